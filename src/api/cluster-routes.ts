@@ -1,0 +1,99 @@
+// api/cluster-routes.ts — what an operator sees of the cluster (SPEC §3): `/health`,
+// `/cluster/status` (this node's view of every member) and `/cluster/ring` (tokens in ring order
+// with their owners, and each range's replicas). Read-only; everything comes from the engine.
+
+import type { FastifyPluginAsync } from "fastify";
+import type { MemberStatus, NodeId } from "../core/ids.js";
+import type { ClusterEngine } from "../cluster/engine.js";
+import { tokenToString } from "../ring/partitioner.js";
+import { replicatedRanges } from "../ring/placement.js";
+
+export interface ClusterRoutesOptions {
+  readonly nodeId: NodeId;
+  readonly replicationFactor: number;
+  readonly engine: Pick<ClusterEngine, "members" | "ring">;
+  readonly nowMs: () => number;
+}
+
+/** One row of `/cluster/status` (SPEC §3). */
+export interface MemberStatusBody {
+  readonly id: NodeId;
+  readonly address: string;
+  readonly state: MemberStatus;
+  readonly live: boolean;
+  readonly phi: number | null;
+  readonly generation: number;
+  readonly heartbeat: number;
+  readonly tokens: number;
+  readonly ownership: number;
+  readonly keys: number | null;
+  readonly bytes: number | null;
+}
+
+export interface ClusterStatusBody {
+  readonly node: NodeId;
+  readonly members: readonly MemberStatusBody[];
+}
+
+export interface RingBody {
+  readonly node: NodeId;
+  readonly replicationFactor: number;
+  /** Every token of a normal member, ascending, as 16 hex digits. */
+  readonly tokens: readonly { readonly token: string; readonly owner: NodeId }[];
+  /** Each range (start, end] with the member owning `end` and the replicas of the range, primary first. */
+  readonly ranges: readonly {
+    readonly start: string;
+    readonly end: string;
+    readonly owner: NodeId;
+    readonly replicas: readonly NodeId[];
+  }[];
+}
+
+/** Phi is shown to three decimals; an infinite phi (a long-silent member) as a large finite number. */
+function roundPhi(phi: number | null): number | null {
+  if (phi === null || Number.isNaN(phi)) return null;
+  if (!Number.isFinite(phi)) return Number.MAX_SAFE_INTEGER;
+  return Math.round(phi * 1000) / 1000;
+}
+
+export const clusterRoutes: FastifyPluginAsync<ClusterRoutesOptions> = async (app, options) => {
+  const { engine, nodeId } = options;
+
+  app.get("/health", async () => ({ status: "ok" }));
+
+  app.get("/cluster/status", async (): Promise<ClusterStatusBody> => {
+    const members = engine.members(options.nowMs()).map(
+      (member): MemberStatusBody => ({
+        id: member.id,
+        address: member.address,
+        state: member.status,
+        live: member.live,
+        phi: roundPhi(member.phi),
+        generation: member.generation,
+        heartbeat: member.heartbeat,
+        tokens: member.tokens,
+        ownership: member.ownership,
+        keys: member.keys,
+        bytes: member.bytes,
+      }),
+    );
+    return { node: nodeId, members };
+  });
+
+  app.get("/cluster/ring", async (): Promise<RingBody> => {
+    const ring = engine.ring();
+    const ranges = ring.ranges();
+    const replicated = replicatedRanges(ring, options.replicationFactor);
+    return {
+      node: nodeId,
+      replicationFactor: options.replicationFactor,
+      tokens: ranges.map((range) => ({ token: tokenToString(range.end), owner: range.owner })),
+      ranges: replicated.map((range) => ({
+        start: tokenToString(range.start),
+        end: tokenToString(range.end),
+        owner: range.replicas[0] ?? "",
+        replicas: [...range.replicas],
+      })),
+    };
+  });
+};

@@ -1,0 +1,549 @@
+// cluster/cluster-view.ts — one node's view of the cluster: gossip + failure detector + ring.
+//
+// Theory of operation. Three pure engines are composed here and nothing else is added but
+// bookkeeping:
+//
+// - Gossip (gossip/gossiper.ts) spreads each member's endpoint state: its generation and the
+//   application states this view publishes for it — `status`, `tokens`, `load`, `incarnation` and
+//   `votes`. Only real changes bump a version, so two nodes that agree exchange one summary hash.
+// - Liveness does not come from gossip. Every tick each member sends a direct heartbeat to its
+//   monitors: the `monitorsPerMember` successors of its id on a hash ring of all members that have
+//   not left (detector/monitors.ts), so monitor sets do not churn when someone dies. For a short
+//   grace after its monitor set changes, a member keeps heartbeating its previous monitors too, so a
+//   monitor that has not yet learned of the change does not convict it. Each monitor runs a
+//   phi-accrual detector per subject (detector/failure-detector.ts) and publishes its convictions
+//   ("votes", with their evidence: phi, samples, silence) in its own endpoint state, which gossip
+//   pushes eagerly (urgent keys) so every node hears within a few network hops.
+// - Every node applies the same verdict rule to the gossiped votes (detector/verdict.ts): a member
+//   is down when enough of its monitors convict its current generation and incarnation. A live member
+//   that sees itself convicted refutes by bumping its incarnation, SWIM-style, which voids the votes;
+//   its monitors also acquit it on its next heartbeat. A member is live until convicted.
+// - The ring (ring/token-map.ts) is rebuilt from the tokens of members in state `normal` whenever a
+//   status or a token list changes, and `tokens-changed` is emitted only when it really differs.
+//
+// Everything is driven by tick(nowMs) and receive(message, nowMs); the view never reads a clock or
+// a global random source, so the simulator runs the same code under virtual time.
+
+import { assert } from "../core/assert.js";
+import type { Address, MemberStatus, NodeId } from "../core/ids.js";
+import { MEMBER_STATUSES } from "../core/ids.js";
+import type { Random } from "../core/random.js";
+import { FailureDetector, type SubjectRef, type Vote } from "../detector/failure-detector.js";
+import { MonitorRing } from "../detector/monitors.js";
+import { isConvicted, shouldRefute, VOTES_REQUIRED_DEFAULT } from "../detector/verdict.js";
+import type { GossipChange, GossipOutbound } from "../gossip/gossiper.js";
+import { Gossiper } from "../gossip/gossiper.js";
+import { tokenFromString, tokenToString, type Token } from "../ring/partitioner.js";
+import { TokenMap } from "../ring/token-map.js";
+import type {
+  ClusterEngine,
+  ClusterEngineOptions,
+  ClusterEvent,
+  ClusterStats,
+  MemberView,
+  Outbound,
+} from "./engine.js";
+import type { HeartbeatMessage, PeerMessage } from "./peer-messages.js";
+
+/** Tunables of the composition; the protocol engines keep their own. */
+export const CLUSTER_VIEW_DEFAULTS = {
+  /** Monitors per member (k). Five gives votes from independent links while heartbeats stay cheap. */
+  monitorsPerMember: 5,
+  /** Heartbeats per gossip round: a 500 ms heartbeat at the default 1 s round detects faster. */
+  heartbeatsPerGossipRound: 2,
+  /** How long a member keeps heartbeating monitors it no longer has: longer than gossip takes to converge. */
+  previousMonitorGraceMs: 30_000,
+  /** Peers an urgent change (a vote, a refutation, a status) is pushed to at once, per hop. */
+  rumorFanout: 4,
+  /** Load is published at most this often, so `load` does not keep every summary hash moving. */
+  loadPublishIntervalMs: 10_000,
+  /** ...and only when it moved by at least this fraction. */
+  loadChangeRatioMin: 0.05,
+  /** Tokens per member accepted from gossip; more is a malformed state, ignored and counted. */
+  tokensPerMemberMax: 1024,
+  /** Votes one monitor may publish; a monitor has about `monitorsPerMember` subjects. */
+  votesPerMemberMax: 256,
+} as const;
+
+const KEY_STATUS = "status";
+const KEY_TOKENS = "tokens";
+const KEY_LOAD = "load";
+const KEY_VOTES = "votes";
+const KEY_INCARNATION = "incarnation";
+const URGENT_KEYS = [KEY_STATUS, KEY_VOTES, KEY_INCARNATION];
+
+interface MemberRecord {
+  id: NodeId;
+  address: Address;
+  generation: number;
+  status: MemberStatus;
+  tokens: readonly Token[];
+  incarnation: number;
+  /** Votes this member holds as a monitor, by subject. */
+  votes: ReadonlyMap<NodeId, Vote>;
+  load: { keys: number; bytes: number } | null;
+}
+
+export class ClusterView implements ClusterEngine {
+  readonly tickIntervalMs: number;
+  private readonly options: ClusterEngineOptions;
+  private readonly gossiper: Gossiper;
+  private readonly detector: FailureDetector;
+  private readonly members = new Map<NodeId, MemberRecord>();
+  private readonly down = new Set<NodeId>();
+  private events: ClusterEvent[] = [];
+  private monitorRing: MonitorRing;
+  private monitorRingDirty = true;
+  private livenessDirty = true;
+  private ringDirty = true;
+  private tokenMap: TokenMap = TokenMap.empty;
+  private ownershipCache: Map<NodeId, number> = new Map();
+  private incarnation = 0;
+  private heartbeatSequence = 0;
+  private ticks = 0;
+  /** The latest time a driver gave us, for changes made between calls (setStatus). */
+  private lastNowMs = 0;
+  private currentMonitors: NodeId[] = [];
+  private readonly previousMonitors = new Map<NodeId, number>(); // monitor → heartbeat it until (ms)
+  private pendingLoad: { keys: number; bytes: number } | null = null;
+  private publishedLoad: { keys: number; bytes: number } | null = null;
+  private lastLoadPublishMs = Number.NEGATIVE_INFINITY;
+  private counters = { heartbeatsSent: 0, heartbeatsReceived: 0, malformedStates: 0 };
+
+  constructor(options: ClusterEngineOptions, random: Random) {
+    assert(options.gossipIntervalMs > 0, "gossipIntervalMs must be positive");
+    assert(options.tokens.length > 0, "a member needs at least one token");
+    this.options = options;
+    this.tickIntervalMs = options.gossipIntervalMs / CLUSTER_VIEW_DEFAULTS.heartbeatsPerGossipRound;
+    this.gossiper = new Gossiper(
+      {
+        self: options.id,
+        address: options.address,
+        generation: options.generation,
+        seeds: options.seeds.filter((seed) => seed !== options.address),
+        urgentKeys: URGENT_KEYS,
+        rumorFanout: CLUSTER_VIEW_DEFAULTS.rumorFanout,
+      },
+      random,
+    );
+    this.detector = new FailureDetector({
+      phiThreshold: options.phiThreshold,
+      tickIntervalMs: this.tickIntervalMs,
+    });
+    this.gossiper.setLocal(KEY_STATUS, options.status);
+    this.gossiper.setLocal(KEY_TOKENS, options.tokens.map(tokenToString).join(","));
+    this.gossiper.setLocal(KEY_INCARNATION, "0");
+    this.gossiper.setLocal(KEY_VOTES, "[]");
+    this.monitorRing = new MonitorRing([options.id]);
+    this.absorbGossipChanges(0);
+  }
+
+  tick(nowMs: number): Outbound[] {
+    this.lastNowMs = nowMs;
+    this.ticks += 1;
+    const out: Outbound[] = [];
+    this.absorbDetector(this.detector.evaluate(nowMs));
+    this.maybePublishLoad(nowMs);
+    this.refreshStructure(nowMs);
+    out.push(...this.heartbeats(nowMs));
+    if ((this.ticks - 1) % CLUSTER_VIEW_DEFAULTS.heartbeatsPerGossipRound === 0) {
+      out.push(...this.fromGossip(this.gossiper.tick(nowMs, this.isLiveForGossip)));
+    }
+    this.absorbGossipChanges(nowMs);
+    return out;
+  }
+
+  receive(message: PeerMessage, nowMs: number): Outbound[] {
+    this.lastNowMs = nowMs;
+    if (message.kind === "heartbeat") {
+      this.counters.heartbeatsReceived += 1;
+      this.detector.heartbeat(message.from, message.generation, message.incarnation, message.sequence, nowMs);
+      // An acquittal should not wait for the next tick: "live again on its next heartbeat".
+      this.absorbDetector(this.detector.evaluate(nowMs));
+      this.absorbGossipChanges(nowMs);
+      // A changed vote goes out with the next tick's exchange (at most one tick later).
+      return [];
+    }
+    const replies = this.fromGossip(this.gossiper.receive(message, nowMs, this.isLiveForGossip));
+    this.absorbGossipChanges(nowMs);
+    return replies;
+  }
+
+  takeEvents(): ClusterEvent[] {
+    const events = this.events;
+    this.events = [];
+    return events;
+  }
+
+  setLoad(load: { keys: number; bytes: number }): void {
+    assert(load.keys >= 0 && load.bytes >= 0, "load cannot be negative");
+    this.pendingLoad = { keys: Math.round(load.keys), bytes: Math.round(load.bytes) };
+  }
+
+  setStatus(status: MemberStatus): void {
+    this.gossiper.setLocal(KEY_STATUS, status);
+    this.absorbGossipChanges(this.lastNowMs);
+  }
+
+  isLive(id: NodeId): boolean {
+    return id === this.options.id || (this.members.has(id) && !this.down.has(id));
+  }
+
+  ring(): TokenMap {
+    return this.tokenMap;
+  }
+
+  members(nowMs: number): MemberView[] {
+    const views: MemberView[] = [];
+    const ids = [...this.members.keys()].sort();
+    for (const id of ids) {
+      const member = this.members.get(id);
+      if (member === undefined) continue;
+      const self = id === this.options.id;
+      views.push({
+        id,
+        address: member.address,
+        status: member.status,
+        live: this.isLive(id),
+        phi: self ? null : this.detector.phi(id, nowMs),
+        generation: member.generation,
+        heartbeat: self ? this.heartbeatSequence : (this.detector.lastSequence(id) ?? this.gossiper.endpoint(id)?.maxVersion ?? 0),
+        tokens: member.tokens.length,
+        ownership: this.ownershipCache.get(id) ?? 0,
+        keys: member.load?.keys ?? null,
+        bytes: member.load?.bytes ?? null,
+      });
+    }
+    return views;
+  }
+
+  stats(): ClusterStats {
+    const gossip = this.gossiper.stats;
+    return {
+      gossipRounds: gossip.rounds,
+      messagesSent: gossip.messagesSent + this.counters.heartbeatsSent,
+      messagesReceived: gossip.messagesReceived + this.counters.heartbeatsReceived,
+      messagesRefused: this.counters.malformedStates,
+    };
+  }
+
+  /** Bytes of gossip (not heartbeats) sent and received, for metrics and benches. */
+  gossipBytes(): { sent: number; received: number } {
+    return { sent: this.gossiper.stats.bytesSent, received: this.gossiper.stats.bytesReceived };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private readonly isLiveForGossip = (id: NodeId): boolean => !this.down.has(id);
+
+  private fromGossip(outbounds: readonly GossipOutbound[]): Outbound[] {
+    return outbounds.map((o) => ({ to: o.to, address: o.address, message: o.message }));
+  }
+
+  /** Votes cast or withdrawn by this node's detector become its `votes` state, pushed eagerly. */
+  private absorbDetector(changes: { convicted: readonly Vote[]; acquitted: readonly NodeId[] }): void {
+    if (changes.convicted.length === 0 && changes.acquitted.length === 0) return;
+    const votes = this.detector.votes().slice(0, CLUSTER_VIEW_DEFAULTS.votesPerMemberMax);
+    this.gossiper.setLocal(KEY_VOTES, JSON.stringify(votes));
+  }
+
+  private maybePublishLoad(nowMs: number): void {
+    const load = this.pendingLoad;
+    if (load === null) return;
+    if (nowMs - this.lastLoadPublishMs < CLUSTER_VIEW_DEFAULTS.loadPublishIntervalMs) return;
+    const before = this.publishedLoad;
+    const moved =
+      before === null ||
+      relativeChange(before.keys, load.keys) >= CLUSTER_VIEW_DEFAULTS.loadChangeRatioMin ||
+      relativeChange(before.bytes, load.bytes) >= CLUSTER_VIEW_DEFAULTS.loadChangeRatioMin;
+    if (!moved) return;
+    this.publishedLoad = load;
+    this.lastLoadPublishMs = nowMs;
+    this.gossiper.setLocal(KEY_LOAD, `${load.keys},${load.bytes}`);
+  }
+
+  private heartbeats(nowMs: number): Outbound[] {
+    this.heartbeatSequence += 1;
+    for (const [monitor, untilMs] of this.previousMonitors) {
+      if (untilMs <= nowMs || this.currentMonitors.includes(monitor)) this.previousMonitors.delete(monitor);
+    }
+    const targets = new Set<NodeId>([...this.currentMonitors, ...this.previousMonitors.keys()]);
+    const out: Outbound[] = [];
+    for (const monitor of targets) {
+      const member = this.members.get(monitor);
+      if (member === undefined || member.status === "left") continue;
+      const message: HeartbeatMessage = {
+        kind: "heartbeat",
+        from: this.options.id,
+        fromAddress: this.options.address,
+        generation: this.options.generation,
+        incarnation: this.incarnation,
+        sequence: this.heartbeatSequence,
+      };
+      out.push({ to: monitor, address: member.address, message });
+    }
+    this.counters.heartbeatsSent += out.length;
+    return out;
+  }
+
+  /** Reads what gossip changed into the member records and turns it into events. */
+  private absorbGossipChanges(nowMs: number): void {
+    const changes: GossipChange[] = this.gossiper.takeChanges();
+    for (const change of changes) {
+      switch (change.kind) {
+        case "joined":
+          this.readMember(change.id, true);
+          if (change.id !== this.options.id) this.events.push({ kind: "member-joined", id: change.id });
+          break;
+        case "restarted":
+          this.readMember(change.id, true);
+          this.events.push({ kind: "member-restarted", id: change.id, generation: change.generation });
+          break;
+        case "updated":
+          this.readMember(change.id, false);
+          break;
+        case "forgotten":
+          if (this.members.delete(change.id)) {
+            this.down.delete(change.id);
+            this.monitorRingDirty = true;
+            this.livenessDirty = true;
+            this.ringDirty = true;
+            this.events.push({ kind: "member-removed", id: change.id });
+          }
+          break;
+      }
+    }
+    this.refreshStructure(nowMs);
+  }
+
+  /** (Re)reads one member's record from its endpoint state. */
+  private readMember(id: NodeId, fresh: boolean): void {
+    const endpoint = this.gossiper.endpoint(id);
+    if (endpoint === undefined) return;
+    const before = fresh ? undefined : this.members.get(id);
+    const previous = this.members.get(id);
+    const status = parseStatus(endpoint.appStates.get(KEY_STATUS)?.value) ?? previous?.status ?? "joining";
+    const tokens = this.parseTokens(endpoint.appStates.get(KEY_TOKENS)?.value) ?? previous?.tokens ?? [];
+    const incarnation = parseCount(endpoint.appStates.get(KEY_INCARNATION)?.value) ?? 0;
+    const votes = this.parseVotes(endpoint.appStates.get(KEY_VOTES)?.value);
+    const load = parseLoad(endpoint.appStates.get(KEY_LOAD)?.value);
+    const record: MemberRecord = {
+      id,
+      address: endpoint.address,
+      generation: endpoint.generation,
+      status,
+      tokens,
+      incarnation,
+      votes,
+      load,
+    };
+    this.members.set(id, record);
+    if (id === this.options.id) this.incarnation = Math.max(this.incarnation, incarnation);
+
+    const statusChanged = previous === undefined || previous.status !== status;
+    const leftChanged = previous === undefined || (previous.status === "left") !== (status === "left");
+    if (leftChanged || previous?.generation !== endpoint.generation) this.monitorRingDirty = true;
+    if (statusChanged || previous === undefined || !sameTokens(previous.tokens, tokens)) this.ringDirty = true;
+    if (
+      previous === undefined ||
+      previous.incarnation !== incarnation ||
+      previous.generation !== endpoint.generation ||
+      previous.votes !== votes
+    ) {
+      this.livenessDirty = true;
+    }
+    if (before !== undefined && statusChanged) {
+      this.events.push({ kind: "status-changed", id, status });
+    }
+  }
+
+  /** Recomputes whatever the last changes made stale: monitors, ring, verdicts, refutation. */
+  private refreshStructure(nowMs: number): void {
+    if (this.monitorRingDirty) {
+      this.monitorRingDirty = false;
+      const ids = [...this.members.values()].filter((m) => m.status !== "left").map((m) => m.id);
+      this.monitorRing = new MonitorRing(ids);
+      const monitors = ids.includes(this.options.id)
+        ? this.monitorRing.monitorsOf(this.options.id, CLUSTER_VIEW_DEFAULTS.monitorsPerMember)
+        : [];
+      for (const old of this.currentMonitors) {
+        if (!monitors.includes(old)) this.previousMonitors.set(old, nowMs + CLUSTER_VIEW_DEFAULTS.previousMonitorGraceMs);
+      }
+      this.currentMonitors = monitors;
+      this.livenessDirty = true;
+      this.updateSubjects(nowMs);
+    } else if (this.livenessDirty) {
+      this.updateSubjects(nowMs);
+    }
+    if (this.ringDirty) {
+      this.ringDirty = false;
+      this.rebuildRing();
+    }
+    if (this.livenessDirty) {
+      this.livenessDirty = false;
+      this.recomputeLiveness();
+      this.maybeRefute();
+    }
+  }
+
+  private updateSubjects(nowMs: number): void {
+    const ids = this.monitorRing.subjectsOf(this.options.id, CLUSTER_VIEW_DEFAULTS.monitorsPerMember);
+    const subjects: SubjectRef[] = [];
+    for (const id of ids) {
+      const member = this.members.get(id);
+      if (member === undefined) continue;
+      subjects.push({ id, generation: member.generation, incarnation: member.incarnation });
+    }
+    this.detector.setSubjects(subjects, nowMs);
+  }
+
+  private rebuildRing(): void {
+    const owners = new Map<NodeId, readonly Token[]>();
+    for (const member of this.members.values()) {
+      if (member.status === "normal" && member.tokens.length > 0) owners.set(member.id, member.tokens);
+    }
+    const next = TokenMap.build(owners);
+    if (!next.equals(this.tokenMap)) {
+      this.tokenMap = next;
+      this.ownershipCache = next.size > 0 ? next.ownership() : new Map();
+      this.events.push({ kind: "tokens-changed" });
+    }
+  }
+
+  private recomputeLiveness(): void {
+    const suspected = new Set<NodeId>();
+    for (const monitor of this.members.values()) {
+      for (const vote of monitor.votes.values()) {
+        const subject = this.members.get(vote.subject);
+        if (subject && vote.generation === subject.generation && vote.incarnation >= subject.incarnation) {
+          suspected.add(vote.subject);
+        }
+      }
+    }
+    for (const member of this.members.values()) {
+      if (member.id === this.options.id) continue;
+      const monitors = member.status === "left" ? [] : this.monitorRing.monitorsOf(member.id, CLUSTER_VIEW_DEFAULTS.monitorsPerMember);
+      const convicted =
+        suspected.has(member.id) &&
+        isConvicted({
+          subject: { id: member.id, generation: member.generation, incarnation: member.incarnation },
+          monitors,
+          votesBy: (monitor) => this.members.get(monitor)?.votes.get(member.id),
+          suspected: (monitor) => suspected.has(monitor),
+          votesRequired: VOTES_REQUIRED_DEFAULT,
+        });
+      const wasDown = this.down.has(member.id);
+      if (convicted && !wasDown) {
+        this.down.add(member.id);
+        this.events.push({ kind: "member-down", id: member.id });
+      } else if (!convicted && wasDown) {
+        this.down.delete(member.id);
+        this.events.push({ kind: "member-up", id: member.id });
+      }
+    }
+  }
+
+  /** A live member convicted by others says so: a higher incarnation voids the votes (SWIM's refutation). */
+  private maybeRefute(): void {
+    const self: SubjectRef = { id: this.options.id, generation: this.options.generation, incarnation: this.incarnation };
+    const against: Vote[] = [];
+    for (const monitor of this.members.values()) {
+      const vote = monitor.votes.get(this.options.id);
+      if (vote !== undefined) against.push(vote);
+    }
+    const next = shouldRefute(self, against);
+    if (next !== null && next > this.incarnation) {
+      this.incarnation = next;
+      this.gossiper.setLocal(KEY_INCARNATION, String(next));
+      // Our own record changes with it; read it back so verdicts use the new incarnation.
+      this.gossiper.takeChanges().forEach((change) => {
+        if (change.kind === "updated" || change.kind === "joined" || change.kind === "restarted") this.readMember(change.id, false);
+      });
+      this.livenessDirty = true;
+    }
+  }
+
+  private parseTokens(text: string | undefined): Token[] | undefined {
+    if (text === undefined) return undefined;
+    if (text === "") return [];
+    const parts = text.split(",");
+    if (parts.length > CLUSTER_VIEW_DEFAULTS.tokensPerMemberMax) {
+      this.counters.malformedStates += 1;
+      return undefined;
+    }
+    try {
+      return parts.map(tokenFromString);
+    } catch {
+      this.counters.malformedStates += 1;
+      return undefined;
+    }
+  }
+
+  private parseVotes(text: string | undefined): ReadonlyMap<NodeId, Vote> {
+    const votes = new Map<NodeId, Vote>();
+    if (text === undefined || text === "[]") return votes;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      this.counters.malformedStates += 1;
+      return votes;
+    }
+    if (!Array.isArray(parsed) || parsed.length > CLUSTER_VIEW_DEFAULTS.votesPerMemberMax) {
+      this.counters.malformedStates += 1;
+      return votes;
+    }
+    for (const item of parsed) {
+      if (isVote(item)) votes.set(item.subject, item);
+      else this.counters.malformedStates += 1;
+    }
+    return votes;
+  }
+}
+
+export function createClusterEngine(options: ClusterEngineOptions, random: Random): ClusterView {
+  return new ClusterView(options, random);
+}
+
+function isVote(value: unknown): value is Vote {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return (
+    typeof v["subject"] === "string" &&
+    isCount(v["generation"]) &&
+    isCount(v["incarnation"]) &&
+    typeof v["phi"] === "number" &&
+    isCount(v["samples"]) &&
+    typeof v["silentMs"] === "number" &&
+    typeof v["atMs"] === "number"
+  );
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
+function parseStatus(text: string | undefined): MemberStatus | undefined {
+  return MEMBER_STATUSES.find((status) => status === text);
+}
+
+function parseCount(text: string | undefined): number | undefined {
+  if (text === undefined || !/^\d{1,15}$/.test(text)) return undefined;
+  return Number(text);
+}
+
+function parseLoad(text: string | undefined): { keys: number; bytes: number } | null {
+  if (text === undefined) return null;
+  const match = /^(\d{1,15}),(\d{1,15})$/.exec(text);
+  if (match === null) return null;
+  return { keys: Number(match[1]), bytes: Number(match[2]) };
+}
+
+function sameTokens(a: readonly Token[], b: readonly Token[]): boolean {
+  return a.length === b.length && a.every((token, i) => token === b[i]);
+}
+
+function relativeChange(before: number, after: number): number {
+  if (before === after) return 0;
+  return Math.abs(after - before) / Math.max(1, Math.abs(before));
+}

@@ -1,0 +1,87 @@
+// The contract between the pure membership core (gossip + detector + ring, composed in
+// cluster-view.ts) and the two shells that drive it: the real node (node/, net/) and the simulator
+// (sim/). Both call tick() on a timer and receive() for every peer message that arrives, and send every
+// Outbound they are given. Neither shell knows what a message means.
+
+import type { Address, MemberStatus, NodeId } from "../core/ids.js";
+import type { Random } from "../core/random.js";
+import type { TokenMap } from "../ring/token-map.js";
+import type { PeerMessage } from "./peer-messages.js";
+
+/** A message the core wants sent. `to` is null when only the address is known (a seed not met yet). */
+export interface Outbound {
+  readonly to: NodeId | null;
+  readonly address: Address;
+  readonly message: PeerMessage;
+}
+
+export interface ClusterEngineOptions {
+  readonly id: NodeId;
+  readonly address: Address;
+  /** Start time in ms since the epoch at this start; a restart gets a larger one (Cassandra's generation). */
+  readonly generation: number;
+  /** This node's tokens (64-bit, unsigned), chosen at first start and persisted by the shell. */
+  readonly tokens: readonly bigint[];
+  readonly status: MemberStatus;
+  /** Seed addresses; may include this node's own address, which is ignored. */
+  readonly seeds: readonly Address[];
+  readonly replicationFactor: number;
+  readonly gossipIntervalMs: number;
+  readonly phiThreshold: number;
+}
+
+export type ClusterEvent =
+  | { readonly kind: "member-joined"; readonly id: NodeId }
+  | { readonly kind: "member-up"; readonly id: NodeId }
+  | { readonly kind: "member-down"; readonly id: NodeId }
+  | { readonly kind: "member-restarted"; readonly id: NodeId; readonly generation: number }
+  | { readonly kind: "status-changed"; readonly id: NodeId; readonly status: MemberStatus }
+  | { readonly kind: "tokens-changed" }
+  | { readonly kind: "member-removed"; readonly id: NodeId };
+
+/** One member as this node sees it (SPEC §3 `/cluster/status`, less the storage fields). */
+export interface MemberView {
+  readonly id: NodeId;
+  readonly address: Address;
+  readonly status: MemberStatus;
+  readonly live: boolean;
+  /** This node's own phi for the member when it monitors it, else null. */
+  readonly phi: number | null;
+  readonly generation: number;
+  readonly heartbeat: number;
+  readonly tokens: number;
+  /** Fraction of the ring's primary ranges that the member owns, 0..1. */
+  readonly ownership: number;
+  readonly keys: number | null;
+  readonly bytes: number | null;
+}
+
+/** Counters a shell exports as metrics and benches read. */
+export interface ClusterStats {
+  readonly gossipRounds: number;
+  readonly messagesSent: number;
+  readonly messagesReceived: number;
+  readonly messagesRefused: number;
+}
+
+export interface ClusterEngine {
+  /** How often the shell must call tick(); heartbeats go out every tick, gossip rounds when due. */
+  readonly tickIntervalMs: number;
+  /** Called every `tickIntervalMs` (the shell's timer, or virtual time): heartbeats, and a gossip round when due. */
+  tick(nowMs: number): Outbound[];
+  /** A validated peer message arrived; returns replies and any eager forwards. */
+  receive(message: PeerMessage, nowMs: number): Outbound[];
+  /** What changed since the last call, in order. */
+  takeEvents(): ClusterEvent[];
+  /** Publish this node's load (keys, bytes) through gossip; cheap to call often, gossips on change only. */
+  setLoad(load: { keys: number; bytes: number }): void;
+  /** Change this node's ring status (joining → normal → leaving → left). */
+  setStatus(status: MemberStatus): void;
+  members(nowMs: number): MemberView[];
+  /** The ring of members in state normal, as this node sees it. */
+  ring(): TokenMap;
+  isLive(id: NodeId): boolean;
+  stats(): ClusterStats;
+}
+
+export type ClusterEngineFactory = (options: ClusterEngineOptions, random: Random) => ClusterEngine;

@@ -1,0 +1,196 @@
+// net/peer-client.ts — sends peer messages to other nodes over HTTP (undici keep-alive pools).
+//
+// Membership messages are datagrams: the sender does not wait for an answer and a lost message is
+// repaired by the next round, so send() never throws or returns a promise. What can go wrong is
+// counted instead: a refused or timed-out request is a failure; a message that cannot be sent because
+// too many are already in flight to that peer (a stopped or slow node) is dropped. Everything is
+// bounded: connections per peer, in-flight messages per peer, the number of peers with an open pool
+// (the least recently used is closed past it), the body size and each request's time.
+
+import { Pool } from "undici";
+import type { Address } from "../core/ids.js";
+import type { PeerMessage } from "../cluster/peer-messages.js";
+import { encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
+import { secretHeaders } from "./auth.js";
+import { PEER_BODY_BYTES_MAX, PEER_PATH } from "./peer-protocol.js";
+
+export const PEER_CLIENT_DEFAULTS = {
+  /** Keep-alive connections per peer: gossip and heartbeats need one or two; the rest absorb bursts. */
+  connectionsPerPeer: 4,
+  /** Messages in flight to one peer; past it new ones are dropped (a stalled peer must not pile them up). */
+  inFlightPerPeerMax: 64,
+  /** Peers with an open pool; gossip can name many addresses, the least recently used pool is closed. */
+  peersMax: 1_024,
+  /** How long an idle keep-alive connection is kept: a few gossip rounds. */
+  keepAliveMs: 10_000,
+  /** A dead host should not hold a connection attempt for the whole request time. */
+  connectTimeoutMs: 1_000,
+} as const;
+
+export interface PeerClientOptions {
+  readonly clusterSecret: string | null;
+  /** Deadline for one message: connect, send and the 204. */
+  readonly requestTimeoutMs: number;
+  readonly connectionsPerPeer?: number;
+  readonly inFlightPerPeerMax?: number;
+  readonly peersMax?: number;
+  readonly bodyBytesMax?: number;
+}
+
+/** Where the client reports what went wrong; the node passes its logger. */
+export interface PeerClientLog {
+  debug(details: Record<string, unknown>, message: string): void;
+  warn(details: Record<string, unknown>, message: string): void;
+}
+
+export interface PeerClientStats {
+  readonly sent: number;
+  readonly bytesSent: number;
+  /** Requests that failed: connection refused, timeout, or a non-2xx answer. */
+  readonly failed: number;
+  /** Messages never sent: too many in flight to the peer, oversized, or an unusable address. */
+  readonly dropped: number;
+}
+
+interface PeerConnection {
+  readonly pool: Pool;
+  inFlight: number;
+}
+
+export class PeerClient {
+  readonly #options: Required<PeerClientOptions>;
+  readonly #log: PeerClientLog;
+  readonly #peers = new Map<Address, PeerConnection>();
+  readonly #headers: Record<string, string>;
+  /** Peers whose non-2xx status was already logged, so a misconfigured peer warns once, not every round. */
+  readonly #warned = new Set<string>();
+  #sent = 0;
+  #bytesSent = 0;
+  #failed = 0;
+  #dropped = 0;
+  #closed = false;
+
+  constructor(options: PeerClientOptions, log: PeerClientLog) {
+    this.#options = {
+      connectionsPerPeer: PEER_CLIENT_DEFAULTS.connectionsPerPeer,
+      inFlightPerPeerMax: PEER_CLIENT_DEFAULTS.inFlightPerPeerMax,
+      peersMax: PEER_CLIENT_DEFAULTS.peersMax,
+      bodyBytesMax: PEER_BODY_BYTES_MAX,
+      ...options,
+    };
+    this.#log = log;
+    this.#headers = { "content-type": PEER_CONTENT_TYPE, ...secretHeaders(options.clusterSecret) };
+  }
+
+  /** Sends one message; never throws, never waits. */
+  send(address: Address, message: PeerMessage): void {
+    if (this.#closed) {
+      this.#dropped++;
+      return;
+    }
+    let body: Buffer;
+    try {
+      body = encodePeerBody(message);
+    } catch (error) {
+      this.#dropped++;
+      this.#log.warn({ err: error, address, kind: message.kind }, "peer message could not be encoded");
+      return;
+    }
+    if (body.length > this.#options.bodyBytesMax) {
+      this.#dropped++;
+      this.#log.warn({ address, kind: message.kind, bytes: body.length }, "peer message too large, dropped");
+      return;
+    }
+    const peer = this.#peer(address);
+    if (peer === null) {
+      this.#dropped++;
+      return;
+    }
+    if (peer.inFlight >= this.#options.inFlightPerPeerMax) {
+      this.#dropped++;
+      return;
+    }
+    peer.inFlight++;
+    this.#sent++;
+    this.#bytesSent += body.length;
+    void this.#deliver(address, peer, body).finally(() => {
+      peer.inFlight--;
+    });
+  }
+
+  stats(): PeerClientStats {
+    return { sent: this.#sent, bytesSent: this.#bytesSent, failed: this.#failed, dropped: this.#dropped };
+  }
+
+  /** Closes every pool; in-flight messages are abandoned (they are datagrams). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const pools = [...this.#peers.values()].map((peer) => peer.pool);
+    this.#peers.clear();
+    await Promise.allSettled(pools.map((pool) => pool.destroy()));
+  }
+
+  async #deliver(address: Address, peer: PeerConnection, body: Buffer): Promise<void> {
+    try {
+      const response = await peer.pool.request({
+        method: "POST",
+        path: PEER_PATH,
+        headers: this.#headers,
+        body,
+        signal: AbortSignal.timeout(this.#options.requestTimeoutMs),
+      });
+      // Drain so the connection goes back to the pool; peers answer 204 or a small JSON error.
+      await response.body.dump({ limit: 64 * 1024 });
+      if (response.statusCode >= 300) {
+        this.#failed++;
+        const key = `${address} ${response.statusCode}`;
+        if (!this.#warned.has(key) && this.#warned.size < this.#options.peersMax) {
+          this.#warned.add(key);
+          this.#log.warn({ address, status: response.statusCode }, "peer refused a message");
+        }
+      }
+    } catch (error) {
+      this.#failed++;
+      this.#log.debug({ address, err: error instanceof Error ? error.message : String(error) }, "peer send failed");
+    }
+  }
+
+  #peer(address: Address): PeerConnection | null {
+    const existing = this.#peers.get(address);
+    if (existing !== undefined) {
+      // Map order is recency order: move to the end.
+      this.#peers.delete(address);
+      this.#peers.set(address, existing);
+      return existing;
+    }
+    let pool: Pool;
+    try {
+      pool = new Pool(`http://${address}`, {
+        connections: this.#options.connectionsPerPeer,
+        pipelining: 1,
+        keepAliveTimeout: PEER_CLIENT_DEFAULTS.keepAliveMs,
+        connectTimeout: Math.min(PEER_CLIENT_DEFAULTS.connectTimeoutMs, this.#options.requestTimeoutMs),
+        headersTimeout: this.#options.requestTimeoutMs,
+        bodyTimeout: this.#options.requestTimeoutMs,
+      });
+    } catch (error) {
+      this.#log.debug({ address, err: error instanceof Error ? error.message : String(error) }, "bad peer address");
+      return null;
+    }
+    // Connection errors surface on the requests that hit them; the event itself needs no handling.
+    pool.on("connectionError", () => undefined);
+    const peer: PeerConnection = { pool, inFlight: 0 };
+    this.#peers.set(address, peer);
+    if (this.#peers.size > this.#options.peersMax) this.#evictOldest();
+    return peer;
+  }
+
+  #evictOldest(): void {
+    for (const [address, peer] of this.#peers) {
+      if (peer.inFlight > 0) continue;
+      this.#peers.delete(address);
+      void peer.pool.close().catch(() => undefined);
+      return;
+    }
+  }
+}

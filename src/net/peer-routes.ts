@@ -1,0 +1,98 @@
+// net/peer-routes.ts — the fastify plugin that receives peer messages (`POST /internal/v1/peer`,
+// net/peer-protocol.ts).
+//
+// Every body is distrusted until checked (ARCHITECTURE §6.5): the cluster secret first (before the
+// body is even read), then the content type, the size limit, msgpack decoding and the message schema
+// (cluster/peer-messages.ts). Anything that fails is answered 401 `unauthorized` or 400 `bad_request`
+// and counted; the engine only ever sees a validated message. The plugin is encapsulated: its content
+// type parsers and error handler apply to the peer route only.
+
+import type { FastifyInstance, FastifyPluginAsync } from "fastify";
+import type { Outbound } from "../cluster/engine.js";
+import { PeerMessageError, validatePeerMessage, type PeerMessage } from "../cluster/peer-messages.js";
+import { GrapevineError, sendError, toGrapevineError } from "../api/errors.js";
+import { decodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
+import { CLUSTER_SECRET_HEADER, createSecretCheck } from "./auth.js";
+import { PEER_BODY_BYTES_MAX, PEER_PATH } from "./peer-protocol.js";
+
+/** What the route needs of the node: the engine's receive, a clock, and a way to send replies. */
+export interface PeerRoutesDeps {
+  receive(message: PeerMessage, nowMs: number): readonly Outbound[];
+  send(outbounds: readonly Outbound[]): void;
+  nowMs(): number;
+}
+
+export interface PeerRoutesOptions {
+  readonly clusterSecret: string | null;
+  readonly bodyBytesMax?: number;
+  readonly deps: PeerRoutesDeps;
+  readonly stats: PeerRouteStats;
+}
+
+/** Counters of the route, read by the metrics on scrape. */
+export class PeerRouteStats {
+  received = 0;
+  bytesReceived = 0;
+  /** Refused as malformed: wrong content type, too large, not msgpack, or not a peer message. */
+  refusedMalformed = 0;
+  refusedUnauthorized = 0;
+}
+
+export const peerRoutes: FastifyPluginAsync<PeerRoutesOptions> = async (app: FastifyInstance, options) => {
+  const { deps, stats } = options;
+  const secret = createSecretCheck(options.clusterSecret);
+  const bodyLimit = options.bodyBytesMax ?? PEER_BODY_BYTES_MAX;
+
+  // Only msgpack is a peer body; fastify refuses any other type (415), which the handler below turns
+  // into bad_request like every other malformed message.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(PEER_CONTENT_TYPE, { parseAs: "buffer", bodyLimit }, (_request, body, done) => {
+    done(null, body);
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const known = toGrapevineError(error);
+    if (known === null) {
+      request.log.error({ err: error, url: request.url }, "peer route failed");
+      return sendError(reply, new GrapevineError("internal"));
+    }
+    if (known.code === "unauthorized") {
+      stats.refusedUnauthorized++;
+      return sendError(reply, known);
+    }
+    stats.refusedMalformed++;
+    request.log.debug({ reason: known.message }, "peer message refused");
+    return sendError(reply, new GrapevineError("bad_request", known.message, known.details));
+  });
+
+  app.addHook("onRequest", async (request) => {
+    if (!secret.accepts(request.headers[CLUSTER_SECRET_HEADER])) {
+      throw new GrapevineError("unauthorized");
+    }
+  });
+
+  app.post(PEER_PATH, { bodyLimit }, async (request, reply) => {
+    const body = request.body;
+    if (!Buffer.isBuffer(body) || body.length === 0) {
+      throw new GrapevineError("bad_request", `a peer message is a non-empty ${PEER_CONTENT_TYPE} body`);
+    }
+    let decoded: unknown;
+    try {
+      decoded = decodePeerBody(body);
+    } catch {
+      throw new GrapevineError("bad_request", "the body is not valid msgpack");
+    }
+    let message: PeerMessage;
+    try {
+      message = validatePeerMessage(decoded);
+    } catch (error) {
+      if (error instanceof PeerMessageError) throw new GrapevineError("bad_request", error.message);
+      throw error;
+    }
+    stats.received++;
+    stats.bytesReceived += body.length;
+    const outbounds = deps.receive(message, deps.nowMs());
+    if (outbounds.length > 0) deps.send(outbounds);
+    return reply.code(204).send();
+  });
+};

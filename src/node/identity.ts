@@ -1,0 +1,146 @@
+// node/identity.ts — the node's persistent identity: `<data-dir>/node.json`.
+//
+// At first start the node picks its id (from the config) and its tokens (random, from a seed drawn
+// from the OS's entropy), and writes them; every later start reads them back, so a restarted node
+// keeps its place in the ring (SPEC §1 `--data-dir`). Each start also takes a new generation,
+// max(now, last + 1), and persists it before the node talks to anyone: other members replace
+// everything they knew of an older generation, so a generation must never repeat, even when the
+// wall clock went backwards between two starts. The file is replaced atomically (write a temporary
+// file, fsync it, rename, fsync the directory) so a crash leaves the old identity or the new one.
+
+import { randomInt } from "node:crypto";
+import { mkdir, open, readFile, rename } from "node:fs/promises";
+import path from "node:path";
+import type { NodeId } from "../core/ids.js";
+import { createRandom } from "../core/random.js";
+import { tokenFromString, tokenToString, type Token } from "../ring/partitioner.js";
+import { randomTokens } from "../ring/tokens.js";
+
+export const IDENTITY_FILE = "node.json";
+const IDENTITY_FORMAT = 1;
+
+export interface NodeIdentity {
+  readonly id: NodeId;
+  readonly tokens: readonly Token[];
+  /** This start's generation (ms since the epoch, strictly above every earlier start's). */
+  readonly generation: number;
+  /** True when this start created the identity (a new node, not a restart). */
+  readonly created: boolean;
+}
+
+export interface OpenIdentityOptions {
+  readonly dataDir: string;
+  readonly id: NodeId;
+  /** When false (the id was derived, not given), an existing identity's id wins over `id`. */
+  readonly idExplicit: boolean;
+  readonly vnodes: number;
+  /** Wall-clock ms; injectable for tests. */
+  readonly nowMs?: number;
+}
+
+/** The data dir belongs to another node, or its identity file is unreadable. */
+export class IdentityError extends Error {
+  override readonly name = "IdentityError";
+}
+
+interface IdentityFile {
+  format: number;
+  id: string;
+  tokens: string[];
+  generation: number;
+}
+
+function parseIdentityFile(text: string, file: string): IdentityFile {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new IdentityError(`${file} is not valid JSON; move it away to start this data dir as a new node`);
+  }
+  const candidate = value as Partial<IdentityFile> | null;
+  if (
+    typeof candidate !== "object" ||
+    candidate === null ||
+    candidate.format !== IDENTITY_FORMAT ||
+    typeof candidate.id !== "string" ||
+    candidate.id.length === 0 ||
+    !Array.isArray(candidate.tokens) ||
+    candidate.tokens.length === 0 ||
+    !candidate.tokens.every((token) => typeof token === "string" && /^[0-9a-f]{16}$/.test(token)) ||
+    typeof candidate.generation !== "number" ||
+    !Number.isSafeInteger(candidate.generation)
+  ) {
+    throw new IdentityError(`${file} is not a Grapevine identity file (format ${IDENTITY_FORMAT})`);
+  }
+  return candidate as IdentityFile;
+}
+
+async function readIdentityFile(file: string): Promise<IdentityFile | null> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw error;
+  }
+  return parseIdentityFile(text, file);
+}
+
+/** Write-temp, fsync, rename, fsync-dir: the file is either the old or the new content after a crash. */
+export async function writeFileAtomic(file: string, content: string): Promise<void> {
+  const temporary = `${file}.tmp-${process.pid}`;
+  const handle = await open(temporary, "w", 0o644);
+  try {
+    await handle.writeFile(content, "utf8");
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temporary, file);
+  const directory = await open(path.dirname(file), "r");
+  try {
+    await directory.sync();
+  } catch {
+    // Some file systems refuse fsync on a directory; the rename is still atomic there.
+  } finally {
+    await directory.close();
+  }
+}
+
+/** Reads the identity in `dataDir` (or creates it), takes a new generation and persists it. */
+export async function openIdentity(options: OpenIdentityOptions): Promise<NodeIdentity> {
+  await mkdir(options.dataDir, { recursive: true });
+  const file = path.join(options.dataDir, IDENTITY_FILE);
+  const existing = await readIdentityFile(file);
+  const now = options.nowMs ?? Date.now();
+
+  let id: NodeId;
+  let tokens: Token[];
+  let generation: number;
+  if (existing === null) {
+    id = options.id;
+    // A 32-bit seed from the OS: tokens differ between nodes, and the choice is reproducible from it.
+    tokens = randomTokens(createRandom(randomInt(0, 2 ** 32)), options.vnodes);
+    generation = now;
+  } else {
+    if (options.idExplicit && existing.id !== options.id) {
+      throw new IdentityError(
+        `data dir ${options.dataDir} belongs to node "${existing.id}", not "${options.id}"; ` +
+          `use --id ${existing.id} or another --data-dir`,
+      );
+    }
+    if (existing.tokens.length !== options.vnodes) {
+      throw new IdentityError(
+        `data dir ${options.dataDir} holds ${existing.tokens.length} tokens but --vnodes is ${options.vnodes}; ` +
+          `a node's token count cannot change after its first start`,
+      );
+    }
+    id = existing.id;
+    tokens = existing.tokens.map(tokenFromString);
+    generation = Math.max(now, existing.generation + 1);
+  }
+
+  const content: IdentityFile = { format: IDENTITY_FORMAT, id, tokens: tokens.map(tokenToString), generation };
+  await writeFileAtomic(file, `${JSON.stringify(content, null, 2)}\n`);
+  return { id, tokens, generation, created: existing === null };
+}
