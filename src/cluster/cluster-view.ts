@@ -89,7 +89,9 @@ export class ClusterView implements ClusterEngine {
   private readonly options: ClusterEngineOptions;
   private readonly gossiper: Gossiper;
   private readonly detector: FailureDetector;
-  private readonly members = new Map<NodeId, MemberRecord>();
+  private readonly records = new Map<NodeId, MemberRecord>();
+  /** False until the first tick or message: the detector must not start a silence clock at a made-up time. */
+  private started = false;
   private readonly down = new Set<NodeId>();
   private events: ClusterEvent[] = [];
   private monitorRing: MonitorRing;
@@ -135,11 +137,12 @@ export class ClusterView implements ClusterEngine {
     this.gossiper.setLocal(KEY_INCARNATION, "0");
     this.gossiper.setLocal(KEY_VOTES, "[]");
     this.monitorRing = new MonitorRing([options.id]);
-    this.absorbGossipChanges(0);
+    this.absorbGossipChanges(null);
   }
 
   tick(nowMs: number): Outbound[] {
     this.lastNowMs = nowMs;
+    this.started = true;
     this.ticks += 1;
     const out: Outbound[] = [];
     this.absorbDetector(this.detector.evaluate(nowMs));
@@ -155,6 +158,7 @@ export class ClusterView implements ClusterEngine {
 
   receive(message: PeerMessage, nowMs: number): Outbound[] {
     this.lastNowMs = nowMs;
+    this.started = true;
     if (message.kind === "heartbeat") {
       this.counters.heartbeatsReceived += 1;
       this.detector.heartbeat(message.from, message.generation, message.incarnation, message.sequence, nowMs);
@@ -182,11 +186,11 @@ export class ClusterView implements ClusterEngine {
 
   setStatus(status: MemberStatus): void {
     this.gossiper.setLocal(KEY_STATUS, status);
-    this.absorbGossipChanges(this.lastNowMs);
+    this.absorbGossipChanges(this.started ? this.lastNowMs : null);
   }
 
   isLive(id: NodeId): boolean {
-    return id === this.options.id || (this.members.has(id) && !this.down.has(id));
+    return id === this.options.id || (this.records.has(id) && !this.down.has(id));
   }
 
   ring(): TokenMap {
@@ -195,9 +199,9 @@ export class ClusterView implements ClusterEngine {
 
   members(nowMs: number): MemberView[] {
     const views: MemberView[] = [];
-    const ids = [...this.members.keys()].sort();
+    const ids = [...this.records.keys()].sort();
     for (const id of ids) {
-      const member = this.members.get(id);
+      const member = this.records.get(id);
       if (member === undefined) continue;
       const self = id === this.options.id;
       views.push({
@@ -225,11 +229,6 @@ export class ClusterView implements ClusterEngine {
       messagesReceived: gossip.messagesReceived + this.counters.heartbeatsReceived,
       messagesRefused: this.counters.malformedStates,
     };
-  }
-
-  /** Bytes of gossip (not heartbeats) sent and received, for metrics and benches. */
-  gossipBytes(): { sent: number; received: number } {
-    return { sent: this.gossiper.stats.bytesSent, received: this.gossiper.stats.bytesReceived };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -270,7 +269,7 @@ export class ClusterView implements ClusterEngine {
     const targets = new Set<NodeId>([...this.currentMonitors, ...this.previousMonitors.keys()]);
     const out: Outbound[] = [];
     for (const monitor of targets) {
-      const member = this.members.get(monitor);
+      const member = this.records.get(monitor);
       if (member === undefined || member.status === "left") continue;
       const message: HeartbeatMessage = {
         kind: "heartbeat",
@@ -287,7 +286,7 @@ export class ClusterView implements ClusterEngine {
   }
 
   /** Reads what gossip changed into the member records and turns it into events. */
-  private absorbGossipChanges(nowMs: number): void {
+  private absorbGossipChanges(nowMs: number | null): void {
     const changes: GossipChange[] = this.gossiper.takeChanges();
     for (const change of changes) {
       switch (change.kind) {
@@ -303,7 +302,7 @@ export class ClusterView implements ClusterEngine {
           this.readMember(change.id, false);
           break;
         case "forgotten":
-          if (this.members.delete(change.id)) {
+          if (this.records.delete(change.id)) {
             this.down.delete(change.id);
             this.monitorRingDirty = true;
             this.livenessDirty = true;
@@ -313,15 +312,15 @@ export class ClusterView implements ClusterEngine {
           break;
       }
     }
-    this.refreshStructure(nowMs);
+    if (nowMs !== null) this.refreshStructure(nowMs);
   }
 
   /** (Re)reads one member's record from its endpoint state. */
   private readMember(id: NodeId, fresh: boolean): void {
     const endpoint = this.gossiper.endpoint(id);
     if (endpoint === undefined) return;
-    const before = fresh ? undefined : this.members.get(id);
-    const previous = this.members.get(id);
+    const before = fresh ? undefined : this.records.get(id);
+    const previous = this.records.get(id);
     const status = parseStatus(endpoint.appStates.get(KEY_STATUS)?.value) ?? previous?.status ?? "joining";
     const tokens = this.parseTokens(endpoint.appStates.get(KEY_TOKENS)?.value) ?? previous?.tokens ?? [];
     const incarnation = parseCount(endpoint.appStates.get(KEY_INCARNATION)?.value) ?? 0;
@@ -337,7 +336,7 @@ export class ClusterView implements ClusterEngine {
       votes,
       load,
     };
-    this.members.set(id, record);
+    this.records.set(id, record);
     if (id === this.options.id) this.incarnation = Math.max(this.incarnation, incarnation);
 
     const statusChanged = previous === undefined || previous.status !== status;
@@ -361,7 +360,7 @@ export class ClusterView implements ClusterEngine {
   private refreshStructure(nowMs: number): void {
     if (this.monitorRingDirty) {
       this.monitorRingDirty = false;
-      const ids = [...this.members.values()].filter((m) => m.status !== "left").map((m) => m.id);
+      const ids = [...this.records.values()].filter((m) => m.status !== "left").map((m) => m.id);
       this.monitorRing = new MonitorRing(ids);
       const monitors = ids.includes(this.options.id)
         ? this.monitorRing.monitorsOf(this.options.id, CLUSTER_VIEW_DEFAULTS.monitorsPerMember)
@@ -390,7 +389,7 @@ export class ClusterView implements ClusterEngine {
     const ids = this.monitorRing.subjectsOf(this.options.id, CLUSTER_VIEW_DEFAULTS.monitorsPerMember);
     const subjects: SubjectRef[] = [];
     for (const id of ids) {
-      const member = this.members.get(id);
+      const member = this.records.get(id);
       if (member === undefined) continue;
       subjects.push({ id, generation: member.generation, incarnation: member.incarnation });
     }
@@ -399,7 +398,7 @@ export class ClusterView implements ClusterEngine {
 
   private rebuildRing(): void {
     const owners = new Map<NodeId, readonly Token[]>();
-    for (const member of this.members.values()) {
+    for (const member of this.records.values()) {
       if (member.status === "normal" && member.tokens.length > 0) owners.set(member.id, member.tokens);
     }
     const next = TokenMap.build(owners);
@@ -412,15 +411,15 @@ export class ClusterView implements ClusterEngine {
 
   private recomputeLiveness(): void {
     const suspected = new Set<NodeId>();
-    for (const monitor of this.members.values()) {
+    for (const monitor of this.records.values()) {
       for (const vote of monitor.votes.values()) {
-        const subject = this.members.get(vote.subject);
+        const subject = this.records.get(vote.subject);
         if (subject && vote.generation === subject.generation && vote.incarnation >= subject.incarnation) {
           suspected.add(vote.subject);
         }
       }
     }
-    for (const member of this.members.values()) {
+    for (const member of this.records.values()) {
       if (member.id === this.options.id) continue;
       const monitors = member.status === "left" ? [] : this.monitorRing.monitorsOf(member.id, CLUSTER_VIEW_DEFAULTS.monitorsPerMember);
       const convicted =
@@ -428,7 +427,7 @@ export class ClusterView implements ClusterEngine {
         isConvicted({
           subject: { id: member.id, generation: member.generation, incarnation: member.incarnation },
           monitors,
-          votesBy: (monitor) => this.members.get(monitor)?.votes.get(member.id),
+          votesBy: (monitor) => this.records.get(monitor)?.votes.get(member.id),
           suspected: (monitor) => suspected.has(monitor),
           votesRequired: VOTES_REQUIRED_DEFAULT,
         });
@@ -447,7 +446,7 @@ export class ClusterView implements ClusterEngine {
   private maybeRefute(): void {
     const self: SubjectRef = { id: this.options.id, generation: this.options.generation, incarnation: this.incarnation };
     const against: Vote[] = [];
-    for (const monitor of this.members.values()) {
+    for (const monitor of this.records.values()) {
       const vote = monitor.votes.get(this.options.id);
       if (vote !== undefined) against.push(vote);
     }

@@ -1,0 +1,150 @@
+// storage/record.ts — one version of a key's value, its byte codec, and last-write-wins.
+//
+// Theory of operation. A record is what a replica keeps for a key: the value bytes, their content
+// type, the hybrid-logical-clock timestamp the coordinator stamped (time/hlc.ts, microseconds), the
+// id of the node that stamped it, and a tombstone flag for deletes. Replicas never coordinate on a
+// write; they converge by keeping, of any two versions, the same winner: last write wins (Dynamo's
+// "syntactic reconciliation" as Cassandra does it, SPEC §2). The order is a total order, so merge is
+// a join on a semilattice: commutative, associative and idempotent, and any replica that has seen
+// the same set of versions holds the same one, whatever the order they arrived in:
+//
+//   1. the higher timestamp wins;
+//   2. on equal timestamps, the higher writer id wins (JavaScript string order, i.e. UTF-16 code
+//      units; node ids are ASCII, where that is also byte order), so ties resolve the same way on
+//      every node without a coin toss;
+//   3. a node's HLC never repeats a timestamp, so (timestamp, writer) names one write. Two different
+//      records with the same pair only come from a bug or a forged peer; to stay a total order anyway,
+//      a tombstone beats a value (Cassandra's rule: a delete wins a tie), then the greater value bytes,
+//      then the greater content type.
+//
+// The codec is msgpack (msgpackr) of a fixed tuple [format, timestampUs, writer, tombstone,
+// contentType, value]: compact, self-describing enough to check, and the value stays raw bytes. The
+// module is pure.
+
+import { Packr } from "msgpackr";
+import { assert } from "../core/assert.js";
+import type { NodeId } from "../core/ids.js";
+
+/**
+ * A version of one key's value. Named StoredRecord, not Record, so that importing it never shadows
+ * TypeScript's Record<K, V>.
+ */
+export interface StoredRecord {
+  /** The value's bytes; empty for a tombstone. */
+  readonly value: Uint8Array;
+  /** The Content-Type the client sent (SPEC §2); "" for a tombstone. */
+  readonly contentType: string;
+  /** HLC microseconds since the epoch; a safe integer (exact in a double until the year 2255). */
+  readonly timestampUs: number;
+  /** The node whose clock stamped the write: the LWW tie-break. */
+  readonly writer: NodeId;
+  /** True for a delete. */
+  readonly tombstone: boolean;
+}
+
+/** A record for one key: what a write carries and what a scan yields. */
+export interface KeyedRecord {
+  readonly key: string;
+  readonly record: StoredRecord;
+}
+
+/** The tuple's first element. A new layout takes a new number; decode refuses numbers it does not know. */
+export const RECORD_FORMAT = 1;
+
+export const RECORD_LIMITS = {
+  /** Room for any real media type with parameters; longer ones are refused at the API edge. */
+  contentTypeBytesMax: 256,
+  /** Node ids are at most 128 bytes (node/config.ts CONFIG_LIMITS.idBytesMax). */
+  writerBytesMax: 128,
+  /** The largest --max-value-bytes the config accepts (64 MiB). */
+  valueBytesMax: 64 * 1024 * 1024,
+} as const;
+
+/** Stored or received bytes that are not a record of a known format. An input error, not a bug. */
+export class RecordFormatError extends Error {
+  override readonly name = "RecordFormatError";
+}
+
+// Structured records off: every encoded record stands alone, with no shared structure table.
+const packr = new Packr({ useRecords: false });
+
+function checkRecord(record: StoredRecord): string | null {
+  if (!Number.isSafeInteger(record.timestampUs) || record.timestampUs < 0) {
+    return `timestampUs must be a non-negative safe integer, got ${record.timestampUs}`;
+  }
+  if (typeof record.writer !== "string" || record.writer.length === 0) return "writer must be a non-empty string";
+  if (Buffer.byteLength(record.writer) > RECORD_LIMITS.writerBytesMax) return "writer is too long";
+  if (typeof record.contentType !== "string") return "contentType must be a string";
+  if (Buffer.byteLength(record.contentType) > RECORD_LIMITS.contentTypeBytesMax) return "contentType is too long";
+  if (!(record.value instanceof Uint8Array)) return "value must be bytes";
+  if (record.value.length > RECORD_LIMITS.valueBytesMax) return "value is too large";
+  if (typeof record.tombstone !== "boolean") return "tombstone must be a boolean";
+  if (record.tombstone && (record.value.length !== 0 || record.contentType !== "")) {
+    return "a tombstone carries no value and no content type";
+  }
+  return null;
+}
+
+/** Encodes a record. The caller builds records, so a malformed one is a bug. */
+export function encodeRecord(record: StoredRecord): Buffer {
+  const problem = checkRecord(record);
+  assert(problem === null, () => `cannot encode record: ${problem}`);
+  return packr.pack([
+    RECORD_FORMAT,
+    record.timestampUs,
+    record.writer,
+    record.tombstone,
+    record.contentType,
+    record.value,
+  ]);
+}
+
+/** Decodes and checks a record; throws RecordFormatError on anything else. */
+export function decodeRecord(bytes: Uint8Array): StoredRecord {
+  let tuple: unknown;
+  try {
+    tuple = packr.unpack(bytes);
+  } catch (error) {
+    throw new RecordFormatError(`record is not valid msgpack: ${(error as Error).message}`);
+  }
+  if (!Array.isArray(tuple) || tuple.length !== 6) throw new RecordFormatError("record is not a 6-element tuple");
+  const [format, timestampUs, writer, tombstone, contentType, value] = tuple as unknown[];
+  if (format !== RECORD_FORMAT) throw new RecordFormatError(`unknown record format ${String(format)}`);
+  const record = { timestampUs, writer, tombstone, contentType, value } as StoredRecord;
+  const problem = checkRecord(record);
+  if (problem !== null) throw new RecordFormatError(`malformed record: ${problem}`);
+  return record;
+}
+
+/** A delete, stamped like any write. */
+export function tombstoneRecord(timestampUs: number, writer: NodeId): StoredRecord {
+  return { value: new Uint8Array(0), contentType: "", timestampUs, writer, tombstone: true };
+}
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * The last-write-wins order: negative when a loses to b, positive when a wins, 0 only for records
+ * equal in every field. See the theory of operation for the rules and their order.
+ */
+export function compareRecords(a: StoredRecord, b: StoredRecord): number {
+  if (a.timestampUs !== b.timestampUs) return a.timestampUs < b.timestampUs ? -1 : 1;
+  const byWriter = compareStrings(a.writer, b.writer);
+  if (byWriter !== 0) return byWriter;
+  if (a.tombstone !== b.tombstone) return a.tombstone ? 1 : -1;
+  const byValue = Buffer.compare(a.value, b.value);
+  if (byValue !== 0) return byValue;
+  return compareStrings(a.contentType, b.contentType);
+}
+
+/** The winner of two versions of one key. Equal records are interchangeable; `a` is returned then. */
+export function mergeRecords(a: StoredRecord, b: StoredRecord): StoredRecord {
+  return compareRecords(a, b) >= 0 ? a : b;
+}
+
+/** True when the two records are the same version in every field. */
+export function sameRecord(a: StoredRecord, b: StoredRecord): boolean {
+  return compareRecords(a, b) === 0;
+}

@@ -1,0 +1,629 @@
+// storage/store.ts — the node's one LevelDB database, and the only code that touches it.
+//
+// Theory of operation. The database lives in `<dataDir>/db` and holds data records under the
+// token-ordered layout of layout.ts, plus this store's meta entries (format, statistics).
+//
+// Write path. A replica receives many small writes. Measured here (100-byte values, ext4): an awaited
+// db.put costs ~57 µs of round trip, a record in a db.batch of 64 to 1024 costs 3 to 5 µs, and a sync
+// write costs an fsync (~200 µs). So writes are not written one by one: apply() queues
+// them, and the writes that arrive in one event-loop turn form ONE batch, committed after the turn
+// (setImmediate). A batch merges writes to the same key in memory first (last write wins,
+// record.ts), reads the stored versions of its keys with one getMany, keeps for each key the newer
+// of stored and incoming, and writes only the winners, with the statistics, in one db.batch. At most
+// one batch is in flight; the next one forms while it runs and starts as soon as it commits. With
+// sync on that batch is also the group commit: one fsync serves every writer in it (SPEC §4).
+// A caller's promise resolves when every one of its writes is in a committed batch, so an
+// acknowledged write has reached LevelDB's log (and with sync on, the disk): a SIGKILL after the
+// acknowledgement does not lose it.
+//
+// Because only one batch runs at a time, the read-merge-write of a batch never races another write
+// to the same key. Tombstone purges take the same single lane, chunk by chunk, and re-check each
+// tombstone inside it, so a purge never deletes a version written after it looked.
+//
+// Limits, and what happens at each: a batch takes at most recordsPerBatchMax writes and
+// bytesPerBatchMax encoded bytes (always at least one write, so a single large value still goes
+// through alone). The queue of writes not yet in a batch is bounded by queuedWritesMax and
+// queuedBytesMax: an apply() that would pass either bound is refused whole with a
+// StoreOverloadedError, which the coordinator answers as 503/timeout, rather than letting memory and
+// latency grow without bound. An apply() into an empty queue is always admitted, so no single call
+// can be refused forever.
+//
+// Statistics (records, tombstones, bytes) are kept exactly: each batch knows which keys are new and
+// how each stored size changes, and writes the new totals in the same atomic batch, so they survive
+// crashes without a recount. Tombstones are kept for a grace period (10 days by default, longer than
+// any repair cycle, as Cassandra's gc_grace_seconds) and purged by purgeTombstones after it.
+
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { Level } from "level";
+import { Packr } from "msgpackr";
+import { assert } from "../core/assert.js";
+import { tokenOf as partitionerTokenOf, type Token } from "../ring/partitioner.js";
+import {
+  dataRangeBounds,
+  decodeDataKey,
+  encodeDataKey,
+  metaKey,
+  namespaceBounds,
+  type TokenRangeBounds,
+} from "./layout.js";
+import { compareRecords, decodeRecord, encodeRecord, type KeyedRecord, type StoredRecord } from "./record.js";
+
+export const STORE_DEFAULTS = {
+  /** At ~7 µs per record, a full batch holds the lane ~7 ms: long enough to amortize, short for latency. */
+  recordsPerBatchMax: 1_024,
+  /** LevelDB's default write buffer is 4 MiB; a larger batch would force a memtable switch mid-batch. */
+  bytesPerBatchMax: 4 * 1024 * 1024,
+  /** About 0.2 s of backlog at 80k writes/s: past it a replica is overloaded and should say so fast. */
+  queuedWritesMax: 16_384,
+  /** Memory held by writes waiting for a batch. */
+  queuedBytesMax: 64 * 1024 * 1024,
+  /** Records read per LevelDB round trip during a scan. */
+  scanBatchSizeDefault: 256,
+  scanBatchSizeMax: 4_096,
+  /** Tombstones deleted per lane turn during a purge, so a purge never stalls writes for long. */
+  purgeBatchSizeMax: 1_024,
+  /** Ten days in microseconds: Cassandra's gc_grace_seconds default, longer than any repair cycle. */
+  tombstoneGraceUs: 10 * 24 * 3600 * 1_000_000,
+} as const;
+
+export interface StoreLimits {
+  readonly recordsPerBatchMax: number;
+  readonly bytesPerBatchMax: number;
+  readonly queuedWritesMax: number;
+  readonly queuedBytesMax: number;
+}
+
+/** The storage port. LevelStore implements it; an in-memory store for the simulator may follow. */
+export interface Store {
+  /** The stored version of a key (tombstones included), or undefined. Sees every resolved apply(). */
+  get(key: string): Promise<StoredRecord | undefined>;
+  /**
+   * Merges the writes into the store, last write wins against what is stored. Resolves once all of
+   * them are committed (durable as `sync` promises); rejects with StoreOverloadedError when the
+   * write queue is full, StoreClosedError after close().
+   */
+  apply(writes: readonly KeyedRecord[]): Promise<ApplyResult>;
+  /** The records of the token range (start, end], in ring order from just after start. */
+  scanRange(range: TokenRangeBounds, options?: ScanOptions): AsyncIterable<ScannedRecord>;
+  /** Deletes tombstones older than graceUs at nowUs (nowUs - timestampUs > graceUs); returns how many. */
+  purgeTombstones(nowUs: number, graceUs?: number): Promise<number>;
+  /** Records, tombstones and bytes of committed data, for load reports. */
+  load(): StoreLoad;
+  /** Commits queued writes, then closes. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface ApplyResult {
+  /** Writes that became the stored version. */
+  readonly written: number;
+  /** Writes that lost to a stored version, or to another write of the same batch, or were already there. */
+  readonly superseded: number;
+}
+
+export interface ScannedRecord extends KeyedRecord {
+  readonly token: Token;
+}
+
+export interface ScanOptions {
+  /** Records fetched per LevelDB round trip; default 256, at most 4096. */
+  readonly batchSize?: number;
+  /** Stop after this many records. */
+  readonly limit?: number;
+  /** Include tombstones (repair and streaming need them). Default true. */
+  readonly tombstones?: boolean;
+}
+
+export interface StoreLoad {
+  /** Live keys: records that are not tombstones. */
+  readonly keys: number;
+  readonly tombstones: number;
+  /** Encoded bytes of data records, keys included (before LevelDB's compression). */
+  readonly bytes: number;
+}
+
+export interface StoreCounters {
+  readonly batchesCommitted: number;
+  readonly writesApplied: number;
+  readonly writesSuperseded: number;
+  readonly overloadRefusals: number;
+  readonly tombstonesPurged: number;
+  /** Stored records that failed to decode and were replaced by an incoming write. */
+  readonly unreadableRecordsReplaced: number;
+  readonly queuedWrites: number;
+  readonly queuedBytes: number;
+}
+
+export interface LevelStoreOptions {
+  readonly dataDir: string;
+  /** SPEC §1 --sync: fsync LevelDB's log before a write is acknowledged. */
+  readonly sync: boolean;
+  readonly tombstoneGraceUs?: number;
+  readonly limits?: Partial<StoreLimits>;
+}
+
+export interface StoreDeps {
+  /** Key → token. Defaults to ring/partitioner's tokenOf; tests inject explicit tokens. */
+  readonly tokenOf?: (key: string) => Token;
+}
+
+/** The write queue is full: the replica is overloaded. The coordinator answers 503 or times out. */
+export class StoreOverloadedError extends Error {
+  override readonly name = "StoreOverloadedError";
+  constructor(
+    readonly limit: "queuedWritesMax" | "queuedBytesMax",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The store was closed (the node is shutting down). */
+export class StoreClosedError extends Error {
+  override readonly name = "StoreClosedError";
+}
+
+/** The database was written by a layout this code does not know. */
+export class StoreFormatError extends Error {
+  override readonly name = "StoreFormatError";
+}
+
+/** The on-disk layout of this file and layout.ts; bump it with a migration when either changes. */
+export const STORE_FORMAT = 1;
+const META_FORMAT = "format";
+const META_STATS = "stats";
+
+const metaPackr = new Packr({ useRecords: false });
+
+interface Totals {
+  records: number;
+  tombstones: number;
+  bytes: number;
+}
+
+interface PendingApply {
+  remaining: number;
+  written: number;
+  superseded: number;
+  settled: boolean;
+  readonly resolve: (result: ApplyResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface PendingWrite {
+  readonly storageKey: Buffer;
+  readonly record: StoredRecord;
+  readonly encoded: Buffer;
+  readonly bytes: number;
+  readonly owner: PendingApply;
+}
+
+type BatchOperation = { type: "put"; key: Buffer; value: Buffer } | { type: "del"; key: Buffer };
+
+type Database = Level<Buffer, Buffer>;
+
+/** Opens (creating if needed) the store in `<dataDir>/db`. */
+export async function openLevelStore(options: LevelStoreOptions, deps: StoreDeps = {}): Promise<LevelStore> {
+  await mkdir(options.dataDir, { recursive: true });
+  const location = path.join(options.dataDir, "db");
+  const db: Database = new Level<Buffer, Buffer>(location, { keyEncoding: "buffer", valueEncoding: "buffer" });
+  try {
+    await db.open();
+  } catch (error) {
+    const cause = (error as { cause?: Error }).cause;
+    throw new Error(
+      `cannot open the database in ${location}: ${(error as Error).message}${cause ? ` (${cause.message})` : ""}`,
+      { cause: error },
+    );
+  }
+  try {
+    await checkFormat(db);
+    const totals = (await readTotals(db)) ?? (await recountTotals(db));
+    return new LevelStore(db, options, deps, totals);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+}
+
+async function checkFormat(db: Database): Promise<void> {
+  const stored: Buffer | undefined = await db.get(metaKey(META_FORMAT));
+  if (stored === undefined) {
+    await db.put(metaKey(META_FORMAT), metaPackr.pack(STORE_FORMAT));
+    return;
+  }
+  const format: unknown = metaPackr.unpack(stored);
+  if (format !== STORE_FORMAT) {
+    throw new StoreFormatError(`the database has store format ${String(format)}; this build reads ${STORE_FORMAT}`);
+  }
+}
+
+async function readTotals(db: Database): Promise<Totals | null> {
+  const stored: Buffer | undefined = await db.get(metaKey(META_STATS));
+  if (stored === undefined) return null;
+  const value: unknown = metaPackr.unpack(stored);
+  if (!Array.isArray(value) || value.length !== 3 || !value.every((n) => Number.isSafeInteger(n) && n >= 0)) {
+    return null;
+  }
+  const [records, tombstones, bytes] = value as number[];
+  return { records: records ?? 0, tombstones: tombstones ?? 0, bytes: bytes ?? 0 };
+}
+
+/** Only for a database without (readable) statistics: one full scan. */
+async function recountTotals(db: Database): Promise<Totals> {
+  const totals: Totals = { records: 0, tombstones: 0, bytes: 0 };
+  const bounds = namespaceBounds("data");
+  const iterator = db.iterator({ gte: bounds.gte, lt: bounds.lt });
+  try {
+    for (;;) {
+      const entries = await iterator.nextv(STORE_DEFAULTS.scanBatchSizeMax);
+      if (entries.length === 0) break;
+      for (const [key, value] of entries) {
+        totals.records += 1;
+        totals.bytes += key.length + value.length;
+        try {
+          if (decodeRecord(value).tombstone) totals.tombstones += 1;
+        } catch {
+          // An unreadable record still occupies its bytes; the next write to its key replaces it.
+        }
+      }
+    }
+  } finally {
+    await iterator.close();
+  }
+  await db.put(metaKey(META_STATS), encodeTotals(totals));
+  return totals;
+}
+
+function encodeTotals(totals: Totals): Buffer {
+  return metaPackr.pack([totals.records, totals.tombstones, totals.bytes]);
+}
+
+function decodeStored(bytes: Buffer | undefined): StoredRecord | "unreadable" | undefined {
+  if (bytes === undefined) return undefined;
+  try {
+    return decodeRecord(bytes);
+  } catch {
+    return "unreadable";
+  }
+}
+
+export class LevelStore implements Store {
+  private readonly limits: StoreLimits;
+  private readonly tombstoneGraceUs: number;
+  private readonly tokenOf: (key: string) => Token;
+  private totals: Totals;
+
+  private queue: PendingWrite[] = [];
+  private queuedBytes = 0;
+  private flushScheduled = false;
+  private draining = false;
+  private idleWaiters: (() => void)[] = [];
+  /** The single lane: batches and purge chunks run one after another, never concurrently. */
+  private laneTail: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private closing: Promise<void> | null = null;
+
+  private batchesCommitted = 0;
+  private writesApplied = 0;
+  private writesSuperseded = 0;
+  private overloadRefusals = 0;
+  private tombstonesPurged = 0;
+  private unreadableRecordsReplaced = 0;
+
+  constructor(
+    private readonly db: Database,
+    private readonly options: LevelStoreOptions,
+    deps: StoreDeps,
+    totals: Totals,
+  ) {
+    this.limits = {
+      recordsPerBatchMax: options.limits?.recordsPerBatchMax ?? STORE_DEFAULTS.recordsPerBatchMax,
+      bytesPerBatchMax: options.limits?.bytesPerBatchMax ?? STORE_DEFAULTS.bytesPerBatchMax,
+      queuedWritesMax: options.limits?.queuedWritesMax ?? STORE_DEFAULTS.queuedWritesMax,
+      queuedBytesMax: options.limits?.queuedBytesMax ?? STORE_DEFAULTS.queuedBytesMax,
+    };
+    for (const [name, value] of Object.entries(this.limits)) {
+      assert(Number.isSafeInteger(value) && value >= 1, () => `store limit ${name} must be a positive integer`);
+    }
+    this.tombstoneGraceUs = options.tombstoneGraceUs ?? STORE_DEFAULTS.tombstoneGraceUs;
+    assert(Number.isSafeInteger(this.tombstoneGraceUs) && this.tombstoneGraceUs >= 0, "tombstoneGraceUs must be >= 0");
+    this.tokenOf = deps.tokenOf ?? partitionerTokenOf;
+    this.totals = totals;
+  }
+
+  async get(key: string): Promise<StoredRecord | undefined> {
+    if (this.closed) throw new StoreClosedError("the store is closed");
+    const bytes: Buffer | undefined = await this.db.get(encodeDataKey(this.tokenOf(key), key));
+    return bytes === undefined ? undefined : decodeRecord(bytes);
+  }
+
+  async apply(writes: readonly KeyedRecord[]): Promise<ApplyResult> {
+    // Everything up to the queue push runs synchronously, so admission sees the queue as it is.
+    if (this.closed) throw new StoreClosedError("the store is closed");
+    if (writes.length === 0) return { written: 0, superseded: 0 };
+
+    const encoded = writes.map(({ key, record }) => {
+      const storageKey = encodeDataKey(this.tokenOf(key), key);
+      const value = encodeRecord(record);
+      return { storageKey, record, value, bytes: storageKey.length + value.length };
+    });
+    const bytes = encoded.reduce((sum, write) => sum + write.bytes, 0);
+    if (this.queue.length > 0) {
+      if (this.queue.length + writes.length > this.limits.queuedWritesMax) {
+        this.overloadRefusals += 1;
+        throw new StoreOverloadedError(
+          "queuedWritesMax",
+          `the store's write queue is full (${this.queue.length} of ${this.limits.queuedWritesMax} writes queued)`,
+        );
+      }
+      if (this.queuedBytes + bytes > this.limits.queuedBytesMax) {
+        this.overloadRefusals += 1;
+        throw new StoreOverloadedError(
+          "queuedBytesMax",
+          `the store's write queue is full (${this.queuedBytes} of ${this.limits.queuedBytesMax} bytes queued)`,
+        );
+      }
+    }
+
+    return new Promise<ApplyResult>((resolve, reject) => {
+      const owner: PendingApply = {
+        remaining: encoded.length,
+        written: 0,
+        superseded: 0,
+        settled: false,
+        resolve,
+        reject,
+      };
+      for (const write of encoded) {
+        this.queue.push({ storageKey: write.storageKey, record: write.record, encoded: write.value, bytes: write.bytes, owner });
+      }
+      this.queuedBytes += bytes;
+      this.scheduleFlush();
+    });
+  }
+
+  async *scanRange(range: TokenRangeBounds, options: ScanOptions = {}): AsyncGenerator<ScannedRecord> {
+    if (this.closed) throw new StoreClosedError("the store is closed");
+    const batchSize = Math.min(options.batchSize ?? STORE_DEFAULTS.scanBatchSizeDefault, STORE_DEFAULTS.scanBatchSizeMax);
+    assert(Number.isSafeInteger(batchSize) && batchSize >= 1, "scan batchSize must be a positive integer");
+    let remaining = options.limit ?? Number.POSITIVE_INFINITY;
+    assert(remaining >= 0, "scan limit must not be negative");
+    const includeTombstones = options.tombstones ?? true;
+
+    for (const bounds of dataRangeBounds(range)) {
+      if (remaining <= 0) return;
+      // An iterator reads from an implicit snapshot: writes committed meanwhile do not tear the scan.
+      const iterator = this.db.iterator({ gte: bounds.gte, lt: bounds.lt });
+      try {
+        while (remaining > 0) {
+          const entries = await iterator.nextv(batchSize);
+          if (entries.length === 0) break;
+          for (const [storageKey, value] of entries) {
+            const record = decodeRecord(value);
+            if (record.tombstone && !includeTombstones) continue;
+            const { token, key } = decodeDataKey(storageKey);
+            yield { token, key, record };
+            remaining -= 1;
+            if (remaining <= 0) break;
+          }
+        }
+      } finally {
+        await iterator.close();
+      }
+    }
+  }
+
+  async purgeTombstones(nowUs: number, graceUs: number = this.tombstoneGraceUs): Promise<number> {
+    if (this.closed) throw new StoreClosedError("the store is closed");
+    assert(Number.isSafeInteger(nowUs) && Number.isSafeInteger(graceUs) && graceUs >= 0, "purge needs integer µs");
+    // Purged when nowUs - timestampUs > graceUs, i.e. timestampUs < cutoffUs.
+    const cutoffUs = nowUs - graceUs;
+    const bounds = namespaceBounds("data");
+    const iterator = this.db.iterator({ gte: bounds.gte, lt: bounds.lt });
+    let purged = 0;
+    let candidates: Buffer[] = [];
+    try {
+      for (;;) {
+        const entries = await iterator.nextv(STORE_DEFAULTS.scanBatchSizeDefault);
+        if (entries.length === 0) break;
+        for (const [storageKey, value] of entries) {
+          const record = decodeStored(value);
+          if (record === undefined || record === "unreadable") continue;
+          if (record.tombstone && record.timestampUs < cutoffUs) candidates.push(storageKey);
+          if (candidates.length >= STORE_DEFAULTS.purgeBatchSizeMax) {
+            const chunk = candidates;
+            candidates = [];
+            purged += await this.exclusive(() => this.purgeChunk(chunk, cutoffUs));
+          }
+        }
+      }
+    } finally {
+      await iterator.close();
+    }
+    if (candidates.length > 0) {
+      const chunk = candidates;
+      purged += await this.exclusive(() => this.purgeChunk(chunk, cutoffUs));
+    }
+    return purged;
+  }
+
+  load(): StoreLoad {
+    return {
+      keys: this.totals.records - this.totals.tombstones,
+      tombstones: this.totals.tombstones,
+      bytes: this.totals.bytes,
+    };
+  }
+
+  counters(): StoreCounters {
+    return {
+      batchesCommitted: this.batchesCommitted,
+      writesApplied: this.writesApplied,
+      writesSuperseded: this.writesSuperseded,
+      overloadRefusals: this.overloadRefusals,
+      tombstonesPurged: this.tombstonesPurged,
+      unreadableRecordsReplaced: this.unreadableRecordsReplaced,
+      queuedWrites: this.queue.length,
+      queuedBytes: this.queuedBytes,
+    };
+  }
+
+  close(): Promise<void> {
+    if (this.closing === null) {
+      this.closed = true;
+      this.closing = (async () => {
+        await this.whenIdle();
+        await this.laneTail;
+        await this.db.close();
+      })();
+    }
+    return this.closing;
+  }
+
+  // --- the write lane ---------------------------------------------------------------------------
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.draining) return;
+    this.flushScheduled = true;
+    // After this event-loop turn, so every write that arrives in the turn joins the same batch.
+    setImmediate(() => {
+      this.flushScheduled = false;
+      void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.takeBatch();
+        await this.exclusive(() => this.commit(batch));
+      }
+    } finally {
+      this.draining = false;
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const wake of waiters) wake();
+    }
+  }
+
+  private whenIdle(): Promise<void> {
+    if (!this.draining && !this.flushScheduled && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.laneTail.then(task);
+    this.laneTail = result.catch(() => undefined);
+    return result;
+  }
+
+  private takeBatch(): PendingWrite[] {
+    let count = 0;
+    let bytes = 0;
+    for (const write of this.queue) {
+      if (count >= this.limits.recordsPerBatchMax) break;
+      if (count > 0 && bytes + write.bytes > this.limits.bytesPerBatchMax) break;
+      count += 1;
+      bytes += write.bytes;
+    }
+    assert(count > 0, "a batch takes at least one write");
+    const batch = this.queue.splice(0, count);
+    this.queuedBytes -= bytes;
+    return batch;
+  }
+
+  /** Commits one batch and settles its writers; never throws (a failure rejects the writers). */
+  private async commit(batch: PendingWrite[]): Promise<void> {
+    // Writes to one key within the batch: keep only the LWW winner.
+    const winners = new Map<string, PendingWrite>();
+    const applied = new Set<PendingWrite>();
+    for (const write of batch) {
+      const identity = write.storageKey.toString("latin1");
+      const current = winners.get(identity);
+      if (current === undefined || compareRecords(write.record, current.record) > 0) winners.set(identity, write);
+    }
+    const candidates = [...winners.values()];
+    try {
+      const stored = (await this.db.getMany(candidates.map((write) => write.storageKey))) as (Buffer | undefined)[];
+      const operations: BatchOperation[] = [];
+      const totals: Totals = { ...this.totals };
+      let unreadable = 0;
+      candidates.forEach((write, index) => {
+        const storedBytes = stored[index];
+        const storedRecord = decodeStored(storedBytes);
+        if (storedRecord !== undefined && storedRecord !== "unreadable") {
+          if (compareRecords(write.record, storedRecord) <= 0) return;
+          if (storedRecord.tombstone) totals.tombstones -= 1;
+        } else if (storedRecord === "unreadable") {
+          unreadable += 1;
+        }
+        if (storedBytes === undefined) {
+          totals.records += 1;
+          totals.bytes += write.storageKey.length;
+        } else {
+          totals.bytes -= storedBytes.length;
+        }
+        totals.bytes += write.encoded.length;
+        if (write.record.tombstone) totals.tombstones += 1;
+        operations.push({ type: "put", key: write.storageKey, value: write.encoded });
+        applied.add(write);
+      });
+      if (operations.length > 0) {
+        operations.push({ type: "put", key: metaKey(META_STATS), value: encodeTotals(totals) });
+        await this.db.batch(operations, { sync: this.options.sync });
+        this.totals = totals;
+        this.batchesCommitted += 1;
+      }
+      this.unreadableRecordsReplaced += unreadable;
+    } catch (error) {
+      for (const write of batch) {
+        if (!write.owner.settled) {
+          write.owner.settled = true;
+          write.owner.reject(error);
+        }
+      }
+      return;
+    }
+    for (const write of batch) {
+      const owner = write.owner;
+      if (applied.has(write)) {
+        owner.written += 1;
+        this.writesApplied += 1;
+      } else {
+        owner.superseded += 1;
+        this.writesSuperseded += 1;
+      }
+      owner.remaining -= 1;
+      if (owner.remaining === 0 && !owner.settled) {
+        owner.settled = true;
+        owner.resolve({ written: owner.written, superseded: owner.superseded });
+      }
+    }
+  }
+
+  /** Deletes the keys that are still tombstones older than cutoffUs, inside the lane. */
+  private async purgeChunk(storageKeys: Buffer[], cutoffUs: number): Promise<number> {
+    const stored = (await this.db.getMany(storageKeys)) as (Buffer | undefined)[];
+    const operations: BatchOperation[] = [];
+    const totals: Totals = { ...this.totals };
+    storageKeys.forEach((storageKey, index) => {
+      const bytes = stored[index];
+      const record = decodeStored(bytes);
+      if (bytes === undefined || record === undefined || record === "unreadable") return;
+      if (!record.tombstone || record.timestampUs >= cutoffUs) return;
+      operations.push({ type: "del", key: storageKey });
+      totals.records -= 1;
+      totals.tombstones -= 1;
+      totals.bytes -= storageKey.length + bytes.length;
+    });
+    if (operations.length === 0) return 0;
+    operations.push({ type: "put", key: metaKey(META_STATS), value: encodeTotals(totals) });
+    await this.db.batch(operations, { sync: this.options.sync });
+    this.totals = totals;
+    const purged = operations.length - 1;
+    this.tombstonesPurged += purged;
+    return purged;
+  }
+}
