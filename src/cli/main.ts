@@ -1,0 +1,75 @@
+// cli/main.ts — the `grapevine` executable's entry (bin/grapevine.js imports it): registers the
+// commands that exist and turns every outcome into SPEC §1's exit codes.
+//
+// commander is told never to exit or print errors itself (exitOverride, configureOutput): a usage
+// error becomes one line on stderr and exit 2, like an invalid node option (ConfigError); help and
+// --version exit 0. Commands report their own outcome through setExit or by throwing (shared.ts).
+// The process exits only after stdout and stderr have drained, so piped output is never cut short.
+
+import { readFileSync } from "node:fs";
+import { Command, CommanderError } from "commander";
+import { EXIT_CODES, printError, processOutput, reportFailure, type CliOutput, type ExitCode } from "./shared.js";
+import { registerDevCommand } from "./dev.js";
+import { registerStartCommand } from "./start.js";
+import { registerStatusCommand } from "./status.js";
+
+/** commander's codes for output that is not a failure. */
+const COMMANDER_SUCCESS_CODES = new Set(["commander.helpDisplayed", "commander.version"]);
+
+function packageVersion(): string {
+  try {
+    const text = readFileSync(new URL("../../package.json", import.meta.url), "utf8");
+    const version = (JSON.parse(text) as { version?: unknown }).version;
+    return typeof version === "string" ? version : "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+export function createProgram(output: CliOutput, setExit: (code: ExitCode) => void): Command {
+  const program = new Command("grapevine");
+  // Set before the commands are added: subcommands copy these settings when they are created.
+  program
+    .description("a distributed, eventually-consistent key-value store")
+    .version(packageVersion(), "-V, --version")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => output.out(text),
+      writeErr: (text) => output.err(text),
+      // Errors are printed once, as one line, by the catch below.
+      outputError: () => undefined,
+    })
+    .showSuggestionAfterError(true);
+  registerStartCommand(program, output, setExit);
+  registerDevCommand(program, output, setExit);
+  registerStatusCommand(program, output, setExit);
+  return program;
+}
+
+export async function runCli(argv: readonly string[], output: CliOutput = processOutput): Promise<ExitCode> {
+  let exitCode: ExitCode = EXIT_CODES.ok;
+  const program = createProgram(output, (code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync([...argv]);
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (COMMANDER_SUCCESS_CODES.has(error.code)) return EXIT_CODES.ok;
+      // `grapevine help` is a success; `grapevine` alone prints the same help as a usage error.
+      if (error.code === "commander.help") return error.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.usage;
+      printError(output, `${error.message.replace(/^error: /, "")} (see --help)`);
+      return EXIT_CODES.usage;
+    }
+    return reportFailure(output, error);
+  }
+}
+
+function exitAfterFlush(code: ExitCode): void {
+  process.stdout.write("", () => {
+    process.stderr.write("", () => process.exit(code));
+  });
+}
+
+exitAfterFlush(await runCli(process.argv));

@@ -1,0 +1,80 @@
+import { describe, expect, it } from "vitest";
+import { parseStatusBody, renderStatus, stateCode, type StatusMember } from "../../../src/cli/status.js";
+import { humanBytes } from "../../../src/cli/shared.js";
+
+function member(overrides: Partial<StatusMember>): StatusMember {
+  return {
+    id: "node1",
+    address: "127.0.0.1:7001",
+    state: "normal",
+    live: true,
+    phi: 0.42,
+    generation: 1_700_000_000_000,
+    heartbeat: 12,
+    tokens: 16,
+    ownership: 0.3333,
+    keys: 10,
+    bytes: 1536,
+    ...overrides,
+  };
+}
+
+describe("stateCode", () => {
+  it("reads like nodetool: up/down then normal/joining/leaving", () => {
+    expect(stateCode({ live: true, state: "normal" })).toBe("UN");
+    expect(stateCode({ live: false, state: "normal" })).toBe("DN");
+    expect(stateCode({ live: true, state: "joining" })).toBe("UJ");
+    expect(stateCode({ live: true, state: "leaving" })).toBe("UL");
+    expect(stateCode({ live: false, state: "left" })).toBe("DX");
+    expect(stateCode({ live: true, state: "martian" })).toBe("U?");
+  });
+});
+
+describe("renderStatus", () => {
+  const body = {
+    node: "node1",
+    members: [
+      member({}),
+      member({ id: "node2", address: "127.0.0.1:7002", live: false, phi: 12.3456, bytes: null, ownership: 0.5 }),
+      member({ id: "node3", address: "127.0.0.1:7003", phi: null, ownership: 0.1667 }),
+    ],
+  };
+  const lines = renderStatus(body).trimEnd().split("\n");
+
+  it("opens with a summary of members and live members as the asked node sees them", () => {
+    expect(lines[0]).toBe("Cluster: 3 members, 2 live (as seen by node1)");
+  });
+
+  it("prints one row per member with state code, id, address, load, tokens, owns, phi and generation", () => {
+    const rows = lines.filter((line) => /^[UD][NJLX?]\s/.test(line));
+    expect(rows).toHaveLength(3);
+    expect(rows[0]?.split(/\s+/)).toEqual(["UN", "node1", "127.0.0.1:7001", "1.50", "KiB", "16", "33.3%", "0.42", "1700000000000"]);
+    expect(rows[1]?.split(/\s+/)).toEqual(["DN", "node2", "127.0.0.1:7002", "?", "16", "50.0%", "12.35", "1700000000000"]);
+    expect(rows[2]?.split(/\s+/)).toContain("-");
+  });
+
+  it("writes no color codes or box drawing, so scripts can read it", () => {
+    const text = renderStatus(body);
+    expect(text).not.toMatch(/\u001b\[/);
+    expect(text).not.toMatch(/[│─┌┐└┘]/);
+  });
+});
+
+describe("parseStatusBody", () => {
+  it("accepts a /cluster/status body and refuses anything else", () => {
+    expect(parseStatusBody({ node: "n", members: [member({})] })?.members).toHaveLength(1);
+    expect(parseStatusBody({ node: "n", members: [{ id: "x" }] })).toBeNull();
+    expect(parseStatusBody({ members: [] })).toBeNull();
+    expect(parseStatusBody("text")).toBeNull();
+  });
+});
+
+describe("humanBytes", () => {
+  it("uses binary units with a few significant digits", () => {
+    expect(humanBytes(0)).toBe("0 B");
+    expect(humanBytes(1023)).toBe("1023 B");
+    expect(humanBytes(1536)).toBe("1.50 KiB");
+    expect(humanBytes(50 * 1024 * 1024)).toBe("50.0 MiB");
+    expect(humanBytes(300 * 1024 ** 3)).toBe("300 GiB");
+  });
+});
