@@ -18,8 +18,11 @@
 //   is down when enough of its monitors convict its current generation and incarnation. A live member
 //   that sees itself convicted refutes by bumping its incarnation, SWIM-style, which voids the votes;
 //   its monitors also acquit it on its next heartbeat. A member is live until convicted.
-// - The ring (ring/token-map.ts) is rebuilt from the tokens of members in state `normal` whenever a
-//   status or a token list changes, and `tokens-changed` is emitted only when it really differs.
+// - The ring (ring/token-map.ts) is built from the tokens of members in state `normal`, lazily: a
+//   change that can move it (a normal member's tokens, or a member entering or leaving `normal`) marks
+//   it stale and emits `tokens-changed` once per batch of changes; the next ring() call rebuilds it.
+//   Token lists stay as gossiped text (validated by shape) until a rebuild parses them, once per list.
+//   A thousand views in one simulator process would otherwise sort every ring on every gossip message.
 //
 // Everything is driven by tick(nowMs) and receive(message, nowMs); the view never reads a clock or
 // a global random source, so the simulator runs the same code under virtual time.
@@ -31,6 +34,7 @@ import type { Random } from "../core/random.js";
 import { FailureDetector, type SubjectRef, type Vote } from "../detector/failure-detector.js";
 import { MonitorRing } from "../detector/monitors.js";
 import { isConvicted, shouldRefute, VOTES_REQUIRED_DEFAULT } from "../detector/verdict.js";
+import { hashId, Summary, type IdHash } from "../gossip/digest.js";
 import type { GossipChange, GossipOutbound } from "../gossip/gossiper.js";
 import { Gossiper } from "../gossip/gossiper.js";
 import { tokenFromString, tokenToString, type Token } from "../ring/partitioner.js";
@@ -40,6 +44,7 @@ import type {
   ClusterEngineOptions,
   ClusterEvent,
   ClusterStats,
+  MembershipEntry,
   MemberView,
   Outbound,
 } from "./engine.js";
@@ -71,16 +76,22 @@ const KEY_LOAD = "load";
 const KEY_VOTES = "votes";
 const KEY_INCARNATION = "incarnation";
 const URGENT_KEYS = [KEY_STATUS, KEY_VOTES, KEY_INCARNATION];
+/** Characters per token in the gossiped list: 16 hex digits and a comma. */
+const TOKEN_TEXT_STRIDE = 17;
+const TOKEN_LIST_PATTERN = /^[0-9a-f]{16}(?:,[0-9a-f]{16})*$/;
 
 interface MemberRecord {
   id: NodeId;
   address: Address;
   generation: number;
   status: MemberStatus;
-  tokens: readonly Token[];
+  /** The gossiped token list, checked to be well-formed; parsed on the next ring rebuild. */
+  tokensText: string;
+  tokenCount: number;
   incarnation: number;
-  /** Votes this member holds as a monitor, by subject. */
+  /** Votes this member holds as a monitor, by subject, and the gossiped text they were read from. */
   votes: ReadonlyMap<NodeId, Vote>;
+  votesText: string;
   load: { keys: number; bytes: number } | null;
 }
 
@@ -93,13 +104,21 @@ export class ClusterView implements ClusterEngine {
   /** False until the first tick or message: the detector must not start a silence clock at a made-up time. */
   private started = false;
   private readonly down = new Set<NodeId>();
+  /** Members holding at least one vote: verdicts only ever need to look at these. */
+  private readonly voters = new Set<NodeId>();
   private events: ClusterEvent[] = [];
   private monitorRing: MonitorRing;
   private monitorRingDirty = true;
   private livenessDirty = true;
   private ringDirty = true;
-  private tokenMap: TokenMap = TokenMap.empty;
-  private ownershipCache: Map<NodeId, number> = new Map();
+  /** The ring, or null when a change made it stale; ring() rebuilds it. */
+  private tokenMap: TokenMap | null = TokenMap.empty;
+  private ownershipCache: Map<NodeId, number> | null = new Map();
+  /** An order-independent hash of (owner, tokens) over the ring's owners, kept as they change. */
+  private readonly ringSummary = new Summary();
+  private readonly ownerHashes = new Map<NodeId, IdHash>();
+  /** Parsed token lists by member, valid while the member's tokensText is the same string. */
+  private readonly parsedTokens = new Map<NodeId, { text: string; tokens: readonly Token[] }>();
   private incarnation = 0;
   private heartbeatSequence = 0;
   private ticks = 0;
@@ -147,7 +166,7 @@ export class ClusterView implements ClusterEngine {
     const out: Outbound[] = [];
     this.absorbDetector(this.detector.evaluate(nowMs));
     this.maybePublishLoad(nowMs);
-    this.refreshStructure(nowMs);
+    this.refreshStructure(nowMs, true);
     out.push(...this.heartbeats(nowMs));
     if ((this.ticks - 1) % CLUSTER_VIEW_DEFAULTS.heartbeatsPerGossipRound === 0) {
       out.push(...this.fromGossip(this.gossiper.tick(nowMs, this.isLiveForGossip)));
@@ -189,11 +208,24 @@ export class ClusterView implements ClusterEngine {
     this.absorbGossipChanges(this.started ? this.lastNowMs : null);
   }
 
+  ringFingerprint(): string {
+    return `${this.ownerHashes.size}:${this.ringSummary.toString()}`;
+  }
+
+  membership(): MembershipEntry[] {
+    const entries: MembershipEntry[] = [];
+    for (const member of this.records.values()) {
+      entries.push({ id: member.id, generation: member.generation, status: member.status, live: this.isLive(member.id) });
+    }
+    return entries;
+  }
+
   isLive(id: NodeId): boolean {
     return id === this.options.id || (this.records.has(id) && !this.down.has(id));
   }
 
   ring(): TokenMap {
+    if (this.tokenMap === null) this.tokenMap = this.buildRing();
     return this.tokenMap;
   }
 
@@ -212,8 +244,8 @@ export class ClusterView implements ClusterEngine {
         phi: self ? null : this.detector.phi(id, nowMs),
         generation: member.generation,
         heartbeat: self ? this.heartbeatSequence : (this.detector.lastSequence(id) ?? this.gossiper.endpoint(id)?.maxVersion ?? 0),
-        tokens: member.tokens.length,
-        ownership: this.ownershipCache.get(id) ?? 0,
+        tokens: member.tokenCount,
+        ownership: this.ownership().get(id) ?? 0,
         keys: member.load?.keys ?? null,
         bytes: member.load?.bytes ?? null,
       });
@@ -304,6 +336,8 @@ export class ClusterView implements ClusterEngine {
         case "forgotten":
           if (this.records.delete(change.id)) {
             this.down.delete(change.id);
+            this.voters.delete(change.id);
+            this.setOwnerHash(change.id, null);
             this.monitorRingDirty = true;
             this.livenessDirty = true;
             this.ringDirty = true;
@@ -312,7 +346,7 @@ export class ClusterView implements ClusterEngine {
           break;
       }
     }
-    if (nowMs !== null) this.refreshStructure(nowMs);
+    if (nowMs !== null) this.refreshStructure(nowMs, false);
   }
 
   /** (Re)reads one member's record from its endpoint state. */
@@ -322,27 +356,37 @@ export class ClusterView implements ClusterEngine {
     const before = fresh ? undefined : this.records.get(id);
     const previous = this.records.get(id);
     const status = parseStatus(endpoint.appStates.get(KEY_STATUS)?.value) ?? previous?.status ?? "joining";
-    const tokens = this.parseTokens(endpoint.appStates.get(KEY_TOKENS)?.value) ?? previous?.tokens ?? [];
+    const tokensText = this.checkTokens(endpoint.appStates.get(KEY_TOKENS)?.value) ?? previous?.tokensText ?? "";
     const incarnation = parseCount(endpoint.appStates.get(KEY_INCARNATION)?.value) ?? 0;
-    const votes = this.parseVotes(endpoint.appStates.get(KEY_VOTES)?.value);
+    const votesText = endpoint.appStates.get(KEY_VOTES)?.value ?? "[]";
+    const votes = previous !== undefined && previous.votesText === votesText ? previous.votes : this.parseVotes(votesText);
     const load = parseLoad(endpoint.appStates.get(KEY_LOAD)?.value);
     const record: MemberRecord = {
       id,
       address: endpoint.address,
       generation: endpoint.generation,
       status,
-      tokens,
+      tokensText,
+      tokenCount: tokensText === "" ? 0 : (tokensText.length + 1) / TOKEN_TEXT_STRIDE,
       incarnation,
       votes,
+      votesText,
       load,
     };
     this.records.set(id, record);
+    if (votes.size > 0) this.voters.add(id);
+    else this.voters.delete(id);
     if (id === this.options.id) this.incarnation = Math.max(this.incarnation, incarnation);
 
     const statusChanged = previous === undefined || previous.status !== status;
     const leftChanged = previous === undefined || (previous.status === "left") !== (status === "left");
     if (leftChanged || previous?.generation !== endpoint.generation) this.monitorRingDirty = true;
-    if (statusChanged || previous === undefined || !sameTokens(previous.tokens, tokens)) this.ringDirty = true;
+    const wasOwner = previous?.status === "normal";
+    const isOwner = status === "normal";
+    if ((wasOwner || isOwner) && (wasOwner !== isOwner || previous?.tokensText !== tokensText)) {
+      this.ringDirty = true;
+      this.setOwnerHash(id, isOwner ? tokensText : null);
+    }
     if (
       previous === undefined ||
       previous.incarnation !== incarnation ||
@@ -357,8 +401,10 @@ export class ClusterView implements ClusterEngine {
   }
 
   /** Recomputes whatever the last changes made stale: monitors, ring, verdicts, refutation. */
-  private refreshStructure(nowMs: number): void {
-    if (this.monitorRingDirty) {
+  private refreshStructure(nowMs: number, atTick: boolean): void {
+    // The monitor ring is rebuilt at most once a tick (a sort of every member): a burst of gossip
+    // messages while a thousand nodes join must not rebuild it per message. Verdicts stay per message.
+    if (this.monitorRingDirty && atTick) {
       this.monitorRingDirty = false;
       const ids = [...this.records.values()].filter((m) => m.status !== "left").map((m) => m.id);
       this.monitorRing = new MonitorRing(ids);
@@ -376,7 +422,9 @@ export class ClusterView implements ClusterEngine {
     }
     if (this.ringDirty) {
       this.ringDirty = false;
-      this.rebuildRing();
+      this.tokenMap = null;
+      this.ownershipCache = null;
+      this.events.push({ kind: "tokens-changed" });
     }
     if (this.livenessDirty) {
       this.livenessDirty = false;
@@ -396,22 +444,46 @@ export class ClusterView implements ClusterEngine {
     this.detector.setSubjects(subjects, nowMs);
   }
 
-  private rebuildRing(): void {
+  private setOwnerHash(id: NodeId, tokensText: string | null): void {
+    const before = this.ownerHashes.get(id);
+    if (before !== undefined) this.ringSummary.remove(before);
+    if (tokensText === null || tokensText === "") {
+      this.ownerHashes.delete(id);
+      return;
+    }
+    const hash = hashId(`${id}\u0000${tokensText}`);
+    this.ownerHashes.set(id, hash);
+    this.ringSummary.add(hash);
+  }
+
+  private buildRing(): TokenMap {
     const owners = new Map<NodeId, readonly Token[]>();
     for (const member of this.records.values()) {
-      if (member.status === "normal" && member.tokens.length > 0) owners.set(member.id, member.tokens);
+      if (member.status !== "normal" || member.tokenCount === 0) continue;
+      let parsed = this.parsedTokens.get(member.id);
+      if (parsed === undefined || parsed.text !== member.tokensText) {
+        parsed = { text: member.tokensText, tokens: member.tokensText.split(",").map(tokenFromString) };
+        this.parsedTokens.set(member.id, parsed);
+      }
+      owners.set(member.id, parsed.tokens);
     }
-    const next = TokenMap.build(owners);
-    if (!next.equals(this.tokenMap)) {
-      this.tokenMap = next;
-      this.ownershipCache = next.size > 0 ? next.ownership() : new Map();
-      this.events.push({ kind: "tokens-changed" });
+    for (const id of this.parsedTokens.keys()) if (!owners.has(id)) this.parsedTokens.delete(id);
+    return TokenMap.build(owners);
+  }
+
+  private ownership(): Map<NodeId, number> {
+    if (this.ownershipCache === null) {
+      const ring = this.ring();
+      this.ownershipCache = ring.size > 0 ? ring.ownership() : new Map();
     }
+    return this.ownershipCache;
   }
 
   private recomputeLiveness(): void {
     const suspected = new Set<NodeId>();
-    for (const monitor of this.records.values()) {
+    for (const voter of this.voters) {
+      const monitor = this.records.get(voter);
+      if (monitor === undefined) continue;
       for (const vote of monitor.votes.values()) {
         const subject = this.records.get(vote.subject);
         if (subject && vote.generation === subject.generation && vote.incarnation >= subject.incarnation) {
@@ -419,8 +491,10 @@ export class ClusterView implements ClusterEngine {
         }
       }
     }
-    for (const member of this.records.values()) {
-      if (member.id === this.options.id) continue;
+    // Only an accused member can be convicted and only a down one acquitted: look at those alone.
+    for (const id of new Set([...suspected, ...this.down])) {
+      const member = this.records.get(id);
+      if (member === undefined || member.id === this.options.id) continue;
       const monitors = member.status === "left" ? [] : this.monitorRing.monitorsOf(member.id, CLUSTER_VIEW_DEFAULTS.monitorsPerMember);
       const convicted =
         suspected.has(member.id) &&
@@ -446,8 +520,8 @@ export class ClusterView implements ClusterEngine {
   private maybeRefute(): void {
     const self: SubjectRef = { id: this.options.id, generation: this.options.generation, incarnation: this.incarnation };
     const against: Vote[] = [];
-    for (const monitor of this.records.values()) {
-      const vote = monitor.votes.get(this.options.id);
+    for (const voter of this.voters) {
+      const vote = this.records.get(voter)?.votes.get(this.options.id);
       if (vote !== undefined) against.push(vote);
     }
     const next = shouldRefute(self, against);
@@ -462,25 +536,21 @@ export class ClusterView implements ClusterEngine {
     }
   }
 
-  private parseTokens(text: string | undefined): Token[] | undefined {
+  /** A token list is 16 hex digits per token, comma-separated; anything else is a malformed state. */
+  private checkTokens(text: string | undefined): string | undefined {
     if (text === undefined) return undefined;
-    if (text === "") return [];
-    const parts = text.split(",");
-    if (parts.length > CLUSTER_VIEW_DEFAULTS.tokensPerMemberMax) {
+    if (text === "") return "";
+    const count = (text.length + 1) / TOKEN_TEXT_STRIDE;
+    if (!Number.isInteger(count) || count > CLUSTER_VIEW_DEFAULTS.tokensPerMemberMax || !TOKEN_LIST_PATTERN.test(text)) {
       this.counters.malformedStates += 1;
       return undefined;
     }
-    try {
-      return parts.map(tokenFromString);
-    } catch {
-      this.counters.malformedStates += 1;
-      return undefined;
-    }
+    return text;
   }
 
-  private parseVotes(text: string | undefined): ReadonlyMap<NodeId, Vote> {
+  private parseVotes(text: string): ReadonlyMap<NodeId, Vote> {
     const votes = new Map<NodeId, Vote>();
-    if (text === undefined || text === "[]") return votes;
+    if (text === "[]") return votes;
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -536,10 +606,6 @@ function parseLoad(text: string | undefined): { keys: number; bytes: number } | 
   const match = /^(\d{1,15}),(\d{1,15})$/.exec(text);
   if (match === null) return null;
   return { keys: Number(match[1]), bytes: Number(match[2]) };
-}
-
-function sameTokens(a: readonly Token[], b: readonly Token[]): boolean {
-  return a.length === b.length && a.every((token, i) => token === b[i]);
 }
 
 function relativeChange(before: number, after: number): number {

@@ -56,6 +56,13 @@ export interface MemberView {
   readonly bytes: number | null;
 }
 
+export interface MembershipEntry {
+  readonly id: NodeId;
+  readonly generation: number;
+  readonly status: MemberStatus;
+  readonly live: boolean;
+}
+
 /** Counters a shell exports as metrics and benches read. */
 export interface ClusterStats {
   readonly gossipRounds: number;
@@ -78,8 +85,15 @@ export interface ClusterEngine {
   /** Change this node's ring status (joining → normal → leaving → left). */
   setStatus(status: MemberStatus): void;
   members(nowMs: number): MemberView[];
-  /** The ring of members in state normal, as this node sees it. */
+  /** The ring of members in state normal, as this node sees it (rebuilt lazily after a change). */
   ring(): TokenMap;
+  /**
+   * A short fingerprint of the ring's owners and their tokens, kept incrementally: two views with equal
+   * fingerprints hold the same ring (up to a 2^-64 hash collision), without building either.
+   */
+  ringFingerprint(): string;
+  /** Every known member's id, generation, status and liveness: members() without the costly fields. */
+  membership(): MembershipEntry[];
   isLive(id: NodeId): boolean;
   stats(): ClusterStats;
 }

@@ -6,7 +6,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Clock } from "../../../src/core/clock.js";
-import type { ClusterEngine, ClusterEngineOptions, ClusterEvent, MemberView, Outbound } from "../../../src/cluster/engine.js";
+import type { ClusterEngine, ClusterEngineOptions,
+  MembershipEntry, ClusterEvent, MemberView, Outbound } from "../../../src/cluster/engine.js";
 import type { PeerMessage } from "../../../src/cluster/peer-messages.js";
 import { encodePeerBody, PEER_CONTENT_TYPE } from "../../../src/net/codec.js";
 import { PEER_PATH } from "../../../src/net/peer-protocol.js";
@@ -90,6 +91,12 @@ class ScriptedEngine implements ClusterEngine {
   }
   ring(): TokenMap {
     return TokenMap.build(new Map([[this.options.id, this.options.tokens]]));
+  }
+  ringFingerprint(): string {
+    return "0:0";
+  }
+  membership(): MembershipEntry[] {
+    return [];
   }
   isLive(): boolean {
     return true;
