@@ -110,6 +110,8 @@ export class ClusterView implements ClusterEngine {
   private monitorRing: MonitorRing;
   private monitorRingDirty = true;
   private livenessDirty = true;
+  /** The down set changed: take-over monitors (effectiveMonitors) may differ; recomputed at the next tick. */
+  private takeoverDirty = false;
   private ringDirty = true;
   /** The ring, or null when a change made it stale; ring() rebuilds it. */
   private tokenMap: TokenMap | null = TokenMap.empty;
@@ -231,27 +233,33 @@ export class ClusterView implements ClusterEngine {
 
   members(nowMs: number): MemberView[] {
     const views: MemberView[] = [];
-    const ids = [...this.records.keys()].sort();
-    for (const id of ids) {
-      const member = this.records.get(id);
-      if (member === undefined) continue;
-      const self = id === this.options.id;
-      views.push({
-        id,
-        address: member.address,
-        status: member.status,
-        live: this.isLive(id),
-        phi: self ? null : this.detector.phi(id, nowMs),
-        generation: member.generation,
-        heartbeat: self ? this.heartbeatSequence : (this.detector.lastSequence(id) ?? this.gossiper.endpoint(id)?.maxVersion ?? 0),
-        tokens: member.tokenCount,
-        ownership: this.ownership().get(id) ?? 0,
-        keys: member.load?.keys ?? null,
-        bytes: member.load?.bytes ?? null,
-      });
+    for (const id of [...this.records.keys()].sort()) {
+      const view = this.member(id, nowMs);
+      if (view !== undefined) views.push(view);
     }
     return views;
   }
+
+  /** One member as members() shows it, without walking the others. */
+  member(id: NodeId, nowMs: number): MemberView | undefined {
+    const member = this.records.get(id);
+    if (member === undefined) return undefined;
+    const self = id === this.options.id;
+    return {
+      id,
+      address: member.address,
+      status: member.status,
+      live: this.isLive(id),
+      phi: self ? null : this.detector.phi(id, nowMs),
+      generation: member.generation,
+      heartbeat: self ? this.heartbeatSequence : (this.detector.lastSequence(id) ?? this.gossiper.endpoint(id)?.maxVersion ?? 0),
+      tokens: member.tokenCount,
+      ownership: this.ownership().get(id) ?? 0,
+      keys: member.load?.keys ?? null,
+      bytes: member.load?.bytes ?? null,
+    };
+  }
+
 
   stats(): ClusterStats {
     const gossip = this.gossiper.stats;
@@ -404,13 +412,14 @@ export class ClusterView implements ClusterEngine {
   private refreshStructure(nowMs: number, atTick: boolean): void {
     // The monitor ring is rebuilt at most once a tick (a sort of every member): a burst of gossip
     // messages while a thousand nodes join must not rebuild it per message. Verdicts stay per message.
-    if (this.monitorRingDirty && atTick) {
+    if ((this.monitorRingDirty || this.takeoverDirty) && atTick) {
+      if (this.monitorRingDirty) {
+        const ids = [...this.records.values()].filter((m) => m.status !== "left").map((m) => m.id);
+        this.monitorRing = new MonitorRing(ids);
+      }
       this.monitorRingDirty = false;
-      const ids = [...this.records.values()].filter((m) => m.status !== "left").map((m) => m.id);
-      this.monitorRing = new MonitorRing(ids);
-      const monitors = ids.includes(this.options.id)
-        ? this.monitorRing.monitorsOf(this.options.id, CLUSTER_VIEW_DEFAULTS.monitorsPerMember)
-        : [];
+      this.takeoverDirty = false;
+      const monitors = this.effectiveMonitors(this.options.id);
       for (const old of this.currentMonitors) {
         if (!monitors.includes(old)) this.previousMonitors.set(old, nowMs + CLUSTER_VIEW_DEFAULTS.previousMonitorGraceMs);
       }
@@ -433,13 +442,37 @@ export class ClusterView implements ClusterEngine {
     }
   }
 
+  /**
+   * A member's monitors as this view sees them: its k ring successors, unless every one of them is down
+   * here; then the first k successors that are not take over. Without this, a member whose monitors all
+   * sit on the far side of a partition (about one in 2^k per half) would never be convicted on this side,
+   * and one whose monitors all crashed never anywhere. The member itself makes the same choice from its
+   * own view when it picks whom to heartbeat; while views differ, take-over monitors that hear nothing
+   * wait the detector's longer silence for subjects never heard from.
+   */
+  private effectiveMonitors(id: NodeId): NodeId[] {
+    const k = CLUSTER_VIEW_DEFAULTS.monitorsPerMember;
+    const regular = this.monitorRing.monitorsOf(id, k);
+    if (this.down.size === 0 || regular.length === 0 || regular.some((monitor) => !this.down.has(monitor))) return regular;
+    return this.monitorRing.successorsOf(id, k, (monitor) => !this.down.has(monitor));
+  }
+
   private updateSubjects(nowMs: number): void {
-    const ids = this.monitorRing.subjectsOf(this.options.id, CLUSTER_VIEW_DEFAULTS.monitorsPerMember);
+    const self = this.options.id;
+    const k = CLUSTER_VIEW_DEFAULTS.monitorsPerMember;
+    const regular = new Set(this.monitorRing.subjectsOf(self, k));
+    // Members whose regular monitors are all down here, and whose take-over monitors include us.
+    const takeover = new Set<NodeId>();
+    for (const dead of this.down) {
+      for (const orphan of this.monitorRing.subjectsOf(dead, k)) {
+        if (orphan !== self && !regular.has(orphan) && this.effectiveMonitors(orphan).includes(self)) takeover.add(orphan);
+      }
+    }
     const subjects: SubjectRef[] = [];
-    for (const id of ids) {
+    for (const id of [...regular, ...takeover]) {
       const member = this.records.get(id);
       if (member === undefined) continue;
-      subjects.push({ id, generation: member.generation, incarnation: member.incarnation });
+      subjects.push({ id, generation: member.generation, incarnation: member.incarnation, takeover: takeover.has(id) });
     }
     this.detector.setSubjects(subjects, nowMs);
   }
@@ -495,7 +528,7 @@ export class ClusterView implements ClusterEngine {
     for (const id of new Set([...suspected, ...this.down])) {
       const member = this.records.get(id);
       if (member === undefined || member.id === this.options.id) continue;
-      const monitors = member.status === "left" ? [] : this.monitorRing.monitorsOf(member.id, CLUSTER_VIEW_DEFAULTS.monitorsPerMember);
+      const monitors = member.status === "left" ? [] : this.effectiveMonitors(member.id);
       const convicted =
         suspected.has(member.id) &&
         isConvicted({
@@ -508,9 +541,11 @@ export class ClusterView implements ClusterEngine {
       const wasDown = this.down.has(member.id);
       if (convicted && !wasDown) {
         this.down.add(member.id);
+        this.takeoverDirty = true;
         this.events.push({ kind: "member-down", id: member.id });
       } else if (!convicted && wasDown) {
         this.down.delete(member.id);
+        this.takeoverDirty = true;
         this.events.push({ kind: "member-up", id: member.id });
       }
     }

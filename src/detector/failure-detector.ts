@@ -46,6 +46,11 @@ export interface SubjectRef {
   readonly id: NodeId;
   readonly generation: number;
   readonly incarnation: number;
+  /**
+   * Watched only because every regular monitor of it is down in our view. Hearing nothing from such a
+   * subject is the expected case in a partition, so it gets no extra silence for being unheard.
+   */
+  readonly takeover?: boolean;
 }
 
 /** A conviction, gossiped as evidence (JSON-serialisable, plain numbers). */
@@ -74,6 +79,8 @@ export interface FailureDetectorOptions extends Partial<PhiAccrualOptions> {
   stallGraceMs?: number;
   /** Subjects monitored at once; beyond it, the rest are ignored and counted. */
   subjectsMax?: number;
+  /** Silence before a vote against a subject never heard from. Default 20 s. */
+  unheardSilenceMs?: number;
 }
 
 /** Every knob resolved, as the detector runs with them. */
@@ -83,6 +90,7 @@ export interface ResolvedFailureDetectorOptions extends Required<PhiAccrualOptio
   readonly stallThresholdMs: number;
   readonly stallGraceMs: number;
   readonly subjectsMax: number;
+  readonly unheardSilenceMs: number;
 }
 
 /** Defaults, and how the tick-relative ones derive from the tick interval. */
@@ -101,6 +109,12 @@ export const FAILURE_DETECTOR_DEFAULTS = Object.freeze({
   stallGraceMsMin: 1_000,
   /** A monitor has about k = 5 subjects; the bound only guards against a broken ring. */
   subjectsMax: 64,
+  /**
+   * Silence before a vote against a subject never heard from. Longer than gossip takes to tell a member
+   * who its monitors are (seconds, more under loss); short enough that a member cut off from all its
+   * regular monitors (whose take-over monitors can never hear it) is still convicted in well under a minute.
+   */
+  unheardSilenceMs: 20_000,
   /** The first interval is assumed to be one tick. */
   firstIntervalEstimateTicks: 1,
   /** An interval of more than five ticks (four lost heartbeats in a row) is a pause, not jitter. */
@@ -123,6 +137,7 @@ export function resolveFailureDetectorOptions(options: FailureDetectorOptions): 
     stallThresholdMs: options.stallThresholdMs ?? Math.max(d.stallThresholdTicks * tick, d.stallThresholdMsMin),
     stallGraceMs: options.stallGraceMs ?? Math.max(d.stallGraceTicks * tick, d.stallGraceMsMin),
     subjectsMax: options.subjectsMax ?? d.subjectsMax,
+    unheardSilenceMs: options.unheardSilenceMs ?? d.unheardSilenceMs,
   };
   assertPhiAccrualOptions(resolved);
   assert(
@@ -160,6 +175,7 @@ interface SubjectState {
   window: ArrivalWindow;
   lastSequence: number | undefined;
   vote: Vote | undefined;
+  takeover: boolean;
 }
 
 export class FailureDetector {
@@ -200,6 +216,7 @@ export class FailureDetector {
     }
     for (const subject of wanted.values()) {
       const state = this.subjects.get(subject.id);
+      if (state !== undefined) state.takeover = subject.takeover === true;
       if (state === undefined) {
         this.subjects.set(subject.id, this.freshState(subject, nowMs));
       } else if (subject.generation > state.generation) {
@@ -232,6 +249,7 @@ export class FailureDetector {
         window: new ArrivalWindow(this.options, nowMs),
         lastSequence: sequence,
         vote: undefined,
+        takeover: state.takeover,
       };
       this.subjects.set(from, fresh);
       return;
@@ -253,6 +271,9 @@ export class FailureDetector {
     if (nowMs >= this.graceUntilMs) {
       for (const state of this.subjects.values()) {
         if (state.vote !== undefined) continue;
+        // A subject never heard from may simply not know yet that we watch it (views converge by gossip,
+        // slower under loss): it gets a longer silence before a vote, not a phi it never had a chance at.
+        if (state.window.samples === 0 && !state.takeover && state.window.silenceMs(nowMs) < this.options.unheardSilenceMs) continue;
         const phi = state.window.phi(nowMs);
         if (phi < this.options.phiThreshold) continue;
         const vote: Vote = {
@@ -339,6 +360,7 @@ export class FailureDetector {
       window,
       lastSequence: undefined,
       vote: undefined,
+      takeover: subject.takeover === true,
     };
   }
 

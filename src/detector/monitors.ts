@@ -96,6 +96,24 @@ export class MonitorRing {
     return this.walk(id, k, -1);
   }
 
+  /**
+   * The first k successors of `id` that `accept` takes, walking the whole ring at most once. The cluster
+   * view uses it when every regular monitor of a member is down: the next ones clockwise take over.
+   */
+  successorsOf(id: NodeId, k: number, accept: (member: NodeId) => boolean): NodeId[] {
+    assert(Number.isSafeInteger(k) && k >= 0, () => `k must be a non-negative integer, got ${k}`);
+    const start = this.indexById.get(id);
+    if (start === undefined) return [];
+    const n = this.order.length;
+    const out: NodeId[] = [];
+    for (let i = 1; i < n && out.length < k; i++) {
+      const member = this.order[(start + i) % n];
+      assert(member !== undefined, "ring index out of range");
+      if (accept(member)) out.push(member);
+    }
+    return out;
+  }
+
   private walk(id: NodeId, k: number, step: 1 | -1): NodeId[] {
     assert(Number.isSafeInteger(k) && k >= 0, () => `k must be a non-negative integer, got ${k}`);
     const start = this.indexById.get(id);

@@ -128,9 +128,25 @@ describe("FailureDetector: conviction", () => {
     expect((vote?.atMs ?? 0) - lastArrivalMs).toBeLessThanOrEqual(6500);
   });
 
-  it("convicts a subject that never heartbeats, counting its silence from when it became a subject", () => {
+  it("convicts a subject that never heartbeats only after the longer unheard silence, counted from when it became a subject", () => {
     const fd = detector();
     fd.setSubjects([A], 10_000);
+    // Never heard: it may not know yet that we watch it, so phi alone does not convict it.
+    const expectedMs = 10_000 + Math.max(crossingSilenceMs(fd, TICK_MS, TICK_MS / 4), fd.options.unheardSilenceMs);
+    const monitor = new Monitor(fd);
+    monitor.nowMs = 10_000;
+    monitor.silentTicks(Math.ceil(fd.options.unheardSilenceMs / TICK_MS) - 2);
+    expect(monitor.convicted).toHaveLength(0);
+    monitor.silentTicks(4);
+    const vote = monitor.convicted[0];
+    expect(vote?.samples).toBe(0);
+    expect(vote?.atMs).toBeGreaterThanOrEqual(expectedMs);
+    expect(vote?.atMs).toBeLessThan(expectedMs + TICK_MS);
+  });
+
+  it("convicts a never-heard take-over subject on phi alone: in a partition, silence is what it looks like", () => {
+    const fd = detector();
+    fd.setSubjects([{ ...A, takeover: true }], 10_000);
     // No interval yet: mean = one tick, std = a quarter of it → floored.
     const expectedMs = 10_000 + crossingSilenceMs(fd, TICK_MS, TICK_MS / 4);
     const monitor = new Monitor(fd);
