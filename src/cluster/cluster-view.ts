@@ -314,7 +314,6 @@ export class ClusterView implements ClusterEngine {
       const message: HeartbeatMessage = {
         kind: "heartbeat",
         from: this.options.id,
-        fromAddress: this.options.address,
         generation: this.options.generation,
         incarnation: this.incarnation,
         sequence: this.heartbeatSequence,

@@ -14,7 +14,6 @@ const HeartbeatSchema = Type.Object(
   {
     kind: Type.Literal("heartbeat"),
     from: Type.String({ minLength: 1, maxLength: NODE_ID_BYTES_MAX }),
-    fromAddress: Type.String({ minLength: 1, maxLength: ADDRESS_BYTES_MAX }),
     generation: Type.Integer({ minimum: 0 }),
     incarnation: Type.Integer({ minimum: 0 }),
     sequence: Type.Integer({ minimum: 0 }),

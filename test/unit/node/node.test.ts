@@ -109,7 +109,6 @@ class ScriptedEngine implements ClusterEngine {
 const heartbeat = (from: string): PeerMessage => ({
   kind: "heartbeat",
   from,
-  fromAddress: "127.0.0.1:1",
   generation: 1,
   incarnation: 0,
   sequence: 1,

@@ -66,8 +66,8 @@ class FakeEngine implements ClusterEngine {
     return { gossipRounds: 0, messagesSent: 0, messagesReceived: this.received.length, messagesRefused: 0 };
   }
   private heartbeat(): HeartbeatMessage {
-    const { id, address, generation } = this.options;
-    return { kind: "heartbeat", from: id, fromAddress: address, generation, incarnation: 0, sequence: this.sequence };
+    const { id, generation } = this.options;
+    return { kind: "heartbeat", from: id, generation, incarnation: 0, sequence: this.sequence };
   }
 }
 

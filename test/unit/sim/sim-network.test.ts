@@ -23,7 +23,7 @@ class Recorder {
 }
 
 function heartbeat(from: string, sequence: number): HeartbeatMessage {
-  return { kind: "heartbeat", from, fromAddress: `sim-${from}:7000`, generation: 1_704_067_200_000, incarnation: 0, sequence };
+  return { kind: "heartbeat", from, generation: 1_704_067_200_000, incarnation: 0, sequence };
 }
 
 function to(recorder: Recorder, message: PeerMessage): Outbound {
