@@ -4,9 +4,14 @@
 // A GrapevineError is an expected outcome with a stable code. Anything else that reaches the handler
 // (a failed assertion, a TypeError) is a bug: logged with the request's context and answered 500
 // `internal`, without leaking its message. fastify's own client errors (unparsable bodies, bad
-// content types, oversized bodies, schema validation) are the caller's fault: 400 `bad_request`.
+// content types, schema validation) are the caller's fault: 400 `bad_request`; an oversized body is
+// 413 `value_too_large`. The lower layers' own errors carry SPEC codes without importing this
+// module: the coordinator's ReplicationError (`unavailable`, `timeout`, with their details) and a
+// ConsistencyError (`bad_consistency`) are mapped here, in the one table's module.
 
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { ConsistencyError } from "../replication/consistency.js";
+import { ReplicationError } from "../replication/coordinator.js";
 
 export const ERROR_TABLE = {
   bad_key: { status: 400, message: "the key must be 1 to 1024 bytes of UTF-8" },
@@ -72,10 +77,16 @@ function isFastifyClientError(error: unknown): error is FastifyError {
   );
 }
 
+/** fastify's code for a body over the route's bodyLimit (by Content-Length, or counted as it streams). */
+export const FASTIFY_BODY_TOO_LARGE = "FST_ERR_CTP_BODY_TOO_LARGE";
+
 /** Maps anything thrown by a route or by fastify to the error it is answered with. */
 export function toGrapevineError(error: unknown): GrapevineError | null {
   if (error instanceof GrapevineError) return error;
+  if (error instanceof ReplicationError) return new GrapevineError(error.code, error.message, error.details);
+  if (error instanceof ConsistencyError) return new GrapevineError("bad_consistency", error.message);
   if (isFastifyClientError(error)) {
+    if (error.code === FASTIFY_BODY_TOO_LARGE) return new GrapevineError("value_too_large");
     return new GrapevineError("bad_request", error.message, error.code ? { reason: error.code } : {});
   }
   return null;

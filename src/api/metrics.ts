@@ -1,22 +1,54 @@
 // api/metrics.ts — `GET /metrics` in Prometheus text (SPEC §3), from a registry of the node's own
 // (never prom-client's global one, so two nodes in one process or a test do not share series).
 //
-// The membership core and the peer transport keep plain counters; they are read when Prometheus
-// scrapes, so nothing on the gossip path pays for metrics. Later issues add their own series to
-// `NodeMetrics.registry` (request histograms per route and consistency, hints, repair).
+// The membership core, the transports, the coordinator and the store keep plain counters; they are
+// read when Prometheus scrapes, so nothing on the hot paths pays for metrics. Only what must be a
+// distribution is observed as it happens: the client requests' latency (per route, consistency and
+// status) and the operations per replica request (the batch sizes that show coalescing at work),
+// each through a cached labelled child so an observation costs no label hashing.
 
 import type { FastifyPluginAsync } from "fastify";
-import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { NodeId } from "../core/ids.js";
 import type { ClusterEngine } from "../cluster/engine.js";
+import type { CoordinatorStats } from "../replication/coordinator.js";
+import type { StoreCounters, StoreLoad } from "../storage/store.js";
 import type { PeerClientStats } from "../net/peer-client.js";
 import type { PeerRouteStats } from "../net/peer-routes.js";
+import type { ReplicaClientStats } from "../net/replica-client.js";
+import type { ReplicaRouteStats } from "../net/replica-routes.js";
+import type { KvRequestObserver, KvRoute } from "./kv-routes.js";
+
+/** The data path's counters (issue 2); absent in a node without storage (tests of membership). */
+export interface DataPathSources {
+  readonly store: { load(): StoreLoad; counters(): StoreCounters };
+  readonly coordinator: { stats(): CoordinatorStats };
+  readonly replicaClient: { stats(): ReplicaClientStats };
+  readonly replicaRoutes: ReplicaRouteStats;
+  readonly clock: { refusals(): { readonly aheadCount: number; readonly invalidCount: number } };
+}
 
 export interface MetricsSources {
   readonly engine: Pick<ClusterEngine, "stats" | "members">;
   readonly peerClient: { stats(): PeerClientStats };
   readonly peerRoutes: PeerRouteStats;
   readonly nowMs: () => number;
+  readonly dataPath?: DataPathSources;
 }
+
+/**
+ * Client request latency buckets, seconds: 100 µs to 10 s, denser where a healthy store answers
+ * (sub-millisecond to tens of milliseconds) so p50/p99 can be read off them.
+ */
+export const KV_LATENCY_BUCKETS_S = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+/** Operations per replica request: powers of two up to the protocol's 256. */
+export const REPLICA_BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+
+/** Distinct label sets cached for kv observations; beyond it (never, with bounded labels) no caching. */
+const KV_LABEL_SETS_MAX = 1_024;
 
 export const METRICS_PREFIX = "grapevine_";
 
@@ -53,12 +85,61 @@ function observedLabeledCounter(
   });
 }
 
-export class NodeMetrics {
+/** Per-peer counts read at scrape time: one series per peer. */
+function observedPeerCounter(
+  registry: Registry,
+  name: string,
+  help: string,
+  read: () => ReadonlyMap<NodeId, number>,
+): void {
+  new Counter({
+    name: METRICS_PREFIX + name,
+    help,
+    labelNames: ["peer"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [peer, count] of read()) this.inc({ peer }, count);
+    },
+  });
+}
+
+interface KvSeries {
+  readonly count: { inc(): void };
+  readonly duration: { observe(seconds: number): void };
+}
+
+export class NodeMetrics implements KvRequestObserver {
   readonly registry = new Registry();
+  readonly #kvRequests: Counter<"route" | "consistency" | "status">;
+  readonly #kvDuration: Histogram<"route" | "consistency" | "status">;
+  readonly #kvSeries = new Map<string, KvSeries>();
+  readonly #replicaBatchOps: Histogram;
 
   constructor(sources: MetricsSources) {
     const { registry } = this;
     collectDefaultMetrics({ register: registry, prefix: METRICS_PREFIX });
+
+    this.#kvRequests = new Counter({
+      name: `${METRICS_PREFIX}kv_requests_total`,
+      help: "Client requests to /kv, by route, consistency level and HTTP status",
+      labelNames: ["route", "consistency", "status"],
+      registers: [registry],
+    });
+    this.#kvDuration = new Histogram({
+      name: `${METRICS_PREFIX}kv_request_duration_seconds`,
+      help: "Latency of client requests to /kv, by route, consistency level and HTTP status",
+      labelNames: ["route", "consistency", "status"],
+      buckets: KV_LATENCY_BUCKETS_S,
+      registers: [registry],
+    });
+    this.#replicaBatchOps = new Histogram({
+      name: `${METRICS_PREFIX}replica_request_ops`,
+      help: "Replica operations per node-to-node replica request (coalescing puts many in one)",
+      buckets: REPLICA_BATCH_BUCKETS,
+      registers: [registry],
+    });
+    if (sources.dataPath !== undefined) registerDataPath(registry, sources.dataPath);
 
     observedCounter(registry, "gossip_rounds_total", "Gossip rounds this node started", () =>
       sources.engine.stats().gossipRounds,
@@ -137,6 +218,160 @@ export class NodeMetrics {
       },
     });
   }
+
+  observeKvRequest(route: KvRoute, consistency: string, status: number, seconds: number): void {
+    const key = `${route} ${consistency} ${status}`;
+    let series = this.#kvSeries.get(key);
+    if (series === undefined) {
+      const labels = { route, consistency, status: String(status) };
+      series = { count: this.#kvRequests.labels(labels), duration: this.#kvDuration.labels(labels) };
+      if (this.#kvSeries.size < KV_LABEL_SETS_MAX) this.#kvSeries.set(key, series);
+    }
+    series.count.inc();
+    series.duration.observe(seconds);
+  }
+
+  /** One replica request sent with `ops` operations (net/replica-client.ts onRequestSent). */
+  observeReplicaRequest(ops: number): void {
+    this.#replicaBatchOps.observe(ops);
+  }
+}
+
+function registerDataPath(registry: Registry, sources: DataPathSources): void {
+  const { store, coordinator, replicaClient, replicaRoutes, clock } = sources;
+  new Gauge({
+    name: `${METRICS_PREFIX}storage_keys`,
+    help: "Live keys (not tombstones) in this node's LevelDB",
+    registers: [registry],
+    collect() {
+      this.set(store.load().keys);
+    },
+  });
+  new Gauge({
+    name: `${METRICS_PREFIX}storage_tombstones`,
+    help: "Tombstones kept in this node's LevelDB until their grace period ends",
+    registers: [registry],
+    collect() {
+      this.set(store.load().tombstones);
+    },
+  });
+  new Gauge({
+    name: `${METRICS_PREFIX}storage_bytes`,
+    help: "Bytes of data records (keys and encoded records, before compression) in this node's LevelDB",
+    registers: [registry],
+    collect() {
+      this.set(store.load().bytes);
+    },
+  });
+  new Gauge({
+    name: `${METRICS_PREFIX}storage_queued_writes`,
+    help: "Writes waiting for the store's next batch",
+    registers: [registry],
+    collect() {
+      this.set(store.counters().queuedWrites);
+    },
+  });
+  observedCounter(registry, "storage_batches_total", "LevelDB batches committed by the store", () =>
+    store.counters().batchesCommitted,
+  );
+  observedCounter(registry, "storage_writes_applied_total", "Writes that became the stored version", () =>
+    store.counters().writesApplied,
+  );
+  observedCounter(
+    registry,
+    "storage_writes_superseded_total",
+    "Writes that lost last-write-wins to a stored or batched version",
+    () => store.counters().writesSuperseded,
+  );
+  observedCounter(registry, "storage_overload_refusals_total", "Writes refused because the store's queue was full", () =>
+    store.counters().overloadRefusals,
+  );
+  observedCounter(registry, "storage_tombstones_purged_total", "Tombstones purged after their grace period", () =>
+    store.counters().tombstonesPurged,
+  );
+
+  observedLabeledCounter(registry, "coordinator_requests_total", "Requests this node coordinated", "kind", () => {
+    const stats = coordinator.stats();
+    return { write: stats.writes, read: stats.reads };
+  });
+  observedLabeledCounter(
+    registry,
+    "coordinator_failures_total",
+    "Coordinated requests answered unavailable (503, incl. overloaded) or timeout (504)",
+    "code",
+    () => {
+      const stats = coordinator.stats();
+      return { unavailable: stats.unavailable, timeout: stats.timeouts, overloaded: stats.overloaded };
+    },
+  );
+  new Gauge({
+    name: `${METRICS_PREFIX}coordinator_in_flight`,
+    help: "Requests being coordinated now (until every replica settled or the deadline passed)",
+    registers: [registry],
+    collect() {
+      this.set(coordinator.stats().inFlight);
+    },
+  });
+  observedPeerCounter(
+    registry,
+    "replica_timeouts_total",
+    "Replica operations with no answer by the coordinator's deadline, per replica",
+    () => coordinator.stats().replicaTimeouts,
+  );
+  observedPeerCounter(
+    registry,
+    "replica_failures_total",
+    "Replica operations that failed (refused, unreachable, overloaded, store error), per replica",
+    () => coordinator.stats().replicaFailures,
+  );
+
+  observedCounter(registry, "replica_requests_sent_total", "Replica requests sent to other nodes", () =>
+    replicaClient.stats().requestsSent,
+  );
+  observedCounter(registry, "replica_ops_sent_total", "Replica operations sent to other nodes", () =>
+    replicaClient.stats().opsSent,
+  );
+  observedCounter(registry, "replica_bytes_sent_total", "Bytes of replica request bodies sent", () =>
+    replicaClient.stats().bytesSent,
+  );
+  observedCounter(
+    registry,
+    "replica_requests_failed_total",
+    "Replica requests that failed whole: unreachable, timed out, refused, malformed reply",
+    () => replicaClient.stats().requestsFailed,
+  );
+  observedCounter(
+    registry,
+    "replica_ops_dropped_total",
+    "Replica operations failed before sending: queue full, unknown address, past the deadline, closed",
+    () => replicaClient.stats().opsDropped,
+  );
+
+  observedCounter(registry, "replica_requests_received_total", "Valid replica requests served as a replica", () =>
+    replicaRoutes.requests,
+  );
+  observedLabeledCounter(registry, "replica_ops_received_total", "Replica operations served", "kind", () => ({
+    write: replicaRoutes.writesApplied,
+    read: replicaRoutes.reads,
+  }));
+  observedLabeledCounter(registry, "replica_requests_refused_total", "Replica requests refused whole", "reason", () => ({
+    malformed: replicaRoutes.refusedMalformed,
+    unauthorized: replicaRoutes.refusedUnauthorized,
+  }));
+  observedLabeledCounter(registry, "replica_ops_refused_total", "Replica operations refused or failed", "reason", () => ({
+    malformed: replicaRoutes.opsRefused,
+    store: replicaRoutes.opsFailed,
+  }));
+  observedLabeledCounter(
+    registry,
+    "hlc_refusals_total",
+    "Remote timestamps the hybrid logical clock refused to merge",
+    "reason",
+    () => {
+      const refusals = clock.refusals();
+      return { ahead: refusals.aheadCount, invalid: refusals.invalidCount };
+    },
+  );
 }
 
 export interface MetricsRoutesOptions {

@@ -273,7 +273,7 @@ export class FailureDetector {
         if (state.vote !== undefined) continue;
         // A subject never heard from may simply not know yet that we watch it (views converge by gossip,
         // slower under loss): it gets a longer silence before a vote, not a phi it never had a chance at.
-        if (state.window.samples === 0 && !state.takeover && state.window.silenceMs(nowMs) < this.options.unheardSilenceMs) continue;
+        if (state.lastSequence === undefined && !state.takeover && state.window.silenceMs(nowMs) < this.options.unheardSilenceMs) continue;
         const phi = state.window.phi(nowMs);
         if (phi < this.options.phiThreshold) continue;
         const vote: Vote = {

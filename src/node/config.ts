@@ -6,9 +6,14 @@
 
 import path from "node:path";
 import type { Address, NodeId } from "../core/ids.js";
+import {
+  ConsistencyError,
+  parseConsistency as parseConsistencyLevel,
+  type ConsistencyLevel,
+} from "../replication/consistency.js";
 
-/** `one`, `quorum`, `all`, or an explicit replica count from 1 to the replication factor (SPEC §2). */
-export type ConsistencyLevel = "one" | "quorum" | "all" | number;
+// One definition of the levels and their parsing: replication/consistency.ts.
+export type { ConsistencyLevel };
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -197,13 +202,12 @@ function parseAddress(raw: RawValue): HostPort {
 }
 
 function parseConsistency(raw: RawValue, replicationFactor: number): ConsistencyLevel {
-  const text = raw.text.trim().toLowerCase();
-  if (text === "one" || text === "quorum" || text === "all") return text;
-  if (/^\d+$/.test(text)) {
-    const value = Number(text);
-    if (value >= 1 && value <= replicationFactor) return value;
+  try {
+    return parseConsistencyLevel(raw.text, replicationFactor);
+  } catch (error) {
+    if (!(error instanceof ConsistencyError)) throw error;
+    return fail(raw, `one, quorum, all or a number from 1 to the replication factor (${replicationFactor})`);
   }
-  return fail(raw, `one, quorum, all or a number from 1 to the replication factor (${replicationFactor})`);
 }
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;

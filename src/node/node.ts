@@ -1,29 +1,44 @@
 // node/node.ts — one Grapevine node: builds every part from one validated config, starts it, stops it.
 //
-// This is the IO shell around the pure membership core (cluster/). It owns the only timer (one tick
-// every engine.tickIntervalMs, on a monotonic clock), the HTTP server (fastify: the peer route, the
-// cluster and metrics routes) and the peer client (undici), and it is the only place that turns the
-// core's Outbound lists into network sends and its events into log lines. The core never waits on
-// IO: a tick or a receive returns what to send, and sends are fire-and-forget datagrams.
+// This is the IO shell around the pure membership core (cluster/) and the data path. It owns the
+// only periodic timer (one tick every engine.tickIntervalMs, on a monotonic clock), the HTTP server
+// (fastify: the client API /kv, the peer and replica routes, the cluster and metrics routes), the
+// peer client for membership datagrams and the replica client for replica requests (undici), the
+// store (LevelDB), and the hybrid logical clock. It is the only place that turns the core's Outbound
+// lists into network sends and its events into log lines. The core never waits on IO: a tick or a
+// receive returns what to send, and sends are fire-and-forget datagrams.
+//
+// Housekeeping rides on the tick rather than on timers of its own: every loadReportIntervalMs the
+// store's load is handed to the engine (gossiped when it changed), and every tombstonePurgeIntervalMs
+// tombstones past their grace period (10 days, storage/store.ts) are purged, one purge at a time.
+// The replica client resolves member ids to addresses through an address book rebuilt from the
+// engine's members whenever the engine reports a membership event.
 //
 // Start-up order keeps a failed start from leaving anything behind: identity (which also takes the
-// new generation) → engine → peer client → HTTP server → listen → first tick. A failure at any
+// new generation) → store → engine → clients → HTTP server → listen → first tick. A failure at any
 // step closes what was opened and surfaces as a NodeStartError whose message is one readable line
-// (port in use, unusable data dir, identity mismatch). Shutdown (SPEC §1) is the reverse: stop
-// ticking, stop accepting and finish in-flight requests (fastify close), close the peer client.
+// (port in use, unusable data dir, identity mismatch, a database another process holds). Shutdown
+// (SPEC §1) is the reverse: stop ticking, stop accepting and finish in-flight requests (fastify
+// close), close the clients, and close the store last, once every acknowledged write is committed.
 
 import { randomInt } from "node:crypto";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Clock, Cancel } from "../core/clock.js";
-import type { NodeId } from "../core/ids.js";
+import type { Address, NodeId } from "../core/ids.js";
 import { createRandom, type Random } from "../core/random.js";
 import type { ClusterEngine, ClusterEngineFactory, ClusterEvent, Outbound } from "../cluster/engine.js";
 import { createClusterEngine } from "../cluster/cluster-view.js";
 import type { PeerMessage } from "../cluster/peer-messages.js";
+import { Coordinator } from "../replication/coordinator.js";
+import { openLevelStore, type LevelStore } from "../storage/store.js";
+import { HybridClock } from "../time/hlc.js";
 import { PeerClient } from "../net/peer-client.js";
 import { PeerRouteStats, peerRoutes } from "../net/peer-routes.js";
+import { ReplicaClient, type ReplicaClientOptions } from "../net/replica-client.js";
+import { ReplicaRouteStats, replicaRoutes } from "../net/replica-routes.js";
 import { registerErrorHandling } from "../api/errors.js";
 import { clusterRoutes } from "../api/cluster-routes.js";
+import { frameworkErrorHandler, kvRoutes } from "../api/kv-routes.js";
 import { metricsRoutes, NodeMetrics } from "../api/metrics.js";
 import type { NodeConfig } from "./config.js";
 import { IdentityError, openIdentity, type NodeIdentity } from "./identity.js";
@@ -42,6 +57,21 @@ export const NODE_LIMITS = {
   pluginTimeoutMs: 10_000,
 } as const;
 
+/** How often the node does its housekeeping (on the tick, not on timers of its own). */
+export const NODE_MAINTENANCE = {
+  /** The store's load goes to the engine this often; the engine gossips it only when it changed. */
+  loadReportIntervalMs: 5_000,
+  /** Tombstones past their grace period are purged this often: hourly, as a background scan. */
+  tombstonePurgeIntervalMs: 3_600_000,
+  /** An address lookup for an unknown member rebuilds the address book at most this often. */
+  addressRefreshIntervalMs: 1_000,
+} as const;
+
+/** Replica client settings a measurement may change (coalescing on or off, pool sizes). */
+export type ReplicaClientTuning = Partial<
+  Pick<ReplicaClientOptions, "coalesce" | "connectionsPerPeer" | "requestsInFlightPerPeerMax" | "queuedOpsPerPeerMax">
+>;
+
 /** Ports the node can be given instead of the real ones (tests, and one day the simulator). */
 export interface NodeDeps {
   readonly clock?: Clock;
@@ -49,6 +79,9 @@ export interface NodeDeps {
   /** Chance for the engine (peer choice); by default seeded from the OS's entropy. */
   readonly random?: Random;
   readonly createEngine?: ClusterEngineFactory;
+  /** The wall clock in microseconds, for the hybrid logical clock and tombstone purges. */
+  readonly wallUs?: () => number;
+  readonly replicaClientTuning?: ReplicaClientTuning;
 }
 
 export interface GrapevineNode {
@@ -58,8 +91,10 @@ export interface GrapevineNode {
   /** Where the node serves, e.g. `http://127.0.0.1:7001`. */
   readonly url: string;
   readonly engine: ClusterEngine;
+  readonly store: LevelStore;
+  readonly coordinator: Coordinator;
   readonly logger: Logger;
-  /** Stops ticking, stops accepting, finishes in-flight requests, closes the peer client. Idempotent. */
+  /** Stops ticking, stops accepting, finishes in-flight requests, closes the clients, then the store. Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -134,6 +169,18 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
   }
 
   const log = rootLogger.child({ node: identity.id });
+  const wallUs = deps.wallUs ?? ((): number => Date.now() * 1000);
+
+  let store: LevelStore;
+  try {
+    store = await openLevelStore({ dataDir: config.dataDir, sync: config.sync });
+  } catch (error) {
+    throw new NodeStartError(error instanceof Error ? error.message : describeDataDirError(config.dataDir, error));
+  }
+  // The generation is this start's time in ms and grows across restarts (identity.ts), so seeding
+  // the clock with it keeps timestamps from going back when the wall clock did across a restart.
+  const hlc = new HybridClock({ initialUs: identity.generation * 1000 });
+
   const randomSeed = randomInt(0, 2 ** 32);
   const random = deps.random ?? createRandom(randomSeed);
   const createEngine: ClusterEngineFactory = deps.createEngine ?? createClusterEngine;
@@ -157,6 +204,44 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
     { clusterSecret: config.clusterSecret, requestTimeoutMs: peerRequestTimeoutMs(config) },
     log.child({ component: "peer-client" }),
   );
+
+  // Member id → address, for the replica client; rebuilt from the engine on membership events.
+  const addresses = new Map<NodeId, Address>();
+  let addressesRefreshedMs = Number.NEGATIVE_INFINITY;
+  const refreshAddresses = (): void => {
+    const nowMs = clock.nowMs();
+    addresses.clear();
+    for (const member of engine.members(nowMs)) addresses.set(member.id, member.address);
+    addressesRefreshedMs = nowMs;
+  };
+  const addressOf = (id: NodeId): Address | undefined => {
+    const known = addresses.get(id);
+    if (known !== undefined) return known;
+    if (clock.nowMs() - addressesRefreshedMs < NODE_MAINTENANCE.addressRefreshIntervalMs) return undefined;
+    refreshAddresses();
+    return addresses.get(id);
+  };
+  refreshAddresses();
+
+  const replicaClient = new ReplicaClient(
+    {
+      self: identity.id,
+      clusterSecret: config.clusterSecret,
+      requestTimeoutMs: config.requestTimeoutMs,
+      maxValueBytes: config.maxValueBytes,
+      ...deps.replicaClientTuning,
+    },
+    {
+      addressOf,
+      log: log.child({ component: "replica-client" }),
+      onRequestSent: (ops) => metrics.observeReplicaRequest(ops),
+    },
+  );
+  const coordinator = new Coordinator(
+    { self: identity.id, replicationFactor: config.replicationFactor, requestTimeoutMs: config.requestTimeoutMs },
+    { cluster: engine, store, transport: replicaClient, clock, hlc, wallUs },
+  );
+  const replicaStats = new ReplicaRouteStats();
 
   let stopping = false;
   let cancelTick: Cancel = () => undefined;
@@ -200,7 +285,10 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
   };
 
   const drainEvents = (): void => {
-    for (const event of engine.takeEvents()) logEvent(event);
+    const events = engine.takeEvents();
+    if (events.length === 0) return;
+    refreshAddresses();
+    for (const event of events) logEvent(event);
   };
 
   const receive = (message: PeerMessage, nowMs: number): readonly Outbound[] => {
@@ -226,6 +314,34 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
     drainEvents();
   };
 
+  let nextLoadReportMs = 0;
+  let nextPurgeMs = clock.nowMs() + NODE_MAINTENANCE.tombstonePurgeIntervalMs;
+  let purging = false;
+  const maintain = (nowMs: number): void => {
+    if (nowMs >= nextLoadReportMs) {
+      nextLoadReportMs = nowMs + NODE_MAINTENANCE.loadReportIntervalMs;
+      const load = store.load();
+      engine.setLoad({ keys: load.keys, bytes: load.bytes });
+    }
+    if (nowMs >= nextPurgeMs && !purging) {
+      nextPurgeMs = nowMs + NODE_MAINTENANCE.tombstonePurgeIntervalMs;
+      purging = true;
+      store
+        .purgeTombstones(wallUs())
+        .then(
+          (purged) => {
+            if (purged > 0) log.info({ purged }, "tombstones purged");
+          },
+          (error: unknown) => {
+            if (!stopping) log.warn({ err: error }, "tombstone purge failed");
+          },
+        )
+        .finally(() => {
+          purging = false;
+        });
+    }
+  };
+
   // Ticks are due on a fixed grid. After a stall (a GC pause, SIGSTOP) the node ticks once and goes
   // back to the grid from now: a burst of catch-up ticks would send a burst of stale heartbeats, and
   // the detector is the one that must notice the gap.
@@ -235,13 +351,24 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
     if (stopping) return;
     tickOnce();
     const now = clock.nowMs();
+    try {
+      maintain(now);
+    } catch (error) {
+      log.error({ err: error }, "housekeeping failed");
+    }
     nextDueMs += interval;
     if (nextDueMs <= now) nextDueMs = now + interval;
     cancelTick = clock.schedule(nextDueMs - now, runTick);
   };
 
   const peerStats = new PeerRouteStats();
-  const metrics = new NodeMetrics({ engine, peerClient, peerRoutes: peerStats, nowMs: () => clock.nowMs() });
+  const metrics = new NodeMetrics({
+    engine,
+    peerClient,
+    peerRoutes: peerStats,
+    nowMs: () => clock.nowMs(),
+    dataPath: { store, coordinator, replicaClient, replicaRoutes: replicaStats, clock: hlc },
+  });
   const httpLogger = log.child({ component: "http" }, { level: httpLogLevel(config.logLevel) });
   const app: FastifyInstance = Fastify({
     loggerInstance: httpLogger as FastifyBaseLogger,
@@ -252,13 +379,18 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
     // Idle keep-alive sockets are closed at once on close(); in-flight requests are finished.
     forceCloseConnections: "idle",
     return503OnClosing: true,
+    // A URL the router cannot percent-decode gets the one error body (bad_key on /kv/).
+    frameworkErrors: frameworkErrorHandler,
   });
 
   const closeAll = async (): Promise<void> => {
     stopping = true;
     cancelTick();
     await app.close().catch((error: unknown) => log.warn({ err: error }, "http server did not close cleanly"));
+    await replicaClient.close();
     await peerClient.close();
+    // Last: queued writes commit before the database closes (store.close drains its queue).
+    await store.close().catch((error: unknown) => log.warn({ err: error }, "store did not close cleanly"));
   };
 
   const url = `http://${config.listenHost}:${config.listenPort}`;
@@ -274,6 +406,25 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
       replicationFactor: config.replicationFactor,
       engine,
       nowMs: () => clock.nowMs(),
+    });
+    await app.register(replicaRoutes, {
+      clusterSecret: config.clusterSecret,
+      stats: replicaStats,
+      deps: {
+        store,
+        observeTimestamp: (timestampUs) => {
+          const outcome = hlc.observe(timestampUs, wallUs());
+          return outcome === "merged" || outcome === "behind";
+        },
+      },
+    });
+    await app.register(kvRoutes, {
+      coordinator,
+      replicationFactor: config.replicationFactor,
+      readConsistency: config.readConsistency,
+      writeConsistency: config.writeConsistency,
+      maxValueBytes: config.maxValueBytes,
+      observer: metrics,
     });
     await app.register(metricsRoutes, { metrics });
     await app.ready();
@@ -315,6 +466,8 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
     config,
     url,
     engine,
+    store,
+    coordinator,
     logger: log,
     stop(): Promise<void> {
       if (stopPromise === null) {

@@ -216,7 +216,6 @@ describe("cluster secret", () => {
     const body = encodePeerBody({
       kind: "heartbeat",
       from: "outsider",
-      fromAddress: "127.0.0.1:1",
       generation: 1,
       incarnation: 0,
       sequence: 1,

@@ -1,0 +1,207 @@
+// api/kv-routes.ts — the client API of SPEC §2: `PUT`, `GET` and `DELETE /kv/:key`.
+//
+// Keys. A key is 1 to 1024 bytes of UTF-8, percent-encoded in the path. The routes take the key
+// from the raw request line, not from the router's decoded parameter, so that what a client encoded
+// is exactly what is stored: `a%2Fb` is the key `a/b` on this route (a literal `/` in the key part
+// is refused rather than guessed at), `%25` is `%`, `%20` a space, `%F0%9F%8D%87` a grape.
+// Malformed percent-encoding and encoded lone surrogates (which are not UTF-8) are refused with 400
+// `bad_key`; the router refuses them first, and frameworkErrorHandler gives that refusal the same
+// body. Characters outside visible ASCII must be percent-encoded.
+//
+// Values are opaque bytes of any content type: the plugin replaces fastify's body parsers with one
+// that keeps the raw bytes, and the request's Content-Type (application/octet-stream when absent)
+// is stored with them and given back on GET. The parser's bodyLimit is --max-value-bytes, which
+// fastify enforces on the Content-Length before reading anything, and on a chunked body by counting
+// as it streams, stopping at the limit: a too-large value is refused with 413 `value_too_large`
+// without ever being buffered whole.
+//
+// Consistency: `?w=` on PUT and DELETE, `?r=` on GET; one, quorum, all or a count from 1 to the
+// replication factor (400 `bad_consistency` otherwise); the node's --write-consistency and
+// --read-consistency when absent. A success carries X-Grapevine-Timestamp: the written version's
+// timestamp, or the returned version's. Absent and deleted keys are 404 `not_found`. The
+// coordinator's refusals (503 `unavailable`, 504 `timeout`, with their details) pass through the one
+// error handler (api/errors.ts).
+
+import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import { consistencyToString, parseConsistency, type ConsistencyLevel } from "../replication/consistency.js";
+import type { Coordinator } from "../replication/coordinator.js";
+import { LAYOUT_LIMITS } from "../storage/layout.js";
+import { RECORD_LIMITS } from "../storage/record.js";
+import { GrapevineError, sendError, toGrapevineError } from "./errors.js";
+
+export const KV_PATH_PREFIX = "/kv/";
+export const TIMESTAMP_HEADER = "x-grapevine-timestamp";
+export const DEFAULT_CONTENT_TYPE = "application/octet-stream";
+
+export const KV_LIMITS = {
+  /** SPEC §2. */
+  keyBytesMax: LAYOUT_LIMITS.keyBytesMax,
+  /** What a record can carry (storage/record.ts); a longer Content-Type is refused with 400. */
+  contentTypeBytesMax: RECORD_LIMITS.contentTypeBytesMax,
+} as const;
+
+/** The routes, as the metrics label them. */
+export type KvRoute = "get" | "put" | "delete";
+
+export interface KvRequestObserver {
+  /** One finished request: its route, consistency label, HTTP status and duration. */
+  observeKvRequest(route: KvRoute, consistency: string, status: number, seconds: number): void;
+}
+
+export interface KvRoutesOptions {
+  readonly coordinator: Pick<Coordinator, "write" | "delete" | "read">;
+  readonly replicationFactor: number;
+  readonly readConsistency: ConsistencyLevel;
+  readonly writeConsistency: ConsistencyLevel;
+  /** --max-value-bytes. */
+  readonly maxValueBytes: number;
+  readonly observer?: KvRequestObserver;
+}
+
+const EMPTY_VALUE = Buffer.alloc(0);
+/** One shared, immutable answer for every miss: a 404 is routine, not worth a stack trace each. */
+const NOT_FOUND = new GrapevineError("not_found", "the key has no value");
+/** Characters that may stand unencoded in a key's path segment: visible ASCII. */
+const UNENCODED_KEY_CHARACTERS = /^[\x21-\x7e]*$/;
+
+function badKey(message: string, details: Readonly<Record<string, unknown>> = {}): GrapevineError {
+  return new GrapevineError("bad_key", message, details);
+}
+
+/**
+ * The key of a `/kv/<key>` request, from its raw URL (path and query, as on the request line).
+ * Throws GrapevineError `bad_key` for an empty, over-long, unencoded or malformed key.
+ */
+export function keyFromUrl(url: string): string {
+  const queryAt = url.indexOf("?");
+  const path = queryAt < 0 ? url : url.slice(0, queryAt);
+  if (!path.startsWith(KV_PATH_PREFIX)) throw badKey("a key is addressed as /kv/<percent-encoded key>");
+  const raw = path.slice(KV_PATH_PREFIX.length);
+  if (raw.length === 0) throw badKey("the key is empty");
+  if (raw.includes("/")) throw badKey("a '/' in a key must be percent-encoded as %2F");
+  if (!UNENCODED_KEY_CHARACTERS.test(raw)) throw badKey("characters other than visible ASCII must be percent-encoded");
+  let key = raw;
+  if (raw.includes("%")) {
+    try {
+      // Throws on a malformed escape and on bytes that are not UTF-8 (an encoded lone surrogate).
+      key = decodeURIComponent(raw);
+    } catch {
+      throw badKey("the key's percent-encoding is malformed or not UTF-8");
+    }
+  }
+  const bytes = Buffer.byteLength(key, "utf8");
+  if (bytes < 1 || bytes > KV_LIMITS.keyBytesMax) {
+    throw badKey(`the key must be 1 to ${KV_LIMITS.keyBytesMax} bytes of UTF-8, got ${bytes}`, { bytes });
+  }
+  return key;
+}
+
+/** The consistency level of `?w=`/`?r=`: the node's default when absent. */
+export function levelFromQuery(value: unknown, fallback: ConsistencyLevel, replicationFactor: number): ConsistencyLevel {
+  if (value === undefined) return fallback;
+  if (typeof value !== "string") {
+    throw new GrapevineError("bad_consistency", "give the consistency level once, as one, quorum, all or a count");
+  }
+  return parseConsistency(value, replicationFactor);
+}
+
+/** The Content-Type to store: the request's, or application/octet-stream. */
+export function contentTypeOf(header: string | undefined): string {
+  if (header === undefined || header.trim() === "") return DEFAULT_CONTENT_TYPE;
+  if (Buffer.byteLength(header, "latin1") > KV_LIMITS.contentTypeBytesMax) {
+    throw new GrapevineError(
+      "bad_request",
+      `the Content-Type is longer than ${KV_LIMITS.contentTypeBytesMax} bytes`,
+    );
+  }
+  return header;
+}
+
+/**
+ * fastify's `frameworkErrors` option: the router refuses a URL it cannot percent-decode before any
+ * route runs; on /kv/ that is a bad key, elsewhere a bad request, in the one error body.
+ */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const url = request.url;
+  if (error.code === "FST_ERR_BAD_URL" && url.startsWith(KV_PATH_PREFIX)) {
+    void sendError(reply, badKey("the key's percent-encoding is malformed or not UTF-8"));
+    return;
+  }
+  void sendError(reply, toGrapevineError(error) ?? new GrapevineError("bad_request", error.message));
+}
+
+function asBuffer(value: Uint8Array): Buffer {
+  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
+function routeOf(method: string): KvRoute {
+  return method === "PUT" ? "put" : method === "DELETE" ? "delete" : "get";
+}
+
+export const kvRoutes: FastifyPluginAsync<KvRoutesOptions> = async (app, options) => {
+  const { coordinator, replicationFactor, readConsistency, writeConsistency, observer } = options;
+  const bodyLimit = options.maxValueBytes;
+  const readLabel = consistencyToString(readConsistency);
+  const writeLabel = consistencyToString(writeConsistency);
+
+  /** A bounded label: the level as given when valid, else "invalid"; the default when absent. */
+  const consistencyLabel = (value: unknown, fallback: string): string => {
+    if (value === undefined) return fallback;
+    if (typeof value !== "string") return "invalid";
+    try {
+      return consistencyToString(parseConsistency(value, replicationFactor));
+    } catch {
+      return "invalid";
+    }
+  };
+
+  // Every body is the value, whatever its type: raw bytes, never parsed.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "buffer", bodyLimit }, (_request, body, done) => {
+    done(null, body);
+  });
+
+  if (observer !== undefined) {
+    app.addHook("onResponse", (request, reply, done) => {
+      const route = routeOf(request.method);
+      const query = request.query as Record<string, unknown> | undefined;
+      const label =
+        route === "get" ? consistencyLabel(query?.["r"], readLabel) : consistencyLabel(query?.["w"], writeLabel);
+      observer.observeKvRequest(route, label, reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    });
+  }
+
+  app.put(`${KV_PATH_PREFIX}*`, { bodyLimit }, async (request, reply) => {
+    const key = keyFromUrl(request.url);
+    const query = request.query as Record<string, unknown>;
+    const level = levelFromQuery(query["w"], writeConsistency, replicationFactor);
+    const contentType = contentTypeOf(request.headers["content-type"]);
+    const body = request.body;
+    const value = Buffer.isBuffer(body) ? body : EMPTY_VALUE;
+    if (value.length > bodyLimit) throw new GrapevineError("value_too_large");
+    const outcome = await coordinator.write({ key, value, contentType, level });
+    return reply.code(204).header(TIMESTAMP_HEADER, String(outcome.timestampUs)).send();
+  });
+
+  app.delete(`${KV_PATH_PREFIX}*`, { bodyLimit }, async (request, reply) => {
+    const key = keyFromUrl(request.url);
+    const query = request.query as Record<string, unknown>;
+    const level = levelFromQuery(query["w"], writeConsistency, replicationFactor);
+    const outcome = await coordinator.delete({ key, level });
+    return reply.code(204).header(TIMESTAMP_HEADER, String(outcome.timestampUs)).send();
+  });
+
+  app.get(`${KV_PATH_PREFIX}*`, { bodyLimit }, async (request, reply) => {
+    const key = keyFromUrl(request.url);
+    const query = request.query as Record<string, unknown>;
+    const level = levelFromQuery(query["r"], readConsistency, replicationFactor);
+    const { record } = await coordinator.read({ key, level });
+    if (record === undefined || record.tombstone) return sendError(reply, NOT_FOUND);
+    return reply
+      .code(200)
+      .header(TIMESTAMP_HEADER, String(record.timestampUs))
+      .header("content-type", record.contentType === "" ? DEFAULT_CONTENT_TYPE : record.contentType)
+      .send(asBuffer(record.value));
+  });
+};

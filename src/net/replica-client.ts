@@ -1,0 +1,489 @@
+// net/replica-client.ts — the ReplicaTransport (replication/replica-transport.ts) over HTTP: request
+// and response to other nodes' replica routes (net/replica-protocol.ts) over undici keep-alive
+// pools, one pool per peer, separate from the membership datagrams of peer-client.ts so a burst of
+// replica traffic never delays a heartbeat.
+//
+// Coalescing. A client request costs an HTTP round trip on the coordinator and on the replica
+// (~43 µs of CPU for one undici → fastify exchange here) whatever it carries, while a replica write
+// itself costs ~7 µs in a store batch. So the operations for one peer are not sent one by one: they
+// are queued, and the operations queued during one event-loop turn leave together in one request
+// after the turn (setImmediate, so every client request parsed in that turn's I/O phase joins).
+// The replica answers each operation in order and the answers fan back out to their callers. At
+// most requestsInFlightPerPeerMax requests to a peer are in flight; while they are, new operations
+// wait in the queue and leave together as soon as one returns: under load batches grow instead of
+// requests (the store's group commit does the same, storage/store.ts).
+//
+// Bounds, and what happens at each. A request carries at most opsPerRequestMax operations, about
+// requestBytesTarget bytes, and so many data reads that their values fit replyBytesTarget; a
+// larger flush is split. At most queuedOpsPerPeerMax operations wait for one peer: past it an
+// operation fails at once with ReplicaOverloadedError (a stalled peer must not pile up memory),
+// which the coordinator counts as that replica not acknowledging. An operation that waited longer
+// than the request deadline is failed without being sent (its coordinator has answered already).
+// Replies larger than REPLICA_REPLY_BYTES_MAX are refused. Every failure rejects exactly the
+// operations it concerns; nothing here throws synchronously.
+
+import { Pool } from "undici";
+import type { Address, NodeId } from "../core/ids.js";
+import { decodeRecord, type StoredRecord } from "../storage/record.js";
+import type { ReplicaTransport, VersionDigest } from "../replication/replica-transport.js";
+import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
+import { secretHeaders } from "./auth.js";
+import {
+  firstViolation,
+  REPLICA_PATH,
+  REPLICA_PROTOCOL_LIMITS,
+  REPLICA_REPLY_BYTES_MAX,
+  replicaReplyCheck,
+  type ReplicaOp,
+  type ReplicaResult,
+} from "./replica-protocol.js";
+
+export const REPLICA_CLIENT_DEFAULTS = {
+  /** Keep-alive connections per peer; coalesced requests need few (see requestsInFlightPerPeerMax). */
+  connectionsPerPeer: 4,
+  /** Requests in flight to one peer; more operations wait and leave together when one returns. */
+  requestsInFlightPerPeerMax: 4,
+  /** Operations waiting for one peer; past it new ones fail at once. ~0.1 s of a busy peer's traffic. */
+  queuedOpsPerPeerMax: 8_192,
+  /** Peers with an open pool; beyond it the first idle one is closed. */
+  peersMax: 1_024,
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveMs: 30_000,
+  /** A dead host should not hold a connection attempt for the whole request deadline. */
+  connectTimeoutMs: 1_000,
+  /** Error bodies read from a peer that refused a request (JSON, small). */
+  errorBodyBytesMax: 64 * 1024,
+  /**
+   * A request's own timeout, in request deadlines. Longer than the coordinator's deadline, so an
+   * unanswered operation is reported by the coordinator as a timeout (not as a transport failure
+   * racing it), yet bounded, so a stalled peer's connections are freed for the queue behind them.
+   */
+  backstopTimeoutDeadlines: 2,
+} as const;
+
+export interface ReplicaClientOptions {
+  /** This node, named in every request (`from`). */
+  readonly self: NodeId;
+  readonly clusterSecret: string | null;
+  /** The coordinator's deadline: how long an operation may wait in the queue; requests get twice it. */
+  readonly requestTimeoutMs: number;
+  /** This node's --max-value-bytes: how many data reads fit one request's reply. */
+  readonly maxValueBytes: number;
+  /** Coalesce the operations to one peer of one event-loop turn into one request. Default on. */
+  readonly coalesce?: boolean;
+  readonly connectionsPerPeer?: number;
+  readonly requestsInFlightPerPeerMax?: number;
+  readonly queuedOpsPerPeerMax?: number;
+  readonly peersMax?: number;
+}
+
+export interface ReplicaClientLog {
+  debug(details: Record<string, unknown>, message: string): void;
+  warn(details: Record<string, unknown>, message: string): void;
+}
+
+export interface ReplicaClientDeps {
+  /** A member's address as gossip knows it; undefined when unknown. */
+  addressOf(id: NodeId): Address | undefined;
+  readonly log: ReplicaClientLog;
+  /** Called with each request's operation count as it is sent (the batch-size histogram). */
+  onRequestSent?(ops: number): void;
+}
+
+export interface ReplicaClientStats {
+  readonly requestsSent: number;
+  readonly opsSent: number;
+  readonly bytesSent: number;
+  /** Requests that failed as a whole: unreachable, timed out, refused, malformed reply. */
+  readonly requestsFailed: number;
+  /** Operations a replica answered with an error (overloaded, bad key, ...). */
+  readonly opsRefused: number;
+  /** Operations failed before sending: queue full, no address, waited past the deadline, closed. */
+  readonly opsDropped: number;
+}
+
+/** A replica operation failed; `reason` says how, for logs and tests. */
+export class ReplicaRequestError extends Error {
+  override readonly name = "ReplicaRequestError";
+  constructor(
+    readonly replica: NodeId,
+    readonly reason: "overloaded" | "no-address" | "expired" | "closed" | "unreachable" | "refused" | "malformed-reply",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A replica answered this one operation with an error code (replica-protocol.ts REPLICA_OP_ERRORS). */
+export class ReplicaOpRefusedError extends Error {
+  override readonly name = "ReplicaOpRefusedError";
+  constructor(
+    readonly replica: NodeId,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type OpValue = StoredRecord | VersionDigest | null | undefined;
+
+const OpKind = { Write: 0, Data: 1, Digest: 2 } as const;
+type OpKind = (typeof OpKind)[keyof typeof OpKind];
+
+interface PendingOp {
+  readonly kind: OpKind;
+  readonly wire: ReplicaOp;
+  readonly bytes: number;
+  readonly enqueuedMs: number;
+  readonly resolve: (value: OpValue) => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface Lane {
+  readonly id: NodeId;
+  readonly address: Address;
+  readonly pool: Pool;
+  queue: PendingOp[];
+  inFlight: number;
+  flushScheduled: boolean;
+}
+
+/** Bytes a key and a record add to a request beyond the value: tuple and string headers. */
+const OP_OVERHEAD_BYTES = 16;
+
+export class ReplicaClient implements ReplicaTransport {
+  readonly #options: Required<Omit<ReplicaClientOptions, "clusterSecret">>;
+  readonly #deps: ReplicaClientDeps;
+  readonly #headers: Record<string, string>;
+  readonly #lanes = new Map<NodeId, Lane>();
+  /** Lanes with operations to flush after this turn. */
+  #dueLanes: Lane[] = [];
+  #flushScheduled = false;
+  readonly #dataReadsPerRequestMax: number;
+  #closed = false;
+  #requestsSent = 0;
+  #opsSent = 0;
+  #bytesSent = 0;
+  #requestsFailed = 0;
+  #opsRefused = 0;
+  #opsDropped = 0;
+
+  constructor(options: ReplicaClientOptions, deps: ReplicaClientDeps) {
+    this.#options = {
+      coalesce: true,
+      connectionsPerPeer: REPLICA_CLIENT_DEFAULTS.connectionsPerPeer,
+      requestsInFlightPerPeerMax: REPLICA_CLIENT_DEFAULTS.requestsInFlightPerPeerMax,
+      queuedOpsPerPeerMax: REPLICA_CLIENT_DEFAULTS.queuedOpsPerPeerMax,
+      peersMax: REPLICA_CLIENT_DEFAULTS.peersMax,
+      ...options,
+    };
+    this.#deps = deps;
+    this.#headers = { "content-type": PEER_CONTENT_TYPE, ...secretHeaders(options.clusterSecret) };
+    this.#dataReadsPerRequestMax = Math.max(
+      1,
+      Math.floor(REPLICA_PROTOCOL_LIMITS.replyBytesTarget / Math.max(1, options.maxValueBytes)),
+    );
+  }
+
+  write(to: NodeId, key: string, encodedRecord: Uint8Array): Promise<void> {
+    return this.#enqueue(to, OpKind.Write, ["w", key, encodedRecord], key.length + encodedRecord.length) as Promise<void>;
+  }
+
+  readData(to: NodeId, key: string): Promise<StoredRecord | undefined> {
+    return this.#enqueue(to, OpKind.Data, ["r", key], key.length) as Promise<StoredRecord | undefined>;
+  }
+
+  readDigest(to: NodeId, key: string): Promise<VersionDigest | null> {
+    return this.#enqueue(to, OpKind.Digest, ["d", key], key.length) as Promise<VersionDigest | null>;
+  }
+
+  stats(): ReplicaClientStats {
+    return {
+      requestsSent: this.#requestsSent,
+      opsSent: this.#opsSent,
+      bytesSent: this.#bytesSent,
+      requestsFailed: this.#requestsFailed,
+      opsRefused: this.#opsRefused,
+      opsDropped: this.#opsDropped,
+    };
+  }
+
+  /** Fails every queued operation and closes every pool; in-flight requests are abandoned. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const lanes = [...this.#lanes.values()];
+    this.#lanes.clear();
+    for (const lane of lanes) this.#failQueue(lane, "closed", "the replica client is closed");
+    await Promise.allSettled(lanes.map((lane) => lane.pool.destroy()));
+  }
+
+  // --- queueing -----------------------------------------------------------------------------------
+
+  #enqueue(to: NodeId, kind: OpKind, wire: ReplicaOp, bytes: number): Promise<OpValue> {
+    return new Promise<OpValue>((resolve, reject) => {
+      if (this.#closed) {
+        this.#opsDropped++;
+        reject(new ReplicaRequestError(to, "closed", "the replica client is closed"));
+        return;
+      }
+      const lane = this.#lane(to);
+      if (lane === null) {
+        this.#opsDropped++;
+        reject(new ReplicaRequestError(to, "no-address", `no known address for replica ${to}`));
+        return;
+      }
+      if (lane.queue.length >= this.#options.queuedOpsPerPeerMax) {
+        this.#opsDropped++;
+        reject(
+          new ReplicaRequestError(to, "overloaded", `${lane.queue.length} operations already wait for replica ${to}`),
+        );
+        return;
+      }
+      lane.queue.push({ kind, wire, bytes: bytes + OP_OVERHEAD_BYTES, enqueuedMs: Date.now(), resolve, reject });
+      this.#scheduleFlush(lane);
+    });
+  }
+
+  #scheduleFlush(lane: Lane): void {
+    if (!this.#options.coalesce) {
+      this.#flushLane(lane);
+      return;
+    }
+    if (lane.flushScheduled) return;
+    lane.flushScheduled = true;
+    this.#dueLanes.push(lane);
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    // After this turn: every operation issued while this turn's I/O callbacks run joins the request.
+    setImmediate(this.#flushDue);
+  }
+
+  readonly #flushDue = (): void => {
+    this.#flushScheduled = false;
+    const lanes = this.#dueLanes;
+    this.#dueLanes = [];
+    for (const lane of lanes) {
+      lane.flushScheduled = false;
+      this.#flushLane(lane);
+    }
+  };
+
+  #flushLane(lane: Lane): void {
+    const maxInFlight = this.#options.requestsInFlightPerPeerMax;
+    while (lane.queue.length > 0 && lane.inFlight < maxInFlight && !this.#closed) {
+      const chunk = this.#takeChunk(lane);
+      if (chunk.length > 0) this.#send(lane, chunk);
+    }
+  }
+
+  /** Takes the next request's operations off the lane's queue, failing those that waited too long. */
+  #takeChunk(lane: Lane): PendingOp[] {
+    const queue = lane.queue;
+    const opsMax = this.#options.coalesce ? REPLICA_PROTOCOL_LIMITS.opsPerRequestMax : 1;
+    const expiredBeforeMs = Date.now() - this.#options.requestTimeoutMs;
+    const chunk: PendingOp[] = [];
+    let bytes = 0;
+    let dataReads = 0;
+    let taken = 0;
+    for (; taken < queue.length && chunk.length < opsMax; taken++) {
+      const op = queue[taken] as PendingOp;
+      if (op.enqueuedMs < expiredBeforeMs) {
+        this.#opsDropped++;
+        op.reject(new ReplicaRequestError(lane.id, "expired", `the operation waited past the deadline for ${lane.id}`));
+        continue;
+      }
+      if (chunk.length > 0) {
+        if (bytes + op.bytes > REPLICA_PROTOCOL_LIMITS.requestBytesTarget) break;
+        if (op.kind === OpKind.Data && dataReads >= this.#dataReadsPerRequestMax) break;
+      }
+      chunk.push(op);
+      bytes += op.bytes;
+      if (op.kind === OpKind.Data) dataReads++;
+    }
+    lane.queue = taken === queue.length ? [] : queue.slice(taken);
+    return chunk;
+  }
+
+  // --- sending ------------------------------------------------------------------------------------
+
+  #send(lane: Lane, chunk: PendingOp[]): void {
+    const wire: ReplicaOp[] = new Array<ReplicaOp>(chunk.length);
+    for (let index = 0; index < chunk.length; index++) wire[index] = (chunk[index] as PendingOp).wire;
+    let body: Buffer;
+    try {
+      body = encodePeerBody({ from: this.#options.self, ops: wire });
+    } catch (error) {
+      this.#failChunk(chunk, new ReplicaRequestError(lane.id, "refused", `cannot encode a replica request: ${String(error)}`));
+      return;
+    }
+    lane.inFlight++;
+    this.#requestsSent++;
+    this.#opsSent += chunk.length;
+    this.#bytesSent += body.length;
+    this.#deps.onRequestSent?.(chunk.length);
+    this.#exchange(lane, chunk, body).finally(() => {
+      lane.inFlight--;
+      if (lane.queue.length > 0 && !this.#closed) this.#scheduleFlush(lane);
+    });
+  }
+
+  async #exchange(lane: Lane, chunk: PendingOp[], body: Buffer): Promise<void> {
+    let results: ReplicaResult[];
+    try {
+      const response = await lane.pool.request({ method: "POST", path: REPLICA_PATH, headers: this.#headers, body });
+      if (response.statusCode !== 200) {
+        const text = await readBounded(response.body, REPLICA_CLIENT_DEFAULTS.errorBodyBytesMax).then(
+          (bytes) => bytes.toString("utf8"),
+          () => "",
+        );
+        throw new ReplicaRequestError(lane.id, "refused", `replica ${lane.id} answered ${response.statusCode} ${describeErrorBody(text)}`);
+      }
+      const bytes = await readBounded(response.body, REPLICA_REPLY_BYTES_MAX);
+      let decoded: unknown;
+      try {
+        decoded = decodePeerBody(bytes);
+      } catch {
+        throw new ReplicaRequestError(lane.id, "malformed-reply", `replica ${lane.id} answered with invalid msgpack`);
+      }
+      if (!replicaReplyCheck.Check(decoded)) {
+        throw new ReplicaRequestError(lane.id, "malformed-reply", `replica ${lane.id}: ${firstViolation(replicaReplyCheck, decoded)}`);
+      }
+      if (decoded.results.length !== chunk.length) {
+        throw new ReplicaRequestError(
+          lane.id,
+          "malformed-reply",
+          `replica ${lane.id} answered ${decoded.results.length} results for ${chunk.length} operations`,
+        );
+      }
+      results = decoded.results;
+    } catch (error) {
+      this.#requestsFailed++;
+      const failure =
+        error instanceof ReplicaRequestError
+          ? error
+          : new ReplicaRequestError(lane.id, "unreachable", `replica ${lane.id}: ${error instanceof Error ? error.message : String(error)}`);
+      this.#deps.log.debug({ replica: lane.id, reason: failure.reason, err: failure.message }, "replica request failed");
+      this.#failChunk(chunk, failure);
+      return;
+    }
+    for (let index = 0; index < chunk.length; index++) {
+      this.#settle(lane.id, chunk[index] as PendingOp, results[index] as ReplicaResult);
+    }
+  }
+
+  #settle(replica: NodeId, op: PendingOp, result: ReplicaResult): void {
+    if (result !== null && typeof result === "object" && !Array.isArray(result) && !(result instanceof Uint8Array)) {
+      this.#opsRefused++;
+      op.reject(new ReplicaOpRefusedError(replica, result.error, `replica ${replica} refused: ${result.error}: ${result.message}`));
+      return;
+    }
+    switch (op.kind) {
+      case OpKind.Write:
+        if (result === true) return op.resolve(undefined);
+        break;
+      case OpKind.Data:
+        if (result === null) return op.resolve(undefined);
+        if (result instanceof Uint8Array) {
+          try {
+            return op.resolve(decodeRecord(result));
+          } catch (error) {
+            return op.reject(new ReplicaRequestError(replica, "malformed-reply", `replica ${replica}: ${(error as Error).message}`));
+          }
+        }
+        break;
+      case OpKind.Digest:
+        if (result === null) return op.resolve(null);
+        if (Array.isArray(result)) return op.resolve({ timestampUs: result[0], writer: result[1] });
+        break;
+    }
+    op.reject(new ReplicaRequestError(replica, "malformed-reply", `replica ${replica} answered an operation with the wrong kind of result`));
+  }
+
+  #failChunk(chunk: readonly PendingOp[], error: Error): void {
+    for (const op of chunk) op.reject(error);
+  }
+
+  #failQueue(lane: Lane, reason: "closed", message: string): void {
+    const queue = lane.queue;
+    lane.queue = [];
+    this.#opsDropped += queue.length;
+    this.#failChunk(queue, new ReplicaRequestError(lane.id, reason, message));
+  }
+
+  // --- lanes --------------------------------------------------------------------------------------
+
+  #lane(id: NodeId): Lane | null {
+    const address = this.#deps.addressOf(id);
+    if (address === undefined) return null;
+    const existing = this.#lanes.get(id);
+    if (existing !== undefined) {
+      if (existing.address === address) return existing;
+      // The member came back at another address: its old pool is useless.
+      this.#lanes.delete(id);
+      this.#failQueue(existing, "closed", `replica ${id} moved to ${address}`);
+      void existing.pool.close().catch(() => undefined);
+    }
+    let pool: Pool;
+    try {
+      const timeoutMs = this.#options.requestTimeoutMs;
+      const backstopMs = timeoutMs * REPLICA_CLIENT_DEFAULTS.backstopTimeoutDeadlines;
+      pool = new Pool(`http://${address}`, {
+        connections: this.#options.connectionsPerPeer,
+        pipelining: 1,
+        keepAliveTimeout: REPLICA_CLIENT_DEFAULTS.keepAliveMs,
+        connectTimeout: Math.min(REPLICA_CLIENT_DEFAULTS.connectTimeoutMs, timeoutMs),
+        // A backstop for a peer that never answers (SIGSTOP): the coordinator's own deadline is the
+        // precise one, this frees the connection for the operations queued behind it.
+        headersTimeout: backstopMs,
+        bodyTimeout: backstopMs,
+      });
+    } catch (error) {
+      this.#deps.log.debug({ replica: id, address, err: error instanceof Error ? error.message : String(error) }, "bad replica address");
+      return null;
+    }
+    // Connection errors surface on the requests that hit them.
+    pool.on("connectionError", () => undefined);
+    const lane: Lane = { id, address, pool, queue: [], inFlight: 0, flushScheduled: false };
+    this.#lanes.set(id, lane);
+    if (this.#lanes.size > this.#options.peersMax) this.#evictIdle();
+    return lane;
+  }
+
+  #evictIdle(): void {
+    for (const [id, lane] of this.#lanes) {
+      if (lane.inFlight > 0 || lane.queue.length > 0 || lane.flushScheduled) continue;
+      this.#lanes.delete(id);
+      void lane.pool.close().catch(() => undefined);
+      return;
+    }
+  }
+}
+
+/** Reads a response body into one Buffer, refusing more than `max` bytes. */
+async function readBounded(body: AsyncIterable<unknown> & { destroy?(): void }, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > max) {
+      body.destroy?.();
+      throw new Error(`the reply is larger than ${max} bytes`);
+    }
+    chunks.push(buffer);
+  }
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+}
+
+/** The `error` code of a JSON error body, or a short excerpt. */
+function describeErrorBody(text: string): string {
+  try {
+    const body = JSON.parse(text) as { error?: unknown; message?: unknown };
+    if (typeof body.error === "string") return `${body.error}${typeof body.message === "string" ? `: ${body.message}` : ""}`;
+  } catch {
+    // Not JSON.
+  }
+  return text.slice(0, 120);
+}

@@ -1,0 +1,181 @@
+// net/replica-routes.ts — the fastify plugin through which a node serves as a replica for other
+// nodes' coordinators (`POST /internal/v1/replica`, net/replica-protocol.ts).
+//
+// Every body is distrusted until checked (ARCHITECTURE §6.5): the cluster secret first (before the
+// body is read), then the content type, the size bound, msgpack decoding and the request schema;
+// any failure is answered 401 `unauthorized` or 400 `bad_request` and counted, and the store never
+// sees it. Inside a valid request each operation stands alone: a bad key or an undecodable record
+// fails that operation (counted), not its neighbours.
+//
+// The writes of one request go to the store in ONE apply(), so they join the store's batch for
+// this event-loop turn (storage/store.ts: one db.batch, and with --sync one fsync, for every write
+// of the turn); the request is answered once that batch committed, so an acknowledged write is in
+// the replica's LevelDB log. Each write's timestamp is merged into the replica's hybrid logical
+// clock. A timestamp too far ahead for the clock is not merged but the write is still applied: the
+// other replicas apply it too, and refusing it here alone would leave replicas diverged.
+
+import type { FastifyInstance, FastifyPluginAsync } from "fastify";
+import type { NodeId } from "../core/ids.js";
+import { decodeRecord, encodeRecord, type KeyedRecord, type StoredRecord } from "../storage/record.js";
+import { StoreClosedError, StoreOverloadedError, type Store } from "../storage/store.js";
+import { GrapevineError, sendError, toGrapevineError } from "../api/errors.js";
+import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
+import { CLUSTER_SECRET_HEADER, createSecretCheck } from "./auth.js";
+import {
+  firstViolation,
+  isValidReplicaKey,
+  opError,
+  REPLICA_OP_ERRORS,
+  REPLICA_PATH,
+  REPLICA_REQUEST_BYTES_MAX,
+  replicaRequestCheck,
+  type ReplicaResult,
+} from "./replica-protocol.js";
+
+export interface ReplicaRoutesDeps {
+  readonly store: Pick<Store, "apply" | "get">;
+  /** Merges a written record's timestamp into the node's hybrid logical clock; false when refused. */
+  observeTimestamp(timestampUs: number): boolean;
+}
+
+export interface ReplicaRoutesOptions {
+  readonly clusterSecret: string | null;
+  readonly deps: ReplicaRoutesDeps;
+  readonly stats: ReplicaRouteStats;
+  /** Tests lower it; the default fits a full request with the largest value. */
+  readonly bodyBytesMax?: number;
+}
+
+/** Counters of the route, read by the metrics on scrape. */
+export class ReplicaRouteStats {
+  requests = 0;
+  bytesReceived = 0;
+  writesApplied = 0;
+  reads = 0;
+  /** Whole requests refused as malformed: content type, size, msgpack, schema. */
+  refusedMalformed = 0;
+  refusedUnauthorized = 0;
+  /** Single operations refused inside a valid request: bad key, undecodable record. */
+  opsRefused = 0;
+  /** Operations the store failed (overloaded, closing, error). */
+  opsFailed = 0;
+  /** Written timestamps too far ahead for the clock (applied, not merged). */
+  timestampsRefused = 0;
+  /** Requests by sending coordinator, to see who drives a replica. */
+  readonly requestsFrom = new Map<NodeId, number>();
+}
+
+/** Senders tracked by name in requestsFrom; more are counted under "other" (ids come from the wire). */
+const SENDERS_TRACKED_MAX = 1_024;
+
+function storeFailure(error: unknown): ReplicaResult {
+  if (error instanceof StoreOverloadedError) return opError(REPLICA_OP_ERRORS.overloaded, error.message);
+  if (error instanceof StoreClosedError) return opError(REPLICA_OP_ERRORS.closed, "the replica is shutting down");
+  return opError(REPLICA_OP_ERRORS.failed, error instanceof Error ? error.message : String(error));
+}
+
+export const replicaRoutes: FastifyPluginAsync<ReplicaRoutesOptions> = async (app: FastifyInstance, options) => {
+  const { deps, stats } = options;
+  const secret = createSecretCheck(options.clusterSecret);
+  const bodyLimit = options.bodyBytesMax ?? REPLICA_REQUEST_BYTES_MAX;
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(PEER_CONTENT_TYPE, { parseAs: "buffer", bodyLimit }, (_request, body, done) => {
+    done(null, body);
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const known = toGrapevineError(error);
+    if (known === null) {
+      request.log.error({ err: error, url: request.url }, "replica route failed");
+      return sendError(reply, new GrapevineError("internal"));
+    }
+    if (known.code === "unauthorized") {
+      stats.refusedUnauthorized++;
+      return sendError(reply, known);
+    }
+    stats.refusedMalformed++;
+    request.log.debug({ reason: known.message }, "replica request refused");
+    return sendError(reply, new GrapevineError("bad_request", known.message, known.details));
+  });
+
+  app.addHook("onRequest", async (request) => {
+    if (!secret.accepts(request.headers[CLUSTER_SECRET_HEADER])) throw new GrapevineError("unauthorized");
+  });
+
+  app.post(REPLICA_PATH, { bodyLimit }, async (request, reply) => {
+    const body = request.body;
+    if (!Buffer.isBuffer(body) || body.length === 0) {
+      throw new GrapevineError("bad_request", `a replica request is a non-empty ${PEER_CONTENT_TYPE} body`);
+    }
+    let decoded: unknown;
+    try {
+      decoded = decodePeerBody(body);
+    } catch {
+      throw new GrapevineError("bad_request", "the body is not valid msgpack");
+    }
+    if (!replicaRequestCheck.Check(decoded)) {
+      throw new GrapevineError("bad_request", `bad replica request: ${firstViolation(replicaRequestCheck, decoded)}`);
+    }
+    const { from, ops } = decoded;
+    stats.requests++;
+    stats.bytesReceived += body.length;
+    const sender = stats.requestsFrom.has(from) || stats.requestsFrom.size < SENDERS_TRACKED_MAX ? from : "other";
+    stats.requestsFrom.set(sender, (stats.requestsFrom.get(sender) ?? 0) + 1);
+
+    const results: ReplicaResult[] = new Array<ReplicaResult>(ops.length);
+    const writes: KeyedRecord[] = [];
+    const writeIndexes: number[] = [];
+    const reads: Promise<void>[] = [];
+    for (let index = 0; index < ops.length; index++) {
+      const op = ops[index] as (typeof ops)[number];
+      const key = op[1];
+      if (!isValidReplicaKey(key)) {
+        stats.opsRefused++;
+        results[index] = opError(REPLICA_OP_ERRORS.badKey, "a key is 1 to 1024 bytes of well-formed UTF-8");
+        continue;
+      }
+      if (op[0] === "w") {
+        let record: StoredRecord;
+        try {
+          record = decodeRecord(op[2]);
+        } catch (error) {
+          stats.opsRefused++;
+          results[index] = opError(REPLICA_OP_ERRORS.badRecord, (error as Error).message);
+          continue;
+        }
+        if (!deps.observeTimestamp(record.timestampUs)) stats.timestampsRefused++;
+        writes.push({ key, record });
+        writeIndexes.push(index);
+      } else {
+        const wantsData = op[0] === "r";
+        stats.reads++;
+        reads.push(
+          deps.store.get(key).then(
+            (record) => {
+              results[index] =
+                record === undefined ? null : wantsData ? encodeRecord(record) : [record.timestampUs, record.writer];
+            },
+            (error: unknown) => {
+              stats.opsFailed++;
+              results[index] = storeFailure(error);
+            },
+          ),
+        );
+      }
+    }
+    if (writes.length > 0) {
+      try {
+        await deps.store.apply(writes);
+        stats.writesApplied += writes.length;
+        for (const index of writeIndexes) results[index] = true;
+      } catch (error) {
+        stats.opsFailed += writes.length;
+        const failure = storeFailure(error);
+        for (const index of writeIndexes) results[index] = failure;
+      }
+    }
+    if (reads.length > 0) await Promise.all(reads);
+    return reply.code(200).type(PEER_CONTENT_TYPE).send(encodePeerBody({ results }));
+  });
+};
