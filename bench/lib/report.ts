@@ -29,7 +29,9 @@ export interface BenchReport {
 
 /** Renders a Vega-Lite spec to SVG text. */
 export async function renderChart(spec: TopLevelSpec): Promise<string> {
-  const compiled = vegaLite.compile(spec).spec;
+  // Legends show whole series names: a truncated name on a chart is a name nobody can read.
+  const withDefaults = { ...spec, config: { legend: { labelLimit: 0 }, ...spec.config } } as TopLevelSpec;
+  const compiled = vegaLite.compile(withDefaults).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: "none" });
   const svg = await view.toSVG();
   view.finalize();
@@ -48,6 +50,8 @@ export async function writeBenchReport(report: BenchReport): Promise<string[]> {
     parameters: report.parameters,
     targets: report.targets ?? [],
     results: report.results,
+    // Kept so the chart can be drawn again (`npx tsx bench/lib/rechart.ts NAME`) without rerunning the bench.
+    chart: report.chart ?? null,
   };
   await writeFile(jsonPath, `${JSON.stringify(body, (_key, value: unknown) => (typeof value === "bigint" ? value.toString() : value), 2)}\n`);
   const written = [jsonPath];
