@@ -12,6 +12,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom
 import type { NodeId } from "../core/ids.js";
 import type { ClusterEngine } from "../cluster/engine.js";
 import type { CoordinatorStats } from "../replication/coordinator.js";
+import type { HintedHandoffStats } from "../replication/hinted-handoff.js";
+import type { ReadRepairStats } from "../replication/read-repair.js";
 import type { StoreCounters, StoreLoad } from "../storage/store.js";
 import type { PeerClientStats } from "../net/peer-client.js";
 import type { PeerRouteStats } from "../net/peer-routes.js";
@@ -26,6 +28,9 @@ export interface DataPathSources {
   readonly replicaClient: { stats(): ReplicaClientStats };
   readonly replicaRoutes: ReplicaRouteStats;
   readonly clock: { refusals(): { readonly aheadCount: number; readonly invalidCount: number } };
+  /** Hinted handoff and read repair (issue 3); absent in nodes built without them. */
+  readonly handoff?: { stats(): HintedHandoffStats };
+  readonly readRepair?: { stats(): ReadRepairStats };
 }
 
 export interface MetricsSources {
@@ -237,8 +242,63 @@ export class NodeMetrics implements KvRequestObserver {
   }
 }
 
+function registerHandoff(registry: Registry, handoff: { stats(): HintedHandoffStats }): void {
+  observedCounter(registry, "hints_stored_total", "Hints stored for replicas that missed a write", () =>
+    handoff.stats().stored,
+  );
+  observedCounter(registry, "hints_replayed_total", "Hints a returning replica acknowledged (then deleted)", () =>
+    handoff.stats().replayed,
+  );
+  observedLabeledCounter(
+    registry,
+    "hints_dropped_total",
+    "Hints dropped: past the hint window, past the per-target byte bound, too large, or a storage error",
+    "reason",
+    () => ({ ...handoff.stats().dropped }),
+  );
+  observedLabeledCounter(registry, "hint_replays_total", "Hint replay runs, by outcome", "outcome", () => {
+    const stats = handoff.stats();
+    return { started: stats.replaysStarted, incomplete: stats.replaysFailed };
+  });
+  new Gauge({
+    name: `${METRICS_PREFIX}hints_pending`,
+    help: "Hints stored and not yet replayed, per target replica",
+    labelNames: ["peer"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [peer, pending] of handoff.stats().pending) this.set({ peer }, pending.count);
+    },
+  });
+  new Gauge({
+    name: `${METRICS_PREFIX}hints_pending_bytes`,
+    help: "Bytes of hints stored and not yet replayed, per target replica",
+    labelNames: ["peer"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [peer, pending] of handoff.stats().pending) this.set({ peer }, pending.bytes);
+    },
+  });
+}
+
+function registerReadRepair(registry: Registry, readRepair: { stats(): ReadRepairStats }): void {
+  observedLabeledCounter(registry, "read_repairs_total", "Reads that wrote the newest version back to stale replicas", "kind", () => {
+    const stats = readRepair.stats();
+    return { foreground: stats.foreground, background: stats.background };
+  });
+  observedCounter(registry, "read_repair_keys_total", "Replica copies of a key made current by read repair", () =>
+    readRepair.stats().keysRepaired,
+  );
+  observedCounter(registry, "read_repair_writes_failed_total", "Read repair writes a replica did not acknowledge", () =>
+    readRepair.stats().repairWritesFailed,
+  );
+}
+
 function registerDataPath(registry: Registry, sources: DataPathSources): void {
   const { store, coordinator, replicaClient, replicaRoutes, clock } = sources;
+  if (sources.handoff !== undefined) registerHandoff(registry, sources.handoff);
+  if (sources.readRepair !== undefined) registerReadRepair(registry, sources.readRepair);
   new Gauge({
     name: `${METRICS_PREFIX}storage_keys`,
     help: "Live keys (not tombstones) in this node's LevelDB",

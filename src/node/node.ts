@@ -11,6 +11,9 @@
 // Housekeeping rides on the tick rather than on timers of its own: every loadReportIntervalMs the
 // store's load is handed to the engine (gossiped when it changed), and every tombstonePurgeIntervalMs
 // tombstones past their grace period (10 days, storage/store.ts) are purged, one purge at a time.
+// Hinted handoff (replication/hinted-handoff.ts) rides on the tick too (window purge, replay check for
+// live targets holding hints) and replays at once on a member-up event; client reads go through read
+// repair (replication/read-repair.ts), which wraps the coordinator's read.
 // The replica client resolves member ids to addresses through an address book rebuilt from the
 // engine's members whenever the engine reports a membership event.
 //
@@ -19,7 +22,8 @@
 // step closes what was opened and surfaces as a NodeStartError whose message is one readable line
 // (port in use, unusable data dir, identity mismatch, a database another process holds). Shutdown
 // (SPEC §1) is the reverse: stop ticking, stop accepting and finish in-flight requests (fastify
-// close), close the clients, and close the store last, once every acknowledged write is committed.
+// close), let hint replays and read repairs settle, close the clients, and close the store last,
+// once every acknowledged write and hint is committed.
 
 import { randomInt } from "node:crypto";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
@@ -30,6 +34,9 @@ import type { ClusterEngine, ClusterEngineFactory, ClusterEvent, Outbound } from
 import { createClusterEngine } from "../cluster/cluster-view.js";
 import type { PeerMessage } from "../cluster/peer-messages.js";
 import { Coordinator } from "../replication/coordinator.js";
+import { HintedHandoff } from "../replication/hinted-handoff.js";
+import { ReadRepair } from "../replication/read-repair.js";
+import type { HintStore } from "../storage/hints.js";
 import { openLevelStore, type LevelStore } from "../storage/store.js";
 import { HybridClock } from "../time/hlc.js";
 import { PeerClient } from "../net/peer-client.js";
@@ -172,10 +179,17 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
   const wallUs = deps.wallUs ?? ((): number => Date.now() * 1000);
 
   let store: LevelStore;
+  let hints: HintStore;
   try {
     store = await openLevelStore({ dataDir: config.dataDir, sync: config.sync });
   } catch (error) {
     throw new NodeStartError(error instanceof Error ? error.message : describeDataDirError(config.dataDir, error));
+  }
+  try {
+    hints = await store.openHints();
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    throw new NodeStartError(`cannot read the hints in ${config.dataDir}: ${error instanceof Error ? error.message : String(error)}`);
   }
   // The generation is this start's time in ms and grows across restarts (identity.ts), so seeding
   // the clock with it keeps timestamps from going back when the wall clock did across a restart.
@@ -237,9 +251,43 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
       onRequestSent: (ops) => metrics.observeReplicaRequest(ops),
     },
   );
+  const handoff = new HintedHandoff(
+    { self: identity.id, enabled: config.hintedHandoff, hintWindowMs: config.hintWindowS * 1000 },
+    {
+      hints,
+      transport: replicaClient,
+      cluster: engine,
+      clock,
+      wallMs: () => Math.floor(wallUs() / 1000),
+      onError: (error, what) => {
+        if (!stopping) log.warn({ err: error }, `hinted handoff failed ${what}`);
+      },
+    },
+  );
   const coordinator = new Coordinator(
     { self: identity.id, replicationFactor: config.replicationFactor, requestTimeoutMs: config.requestTimeoutMs },
-    { cluster: engine, store, transport: replicaClient, clock, hlc, wallUs },
+    {
+      cluster: engine,
+      store,
+      transport: replicaClient,
+      clock,
+      hlc,
+      wallUs,
+      onReplicaMiss: (miss) => handoff.onReplicaMiss(miss),
+    },
+  );
+  const readRepair = new ReadRepair(
+    { self: identity.id, replicationFactor: config.replicationFactor, requestTimeoutMs: config.requestTimeoutMs },
+    {
+      coordinator,
+      cluster: engine,
+      store,
+      transport: replicaClient,
+      clock,
+      // Its own stream of chance, so read repair's draws do not shift the engine's peer choices.
+      random: createRandom(randomInt(0, 2 ** 32)),
+      onRepairMiss: (miss) => handoff.onReplicaMiss(miss),
+    },
   );
   const replicaStats = new ReplicaRouteStats();
 
@@ -288,7 +336,10 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
     const events = engine.takeEvents();
     if (events.length === 0) return;
     refreshAddresses();
-    for (const event of events) logEvent(event);
+    for (const event of events) {
+      logEvent(event);
+      if (event.kind === "member-up") handoff.onMemberUp(event.id);
+    }
   };
 
   const receive = (message: PeerMessage, nowMs: number): readonly Outbound[] => {
@@ -318,6 +369,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
   let nextPurgeMs = clock.nowMs() + NODE_MAINTENANCE.tombstonePurgeIntervalMs;
   let purging = false;
   const maintain = (nowMs: number): void => {
+    handoff.tick(nowMs);
     if (nowMs >= nextLoadReportMs) {
       nextLoadReportMs = nowMs + NODE_MAINTENANCE.loadReportIntervalMs;
       const load = store.load();
@@ -367,7 +419,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
     peerClient,
     peerRoutes: peerStats,
     nowMs: () => clock.nowMs(),
-    dataPath: { store, coordinator, replicaClient, replicaRoutes: replicaStats, clock: hlc },
+    dataPath: { store, coordinator, replicaClient, replicaRoutes: replicaStats, clock: hlc, handoff, readRepair },
   });
   const httpLogger = log.child({ component: "http" }, { level: httpLogLevel(config.logLevel) });
   const app: FastifyInstance = Fastify({
@@ -387,6 +439,9 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
     stopping = true;
     cancelTick();
     await app.close().catch((error: unknown) => log.warn({ err: error }, "http server did not close cleanly"));
+    // Replays and repairs still use the replica client; they end (or fail) before it closes.
+    await handoff.close();
+    await readRepair.settled();
     await replicaClient.close();
     await peerClient.close();
     // Last: queued writes commit before the database closes (store.close drains its queue).
@@ -419,7 +474,11 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
       },
     });
     await app.register(kvRoutes, {
-      coordinator,
+      coordinator: {
+        write: (request) => coordinator.write(request),
+        delete: (request) => coordinator.delete(request),
+        read: (request) => readRepair.read(request),
+      },
       replicationFactor: config.replicationFactor,
       readConsistency: config.readConsistency,
       writeConsistency: config.writeConsistency,

@@ -48,6 +48,7 @@ import {
   type TokenRangeBounds,
 } from "./layout.js";
 import { compareRecords, decodeRecord, encodeRecord, type KeyedRecord, type StoredRecord } from "./record.js";
+import { HintStore, type HintStoreOptions } from "./hints.js";
 
 export const STORE_DEFAULTS = {
   /** At ~7 µs per record, a full batch holds the lane ~7 ms: long enough to amortize, short for latency. */
@@ -303,6 +304,7 @@ export class LevelStore implements Store {
   private laneTail: Promise<unknown> = Promise.resolve();
   private closed = false;
   private closing: Promise<void> | null = null;
+  private hintStore: HintStore | null = null;
 
   private batchesCommitted = 0;
   private writesApplied = 0;
@@ -469,10 +471,26 @@ export class LevelStore implements Store {
     };
   }
 
+  /**
+   * The hints kept in this database (hints.ts), sharing this store's write lane so hint batches are
+   * ordered with data batches and as durable. Opened once; later calls return the same HintStore.
+   */
+  async openHints(options: Omit<HintStoreOptions, "sync"> = {}): Promise<HintStore> {
+    if (this.closed) throw new StoreClosedError("the store is closed");
+    if (this.hintStore === null) {
+      this.hintStore = await HintStore.open(this.db, (task) => this.exclusive(task), {
+        ...options,
+        sync: this.options.sync,
+      });
+    }
+    return this.hintStore;
+  }
+
   close(): Promise<void> {
     if (this.closing === null) {
       this.closed = true;
       this.closing = (async () => {
+        await this.hintStore?.flush();
         await this.whenIdle();
         await this.laneTail;
         await this.db.close();

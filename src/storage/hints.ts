@@ -1,0 +1,350 @@
+// storage/hints.ts — the hints a coordinator keeps for replicas that missed a write, in the node's
+// one LevelDB (the `h` namespace of layout.ts), so they survive the coordinator's restart.
+//
+// Theory of operation (Dynamo §4.6, Cassandra's hints). A hint is (target, key, encoded record,
+// created time). Its storage key is `h` ++ target length (1 byte) ++ target UTF-8 ++ sequence (8
+// bytes big-endian), so bytewise order is (target, sequence): one target's hints are one contiguous
+// scan, oldest first. The sequence grows across restarts: at open the store scans the namespace
+// once, which also rebuilds the per-target totals (count, bytes) the byte bound needs, so the bound
+// holds after a restart without a stored counter that could drift.
+//
+// Writes and deletes go through the LevelStore's single write lane (store.ts), so a hint batch is
+// ordered with the data batches and is as durable as they are (`--sync`). Appends that arrive in
+// one event-loop turn form one batch (one fsync with sync on), like data writes.
+//
+// Limits, and what happens at each: a hint larger than hintBytesMax is refused ("size"); a hint that
+// would take its target past hintBytesPerTargetMax is refused ("bytes"): new hints are dropped and
+// counted, old ones kept, and memory never grows with pending hints (only the per-target totals are
+// held). Both decisions are taken synchronously at append, so concurrent appends cannot overshoot.
+// Scans are bounded by their `limit`.
+
+import { Packr } from "msgpackr";
+import { assert } from "../core/assert.js";
+import type { NodeId } from "../core/ids.js";
+import { NAMESPACE, namespaceBounds, type KeyBounds } from "./layout.js";
+
+export const HINT_STORE_DEFAULTS = {
+  /** Pending hint bytes per target: 128 MiB is about an hour of a busy replica's writes at 1 KiB each. */
+  hintBytesPerTargetMax: 128 * 1024 * 1024,
+  /** One hint: a 1 MiB value (SPEC's --max-value-bytes ceiling) plus key and record framing. */
+  hintBytesMax: 1024 * 1024 + 8 * 1024,
+  /** Hints read per scan when the caller names no limit. */
+  scanLimitDefault: 256,
+  /** Appends committed per LevelDB batch. */
+  appendsPerBatchMax: 1_024,
+} as const;
+
+/** Node ids are stored behind a one-byte length. */
+const TARGET_BYTES_MAX = 255;
+const SEQUENCE_BYTES = 8;
+
+export interface HintStoreOptions {
+  /** SPEC §1 --sync: hints are as durable as data writes. */
+  readonly sync: boolean;
+  readonly hintBytesPerTargetMax?: number;
+  readonly hintBytesMax?: number;
+}
+
+/** A hint to store: the record `target` missed. */
+export interface NewHint {
+  readonly target: NodeId;
+  readonly key: string;
+  /** encodeRecord bytes, as the ReplicaTransport sends them. */
+  readonly encodedRecord: Uint8Array;
+  /** Wall-clock milliseconds: the hint window is measured against it, across restarts. */
+  readonly createdMs: number;
+}
+
+/** A stored hint, as a scan returns it. */
+export interface StoredHint extends NewHint {
+  /** Creation order among all hints of this store. */
+  readonly sequence: number;
+  /** Bytes it occupies (storage key and value), as counted against the per-target bound. */
+  readonly bytes: number;
+}
+
+export type HintAppendOutcome = "stored" | "dropped-bytes" | "dropped-size";
+
+export interface PendingHints {
+  readonly count: number;
+  readonly bytes: number;
+}
+
+/** The hint storage port; HintStore implements it over LevelDB, tests may fake it. */
+export interface Hints {
+  /** Stores a hint durably; resolves with "stored" once committed, or at once with why it was dropped. */
+  append(hint: NewHint): Promise<HintAppendOutcome>;
+  /** The oldest `limit` hints for `target`, oldest first. */
+  scan(target: NodeId, limit?: number): Promise<StoredHint[]>;
+  /** Deletes these hints (those already gone are ignored). */
+  delete(hints: readonly StoredHint[]): Promise<void>;
+  /** Deletes every hint created before `cutoffMs`; resolves with how many were deleted. */
+  purgeCreatedBefore(cutoffMs: number): Promise<number>;
+  /** Hints pending per target (targets with none are absent). */
+  pending(): ReadonlyMap<NodeId, PendingHints>;
+}
+
+/** The slice of a Level database hints need; store.ts hands its own over. */
+export interface HintDatabase {
+  batch(
+    operations: ({ type: "put"; key: Buffer; value: Buffer } | { type: "del"; key: Buffer })[],
+    options: { sync: boolean },
+  ): Promise<void>;
+  getMany(keys: Buffer[]): Promise<(Buffer | undefined)[]>;
+  iterator(options: { gte: Buffer; lt: Buffer; limit?: number }): {
+    nextv(size: number): Promise<[Buffer, Buffer][]>;
+    close(): Promise<void>;
+  };
+}
+
+/** Runs a task in the store's single write lane. */
+export type Lane = <T>(task: () => Promise<T>) => Promise<T>;
+
+const hintPackr = new Packr({ useRecords: false });
+
+function targetPrefix(target: NodeId): Buffer {
+  const targetBytes = Buffer.byteLength(target, "utf8");
+  assert(targetBytes >= 1 && targetBytes <= TARGET_BYTES_MAX, () => `bad hint target ${JSON.stringify(target)}`);
+  const prefix = Buffer.allocUnsafe(2 + targetBytes);
+  prefix[0] = NAMESPACE.hints;
+  prefix[1] = targetBytes;
+  prefix.write(target, 2, "utf8");
+  return prefix;
+}
+
+/** `h` ++ target length ++ target ++ sequence (8 bytes, big-endian). */
+export function encodeHintKey(target: NodeId, sequence: number): Buffer {
+  assert(Number.isSafeInteger(sequence) && sequence >= 0, "a hint sequence is a non-negative integer");
+  const prefix = targetPrefix(target);
+  const key = Buffer.allocUnsafe(prefix.length + SEQUENCE_BYTES);
+  prefix.copy(key, 0);
+  key.writeBigUInt64BE(BigInt(sequence), prefix.length);
+  return key;
+}
+
+export function decodeHintKey(storageKey: Uint8Array): { target: NodeId; sequence: number } {
+  const bytes = Buffer.from(storageKey.buffer, storageKey.byteOffset, storageKey.byteLength);
+  assert(bytes.length > 2 + SEQUENCE_BYTES && bytes[0] === NAMESPACE.hints, "not a hint key");
+  const targetBytes = bytes[1] as number;
+  assert(bytes.length === 2 + targetBytes + SEQUENCE_BYTES, "a hint key of the wrong length");
+  return {
+    target: bytes.toString("utf8", 2, 2 + targetBytes),
+    sequence: Number(bytes.readBigUInt64BE(2 + targetBytes)),
+  };
+}
+
+function targetBounds(target: NodeId): KeyBounds {
+  const gte = targetPrefix(target);
+  // Every key of the target is the prefix plus exactly 8 sequence bytes, so all sort below the
+  // prefix plus 9 bytes of 0xff; the length byte keeps another target from sharing the prefix.
+  return { gte, lt: Buffer.concat([gte, Buffer.alloc(SEQUENCE_BYTES + 1, 0xff)]) };
+}
+
+function encodeHintValue(hint: NewHint): Buffer {
+  return hintPackr.pack([hint.createdMs, hint.key, hint.encodedRecord]);
+}
+
+function decodeHint(storageKey: Buffer, value: Buffer): StoredHint {
+  const { target, sequence } = decodeHintKey(storageKey);
+  const decoded = hintPackr.unpack(value) as unknown;
+  assert(
+    Array.isArray(decoded) &&
+      typeof decoded[0] === "number" &&
+      typeof decoded[1] === "string" &&
+      decoded[2] instanceof Uint8Array,
+    "an unreadable hint",
+  );
+  return {
+    target,
+    sequence,
+    createdMs: decoded[0] as number,
+    key: decoded[1] as string,
+    encodedRecord: decoded[2] as Uint8Array,
+    bytes: storageKey.length + value.length,
+  };
+}
+
+interface QueuedAppend {
+  readonly storageKey: Buffer;
+  readonly value: Buffer;
+  readonly resolve: (outcome: HintAppendOutcome) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+export class HintStore implements Hints {
+  readonly #db: HintDatabase;
+  readonly #lane: Lane;
+  readonly #sync: boolean;
+  readonly #bytesPerTargetMax: number;
+  readonly #hintBytesMax: number;
+  readonly #pending = new Map<NodeId, { count: number; bytes: number }>();
+  #nextSequence: number;
+  #queue: QueuedAppend[] = [];
+  #flushScheduled = false;
+
+  private constructor(db: HintDatabase, lane: Lane, options: HintStoreOptions, nextSequence: number) {
+    this.#db = db;
+    this.#lane = lane;
+    this.#sync = options.sync;
+    this.#bytesPerTargetMax = options.hintBytesPerTargetMax ?? HINT_STORE_DEFAULTS.hintBytesPerTargetMax;
+    this.#hintBytesMax = options.hintBytesMax ?? HINT_STORE_DEFAULTS.hintBytesMax;
+    assert(Number.isSafeInteger(this.#bytesPerTargetMax) && this.#bytesPerTargetMax >= 1, "hintBytesPerTargetMax >= 1");
+    assert(Number.isSafeInteger(this.#hintBytesMax) && this.#hintBytesMax >= 1, "hintBytesMax >= 1");
+    this.#nextSequence = nextSequence;
+  }
+
+  /** Opens the hints of `db`, rebuilding the per-target totals and the next sequence from one scan. */
+  static async open(db: HintDatabase, lane: Lane, options: HintStoreOptions): Promise<HintStore> {
+    const bounds = namespaceBounds("hints");
+    const iterator = db.iterator({ gte: bounds.gte, lt: bounds.lt });
+    const totals = new Map<NodeId, { count: number; bytes: number }>();
+    let nextSequence = 0;
+    try {
+      for (;;) {
+        const entries = await iterator.nextv(HINT_STORE_DEFAULTS.scanLimitDefault);
+        if (entries.length === 0) break;
+        for (const [storageKey, value] of entries) {
+          const { target, sequence } = decodeHintKey(storageKey);
+          const total = totals.get(target) ?? { count: 0, bytes: 0 };
+          total.count += 1;
+          total.bytes += storageKey.length + value.length;
+          totals.set(target, total);
+          nextSequence = Math.max(nextSequence, sequence + 1);
+        }
+      }
+    } finally {
+      await iterator.close();
+    }
+    const store = new HintStore(db, lane, options, nextSequence);
+    for (const [target, total] of totals) store.#pending.set(target, total);
+    return store;
+  }
+
+  append(hint: NewHint): Promise<HintAppendOutcome> {
+    const sequence = this.#nextSequence;
+    const storageKey = encodeHintKey(hint.target, sequence);
+    const value = encodeHintValue(hint);
+    const bytes = storageKey.length + value.length;
+    if (bytes > this.#hintBytesMax) return Promise.resolve("dropped-size");
+    const total = this.#pending.get(hint.target) ?? { count: 0, bytes: 0 };
+    if (total.bytes + bytes > this.#bytesPerTargetMax) return Promise.resolve("dropped-bytes");
+    // Counted at admission, so appends racing in one turn cannot pass the bound together.
+    this.#nextSequence += 1;
+    total.count += 1;
+    total.bytes += bytes;
+    this.#pending.set(hint.target, total);
+    return new Promise<HintAppendOutcome>((resolve, reject) => {
+      this.#queue.push({ storageKey, value, resolve, reject });
+      this.#scheduleFlush();
+    });
+  }
+
+  async scan(target: NodeId, limit: number = HINT_STORE_DEFAULTS.scanLimitDefault): Promise<StoredHint[]> {
+    assert(Number.isSafeInteger(limit) && limit >= 1, "a hint scan limit is a positive integer");
+    const bounds = targetBounds(target);
+    const iterator = this.#db.iterator({ gte: bounds.gte, lt: bounds.lt, limit });
+    const hints: StoredHint[] = [];
+    try {
+      while (hints.length < limit) {
+        const entries = await iterator.nextv(limit - hints.length);
+        if (entries.length === 0) break;
+        for (const [storageKey, value] of entries) hints.push(decodeHint(storageKey, value));
+      }
+    } finally {
+      await iterator.close();
+    }
+    return hints;
+  }
+
+  delete(hints: readonly StoredHint[]): Promise<void> {
+    if (hints.length === 0) return Promise.resolve();
+    return this.#lane(async () => {
+      // Deduplicated so a hint deleted twice (two replays racing) is not uncounted twice.
+      const unique = new Map<string, StoredHint>();
+      for (const hint of hints) unique.set(`${hint.target}\u0000${hint.sequence}`, hint);
+      const keys = [...unique.values()].map((hint) => encodeHintKey(hint.target, hint.sequence));
+      const present = await this.#present(keys);
+      const operations: { type: "del"; key: Buffer }[] = [];
+      const gone: StoredHint[] = [];
+      [...unique.values()].forEach((hint, index) => {
+        if (!present[index]) return;
+        operations.push({ type: "del", key: keys[index] as Buffer });
+        gone.push(hint);
+      });
+      if (operations.length === 0) return;
+      await this.#db.batch(operations, { sync: this.#sync });
+      for (const hint of gone) this.#uncount(hint.target, hint.bytes);
+    });
+  }
+
+  async purgeCreatedBefore(cutoffMs: number): Promise<number> {
+    let purged = 0;
+    for (const target of [...this.#pending.keys()]) {
+      // Oldest first: the scan stops at the first hint young enough to keep.
+      for (;;) {
+        const batch = await this.scan(target, HINT_STORE_DEFAULTS.scanLimitDefault);
+        const expired = batch.filter((hint) => hint.createdMs < cutoffMs);
+        if (expired.length > 0) {
+          await this.delete(expired);
+          purged += expired.length;
+        }
+        if (expired.length < batch.length || batch.length < HINT_STORE_DEFAULTS.scanLimitDefault) break;
+      }
+    }
+    return purged;
+  }
+
+  pending(): ReadonlyMap<NodeId, PendingHints> {
+    return this.#pending;
+  }
+
+  /** Commits appends still queued; store.ts calls it before closing the database. */
+  async flush(): Promise<void> {
+    while (this.#queue.length > 0) await this.#commitQueued();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    // After this event-loop turn, so every hint of the turn joins one batch (one fsync).
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      void this.#commitQueued();
+    });
+  }
+
+  #commitQueued(): Promise<void> {
+    const batch = this.#queue.splice(0, HINT_STORE_DEFAULTS.appendsPerBatchMax);
+    if (this.#queue.length > 0) this.#scheduleFlush();
+    if (batch.length === 0) return Promise.resolve();
+    return this.#lane(async () => {
+      try {
+        await this.#db.batch(
+          batch.map((append) => ({ type: "put" as const, key: append.storageKey, value: append.value })),
+          { sync: this.#sync },
+        );
+      } catch (error) {
+        for (const append of batch) {
+          const { target } = decodeHintKey(append.storageKey);
+          this.#uncount(target, append.storageKey.length + append.value.length);
+          append.reject(error);
+        }
+        return;
+      }
+      for (const append of batch) append.resolve("stored");
+    });
+  }
+
+  async #present(keys: Buffer[]): Promise<boolean[]> {
+    const stored = await this.#db.getMany(keys);
+    return keys.map((_, index) => stored[index] !== undefined);
+  }
+
+  #uncount(target: NodeId, bytes: number): void {
+    const total = this.#pending.get(target);
+    assert(total !== undefined && total.count >= 1 && total.bytes >= bytes, "hint totals went negative");
+    total.count -= 1;
+    total.bytes -= bytes;
+    if (total.count === 0) this.#pending.delete(target);
+  }
+}

@@ -1,0 +1,154 @@
+// Hint storage in the node's LevelDB: per-target order, survival across a reopen, the byte and size
+// bounds, deletion and the window purge.
+
+import { describe, expect, it } from "vitest";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { openLevelStore, type LevelStore } from "../../../src/storage/store.js";
+import { decodeHintKey, encodeHintKey, type HintStoreOptions, type NewHint } from "../../../src/storage/hints.js";
+
+async function withStore<T>(
+  task: (open: (options?: Omit<HintStoreOptions, "sync">) => Promise<LevelStore>) => Promise<T>,
+): Promise<T> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), "grapevine-hints-"));
+  const opened: LevelStore[] = [];
+  try {
+    return await task(async () => {
+      const store = await openLevelStore({ dataDir, sync: false });
+      opened.push(store);
+      return store;
+    });
+  } finally {
+    for (const store of opened) await store.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+function hint(target: string, key: string, createdMs: number, valueBytes = 10): NewHint {
+  return { target, key, encodedRecord: new Uint8Array(valueBytes).fill(7), createdMs };
+}
+
+describe("hint keys", () => {
+  it("order by target, then by sequence numerically", () => {
+    const keys = [
+      encodeHintKey("b", 1),
+      encodeHintKey("a", 256),
+      encodeHintKey("ab", 0),
+      encodeHintKey("a", 2),
+    ].sort(Buffer.compare);
+    expect(keys.map((key) => decodeHintKey(key))).toEqual([
+      { target: "a", sequence: 2 },
+      { target: "a", sequence: 256 },
+      { target: "b", sequence: 1 },
+      { target: "ab", sequence: 0 },
+    ]);
+  });
+});
+
+describe("HintStore", () => {
+  it("returns one target's hints oldest first and never another target's", async () => {
+    await withStore(async (open) => {
+      const store = await open();
+      const hints = await store.openHints();
+      const outcomes = await Promise.all([
+        hints.append(hint("node2", "k1", 10)),
+        hints.append(hint("node20", "x", 11)),
+        hints.append(hint("node2", "k2", 12)),
+        hints.append(hint("node3", "y", 13)),
+        hints.append(hint("node2", "k3", 14)),
+      ]);
+      expect(outcomes).toEqual(["stored", "stored", "stored", "stored", "stored"]);
+      const scanned = await hints.scan("node2");
+      expect(scanned.map((entry) => entry.key)).toEqual(["k1", "k2", "k3"]);
+      expect(scanned.map((entry) => entry.createdMs)).toEqual([10, 12, 14]);
+      expect(scanned.every((entry) => entry.target === "node2")).toBe(true);
+      expect(Buffer.from(scanned[0]?.encodedRecord ?? []).equals(Buffer.alloc(10, 7))).toBe(true);
+      expect((await hints.scan("node2", 2)).map((entry) => entry.key)).toEqual(["k1", "k2"]);
+      expect(hints.pending().get("node2")?.count).toBe(3);
+      expect(hints.pending().get("node20")?.count).toBe(1);
+    });
+  });
+
+  it("keeps hints, their order and their totals across a reopen, and continues the order after it", async () => {
+    await withStore(async (open) => {
+      const first = await open();
+      const before = await first.openHints();
+      await before.append(hint("node2", "old-1", 1));
+      await before.append(hint("node2", "old-2", 2));
+      const bytesBefore = before.pending().get("node2")?.bytes;
+      await first.close();
+
+      const second = await open();
+      const after = await second.openHints();
+      expect(after.pending().get("node2")).toEqual({ count: 2, bytes: bytesBefore });
+      await after.append(hint("node2", "new", 3));
+      expect((await after.scan("node2")).map((entry) => entry.key)).toEqual(["old-1", "old-2", "new"]);
+    });
+  });
+
+  it("drops new hints past the per-target byte bound, keeps the old ones, and leaves other targets alone", async () => {
+    await withStore(async (open) => {
+      const store = await open();
+      // One hint of a 10-byte record under key "kN" is 32 bytes stored; the bound admits two.
+      const hints = await store.openHints({ hintBytesPerTargetMax: 70 });
+      const outcomes: string[] = [];
+      for (let i = 0; i < 4; i++) outcomes.push(await hints.append(hint("node2", `k${i}`, i)));
+      expect(outcomes).toEqual(["stored", "stored", "dropped-bytes", "dropped-bytes"]);
+      expect((await hints.scan("node2")).map((entry) => entry.key)).toEqual(["k0", "k1"]);
+      expect(hints.pending().get("node2")?.bytes).toBe(64);
+      expect(await hints.append(hint("node3", "other", 5))).toBe("stored");
+    });
+  });
+
+  it("decides the byte bound at append, so hints appended in one turn cannot pass it together", async () => {
+    await withStore(async (open) => {
+      const store = await open();
+      const hints = await store.openHints({ hintBytesPerTargetMax: 70 });
+      const outcomes = await Promise.all(Array.from({ length: 6 }, (_, i) => hints.append(hint("node2", `k${i}`, i))));
+      expect(outcomes.filter((outcome) => outcome === "stored")).toHaveLength(2);
+      expect((await hints.scan("node2")).length).toBe(2);
+    });
+  });
+
+  it("refuses a hint larger than hintBytesMax", async () => {
+    await withStore(async (open) => {
+      const store = await open();
+      const hints = await store.openHints({ hintBytesMax: 200 });
+      expect(await hints.append(hint("node2", "big", 1, 500))).toBe("dropped-size");
+      expect(await hints.append(hint("node2", "small", 1, 10))).toBe("stored");
+      expect(hints.pending().get("node2")?.count).toBe(1);
+    });
+  });
+
+  it("deletes only the hints named, once, and frees their bytes", async () => {
+    await withStore(async (open) => {
+      const store = await open();
+      const hints = await store.openHints({ hintBytesPerTargetMax: 70 });
+      await hints.append(hint("node2", "k0", 0));
+      await hints.append(hint("node2", "k1", 1));
+      const [oldest] = await hints.scan("node2", 1);
+      if (oldest === undefined) throw new Error("no hint");
+      await Promise.all([hints.delete([oldest]), hints.delete([oldest])]);
+      expect((await hints.scan("node2")).map((entry) => entry.key)).toEqual(["k1"]);
+      expect(hints.pending().get("node2")?.count).toBe(1);
+      // The freed bytes admit a new hint under the bound.
+      expect(await hints.append(hint("node2", "k2", 2))).toBe("stored");
+      await hints.delete(await hints.scan("node2"));
+      expect(hints.pending().has("node2")).toBe(false);
+    });
+  });
+
+  it("purges every hint created before the cutoff, across targets, and counts them", async () => {
+    await withStore(async (open) => {
+      const store = await open();
+      const hints = await store.openHints();
+      for (let i = 0; i < 5; i++) await hints.append(hint("node2", `k${i}`, i * 100));
+      await hints.append(hint("node3", "old", 50));
+      await hints.append(hint("node3", "young", 900));
+      expect(await hints.purgeCreatedBefore(250)).toBe(4);
+      expect((await hints.scan("node2")).map((entry) => entry.key)).toEqual(["k3", "k4"]);
+      expect((await hints.scan("node3")).map((entry) => entry.key)).toEqual(["young"]);
+    });
+  });
+});
