@@ -12,6 +12,7 @@ import type { Address } from "../core/ids.js";
 import type { PeerMessage } from "../cluster/peer-messages.js";
 import { encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
 import { secretHeaders } from "./auth.js";
+import { PeerLookup } from "./peer-lookup.js";
 import { PEER_BODY_BYTES_MAX, PEER_PATH } from "./peer-protocol.js";
 
 export const PEER_CLIENT_DEFAULTS = {
@@ -61,6 +62,7 @@ export class PeerClient {
   readonly #options: Required<PeerClientOptions>;
   readonly #log: PeerClientLog;
   readonly #peers = new Map<Address, PeerConnection>();
+  readonly #lookup = new PeerLookup();
   readonly #headers: Record<string, string>;
   /** Peers whose non-2xx status was already logged, so a misconfigured peer warns once, not every round. */
   readonly #warned = new Set<string>();
@@ -125,6 +127,7 @@ export class PeerClient {
   /** Closes every pool; in-flight messages are abandoned (they are datagrams). */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#lookup.close();
     const pools = [...this.#peers.values()].map((peer) => peer.pool);
     this.#peers.clear();
     await Promise.allSettled(pools.map((pool) => pool.destroy()));
@@ -172,6 +175,7 @@ export class PeerClient {
         connectTimeout: Math.min(PEER_CLIENT_DEFAULTS.connectTimeoutMs, this.#options.requestTimeoutMs),
         headersTimeout: this.#options.requestTimeoutMs,
         bodyTimeout: this.#options.requestTimeoutMs,
+        connect: { lookup: this.#lookup.lookup },
       });
     } catch (error) {
       this.#log.debug({ address, err: error instanceof Error ? error.message : String(error) }, "bad peer address");

@@ -28,6 +28,7 @@ import { decodeRecord, type StoredRecord } from "../storage/record.js";
 import type { ReplicaTransport, VersionDigest } from "../replication/replica-transport.js";
 import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
 import { secretHeaders } from "./auth.js";
+import { PeerLookup } from "./peer-lookup.js";
 import {
   firstViolation,
   REPLICA_PATH,
@@ -157,6 +158,7 @@ export class ReplicaClient implements ReplicaTransport {
   readonly #deps: ReplicaClientDeps;
   readonly #headers: Record<string, string>;
   readonly #lanes = new Map<NodeId, Lane>();
+  readonly #lookup = new PeerLookup();
   /** Lanes with operations to flush after this turn. */
   #dueLanes: Lane[] = [];
   #flushScheduled = false;
@@ -213,6 +215,7 @@ export class ReplicaClient implements ReplicaTransport {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#lookup.close();
     const lanes = [...this.#lanes.values()];
     this.#lanes.clear();
     for (const lane of lanes) this.#failQueue(lane, "closed", "the replica client is closed");
@@ -438,6 +441,7 @@ export class ReplicaClient implements ReplicaTransport {
         // precise one, this frees the connection for the operations queued behind it.
         headersTimeout: backstopMs,
         bodyTimeout: backstopMs,
+        connect: { lookup: this.#lookup.lookup },
       });
     } catch (error) {
       this.#deps.log.debug({ replica: id, address, err: error instanceof Error ? error.message : String(error) }, "bad replica address");
