@@ -10,9 +10,9 @@
 import type { FastifyInstance, FastifyPluginAsync } from "fastify";
 import type { Outbound } from "../cluster/engine.js";
 import { PeerMessageError, validatePeerMessage, type PeerMessage } from "../cluster/peer-messages.js";
-import { GrapevineError, sendError, toGrapevineError } from "../api/errors.js";
+import { GrapevineError } from "../api/errors.js";
 import { decodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
-import { CLUSTER_SECRET_HEADER, createSecretCheck } from "./auth.js";
+import { guardNodeRoutes } from "./route-guard.js";
 import { PEER_BODY_BYTES_MAX, PEER_PATH } from "./peer-protocol.js";
 
 /** What the route needs of the node: the engine's receive, a clock, and a way to send replies. */
@@ -40,36 +40,8 @@ export class PeerRouteStats {
 
 export const peerRoutes: FastifyPluginAsync<PeerRoutesOptions> = async (app: FastifyInstance, options) => {
   const { deps, stats } = options;
-  const secret = createSecretCheck(options.clusterSecret);
   const bodyLimit = options.bodyBytesMax ?? PEER_BODY_BYTES_MAX;
-
-  // Only msgpack is a peer body; fastify refuses any other type (415), which the handler below turns
-  // into bad_request like every other malformed message.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser(PEER_CONTENT_TYPE, { parseAs: "buffer", bodyLimit }, (_request, body, done) => {
-    done(null, body);
-  });
-
-  app.setErrorHandler((error, request, reply) => {
-    const known = toGrapevineError(error);
-    if (known === null) {
-      request.log.error({ err: error, url: request.url }, "peer route failed");
-      return sendError(reply, new GrapevineError("internal"));
-    }
-    if (known.code === "unauthorized") {
-      stats.refusedUnauthorized++;
-      return sendError(reply, known);
-    }
-    stats.refusedMalformed++;
-    request.log.debug({ reason: known.message }, "peer message refused");
-    return sendError(reply, new GrapevineError("bad_request", known.message, known.details));
-  });
-
-  app.addHook("onRequest", async (request) => {
-    if (!secret.accepts(request.headers[CLUSTER_SECRET_HEADER])) {
-      throw new GrapevineError("unauthorized");
-    }
-  });
+  guardNodeRoutes(app, { clusterSecret: options.clusterSecret, bodyLimit, stats, what: "peer" });
 
   app.post(PEER_PATH, { bodyLimit }, async (request, reply) => {
     const body = request.body;

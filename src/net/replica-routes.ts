@@ -18,9 +18,9 @@ import type { FastifyInstance, FastifyPluginAsync } from "fastify";
 import type { NodeId } from "../core/ids.js";
 import { decodeRecord, encodeRecord, type KeyedRecord, type StoredRecord } from "../storage/record.js";
 import { StoreClosedError, StoreOverloadedError, type Store } from "../storage/store.js";
-import { GrapevineError, sendError, toGrapevineError } from "../api/errors.js";
+import { GrapevineError } from "../api/errors.js";
 import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
-import { CLUSTER_SECRET_HEADER, createSecretCheck } from "./auth.js";
+import { guardNodeRoutes } from "./route-guard.js";
 import {
   firstViolation,
   isValidReplicaKey,
@@ -76,32 +76,8 @@ function storeFailure(error: unknown): ReplicaResult {
 
 export const replicaRoutes: FastifyPluginAsync<ReplicaRoutesOptions> = async (app: FastifyInstance, options) => {
   const { deps, stats } = options;
-  const secret = createSecretCheck(options.clusterSecret);
   const bodyLimit = options.bodyBytesMax ?? REPLICA_REQUEST_BYTES_MAX;
-
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser(PEER_CONTENT_TYPE, { parseAs: "buffer", bodyLimit }, (_request, body, done) => {
-    done(null, body);
-  });
-
-  app.setErrorHandler((error, request, reply) => {
-    const known = toGrapevineError(error);
-    if (known === null) {
-      request.log.error({ err: error, url: request.url }, "replica route failed");
-      return sendError(reply, new GrapevineError("internal"));
-    }
-    if (known.code === "unauthorized") {
-      stats.refusedUnauthorized++;
-      return sendError(reply, known);
-    }
-    stats.refusedMalformed++;
-    request.log.debug({ reason: known.message }, "replica request refused");
-    return sendError(reply, new GrapevineError("bad_request", known.message, known.details));
-  });
-
-  app.addHook("onRequest", async (request) => {
-    if (!secret.accepts(request.headers[CLUSTER_SECRET_HEADER])) throw new GrapevineError("unauthorized");
-  });
+  guardNodeRoutes(app, { clusterSecret: options.clusterSecret, bodyLimit, stats, what: "replica" });
 
   app.post(REPLICA_PATH, { bodyLimit }, async (request, reply) => {
     const body = request.body;
