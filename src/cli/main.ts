@@ -9,7 +9,11 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { EXIT_CODES, printError, processOutput, reportFailure, type CliOutput, type ExitCode } from "./shared.js";
+import { registerBenchCommand } from "./bench.js";
+import { registerDelCommand } from "./del.js";
 import { registerDevCommand } from "./dev.js";
+import { registerGetCommand } from "./get.js";
+import { registerPutCommand } from "./put.js";
 import { registerStartCommand } from "./start.js";
 import { registerStatusCommand } from "./status.js";
 
@@ -43,6 +47,10 @@ export function createProgram(output: CliOutput, setExit: (code: ExitCode) => vo
   registerStartCommand(program, output, setExit);
   registerDevCommand(program, output, setExit);
   registerStatusCommand(program, output, setExit);
+  registerPutCommand(program, output, setExit);
+  registerGetCommand(program, output, setExit);
+  registerDelCommand(program, output, setExit);
+  registerBenchCommand(program, output, setExit);
   return program;
 }
 
