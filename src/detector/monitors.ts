@@ -18,6 +18,7 @@
 // by the id itself, so the order is total.
 
 import { assert } from "../core/assert.js";
+import { fmix32 } from "../core/hash.js";
 import type { NodeId } from "../core/ids.js";
 
 const FNV_OFFSET_BASIS_32 = 0x811c9dc5;
@@ -49,13 +50,7 @@ export function ringPositionOf(id: NodeId): number {
       mix(0x80 | (code & 0x3f));
     }
   }
-  // MurmurHash3 fmix32: every input bit affects every output bit.
-  hash ^= hash >>> 16;
-  hash = Math.imul(hash, 0x85ebca6b);
-  hash ^= hash >>> 13;
-  hash = Math.imul(hash, 0xc2b2ae35);
-  hash ^= hash >>> 16;
-  return hash >>> 0;
+  return fmix32(hash);
 }
 
 export class MonitorRing {

@@ -12,6 +12,7 @@
 // the next round with another peer. The hashes are murmur3's finalizer over UTF-16 code units: fast,
 // well mixed, identical on every node; they need not resist an adversary (peers are authenticated).
 
+import { fmix32 } from "../core/hash.js";
 import type { NodeId } from "../core/ids.js";
 
 /** One member's digest, as compared between two nodes. */
@@ -36,16 +37,6 @@ export interface DigestHash {
 const LANE_A_SEED = 0x9747b28c;
 const LANE_B_SEED = 0x2f6b1c3d;
 const TWO_POW_32 = 0x1_0000_0000;
-
-function fmix32(value: number): number {
-  let h = value >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 function absorb(hash: number, word: number): number {
   return fmix32(Math.imul(hash ^ (word >>> 0), 0x5bd1e995) + 0x6b43a9b5);

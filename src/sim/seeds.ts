@@ -7,16 +7,7 @@
 // The mixer is MurmurHash3's 32-bit finalizer (Appleby), which spreads one changed input bit across
 // the whole output; names are hashed with FNV-1a (Fowler, Noll, Vo).
 
-/** MurmurHash3's fmix32: a bijective avalanche of 32 bits. */
-function fmix32(value: number): number {
-  let h = value >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+import { fmix32 } from "../core/hash.js";
 
 /** FNV-1a over the UTF-16 code units of `text`, 32 bits. */
 export function hashName(text: string): number {
