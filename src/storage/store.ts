@@ -87,6 +87,13 @@ export interface Store {
   apply(writes: readonly KeyedRecord[]): Promise<ApplyResult>;
   /** The records of the token range (start, end], in ring order from just after start. */
   scanRange(range: TokenRangeBounds, options?: ScanOptions): AsyncIterable<ScannedRecord>;
+  /**
+   * Deletes every record of the token range (start, end], tombstones included, and returns how many.
+   * For ranges this node no longer replicates (cleanup after a ring change); writes that land in the
+   * range while it runs are deleted too if the scan reaches them, so call it only once the node has
+   * stopped being a replica of the range.
+   */
+  deleteRange(range: TokenRangeBounds): Promise<number>;
   /** Deletes tombstones older than graceUs at nowUs (nowUs - timestampUs > graceUs); returns how many. */
   purgeTombstones(nowUs: number, graceUs?: number): Promise<number>;
   /** Records, tombstones and bytes of committed data, for load reports. */
@@ -416,6 +423,24 @@ export class LevelStore implements Store {
     }
   }
 
+  async deleteRange(range: TokenRangeBounds): Promise<number> {
+    if (this.closed) throw new StoreClosedError("the store is closed");
+    let deleted = 0;
+    for (const bounds of dataRangeBounds(range)) {
+      const iterator = this.db.keys({ gte: bounds.gte, lt: bounds.lt });
+      try {
+        for (;;) {
+          const storageKeys = await iterator.nextv(STORE_DEFAULTS.purgeBatchSizeMax);
+          if (storageKeys.length === 0) break;
+          deleted += await this.exclusive(() => this.deleteChunk(storageKeys));
+        }
+      } finally {
+        await iterator.close();
+      }
+    }
+    return deleted;
+  }
+
   async purgeTombstones(nowUs: number, graceUs: number = this.tombstoneGraceUs): Promise<number> {
     if (this.closed) throw new StoreClosedError("the store is closed");
     assert(Number.isSafeInteger(nowUs) && Number.isSafeInteger(graceUs) && graceUs >= 0, "purge needs integer µs");
@@ -619,6 +644,27 @@ export class LevelStore implements Store {
         owner.resolve({ written: owner.written, superseded: owner.superseded });
       }
     }
+  }
+
+  /** Deletes the keys that are still stored, inside the lane, keeping the statistics exact. */
+  private async deleteChunk(storageKeys: Buffer[]): Promise<number> {
+    const stored = (await this.db.getMany(storageKeys)) as (Buffer | undefined)[];
+    const operations: BatchOperation[] = [];
+    const totals: Totals = { ...this.totals };
+    storageKeys.forEach((storageKey, index) => {
+      const bytes = stored[index];
+      if (bytes === undefined) return;
+      const record = decodeStored(bytes);
+      operations.push({ type: "del", key: storageKey });
+      totals.records -= 1;
+      if (record !== undefined && record !== "unreadable" && record.tombstone) totals.tombstones -= 1;
+      totals.bytes -= storageKey.length + bytes.length;
+    });
+    if (operations.length === 0) return 0;
+    operations.push({ type: "put", key: metaKey(META_STATS), value: encodeTotals(totals) });
+    await this.db.batch(operations, { sync: this.options.sync });
+    this.totals = totals;
+    return operations.length - 1;
   }
 
   /** Deletes the keys that are still tombstones older than cutoffUs, inside the lane. */

@@ -264,6 +264,35 @@ export function describeStoreConformance(name: string, makeHarness: () => Promis
       });
     });
 
+    describe("deleteRange", () => {
+      it("deletes exactly the records of (start, end], tombstones included, and keeps the counts right", async () => {
+        const tokens: Token[] = [0n, 5n, 10n, 11n, HALF, TOKEN_MAX];
+        const writes: KeyedRecord[] = tokens.flatMap((token, index) => [
+          { key: keyAt(token, "a"), record: live(index + 1, "n", "value") },
+          { key: keyAt(token, "b"), record: tombstoneRecord(index + 1, "n") },
+        ]);
+        for (const [start, end] of [
+          [4n, 10n],
+          [HALF, 5n], // wraps
+          [11n, 11n], // the whole ring
+        ] as [Token, Token][]) {
+          const store = await open();
+          await store.apply(writes);
+          const expected = writes.filter((write) => inRange(start, end, explicitTokenOf(write.key)));
+          expect(await store.deleteRange({ start, end }), `(${start}, ${end}]`).toBe(expected.length);
+          const left = await collect(store.scanRange({ start: 0n, end: 0n }));
+          expect(left.map((entry) => entry.key).sort()).toEqual(
+            writes.filter((write) => !expected.includes(write)).map((write) => write.key).sort(),
+          );
+          expect(store.load()).toMatchObject({
+            keys: left.filter((entry) => !entry.record.tombstone).length,
+            tombstones: left.filter((entry) => entry.record.tombstone).length,
+          });
+          await store.close();
+        }
+      });
+    });
+
     describe("tombstone purge", () => {
       const graceUs = 1_000;
 
