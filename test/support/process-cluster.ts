@@ -33,6 +33,10 @@ export interface NodeSpec {
   /** More `grapevine start` flags, e.g. ["--cluster-secret", "s3cret"]. */
   readonly args?: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
+  /** The address the node listens on and is reached at; default 127.0.0.1 (test/faults: a namespace's address). */
+  readonly host?: string;
+  /** Run the node under this command, e.g. ["ip", "netns", "exec", "ns1"] (which execs, so the PID is the node's). */
+  readonly commandPrefix?: readonly string[];
 }
 
 export interface ExitStatus {
@@ -112,8 +116,8 @@ export class ProcessCluster {
     return {
       id: spec.id,
       port: spec.port,
-      address: `127.0.0.1:${spec.port}`,
-      url: `http://127.0.0.1:${spec.port}`,
+      address: `${spec.host ?? "127.0.0.1"}:${spec.port}`,
+      url: `http://${spec.host ?? "127.0.0.1"}:${spec.port}`,
       dataDir: this.dataDir(id),
       logFile: this.logFile(id),
       pid: entry.process.pid ?? -1,
@@ -144,7 +148,7 @@ export class ProcessCluster {
     await waitFor(
       async () => {
         if (!entry.running) throw new Error(`${id} exited; see ${this.logFile(id)}:\n${this.tail(id, 10)}`);
-        const answer = await httpRequest(`http://127.0.0.1:${entry.spec.port}/health`, { timeoutMs: 1_000 });
+        const answer = await httpRequest(`http://${entry.spec.host ?? "127.0.0.1"}:${entry.spec.port}/health`, { timeoutMs: 1_000 });
         return answer.status === 200;
       },
       { timeoutMs, intervalMs: 100, what: `${id} to answer /health` },
@@ -239,7 +243,7 @@ export class ProcessCluster {
       "--id",
       spec.id,
       "--listen",
-      `127.0.0.1:${spec.port}`,
+      `${spec.host ?? "127.0.0.1"}:${spec.port}`,
       "--data-dir",
       this.dataDir(spec.id),
       ...(spec.seeds !== undefined && spec.seeds.length > 0 ? ["--seeds", spec.seeds.join(",")] : []),
@@ -248,7 +252,8 @@ export class ProcessCluster {
     const log = openSync(this.logFile(spec.id), "a");
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, args, {
+      const [command, ...prefixArgs] = [...(spec.commandPrefix ?? []), process.execPath];
+      child = spawn(command as string, [...prefixArgs, ...args], {
         cwd: REPO_ROOT,
         env: { ...withoutGrapevineVariables(process.env), ...spec.env },
         stdio: ["ignore", log, log],

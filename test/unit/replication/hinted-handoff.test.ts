@@ -241,6 +241,33 @@ describe("HintedHandoff", () => {
     expect(h.writes.map((write) => write.split(" ")[1])).toEqual(Array.from({ length: 30 }, (_, i) => `k${i}`));
   });
 
+  it("releases paced hint writes together on quantum boundaries, so the replica client can coalesce them", async () => {
+    const h = new Harness({ replayRecordsPerSecondMax: 1_000, replayConcurrencyMax: 8, replayPaceQuantumMs: 20 });
+    h.clock.autoAdvance = false;
+    for (let i = 0; i < 24; i++) h.miss(`k${i}`, "n2");
+    await settle();
+    const replay = h.handoff.replay("n2");
+    await settle();
+    const releasedAtMs = new Map<number, number>();
+    let seen = h.writes.length;
+    releasedAtMs.set(0, seen);
+    for (let elapsedMs = 1; elapsedMs <= 200; elapsedMs++) {
+      await h.clock.advance(1);
+      await settle();
+      if (h.writes.length > seen) releasedAtMs.set(elapsedMs, h.writes.length - seen);
+      seen = h.writes.length;
+    }
+    expect(await replay).toMatchObject({ replayed: 24, complete: true });
+    // Writes leave only on 20 ms boundaries, several at a time, and never ahead of the rate.
+    let released = 0;
+    for (const [atMs, count] of [...releasedAtMs].sort((a, b) => a[0] - b[0])) {
+      expect(atMs % 20).toBe(0);
+      released += count;
+      expect(released).toBeLessThanOrEqual(1 + atMs);
+    }
+    expect(Math.max(...releasedAtMs.values())).toBeGreaterThan(1);
+  });
+
   it("joins a replay already running for the same target instead of starting a second", async () => {
     const h = new Harness({ replayRecordsPerSecondMax: 10 });
     h.clock.autoAdvance = false;

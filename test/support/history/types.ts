@@ -1,0 +1,82 @@
+// test/support/history/types.ts — what a history is: the operations client workers ran against a
+// cluster, each with its outcome and its start and end times, plus what the cluster held at the end.
+// The recorder (recorder.ts) builds one; the checker (checker.ts) judges it. Plain data only, so a
+// history is written to and read from a JSON file unchanged.
+
+/** How an operation ended, from the client's side. */
+export type OpOutcome =
+  /** Acknowledged: a write reached its `w`; a read answered 200 or 404. */
+  | "ok"
+  /** Known not to have happened: a write refused before anything was sent (503, 4xx); a read without an answer. */
+  | "failed"
+  /** A write that may or may not have landed: 504 timeout, a transport error, no answer in time. */
+  | "indeterminate";
+
+interface OpBase {
+  /** Unique in the history, in invocation order. */
+  readonly id: number;
+  /** The worker that ran it (one worker runs one operation at a time). */
+  readonly worker: string;
+  /** The node that coordinated it. */
+  readonly node: string;
+  readonly key: string;
+  /** The consistency level asked for: "one", "quorum", "all" or a number. */
+  readonly level: string;
+  /** Milliseconds on the recorder's monotonic clock when the request was sent and when its answer (or error) came. */
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly outcome: OpOutcome;
+  /** HTTP status, when one came back. */
+  readonly status?: number;
+  /** Why it failed or is indeterminate: an error code or a transport error's message. */
+  readonly error?: string;
+}
+
+export interface WriteOp extends OpBase {
+  readonly kind: "write";
+  /** The value written: unique in the history (worker and sequence), so every read value has one writer. */
+  readonly value: string;
+  /** The version's timestamp (X-Grapevine-Timestamp, HLC microseconds) of an acknowledged write. */
+  readonly timestampUs?: number;
+}
+
+export interface ReadOp extends OpBase {
+  readonly kind: "read";
+  /** The value returned by an ok read; null when the key was not found. */
+  readonly value?: string | null;
+  /** The returned version's timestamp, when a value was returned. */
+  readonly timestampUs?: number;
+}
+
+export type HistoryOp = WriteOp | ReadOp;
+
+/** One replica's own copy of a key, read from its store directly (no coordinator in between). */
+export interface ReplicaCopy {
+  readonly node: string;
+  /** Null when the replica holds nothing for the key. */
+  readonly version: { readonly timestampUs: number; readonly writer: string; readonly value: string; readonly tombstone: boolean } | null;
+}
+
+/** Every replica's copy of one key, read after the faults healed and the cluster settled. */
+export interface ReplicaState {
+  readonly key: string;
+  readonly copies: readonly ReplicaCopy[];
+}
+
+/**
+ * A whole run: the operations during the faults, the final quorum reads from every node (also
+ * operations, kept apart because the lost-write check is about them), and the replicas' final copies.
+ */
+export interface History {
+  readonly name: string;
+  /** When the run started, for the file. */
+  readonly startedAt: string;
+  /** The workload's operations, in invocation order. */
+  readonly ops: readonly HistoryOp[];
+  /** Reads at r=quorum of every written key from every node, after heal and settle. */
+  readonly finalReads: readonly ReadOp[];
+  /** Each written key's replicas' own copies, after heal and settle. */
+  readonly replicas: readonly ReplicaState[];
+  /** Faults and other notes with their times, for a reader of a failed run's file. */
+  readonly events: readonly { readonly atMs: number; readonly what: string }[];
+}
