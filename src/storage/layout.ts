@@ -2,7 +2,8 @@
 //
 // Theory of operation. LevelDB orders keys bytewise, so the layout chooses bytes whose order is the
 // order we scan in. Every storage key starts with one namespace byte, so data, hints and node meta
-// state share one database (one log, one fsync) without colliding: `d` data, `h` hints, `m` meta.
+// state share one database (one log, one fsync) without colliding: `d` data, `h` hints, `m` meta,
+// `s` segment hashes (segments.ts).
 // A data key is `d` ++ token as 8 bytes big-endian ++ the key's UTF-8 bytes. Big-endian unsigned
 // bytes compare like the numbers, and the token field has a fixed width, so bytewise order of
 // storage keys is the order of (token, UTF-8 key bytes): one token range is one contiguous scan.
@@ -22,9 +23,12 @@ export const NAMESPACE = {
   data: 0x64, // "d"
   hints: 0x68, // "h"
   meta: 0x6d, // "m"
+  /** Segment hashes (segments.ts): `s` ++ log sequence (8 bytes, big-endian) → changed segment states. */
+  segments: 0x73, // "s"
 } as const;
 
 export type Namespace = keyof typeof NAMESPACE;
+
 
 /** A token as stored: 64 bits, big-endian, so bytewise order is numeric order. */
 export const TOKEN_BYTES = 8;
@@ -108,6 +112,29 @@ export function metaKey(name: string): Buffer {
   bytes[0] = NAMESPACE.meta;
   bytes.write(name, 1, "utf8");
   return bytes;
+}
+
+/**
+ * `s` ++ sequence (8 bytes, big-endian): one entry of the segment log (segments.ts), the segment
+ * states one batch changed, or a checkpoint of all of them. Bytewise order is log order.
+ */
+export function segmentLogKey(sequence: number): Buffer {
+  assert(Number.isSafeInteger(sequence) && sequence >= 0, () => `not a log sequence: ${sequence}`);
+  const bytes = Buffer.allocUnsafe(1 + 8);
+  bytes[0] = NAMESPACE.segments;
+  bytes.writeBigUInt64BE(BigInt(sequence), 1);
+  return bytes;
+}
+
+/** The inverse of segmentLogKey; only keys read back from our own DB reach it. */
+export function decodeSegmentLogKey(storageKey: Uint8Array): number {
+  assert(storageKey.length === 9 && storageKey[0] === NAMESPACE.segments, "not a segment log key");
+  return Number(Buffer.from(storageKey.buffer, storageKey.byteOffset, storageKey.byteLength).readBigUInt64BE(1));
+}
+
+/** Data keys whose token lies in [first, last], both inclusive (for segment pieces and scans). */
+export function tokenStretch(first: Token, last: Token): KeyBounds {
+  return inclusiveTokenBounds(first, last);
 }
 
 /** Data keys whose token lies in [first, last], both inclusive. */

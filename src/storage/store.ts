@@ -32,6 +32,14 @@
 // how each stored size changes, and writes the new totals in the same atomic batch, so they survive
 // crashes without a recount. Tombstones are kept for a grace period (10 days by default, longer than
 // any repair cycle, as Cassandra's gc_grace_seconds) and purged by purgeTombstones after it.
+//
+// Segment hashes (segments.ts) are kept the same way: the batch that replaces a stored version
+// subtracts the old record's hash from its token segment and adds the new one's, from the bytes the
+// batch's getMany already read (no extra LevelDB read), and writes one segment log entry with the
+// touched segments' new states in the same db.batch (segments.ts); deletes and purges subtract. The table lives in memory (1.25 MiB), is loaded at
+// open, and only changes after its batch committed, so after a crash or a restart the trees of
+// antientropy/ are right without rescanning the data. A database without segment entries (written
+// before they existed) is scanned once at open to build them.
 
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
@@ -42,6 +50,9 @@ import { tokenOf as partitionerTokenOf, type Token } from "../ring/partitioner.j
 import {
   dataRangeBounds,
   decodeDataKey,
+  decodeSegmentLogKey,
+  segmentLogKey,
+  tokenStretch,
   encodeDataKey,
   metaKey,
   namespaceBounds,
@@ -49,6 +60,15 @@ import {
 } from "./layout.js";
 import { compareRecords, decodeRecord, encodeRecord, type KeyedRecord, type StoredRecord } from "./record.js";
 import { HintStore, type HintStoreOptions } from "./hints.js";
+import {
+  recordHash,
+  replaySegmentLogEntry,
+  SEGMENT_LOG_LIMITS,
+  SEGMENT_BITS,
+  SegmentTable,
+  Staging,
+  type SegmentReader,
+} from "./segments.js";
 
 export const STORE_DEFAULTS = {
   /** At ~7 µs per record, a full batch holds the lane ~7 ms: long enough to amortize, short for latency. */
@@ -98,6 +118,14 @@ export interface Store {
   purgeTombstones(nowUs: number, graceUs?: number): Promise<number>;
   /** Records, tombstones and bytes of committed data, for load reports. */
   load(): StoreLoad;
+  /** The hash and record count of every token segment (segments.ts), as of the last committed batch. */
+  segments(): SegmentReader;
+  /**
+   * The records whose token lies in [first, last] (both inclusive, first <= last), with their
+   * 128-bit record hashes, in token order: for segment pieces and the repair exchange. At most
+   * `limit` entries; `truncated` says whether there were more.
+   */
+  scanHashed(first: Token, last: Token, limit: number): Promise<HashedScan>;
   /** Commits queued writes, then closes. Idempotent. */
   close(): Promise<void>;
 }
@@ -120,6 +148,20 @@ export interface ScanOptions {
   readonly limit?: number;
   /** Include tombstones (repair and streaming need them). Default true. */
   readonly tombstones?: boolean;
+}
+
+export interface HashedEntry {
+  readonly key: string;
+  readonly token: Token;
+  readonly timestampUs: number;
+  /** segments.ts recordHash of (storage key, encoded record): 16 bytes. */
+  readonly hash: Buffer;
+}
+
+export interface HashedScan {
+  readonly entries: HashedEntry[];
+  /** True when the stretch held more than `limit` records. */
+  readonly truncated: boolean;
 }
 
 export interface StoreLoad {
@@ -180,6 +222,19 @@ export class StoreFormatError extends Error {
 export const STORE_FORMAT = 1;
 const META_FORMAT = "format";
 const META_STATS = "stats";
+/** Present (holding SEGMENT_LOG_FORMAT) once the `s` namespace holds the segment log. */
+const META_SEGMENTS = "segments";
+/** SEGMENT_BITS and the log layout: a different value means the log must be rebuilt from the data. */
+const SEGMENT_LOG_FORMAT = `log-${SEGMENT_BITS}`;
+
+/** The segment table and where its log stands. */
+interface SegmentState {
+  readonly table: SegmentTable;
+  /** The next log sequence. */
+  nextSequence: number;
+  /** Sequences of the log entries on disk, oldest first (the first may be a checkpoint). */
+  readonly entries: number[];
+}
 
 const metaPackr = new Packr({ useRecords: false });
 
@@ -227,7 +282,8 @@ export async function openLevelStore(options: LevelStoreOptions, deps: StoreDeps
   try {
     await checkFormat(db);
     const totals = (await readTotals(db)) ?? (await recountTotals(db));
-    return new LevelStore(db, options, deps, totals);
+    const segments = (await readSegments(db)) ?? (await rebuildSegments(db));
+    return new LevelStore(db, options, deps, totals, segments);
   } catch (error) {
     await db.close();
     throw error;
@@ -283,6 +339,54 @@ async function recountTotals(db: Database): Promise<Totals> {
   return totals;
 }
 
+async function readSegments(db: Database): Promise<SegmentState | null> {
+  const marker: Buffer | undefined = await db.get(metaKey(META_SEGMENTS));
+  if (marker === undefined || metaPackr.unpack(marker) !== SEGMENT_LOG_FORMAT) return null;
+  const state: SegmentState = { table: new SegmentTable(), nextSequence: 0, entries: [] };
+  const bounds = namespaceBounds("segments");
+  const iterator = db.iterator({ gte: bounds.gte, lt: bounds.lt });
+  try {
+    for (;;) {
+      const entries = await iterator.nextv(STORE_DEFAULTS.scanBatchSizeDefault);
+      if (entries.length === 0) break;
+      for (const [key, value] of entries) {
+        const sequence = decodeSegmentLogKey(key);
+        replaySegmentLogEntry(state.table, value);
+        state.entries.push(sequence);
+        state.nextSequence = sequence + 1;
+      }
+    }
+  } finally {
+    await iterator.close();
+  }
+  return state;
+}
+
+/** Only for a database without a segment log: one full scan, then a checkpoint of every segment. */
+async function rebuildSegments(db: Database): Promise<SegmentState> {
+  const table = new SegmentTable();
+  const staging = new Staging(table);
+  const data = namespaceBounds("data");
+  const iterator = db.iterator({ gte: data.gte, lt: data.lt });
+  try {
+    for (;;) {
+      const entries = await iterator.nextv(STORE_DEFAULTS.scanBatchSizeMax);
+      if (entries.length === 0) break;
+      for (const [key, value] of entries) staging.add(key, value);
+    }
+  } finally {
+    await iterator.close();
+  }
+  table.install(staging);
+  const stale = namespaceBounds("segments");
+  await db.clear({ gte: stale.gte, lt: stale.lt });
+  await db.batch([
+    { type: "put", key: segmentLogKey(0), value: table.encodeCheckpoint() },
+    { type: "put", key: metaKey(META_SEGMENTS), value: metaPackr.pack(SEGMENT_LOG_FORMAT) },
+  ]);
+  return { table, nextSequence: 1, entries: [0] };
+}
+
 function encodeTotals(totals: Totals): Buffer {
   return metaPackr.pack([totals.records, totals.tombstones, totals.bytes]);
 }
@@ -312,6 +416,7 @@ export class LevelStore implements Store {
   private closed = false;
   private closing: Promise<void> | null = null;
   private hintStore: HintStore | null = null;
+  private checkpointing = false;
 
   private batchesCommitted = 0;
   private writesApplied = 0;
@@ -325,6 +430,7 @@ export class LevelStore implements Store {
     private readonly options: LevelStoreOptions,
     deps: StoreDeps,
     totals: Totals,
+    private readonly segmentState: SegmentState,
   ) {
     this.limits = {
       recordsPerBatchMax: options.limits?.recordsPerBatchMax ?? STORE_DEFAULTS.recordsPerBatchMax,
@@ -483,6 +589,43 @@ export class LevelStore implements Store {
     };
   }
 
+  segments(): SegmentReader {
+    return this.segmentState.table;
+  }
+
+  async scanHashed(first: Token, last: Token, limit: number): Promise<HashedScan> {
+    if (this.closed) throw new StoreClosedError("the store is closed");
+    assert(first <= last, "scanHashed needs first <= last");
+    assert(Number.isSafeInteger(limit) && limit >= 0, "scanHashed limit must be a non-negative integer");
+    const bounds = tokenStretch(first, last);
+    const entries: HashedEntry[] = [];
+    // One more than the limit, to know whether the stretch held more.
+    const iterator = this.db.iterator({ gte: bounds.gte, lt: bounds.lt, limit: limit + 1 });
+    let truncated = false;
+    try {
+      for (;;) {
+        const batch = await iterator.nextv(STORE_DEFAULTS.scanBatchSizeMax);
+        if (batch.length === 0) break;
+        for (const [storageKey, value] of batch) {
+          if (entries.length >= limit) {
+            truncated = true;
+            break;
+          }
+          const { token, key } = decodeDataKey(storageKey);
+          const stored = decodeStored(value);
+          // An unreadable record still counts in its segment's hash; timestamp 0 makes any readable
+          // version from a peer win over it.
+          const timestampUs = stored === undefined || stored === "unreadable" ? 0 : stored.timestampUs;
+          entries.push({ key, token, timestampUs, hash: recordHash(storageKey, value) });
+        }
+        if (truncated) break;
+      }
+    } finally {
+      await iterator.close();
+    }
+    return { entries, truncated };
+  }
+
   counters(): StoreCounters {
     return {
       batchesCommitted: this.batchesCommitted,
@@ -592,6 +735,7 @@ export class LevelStore implements Store {
       const stored = (await this.db.getMany(candidates.map((write) => write.storageKey))) as (Buffer | undefined)[];
       const operations: BatchOperation[] = [];
       const totals: Totals = { ...this.totals };
+      const staging = new Staging(this.segmentState.table);
       let unreadable = 0;
       candidates.forEach((write, index) => {
         const storedBytes = stored[index];
@@ -607,16 +751,20 @@ export class LevelStore implements Store {
           totals.bytes += write.storageKey.length;
         } else {
           totals.bytes -= storedBytes.length;
+          staging.remove(write.storageKey, storedBytes);
         }
+        staging.add(write.storageKey, write.encoded);
         totals.bytes += write.encoded.length;
         if (write.record.tombstone) totals.tombstones += 1;
         operations.push({ type: "put", key: write.storageKey, value: write.encoded });
         applied.add(write);
       });
       if (operations.length > 0) {
+        const logged = this.logSegments(operations, staging);
         operations.push({ type: "put", key: metaKey(META_STATS), value: encodeTotals(totals) });
         await this.db.batch(operations, { sync: this.options.sync });
         this.totals = totals;
+        this.installSegments(staging, logged);
         this.batchesCommitted += 1;
       }
       this.unreadableRecordsReplaced += unreadable;
@@ -646,25 +794,72 @@ export class LevelStore implements Store {
     }
   }
 
+  /** Adds one segment log entry for the batch's segment changes; returns its sequence (null: none). */
+  private logSegments(operations: BatchOperation[], staging: Staging): number | null {
+    if (staging.size === 0) return null;
+    const sequence = this.segmentState.nextSequence;
+    operations.push({ type: "put", key: segmentLogKey(sequence), value: staging.encode() });
+    return sequence;
+  }
+
+  /**
+   * After the batch committed: the table takes the staged states, the log its entry, and once the
+   * log is long a checkpoint is queued in the lane (this runs inside it, so the checkpoint goes after).
+   */
+  private installSegments(staging: Staging, logged: number | null): void {
+    this.segmentState.table.install(staging);
+    if (logged === null) return;
+    this.segmentState.entries.push(logged);
+    this.segmentState.nextSequence = logged + 1;
+    if (this.segmentState.entries.length > SEGMENT_LOG_LIMITS.segmentLogEntriesMax && !this.checkpointing) {
+      this.checkpointing = true;
+      void this.exclusive(() => this.checkpointSegments())
+        .catch(() => undefined)
+        .finally(() => {
+          this.checkpointing = false;
+        });
+    }
+  }
+
+  /** One entry with every non-empty segment replaces the log so far; in the lane, so nothing interleaves. */
+  private async checkpointSegments(): Promise<void> {
+    const state = this.segmentState;
+    const sequence = state.nextSequence;
+    const replaced = [...state.entries];
+    const operations: BatchOperation[] = [
+      { type: "put", key: segmentLogKey(sequence), value: state.table.encodeCheckpoint() },
+      ...replaced.map((old): BatchOperation => ({ type: "del", key: segmentLogKey(old) })),
+    ];
+    await this.db.batch(operations, { sync: this.options.sync });
+    state.entries.splice(0, replaced.length);
+    state.entries.unshift(sequence);
+    state.nextSequence = sequence + 1;
+  }
+
   /** Deletes the keys that are still stored, inside the lane, keeping the statistics exact. */
   private async deleteChunk(storageKeys: Buffer[]): Promise<number> {
     const stored = (await this.db.getMany(storageKeys)) as (Buffer | undefined)[];
     const operations: BatchOperation[] = [];
     const totals: Totals = { ...this.totals };
+    const staging = new Staging(this.segmentState.table);
     storageKeys.forEach((storageKey, index) => {
       const bytes = stored[index];
       if (bytes === undefined) return;
       const record = decodeStored(bytes);
       operations.push({ type: "del", key: storageKey });
+      staging.remove(storageKey, bytes);
       totals.records -= 1;
       if (record !== undefined && record !== "unreadable" && record.tombstone) totals.tombstones -= 1;
       totals.bytes -= storageKey.length + bytes.length;
     });
     if (operations.length === 0) return 0;
+    const deleted = operations.length;
+    const logged = this.logSegments(operations, staging);
     operations.push({ type: "put", key: metaKey(META_STATS), value: encodeTotals(totals) });
     await this.db.batch(operations, { sync: this.options.sync });
     this.totals = totals;
-    return operations.length - 1;
+    this.installSegments(staging, logged);
+    return deleted;
   }
 
   /** Deletes the keys that are still tombstones older than cutoffUs, inside the lane. */
@@ -672,21 +867,25 @@ export class LevelStore implements Store {
     const stored = (await this.db.getMany(storageKeys)) as (Buffer | undefined)[];
     const operations: BatchOperation[] = [];
     const totals: Totals = { ...this.totals };
+    const staging = new Staging(this.segmentState.table);
     storageKeys.forEach((storageKey, index) => {
       const bytes = stored[index];
       const record = decodeStored(bytes);
       if (bytes === undefined || record === undefined || record === "unreadable") return;
       if (!record.tombstone || record.timestampUs >= cutoffUs) return;
       operations.push({ type: "del", key: storageKey });
+      staging.remove(storageKey, bytes);
       totals.records -= 1;
       totals.tombstones -= 1;
       totals.bytes -= storageKey.length + bytes.length;
     });
     if (operations.length === 0) return 0;
+    const purged = operations.length;
+    const logged = this.logSegments(operations, staging);
     operations.push({ type: "put", key: metaKey(META_STATS), value: encodeTotals(totals) });
     await this.db.batch(operations, { sync: this.options.sync });
     this.totals = totals;
-    const purged = operations.length - 1;
+    this.installSegments(staging, logged);
     this.tombstonesPurged += purged;
     return purged;
   }

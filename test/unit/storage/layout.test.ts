@@ -105,7 +105,7 @@ describe("storage key layout", () => {
     }
     expect(within(meta, metaKey("stats"))).toBe(true);
     expect(within(data, metaKey("stats"))).toBe(false);
-    expect(new Set(Object.values(NAMESPACE)).size).toBe(3);
+    expect(new Set(Object.values(NAMESPACE)).size).toBe(4);
     // Every stretch of a data range stays inside the data namespace.
     for (const bounds of dataRangeBounds({ start: 7n, end: 7n })) {
       expect(Buffer.compare(bounds.gte, data.gte)).toBeGreaterThanOrEqual(0);

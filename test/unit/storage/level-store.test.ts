@@ -5,6 +5,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { openLevelStore, type Store } from "../../../src/storage/store.js";
+import { Level } from "level";
+import { namespaceBounds, metaKey } from "../../../src/storage/layout.js";
+import { SEGMENT_COUNT, SEGMENT_LOG_LIMITS } from "../../../src/storage/segments.js";
 import { waitFor } from "../../support/wait-for.js";
 import { describeStoreConformance, type StoreHarness } from "./store-conformance.js";
 
@@ -90,4 +93,59 @@ describe("LevelStore on disk", () => {
       }
     });
   }
+});
+
+describe("LevelStore segment log", () => {
+  function snapshot(store: { segments(): { hashOf(s: number): Buffer; countOf(s: number): number } }): string[] {
+    const out: string[] = [];
+    for (let segment = 0; segment < SEGMENT_COUNT; segment++) {
+      const count = store.segments().countOf(segment);
+      if (count > 0) out.push(`${segment}:${count}:${store.segments().hashOf(segment).toString("hex")}`);
+    }
+    return out;
+  }
+  const record = (i: number) => ({ value: Buffer.from(`v${i}`), contentType: "", timestampUs: 1 + i, writer: "n", tombstone: false });
+
+  it("checkpoints a long segment log and reopens with the same hashes", async () => {
+    const dataDir = await temporaryDataDir();
+    try {
+      const store = await openLevelStore({ dataDir, sync: false });
+      // One batch per apply: more batches than the log holds before a checkpoint.
+      for (let i = 0; i < SEGMENT_LOG_LIMITS.segmentLogEntriesMax + 50; i++) await store.apply([{ key: `key-${i}`, record: record(i) }]);
+      const before = snapshot(store);
+      expect(before.length).toBeGreaterThan(1000);
+      await store.close();
+      const raw = new Level<Buffer, Buffer>(path.join(dataDir, "db"), { keyEncoding: "buffer", valueEncoding: "buffer" });
+      const bounds = namespaceBounds("segments");
+      const entries = await raw.keys({ gte: bounds.gte, lt: bounds.lt }).all();
+      await raw.close();
+      expect(entries.length).toBeLessThan(100);
+      const reopened = await openLevelStore({ dataDir, sync: false });
+      expect(snapshot(reopened)).toEqual(before);
+      await reopened.close();
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("rebuilds segment hashes once from the data when a database has none", async () => {
+    const dataDir = await temporaryDataDir();
+    try {
+      const store = await openLevelStore({ dataDir, sync: false });
+      await store.apply(Array.from({ length: 500 }, (_, i) => ({ key: `key-${i}`, record: record(i) })));
+      const before = snapshot(store);
+      await store.close();
+      // As a database written before segment hashes existed: no log, no marker.
+      const raw = new Level<Buffer, Buffer>(path.join(dataDir, "db"), { keyEncoding: "buffer", valueEncoding: "buffer" });
+      const bounds = namespaceBounds("segments");
+      await raw.clear({ gte: bounds.gte, lt: bounds.lt });
+      await raw.del(metaKey("segments"));
+      await raw.close();
+      const reopened = await openLevelStore({ dataDir, sync: false });
+      expect(snapshot(reopened)).toEqual(before);
+      await reopened.close();
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
 });

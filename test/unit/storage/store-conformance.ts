@@ -12,6 +12,13 @@ import { TOKEN_MAX, tokenToString, type Token } from "../../../src/ring/partitio
 import { tombstoneRecord, type KeyedRecord, type StoredRecord } from "../../../src/storage/record.js";
 import { compareRecords, mergeRecords } from "../../../src/storage/record.js";
 import {
+  RecordDigest,
+  SEGMENT_COUNT,
+  segmentFirstToken,
+  segmentLastToken,
+  segmentOf,
+} from "../../../src/storage/segments.js";
+import {
   StoreClosedError,
   StoreOverloadedError,
   type Store,
@@ -400,6 +407,144 @@ export function describeStoreConformance(name: string, makeHarness: () => Promis
       const next = store.apply([{ key: keyAt(2n, "small"), record: live(1, "n", "y") }]);
       await expect(next).rejects.toMatchObject({ limit: "queuedBytesMax" });
       expect(await large).toEqual({ written: 1, superseded: 0 });
+    });
+
+    describe("segment hashes", () => {
+      // Tokens in the first, a middle and the last segment, two keys apiece.
+      const SEGMENTS = [0, 5, SEGMENT_COUNT - 1];
+      const tokensOf = (segment: number): Token[] => [segmentFirstToken(segment) + 3n, segmentLastToken(segment)];
+
+      /** The digest of a segment recomputed from its records: what the kept hash must equal. */
+      async function recount(store: Store, segment: number): Promise<{ hash: string; count: number }> {
+        const scan = await store.scanHashed(segmentFirstToken(segment), segmentLastToken(segment), 1_000_000);
+        const digest = new RecordDigest();
+        for (const entry of scan.entries) digest.addHash(entry.hash);
+        return { hash: digest.hash().toString("hex"), count: digest.count };
+      }
+
+      function kept(store: Store, segment: number): { hash: string; count: number } {
+        return { hash: store.segments().hashOf(segment).toString("hex"), count: store.segments().countOf(segment) };
+      }
+
+      const ZERO = "0".repeat(32);
+
+      it("keeps each segment's hash equal to the digest of its records through overwrites, deletes, deleteRange and purges", async () => {
+        const store = await open({ tombstoneGraceUs: 10 });
+        const writes: KeyedRecord[] = [];
+        for (const segment of SEGMENTS) {
+          for (const token of tokensOf(segment)) {
+            writes.push({ key: keyAt(token, "a"), record: live(1, "n", "v1") }, { key: keyAt(token, "b"), record: live(2, "n", "w") });
+          }
+        }
+        await store.apply(writes);
+        for (const segment of SEGMENTS) {
+          expect(kept(store, segment)).toEqual(await recount(store, segment));
+          expect(kept(store, segment).count).toBe(4);
+        }
+        const before = kept(store, 5);
+        // An overwrite replaces the old record's hash; a delete is a tombstone and still counts.
+        const [first, last] = tokensOf(5) as [Token, Token];
+        await store.apply([{ key: keyAt(first, "a"), record: live(3, "n", "v2") }]);
+        await store.apply([{ key: keyAt(last, "b"), record: tombstoneRecord(4, "n") }]);
+        expect(kept(store, 5)).toEqual(await recount(store, 5));
+        expect(kept(store, 5).hash).not.toBe(before.hash);
+        expect(kept(store, 5).count).toBe(4);
+        // A purged tombstone leaves the segment's hash.
+        expect(await store.purgeTombstones(1_000)).toBe(1);
+        expect(kept(store, 5)).toEqual(await recount(store, 5));
+        expect(kept(store, 5).count).toBe(3);
+        // deleteRange empties the segments it covers, and only those.
+        const otherBefore = kept(store, 0);
+        await store.deleteRange({ start: segmentFirstToken(5) - 1n, end: segmentLastToken(SEGMENT_COUNT - 1) });
+        expect(kept(store, 5)).toEqual({ hash: ZERO, count: 0 });
+        expect(kept(store, SEGMENT_COUNT - 1)).toEqual({ hash: ZERO, count: 0 });
+        expect(kept(store, 0)).toEqual(otherBefore);
+      });
+
+      it("gives the same segment hashes whatever order and batching the writes arrive in (property)", async () => {
+        const store = await open();
+        const whole = { start: 0n, end: 0n };
+        const version = fc.record({
+          segment: fc.constantFrom(...SEGMENTS),
+          name: fc.constantFrom("p", "q", "r"),
+          timestampUs: fc.integer({ min: 1, max: 5 }),
+          value: fc.constantFrom("x", "y"),
+          tombstone: fc.boolean(),
+        });
+        const asWrite = (v: { segment: number; name: string; timestampUs: number; value: string; tombstone: boolean }): KeyedRecord => ({
+          key: keyAt(segmentFirstToken(v.segment) + 9n, v.name),
+          record: v.tombstone ? tombstoneRecord(v.timestampUs, "n") : live(v.timestampUs, "n", v.value),
+        });
+        await fc.assert(
+          fc.asyncProperty(fc.array(version, { minLength: 1, maxLength: 12 }), fc.integer(), async (versions, shuffleSeed) => {
+            const writes = versions.map(asWrite);
+            await store.deleteRange(whole);
+            for (const segment of SEGMENTS) expect(kept(store, segment)).toEqual({ hash: ZERO, count: 0 });
+            await store.apply(writes);
+            const inOneBatch = SEGMENTS.map((segment) => kept(store, segment));
+            await store.deleteRange(whole);
+            // The same writes one by one, across event-loop turns, in a shuffled order.
+            const shuffled = [...writes];
+            let state = shuffleSeed >>> 0;
+            for (let i = shuffled.length - 1; i > 0; i--) {
+              state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0;
+              const j = state % (i + 1);
+              [shuffled[i], shuffled[j]] = [shuffled[j] as KeyedRecord, shuffled[i] as KeyedRecord];
+            }
+            for (const write of shuffled) {
+              await store.apply([write]);
+              await nextTurn();
+            }
+            expect(SEGMENTS.map((segment) => kept(store, segment))).toEqual(inOneBatch);
+            for (const segment of SEGMENTS) expect(kept(store, segment)).toEqual(await recount(store, segment));
+          }),
+          { numRuns: 40, seed: PROPERTY_SEED },
+        );
+      });
+
+      it("finds records that differ only in timestamp, only in tombstone, or only in value", async () => {
+        const store = await open();
+        const key = keyAt(segmentFirstToken(5) + 1n, "k");
+        const hashWith = async (record: StoredRecord): Promise<string> => {
+          await store.deleteRange({ start: 0n, end: 0n });
+          await store.apply([{ key, record }]);
+          return kept(store, 5).hash;
+        };
+        const base = await hashWith(live(10, "n", "v", ""));
+        const hashes = [
+          base,
+          await hashWith(live(11, "n", "v", "")),
+          await hashWith(tombstoneRecord(10, "n")),
+          await hashWith(live(10, "n", "w", "")),
+          await hashWith(live(10, "m", "v", "")),
+        ];
+        expect(new Set(hashes).size).toBe(hashes.length);
+        expect(await hashWith(live(10, "n", "v", ""))).toBe(base);
+      });
+
+      it("keeps segment hashes across a close and reopen, without a rescan", async () => {
+        const store = await open();
+        await store.apply(
+          SEGMENTS.flatMap((segment) => tokensOf(segment).map((token) => ({ key: keyAt(token, "s"), record: live(7, "n", "v") }))),
+        );
+        const before = SEGMENTS.map((segment) => kept(store, segment));
+        await store.close();
+        const reopened = await open();
+        expect(SEGMENTS.map((segment) => kept(reopened, segment))).toEqual(before);
+        expect(segmentOf(segmentLastToken(SEGMENT_COUNT - 1))).toBe(SEGMENT_COUNT - 1);
+      });
+
+      it("truncates scanHashed at its limit and says so", async () => {
+        const store = await open();
+        const token = segmentFirstToken(5) + 1n;
+        await store.apply(["a", "b", "c"].map((name) => ({ key: keyAt(token, name), record: live(1, "n", name) })));
+        const limited = await store.scanHashed(token, token, 2);
+        expect(limited.entries.map((entry) => entry.key)).toEqual([keyAt(token, "a"), keyAt(token, "b")]);
+        expect(limited.truncated).toBe(true);
+        const all = await store.scanHashed(token, token, 3);
+        expect(all.truncated).toBe(false);
+        expect(all.entries).toHaveLength(3);
+      });
     });
 
     it("commits queued writes before it closes, then refuses with StoreClosedError", async () => {

@@ -1,0 +1,461 @@
+// antientropy/repair-session.ts — one repair session: this node and one other replica, over a set of
+// ranges both replicate.
+//
+// Theory of operation. A session is the initiator's side of the exchange of tree-diff.ts, driven
+// over a RepairTransport (net/repair-client.ts in a node). It works through its ranges in chunks:
+//
+//   1. roots: one round trip carries the roots of a whole chunk of ranges (REPAIR_LIMITS), so every
+//      in-sync range costs its share of that one question and answer and nothing more;
+//   2. descent: the differing ranges descend together, levelsPerRound levels per round trip, each
+//      round one request for all of them, until every differing node is a leaf or holds few records;
+//   3. entries: the keys, timestamps and hash prefixes of the leaves reached, from both sides. A leaf
+//      that holds many records (a segment holds ~15 at 1M keys) is first cut into 2^bits buckets by
+//      the next token bits (range-trees.ts), whose digests are compared like one more tree level, and
+//      only differing buckets are listed. A span the peer cannot list whole (more than
+//      entriesPerAskMax records) is asked alone, then split, and a single leaf that still cannot be
+//      listed is skipped and counted (leavesSkipped), never guessed at;
+//   4. exchange: diffEntries decides per key; records the peer lacks or holds older are pushed, the
+//      ones this node lacks or holds older are pulled, in bounded batches. Both sides write what they
+//      receive through store.apply(), last write wins, never a blind overwrite: a record that changed
+//      meanwhile is not rolled back, and tombstones move like values, so deletes stay deletes.
+//
+// A dry run stops after step 3 and reports what would move. Every round trip's bytes are counted
+// and handed to `pace`, which the caller uses to hold a bytes-per-second budget (the background
+// service) and to report progress. The session holds no timers and reads no clock itself.
+
+import type { NodeId } from "../core/ids.js";
+import type { KeyedRecord } from "../storage/record.js";
+import type { Store } from "../storage/store.js";
+import type { RangeBounds, RangeHashTree, TreeNode } from "./hash-tree.js";
+import { LEAF_BUCKET_BITS_MAX, leafBucketHashes, listBucketEntries, listLeafEntries, TreeCache } from "./range-trees.js";
+import {
+  classify,
+  compareRound,
+  diffEntries,
+  hashesMatch,
+  NODE_HASH_BYTES,
+  NODE_HASH_WINDOWS,
+  roundQuestions,
+  TREE_DIFF_DEFAULTS,
+  WIRE_HASH_BYTES,
+  type DescentOptions,
+  type VersionEntry,
+} from "./tree-diff.js";
+
+/** Message bounds, shared with net/repair-protocol.ts, which checks them on both ends. */
+export const REPAIR_LIMITS = {
+  /** Ranges per roots question: a node with 256 vnodes and rf 3 replicates ~768 ranges, asked in a few. */
+  rangesPerRequestMax: 256,
+  /** Asks per nodes or entries question. */
+  asksPerRequestMax: 1_024,
+  /** Tree nodes named in one nodes question (all asks together). */
+  nodesPerRequestMax: 8_192,
+  /** Levels descended per ask: 2^6 hashes per node at most. */
+  levelsPerAskMax: 6,
+  /** Records listed for one ask; a longer list is answered null (the initiator splits or skips). */
+  entriesPerAskMax: 16_384,
+  /** Records the initiator expects in one entries reply (all asks together, by its own counts). */
+  entriesPerReplyMax: 65_536,
+  /** Records pushed or keys pulled in one exchange. */
+  recordsPerExchangeMax: 1_024,
+  /** A client closes an exchange once its pushed records hold this many bytes (one larger goes alone). */
+  exchangeBytesTarget: 4 * 1024 * 1024,
+  /** A replica stops adding pulled records to a reply past this many bytes. */
+  replyBytesTarget: 8 * 1024 * 1024,
+  /** Room for envelopes, keys and framing. */
+  envelopeBytesMax: 4 * 1024 * 1024,
+} as const;
+
+/** A reply and what it cost on the wire (bodies, both directions). */
+export interface Traffic<T> {
+  readonly value: T;
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+}
+
+export interface NodesAsk {
+  /** The range's index in the session's last roots question. */
+  readonly range: number;
+  readonly nodes: readonly TreeNode[];
+  readonly levels: number;
+}
+
+export interface EntriesAsk {
+  /** The range's index in the session's last roots question. */
+  readonly range: number;
+  readonly first: number;
+  readonly end: number;
+  /** Only bucket `bucket` of 2^bits of the one leaf `first` (range-trees.ts leaf buckets). */
+  readonly bits?: number;
+  readonly bucket?: number;
+}
+
+export interface BucketsAsk {
+  readonly range: number;
+  readonly leaf: number;
+  readonly bits: number;
+}
+
+export interface ExchangeResult {
+  /** The pulled records the peer holds (a key it no longer holds is simply absent). */
+  readonly records: KeyedRecord[];
+  /** Pulled keys the peer did not send because its reply was full; asked again. */
+  readonly missing: number;
+}
+
+/** How a session reaches the other replica (net/repair-client.ts). Every method rejects on failure. */
+export interface RepairTransport {
+  /**
+   * The roots of `ranges`, as the node hash window `window` (tree-diff NODE_HASH_BYTES); the peer
+   * remembers the list and the window under `session` for the questions that follow.
+   */
+  roots(peer: NodeId, session: string, window: number, ranges: readonly RangeBounds[]): Promise<Traffic<Uint8Array[]>>;
+  /** Per ask, the hashes of tree-diff's roundQuestions(tree, ask.nodes, ask.levels), in order. */
+  nodes(peer: NodeId, session: string, asks: readonly NodesAsk[]): Promise<Traffic<Uint8Array[][]>>;
+  entries(peer: NodeId, session: string, asks: readonly EntriesAsk[]): Promise<Traffic<(VersionEntry[] | null)[]>>;
+  /** Per ask, the leaf's 2^bits bucket hashes (node hash window), or null when the leaf is too large. */
+  buckets(peer: NodeId, session: string, asks: readonly BucketsAsk[]): Promise<Traffic<(Uint8Array[] | null)[]>>;
+  exchange(peer: NodeId, push: readonly KeyedRecord[], pull: readonly string[]): Promise<Traffic<ExchangeResult>>;
+}
+
+export interface SessionSummary {
+  /** Ranges whose roots were compared. */
+  rangesCompared: number;
+  rangesDiffering: number;
+  /** Tree nodes compared below the roots. */
+  nodesCompared: number;
+  /** Records sent to the peer (a dry run: that would be sent). */
+  keysSent: number;
+  /** Records received from the peer (a dry run: that would be received). */
+  keysReceived: number;
+  bytesSent: number;
+  bytesReceived: number;
+  roundTrips: number;
+  /** Leaves holding more records than one list may carry: not repaired this time. */
+  leavesSkipped: number;
+}
+
+export function emptySummary(): SessionSummary {
+  return {
+    rangesCompared: 0,
+    rangesDiffering: 0,
+    nodesCompared: 0,
+    keysSent: 0,
+    keysReceived: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    roundTrips: 0,
+    leavesSkipped: 0,
+  };
+}
+
+/** Adds b into a. */
+export function addSummary(a: SessionSummary, b: SessionSummary): void {
+  for (const key of Object.keys(a) as (keyof SessionSummary)[]) a[key] += b[key];
+}
+
+export interface SessionOptions {
+  /** Names the session to the peer (which remembers its ranges); unique among this node's sessions. */
+  readonly id: string;
+  readonly peer: NodeId;
+  readonly ranges: readonly RangeBounds[];
+  readonly dryRun: boolean;
+  /** Which node hash window the session compares (0 .. NODE_HASH_WINDOWS - 1); vary it between sessions. */
+  readonly window?: number;
+  readonly levelsPerRound?: number;
+  readonly entryKeysMax?: number;
+}
+
+export interface SessionDeps {
+  readonly store: Pick<Store, "segments" | "scanHashed" | "get" | "apply">;
+  readonly transport: RepairTransport;
+  /** Trees shared between sessions (one per peer over the same ranges); a private one when absent. */
+  readonly trees?: TreeCache;
+  /**
+   * Called after every round trip with its bytes; the session waits for it, so the caller can hold
+   * a byte budget. Also reports progress (the summary so far).
+   */
+  pace(bytes: number, summary: Readonly<SessionSummary>): Promise<void>;
+  /** Called once per chunk of ranges compared, for progress. */
+  onRangesCompared?(count: number): void;
+}
+
+interface RangeState {
+  readonly range: RangeBounds;
+  /** Its index in the chunk's roots question. */
+  readonly index: number;
+  readonly tree: RangeHashTree;
+  frontier: TreeNode[];
+  /** Leaf spans to list, [first, end). */
+  spans: { first: number; end: number }[];
+}
+
+function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** Adjacent or overlapping spans merged, in order. */
+function mergeSpans(spans: { first: number; end: number }[]): { first: number; end: number }[] {
+  const sorted = [...spans].sort((a, b) => a.first - b.first);
+  const out: { first: number; end: number }[] = [];
+  for (const span of sorted) {
+    const last = out.at(-1);
+    if (last !== undefined && span.first <= last.end) last.end = Math.max(last.end, span.end);
+    else out.push({ ...span });
+  }
+  return out;
+}
+
+export class RepairSession {
+  readonly summary: SessionSummary = emptySummary();
+  private readonly descent: DescentOptions;
+  private readonly window: number;
+
+  constructor(
+    private readonly options: SessionOptions,
+    private readonly deps: SessionDeps,
+  ) {
+    this.window = options.window ?? 0;
+    if (!(Number.isInteger(this.window) && this.window >= 0 && this.window < NODE_HASH_WINDOWS)) {
+      throw new RangeError(`window must be 0 to ${NODE_HASH_WINDOWS - 1}`);
+    }
+    this.descent = {
+      levelsPerRound: options.levelsPerRound ?? TREE_DIFF_DEFAULTS.levelsPerRound,
+      entryKeysMax: options.entryKeysMax ?? TREE_DIFF_DEFAULTS.entryKeysMax,
+      hashBytes: NODE_HASH_BYTES,
+      hashOffset: this.window * NODE_HASH_BYTES,
+    };
+  }
+
+  private async traffic<T>(call: Promise<Traffic<T>>): Promise<T> {
+    const result = await call;
+    this.summary.bytesSent += result.bytesSent;
+    this.summary.bytesReceived += result.bytesReceived;
+    this.summary.roundTrips += 1;
+    await this.deps.pace(result.bytesSent + result.bytesReceived, this.summary);
+    return result.value;
+  }
+
+  async run(): Promise<SessionSummary> {
+    for (const ranges of chunk(this.options.ranges, REPAIR_LIMITS.rangesPerRequestMax)) {
+      await this.runChunk(ranges);
+    }
+    return this.summary;
+  }
+
+  private async runChunk(ranges: readonly RangeBounds[]): Promise<void> {
+    const { peer } = this.options;
+    const trees: RangeHashTree[] = [];
+    const cache = this.deps.trees ?? new TreeCache();
+    for (const range of ranges) trees.push(await cache.get(this.deps.store, range));
+    const roots = await this.traffic(this.deps.transport.roots(peer, this.options.id, this.window, ranges));
+    this.summary.rangesCompared += ranges.length;
+    this.deps.onRangesCompared?.(ranges.length);
+
+    const states: RangeState[] = [];
+    ranges.forEach((range, index) => {
+      const tree = trees[index] as RangeHashTree;
+      const root: TreeNode = { depth: 0, index: 0 };
+      if (hashesMatch(tree.root(), roots[index] as Uint8Array, this.descent.hashBytes, this.descent.hashOffset)) return;
+      this.summary.rangesDiffering += 1;
+      const { descend, exchange } = classify(tree, [root], this.descent);
+      states.push({ range, index, tree, frontier: descend, spans: exchange.map((node) => tree.leafSpan(node)) });
+    });
+    if (states.length === 0) return;
+
+    await this.descend(states);
+    const diffs = await this.listAndDiff(states);
+    if (this.options.dryRun) {
+      this.summary.keysSent += diffs.push.length;
+      this.summary.keysReceived += diffs.pull.length;
+      return;
+    }
+    await this.exchange(diffs.push, diffs.pull);
+  }
+
+  /** Rounds of descent until no range has a frontier left. */
+  private async descend(states: RangeState[]): Promise<void> {
+    const levels = this.descent.levelsPerRound;
+    for (;;) {
+      const pending = states.filter((state) => state.frontier.length > 0);
+      if (pending.length === 0) return;
+      // One request per round when it fits; split by the nodes named and by asks.
+      const batches: { state: RangeState; nodes: TreeNode[] }[][] = [[]];
+      let named = 0;
+      for (const state of pending) {
+        for (const nodes of chunk(state.frontier, REPAIR_LIMITS.nodesPerRequestMax)) {
+          let batch = batches.at(-1) as { state: RangeState; nodes: TreeNode[] }[];
+          if (batch.length >= REPAIR_LIMITS.asksPerRequestMax || named + nodes.length > REPAIR_LIMITS.nodesPerRequestMax) {
+            batch = [];
+            batches.push(batch);
+            named = 0;
+          }
+          batch.push({ state, nodes });
+          named += nodes.length;
+        }
+        state.frontier = [];
+      }
+      for (const batch of batches) {
+        if (batch.length === 0) continue;
+        const asks: NodesAsk[] = batch.map(({ state, nodes }) => ({ range: state.index, nodes, levels }));
+        const replies = await this.traffic(this.deps.transport.nodes(this.options.peer, this.options.id, asks));
+        batch.forEach(({ state, nodes }, index) => {
+          const asked = roundQuestions(state.tree, nodes, levels);
+          const peerHashes = replies[index] as Uint8Array[];
+          if (peerHashes.length !== asked.length) throw new Error(`peer ${this.options.peer} answered ${peerHashes.length} hashes for ${asked.length} nodes`);
+          const outcome = compareRound(state.tree, asked, peerHashes, this.descent);
+          this.summary.nodesCompared += outcome.compared;
+          state.frontier.push(...outcome.descend);
+          for (const node of outcome.exchange) state.spans.push(state.tree.leafSpan(node));
+        });
+      }
+    }
+  }
+
+  /** Lists both sides' records of every span reached and decides what moves. */
+  private async listAndDiff(states: RangeState[]): Promise<{ push: string[]; pull: string[] }> {
+    const push: string[] = [];
+    const pull: string[] = [];
+    // `alone`: the ask failed in a shared request (the reply's budget may have run out): it goes by itself next.
+    let asks: { state: RangeState; first: number; end: number; alone: boolean; bits?: number; bucket?: number }[] = [];
+    const fat: { state: RangeState; leaf: number; bits: number }[] = [];
+    const keysMax = Math.max(1, this.descent.entryKeysMax);
+    for (const state of states) {
+      for (const span of mergeSpans(state.spans)) {
+        if (state.tree.countInSpan(span.first, span.end) <= 2 * keysMax) {
+          asks.push({ state, first: span.first, end: span.end, alone: false });
+          continue;
+        }
+        // Leaves holding many records: list only the buckets of each that differ; the runs of leaves
+        // between them stay one span each.
+        let runFirst = span.first;
+        for (let leaf = span.first; leaf < span.end; leaf++) {
+          const count = state.tree.countInSpan(leaf, leaf + 1);
+          if (count <= 2 * keysMax) continue;
+          if (runFirst < leaf) asks.push({ state, first: runFirst, end: leaf, alone: false });
+          runFirst = leaf + 1;
+          fat.push({ state, leaf, bits: Math.min(LEAF_BUCKET_BITS_MAX, Math.max(1, Math.ceil(Math.log2(count / keysMax)))) });
+        }
+        if (runFirst < span.end) asks.push({ state, first: runFirst, end: span.end, alone: false });
+      }
+    }
+    for (const batch of chunk(fat, REPAIR_LIMITS.asksPerRequestMax)) {
+      const replies = await this.traffic(
+        this.deps.transport.buckets(
+          this.options.peer,
+          this.options.id,
+          batch.map(({ state, leaf, bits }) => ({ range: state.index, leaf, bits })),
+        ),
+      );
+      for (let index = 0; index < batch.length; index++) {
+        const { state, leaf, bits } = batch[index] as (typeof batch)[number];
+        const theirs = replies[index];
+        const ours = await leafBucketHashes(this.deps.store, state.range, leaf, bits, REPAIR_LIMITS.entriesPerAskMax);
+        if (theirs === null || theirs === undefined || ours === null || theirs.length !== ours.length) {
+          asks.push({ state, first: leaf, end: leaf + 1, alone: true });
+          continue;
+        }
+        this.summary.nodesCompared += ours.length;
+        ours.forEach((own, bucket) => {
+          if (!hashesMatch(own, theirs[bucket] as Uint8Array, this.descent.hashBytes, this.descent.hashOffset)) {
+            asks.push({ state, first: leaf, end: leaf + 1, alone: false, bits, bucket });
+          }
+        });
+      }
+    }
+    // A cursor, not shift(): a 10% divergence at 1M keys makes tens of thousands of asks.
+    let next = 0;
+    while (next < asks.length) {
+      // Batches bounded by asks and by the records this side expects (its own counts).
+      const batch: typeof asks = [];
+      let expected = 0;
+      while (next < asks.length && batch.length < REPAIR_LIMITS.asksPerRequestMax) {
+        const ask = asks[next] as (typeof asks)[number];
+        const count = ask.state.tree.countInSpan(ask.first, ask.end);
+        if (batch.length > 0 && (ask.alone || expected + count > REPAIR_LIMITS.entriesPerReplyMax / 2)) break;
+        batch.push(ask);
+        next += 1;
+        expected += count;
+        if (ask.alone) break;
+      }
+      const lists = await this.traffic(
+        this.deps.transport.entries(
+          this.options.peer,
+          this.options.id,
+          batch.map(({ state, first, end, bits, bucket }) =>
+            bits === undefined ? { range: state.index, first, end } : { range: state.index, first, end, bits, bucket },
+          ),
+        ),
+      );
+      const retry: typeof asks = [];
+      for (let index = 0; index < batch.length; index++) {
+        const ask = batch[index] as (typeof batch)[number];
+        const theirs = lists[index];
+        const ours =
+          ask.bits !== undefined && ask.bucket !== undefined
+            ? await listBucketEntries(this.deps.store, ask.state.range, ask.first, ask.bits, ask.bucket, REPAIR_LIMITS.entriesPerAskMax)
+            : await listLeafEntries(this.deps.store, ask.state.range, ask.first, ask.end, REPAIR_LIMITS.entriesPerAskMax);
+        if (theirs === null || theirs === undefined || ours === null) {
+          // Too many records for one list: ask again alone, then split the span, and only a single
+          // leaf that cannot be listed even alone is skipped (and counted).
+          if (batch.length > 1 && theirs === null && ours !== null) {
+            retry.push({ ...ask, alone: true });
+          } else if (ask.end - ask.first > 1 && ask.bits === undefined) {
+            const middle = ask.first + Math.floor((ask.end - ask.first) / 2);
+            retry.push(
+              { state: ask.state, first: ask.first, end: middle, alone: false },
+              { state: ask.state, first: middle, end: ask.end, alone: false },
+            );
+          } else {
+            this.summary.leavesSkipped += 1;
+          }
+          continue;
+        }
+        const diff = diffEntries(ours, theirs, WIRE_HASH_BYTES);
+        push.push(...diff.push);
+        pull.push(...diff.pull);
+      }
+      // Retries go next (rare: only spans too large for one list).
+      if (retry.length > 0) {
+        asks = [...retry, ...asks.slice(next)];
+        next = 0;
+      }
+    }
+    return { push, pull };
+  }
+
+  /** Pushes and pulls in bounded batches; what arrives goes through store.apply (last write wins). */
+  private async exchange(pushKeys: string[], pullKeys: string[]): Promise<void> {
+    let pushAt = 0;
+    let pull = [...pullKeys];
+    while (pushAt < pushKeys.length || pull.length > 0) {
+      const push: KeyedRecord[] = [];
+      let bytes = 0;
+      while (pushAt < pushKeys.length && push.length < REPAIR_LIMITS.recordsPerExchangeMax) {
+        if (push.length > 0 && bytes >= REPAIR_LIMITS.exchangeBytesTarget) break;
+        const key = pushKeys[pushAt] as string;
+        pushAt += 1;
+        const record = await this.deps.store.get(key);
+        // Gone since it was listed (deleteRange after a ring change): nothing to send.
+        if (record === undefined) continue;
+        push.push({ key, record });
+        bytes += key.length + record.value.length;
+      }
+      const asked = pull.slice(0, REPAIR_LIMITS.recordsPerExchangeMax);
+      const result = await this.traffic(this.deps.transport.exchange(this.options.peer, push, asked));
+      this.summary.keysSent += push.length;
+      if (result.records.length > 0) {
+        await this.deps.store.apply(result.records);
+        this.summary.keysReceived += result.records.length;
+      }
+      // The peer answers in order until its reply is full: the unanswered tail is asked again.
+      const answered = asked.length - result.missing;
+      if (answered <= 0 && asked.length > 0 && push.length === 0) {
+        throw new Error(`peer ${this.options.peer} sent none of ${asked.length} pulled records`);
+      }
+      pull = pull.slice(Math.max(answered, 0));
+    }
+  }
+}

@@ -1,0 +1,77 @@
+// api/repair-routes.ts — the operator's repair (SPEC §1 `grapevine repair`, §3): `POST /admin/repair`
+// starts one (every range this node replicates against every other replica) and answers
+// `202 {"id"}` at once; `GET /admin/repair/:id` gives its progress and, once it ended, its summary.
+// A dry run (`?dryRun=true`, or a JSON body `{"dryRun": true}`) compares and lists but moves nothing.
+// An unknown id is a 404 with the SPEC §2 error body; a bad flag a 400.
+
+import type { FastifyPluginAsync } from "fastify";
+import { RepairBusyError, type RepairJobView } from "../antientropy/anti-entropy-service.js";
+import { GrapevineError } from "./errors.js";
+
+export interface RepairRoutesApi {
+  startRepair(options: { dryRun: boolean }): string;
+  job(id: string): RepairJobView | undefined;
+}
+
+export interface AdminRepairRoutesOptions {
+  readonly repair: RepairRoutesApi;
+}
+
+/** Job ids are ours (hex), so anything longer is not one. */
+const JOB_ID_LENGTH_MAX = 64;
+
+function parseFlag(value: unknown, name: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value === true || value === "true" || value === "1") return true;
+  if (value === false || value === "false" || value === "0") return false;
+  throw new GrapevineError("bad_request", `${name} must be true or false`);
+}
+
+/** What GET /admin/repair/:id answers: the job as it stands. */
+export function repairBody(job: RepairJobView): Record<string, unknown> {
+  return {
+    id: job.id,
+    state: job.state,
+    dryRun: job.dryRun,
+    progress: { peers: job.peersTotal, peersDone: job.peersDone, ranges: job.rangesTotal, rangesCompared: job.summary.rangesCompared },
+    summary: {
+      rangesCompared: job.summary.rangesCompared,
+      rangesDiffering: job.summary.rangesDiffering,
+      keysSent: job.summary.keysSent,
+      keysReceived: job.summary.keysReceived,
+      bytesSent: job.summary.bytesSent,
+      bytesReceived: job.summary.bytesReceived,
+      roundTrips: job.summary.roundTrips,
+      leavesSkipped: job.summary.leavesSkipped,
+      seconds: job.seconds,
+    },
+    failures: job.failures,
+  };
+}
+
+export const adminRepairRoutes: FastifyPluginAsync<AdminRepairRoutesOptions> = async (app, options) => {
+  const { repair } = options;
+
+  app.post("/admin/repair", async (request, reply) => {
+    const query = request.query as Record<string, unknown>;
+    const body = request.body;
+    const fromBody =
+      body !== null && typeof body === "object" && !Buffer.isBuffer(body) ? (body as Record<string, unknown>).dryRun : undefined;
+    const dryRun = parseFlag(query.dryRun ?? query.dry_run, "dryRun") ?? parseFlag(fromBody, "dryRun") ?? false;
+    let id: string;
+    try {
+      id = repair.startRepair({ dryRun });
+    } catch (error) {
+      if (error instanceof RepairBusyError) throw new GrapevineError("unavailable", error.message);
+      throw error;
+    }
+    return reply.code(202).send({ id });
+  });
+
+  app.get("/admin/repair/:id", async (request, reply) => {
+    const { id } = request.params as { id: string };
+    const job = id.length <= JOB_ID_LENGTH_MAX ? repair.job(id) : undefined;
+    if (job === undefined) throw new GrapevineError("not_found", `no repair with id ${JSON.stringify(id.slice(0, JOB_ID_LENGTH_MAX))}`);
+    return reply.code(200).send(repairBody(job));
+  });
+};
