@@ -1,18 +1,26 @@
 // api/cluster-routes.ts — what an operator sees of the cluster (SPEC §3): `/health`,
 // `/cluster/status` (this node's view of every member) and `/cluster/ring` (tokens in ring order
 // with their owners, and each range's replicas). Read-only; everything comes from the engine.
+// `/cluster/status` also carries, beyond the SPEC's fields (which it allows), `streams`: the range
+// streams of ring changes on this node with their progress (topology/stream.ts), and `change`: the
+// ring change this node runs or ran last.
 
 import type { FastifyPluginAsync } from "fastify";
 import type { MemberStatus, NodeId } from "../core/ids.js";
 import type { ClusterEngine } from "../cluster/engine.js";
 import { tokenToString } from "../ring/partitioner.js";
 import { replicatedRanges } from "../ring/placement.js";
+import type { StreamProgress } from "../topology/stream.js";
+import type { LocalChange } from "../topology/topology-service.js";
+import { ringChangeBody, type RingChangeBody } from "./topology-routes.js";
 
 export interface ClusterRoutesOptions {
   readonly nodeId: NodeId;
   readonly replicationFactor: number;
   readonly engine: Pick<ClusterEngine, "members" | "ring">;
   readonly nowMs: () => number;
+  /** Ring changes on this node (absent when the engine does not support them). */
+  readonly topology?: { progress(): StreamProgress[]; change(): LocalChange | null };
 }
 
 /** One row of `/cluster/status` (SPEC §3). */
@@ -33,6 +41,9 @@ export interface MemberStatusBody {
 export interface ClusterStatusBody {
   readonly node: NodeId;
   readonly members: readonly MemberStatusBody[];
+  /** Range streams on this node, running and recently finished. */
+  readonly streams?: readonly StreamProgress[];
+  readonly change?: RingChangeBody | null;
 }
 
 export interface RingBody {
@@ -77,7 +88,10 @@ export const clusterRoutes: FastifyPluginAsync<ClusterRoutesOptions> = async (ap
         bytes: member.bytes,
       }),
     );
-    return { node: nodeId, members };
+    const topology = options.topology;
+    if (topology === undefined) return { node: nodeId, members };
+    const change = topology.change();
+    return { node: nodeId, members, streams: topology.progress(), change: change === null ? null : ringChangeBody(change) };
   });
 
   app.get("/cluster/ring", async (): Promise<RingBody> => {

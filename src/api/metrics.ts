@@ -20,6 +20,14 @@ import type { PeerRouteStats } from "../net/peer-routes.js";
 import type { ReplicaClientStats } from "../net/replica-client.js";
 import type { ReplicaRouteStats } from "../net/replica-routes.js";
 import type { KvRequestObserver, KvRoute } from "./kv-routes.js";
+import type { AntiEntropyStats } from "../antientropy/anti-entropy-service.js";
+import type { RepairRouteStats } from "../net/repair-routes.js";
+
+/** Merkle anti-entropy (issue 4): this node's sessions, and the repair route other replicas call. */
+export interface RepairSources {
+  readonly service: { stats(): AntiEntropyStats };
+  readonly routes: RepairRouteStats;
+}
 
 /** The data path's counters (issue 2); absent in a node without storage (tests of membership). */
 export interface DataPathSources {
@@ -33,12 +41,21 @@ export interface DataPathSources {
   readonly readRepair?: { stats(): ReadRepairStats };
 }
 
+/** Ring changes (issue 5): this node's range streams, the stream route, and cleanup. */
+export interface TopologySources {
+  readonly streams: { totals(): { readonly streamsDone: number; readonly streamsFailed: number; readonly keys: number; readonly bytes: number; readonly sourceChanges: number } };
+  readonly routes: { readonly recordsSent: number; readonly bytesSent: number; readonly recordsReceived: number; readonly bytesReceived: number };
+  readonly cleanup: { readonly runs: number; readonly rangesDeleted: number; readonly recordsDeleted: number };
+}
+
 export interface MetricsSources {
   readonly engine: Pick<ClusterEngine, "stats" | "members">;
   readonly peerClient: { stats(): PeerClientStats };
   readonly peerRoutes: PeerRouteStats;
   readonly nowMs: () => number;
   readonly dataPath?: DataPathSources;
+  readonly repair?: RepairSources;
+  readonly topology?: TopologySources;
 }
 
 /**
@@ -145,6 +162,8 @@ export class NodeMetrics implements KvRequestObserver {
       registers: [registry],
     });
     if (sources.dataPath !== undefined) registerDataPath(registry, sources.dataPath);
+    if (sources.repair !== undefined) registerRepair(registry, sources.repair);
+    if (sources.topology !== undefined) registerTopology(registry, sources.topology);
 
     observedCounter(registry, "gossip_rounds_total", "Gossip rounds this node started", () =>
       sources.engine.stats().gossipRounds,
@@ -280,6 +299,64 @@ function registerHandoff(registry: Registry, handoff: { stats(): HintedHandoffSt
       for (const [peer, pending] of handoff.stats().pending) this.set({ peer }, pending.bytes);
     },
   });
+}
+
+function registerTopology(registry: Registry, sources: TopologySources): void {
+  const { streams, routes, cleanup } = sources;
+  observedLabeledCounter(registry, "streams_total", "Range streams this node ran for ring changes, by outcome", "outcome", () => {
+    const totals = streams.totals();
+    return { done: totals.streamsDone, failed: totals.streamsFailed };
+  });
+  observedCounter(registry, "stream_source_changes_total", "Times a range stream resumed from another replica after its source failed", () =>
+    streams.totals().sourceChanges,
+  );
+  observedLabeledCounter(registry, "stream_keys_total", "Records streamed: received by this node's streams, and served to others' by the stream route", "direction", () => ({
+    streamed: streams.totals().keys,
+    served: routes.recordsSent,
+    pushed_in: routes.recordsReceived,
+  }));
+  observedLabeledCounter(registry, "stream_bytes_total", "Bytes streamed, same directions as stream_keys_total", "direction", () => ({
+    streamed: streams.totals().bytes,
+    served: routes.bytesSent,
+    pushed_in: routes.bytesReceived,
+  }));
+  observedCounter(registry, "cleanup_runs_total", "Cleanups after a ring change (ranges this node no longer replicates deleted)", () => cleanup.runs);
+  observedCounter(registry, "cleanup_records_deleted_total", "Records deleted by cleanup", () => cleanup.recordsDeleted);
+}
+
+function registerRepair(registry: Registry, sources: RepairSources): void {
+  const { service, routes } = sources;
+  observedLabeledCounter(registry, "repair_sessions_total", "Repair sessions this node started, by trigger", "trigger", () => {
+    const stats = service.stats();
+    return { background: stats.sessionsStarted.background, operator: stats.sessionsStarted.operator };
+  });
+  observedCounter(registry, "repair_sessions_failed_total", "Repair sessions that failed (peer unreachable, refused, stopping)", () =>
+    service.stats().sessionsFailed,
+  );
+  new Gauge({
+    name: `${METRICS_PREFIX}repair_sessions_running`,
+    help: "Repair sessions running now",
+    registers: [registry],
+    collect() {
+      this.set(service.stats().sessionsRunning);
+    },
+  });
+  observedLabeledCounter(registry, "repair_ranges_total", "Ranges compared by this node's repair sessions, and those that differed", "outcome", () => {
+    const totals = service.stats().totals;
+    return { compared: totals.rangesCompared, differing: totals.rangesDiffering };
+  });
+  observedLabeledCounter(registry, "repair_keys_total", "Records streamed by repair, by direction (this node's sessions and the route)", "direction", () => {
+    const totals = service.stats().totals;
+    return { sent: totals.keysSent + routes.recordsSent, received: totals.keysReceived + routes.recordsReceived };
+  });
+  observedLabeledCounter(registry, "repair_bytes_total", "Repair message body bytes, by direction (this node's sessions and the route)", "direction", () => {
+    const totals = service.stats().totals;
+    return { sent: totals.bytesSent + routes.bytesSent, received: totals.bytesReceived + routes.bytesReceived };
+  });
+  observedLabeledCounter(registry, "repair_requests_refused_total", "Repair requests refused, by reason", "reason", () => ({
+    malformed: routes.refusedMalformed,
+    unauthorized: routes.refusedUnauthorized,
+  }));
 }
 
 function registerReadRepair(registry: Registry, readRepair: { stats(): ReadRepairStats }): void {

@@ -11,9 +11,12 @@ import { Command, CommanderError } from "commander";
 import { EXIT_CODES, printError, processOutput, reportFailure, type CliOutput, type ExitCode } from "./shared.js";
 import { registerBenchCommand } from "./bench.js";
 import { registerDelCommand } from "./del.js";
+import { registerDecommissionCommand } from "./decommission.js";
+import { registerRemoveNodeCommand } from "./removenode.js";
 import { registerDevCommand } from "./dev.js";
 import { registerGetCommand } from "./get.js";
 import { registerPutCommand } from "./put.js";
+import { registerRepairCommand } from "./repair.js";
 import { registerStartCommand } from "./start.js";
 import { registerStatusCommand } from "./status.js";
 
@@ -51,6 +54,9 @@ export function createProgram(output: CliOutput, setExit: (code: ExitCode) => vo
   registerGetCommand(program, output, setExit);
   registerDelCommand(program, output, setExit);
   registerBenchCommand(program, output, setExit);
+  registerDecommissionCommand(program, output, setExit);
+  registerRemoveNodeCommand(program, output, setExit);
+  registerRepairCommand(program, output, setExit);
   return program;
 }
 

@@ -52,6 +52,11 @@ export const NODE_OPTION_HELP: Readonly<Record<NodeOptionName, { readonly value:
     help: `background Merkle exchange interval (default: ${CONFIG_DEFAULTS.antiEntropyIntervalS})`,
   },
   "max-value-bytes": { value: "bytes", help: `larger values are refused with 413 (default: ${CONFIG_DEFAULTS.maxValueBytes})` },
+  "stream-bytes-per-s": {
+    value: "bytes",
+    help: `range streaming during ring changes, bytes per second over all streams (default: ${CONFIG_DEFAULTS.streamBytesPerS})`,
+  },
+  "streams-max": { value: "n", help: `range streams run at once (default: ${CONFIG_DEFAULTS.streamsMax})` },
   "cluster-secret": { value: "secret", help: "node-to-node routes refuse callers without it (default: none)" },
   sync: { value: "on|off", help: "fsync before a replica acknowledges (default: off)" },
   "log-level": { value: "level", help: "fatal, error, warn, info, debug, trace or silent (default: info)" },
@@ -159,7 +164,14 @@ async function runNode(config: ReturnType<typeof parseNodeConfig>, output: CliOu
     throw error;
   }
 
-  const reason = await Promise.race([stopSignal, forced.then(() => null)]);
+  // A ring change may end the node itself: a decommission (exit 0), a bootstrap that cannot finish (1).
+  let requestedCode: ExitCode | null = null;
+  const exitRequested = node.exitRequested.then(({ code, reason }) => {
+    requestedCode = code === 0 ? EXIT_CODES.ok : EXIT_CODES.failed;
+    if (code !== 0) printError(output, reason);
+    return reason;
+  });
+  const reason = await Promise.race([stopSignal, forced.then(() => null), exitRequested]);
   if (reason === null) return EXIT_CODES.failed;
   node.logger.info({ reason }, "shutdown requested");
   let timer: NodeJS.Timeout | undefined;
@@ -169,7 +181,7 @@ async function runNode(config: ReturnType<typeof parseNodeConfig>, output: CliOu
       resolve(EXIT_CODES.failed);
     }, START_LIMITS.shutdownTimeoutMs);
   });
-  const stopped = node.stop().then((): ExitCode => EXIT_CODES.ok);
+  const stopped = node.stop().then((): ExitCode => requestedCode ?? EXIT_CODES.ok);
   const code = await Promise.race([stopped, forced, timedOut]);
   clearTimeout(timer);
   if (code !== EXIT_CODES.ok && signals > 1) printError(output, "second signal: exiting without a clean shutdown");

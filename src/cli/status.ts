@@ -10,6 +10,7 @@ import type { Command } from "commander";
 import { Agent, request } from "undici";
 import { processEnvironment, resolveNodeUrl } from "../node/config.js";
 import { CliError, EXIT_CODES, humanBytes, type CliOutput, type ExitCode } from "./shared.js";
+import { parseChange, parseStreams, progressLine, type ChangeBody, type StreamBody } from "./ring-change-client.js";
 
 export const STATUS_LIMITS = {
   /** The whole request, connect to last byte: a node that cannot answer this fast is reported unreachable. */
@@ -35,6 +36,9 @@ export interface StatusMember {
 export interface StatusBody {
   readonly node: string;
   readonly members: readonly StatusMember[];
+  /** Range streams of ring changes on the node (beyond the SPEC's fields; absent from older nodes). */
+  readonly streams?: readonly StreamBody[];
+  readonly change?: ChangeBody | null;
 }
 
 function isNullableNumber(value: unknown): value is number | null {
@@ -64,7 +68,14 @@ export function parseStatusBody(value: unknown): StatusBody | null {
   const body = value as Record<string, unknown>;
   const members = body["members"];
   if (typeof body["node"] !== "string" || !Array.isArray(members) || !members.every(isStatusMember)) return null;
-  return { node: body["node"], members: members.map((m) => ({ ...m, keys: m.keys ?? null, bytes: m.bytes ?? null })) };
+  const streams = parseStreams(body);
+  const change = parseChange(body);
+  return {
+    node: body["node"],
+    members: members.map((m) => ({ ...m, keys: m.keys ?? null, bytes: m.bytes ?? null })),
+    ...(streams.length > 0 ? { streams } : {}),
+    ...(change !== null ? { change } : {}),
+  };
 }
 
 const STATE_LETTERS: Readonly<Record<string, string>> = { normal: "N", joining: "J", leaving: "L", left: "X" };
@@ -119,7 +130,29 @@ export function renderStatus(body: StatusBody): string {
     .split("\n")
     .map((line) => line.trimEnd())
     .filter((line) => line.length > 0);
-  return `${[...lines, ...rendered].join("\n")}\n`;
+  return `${[...lines, ...rendered, ...renderStreams(body)].join("\n")}\n`;
+}
+
+/** The node's ring change and its streams, like `nodetool netstats`: one line per stream still running. */
+function renderStreams(body: StatusBody): string[] {
+  const lines: string[] = [];
+  const change = body.change;
+  if (change !== undefined && change !== null) {
+    const label = `${change.kind} ${change.id}`;
+    const streams = body.streams ?? [];
+    lines.push("", `Ring change on ${body.node}: ${label}, ${change.state}${change.error !== null ? ` (${change.error})` : ""}`);
+    lines.push(`  ${progressLine(label, streams)}`);
+    for (const stream of streams) {
+      if (stream.change !== label || stream.state === "done") continue;
+      const percent = `${(stream.progress * 100).toFixed(1)}%`;
+      lines.push(
+        `  stream ${stream.id} ${stream.source ?? "?"} -> ${stream.target}: ${stream.state} ${percent}, ` +
+          `${stream.keys.toLocaleString("en-US")} keys, ${humanBytes(stream.bytes)}` +
+          (stream.sourceChanges > 0 ? `, ${stream.sourceChanges} source changes` : ""),
+      );
+    }
+  }
+  return lines;
 }
 
 /** GETs `/cluster/status`; a CliError (exit 1) with one line when the node cannot be asked. */

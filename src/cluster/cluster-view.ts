@@ -23,6 +23,15 @@
 //   it stale and emits `tokens-changed` once per batch of changes; the next ring() call rebuilds it.
 //   Token lists stay as gossiped text (validated by shape) until a rebuild parses them, once per list.
 //   A thousand views in one simulator process would otherwise sort every ring on every gossip message.
+// - Ring changes (topology/). The current ring holds members in `normal` and `leaving` (a leaving
+//   member still serves its ranges until it has streamed them away, as in Cassandra's TokenMetadata);
+//   the future ring holds `normal` and `joining` members that have announced tokens, less the leaving
+//   ones. Writes also go to replicas that are in the future ring's replica set but not the current one
+//   (pending replicas). A member that is dead for good is removed by another member (removenode): the
+//   remover publishes `removals` in its own state — [id, generation, "removing" | "removed"] — since a
+//   member's own state can only be written by that member. Every view applies the same rule: a member
+//   being removed counts as leaving, a removed one as left and is no longer shown. A joining member
+//   without tokens is waiting for its turn to join and is not a ring change.
 //
 // Everything is driven by tick(nowMs) and receive(message, nowMs); the view never reads a clock or
 // a global random source, so the simulator runs the same code under virtual time.
@@ -47,6 +56,8 @@ import type {
   MembershipEntry,
   MemberView,
   Outbound,
+  RingChange,
+  TopologyEngine,
 } from "./engine.js";
 import type { HeartbeatMessage, PeerMessage } from "./peer-messages.js";
 
@@ -75,7 +86,17 @@ const KEY_TOKENS = "tokens";
 const KEY_LOAD = "load";
 const KEY_VOTES = "votes";
 const KEY_INCARNATION = "incarnation";
-const URGENT_KEYS = [KEY_STATUS, KEY_VOTES, KEY_INCARNATION];
+const KEY_REMOVALS = "removals";
+const URGENT_KEYS = [KEY_STATUS, KEY_VOTES, KEY_INCARNATION, KEY_REMOVALS, KEY_TOKENS];
+/** Removals one member may publish; a removal lasts one ring change, so a handful at most. */
+const REMOVALS_PER_MEMBER_MAX = 64;
+
+/** A removal published by a member: the target member's id and generation, and how far it got. */
+export interface Removal {
+  readonly id: NodeId;
+  readonly generation: number;
+  readonly phase: "removing" | "removed";
+}
 /** Characters per token in the gossiped list: 16 hex digits and a comma. */
 const TOKEN_TEXT_STRIDE = 17;
 const TOKEN_LIST_PATTERN = /^[0-9a-f]{16}(?:,[0-9a-f]{16})*$/;
@@ -84,7 +105,15 @@ interface MemberRecord {
   id: NodeId;
   address: Address;
   generation: number;
+  /** The status this view acts on: the gossiped one, overridden by a removal of this member. */
   status: MemberStatus;
+  /** The status the member itself gossips. */
+  gossipStatus: MemberStatus;
+  /** Removed by another member (removenode): not shown, not in any ring. */
+  removed: boolean;
+  /** Removals this member publishes, and the text they were read from. */
+  removals: readonly Removal[];
+  removalsText: string;
   /** The gossiped token list, checked to be well-formed; parsed on the next ring rebuild. */
   tokensText: string;
   tokenCount: number;
@@ -95,7 +124,7 @@ interface MemberRecord {
   load: { keys: number; bytes: number } | null;
 }
 
-export class ClusterView implements ClusterEngine {
+export class ClusterView implements TopologyEngine {
   readonly tickIntervalMs: number;
   private readonly options: ClusterEngineOptions;
   private readonly gossiper: Gossiper;
@@ -115,6 +144,11 @@ export class ClusterView implements ClusterEngine {
   private ringDirty = true;
   /** The ring, or null when a change made it stale; ring() rebuilds it. */
   private tokenMap: TokenMap | null = TokenMap.empty;
+  /** The ring once every ring change in progress completes, or null when stale. */
+  private futureTokenMap: TokenMap | null = TokenMap.empty;
+  /** Every member's removals, by target: the latest phase wins ("removed" over "removing"). */
+  private removalsByTarget = new Map<NodeId, Removal>();
+  private localRemovals: Removal[] = [];
   private ownershipCache: Map<NodeId, number> | null = new Map();
   /** An order-independent hash of (owner, tokens) over the ring's owners, kept as they change. */
   private readonly ringSummary = new Summary();
@@ -135,7 +169,8 @@ export class ClusterView implements ClusterEngine {
 
   constructor(options: ClusterEngineOptions, random: Random) {
     assert(options.gossipIntervalMs > 0, "gossipIntervalMs must be positive");
-    assert(options.tokens.length > 0, "a member needs at least one token");
+    // A joining node may start without tokens: it picks them once it has seen the ring (topology/bootstrap).
+    assert(options.tokens.length > 0 || options.status === "joining", "a member needs at least one token");
     this.options = options;
     this.tickIntervalMs = options.gossipIntervalMs / CLUSTER_VIEW_DEFAULTS.heartbeatsPerGossipRound;
     this.gossiper = new Gossiper(
@@ -157,6 +192,7 @@ export class ClusterView implements ClusterEngine {
     this.gossiper.setLocal(KEY_TOKENS, options.tokens.map(tokenToString).join(","));
     this.gossiper.setLocal(KEY_INCARNATION, "0");
     this.gossiper.setLocal(KEY_VOTES, "[]");
+    this.gossiper.setLocal(KEY_REMOVALS, "[]");
     this.monitorRing = new MonitorRing([options.id]);
     this.absorbGossipChanges(null);
   }
@@ -210,6 +246,67 @@ export class ClusterView implements ClusterEngine {
     this.absorbGossipChanges(this.started ? this.lastNowMs : null);
   }
 
+  /** Announces this node's tokens (a joining node, once it has chosen them; [] to withdraw them). */
+  setTokens(tokens: readonly bigint[]): void {
+    this.gossiper.setLocal(KEY_TOKENS, tokens.map(tokenToString).join(","));
+    this.absorbGossipChanges(this.started ? this.lastNowMs : null);
+  }
+
+  /** Publishes (or advances) the removal of a dead member; this node drives it (topology/remove-node). */
+  announceRemoval(id: NodeId, phase: Removal["phase"]): void {
+    const member = this.records.get(id);
+    assert(member !== undefined, () => `cannot remove unknown member ${id}`);
+    assert(id !== this.options.id, "a node cannot remove itself");
+    this.localRemovals = [
+      ...this.localRemovals.filter((removal) => removal.id !== id),
+      { id, generation: member.generation, phase },
+    ].slice(-REMOVALS_PER_MEMBER_MAX);
+    this.gossiper.setLocal(KEY_REMOVALS, JSON.stringify(this.localRemovals.map((r) => [r.id, r.generation, r.phase])));
+    this.absorbGossipChanges(this.started ? this.lastNowMs : null);
+  }
+
+  /** The ring once the ring changes in progress complete: normal and joining members, less leaving ones. */
+  futureRing(): TokenMap {
+    if (this.futureTokenMap === null) {
+      const built = this.buildRing(isFutureOwner);
+      // The same object as the current ring when nothing is changing: the coordinator's cheap test.
+      const current = this.ring();
+      this.futureTokenMap = built.equals(current) ? current : built;
+    }
+    return this.futureTokenMap;
+  }
+
+  /** Ring changes in progress as this view sees them, by member id. */
+  ringChanges(): RingChange[] {
+    const changes: RingChange[] = [];
+    for (const member of this.records.values()) {
+      if (member.removed || member.status === "left") continue;
+      const removal = this.removalsByTarget.get(member.id);
+      if (removal !== undefined && removal.generation === member.generation && removal.phase === "removing") {
+        changes.push({ kind: "removenode", id: member.id });
+      } else if (member.status === "leaving") {
+        changes.push({ kind: "decommission", id: member.id });
+      } else if (member.status === "joining" && member.tokenCount > 0) {
+        changes.push({ kind: "bootstrap", id: member.id });
+      }
+    }
+    return changes.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** Members in state joining that have not announced tokens yet: nodes waiting for their turn. */
+  waitingToJoin(): NodeId[] {
+    const waiting: NodeId[] = [];
+    for (const member of this.records.values()) {
+      if (!member.removed && member.status === "joining" && member.tokenCount === 0) waiting.push(member.id);
+    }
+    return waiting.sort();
+  }
+
+  /** Whether a member was removed from the cluster (removenode) in this view. */
+  isRemoved(id: NodeId): boolean {
+    return this.records.get(id)?.removed === true;
+  }
+
   ringFingerprint(): string {
     return `${this.ownerHashes.size}:${this.ringSummary.toString()}`;
   }
@@ -217,17 +314,21 @@ export class ClusterView implements ClusterEngine {
   membership(): MembershipEntry[] {
     const entries: MembershipEntry[] = [];
     for (const member of this.records.values()) {
+      if (member.removed) continue;
       entries.push({ id: member.id, generation: member.generation, status: member.status, live: this.isLive(member.id) });
     }
     return entries;
   }
 
   isLive(id: NodeId): boolean {
-    return id === this.options.id || (this.records.has(id) && !this.down.has(id));
+    if (id === this.options.id) return true;
+    const member = this.records.get(id);
+    // A member that left is gone even though nobody convicts it (left members are not monitored).
+    return member !== undefined && !member.removed && member.status !== "left" && !this.down.has(id);
   }
 
   ring(): TokenMap {
-    if (this.tokenMap === null) this.tokenMap = this.buildRing();
+    if (this.tokenMap === null) this.tokenMap = this.buildRing(isOwner);
     return this.tokenMap;
   }
 
@@ -243,7 +344,7 @@ export class ClusterView implements ClusterEngine {
   /** One member as members() shows it, without walking the others. */
   member(id: NodeId, nowMs: number): MemberView | undefined {
     const member = this.records.get(id);
-    if (member === undefined) return undefined;
+    if (member === undefined || member.removed) return undefined;
     const self = id === this.options.id;
     return {
       id,
@@ -362,7 +463,10 @@ export class ClusterView implements ClusterEngine {
     if (endpoint === undefined) return;
     const before = fresh ? undefined : this.records.get(id);
     const previous = this.records.get(id);
-    const status = parseStatus(endpoint.appStates.get(KEY_STATUS)?.value) ?? previous?.status ?? "joining";
+    const gossipStatus = parseStatus(endpoint.appStates.get(KEY_STATUS)?.value) ?? previous?.gossipStatus ?? "joining";
+    const removalsText = endpoint.appStates.get(KEY_REMOVALS)?.value ?? "[]";
+    const removals = previous !== undefined && previous.removalsText === removalsText ? previous.removals : this.parseRemovals(removalsText);
+    const { status, removed } = this.effectiveStatus(id, endpoint.generation, gossipStatus);
     const tokensText = this.checkTokens(endpoint.appStates.get(KEY_TOKENS)?.value) ?? previous?.tokensText ?? "";
     const incarnation = parseCount(endpoint.appStates.get(KEY_INCARNATION)?.value) ?? 0;
     const votesText = endpoint.appStates.get(KEY_VOTES)?.value ?? "[]";
@@ -373,6 +477,10 @@ export class ClusterView implements ClusterEngine {
       address: endpoint.address,
       generation: endpoint.generation,
       status,
+      gossipStatus,
+      removed,
+      removals,
+      removalsText,
       tokensText,
       tokenCount: tokensText === "" ? 0 : (tokensText.length + 1) / TOKEN_TEXT_STRIDE,
       incarnation,
@@ -385,15 +493,7 @@ export class ClusterView implements ClusterEngine {
     else this.voters.delete(id);
     if (id === this.options.id) this.incarnation = Math.max(this.incarnation, incarnation);
 
-    const statusChanged = previous === undefined || previous.status !== status;
-    const leftChanged = previous === undefined || (previous.status === "left") !== (status === "left");
-    if (leftChanged || previous?.generation !== endpoint.generation) this.monitorRingDirty = true;
-    const wasOwner = previous?.status === "normal";
-    const isOwner = status === "normal";
-    if ((wasOwner || isOwner) && (wasOwner !== isOwner || previous?.tokensText !== tokensText)) {
-      this.ringDirty = true;
-      this.setOwnerHash(id, isOwner ? tokensText : null);
-    }
+    this.noteRingEffects(previous, record);
     if (
       previous === undefined ||
       previous.incarnation !== incarnation ||
@@ -402,9 +502,101 @@ export class ClusterView implements ClusterEngine {
     ) {
       this.livenessDirty = true;
     }
-    if (before !== undefined && statusChanged) {
+    if (before !== undefined && previous !== undefined && previous.status !== status) {
       this.events.push({ kind: "status-changed", id, status });
     }
+    if (previous?.removalsText !== removalsText && (removals.length > 0 || (previous?.removals.length ?? 0) > 0)) {
+      this.refreshRemovals();
+    }
+  }
+
+  /** What a member's change does to the monitor ring and to the current and future rings. */
+  private noteRingEffects(previous: MemberRecord | undefined, record: MemberRecord): void {
+    const leftChanged = previous === undefined || isGone(previous) !== isGone(record);
+    if (leftChanged || previous?.generation !== record.generation) this.monitorRingDirty = true;
+    const tokensChanged = previous?.tokensText !== record.tokensText;
+    const wasOwner = previous !== undefined && isOwner(previous);
+    const nowOwner = isOwner(record);
+    if ((wasOwner || nowOwner) && (wasOwner !== nowOwner || tokensChanged)) {
+      this.ringDirty = true;
+      this.setOwnerHash(record.id, nowOwner ? record.tokensText : null);
+    }
+    const wasFuture = previous !== undefined && isFutureOwner(previous);
+    const nowFuture = isFutureOwner(record);
+    if ((wasFuture || nowFuture) && (wasFuture !== nowFuture || tokensChanged)) this.ringDirty = true;
+  }
+
+  /** A member's status as this view acts on it: a removal published by anyone overrides its own. */
+  private effectiveStatus(id: NodeId, generation: number, gossipStatus: MemberStatus): { status: MemberStatus; removed: boolean } {
+    const removal = this.removalsByTarget.get(id);
+    if (removal === undefined || removal.generation !== generation || gossipStatus === "left") {
+      return { status: gossipStatus, removed: false };
+    }
+    if (removal.phase === "removed") return { status: "left", removed: true };
+    // A member that never became normal (a joiner that died) owns nothing to stream: it is out at once.
+    return { status: gossipStatus === "joining" ? "left" : "leaving", removed: false };
+  }
+
+  /** Some member's removals changed: re-derive every member's effective status. */
+  private refreshRemovals(): void {
+    const byTarget = new Map<NodeId, Removal>();
+    for (const member of this.records.values()) {
+      for (const removal of member.removals) {
+        const known = byTarget.get(removal.id);
+        if (
+          known === undefined ||
+          removal.generation > known.generation ||
+          (removal.generation === known.generation && removal.phase === "removed")
+        ) {
+          byTarget.set(removal.id, removal);
+        }
+      }
+    }
+    this.removalsByTarget = byTarget;
+    for (const member of [...this.records.values()]) {
+      const { status, removed } = this.effectiveStatus(member.id, member.generation, member.gossipStatus);
+      if (status === member.status && removed === member.removed) continue;
+      const record: MemberRecord = { ...member, status, removed };
+      this.records.set(member.id, record);
+      this.noteRingEffects(member, record);
+      this.livenessDirty = true;
+      if (removed) {
+        this.down.delete(member.id);
+        this.events.push({ kind: "member-removed", id: member.id });
+      } else {
+        this.events.push({ kind: "status-changed", id: member.id, status });
+      }
+    }
+  }
+
+  private parseRemovals(text: string): Removal[] {
+    if (text === "[]") return [];
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      this.counters.malformedStates += 1;
+      return [];
+    }
+    if (!Array.isArray(parsed) || parsed.length > REMOVALS_PER_MEMBER_MAX) {
+      this.counters.malformedStates += 1;
+      return [];
+    }
+    const removals: Removal[] = [];
+    for (const item of parsed as unknown[]) {
+      if (
+        Array.isArray(item) &&
+        item.length === 3 &&
+        typeof item[0] === "string" &&
+        isCount(item[1]) &&
+        (item[2] === "removing" || item[2] === "removed")
+      ) {
+        removals.push({ id: item[0], generation: item[1], phase: item[2] });
+      } else {
+        this.counters.malformedStates += 1;
+      }
+    }
+    return removals;
   }
 
   /** Recomputes whatever the last changes made stale: monitors, ring, verdicts, refutation. */
@@ -431,6 +623,7 @@ export class ClusterView implements ClusterEngine {
     if (this.ringDirty) {
       this.ringDirty = false;
       this.tokenMap = null;
+      this.futureTokenMap = null;
       this.ownershipCache = null;
       this.events.push({ kind: "tokens-changed" });
     }
@@ -488,10 +681,10 @@ export class ClusterView implements ClusterEngine {
     this.ringSummary.add(hash);
   }
 
-  private buildRing(): TokenMap {
+  private buildRing(include: (member: MemberRecord) => boolean): TokenMap {
     const owners = new Map<NodeId, readonly Token[]>();
     for (const member of this.records.values()) {
-      if (member.status !== "normal" || member.tokenCount === 0) continue;
+      if (!include(member)) continue;
       let parsed = this.parsedTokens.get(member.id);
       if (parsed === undefined || parsed.text !== member.tokensText) {
         parsed = { text: member.tokensText, tokens: member.tokensText.split(",").map(tokenFromString) };
@@ -499,7 +692,7 @@ export class ClusterView implements ClusterEngine {
       }
       owners.set(member.id, parsed.tokens);
     }
-    for (const id of this.parsedTokens.keys()) if (!owners.has(id)) this.parsedTokens.delete(id);
+    for (const id of this.parsedTokens.keys()) if (!this.records.has(id)) this.parsedTokens.delete(id);
     return TokenMap.build(owners);
   }
 
@@ -602,6 +795,21 @@ export class ClusterView implements ClusterEngine {
     }
     return votes;
   }
+}
+
+/** Gone from the cluster: left by itself, or removed. */
+function isGone(member: MemberRecord): boolean {
+  return member.status === "left" || member.removed;
+}
+
+/** Owns ranges of the current ring: normal, or leaving and not yet done streaming. */
+function isOwner(member: MemberRecord): boolean {
+  return !member.removed && (member.status === "normal" || member.status === "leaving") && member.tokenCount > 0;
+}
+
+/** Owns ranges of the future ring: normal, or joining with announced tokens. */
+function isFutureOwner(member: MemberRecord): boolean {
+  return !member.removed && (member.status === "normal" || member.status === "joining") && member.tokenCount > 0;
 }
 
 export function createClusterEngine(options: ClusterEngineOptions, random: Random): ClusterView {

@@ -98,4 +98,29 @@ export interface ClusterEngine {
   stats(): ClusterStats;
 }
 
+/** A ring change in progress: a member bootstrapping, decommissioning, or being removed. */
+export interface RingChange {
+  readonly kind: "bootstrap" | "decommission" | "removenode";
+  readonly id: NodeId;
+}
+
+/** What topology/ needs beyond ClusterEngine; cluster-view.ts implements it, test doubles may not. */
+export interface TopologyEngine extends ClusterEngine {
+  /** Announce (or, with [], withdraw) this node's tokens. */
+  setTokens(tokens: readonly bigint[]): void;
+  /** Publish the removal of a dead member, or mark it done. */
+  announceRemoval(id: NodeId, phase: "removing" | "removed"): void;
+  /** The ring once the changes in progress complete (normal + joining − leaving − removing). */
+  futureRing(): TokenMap;
+  ringChanges(): RingChange[];
+  /** Joining members without tokens: nodes waiting for their turn to join. */
+  waitingToJoin(): NodeId[];
+  isRemoved(id: NodeId): boolean;
+}
+
+export function isTopologyEngine(engine: ClusterEngine): engine is TopologyEngine {
+  const candidate = engine as Partial<TopologyEngine>;
+  return typeof candidate.setTokens === "function" && typeof candidate.futureRing === "function";
+}
+
 export type ClusterEngineFactory = (options: ClusterEngineOptions, random: Random) => ClusterEngine;

@@ -40,6 +40,10 @@ export interface NodeConfig {
   /** Seconds between background Merkle exchanges, or null when turned off. */
   readonly antiEntropyIntervalS: number | null;
   readonly maxValueBytes: number;
+  /** Range streaming (ring changes): bytes per second over all of this node's streams. */
+  readonly streamBytesPerS: number;
+  /** Range streams this node runs at once. */
+  readonly streamsMax: number;
   readonly clusterSecret: string | null;
   readonly sync: boolean;
   readonly logLevel: LogLevel;
@@ -66,6 +70,8 @@ export const NODE_OPTION_NAMES = [
   "hint-window-s",
   "anti-entropy-interval-s",
   "max-value-bytes",
+  "stream-bytes-per-s",
+  "streams-max",
   "cluster-secret",
   "sync",
   "log-level",
@@ -85,6 +91,8 @@ export const CONFIG_LIMITS = {
   hintWindowSMax: 30 * 24 * 3600,
   antiEntropyIntervalSMax: 7 * 24 * 3600,
   maxValueBytesMax: 64 * 1024 * 1024,
+  streamBytesPerSMax: 10 * 1024 * 1024 * 1024,
+  streamsMaxMax: 64,
   clusterSecretBytesMax: 1024,
 } as const;
 
@@ -113,6 +121,11 @@ export const CONFIG_DEFAULTS = {
   antiEntropyIntervalS: 600 as number | null,
   // 1 MiB: a KV store, not a blob store; larger values hurt every replica's latency.
   maxValueBytes: 1_048_576,
+  // 32 MiB/s of streaming during a ring change: a fraction of a disk's and a LAN's bandwidth, so
+  // clients keep their latency (Cassandra's stream_throughput_outbound defaults to 24 MiB/s).
+  streamBytesPerS: 32 * 1024 * 1024,
+  // Two streams at once keep a source and a target busy without letting a change hog a node.
+  streamsMax: 2,
   // Like Cassandra's commitlog_sync periodic: the log is written before acknowledging, fsync batched.
   sync: false,
   logLevel: "info" as LogLevel,
@@ -318,6 +331,13 @@ export function parseNodeConfig(flags: RawNodeOptions, env: Environment): NodeCo
     ? parseInteger(maxValueRaw, 1, CONFIG_LIMITS.maxValueBytesMax)
     : CONFIG_DEFAULTS.maxValueBytes;
 
+  const streamRateRaw = get("stream-bytes-per-s");
+  const streamBytesPerS = streamRateRaw
+    ? parseInteger(streamRateRaw, 1, CONFIG_LIMITS.streamBytesPerSMax)
+    : CONFIG_DEFAULTS.streamBytesPerS;
+  const streamsRaw = get("streams-max");
+  const streamsMax = streamsRaw ? parseInteger(streamsRaw, 1, CONFIG_LIMITS.streamsMaxMax) : CONFIG_DEFAULTS.streamsMax;
+
   const secretRaw = get("cluster-secret");
   let clusterSecret: string | null = null;
   if (secretRaw) {
@@ -363,6 +383,8 @@ export function parseNodeConfig(flags: RawNodeOptions, env: Environment): NodeCo
     hintWindowS,
     antiEntropyIntervalS,
     maxValueBytes,
+    streamBytesPerS,
+    streamsMax,
     clusterSecret,
     sync,
     logLevel,

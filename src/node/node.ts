@@ -25,7 +25,7 @@
 // close), let hint replays and read repairs settle, close the clients, and close the store last,
 // once every acknowledged write and hint is committed.
 
-import { randomInt } from "node:crypto";
+import { randomBytes, randomInt } from "node:crypto";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Clock, Cancel } from "../core/clock.js";
 import type { Address, NodeId } from "../core/ids.js";
@@ -43,6 +43,10 @@ import { PeerClient } from "../net/peer-client.js";
 import { PeerRouteStats, peerRoutes } from "../net/peer-routes.js";
 import { ReplicaClient, type ReplicaClientOptions } from "../net/replica-client.js";
 import { ReplicaRouteStats, replicaRoutes } from "../net/replica-routes.js";
+import { RepairClient } from "../net/repair-client.js";
+import { RepairRouteStats, repairRoutes } from "../net/repair-routes.js";
+import { AntiEntropyService } from "../antientropy/anti-entropy-service.js";
+import { adminRepairRoutes } from "../api/repair-routes.js";
 import { registerErrorHandling } from "../api/errors.js";
 import { clusterRoutes } from "../api/cluster-routes.js";
 import { frameworkErrorHandler, kvRoutes } from "../api/kv-routes.js";
@@ -50,6 +54,7 @@ import { metricsRoutes, NodeMetrics } from "../api/metrics.js";
 import type { NodeConfig } from "./config.js";
 import { IdentityError, openIdentity, type NodeIdentity } from "./identity.js";
 import { createLogger, httpLogLevel, type Logger } from "./logger.js";
+import { createNodeTopology, planRingStart, type NodeTopology, type RingStart } from "./node-topology.js";
 import { createSystemClock } from "./system-clock.js";
 
 /** Bounds of the HTTP server; each is what a healthy client or peer never comes near. */
@@ -101,6 +106,8 @@ export interface GrapevineNode {
   readonly store: LevelStore;
   readonly coordinator: Coordinator;
   readonly logger: Logger;
+  /** Resolves when the node asks to end its process: 0 after a decommission, 1 after a failed bootstrap. */
+  readonly exitRequested: Promise<{ readonly code: number; readonly reason: string }>;
   /** Stops ticking, stops accepting, finishes in-flight requests, closes the clients, then the store. Idempotent. */
   stop(): Promise<void>;
 }
@@ -198,14 +205,30 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
   const randomSeed = randomInt(0, 2 ** 32);
   const random = deps.random ?? createRandom(randomSeed);
   const createEngine: ClusterEngineFactory = deps.createEngine ?? createClusterEngine;
+  // How this start enters the ring (topology/, issue 5): normal at once (a restart, a node without
+  // seeds) or joining, to bootstrap once it serves. An injected engine (a test double) is always normal.
+  let ringStart: RingStart | null = null;
+  if (deps.createEngine === undefined) {
+    try {
+      ringStart = await planRingStart({
+        dataDir: config.dataDir,
+        advertise: config.advertise,
+        seeds: config.seeds,
+        identityCreated: identity.created,
+        identityTokens: identity.tokens,
+      });
+    } catch (error) {
+      await store.close().catch(() => undefined);
+      throw new NodeStartError(error instanceof Error ? error.message : String(error));
+    }
+  }
   const engine: ClusterEngine = createEngine(
     {
       id: identity.id,
       address: config.advertise,
       generation: identity.generation,
-      tokens: identity.tokens,
-      // Bootstrap (joining, streaming ranges in) comes with topology/; until then a node is normal at once.
-      status: "normal",
+      tokens: ringStart?.tokens ?? identity.tokens,
+      status: ringStart?.status ?? "normal",
       seeds: config.seeds,
       replicationFactor: config.replicationFactor,
       gossipIntervalMs: config.gossipIntervalMs,
@@ -290,9 +313,50 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
     },
   );
   const replicaStats = new ReplicaRouteStats();
+  // Merkle anti-entropy (issue 4): its own client (repair traffic never queues behind client writes),
+  // the background loop (--anti-entropy-interval-s) and the operator's repairs.
+  const repairStats = new RepairRouteStats();
+  const repairClient = new RepairClient({ self: identity.id, clusterSecret: config.clusterSecret }, { addressOf });
+  const antiEntropy = new AntiEntropyService(
+    {
+      self: identity.id,
+      replicationFactor: config.replicationFactor,
+      intervalMs: config.antiEntropyIntervalS === null ? null : config.antiEntropyIntervalS * 1000,
+    },
+    {
+      store,
+      transport: repairClient,
+      clock,
+      ring: () => engine.ring(),
+      isLive: (id) => engine.isLive(id),
+      log: log.child({ component: "anti-entropy" }),
+      newJobId: () => randomBytes(8).toString("hex"),
+    },
+  );
 
   let stopping = false;
   let cancelTick: Cancel = () => undefined;
+  // Bootstrap, decommission, removenode, cleanup and range streaming (issue 5); null with a test engine.
+  const topology: NodeTopology | null =
+    ringStart === null
+      ? null
+      : createNodeTopology({
+          self: identity.id,
+          dataDir: config.dataDir,
+          replicationFactor: config.replicationFactor,
+          vnodes: config.vnodes,
+          gossipIntervalMs: config.gossipIntervalMs,
+          clusterSecret: config.clusterSecret,
+          engine,
+          store,
+          clock,
+          random: createRandom(randomInt(0, 2 ** 32)),
+          log: log.child({ component: "topology" }),
+          addressOf,
+          stopping: () => stopping,
+          ringStart,
+          streamOptions: { bytesPerSecondMax: config.streamBytesPerS, concurrentStreamsMax: config.streamsMax },
+        });
   const debug = (): boolean => log.isLevelEnabled("debug");
 
   const send = (outbounds: readonly Outbound[]): void => {
@@ -339,6 +403,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
     for (const event of events) {
       logEvent(event);
       if (event.kind === "member-up") handoff.onMemberUp(event.id);
+      if (event.kind === "tokens-changed") antiEntropy.onTokensChanged();
     }
   };
 
@@ -370,6 +435,8 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
   let purging = false;
   const maintain = (nowMs: number): void => {
     handoff.tick(nowMs);
+    topology?.service.tick(nowMs);
+    antiEntropy.tick(nowMs);
     if (nowMs >= nextLoadReportMs) {
       nextLoadReportMs = nowMs + NODE_MAINTENANCE.loadReportIntervalMs;
       const load = store.load();
@@ -420,6 +487,10 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
     peerRoutes: peerStats,
     nowMs: () => clock.nowMs(),
     dataPath: { store, coordinator, replicaClient, replicaRoutes: replicaStats, clock: hlc, handoff, readRepair },
+    repair: { service: antiEntropy, routes: repairStats },
+    ...(topology === null
+      ? {}
+      : { topology: { streams: topology.service.streams, routes: topology.routeStats, cleanup: topology.service.cleanup } }),
   });
   const httpLogger = log.child({ component: "http" }, { level: httpLogLevel(config.logLevel) });
   const app: FastifyInstance = Fastify({
@@ -442,6 +513,9 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
     // Replays and repairs still use the replica client; they end (or fail) before it closes.
     await handoff.close();
     await readRepair.settled();
+    await antiEntropy.close();
+    await repairClient.close();
+    await topology?.close();
     await replicaClient.close();
     await peerClient.close();
     // Last: queued writes commit before the database closes (store.close drains its queue).
@@ -461,7 +535,9 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
       replicationFactor: config.replicationFactor,
       engine,
       nowMs: () => clock.nowMs(),
+      ...(topology === null ? {} : { topology: topology.service }),
     });
+    await topology?.register(app);
     await app.register(replicaRoutes, {
       clusterSecret: config.clusterSecret,
       stats: replicaStats,
@@ -473,6 +549,18 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
         },
       },
     });
+    await app.register(repairRoutes, {
+      clusterSecret: config.clusterSecret,
+      stats: repairStats,
+      deps: {
+        store,
+        observeTimestamp: (timestampUs) => {
+          const outcome = hlc.observe(timestampUs, wallUs());
+          return outcome === "merged" || outcome === "behind";
+        },
+      },
+    });
+    await app.register(adminRepairRoutes, { repair: antiEntropy });
     await app.register(kvRoutes, {
       coordinator: {
         write: (request) => coordinator.write(request),
@@ -517,6 +605,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
   // The first tick goes out at once so seeds hear of us without waiting a round.
   nextDueMs = clock.nowMs();
   runTick();
+  topology?.begin();
 
   let stopPromise: Promise<void> | null = null;
   return {
@@ -528,6 +617,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
     store,
     coordinator,
     logger: log,
+    exitRequested: topology?.exitRequested ?? new Promise(() => undefined),
     stop(): Promise<void> {
       if (stopPromise === null) {
         log.info("node stopping");

@@ -18,6 +18,12 @@
 // timed out are reported once every replica has settled (or the deadline passed) through the
 // onReplicaMiss hook, with the record: the seam for hinted handoff.
 //
+// Writes during a ring change (topology/). A write also goes to the key's pending replicas: replicas
+// of the key in the future ring that are not replicas now (ring/placement.ts pendingReplicasFor), so a
+// node receiving a range by streaming misses none of the writes made meanwhile. As in Cassandra, `w`
+// is counted on current replicas only: a pending replica's acknowledgement is not needed and does not
+// count, but a pending replica that missed the write gets a hint like any other.
+//
 // Reads. The coordinator asks `required` live replicas, by a stable preference: itself first when
 // it is a replica (a local read costs no network), then the others in preference-list order. One
 // is asked for data, the rest for digests (the version each holds). When the versions agree, the
@@ -36,7 +42,8 @@ import type { Clock } from "../core/clock.js";
 import type { NodeId } from "../core/ids.js";
 import type { ClusterEngine } from "../cluster/engine.js";
 import { tokenOf as partitionerTokenOf, type Token } from "../ring/partitioner.js";
-import { sharedReplicasFor } from "../ring/placement.js";
+import { pendingReplicasFor, sharedReplicasFor } from "../ring/placement.js";
+import type { TokenMap } from "../ring/token-map.js";
 import type { HybridClock } from "../time/hlc.js";
 import { compareRecords, encodeRecord, tombstoneRecord, type StoredRecord } from "../storage/record.js";
 import type { Store } from "../storage/store.js";
@@ -88,7 +95,10 @@ export interface ReplicaMiss {
 }
 
 export interface CoordinatorDeps {
-  readonly cluster: Pick<ClusterEngine, "ring" | "isLive">;
+  readonly cluster: Pick<ClusterEngine, "ring" | "isLive"> & {
+    /** The ring once the ring changes in progress complete; the same object as ring() when none is. */
+    readonly futureRing?: () => TokenMap;
+  };
   readonly store: Pick<Store, "apply" | "get">;
   readonly transport: ReplicaTransport;
   /** Deadlines only; the coordinator reads no time from it. */
@@ -307,14 +317,27 @@ export class Coordinator {
 
   #startWrite(key: string, level: ConsistencyLevel, value: Uint8Array | null, contentType: string): Promise<WriteOutcome> {
     const required = requiredReplicas(level, this.#replicationFactor);
-    const replicas = this.#replicasOf(key);
     const cluster = this.#deps.cluster;
+    const ring = cluster.ring();
+    const token = this.#tokenOf(key);
+    const current = sharedReplicasFor(ring, token, this.#replicationFactor);
+    let replicas = current;
+    if (cluster.futureRing !== undefined) {
+      const future = cluster.futureRing();
+      if (future !== ring) {
+        const pending = pendingReplicasFor(ring, future, token, this.#replicationFactor);
+        if (pending.length > 0) replicas = [...current, ...pending];
+      }
+    }
     let alive = 0;
     let remote = 0;
-    for (const replica of replicas) {
-      if (replica === this.#self) alive++;
-      else if (cluster.isLive(replica)) {
-        alive++;
+    for (let index = 0; index < replicas.length; index++) {
+      const replica = replicas[index] as NodeId;
+      const counted = index < current.length;
+      if (replica === this.#self) {
+        if (counted) alive++;
+      } else if (cluster.isLive(replica)) {
+        if (counted) alive++;
         remote++;
       }
     }
@@ -329,7 +352,7 @@ export class Coordinator {
     this.#writes++;
     this.#inFlight++;
     return new Promise<WriteOutcome>((resolve, reject) => {
-      const round = new WriteRound(this, key, record, required, replicas, resolve, reject);
+      const round = new WriteRound(this, key, record, required, replicas, current.length, resolve, reject);
       round.start(encoded);
     });
   }
@@ -338,9 +361,14 @@ export class Coordinator {
 /** One write: which replicas acknowledged, when the client is answered, what to report after. */
 class WriteRound {
   readonly #states: Uint8Array;
+  /** Acknowledgements of counted (current) replicas: what `required` is measured against. */
   #acknowledged = 0;
+  /** Acknowledgements of every replica, pending ones included. */
+  #acknowledgedAll = 0;
   #failed = 0;
+  /** Outstanding operations, and those of counted replicas. */
   #pending = 0;
+  #pendingCounted = 0;
   /** The client has its answer. */
   #answered = false;
   /** Every replica settled or the deadline passed; nothing more is counted. */
@@ -353,6 +381,8 @@ class WriteRound {
     private readonly record: StoredRecord,
     private readonly required: number,
     private readonly replicas: readonly NodeId[],
+    /** The first `counted` replicas are the current ones; the rest are pending (a ring change). */
+    private readonly counted: number,
     private readonly resolve: (outcome: WriteOutcome) => void,
     private readonly reject: (error: Error) => void,
   ) {
@@ -366,6 +396,7 @@ class WriteRound {
       const replica = this.replicas[index] as NodeId;
       if (replica === self) {
         this.#pending++;
+        if (index < this.counted) this.#pendingCounted++;
         deps.store.apply([{ key, record }]).then(
           () => this.acknowledge(index),
           () => this.fail(index),
@@ -373,6 +404,7 @@ class WriteRound {
       } else if (deps.cluster.isLive(replica)) {
         assert(encoded !== null, "a remote replica needs the encoded record");
         this.#pending++;
+        if (index < this.counted) this.#pendingCounted++;
         deps.transport.write(replica, key, encoded).then(
           () => this.acknowledge(index),
           () => this.fail(index),
@@ -381,15 +413,22 @@ class WriteRound {
         this.#states[index] = ReplicaState.Down;
       }
     }
-    assert(this.#pending >= this.required, "a write was started with fewer live replicas than required");
+    assert(this.#pendingCounted >= this.required, "a write was started with fewer live replicas than required");
     this.#cancelTimer = this.coordinator.schedule(this);
   }
 
   acknowledge(index: number): void {
     if (this.#finished) return;
     this.#states[index] = ReplicaState.Acknowledged;
-    this.#acknowledged++;
+    this.#acknowledgedAll++;
     this.#pending--;
+    if (index >= this.counted) {
+      // A pending replica: acknowledged, but not part of the level's count.
+      if (this.#pending === 0) this.finish();
+      return;
+    }
+    this.#acknowledged++;
+    this.#pendingCounted--;
     if (!this.#answered && this.#acknowledged >= this.required) {
       this.#answered = true;
       this.resolve({ timestampUs: this.record.timestampUs, acknowledged: this.#acknowledged });
@@ -402,8 +441,9 @@ class WriteRound {
     this.#states[index] = ReplicaState.Failed;
     this.#failed++;
     this.#pending--;
+    if (index < this.counted) this.#pendingCounted--;
     this.coordinator.countReplicaFailure(this.replicas[index] as NodeId);
-    if (!this.#answered && this.#acknowledged + this.#pending < this.required) {
+    if (!this.#answered && this.#acknowledged + this.#pendingCounted < this.required) {
       // The level can no longer be reached: waiting for the deadline would tell the client nothing new.
       this.#answered = true;
       this.reject(this.coordinator.timedOut(this.required, this.#acknowledged, this.#failed));
@@ -434,7 +474,7 @@ class WriteRound {
     }
     this.coordinator.finished();
     const onMiss = this.coordinator.deps.onReplicaMiss;
-    if (onMiss === undefined || this.#acknowledged === this.replicas.length) return;
+    if (onMiss === undefined || this.#acknowledgedAll === this.replicas.length) return;
     const missed: { replica: NodeId; reason: ReplicaMissReason }[] = [];
     for (let index = 0; index < this.#states.length; index++) {
       const state = this.#states[index];

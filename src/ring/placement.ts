@@ -15,7 +15,7 @@
 import { assert } from "../core/assert.js";
 import type { NodeId } from "../core/ids.js";
 import type { Token } from "./partitioner.js";
-import type { ReplicaLists, TokenMap, TokenRange } from "./token-map.js";
+import type { RangeBounds, ReplicaLists, TokenMap, TokenRange } from "./token-map.js";
 
 export interface ReplicatedRange {
   readonly start: Token;
@@ -93,4 +93,92 @@ export function replicatedRanges(ring: TokenMap, replicationFactor: number): Rep
 /** The ranges of which `node` holds a replica (as primary or not), in ring order. */
 export function rangesReplicatedOn(ring: TokenMap, node: NodeId, replicationFactor: number): ReplicatedRange[] {
   return replicatedRanges(ring, replicationFactor).filter((range) => range.replicas.includes(node));
+}
+
+// --- Ring changes ----------------------------------------------------------------------------------
+//
+// While a member joins, leaves or is removed there are two rings: the current one (reads, and the
+// `w` count of writes) and the future one (once the change completes). A replica of a token in the
+// future ring that is not one in the current ring is a *pending* replica (Cassandra's pending
+// ranges): writes go to it as well, so nothing written while its data streams in is missed, but its
+// acknowledgement does not count towards `w`. The data it will hold is streamed from the current
+// replicas range by range: rangeMovements lists, over the ranges cut by the tokens of both rings,
+// which nodes gain a range (targets) and which hold it now (sources).
+
+/** A range that gains replicas in a ring change: stream it from one of `sources` to each target. */
+export interface RangeMovement {
+  readonly start: Token;
+  readonly end: Token;
+  /** The current replicas, primary first: where the data is now. */
+  readonly sources: readonly NodeId[];
+  /** Replicas in the future ring that are not replicas now. */
+  readonly targets: readonly NodeId[];
+}
+
+/** Future replicas of token that are not current replicas: where writes also go during a change. */
+export function pendingReplicasFor(current: TokenMap, future: TokenMap, token: Token, replicationFactor: number): NodeId[] {
+  if (future === current || future.size === 0) return [];
+  const now = sharedReplicasFor(current, token, replicationFactor);
+  const next = sharedReplicasFor(future, token, replicationFactor);
+  let pending: NodeId[] | null = null;
+  for (const replica of next) {
+    if (!now.includes(replica)) (pending ??= []).push(replica);
+  }
+  return pending ?? [];
+}
+
+/**
+ * Every range that gains replicas between `current` and `future`, cut at the tokens of both rings
+ * and merged where neighbours move the same way, in ring order. Nothing moves out of an empty ring:
+ * the first members of a cluster have no data to receive.
+ */
+export function rangeMovements(current: TokenMap, future: TokenMap, replicationFactor: number): RangeMovement[] {
+  if (current.size === 0 || future.size === 0) return [];
+  const cuts = [...new Set([...current.tokens(), ...future.tokens()])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const movements: { start: Token; end: Token; sources: readonly NodeId[]; targets: readonly NodeId[] }[] = [];
+  for (let index = 0; index < cuts.length; index++) {
+    const end = cuts[index] as Token;
+    const start = cuts[index === 0 ? cuts.length - 1 : index - 1] as Token;
+    const sources = sharedReplicasFor(current, end, replicationFactor);
+    const targets = sharedReplicasFor(future, end, replicationFactor).filter((node) => !sources.includes(node));
+    if (targets.length === 0) continue;
+    const last = movements[movements.length - 1];
+    if (last !== undefined && last.end === start && sameList(last.sources, sources) && sameList(last.targets, targets)) {
+      last.end = end;
+    } else {
+      movements.push({ start, end, sources, targets });
+    }
+  }
+  // The first and last movement meet across the wrap when they move the same way.
+  const first = movements[0];
+  const last = movements[movements.length - 1];
+  if (movements.length > 1 && first !== undefined && last !== undefined && last.end === first.start &&
+      sameList(first.sources, last.sources) && sameList(first.targets, last.targets)) {
+    first.start = last.start;
+    movements.pop();
+  }
+  return movements;
+}
+
+/** The ranges of `ring` that `node` does not replicate, merged where adjacent: what cleanup deletes. */
+export function rangesNotReplicatedOn(ring: TokenMap, node: NodeId, replicationFactor: number): RangeBounds[] {
+  if (ring.size === 0 || !ring.nodes().includes(node)) return [];
+  const result: { start: Token; end: Token }[] = [];
+  for (const range of replicatedRanges(ring, replicationFactor)) {
+    if (range.replicas.includes(node)) continue;
+    const last = result[result.length - 1];
+    if (last !== undefined && last.end === range.start) last.end = range.end;
+    else result.push({ start: range.start, end: range.end });
+  }
+  const first = result[0];
+  const last = result[result.length - 1];
+  if (result.length > 1 && first !== undefined && last !== undefined && last.end === first.start) {
+    first.start = last.start;
+    result.pop();
+  }
+  return result;
+}
+
+function sameList(a: readonly NodeId[], b: readonly NodeId[]): boolean {
+  return a.length === b.length && a.every((value, index) => value === b[index]);
 }

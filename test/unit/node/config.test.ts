@@ -29,6 +29,8 @@ const INVALID: Readonly<Record<NodeOptionName, string>> = {
   "hinted-handoff": "maybe",
   "hint-window-s": "-1",
   "anti-entropy-interval-s": "never",
+  "stream-bytes-per-s": "0",
+  "streams-max": "1000",
   "max-value-bytes": "1.5",
   "cluster-secret": "s".repeat(1025),
   sync: "sometimes",

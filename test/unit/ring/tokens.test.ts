@@ -1,7 +1,10 @@
 import { describe, it, expect } from "vitest";
 import { createRandom, type Random } from "../../../src/core/random.js";
 import { TOKEN_MAX, compareTokens } from "../../../src/ring/partitioner.js";
-import { randomTokens } from "../../../src/ring/tokens.js";
+import { balancedTokens, evenlySpacedTokens, randomTokens } from "../../../src/ring/tokens.js";
+import { TokenMap, rangeWidth } from "../../../src/ring/token-map.js";
+import { replicatedRanges } from "../../../src/ring/placement.js";
+import fc from "fast-check";
 
 describe("randomTokens", () => {
   it("returns `count` distinct tokens in ascending order", () => {
@@ -50,5 +53,120 @@ describe("randomTokens", () => {
   it("rejects a negative or fractional count", () => {
     expect(() => randomTokens(createRandom(1), -1)).toThrow();
     expect(() => randomTokens(createRandom(1), 1.5)).toThrow();
+  });
+});
+
+describe("balancedTokens", () => {
+  const RF = 3;
+
+  /** Grows a ring one node at a time; returns the ring after each join. */
+  function grow(nodes: number, seed: number, vnodes = 16, replicationFactor = RF): TokenMap[] {
+    const random = createRandom(seed);
+    const owners = new Map<string, bigint[]>();
+    const rings: TokenMap[] = [];
+    let ring = TokenMap.empty;
+    for (let index = 1; index <= nodes; index++) {
+      owners.set(`node${index}`, balancedTokens(ring, vnodes, replicationFactor, random, `node${index}`));
+      ring = TokenMap.build(owners);
+      rings.push(ring);
+    }
+    return rings;
+  }
+
+  /** Largest |share − even| / even over the members, for primary and replicated ownership. */
+  function worstDeviations(ring: TokenMap, replicationFactor: number): { primary: number; replicated: number } {
+    const members = ring.nodes().length;
+    const primary = [...ring.ownership().values()];
+    const replicated = new Map<string, number>();
+    for (const range of replicatedRanges(ring, replicationFactor)) {
+      const width = Number(rangeWidth(range)) / 2 ** 64;
+      for (const replica of range.replicas) replicated.set(replica, (replicated.get(replica) ?? 0) + width);
+    }
+    const even = 1 / members;
+    const replicatedEven = Math.min(replicationFactor, members) / members;
+    return {
+      primary: Math.max(...primary.map((share) => Math.abs(share - even) / even)),
+      replicated: Math.max(...[...replicated.values()].map((share) => Math.abs(share - replicatedEven) / replicatedEven)),
+    };
+  }
+
+  it("gives the first node of a cluster evenly spaced tokens from a random offset", () => {
+    const tokens = evenlySpacedTokens(createRandom(3), 16);
+    expect(tokens).toHaveLength(16);
+    const step = 2n ** 64n / 16n;
+    for (let index = 1; index < tokens.length; index++) expect((tokens[index] as bigint) - (tokens[index - 1] as bigint)).toBe(step);
+    expect(evenlySpacedTokens(createRandom(4), 16)).not.toEqual(tokens);
+  });
+
+  it("keeps every node within ±15% of even, primary and replicated (rf 3), as a cluster grows from 1 to 32 nodes with 16 vnodes", () => {
+    // The seed only places the first node's evenly spaced tokens; later joins are chosen against the
+    // ring, so other seeds give nearly the same rings, rotated. Two seeds check that.
+    for (const seed of [1, 2]) {
+      for (const ring of grow(32, seed)) {
+        const worst = worstDeviations(ring, RF);
+        expect(worst.primary, `seed ${seed}, ${ring.nodes().length} nodes, primary`).toBeLessThanOrEqual(0.15);
+        expect(worst.replicated, `seed ${seed}, ${ring.nodes().length} nodes, replicated`).toBeLessThanOrEqual(0.15);
+      }
+    }
+  });
+
+  it("evens out replicated ownership better than random tokens do, summed over 4 to 16 nodes", () => {
+    // Random tokens can be lucky at one size (4 nodes, seed 5: 8.7% against 9.4%), not at all of them.
+    for (const seed of [5, 6]) {
+      const balanced = grow(16, seed);
+      const random = createRandom(seed);
+      const owners = new Map<string, bigint[]>();
+      let randomSum = 0;
+      let balancedSum = 0;
+      for (let index = 1; index <= 16; index++) {
+        owners.set(`node${index}`, randomTokens(random, 16));
+        if (index < 4) continue;
+        randomSum += worstDeviations(TokenMap.build(owners), RF).replicated;
+        balancedSum += worstDeviations(balanced[index - 1] as TokenMap, RF).replicated;
+      }
+      expect(balancedSum, `seed ${seed}`).toBeLessThan(randomSum / 2);
+    }
+  });
+
+  it("with replication factor 1 evens out primary ownership alone", () => {
+    for (const ring of grow(12, 8, 16, 1)) expect(worstDeviations(ring, 1).primary).toBeLessThanOrEqual(0.15);
+  });
+
+  it("returns `count` distinct ascending tokens, none already on the ring, for any ring and replication factor", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 32 }), fc.integer({ min: 1, max: 5 }), fc.integer(), (members, vnodes, rf, seed) => {
+        const random = createRandom(seed);
+        const owners = new Map<string, bigint[]>();
+        for (let index = 0; index < members; index++) owners.set(`m${index}`, randomTokens(random, vnodes));
+        const ring = TokenMap.build(owners);
+        const tokens = balancedTokens(ring, vnodes, rf, random, "new");
+        expect(tokens).toHaveLength(vnodes);
+        expect(new Set(tokens).size).toBe(vnodes);
+        expect([...tokens].sort(compareTokens)).toEqual(tokens);
+        const existing = new Set(ring.tokens());
+        for (const token of tokens) expect(existing.has(token)).toBe(false);
+        // Whatever the ring looked like, the newcomer makes the spread no worse than it was.
+        owners.set("new", tokens);
+        const before = worstDeviations(ring, rf);
+        const after = worstDeviations(TokenMap.build(owners), rf);
+        if (vnodes >= 8) expect(after.replicated + after.primary).toBeLessThanOrEqual(before.replicated + before.primary + 0.05);
+      }),
+      { numRuns: 80 },
+    );
+  });
+
+  it("is a function of the ring, the replication factor and the Random: the same inputs give the same tokens", () => {
+    const ring = grow(5, 9).at(-1) as TokenMap;
+    expect(balancedTokens(ring, 16, 3, createRandom(1), "x")).toEqual(balancedTokens(ring, 16, 3, createRandom(1), "x"));
+    expect(balancedTokens(ring, 16, 3, createRandom(1), "x")).not.toEqual(balancedTokens(ring, 16, 1, createRandom(1), "x"));
+  });
+
+  it("splits a one-token ring and rejects bad input", () => {
+    const ring = TokenMap.build(new Map([["only", [5n]]]));
+    const tokens = balancedTokens(ring, 4, 3, createRandom(1), "new");
+    expect(new Set([...tokens, 5n]).size).toBe(5);
+    expect(() => balancedTokens(ring, 0, 3, createRandom(1), "new")).toThrow();
+    expect(() => balancedTokens(ring, 4, 0, createRandom(1), "new")).toThrow();
+    expect(() => balancedTokens(ring, 4, 3, createRandom(1), "only")).toThrow(/already owns/);
   });
 });

@@ -1,0 +1,174 @@
+// net/stream-client.ts — the client side of range streaming (net/stream-protocol.ts) and of the one
+// question a ring change asks other nodes: "how do you see member X?" (their GET /cluster/status).
+//
+// One undici pool per peer address, created on first use, with a deadline on every request; replies
+// are size-bounded and validated before use. A failed or refused request rejects with
+// StreamRequestError, which the stream runner (topology/stream.ts) answers by retrying, from another
+// source when the source failed.
+
+import { Pool } from "undici";
+import type { Address, NodeId } from "../core/ids.js";
+import type { Token } from "../ring/partitioner.js";
+import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
+import { secretHeaders } from "./auth.js";
+import { PeerLookup } from "./peer-lookup.js";
+import {
+  STREAM_FETCH_PATH,
+  STREAM_PAGE_BYTES_MAX,
+  STREAM_PUSH_PATH,
+  streamFetchReplyCheck,
+  streamPushReplyCheck,
+  streamViolation,
+  type StreamFetchReply,
+  type StreamPushReply,
+} from "./stream-protocol.js";
+
+export const STREAM_CLIENT_DEFAULTS = {
+  /** A page is at most a few MiB: a peer that takes longer than this for one is treated as failed. */
+  requestTimeoutMs: 30_000,
+  connectTimeoutMs: 5_000,
+  /** Connections per peer: streams to one peer share them (concurrency is bounded above, in stream.ts). */
+  connectionsPerPeer: 4,
+  /** A /cluster/status body of a thousand members is ~250 KB. */
+  statusBytesMax: 16 * 1024 * 1024,
+} as const;
+
+export class StreamRequestError extends Error {
+  override readonly name = "StreamRequestError";
+}
+
+export interface StreamClientOptions {
+  readonly self: NodeId;
+  readonly clusterSecret: string | null;
+  readonly requestTimeoutMs?: number;
+}
+
+/** How a peer sees one member, from its /cluster/status. */
+export interface RemoteMemberView {
+  readonly state: string;
+  readonly tokens: number;
+  readonly live: boolean;
+}
+
+export class StreamClient {
+  readonly #options: StreamClientOptions;
+  readonly #pools = new Map<Address, Pool>();
+  readonly #lookup = new PeerLookup();
+  readonly #timeoutMs: number;
+  #closed = false;
+
+  constructor(options: StreamClientOptions) {
+    this.#options = options;
+    this.#timeoutMs = options.requestTimeoutMs ?? STREAM_CLIENT_DEFAULTS.requestTimeoutMs;
+  }
+
+  async fetchPage(address: Address, range: { start: Token; end: Token }, limit: number): Promise<StreamFetchReply> {
+    const reply = await this.#post(address, STREAM_FETCH_PATH, { from: this.#options.self, start: range.start, end: range.end, limit });
+    if (!streamFetchReplyCheck.Check(reply)) {
+      throw new StreamRequestError(`${address} sent a bad stream page: ${streamViolation(streamFetchReplyCheck, reply)}`);
+    }
+    return reply;
+  }
+
+  async pushPage(address: Address, records: readonly (readonly [string, Uint8Array])[]): Promise<StreamPushReply> {
+    const reply = await this.#post(address, STREAM_PUSH_PATH, { from: this.#options.self, records });
+    if (!streamPushReplyCheck.Check(reply)) {
+      throw new StreamRequestError(`${address} sent a bad push reply: ${streamViolation(streamPushReplyCheck, reply)}`);
+    }
+    return reply;
+  }
+
+  /** How the node at `address` sees `member` (undefined when it does not list it). */
+  async memberView(address: Address, member: NodeId): Promise<RemoteMemberView | undefined> {
+    const text = await this.#get(address, "/cluster/status");
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new StreamRequestError(`${address}/cluster/status is not JSON`);
+    }
+    const members = (body as { members?: unknown } | null)?.members;
+    if (!Array.isArray(members)) throw new StreamRequestError(`${address}/cluster/status has no members`);
+    for (const entry of members as unknown[]) {
+      const m = entry as Record<string, unknown> | null;
+      if (m === null || typeof m !== "object" || m["id"] !== member) continue;
+      if (typeof m["state"] !== "string" || typeof m["tokens"] !== "number" || typeof m["live"] !== "boolean") {
+        throw new StreamRequestError(`${address}/cluster/status has a malformed member`);
+      }
+      return { state: m["state"], tokens: m["tokens"], live: m["live"] };
+    }
+    return undefined;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    this.#lookup.close();
+    await Promise.all(pools.map((pool) => pool.destroy().catch(() => undefined)));
+  }
+
+  #pool(address: Address): Pool {
+    if (this.#closed) throw new StreamRequestError("the stream client is closed");
+    let pool = this.#pools.get(address);
+    if (pool === undefined) {
+      pool = new Pool(`http://${address}`, {
+        connections: STREAM_CLIENT_DEFAULTS.connectionsPerPeer,
+        connectTimeout: STREAM_CLIENT_DEFAULTS.connectTimeoutMs,
+        headersTimeout: this.#timeoutMs,
+        bodyTimeout: this.#timeoutMs,
+        connect: { lookup: this.#lookup.lookup },
+      });
+      pool.on("connectionError", () => undefined);
+      this.#pools.set(address, pool);
+    }
+    return pool;
+  }
+
+  async #post(address: Address, path: string, body: unknown): Promise<unknown> {
+    const bytes = await this.#request(address, "POST", path, encodePeerBody(body), STREAM_PAGE_BYTES_MAX);
+    try {
+      return decodePeerBody(bytes);
+    } catch {
+      throw new StreamRequestError(`${address}${path} answered with a body that is not msgpack`);
+    }
+  }
+
+  async #get(address: Address, path: string): Promise<string> {
+    const bytes = await this.#request(address, "GET", path, undefined, STREAM_CLIENT_DEFAULTS.statusBytesMax);
+    return bytes.toString("utf8");
+  }
+
+  async #request(address: Address, method: "GET" | "POST", path: string, body: Buffer | undefined, bytesMax: number): Promise<Buffer> {
+    let response;
+    try {
+      response = await this.#pool(address).request({
+        method,
+        path,
+        headers: body === undefined ? secretHeaders(this.#options.clusterSecret) : { "content-type": PEER_CONTENT_TYPE, ...secretHeaders(this.#options.clusterSecret) },
+        body,
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+    } catch (error) {
+      throw new StreamRequestError(`${address}${path}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of response.body) {
+        const buffer = chunk as Buffer;
+        size += buffer.length;
+        if (size > bytesMax) throw new StreamRequestError(`${address}${path} sent more than ${bytesMax} bytes`);
+        chunks.push(buffer);
+      }
+    } catch (error) {
+      if (error instanceof StreamRequestError) throw error;
+      throw new StreamRequestError(`${address}${path}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const bytes = Buffer.concat(chunks);
+    if (response.statusCode !== 200) {
+      throw new StreamRequestError(`${address}${path} answered ${response.statusCode}: ${bytes.toString("utf8").slice(0, 200)}`);
+    }
+    return bytes;
+  }
+}

@@ -1,0 +1,110 @@
+// net/stream-routes.ts — the fastify plugin through which a node serves range streaming to its peers
+// (net/stream-protocol.ts): a page of a token range out of its store (fetch), and a page of streamed
+// records into it (push).
+//
+// Guarded like every node-to-node route (net/route-guard.ts: secret, msgpack, size), then checked
+// against the schema. A fetch reads from the store's token-ordered scan (storage snapshot per scan),
+// closing the page at the record count or the byte target. A push goes through store.apply — the
+// last-write-wins merge — in one call, so a streamed record never replaces a newer version and the
+// reply comes once the batch is committed (durable as the store's --sync promises).
+
+import type { FastifyPluginAsync } from "fastify";
+import { GrapevineError } from "../api/errors.js";
+import { decodeRecord, encodeRecord, type KeyedRecord } from "../storage/record.js";
+import type { Store } from "../storage/store.js";
+import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
+import { isValidReplicaKey } from "./replica-protocol.js";
+import { guardNodeRoutes } from "./route-guard.js";
+import {
+  STREAM_FETCH_PATH,
+  STREAM_PAGE_BYTES_MAX,
+  STREAM_PROTOCOL_LIMITS,
+  STREAM_PUSH_PATH,
+  streamFetchRequestCheck,
+  streamPushRequestCheck,
+  streamViolation,
+  type StreamFetchReply,
+  type StreamPushReply,
+} from "./stream-protocol.js";
+
+/** Counters of the stream routes, read by the metrics. */
+export class StreamRouteStats {
+  fetches = 0;
+  recordsSent = 0;
+  bytesSent = 0;
+  pushes = 0;
+  recordsReceived = 0;
+  bytesReceived = 0;
+  refusedMalformed = 0;
+  refusedUnauthorized = 0;
+}
+
+export interface StreamRoutesOptions {
+  readonly clusterSecret: string | null;
+  readonly store: Pick<Store, "scanRange" | "apply">;
+  readonly stats: StreamRouteStats;
+}
+
+function decodeBody(body: unknown): unknown {
+  if (!Buffer.isBuffer(body) || body.length === 0) {
+    throw new GrapevineError("bad_request", `a stream request is a non-empty ${PEER_CONTENT_TYPE} body`);
+  }
+  try {
+    return decodePeerBody(body);
+  } catch {
+    throw new GrapevineError("bad_request", "the body is not valid msgpack");
+  }
+}
+
+export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app, options) => {
+  const { store, stats } = options;
+  guardNodeRoutes(app, { clusterSecret: options.clusterSecret, bodyLimit: STREAM_PAGE_BYTES_MAX, stats, what: "stream" });
+
+  app.post(STREAM_FETCH_PATH, async (request, reply) => {
+    const decoded = decodeBody(request.body);
+    if (!streamFetchRequestCheck.Check(decoded)) {
+      throw new GrapevineError("bad_request", `bad stream fetch: ${streamViolation(streamFetchRequestCheck, decoded)}`);
+    }
+    const records: StreamFetchReply["records"] = [];
+    let bytes = 0;
+    let done = true;
+    for await (const scanned of store.scanRange({ start: decoded.start, end: decoded.end }, { limit: decoded.limit + 1, tombstones: true })) {
+      if (records.length >= decoded.limit || bytes >= STREAM_PROTOCOL_LIMITS.pageBytesTarget) {
+        done = false;
+        break;
+      }
+      const encoded = encodeRecord(scanned.record);
+      records.push([scanned.key, encoded, scanned.token]);
+      bytes += encoded.length + scanned.key.length;
+    }
+    stats.fetches++;
+    stats.recordsSent += records.length;
+    stats.bytesSent += bytes;
+    const body: StreamFetchReply = { records, done };
+    return reply.code(200).type(PEER_CONTENT_TYPE).send(encodePeerBody(body));
+  });
+
+  app.post(STREAM_PUSH_PATH, async (request, reply) => {
+    const decoded = decodeBody(request.body);
+    if (!streamPushRequestCheck.Check(decoded)) {
+      throw new GrapevineError("bad_request", `bad stream push: ${streamViolation(streamPushRequestCheck, decoded)}`);
+    }
+    const writes: KeyedRecord[] = [];
+    let bytes = 0;
+    for (const [key, recordBytes] of decoded.records) {
+      if (!isValidReplicaKey(key)) throw new GrapevineError("bad_request", "a streamed key is not 1 to 1024 bytes of UTF-8");
+      try {
+        writes.push({ key, record: decodeRecord(recordBytes) });
+      } catch (error) {
+        throw new GrapevineError("bad_request", `a streamed record is malformed: ${(error as Error).message}`);
+      }
+      bytes += key.length + recordBytes.length;
+    }
+    const result = await store.apply(writes);
+    stats.pushes++;
+    stats.recordsReceived += writes.length;
+    stats.bytesReceived += bytes;
+    const body: StreamPushReply = { applied: result.written, superseded: result.superseded };
+    return reply.code(200).type(PEER_CONTENT_TYPE).send(encodePeerBody(body));
+  });
+};

@@ -1,0 +1,78 @@
+// topology/ring-state.ts — where this node stands in the ring's life cycle, persisted in
+// `<data-dir>/ring.json` so a restart knows it: normal (with its tokens), still joining (a bootstrap
+// to resume with the same tokens), or left (a decommissioned node must not come back with stale
+// data). Written atomically at every transition (write a temporary file, fsync, rename, fsync the
+// directory, as node/identity.ts does), so a crash leaves the old state or the new one.
+//
+// A data dir from before ring.json existed has an identity and data but no ring state: that node was
+// normal, and stays so with its identity's tokens (a restarted node with data does not bootstrap).
+
+import { open, readFile, rename } from "node:fs/promises";
+import path from "node:path";
+import { tokenFromString, tokenToString, type Token } from "../ring/partitioner.js";
+
+export const RING_STATE_FILE = "ring.json";
+const RING_STATE_FORMAT = 1;
+
+export interface RingState {
+  readonly status: "joining" | "normal" | "left";
+  readonly tokens: readonly Token[];
+}
+
+export class RingStateError extends Error {
+  override readonly name = "RingStateError";
+}
+
+export async function readRingState(dataDir: string): Promise<RingState | null> {
+  const file = path.join(dataDir, RING_STATE_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw error;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new RingStateError(`${file} is not valid JSON`);
+  }
+  const candidate = value as { format?: unknown; status?: unknown; tokens?: unknown } | null;
+  if (
+    candidate === null ||
+    typeof candidate !== "object" ||
+    candidate.format !== RING_STATE_FORMAT ||
+    (candidate.status !== "joining" && candidate.status !== "normal" && candidate.status !== "left") ||
+    !Array.isArray(candidate.tokens) ||
+    !candidate.tokens.every((token) => typeof token === "string" && /^[0-9a-f]{16}$/.test(token))
+  ) {
+    throw new RingStateError(`${file} is not a Grapevine ring state (format ${RING_STATE_FORMAT})`);
+  }
+  return { status: candidate.status, tokens: (candidate.tokens as string[]).map(tokenFromString) };
+}
+
+export async function writeRingState(dataDir: string, state: RingState): Promise<void> {
+  const body = { format: RING_STATE_FORMAT, status: state.status, tokens: state.tokens.map(tokenToString) };
+  await writeFileAtomic(path.join(dataDir, RING_STATE_FILE), `${JSON.stringify(body, null, 2)}\n`);
+}
+
+async function writeFileAtomic(file: string, content: string): Promise<void> {
+  const temporary = `${file}.tmp-${process.pid}`;
+  const handle = await open(temporary, "w", 0o644);
+  try {
+    await handle.writeFile(content, "utf8");
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temporary, file);
+  const directory = await open(path.dirname(file), "r");
+  try {
+    await directory.sync();
+  } catch {
+    // Some file systems refuse fsync on a directory; the rename is still atomic there.
+  } finally {
+    await directory.close();
+  }
+}
