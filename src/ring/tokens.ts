@@ -118,15 +118,16 @@ const QUOTA_MULTIPLES = [0.5, 0.75, 1, 1.25, 1.5] as const;
 
 /**
  * Passes that move each placed token to its best place given all the others. Allocation stops
- * early when a pass moves nothing. In bench/ownership.ts no refinement left replicated ownership up
- * to 25% off at 5 nodes; 2 passes 4–15%, 8 passes 3–10% (4–32 nodes, median seed).
+ * early when a pass moves nothing. In bench/ownership.ts (4–32 nodes, median seed, weight 2) the
+ * worst replicated deviation was 9–13% without refinement, 1.5–11.5% with 2 passes, 2.6–9.4% with 8.
  */
 const REFINEMENT_ROUNDS_MAX = 8;
 
 /**
  * Range evaluations (one range, all its split points) the refinement may spend: about 1.3 µs each,
- * so about 0.5 s. A join into 32 nodes × 16 vnodes needs ~75k (all passes); far larger rings or vnode
- * counts get fewer passes rather than a slow join.
+ * so about 0.5 s. A join into 32 nodes × 16 vnodes needs ~75k (all passes, ~90 ms); larger rings or
+ * vnode counts get fewer passes rather than a slow join (32 nodes × 256 vnodes: ~1.5 s, mostly the
+ * greedy placement itself).
  */
 const REFINEMENT_EVALUATIONS_MAX = 400_000;
 
