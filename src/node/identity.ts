@@ -9,8 +9,9 @@
 // file, fsync it, rename, fsync the directory) so a crash leaves the old identity or the new one.
 
 import { randomInt } from "node:crypto";
-import { mkdir, open, readFile, rename } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
+import { writeFileAtomic } from "../storage/atomic-file.js";
 import type { NodeId } from "../core/ids.js";
 import { createRandom } from "../core/random.js";
 import { tokenFromString, tokenToString, type Token } from "../ring/partitioner.js";
@@ -84,27 +85,6 @@ async function readIdentityFile(file: string): Promise<IdentityFile | null> {
     throw error;
   }
   return parseIdentityFile(text, file);
-}
-
-/** Write-temp, fsync, rename, fsync-dir: the file is either the old or the new content after a crash. */
-export async function writeFileAtomic(file: string, content: string): Promise<void> {
-  const temporary = `${file}.tmp-${process.pid}`;
-  const handle = await open(temporary, "w", 0o644);
-  try {
-    await handle.writeFile(content, "utf8");
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temporary, file);
-  const directory = await open(path.dirname(file), "r");
-  try {
-    await directory.sync();
-  } catch {
-    // Some file systems refuse fsync on a directory; the rename is still atomic there.
-  } finally {
-    await directory.close();
-  }
 }
 
 /** Reads the identity in `dataDir` (or creates it), takes a new generation and persists it. */

@@ -7,8 +7,9 @@
 // A data dir from before ring.json existed has an identity and data but no ring state: that node was
 // normal, and stays so with its identity's tokens (a restarted node with data does not bootstrap).
 
-import { open, readFile, rename } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { writeFileAtomic } from "../storage/atomic-file.js";
 import { tokenFromString, tokenToString, type Token } from "../ring/partitioner.js";
 
 export const RING_STATE_FILE = "ring.json";
@@ -57,22 +58,3 @@ export async function writeRingState(dataDir: string, state: RingState): Promise
   await writeFileAtomic(path.join(dataDir, RING_STATE_FILE), `${JSON.stringify(body, null, 2)}\n`);
 }
 
-async function writeFileAtomic(file: string, content: string): Promise<void> {
-  const temporary = `${file}.tmp-${process.pid}`;
-  const handle = await open(temporary, "w", 0o644);
-  try {
-    await handle.writeFile(content, "utf8");
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temporary, file);
-  const directory = await open(path.dirname(file), "r");
-  try {
-    await directory.sync();
-  } catch {
-    // Some file systems refuse fsync on a directory; the rename is still atomic there.
-  } finally {
-    await directory.close();
-  }
-}
