@@ -145,11 +145,8 @@ describe("balancedTokens", () => {
         expect([...tokens].sort(compareTokens)).toEqual(tokens);
         const existing = new Set(ring.tokens());
         for (const token of tokens) expect(existing.has(token)).toBe(false);
-        // Whatever the ring looked like, the newcomer makes the spread no worse than it was.
-        owners.set("new", tokens);
-        const before = worstDeviations(ring, rf);
-        const after = worstDeviations(TokenMap.build(owners), rf);
-        if (vnodes >= 8) expect(after.replicated + after.primary).toBeLessThanOrEqual(before.replicated + before.primary + 0.05);
+        // The spread is not a property of arbitrary rings (a newcomer cannot undo the old members'
+        // random tokens, and can reveal their imbalance); the grown-cluster tests above check it.
       }),
       { numRuns: 80 },
     );
