@@ -14,7 +14,9 @@ import type { ClusterStatusBody } from "../../src/api/cluster-routes.js";
 import { closeKvPools, kv } from "../support/kv.js";
 import { ProcessCluster, type ClusterNode } from "../support/process-cluster.js";
 import { waitFor } from "../support/wait-for.js";
-import type { HistoryRecorder } from "../support/history/recorder.js";
+import { HistoryRecorder, startWorkload, type WorkerSpec } from "../support/history/recorder.js";
+import { sleep } from "../support/wait-for.js";
+import { faultSeed } from "./seed.js";
 import { FaultNetwork, removeLeftovers } from "./network.js";
 
 /** Every node serves on this port inside its own namespace. */
@@ -232,4 +234,55 @@ export function expectNoViolations(recorder: HistoryRecorder): void {
   const result = recorder.check({ replicationFactor: REPLICATION_FACTOR });
   expect(result.summary.quorumAckedWrites, "the load acknowledged some quorum writes").toBeGreaterThan(0);
   expect(result.violations.map((violation) => violation.message), result.file === null ? "" : `history: ${result.file}`).toEqual([]);
+}
+
+/** Keys every scenario's load writes and reads: few, so faults hit keys many operations share. */
+export const SCENARIO_KEYS = 40;
+/** Load before the fault and after the heal, so both the fault and the recovery happen under load. */
+export const LOAD_BEFORE_FAULT_MS = 3_000;
+export const LOAD_AFTER_HEAL_MS = 5_000;
+
+export interface FaultScenario {
+  /** Names the recorder, the seed and the log lines. */
+  readonly name: string;
+  /** The client load's workers; see workersAround(). */
+  readonly workers: (cluster: FaultCluster) => readonly WorkerSpec[];
+  /** Injects the fault and heals it (notes each step in the recorder); resolves once healed. */
+  readonly fault: (cluster: FaultCluster, recorder: HistoryRecorder) => Promise<void>;
+  readonly loadBeforeMs?: number;
+  readonly loadAfterMs?: number;
+}
+
+/**
+ * Five workers on the nodes other than `subject`, one on `subject` alone: a worker stuck on a node that
+ * does not answer (5 s client deadline) would otherwise starve the load the fault is about.
+ */
+export function workersAround(cluster: FaultCluster, subject: number): WorkerSpec[] {
+  const others = cluster.nodes().filter((node) => node.id !== cluster.node(subject).id);
+  return [
+    ...Array.from({ length: 5 }, (_, index) => ({ name: `w${index + 1}`, nodes: others })),
+    { name: `w-node${subject}`, nodes: [cluster.node(subject)] },
+  ];
+}
+
+/**
+ * The shape every scenario shares: start a load, inject and heal the fault under it, keep the load
+ * running a little after the heal, then settle, print the convergence times and check the history.
+ */
+export async function runFaultScenario(cluster: FaultCluster, scenario: FaultScenario): Promise<SettleReport> {
+  const recorder = new HistoryRecorder(scenario.name);
+  const load = startWorkload(recorder, { seed: faultSeed(scenario.name), keys: SCENARIO_KEYS, workers: scenario.workers(cluster) });
+  let recovery: RecoveryWatch | null = null;
+  try {
+    await sleep(scenario.loadBeforeMs ?? LOAD_BEFORE_FAULT_MS);
+    await scenario.fault(cluster, recorder);
+    recovery = watchRecovery(cluster, recorder);
+    await sleep(scenario.loadAfterMs ?? LOAD_AFTER_HEAL_MS);
+  } finally {
+    await load.stop();
+  }
+  const settled = await settleAndCollect(cluster, recorder, recovery);
+  expectNoViolations(recorder);
+  expect(settled.convergedMs, "every replica of every key converged within the bound").not.toBeNull();
+  return settled;
 }
