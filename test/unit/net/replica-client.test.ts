@@ -1,7 +1,7 @@
 // The replica client (net/replica-client.ts) against a real replica route on 127.0.0.1: operations
 // issued in one turn share one request, answers fan back to their callers, bounds fail fast.
 
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
 import type { NodeId } from "../../../src/core/ids.js";
 import { registerErrorHandling } from "../../../src/api/errors.js";
@@ -150,6 +150,36 @@ describe("ReplicaClient", () => {
     await expect(withoutSecret.write("r1", "k", encodeRecord(record(1)))).rejects.toMatchObject({ reason: "refused" });
     const { client: withSecret } = client({ r1: peer.address }, { clusterSecret: "s3cret" });
     await expect(withSecret.write("r1", "k", encodeRecord(record(1)))).resolves.toBeUndefined();
+  });
+
+  /** A stand-in peer whose replica route answers every request with `answer`. */
+  async function fakePeer(answer: (reply: FastifyReply) => FastifyReply): Promise<string> {
+    const app = Fastify();
+    servers.push(app);
+    app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => done(null, body));
+    app.post("/internal/v1/replica", async (_request, reply) => answer(reply));
+    const port = await freePort();
+    await app.listen({ host: "127.0.0.1", port });
+    return `127.0.0.1:${port}`;
+  }
+
+  it("names the refusal's error code from the peer's JSON body, and refuses an oversized error body without reading it all", async () => {
+    const refusing = await fakePeer((reply) => reply.code(503).send({ error: "unavailable", message: "draining" }));
+    const { client: transport } = client({ r1: refusing });
+    const refusal = transport.write("r1", "k", encodeRecord(record(1)));
+    await expect(refusal).rejects.toMatchObject({ reason: "refused" });
+    await expect(refusal).rejects.toThrow(/503 unavailable: draining/);
+
+    const verbose = await fakePeer((reply) => reply.code(500).send("x".repeat(256 * 1024)));
+    const { client: toVerbose } = client({ r2: verbose });
+    await expect(toVerbose.write("r2", "k", encodeRecord(record(1)))).rejects.toMatchObject({ reason: "refused" });
+  });
+
+  it("rejects with malformed-reply when a peer answers 200 with bytes that are not a reply", async () => {
+    const garbled = await fakePeer((reply) => reply.code(200).type("application/msgpack").send(Buffer.from([0xc1])));
+    const { client: transport } = client({ r1: garbled });
+    await expect(transport.readData("r1", "k")).rejects.toMatchObject({ reason: "malformed-reply" });
+    expect(transport.stats().requestsFailed).toBe(1);
   });
 
   it("rejects only the operation a replica refused, with its code", async () => {
