@@ -22,6 +22,12 @@ import { checkRemoveNode, removeNode } from "./remove-node.js";
 import { RingChangeError, TopologyStoppedError, type TopologyContext } from "./ring-change.js";
 import { StreamManager, type StreamedRecord, type StreamProgress } from "./stream.js";
 
+/**
+ * A decommissioned node answers a little longer before it exits, so that `grapevine decommission` (which
+ * polls every second) sees the finished change with its totals instead of a node that just vanished.
+ */
+export const DECOMMISSION_EXIT_LINGER_MS = 2_000;
+
 /** The ring change this node runs or ran last, for /cluster/status `change`. */
 export interface LocalChange {
   readonly kind: "bootstrap" | "decommission" | "removenode";
@@ -128,7 +134,7 @@ export class TopologyService {
     decommission(this.context).then(
       (outcome) => {
         this.#finish(change, null, outcome);
-        this.#deps.requestExit(0, "decommissioned");
+        setTimeout(() => this.#deps.requestExit(0, "decommissioned"), DECOMMISSION_EXIT_LINGER_MS).unref();
       },
       (error: unknown) => {
         this.#finish(change, error, null);
