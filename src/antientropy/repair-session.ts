@@ -27,7 +27,7 @@ import type { NodeId } from "../core/ids.js";
 import type { KeyedRecord } from "../storage/record.js";
 import type { Store } from "../storage/store.js";
 import type { RangeBounds, RangeHashTree, TreeNode } from "./hash-tree.js";
-import { LEAF_BUCKET_BITS_MAX, leafBucketHashes, listBucketEntries, listLeafEntries, TreeCache } from "./range-trees.js";
+import { LEAF_BUCKET_BITS_MAX, leafBucketHashesMany, listEntriesMany, TreeCache } from "./range-trees.js";
 import {
   classify,
   compareRound,
@@ -56,6 +56,12 @@ export const REPAIR_LIMITS = {
   entriesPerAskMax: 16_384,
   /** Records the initiator expects in one entries reply (all asks together, by its own counts). */
   entriesPerReplyMax: 65_536,
+  /**
+   * Records the initiator asks for in one entries request, by its own counts: half of what a reply may
+   * carry, so a count that grew meanwhile still fits. (A quarter cost crowded leaves half again as many
+   * round trips and more bytes, for a shorter burst on the peer that the small scan batches already give.)
+   */
+  entriesPerRequestTarget: 32_768,
   /** Records pushed or keys pulled in one exchange. */
   recordsPerExchangeMax: 1_024,
   /** A client closes an exchange once its pushed records hold this many bytes (one larger goes alone). */
@@ -190,6 +196,14 @@ interface RangeState {
   spans: { first: number; end: number }[];
 }
 
+/** Records to push read from the store at once (one getMany), bounding what a group holds in memory. */
+const PUSH_READS_PER_GROUP = 128;
+
+/** Resolves after the event loop's pending IO callbacks (setImmediate runs after the poll phase). */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 function chunk<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
@@ -235,6 +249,8 @@ export class RepairSession {
     this.summary.bytesReceived += result.bytesReceived;
     this.summary.roundTrips += 1;
     await this.deps.pace(result.bytesSent + result.bytesReceived, this.summary);
+    // Each reply is followed by a burst of diffing and scanning: let waiting client requests run first.
+    await yieldToEventLoop();
     return result.value;
   }
 
@@ -342,18 +358,26 @@ export class RepairSession {
       }
     }
     for (const batch of chunk(fat, REPAIR_LIMITS.asksPerRequestMax)) {
-      const replies = await this.traffic(
-        this.deps.transport.buckets(
-          this.options.peer,
-          this.options.id,
-          batch.map(({ state, leaf, bits }) => ({ range: state.index, leaf, bits })),
+      // This side's digests are read while the peer reads its own: one scan batch, one round trip.
+      const [replies, ownDigests] = await Promise.all([
+        this.traffic(
+          this.deps.transport.buckets(
+            this.options.peer,
+            this.options.id,
+            batch.map(({ state, leaf, bits }) => ({ range: state.index, leaf, bits })),
+          ),
         ),
-      );
+        leafBucketHashesMany(
+          this.deps.store,
+          batch.map(({ state, leaf, bits }) => ({ range: state.range, leaf, bits })),
+          REPAIR_LIMITS.entriesPerAskMax,
+        ),
+      ]);
       for (let index = 0; index < batch.length; index++) {
         const { state, leaf, bits } = batch[index] as (typeof batch)[number];
         const theirs = replies[index];
-        const ours = await leafBucketHashes(this.deps.store, state.range, leaf, bits, REPAIR_LIMITS.entriesPerAskMax);
-        if (theirs === null || theirs === undefined || ours === null || theirs.length !== ours.length) {
+        const ours = ownDigests[index];
+        if (theirs === null || theirs === undefined || ours === null || ours === undefined || theirs.length !== ours.length) {
           asks.push({ state, first: leaf, end: leaf + 1, alone: true });
           continue;
         }
@@ -374,29 +398,34 @@ export class RepairSession {
       while (next < asks.length && batch.length < REPAIR_LIMITS.asksPerRequestMax) {
         const ask = asks[next] as (typeof asks)[number];
         const count = ask.state.tree.countInSpan(ask.first, ask.end);
-        if (batch.length > 0 && (ask.alone || expected + count > REPAIR_LIMITS.entriesPerReplyMax / 2)) break;
+        if (batch.length > 0 && (ask.alone || expected + count > REPAIR_LIMITS.entriesPerRequestTarget)) break;
         batch.push(ask);
         next += 1;
         expected += count;
         if (ask.alone) break;
       }
-      const lists = await this.traffic(
-        this.deps.transport.entries(
-          this.options.peer,
-          this.options.id,
-          batch.map(({ state, first, end, bits, bucket }) =>
-            bits === undefined ? { range: state.index, first, end } : { range: state.index, first, end, bits, bucket },
+      // Both sides list the batch at once: the peer in its reply, this side in one scan batch meanwhile.
+      const [lists, ownLists] = await Promise.all([
+        this.traffic(
+          this.deps.transport.entries(
+            this.options.peer,
+            this.options.id,
+            batch.map(({ state, first, end, bits, bucket }) =>
+              bits === undefined ? { range: state.index, first, end } : { range: state.index, first, end, bits, bucket },
+            ),
           ),
         ),
-      );
+        listEntriesMany(
+          this.deps.store,
+          batch.map(({ state, first, end, bits, bucket }) => ({ range: state.range, first, end, bits, bucket })),
+          REPAIR_LIMITS.entriesPerAskMax,
+        ),
+      ]);
       const retry: typeof asks = [];
       for (let index = 0; index < batch.length; index++) {
         const ask = batch[index] as (typeof batch)[number];
         const theirs = lists[index];
-        const ours =
-          ask.bits !== undefined && ask.bucket !== undefined
-            ? await listBucketEntries(this.deps.store, ask.state.range, ask.first, ask.bits, ask.bucket, REPAIR_LIMITS.entriesPerAskMax)
-            : await listLeafEntries(this.deps.store, ask.state.range, ask.first, ask.end, REPAIR_LIMITS.entriesPerAskMax);
+        const ours = ownLists[index] ?? null;
         if (theirs === null || theirs === undefined || ours === null) {
           // Too many records for one list: ask again alone, then split the span, and only a single
           // leaf that cannot be listed even alone is skipped (and counted).
@@ -433,15 +462,23 @@ export class RepairSession {
     while (pushAt < pushKeys.length || pull.length > 0) {
       const push: KeyedRecord[] = [];
       let bytes = 0;
+      // Read in small concurrent groups (the store merges them into one getMany); the bounds are
+      // checked per record, and a group's unused tail is read again for the next exchange.
       while (pushAt < pushKeys.length && push.length < REPAIR_LIMITS.recordsPerExchangeMax) {
         if (push.length > 0 && bytes >= REPAIR_LIMITS.exchangeBytesTarget) break;
-        const key = pushKeys[pushAt] as string;
-        pushAt += 1;
-        const record = await this.deps.store.get(key);
-        // Gone since it was listed (deleteRange after a ring change): nothing to send.
-        if (record === undefined) continue;
-        push.push({ key, record });
-        bytes += key.length + record.value.length;
+        const room = REPAIR_LIMITS.recordsPerExchangeMax - push.length;
+        const keys = pushKeys.slice(pushAt, pushAt + Math.min(room, PUSH_READS_PER_GROUP));
+        const stored = await Promise.all(keys.map((key) => this.deps.store.get(key)));
+        for (let index = 0; index < keys.length; index++) {
+          if (push.length > 0 && bytes >= REPAIR_LIMITS.exchangeBytesTarget) break;
+          const key = keys[index] as string;
+          const record = stored[index];
+          pushAt += 1;
+          // Gone since it was listed (deleteRange after a ring change): nothing to send.
+          if (record === undefined) continue;
+          push.push({ key, record });
+          bytes += key.length + record.value.length;
+        }
       }
       const asked = pull.slice(0, REPAIR_LIMITS.recordsPerExchangeMax);
       const result = await this.traffic(this.deps.transport.exchange(this.options.peer, push, asked));

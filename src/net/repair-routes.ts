@@ -17,7 +17,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from "fastify";
 import { GrapevineError } from "../api/errors.js";
 import type { RangeHashTree, TreeNode } from "../antientropy/hash-tree.js";
-import { leafBucketHashes, leafCountOf, listBucketEntries, listLeafEntries, TreeCache } from "../antientropy/range-trees.js";
+import { leafBucketHashesMany, leafCountOf, listEntriesMany, TreeCache, type EntriesQuestion } from "../antientropy/range-trees.js";
 import { descendants } from "../antientropy/tree-diff.js";
 import { LEAF_BUCKET_BITS_MAX } from "../antientropy/range-trees.js";
 import { decodeRecord, encodeRecord, type KeyedRecord } from "../storage/record.js";
@@ -45,6 +45,9 @@ export interface RepairRoutesDeps {
   /** Merges a received record's timestamp into the node's hybrid logical clock; false when refused. */
   observeTimestamp(timestampUs: number): boolean;
 }
+
+/** Pulled keys read from the store at once while answering an exchange (bounds a group's records in memory). */
+const EXCHANGE_READS_PER_GROUP = 128;
 
 /** The ranges of each session's last roots question, so later questions can name a range by index. */
 export const REPAIR_ROUTE_LIMITS = {
@@ -150,8 +153,8 @@ async function answerNodes(deps: RepairRoutesDeps, trees: TreeCache, sessions: S
 }
 
 async function answerEntries(deps: RepairRoutesDeps, sessions: SessionRanges, request: EntriesRequest): Promise<unknown> {
-  const lists: ([string[], number[], Buffer] | null)[] = [];
-  let listed = 0;
+  // Every ask is checked first, then all are listed in one batch of scans (range-trees.ts scanPieces).
+  const questions: EntriesQuestion[] = [];
   for (const ask of request.asks) {
     const [rangeIndex, first, end, bits, bucket] = ask as [number, number, number, number | undefined, number | undefined];
     const range = sessions.range(request.from, request.session, rangeIndex);
@@ -163,19 +166,18 @@ async function answerEntries(deps: RepairRoutesDeps, sessions: SessionRanges, re
     if (bits !== undefined && bucket !== undefined && (end !== first + 1 || bits < 1 || bits > LEAF_BUCKET_BITS_MAX || bucket >= 2 ** bits)) {
       throw new GrapevineError("bad_request", "a bucket ask names one leaf, 1 to 8 bits and a bucket below 2^bits");
     }
-    const room = Math.min(REPAIR_PROTOCOL_LIMITS.entriesPerAskMax, REPAIR_PROTOCOL_LIMITS.entriesPerReplyMax - listed);
-    let entries = null;
-    if (room > 0) {
-      entries =
-        bits !== undefined && bucket !== undefined
-          ? await listBucketEntries(deps.store, range, first, bits, bucket, room)
-          : await listLeafEntries(deps.store, range, first, end, room);
-    }
-    if (entries === null) {
+    questions.push({ range, first, end, bits, bucket });
+  }
+  const listed = await listEntriesMany(deps.store, questions, REPAIR_PROTOCOL_LIMITS.entriesPerAskMax);
+  const lists: ([string[], number[], Buffer] | null)[] = [];
+  // The reply's budget is spent in ask order; an ask that no longer fits is answered null.
+  let room = REPAIR_PROTOCOL_LIMITS.entriesPerReplyMax;
+  for (const entries of listed) {
+    if (entries === null || entries === undefined || entries.length > room) {
       lists.push(null);
       continue;
     }
-    listed += entries.length;
+    room -= entries.length;
     const hashes = Buffer.alloc(REPAIR_HASH_BYTES * entries.length);
     entries.forEach((entry, index) => Buffer.from(entry.hash).copy(hashes, index * REPAIR_HASH_BYTES, 0, REPAIR_HASH_BYTES));
     lists.push([entries.map((entry) => entry.key), entries.map((entry) => entry.timestampUs), hashes]);
@@ -185,13 +187,16 @@ async function answerEntries(deps: RepairRoutesDeps, sessions: SessionRanges, re
 
 async function answerBuckets(deps: RepairRoutesDeps, sessions: SessionRanges, request: BucketsRequest): Promise<unknown> {
   const window = sessions.session(request.from, request.session).window * REPAIR_NODE_HASH_BYTES;
-  const hashes: (Buffer | null)[] = [];
-  for (const [rangeIndex, leaf, bits] of request.asks) {
+  const questions = request.asks.map(([rangeIndex, leaf, bits]) => {
     const range = sessions.range(request.from, request.session, rangeIndex);
     const leaves = leafCountOf(range);
     if (leaf >= leaves) throw new GrapevineError("bad_request", `no leaf ${leaf} in a range of ${leaves}`);
-    const digests = await leafBucketHashes(deps.store, range, leaf, bits, REPAIR_PROTOCOL_LIMITS.entriesPerAskMax);
-    if (digests === null) {
+    return { range, leaf, bits };
+  });
+  const all = await leafBucketHashesMany(deps.store, questions, REPAIR_PROTOCOL_LIMITS.entriesPerAskMax);
+  const hashes: (Buffer | null)[] = [];
+  for (const digests of all) {
+    if (digests === null || digests === undefined) {
       hashes.push(null);
       continue;
     }
@@ -224,17 +229,22 @@ async function answerExchange(deps: RepairRoutesDeps, stats: RepairRouteStats, r
   }
   const records: (Buffer | null)[] = [];
   let bytes = 0;
-  for (const key of request.pull) {
-    if (records.length > 0 && bytes >= REPAIR_PROTOCOL_LIMITS.replyBytesTarget) break;
-    const record = await deps.store.get(key);
-    if (record === undefined) {
-      records.push(null);
-      continue;
+  // Read in small concurrent groups: the store merges concurrent gets into one LevelDB getMany, where
+  // one get at a time paid a thread-pool hop per key. The byte target is checked between groups.
+  full: for (let at = 0; at < request.pull.length; at += EXCHANGE_READS_PER_GROUP) {
+    const group = request.pull.slice(at, at + EXCHANGE_READS_PER_GROUP);
+    const stored = await Promise.all(group.map((key) => deps.store.get(key)));
+    for (const record of stored) {
+      if (records.length > 0 && bytes >= REPAIR_PROTOCOL_LIMITS.replyBytesTarget) break full;
+      if (record === undefined) {
+        records.push(null);
+        continue;
+      }
+      const encoded = encodeRecord(record);
+      records.push(encoded);
+      bytes += encoded.length;
+      stats.recordsSent += 1;
     }
-    const encoded = encodeRecord(record);
-    records.push(encoded);
-    bytes += encoded.length;
-    stats.recordsSent += 1;
   }
   return { records };
 }

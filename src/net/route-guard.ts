@@ -1,11 +1,13 @@
 // net/route-guard.ts — what every node-to-node route does before its handler runs (ARCHITECTURE §6.5):
 // the cluster secret first (before the body is read), then the content type and size (only msgpack
 // bodies within the route's limit are read), and one error handler that answers 401 `unauthorized` or
-// 400 `bad_request` and counts each refusal. Applied inside an encapsulated fastify plugin, it governs
-// that plugin's routes only.
+// 400 `bad_request` and counts each refusal, or 503 `unavailable` when the store is overloaded (the
+// peer should back off, its message was fine). Applied inside an encapsulated fastify plugin, it
+// governs that plugin's routes only.
 
 import type { FastifyInstance } from "fastify";
 import { GrapevineError, sendError, toGrapevineError } from "../api/errors.js";
+import { StoreOverloadedError } from "../storage/store.js";
 import { CLUSTER_SECRET_HEADER, createSecretCheck } from "./auth.js";
 import { PEER_CONTENT_TYPE } from "./codec.js";
 
@@ -35,7 +37,14 @@ export function guardNodeRoutes(app: FastifyInstance, options: RouteGuardOptions
   });
 
   app.setErrorHandler((error, request, reply) => {
+    // An overloaded store is this node's state, not the caller's fault: 503 tells the peer to back off
+    // and come again (a 400 would say its message was wrong, a 500 that this node is broken).
+    if (error instanceof StoreOverloadedError) {
+      request.log.debug({ reason: error.message }, `${what} request refused: store overloaded`);
+      return sendError(reply, new GrapevineError("unavailable", error.message));
+    }
     const known = toGrapevineError(error);
+    if (known !== null && known.code === "unavailable") return sendError(reply, known);
     if (known === null) {
       request.log.error({ err: error, url: request.url }, `${what} route failed`);
       return sendError(reply, new GrapevineError("internal"));
