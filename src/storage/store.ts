@@ -16,6 +16,9 @@
 // acknowledged write has reached LevelDB's log (and with sync on, the disk): a SIGKILL after the
 // acknowledgement does not lose it.
 //
+// Read path. get() calls are coalesced the same way: the keys read in one event-loop turn (a
+// coordinator's local reads, a replica request's reads) leave in one getMany after the turn.
+//
 // Because only one batch runs at a time, the read-merge-write of a batch never races another write
 // to the same key. Tombstone purges take the same single lane, chunk by chunk, and re-check each
 // tombstone inside it, so a purge never deletes a version written after it looked.
@@ -50,6 +53,7 @@ import { tokenOf as partitionerTokenOf, type Token } from "../ring/partitioner.j
 import {
   dataRangeBounds,
   decodeDataKey,
+  tokenOfDataKey,
   decodeSegmentLogKey,
   segmentLogKey,
   tokenStretch,
@@ -82,6 +86,8 @@ export const STORE_DEFAULTS = {
   /** Records read per LevelDB round trip during a scan. */
   scanBatchSizeDefault: 256,
   scanBatchSizeMax: 4_096,
+  /** Keys read in one getMany; a turn with more reads sends several. */
+  readsPerGetManyMax: 1_024,
   /** Tombstones deleted per lane turn during a purge, so a purge never stalls writes for long. */
   purgeBatchSizeMax: 1_024,
   /** Ten days in microseconds: Cassandra's gc_grace_seconds default, longer than any repair cycle. */
@@ -123,9 +129,11 @@ export interface Store {
   /**
    * The records whose token lies in [first, last] (both inclusive, first <= last), with their
    * 128-bit record hashes, in token order: for segment pieces and the repair exchange. At most
-   * `limit` entries; `truncated` says whether there were more.
+   * `limit` entries; `truncated` says whether there were more. With `include`, only records whose
+   * token it accepts are decoded, hashed and returned, and `limit` bounds the records visited: one
+   * iterator reads a stretch holding several wanted pieces (antientropy/range-trees.ts scanPieces).
    */
-  scanHashed(first: Token, last: Token, limit: number): Promise<HashedScan>;
+  scanHashed(first: Token, last: Token, limit: number, include?: (token: Token) => boolean): Promise<HashedScan>;
   /** Commits queued writes, then closes. Idempotent. */
   close(): Promise<void>;
 }
@@ -259,6 +267,12 @@ interface PendingWrite {
   readonly encoded: Buffer;
   readonly bytes: number;
   readonly owner: PendingApply;
+}
+
+interface PendingRead {
+  readonly storageKey: Buffer;
+  readonly resolve: (bytes: Buffer | undefined) => void;
+  readonly reject: (error: unknown) => void;
 }
 
 type BatchOperation = { type: "put"; key: Buffer; value: Buffer } | { type: "del"; key: Buffer };
@@ -424,6 +438,9 @@ export class LevelStore implements Store {
   private overloadRefusals = 0;
   private tombstonesPurged = 0;
   private unreadableRecordsReplaced = 0;
+  /** get() calls of this turn, waiting for their getMany (readCoalesced). */
+  private reads: PendingRead[] = [];
+  private readFlushScheduled = false;
 
   constructor(
     private readonly db: Database,
@@ -449,9 +466,46 @@ export class LevelStore implements Store {
 
   async get(key: string): Promise<StoredRecord | undefined> {
     if (this.closed) throw new StoreClosedError("the store is closed");
-    const bytes: Buffer | undefined = await this.db.get(encodeDataKey(this.tokenOf(key), key));
+    const bytes = await this.readCoalesced(encodeDataKey(this.tokenOf(key), key));
     return bytes === undefined ? undefined : decodeRecord(bytes);
   }
+
+  /**
+   * Reads of one event-loop turn leave together in one getMany after the turn: an awaited db.get
+   * costs ~12 µs of CPU, a key in a getMany of 64 ~3 µs (classic-level 3, 100-byte values). A read
+   * issued after a write resolved still sees it: the getMany starts later, never earlier.
+   */
+  private readCoalesced(storageKey: Buffer): Promise<Buffer | undefined> {
+    return new Promise((resolve, reject) => {
+      this.reads.push({ storageKey, resolve, reject });
+      if (this.reads.length >= STORE_DEFAULTS.readsPerGetManyMax) {
+        this.flushReads();
+      } else if (!this.readFlushScheduled) {
+        this.readFlushScheduled = true;
+        setImmediate(this.flushReads);
+      }
+    });
+  }
+
+  private readonly flushReads = (): void => {
+    this.readFlushScheduled = false;
+    const reads = this.reads;
+    if (reads.length === 0) return;
+    this.reads = [];
+    if (this.db.status !== "open") {
+      const error = new StoreClosedError("the store is closed");
+      for (const read of reads) read.reject(error);
+      return;
+    }
+    this.db.getMany(reads.map((read) => read.storageKey)).then(
+      (values) => {
+        reads.forEach((read, index) => read.resolve(values[index]));
+      },
+      (error: unknown) => {
+        for (const read of reads) read.reject(error);
+      },
+    );
+  };
 
   async apply(writes: readonly KeyedRecord[]): Promise<ApplyResult> {
     // Everything up to the queue push runs synchronously, so admission sees the queue as it is.
@@ -593,7 +647,7 @@ export class LevelStore implements Store {
     return this.segmentState.table;
   }
 
-  async scanHashed(first: Token, last: Token, limit: number): Promise<HashedScan> {
+  async scanHashed(first: Token, last: Token, limit: number, include?: (token: Token) => boolean): Promise<HashedScan> {
     if (this.closed) throw new StoreClosedError("the store is closed");
     assert(first <= last, "scanHashed needs first <= last");
     assert(Number.isSafeInteger(limit) && limit >= 0, "scanHashed limit must be a non-negative integer");
@@ -602,15 +656,20 @@ export class LevelStore implements Store {
     // One more than the limit, to know whether the stretch held more.
     const iterator = this.db.iterator({ gte: bounds.gte, lt: bounds.lt, limit: limit + 1 });
     let truncated = false;
+    let visited = 0;
     try {
       for (;;) {
-        const batch = await iterator.nextv(STORE_DEFAULTS.scanBatchSizeMax);
+        // Small batches: each record is decoded and hashed between two awaits, and a repair's scans
+        // run beside client requests, so a batch is what a client may wait behind (256: well under 1 ms).
+        const batch = await iterator.nextv(STORE_DEFAULTS.scanBatchSizeDefault);
         if (batch.length === 0) break;
         for (const [storageKey, value] of batch) {
-          if (entries.length >= limit) {
+          if (visited >= limit) {
             truncated = true;
             break;
           }
+          visited += 1;
+          if (include !== undefined && !include(tokenOfDataKey(storageKey))) continue;
           const { token, key } = decodeDataKey(storageKey);
           const stored = decodeStored(value);
           // An unreadable record still counts in its segment's hash; timestamp 0 makes any readable
@@ -762,7 +821,7 @@ export class LevelStore implements Store {
       if (operations.length > 0) {
         const logged = this.logSegments(operations, staging);
         operations.push({ type: "put", key: metaKey(META_STATS), value: encodeTotals(totals) });
-        await this.db.batch(operations, { sync: this.options.sync });
+        await this.writeBatch(operations);
         this.totals = totals;
         this.installSegments(staging, logged);
         this.batchesCommitted += 1;
@@ -792,6 +851,25 @@ export class LevelStore implements Store {
         owner.resolve({ written: owner.written, superseded: owner.superseded });
       }
     }
+  }
+
+  /**
+   * One atomic db write of the operations. The chained form: abstract-level's array form clones
+   * and re-checks every operation object first, ~6 µs per write against ~3.5 µs chained (64 writes
+   * of 100 B per batch, classic-level 3).
+   */
+  private async writeBatch(operations: readonly BatchOperation[]): Promise<void> {
+    const batch = this.db.batch();
+    try {
+      for (const operation of operations) {
+        if (operation.type === "put") batch.put(operation.key, operation.value);
+        else batch.del(operation.key);
+      }
+    } catch (error) {
+      await batch.close();
+      throw error;
+    }
+    await batch.write({ sync: this.options.sync });
   }
 
   /** Adds one segment log entry for the batch's segment changes; returns its sequence (null: none). */

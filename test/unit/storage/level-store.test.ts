@@ -4,7 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { openLevelStore, type Store } from "../../../src/storage/store.js";
+import { openLevelStore, STORE_DEFAULTS, type Store } from "../../../src/storage/store.js";
 import { Level } from "level";
 import { namespaceBounds, metaKey } from "../../../src/storage/layout.js";
 import { SEGMENT_COUNT, SEGMENT_LOG_LIMITS } from "../../../src/storage/segments.js";
@@ -47,6 +47,36 @@ describe("LevelStore on disk", () => {
       );
       await store.close();
     } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("answers every read of a turn from one coalesced getMany, more reads than one getMany takes included", async () => {
+    const dataDir = await temporaryDataDir();
+    const store = await openLevelStore({ dataDir, sync: false });
+    try {
+      const count = STORE_DEFAULTS.readsPerGetManyMax + 7;
+      const record = (index: number) => ({
+        value: Buffer.from(`value-${index}`),
+        contentType: "text/plain",
+        timestampUs: 1_000 + index,
+        writer: "n1",
+        tombstone: false,
+      });
+      // Even keys are stored, odd ones are not.
+      await store.apply(Array.from({ length: count }, (_, index) => index).filter((index) => index % 2 === 0).map((index) => ({ key: `k${index}`, record: record(index) })));
+      const read = await Promise.all(Array.from({ length: count }, (_, index) => store.get(`k${index}`)));
+      read.forEach((found, index) => {
+        if (index % 2 === 0) expect(found).toMatchObject({ timestampUs: 1_000 + index, value: Buffer.from(`value-${index}`) });
+        else expect(found).toBeUndefined();
+      });
+      // A read issued once a write resolved sees it, and reads after close() are refused.
+      await store.apply([{ key: "k1", record: record(1) }]);
+      await expect(store.get("k1")).resolves.toMatchObject({ timestampUs: 1_001 });
+      await store.close();
+      await expect(store.get("k1")).rejects.toThrow(/closed/);
+    } finally {
+      await store.close();
       await rm(dataDir, { recursive: true, force: true });
     }
   });
