@@ -19,7 +19,10 @@
 // Throttling, so that client latency holds: at most sessionsMax sessions run at once (background and
 // operator alike; more wait their turn), and all sessions share one byte budget of
 // bytesPerSecondMax: after each round trip a session waits until the bytes it moved fit the budget
-// (a token bucket with one second of burst).
+// (a token bucket with one second of burst). Bytes do not bound CPU, though: on a small machine a
+// repair's scans, hashing and applies compete with client requests for the same cores. So a session
+// also keeps a duty cycle: after a round trip that took t ms, it rests t × (1 − busyFractionMax) /
+// busyFractionMax ms before the next one, so it is busy at most that fraction of the time.
 
 import { assert } from "../core/assert.js";
 import type { Clock } from "../core/clock.js";
@@ -43,6 +46,8 @@ export const ANTI_ENTROPY_DEFAULTS = {
   sessionsMax: 1,
   /** Bytes a second all sessions together may move: 8 MiB/s is a tenth of a gigabit link. */
   bytesPerSecondMax: 8 * 1024 * 1024,
+  /** Share of wall time a session may spend in round trips (its own work, the peer's, the wire). */
+  busyFractionMax: 0.5,
   /** Operator jobs whose progress and summary stay readable. */
   jobsKeptMax: 64,
   /** Sessions waiting for a slot; past it an operator repair is refused and a background turn skipped. */
@@ -56,6 +61,7 @@ export interface AntiEntropyOptions {
   readonly intervalMs: number | null;
   readonly sessionsMax?: number;
   readonly bytesPerSecondMax?: number;
+  readonly busyFractionMax?: number;
 }
 
 export interface AntiEntropyLog {
@@ -119,6 +125,7 @@ export class RepairBusyError extends Error {
 export class AntiEntropyService {
   private readonly sessionsMax: number;
   private readonly bytesPerSecondMax: number;
+  private readonly busyFractionMax: number;
   private running = 0;
   private waiting: (() => void)[] = [];
   /** Token bucket: bytes available now (may go negative: the next round trip waits it off). */
@@ -146,6 +153,8 @@ export class AntiEntropyService {
     this.bytesPerSecondMax = options.bytesPerSecondMax ?? ANTI_ENTROPY_DEFAULTS.bytesPerSecondMax;
     assert(Number.isSafeInteger(this.sessionsMax) && this.sessionsMax >= 1, "sessionsMax must be a positive integer");
     assert(this.bytesPerSecondMax > 0, "bytesPerSecondMax must be positive");
+    this.busyFractionMax = options.busyFractionMax ?? ANTI_ENTROPY_DEFAULTS.busyFractionMax;
+    assert(this.busyFractionMax > 0 && this.busyFractionMax <= 1, "busyFractionMax must be in (0, 1]");
     this.budgetBytes = this.bytesPerSecondMax;
     // Session names must not repeat across restarts while a peer may still remember the old ones.
     this.sessionSequence = deps.clock.nowMs() > 0 ? Math.floor(deps.clock.nowMs()) * 1000 : 0;
@@ -303,6 +312,7 @@ export class AntiEntropyService {
       throw new Error("the node is stopping");
     }
     let reported = emptySummary();
+    let roundStartedMs = this.deps.clock.nowMs();
     this.sessionSequence += 1;
     const session = new RepairSession(
       {
@@ -326,7 +336,10 @@ export class AntiEntropyService {
           reported = { ...summary };
           addSummary(this.totals, delta);
           if (live !== undefined) addSummary(live, delta);
+          const busyMs = this.deps.clock.nowMs() - roundStartedMs;
           await this.spend(bytes);
+          await this.rest(busyMs);
+          roundStartedMs = this.deps.clock.nowMs();
         },
       },
     );
@@ -359,6 +372,13 @@ export class AntiEntropyService {
     this.running -= 1;
     const next = this.waiting.shift();
     if (next !== undefined) next();
+  }
+
+  /** Keeps the duty cycle: after a round trip that took busyMs, waits so busy time stays within its share. */
+  private async rest(busyMs: number): Promise<void> {
+    const restMs = Math.ceil((busyMs * (1 - this.busyFractionMax)) / this.busyFractionMax);
+    if (restMs <= 0 || this.closed) return;
+    await new Promise<void>((resolve) => this.deps.clock.schedule(restMs, resolve));
   }
 
   /** Takes bytes from the shared budget; waits while it is overdrawn. */

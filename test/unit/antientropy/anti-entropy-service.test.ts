@@ -21,7 +21,7 @@ afterEach(async () => {
   for (const task of cleanup.splice(0).reverse()) await task();
 });
 
-async function setup(live: (id: string) => boolean = () => true) {
+async function setup(live: (id: string) => boolean = () => true, roundTripMs = 0) {
   const dataDir = await mkdtemp(path.join(tmpdir(), "grapevine-ae-"));
   const store: LevelStore = await openLevelStore({ dataDir, sync: false });
   cleanup.push(async () => {
@@ -32,9 +32,12 @@ async function setup(live: (id: string) => boolean = () => true) {
   // Two tokens each: six ranges, every node a replica of all (rf 3).
   const ring = TokenMap.build(new Map([["a", [quarter, 5n * quarter / 2n]], ["b", [2n * quarter, 7n * quarter / 2n]], ["c", [3n * quarter, quarter / 2n]]]));
   const asked: { peer: string; ranges: RangeBounds[] }[] = [];
+  const clock = new VirtualClock({ startMs: 1_000_000 });
   const transport: RepairTransport = {
     async roots(peer, _session, window, ranges) {
       asked.push({ peer, ranges: [...ranges] });
+      // The round trip's busy time, in the service's (virtual) time.
+      if (roundTripMs > 0) clock.runFor(roundTripMs);
       const value: Uint8Array[] = [];
       for (const range of ranges) {
         const root = (await buildRangeTree(store, range)).root();
@@ -47,7 +50,6 @@ async function setup(live: (id: string) => boolean = () => true) {
     exchange: () => Promise.reject(new Error("in sync: no exchange")),
     buckets: () => Promise.reject(new Error("in sync: no buckets")),
   };
-  const clock = new VirtualClock({ startMs: 1_000_000 });
   let jobs = 0;
   const service = new AntiEntropyService(
     { self: "a", replicationFactor: 3, intervalMs: 1_000 },
@@ -107,5 +109,23 @@ describe("anti-entropy service", () => {
     expect(job?.summary).toMatchObject({ rangesCompared: 12, rangesDiffering: 0, keysSent: 0, keysReceived: 0, roundTrips: 2 });
     expect(asked.map(({ peer, ranges }) => [peer, ranges.length]).sort()).toEqual([["b", 6], ["c", 6]]);
     expect(service.job("no-such-job")).toBeUndefined();
+  });
+
+  it("keeps a duty cycle: after a round trip that took t ms it rests t ms (busyFractionMax 0.5) before going on", async () => {
+    const { service, asked, clock } = await setup(() => true, 100);
+    const id = service.startRepair({ dryRun: false });
+    // The first session's round trip took 100 virtual ms; it then rests, a timer on the virtual clock.
+    await waitFor(async () => clock.pending > 0, { timeoutMs: 10_000, intervalMs: 5, what: "the first session to rest" });
+    expect(asked).toHaveLength(1);
+    expect((clock.nextDueMs() ?? 0) - clock.nowMs()).toBe(100);
+    // One session at a time: the second replica's session starts only once the first has rested.
+    clock.runFor(99);
+    expect(asked).toHaveLength(1);
+    clock.runFor(1);
+    await waitFor(async () => asked.length === 2, { timeoutMs: 10_000, intervalMs: 5, what: "the second session after the rest" });
+    await waitFor(async () => clock.pending > 0, { timeoutMs: 10_000, intervalMs: 5, what: "the second session to rest" });
+    clock.runFor(100);
+    await settle(service, () => service.job(id)?.state !== "running");
+    expect(service.job(id)?.state).toBe("done");
   });
 });
