@@ -915,19 +915,37 @@ export class LevelStore implements Store {
   }
 
   /** Deletes the keys that are still stored, inside the lane, keeping the statistics exact. */
-  private async deleteChunk(storageKeys: Buffer[]): Promise<number> {
+  private deleteChunk(storageKeys: Buffer[]): Promise<number> {
+    return this.deleteStored(storageKeys, () => true);
+  }
+
+  /** Deletes the keys that are still tombstones older than cutoffUs, inside the lane. */
+  private async purgeChunk(storageKeys: Buffer[], cutoffUs: number): Promise<number> {
+    const purged = await this.deleteStored(
+      storageKeys,
+      (record) => record !== "unreadable" && record.tombstone && record.timestampUs < cutoffUs,
+    );
+    this.tombstonesPurged += purged;
+    return purged;
+  }
+
+  /**
+   * Deletes those of the keys whose stored record (as read now, inside the lane) is `doomed`, with the
+   * statistics and segment hashes in the same batch; returns how many it deleted.
+   */
+  private async deleteStored(storageKeys: Buffer[], doomed: (record: StoredRecord | "unreadable") => boolean): Promise<number> {
     const stored = (await this.db.getMany(storageKeys)) as (Buffer | undefined)[];
     const operations: BatchOperation[] = [];
     const totals: Totals = { ...this.totals };
     const staging = new Staging(this.segmentState.table);
     storageKeys.forEach((storageKey, index) => {
       const bytes = stored[index];
-      if (bytes === undefined) return;
       const record = decodeStored(bytes);
+      if (bytes === undefined || record === undefined || !doomed(record)) return;
       operations.push({ type: "del", key: storageKey });
       staging.remove(storageKey, bytes);
       totals.records -= 1;
-      if (record !== undefined && record !== "unreadable" && record.tombstone) totals.tombstones -= 1;
+      if (record !== "unreadable" && record.tombstone) totals.tombstones -= 1;
       totals.bytes -= storageKey.length + bytes.length;
     });
     if (operations.length === 0) return 0;
@@ -938,33 +956,5 @@ export class LevelStore implements Store {
     this.totals = totals;
     this.installSegments(staging, logged);
     return deleted;
-  }
-
-  /** Deletes the keys that are still tombstones older than cutoffUs, inside the lane. */
-  private async purgeChunk(storageKeys: Buffer[], cutoffUs: number): Promise<number> {
-    const stored = (await this.db.getMany(storageKeys)) as (Buffer | undefined)[];
-    const operations: BatchOperation[] = [];
-    const totals: Totals = { ...this.totals };
-    const staging = new Staging(this.segmentState.table);
-    storageKeys.forEach((storageKey, index) => {
-      const bytes = stored[index];
-      const record = decodeStored(bytes);
-      if (bytes === undefined || record === undefined || record === "unreadable") return;
-      if (!record.tombstone || record.timestampUs >= cutoffUs) return;
-      operations.push({ type: "del", key: storageKey });
-      staging.remove(storageKey, bytes);
-      totals.records -= 1;
-      totals.tombstones -= 1;
-      totals.bytes -= storageKey.length + bytes.length;
-    });
-    if (operations.length === 0) return 0;
-    const purged = operations.length;
-    const logged = this.logSegments(operations, staging);
-    operations.push({ type: "put", key: metaKey(META_STATS), value: encodeTotals(totals) });
-    await this.db.batch(operations, { sync: this.options.sync });
-    this.totals = totals;
-    this.installSegments(staging, logged);
-    this.tombstonesPurged += purged;
-    return purged;
   }
 }
