@@ -15,6 +15,7 @@ import {
   inParallel,
   kv,
   localRecord,
+  nodeAt,
   startThreeNodes,
 } from "../support/kv.js";
 import {
@@ -34,11 +35,7 @@ const CLIENT_CONCURRENCY = 32;
 const cluster = useProcessCluster("kv-api");
 let nodes: ClusterNode[] = [];
 
-function node(index: number): ClusterNode {
-  const found = nodes[index];
-  if (found === undefined) throw new Error(`no node ${index}`);
-  return found;
-}
+const node = (index: number): ClusterNode => nodeAt(nodes, index);
 
 beforeAll(async () => {
   nodes = await startThreeNodes(cluster, ["--max-value-bytes", String(MAX_VALUE_BYTES)]);

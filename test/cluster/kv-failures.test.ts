@@ -4,7 +4,7 @@
 // The tests run in order and share the cluster: each leaves it as the next expects.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closeKvPools, errorBody, inParallel, kv, localRecord, startThreeNodes, waitForLiveness } from "../support/kv.js";
+import { closeKvPools, errorBody, inParallel, kv, localRecord, startThreeNodes, waitForLiveness, nodeAt } from "../support/kv.js";
 import { useProcessCluster, type ClusterNode } from "../support/process-cluster.js";
 
 /** Small so the timeout test is quick; long enough for a healthy replica on a busy test machine. */
@@ -15,11 +15,7 @@ const TIMEOUT_SLACK_MS = 1_500;
 const cluster = useProcessCluster("kv-failures");
 let nodes: ClusterNode[] = [];
 
-function node(index: number): ClusterNode {
-  const found = nodes[index];
-  if (found === undefined) throw new Error(`no node ${index}`);
-  return found;
-}
+const node = (index: number): ClusterNode => nodeAt(nodes, index);
 
 beforeAll(async () => {
   nodes = await startThreeNodes(cluster, ["--request-timeout-ms", String(REQUEST_TIMEOUT_MS)]);

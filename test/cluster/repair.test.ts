@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeKvPools, inParallel, kv, localRecord, startThreeNodes, waitForLiveness } from "../support/kv.js";
 import { runGrapevine, useProcessCluster, type ClusterNode, type ProcessCluster } from "../support/process-cluster.js";
 import { waitFor } from "../support/wait-for.js";
+import type { RepairJobBody } from "../../src/cli/repair.js";
 
 const operator = useProcessCluster("repair-operator");
 const background = useProcessCluster("repair-background");
@@ -16,20 +17,8 @@ afterAll(async () => {
   await closeKvPools();
 });
 
-interface RepairJson {
-  state: string;
-  dryRun: boolean;
-  summary: {
-    rangesCompared: number;
-    rangesDiffering: number;
-    keysSent: number;
-    keysReceived: number;
-    bytesSent: number;
-    bytesReceived: number;
-    roundTrips: number;
-    seconds: number;
-  };
-}
+/** What `grapevine repair --json` prints: the job as GET /admin/repair/:id gives it. */
+type RepairJson = RepairJobBody;
 
 async function writeKeys(node: ClusterNode, keys: readonly string[], value: (key: string) => string): Promise<void> {
   await inParallel(keys, 16, async (key) => {

@@ -113,6 +113,13 @@ export async function inParallel<T>(items: readonly T[], concurrency: number, ta
 }
 
 /** Starts node1..node3 (node1 the seed) with `args`, and waits until each sees 3 live normal members. */
+/** The node at `index` of a started cluster's list; a test asking for one that is not there fails loudly. */
+export function nodeAt(nodes: readonly ClusterNode[], index: number): ClusterNode {
+  const found = nodes[index];
+  if (found === undefined) throw new Error(`no node ${index}`);
+  return found;
+}
+
 export async function startThreeNodes(cluster: ProcessCluster, args: readonly string[] = []): Promise<ClusterNode[]> {
   const seed = await cluster.start({ id: "node1", args });
   await cluster.startAll(["node2", "node3"].map((id) => ({ id, seeds: [seed.address], args })));
