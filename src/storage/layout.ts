@@ -116,7 +116,7 @@ export function metaKey(name: string): Buffer {
 
 /**
  * `s` ++ sequence (8 bytes, big-endian): one entry of the segment log (segments.ts), the segment
- * states one batch changed, or a checkpoint of all of them. Bytewise order is log order.
+ * states one batch changed (with a step of the rolling sweep), or a checkpoint of all of them. Bytewise order is log order.
  */
 export function segmentLogKey(sequence: number): Buffer {
   assert(Number.isSafeInteger(sequence) && sequence >= 0, () => `not a log sequence: ${sequence}`);

@@ -67,6 +67,7 @@ import { HintStore, type HintStoreOptions } from "./hints.js";
 import {
   recordHash,
   replaySegmentLogEntry,
+  SEGMENT_COUNT,
   SEGMENT_LOG_LIMITS,
   SEGMENT_BITS,
   SegmentTable,
@@ -235,13 +236,34 @@ const META_SEGMENTS = "segments";
 /** SEGMENT_BITS and the log layout: a different value means the log must be rebuilt from the data. */
 const SEGMENT_LOG_FORMAT = `log-${SEGMENT_BITS}`;
 
+/** A log entry on disk, and how far the rolling sweep had gone once it was written. */
+interface SegmentLogEntry {
+  readonly sequence: number;
+  /** SegmentState.sweptTotal after this entry: entries after it swept (latest − this) segments. */
+  readonly sweptTotal: number;
+}
+
 /** The segment table and where its log stands. */
 interface SegmentState {
   readonly table: SegmentTable;
   /** The next log sequence. */
   nextSequence: number;
-  /** Sequences of the log entries on disk, oldest first (the first may be a checkpoint). */
-  readonly entries: number[];
+  /** The log entries on disk, oldest first (the first may be a checkpoint of an older database). */
+  readonly entries: SegmentLogEntry[];
+  /** The next segment the rolling sweep writes (segments.ts). */
+  sweepCursor: number;
+  /**
+   * Segments swept since this process opened the store. Entries loaded at open count as swept at
+   * 0, so they are deleted only after a full sweep of this process.
+   */
+  sweptTotal: number;
+}
+
+/** What logSegments added to a batch, for installSegments once the batch committed. */
+interface LoggedSegments {
+  readonly sequence: number;
+  /** Oldest entries the batch deleted. */
+  readonly deleted: number;
 }
 
 const metaPackr = new Packr({ useRecords: false });
@@ -356,7 +378,7 @@ async function recountTotals(db: Database): Promise<Totals> {
 async function readSegments(db: Database): Promise<SegmentState | null> {
   const marker: Buffer | undefined = await db.get(metaKey(META_SEGMENTS));
   if (marker === undefined || metaPackr.unpack(marker) !== SEGMENT_LOG_FORMAT) return null;
-  const state: SegmentState = { table: new SegmentTable(), nextSequence: 0, entries: [] };
+  const state: SegmentState = { table: new SegmentTable(), nextSequence: 0, entries: [], sweepCursor: 0, sweptTotal: 0 };
   const bounds = namespaceBounds("segments");
   const iterator = db.iterator({ gte: bounds.gte, lt: bounds.lt });
   try {
@@ -366,7 +388,7 @@ async function readSegments(db: Database): Promise<SegmentState | null> {
       for (const [key, value] of entries) {
         const sequence = decodeSegmentLogKey(key);
         replaySegmentLogEntry(state.table, value);
-        state.entries.push(sequence);
+        state.entries.push({ sequence, sweptTotal: 0 });
         state.nextSequence = sequence + 1;
       }
     }
@@ -398,7 +420,7 @@ async function rebuildSegments(db: Database): Promise<SegmentState> {
     { type: "put", key: segmentLogKey(0), value: table.encodeCheckpoint() },
     { type: "put", key: metaKey(META_SEGMENTS), value: metaPackr.pack(SEGMENT_LOG_FORMAT) },
   ]);
-  return { table, nextSequence: 1, entries: [0] };
+  return { table, nextSequence: 1, entries: [{ sequence: 0, sweptTotal: 0 }], sweepCursor: 0, sweptTotal: 0 };
 }
 
 function encodeTotals(totals: Totals): Buffer {
@@ -430,7 +452,6 @@ export class LevelStore implements Store {
   private closed = false;
   private closing: Promise<void> | null = null;
   private hintStore: HintStore | null = null;
-  private checkpointing = false;
 
   private batchesCommitted = 0;
   private writesApplied = 0;
@@ -872,46 +893,40 @@ export class LevelStore implements Store {
     await batch.write({ sync: this.options.sync });
   }
 
-  /** Adds one segment log entry for the batch's segment changes; returns its sequence (null: none). */
-  private logSegments(operations: BatchOperation[], staging: Staging): number | null {
-    if (staging.size === 0) return null;
-    const sequence = this.segmentState.nextSequence;
-    operations.push({ type: "put", key: segmentLogKey(sequence), value: staging.encode() });
-    return sequence;
-  }
-
   /**
-   * After the batch committed: the table takes the staged states, the log its entry, and once the
-   * log is long a checkpoint is queued in the lane (this runs inside it, so the checkpoint goes after).
+   * Adds one segment log entry for the batch's segment changes, with the next step of the rolling
+   * sweep, and deletes the oldest entries that the sweep since has made redundant (segments.ts).
+   * Nothing when the batch changed no segment.
    */
-  private installSegments(staging: Staging, logged: number | null): void {
-    this.segmentState.table.install(staging);
-    if (logged === null) return;
-    this.segmentState.entries.push(logged);
-    this.segmentState.nextSequence = logged + 1;
-    if (this.segmentState.entries.length > SEGMENT_LOG_LIMITS.segmentLogEntriesMax && !this.checkpointing) {
-      this.checkpointing = true;
-      void this.exclusive(() => this.checkpointSegments())
-        .catch(() => undefined)
-        .finally(() => {
-          this.checkpointing = false;
-        });
-    }
-  }
-
-  /** One entry with every non-empty segment replaces the log so far; in the lane, so nothing interleaves. */
-  private async checkpointSegments(): Promise<void> {
+  private logSegments(operations: BatchOperation[], staging: Staging): LoggedSegments | null {
+    if (staging.size === 0) return null;
     const state = this.segmentState;
     const sequence = state.nextSequence;
-    const replaced = [...state.entries];
-    const operations: BatchOperation[] = [
-      { type: "put", key: segmentLogKey(sequence), value: state.table.encodeCheckpoint() },
-      ...replaced.map((old): BatchOperation => ({ type: "del", key: segmentLogKey(old) })),
-    ];
-    await this.db.batch(operations, { sync: this.options.sync });
-    state.entries.splice(0, replaced.length);
-    state.entries.unshift(sequence);
-    state.nextSequence = sequence + 1;
+    const sweep = SEGMENT_LOG_LIMITS.sweepSegmentsPerEntry;
+    operations.push({ type: "put", key: segmentLogKey(sequence), value: staging.encodeWithSweep(state.sweepCursor, sweep) });
+    const sweptAfter = state.sweptTotal + sweep;
+    let deleted = 0;
+    for (const entry of state.entries) {
+      // Entries after this one (the new one included) swept every segment: all it holds is stale.
+      if (sweptAfter - entry.sweptTotal < SEGMENT_COUNT) break;
+      operations.push({ type: "del", key: segmentLogKey(entry.sequence) });
+      deleted++;
+    }
+    return { sequence, deleted };
+  }
+
+  /** After the batch committed: the table takes the staged states, the log and the sweep advance. */
+  private installSegments(staging: Staging, logged: LoggedSegments | null): void {
+    const state = this.segmentState;
+    state.table.install(staging);
+    if (logged === null) return;
+    assert(logged.sequence === state.nextSequence, "segment log entries are installed in sequence order");
+    const sweep = SEGMENT_LOG_LIMITS.sweepSegmentsPerEntry;
+    state.entries.splice(0, logged.deleted);
+    state.sweepCursor = (state.sweepCursor + sweep) % SEGMENT_COUNT;
+    state.sweptTotal += sweep;
+    state.entries.push({ sequence: logged.sequence, sweptTotal: state.sweptTotal });
+    state.nextSequence = logged.sequence + 1;
   }
 
   /** Deletes the keys that are still stored, inside the lane, keeping the statistics exact. */

@@ -136,20 +136,54 @@ describe("LevelStore segment log", () => {
   }
   const record = (i: number) => ({ value: Buffer.from(`v${i}`), contentType: "", timestampUs: 1 + i, writer: "n", tombstone: false });
 
-  it("checkpoints a long segment log and reopens with the same hashes", async () => {
+  async function segmentLogLength(dataDir: string): Promise<number> {
+    const raw = new Level<Buffer, Buffer>(path.join(dataDir, "db"), { keyEncoding: "buffer", valueEncoding: "buffer" });
+    try {
+      const bounds = namespaceBounds("segments");
+      return (await raw.keys({ gte: bounds.gte, lt: bounds.lt }).all()).length;
+    } finally {
+      await raw.close();
+    }
+  }
+
+  it("keeps the segment log to about one sweep of entries and reopens with the same hashes", async () => {
     const dataDir = await temporaryDataDir();
     try {
       const store = await openLevelStore({ dataDir, sync: false });
-      // One batch per apply: more batches than the log holds before a checkpoint.
-      for (let i = 0; i < SEGMENT_LOG_LIMITS.segmentLogEntriesMax + 50; i++) await store.apply([{ key: `key-${i}`, record: record(i) }]);
+      // One batch per apply: well past one full sweep of the segment log.
+      const batches = SEGMENT_LOG_LIMITS.segmentLogEntriesMax + 500;
+      for (let i = 0; i < batches; i++) await store.apply([{ key: `key-${i}`, record: record(i) }]);
       const before = snapshot(store);
       expect(before.length).toBeGreaterThan(1000);
       await store.close();
-      const raw = new Level<Buffer, Buffer>(path.join(dataDir, "db"), { keyEncoding: "buffer", valueEncoding: "buffer" });
-      const bounds = namespaceBounds("segments");
-      const entries = await raw.keys({ gte: bounds.gte, lt: bounds.lt }).all();
-      await raw.close();
-      expect(entries.length).toBeLessThan(100);
+      const entries = await segmentLogLength(dataDir);
+      expect(entries).toBeLessThanOrEqual(SEGMENT_LOG_LIMITS.segmentLogEntriesMax + 1);
+      expect(entries).toBeLessThan(batches);
+      const reopened = await openLevelStore({ dataDir, sync: false });
+      expect(snapshot(reopened)).toEqual(before);
+      await reopened.close();
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("replays the swept log right across reopens, overwrites and segments that became empty", async () => {
+    const dataDir = await temporaryDataDir();
+    try {
+      let store = await openLevelStore({ dataDir, sync: false });
+      const sweep = SEGMENT_LOG_LIMITS.segmentLogEntriesMax;
+      // Keys 0..99 rewritten again and again, 200 more written once, then half of all deleted by a
+      // range delete (their segments empty out), across two reopens: one mid-sweep.
+      for (let i = 0; i < sweep / 2; i++) await store.apply([{ key: `key-${i % 300}`, record: record(i) }]);
+      await store.close();
+      store = await openLevelStore({ dataDir, sync: false });
+      for (let i = sweep / 2; i < sweep + 300; i++) await store.apply([{ key: `key-${i % 100}`, record: record(i) }]);
+      const removed = await store.deleteRange({ start: 0n, end: 1n << 63n });
+      expect(removed).toBeGreaterThan(0);
+      for (let i = 0; i < sweep + 10; i++) await store.apply([{ key: `key-${i % 50}`, record: record(sweep * 2 + i) }]);
+      const before = snapshot(store);
+      await store.close();
+      expect(await segmentLogLength(dataDir)).toBeLessThanOrEqual(2 * sweep + 2);
       const reopened = await openLevelStore({ dataDir, sync: false });
       expect(snapshot(reopened)).toEqual(before);
       await reopened.close();
