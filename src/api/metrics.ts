@@ -5,7 +5,8 @@
 // read when Prometheus scrapes, so nothing on the hot paths pays for metrics. Only what must be a
 // distribution is observed as it happens: the client requests' latency (per route, consistency and
 // status) and the operations per replica request (the batch sizes that show coalescing at work),
-// each through a cached labelled child so an observation costs no label hashing.
+// through HotHistogram (hot-histogram.ts), which costs a map lookup per observation, not prom-client's
+// label validation and hashing.
 
 import type { FastifyPluginAsync } from "fastify";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
@@ -20,6 +21,7 @@ import type { PeerRouteStats } from "../net/peer-routes.js";
 import type { ReplicaClientStats } from "../net/replica-client.js";
 import type { ReplicaRouteStats } from "../net/replica-routes.js";
 import type { KvRequestObserver, KvRoute } from "./kv-routes.js";
+import { HotHistogram } from "./hot-histogram.js";
 import type { AntiEntropyStats } from "../antientropy/anti-entropy-service.js";
 import type { RepairRouteStats } from "../net/repair-routes.js";
 
@@ -69,7 +71,7 @@ export const KV_LATENCY_BUCKETS_S = [
 /** Operations per replica request: powers of two up to the protocol's 256. */
 export const REPLICA_BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 
-/** Distinct label sets cached for kv observations; beyond it (never, with bounded labels) no caching. */
+/** Distinct label sets of kv observations; beyond it (never, with bounded labels) they are dropped. */
 const KV_LABEL_SETS_MAX = 1_024;
 
 export const METRICS_PREFIX = "grapevine_";
@@ -126,41 +128,35 @@ function observedPeerCounter(
   });
 }
 
-interface KvSeries {
-  readonly count: { inc(): void };
-  readonly duration: { observe(seconds: number): void };
-}
-
 export class NodeMetrics implements KvRequestObserver {
   readonly registry = new Registry();
-  readonly #kvRequests: Counter<"route" | "consistency" | "status">;
-  readonly #kvDuration: Histogram<"route" | "consistency" | "status">;
-  readonly #kvSeries = new Map<string, KvSeries>();
-  readonly #replicaBatchOps: Histogram;
+  readonly #kvRequests: HotHistogram;
+  readonly #replicaBatchOps: HotHistogram;
 
   constructor(sources: MetricsSources) {
     const { registry } = this;
     collectDefaultMetrics({ register: registry, prefix: METRICS_PREFIX });
 
-    this.#kvRequests = new Counter({
-      name: `${METRICS_PREFIX}kv_requests_total`,
-      help: "Client requests to /kv, by route, consistency level and HTTP status",
-      labelNames: ["route", "consistency", "status"],
-      registers: [registry],
-    });
-    this.#kvDuration = new Histogram({
+    this.#kvRequests = new HotHistogram({
       name: `${METRICS_PREFIX}kv_request_duration_seconds`,
       help: "Latency of client requests to /kv, by route, consistency level and HTTP status",
       labelNames: ["route", "consistency", "status"],
       buckets: KV_LATENCY_BUCKETS_S,
-      registers: [registry],
+      seriesMax: KV_LABEL_SETS_MAX,
+      counter: {
+        name: `${METRICS_PREFIX}kv_requests_total`,
+        help: "Client requests to /kv, by route, consistency level and HTTP status",
+      },
     });
-    this.#replicaBatchOps = new Histogram({
+    this.#kvRequests.register(registry);
+    this.#replicaBatchOps = new HotHistogram({
       name: `${METRICS_PREFIX}replica_request_ops`,
       help: "Replica operations per node-to-node replica request (coalescing puts many in one)",
+      labelNames: [],
       buckets: REPLICA_BATCH_BUCKETS,
-      registers: [registry],
+      seriesMax: 1,
     });
+    this.#replicaBatchOps.register(registry);
     if (sources.dataPath !== undefined) registerDataPath(registry, sources.dataPath);
     if (sources.repair !== undefined) registerRepair(registry, sources.repair);
     if (sources.topology !== undefined) registerTopology(registry, sources.topology);
@@ -244,20 +240,15 @@ export class NodeMetrics implements KvRequestObserver {
   }
 
   observeKvRequest(route: KvRoute, consistency: string, status: number, seconds: number): void {
-    const key = `${route} ${consistency} ${status}`;
-    let series = this.#kvSeries.get(key);
-    if (series === undefined) {
-      const labels = { route, consistency, status: String(status) };
-      series = { count: this.#kvRequests.labels(labels), duration: this.#kvDuration.labels(labels) };
-      if (this.#kvSeries.size < KV_LABEL_SETS_MAX) this.#kvSeries.set(key, series);
-    }
-    series.count.inc();
-    series.duration.observe(seconds);
+    const histogram = this.#kvRequests;
+    const series = histogram.series(`${route} ${consistency} ${status}`, () => ({ route, consistency, status: String(status) }));
+    histogram.observe(series, seconds);
   }
 
   /** One replica request sent with `ops` operations (net/replica-client.ts onRequestSent). */
   observeReplicaRequest(ops: number): void {
-    this.#replicaBatchOps.observe(ops);
+    const histogram = this.#replicaBatchOps;
+    histogram.observe(histogram.series("", () => ({})), ops);
   }
 }
 
