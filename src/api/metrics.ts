@@ -399,6 +399,23 @@ function registerDataPath(registry: Registry, sources: DataPathSources): void {
       this.set(store.counters().queuedWrites);
     },
   });
+  new Gauge({
+    name: `${METRICS_PREFIX}storage_row_cache_bytes`,
+    help: "Bytes of stored records the store keeps in memory (its row cache), entry overhead included",
+    registers: [registry],
+    collect() {
+      this.set(store.counters().rowCache.bytes);
+    },
+  });
+  observedCounter(registry, "storage_row_cache_hits_total", "Store reads (client reads and a write's read of the stored version) answered from the row cache", () =>
+    store.counters().rowCache.hits,
+  );
+  observedCounter(registry, "storage_row_cache_misses_total", "Store reads that went to LevelDB", () =>
+    store.counters().rowCache.misses,
+  );
+  observedCounter(registry, "storage_row_cache_evictions_total", "Records dropped from the row cache to stay within its size", () =>
+    store.counters().rowCache.evictions,
+  );
   observedCounter(registry, "storage_batches_total", "LevelDB batches committed by the store", () =>
     store.counters().batchesCommitted,
   );

@@ -64,6 +64,7 @@ import {
 } from "./layout.js";
 import { compareRecords, decodeRecord, encodeRecord, type KeyedRecord, type StoredRecord } from "./record.js";
 import { HintStore, type HintStoreOptions } from "./hints.js";
+import { RowCache, type RowCacheStats } from "./row-cache.js";
 import {
   recordHash,
   replaySegmentLogEntry,
@@ -84,6 +85,8 @@ export const STORE_DEFAULTS = {
   queuedWritesMax: 16_384,
   /** Memory held by writes waiting for a batch. */
   queuedBytesMax: 64 * 1024 * 1024,
+  /** Stored records kept in memory (row-cache.ts): ~150,000 records of 100 B. */
+  rowCacheBytesMax: 32 * 1024 * 1024,
   /** Records read per LevelDB round trip during a scan. */
   scanBatchSizeDefault: 256,
   scanBatchSizeMax: 4_096,
@@ -100,6 +103,7 @@ export interface StoreLimits {
   readonly bytesPerBatchMax: number;
   readonly queuedWritesMax: number;
   readonly queuedBytesMax: number;
+  readonly rowCacheBytesMax: number;
 }
 
 /** The storage port. LevelStore implements it; an in-memory store for the simulator may follow. */
@@ -191,6 +195,7 @@ export interface StoreCounters {
   readonly unreadableRecordsReplaced: number;
   readonly queuedWrites: number;
   readonly queuedBytes: number;
+  readonly rowCache: RowCacheStats;
 }
 
 export interface LevelStoreOptions {
@@ -284,6 +289,7 @@ interface PendingApply {
 }
 
 interface PendingWrite {
+  readonly key: string;
   readonly storageKey: Buffer;
   readonly record: StoredRecord;
   readonly encoded: Buffer;
@@ -427,7 +433,7 @@ function encodeTotals(totals: Totals): Buffer {
   return metaPackr.pack([totals.records, totals.tombstones, totals.bytes]);
 }
 
-function decodeStored(bytes: Buffer | undefined): StoredRecord | "unreadable" | undefined {
+function decodeStored(bytes: Uint8Array | undefined): StoredRecord | "unreadable" | undefined {
   if (bytes === undefined) return undefined;
   try {
     return decodeRecord(bytes);
@@ -459,6 +465,10 @@ export class LevelStore implements Store {
   private overloadRefusals = 0;
   private tombstonesPurged = 0;
   private unreadableRecordsReplaced = 0;
+  /** Stored records of recently used keys, exact as of the last committed batch (row-cache.ts). */
+  private readonly rowCache: RowCache;
+  /** Data batches (and range deletes) whose LevelDB write finished or failed: reads in flight compare it. */
+  private commits = 0;
   /** get() calls of this turn, waiting for their getMany (readCoalesced). */
   private reads: PendingRead[] = [];
   private readFlushScheduled = false;
@@ -475,7 +485,9 @@ export class LevelStore implements Store {
       bytesPerBatchMax: options.limits?.bytesPerBatchMax ?? STORE_DEFAULTS.bytesPerBatchMax,
       queuedWritesMax: options.limits?.queuedWritesMax ?? STORE_DEFAULTS.queuedWritesMax,
       queuedBytesMax: options.limits?.queuedBytesMax ?? STORE_DEFAULTS.queuedBytesMax,
+      rowCacheBytesMax: options.limits?.rowCacheBytesMax ?? STORE_DEFAULTS.rowCacheBytesMax,
     };
+    this.rowCache = new RowCache(this.limits.rowCacheBytesMax);
     for (const [name, value] of Object.entries(this.limits)) {
       assert(Number.isSafeInteger(value) && value >= 1, () => `store limit ${name} must be a positive integer`);
     }
@@ -487,8 +499,14 @@ export class LevelStore implements Store {
 
   async get(key: string): Promise<StoredRecord | undefined> {
     if (this.closed) throw new StoreClosedError("the store is closed");
+    const cached = this.rowCache.get(key);
+    if (cached !== undefined) return decodeRecord(cached);
+    const commitsBefore = this.commits;
     const bytes = await this.readCoalesced(encodeDataKey(this.tokenOf(key), key));
-    return bytes === undefined ? undefined : decodeRecord(bytes);
+    if (bytes === undefined) return undefined;
+    // Only when no batch committed meanwhile: one that did may have replaced what this read found.
+    if (this.commits === commitsBefore) this.rowCache.set(key, bytes);
+    return decodeRecord(bytes);
   }
 
   /**
@@ -536,7 +554,7 @@ export class LevelStore implements Store {
     const encoded = writes.map(({ key, record }) => {
       const storageKey = encodeDataKey(this.tokenOf(key), key);
       const value = encodeRecord(record);
-      return { storageKey, record, value, bytes: storageKey.length + value.length };
+      return { key, storageKey, record, value, bytes: storageKey.length + value.length };
     });
     const bytes = encoded.reduce((sum, write) => sum + write.bytes, 0);
     if (this.queue.length > 0) {
@@ -566,7 +584,7 @@ export class LevelStore implements Store {
         reject,
       };
       for (const write of encoded) {
-        this.queue.push({ storageKey: write.storageKey, record: write.record, encoded: write.value, bytes: write.bytes, owner });
+        this.queue.push({ key: write.key, storageKey: write.storageKey, record: write.record, encoded: write.value, bytes: write.bytes, owner });
       }
       this.queuedBytes += bytes;
       this.scheduleFlush();
@@ -716,6 +734,7 @@ export class LevelStore implements Store {
       unreadableRecordsReplaced: this.unreadableRecordsReplaced,
       queuedWrites: this.queue.length,
       queuedBytes: this.queuedBytes,
+      rowCache: this.rowCache.stats(),
     };
   }
 
@@ -806,13 +825,12 @@ export class LevelStore implements Store {
     const winners = new Map<string, PendingWrite>();
     const applied = new Set<PendingWrite>();
     for (const write of batch) {
-      const identity = write.storageKey.toString("latin1");
-      const current = winners.get(identity);
-      if (current === undefined || compareRecords(write.record, current.record) > 0) winners.set(identity, write);
+      const current = winners.get(write.key);
+      if (current === undefined || compareRecords(write.record, current.record) > 0) winners.set(write.key, write);
     }
     const candidates = [...winners.values()];
     try {
-      const stored = (await this.db.getMany(candidates.map((write) => write.storageKey))) as (Buffer | undefined)[];
+      const stored = await this.readStored(candidates);
       const operations: BatchOperation[] = [];
       const totals: Totals = { ...this.totals };
       const staging = new Staging(this.segmentState.table);
@@ -842,11 +860,21 @@ export class LevelStore implements Store {
       if (operations.length > 0) {
         const logged = this.logSegments(operations, staging);
         operations.push({ type: "put", key: metaKey(META_STATS), value: encodeTotals(totals) });
-        await this.writeBatch(operations);
+        try {
+          await this.writeBatch(operations);
+        } finally {
+          this.commits += 1;
+        }
         this.totals = totals;
         this.installSegments(staging, logged);
         this.batchesCommitted += 1;
       }
+      // What LevelDB now holds for every key of the batch: the winner, or the version that beat it.
+      candidates.forEach((write, index) => {
+        const storedBytes = stored[index];
+        if (applied.has(write)) this.rowCache.set(write.key, write.encoded);
+        else if (storedBytes !== undefined) this.rowCache.set(write.key, storedBytes);
+      });
       this.unreadableRecordsReplaced += unreadable;
     } catch (error) {
       for (const write of batch) {
@@ -872,6 +900,26 @@ export class LevelStore implements Store {
         owner.resolve({ written: owner.written, superseded: owner.superseded });
       }
     }
+  }
+
+  /**
+   * The stored bytes of each write's key: from the row cache, and the keys it lacks in one getMany.
+   * Inside the lane, so nothing changes them before the batch that reads them commits.
+   */
+  private async readStored(writes: readonly PendingWrite[]): Promise<(Uint8Array | undefined)[]> {
+    const stored = new Array<Uint8Array | undefined>(writes.length);
+    const missing: number[] = [];
+    for (let index = 0; index < writes.length; index++) {
+      const cached = this.rowCache.get((writes[index] as PendingWrite).key);
+      if (cached === undefined) missing.push(index);
+      else stored[index] = cached;
+    }
+    if (missing.length === 0) return stored;
+    const read = (await this.db.getMany(missing.map((index) => (writes[index] as PendingWrite).storageKey))) as (Buffer | undefined)[];
+    missing.forEach((index, at) => {
+      stored[index] = read[at];
+    });
+    return stored;
   }
 
   /**
@@ -965,9 +1013,15 @@ export class LevelStore implements Store {
     });
     if (operations.length === 0) return 0;
     const deleted = operations.length;
+    const deletedKeys = operations.map((operation) => decodeDataKey(operation.key).key);
     const logged = this.logSegments(operations, staging);
     operations.push({ type: "put", key: metaKey(META_STATS), value: encodeTotals(totals) });
-    await this.db.batch(operations, { sync: this.options.sync });
+    try {
+      await this.db.batch(operations, { sync: this.options.sync });
+    } finally {
+      this.commits += 1;
+      for (const key of deletedKeys) this.rowCache.delete(key);
+    }
     this.totals = totals;
     this.installSegments(staging, logged);
     return deleted;
