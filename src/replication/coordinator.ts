@@ -330,16 +330,9 @@ export class Coordinator {
       }
     }
     let alive = 0;
-    let remote = 0;
-    for (let index = 0; index < replicas.length; index++) {
-      const replica = replicas[index] as NodeId;
-      const counted = index < current.length;
-      if (replica === this.#self) {
-        if (counted) alive++;
-      } else if (cluster.isLive(replica)) {
-        if (counted) alive++;
-        remote++;
-      }
+    for (let index = 0; index < current.length; index++) {
+      const replica = current[index] as NodeId;
+      if (replica === this.#self || cluster.isLive(replica)) alive++;
     }
     this.#admit(required, alive, level);
     const timestampUs = this.#deps.hlc.now(this.#deps.wallUs());
@@ -347,8 +340,8 @@ export class Coordinator {
       value === null
         ? tombstoneRecord(timestampUs, this.#self)
         : { value, contentType, timestampUs, writer: this.#self, tombstone: false };
-    // Encoded once, shared by every remote replica's request.
-    const encoded = remote > 0 ? encodeRecord(record) : null;
+    // Encoded once, shared by the local replica's store and every remote replica's request.
+    const encoded = encodeRecord(record);
     this.#writes++;
     this.#inFlight++;
     return new Promise<WriteOutcome>((resolve, reject) => {
@@ -389,7 +382,7 @@ class WriteRound {
     this.#states = new Uint8Array(replicas.length);
   }
 
-  start(encoded: Uint8Array | null): void {
+  start(encoded: Buffer): void {
     const { deps, self } = this.coordinator;
     const { key, record } = this;
     for (let index = 0; index < this.replicas.length; index++) {
@@ -397,12 +390,11 @@ class WriteRound {
       if (replica === self) {
         this.#pending++;
         if (index < this.counted) this.#pendingCounted++;
-        deps.store.apply([{ key, record }]).then(
+        deps.store.apply([{ key, record, encoded }]).then(
           () => this.acknowledge(index),
           () => this.fail(index),
         );
       } else if (deps.cluster.isLive(replica)) {
-        assert(encoded !== null, "a remote replica needs the encoded record");
         this.#pending++;
         if (index < this.counted) this.#pendingCounted++;
         deps.transport.write(replica, key, encoded).then(

@@ -46,6 +46,12 @@ export interface StoredRecord {
 export interface KeyedRecord {
   readonly key: string;
   readonly record: StoredRecord;
+  /**
+   * encodeRecord(record), when the caller made it already (the coordinator encodes a write once for
+   * every replica). Only bytes this process encoded: bytes from a peer are re-encoded, so what is
+   * stored, and hashed into the segment table, is always this build's encoding.
+   */
+  readonly encoded?: Buffer;
 }
 
 /** The tuple's first element. A new layout takes a new number; decode refuses numbers it does not know. */

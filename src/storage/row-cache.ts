@@ -1,5 +1,8 @@
 // storage/row-cache.ts — the stored bytes of recently written or read keys, in memory, so that the
-// store can answer a read, and know the version a write replaces, without a LevelDB read.
+// store can answer a read, and know the version a write replaces, without a LevelDB read. Beside
+// the bytes an entry keeps what a write compares and subtracts: the version (timestamp, writer,
+// tombstone) and, when known, the record hash of the segment table, so a write that replaces a
+// cached record neither decodes nor hashes it again.
 //
 // Why. Every LevelDB read is a round trip through libuv's thread pool: a futex wake of a worker, the
 // read, an eventfd wake of the event loop; on this machine's two cores those context switches cost
@@ -20,8 +23,18 @@
 
 import { assert } from "../core/assert.js";
 
-/** What one entry costs beyond its key and value: Map slot, string and ArrayBuffer headers. */
-export const ROW_CACHE_ENTRY_OVERHEAD_BYTES = 160;
+/** What one entry costs beyond its key and bytes: Map slot, the entry object, string, ArrayBuffer and hash. */
+export const ROW_CACHE_ENTRY_OVERHEAD_BYTES = 256;
+
+/** A cached stored record: its bytes, exactly as LevelDB holds them, and facts about them. */
+export interface CachedRow {
+  readonly bytes: Uint8Array;
+  readonly timestampUs: number;
+  readonly writer: string;
+  readonly tombstone: boolean;
+  /** The record's hash in the segment table (segments.ts Staging.add), or null when not computed. */
+  readonly hash: Uint32Array | null;
+}
 
 export interface RowCacheStats {
   readonly hits: number;
@@ -32,7 +45,7 @@ export interface RowCacheStats {
 }
 
 export class RowCache {
-  readonly #entries = new Map<string, Uint8Array>();
+  readonly #entries = new Map<string, CachedRow>();
   readonly #bytesMax: number;
   #bytes = 0;
   #hits = 0;
@@ -44,35 +57,35 @@ export class RowCache {
     this.#bytesMax = bytesMax;
   }
 
-  /** The stored bytes of `key`, or undefined when not cached (which says nothing about the store). */
-  get(key: string): Uint8Array | undefined {
-    const bytes = this.#entries.get(key);
-    if (bytes === undefined) {
+  /** What is stored under `key`, or undefined when not cached (which says nothing about the store). */
+  get(key: string): CachedRow | undefined {
+    const row = this.#entries.get(key);
+    if (row === undefined) {
       this.#misses++;
       return undefined;
     }
     this.#hits++;
     this.#entries.delete(key);
-    this.#entries.set(key, bytes);
-    return bytes;
+    this.#entries.set(key, row);
+    return row;
   }
 
-  /** Caches a copy of the bytes stored under `key`, replacing what was cached for it. */
-  set(key: string, stored: Uint8Array): void {
-    const cost = RowCache.#cost(key, stored.length);
+  /** Caches what is stored under `key` (the bytes are copied), replacing what was cached for it. */
+  set(key: string, row: CachedRow): void {
+    const cost = RowCache.#cost(key, row.bytes.length);
     this.delete(key);
     if (cost > this.#bytesMax) return;
-    this.#entries.set(key, stored.slice());
+    this.#entries.set(key, { ...row, bytes: row.bytes.slice() });
     this.#bytes += cost;
     if (this.#bytes > this.#bytesMax) this.#evict();
   }
 
   /** Forgets `key` (its stored version changed, or it was deleted). */
   delete(key: string): void {
-    const bytes = this.#entries.get(key);
-    if (bytes === undefined) return;
+    const row = this.#entries.get(key);
+    if (row === undefined) return;
     this.#entries.delete(key);
-    this.#bytes -= RowCache.#cost(key, bytes.length);
+    this.#bytes -= RowCache.#cost(key, row.bytes.length);
   }
 
   stats(): RowCacheStats {
@@ -80,10 +93,10 @@ export class RowCache {
   }
 
   #evict(): void {
-    for (const [key, bytes] of this.#entries) {
+    for (const [key, row] of this.#entries) {
       if (this.#bytes <= this.#bytesMax) break;
       this.#entries.delete(key);
-      this.#bytes -= RowCache.#cost(key, bytes.length);
+      this.#bytes -= RowCache.#cost(key, row.bytes.length);
       this.#evictions++;
     }
     assert(this.#bytes >= 0 && this.#bytes <= this.#bytesMax, "the row cache's byte count stays within its bound");

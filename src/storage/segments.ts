@@ -249,19 +249,27 @@ export class Staging {
     return slot * STATE_WORDS;
   }
 
-  /** A record now stored under storageKey with these bytes. */
-  add(storageKey: Uint8Array, encoded: Uint8Array): void {
+  /**
+   * A record now stored under storageKey with these bytes. Returns its record hash (LIMBS words), to
+   * be handed back to remove() when it is replaced: the caller may keep it (the store's row cache).
+   */
+  add(storageKey: Uint8Array, encoded: Uint8Array): Uint32Array {
     const at = this.slotOf(segmentOfDataKey(storageKey));
-    recordHashInto(storageKey, encoded, this.hash);
-    addLimbs(this.states, at, this.hash, 0);
+    const hash = new Uint32Array(LIMBS);
+    recordHashInto(storageKey, encoded, hash);
+    addLimbs(this.states, at, hash, 0);
     this.states[at + LIMBS] = (this.states[at + LIMBS] ?? 0) + 1;
+    return hash;
   }
 
-  /** A record that was stored under storageKey with these bytes is replaced or deleted. */
-  remove(storageKey: Uint8Array, encoded: Uint8Array): void {
+  /**
+   * A record that was stored under storageKey with these bytes is replaced or deleted; `hash`, when
+   * known, is its record hash as add() returned it (saves hashing the bytes again).
+   */
+  remove(storageKey: Uint8Array, encoded: Uint8Array, hash: Uint32Array | null = null): void {
     const at = this.slotOf(segmentOfDataKey(storageKey));
-    recordHashInto(storageKey, encoded, this.hash);
-    subtractLimbs(this.states, at, this.hash, 0);
+    if (hash === null) recordHashInto(storageKey, encoded, this.hash);
+    subtractLimbs(this.states, at, hash ?? this.hash, 0);
     assert((this.states[at + LIMBS] ?? 0) > 0, "a segment's record count went below zero");
     this.states[at + LIMBS] = (this.states[at + LIMBS] ?? 0) - 1;
   }

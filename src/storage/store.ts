@@ -64,7 +64,7 @@ import {
 } from "./layout.js";
 import { compareRecords, decodeRecord, encodeRecord, type KeyedRecord, type StoredRecord } from "./record.js";
 import { HintStore, type HintStoreOptions } from "./hints.js";
-import { RowCache, type RowCacheStats } from "./row-cache.js";
+import { RowCache, type CachedRow, type RowCacheStats } from "./row-cache.js";
 import {
   recordHash,
   replaySegmentLogEntry,
@@ -433,6 +433,36 @@ function encodeTotals(totals: Totals): Buffer {
   return metaPackr.pack([totals.records, totals.tombstones, totals.bytes]);
 }
 
+function rowOf(bytes: Uint8Array, record: StoredRecord, hash: Uint32Array | null): CachedRow {
+  return { bytes, timestampUs: record.timestampUs, writer: record.writer, tombstone: record.tombstone, hash };
+}
+
+/**
+ * Whether `write` is newer than the stored version: by timestamp, writer and tombstone from the row
+ * cache when they decide it, else by the whole decoded record (compareRecords; equal versions with
+ * different values are rare).
+ */
+function newerThanStored(write: StoredRecord, stored: StoredVersion): boolean {
+  const row = stored.row;
+  if (row !== null) {
+    if (write.timestampUs !== row.timestampUs) return write.timestampUs > row.timestampUs;
+    if (write.writer !== row.writer) return write.writer > row.writer;
+    if (write.tombstone !== row.tombstone) return write.tombstone;
+  }
+  const record = stored.record ?? decodeStored(stored.bytes);
+  if (record === "unreadable" || record === undefined) return true;
+  return compareRecords(write, record) > 0;
+}
+
+/** What a write batch knows of a key's stored record: from the row cache, or read from LevelDB. */
+interface StoredVersion {
+  readonly bytes: Uint8Array;
+  /** The cached entry, when the row cache had it. */
+  readonly row: CachedRow | null;
+  /** The decoded record, when it was read (not cached). */
+  readonly record: StoredRecord | "unreadable" | null;
+}
+
 function decodeStored(bytes: Uint8Array | undefined): StoredRecord | "unreadable" | undefined {
   if (bytes === undefined) return undefined;
   try {
@@ -500,13 +530,14 @@ export class LevelStore implements Store {
   async get(key: string): Promise<StoredRecord | undefined> {
     if (this.closed) throw new StoreClosedError("the store is closed");
     const cached = this.rowCache.get(key);
-    if (cached !== undefined) return decodeRecord(cached);
+    if (cached !== undefined) return decodeRecord(cached.bytes);
     const commitsBefore = this.commits;
     const bytes = await this.readCoalesced(encodeDataKey(this.tokenOf(key), key));
     if (bytes === undefined) return undefined;
+    const record = decodeRecord(bytes);
     // Only when no batch committed meanwhile: one that did may have replaced what this read found.
-    if (this.commits === commitsBefore) this.rowCache.set(key, bytes);
-    return decodeRecord(bytes);
+    if (this.commits === commitsBefore) this.rowCache.set(key, rowOf(bytes, record, null));
+    return record;
   }
 
   /**
@@ -551,9 +582,9 @@ export class LevelStore implements Store {
     if (this.closed) throw new StoreClosedError("the store is closed");
     if (writes.length === 0) return { written: 0, superseded: 0 };
 
-    const encoded = writes.map(({ key, record }) => {
+    const encoded = writes.map(({ key, record, encoded: given }) => {
       const storageKey = encodeDataKey(this.tokenOf(key), key);
-      const value = encodeRecord(record);
+      const value = given ?? encodeRecord(record);
       return { key, storageKey, record, value, bytes: storageKey.length + value.length };
     });
     const bytes = encoded.reduce((sum, write) => sum + write.bytes, 0);
@@ -834,24 +865,22 @@ export class LevelStore implements Store {
       const operations: BatchOperation[] = [];
       const totals: Totals = { ...this.totals };
       const staging = new Staging(this.segmentState.table);
+      const hashes = new Array<Uint32Array | null>(candidates.length).fill(null);
       let unreadable = 0;
       candidates.forEach((write, index) => {
-        const storedBytes = stored[index];
-        const storedRecord = decodeStored(storedBytes);
-        if (storedRecord !== undefined && storedRecord !== "unreadable") {
-          if (compareRecords(write.record, storedRecord) <= 0) return;
-          if (storedRecord.tombstone) totals.tombstones -= 1;
-        } else if (storedRecord === "unreadable") {
-          unreadable += 1;
-        }
-        if (storedBytes === undefined) {
+        const storedVersion = stored[index];
+        if (storedVersion === undefined) {
           totals.records += 1;
           totals.bytes += write.storageKey.length;
         } else {
-          totals.bytes -= storedBytes.length;
-          staging.remove(write.storageKey, storedBytes);
+          if (!newerThanStored(write.record, storedVersion)) return;
+          const tombstone = storedVersion.row?.tombstone ?? (storedVersion.record !== "unreadable" && storedVersion.record?.tombstone === true);
+          if (storedVersion.record === "unreadable") unreadable += 1;
+          else if (tombstone) totals.tombstones -= 1;
+          totals.bytes -= storedVersion.bytes.length;
+          staging.remove(write.storageKey, storedVersion.bytes, storedVersion.row?.hash ?? null);
         }
-        staging.add(write.storageKey, write.encoded);
+        hashes[index] = staging.add(write.storageKey, write.encoded);
         totals.bytes += write.encoded.length;
         if (write.record.tombstone) totals.tombstones += 1;
         operations.push({ type: "put", key: write.storageKey, value: write.encoded });
@@ -871,9 +900,11 @@ export class LevelStore implements Store {
       }
       // What LevelDB now holds for every key of the batch: the winner, or the version that beat it.
       candidates.forEach((write, index) => {
-        const storedBytes = stored[index];
-        if (applied.has(write)) this.rowCache.set(write.key, write.encoded);
-        else if (storedBytes !== undefined) this.rowCache.set(write.key, storedBytes);
+        const storedVersion = stored[index];
+        if (applied.has(write)) this.rowCache.set(write.key, rowOf(write.encoded, write.record, hashes[index] ?? null));
+        else if (storedVersion !== undefined && storedVersion.row === null && storedVersion.record !== null && storedVersion.record !== "unreadable") {
+          this.rowCache.set(write.key, rowOf(storedVersion.bytes, storedVersion.record, null));
+        }
       });
       this.unreadableRecordsReplaced += unreadable;
     } catch (error) {
@@ -906,18 +937,19 @@ export class LevelStore implements Store {
    * The stored bytes of each write's key: from the row cache, and the keys it lacks in one getMany.
    * Inside the lane, so nothing changes them before the batch that reads them commits.
    */
-  private async readStored(writes: readonly PendingWrite[]): Promise<(Uint8Array | undefined)[]> {
-    const stored = new Array<Uint8Array | undefined>(writes.length);
+  private async readStored(writes: readonly PendingWrite[]): Promise<(StoredVersion | undefined)[]> {
+    const stored = new Array<StoredVersion | undefined>(writes.length);
     const missing: number[] = [];
     for (let index = 0; index < writes.length; index++) {
-      const cached = this.rowCache.get((writes[index] as PendingWrite).key);
-      if (cached === undefined) missing.push(index);
-      else stored[index] = cached;
+      const row = this.rowCache.get((writes[index] as PendingWrite).key);
+      if (row === undefined) missing.push(index);
+      else stored[index] = { bytes: row.bytes, row, record: null };
     }
     if (missing.length === 0) return stored;
     const read = (await this.db.getMany(missing.map((index) => (writes[index] as PendingWrite).storageKey))) as (Buffer | undefined)[];
     missing.forEach((index, at) => {
-      stored[index] = read[at];
+      const bytes = read[at];
+      if (bytes !== undefined) stored[index] = { bytes, row: null, record: decodeStored(bytes) ?? "unreadable" };
     });
     return stored;
   }

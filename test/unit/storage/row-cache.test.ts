@@ -3,20 +3,21 @@ import fc from "fast-check";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { RowCache, ROW_CACHE_ENTRY_OVERHEAD_BYTES } from "../../../src/storage/row-cache.js";
-import { openLevelStore, type Store } from "../../../src/storage/store.js";
+import { RowCache, ROW_CACHE_ENTRY_OVERHEAD_BYTES, type CachedRow } from "../../../src/storage/row-cache.js";
+import { openLevelStore, type LevelStore, type Store } from "../../../src/storage/store.js";
 import { SEGMENT_COUNT } from "../../../src/storage/segments.js";
 import type { StoredRecord } from "../../../src/storage/record.js";
 
 const entryCost = (key: string, valueBytes: number): number => key.length * 2 + valueBytes + ROW_CACHE_ENTRY_OVERHEAD_BYTES;
+const row = (bytes: Uint8Array): CachedRow => ({ bytes, timestampUs: 1, writer: "n", tombstone: false, hash: null });
 
 describe("RowCache", () => {
   it("returns what was set, as a copy the caller cannot change afterwards", () => {
     const cache = new RowCache(10_000);
     const bytes = Uint8Array.from([1, 2, 3]);
-    cache.set("a", bytes);
+    cache.set("a", row(bytes));
     bytes[0] = 9;
-    expect([...(cache.get("a") ?? [])]).toEqual([1, 2, 3]);
+    expect([...(cache.get("a")?.bytes ?? [])]).toEqual([1, 2, 3]);
     expect(cache.get("b")).toBeUndefined();
     cache.delete("a");
     expect(cache.get("a")).toBeUndefined();
@@ -25,9 +26,9 @@ describe("RowCache", () => {
 
   it("evicts the least recently used entries to stay within its bytes", () => {
     const cache = new RowCache(3 * entryCost("k0", 10));
-    for (const key of ["k0", "k1", "k2"]) cache.set(key, new Uint8Array(10));
+    for (const key of ["k0", "k1", "k2"]) cache.set(key, row(new Uint8Array(10)));
     cache.get("k0"); // k1 is now the least recently used
-    cache.set("k3", new Uint8Array(10));
+    cache.set("k3", row(new Uint8Array(10)));
     expect(cache.get("k1")).toBeUndefined();
     expect(cache.get("k0")).toBeDefined();
     expect(cache.get("k2")).toBeDefined();
@@ -37,10 +38,10 @@ describe("RowCache", () => {
 
   it("replaces an entry's bytes and cost, and never caches an entry larger than its bound", () => {
     const cache = new RowCache(entryCost("k", 100));
-    cache.set("k", new Uint8Array(10));
-    cache.set("k", new Uint8Array(100));
+    cache.set("k", row(new Uint8Array(10)));
+    cache.set("k", row(new Uint8Array(100)));
     expect(cache.stats()).toMatchObject({ entries: 1, bytes: entryCost("k", 100) });
-    cache.set("big", new Uint8Array(1_000));
+    cache.set("big", row(new Uint8Array(1_000)));
     expect(cache.get("big")).toBeUndefined();
     expect(cache.stats().bytes).toBeLessThanOrEqual(entryCost("k", 100));
   });
@@ -137,7 +138,7 @@ describe("LevelStore with its row cache", () => {
       await fc.assert(
         fc.asyncProperty(fc.array(group, { minLength: 1, maxLength: 14 }), async (groups) => {
           runs++;
-          const open = (name: string, rowCacheBytesMax: number): Promise<Store> =>
+          const open = (name: string, rowCacheBytesMax: number): Promise<LevelStore> =>
             openLevelStore({ dataDir: path.join(root, `${name}-${runs}`), sync: false, limits: { rowCacheBytesMax } });
           const uncached = await open("uncached", 1);
           // A large cache, and one of about three records that evicts all the time (reads miss and race).
