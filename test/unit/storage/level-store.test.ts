@@ -136,6 +136,15 @@ describe("LevelStore segment log", () => {
   }
   const record = (i: number) => ({ value: Buffer.from(`v${i}`), contentType: "", timestampUs: 1 + i, writer: "n", tombstone: false });
 
+  async function expectSameSegmentsAfterReopen(dataDir: string, before: readonly string[]): Promise<void> {
+    const reopened = await openLevelStore({ dataDir, sync: false });
+    try {
+      expect(snapshot(reopened)).toEqual(before);
+    } finally {
+      await reopened.close();
+    }
+  }
+
   async function segmentLogLength(dataDir: string): Promise<number> {
     const raw = new Level<Buffer, Buffer>(path.join(dataDir, "db"), { keyEncoding: "buffer", valueEncoding: "buffer" });
     try {
@@ -159,9 +168,7 @@ describe("LevelStore segment log", () => {
       const entries = await segmentLogLength(dataDir);
       expect(entries).toBeLessThanOrEqual(SEGMENT_LOG_LIMITS.segmentLogEntriesMax + 1);
       expect(entries).toBeLessThan(batches);
-      const reopened = await openLevelStore({ dataDir, sync: false });
-      expect(snapshot(reopened)).toEqual(before);
-      await reopened.close();
+      await expectSameSegmentsAfterReopen(dataDir, before);
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }
@@ -184,9 +191,7 @@ describe("LevelStore segment log", () => {
       const before = snapshot(store);
       await store.close();
       expect(await segmentLogLength(dataDir)).toBeLessThanOrEqual(2 * sweep + 2);
-      const reopened = await openLevelStore({ dataDir, sync: false });
-      expect(snapshot(reopened)).toEqual(before);
-      await reopened.close();
+      await expectSameSegmentsAfterReopen(dataDir, before);
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }
@@ -205,9 +210,7 @@ describe("LevelStore segment log", () => {
       await raw.clear({ gte: bounds.gte, lt: bounds.lt });
       await raw.del(metaKey("segments"));
       await raw.close();
-      const reopened = await openLevelStore({ dataDir, sync: false });
-      expect(snapshot(reopened)).toEqual(before);
-      await reopened.close();
+      await expectSameSegmentsAfterReopen(dataDir, before);
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }
