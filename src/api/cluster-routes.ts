@@ -21,6 +21,8 @@ export interface ClusterRoutesOptions {
   readonly nowMs: () => number;
   /** Ring changes on this node (absent when the engine does not support them). */
   readonly topology?: { progress(): StreamProgress[]; change(): LocalChange | null };
+  /** Whether this node coordinates client requests yet (absent: always). */
+  readonly serving?: () => boolean;
 }
 
 /** One row of `/cluster/status` (SPEC §3). */
@@ -41,6 +43,8 @@ export interface MemberStatusBody {
 export interface ClusterStatusBody {
   readonly node: NodeId;
   readonly members: readonly MemberStatusBody[];
+  /** False while this node, just started, refuses client requests until it has learned the ring (cluster/ring-settle.ts). */
+  readonly serving?: boolean;
   /** Range streams on this node, running and recently finished. */
   readonly streams?: readonly StreamProgress[];
   readonly change?: RingChangeBody | null;
@@ -89,9 +93,10 @@ export const clusterRoutes: FastifyPluginAsync<ClusterRoutesOptions> = async (ap
       }),
     );
     const topology = options.topology;
-    if (topology === undefined) return { node: nodeId, members };
+    const serving = options.serving?.() ?? true;
+    if (topology === undefined) return { node: nodeId, members, serving };
     const change = topology.change();
-    return { node: nodeId, members, streams: topology.progress(), change: change === null ? null : ringChangeBody(change) };
+    return { node: nodeId, members, serving, streams: topology.progress(), change: change === null ? null : ringChangeBody(change) };
   });
 
   app.get("/cluster/ring", async (): Promise<RingBody> => {

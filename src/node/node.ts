@@ -54,6 +54,7 @@ import { metricsRoutes, NodeMetrics } from "../api/metrics.js";
 import type { NodeConfig } from "./config.js";
 import { IdentityError, openIdentity, type NodeIdentity } from "./identity.js";
 import { createLogger, httpLogLevel, type Logger } from "./logger.js";
+import { RingSettle } from "../cluster/ring-settle.js";
 import { createNodeTopology, planRingStart, type NodeTopology, type RingStart } from "./node-topology.js";
 import { createSystemClock } from "./system-clock.js";
 
@@ -230,6 +231,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
       throw new NodeStartError(error instanceof Error ? error.message : String(error));
     }
   }
+  const startedMs = clock.nowMs();
   const engine: ClusterEngine = createEngine(
     {
       id: identity.id,
@@ -244,6 +246,13 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
     },
     random,
   );
+  // Client requests wait until the ring is learned (cluster/ring-settle.ts); a node with no other seed,
+  // or with an injected engine (a test double), has nothing to wait for.
+  const ringSettle = new RingSettle({
+    startedMs,
+    quietMs: 2 * config.gossipIntervalMs,
+    alone: deps.createEngine !== undefined || config.seeds.every((seed) => seed === config.advertise),
+  });
 
   const peerClient = new PeerClient(
     { clusterSecret: config.clusterSecret, requestTimeoutMs: peerRequestTimeoutMs(config) },
@@ -305,6 +314,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
       hlc,
       wallUs,
       onReplicaMiss: (miss) => handoff.onReplicaMiss(miss),
+      ringSettled: () => ringSettle.settled,
     },
   );
   const readRepair = new ReadRepair(
@@ -478,6 +488,9 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
     if (stopping) return;
     tickOnce();
     const now = clock.nowMs();
+    if (!ringSettle.settled && ringSettle.observe(now, engine.ringFingerprint(), engine.stats().messagesReceived)) {
+      log.info({ afterMs: Math.round(now - startedMs) }, "ring learned: serving client requests");
+    }
     try {
       maintain(now);
     } catch (error) {
@@ -545,6 +558,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
       replicationFactor: config.replicationFactor,
       engine,
       nowMs: () => clock.nowMs(),
+      serving: () => ringSettle.settled,
       ...(topology === null ? {} : { topology: topology.service }),
     });
     await topology?.register(app);

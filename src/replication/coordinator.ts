@@ -110,6 +110,11 @@ export interface CoordinatorDeps {
   readonly tokenOf?: (key: string) => Token;
   /** Called once per write that some replica did not acknowledge, after all settled or the deadline. */
   readonly onReplicaMiss?: (miss: ReplicaMiss) => void;
+  /**
+   * False while this node, just started, is still learning the ring (cluster/ring-settle.ts): its
+   * replica sets would be computed from a partial ring, so requests are refused. Always true when absent.
+   */
+  readonly ringSettled?: () => boolean;
 }
 
 export interface WriteRequest {
@@ -287,6 +292,14 @@ export class Coordinator {
 
   /** Refuses, before anything is sent, a request that cannot succeed or must not start. */
   #admit(required: number, alive: number, level: ConsistencyLevel): void {
+    if (this.#deps.ringSettled?.() === false) {
+      this.#unavailable++;
+      throw new ReplicationError(
+        "unavailable",
+        "this node has just started and is still learning the ring from its peers; retry shortly or ask another node",
+        { required, alive, reason: "starting" },
+      );
+    }
     if (alive < required) {
       this.#unavailable++;
       throw new ReplicationError(

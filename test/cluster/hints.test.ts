@@ -4,7 +4,7 @@
 // returning replica is stale, and a quorum read that sees it repairs it before answering.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closeKvPools, inParallel, kv, localRecord, startThreeNodes, waitForLiveness } from "../support/kv.js";
+import { closeKvPools, inParallel, kv, localRecord, startThreeNodes, waitForLiveness, waitForServing } from "../support/kv.js";
 import { useProcessCluster, type ClusterNode, type ProcessCluster } from "../support/process-cluster.js";
 import { waitFor } from "../support/wait-for.js";
 
@@ -115,6 +115,7 @@ describe("with --hinted-handoff off", () => {
     await waitForLiveness(withoutHints, "node1", "node3", true);
     await waitForLiveness(withoutHints, "node3", "node1", true);
     await waitForLiveness(withoutHints, "node3", "node2", true);
+    await waitForServing(withoutHints, "node3");
     expect((await missingOn(stale, keys)).length).toBe(keys.length);
 
     // Coordinated by node3, a quorum read asks node3 itself and one other replica: it always sees the

@@ -61,11 +61,14 @@ wait_for() {
   log "$what"
 }
 
-# live_members <node>: the sorted, comma-separated ids that <node> sees live and normal.
+# live_members <node>: the sorted, comma-separated ids that <node> sees live and normal (none while it
+# is still learning the ring after a start and refuses client requests).
 live_members() {
   curl -sf -m "$HTTP_TIMEOUT_S" "$(url "$1" /cluster/status)" | node -e '
     let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
-      const ids = JSON.parse(s).members.filter((m) => m.live && m.state === "normal").map((m) => m.id);
+      const body = JSON.parse(s);
+      // A node that has not yet learned the ring (serving: false) refuses client requests: not formed.
+      const ids = body.serving === false ? [] : body.members.filter((m) => m.live && m.state === "normal").map((m) => m.id);
       console.log(ids.sort().join(","));
     });'
 }

@@ -137,6 +137,14 @@ export async function startThreeNodes(cluster: ProcessCluster, args: readonly st
 }
 
 /** Waits until `observer` sees `subject` as live (or not). */
+/** Waits until a (re)started node coordinates client requests: it has learned the ring (`serving`). */
+export async function waitForServing(cluster: ProcessCluster, id: string, timeoutMs = 30_000): Promise<void> {
+  await waitFor(
+    async () => (await cluster.getJson<ClusterStatusBody>(id, "/cluster/status")).serving !== false,
+    { timeoutMs, intervalMs: 100, what: `${id} to serve client requests` },
+  );
+}
+
 export async function waitForLiveness(
   cluster: ProcessCluster,
   observer: string,

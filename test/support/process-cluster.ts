@@ -148,10 +148,14 @@ export class ProcessCluster {
     await waitFor(
       async () => {
         if (!entry.running) throw new Error(`${id} exited; see ${this.logFile(id)}:\n${this.tail(id, 10)}`);
-        const answer = await httpRequest(`http://${entry.spec.host ?? "127.0.0.1"}:${entry.spec.port}/health`, { timeoutMs: 1_000 });
-        return answer.status === 200;
+        const base = `http://${entry.spec.host ?? "127.0.0.1"}:${entry.spec.port}`;
+        const answer = await httpRequest(`${base}/health`, { timeoutMs: 1_000 });
+        if (answer.status !== 200) return false;
+        // A started node answers client requests once it has learned the ring (cluster/ring-settle.ts).
+        const status = await httpRequest(`${base}/cluster/status`, { timeoutMs: 1_000 });
+        return status.status === 200 && (JSON.parse(status.text) as { serving?: boolean }).serving !== false;
       },
-      { timeoutMs, intervalMs: 100, what: `${id} to answer /health` },
+      { timeoutMs, intervalMs: 100, what: `${id} to answer /health and serve client requests` },
     );
   }
 

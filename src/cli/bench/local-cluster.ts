@@ -102,8 +102,9 @@ async function clusterReady(agent: Agent, url: string, nodeCount: number): Promi
       await response.body.dump();
       return false;
     }
-    const body = (await response.body.json()) as { members?: unknown };
-    if (!Array.isArray(body.members)) return false;
+    const body = (await response.body.json()) as { members?: unknown; serving?: unknown };
+    // A node that has not yet learned the ring refuses client requests (503, reason starting).
+    if (!Array.isArray(body.members) || body.serving === false) return false;
     const ready = body.members.filter((member: unknown) => {
       const m = member as { live?: unknown; state?: unknown };
       return m.live === true && m.state === "normal";

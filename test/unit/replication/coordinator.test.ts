@@ -119,6 +119,7 @@ class Harness {
   wallUs = 1_000_000;
   readonly misses: ReplicaMiss[] = [];
   readonly transportCalls: string[] = [];
+  ringSettled = true;
   readonly coordinator: Coordinator;
 
   constructor(readonly self: NodeId = "a", options: Partial<CoordinatorOptions> = {}) {
@@ -174,6 +175,7 @@ class Harness {
         wallUs: () => this.wallUs,
         tokenOf: () => KEY_TOKEN,
         onReplicaMiss: (miss) => this.misses.push(miss),
+        ringSettled: () => this.ringSettled,
       },
     );
   }
@@ -330,6 +332,19 @@ describe("coordinator writes", () => {
     const deleted = await harness.coordinator.delete({ key: "k", level: "all" });
     expect(deleted.timestampUs).toBeGreaterThan(written.timestampUs);
     for (const id of ["a", "b", "c"]) expect(harness.replica(id).records.get("k")?.tombstone).toBe(true);
+  });
+
+  it("refuses reads and writes with unavailable (starting) while the node is still learning the ring, sending nothing", async () => {
+    const harness = new Harness("a");
+    harness.ringSettled = false;
+    const write = await rejection(harness.put("one"));
+    expect(write.code).toBe("unavailable");
+    expect(write.details["reason"]).toBe("starting");
+    const read = await rejection(harness.coordinator.read({ key: "k", level: "one" }));
+    expect(read.details["reason"]).toBe("starting");
+    expect(harness.transportCalls).toEqual([]);
+    harness.ringSettled = true;
+    await expect(harness.put("quorum")).resolves.toMatchObject({ acknowledged: 2 });
   });
 
   it("refuses with unavailable (overloaded) past requestsInFlightMax, and admits again once one finished", async () => {
