@@ -14,6 +14,7 @@ import type { Command } from "commander";
 import { Agent, request } from "undici";
 import { processEnvironment, resolveNodeUrl } from "../node/config.js";
 import { CliError, EXIT_CODES, humanBytes, type CliOutput, type ExitCode } from "./shared.js";
+import type { SessionSummary } from "../antientropy/repair-session.js";
 
 export const REPAIR_CLI_LIMITS = {
   /** One admin request, connect to last byte. */
@@ -29,17 +30,8 @@ export interface RepairJobBody {
   readonly state: "running" | "done" | "failed";
   readonly dryRun: boolean;
   readonly progress: { peers: number; peersDone: number; ranges: number; rangesCompared: number };
-  readonly summary: {
-    rangesCompared: number;
-    rangesDiffering: number;
-    keysSent: number;
-    keysReceived: number;
-    bytesSent: number;
-    bytesReceived: number;
-    roundTrips: number;
-    leavesSkipped: number;
-    seconds: number;
-  };
+  /** The node's session summary (antientropy/repair-session.ts) less its tree-node count, and the job's seconds. */
+  readonly summary: Readonly<Omit<SessionSummary, "nodesCompared"> & { seconds: number }>;
   readonly failures: readonly { peer: string; message: string }[];
 }
 
