@@ -11,12 +11,19 @@
 // the same for quietMs — two gossip rounds: one exchange brings every member the peer knows, but the
 // peer may have just restarted too and know little, so the ring must also survive the next round —
 // or settleMaxMs passed (a node whose seeds are all down must serve eventually). /cluster/status
-// says `serving: false` meanwhile, so scripts and tests can wait for it. A node with no one to learn from (no seeds but itself) is settled at once.
+// says `serving: false` meanwhile, so scripts and tests can wait for it.
+//
+// A restarted node also knows whom it knew before (topology/known-peers.ts): it waits until each of
+// them is back in its view, so a peer that has not gossiped to it yet cannot be missing from the
+// replica sets it computes. This matters most for the cluster's first node, which has no seeds and
+// would otherwise have no one to wait for. A node with no seeds but itself and no known peers (a new
+// cluster's first member) is settled at once.
 // Once settled it stays settled: later ring changes are the ring-change protocol's business.
 //
 // Pure: the shell calls observe() every tick with the clock and what the engine reports.
 
 import { assert } from "../core/assert.js";
+import type { NodeId } from "../core/ids.js";
 
 export const RING_SETTLE_DEFAULTS = {
   /** After this long a node serves whatever it knows. */
@@ -29,6 +36,8 @@ export interface RingSettleOptions {
   readonly quietMs: number;
   /** True when no other member can tell this node about the ring (no seeds but itself). */
   readonly alone: boolean;
+  /** Peers this node knew before it restarted: it does not serve until each is back in its view. */
+  readonly expectedPeers?: readonly NodeId[];
   readonly settleMaxMs?: number;
 }
 
@@ -39,14 +48,22 @@ export class RingSettle {
   #settled: boolean;
   #fingerprint: string | null = null;
   #changedMs: number;
+  /** Expected peers not yet seen in the view; seen ones are dropped, so each is checked until found. */
+  #missing: NodeId[];
 
   constructor(options: RingSettleOptions) {
     assert(Number.isFinite(options.quietMs) && options.quietMs >= 0, "quietMs is a non-negative number");
     this.#startedMs = options.startedMs;
     this.#quietMs = options.quietMs;
     this.#settleMaxMs = options.settleMaxMs ?? RING_SETTLE_DEFAULTS.settleMaxMs;
-    this.#settled = options.alone;
+    this.#missing = [...new Set(options.expectedPeers ?? [])];
+    this.#settled = options.alone && this.#missing.length === 0;
     this.#changedMs = options.startedMs;
+  }
+
+  /** Expected peers still missing from the view, for the log line of a node that gave up waiting. */
+  get missingPeers(): readonly NodeId[] {
+    return this.#missing;
   }
 
   get settled(): boolean {
@@ -54,17 +71,19 @@ export class RingSettle {
   }
 
   /**
-   * One tick: the ring's fingerprint (engine.ringFingerprint()) and how many peer messages the
-   * engine has accepted so far. Returns whether the node is settled now.
+   * One tick: the ring's fingerprint (engine.ringFingerprint()), how many peer messages the engine
+   * has accepted so far, and whether a member id is in its view. Returns whether the node is settled now.
    */
-  observe(nowMs: number, ringFingerprint: string, messagesReceived: number): boolean {
+  observe(nowMs: number, ringFingerprint: string, messagesReceived: number, knows: (id: NodeId) => boolean): boolean {
     if (this.#settled) return true;
     if (ringFingerprint !== this.#fingerprint) {
       this.#fingerprint = ringFingerprint;
       this.#changedMs = nowMs;
     }
+    if (this.#missing.length > 0) this.#missing = this.#missing.filter((id) => !knows(id));
     const heard = messagesReceived > 0;
-    if ((heard && nowMs - this.#changedMs >= this.#quietMs) || nowMs - this.#startedMs >= this.#settleMaxMs) {
+    const learned = heard && this.#missing.length === 0 && nowMs - this.#changedMs >= this.#quietMs;
+    if (learned || nowMs - this.#startedMs >= this.#settleMaxMs) {
       this.#settled = true;
     }
     return this.#settled;

@@ -55,6 +55,7 @@ import type { NodeConfig } from "./config.js";
 import { IdentityError, openIdentity, type NodeIdentity } from "./identity.js";
 import { createLogger, httpLogLevel, type Logger } from "./logger.js";
 import { RingSettle } from "../cluster/ring-settle.js";
+import { KNOWN_PEERS_FILE, KnownPeersWriter, readKnownPeers, writeKnownPeers, type KnownPeers } from "../topology/known-peers.js";
 import { createNodeTopology, planRingStart, type NodeTopology, type RingStart } from "./node-topology.js";
 import { createSystemClock } from "./system-clock.js";
 
@@ -246,13 +247,31 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
     },
     random,
   );
-  // Client requests wait until the ring is learned (cluster/ring-settle.ts); a node with no other seed,
-  // or with an injected engine (a test double), has nothing to wait for.
+  // Client requests wait until the ring is learned (cluster/ring-settle.ts), including every peer this
+  // node knew before (topology/known-peers.ts); a new cluster's first node, or one with an injected
+  // engine (a test double), has nothing to wait for.
+  const injectedEngine = deps.createEngine !== undefined;
+  const knownPeers: KnownPeers = injectedEngine ? [] : await readKnownPeers(config.dataDir);
+  if (knownPeers === "unreadable") log.warn({ file: KNOWN_PEERS_FILE }, "known peers file unreadable: waiting for a peer before serving");
   const ringSettle = new RingSettle({
     startedMs,
     quietMs: 2 * config.gossipIntervalMs,
-    alone: deps.createEngine !== undefined || config.seeds.every((seed) => seed === config.advertise),
+    alone: injectedEngine || (knownPeers !== "unreadable" && config.seeds.every((seed) => seed === config.advertise)),
+    expectedPeers: knownPeers === "unreadable" ? [] : knownPeers.filter((id) => id !== identity.id),
   });
+  const knownPeersWriter = injectedEngine
+    ? null
+    : new KnownPeersWriter({
+        initial: knownPeers,
+        write: (peers) => writeKnownPeers(config.dataDir, peers),
+        onError: (error) => log.warn({ err: error, file: KNOWN_PEERS_FILE }, "could not save the known peers"),
+      });
+  // Only a settled view is saved: a half-learned one must not replace the list a restart waits for.
+  const saveKnownPeers = (): void => {
+    if (knownPeersWriter === null || !ringSettle.settled) return;
+    const peers = engine.membership().filter((member) => member.id !== identity.id && member.status !== "left");
+    knownPeersWriter.update(peers.map((member) => member.id));
+  };
 
   const peerClient = new PeerClient(
     { clusterSecret: config.clusterSecret, requestTimeoutMs: peerRequestTimeoutMs(config) },
@@ -418,6 +437,9 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
     const events = engine.takeEvents();
     if (events.length === 0) return;
     refreshAddresses();
+    if (events.some((event) => event.kind === "member-joined" || event.kind === "member-removed" || event.kind === "status-changed")) {
+      saveKnownPeers();
+    }
     for (const event of events) {
       logEvent(event);
       if (event.kind === "member-up") handoff.onMemberUp(event.id);
@@ -484,12 +506,16 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
   // the detector is the one that must notice the gap.
   const interval = engine.tickIntervalMs;
   let nextDueMs = 0;
+  const knowsMember = (id: string): boolean => engine.membership().some((member) => member.id === id);
   const runTick = (): void => {
     if (stopping) return;
     tickOnce();
     const now = clock.nowMs();
-    if (!ringSettle.settled && ringSettle.observe(now, engine.ringFingerprint(), engine.stats().messagesReceived)) {
-      log.info({ afterMs: Math.round(now - startedMs) }, "ring learned: serving client requests");
+    if (!ringSettle.settled && ringSettle.observe(now, engine.ringFingerprint(), engine.stats().messagesReceived, knowsMember)) {
+      const missing = ringSettle.missingPeers;
+      if (missing.length === 0) log.info({ afterMs: Math.round(now - startedMs) }, "ring learned: serving client requests");
+      else log.warn({ afterMs: Math.round(now - startedMs), missing }, "ring not fully learned in time: serving client requests anyway");
+      saveKnownPeers();
     }
     try {
       maintain(now);
@@ -541,6 +567,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
     await topology?.close();
     await replicaClient.close();
     await peerClient.close();
+    await knownPeersWriter?.flushed();
     // Last: queued writes commit before the database closes (store.close drains its queue).
     await store.close().catch((error: unknown) => log.warn({ err: error }, "store did not close cleanly"));
   };

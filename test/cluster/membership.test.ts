@@ -1,11 +1,14 @@
 // Membership with real `grapevine start` processes on 127.0.0.1, at the default gossip interval and
 // phi threshold: those defaults are the promise (SPEC §1), so the kill and stop tests use them.
 
+import { readFile } from "node:fs/promises";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { ClusterStatusBody, MemberStatusBody, RingBody } from "../../src/api/cluster-routes.js";
 import { encodePeerBody, PEER_CONTENT_TYPE } from "../../src/net/codec.js";
 import { CLUSTER_SECRET_HEADER } from "../../src/net/auth.js";
 import { PEER_BODY_BYTES_MAX, PEER_PATH } from "../../src/net/peer-protocol.js";
+import { KNOWN_PEERS_FILE } from "../../src/topology/known-peers.js";
 import { httpRequest, rawHttpRequest } from "../support/http.js";
 import { useProcessCluster, type ProcessCluster } from "../support/process-cluster.js";
 import { sleep, waitFor } from "../support/wait-for.js";
@@ -115,6 +118,29 @@ describe("membership across real processes", () => {
     for (const id of NODE_IDS) {
       expect(tokensOwnedBy(await cluster.getJson<RingBody>(id, "/cluster/ring"), victim)).toEqual(tokensBefore);
     }
+  });
+
+  it("the seed, SIGKILLed and restarted, serves clients only once every member it knew is back in its ring", async () => {
+    // node1 has no seeds: before peers.json it served at once after a restart, from a ring of itself.
+    const seed = "node1";
+    const others = NODE_IDS.filter((id) => id !== seed);
+    const known = JSON.parse(await readFile(path.join(cluster.dataDir(seed), KNOWN_PEERS_FILE), "utf8")) as { peers: string[] };
+    expect(known.peers).toEqual(others);
+
+    await cluster.kill(seed);
+    // restart() returns at the first /cluster/status that says serving (ProcessCluster.waitServing).
+    await cluster.restart(seed);
+    const view = await status(cluster, seed);
+    expect(view.serving).toBe(true);
+    expect(view.members.map((member) => member.id).sort()).toEqual(NODE_IDS);
+    expect(view.members.every((member) => member.tokens === 16)).toBe(true);
+    const ring = await cluster.getJson<RingBody>(seed, "/cluster/ring");
+    expect(new Set(ring.tokens.map((entry) => entry.owner))).toEqual(new Set(NODE_IDS));
+
+    await waitFor(
+      async () => (await Promise.all(NODE_IDS.map((id) => seesAllNormalAndLive(cluster, id, NODE_IDS)))).every(Boolean),
+      { timeoutMs: CONVERGENCE_TIMEOUT_MS, intervalMs: 200, what: "every node to see 5 normal live members again" },
+    );
   });
 
   it(`nobody reports a node down that was SIGSTOPped for ${STOP_DURATION_MS / 1000} s and then continued`, async () => {
