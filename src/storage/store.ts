@@ -47,6 +47,7 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { Level } from "level";
+import Denque from "denque";
 import { Packr } from "msgpackr";
 import { assert } from "../core/assert.js";
 import { tokenOf as partitionerTokenOf, type Token } from "../ring/partitioner.js";
@@ -253,8 +254,12 @@ interface SegmentState {
   readonly table: SegmentTable;
   /** The next log sequence. */
   nextSequence: number;
-  /** The log entries on disk, oldest first (the first may be a checkpoint of an older database). */
-  readonly entries: SegmentLogEntry[];
+  /**
+   * The log entries on disk, oldest first (the first may be a checkpoint of an older database). A
+   * deque: about one sweep's worth (4,096) of entries, and every batch drops the oldest, which an
+   * array's splice(0, n) paid for by moving them all (1.3% of node CPU under a PUT load).
+   */
+  readonly entries: Denque<SegmentLogEntry>;
   /** The next segment the rolling sweep writes (segments.ts). */
   sweepCursor: number;
   /**
@@ -384,7 +389,7 @@ async function recountTotals(db: Database): Promise<Totals> {
 async function readSegments(db: Database): Promise<SegmentState | null> {
   const marker: Buffer | undefined = await db.get(metaKey(META_SEGMENTS));
   if (marker === undefined || metaPackr.unpack(marker) !== SEGMENT_LOG_FORMAT) return null;
-  const state: SegmentState = { table: new SegmentTable(), nextSequence: 0, entries: [], sweepCursor: 0, sweptTotal: 0 };
+  const state: SegmentState = { table: new SegmentTable(), nextSequence: 0, entries: new Denque(), sweepCursor: 0, sweptTotal: 0 };
   const bounds = namespaceBounds("segments");
   const iterator = db.iterator({ gte: bounds.gte, lt: bounds.lt });
   try {
@@ -426,7 +431,7 @@ async function rebuildSegments(db: Database): Promise<SegmentState> {
     { type: "put", key: segmentLogKey(0), value: table.encodeCheckpoint() },
     { type: "put", key: metaKey(META_SEGMENTS), value: metaPackr.pack(SEGMENT_LOG_FORMAT) },
   ]);
-  return { table, nextSequence: 1, entries: [{ sequence: 0, sweptTotal: 0 }], sweepCursor: 0, sweptTotal: 0 };
+  return { table, nextSequence: 1, entries: new Denque([{ sequence: 0, sweptTotal: 0 }]), sweepCursor: 0, sweptTotal: 0 };
 }
 
 function encodeTotals(totals: Totals): Buffer {
@@ -941,7 +946,7 @@ export class LevelStore implements Store {
     const stored = new Array<StoredVersion | undefined>(writes.length);
     const missing: number[] = [];
     for (let index = 0; index < writes.length; index++) {
-      const row = this.rowCache.get((writes[index] as PendingWrite).key);
+      const row = this.rowCache.peek((writes[index] as PendingWrite).key);
       if (row === undefined) missing.push(index);
       else stored[index] = { bytes: row.bytes, row, record: null };
     }
@@ -986,7 +991,8 @@ export class LevelStore implements Store {
     operations.push({ type: "put", key: segmentLogKey(sequence), value: staging.encodeWithSweep(state.sweepCursor, sweep) });
     const sweptAfter = state.sweptTotal + sweep;
     let deleted = 0;
-    for (const entry of state.entries) {
+    for (let index = 0; index < state.entries.length; index++) {
+      const entry = state.entries.peekAt(index) as SegmentLogEntry;
       // Entries after this one (the new one included) swept every segment: all it holds is stale.
       if (sweptAfter - entry.sweptTotal < SEGMENT_COUNT) break;
       operations.push({ type: "del", key: segmentLogKey(entry.sequence) });
@@ -1002,7 +1008,7 @@ export class LevelStore implements Store {
     if (logged === null) return;
     assert(logged.sequence === state.nextSequence, "segment log entries are installed in sequence order");
     const sweep = SEGMENT_LOG_LIMITS.sweepSegmentsPerEntry;
-    state.entries.splice(0, logged.deleted);
+    for (let index = 0; index < logged.deleted; index++) state.entries.shift();
     state.sweepCursor = (state.sweepCursor + sweep) % SEGMENT_COUNT;
     state.sweptTotal += sweep;
     state.entries.push({ sequence: logged.sequence, sweptTotal: state.sweptTotal });

@@ -36,6 +36,17 @@ describe("RowCache", () => {
     expect(cache.stats()).toMatchObject({ evictions: 1, entries: 3, bytes: 3 * entryCost("k0", 10) });
   });
 
+  it("peek answers like get but leaves the order of eviction alone", () => {
+    const cache = new RowCache(3 * entryCost("k0", 10));
+    for (const key of ["k0", "k1", "k2"]) cache.set(key, row(new Uint8Array(10)));
+    expect(cache.peek("k0")?.bytes).toHaveLength(10);
+    expect(cache.peek("nope")).toBeUndefined();
+    cache.set("k3", row(new Uint8Array(10))); // k0 is still the least recently used
+    expect(cache.peek("k0")).toBeUndefined();
+    expect(cache.peek("k1")).toBeDefined();
+    expect(cache.stats()).toMatchObject({ hits: 2, misses: 2, evictions: 1, entries: 3 });
+  });
+
   it("replaces an entry's bytes and cost, and never caches an entry larger than its bound", () => {
     const cache = new RowCache(entryCost("k", 100));
     cache.set("k", row(new Uint8Array(10)));
