@@ -44,6 +44,17 @@ export interface RowCacheStats {
   readonly bytes: number;
 }
 
+/**
+ * The bytes in an ArrayBuffer of their own. Not bytes.slice(): on a Buffer that is a view of the same
+ * memory (Buffer.prototype.slice is subarray), so each entry pinned the 8 KiB msgpackr buffer its
+ * record was encoded into; nor Buffer.from(), which carves small copies out of Node's shared pool.
+ */
+function ownCopy(bytes: Uint8Array): Buffer {
+  const copy = Buffer.allocUnsafeSlow(bytes.length);
+  copy.set(bytes);
+  return copy;
+}
+
 export class RowCache {
   readonly #entries = new Map<string, CachedRow>();
   readonly #bytesMax: number;
@@ -87,7 +98,7 @@ export class RowCache {
     const cost = RowCache.#cost(key, row.bytes.length);
     this.delete(key);
     if (cost > this.#bytesMax) return;
-    this.#entries.set(key, { ...row, bytes: row.bytes.slice() });
+    this.#entries.set(key, { ...row, bytes: ownCopy(row.bytes) });
     this.#bytes += cost;
     if (this.#bytes > this.#bytesMax) this.#evict();
   }

@@ -24,6 +24,18 @@ describe("RowCache", () => {
     expect(cache.stats()).toMatchObject({ hits: 1, misses: 2, entries: 0, bytes: 0 });
   });
 
+  it("copies a view of a larger buffer into memory of its own, so an entry pins nothing else", () => {
+    const cache = new RowCache(10_000);
+    // What msgpackr and classic-level hand out: Buffers that are views into a larger shared buffer.
+    const shared = Buffer.alloc(8_192, 1);
+    const view = shared.subarray(100, 110);
+    cache.set("a", row(view));
+    shared.fill(2);
+    const cached = cache.get("a")?.bytes;
+    expect([...(cached ?? [])]).toEqual(new Array(10).fill(1));
+    expect(cached?.buffer.byteLength).toBe(10);
+  });
+
   it("evicts the least recently used entries to stay within its bytes", () => {
     const cache = new RowCache(3 * entryCost("k0", 10));
     for (const key of ["k0", "k1", "k2"]) cache.set(key, row(new Uint8Array(10)));
