@@ -36,6 +36,8 @@ export interface StatusMember {
 export interface StatusBody {
   readonly node: string;
   readonly members: readonly StatusMember[];
+  /** False while the node is still learning the ring after its start and refuses client requests. */
+  readonly serving?: boolean;
   /** Range streams of ring changes on the node (beyond the SPEC's fields; absent from older nodes). */
   readonly streams?: readonly StreamBody[];
   readonly change?: ChangeBody | null;
@@ -73,6 +75,7 @@ export function parseStatusBody(value: unknown): StatusBody | null {
   return {
     node: body["node"],
     members: members.map((m) => ({ ...m, keys: m.keys ?? null, bytes: m.bytes ?? null })),
+    ...(typeof body["serving"] === "boolean" ? { serving: body["serving"] } : {}),
     ...(streams.length > 0 ? { streams } : {}),
     ...(change !== null ? { change } : {}),
   };
@@ -100,6 +103,9 @@ export function renderStatus(body: StatusBody): string {
   const live = body.members.filter((member) => member.live).length;
   const lines = [
     `Cluster: ${body.members.length} members, ${live} live (as seen by ${body.node})`,
+    ...(body.serving === false
+      ? [`${body.node} has just started and is still learning the ring from gossip: it refuses client requests meanwhile (503 starting)`]
+      : []),
     "Status=Up/Down | State=Normal/Joining/Leaving/X=left",
   ];
   const table = new Table({

@@ -53,6 +53,14 @@ describe("renderStatus", () => {
     expect(rows[2]?.split(/\s+/)).toContain("-");
   });
 
+  it("says so when the node is still learning the ring and refuses client requests", () => {
+    expect(renderStatus(body)).not.toMatch(/learning the ring/);
+    const starting = renderStatus({ ...body, serving: false }).split("\n");
+    expect(starting[1]).toBe(
+      "node1 has just started and is still learning the ring from gossip: it refuses client requests meanwhile (503 starting)",
+    );
+  });
+
   it("writes no color codes or box drawing, so scripts can read it", () => {
     const text = renderStatus(body);
     expect(text).not.toMatch(/\u001b\[/);
@@ -63,6 +71,7 @@ describe("renderStatus", () => {
 describe("parseStatusBody", () => {
   it("accepts a /cluster/status body and refuses anything else", () => {
     expect(parseStatusBody({ node: "n", members: [member({})] })?.members).toHaveLength(1);
+    expect(parseStatusBody({ node: "n", members: [member({})], serving: false })?.serving).toBe(false);
     expect(parseStatusBody({ node: "n", members: [{ id: "x" }] })).toBeNull();
     expect(parseStatusBody({ members: [] })).toBeNull();
     expect(parseStatusBody("text")).toBeNull();
