@@ -506,12 +506,16 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
   // the detector is the one that must notice the gap.
   const interval = engine.tickIntervalMs;
   let nextDueMs = 0;
-  const knowsMember = (id: string): boolean => engine.membership().some((member) => member.id === id);
+  // One membership scan per tick, and only when a known peer is still missing (a big cluster's restart).
+  const memberLookup = (): ((id: string) => boolean) => {
+    let ids: Set<string> | null = null;
+    return (id) => (ids ??= new Set(engine.membership().map((member) => member.id))).has(id);
+  };
   const runTick = (): void => {
     if (stopping) return;
     tickOnce();
     const now = clock.nowMs();
-    if (!ringSettle.settled && ringSettle.observe(now, engine.ringFingerprint(), engine.stats().messagesReceived, knowsMember)) {
+    if (!ringSettle.settled && ringSettle.observe(now, engine.ringFingerprint(), engine.stats().messagesReceived, memberLookup())) {
       const missing = ringSettle.missingPeers;
       if (missing.length === 0) log.info({ afterMs: Math.round(now - startedMs) }, "ring learned: serving client requests");
       else log.warn({ afterMs: Math.round(now - startedMs), missing }, "ring not fully learned in time: serving client requests anyway");
