@@ -9,9 +9,9 @@
 // file, fsync it, rename, fsync the directory) so a crash leaves the old identity or the new one.
 
 import { randomInt } from "node:crypto";
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { writeFileAtomic } from "../storage/atomic-file.js";
+import { readStateFile, StateFileSyntaxError, writeFileAtomic } from "../storage/atomic-file.js";
 import type { NodeId } from "../core/ids.js";
 import { createRandom } from "../core/random.js";
 import { tokenFromString, tokenToString, type Token } from "../ring/partitioner.js";
@@ -51,13 +51,15 @@ interface IdentityFile {
   generation: number;
 }
 
-function parseIdentityFile(text: string, file: string): IdentityFile {
+async function readIdentityFile(file: string): Promise<IdentityFile | null> {
   let value: unknown;
   try {
-    value = JSON.parse(text);
-  } catch {
+    value = await readStateFile(file);
+  } catch (error) {
+    if (!(error instanceof StateFileSyntaxError)) throw error;
     throw new IdentityError(`${file} is not valid JSON; move it away to start this data dir as a new node`);
   }
+  if (value === undefined) return null;
   const candidate = value as Partial<IdentityFile> | null;
   if (
     typeof candidate !== "object" ||
@@ -74,17 +76,6 @@ function parseIdentityFile(text: string, file: string): IdentityFile {
     throw new IdentityError(`${file} is not a Grapevine identity file (format ${IDENTITY_FORMAT})`);
   }
   return candidate as IdentityFile;
-}
-
-async function readIdentityFile(file: string): Promise<IdentityFile | null> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw error;
-  }
-  return parseIdentityFile(text, file);
 }
 
 /** Reads the identity in `dataDir` (or creates it), takes a new generation and persists it. */

@@ -19,10 +19,9 @@
 // nobody knows that member's tokens until it returns (Cassandra's system.peers keeps them too; ours
 // does not yet).
 
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { NodeId } from "../core/ids.js";
-import { writeFileAtomic } from "../storage/atomic-file.js";
+import { readStateFile, writeFileAtomic } from "../storage/atomic-file.js";
 
 export const KNOWN_PEERS_FILE = "peers.json";
 const KNOWN_PEERS_FORMAT = 1;
@@ -37,19 +36,13 @@ export const KNOWN_PEERS_LIMITS = {
 export type KnownPeers = readonly NodeId[] | "unreadable";
 
 export async function readKnownPeers(dataDir: string): Promise<KnownPeers> {
-  let text: string;
-  try {
-    text = await readFile(path.join(dataDir, KNOWN_PEERS_FILE), "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
-    return "unreadable";
-  }
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = await readStateFile(path.join(dataDir, KNOWN_PEERS_FILE));
   } catch {
     return "unreadable";
   }
+  if (value === undefined) return [];
   const candidate = value as { format?: unknown; peers?: unknown } | null;
   if (
     candidate === null ||

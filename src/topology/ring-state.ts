@@ -7,9 +7,8 @@
 // A data dir from before ring.json existed has an identity and data but no ring state: that node was
 // normal, and stays so with its identity's tokens (a restarted node with data does not bootstrap).
 
-import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { writeFileAtomic } from "../storage/atomic-file.js";
+import { readStateFile, StateFileSyntaxError, writeFileAtomic } from "../storage/atomic-file.js";
 import { tokenFromString, tokenToString, type Token } from "../ring/partitioner.js";
 
 export const RING_STATE_FILE = "ring.json";
@@ -26,19 +25,13 @@ export class RingStateError extends Error {
 
 export async function readRingState(dataDir: string): Promise<RingState | null> {
   const file = path.join(dataDir, RING_STATE_FILE);
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw error;
-  }
   let value: unknown;
   try {
-    value = JSON.parse(text);
-  } catch {
-    throw new RingStateError(`${file} is not valid JSON`);
+    value = await readStateFile(file);
+  } catch (error) {
+    throw error instanceof StateFileSyntaxError ? new RingStateError(error.message) : error;
   }
+  if (value === undefined) return null;
   const candidate = value as { format?: unknown; status?: unknown; tokens?: unknown } | null;
   if (
     candidate === null ||
