@@ -70,19 +70,17 @@ export class RowCache {
 
   /** What is stored under `key`, or undefined when not cached (which says nothing about the store). */
   get(key: string): CachedRow | undefined {
-    const row = this.#entries.get(key);
-    if (row === undefined) {
-      this.#misses++;
-      return undefined;
+    const row = this.peek(key);
+    if (row !== undefined) {
+      // Most recently used goes last: a Map iterates in insertion order, and eviction starts at the front.
+      this.#entries.delete(key);
+      this.#entries.set(key, row);
     }
-    this.#hits++;
-    this.#entries.delete(key);
-    this.#entries.set(key, row);
     return row;
   }
 
   /**
-   * Like get(), but leaves the key's recency alone: for a write's read of the version it replaces,
+   * What get() answers, but leaves the key's recency alone: for a write's read of the version it replaces,
    * which set() refreshes anyway once the batch commits. Moving the key there too cost a Map delete
    * and insert per write (2.5% of node CPU under a PUT load).
    */
