@@ -9,7 +9,7 @@
 // label validation and hashing.
 
 import type { FastifyPluginAsync } from "fastify";
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import type { NodeId } from "../core/ids.js";
 import type { ClusterEngine } from "../cluster/engine.js";
 import type { CoordinatorStats } from "../replication/coordinator.js";

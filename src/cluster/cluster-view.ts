@@ -49,7 +49,6 @@ import { Gossiper } from "../gossip/gossiper.js";
 import { tokenFromString, tokenToString, type Token } from "../ring/partitioner.js";
 import { TokenMap } from "../ring/token-map.js";
 import type {
-  ClusterEngine,
   ClusterEngineOptions,
   ClusterEvent,
   ClusterStats,
