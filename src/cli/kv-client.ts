@@ -37,6 +37,8 @@ export interface KvIo {
   readStdin(max: number): Promise<Buffer>;
   /** Raw bytes to stdout. */
   writeStdout(bytes: Uint8Array): void;
+  /** Whether stdout is a terminal (a person reading), not a pipe or file (a program reading bytes). */
+  stdoutIsTerminal(): boolean;
 }
 
 export const processKvIo: KvIo = {
@@ -53,6 +55,9 @@ export const processKvIo: KvIo = {
   },
   writeStdout(bytes) {
     process.stdout.write(bytes);
+  },
+  stdoutIsTerminal() {
+    return process.stdout.isTTY === true;
   },
 };
 
