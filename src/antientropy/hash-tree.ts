@@ -27,9 +27,6 @@ import { assert } from "../core/assert.js";
 import { TOKEN_MAX, TOKEN_MIN, isToken, type Token } from "../ring/partitioner.js";
 import { hash128, SEGMENT_HASH_BYTES, segmentFirstToken, segmentLastToken, segmentOf } from "../storage/segments.js";
 
-/** Tree node hashes are kept at 16 bytes; the wire carries a shorter prefix (repair-protocol.ts). */
-export const TREE_HASH_BYTES = 16;
-
 /** A token range (start, end], clockwise; start === end is the whole ring. */
 export interface RangeBounds {
   readonly start: Token;

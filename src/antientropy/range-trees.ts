@@ -251,21 +251,6 @@ export async function listEntriesMany(store: TreeStore, questions: readonly Entr
   return out;
 }
 
-/**
- * The records of leaves [first, end) of the range, in ring order, with their hashes; null when there
- * are more than `limit` (the caller descends further, or skips the leaf and says so).
- */
-export async function listLeafEntries(
-  store: TreeStore,
-  range: RangeBounds,
-  first: number,
-  end: number,
-  limit: number,
-): Promise<VersionEntry[] | null> {
-  const [entries] = await listEntriesMany(store, [{ range, first, end }], limit);
-  return entries ?? null;
-}
-
 /** The number of leaves of a range's tree, without building it. */
 export function leafCountOf(range: RangeBounds): number {
   return new RangeLayout(range).leafCount;
@@ -321,23 +306,4 @@ export async function leafBucketHashesMany(store: TreeStore, questions: readonly
     for (const entry of entries) (digests[bucketOf(entry.token, segmentFirst, bits)] as RecordDigest).addHash(entry.hash);
     return digests.map((digest) => digest.hash());
   });
-}
-
-/** The 16-byte digest of each of the leaf's 2^bits buckets; null when the leaf holds more than `limit` records. */
-export async function leafBucketHashes(store: TreeStore, range: RangeBounds, leaf: number, bits: number, limit: number): Promise<Buffer[] | null> {
-  const [digests] = await leafBucketHashesMany(store, [{ range, leaf, bits }], limit);
-  return digests ?? null;
-}
-
-/** The records of one bucket of a leaf, as listLeafEntries lists a span; null past `limit`. */
-export async function listBucketEntries(
-  store: TreeStore,
-  range: RangeBounds,
-  leaf: number,
-  bits: number,
-  bucket: number,
-  limit: number,
-): Promise<VersionEntry[] | null> {
-  const [entries] = await listEntriesMany(store, [{ range, first: leaf, end: leaf + 1, bits, bucket }], limit);
-  return entries ?? null;
 }

@@ -10,7 +10,3 @@ export function assert(condition: unknown, message: string | (() => string)): as
     throw new InvariantError(typeof message === "function" ? message() : message);
   }
 }
-
-export function unreachable(value: never, what: string): never {
-  throw new InvariantError(`unreachable ${what}: ${String(value)}`);
-}
