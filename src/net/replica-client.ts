@@ -89,6 +89,8 @@ export interface ReplicaClientLog {
 }
 
 export interface ReplicaClientDeps {
+  /** The node's clock (core/clock.ts), for queue ages and expiry; the simulator passes virtual time. */
+  nowMs(): number;
   /** A member's address as gossip knows it; undefined when unknown. */
   addressOf(id: NodeId): Address | undefined;
   readonly log: ReplicaClientLog;
@@ -249,7 +251,7 @@ export class ReplicaClient implements ReplicaTransport {
         );
         return;
       }
-      lane.queue.push({ kind, wire, bytes: bytes + OP_OVERHEAD_BYTES, enqueuedMs: Date.now(), resolve, reject });
+      lane.queue.push({ kind, wire, bytes: bytes + OP_OVERHEAD_BYTES, enqueuedMs: this.#deps.nowMs(), resolve, reject });
       this.#scheduleFlush(lane);
     });
   }
@@ -290,7 +292,7 @@ export class ReplicaClient implements ReplicaTransport {
   #takeChunk(lane: Lane): PendingOp[] {
     const queue = lane.queue;
     const opsMax = this.#options.coalesce ? REPLICA_PROTOCOL_LIMITS.opsPerRequestMax : 1;
-    const expiredBeforeMs = Date.now() - this.#options.requestTimeoutMs;
+    const expiredBeforeMs = this.#deps.nowMs() - this.#options.requestTimeoutMs;
     const chunk: PendingOp[] = [];
     let bytes = 0;
     let dataReads = 0;

@@ -305,6 +305,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
       ...deps.replicaClientTuning,
     },
     {
+      nowMs: () => clock.nowMs(),
       addressOf,
       log: log.child({ component: "replica-client" }),
       onRequestSent: (ops) => metrics.observeReplicaRequest(ops),

@@ -134,7 +134,7 @@ export class TopologyService {
     decommission(this.context).then(
       (outcome) => {
         this.#finish(change, null, outcome);
-        setTimeout(() => this.#deps.requestExit(0, "decommissioned"), DECOMMISSION_EXIT_LINGER_MS).unref();
+        this.context.clock.schedule(DECOMMISSION_EXIT_LINGER_MS, () => this.#deps.requestExit(0, "decommissioned"));
       },
       (error: unknown) => {
         this.#finish(change, error, null);

@@ -85,6 +85,16 @@ const BANNED_IN_PURE: readonly { pattern: RegExp; why: string }[] = [
   { pattern: /\bprocess\.(env|argv|hrtime)\b/, why: "reads the process" },
 ];
 
+/**
+ * The runtime layer: the only folders that read the clock or own timers. Everything else takes time
+ * from the injected Clock (core/clock.ts), so the simulator can run it under virtual time.
+ * (setImmediate stays allowed: it orders work within a turn, it does not measure time.)
+ */
+const RUNTIME = /^(node|cli)\//;
+const CLOCK_CALLS: readonly { pattern: RegExp; why: string }[] = BANNED_IN_PURE.filter(({ why }) => why === "reads the wall clock" || why === "reads a clock").concat([
+  { pattern: /\bset(Timeout|Interval)\s*\(/, why: "owns a timer" },
+]);
+
 /** Modules a pure file may not import at all. */
 const IO_MODULES = /^(node:)?(fs|fs\/promises|net|http|https|dgram|child_process|worker_threads)$|^(undici|fastify|level|classic-level|pino)$/;
 
@@ -163,6 +173,20 @@ describe("architecture", () => {
       for (const to of targets) {
         if (actual.get(from)?.has(to) !== true) violations.push(`allow-list edge ${from} -> ${to} is not in the code any more: take it out`);
       }
+    }
+    expect(violations).toEqual([]);
+  });
+
+  it("reads time only through the Clock port outside the runtime layer (node/, cli/)", () => {
+    const violations: string[] = [];
+    for (const { relative, text } of files) {
+      if (RUNTIME.test(relative)) continue;
+      text.split("\n").forEach((line, index) => {
+        const code = line.replace(/\/\/.*$/, "");
+        for (const { pattern, why } of CLOCK_CALLS) {
+          if (pattern.test(code)) violations.push(`${relative}:${index + 1} ${why}: ${line.trim()}`);
+        }
+      });
     }
     expect(violations).toEqual([]);
   });

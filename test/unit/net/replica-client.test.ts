@@ -65,7 +65,7 @@ function client(
   const batches: number[] = [];
   const created = new ReplicaClient(
     { self: "coordinator", clusterSecret: null, requestTimeoutMs: 2_000, maxValueBytes: 1024 * 1024, ...options },
-    { addressOf: (id) => addresses[id], log: SILENT, onRequestSent: (ops) => batches.push(ops) },
+    { nowMs: () => performance.now(), addressOf: (id) => addresses[id], log: SILENT, onRequestSent: (ops) => batches.push(ops) },
   );
   clients.push(created);
   return { client: created, batches };
