@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeKvPools, errorBody, inParallel, kv, localRecord, startThreeNodes, waitForLiveness, nodeAt } from "../support/kv.js";
 import { useProcessCluster, type ClusterNode } from "../support/process-cluster.js";
+import { waitFor } from "../support/wait-for.js";
 
 /** Small so the timeout test is quick; long enough for a healthy replica on a busy test machine. */
 const REQUEST_TIMEOUT_MS = 600;
@@ -50,6 +51,7 @@ describe("replica failures", () => {
   it("a replica SIGKILLed right after acknowledging writes has every one of them after restart", async () => {
     const acknowledged: string[] = [];
     let stop = false;
+    let writerEnded = false;
     // Writes at w=all through node1, one after another: each 204 means node3 acknowledged too.
     const writer = (async () => {
       for (let i = 0; !stop; i++) {
@@ -58,8 +60,9 @@ describe("replica failures", () => {
         if (answer?.status === 204) acknowledged.push(key);
         else break;
       }
-    })();
-    while (acknowledged.length < 50) await new Promise((resolve) => setTimeout(resolve, 10));
+    })().finally(() => (writerEnded = true));
+    // A writer that stops early (a refused write) ends the wait too; the count is checked below.
+    await waitFor(() => acknowledged.length >= 50 || writerEnded, { timeoutMs: 30_000, intervalMs: 10, what: "50 writes acknowledged at w=all" });
     await cluster.kill("node3");
     stop = true;
     await writer;
