@@ -34,6 +34,7 @@ export const ERROR_TABLE = {
   member_live: { status: 409, message: "the member is live; removenode is for members that are down for good" },
   too_few_members: { status: 409, message: "the ring would have fewer members than the replication factor" },
   value_too_large: { status: 413, message: "the value is larger than the node accepts" },
+  expectation_failed: { status: 417, message: "the only expectation the node meets is 100-continue" },
   headers_too_large: { status: 431, message: "the request's headers are larger than the node accepts" },
   internal: { status: 500, message: "internal error" },
   unavailable: { status: 503, message: "not enough live replicas" },

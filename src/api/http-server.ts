@@ -16,6 +16,10 @@
 // a whole HTTP/1.1 response with the JSON body and `Connection: close` (400 `bad_request`, 431
 // `headers_too_large`, 408 `request_timeout`), then the socket is closed. Where a response is
 // already under way on the socket a second one would corrupt it; that socket is only closed.
+// Node's two other answers of its own, which have no body, are taken over too: an HTTP/1.1 request
+// without Host (RFC 9112 §3.2) is 400 `bad_request` from the onRequest hook below instead of Node's
+// empty 400, and an `Expect` other than 100-continue is 417 `expectation_failed` from the server's
+// 'checkExpectation' event instead of Node's empty 417.
 //
 // Draining. Once the node begins to shut down (deps.draining()), every request but /health and /ready
 // is answered 503 `unavailable`, reason `draining`, with `Connection: close`, while requests already
@@ -24,7 +28,7 @@
 // Errors from routes, fastify's own refusals, 404 and 405 are api/errors.ts's: registered here on
 // the root, so every plugin inherits them unless it sets its own.
 
-import { STATUS_CODES } from "node:http";
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, type LogController } from "fastify";
 import { GrapevineError, registerErrorHandling, sendError } from "./errors.js";
@@ -122,6 +126,8 @@ export function createHttpServer(limits: HttpServerLimits, deps: HttpServerDeps 
       headersTimeout: limits.requestTimeoutMs,
       connectionsCheckingInterval: limits.timeoutCheckIntervalMs,
       maxHeaderSize: limits.headerBytesMax,
+      // Checked in the hook below, which answers with the error body; Node's own 400 has none.
+      requireHostHeader: false,
     },
     // fastify sets requestTimeout again after createServer; the same value.
     requestTimeout: limits.requestTimeoutMs,
@@ -151,6 +157,25 @@ export function createHttpServer(limits: HttpServerLimits, deps: HttpServerDeps 
   }) as unknown as FastifyInstance;
 
   registerErrorHandling(app);
+
+  app.addHook("onRequest", async (request, reply) => {
+    if (request.raw.httpVersion !== "1.1" || request.headers.host !== undefined) return;
+    void reply.header("connection", "close");
+    return sendError(reply, new GrapevineError("bad_request", "an HTTP/1.1 request needs a Host header"));
+  });
+
+  // With a listener, Node hands requests whose Expect it does not meet here instead of answering itself.
+  app.server.on("checkExpectation", (request: IncomingMessage, response: ServerResponse) => {
+    const error = new GrapevineError("expectation_failed");
+    const body = JSON.stringify(error.toBody());
+    response.writeHead(error.status, {
+      "content-type": "application/json; charset=utf-8",
+      "content-length": Buffer.byteLength(body),
+      connection: "close",
+    });
+    response.end(body);
+    request.resume();
+  });
 
   const draining = deps.draining;
   if (draining !== undefined) {

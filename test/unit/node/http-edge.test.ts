@@ -180,6 +180,17 @@ describe("what Node refuses before fastify sees a request", () => {
     expectErrorBody(answer.text, answer.body, "bad_request");
   });
 
+  it("answers an HTTP/1.1 request without Host with 400 bad_request, and an unmet Expect with 417 expectation_failed", async () => {
+    const noHost = await raw("GET /health HTTP/1.1\r\n\r\n");
+    expect(noHost.status).toBe(400);
+    expectErrorBody(noHost.text, noHost.body, "bad_request");
+    expect(noHost.body["message"]).toContain("Host");
+
+    const expectation = await raw("PUT /kv/e?w=one HTTP/1.1\r\nHost: a\r\nExpect: something-else\r\nContent-Length: 1\r\n\r\nx");
+    expect(expectation.status).toBe(417);
+    expectErrorBody(expectation.text, expectation.body, "expectation_failed");
+  });
+
   it("answers headers over the limit with 431 headers_too_large stating the limit", async () => {
     const answer = await raw(`GET /health HTTP/1.1\r\nHost: a\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`);
     expect(answer.status).toBe(431);
