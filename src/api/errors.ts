@@ -15,7 +15,7 @@
 // `Allow` header listing the methods that path has (RFC 9110 §15.5.6), found by asking the router
 // about each method; HEAD is allowed wherever GET is (fastify serves it), and OPTIONS is not served
 // anywhere, so it gets the 405 and its Allow header too. Only a path no route matches is 404.
-// What fastify answers before any route runs (a request line Node cannot parse, headers over the
+// What Node answers before fastify sees a request (a request line it cannot parse, headers over the
 // limit, a request that does not arrive in time) is api/http-server.ts's business.
 
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
