@@ -42,8 +42,9 @@ USER node
 # stops it cleanly (HTTP server closed, LevelDB flushed), so `docker stop` returns within a second or
 # two instead of waiting out the grace period. No shell in between to swallow the signal.
 STOPSIGNAL SIGTERM
-# No curl in the slim image; node's fetch does it. The port follows GRAPEVINE_LISTEN.
+# Healthy means serving clients: /ready, not the liveness probe /health (README, HTTP API). No curl in
+# the slim image; node's fetch does it. The port follows GRAPEVINE_LISTEN.
 HEALTHCHECK --interval=5s --timeout=3s --start-period=15s --retries=3 \
-  CMD ["node", "-e", "const p=(process.env.GRAPEVINE_LISTEN||'').split(':').pop()||'7001';fetch('http://127.0.0.1:'+p+'/health',{signal:AbortSignal.timeout(2500)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "const p=(process.env.GRAPEVINE_LISTEN||'').split(':').pop()||'7001';fetch('http://127.0.0.1:'+p+'/ready',{signal:AbortSignal.timeout(2500)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["node", "/app/bin/grapevine.js"]
 CMD ["start"]

@@ -27,7 +27,7 @@ import { consistencyToString, parseConsistency, type ConsistencyLevel } from "..
 import type { Coordinator } from "../replication/coordinator.js";
 import { LAYOUT_LIMITS } from "../storage/layout.js";
 import { RECORD_LIMITS } from "../storage/record.js";
-import { GrapevineError, sendError, toGrapevineError } from "./errors.js";
+import { GrapevineError, sendError, toGrapevineError, valueTooLarge } from "./errors.js";
 
 export const KV_PATH_PREFIX = "/kv/";
 export const TIMESTAMP_HEADER = "x-grapevine-timestamp";
@@ -179,7 +179,7 @@ export const kvRoutes: FastifyPluginAsync<KvRoutesOptions> = async (app, options
     const contentType = contentTypeOf(request.headers["content-type"]);
     const body = request.body;
     const value = Buffer.isBuffer(body) ? body : EMPTY_VALUE;
-    if (value.length > bodyLimit) throw new GrapevineError("value_too_large");
+    if (value.length > bodyLimit) throw valueTooLarge(bodyLimit);
     const outcome = await coordinator.write({ key, value, contentType, level });
     return reply.code(204).header(TIMESTAMP_HEADER, String(outcome.timestampUs)).send();
   });

@@ -5,9 +5,12 @@
 // group with an IPC channel: a Ctrl-C at the terminal reaches only `dev`, which stops the children in
 // order (SIGTERM, then SIGKILL after `stopTimeoutMs`), and if `dev` itself dies the children see the
 // channel close and shut down cleanly, so nothing is left orphaned. Children's log lines are forwarded
-// with their id as a prefix. Once a node answers /health, one line names it: `node1
-// http://127.0.0.1:7001 pid 12345`. Node options other than the ones dev sets (id, listen, advertise,
-// seeds, data dir) may be given to dev and are passed to every child.
+// with their id as a prefix. Once a node is ready (its /ready answers 200: it has learned the ring and
+// serves clients, which /health alone does not say), one line names it: `node1 http://127.0.0.1:7001
+// pid 12345`; a URL printed is one a client can use at once. A node that exits first is reported by its
+// exit; one that is still not ready at the deadline is named with its last answer, and dev stops them
+// all. Node options other than the ones dev sets (id, listen, advertise, seeds, data dir) may be given
+// to dev and are passed to every child.
 
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
@@ -23,11 +26,14 @@ export const DEV_LIMITS = {
   nodesMin: 1,
   /** Past this a laptop runs out of cores before the cluster is interesting; use real hosts. */
   nodesMax: 64,
-  /** How long a child may take to answer /health before dev gives up and stops them all. */
-  healthTimeoutMs: 30_000,
-  healthPollIntervalMs: 200,
-  /** One /health probe; a node that cannot answer this fast is not up yet. */
-  healthRequestTimeoutMs: 1_000,
+  /**
+   * How long a child may take to become ready before dev gives up and stops them all: start-up, plus
+   * up to 15 s of waiting for the peers a restarted node knew (cluster/ring-settle.ts), with room.
+   */
+  readyTimeoutMs: 60_000,
+  readyPollIntervalMs: 200,
+  /** One /ready probe; a node that cannot answer this fast is not up yet. */
+  readyRequestTimeoutMs: 1_000,
   /** After SIGTERM, a child gets this long for its clean shutdown before SIGKILL. */
   stopTimeoutMs: 10_000,
   /** After SIGKILL, how long to wait for the exit to be reported before giving up on a child. */
@@ -132,16 +138,28 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-async function answersHealth(agent: Agent, url: string): Promise<boolean> {
+/** What one /ready probe found: ready, or what it answered instead (for the message if it never is). */
+async function probeReady(agent: Agent, url: string): Promise<{ ready: boolean; answer: string }> {
   try {
-    const response = await request(`${url}/health`, {
+    const response = await request(`${url}/ready`, {
       dispatcher: agent,
-      signal: AbortSignal.timeout(DEV_LIMITS.healthRequestTimeoutMs),
+      signal: AbortSignal.timeout(DEV_LIMITS.readyRequestTimeoutMs),
     });
-    await response.body.dump();
-    return response.statusCode === 200;
+    if (response.statusCode === 200) {
+      await response.body.dump();
+      return { ready: true, answer: "200" };
+    }
+    const text = await response.body.text();
+    let reason = "";
+    try {
+      const body = JSON.parse(text) as { reason?: unknown };
+      if (typeof body.reason === "string") reason = ` ${body.reason}`;
+    } catch {
+      // Not our JSON: the status says enough.
+    }
+    return { ready: false, answer: `${response.statusCode}${reason}` };
   } catch {
-    return false;
+    return { ready: false, answer: "no answer" };
   }
 }
 
@@ -219,11 +237,11 @@ export async function runDev(plans: readonly DevNodePlan[], output: CliOutput): 
     return entry;
   });
 
-  const agent = new Agent({ connect: { timeout: DEV_LIMITS.healthRequestTimeoutMs } });
+  const agent = new Agent({ connect: { timeout: DEV_LIMITS.readyRequestTimeoutMs } });
   let exitCode: ExitCode = EXIT_CODES.ok;
   try {
     const ready = await Promise.race([
-      Promise.all(children.map((child) => waitUntilServing(child, agent, output, () => stopping))).then(
+      Promise.all(children.map((child) => waitUntilReady(child, agent, output, () => stopping))).then(
         (all) => all.every(Boolean),
       ),
       stopRequested.then(() => false),
@@ -247,24 +265,29 @@ export async function runDev(plans: readonly DevNodePlan[], output: CliOutput): 
   return exitCode;
 }
 
-/** Polls /health until the child serves (prints its line), exits, or the deadline passes. */
-async function waitUntilServing(
+/** Polls /ready until the child is ready (prints its line), exits, or the deadline passes. */
+async function waitUntilReady(
   child: DevChild,
   agent: Agent,
   output: CliOutput,
   stopping: () => boolean,
 ): Promise<boolean> {
-  const deadline = Date.now() + DEV_LIMITS.healthTimeoutMs;
+  const deadline = Date.now() + DEV_LIMITS.readyTimeoutMs;
   while (!child.done && !stopping()) {
-    if (await answersHealth(agent, child.plan.url)) {
+    const probe = await probeReady(agent, child.plan.url);
+    // An exit while the probe was out is reported by the exit handler; no URL for a node that is gone.
+    if (probe.ready && !child.done) {
       output.out(`${child.plan.id} ${child.plan.url} pid ${child.process.pid ?? "?"}\n`);
       return true;
     }
     if (Date.now() >= deadline) {
-      printError(output, `${child.plan.id} did not answer ${child.plan.url}/health within ${DEV_LIMITS.healthTimeoutMs} ms`);
+      printError(
+        output,
+        `${child.plan.id} was not ready within ${DEV_LIMITS.readyTimeoutMs} ms (${child.plan.url}/ready: ${probe.answer})`,
+      );
       return false;
     }
-    await delay(DEV_LIMITS.healthPollIntervalMs);
+    await delay(DEV_LIMITS.readyPollIntervalMs);
   }
   return false;
 }

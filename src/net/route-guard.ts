@@ -6,7 +6,7 @@
 // governs that plugin's routes only.
 
 import type { FastifyInstance } from "fastify";
-import { GrapevineError, sendError, toGrapevineError } from "../api/errors.js";
+import { errorContextOf, GrapevineError, sendError, toGrapevineError } from "../api/errors.js";
 import { StoreOverloadedError } from "../storage/store.js";
 import { CLUSTER_SECRET_HEADER, createSecretCheck } from "./auth.js";
 import { PEER_CONTENT_TYPE } from "./codec.js";
@@ -43,7 +43,7 @@ export function guardNodeRoutes(app: FastifyInstance, options: RouteGuardOptions
       request.log.debug({ reason: error.message }, `${what} request refused: store overloaded`);
       return sendError(reply, new GrapevineError("unavailable", error.message));
     }
-    const known = toGrapevineError(error);
+    const known = toGrapevineError(error, errorContextOf(request));
     if (known !== null && known.code === "unavailable") return sendError(reply, known);
     if (known === null) {
       request.log.error({ err: error, url: request.url }, `${what} route failed`);

@@ -24,9 +24,14 @@
 // (SPEC §1) is the reverse: stop ticking, stop accepting and finish in-flight requests (fastify
 // close), let hint replays and read repairs settle, close the clients, and close the store last,
 // once every acknowledged write and hint is committed.
+//
+// Readiness (GET /ready, api/ready-routes.ts) is composed here: `starting` until the ring is learned,
+// `draining` from the first moment of shutdown (new requests then get 503 `draining`, see
+// api/http-server.ts), `clock_offset` while deps.clockInRange() says the wall clock is out of range
+// of the peers' (the clock-offset fence plugs in there; without it the clock counts as in range).
 
 import { randomBytes, randomInt } from "node:crypto";
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Clock, Cancel } from "../core/clock.js";
 import type { Address, NodeId } from "../core/ids.js";
 import { createRandom, type Random } from "../core/random.js";
@@ -47,9 +52,10 @@ import { RepairClient } from "../net/repair-client.js";
 import { RepairRouteStats, repairRoutes } from "../net/repair-routes.js";
 import { AntiEntropyService } from "../antientropy/anti-entropy-service.js";
 import { adminRepairRoutes } from "../api/repair-routes.js";
-import { registerErrorHandling } from "../api/errors.js";
 import { clusterRoutes } from "../api/cluster-routes.js";
-import { frameworkErrorHandler, kvRoutes } from "../api/kv-routes.js";
+import { createHttpServer, type HttpServerLimits } from "../api/http-server.js";
+import { kvRoutes } from "../api/kv-routes.js";
+import { readinessOf, readyRoutes, type Readiness } from "../api/ready-routes.js";
 import { metricsRoutes, NodeMetrics } from "../api/metrics.js";
 import type { NodeConfig } from "./config.js";
 import { IdentityError, openIdentity, type NodeIdentity } from "./identity.js";
@@ -61,8 +67,12 @@ import { createSystemClock } from "./system-clock.js";
 
 /** Bounds of the HTTP server; each is what a healthy client or peer never comes near. */
 export const NODE_LIMITS = {
-  /** A request (headers and body) must arrive within this; a stalled client cannot hold a socket forever. */
+  /** A request (headers and body) must arrive within this, else 408; a stalled client cannot hold a socket forever. */
   httpRequestTimeoutMs: 30_000,
+  /** How often the request deadlines are checked: a stalled request is answered at most this late. */
+  httpTimeoutCheckIntervalMs: 1_000,
+  /** Request line and headers past this are refused with 431 (Node's default; our clients send well under 1 KiB). */
+  httpHeaderBytesMax: 16_384,
   /** Idle keep-alive connections are closed after this; peers reconnect on their next message. */
   httpKeepAliveTimeoutMs: 15_000,
   /** Open sockets past this are refused at once (Node closes them), so a flood cannot exhaust fds. */
@@ -96,6 +106,13 @@ export interface NodeDeps {
   /** The wall clock in microseconds, for the hybrid logical clock and tombstone purges. */
   readonly wallUs?: () => number;
   readonly replicaClientTuning?: ReplicaClientTuning;
+  /** The HTTP server's bounds where a test needs them short (a request timeout of 1 s); NODE_LIMITS otherwise. */
+  readonly httpLimits?: Partial<HttpServerLimits>;
+  /**
+   * Whether this node's wall clock is within range of its peers' (the clock-offset fence): while it is
+   * not, /ready answers 503 `clock_offset`. Absent: always in range (nothing measures it here).
+   */
+  readonly clockInRange?: () => boolean;
 }
 
 export interface GrapevineNode {
@@ -110,6 +127,8 @@ export interface GrapevineNode {
   readonly logger: Logger;
   /** Resolves when the node asks to end its process: 0 after a decommission, 1 after a failed bootstrap. */
   readonly exitRequested: Promise<{ readonly code: number; readonly reason: string }>;
+  /** What /ready answers: ready, or why not (starting, draining, clock_offset). */
+  readiness(): Readiness;
   /** Stops ticking, stops accepting, finishes in-flight requests, closes the clients, then the store. Idempotent. */
   stop(): Promise<void>;
 }
@@ -546,19 +565,26 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
   });
   const httpLogger = log.child({ component: "http" }, { level: httpLogLevel(config.logLevel) });
   const debugRequests = httpLogger.isLevelEnabled("debug");
-  const app: FastifyInstance = Fastify({
-    loggerInstance: httpLogger as FastifyBaseLogger,
-    logController: new QuietLogController(debugRequests),
-    childLoggerFactory: (logger, bindings, options) => (debugRequests ? logger.child(bindings, options) : logger),
-    requestTimeout: NODE_LIMITS.httpRequestTimeoutMs,
-    keepAliveTimeout: NODE_LIMITS.httpKeepAliveTimeoutMs,
-    pluginTimeout: NODE_LIMITS.pluginTimeoutMs,
-    // Idle keep-alive sockets are closed at once on close(); in-flight requests are finished.
-    forceCloseConnections: "idle",
-    return503OnClosing: true,
-    // A URL the router cannot percent-decode gets the one error body (bad_key on /kv/).
-    frameworkErrors: frameworkErrorHandler,
-  });
+  const clockInRange = deps.clockInRange ?? ((): boolean => true);
+  // Draining is `stopping`: set the moment shutdown begins, before the server stops accepting.
+  const readiness = (): Readiness =>
+    readinessOf({ draining: stopping, ringSettled: ringSettle.settled, clockInRange: clockInRange() });
+  const app: FastifyInstance = createHttpServer(
+    {
+      requestTimeoutMs: NODE_LIMITS.httpRequestTimeoutMs,
+      timeoutCheckIntervalMs: NODE_LIMITS.httpTimeoutCheckIntervalMs,
+      keepAliveTimeoutMs: NODE_LIMITS.httpKeepAliveTimeoutMs,
+      headerBytesMax: NODE_LIMITS.httpHeaderBytesMax,
+      pluginTimeoutMs: NODE_LIMITS.pluginTimeoutMs,
+      ...deps.httpLimits,
+    },
+    {
+      logger: httpLogger as FastifyBaseLogger,
+      logController: new QuietLogController(debugRequests),
+      childLoggerFactory: (logger, bindings, options) => (debugRequests ? logger.child(bindings, options) : logger),
+      draining: () => stopping,
+    },
+  );
 
   const closeAll = async (): Promise<void> => {
     stopping = true;
@@ -579,7 +605,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
 
   const url = `http://${config.listenHost}:${config.listenPort}`;
   try {
-    registerErrorHandling(app);
+    await app.register(readyRoutes, { readiness });
     await app.register(peerRoutes, {
       clusterSecret: config.clusterSecret,
       stats: peerStats,
@@ -674,6 +700,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
     coordinator,
     logger: log,
     exitRequested: topology?.exitRequested ?? new Promise(() => undefined),
+    readiness,
     stop(): Promise<void> {
       if (stopPromise === null) {
         log.info("node stopping");

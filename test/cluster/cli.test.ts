@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { ClusterStatusBody } from "../../src/api/cluster-routes.js";
-import { fetchJson } from "../support/http.js";
+import { fetchJson, httpRequest } from "../support/http.js";
 import { freePort, freePortRange } from "../support/ports.js";
 import {
   GRAPEVINE_BIN,
@@ -230,6 +230,42 @@ describe("grapevine dev", () => {
     expect(exit, run.stderr()).toEqual({ code: 0, signal: null });
     for (const node of nodes) expect(pidAlive(node.pid), node.id).toBe(false);
     expect(run.stderr()).toBe("");
+  });
+
+  it("prints a node's URL only once that node is ready: when its line appears, /ready answers 200 and it serves", async () => {
+    const basePort = await freePortRange(3);
+    const run = startDev(["--nodes", "3", "--base-port", String(basePort), "--data-dir", path.join(cluster.dir, "dev-ready")]);
+    // Probe each URL the moment its line is printed, not on the next poll of the output.
+    const probes: Promise<{ id: string; ready: number; serving: boolean | undefined }>[] = [];
+    const seen = new Set<string>();
+    const onOutput = (): void => {
+      for (const match of run.stdout().matchAll(NODE_LINE)) {
+        const id = match[1] ?? "";
+        const url = match[2] ?? "";
+        if (seen.has(id)) continue;
+        seen.add(id);
+        probes.push(
+          (async () => {
+            const [ready, status] = await Promise.all([
+              httpRequest(`${url}/ready`),
+              fetchJson<ClusterStatusBody>(`${url}/cluster/status`),
+            ]);
+            return { id, ready: ready.status, serving: status.serving };
+          })(),
+        );
+      }
+    };
+    run.child.stdout?.on("data", onOutput);
+    const nodes = await devNodes(run, 3);
+    devChildPids.push(...nodes.map((node) => node.pid));
+    onOutput();
+    const answers = await Promise.all(probes);
+    expect(answers.sort((a, b) => a.id.localeCompare(b.id))).toEqual(
+      ["node1", "node2", "node3"].map((id) => ({ id, ready: 200, serving: true })),
+    );
+    run.child.kill("SIGINT");
+    const exit = await deadline(run.exited, DEV_STOP_TIMEOUT_MS, "dev to exit after SIGINT");
+    expect(exit, run.stderr()).toEqual({ code: 0, signal: null });
   });
 
   it("a SIGKILLed dev leaves no orphans: its children stop when the IPC channel closes", async () => {

@@ -147,8 +147,27 @@ describe("refusals", () => {
       body: Buffer.alloc(1024),
     });
     expect(answer.status).toBe(413);
-    expect(JSON.parse(answer.text)).toMatchObject({ error: "value_too_large" });
+    expect(JSON.parse(answer.text)).toMatchObject({ error: "value_too_large", bytesMax: MAX_VALUE_BYTES });
+    expect(JSON.parse(answer.text).message).toContain(String(MAX_VALUE_BYTES));
     expect((await kv(node(0).url, "GET", "huge")).status).toBe(404);
+  });
+
+  it("answers a method a path does not take with 405 method_not_allowed and Allow, and fastify's refusals without its codes", async () => {
+    const patch = await request(`${node(0).url}/kv/k`, { method: "PATCH", body: "v" });
+    const patchBody = (await patch.body.json()) as Record<string, unknown>;
+    expect(patch.statusCode).toBe(405);
+    expect(patch.headers["allow"]).toBe("DELETE, GET, HEAD, PUT");
+    expect(patchBody).toMatchObject({ error: "method_not_allowed" });
+
+    const badJson = await request(`${node(0).url}/admin/repair?dryRun=true`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{",
+    });
+    const badJsonText = await badJson.body.text();
+    expect(badJson.statusCode).toBe(400);
+    expect(JSON.parse(badJsonText)).toEqual({ error: "bad_request", message: expect.any(String) });
+    expect(badJsonText).not.toContain("FST_");
   });
 
   it("refuses a chunked upload with 413 once it passes the limit, having read only about the limit", async () => {

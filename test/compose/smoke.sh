@@ -122,7 +122,7 @@ stop_timed() {   # stop_timed <max_ms> <service...>: SIGTERM all at once (podman
 ALL3=node1,node2,node3
 
 # 1. The cluster forms.
-for n in node1 node2 node3; do wait_for "$FORM_TIMEOUT_S" "$n is healthy (HEALTHCHECK on /health)" healthy "$n"; done
+for n in node1 node2 node3; do wait_for "$FORM_TIMEOUT_S" "$n is healthy (HEALTHCHECK on /ready: serving clients)" healthy "$n"; done
 wait_for "$FORM_TIMEOUT_S" "node1..3 each see $ALL3 live" all_see "$ALL3" node1 node2 node3
 
 # 2. Non-root.

@@ -88,13 +88,16 @@ export class ProcessCluster {
     this.dir = mkdtempSync(path.join(os.tmpdir(), `grapevine-${name}-`));
   }
 
-  /** Spawns a node; resolves once it answers /health. */
-  async start(spec: NodeSpec): Promise<ClusterNode> {
+  /**
+   * Spawns a node; resolves once it answers /health and serves client requests, or at once with
+   * `waitServing: false` (a test that watches it start).
+   */
+  async start(spec: NodeSpec, options: { readonly waitServing?: boolean } = {}): Promise<ClusterNode> {
     if (this.#nodes.get(spec.id)?.running) throw new Error(`${spec.id} is already running`);
     const port = spec.port ?? this.#nodes.get(spec.id)?.spec.port ?? (await freePort());
     const full = { ...spec, port };
     this.#spawn(full);
-    await this.waitServing(spec.id);
+    if (options.waitServing !== false) await this.waitServing(spec.id);
     return this.node(spec.id);
   }
 
@@ -104,10 +107,10 @@ export class ProcessCluster {
   }
 
   /** Starts the node again with the same spec: same id, port, data dir and log file. */
-  async restart(id: string): Promise<ClusterNode> {
+  async restart(id: string, options: { readonly waitServing?: boolean } = {}): Promise<ClusterNode> {
     const entry = this.#entry(id);
     if (entry.running) throw new Error(`${id} is still running; kill it first`);
-    return this.start(entry.spec);
+    return this.start(entry.spec, options);
   }
 
   node(id: string): ClusterNode {

@@ -259,6 +259,37 @@ describe("startNode", () => {
     await expect(httpRequest(`${node.url}/health`, { timeoutMs: 1_000 })).rejects.toThrow();
   });
 
+  it("is ready once it serves, and draining from the moment stop() begins: a request in flight finishes, then /ready on its connection answers 503 draining", async () => {
+    const { node } = await start("drainer");
+    expect(node.readiness()).toEqual({ ready: true });
+    expect(await fetchJson(`${node.url}/ready`)).toEqual({ status: "ready" });
+
+    // A PUT whose body is still arriving keeps its connection in flight through the drain.
+    const port = Number(new URL(node.url).port);
+    const socket = net.connect({ host: "127.0.0.1", port });
+    socket.on("error", () => undefined);
+    let received = "";
+    socket.on("data", (chunk: Buffer) => (received += chunk.toString("utf8")));
+    const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    socket.write("PUT /kv/held?w=one HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n01234");
+    // One round trip on another connection: by its answer the server has read the PUT's head.
+    expect((await httpRequest(`${node.url}/health`)).status).toBe(200);
+
+    const stopped = node.stop();
+    expect(node.readiness()).toEqual({ ready: false, reason: "draining" });
+    // The rest of the body, then a probe on the same connection (Node closes it after that answer).
+    socket.write("56789GET /ready HTTP/1.1\r\nHost: a\r\n\r\n");
+    await closed;
+    await stopped;
+    const statuses = [...received.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((match) => Number(match[1]));
+    expect(statuses).toEqual([204, 503]);
+    const bodies = received
+      .split(/\r\n\r\n/)
+      .filter((part) => part.startsWith("{"))
+      .map((part) => JSON.parse(part.slice(0, part.lastIndexOf("}") + 1)) as Record<string, unknown>);
+    expect(bodies).toEqual([{ error: "unavailable", message: expect.any(String), reason: "draining" }]);
+  });
+
   it("refuses a port in use with one readable line", async () => {
     const blocker = net.createServer();
     const port = await freePort();
