@@ -58,6 +58,8 @@ import { RingSettle } from "../cluster/ring-settle.js";
 import { KNOWN_PEERS_FILE, KnownPeersWriter, readKnownPeers, writeKnownPeers, type KnownPeers } from "../topology/known-peers.js";
 import { createNodeTopology, planRingStart, type NodeTopology, type RingStart } from "./node-topology.js";
 import { createSystemClock } from "./system-clock.js";
+import { ClockGuard } from "./clock-guard.js";
+import type { ClockVerdict } from "../time/clock-offset.js";
 
 /** Bounds of the HTTP server; each is what a healthy client or peer never comes near. */
 export const NODE_LIMITS = {
@@ -108,6 +110,14 @@ export interface GrapevineNode {
   readonly store: LevelStore;
   readonly coordinator: Coordinator;
   readonly logger: Logger;
+  /**
+   * True while this node's clock is within --max-clock-offset-ms of most peers it measured; false
+   * while it is fenced and refuses to coordinate writes (503 unavailable, reason clock_offset). For
+   * /ready: a fenced node is not ready for writes.
+   */
+  clockInRange(): boolean;
+  /** The clock verdict behind clockInRange, with each measured peer's offset and error bound. */
+  clockVerdict(): ClockVerdict;
   /** Resolves when the node asks to end its process: 0 after a decommission, 1 after a failed bootstrap. */
   readonly exitRequested: Promise<{ readonly code: number; readonly reason: string }>;
   /** Stops ticking, stops accepting, finishes in-flight requests, closes the clients, then the store. Idempotent. */
@@ -210,7 +220,13 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
   }
   // The generation is this start's time in ms and grows across restarts (identity.ts), so seeding
   // the clock with it keeps timestamps from going back when the wall clock did across a restart.
-  const hlc = new HybridClock({ initialUs: identity.generation * 1000 });
+  // CockroachDB's max-offset governs both: how far ahead a remote timestamp may be before it is
+  // refused, and how far off from its peers this node's clock may be before it stops stamping writes.
+  const hlc = new HybridClock({ initialUs: identity.generation * 1000, driftUsMax: config.maxClockOffsetMs * 1000 });
+  const clockGuard = new ClockGuard(
+    { self: identity.id, maxClockOffsetMs: config.maxClockOffsetMs },
+    { wallUs, nowMs: () => clock.nowMs(), log: log.child({ component: "clock" }) },
+  );
 
   const randomSeed = randomInt(0, 2 ** 32);
   const random = deps.random ?? createRandom(randomSeed);
@@ -276,6 +292,8 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
   const peerClient = new PeerClient(
     { clusterSecret: config.clusterSecret, requestTimeoutMs: peerRequestTimeoutMs(config) },
     log.child({ component: "peer-client" }),
+    // Heartbeat replies carry the monitor's receive and reply times: the offset measurement.
+    { wallMs: () => clockGuard.wallMs(), onHeartbeatReply: (reply, t3) => clockGuard.onHeartbeatReply(reply, t3) },
   );
 
   // Member id → address, for the replica client; rebuilt from the engine on membership events.
@@ -321,6 +339,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
       onError: (error, what) => {
         if (!stopping) log.warn({ err: error }, `hinted handoff failed ${what}`);
       },
+      onFutureDropped: (target, key) => clockGuard.refused("hint", { origin: target, key, timestampUs: 0 }),
     },
   );
   const coordinator = new Coordinator(
@@ -334,6 +353,12 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
       wallUs,
       onReplicaMiss: (miss) => handoff.onReplicaMiss(miss),
       ringSettled: () => ringSettle.settled,
+      clockInRange: () => clockGuard.clockInRange(),
+      maxClockOffsetUs: clockGuard.maxOffsetUs,
+      onClockRefusal: ({ key, timestampUs, reason }) => {
+        // A fenced node refuses every write: the fence itself was logged once, at warn, by the guard.
+        if (reason !== "fenced") clockGuard.refused("coordinator", { origin: `${identity.id} (${reason})`, key, timestampUs });
+      },
     },
   );
   const readRepair = new ReadRepair(
@@ -347,6 +372,9 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
       // Its own stream of chance, so read repair's draws do not shift the engine's peer choices.
       random: createRandom(randomInt(0, 2 ** 32)),
       onRepairMiss: (miss) => handoff.onReplicaMiss(miss),
+      // A version from the future (stored before issue 14's fix) is not written back to other replicas.
+      isFromTheFuture: (timestampUs) => clockGuard.isFromTheFuture(timestampUs),
+      onFutureSkipped: (key, record) => clockGuard.refused("read-repair", { origin: record.writer, key, timestampUs: record.timestampUs }),
     },
   );
   const replicaStats = new ReplicaRouteStats();
@@ -361,7 +389,8 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
       intervalMs: config.antiEntropyIntervalS === null ? null : config.antiEntropyIntervalS * 1000,
     },
     {
-      store,
+      // Pulled records from the future are skipped one by one (node/clock-guard.ts), not the exchange.
+      store: clockGuard.guardStore(store, "repair"),
       transport: repairClient,
       clock,
       ring: () => engine.ring(),
@@ -385,7 +414,8 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
           gossipIntervalMs: config.gossipIntervalMs,
           clusterSecret: config.clusterSecret,
           engine,
-          store,
+          // Streamed records from the future are skipped one by one; the page still applies and the stream advances.
+          store: clockGuard.guardStore(store, "stream"),
           clock,
           random: createRandom(randomInt(0, 2 ** 32)),
           log: log.child({ component: "topology" }),
@@ -401,7 +431,9 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
       if (debug()) {
         log.debug({ to: outbound.to, address: outbound.address, kind: outbound.message.kind }, "peer message sent");
       }
-      peerClient.send(outbound.address, outbound.message);
+      // A heartbeat leaves with this node's wall time: t0 of the offset measurement (time/clock-offset.ts).
+      const message = outbound.message.kind === "heartbeat" ? { ...outbound.message, sentWallMs: clockGuard.wallMs() } : outbound.message;
+      peerClient.send(outbound.address, message);
     }
   };
 
@@ -474,6 +506,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
   let nextPurgeMs = clock.nowMs() + NODE_MAINTENANCE.tombstonePurgeIntervalMs;
   let purging = false;
   const maintain = (nowMs: number): void => {
+    clockGuard.tick(nowMs);
     handoff.tick(nowMs);
     topology?.service.tick(nowMs);
     antiEntropy.tick(nowMs);
@@ -539,6 +572,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
     nowMs: () => clock.nowMs(),
     dataPath: { store, coordinator, replicaClient, replicaRoutes: replicaStats, clock: hlc, handoff, readRepair },
     repair: { service: antiEntropy, routes: repairStats },
+    clock: clockGuard,
     ...(topology === null
       ? {}
       : { topology: { streams: topology.service.streams, routes: topology.routeStats, cleanup: topology.service.cleanup } }),
@@ -582,7 +616,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
     await app.register(peerRoutes, {
       clusterSecret: config.clusterSecret,
       stats: peerStats,
-      deps: { receive, send, nowMs: () => clock.nowMs() },
+      deps: { receive, send, nowMs: () => clock.nowMs(), wallMs: () => clockGuard.wallMs(), self: identity.id },
     });
     await app.register(clusterRoutes, {
       nodeId: identity.id,
@@ -590,6 +624,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
       engine,
       nowMs: () => clock.nowMs(),
       serving: () => ringSettle.settled,
+      clock: () => clockGuard.verdict(),
       ...(topology === null ? {} : { topology: topology.service }),
     });
     await topology?.register(app);
@@ -602,13 +637,15 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
           const outcome = hlc.observe(timestampUs, wallUs());
           return outcome === "merged" || outcome === "behind";
         },
+        onTimestampRefused: ({ origin, key, timestampUs }) => clockGuard.refused("replica", { origin, key, timestampUs }),
       },
     });
     await app.register(repairRoutes, {
       clusterSecret: config.clusterSecret,
       stats: repairStats,
       deps: {
-        store,
+        // Pushed records from the future are skipped one by one; the rest of the exchange applies.
+        store: clockGuard.guardStore(store, "repair"),
         observeTimestamp: (timestampUs) => {
           const outcome = hlc.observe(timestampUs, wallUs());
           return outcome === "merged" || outcome === "behind";
@@ -672,6 +709,8 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
     store,
     coordinator,
     logger: log,
+    clockInRange: () => clockGuard.clockInRange(),
+    clockVerdict: () => clockGuard.verdict(),
     exitRequested: topology?.exitRequested ?? new Promise(() => undefined),
     stop(): Promise<void> {
       if (stopPromise === null) {
