@@ -47,6 +47,7 @@ import { RepairClient } from "../net/repair-client.js";
 import { RepairRouteStats, repairRoutes } from "../net/repair-routes.js";
 import { AntiEntropyService } from "../antientropy/anti-entropy-service.js";
 import { adminRepairRoutes } from "../api/repair-routes.js";
+import { futureRecordsRoutes } from "../api/future-records-routes.js";
 import { registerErrorHandling } from "../api/errors.js";
 import { clusterRoutes } from "../api/cluster-routes.js";
 import { frameworkErrorHandler, kvRoutes } from "../api/kv-routes.js";
@@ -653,6 +654,15 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
       },
     });
     await app.register(adminRepairRoutes, { repair: antiEntropy });
+    await app.register(futureRecordsRoutes, {
+      deps: {
+        self: identity.id,
+        store,
+        wallUs,
+        maxClockOffsetUs: clockGuard.maxOffsetUs,
+        stamp: () => hlc.now(wallUs()),
+      },
+    });
     await app.register(kvRoutes, {
       coordinator: {
         write: (request) => coordinator.write(request),

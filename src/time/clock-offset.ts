@@ -40,7 +40,7 @@ export const CLOCK_OFFSET_DEFAULTS = {
   /** CockroachDB's --max-offset default: 500 ms between any two clocks. */
   maxOffsetMs: 500,
   /** Samples older than this are forgotten: a few heartbeat rounds, so a fixed clock is seen soon. */
-  sampleWindowMs: 10_000,
+  sampleWindowMs: 5_000,
   /** Samples kept per peer inside the window (heartbeats arrive ~2 per second). */
   samplesPerPeerMax: 32,
   /** Peers tracked; more are ignored (ids come from the wire, and a node has few monitors). */
