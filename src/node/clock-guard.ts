@@ -102,10 +102,13 @@ export class ClockGuard {
     this.#tracker.record(reply.from, { t0: reply.t0, t1: reply.t1, t2: reply.t2, t3 }, this.#deps.nowMs());
   }
 
-  /** Recomputes the verdict (on the node's tick) and logs a change. */
-  tick(nowMs: number): void {
+  /**
+   * Recomputes the verdict (on the node's tick) and logs a change. `expectedPeers`: the live peers this
+   * node heartbeats (its monitors), so that a majority is never of fewer peers than that.
+   */
+  tick(nowMs: number, expectedPeers = 0): void {
     const before = this.#verdict.inRange;
-    this.#verdict = this.#tracker.verdict(nowMs);
+    this.#verdict = this.#tracker.verdict(nowMs, expectedPeers);
     if (before === this.#verdict.inRange) return;
     const offsets = this.#verdict.peers.map((peer) => ({ peer: peer.peer, offsetMs: peer.offsetMs, errorMs: peer.errorMs }));
     if (!this.#verdict.inRange) {

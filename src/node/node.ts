@@ -31,7 +31,7 @@ import type { Clock, Cancel } from "../core/clock.js";
 import type { Address, NodeId } from "../core/ids.js";
 import { createRandom, type Random } from "../core/random.js";
 import type { ClusterEngine, ClusterEngineFactory, ClusterEvent, Outbound } from "../cluster/engine.js";
-import { createClusterEngine } from "../cluster/cluster-view.js";
+import { CLUSTER_VIEW_DEFAULTS, createClusterEngine } from "../cluster/cluster-view.js";
 import type { PeerMessage } from "../cluster/peer-messages.js";
 import { Coordinator } from "../replication/coordinator.js";
 import { HintedHandoff } from "../replication/hinted-handoff.js";
@@ -519,7 +519,10 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
   let nextPurgeMs = clock.nowMs() + NODE_MAINTENANCE.tombstonePurgeIntervalMs;
   let purging = false;
   const maintain = (nowMs: number): void => {
-    clockGuard.tick(nowMs);
+    // The peers this node measures are its monitors: min(k, live peers).
+    let livePeers = 0;
+    for (const member of engine.members(nowMs)) if (member.id !== identity.id && member.live && member.status !== "left") livePeers++;
+    clockGuard.tick(nowMs, Math.min(livePeers, CLUSTER_VIEW_DEFAULTS.monitorsPerMember));
     handoff.tick(nowMs);
     topology?.service.tick(nowMs);
     antiEntropy.tick(nowMs);

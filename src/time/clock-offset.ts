@@ -30,6 +30,9 @@
 // the majority is that peer, so in a two-node cluster a disagreement fences both: there is no way to
 // tell which clock is wrong, and refusing writes is the safe side. A node that measured nobody
 // (alone, or just started) is not fenced: there is nothing to compare against.
+// The majority is of the peers measured or of the peers the caller expects to measure (its live
+// monitors), whichever is larger: a healthy node that has so far heard back only from the one bad
+// clock among its two peers (they started together) must not fence itself on 1 of 1.
 //
 // Pure: every time is an argument (wall times for the exchange, monotonic nowMs for ageing).
 
@@ -158,7 +161,7 @@ export class ClockOffsetTracker {
   }
 
   /** Whether this node's clock is in range of most peers it measured recently (see the header). */
-  verdict(nowMs: number): ClockVerdict {
+  verdict(nowMs: number, expectedPeers = 0): ClockVerdict {
     this.forget(nowMs);
     const peers: PeerOffset[] = [];
     let outOfRange = 0;
@@ -170,8 +173,9 @@ export class ClockOffsetTracker {
       peers.push({ peer, ...best, outOfRange: out });
     }
     const measured = peers.length;
+    const voters = Math.max(measured, expectedPeers);
     // More than half: 2 of 2, 2 of 3, 1 of 1; not 1 of 2 (the bad peer is the other one).
-    const inRange = !(measured > 0 && outOfRange * 2 > measured);
+    const inRange = !(measured > 0 && outOfRange * 2 > voters);
     return { inRange, maxOffsetMs: this.maxOffsetMs, measured, outOfRange, peers };
   }
 

@@ -102,6 +102,14 @@ describe("clock offset tracker", () => {
     );
   });
 
+  it("counts the majority over the peers it expects to measure when it has heard from fewer so far", () => {
+    const tracker = new ClockOffsetTracker({ maxOffsetMs: 500 });
+    tracker.record("bad", exchange(3_600_000, 1, 1), 0);
+    expect(tracker.verdict(0).inRange).toBe(false);
+    // Two live monitors, one heard from: 1 of 2 is not a majority.
+    expect(tracker.verdict(0, 2)).toMatchObject({ inRange: true, measured: 1, outOfRange: 1 });
+  });
+
   it("is not fenced before it measured anyone", () => {
     expect(new ClockOffsetTracker().verdict(0)).toMatchObject({ inRange: true, measured: 0 });
   });
