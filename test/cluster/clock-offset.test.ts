@@ -4,9 +4,12 @@
 // in /cluster/status and `grapevine status`), its writes never overwrite a later write made through a
 // healthy node, the healthy nodes keep serving, and replicas refuse records stamped from the future —
 // including the one stamped decades ahead that used to take a key over for good.
-// Needs the `faketime` Debian package (.ci/run installs it).
+// Needs the `faketime` Debian package (.ci/run installs it) for its libfaketime. The library is
+// preloaded straight into the node process (LD_PRELOAD + FAKETIME) rather than through the `faketime`
+// command, which forks and waits: the PID the cluster helper signals would be the wrapper's, and the
+// node would outlive the test.
 
-import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ClusterStatusBody } from "../../src/api/cluster-routes.js";
 import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "../../src/net/codec.js";
@@ -20,22 +23,22 @@ import { httpRequest, TEST_HTTP_TIMEOUT_MS } from "../support/http.js";
 
 const HOUR_MS = 3_600_000;
 const DECADES_US = 30 * 365 * 24 * 3600 * 1_000_000;
-/** libfaketime: shift realtime by an hour; CLOCK_MONOTONIC stays real (Node's timers use it). */
-const SHIFTED = { commandPrefix: ["faketime", "-f", "+1h"], env: { FAKETIME_DONT_FAKE_MONOTONIC: "1" } } as const;
+const LIBFAKETIME = [
+  "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+  "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+  "/usr/lib/faketime/libfaketime.so.1",
+].find((candidate) => existsSync(candidate));
+
+/** libfaketime: realtime shifted by `offset` ("+1h"); CLOCK_MONOTONIC stays real (Node's timers use it). */
+function shiftedClock(offset: string): { env: Record<string, string> } {
+  if (LIBFAKETIME === undefined) throw new Error("this test needs libfaketime (apt-get install faketime)");
+  return { env: { LD_PRELOAD: LIBFAKETIME, FAKETIME: offset, FAKETIME_DONT_FAKE_MONOTONIC: "1" } };
+}
 
 const cluster = useProcessCluster("clock-offset");
 let healthy1: ClusterNode;
 let healthy2: ClusterNode;
 let shifted: ClusterNode;
-
-function hasFaketime(): boolean {
-  try {
-    execFileSync("faketime", ["-f", "+1h", "true"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function status(id: string): Promise<ClusterStatusBody> {
   return cluster.getJson<ClusterStatusBody>(id, "/cluster/status");
@@ -59,11 +62,10 @@ function record(timestampUs: number, value: string): StoredRecord {
 }
 
 beforeAll(async () => {
-  if (!hasFaketime()) throw new Error("this test needs faketime (apt-get install faketime)");
   healthy1 = await cluster.start({ id: "node1" });
   [healthy2, shifted] = (await cluster.startAll([
     { id: "node2", seeds: [healthy1.address] },
-    { id: "node3", seeds: [healthy1.address], ...SHIFTED },
+    { id: "node3", seeds: [healthy1.address], ...shiftedClock("+1h") },
   ])) as [ClusterNode, ClusterNode];
   await waitFor(
     async () => {
@@ -153,5 +155,36 @@ describe("a record stamped decades ahead (issue 14's wedge)", () => {
     // Before the fix: "old", on every replica, for the next thirty years, while every PUT answered 204.
     expect(read.body.toString()).toBe("new");
     for (const result of results) expect(result).toMatchObject({ error: "clock_offset" });
+  });
+});
+
+describe("records stored from the future before the guard (grapevine future-records)", () => {
+  it("are listed and restamped on every member, after which a later write wins again", async () => {
+    // A node alone (nothing to measure against, so never fenced) writes with its clock two hours
+    // ahead, then restarts with a correct clock: its record is now from the future, as one stored
+    // before the fix would be.
+    const args = ["--replication-factor", "1"];
+    await cluster.start({ id: "lone", args, ...shiftedClock("+2h") });
+    const key = "stored-ahead";
+    expect((await kv(cluster.node("lone").url, "PUT", key, { body: "from the future" })).status).toBe(204);
+    await cluster.signal("lone", "SIGTERM");
+    const lone = await cluster.start({ id: "lone", args });
+
+    // The wedge on stored data: the PUT is acknowledged, the GET still answers the old value.
+    expect((await kv(lone.url, "PUT", key, { body: "lost" })).status).toBe(204);
+    expect((await kv(lone.url, "GET", key)).body.toString()).toBe("from the future");
+
+    const list = await runGrapevine(["future-records", "list", "--node", lone.url]);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/lone: 1 records from the future among 1 scanned/);
+    expect(list.stdout).toContain(JSON.stringify(key));
+
+    const restamp = await runGrapevine(["future-records", "restamp", "--node", lone.url, "--json"]);
+    expect(restamp.code).toBe(0);
+    expect(JSON.parse(restamp.stdout)).toMatchObject({ action: "restamp", nodes: [{ node: "lone", restamped: 1, error: null }] });
+    expect((await kv(lone.url, "GET", key)).body.toString()).toBe("from the future");
+    expect((await kv(lone.url, "PUT", key, { body: "new" })).status).toBe(204);
+    expect((await kv(lone.url, "GET", key)).body.toString()).toBe("new");
+    expect((await runGrapevine(["future-records", "list", "--node", lone.url])).stdout).toMatch(/lone: 0 records from the future/);
   });
 });
