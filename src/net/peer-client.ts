@@ -167,9 +167,18 @@ export class PeerClient {
       if (response.statusCode === 200 && this.#deps.onHeartbeatReply !== undefined) {
         // A timed heartbeat's answer: read t3 first, before any decoding delays it.
         const t3 = this.#deps.wallMs?.();
-        const bytes = Buffer.from(await response.body.arrayBuffer());
+        // Read at most the bound: a peer answering 200 with a large body is not answering a heartbeat.
+        const chunks: Buffer[] = [];
+        let size = 0;
+        for await (const chunk of response.body) {
+          size += (chunk as Buffer).length;
+          if (size > HEARTBEAT_REPLY_BYTES_MAX) break;
+          chunks.push(chunk as Buffer);
+        }
+        if (size > HEARTBEAT_REPLY_BYTES_MAX) response.body.destroy();
+        const bytes = Buffer.concat(chunks);
         let reply: HeartbeatReply | null = null;
-        if (t3 !== undefined && bytes.length <= HEARTBEAT_REPLY_BYTES_MAX) {
+        if (t3 !== undefined && size <= HEARTBEAT_REPLY_BYTES_MAX) {
           try {
             reply = validateHeartbeatReply(decodePeerBody(bytes));
           } catch {

@@ -49,7 +49,8 @@ export interface FutureRecordDetails {
   /** The node it came from, when known (a coordinator, a stream source, a repair peer). */
   readonly origin?: string;
   readonly key?: string;
-  readonly timestampUs: number;
+  /** Absent when the path did not decode the record (a hint its target refused). */
+  readonly timestampUs?: number;
 }
 
 export class ClockGuard {
@@ -136,7 +137,7 @@ export class ClockGuard {
       this.#unwarned.set(path, (this.#unwarned.get(path) ?? 0) + 1);
       return;
     }
-    const aheadMs = Math.round((details.timestampUs - this.#deps.wallUs()) / 1000);
+    const aheadMs = details.timestampUs === undefined ? undefined : Math.round((details.timestampUs - this.#deps.wallUs()) / 1000);
     const alsoSince = this.#unwarned.get(path) ?? 0;
     this.#lastWarnMs.set(path, nowMs);
     this.#unwarned.delete(path);

@@ -352,7 +352,8 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
       onError: (error, what) => {
         if (!stopping) log.warn({ err: error }, `hinted handoff failed ${what}`);
       },
-      onFutureDropped: (target, key) => clockGuard.refused("hint", { origin: target, key, timestampUs: 0 }),
+      // The origin is this node's hint for `target`, which refused the record as from the future.
+      onFutureDropped: (target, key) => clockGuard.refused("hint", { origin: `hint for ${target}`, key }),
     },
   );
   const coordinator = new Coordinator(
