@@ -3,7 +3,8 @@
 // with their owners, and each range's replicas). Read-only; everything comes from the engine.
 // `/cluster/status` also carries, beyond the SPEC's fields (which it allows), `streams`: the range
 // streams of ring changes on this node with their progress (topology/stream.ts), and `change`: the
-// ring change this node runs or ran last.
+// ring change this node runs or ran last, and `clock`: whether this node's clock is in range of its
+// peers (issue 14 §2: a node out of range refuses writes) with each measured peer's offset.
 
 import type { FastifyPluginAsync } from "fastify";
 import type { MemberStatus, NodeId } from "../core/ids.js";
@@ -13,6 +14,7 @@ import { replicatedRanges } from "../ring/placement.js";
 import type { StreamProgress } from "../topology/stream.js";
 import type { LocalChange } from "../topology/topology-service.js";
 import { ringChangeBody, type RingChangeBody } from "./topology-routes.js";
+import type { ClockVerdict } from "../time/clock-offset.js";
 
 export interface ClusterRoutesOptions {
   readonly nodeId: NodeId;
@@ -23,6 +25,31 @@ export interface ClusterRoutesOptions {
   readonly topology?: { progress(): StreamProgress[]; change(): LocalChange | null };
   /** Whether this node coordinates client requests yet (absent: always). */
   readonly serving?: () => boolean;
+  /** The clock verdict (node/clock-guard.ts); absent: no `clock` field. */
+  readonly clock?: () => ClockVerdict;
+}
+
+/** `/cluster/status`'s `clock`: in range or fenced, and the offsets behind the verdict. */
+export interface ClockStatusBody {
+  /** False while this node refuses to coordinate writes (503 unavailable, reason clock_offset). */
+  readonly inRange: boolean;
+  readonly maxOffsetMs: number;
+  /** Peers measured recently, and how many of them are out of range. */
+  readonly measured: number;
+  readonly outOfRange: number;
+  /** Each peer's clock minus ours (ms), within ± errorMs. */
+  readonly peers: readonly { readonly id: NodeId; readonly offsetMs: number; readonly errorMs: number; readonly outOfRange: boolean }[];
+}
+
+function clockStatusBody(verdict: ClockVerdict): ClockStatusBody {
+  const round = (ms: number): number => Math.round(ms * 10) / 10;
+  return {
+    inRange: verdict.inRange,
+    maxOffsetMs: verdict.maxOffsetMs,
+    measured: verdict.measured,
+    outOfRange: verdict.outOfRange,
+    peers: verdict.peers.map((peer) => ({ id: peer.peer, offsetMs: round(peer.offsetMs), errorMs: round(peer.errorMs), outOfRange: peer.outOfRange })),
+  };
 }
 
 /** One row of `/cluster/status` (SPEC §3). */
@@ -48,6 +75,7 @@ export interface ClusterStatusBody {
   /** Range streams on this node, running and recently finished. */
   readonly streams?: readonly StreamProgress[];
   readonly change?: RingChangeBody | null;
+  readonly clock?: ClockStatusBody;
 }
 
 export interface RingBody {
@@ -94,9 +122,17 @@ export const clusterRoutes: FastifyPluginAsync<ClusterRoutesOptions> = async (ap
     );
     const topology = options.topology;
     const serving = options.serving?.() ?? true;
-    if (topology === undefined) return { node: nodeId, members, serving };
+    const clock = options.clock === undefined ? {} : { clock: clockStatusBody(options.clock()) };
+    if (topology === undefined) return { node: nodeId, members, serving, ...clock };
     const change = topology.change();
-    return { node: nodeId, members, serving, streams: topology.progress(), change: change === null ? null : ringChangeBody(change) };
+    return {
+      node: nodeId,
+      members,
+      serving,
+      streams: topology.progress(),
+      change: change === null ? null : ringChangeBody(change),
+      ...clock,
+    };
   });
 
   app.get("/cluster/ring", async (): Promise<RingBody> => {

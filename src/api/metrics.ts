@@ -50,6 +50,13 @@ export interface TopologySources {
   readonly cleanup: { readonly runs: number; readonly rangesDeleted: number; readonly recordsDeleted: number };
 }
 
+/** The clock guard (issue 14 §2): offsets to peers, the fence, records from the future by path. */
+export interface ClockSources {
+  futureRecords(): Readonly<Record<string, number>>;
+  verdict(): { readonly inRange: boolean; readonly peers: readonly { readonly peer: string; readonly offsetMs: number; readonly errorMs: number }[] };
+  fencedCount(): number;
+}
+
 export interface MetricsSources {
   readonly engine: Pick<ClusterEngine, "stats" | "members">;
   readonly peerClient: { stats(): PeerClientStats };
@@ -58,6 +65,7 @@ export interface MetricsSources {
   readonly dataPath?: DataPathSources;
   readonly repair?: RepairSources;
   readonly topology?: TopologySources;
+  readonly clock?: ClockSources;
 }
 
 /**
@@ -158,6 +166,7 @@ export class NodeMetrics implements KvRequestObserver {
     });
     this.#replicaBatchOps.register(registry);
     if (sources.dataPath !== undefined) registerDataPath(registry, sources.dataPath);
+    if (sources.clock !== undefined) registerClock(registry, sources.clock);
     if (sources.repair !== undefined) registerRepair(registry, sources.repair);
     if (sources.topology !== undefined) registerTopology(registry, sources.topology);
 
@@ -250,6 +259,47 @@ export class NodeMetrics implements KvRequestObserver {
     const histogram = this.#replicaBatchOps;
     histogram.observe(histogram.series("", () => ({})), ops);
   }
+}
+
+function registerClock(registry: Registry, clock: ClockSources): void {
+  observedLabeledCounter(
+    registry,
+    "future_records_refused_total",
+    "Records stamped further ahead of this node's clock than --max-clock-offset-ms, refused or skipped, by path",
+    "path",
+    () => ({ ...clock.futureRecords() }),
+  );
+  observedCounter(registry, "clock_fences_total", "Times this node's clock went out of range of most peers (writes fenced)", () =>
+    clock.fencedCount(),
+  );
+  new Gauge({
+    name: `${METRICS_PREFIX}clock_in_range`,
+    help: "1 while this node's clock is within --max-clock-offset-ms of most peers it measured, 0 while it refuses writes",
+    registers: [registry],
+    collect() {
+      this.set(clock.verdict().inRange ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: `${METRICS_PREFIX}clock_offset_ms`,
+    help: "Each measured peer's clock minus this node's (ms), from the best recent heartbeat exchange",
+    labelNames: ["peer"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const peer of clock.verdict().peers) this.set({ peer: peer.peer }, peer.offsetMs);
+    },
+  });
+  new Gauge({
+    name: `${METRICS_PREFIX}clock_offset_error_ms`,
+    help: "The error bound (half the round trip, ms) of each peer's clock offset",
+    labelNames: ["peer"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const peer of clock.verdict().peers) this.set({ peer: peer.peer }, peer.errorMs);
+    },
+  });
 }
 
 function registerHandoff(registry: Registry, handoff: { stats(): HintedHandoffStats }): void {

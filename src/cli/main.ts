@@ -17,6 +17,7 @@ import { registerDevCommand } from "./dev.js";
 import { registerGetCommand } from "./get.js";
 import { registerPutCommand } from "./put.js";
 import { registerRepairCommand } from "./repair.js";
+import { registerFutureRecordsCommand } from "./future-records.js";
 import { registerStartCommand } from "./start.js";
 import { registerStatusCommand } from "./status.js";
 
@@ -57,6 +58,7 @@ export function createProgram(output: CliOutput, setExit: (code: ExitCode) => vo
   registerDecommissionCommand(program, output, setExit);
   registerRemoveNodeCommand(program, output, setExit);
   registerRepairCommand(program, output, setExit);
+  registerFutureRecordsCommand(program, output, setExit);
   return program;
 }
 

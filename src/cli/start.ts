@@ -43,6 +43,10 @@ export const NODE_OPTION_HELP: Readonly<Record<NodeOptionName, { readonly value:
     value: "ms",
     help: `coordinator's deadline for replica answers (default: ${CONFIG_DEFAULTS.requestTimeoutMs})`,
   },
+  "max-clock-offset-ms": {
+    value: "ms",
+    help: `largest clock offset tolerated between nodes; further ahead is refused, a node this far off stops coordinating writes (default: ${CONFIG_DEFAULTS.maxClockOffsetMs})`,
+  },
   "gossip-interval-ms": { value: "ms", help: `one gossip round (default: ${CONFIG_DEFAULTS.gossipIntervalMs})` },
   "phi-threshold": { value: "phi", help: `failure detector's conviction threshold (default: ${CONFIG_DEFAULTS.phiThreshold})` },
   "hinted-handoff": { value: "on|off", help: "store hints for down replicas and replay them (default: on)" },

@@ -41,6 +41,38 @@ export interface StatusBody {
   /** Range streams of ring changes on the node (beyond the SPEC's fields; absent from older nodes). */
   readonly streams?: readonly StreamBody[];
   readonly change?: ChangeBody | null;
+  /** The node's clock against its peers' (issue 14 §2; absent from older nodes). */
+  readonly clock?: ClockBody;
+}
+
+export interface ClockBody {
+  readonly inRange: boolean;
+  readonly maxOffsetMs: number;
+  readonly peers: readonly { readonly id: string; readonly offsetMs: number; readonly errorMs: number; readonly outOfRange: boolean }[];
+}
+
+function parseClock(body: Record<string, unknown>): ClockBody | null {
+  const clock = body["clock"];
+  if (typeof clock !== "object" || clock === null) return null;
+  const c = clock as Record<string, unknown>;
+  const peers = c["peers"];
+  if (typeof c["inRange"] !== "boolean" || typeof c["maxOffsetMs"] !== "number" || !Array.isArray(peers)) return null;
+  const valid = peers.every((peer: unknown) => {
+    const p = peer as Record<string, unknown> | null;
+    return p !== null && typeof p === "object" && typeof p["id"] === "string" && typeof p["offsetMs"] === "number" && typeof p["errorMs"] === "number";
+  });
+  if (!valid) return null;
+  return { inRange: c["inRange"], maxOffsetMs: c["maxOffsetMs"], peers: peers as ClockBody["peers"] };
+}
+
+/** The clock offsets: a warning line when fenced, then the offset to each measured peer. */
+function renderClock(body: StatusBody): string[] {
+  const clock = body.clock;
+  if (clock === undefined || clock.peers.length === 0) return [];
+  const offsets = clock.peers
+    .map((peer) => `${peer.id} ${peer.offsetMs >= 0 ? "+" : ""}${peer.offsetMs.toFixed(1)} ms ±${peer.errorMs.toFixed(1)}${peer.outOfRange ? " (out of range)" : ""}`)
+    .join(", ");
+  return ["", `Clock offsets (peer minus ${body.node}, max ${clock.maxOffsetMs} ms): ${offsets}`];
 }
 
 function isNullableNumber(value: unknown): value is number | null {
@@ -72,12 +104,14 @@ export function parseStatusBody(value: unknown): StatusBody | null {
   if (typeof body["node"] !== "string" || !Array.isArray(members) || !members.every(isStatusMember)) return null;
   const streams = parseStreams(body);
   const change = parseChange(body);
+  const clock = parseClock(body);
   return {
     node: body["node"],
     members: members.map((m) => ({ ...m, keys: m.keys ?? null, bytes: m.bytes ?? null })),
     ...(typeof body["serving"] === "boolean" ? { serving: body["serving"] } : {}),
     ...(streams.length > 0 ? { streams } : {}),
     ...(change !== null ? { change } : {}),
+    ...(clock !== null ? { clock } : {}),
   };
 }
 
@@ -105,6 +139,11 @@ export function renderStatus(body: StatusBody): string {
     `Cluster: ${body.members.length} members, ${live} live (as seen by ${body.node})`,
     ...(body.serving === false
       ? [`${body.node} has just started and is still learning the ring from gossip: it refuses client requests meanwhile (503 starting)`]
+      : []),
+    ...(body.clock?.inRange === false
+      ? [
+          `${body.node}'s clock is more than ${body.clock.maxOffsetMs} ms off from most of its peers: it refuses to coordinate writes until it is back in range (503 clock_offset)`,
+        ]
       : []),
     "Status=Up/Down | State=Normal/Joining/Leaving/X=left",
   ];
@@ -136,7 +175,7 @@ export function renderStatus(body: StatusBody): string {
     .split("\n")
     .map((line) => line.trimEnd())
     .filter((line) => line.length > 0);
-  return `${[...lines, ...rendered, ...renderStreams(body)].join("\n")}\n`;
+  return `${[...lines, ...rendered, ...renderClock(body), ...renderStreams(body)].join("\n")}\n`;
 }
 
 /** The node's ring change and its streams, like `nodetool netstats`: one line per stream still running. */

@@ -17,12 +17,42 @@ const HeartbeatSchema = Type.Object(
     generation: Type.Integer({ minimum: 0 }),
     incarnation: Type.Integer({ minimum: 0 }),
     sequence: Type.Integer({ minimum: 0 }),
+    /**
+     * The sender's wall clock (ms) as it sent: t0 of an NTP exchange (time/clock-offset.ts). Stamped
+     * by the node's shell, not the engine (the engine has only monotonic time); absent in the
+     * simulator and from older nodes, and then the receiver answers 204 with no times.
+     */
+    sentWallMs: Type.Optional(Type.Number({ minimum: 0 })),
   },
   { additionalProperties: false },
 );
 
 /** A member's direct "I am alive" to one of its monitors, sent every tick. */
 export type HeartbeatMessage = Static<typeof HeartbeatSchema>;
+
+const HeartbeatReplySchema = Type.Object(
+  {
+    kind: Type.Literal("heartbeat-reply"),
+    /** The monitor that answered. */
+    from: Type.String({ minLength: 1, maxLength: NODE_ID_BYTES_MAX }),
+    /** The heartbeat's sentWallMs, echoed so the sender keeps no state per heartbeat. */
+    t0: Type.Number({ minimum: 0 }),
+    /** The monitor's wall clock when the heartbeat arrived, and when it answered (ms). */
+    t1: Type.Number({ minimum: 0 }),
+    t2: Type.Number({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+
+/** A monitor's answer to a timed heartbeat: the other half of the NTP exchange. */
+export type HeartbeatReply = Static<typeof HeartbeatReplySchema>;
+
+const heartbeatReplyCheck = TypeCompiler.Compile(HeartbeatReplySchema);
+
+/** The reply, or null when it is not a valid heartbeat reply (counted by the caller). */
+export function validateHeartbeatReply(value: unknown): HeartbeatReply | null {
+  return heartbeatReplyCheck.Check(value) ? value : null;
+}
 
 export type PeerMessage = GossipMessage | HeartbeatMessage;
 

@@ -9,8 +9,8 @@
 
 import { Pool } from "undici";
 import type { Address } from "../core/ids.js";
-import type { PeerMessage } from "../cluster/peer-messages.js";
-import { encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
+import { validateHeartbeatReply, type HeartbeatReply, type PeerMessage } from "../cluster/peer-messages.js";
+import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
 import { secretHeaders } from "./auth.js";
 import { PeerLookup } from "./peer-lookup.js";
 import { PEER_BODY_BYTES_MAX, PEER_PATH } from "./peer-protocol.js";
@@ -51,7 +51,20 @@ export interface PeerClientStats {
   readonly failed: number;
   /** Messages never sent: too many in flight to the peer, oversized, or an unusable address. */
   readonly dropped: number;
+  /** 200 answers that were not valid heartbeat replies. */
+  readonly repliesMalformed: number;
 }
+
+/** What the client hands back to the node: a monitor's answer to a timed heartbeat. */
+export interface PeerClientDeps {
+  /** The wall clock (ms), read as a heartbeat reply arrives: t3 of the NTP exchange. */
+  readonly wallMs?: () => number;
+  /** Called with each valid heartbeat reply and its arrival time t3 (time/clock-offset.ts). */
+  readonly onHeartbeatReply?: (reply: HeartbeatReply, t3: number) => void;
+}
+
+/** A heartbeat reply is a few ids and numbers; anything larger is not one. */
+const HEARTBEAT_REPLY_BYTES_MAX = 1_024;
 
 interface PeerConnection {
   readonly pool: Pool;
@@ -71,8 +84,11 @@ export class PeerClient {
   #failed = 0;
   #dropped = 0;
   #closed = false;
+  readonly #deps: PeerClientDeps;
+  #repliesMalformed = 0;
 
-  constructor(options: PeerClientOptions, log: PeerClientLog) {
+  constructor(options: PeerClientOptions, log: PeerClientLog, deps: PeerClientDeps = {}) {
+    this.#deps = deps;
     this.#options = {
       connectionsPerPeer: PEER_CLIENT_DEFAULTS.connectionsPerPeer,
       inFlightPerPeerMax: PEER_CLIENT_DEFAULTS.inFlightPerPeerMax,
@@ -121,7 +137,13 @@ export class PeerClient {
   }
 
   stats(): PeerClientStats {
-    return { sent: this.#sent, bytesSent: this.#bytesSent, failed: this.#failed, dropped: this.#dropped };
+    return {
+      sent: this.#sent,
+      bytesSent: this.#bytesSent,
+      failed: this.#failed,
+      dropped: this.#dropped,
+      repliesMalformed: this.#repliesMalformed,
+    };
   }
 
   /** Closes every pool; in-flight messages are abandoned (they are datagrams). */
@@ -142,6 +164,31 @@ export class PeerClient {
         body,
         signal: AbortSignal.timeout(this.#options.requestTimeoutMs),
       });
+      if (response.statusCode === 200 && this.#deps.onHeartbeatReply !== undefined) {
+        // A timed heartbeat's answer: read t3 first, before any decoding delays it.
+        const t3 = this.#deps.wallMs?.();
+        // Read at most the bound: a peer answering 200 with a large body is not answering a heartbeat.
+        const chunks: Buffer[] = [];
+        let size = 0;
+        for await (const chunk of response.body) {
+          size += (chunk as Buffer).length;
+          if (size > HEARTBEAT_REPLY_BYTES_MAX) break;
+          chunks.push(chunk as Buffer);
+        }
+        if (size > HEARTBEAT_REPLY_BYTES_MAX) response.body.destroy();
+        const bytes = Buffer.concat(chunks);
+        let reply: HeartbeatReply | null = null;
+        if (t3 !== undefined && size <= HEARTBEAT_REPLY_BYTES_MAX) {
+          try {
+            reply = validateHeartbeatReply(decodePeerBody(bytes));
+          } catch {
+            reply = null;
+          }
+        }
+        if (reply === null || t3 === undefined) this.#repliesMalformed++;
+        else this.#deps.onHeartbeatReply(reply, t3);
+        return;
+      }
       // Drain so the connection goes back to the pool; peers answer 204 or a small JSON error.
       await response.body.dump({ limit: 64 * 1024 });
       if (response.statusCode >= 300) {

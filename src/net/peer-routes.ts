@@ -9,9 +9,10 @@
 
 import type { FastifyInstance, FastifyPluginAsync } from "fastify";
 import type { Outbound } from "../cluster/engine.js";
-import { PeerMessageError, validatePeerMessage, type PeerMessage } from "../cluster/peer-messages.js";
+import { PeerMessageError, validatePeerMessage, type HeartbeatReply, type PeerMessage } from "../cluster/peer-messages.js";
+import type { NodeId } from "../core/ids.js";
 import { GrapevineError } from "../api/errors.js";
-import { decodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
+import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
 import { guardNodeRoutes } from "./route-guard.js";
 import { PEER_BODY_BYTES_MAX, PEER_PATH } from "./peer-protocol.js";
 
@@ -20,6 +21,13 @@ export interface PeerRoutesDeps {
   receive(message: PeerMessage, nowMs: number): readonly Outbound[];
   send(outbounds: readonly Outbound[]): void;
   nowMs(): number;
+  /**
+   * This node's wall clock (ms) and id. With both, a heartbeat carrying its send time is answered 200
+   * with this node's receive and reply times (time/clock-offset.ts: the monitor's half of the NTP
+   * exchange); without them, or for any other message, the answer is 204.
+   */
+  wallMs?(): number;
+  readonly self?: NodeId;
 }
 
 export interface PeerRoutesOptions {
@@ -48,6 +56,8 @@ export const peerRoutes: FastifyPluginAsync<PeerRoutesOptions> = async (app: Fas
     if (!Buffer.isBuffer(body) || body.length === 0) {
       throw new GrapevineError("bad_request", `a peer message is a non-empty ${PEER_CONTENT_TYPE} body`);
     }
+    // t1 as early as the route sees the request: the decoding below is our delay, not the wire's.
+    const receivedWallMs = deps.wallMs?.();
     let decoded: unknown;
     try {
       decoded = decodePeerBody(body);
@@ -65,6 +75,16 @@ export const peerRoutes: FastifyPluginAsync<PeerRoutesOptions> = async (app: Fas
     stats.bytesReceived += body.length;
     const outbounds = deps.receive(message, deps.nowMs());
     if (outbounds.length > 0) deps.send(outbounds);
+    if (message.kind === "heartbeat" && message.sentWallMs !== undefined && receivedWallMs !== undefined && deps.self !== undefined) {
+      const answer: HeartbeatReply = {
+        kind: "heartbeat-reply",
+        from: deps.self,
+        t0: message.sentWallMs,
+        t1: receivedWallMs,
+        t2: deps.wallMs?.() ?? receivedWallMs,
+      };
+      return reply.code(200).type(PEER_CONTENT_TYPE).send(encodePeerBody(answer));
+    }
     return reply.code(204).send();
   });
 };

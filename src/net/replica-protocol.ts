@@ -67,6 +67,12 @@ export const REPLICA_OP_ERRORS = {
   badKey: "bad_key",
   /** Anything else: the store failed. */
   failed: "failed",
+  /**
+   * The record's timestamp is more than --max-clock-offset-ms ahead of the replica's clock: refused,
+   * never stored (issue 14 §2). The coordinator's write fails with 503 `unavailable`, reason
+   * `clock_offset`; a hint carrying it is dropped and counted.
+   */
+  clockOffset: "clock_offset",
 } as const;
 
 export type ReplicaOpErrorCode = (typeof REPLICA_OP_ERRORS)[keyof typeof REPLICA_OP_ERRORS];

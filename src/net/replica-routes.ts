@@ -11,8 +11,12 @@
 // this event-loop turn (storage/store.ts: one db.batch, and with --sync one fsync, for every write
 // of the turn); the request is answered once that batch committed, so an acknowledged write is in
 // the replica's LevelDB log. Each write's timestamp is merged into the replica's hybrid logical
-// clock. A timestamp too far ahead for the clock is not merged but the write is still applied: the
-// other replicas apply it too, and refusing it here alone would leave replicas diverged.
+// clock. A timestamp too far ahead of this replica's clock (more than --max-clock-offset-ms) is
+// refused: that write alone fails with `clock_offset`, is counted and reported, and is never stored
+// (issue 14 §2: one record stamped decades ahead, once stored and spread by read repair, made every
+// later write to its key lose under last-write-wins while still being acknowledged). Every replica
+// applies the same rule, so a coordinator whose clock runs ahead gets no acknowledgement and its
+// write fails; a hint carrying such a record is dropped by its replayer (hinted-handoff.ts).
 
 import type { FastifyInstance, FastifyPluginAsync } from "fastify";
 import type { NodeId } from "../core/ids.js";
@@ -36,6 +40,8 @@ export interface ReplicaRoutesDeps {
   readonly store: Pick<Store, "apply" | "get">;
   /** Merges a written record's timestamp into the node's hybrid logical clock; false when refused. */
   observeTimestamp(timestampUs: number): boolean;
+  /** A write refused for its timestamp: the node counts it and logs it with its origin. */
+  onTimestampRefused?(details: { readonly origin: NodeId; readonly key: string; readonly timestampUs: number }): void;
 }
 
 export interface ReplicaRoutesOptions {
@@ -59,7 +65,7 @@ export class ReplicaRouteStats {
   opsRefused = 0;
   /** Operations the store failed (overloaded, closing, error). */
   opsFailed = 0;
-  /** Written timestamps too far ahead for the clock (applied, not merged). */
+  /** Writes refused because their timestamp was too far ahead of this replica's clock. */
   timestampsRefused = 0;
   /** Requests by sending coordinator, to see who drives a replica. */
   readonly requestsFrom = new Map<NodeId, number>();
@@ -120,7 +126,15 @@ export const replicaRoutes: FastifyPluginAsync<ReplicaRoutesOptions> = async (ap
           results[index] = opError(REPLICA_OP_ERRORS.badRecord, (error as Error).message);
           continue;
         }
-        if (!deps.observeTimestamp(record.timestampUs)) stats.timestampsRefused++;
+        if (!deps.observeTimestamp(record.timestampUs)) {
+          stats.timestampsRefused++;
+          deps.onTimestampRefused?.({ origin: from, key, timestampUs: record.timestampUs });
+          results[index] = opError(
+            REPLICA_OP_ERRORS.clockOffset,
+            `the record's timestamp ${record.timestampUs} is further ahead of this replica's clock than the allowed clock offset`,
+          );
+          continue;
+        }
         writes.push({ key, record });
         writeIndexes.push(index);
       } else {

@@ -33,6 +33,11 @@ export interface NodeConfig {
   readonly readConsistency: ConsistencyLevel;
   readonly writeConsistency: ConsistencyLevel;
   readonly requestTimeoutMs: number;
+  /**
+   * The largest wall-clock offset tolerated between two nodes (ms): a timestamp further ahead of this
+   * node's clock is refused, and a node this far off from most of its peers stops coordinating writes.
+   */
+  readonly maxClockOffsetMs: number;
   readonly gossipIntervalMs: number;
   readonly phiThreshold: number;
   readonly hintedHandoff: boolean;
@@ -64,6 +69,7 @@ export const NODE_OPTION_NAMES = [
   "read-consistency",
   "write-consistency",
   "request-timeout-ms",
+  "max-clock-offset-ms",
   "gossip-interval-ms",
   "phi-threshold",
   "hinted-handoff",
@@ -85,6 +91,9 @@ export const CONFIG_LIMITS = {
   replicationFactorMax: 32,
   vnodesMax: 256,
   requestTimeoutMsMax: 600_000,
+  // Below 10 ms a busy LAN's round trips alone would fence nodes; above an hour the guard guards nothing.
+  maxClockOffsetMsMin: 10,
+  maxClockOffsetMsMax: 3_600_000,
   gossipIntervalMsMin: 10,
   gossipIntervalMsMax: 60_000,
   phiThresholdMax: 1_000,
@@ -109,6 +118,8 @@ export const CONFIG_DEFAULTS = {
   writeConsistency: "quorum" as ConsistencyLevel,
   // Long enough for a loaded replica on a LAN, short enough that a client is not left hanging.
   requestTimeoutMs: 2_000,
+  // CockroachDB's --max-offset: NTP keeps clocks within a few ms, 500 ms is a clock that is broken.
+  maxClockOffsetMs: 500,
   // Cassandra's gossip round: fast enough for seconds-level convergence, cheap at 1,000 nodes.
   gossipIntervalMs: 1_000,
   // Cassandra's phi_convict_threshold; with direct heartbeats this convicts a crash in a few seconds.
@@ -297,6 +308,11 @@ export function parseNodeConfig(flags: RawNodeOptions, env: Environment): NodeCo
     ? parseInteger(timeoutRaw, 1, CONFIG_LIMITS.requestTimeoutMsMax)
     : CONFIG_DEFAULTS.requestTimeoutMs;
 
+  const clockOffsetRaw = get("max-clock-offset-ms");
+  const maxClockOffsetMs = clockOffsetRaw
+    ? parseInteger(clockOffsetRaw, CONFIG_LIMITS.maxClockOffsetMsMin, CONFIG_LIMITS.maxClockOffsetMsMax)
+    : CONFIG_DEFAULTS.maxClockOffsetMs;
+
   const gossipRaw = get("gossip-interval-ms");
   const gossipIntervalMs = gossipRaw
     ? parseInteger(gossipRaw, CONFIG_LIMITS.gossipIntervalMsMin, CONFIG_LIMITS.gossipIntervalMsMax)
@@ -377,6 +393,7 @@ export function parseNodeConfig(flags: RawNodeOptions, env: Environment): NodeCo
     readConsistency,
     writeConsistency,
     requestTimeoutMs,
+    maxClockOffsetMs,
     gossipIntervalMs,
     phiThreshold,
     hintedHandoff,

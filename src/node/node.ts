@@ -27,8 +27,8 @@
 //
 // Readiness (GET /ready, api/ready-routes.ts) is composed here: `starting` until the ring is learned,
 // `draining` from the first moment of shutdown (new requests then get 503 `draining`, see
-// api/http-server.ts), `clock_offset` while deps.clockInRange() says the wall clock is out of range
-// of the peers' (the clock-offset fence plugs in there; without it the clock counts as in range).
+// api/http-server.ts), `clock_offset` while the clock guard (node/clock-guard.ts) fences this node
+// because its wall clock is out of range of most of its peers'.
 
 import { randomBytes, randomInt } from "node:crypto";
 import { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
@@ -36,7 +36,7 @@ import type { Clock, Cancel } from "../core/clock.js";
 import type { Address, NodeId } from "../core/ids.js";
 import { createRandom, type Random } from "../core/random.js";
 import type { ClusterEngine, ClusterEngineFactory, ClusterEvent, Outbound } from "../cluster/engine.js";
-import { createClusterEngine } from "../cluster/cluster-view.js";
+import { CLUSTER_VIEW_DEFAULTS, createClusterEngine } from "../cluster/cluster-view.js";
 import type { PeerMessage } from "../cluster/peer-messages.js";
 import { Coordinator } from "../replication/coordinator.js";
 import { HintedHandoff } from "../replication/hinted-handoff.js";
@@ -52,6 +52,7 @@ import { RepairClient } from "../net/repair-client.js";
 import { RepairRouteStats, repairRoutes } from "../net/repair-routes.js";
 import { AntiEntropyService } from "../antientropy/anti-entropy-service.js";
 import { adminRepairRoutes } from "../api/repair-routes.js";
+import { futureRecordsRoutes } from "../api/future-records-routes.js";
 import { clusterRoutes } from "../api/cluster-routes.js";
 import { createHttpServer, type HttpServerLimits } from "../api/http-server.js";
 import { kvRoutes } from "../api/kv-routes.js";
@@ -64,6 +65,8 @@ import { RingSettle } from "../cluster/ring-settle.js";
 import { KNOWN_PEERS_FILE, KnownPeersWriter, readKnownPeers, writeKnownPeers, type KnownPeers } from "../topology/known-peers.js";
 import { createNodeTopology, planRingStart, type NodeTopology, type RingStart } from "./node-topology.js";
 import { createSystemClock } from "./system-clock.js";
+import { ClockGuard } from "./clock-guard.js";
+import type { ClockVerdict } from "../time/clock-offset.js";
 
 /** Bounds of the HTTP server; each is what a healthy client or peer never comes near. */
 export const NODE_LIMITS = {
@@ -109,8 +112,8 @@ export interface NodeDeps {
   /** The HTTP server's bounds where a test needs them short (a request timeout of 1 s); NODE_LIMITS otherwise. */
   readonly httpLimits?: Partial<HttpServerLimits>;
   /**
-   * Whether this node's wall clock is within range of its peers' (the clock-offset fence): while it is
-   * not, /ready answers 503 `clock_offset`. Absent: always in range (nothing measures it here).
+   * Stands in for the clock guard's verdict in /ready (a test that needs a fenced node without a
+   * shifted clock). Absent: the clock guard's own verdict.
    */
   readonly clockInRange?: () => boolean;
 }
@@ -125,6 +128,14 @@ export interface GrapevineNode {
   readonly store: LevelStore;
   readonly coordinator: Coordinator;
   readonly logger: Logger;
+  /**
+   * True while this node's clock is within --max-clock-offset-ms of most peers it measured; false
+   * while it is fenced and refuses to coordinate writes (503 unavailable, reason clock_offset). For
+   * /ready: a fenced node is not ready for writes.
+   */
+  clockInRange(): boolean;
+  /** The clock verdict behind clockInRange, with each measured peer's offset and error bound. */
+  clockVerdict(): ClockVerdict;
   /** Resolves when the node asks to end its process: 0 after a decommission, 1 after a failed bootstrap. */
   readonly exitRequested: Promise<{ readonly code: number; readonly reason: string }>;
   /** What /ready answers: ready, or why not (starting, draining, clock_offset). */
@@ -229,7 +240,25 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
   }
   // The generation is this start's time in ms and grows across restarts (identity.ts), so seeding
   // the clock with it keeps timestamps from going back when the wall clock did across a restart.
-  const hlc = new HybridClock({ initialUs: identity.generation * 1000 });
+  // CockroachDB's max-offset governs both: how far ahead a remote timestamp may be before it is
+  // refused, and how far off from its peers this node's clock may be before it stops stamping writes.
+  // The seed is capped at the wall clock plus that offset: a node that once ran with its clock far
+  // ahead (its generation is from then) would otherwise keep stamping from the future after its clock
+  // was fixed, and refuse every write as stamped ahead until the wall clock caught up. Its old
+  // records from the future are the operator's to fix (grapevine future-records).
+  const maxClockOffsetUs = config.maxClockOffsetMs * 1000;
+  const hlcSeedUs = Math.min(identity.generation * 1000, wallUs() + maxClockOffsetUs);
+  if (hlcSeedUs < identity.generation * 1000) {
+    log.warn(
+      { generation: identity.generation, aheadMs: Math.round(identity.generation - wallUs() / 1000) },
+      "this node's last start was stamped ahead of its clock by more than --max-clock-offset-ms: its clock went back, or ran ahead then; records it wrote then may be from the future (grapevine future-records list)",
+    );
+  }
+  const hlc = new HybridClock({ initialUs: hlcSeedUs, driftUsMax: maxClockOffsetUs });
+  const clockGuard = new ClockGuard(
+    { self: identity.id, maxClockOffsetMs: config.maxClockOffsetMs },
+    { wallUs, nowMs: () => clock.nowMs(), log: log.child({ component: "clock" }) },
+  );
 
   const randomSeed = randomInt(0, 2 ** 32);
   const random = deps.random ?? createRandom(randomSeed);
@@ -295,6 +324,8 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
   const peerClient = new PeerClient(
     { clusterSecret: config.clusterSecret, requestTimeoutMs: peerRequestTimeoutMs(config) },
     log.child({ component: "peer-client" }),
+    // Heartbeat replies carry the monitor's receive and reply times: the offset measurement.
+    { wallMs: () => clockGuard.wallMs(), onHeartbeatReply: (reply, t3) => clockGuard.onHeartbeatReply(reply, t3) },
   );
 
   // Member id → address, for the replica client; rebuilt from the engine on membership events.
@@ -341,6 +372,8 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
       onError: (error, what) => {
         if (!stopping) log.warn({ err: error }, `hinted handoff failed ${what}`);
       },
+      // The origin is this node's hint for `target`, which refused the record as from the future.
+      onFutureDropped: (target, key) => clockGuard.refused("hint", { origin: `hint for ${target}`, key }),
     },
   );
   const coordinator = new Coordinator(
@@ -354,6 +387,12 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
       wallUs,
       onReplicaMiss: (miss) => handoff.onReplicaMiss(miss),
       ringSettled: () => ringSettle.settled,
+      clockInRange: () => clockGuard.clockInRange(),
+      maxClockOffsetUs: clockGuard.maxOffsetUs,
+      onClockRefusal: ({ key, timestampUs, reason }) => {
+        // A fenced node refuses every write: the fence itself was logged once, at warn, by the guard.
+        if (reason !== "fenced") clockGuard.refused("coordinator", { origin: `${identity.id} (${reason})`, key, timestampUs });
+      },
     },
   );
   const readRepair = new ReadRepair(
@@ -367,6 +406,9 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
       // Its own stream of chance, so read repair's draws do not shift the engine's peer choices.
       random: createRandom(randomInt(0, 2 ** 32)),
       onRepairMiss: (miss) => handoff.onReplicaMiss(miss),
+      // A version from the future (stored before issue 14's fix) is not written back to other replicas.
+      isFromTheFuture: (timestampUs) => clockGuard.isFromTheFuture(timestampUs),
+      onFutureSkipped: (key, record) => clockGuard.refused("read-repair", { origin: record.writer, key, timestampUs: record.timestampUs }),
     },
   );
   const replicaStats = new ReplicaRouteStats();
@@ -381,7 +423,8 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
       intervalMs: config.antiEntropyIntervalS === null ? null : config.antiEntropyIntervalS * 1000,
     },
     {
-      store,
+      // Pulled records from the future are skipped one by one (node/clock-guard.ts), not the exchange.
+      store: clockGuard.guardStore(store, "repair"),
       transport: repairClient,
       clock,
       ring: () => engine.ring(),
@@ -405,7 +448,8 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
           gossipIntervalMs: config.gossipIntervalMs,
           clusterSecret: config.clusterSecret,
           engine,
-          store,
+          // Streamed records from the future are skipped one by one; the page still applies and the stream advances.
+          store: clockGuard.guardStore(store, "stream"),
           clock,
           random: createRandom(randomInt(0, 2 ** 32)),
           log: log.child({ component: "topology" }),
@@ -421,7 +465,9 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
       if (debug()) {
         log.debug({ to: outbound.to, address: outbound.address, kind: outbound.message.kind }, "peer message sent");
       }
-      peerClient.send(outbound.address, outbound.message);
+      // A heartbeat leaves with this node's wall time: t0 of the offset measurement (time/clock-offset.ts).
+      const message = outbound.message.kind === "heartbeat" ? { ...outbound.message, sentWallMs: clockGuard.wallMs() } : outbound.message;
+      peerClient.send(outbound.address, message);
     }
   };
 
@@ -494,6 +540,10 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
   let nextPurgeMs = clock.nowMs() + NODE_MAINTENANCE.tombstonePurgeIntervalMs;
   let purging = false;
   const maintain = (nowMs: number): void => {
+    // The peers this node measures are its monitors: min(k, live peers).
+    let livePeers = 0;
+    for (const member of engine.members(nowMs)) if (member.id !== identity.id && member.live && member.status !== "left") livePeers++;
+    clockGuard.tick(nowMs, Math.min(livePeers, CLUSTER_VIEW_DEFAULTS.monitorsPerMember));
     handoff.tick(nowMs);
     topology?.service.tick(nowMs);
     antiEntropy.tick(nowMs);
@@ -559,13 +609,14 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
     nowMs: () => clock.nowMs(),
     dataPath: { store, coordinator, replicaClient, replicaRoutes: replicaStats, clock: hlc, handoff, readRepair },
     repair: { service: antiEntropy, routes: repairStats },
+    clock: clockGuard,
     ...(topology === null
       ? {}
       : { topology: { streams: topology.service.streams, routes: topology.routeStats, cleanup: topology.service.cleanup } }),
   });
   const httpLogger = log.child({ component: "http" }, { level: httpLogLevel(config.logLevel) });
   const debugRequests = httpLogger.isLevelEnabled("debug");
-  const clockInRange = deps.clockInRange ?? ((): boolean => true);
+  const clockInRange = deps.clockInRange ?? ((): boolean => clockGuard.clockInRange());
   // Draining is `stopping`: set the moment shutdown begins, before the server stops accepting.
   const readiness = (): Readiness =>
     readinessOf({ draining: stopping, ringSettled: ringSettle.settled, clockInRange: clockInRange() });
@@ -609,7 +660,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
     await app.register(peerRoutes, {
       clusterSecret: config.clusterSecret,
       stats: peerStats,
-      deps: { receive, send, nowMs: () => clock.nowMs() },
+      deps: { receive, send, nowMs: () => clock.nowMs(), wallMs: () => clockGuard.wallMs(), self: identity.id },
     });
     await app.register(clusterRoutes, {
       nodeId: identity.id,
@@ -617,6 +668,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
       engine,
       nowMs: () => clock.nowMs(),
       serving: () => ringSettle.settled,
+      clock: () => clockGuard.verdict(),
       ...(topology === null ? {} : { topology: topology.service }),
     });
     await topology?.register(app);
@@ -629,13 +681,15 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
           const outcome = hlc.observe(timestampUs, wallUs());
           return outcome === "merged" || outcome === "behind";
         },
+        onTimestampRefused: ({ origin, key, timestampUs }) => clockGuard.refused("replica", { origin, key, timestampUs }),
       },
     });
     await app.register(repairRoutes, {
       clusterSecret: config.clusterSecret,
       stats: repairStats,
       deps: {
-        store,
+        // Pushed records from the future are skipped one by one; the rest of the exchange applies.
+        store: clockGuard.guardStore(store, "repair"),
         observeTimestamp: (timestampUs) => {
           const outcome = hlc.observe(timestampUs, wallUs());
           return outcome === "merged" || outcome === "behind";
@@ -643,6 +697,15 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
       },
     });
     await app.register(adminRepairRoutes, { repair: antiEntropy });
+    await app.register(futureRecordsRoutes, {
+      deps: {
+        self: identity.id,
+        store,
+        wallUs,
+        maxClockOffsetUs: clockGuard.maxOffsetUs,
+        stamp: () => hlc.now(wallUs()),
+      },
+    });
     await app.register(kvRoutes, {
       coordinator: {
         write: (request) => coordinator.write(request),
@@ -699,6 +762,8 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
     store,
     coordinator,
     logger: log,
+    clockInRange: () => clockGuard.clockInRange(),
+    clockVerdict: () => clockGuard.verdict(),
     exitRequested: topology?.exitRequested ?? new Promise(() => undefined),
     readiness,
     stop(): Promise<void> {

@@ -33,6 +33,15 @@
 // older version (`stale`): the seam for read repair. A tombstone is returned as such; the API
 // answers it as not found.
 //
+// Clocks (issue 14 §2). Last-write-wins trusts the coordinator's stamp, so a coordinator whose clock
+// is wrong must not stamp writes. A write is refused with `unavailable`, reason `clock_offset`,
+// before anything is sent, when this node's clock is off from most of its peers (clockInRange(),
+// measured from heartbeats: time/clock-offset.ts) or when the stamp itself is more than the allowed
+// offset ahead of this node's wall clock (a clock restarted from a generation taken while the wall
+// clock was ahead). Replicas refuse a record stamped too far ahead of their own clocks; a write that
+// cannot reach its level because replicas refused it so fails with the same code, never acknowledged.
+// Reads are still served: they stamp nothing.
+//
 // Bounds. At most requestsInFlightMax requests are coordinated at once (past it: `unavailable`,
 // reason overloaded, without trying). Every request arms exactly one deadline timer and clears it
 // when it settles, so no timer outlives its request. Late answers after the deadline are ignored.
@@ -115,6 +124,15 @@ export interface CoordinatorDeps {
    * replica sets would be computed from a partial ring, so requests are refused. Always true when absent.
    */
   readonly ringSettled?: () => boolean;
+  /**
+   * False while this node's clock is off from most of its peers (node/clock-guard.ts): writes are
+   * refused with `unavailable`, reason `clock_offset`. Always true when absent.
+   */
+  readonly clockInRange?: () => boolean;
+  /** A stamp further ahead of wallUs than this (µs) is refused; no bound when absent. */
+  readonly maxClockOffsetUs?: number;
+  /** Called with each write refused for its clock, for the node's log and metrics. */
+  readonly onClockRefusal?: (details: { readonly key: string; readonly timestampUs: number; readonly reason: "fenced" | "stamp-ahead" | "replicas-refused" }) => void;
 }
 
 export interface WriteRequest {
@@ -156,6 +174,8 @@ export interface CoordinatorStats {
   readonly unavailable: number;
   readonly timeouts: number;
   readonly overloaded: number;
+  /** Writes refused for the clock: this node fenced, its stamp too far ahead, or replicas refusing it. */
+  readonly clockRefusals: number;
   readonly inFlight: number;
   /** Replica operations that got no answer by the deadline, per replica. */
   readonly replicaTimeouts: ReadonlyMap<NodeId, number>;
@@ -180,6 +200,7 @@ export class Coordinator {
   #unavailable = 0;
   #timeouts = 0;
   #overloaded = 0;
+  #clockRefusals = 0;
   readonly #replicaTimeouts = new Map<NodeId, number>();
   readonly #replicaFailures = new Map<NodeId, number>();
 
@@ -247,6 +268,7 @@ export class Coordinator {
       unavailable: this.#unavailable,
       timeouts: this.#timeouts,
       overloaded: this.#overloaded,
+      clockRefusals: this.#clockRefusals,
       inFlight: this.#inFlight,
       replicaTimeouts: this.#replicaTimeouts,
       replicaFailures: this.#replicaFailures,
@@ -278,6 +300,11 @@ export class Coordinator {
       `${acknowledged} of ${required} required replicas answered in time${why}`,
       { required, acknowledged },
     );
+  }
+  /** @internal */ clockRefused(message: string, details: Readonly<Record<string, number>>): ReplicationError {
+    this.#unavailable++;
+    this.#clockRefusals++;
+    return new ReplicationError("unavailable", message, { ...details, reason: "clock_offset" });
   }
   /** @internal */ finished(): void {
     this.#inFlight--;
@@ -348,7 +375,23 @@ export class Coordinator {
       if (replica === this.#self || cluster.isLive(replica)) alive++;
     }
     this.#admit(required, alive, level);
-    const timestampUs = this.#deps.hlc.now(this.#deps.wallUs());
+    if (this.#deps.clockInRange?.() === false) {
+      this.#deps.onClockRefusal?.({ key, timestampUs: 0, reason: "fenced" });
+      throw this.clockRefused(
+        "this node's clock is off from most of its peers by more than the allowed clock offset; it coordinates no writes until its clock is back in range: ask another node",
+        { required, alive },
+      );
+    }
+    const wallUs = this.#deps.wallUs();
+    const timestampUs = this.#deps.hlc.now(wallUs);
+    const maxOffsetUs = this.#deps.maxClockOffsetUs;
+    if (maxOffsetUs !== undefined && timestampUs - wallUs > maxOffsetUs) {
+      this.#deps.onClockRefusal?.({ key, timestampUs, reason: "stamp-ahead" });
+      throw this.clockRefused(
+        `this node's hybrid clock (${timestampUs}) is further ahead of its wall clock than the allowed clock offset; it coordinates no writes until the wall clock catches up: ask another node`,
+        { required, alive },
+      );
+    }
     const record: StoredRecord =
       value === null
         ? tombstoneRecord(timestampUs, this.#self)
@@ -364,6 +407,14 @@ export class Coordinator {
   }
 }
 
+/**
+ * A replica refused the write for its timestamp. Duck-typed on the code (net/replica-protocol.ts
+ * REPLICA_OP_ERRORS.clockOffset) because replication/ does not import net/.
+ */
+function isClockRefusal(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === "clock_offset";
+}
+
 /** One write: which replicas acknowledged, when the client is answered, what to report after. */
 class WriteRound {
   readonly #states: Uint8Array;
@@ -372,6 +423,8 @@ class WriteRound {
   /** Acknowledgements of every replica, pending ones included. */
   #acknowledgedAll = 0;
   #failed = 0;
+  /** Counted replicas that refused the write for its timestamp (replica-protocol.ts clock_offset). */
+  #clockRefused = 0;
   /** Outstanding operations, and those of counted replicas. */
   #pending = 0;
   #pendingCounted = 0;
@@ -412,7 +465,7 @@ class WriteRound {
         if (index < this.counted) this.#pendingCounted++;
         deps.transport.write(replica, key, encoded).then(
           () => this.acknowledge(index),
-          () => this.fail(index),
+          (error: unknown) => this.fail(index, isClockRefusal(error)),
         );
       } else {
         this.#states[index] = ReplicaState.Down;
@@ -441,19 +494,30 @@ class WriteRound {
     if (this.#pending === 0) this.finish();
   }
 
-  fail(index: number): void {
+  fail(index: number, clockRefused = false): void {
     if (this.#finished) return;
     this.#states[index] = ReplicaState.Failed;
     this.#failed++;
+    if (clockRefused && index < this.counted) this.#clockRefused++;
     this.#pending--;
     if (index < this.counted) this.#pendingCounted--;
     this.coordinator.countReplicaFailure(this.replicas[index] as NodeId);
     if (!this.#answered && this.#acknowledged + this.#pendingCounted < this.required) {
       // The level can no longer be reached: waiting for the deadline would tell the client nothing new.
       this.#answered = true;
-      this.reject(this.coordinator.timedOut(this.required, this.#acknowledged, this.#failed));
+      this.reject(this.#failure());
     }
     if (this.#pending === 0) this.finish();
+  }
+
+  /** Why the level was not reached: replicas refusing the stamp say more than a count of failures. */
+  #failure(): Error {
+    if (this.#clockRefused === 0) return this.coordinator.timedOut(this.required, this.#acknowledged, this.#failed);
+    this.coordinator.deps.onClockRefusal?.({ key: this.key, timestampUs: this.record.timestampUs, reason: "replicas-refused" });
+    return this.coordinator.clockRefused(
+      `${this.#clockRefused} replicas refused the write: its timestamp is further ahead of their clocks than the allowed clock offset (this node's clock is likely ahead); ${this.#acknowledged} of ${this.required} required replicas acknowledged`,
+      { required: this.required, acknowledged: this.#acknowledged },
+    );
   }
 
   expire(): void {
@@ -466,7 +530,7 @@ class WriteRound {
     }
     if (!this.#answered) {
       this.#answered = true;
-      this.reject(this.coordinator.timedOut(this.required, this.#acknowledged, this.#failed));
+      this.reject(this.#failure());
     }
     this.finish();
   }

@@ -9,6 +9,10 @@
 // ReplicaTransport the coordinator writes with. A hint is deleted only after the target acknowledged
 // it; the first failure stops the replay (the target is likely gone again) and the periodic check
 // retries later. Replaying a hint twice is harmless: the replica merges by last-write-wins.
+// One refusal does not stop the replay: a replica refusing a hint's record for its timestamp
+// (`clock_offset`: stamped further ahead of the replica's clock than allowed, issue 14 §2) will refuse
+// it on every retry, so that hint is deleted and counted (dropped, reason clock) and the replay goes
+// on; otherwise one record from the future would hold every later hint for its target back for good.
 //
 // Bounds, and what happens at each. Replay is paced to replayRecordsPerSecondMax hint writes per
 // second across all targets, with at most replayConcurrencyMax in flight, so a replica's return
@@ -82,9 +86,11 @@ export interface HintedHandoffDeps {
   readonly wallMs: () => number;
   /** A storage error: logged by the node, never thrown into the write path. */
   readonly onError?: (error: unknown, what: string) => void;
+  /** A hint dropped because its target refused its record's timestamp (clock_offset). */
+  readonly onFutureDropped?: (target: NodeId, key: string) => void;
 }
 
-export type HintDropReason = "window" | "bytes" | "size" | "store";
+export type HintDropReason = "window" | "bytes" | "size" | "store" | "clock";
 
 export interface ReplayResult {
   readonly target: NodeId;
@@ -117,7 +123,7 @@ export class HintedHandoff {
   #closed = false;
   #stored = 0;
   #replayed = 0;
-  readonly #dropped: Record<HintDropReason, number> = { window: 0, bytes: 0, size: 0, store: 0 };
+  readonly #dropped: Record<HintDropReason, number> = { window: 0, bytes: 0, size: 0, store: 0, clock: 0 };
   #replaysStarted = 0;
   #replaysFailed = 0;
 
@@ -262,6 +268,7 @@ export class HintedHandoff {
         expired += stale.length;
       }
       const acknowledged: StoredHint[] = [];
+      const refused: StoredHint[] = [];
       let failed = false;
       let next = 0;
       const worker = async (): Promise<void> => {
@@ -273,14 +280,21 @@ export class HintedHandoff {
           try {
             await transport.write(target, hint.key, hint.encodedRecord);
             acknowledged.push(hint);
-          } catch {
-            failed = true;
+          } catch (error) {
+            // Refused for its timestamp: it would be refused forever, so it goes (counted), the replay goes on.
+            if ((error as { code?: unknown } | null)?.code === "clock_offset") refused.push(hint);
+            else failed = true;
           }
         }
       };
       await Promise.all(Array.from({ length: Math.min(replayConcurrencyMax, due.length) }, worker));
       // Acknowledged hints are deleted even when a later one failed: they were delivered.
       await hints.delete(acknowledged);
+      if (refused.length > 0) {
+        await hints.delete(refused);
+        this.#dropped.clock += refused.length;
+        for (const hint of refused) this.#deps.onFutureDropped?.(target, hint.key);
+      }
       replayed += acknowledged.length;
       this.#replayed += acknowledged.length;
       if (failed || this.#closed) return { target, replayed, expired, complete: false };

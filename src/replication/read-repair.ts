@@ -16,6 +16,9 @@
 //
 // Repair writes are the record as read (timestamp and writer unchanged), so they are idempotent and
 // lose to any newer write under last-write-wins: repairing never overwrites a newer version.
+// A record stamped further ahead of this node's clock than the allowed offset (isFromTheFuture; one
+// stored before issue 14's fix) is not written back: read repair would copy it to every replica, and
+// from then on it would beat every later write of its key. It is skipped and counted per key.
 
 import { assert } from "../core/assert.js";
 import type { Clock } from "../core/clock.js";
@@ -56,6 +59,10 @@ export interface ReadRepairDeps {
   readonly tokenOf?: (key: string) => Token;
   /** A repair write that failed: the seam for a hint. */
   readonly onRepairMiss?: (miss: ReplicaMiss) => void;
+  /** True for a timestamp too far ahead of this node's clock: such a record is not repaired. */
+  readonly isFromTheFuture?: (timestampUs: number) => boolean;
+  /** A repair skipped because the newest record is from the future. */
+  readonly onFutureSkipped?: (key: string, record: StoredRecord) => void;
 }
 
 export interface ReadRepairStats {
@@ -66,6 +73,8 @@ export interface ReadRepairStats {
   readonly keysRepaired: number;
   readonly repairWritesFailed: number;
   readonly backgroundSkipped: number;
+  /** Repairs not made because the newest record was from the future. */
+  readonly futureSkipped: number;
 }
 
 export class ReadRepair {
@@ -83,6 +92,7 @@ export class ReadRepair {
   #keysRepaired = 0;
   #writesFailed = 0;
   #backgroundSkipped = 0;
+  #futureSkipped = 0;
 
   constructor(options: ReadRepairOptions, deps: ReadRepairDeps) {
     this.#self = options.self;
@@ -119,6 +129,7 @@ export class ReadRepair {
       keysRepaired: this.#keysRepaired,
       repairWritesFailed: this.#writesFailed,
       backgroundSkipped: this.#backgroundSkipped,
+      futureSkipped: this.#futureSkipped,
     };
   }
 
@@ -129,6 +140,11 @@ export class ReadRepair {
 
   /** Writes `record` to each replica; the promise settles when all did (never rejects). */
   #repair(key: string, record: StoredRecord, replicas: readonly NodeId[]): Promise<void> {
+    if (this.#deps.isFromTheFuture?.(record.timestampUs) === true) {
+      this.#futureSkipped++;
+      this.#deps.onFutureSkipped?.(key, record);
+      return Promise.resolve();
+    }
     let encoded: Uint8Array | null = null;
     const writes = replicas.map((replica) => {
       const write =

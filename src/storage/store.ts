@@ -676,6 +676,22 @@ export class LevelStore implements Store {
     return deleted;
   }
 
+  /**
+   * Deletes those of the keys whose stored record is stamped above timestampUsAbove, as read inside the
+   * write lane (a record replaced meanwhile is judged by its replacement). For the operator's purge of
+   * records from the future (issue 14 §2): last-write-wins cannot replace them, so they are removed
+   * outright. At most purgeBatchSizeMax keys per call. Returns how many it deleted.
+   */
+  async deleteStampedAbove(keys: readonly string[], timestampUsAbove: number): Promise<number> {
+    if (this.closed) throw new StoreClosedError("the store is closed");
+    if (keys.length === 0) return 0;
+    assert(keys.length <= STORE_DEFAULTS.purgeBatchSizeMax, "deleteStampedAbove takes one purge batch at a time");
+    const storageKeys = keys.map((key) => encodeDataKey(this.tokenOf(key), key));
+    return this.exclusive(() =>
+      this.deleteStored(storageKeys, (record) => record !== "unreadable" && record.timestampUs > timestampUsAbove),
+    );
+  }
+
   async purgeTombstones(nowUs: number, graceUs: number = this.tombstoneGraceUs): Promise<number> {
     if (this.closed) throw new StoreClosedError("the store is closed");
     assert(Number.isSafeInteger(nowUs) && Number.isSafeInteger(graceUs) && graceUs >= 0, "purge needs integer µs");

@@ -67,7 +67,7 @@ const IMPORTS: Readonly<Record<string, readonly string[]>> = {
   antientropy: ["core", "ring", "storage"],
   topology: ["cluster", "core", "ring", "storage"],
   net: ["antientropy", "api", "cluster", "core", "replication", "ring", "storage"],
-  api: ["antientropy", "cluster", "core", "net", "replication", "ring", "storage", "topology"],
+  api: ["antientropy", "cluster", "core", "net", "replication", "ring", "storage", "time", "topology"],
   node: ["antientropy", "api", "cluster", "core", "net", "replication", "ring", "storage", "time", "topology"],
   sim: ["cluster", "core", "net", "ring"],
   cli: ["antientropy", "core", "node", "replication", "storage"],

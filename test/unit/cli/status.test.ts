@@ -87,3 +87,33 @@ describe("humanBytes", () => {
     expect(humanBytes(300 * 1024 ** 3)).toBe("300 GiB");
   });
 });
+
+describe("the clock in grapevine status (issue 14 §2)", () => {
+  const clock = {
+    inRange: false,
+    maxOffsetMs: 500,
+    measured: 2,
+    outOfRange: 2,
+    peers: [
+      { id: "node1", offsetMs: -3_600_000.4, errorMs: 0.6, outOfRange: true },
+      { id: "node2", offsetMs: -3_599_999.8, errorMs: 1.2, outOfRange: true },
+    ],
+  };
+
+  it("says a fenced node refuses writes and lists each peer's offset", () => {
+    const parsed = parseStatusBody({ node: "node3", members: [member({ id: "node3" })], clock });
+    expect(parsed?.clock?.inRange).toBe(false);
+    const text = renderStatus(parsed ?? { node: "", members: [] });
+    expect(text).toContain("node3's clock is more than 500 ms off from most of its peers");
+    expect(text).toContain("503 clock_offset");
+    expect(text).toContain("node1 -3600000.4 ms ±0.6 (out of range)");
+  });
+
+  it("shows offsets without a warning while the clock is in range, and nothing for an older node's body", () => {
+    const inRange = { ...clock, inRange: true, outOfRange: 0, peers: [{ id: "node1", offsetMs: 1.5, errorMs: 0.5, outOfRange: false }] };
+    const text = renderStatus(parseStatusBody({ node: "node3", members: [member({ id: "node3" })], clock: inRange }) ?? { node: "", members: [] });
+    expect(text).not.toContain("clock_offset");
+    expect(text).toContain("node1 +1.5 ms ±0.5");
+    expect(renderStatus(parseStatusBody({ node: "node3", members: [member({ id: "node3" })] }) ?? { node: "", members: [] })).not.toContain("Clock");
+  });
+});

@@ -101,6 +101,9 @@ class Harness {
   readonly writes: string[] = [];
   /** Keys whose write the transport fails. */
   readonly failing = new Set<string>();
+  /** Keys whose record the target refuses for its timestamp (replica-protocol.ts clock_offset). */
+  readonly fromTheFuture = new Set<string>();
+  readonly futureDropped: string[] = [];
   readonly handoff: HintedHandoff;
   readonly errors: unknown[] = [];
 
@@ -113,6 +116,7 @@ class Harness {
           write: (to, key, encoded) => {
             this.writes.push(`${to} ${key}`);
             expect(decodeRecord(encoded).timestampUs).toBe(RECORD.timestampUs);
+            if (this.fromTheFuture.has(key)) return Promise.reject(Object.assign(new Error("refused: clock_offset"), { code: "clock_offset" }));
             return this.failing.has(key) ? Promise.reject(new Error("unreachable")) : Promise.resolve();
           },
         },
@@ -120,6 +124,7 @@ class Harness {
         clock: this.clock,
         wallMs: () => this.wallMs,
         onError: (error) => this.errors.push(error),
+        onFutureDropped: (target, key) => this.futureDropped.push(`${target} ${key}`),
       },
     );
   }
@@ -178,6 +183,19 @@ describe("HintedHandoff", () => {
     h.failing.clear();
     expect(await h.handoff.replay("n2")).toMatchObject({ replayed: 3, complete: true });
     expect(h.pendingKeys("n2")).toEqual([]);
+  });
+
+  it("drops and counts a hint its target refuses for a timestamp from the future, and replays the ones after it", async () => {
+    const h = new Harness({ replayConcurrencyMax: 1 });
+    for (const key of ["a", "future", "c"]) h.miss(key, "n2");
+    await settle();
+    h.fromTheFuture.add("future");
+    const result = await h.handoff.replay("n2");
+    expect(result).toMatchObject({ replayed: 2, complete: true });
+    expect(h.writes).toEqual(["n2 a", "n2 future", "n2 c"]);
+    expect(h.pendingKeys("n2")).toEqual([]);
+    expect(h.handoff.stats().dropped.clock).toBe(1);
+    expect(h.futureDropped).toEqual(["n2 future"]);
   });
 
   it("drops and counts hints past the window at replay instead of sending them", async () => {

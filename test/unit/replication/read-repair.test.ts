@@ -64,6 +64,9 @@ class Harness {
   readonly digestReads: NodeId[] = [];
   outcome: ReadOutcome = { record: undefined, stale: [], answered: 2 };
   readonly repair: ReadRepair;
+  /** Timestamps above this are from the future (the node's wall clock plus the allowed offset). */
+  futureAboveUs = Number.POSITIVE_INFINITY;
+  readonly futureSkipped: string[] = [];
 
   constructor(options: Partial<ReadRepairOptions> = {}, seed = SEED) {
     const put = (id: NodeId, key: string, incoming: StoredRecord): void => {
@@ -103,6 +106,8 @@ class Harness {
         random: createRandom(seed),
         tokenOf: () => 150n,
         onRepairMiss: (miss) => this.misses.push(miss),
+        isFromTheFuture: (timestampUs) => timestampUs > this.futureAboveUs,
+        onFutureSkipped: (key) => this.futureSkipped.push(key),
       },
     );
   }
@@ -134,6 +139,18 @@ describe("ReadRepair", () => {
     expect(h.holds("c", "k")).toBe(2);
     expect(h.repair.stats()).toMatchObject({ foreground: 1, keysRepaired: 2 });
     expect(h.clock.tasks.every((entry) => entry.cancelled)).toBe(true);
+  });
+
+  it("does not copy a record from the future to the stale replicas, and counts it (issue 14 §2)", async () => {
+    const h = new Harness();
+    h.futureAboveUs = 1_000;
+    h.records.get("b")?.set("k", record(1_000_000));
+    h.records.get("a")?.set("k", record(1));
+    h.outcome = { record: record(1_000_000), stale: ["a"], answered: 2 };
+    await h.repair.read({ key: "k", level: "quorum" });
+    expect(h.holds("a", "k")).toBe(1);
+    expect(h.repair.stats()).toMatchObject({ keysRepaired: 0, futureSkipped: 1 });
+    expect(h.futureSkipped).toEqual(["k"]);
   });
 
   it("answers at the request deadline when a repair write hangs", async () => {
