@@ -103,6 +103,14 @@ describe("a node whose clock is an hour ahead", () => {
     const cli = await runGrapevine(["status", "--node", shifted.url]);
     expect(cli.code).toBe(0);
     expect(cli.stdout).toMatch(/clock is more than 500 ms off from most of its peers.*503 clock_offset/);
+
+    // Readiness says the same: the shifted node is not ready, for its clock; the healthy ones are.
+    const notReady = await request(`${shifted.url}/ready`);
+    expect(notReady.statusCode).toBe(503);
+    expect(await notReady.body.json()).toMatchObject({ error: "unavailable", reason: "clock_offset" });
+    const ready = await request(`${healthy1.url}/ready`);
+    expect(ready.statusCode).toBe(200);
+    await ready.body.dump();
   });
 
   it("refuses client writes with 503 unavailable, reason clock_offset, while it still serves reads", async () => {
