@@ -131,6 +131,13 @@ const REFINEMENT_ROUNDS_MAX = 8;
  */
 const REFINEMENT_EVALUATIONS_MAX = 400_000;
 
+/**
+ * How far inside its arc a token is kept, as a share of the ring (1.8e10 tokens): far wider than the
+ * rounding of a double share into a bigint token (~2^11 tokens), so a token never lands in the arc
+ * next to the one it was chosen for.
+ */
+const ARC_EDGE_MARGIN = 1e-9;
+
 /** Ranges narrower than this many tokens are not split (a token must fall strictly inside). */
 const MIN_SPLIT_WIDTH = 4;
 
@@ -214,19 +221,57 @@ function objective(allocation: Allocation): number {
   return total;
 }
 
-/** The best place for one more newcomer token: a range and a fraction of it, or none. */
-function bestSplit(allocation: Allocation, tokensLeft: number): { range: number; fraction: number } | undefined {
+/** The arc of `arcs` equal arcs of the ring (arc k is [k/arcs, (k+1)/arcs) of the token space) holding token. */
+export function arcOf(token: Token, arcs: number): number {
+  return Number((token * BigInt(arcs)) / TOKEN_SPACE);
+}
+
+/** A place for one more newcomer token: `taken` of range `range` (share of the ring), landing in `arc`. */
+interface Split {
+  readonly range: number;
+  readonly taken: number;
+  readonly arc: number;
+  readonly gain: number;
+}
+
+/**
+ * The best place for one more newcomer token in an arc where it has none yet (`freeArcs`), or none.
+ * Gain is the drop of the objective; it may be negative when every place makes things worse, and
+ * the token must go somewhere all the same.
+ */
+function bestSplit(allocation: Allocation, tokensLeft: number, freeArcs: readonly boolean[]): Split | undefined {
   const { work, newcomer, replicas, primaryEven, replicatedEven } = allocation;
+  const arcs = freeArcs.length;
   const { primary, replicated } = shares(work, allocation.members, replicas);
   const size = work.owners.length;
   // The newcomer's primary share still to take, spread over the tokens still to place.
   const quota = Math.max(0, primaryEven - (primary[newcomer] as number)) / tokensLeft;
-  let best: { range: number; fraction: number; gain: number } | undefined;
+  let best: Split | undefined;
   for (let split = 0; split < size; split++) {
     const owner = work.owners[split] as number;
     const width = work.widths[split] as number;
-    // The newcomer's own ranges are not split, nor ranges too narrow to hold a token inside.
-    if (owner === newcomer || width * RING < MIN_SPLIT_WIDTH) continue;
+    // Ranges too narrow to hold a token inside are not split.
+    if (width * RING < MIN_SPLIT_WIDTH) continue;
+    // The parts of this range that lie in a free arc: where a token may go, as (lo, hi) of the
+    // share taken. The walk is over unwrapped arc numbers, so a range across the wrap works too.
+    const startPosition = Number(work.tokens[(split - 1 + size) % size] as Token) / RING;
+    const windows: { arc: number; lo: number; hi: number }[] = [];
+    const lastArc = Math.floor((startPosition + width) * arcs);
+    for (let unwrapped = Math.floor(startPosition * arcs); unwrapped <= lastArc; unwrapped++) {
+      const arc = unwrapped % arcs;
+      if (!freeArcs[arc]) continue;
+      const lo = Math.max(0, unwrapped / arcs - startPosition) + ARC_EDGE_MARGIN;
+      const hi = Math.min(width, (unwrapped + 1) / arcs - startPosition) - ARC_EDGE_MARGIN;
+      if (hi > lo) windows.push({ arc, lo, hi });
+    }
+    if (windows.length === 0) continue;
+    if (owner === newcomer) {
+      // Splitting its own range changes nobody's share: a neutral place, for an arc that the
+      // newcomer's range covers whole (a stretch of an old ring with no other token in it).
+      const window = windows[0] as { arc: number; lo: number; hi: number };
+      if (best === undefined || best.gain < 0) best = { range: split, taken: (window.lo + window.hi) / 2, arc: window.arc, gain: 0 };
+      continue;
+    }
     // Changes that do not depend on where in the range the token goes: each range before this one
     // whose replica walk reaches it before finding `replicas` owners now meets the newcomer first,
     // which displaces the last replica it had (unless the newcomer was already among them).
@@ -251,43 +296,47 @@ function bestSplit(allocation: Allocation, tokensLeft: number): { range: number;
     const current = ahead.slice(0, replicas);
     const already = current.includes(newcomer);
     const full = current.length === replicas;
-    const fractions: number[] = [...CANDIDATE_FRACTIONS];
-    for (const multiple of QUOTA_MULTIPLES) {
-      const fraction = (quota * multiple) / width;
-      if (fraction > 0 && fraction < 1) fractions.push(fraction);
-    }
-    for (const fraction of fractions) {
-      const taken = width * fraction;
-      const changes = fixed.map((change) => ({ ...change }));
-      addChange(changes, owner, -taken, 0);
-      addChange(changes, newcomer, taken, already ? 0 : full ? taken : width);
-      if (!already && full) addChange(changes, current[replicas - 1] as number, 0, -taken);
-      let gain = 0;
-      for (const change of changes) {
-        const oldPrimary = primary[change.member] as number;
-        const oldReplicated = replicated[change.member] as number;
-        gain += PRIMARY_WEIGHT * (cost(oldPrimary, primaryEven) - cost(oldPrimary + change.primary, primaryEven));
-        gain += cost(oldReplicated, replicatedEven) - cost(oldReplicated + change.replicated, replicatedEven);
+    const wanted: number[] = CANDIDATE_FRACTIONS.map((fraction) => fraction * width);
+    for (const multiple of QUOTA_MULTIPLES) if (quota > 0) wanted.push(quota * multiple);
+    for (const window of windows) {
+      // Each wanted share, moved into this window if it falls outside, and the window's middle.
+      const takens = wanted.map((taken) => Math.min(window.hi, Math.max(window.lo, taken)));
+      takens.push((window.lo + window.hi) / 2);
+      for (const taken of takens) {
+        const changes = fixed.map((change) => ({ ...change }));
+        addChange(changes, owner, -taken, 0);
+        addChange(changes, newcomer, taken, already ? 0 : full ? taken : width);
+        if (!already && full) addChange(changes, current[replicas - 1] as number, 0, -taken);
+        let gain = 0;
+        for (const change of changes) {
+          const oldPrimary = primary[change.member] as number;
+          const oldReplicated = replicated[change.member] as number;
+          gain += PRIMARY_WEIGHT * (cost(oldPrimary, primaryEven) - cost(oldPrimary + change.primary, primaryEven));
+          gain += cost(oldReplicated, replicatedEven) - cost(oldReplicated + change.replicated, replicatedEven);
+        }
+        if (best === undefined || gain > best.gain) best = { range: split, taken, arc: window.arc, gain };
       }
-      if (best === undefined || gain > best.gain) best = { range: split, fraction, gain };
     }
   }
   return best;
 }
 
-/** Places a newcomer token `fraction` into range `range`: the exact token, strictly inside it. */
-function split(allocation: Allocation, range: number, fraction: number): Token {
+/** Places a newcomer token at `chosen`: the exact token, strictly inside its range and in its arc. */
+function split(allocation: Allocation, chosen: Split, arcs: number): Token {
   const { work } = allocation;
+  const { range } = chosen;
   const size = work.owners.length;
   const end = work.tokens[range] as Token;
   const previous = work.tokens[(range - 1 + size) % size] as Token;
   const width = rangeWidth({ start: previous, end });
   assert(width >= 2n, "a range one token wide cannot be split");
-  let amount = BigInt(Math.floor(Number(width) * fraction));
+  let amount = BigInt(Math.floor(chosen.taken * RING));
   if (amount >= width) amount = width - 1n;
   if (amount < 1n) amount = 1n;
   const token = (previous + amount) % TOKEN_SPACE;
   assert(token !== end && token !== previous, "a split point is strictly inside its range");
+  // ARC_EDGE_MARGIN is far wider than the rounding of a double share into tokens.
+  assert(arcOf(token, arcs) === chosen.arc, () => `token ${token} meant for arc ${chosen.arc} landed in arc ${arcOf(token, arcs)}`);
   // The arrays are in ring order from an arbitrary start, so inserting before `range` keeps them so.
   const share = Number(amount) / RING;
   work.tokens.splice(range, 0, token);
@@ -311,8 +360,8 @@ function unsplit(allocation: Allocation, token: Token): void {
 
 /**
  * `count` distinct tokens, ascending, for a node joining `ring`, placed to even out replicated and
- * primary ownership at `replicationFactor` (see the theory of operation above). `self` must not own
- * tokens on `ring` already.
+ * primary ownership at `replicationFactor`, one in each of `count` equal arcs of the ring (see the
+ * theory of operation above). `self` must not own tokens on `ring` already.
  */
 export function balancedTokens(ring: TokenMap, count: number, replicationFactor: number, random: Random, self?: NodeId): Token[] {
   if (ring.size === 0) return evenlySpacedTokens(random, count);
@@ -338,26 +387,32 @@ export function balancedTokens(ring: TokenMap, count: number, replicationFactor:
     primaryEven: 1 / members,
     replicatedEven: replicas / members,
   };
+  // One token per arc: freeArcs[k] while the newcomer has no token in arc k.
+  const freeArcs: boolean[] = new Array<boolean>(count).fill(true);
 
-  // Greedy: each token where it lowers the objective most, given the tokens placed before it.
+  // Greedy: each token where it lowers the objective most, among the arcs still free.
   const chosen: Token[] = [];
   for (let placed = 0; placed < count; placed++) {
-    const best = bestSplit(allocation, count - placed);
-    assert(best !== undefined, "the ring has a range wide enough to split");
-    chosen.push(split(allocation, best.range, best.fraction));
+    const best = bestSplit(allocation, count - placed, freeArcs);
+    assert(best !== undefined, "a free arc has a range wide enough to split");
+    chosen.push(split(allocation, best, count));
+    freeArcs[best.arc] = false;
   }
-  // Refinement: the first tokens were placed knowing least; move each to where it now does most
-  // good, keeping a move only when the objective drops.
+  // Refinement: the first tokens were placed knowing least; move each, within its own arc, to where
+  // it now does most good, keeping a move only when the objective drops.
   const rounds = Math.min(REFINEMENT_ROUNDS_MAX, Math.floor(REFINEMENT_EVALUATIONS_MAX / (count * (ring.size + count))));
   for (let round = 0; round < rounds; round++) {
     let moved = false;
     for (let position = 0; position < chosen.length; position++) {
       const before = objective(allocation);
       const old = chosen[position] as Token;
+      const arc = arcOf(old, count);
       unsplit(allocation, old);
-      const best = bestSplit(allocation, 1);
-      assert(best !== undefined, "the ring has a range wide enough to split");
-      const token = split(allocation, best.range, best.fraction);
+      freeArcs[arc] = true;
+      const best = bestSplit(allocation, 1, freeArcs);
+      assert(best !== undefined && best.arc === arc, "the arc just freed has a range wide enough to split");
+      const token = split(allocation, best, count);
+      freeArcs[arc] = false;
       if (objective(allocation) < before - 1e-12 && !chosen.includes(token)) {
         chosen[position] = token;
         moved = true;
@@ -372,6 +427,7 @@ export function balancedTokens(ring: TokenMap, count: number, replicationFactor:
   }
   const result = [...chosen].sort(compareTokens);
   assert(new Set(result).size === count, "the allocated tokens are distinct");
+  assert(new Set(result.map((token) => arcOf(token, count))).size === count, "one allocated token in each arc");
   for (const token of result) assert(!ring.tokens().includes(token), "an allocated token is not on the ring already");
   return result;
 }
@@ -386,4 +442,30 @@ function reinsert(allocation: Allocation, range: number, token: Token): void {
   work.owners.splice(range, 0, allocation.newcomer);
   work.widths.splice(range, 0, share);
   work.widths[range + 1] = (work.widths[range + 1] as number) - share;
+}
+
+/**
+ * The most of `tokens` (one node's) that any stretch of the ring `stretch` tokens long holds: how
+ * bunched a node's tokens are. Issue 21 bounds it at 2 for stretches of 1/(4·T) of the ring, T being
+ * the node's token count; one token per arc (balancedTokens) keeps it so, since such a stretch meets
+ * at most two arcs.
+ */
+export function tokensInFullestStretch(tokens: readonly Token[], stretch: bigint): number {
+  const sorted = [...tokens].sort(compareTokens);
+  const count = sorted.length;
+  let fullest = 0;
+  // Stretches starting at each token, [token, token + stretch), wrapping; the fullest starts at one.
+  let last = 0;
+  for (let first = 0; first < count; first++) {
+    if (last < first) last = first;
+    const from = sorted[first] as Token;
+    while (last + 1 < first + count) {
+      const next = sorted[(last + 1) % count] as Token;
+      const distance = (next - from + TOKEN_SPACE) % TOKEN_SPACE;
+      if (distance >= stretch) break;
+      last += 1;
+    }
+    fullest = Math.max(fullest, last - first + 1);
+  }
+  return fullest;
 }
