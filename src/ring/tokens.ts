@@ -4,33 +4,49 @@
 //
 // balancedTokens (what nodes use): a joining node looks at the ring it is joining and places its
 // tokens so that replicated ownership comes out even, as Cassandra's ReplicationAwareTokenAllocator
-// does (CASSANDRA-7032). Replicated ownership is what a node's disk and load follow: with
-// SimpleStrategy (ring/placement.ts) a node holds its own ranges plus, for each, the ranges before it
-// whose replica walk reaches it, so evening out primary ownership alone left it 26–36% off at 4–5
-// nodes (rf 3). The allocator lowers one objective over every member, the newcomer included: the sum
-// of squared relative deviations from even of replicated ownership (even: rf/N) plus, weighted, of
-// primary ownership (even: 1/N), which must also stay within ±15% since it is a coordinator's share.
+// does (CASSANDRA-7032), and so that its tokens are spread round the ring. Replicated ownership is
+// what a node's disk and load follow: with SimpleStrategy (ring/placement.ts) a node holds its own
+// ranges plus, for each, the ranges before it whose replica walk reaches it. The allocator lowers one
+// objective over every member, the newcomer included: the sum of squared relative deviations from even
+// of replicated ownership (even: rf/N) plus, weighted, of primary ownership (even: 1/N, a coordinator's
+// share), of each range's width (even: 1/(N·T)), of how often one member neighbours the newcomer's
+// tokens, and of every member's replicated ownership after each possible removal (removalCost).
 //
-// Candidates. In every range the newcomer does not own, a token may go at 1/4, 1/2 or 3/4 of it or
-// where the newcomer's part is 0.5–1.5 times its quota (primary share still needed / tokens still to
-// place); the newcomer takes (start, token] and the owner keeps (token, end]. A candidate is scored
-// by its change to the objective, computed locally: the newcomer's part moves primary from the owner
-// and makes the newcomer a replica of it in place of its last replica; each range just before it
-// whose replica walk reaches it before finding rf owners now meets the newcomer first, displacing
-// that walk's last replica. Scoring a range is a few short walks; shares are recomputed per token.
+// Spread (issue 21). Balancing ownership alone bunched a node's tokens: up to 7 of 16 in a stretch of
+// 1/64 of the ring, balanced only through slivers between them, so a removed member's ranges fell to
+// one or two neighbours (42% over even), a joining node streamed from few peers and Merkle ranges were
+// uneven. Cassandra's allocator notes the same gap (its removals are not corrected). So the ring is
+// cut into T equal arcs, T the newcomer's token count, and the newcomer takes exactly one token in
+// each: any stretch of 1/(4T) of the ring meets at most two arcs and so holds at most two of its
+// tokens (tokensInFullestStretch measures it). Within its arc a token goes where the objective is
+// lowest, which makes it split a wide range of an over-loaded member near the middle. The removal
+// term needs no re-tokening: removing X changes no other token, so a range whose first rf distinct
+// owners include X gains the next distinct owner after them; one walk per range gives, for every X
+// and Y, what Y would gain. Existing members' tokens are never moved; only the newcomer's are chosen.
+//
+// Candidates. In every range with a part in an arc where the newcomer has no token yet, a token may go
+// at 1/4, 1/2 or 3/4 of it or where the newcomer's part is 0.5–1.5 times its quota (primary share
+// still needed / tokens still to place), each moved inside the arc if it falls outside, or at the
+// middle of the range's part in the arc; the newcomer takes (start, token] and the owner keeps
+// (token, end]. A candidate is scored by its change to the objective, computed locally: the
+// newcomer's part moves primary from the owner and makes the newcomer a replica of it in place of its
+// last replica; each range just before it whose replica walk reaches it before finding rf owners now
+// meets the newcomer first, displacing that walk's last replica. The CANDIDATES_KEPT best by that
+// score are then compared by the whole objective, which alone sees the removal term.
 // Greedy then refinement. Each token goes to the best candidate given those placed before it; then up
-// to REFINEMENT_ROUNDS_MAX passes take each token out and put it where it now does most good, kept
-// only if the whole objective drops (early tokens were placed knowing least). Tokens are bigints: a
-// split point is `amount` past the range's start with 1 ≤ amount < width, so it is strictly inside an
-// existing range and can neither collide with the ring nor repeat; scoring uses doubles.
+// to REFINEMENT_ROUNDS_MAX passes take each token out and put it where it now does most good within
+// its arc, kept only if the whole objective drops (early tokens were placed knowing least). Tokens are
+// bigints: a split point is `amount` past the range's start with 1 ≤ amount < width, so it is strictly
+// inside an existing range and can neither collide with the ring nor repeat; scoring uses doubles,
+// kept ARC_EDGE_MARGIN inside an arc so rounding cannot carry a token into the next one (asserted).
 //
-// It is a heuristic, not an optimum: greedy choices cannot move existing members' tokens, so an
-// imbalance already on the ring is only reduced by where newcomers land, and removing a member hands
-// its ranges to whoever follows its tokens (bench/ownership.ts measures the spread after a removal,
-// not corrected here). On an empty ring (the first node of a cluster) the tokens are evenly spaced
-// from a random offset. The result depends only on the ring, the replication factor and the Random,
-// so it is reproducible and testable; bench/ownership.ts measures the primary and replicated spread
-// for 3 … 32 nodes against random tokens, and the time of a join decision.
+// It is a heuristic, not an optimum: it cannot move existing members' tokens, so an imbalance already
+// on the ring (a member that left, or tokens from an older allocator) is only reduced by where
+// newcomers land. On an empty ring (the first node of a cluster) the tokens are evenly spaced from a
+// random offset. The result depends only on the ring, the replication factor and the Random, so it is
+// reproducible and testable. bench/token-allocation.ts measures spread, ownership and the spread after
+// a removal for random join/leave sequences at 8, 16 and 32 vnodes against the allocator before issue
+// 21; at 16 vnodes a join into 64 nodes takes a few hundred ms.
 //
 // randomTokens (the old way, kept for comparison and for tests): a node takes `vnodes` tokens
 // chosen uniformly at random, as Cassandra did before its allocation algorithm and as the Dynamo
@@ -113,6 +129,47 @@ const CANDIDATE_FRACTIONS = [0.25, 0.5, 0.75] as const;
  */
 const PRIMARY_WEIGHT = 2;
 
+/**
+ * Weight of the range-width term: squared deviation of each range's width from even, relative to
+ * even. Small, since there are N·T ranges against N members; it makes a token split a wide range
+ * near its middle rather than shave a sliver off it. Wide ranges are what a removal hands over in
+ * one piece: before it, the widest range of a 64-node ring was ~5 times even, and one neighbour took
+ * 18% of a removed node's load. Each term (this, NEIGHBOUR_WEIGHT, REMOVAL_WEIGHT) was measured by
+ * growing 3 → 64 nodes at 16 vnodes, at 16 of the sizes, with the removal term still squared:
+ * dropping this one took the worst after-removal deviation from 13% to 17%, primary from 6% to 8%.
+ */
+const RANGE_WEIGHT = 0.001;
+
+/**
+ * Weight of the neighbour term: for each member, the square of how many newcomer tokens have it among
+ * their rf nearest distinct owners on one side. A member beside many of the newcomer's tokens is the
+ * one that takes over when either leaves; dropping this term took the worst after-removal deviation
+ * from 13% to 17% (measured as for RANGE_WEIGHT).
+ */
+const NEIGHBOUR_WEIGHT = 0.001;
+
+/**
+ * Weight of the removal term (removalCost): the deviations left after removing each member in turn.
+ * At 16 vnodes, growing to 64 nodes, the worst after-removal deviation at 16 sizes measured was 18.6%
+ * at weight 0, 15.5% at 1, 13.1% at 3; at 10 primary ownership reached 12%.
+ */
+const REMOVAL_WEIGHT = 3;
+
+/**
+ * The removal term takes each deviation to the fourth power over this squared, so deviations above it
+ * weigh more than their square and smaller ones less: the target is the worst node after the worst
+ * removal, not the average. With the square alone the worst after-removal deviation over every size
+ * from 4 to 64 nodes (16 vnodes) was 16.4%, with the fourth power 14.5% (primary 6.8%, replicated 6.7%).
+ */
+const REMOVAL_DEVIATION_SCALE = 0.1;
+
+/**
+ * Candidates, ranked by the local gain, whose whole objective (with the removal term, which needs the
+ * whole ring) is computed before one is taken: each costs one objective, O(N·T + N²). Twelve
+ * instead of six doubled the time of a join and did not lower the worst after-removal deviation.
+ */
+const CANDIDATES_KEPT = 6;
+
 /** Newcomer shares tried in each range, as multiples of its quota (what it still needs per token). */
 const QUOTA_MULTIPLES = [0.5, 0.75, 1, 1.25, 1.5] as const;
 
@@ -124,12 +181,19 @@ const QUOTA_MULTIPLES = [0.5, 0.75, 1, 1.25, 1.5] as const;
 const REFINEMENT_ROUNDS_MAX = 8;
 
 /**
- * Range evaluations (one range, all its split points) the refinement may spend: about 1.3 µs each,
- * so about 0.5 s. A join into 32 nodes × 16 vnodes needs ~75k (all passes, ~90 ms); larger rings or
- * vnode counts get fewer passes rather than a slow join (32 nodes × 256 vnodes: ~1.5 s, mostly the
- * greedy placement itself).
+ * Range evaluations (one range, all its split points) the refinement may spend, which bounds its
+ * passes: larger rings or vnode counts get fewer passes rather than a slow join. Each move also
+ * computes the whole objective CANDIDATES_KEPT times; a join into 64 nodes × 16 vnodes (all 8
+ * passes) takes 0.1–0.5 s on a shared 2-core machine, into 64 × 32 (6 passes) 0.5–1.1 s.
  */
 const REFINEMENT_EVALUATIONS_MAX = 400_000;
+
+/**
+ * How far inside its arc a token is kept, as a share of the ring (1.8e10 tokens): far wider than the
+ * rounding of a double share into a bigint token (~2^11 tokens), so a token never lands in the arc
+ * next to the one it was chosen for.
+ */
+const ARC_EDGE_MARGIN = 1e-9;
 
 /** Ranges narrower than this many tokens are not split (a token must fall strictly inside). */
 const MIN_SPLIT_WIDTH = 4;
@@ -196,6 +260,8 @@ interface Allocation {
   readonly replicas: number;
   readonly primaryEven: number;
   readonly replicatedEven: number;
+  /** Even width of one range once the newcomer is in: 1 / (tokens on the ring + its tokens). */
+  readonly rangeEven: number;
 }
 
 /** Squared deviation from even, relative to even. */
@@ -203,10 +269,49 @@ function cost(value: number, even: number): number {
   return ((value - even) / even) ** 2;
 }
 
+/**
+ * What removing one member would do: for each member X and each other Y, Y's replicated share once X
+ * is gone, compared with even among the others (rf/(N−1)), to the fourth power, summed, over N. Removing X
+ * changes no other token, so a range whose first `replicas` distinct owners include X gains the next
+ * distinct owner after them; one walk of `replicas + 1` owners per range gives every pair at once.
+ */
+function removalCost(allocation: Allocation, replicated: Float64Array): number {
+  const { work, members, replicas } = allocation;
+  if (members < 2) return 0;
+  const gained = new Float64Array(members * members);
+  for (let range = 0; range < work.owners.length; range++) {
+    const walk = distinctOwnersFrom(work, range, replicas + 1);
+    if (walk.length <= replicas) continue;
+    const next = walk[replicas] as number;
+    const width = work.widths[range] as number;
+    for (let position = 0; position < replicas; position++) {
+      const removed = walk[position] as number;
+      gained[removed * members + next] = (gained[removed * members + next] as number) + width;
+    }
+  }
+  const even = Math.min(replicas, members - 1) / (members - 1);
+  let total = 0;
+  for (let removed = 0; removed < members; removed++) {
+    for (let other = 0; other < members; other++) {
+      if (other === removed) continue;
+      const squared = cost((replicated[other] as number) + (gained[removed * members + other] as number), even);
+      // Fourth power, scaled to equal the square at REMOVAL_DEVIATION_SCALE: the worst pairs count.
+      total += (squared * squared) / REMOVAL_DEVIATION_SCALE ** 2;
+    }
+  }
+  return total / members;
+}
+
 /** The objective the allocator lowers: replicated plus weighted primary spread, over all members. */
 function objective(allocation: Allocation): number {
   const { primary, replicated } = shares(allocation.work, allocation.members, allocation.replicas);
   let total = 0;
+  for (const width of allocation.work.widths) total += RANGE_WEIGHT * cost(width, allocation.rangeEven);
+  total += REMOVAL_WEIGHT * removalCost(allocation, replicated);
+  const neighbours = neighbourCounts(allocation);
+  for (let member = 0; member < allocation.members; member++) {
+    total += NEIGHBOUR_WEIGHT * ((neighbours.before[member] as number) ** 2 + (neighbours.after[member] as number) ** 2);
+  }
   for (let member = 0; member < allocation.members; member++) {
     total += PRIMARY_WEIGHT * cost(primary[member] as number, allocation.primaryEven);
     total += cost(replicated[member] as number, allocation.replicatedEven);
@@ -214,19 +319,106 @@ function objective(allocation: Allocation): number {
   return total;
 }
 
-/** The best place for one more newcomer token: a range and a fraction of it, or none. */
-function bestSplit(allocation: Allocation, tokensLeft: number): { range: number; fraction: number } | undefined {
-  const { work, newcomer, replicas, primaryEven, replicatedEven } = allocation;
+/** The arc of `arcs` equal arcs of the ring (arc k is [k/arcs, (k+1)/arcs) of the token space) holding token. */
+export function arcOf(token: Token, arcs: number): number {
+  return Number((token * BigInt(arcs)) / TOKEN_SPACE);
+}
+
+/** The first `limit` distinct owners other than `skip` walking counter-clockwise from range `from` - 1. */
+function distinctOwnersBefore(ring: WorkRing, from: number, limit: number, skip: number): number[] {
+  const size = ring.owners.length;
+  const found: number[] = [];
+  for (let back = 1; back < size && found.length < limit; back++) {
+    const owner = ring.owners[(from - back + size) % size] as number;
+    if (owner !== skip && !found.includes(owner)) found.push(owner);
+  }
+  return found;
+}
+
+/** The first `limit` distinct owners other than `skip` walking clockwise from range `from`. */
+function distinctOwnersAfter(ring: WorkRing, from: number, limit: number, skip: number): number[] {
+  const size = ring.owners.length;
+  const found: number[] = [];
+  for (let step = 0; step < size && found.length < limit; step++) {
+    const owner = ring.owners[(from + step) % size] as number;
+    if (owner !== skip && !found.includes(owner)) found.push(owner);
+  }
+  return found;
+}
+
+/**
+ * For each member, how many newcomer tokens have it among the `replicas` distinct owners just before
+ * (`before`) or just after (`after`) them: the pairs whose repetition concentrates a removal.
+ */
+function neighbourCounts(allocation: Allocation): { before: Int32Array; after: Int32Array } {
+  const { work, members, newcomer, replicas } = allocation;
+  const before = new Int32Array(members);
+  const after = new Int32Array(members);
+  for (let range = 0; range < work.owners.length; range++) {
+    if (work.owners[range] !== newcomer) continue;
+    for (const member of distinctOwnersBefore(work, range, replicas, newcomer)) before[member] = (before[member] as number) + 1;
+    for (const member of distinctOwnersAfter(work, range + 1, replicas, newcomer)) after[member] = (after[member] as number) + 1;
+  }
+  return { before, after };
+}
+
+/** A place for one more newcomer token: `taken` of range `range` (share of the ring), landing in `arc`. */
+interface Split {
+  readonly range: number;
+  readonly taken: number;
+  readonly arc: number;
+  readonly gain: number;
+}
+
+/**
+ * The best place for one more newcomer token in an arc where it has none yet (`freeArcs`), or none.
+ * Gain is the drop of the objective; it may be negative when every place makes things worse, and
+ * the token must go somewhere all the same.
+ */
+function bestSplits(allocation: Allocation, tokensLeft: number, freeArcs: readonly boolean[], keep: number): Split[] {
+  const { work, newcomer, replicas, primaryEven, replicatedEven, rangeEven } = allocation;
+  const arcs = freeArcs.length;
   const { primary, replicated } = shares(work, allocation.members, replicas);
   const size = work.owners.length;
   // The newcomer's primary share still to take, spread over the tokens still to place.
   const quota = Math.max(0, primaryEven - (primary[newcomer] as number)) / tokensLeft;
-  let best: { range: number; fraction: number; gain: number } | undefined;
+  const neighbours = neighbourCounts(allocation);
+  // The `keep` best so far, best first: a short list, so insertion is cheap.
+  const best: Split[] = [];
+  const offer = (candidate: Split): void => {
+    if (best.length === keep && candidate.gain <= (best[keep - 1] as Split).gain) return;
+    let at = best.length;
+    while (at > 0 && (best[at - 1] as Split).gain < candidate.gain) at--;
+    best.splice(at, 0, candidate);
+    if (best.length > keep) best.pop();
+  };
   for (let split = 0; split < size; split++) {
     const owner = work.owners[split] as number;
     const width = work.widths[split] as number;
-    // The newcomer's own ranges are not split, nor ranges too narrow to hold a token inside.
-    if (owner === newcomer || width * RING < MIN_SPLIT_WIDTH) continue;
+    // Ranges too narrow to hold a token inside are not split.
+    if (width * RING < MIN_SPLIT_WIDTH) continue;
+    // The parts of this range that lie in a free arc: where a token may go, as (lo, hi) of the
+    // share taken. The walk is over unwrapped arc numbers, so a range across the wrap works too.
+    const startPosition = Number(work.tokens[(split - 1 + size) % size] as Token) / RING;
+    const windows: { arc: number; lo: number; hi: number }[] = [];
+    const lastArc = Math.floor((startPosition + width) * arcs);
+    for (let unwrapped = Math.floor(startPosition * arcs); unwrapped <= lastArc; unwrapped++) {
+      const arc = unwrapped % arcs;
+      if (!freeArcs[arc]) continue;
+      const lo = Math.max(0, unwrapped / arcs - startPosition) + ARC_EDGE_MARGIN;
+      const hi = Math.min(width, (unwrapped + 1) / arcs - startPosition) - ARC_EDGE_MARGIN;
+      if (hi > lo) windows.push({ arc, lo, hi });
+    }
+    if (windows.length === 0) continue;
+    if (owner === newcomer) {
+      // Splitting its own range changes nobody's share: a neutral place, for an arc that the
+      // newcomer's range covers whole (a stretch of an old ring with no other token in it).
+      const window = windows[0] as { arc: number; lo: number; hi: number };
+      const taken = (window.lo + window.hi) / 2;
+      const gain = RANGE_WEIGHT * (cost(width, rangeEven) - cost(taken, rangeEven) - cost(width - taken, rangeEven));
+      offer({ range: split, taken, arc: window.arc, gain });
+      continue;
+    }
     // Changes that do not depend on where in the range the token goes: each range before this one
     // whose replica walk reaches it before finding `replicas` owners now meets the newcomer first,
     // which displaces the last replica it had (unless the newcomer was already among them).
@@ -248,46 +440,55 @@ function bestSplit(allocation: Allocation, tokensLeft: number): { range: number;
     // This range: the newcomer's part (start, token] moves its primary from the owner, and the
     // newcomer becomes a replica of it in place of the last one (unless it already was one). On a
     // ring with fewer members than replicas the walk from the owner's part laps round to the newcomer.
+    // Repeating a neighbour: each further newcomer token beside the same member adds 2c + 1 to c².
+    let repeats = 0;
+    for (const member of distinctOwnersBefore(work, split, replicas, newcomer)) repeats += 2 * (neighbours.before[member] as number) + 1;
+    for (const member of distinctOwnersAfter(work, split, replicas, newcomer)) repeats += 2 * (neighbours.after[member] as number) + 1;
     const current = ahead.slice(0, replicas);
     const already = current.includes(newcomer);
     const full = current.length === replicas;
-    const fractions: number[] = [...CANDIDATE_FRACTIONS];
-    for (const multiple of QUOTA_MULTIPLES) {
-      const fraction = (quota * multiple) / width;
-      if (fraction > 0 && fraction < 1) fractions.push(fraction);
-    }
-    for (const fraction of fractions) {
-      const taken = width * fraction;
-      const changes = fixed.map((change) => ({ ...change }));
-      addChange(changes, owner, -taken, 0);
-      addChange(changes, newcomer, taken, already ? 0 : full ? taken : width);
-      if (!already && full) addChange(changes, current[replicas - 1] as number, 0, -taken);
-      let gain = 0;
-      for (const change of changes) {
-        const oldPrimary = primary[change.member] as number;
-        const oldReplicated = replicated[change.member] as number;
-        gain += PRIMARY_WEIGHT * (cost(oldPrimary, primaryEven) - cost(oldPrimary + change.primary, primaryEven));
-        gain += cost(oldReplicated, replicatedEven) - cost(oldReplicated + change.replicated, replicatedEven);
+    const wanted: number[] = CANDIDATE_FRACTIONS.map((fraction) => fraction * width);
+    for (const multiple of QUOTA_MULTIPLES) if (quota > 0) wanted.push(quota * multiple);
+    for (const window of windows) {
+      // Each wanted share, moved into this window if it falls outside, and the window's middle.
+      const takens = wanted.map((taken) => Math.min(window.hi, Math.max(window.lo, taken)));
+      takens.push((window.lo + window.hi) / 2);
+      for (const taken of takens) {
+        const changes = fixed.map((change) => ({ ...change }));
+        addChange(changes, owner, -taken, 0);
+        addChange(changes, newcomer, taken, already ? 0 : full ? taken : width);
+        if (!already && full) addChange(changes, current[replicas - 1] as number, 0, -taken);
+        // Splitting a wide range near its middle evens range widths; a sliver off one does not.
+        let gain = RANGE_WEIGHT * (cost(width, rangeEven) - cost(taken, rangeEven) - cost(width - taken, rangeEven)) - NEIGHBOUR_WEIGHT * repeats;
+        for (const change of changes) {
+          const oldPrimary = primary[change.member] as number;
+          const oldReplicated = replicated[change.member] as number;
+          gain += PRIMARY_WEIGHT * (cost(oldPrimary, primaryEven) - cost(oldPrimary + change.primary, primaryEven));
+          gain += cost(oldReplicated, replicatedEven) - cost(oldReplicated + change.replicated, replicatedEven);
+        }
+        offer({ range: split, taken, arc: window.arc, gain });
       }
-      if (best === undefined || gain > best.gain) best = { range: split, fraction, gain };
     }
   }
   return best;
 }
 
-/** Places a newcomer token `fraction` into range `range`: the exact token, strictly inside it. */
-function split(allocation: Allocation, range: number, fraction: number): Token {
+/** Places a newcomer token at `chosen`: the exact token, strictly inside its range and in its arc. */
+function split(allocation: Allocation, chosen: Split, arcs: number): Token {
   const { work } = allocation;
+  const { range } = chosen;
   const size = work.owners.length;
   const end = work.tokens[range] as Token;
   const previous = work.tokens[(range - 1 + size) % size] as Token;
   const width = rangeWidth({ start: previous, end });
   assert(width >= 2n, "a range one token wide cannot be split");
-  let amount = BigInt(Math.floor(Number(width) * fraction));
+  let amount = BigInt(Math.floor(chosen.taken * RING));
   if (amount >= width) amount = width - 1n;
   if (amount < 1n) amount = 1n;
   const token = (previous + amount) % TOKEN_SPACE;
   assert(token !== end && token !== previous, "a split point is strictly inside its range");
+  // ARC_EDGE_MARGIN is far wider than the rounding of a double share into tokens.
+  assert(arcOf(token, arcs) === chosen.arc, () => `token ${token} meant for arc ${chosen.arc} landed in arc ${arcOf(token, arcs)}`);
   // The arrays are in ring order from an arbitrary start, so inserting before `range` keeps them so.
   const share = Number(amount) / RING;
   work.tokens.splice(range, 0, token);
@@ -311,8 +512,8 @@ function unsplit(allocation: Allocation, token: Token): void {
 
 /**
  * `count` distinct tokens, ascending, for a node joining `ring`, placed to even out replicated and
- * primary ownership at `replicationFactor` (see the theory of operation above). `self` must not own
- * tokens on `ring` already.
+ * primary ownership at `replicationFactor`, one in each of `count` equal arcs of the ring (see the
+ * theory of operation above). `self` must not own tokens on `ring` already.
  */
 export function balancedTokens(ring: TokenMap, count: number, replicationFactor: number, random: Random, self?: NodeId): Token[] {
   if (ring.size === 0) return evenlySpacedTokens(random, count);
@@ -337,27 +538,36 @@ export function balancedTokens(ring: TokenMap, count: number, replicationFactor:
     replicas,
     primaryEven: 1 / members,
     replicatedEven: replicas / members,
+    rangeEven: 1 / (ring.size + count),
   };
+  // One token per arc: freeArcs[k] while the newcomer has no token in arc k.
+  const freeArcs: boolean[] = new Array<boolean>(count).fill(true);
 
-  // Greedy: each token where it lowers the objective most, given the tokens placed before it.
+  // Greedy: each token where it lowers the objective most, among the arcs still free.
   const chosen: Token[] = [];
   for (let placed = 0; placed < count; placed++) {
-    const best = bestSplit(allocation, count - placed);
-    assert(best !== undefined, "the ring has a range wide enough to split");
-    chosen.push(split(allocation, best.range, best.fraction));
+    const candidates = bestSplits(allocation, count - placed, freeArcs, CANDIDATES_KEPT);
+    assert(candidates.length > 0, "a free arc has a range wide enough to split");
+    const best = lowestObjective(allocation, candidates, count);
+    chosen.push(split(allocation, best, count));
+    freeArcs[best.arc] = false;
   }
-  // Refinement: the first tokens were placed knowing least; move each to where it now does most
-  // good, keeping a move only when the objective drops.
+  // Refinement: the first tokens were placed knowing least; move each, within its own arc, to where
+  // it now does most good, keeping a move only when the objective drops.
   const rounds = Math.min(REFINEMENT_ROUNDS_MAX, Math.floor(REFINEMENT_EVALUATIONS_MAX / (count * (ring.size + count))));
   for (let round = 0; round < rounds; round++) {
     let moved = false;
     for (let position = 0; position < chosen.length; position++) {
       const before = objective(allocation);
       const old = chosen[position] as Token;
+      const arc = arcOf(old, count);
       unsplit(allocation, old);
-      const best = bestSplit(allocation, 1);
-      assert(best !== undefined, "the ring has a range wide enough to split");
-      const token = split(allocation, best.range, best.fraction);
+      freeArcs[arc] = true;
+      const candidates = bestSplits(allocation, 1, freeArcs, CANDIDATES_KEPT);
+      assert(candidates.length > 0 && candidates.every((candidate) => candidate.arc === arc), "the arc just freed has a range wide enough to split");
+      const best = lowestObjective(allocation, candidates, count);
+      const token = split(allocation, best, count);
+      freeArcs[arc] = false;
       if (objective(allocation) < before - 1e-12 && !chosen.includes(token)) {
         chosen[position] = token;
         moved = true;
@@ -372,8 +582,29 @@ export function balancedTokens(ring: TokenMap, count: number, replicationFactor:
   }
   const result = [...chosen].sort(compareTokens);
   assert(new Set(result).size === count, "the allocated tokens are distinct");
+  assert(new Set(result.map((token) => arcOf(token, count))).size === count, "one allocated token in each arc");
   for (const token of result) assert(!ring.tokens().includes(token), "an allocated token is not on the ring already");
   return result;
+}
+
+/**
+ * Of a few candidates ranked by their local gain, the one whose whole objective is lowest: the local
+ * gain leaves out what a removal would do (removalCost), which only the whole ring shows.
+ */
+function lowestObjective(allocation: Allocation, candidates: readonly Split[], arcs: number): Split {
+  let best = candidates[0] as Split;
+  if (candidates.length === 1) return best;
+  let lowest = Infinity;
+  for (const candidate of candidates) {
+    const token = split(allocation, candidate, arcs);
+    const value = objective(allocation);
+    unsplit(allocation, token);
+    if (value < lowest) {
+      lowest = value;
+      best = candidate;
+    }
+  }
+  return best;
 }
 
 /** Puts `token` back as a newcomer token inside range `range` (undoing a move). */
@@ -386,4 +617,30 @@ function reinsert(allocation: Allocation, range: number, token: Token): void {
   work.owners.splice(range, 0, allocation.newcomer);
   work.widths.splice(range, 0, share);
   work.widths[range + 1] = (work.widths[range + 1] as number) - share;
+}
+
+/**
+ * The most of `tokens` (one node's) that any stretch of the ring `stretch` tokens long holds: how
+ * bunched a node's tokens are. Issue 21 bounds it at 2 for stretches of 1/(4·T) of the ring, T being
+ * the node's token count; one token per arc (balancedTokens) keeps it so, since such a stretch meets
+ * at most two arcs.
+ */
+export function tokensInFullestStretch(tokens: readonly Token[], stretch: bigint): number {
+  const sorted = [...tokens].sort(compareTokens);
+  const count = sorted.length;
+  let fullest = 0;
+  // Stretches starting at each token, [token, token + stretch), wrapping; the fullest starts at one.
+  let last = 0;
+  for (let first = 0; first < count; first++) {
+    if (last < first) last = first;
+    const from = sorted[first] as Token;
+    while (last + 1 < first + count) {
+      const next = sorted[(last + 1) % count] as Token;
+      const distance = (next - from + TOKEN_SPACE) % TOKEN_SPACE;
+      if (distance >= stretch) break;
+      last += 1;
+    }
+    fullest = Math.max(fullest, last - first + 1);
+  }
+  return fullest;
 }
