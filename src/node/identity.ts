@@ -15,7 +15,7 @@ import { readStateFile, StateFileSyntaxError, writeFileAtomic } from "../storage
 import type { NodeId } from "../core/ids.js";
 import { createRandom } from "../core/random.js";
 import { tokenFromString, tokenToString, type Token } from "../ring/partitioner.js";
-import { randomTokens } from "../ring/tokens.js";
+import { evenlySpacedTokens } from "../ring/tokens.js";
 
 export const IDENTITY_FILE = "node.json";
 const IDENTITY_FORMAT = 1;
@@ -91,7 +91,9 @@ export async function openIdentity(options: OpenIdentityOptions): Promise<NodeId
   if (existing === null) {
     id = options.id;
     // A 32-bit seed from the OS: tokens differ between nodes, and the choice is reproducible from it.
-    tokens = randomTokens(createRandom(randomInt(0, 2 ** 32)), options.vnodes);
+    // Evenly spaced, one per arc of the ring: these are the tokens of a node that forms a cluster
+    // without other seeds (bootstrap.ts planStart), and random ones would bunch (issue 21).
+    tokens = evenlySpacedTokens(createRandom(randomInt(0, 2 ** 32)), options.vnodes);
     generation = now;
   } else {
     if (options.idExplicit && existing.id !== options.id) {

@@ -3,6 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { IDENTITY_FILE, IdentityError, openIdentity } from "../../../src/node/identity.js";
+import { TOKEN_SPACE } from "../../../src/ring/partitioner.js";
+import { arcOf, tokensInFullestStretch } from "../../../src/ring/tokens.js";
 
 let dataDir: string;
 
@@ -25,6 +27,13 @@ describe("openIdentity", () => {
     const stored = JSON.parse(await readFile(path.join(dataDir, IDENTITY_FILE), "utf8")) as { id: string; tokens: string[] };
     expect(stored.id).toBe("node1");
     expect(stored.tokens).toHaveLength(16);
+  });
+
+  it("spreads a new node's tokens evenly, one per arc, so a node that forms a cluster alone is not bunched", async () => {
+    const identity = await openIdentity({ dataDir, id: "node1", idExplicit: true, vnodes: 16, nowMs: 1_000 });
+    expect(tokensInFullestStretch(identity.tokens, TOKEN_SPACE / BigInt(4 * 16))).toBeLessThanOrEqual(2);
+    const arcs = identity.tokens.map((token) => arcOf(token, 16));
+    expect(new Set(arcs).size).toBe(16);
   });
 
   it("keeps the id and tokens across a restart and takes a larger generation", async () => {
