@@ -76,7 +76,8 @@ describe("stream fetch route", () => {
     const { app, store } = await serve();
     await write(store, "k", 10);
     const token = tokenOf("k");
-    const { reply } = await fetchPage(app, { start: token, end: token, after: "k" });
+    const { status, reply } = await fetchPage(app, { start: token, end: token, after: "k" });
+    expect(status).toBe(200);
     // Only the tail of the cursor's own token (the last of the range), which has nothing after "k".
     expect(reply).toEqual({ records: [], done: true });
   });
