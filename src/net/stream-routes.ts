@@ -5,9 +5,9 @@
 // Guarded like every node-to-node route (net/route-guard.ts: secret, msgpack, size), then checked
 // against the schema. A fetch reads from the store's token-ordered scan (storage snapshot per scan),
 // resuming after the caller's cursor, and closes the page at the record count or the byte bound
-// (topology/stream.ts takePage: one record larger than the bound goes alone). A push goes through store.apply — the
-// last-write-wins merge — in one call, so a streamed record never replaces a newer version and the
-// reply comes once the batch is committed (durable as the store's --sync promises).
+// (topology/stream.ts takePage: one record larger than the bound goes alone). A push goes through
+// store.apply — the last-write-wins merge — in one call, so a streamed record never replaces a newer
+// version and the reply comes once the batch is committed (durable as the store's --sync promises).
 
 import type { FastifyPluginAsync } from "fastify";
 import { GrapevineError } from "../api/errors.js";
