@@ -45,7 +45,9 @@ export interface DataPathSources {
 
 /** Ring changes (issue 5): this node's range streams, the stream route, and cleanup. */
 export interface TopologySources {
-  readonly streams: { totals(): { readonly streamsDone: number; readonly streamsFailed: number; readonly keys: number; readonly bytes: number; readonly sourceChanges: number } };
+  readonly streams: {
+    totals(): { readonly streamsDone: number; readonly streamsFailed: number; readonly streamsStalled: number; readonly keys: number; readonly bytes: number; readonly sourceChanges: number };
+  };
   readonly routes: { readonly recordsSent: number; readonly bytesSent: number; readonly recordsReceived: number; readonly bytesReceived: number };
   readonly cleanup: { readonly runs: number; readonly rangesDeleted: number; readonly recordsDeleted: number };
 }
@@ -348,6 +350,9 @@ function registerTopology(registry: Registry, sources: TopologySources): void {
     const totals = streams.totals();
     return { done: totals.streamsDone, failed: totals.streamsFailed };
   });
+  observedCounter(registry, "stream_stalls_total", "Range streams failed because their cursor did not move for the stall limit (also in streams_total{outcome=\"failed\"})", () =>
+    streams.totals().streamsStalled,
+  );
   observedCounter(registry, "stream_source_changes_total", "Times a range stream resumed from another replica after its source failed", () =>
     streams.totals().sourceChanges,
   );

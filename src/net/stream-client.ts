@@ -8,7 +8,7 @@
 
 import { Pool } from "undici";
 import type { Address, NodeId } from "../core/ids.js";
-import type { Token } from "../ring/partitioner.js";
+import type { PageRequest } from "../topology/stream.js";
 import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
 import { secretHeaders } from "./auth.js";
 import { PeerLookup } from "./peer-lookup.js";
@@ -20,6 +20,7 @@ import {
   streamPushReplyCheck,
   streamViolation,
   type StreamFetchReply,
+  type StreamFetchRequest,
   type StreamPushReply,
 } from "./stream-protocol.js";
 
@@ -62,8 +63,16 @@ export class StreamClient {
     this.#timeoutMs = options.requestTimeoutMs ?? STREAM_CLIENT_DEFAULTS.requestTimeoutMs;
   }
 
-  async fetchPage(address: Address, range: { start: Token; end: Token }, limit: number): Promise<StreamFetchReply> {
-    const reply = await this.#post(address, STREAM_FETCH_PATH, { from: this.#options.self, start: range.start, end: range.end, limit });
+  async fetchPage(address: Address, request: PageRequest): Promise<StreamFetchReply> {
+    const body: StreamFetchRequest = {
+      from: this.#options.self,
+      start: request.range.start,
+      end: request.range.end,
+      limit: request.recordsMax,
+      bytes: request.bytesMax,
+      ...(request.afterKey === null ? {} : { after: request.afterKey }),
+    };
+    const reply = await this.#post(address, STREAM_FETCH_PATH, body);
     if (!streamFetchReplyCheck.Check(reply)) {
       throw new StreamRequestError(`${address} sent a bad stream page: ${streamViolation(streamFetchReplyCheck, reply)}`);
     }

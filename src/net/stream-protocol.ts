@@ -1,10 +1,15 @@
 // net/stream-protocol.ts — the node-to-node routes of range streaming (topology/stream.ts), shared by
 // client and server.
 //
-//   POST /internal/v1/stream/fetch  { from, start, end, limit }      → { records: [key, recordBytes, token][], done }
+//   POST /internal/v1/stream/fetch  { from, start, end, after?, limit, bytes? } → { records: [key, recordBytes, token][], done }
 //       the records (tombstones included) of the token range (start, end] of the answering node's
-//       store, in token order, at most `limit` of them and about `replyBytesTarget` bytes; `done` when
-//       the range has no more. The caller resumes after the last token it received.
+//       store, in token order, at most `limit` of them and at most `bytes` (default and most
+//       `pageBytesTarget`) except that the first record always goes, so one record of the largest
+//       value fits a page; `done` when the range has no more. With `after`, the scan resumes after
+//       the data key (start, after): the keys of token `start` above `after`, then (start, end]
+//       (storage/layout.ts dataRangeBoundsAfter). The caller resumes after the last record it
+//       received: (its token, its key), a position that moves with every record, so a page of one
+//       record, or of keys sharing a token, is never fetched twice.
 //   POST /internal/v1/stream/push   { from, records: [key, recordBytes][] } → { applied, superseded }
 //       applies the records to the answering node's store through its last-write-wins merge, so a
 //       streamed record never overwrites a newer write; answered once committed.
@@ -24,8 +29,10 @@ export const STREAM_PUSH_PATH = "/internal/v1/stream/push";
 export const STREAM_PROTOCOL_LIMITS = {
   /** Records one page may carry. */
   recordsPerPageMax: 4_096,
-  /** A page is closed once it holds this many bytes (one larger record goes alone). */
+  /** A page holds at most this many bytes of keys and records (one larger record goes alone). */
   pageBytesTarget: 1024 * 1024,
+  /** The smallest byte bound a fetch may ask for: below it pages are all overhead. */
+  pageBytesMin: 1024,
   /** Room for the envelope, keys and record headers. */
   envelopeBytesMax: 1024 * 1024,
 } as const;
@@ -44,7 +51,11 @@ export const StreamFetchRequestSchema = Type.Object(
     from: FromSchema,
     start: TokenSchema,
     end: TokenSchema,
+    /** Resume after the data key (start, after); absent: the whole (start, end]. */
+    after: Type.Optional(KeySchema),
     limit: Type.Integer({ minimum: 1, maximum: STREAM_PROTOCOL_LIMITS.recordsPerPageMax }),
+    /** Bytes of keys and records per page (the first record always goes); absent: pageBytesTarget. */
+    bytes: Type.Optional(Type.Integer({ minimum: STREAM_PROTOCOL_LIMITS.pageBytesMin, maximum: STREAM_PROTOCOL_LIMITS.pageBytesTarget })),
   },
   { additionalProperties: false },
 );

@@ -4,9 +4,10 @@
 //
 // Guarded like every node-to-node route (net/route-guard.ts: secret, msgpack, size), then checked
 // against the schema. A fetch reads from the store's token-ordered scan (storage snapshot per scan),
-// closing the page at the record count or the byte target. A push goes through store.apply — the
-// last-write-wins merge — in one call, so a streamed record never replaces a newer version and the
-// reply comes once the batch is committed (durable as the store's --sync promises).
+// resuming after the caller's cursor, and closes the page at the record count or the byte bound
+// (topology/stream.ts takePage: one record larger than the bound goes alone). A push goes through
+// store.apply — the last-write-wins merge — in one call, so a streamed record never replaces a newer
+// version and the reply comes once the batch is committed (durable as the store's --sync promises).
 
 import type { FastifyPluginAsync } from "fastify";
 import { GrapevineError } from "../api/errors.js";
@@ -15,6 +16,7 @@ import type { Store } from "../storage/store.js";
 import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
 import { isValidReplicaKey } from "./replica-protocol.js";
 import { guardNodeRoutes } from "./route-guard.js";
+import { streamedBytes, takePage } from "../topology/stream.js";
 import {
   STREAM_FETCH_PATH,
   STREAM_PAGE_BYTES_MAX,
@@ -65,18 +67,17 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app,
     if (!streamFetchRequestCheck.Check(decoded)) {
       throw new GrapevineError("bad_request", `bad stream fetch: ${streamViolation(streamFetchRequestCheck, decoded)}`);
     }
-    const records: StreamFetchReply["records"] = [];
+    const afterKey = decoded.after ?? null;
+    if (afterKey !== null && !isValidReplicaKey(afterKey)) throw new GrapevineError("bad_request", "bad stream fetch: after is not 1 to 1024 bytes of UTF-8");
+    const page = await takePage(
+      store.scanRange({ start: decoded.start, end: decoded.end }, { limit: decoded.limit + 1, tombstones: true, afterKey }),
+      (scanned) => encodeRecord(scanned.record),
+      { recordsMax: decoded.limit, bytesMax: decoded.bytes ?? STREAM_PROTOCOL_LIMITS.pageBytesTarget },
+    );
+    const records: StreamFetchReply["records"] = page.records.map((streamed) => [streamed.key, streamed.record, streamed.token]);
     let bytes = 0;
-    let done = true;
-    for await (const scanned of store.scanRange({ start: decoded.start, end: decoded.end }, { limit: decoded.limit + 1, tombstones: true })) {
-      if (records.length >= decoded.limit || bytes >= STREAM_PROTOCOL_LIMITS.pageBytesTarget) {
-        done = false;
-        break;
-      }
-      const encoded = encodeRecord(scanned.record);
-      records.push([scanned.key, encoded, scanned.token]);
-      bytes += encoded.length + scanned.key.length;
-    }
+    for (const streamed of page.records) bytes += streamedBytes(streamed.key, streamed.record);
+    const done = page.done;
     stats.fetches++;
     stats.recordsSent += records.length;
     stats.bytesSent += bytes;

@@ -159,3 +159,21 @@ export function dataRangeBounds(range: TokenRangeBounds): KeyBounds[] {
   stretches.push(inclusiveTokenBounds(TOKEN_MIN, end));
   return stretches;
 }
+
+/**
+ * The storage-key stretches of what is left of a range once a scan has passed the data key
+ * (start, afterKey): the keys of token `start` that sort after afterKey (UTF-8 bytewise, as stored),
+ * then the range (start, end] as dataRangeBounds gives it; when start === end, that token was the
+ * range's last and only its tail is left. afterKey null is dataRangeBounds itself. This is the
+ * resume point of range streaming (topology/stream.ts): a position between two storage keys, so a
+ * resumed scan never repeats a key nor skips one, however many keys share a token.
+ */
+export function dataRangeBoundsAfter(range: TokenRangeBounds, afterKey: string | null): KeyBounds[] {
+  if (afterKey === null) return dataRangeBounds(range);
+  const { start, end } = range;
+  // The smallest byte string above a storage key is that key followed by a zero byte.
+  const gte = Buffer.concat([encodeDataKey(start, afterKey), Buffer.from([0])]);
+  const lt = start === TOKEN_MAX ? Buffer.from([NAMESPACE.data + 1]) : tokenBytes(NAMESPACE.data, start + 1n);
+  const tail: KeyBounds = { gte, lt };
+  return start === end ? [tail] : [tail, ...dataRangeBounds(range)];
+}

@@ -53,6 +53,7 @@ import { assert } from "../core/assert.js";
 import { tokenOf as partitionerTokenOf, type Token } from "../ring/partitioner.js";
 import {
   dataRangeBounds,
+  dataRangeBoundsAfter,
   decodeDataKey,
   tokenOfDataKey,
   decodeSegmentLogKey,
@@ -162,6 +163,11 @@ export interface ScanOptions {
   readonly limit?: number;
   /** Include tombstones (repair and streaming need them). Default true. */
   readonly tombstones?: boolean;
+  /**
+   * Resume after the data key (range.start, afterKey): that token's keys above afterKey first, then
+   * (start, end] (layout.ts dataRangeBoundsAfter). Range streaming's cursor.
+   */
+  readonly afterKey?: string | null;
 }
 
 export interface HashedEntry {
@@ -635,7 +641,7 @@ export class LevelStore implements Store {
     assert(remaining >= 0, "scan limit must not be negative");
     const includeTombstones = options.tombstones ?? true;
 
-    for (const bounds of dataRangeBounds(range)) {
+    for (const bounds of dataRangeBoundsAfter(range, options.afterKey ?? null)) {
       if (remaining <= 0) return;
       // An iterator reads from an implicit snapshot: writes committed meanwhile do not tear the scan.
       const iterator = this.db.iterator({ gte: bounds.gte, lt: bounds.lt });

@@ -2,23 +2,30 @@
 // to a node that is becoming their replica, during a bootstrap, a decommission or a removenode.
 //
 // Theory of operation. A stream is one range (start, end], one target and an ordered list of
-// sources (current replicas of the range). It pages through the range in token order: fetch up to
-// `pageRecordsMax` records from the source, push them to the target (whose store merges them last
-// write wins, so a streamed record never replaces a newer write), and move a cursor to the last
-// token received. The cursor is what makes a stream resumable: when the source fails mid-stream,
-// the stream waits `retryDelayMs` and continues from the cursor with the next live source, so what
-// was already streamed is not sent again (the records of the cursor's own token are re-sent, which
-// LWW makes harmless and which keeps two keys sharing a token from being skipped). A stream fails
-// for good after `attemptsMax` failed pages in a row, and the ring change that started it fails.
+// sources (current replicas of the range). It pages through the range in storage order (token, then
+// key: storage/layout.ts): fetch a page from the source, push it to the target (whose store merges
+// it last write wins, so a streamed record never replaces a newer write), and move a cursor to the
+// last record received. The cursor is a position between two storage keys, (token, key) exclusive,
+// so every page starts strictly after the previous one: a page of one record (one value of
+// --max-value-bytes fills a page alone) or of many keys sharing a token never repeats, and no key is
+// skipped. (It used to be the last token, re-fetched inclusively: a page of one record then fetched
+// itself forever.) A page that does not start after the cursor, or leaves the range, is refused as
+// a failed page. The cursor is also what makes a stream resumable: when the source fails
+// mid-stream, the stream waits `retryDelayMs` and continues from the cursor with the next live
+// source, so what was already streamed is not sent again. A stream fails for good after
+// `attemptsMax` failed pages in a row, or when its cursor has not moved for `noProgressMsMax` (a
+// stall: whatever the cause, a stream is never retried silently forever); the ring change that
+// started it then fails.
 //
 // Bounds (ARCHITECTURE §6.3): at most `concurrentStreamsMax` streams run at once on this node, queued
 // in order; all of them together send at most `bytesPerSecondMax` (a token bucket, refilled by the
 // clock: a page waits until its bytes are allowed); a page holds at most `pageRecordsMax` records and
-// about 1 MiB (net/stream-protocol.ts), and at most about one second of the byte budget (from the
-// record size seen so far), so a slow stream still moves its cursor every second or so and a failure
-// costs at most that much work. Progress of every stream (keys, bytes, how far through the
-// range, which source, attempts) is kept for /cluster/status and `grapevine status`; the last
-// `finishedStreamsKept` finished streams stay visible.
+// at most `pageBytesMax` bytes, itself at most about one second of the byte budget, except that its
+// first record always goes (takePage), so a slow stream still moves its cursor every second or so,
+// a failure costs at most that much work, and a record of the largest value still streams. Progress
+// of every stream (keys, bytes, how far through the range, which source, attempts) is kept for
+// /cluster/status and `grapevine status`; the last `finishedStreamsKept` finished streams stay
+// visible.
 //
 // IO is behind StreamEndpoints (local store or a peer, chosen by the caller), and time behind the
 // Clock port, so tests drive it with fakes.
@@ -35,18 +42,23 @@ export const STREAM_DEFAULTS = {
   bytesPerSecondMax: 32 * 1024 * 1024,
   /** Records per page. */
   pageRecordsMax: 1_024,
+  /** Bytes of keys and records per page (net/stream-protocol.ts pageBytesTarget); a larger record goes alone. */
+  pageBytesMax: 1024 * 1024,
   /** Failed pages in a row before a stream gives up. */
   attemptsMax: 20,
   /** Wait before retrying a failed page (another source when the source failed). */
   retryDelayMs: 1_000,
   /** Finished streams kept for the progress view. */
   finishedStreamsKept: 256,
+  /**
+   * A stream whose cursor has not moved for this long fails (a stall), whatever it was doing:
+   * four page timeouts (net/stream-client.ts, 30 s), far above one page at any allowed rate.
+   */
+  noProgressMsMax: 120_000,
 } as const;
 
-/** Record size assumed before any was seen (a short key and a small value with its header). */
-const PAGE_SIZING_RECORD_BYTES_GUESS = 128;
-/** Fewest records per page, however low the byte budget: below it the per-page overhead dominates. */
-const PAGE_RECORDS_MIN = 16;
+/** Fewest bytes a page may be bounded to, however low the byte budget (net/stream-protocol.ts pageBytesMin). */
+const PAGE_BYTES_MIN = 1024;
 
 export type StreamOptions = { -readonly [K in keyof typeof STREAM_DEFAULTS]: number };
 
@@ -57,9 +69,103 @@ export interface StreamedRecord {
   readonly token: Token;
 }
 
+/**
+ * Where a stream stands: just after the data key (token, key). `key` null only at the start, where
+ * the token is the range's start and the position is before the whole range (start, end].
+ */
+export interface StreamCursor {
+  readonly token: Token;
+  readonly key: string | null;
+}
+
+/** One page asked of a source: the rest of `range` after `afterKey` (storage/layout.ts dataRangeBoundsAfter). */
+export interface PageRequest {
+  /** (cursor token, range end]. */
+  readonly range: RangeBounds;
+  /** The cursor's key: resume after the data key (range.start, afterKey); null for the whole range. */
+  readonly afterKey: string | null;
+  readonly recordsMax: number;
+  /** Bytes of keys and records; the first record goes even if larger. */
+  readonly bytesMax: number;
+}
+
+export interface StreamPage {
+  readonly records: readonly StreamedRecord[];
+  readonly done: boolean;
+}
+
+/** Bytes a record takes in a page (and in the byte budget): its key's UTF-8 bytes and its encoding. */
+export function streamedBytes(key: string, record: Uint8Array): number {
+  return Buffer.byteLength(key, "utf8") + record.length;
+}
+
+/**
+ * Fills one page from a scan in storage order: records until `recordsMax`, or until the next one
+ * would take the page past `bytesMax` (the first always goes, so a record larger than the bound
+ * streams alone); `done` when the scan ended first. Reads at most one record past the page.
+ * The source side of a fetch (net/stream-routes.ts and the local source) uses it.
+ */
+export async function takePage<T extends { key: string; token: Token }>(
+  scan: AsyncIterable<T>,
+  encode: (scanned: T) => Uint8Array,
+  limits: { recordsMax: number; bytesMax: number },
+): Promise<StreamPage> {
+  const records: StreamedRecord[] = [];
+  let bytes = 0;
+  for await (const scanned of scan) {
+    if (records.length >= limits.recordsMax) return { records, done: false };
+    const record = encode(scanned);
+    const size = streamedBytes(scanned.key, record);
+    if (records.length > 0 && bytes + size > limits.bytesMax) return { records, done: false };
+    records.push({ key: scanned.key, record, token: scanned.token });
+    bytes += size;
+  }
+  return { records, done: true };
+}
+
+/** Position of a token in the range's order: 0 just after start, width-1 at end. */
+function offsetInRange(range: RangeBounds, token: Token): bigint {
+  return (token - range.start - 1n + TOKEN_SPACE) % TOKEN_SPACE;
+}
+
+function compareKeys(a: string, b: string): number {
+  // Storage order within a token is the key's UTF-8 bytes (layout.ts), not JavaScript's UTF-16 order.
+  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+}
+
+/**
+ * Whether a page moves the cursor forward: every record lies in the range, strictly after the
+ * cursor and after the record before it, in storage order. The reason it does not, or null.
+ */
+export function pageViolation(range: RangeBounds, cursor: StreamCursor, records: readonly StreamedRecord[]): string | null {
+  const w = width(range);
+  let previous: { offset: bigint; key: string } | null = cursor.key === null ? null : { offset: offsetInRange(range, cursor.token), key: cursor.key };
+  for (const streamed of records) {
+    const offset = offsetInRange(range, streamed.token);
+    if (offset >= w) return `record ${JSON.stringify(streamed.key)} at token ${tokenToString(streamed.token)} is outside the range`;
+    if (previous !== null && (offset < previous.offset || (offset === previous.offset && compareKeys(streamed.key, previous.key) <= 0))) {
+      return `record ${JSON.stringify(streamed.key)} at token ${tokenToString(streamed.token)} does not follow the cursor`;
+    }
+    previous = { offset, key: streamed.key };
+  }
+  return null;
+}
+
+/** The request for the page after `cursor` in the stream's range. */
+export function pageRequestAt(range: RangeBounds, cursor: StreamCursor, limits: { recordsMax: number; bytesMax: number }): PageRequest {
+  return { range: { start: cursor.token, end: range.end }, afterKey: cursor.key, ...limits };
+}
+
+/** The cursor after a page: just after its last record (the page is non-empty and passed pageViolation). */
+export function cursorAfter(records: readonly StreamedRecord[]): StreamCursor {
+  const last = records[records.length - 1];
+  if (last === undefined) throw new RangeError("cursorAfter needs a non-empty page");
+  return { token: last.token, key: last.key };
+}
+
 export interface StreamEndpoints {
-  /** A page of the range (start, end] from `source`, in token order; done when nothing follows. */
-  fetch(source: NodeId, range: RangeBounds, limit: number): Promise<{ records: readonly StreamedRecord[]; done: boolean }>;
+  /** A page of what is left of a range from `source` (PageRequest), in storage order; done when nothing follows. */
+  fetch(source: NodeId, request: PageRequest): Promise<StreamPage>;
   /** Applies records to `target`'s store (last write wins). */
   push(target: NodeId, records: readonly StreamedRecord[]): Promise<void>;
   /** Whether a source is worth trying now. */
@@ -96,7 +202,12 @@ export interface StreamProgress {
 }
 
 export class StreamFailedError extends Error {
-  override readonly name = "StreamFailedError";
+  override readonly name: string = "StreamFailedError";
+}
+
+/** A stream whose cursor did not move for noProgressMsMax. */
+export class StreamStalledError extends StreamFailedError {
+  override readonly name = "StreamStalledError";
 }
 
 interface StreamRecord {
@@ -104,7 +215,9 @@ interface StreamRecord {
   change: string;
   task: StreamTask;
   state: StreamState;
-  cursor: Token;
+  cursor: StreamCursor;
+  /** When the cursor last moved (or the stream started): the stall clock. */
+  progressAtMs: number;
   sourceIndex: number;
   source: NodeId | null;
   keys: number;
@@ -114,10 +227,16 @@ interface StreamRecord {
   error: string | null;
 }
 
+/** Where a failed stream is reported (the node's logger). */
+export interface StreamLog {
+  error(fields: Record<string, unknown>, message: string): void;
+}
+
 export interface StreamManagerDeps {
   readonly endpoints: StreamEndpoints;
   readonly clock: Clock;
   readonly onPage?: (records: number, bytes: number) => void;
+  readonly log?: StreamLog;
 }
 
 function width(range: RangeBounds): bigint {
@@ -135,10 +254,7 @@ export class StreamManager {
   readonly #waiting: (() => void)[] = [];
   /** Token bucket: the time (ms) from which the next byte may be sent. */
   #sendFreeAtMs = 0;
-  #totals = { streamsDone: 0, streamsFailed: 0, keys: 0, bytes: 0, sourceChanges: 0 };
-  /** Records and bytes streamed so far, for the average record size that sizes pages. */
-  #recordsSeen = 0;
-  #bytesSeen = 0;
+  #totals = { streamsDone: 0, streamsFailed: 0, streamsStalled: 0, keys: 0, bytes: 0, sourceChanges: 0 };
 
   constructor(options: Partial<StreamOptions>, deps: StreamManagerDeps) {
     this.options = { ...STREAM_DEFAULTS, ...options };
@@ -155,7 +271,8 @@ export class StreamManager {
       change,
       task,
       state: "queued",
-      cursor: task.range.start,
+      cursor: { token: task.range.start, key: null },
+      progressAtMs: 0,
       sourceIndex: 0,
       source: null,
       keys: 0,
@@ -191,14 +308,14 @@ export class StreamManager {
       progress:
         record.state === "done"
           ? 1
-          : Number(((record.cursor - record.task.range.start + TOKEN_SPACE) % TOKEN_SPACE) * 10_000n / width(record.task.range)) / 10_000,
+          : Number(((record.cursor.token - record.task.range.start + TOKEN_SPACE) % TOKEN_SPACE) * 10_000n / width(record.task.range)) / 10_000,
       attempts: record.attempts,
       sourceChanges: record.sourceChanges,
       error: record.error,
     }));
   }
 
-  totals(): Readonly<{ streamsDone: number; streamsFailed: number; keys: number; bytes: number; sourceChanges: number }> {
+  totals(): Readonly<{ streamsDone: number; streamsFailed: number; streamsStalled: number; keys: number; bytes: number; sourceChanges: number }> {
     return this.#totals;
   }
 
@@ -206,6 +323,7 @@ export class StreamManager {
     await this.#acquire();
     try {
       record.state = "streaming";
+      record.progressAtMs = this.#deps.clock.nowMs();
       await this.#stream(record);
       record.state = "done";
       this.#totals.streamsDone++;
@@ -213,6 +331,20 @@ export class StreamManager {
       record.state = "failed";
       record.error = error instanceof Error ? error.message : String(error);
       this.#totals.streamsFailed++;
+      if (error instanceof StreamStalledError) this.#totals.streamsStalled++;
+      this.#deps.log?.error(
+        {
+          stream: record.id,
+          change: record.change,
+          start: tokenToString(record.task.range.start),
+          end: tokenToString(record.task.range.end),
+          target: record.task.target,
+          source: record.source,
+          keys: record.keys,
+          stalled: error instanceof StreamStalledError,
+        },
+        `range stream failed: ${record.error}`,
+      );
       throw error;
     } finally {
       this.#release();
@@ -225,6 +357,7 @@ export class StreamManager {
     const { endpoints } = this.#deps;
     let failuresInARow = 0;
     for (;;) {
+      this.#checkProgress(record);
       const source = this.#chooseSource(record);
       if (source === null) {
         failuresInARow++;
@@ -236,9 +369,11 @@ export class StreamManager {
         continue;
       }
       record.source = source;
-      let page: { records: readonly StreamedRecord[]; done: boolean };
+      let page: StreamPage;
       try {
-        page = await endpoints.fetch(source, { start: record.cursor, end: task.range.end }, this.#pageLimit());
+        page = await endpoints.fetch(source, pageRequestAt(task.range, record.cursor, this.#pageLimits()));
+        const violation = pageViolation(task.range, record.cursor, page.records);
+        if (violation !== null) throw new Error(`bad page: ${violation}`);
       } catch (error) {
         // The source failed mid-stream: resume from the cursor with the next source.
         failuresInARow++;
@@ -252,9 +387,7 @@ export class StreamManager {
       }
       if (page.records.length > 0) {
         let bytes = 0;
-        for (const streamed of page.records) bytes += streamed.record.length + streamed.key.length;
-        this.#recordsSeen += page.records.length;
-        this.#bytesSeen += bytes;
+        for (const streamed of page.records) bytes += streamedBytes(streamed.key, streamed.record);
         await this.#throttle(bytes);
         try {
           await endpoints.push(task.target, page.records);
@@ -272,10 +405,9 @@ export class StreamManager {
         this.#totals.keys += page.records.length;
         this.#totals.bytes += bytes;
         this.#deps.onPage?.(page.records.length, bytes);
-        const last = (page.records[page.records.length - 1] as StreamedRecord).token;
-        // Resume at the last token itself (exclusive start one below it): keys sharing it are not skipped.
-        const next = (last - 1n + TOKEN_SPACE) % TOKEN_SPACE;
-        if (next !== record.cursor) record.cursor = next;
+        // Just after the last record: pageViolation checked that it lies after the old cursor.
+        record.cursor = cursorAfter(page.records);
+        record.progressAtMs = this.#deps.clock.nowMs();
       }
       failuresInARow = 0;
       record.state = "streaming";
@@ -284,11 +416,20 @@ export class StreamManager {
     }
   }
 
-  /** Records per page: pageRecordsMax, or about one second of the byte budget if that is fewer. */
-  #pageLimit(): number {
-    const averageBytes = this.#recordsSeen > 0 ? this.#bytesSeen / this.#recordsSeen : PAGE_SIZING_RECORD_BYTES_GUESS;
-    const perSecond = Math.floor(this.options.bytesPerSecondMax / Math.max(1, averageBytes));
-    return Math.max(PAGE_RECORDS_MIN, Math.min(this.options.pageRecordsMax, perSecond));
+  /** Page bounds: pageRecordsMax records, and pageBytesMax bytes or about one second of the byte budget if that is less. */
+  #pageLimits(): { recordsMax: number; bytesMax: number } {
+    const bytesMax = Math.max(PAGE_BYTES_MIN, Math.min(this.options.pageBytesMax, Math.floor(this.options.bytesPerSecondMax)));
+    return { recordsMax: this.options.pageRecordsMax, bytesMax };
+  }
+
+  /** Fails the stream when its cursor has not moved for noProgressMsMax. */
+  #checkProgress(record: StreamRecord): void {
+    const stalledMs = this.#deps.clock.nowMs() - record.progressAtMs;
+    if (stalledMs < this.options.noProgressMsMax) return;
+    const last = record.error === null ? "" : ` (last error: ${record.error})`;
+    throw new StreamStalledError(
+      `stalled: no progress for ${Math.round(stalledMs / 1000)} s (limit ${this.options.noProgressMsMax / 1000} s) at token ${tokenToString(record.cursor.token)}${last}`,
+    );
   }
 
   /** The current source if it is live, else the next live one in order; null when none is. */

@@ -20,7 +20,7 @@ import { bootstrap, type BootstrapOptions, type BootstrapOutcome } from "./boots
 import { checkDecommission, decommission } from "./decommission.js";
 import { checkRemoveNode, removeNode } from "./remove-node.js";
 import { RingChangeError, TopologyStoppedError, type TopologyContext } from "./ring-change.js";
-import { StreamManager, type StreamedRecord, type StreamProgress } from "./stream.js";
+import { StreamManager, takePage, type PageRequest, type StreamProgress } from "./stream.js";
 
 /**
  * A decommissioned node answers a little longer before it exits, so that `grapevine decommission` (which
@@ -48,7 +48,7 @@ export interface CleanupStats {
 
 /** The stream pages to and from other nodes (net/stream-client.ts implements it). */
 export interface StreamTransport {
-  fetchPage(address: Address, range: { start: Token; end: Token }, limit: number): Promise<{ records: readonly (readonly [string, Uint8Array, Token])[]; done: boolean }>;
+  fetchPage(address: Address, request: PageRequest): Promise<{ records: readonly (readonly [string, Uint8Array, Token])[]; done: boolean }>;
   pushPage(address: Address, records: readonly (readonly [string, Uint8Array])[]): Promise<unknown>;
 }
 
@@ -79,22 +79,19 @@ export class TopologyService {
     const self = context.self;
     this.streams = new StreamManager(deps.streamOptions, {
       clock: context.clock,
+      log: context.log,
       endpoints: {
         isLive: (node) => context.engine.isLive(node) && !context.engine.isRemoved(node),
-        fetch: async (source, range, limit) => {
+        fetch: async (source, request) => {
           if (source === self) {
-            const records: StreamedRecord[] = [];
-            let done = true;
-            for await (const scanned of store.scanRange(range, { limit: limit + 1, tombstones: true })) {
-              if (records.length >= limit) {
-                done = false;
-                break;
-              }
-              records.push({ key: scanned.key, record: encodeRecord(scanned.record), token: scanned.token });
-            }
-            return { records, done };
+            // The same page as the stream route would serve (bounded by records and bytes).
+            return takePage(
+              store.scanRange(request.range, { limit: request.recordsMax + 1, tombstones: true, afterKey: request.afterKey }),
+              (scanned) => encodeRecord(scanned.record),
+              request,
+            );
           }
-          const page = await client.fetchPage(this.#address(source), range, limit);
+          const page = await client.fetchPage(this.#address(source), request);
           return { records: page.records.map(([key, record, token]) => ({ key, record, token })), done: page.done };
         },
         push: async (target, records) => {

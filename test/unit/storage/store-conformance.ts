@@ -240,6 +240,20 @@ export function describeStoreConformance(name: string, makeHarness: () => Promis
         }
       });
 
+      it("resumes after any data key (afterKey): the rest of its token, then the rest of the range, each key once", async () => {
+        // Range streaming's cursor (topology/stream.ts): from every position of every range, the
+        // resumed scan is exactly the tail of the full scan.
+        const store = await open();
+        await store.apply(writes);
+        for (const [start, end] of ranges) {
+          const full = await collect(store.scanRange({ start, end }));
+          for (const [index, entry] of full.entries()) {
+            const rest = await collect(store.scanRange({ start: entry.token, end }, { afterKey: entry.key, batchSize: 2 }));
+            expect(rest.map((scanned) => scanned.key), `(${start}, ${end}] after ${entry.key}`).toEqual(full.slice(index + 1).map((scanned) => scanned.key));
+          }
+        }
+      });
+
       it("stops at the limit, pages in batches of any size, and can leave tombstones out", async () => {
         const store = await open();
         await store.apply(writes);
