@@ -22,6 +22,7 @@ import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { NODE_ID_BYTES_MAX } from "../cluster/peer-messages.js";
 import { LAYOUT_LIMITS } from "../storage/layout.js";
 import { RECORD_LIMITS } from "../storage/record.js";
+import { PAGE_BYTES_MIN, STREAM_DEFAULTS } from "../topology/stream.js";
 
 export const STREAM_FETCH_PATH = "/internal/v1/stream/fetch";
 export const STREAM_PUSH_PATH = "/internal/v1/stream/push";
@@ -29,10 +30,13 @@ export const STREAM_PUSH_PATH = "/internal/v1/stream/push";
 export const STREAM_PROTOCOL_LIMITS = {
   /** Records one page may carry. */
   recordsPerPageMax: 4_096,
-  /** A page holds at most this many bytes of keys and records (one larger record goes alone). */
-  pageBytesTarget: 1024 * 1024,
-  /** The smallest byte bound a fetch may ask for: below it pages are all overhead. */
-  pageBytesMin: 1024,
+  /**
+   * A page holds at most this many bytes of keys and records (one larger record goes alone): the
+   * streaming side's own page bound, so what it asks for is always within what a source accepts.
+   */
+  pageBytesTarget: STREAM_DEFAULTS.pageBytesMax,
+  /** The smallest byte bound a fetch may ask for (the streaming side never asks for less). */
+  pageBytesMin: PAGE_BYTES_MIN,
   /** Room for the envelope, keys and record headers. */
   envelopeBytesMax: 1024 * 1024,
 } as const;

@@ -42,7 +42,7 @@ export const STREAM_DEFAULTS = {
   bytesPerSecondMax: 32 * 1024 * 1024,
   /** Records per page. */
   pageRecordsMax: 1_024,
-  /** Bytes of keys and records per page (net/stream-protocol.ts pageBytesTarget); a larger record goes alone. */
+  /** Bytes of keys and records per page (the fetch protocol's largest byte bound); a larger record goes alone. */
   pageBytesMax: 1024 * 1024,
   /** Failed pages in a row before a stream gives up. */
   attemptsMax: 20,
@@ -57,8 +57,8 @@ export const STREAM_DEFAULTS = {
   noProgressMsMax: 120_000,
 } as const;
 
-/** Fewest bytes a page may be bounded to, however low the byte budget (net/stream-protocol.ts pageBytesMin). */
-const PAGE_BYTES_MIN = 1024;
+/** Fewest bytes a page may be bounded to, however low the byte budget: below it pages are all overhead. */
+export const PAGE_BYTES_MIN = 1024;
 
 export type StreamOptions = { -readonly [K in keyof typeof STREAM_DEFAULTS]: number };
 

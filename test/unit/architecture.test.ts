@@ -66,7 +66,7 @@ const IMPORTS: Readonly<Record<string, readonly string[]>> = {
   replication: ["cluster", "core", "ring", "storage", "time"],
   antientropy: ["core", "ring", "storage"],
   topology: ["cluster", "core", "ring", "storage"],
-  net: ["antientropy", "api", "cluster", "core", "replication", "ring", "storage"],
+  net: ["antientropy", "api", "cluster", "core", "replication", "storage", "topology"],
   api: ["antientropy", "cluster", "core", "net", "replication", "ring", "storage", "time", "topology"],
   node: ["antientropy", "api", "cluster", "core", "net", "replication", "ring", "storage", "time", "topology"],
   sim: ["cluster", "core", "net", "ring"],
