@@ -1,0 +1,208 @@
+// node/build-node.ts — one Grapevine node built from one validated config and its ports, without a
+// socket: fastify's build-then-listen split, so a test (and one day the simulator) can build a whole
+// node, answer requests through `app.inject`, and stop it. node/node.ts listens.
+//
+// This is the IO shell around the pure membership core (cluster/) and the data path. It owns the
+// only periodic timer (tick-loop.ts: one tick every engine.tickIntervalMs, on a monotonic clock), the
+// HTTP server (fastify: the client API /kv, the peer and replica routes, the cluster and metrics
+// routes), the peer client for membership datagrams and the replica client for replica requests
+// (undici), the store (LevelDB), and the hybrid logical clock. Housekeeping (housekeeping.ts) rides
+// on the tick rather than on timers of its own. Hinted handoff replays at once on a member-up event;
+// client reads go through read repair, which wraps the coordinator's read. The replica client resolves
+// member ids through an address book (address-book.ts) rebuilt whenever the engine reports a
+// membership event.
+//
+// Start-up order keeps a failed start from leaving anything behind: identity (which also takes the
+// new generation) → store → engine → clients → HTTP server → (node.ts) listen → first tick. A failure
+// at any step closes what was opened and surfaces as a NodeStartError whose message is one readable
+// line (port in use, unusable data dir, identity mismatch, a database another process holds).
+// Shutdown (SPEC §1, shutdown.ts) is the reverse: stop ticking, stop accepting and finish in-flight
+// requests (fastify close), let hint replays and read repairs settle, close the clients, and close
+// the store last, once every acknowledged write and hint is committed.
+//
+// Readiness (GET /ready, api/ready-routes.ts) is composed here: `starting` until the ring is learned,
+// `draining` from the first moment of shutdown (new requests then get 503 `draining`, see
+// api/http-server.ts), `clock_offset` while the clock guard (node/clock-guard.ts) fences this node
+// because its wall clock is out of range of most of its peers'.
+
+import type { Clock } from "../core/clock.js";
+import { PeerClient } from "../net/peer-client.js";
+import { PeerRouteStats } from "../net/peer-routes.js";
+import { NodeMetrics } from "../api/metrics.js";
+import { readinessOf } from "../api/ready-routes.js";
+import type { HintStore } from "../storage/hints.js";
+import type { NodeConfig } from "./config.js";
+import type { NodeIdentity } from "./identity.js";
+import { createLogger, type Logger } from "./logger.js";
+import { AddressBook } from "./address-book.js";
+import { buildAntiEntropy, type NodeAntiEntropy } from "./build-antientropy.js";
+import { buildClocks, type NodeClocks } from "./build-clocks.js";
+import { buildCluster, type NodeCluster } from "./build-cluster.js";
+import { buildHttpServer } from "./build-http.js";
+import { buildReplication, type NodeReplication } from "./build-replication.js";
+import { openNodeIdentity, openNodeStorage } from "./build-storage.js";
+import { buildTopology } from "./build-topology.js";
+import { Housekeeping } from "./housekeeping.js";
+import { registerNodeRoutes } from "./http-routes.js";
+import type { NodeParts } from "./node-parts.js";
+import type { NodeDeps } from "./node-ports.js";
+import { NODE_LIMITS, peerRequestTimeoutMs } from "./node-settings.js";
+import { closeNode } from "./shutdown.js";
+import { createSystemClock } from "./system-clock.js";
+import { TickLoop } from "./tick-loop.js";
+
+/** A built node: every part, not yet ticking; `app` is ready and not listening. */
+export interface BuiltNode extends NodeParts {
+  /** The engine's seed when its chance was not injected (logged at debug), else null. */
+  readonly randomSeed: number | null;
+  /** Resolves when the node asks to end its process: 0 after a decommission, 1 after a failed bootstrap. */
+  readonly exitRequested: Promise<{ readonly code: number; readonly reason: string }>;
+  /** Starts ticking (the first tick at once) and the bootstrap when this start needs one. */
+  begin(): void;
+  /** Shuts down without log lines: what a failed start runs. */
+  close(): Promise<void>;
+  /** Logs, then shuts down (shutdown.ts). Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** What every builder after the store needs: the node so far. */
+interface Foundation {
+  readonly config: NodeConfig;
+  readonly ports: NodeDeps;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly wallUs: () => number;
+  readonly identity: NodeIdentity;
+  readonly store: NodeParts["store"];
+  readonly hints: HintStore;
+  readonly clocks: NodeClocks;
+  readonly cluster: NodeCluster;
+}
+
+export async function buildNode(config: NodeConfig, ports: NodeDeps = {}): Promise<BuiltNode> {
+  const clock = ports.clock ?? createSystemClock();
+  const rootLogger = ports.logger ?? createLogger({ level: config.logLevel });
+  const identity = await openNodeIdentity(config);
+  const log = rootLogger.child({ node: identity.id });
+  const wallUs = ports.wallUs ?? ((): number => Date.now() * 1000);
+  const { store, hints } = await openNodeStorage(config);
+  const clocks = buildClocks({ config, identity, clock, wallUs, log });
+  const cluster = await buildCluster({ config, ports, identity, store, clock, log });
+  const foundation: Foundation = { config, ports, clock, log, wallUs, identity, store, hints, clocks, cluster };
+
+  const lifecycle = { stopping: false };
+  const parts = wireSubsystems(foundation, () => lifecycle.stopping);
+  const close = (): Promise<void> =>
+    closeNode(parts, () => {
+      lifecycle.stopping = true;
+    });
+  try {
+    await registerNodeRoutes(parts.app, parts);
+    await parts.app.ready();
+    parts.app.server.maxConnections = NODE_LIMITS.httpConnectionsMax;
+  } catch (error) {
+    await close();
+    throw error;
+  }
+
+  let stopPromise: Promise<void> | null = null;
+  return {
+    ...parts,
+    randomSeed: ports.random === undefined ? cluster.randomSeed : null,
+    exitRequested: parts.topology?.exitRequested ?? new Promise(() => undefined),
+    begin(): void {
+      parts.tickLoop.begin();
+      parts.topology?.begin();
+    },
+    close,
+    stop(): Promise<void> {
+      if (stopPromise === null) {
+        log.info("node stopping");
+        stopPromise = close().then(() => {
+          log.info("node stopped");
+        });
+      }
+      return stopPromise;
+    },
+  };
+}
+
+/** The clients, the data path, anti-entropy, ring changes, the tick loop, metrics and the server. */
+function wireSubsystems(foundation: Foundation, isStopping: () => boolean): NodeParts {
+  const { config, ports, clock, log, wallUs, identity, store, hints, clocks, cluster } = foundation;
+  const { hlc, clockGuard } = clocks;
+  const { engine, ringSettle } = cluster;
+  const peerClient = new PeerClient(
+    { clusterSecret: config.clusterSecret, requestTimeoutMs: peerRequestTimeoutMs(config) },
+    log.child({ component: "peer-client" }),
+    // Heartbeat replies carry the monitor's receive and reply times: the offset measurement.
+    { wallMs: () => clockGuard.wallMs(), onHeartbeatReply: (reply, t3) => clockGuard.onHeartbeatReply(reply, t3) },
+  );
+  const addressBook = new AddressBook(engine, clock);
+  const { addressOf } = addressBook;
+  // The metrics read the parts built below; the replica client reports to them once they exist.
+  let metrics: NodeMetrics | null = null;
+  const replication = buildReplication({
+    config, ports, identity, engine, store, hints, clock, wallUs, hlc, clockGuard, ringSettle, addressOf, log,
+    isStopping,
+    onReplicaRequestSent: (ops) => metrics?.observeReplicaRequest(ops),
+  });
+  const repair = buildAntiEntropy({ config, identity, engine, store, clock, clockGuard, addressOf, log });
+  const topology = buildTopology({
+    config, identity, engine, store, clock, clockGuard, addressOf, log,
+    isStopping,
+    ringStart: cluster.ringStart,
+  });
+  const { handoff } = replication;
+  const { antiEntropy } = repair;
+  const housekeeping = new Housekeeping({
+    engine, store, clock, wallUs, clockGuard, handoff, antiEntropy, topology, log, isStopping,
+    self: identity.id,
+  });
+  const tickLoop = new TickLoop({
+    engine, clock, log, peerClient, clockGuard, addressBook, ringSettle, housekeeping, handoff, antiEntropy, isStopping,
+    startedMs: cluster.startedMs,
+    saveKnownPeers: cluster.saveKnownPeers,
+  });
+  const peerStats = new PeerRouteStats();
+  metrics = buildMetrics({ engine, peerClient, peerStats, clock, hlc, clockGuard, store, replication, repair, topology });
+  const clockInRange = ports.clockInRange ?? ((): boolean => clockGuard.clockInRange());
+  const app = buildHttpServer({ config, ports, log, isStopping });
+  return {
+    config, identity, log, clock, wallUs, hlc, clockGuard, store, engine, ringSettle,
+    knownPeersWriter: cluster.knownPeersWriter,
+    peerClient, peerStats, ...replication, ...repair, topology, tickLoop, metrics, app, isStopping,
+    // Draining is `stopping`: set the moment shutdown begins, before the server stops accepting.
+    readiness: () => readinessOf({ draining: isStopping(), ringSettled: ringSettle.settled, clockInRange: clockInRange() }),
+  };
+}
+
+type MetricsInput = Pick<NodeParts, "engine" | "peerClient" | "peerStats" | "clock" | "hlc" | "clockGuard" | "store" | "topology"> & {
+  readonly replication: NodeReplication;
+  readonly repair: NodeAntiEntropy;
+};
+
+/** Every subsystem's counters, read when Prometheus scrapes (api/metrics.ts). */
+function buildMetrics(input: MetricsInput): NodeMetrics {
+  const { engine, peerClient, clock, hlc, clockGuard, store, replication, repair, topology } = input;
+  return new NodeMetrics({
+    engine,
+    peerClient,
+    peerRoutes: input.peerStats,
+    nowMs: () => clock.nowMs(),
+    dataPath: {
+      store,
+      coordinator: replication.coordinator,
+      replicaClient: replication.replicaClient,
+      replicaRoutes: replication.replicaStats,
+      clock: hlc,
+      handoff: replication.handoff,
+      readRepair: replication.readRepair,
+    },
+    repair: { service: repair.antiEntropy, routes: repair.repairStats },
+    clock: clockGuard,
+    ...(topology === null
+      ? {}
+      : { topology: { streams: topology.service.streams, routes: topology.routeStats, cleanup: topology.service.cleanup } }),
+  });
+}

@@ -1,0 +1,43 @@
+// node/build-storage.ts — the first steps of a start: the node's identity (which also takes this
+// start's generation), then its store and hints. Each failure becomes a NodeStartError naming the
+// cause, and a store opened before a later failure is closed, so a failed start leaves nothing open.
+
+import type { HintStore } from "../storage/hints.js";
+import { openLevelStore, type LevelStore } from "../storage/store.js";
+import type { NodeConfig } from "./config.js";
+import { IdentityError, openIdentity, type NodeIdentity } from "./identity.js";
+import { describeDataDirError, NodeStartError } from "./start-errors.js";
+
+export async function openNodeIdentity(config: NodeConfig): Promise<NodeIdentity> {
+  try {
+    return await openIdentity({
+      dataDir: config.dataDir,
+      id: config.id,
+      idExplicit: config.idExplicit,
+      vnodes: config.vnodes,
+    });
+  } catch (error) {
+    if (error instanceof IdentityError) throw new NodeStartError(error.message);
+    throw new NodeStartError(describeDataDirError(config.dataDir, error));
+  }
+}
+
+export interface NodeStorage {
+  readonly store: LevelStore;
+  readonly hints: HintStore;
+}
+
+export async function openNodeStorage(config: NodeConfig): Promise<NodeStorage> {
+  let store: LevelStore;
+  try {
+    store = await openLevelStore({ dataDir: config.dataDir, sync: config.sync });
+  } catch (error) {
+    throw new NodeStartError(error instanceof Error ? error.message : describeDataDirError(config.dataDir, error));
+  }
+  try {
+    return { store, hints: await store.openHints() };
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    throw new NodeStartError(`cannot read the hints in ${config.dataDir}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}

@@ -1,0 +1,99 @@
+// node/http-routes.ts — which routes a node serves, each registered with the parts it may touch.
+// The order is fastify's registration order and is kept as it was: /ready first, then the peer
+// and cluster routes, ring changes, the replica and repair routes, the operator's routes, /kv, and
+// /metrics last.
+
+import type { FastifyInstance } from "fastify";
+import { peerRoutes } from "../net/peer-routes.js";
+import { replicaRoutes } from "../net/replica-routes.js";
+import { repairRoutes } from "../net/repair-routes.js";
+import { adminRepairRoutes } from "../api/repair-routes.js";
+import { futureRecordsRoutes } from "../api/future-records-routes.js";
+import { clusterRoutes } from "../api/cluster-routes.js";
+import { kvRoutes } from "../api/kv-routes.js";
+import { metricsRoutes } from "../api/metrics.js";
+import { readyRoutes } from "../api/ready-routes.js";
+import type { NodeParts } from "./node-parts.js";
+
+export async function registerNodeRoutes(app: FastifyInstance, parts: NodeParts): Promise<void> {
+  await registerMembershipRoutes(app, parts);
+  await registerReplicaRoutes(app, parts);
+  await registerClientRoutes(app, parts);
+}
+
+async function registerMembershipRoutes(app: FastifyInstance, parts: NodeParts): Promise<void> {
+  const { config, identity, engine, clock, clockGuard, ringSettle, topology, tickLoop } = parts;
+  await app.register(readyRoutes, { readiness: () => parts.readiness() });
+  await app.register(peerRoutes, {
+    clusterSecret: config.clusterSecret,
+    stats: parts.peerStats,
+    deps: { receive: tickLoop.receive, send: tickLoop.send, nowMs: () => clock.nowMs(), wallMs: () => clockGuard.wallMs(), self: identity.id },
+  });
+  await app.register(clusterRoutes, {
+    nodeId: identity.id,
+    replicationFactor: config.replicationFactor,
+    engine,
+    nowMs: () => clock.nowMs(),
+    serving: () => ringSettle.settled,
+    clock: () => clockGuard.verdict(),
+    ...(topology === null ? {} : { topology: topology.service }),
+  });
+  await topology?.register(app);
+}
+
+/** A remote timestamp is merged into this node's clock unless it is too far ahead or invalid. */
+function timestampObserver({ hlc, wallUs }: NodeParts): (timestampUs: number) => boolean {
+  return (timestampUs) => {
+    const outcome = hlc.observe(timestampUs, wallUs());
+    return outcome === "merged" || outcome === "behind";
+  };
+}
+
+async function registerReplicaRoutes(app: FastifyInstance, parts: NodeParts): Promise<void> {
+  const { config, store, clockGuard } = parts;
+  await app.register(replicaRoutes, {
+    clusterSecret: config.clusterSecret,
+    stats: parts.replicaStats,
+    deps: {
+      store,
+      observeTimestamp: timestampObserver(parts),
+      onTimestampRefused: ({ origin, key, timestampUs }) => clockGuard.refused("replica", { origin, key, timestampUs }),
+    },
+  });
+  await app.register(repairRoutes, {
+    clusterSecret: config.clusterSecret,
+    stats: parts.repairStats,
+    deps: {
+      // Pushed records from the future are skipped one by one; the rest of the exchange applies.
+      store: clockGuard.guardStore(store, "repair"),
+      observeTimestamp: timestampObserver(parts),
+    },
+  });
+}
+
+async function registerClientRoutes(app: FastifyInstance, parts: NodeParts): Promise<void> {
+  const { config, identity, store, wallUs, hlc, clockGuard, coordinator, readRepair, metrics } = parts;
+  await app.register(adminRepairRoutes, { repair: parts.antiEntropy });
+  await app.register(futureRecordsRoutes, {
+    deps: {
+      self: identity.id,
+      store,
+      wallUs,
+      maxClockOffsetUs: clockGuard.maxOffsetUs,
+      stamp: () => hlc.now(wallUs()),
+    },
+  });
+  await app.register(kvRoutes, {
+    coordinator: {
+      write: (request) => coordinator.write(request),
+      delete: (request) => coordinator.delete(request),
+      read: (request) => readRepair.read(request),
+    },
+    replicationFactor: config.replicationFactor,
+    readConsistency: config.readConsistency,
+    writeConsistency: config.writeConsistency,
+    maxValueBytes: config.maxValueBytes,
+    observer: metrics,
+  });
+  await app.register(metricsRoutes, { metrics });
+}

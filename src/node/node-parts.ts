@@ -1,0 +1,60 @@
+// node/node-parts.ts — everything one node is made of, once built: what the routes are registered
+// with, what shutdown closes, and what node.ts hands its callers. One record, so each builder and
+// the shutdown take the parts they need by name instead of a dozen positional arguments.
+
+import type { FastifyInstance } from "fastify";
+import type { Clock } from "../core/clock.js";
+import type { ClusterEngine } from "../cluster/engine.js";
+import type { RingSettle } from "../cluster/ring-settle.js";
+import type { Coordinator } from "../replication/coordinator.js";
+import type { HintedHandoff } from "../replication/hinted-handoff.js";
+import type { ReadRepair } from "../replication/read-repair.js";
+import type { LevelStore } from "../storage/store.js";
+import type { HybridClock } from "../time/hlc.js";
+import type { PeerClient } from "../net/peer-client.js";
+import type { PeerRouteStats } from "../net/peer-routes.js";
+import type { ReplicaClient } from "../net/replica-client.js";
+import type { ReplicaRouteStats } from "../net/replica-routes.js";
+import type { RepairClient } from "../net/repair-client.js";
+import type { RepairRouteStats } from "../net/repair-routes.js";
+import type { AntiEntropyService } from "../antientropy/anti-entropy-service.js";
+import type { NodeMetrics } from "../api/metrics.js";
+import type { Readiness } from "../api/ready-routes.js";
+import type { KnownPeersWriter } from "../topology/known-peers.js";
+import type { NodeConfig } from "./config.js";
+import type { ClockGuard } from "./clock-guard.js";
+import type { NodeIdentity } from "./identity.js";
+import type { Logger } from "./logger.js";
+import type { NodeTopology } from "./node-topology.js";
+import type { TickLoop } from "./tick-loop.js";
+
+export interface NodeParts {
+  readonly config: NodeConfig;
+  readonly identity: NodeIdentity;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly wallUs: () => number;
+  readonly hlc: HybridClock;
+  readonly clockGuard: ClockGuard;
+  readonly store: LevelStore;
+  readonly engine: ClusterEngine;
+  readonly ringSettle: RingSettle;
+  readonly knownPeersWriter: KnownPeersWriter | null;
+  readonly peerClient: PeerClient;
+  readonly peerStats: PeerRouteStats;
+  readonly replicaClient: ReplicaClient;
+  readonly replicaStats: ReplicaRouteStats;
+  readonly handoff: HintedHandoff;
+  readonly coordinator: Coordinator;
+  readonly readRepair: ReadRepair;
+  readonly repairClient: RepairClient;
+  readonly repairStats: RepairRouteStats;
+  readonly antiEntropy: AntiEntropyService;
+  readonly topology: NodeTopology | null;
+  readonly tickLoop: TickLoop;
+  readonly metrics: NodeMetrics;
+  readonly app: FastifyInstance;
+  /** What /ready answers: ready, or why not (starting, draining, clock_offset). */
+  readiness(): Readiness;
+  isStopping(): boolean;
+}
