@@ -11,7 +11,6 @@
 // finding rf owners now meets the newcomer first, displacing that walk's last replica. The best few by
 // that score are then compared by the whole objective, which alone sees the removal term.
 
-import { type Token } from "./partitioner.js";
 import { distinctOwnersAfter, distinctOwnersBefore, distinctOwnersFrom, RING, type Allocation, type Split, type WorkRing } from "./allocation-ring.js";
 import { cost, NEIGHBOUR_WEIGHT, neighbourCounts, PRIMARY_WEIGHT, RANGE_WEIGHT, shares } from "./allocation-objective.js";
 
@@ -140,7 +139,7 @@ function offerRange(scoring: Scoring, split: number, offer: (candidate: Split) =
 function freeWindows(work: WorkRing, split: number, width: number, freeArcs: readonly boolean[]): Window[] {
   const arcs = freeArcs.length;
   const size = work.owners.length;
-  const startPosition = Number(work.tokens[(split - 1 + size) % size] as Token) / RING;
+  const startPosition = Number(work.tokens[(split - 1 + size) % size]) / RING;
   const windows: Window[] = [];
   const lastArc = Math.floor((startPosition + width) * arcs);
   for (let unwrapped = Math.floor(startPosition * arcs); unwrapped <= lastArc; unwrapped++) {
