@@ -9,5 +9,5 @@
 //   token-spread.ts           arcs of the ring and how bunched one node's tokens are (issue 21)
 
 export { balancedTokens } from "./balanced-tokens.js";
-export { evenlySpacedTokens, randomTokens, REDRAWS_PER_ALLOCATION_MAX, TOKENS_PER_ALLOCATION_MAX } from "./random-tokens.js";
+export { evenlySpacedTokens, randomTokens } from "./random-tokens.js";
 export { arcOf, tokensInFullestStretch } from "./token-spread.js";
