@@ -132,66 +132,85 @@ export async function scanPieces(store: TreeStore, pieces: readonly TokenPiece[]
   const segments = store.segments();
   let at = 0;
   while (at < order.length) {
-    // A group: pieces in token order while the gap to the next is small and the whole stays bounded.
-    const group: number[] = [at];
-    const head = pieces[order[at] as number] as TokenPiece;
-    let groupLast = head.last;
-    let lastSegment = segmentOf(head.last);
-    let estimate = countSegments(segments, segmentOf(head.first), lastSegment, Infinity);
-    at += 1;
-    while (at < order.length) {
-      const piece = pieces[order[at] as number] as TokenPiece;
-      const firstSegment = segmentOf(piece.first);
-      const pieceLastSegment = segmentOf(piece.last);
-      const gap = firstSegment > lastSegment + 1 ? countSegments(segments, lastSegment + 1, firstSegment - 1, PIECE_SCAN_LIMITS.gapRecordsMax) : 0;
-      if (gap > PIECE_SCAN_LIMITS.gapRecordsMax) break;
-      const added = pieceLastSegment > lastSegment ? countSegments(segments, Math.max(firstSegment, lastSegment + 1), pieceLastSegment, Infinity) : 0;
-      if (estimate + gap + added > PIECE_SCAN_LIMITS.groupRecordsMax) break;
-      estimate += gap + added;
-      group.push(at);
-      if (piece.last > groupLast) groupLast = piece.last;
-      if (pieceLastSegment > lastSegment) lastSegment = pieceLastSegment;
-      at += 1;
-    }
+    const group = nextGroup(segments, pieces, order, at);
     // Between groups, client requests that arrived meanwhile run first (a repair reads beside them).
-    if (group[0] !== 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    const members = group.map((position) => order[position] as number);
-    if (members.length === 1) {
-      const index = members[0] as number;
+    if (at !== 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    at += group.members.length;
+    if (group.members.length === 1) {
+      const index = group.members[0] as number;
       const piece = pieces[index] as TokenPiece;
       const scan = await store.scanHashed(piece.first, piece.last, limitEach);
       out[index] = scan.truncated ? null : scan.entries;
       continue;
     }
-    // The wanted tokens as disjoint stretches, for the iterator's filter (tokens arrive ascending).
-    const wanted: { first: Token; last: Token }[] = [];
-    for (const index of members) {
-      const piece = pieces[index] as TokenPiece;
-      const previous = wanted.at(-1);
-      if (previous !== undefined && piece.first <= previous.last + 1n) {
-        if (piece.last > previous.last) previous.last = piece.last;
-      } else wanted.push({ first: piece.first, last: piece.last });
-    }
-    let cursor = 0;
-    const include = (token: Token): boolean => {
-      while (cursor < wanted.length && (wanted[cursor] as TokenPiece).last < token) cursor += 1;
-      const stretch = wanted[cursor];
-      return stretch !== undefined && stretch.first <= token;
-    };
-    const scan = await store.scanHashed(head.first, groupLast, 2 * estimate + PIECE_SCAN_LIMITS.gapRecordsMax, include);
-    for (const index of members) {
-      const piece = pieces[index] as TokenPiece;
-      if (scan.truncated) {
-        const alone = await store.scanHashed(piece.first, piece.last, limitEach);
-        out[index] = alone.truncated ? null : alone.entries;
-        continue;
-      }
-      const from = lowerBound(scan.entries, piece.first);
-      const to = lowerBound(scan.entries, piece.last + 1n);
-      out[index] = to - from > limitEach ? null : scan.entries.slice(from, to);
-    }
+    await scanGroup(store, pieces, group, limitEach, out);
   }
   return out;
+}
+
+/** Pieces read by one iterator: their indexes, the stretch [first, last] it covers, its records by the counts. */
+interface PieceGroup {
+  readonly members: readonly number[];
+  readonly first: Token;
+  readonly last: Token;
+  readonly estimate: number;
+}
+
+/** A group: pieces in token order from `start` while the gap to the next is small and the whole stays bounded. */
+function nextGroup(segments: SegmentReader, pieces: readonly TokenPiece[], order: readonly number[], start: number): PieceGroup {
+  const head = pieces[order[start] as number] as TokenPiece;
+  const members: number[] = [order[start] as number];
+  let groupLast = head.last;
+  let lastSegment = segmentOf(head.last);
+  let estimate = countSegments(segments, segmentOf(head.first), lastSegment, Infinity);
+  for (let at = start + 1; at < order.length; at++) {
+    const piece = pieces[order[at] as number] as TokenPiece;
+    const firstSegment = segmentOf(piece.first);
+    const pieceLastSegment = segmentOf(piece.last);
+    const gap = firstSegment > lastSegment + 1 ? countSegments(segments, lastSegment + 1, firstSegment - 1, PIECE_SCAN_LIMITS.gapRecordsMax) : 0;
+    if (gap > PIECE_SCAN_LIMITS.gapRecordsMax) break;
+    const added = pieceLastSegment > lastSegment ? countSegments(segments, Math.max(firstSegment, lastSegment + 1), pieceLastSegment, Infinity) : 0;
+    if (estimate + gap + added > PIECE_SCAN_LIMITS.groupRecordsMax) break;
+    estimate += gap + added;
+    members.push(order[at] as number);
+    if (piece.last > groupLast) groupLast = piece.last;
+    if (pieceLastSegment > lastSegment) lastSegment = pieceLastSegment;
+  }
+  return { members, first: head.first, last: groupLast, estimate };
+}
+
+/**
+ * Reads a group with one iterator and hands each piece its slice (null past `limitEach`); when the
+ * group held far more than its counts said, each piece is read again alone.
+ */
+async function scanGroup(store: TreeStore, pieces: readonly TokenPiece[], group: PieceGroup, limitEach: number, out: (HashedEntry[] | null)[]): Promise<void> {
+  // The wanted tokens as disjoint stretches, for the iterator's filter (tokens arrive ascending).
+  const wanted: { first: Token; last: Token }[] = [];
+  for (const index of group.members) {
+    const piece = pieces[index] as TokenPiece;
+    const previous = wanted.at(-1);
+    if (previous !== undefined && piece.first <= previous.last + 1n) {
+      if (piece.last > previous.last) previous.last = piece.last;
+    } else wanted.push({ first: piece.first, last: piece.last });
+  }
+  let cursor = 0;
+  const include = (token: Token): boolean => {
+    while (cursor < wanted.length && (wanted[cursor] as TokenPiece).last < token) cursor += 1;
+    const stretch = wanted[cursor];
+    return stretch !== undefined && stretch.first <= token;
+  };
+  const scan = await store.scanHashed(group.first, group.last, 2 * group.estimate + PIECE_SCAN_LIMITS.gapRecordsMax, include);
+  for (const index of group.members) {
+    const piece = pieces[index] as TokenPiece;
+    if (scan.truncated) {
+      const alone = await store.scanHashed(piece.first, piece.last, limitEach);
+      out[index] = alone.truncated ? null : alone.entries;
+      continue;
+    }
+    const from = lowerBound(scan.entries, piece.first);
+    const to = lowerBound(scan.entries, piece.last + 1n);
+    out[index] = to - from > limitEach ? null : scan.entries.slice(from, to);
+  }
 }
 
 /** A question about a range's records: leaves [first, end), or bucket `bucket` of 2^bits of leaf `first`. */

@@ -39,90 +39,11 @@ import {
   TREE_DIFF_DEFAULTS,
   WIRE_HASH_BYTES,
   type DescentOptions,
-  type VersionEntry,
 } from "./tree-diff.js";
+import { REPAIR_LIMITS, type NodesAsk, type RepairTransport, type Traffic } from "./repair-transport.js";
 
-/** Message bounds, shared with net/repair-protocol.ts, which checks them on both ends. */
-export const REPAIR_LIMITS = {
-  /** Ranges per roots question: a node with 256 vnodes and rf 3 replicates ~768 ranges, asked in a few. */
-  rangesPerRequestMax: 256,
-  /** Asks per nodes or entries question. */
-  asksPerRequestMax: 1_024,
-  /** Tree nodes named in one nodes question (all asks together). */
-  nodesPerRequestMax: 8_192,
-  /** Levels descended per ask: 2^6 hashes per node at most. */
-  levelsPerAskMax: 6,
-  /** Records listed for one ask; a longer list is answered null (the initiator splits or skips). */
-  entriesPerAskMax: 16_384,
-  /** Records the initiator expects in one entries reply (all asks together, by its own counts). */
-  entriesPerReplyMax: 65_536,
-  /**
-   * Records the initiator asks for in one entries request, by its own counts: half of what a reply may
-   * carry, so a count that grew meanwhile still fits. (A quarter cost crowded leaves half again as many
-   * round trips and more bytes, for a shorter burst on the peer that the small scan batches already give.)
-   */
-  entriesPerRequestTarget: 32_768,
-  /** Records pushed or keys pulled in one exchange. */
-  recordsPerExchangeMax: 1_024,
-  /** A client closes an exchange once its pushed records hold this many bytes (one larger goes alone). */
-  exchangeBytesTarget: 4 * 1024 * 1024,
-  /** A replica stops adding pulled records to a reply past this many bytes. */
-  replyBytesTarget: 8 * 1024 * 1024,
-  /** Room for envelopes, keys and framing. */
-  envelopeBytesMax: 4 * 1024 * 1024,
-} as const;
-
-/** A reply and what it cost on the wire (bodies, both directions). */
-export interface Traffic<T> {
-  readonly value: T;
-  readonly bytesSent: number;
-  readonly bytesReceived: number;
-}
-
-export interface NodesAsk {
-  /** The range's index in the session's last roots question. */
-  readonly range: number;
-  readonly nodes: readonly TreeNode[];
-  readonly levels: number;
-}
-
-export interface EntriesAsk {
-  /** The range's index in the session's last roots question. */
-  readonly range: number;
-  readonly first: number;
-  readonly end: number;
-  /** Only bucket `bucket` of 2^bits of the one leaf `first` (range-trees.ts leaf buckets). */
-  readonly bits?: number;
-  readonly bucket?: number;
-}
-
-export interface BucketsAsk {
-  readonly range: number;
-  readonly leaf: number;
-  readonly bits: number;
-}
-
-export interface ExchangeResult {
-  /** The pulled records the peer holds (a key it no longer holds is simply absent). */
-  readonly records: KeyedRecord[];
-  /** Pulled keys the peer did not send because its reply was full; asked again. */
-  readonly missing: number;
-}
-
-/** How a session reaches the other replica (net/repair-client.ts). Every method rejects on failure. */
-export interface RepairTransport {
-  /**
-   * The roots of `ranges`, as the node hash window `window` (tree-diff NODE_HASH_BYTES); the peer
-   * remembers the list and the window under `session` for the questions that follow.
-   */
-  roots(peer: NodeId, session: string, window: number, ranges: readonly RangeBounds[]): Promise<Traffic<Uint8Array[]>>;
-  /** Per ask, the hashes of tree-diff's roundQuestions(tree, ask.nodes, ask.levels), in order. */
-  nodes(peer: NodeId, session: string, asks: readonly NodesAsk[]): Promise<Traffic<Uint8Array[][]>>;
-  entries(peer: NodeId, session: string, asks: readonly EntriesAsk[]): Promise<Traffic<(VersionEntry[] | null)[]>>;
-  /** Per ask, the leaf's 2^bits bucket hashes (node hash window), or null when the leaf is too large. */
-  buckets(peer: NodeId, session: string, asks: readonly BucketsAsk[]): Promise<Traffic<(Uint8Array[] | null)[]>>;
-  exchange(peer: NodeId, push: readonly KeyedRecord[], pull: readonly string[]): Promise<Traffic<ExchangeResult>>;
-}
+export { REPAIR_LIMITS } from "./repair-transport.js";
+export type { BucketsAsk, EntriesAsk, ExchangeResult, NodesAsk, RepairTransport, Traffic } from "./repair-transport.js";
 
 export interface SessionSummary {
   /** Ranges whose roots were compared. */
@@ -220,6 +141,46 @@ function mergeSpans(spans: { first: number; end: number }[]): { first: number; e
     else out.push({ ...span });
   }
   return out;
+}
+
+/**
+ * A span of leaves (or one bucket of a crowded leaf) to list on both sides. `alone`: the ask failed
+ * in a shared request (the reply's budget may have run out): it goes by itself next.
+ */
+interface SpanAsk {
+  readonly state: RangeState;
+  readonly first: number;
+  readonly end: number;
+  readonly alone: boolean;
+  readonly bits?: number;
+  readonly bucket?: number;
+}
+
+/** A leaf holding too many records to list whole: compared by 2^bits buckets first. */
+interface CrowdedLeaf {
+  readonly state: RangeState;
+  readonly leaf: number;
+  readonly bits: number;
+}
+
+/**
+ * The asks from `next` on that go in one entries request: bounded by asks and by the records this
+ * side expects (its own counts); an ask marked `alone` goes by itself.
+ */
+function nextListBatch(asks: readonly SpanAsk[], next: number): SpanAsk[] {
+  const batch: SpanAsk[] = [];
+  let expected = 0;
+  let at = next;
+  while (at < asks.length && batch.length < REPAIR_LIMITS.asksPerRequestMax) {
+    const ask = asks[at] as SpanAsk;
+    const count = ask.state.tree.countInSpan(ask.first, ask.end);
+    if (batch.length > 0 && (ask.alone || expected + count > REPAIR_LIMITS.entriesPerRequestTarget)) break;
+    batch.push(ask);
+    at += 1;
+    expected += count;
+    if (ask.alone) break;
+  }
+  return batch;
 }
 
 export class RepairSession {
@@ -332,11 +293,18 @@ export class RepairSession {
 
   /** Lists both sides' records of every span reached and decides what moves. */
   private async listAndDiff(states: RangeState[]): Promise<{ push: string[]; pull: string[] }> {
-    const push: string[] = [];
-    const pull: string[] = [];
-    // `alone`: the ask failed in a shared request (the reply's budget may have run out): it goes by itself next.
-    let asks: { state: RangeState; first: number; end: number; alone: boolean; bits?: number; bucket?: number }[] = [];
-    const fat: { state: RangeState; leaf: number; bits: number }[] = [];
+    const { asks, crowded } = this.planAsks(states);
+    await this.askBuckets(crowded, asks);
+    return this.listAndDiffAsks(asks);
+  }
+
+  /**
+   * The spans to list, and the leaves holding too many records to list whole (`crowded`), whose
+   * buckets are compared first so only the differing ones are listed.
+   */
+  private planAsks(states: readonly RangeState[]): { asks: SpanAsk[]; crowded: CrowdedLeaf[] } {
+    const asks: SpanAsk[] = [];
+    const crowded: CrowdedLeaf[] = [];
     const keysMax = Math.max(1, this.descent.entryKeysMax);
     for (const state of states) {
       for (const span of mergeSpans(state.spans)) {
@@ -352,12 +320,17 @@ export class RepairSession {
           if (count <= 2 * keysMax) continue;
           if (runFirst < leaf) asks.push({ state, first: runFirst, end: leaf, alone: false });
           runFirst = leaf + 1;
-          fat.push({ state, leaf, bits: Math.min(LEAF_BUCKET_BITS_MAX, Math.max(1, Math.ceil(Math.log2(count / keysMax)))) });
+          crowded.push({ state, leaf, bits: Math.min(LEAF_BUCKET_BITS_MAX, Math.max(1, Math.ceil(Math.log2(count / keysMax)))) });
         }
         if (runFirst < span.end) asks.push({ state, first: runFirst, end: span.end, alone: false });
       }
     }
-    for (const batch of chunk(fat, REPAIR_LIMITS.asksPerRequestMax)) {
+    return { asks, crowded };
+  }
+
+  /** Compares the crowded leaves' bucket digests with the peer's; adds an ask per differing bucket. */
+  private async askBuckets(crowded: readonly CrowdedLeaf[], asks: SpanAsk[]): Promise<void> {
+    for (const batch of chunk(crowded, REPAIR_LIMITS.asksPerRequestMax)) {
       // This side's digests are read while the peer reads its own: one scan batch, one round trip.
       const [replies, ownDigests] = await Promise.all([
         this.traffic(
@@ -389,63 +362,19 @@ export class RepairSession {
         });
       }
     }
+  }
+
+  /** Lists every ask on both sides, in batches, and diffs the lists; spans too large are retried first. */
+  private async listAndDiffAsks(planned: SpanAsk[]): Promise<{ push: string[]; pull: string[] }> {
+    const push: string[] = [];
+    const pull: string[] = [];
+    let asks = planned;
     // A cursor, not shift(): a 10% divergence at 1M keys makes tens of thousands of asks.
     let next = 0;
     while (next < asks.length) {
-      // Batches bounded by asks and by the records this side expects (its own counts).
-      const batch: typeof asks = [];
-      let expected = 0;
-      while (next < asks.length && batch.length < REPAIR_LIMITS.asksPerRequestMax) {
-        const ask = asks[next] as (typeof asks)[number];
-        const count = ask.state.tree.countInSpan(ask.first, ask.end);
-        if (batch.length > 0 && (ask.alone || expected + count > REPAIR_LIMITS.entriesPerRequestTarget)) break;
-        batch.push(ask);
-        next += 1;
-        expected += count;
-        if (ask.alone) break;
-      }
-      // Both sides list the batch at once: the peer in its reply, this side in one scan batch meanwhile.
-      const [lists, ownLists] = await Promise.all([
-        this.traffic(
-          this.deps.transport.entries(
-            this.options.peer,
-            this.options.id,
-            batch.map(({ state, first, end, bits, bucket }) =>
-              bits === undefined ? { range: state.index, first, end } : { range: state.index, first, end, bits, bucket },
-            ),
-          ),
-        ),
-        listEntriesMany(
-          this.deps.store,
-          batch.map(({ state, first, end, bits, bucket }) => ({ range: state.range, first, end, bits, bucket })),
-          REPAIR_LIMITS.entriesPerAskMax,
-        ),
-      ]);
-      const retry: typeof asks = [];
-      for (let index = 0; index < batch.length; index++) {
-        const ask = batch[index] as (typeof batch)[number];
-        const theirs = lists[index];
-        const ours = ownLists[index] ?? null;
-        if (theirs === null || theirs === undefined || ours === null) {
-          // Too many records for one list: ask again alone, then split the span, and only a single
-          // leaf that cannot be listed even alone is skipped (and counted).
-          if (batch.length > 1 && theirs === null && ours !== null) {
-            retry.push({ ...ask, alone: true });
-          } else if (ask.end - ask.first > 1 && ask.bits === undefined) {
-            const middle = ask.first + Math.floor((ask.end - ask.first) / 2);
-            retry.push(
-              { state: ask.state, first: ask.first, end: middle, alone: false },
-              { state: ask.state, first: middle, end: ask.end, alone: false },
-            );
-          } else {
-            this.summary.leavesSkipped += 1;
-          }
-          continue;
-        }
-        const diff = diffEntries(ours, theirs, WIRE_HASH_BYTES);
-        push.push(...diff.push);
-        pull.push(...diff.pull);
-      }
+      const batch = nextListBatch(asks, next);
+      next += batch.length;
+      const retry = await this.listBatch(batch, push, pull);
       // Retries go next (rare: only spans too large for one list).
       if (retry.length > 0) {
         asks = [...retry, ...asks.slice(next)];
@@ -453,6 +382,53 @@ export class RepairSession {
       }
     }
     return { push, pull };
+  }
+
+  /** Lists one batch on both sides at once and adds the diffs to push and pull; returns the retries. */
+  private async listBatch(batch: readonly SpanAsk[], push: string[], pull: string[]): Promise<SpanAsk[]> {
+    // Both sides list the batch at once: the peer in its reply, this side in one scan batch meanwhile.
+    const [lists, ownLists] = await Promise.all([
+      this.traffic(
+        this.deps.transport.entries(
+          this.options.peer,
+          this.options.id,
+          batch.map(({ state, first, end, bits, bucket }) =>
+            bits === undefined ? { range: state.index, first, end } : { range: state.index, first, end, bits, bucket },
+          ),
+        ),
+      ),
+      listEntriesMany(
+        this.deps.store,
+        batch.map(({ state, first, end, bits, bucket }) => ({ range: state.range, first, end, bits, bucket })),
+        REPAIR_LIMITS.entriesPerAskMax,
+      ),
+    ]);
+    const retry: SpanAsk[] = [];
+    for (let index = 0; index < batch.length; index++) {
+      const ask = batch[index] as (typeof batch)[number];
+      const theirs = lists[index];
+      const ours = ownLists[index] ?? null;
+      if (theirs === null || theirs === undefined || ours === null) {
+        // Too many records for one list: ask again alone, then split the span, and only a single
+        // leaf that cannot be listed even alone is skipped (and counted).
+        if (batch.length > 1 && theirs === null && ours !== null) {
+          retry.push({ ...ask, alone: true });
+        } else if (ask.end - ask.first > 1 && ask.bits === undefined) {
+          const middle = ask.first + Math.floor((ask.end - ask.first) / 2);
+          retry.push(
+            { state: ask.state, first: ask.first, end: middle, alone: false },
+            { state: ask.state, first: middle, end: ask.end, alone: false },
+          );
+        } else {
+          this.summary.leavesSkipped += 1;
+        }
+        continue;
+      }
+      const diff = diffEntries(ours, theirs, WIRE_HASH_BYTES);
+      push.push(...diff.push);
+      pull.push(...diff.pull);
+    }
+    return retry;
   }
 
   /** Pushes and pulls in bounded batches; what arrives goes through store.apply (last write wins). */

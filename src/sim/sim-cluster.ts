@@ -11,9 +11,8 @@
 // generation equal to its virtual start time (a restart takes max(now, previous + 1), so it always
 // grows), the first `seedCount` nodes' addresses as seeds, and a timer that calls tick() every
 // engine.tickIntervalMs with a random initial phase, so nodes do not tick in lockstep. Every message an
-// engine returns goes through the network; every event it emits is stamped with (virtual time,
-// observer) into a bounded log (the newest are kept), into per-kind counts, into the index of when
-// each observer first convicted each member, and to listeners.
+// engine returns goes through the network; every event it emits is recorded (event-recorder.ts).
+// Whether the nodes' views agree is view-check.ts.
 //
 // Faults: crash (the engine and its state are gone; messages to it are lost), restart (a fresh engine
 // with a new generation, same id and tokens), pause/resume (no ticks and messages held while paused;
@@ -33,9 +32,14 @@ import type { ClusterEngine, ClusterEngineFactory, ClusterEvent } from "../clust
 import type { PeerMessage } from "../cluster/peer-messages.js";
 import { randomTokens } from "../ring/tokens.js";
 import type { Token } from "../ring/partitioner.js";
+import { EventRecorder, type EventListener, type RecordedEvent } from "./event-recorder.js";
 import { childSeed } from "./seeds.js";
 import { SimNetwork, type NodeTraffic, type SimNetworkOptions } from "./sim-network.js";
+import { viewDisagreement, type ViewCheckOptions } from "./view-check.js";
 import { VirtualClock } from "./virtual-clock.js";
+
+export type { EventListener, RecordedEvent } from "./event-recorder.js";
+export type { ViewCheckOptions } from "./view-check.js";
 
 /** The engine settings every simulated node shares (the node's config, SPEC §1). */
 export interface SimEngineSettings {
@@ -78,14 +82,6 @@ export const SIM_CLUSTER_DEFAULTS = {
 
 export type SimNodeState = "stopped" | "up" | "paused" | "crashed";
 
-export interface RecordedEvent {
-  readonly atMs: number;
-  readonly observer: NodeId;
-  readonly event: ClusterEvent;
-}
-
-export type EventListener = (recorded: RecordedEvent) => void;
-
 /** One simulated node as the cluster sees it from outside (the truth, not any engine's view). */
 export interface SimNodeInfo {
   readonly id: NodeId;
@@ -103,24 +99,6 @@ export interface WaitOptions {
   readonly withinMs: number;
   /** Check the condition this often, ms of virtual time. */
   readonly checkEveryMs?: number;
-}
-
-/** What every observer is expected to agree on; defaults describe a healthy, settled cluster. */
-export interface ViewCheckOptions {
-  /** Whose views are compared; default: every node that is up. */
-  readonly observers?: readonly NodeId[];
-  /** The member set every observer must see; default: every node ever started. */
-  readonly members?: readonly NodeId[];
-  /** Members every observer must see live; every other member must be seen down. Default: the nodes that are up. */
-  readonly live?: readonly NodeId[];
-  /** When set, every member must be seen in this status. */
-  readonly status?: MemberStatus;
-  /**
-   * How rings are compared: by the engines' incremental fingerprints (default; cheap), or token by
-   * token as well (TokenMap.equals), which makes every observer build its ring: ~40 ms each at
-   * 1,000 members × 16 vnodes.
-   */
-  readonly ring?: "fingerprint" | "tokens";
 }
 
 interface SimNode {
@@ -147,13 +125,7 @@ export class SimCluster {
   private readonly engineFactory: ClusterEngineFactory;
   private readonly nodes: SimNode[] = [];
   private readonly byId = new Map<NodeId, SimNode>();
-  private readonly eventLogMax: number;
-  private eventLog: RecordedEvent[] = [];
-  private eventLogStart = 0; // ring buffer head once the log is full
-  private eventsDroppedCount = 0;
-  private readonly eventCounts = new Map<ClusterEvent["kind"], number>();
-  private readonly firstDown = new Map<NodeId, Map<NodeId, number>>();
-  private readonly listeners = new Set<EventListener>();
+  private readonly recorder: EventRecorder;
 
   constructor(options: SimClusterOptions) {
     assert(Number.isSafeInteger(options.seed), "seed must be an integer");
@@ -163,8 +135,7 @@ export class SimCluster {
     this.seedCount = options.seedCount ?? SIM_CLUSTER_DEFAULTS.seedCount;
     assert(this.seedCount >= 1, "a cluster needs at least one seed");
     this.engineFactory = options.engineFactory ?? createClusterEngine;
-    this.eventLogMax = options.eventLogMax ?? SIM_CLUSTER_DEFAULTS.eventLogMax;
-    assert(this.eventLogMax >= 0, "eventLogMax must be ≥ 0");
+    this.recorder = new EventRecorder(options.eventLogMax ?? SIM_CLUSTER_DEFAULTS.eventLogMax);
     this.clock = new VirtualClock({ startMs: options.startMs ?? SIM_CLUSTER_DEFAULTS.startMs });
     this.network = new SimNetwork({ ...options.network, seed: childSeed(options.seed, "network") }, this.clock);
     for (let i = 0; i < options.nodeCount; i++) this.createNode();
@@ -323,94 +294,51 @@ export class SimCluster {
 
   /**
    * The first way the observers' views differ from each other or from the truth, or null when they
-   * all agree: the expected liveness, the same member set, each member's current generation, one
-   * status per member (the expected one when given), and the same ring. It stops at the first
-   * difference, cheapest checks first, so calling it often while a cluster converges costs little.
+   * all agree (view-check.ts): the expected liveness, the same member set, each member's current
+   * generation, one status per member (the expected one when given), and the same ring. It stops at
+   * the first difference, cheapest checks first, so calling it often while a cluster converges
+   * costs little.
    */
   disagreement(options: ViewCheckOptions = {}): string | null {
-    const observers = options.observers ?? this.liveIds();
-    if (observers.length === 0) return null;
-    const expectedMembers = options.members ?? this.nodes.filter((node) => node.lives > 0).map((node) => node.id);
-    const expectedMemberSet = new Set(expectedMembers);
-    const expectedLive = new Set(options.live ?? this.liveIds());
-    for (const observer of observers) {
-      const engine = this.engine(observer);
-      for (const member of expectedMembers) {
-        if (member === observer) continue;
-        const live = expectedLive.has(member);
-        if (engine.isLive(member) !== live) {
-          // An unknown member is not live either, so "not live" may also mean "not heard of yet".
-          return live ? `${observer} does not see ${member} live (down or unknown)` : `${observer} sees ${member} live, expected down`;
-        }
-      }
-    }
-    const statusOf = new Map<NodeId, MemberStatus>();
-    for (const observer of observers) {
-      const entries = this.engine(observer).membership();
-      if (entries.length !== expectedMemberSet.size) return `${observer} sees ${entries.length} members, expected ${expectedMemberSet.size}`;
-      for (const entry of entries) {
-        if (!expectedMemberSet.has(entry.id)) return `${observer} sees unexpected member ${entry.id}`;
-        const truth = this.nodeOf(entry.id);
-        if (entry.generation !== truth.generation) {
-          return `${observer} sees ${entry.id} at generation ${entry.generation}, it is ${truth.generation}`;
-        }
-        if (entry.id !== observer && entry.live !== expectedLive.has(entry.id)) {
-          return `${observer} lists ${entry.id} as ${entry.live ? "live" : "down"} but isLive() disagrees`;
-        }
-        if (options.status !== undefined && entry.status !== options.status) {
-          return `${observer} sees ${entry.id} ${entry.status}, expected ${options.status}`;
-        }
-        const seen = statusOf.get(entry.id);
-        if (seen === undefined) statusOf.set(entry.id, entry.status);
-        else if (seen !== entry.status) return `${observer} sees ${entry.id} ${entry.status}, others ${seen}`;
-      }
-    }
-    const first = observers[0] as NodeId;
-    const referenceFingerprint = this.engine(first).ringFingerprint();
-    for (const observer of observers) {
-      const fingerprint = this.engine(observer).ringFingerprint();
-      if (fingerprint !== referenceFingerprint) return `${observer} has ring fingerprint ${fingerprint}, ${first} has ${referenceFingerprint}`;
-    }
-    if (options.ring === "tokens") {
-      const referenceRing = this.engine(first).ring();
-      for (const observer of observers) {
-        const ring = this.engine(observer).ring();
-        if (!ring.equals(referenceRing)) return `${observer} sees a ring of ${ring.size} tokens unlike ${first}'s ${referenceRing.size}`;
-      }
-    }
-    return null;
+    return viewDisagreement(
+      {
+        liveIds: () => this.liveIds(),
+        startedIds: () => this.nodes.filter((node) => node.lives > 0).map((node) => node.id),
+        generation: (id) => this.nodeOf(id).generation,
+        engine: (id) => this.engine(id),
+      },
+      options,
+    );
   }
 
   /** When each observer first emitted member-down for `subject` (virtual ms), by observer. */
   downTimes(subject: NodeId): ReadonlyMap<NodeId, number> {
-    return this.firstDown.get(subject) ?? new Map();
+    return this.recorder.downTimes(subject);
   }
 
   /** Forgets the first-conviction times (all, or one subject's), to measure a later failure. */
   clearDownTimes(subject?: NodeId): void {
-    if (subject === undefined) this.firstDown.clear();
-    else this.firstDown.delete(subject);
+    this.recorder.clearDownTimes(subject);
   }
 
   /** Events of one kind emitted so far, by every observer. */
   eventCount(kind: ClusterEvent["kind"]): number {
-    return this.eventCounts.get(kind) ?? 0;
+    return this.recorder.count(kind);
   }
 
   /** The newest events, oldest first (at most eventLogMax). */
   events(): RecordedEvent[] {
-    return [...this.eventLog.slice(this.eventLogStart), ...this.eventLog.slice(0, this.eventLogStart)];
+    return this.recorder.events();
   }
 
   /** Events that fell out of the bounded log. */
   get eventsDropped(): number {
-    return this.eventsDroppedCount;
+    return this.recorder.dropped;
   }
 
   /** Calls `listener` for every event from now on; returns the unsubscribe. */
   onEvent(listener: EventListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.recorder.onEvent(listener);
   }
 
   // ---- internals -------------------------------------------------------------------------------
@@ -496,36 +424,7 @@ export class SimCluster {
   private drainEvents(node: SimNode, engine: ClusterEngine): void {
     const events = engine.takeEvents();
     if (events.length === 0) return;
-    const atMs = this.clock.nowMs();
-    for (const event of events) {
-      this.eventCounts.set(event.kind, (this.eventCounts.get(event.kind) ?? 0) + 1);
-      if (event.kind === "member-down") {
-        let byObserver = this.firstDown.get(event.id);
-        if (byObserver === undefined) {
-          byObserver = new Map();
-          this.firstDown.set(event.id, byObserver);
-        }
-        if (!byObserver.has(node.id)) byObserver.set(node.id, atMs);
-      }
-      const recorded: RecordedEvent = { atMs, observer: node.id, event };
-      this.appendToLog(recorded);
-      for (const listener of this.listeners) listener(recorded);
-    }
-  }
-
-  private appendToLog(recorded: RecordedEvent): void {
-    if (this.eventLogMax === 0) {
-      this.eventsDroppedCount += 1;
-      return;
-    }
-    if (this.eventLog.length < this.eventLogMax) {
-      this.eventLog.push(recorded);
-      return;
-    }
-    // Full: overwrite the oldest.
-    this.eventLog[this.eventLogStart] = recorded;
-    this.eventLogStart = (this.eventLogStart + 1) % this.eventLogMax;
-    this.eventsDroppedCount += 1;
+    this.recorder.record(node.id, events, this.clock.nowMs());
   }
 
   private nodeOf(id: NodeId): SimNode {
