@@ -1,0 +1,104 @@
+// cluster/member-record.ts — what a view keeps of each member: its gossiped endpoint state, read
+// once into typed fields (the parsed forms cached against the text they came from, so an unchanged
+// state is not parsed again), and the predicates that say which ring a member belongs to.
+
+import type { Address, MemberStatus, NodeId } from "../core/ids.js";
+import type { Vote } from "../detector/failure-detector.js";
+import type { EndpointState } from "../gossip/gossiper.js";
+import {
+  checkTokens,
+  KEY_INCARNATION,
+  KEY_LOAD,
+  KEY_REMOVALS,
+  KEY_STATUS,
+  KEY_TOKENS,
+  KEY_VOTES,
+  parseCount,
+  parseLoad,
+  parseRemovals,
+  parseStatus,
+  parseVotes,
+  tokenCountOf,
+} from "./gossiped-state.js";
+import type { Removal } from "./removal.js";
+
+export interface MemberRecord {
+  id: NodeId;
+  address: Address;
+  generation: number;
+  /** The status this view acts on: the gossiped one, overridden by a removal of this member. */
+  status: MemberStatus;
+  /** The status the member itself gossips. */
+  gossipStatus: MemberStatus;
+  /** Removed by another member (removenode): not shown, not in any ring. */
+  removed: boolean;
+  /** Removals this member publishes, and the text they were read from. */
+  removals: readonly Removal[];
+  removalsText: string;
+  /** The gossiped token list, checked to be well-formed; parsed on the next ring rebuild. */
+  tokensText: string;
+  tokenCount: number;
+  incarnation: number;
+  /** Votes this member holds as a monitor, by subject, and the gossiped text they were read from. */
+  votes: ReadonlyMap<NodeId, Vote>;
+  votesText: string;
+  load: { keys: number; bytes: number } | null;
+}
+
+export interface RecordReading {
+  /** The status the view acts on, given the member's gossiped one (removal.ts effectiveStatus). */
+  readonly effectiveStatus: (id: NodeId, generation: number, gossipStatus: MemberStatus) => { status: MemberStatus; removed: boolean };
+  readonly tokensPerMemberMax: number;
+  readonly votesPerMemberMax: number;
+  /** Counts a malformed state, which is then ignored. */
+  readonly onMalformed: () => void;
+}
+
+/** A member's record from its endpoint state; `previous` supplies what a malformed state leaves out. */
+export function readRecord(
+  id: NodeId,
+  endpoint: EndpointState,
+  previous: MemberRecord | undefined,
+  reading: RecordReading,
+): MemberRecord {
+  const gossipStatus = parseStatus(endpoint.appStates.get(KEY_STATUS)?.value) ?? previous?.gossipStatus ?? "joining";
+  const removalsText = endpoint.appStates.get(KEY_REMOVALS)?.value ?? "[]";
+  const removals = previous !== undefined && previous.removalsText === removalsText ? previous.removals : parseRemovals(removalsText, reading.onMalformed);
+  const { status, removed } = reading.effectiveStatus(id, endpoint.generation, gossipStatus);
+  const tokensText = checkTokens(endpoint.appStates.get(KEY_TOKENS)?.value, reading.tokensPerMemberMax, reading.onMalformed) ?? previous?.tokensText ?? "";
+  const incarnation = parseCount(endpoint.appStates.get(KEY_INCARNATION)?.value) ?? 0;
+  const votesText = endpoint.appStates.get(KEY_VOTES)?.value ?? "[]";
+  const votes = previous !== undefined && previous.votesText === votesText ? previous.votes : parseVotes(votesText, reading.votesPerMemberMax, reading.onMalformed);
+  const load = parseLoad(endpoint.appStates.get(KEY_LOAD)?.value);
+  return {
+    id,
+    address: endpoint.address,
+    generation: endpoint.generation,
+    status,
+    gossipStatus,
+    removed,
+    removals,
+    removalsText,
+    tokensText,
+    tokenCount: tokenCountOf(tokensText),
+    incarnation,
+    votes,
+    votesText,
+    load,
+  };
+}
+
+/** Gone from the cluster: left by itself, or removed. */
+export function isGone(member: MemberRecord): boolean {
+  return member.status === "left" || member.removed;
+}
+
+/** Owns ranges of the current ring: normal, or leaving and not yet done streaming. */
+export function isOwner(member: MemberRecord): boolean {
+  return !member.removed && (member.status === "normal" || member.status === "leaving") && member.tokenCount > 0;
+}
+
+/** Owns ranges of the future ring: normal, or joining with announced tokens. */
+export function isFutureOwner(member: MemberRecord): boolean {
+  return !member.removed && (member.status === "normal" || member.status === "joining") && member.tokenCount > 0;
+}

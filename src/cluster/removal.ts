@@ -1,0 +1,56 @@
+// cluster/removal.ts — the removenode protocol as every view applies it.
+//
+// A member that is dead for good is removed by another member (removenode): the remover publishes
+// `removals` in its own state — [id, generation, "removing" | "removed"] — since a member's own state
+// can only be written by that member. Every view applies the same rule: a member being removed
+// counts as leaving, a removed one as left and is no longer shown. A removal names the target's
+// generation, so it never applies to the member once it restarts with a new one.
+
+import type { MemberStatus, NodeId } from "../core/ids.js";
+
+/** A removal published by a member: the target member's id and generation, and how far it got. */
+export interface Removal {
+  readonly id: NodeId;
+  readonly generation: number;
+  readonly phase: "removing" | "removed";
+}
+
+/** Removals one member may publish; a removal lasts one ring change, so a handful at most. */
+export const REMOVALS_PER_MEMBER_MAX = 64;
+
+/** This node's removals with `removal` published (replacing an earlier one of the same target). */
+export function withRemoval(removals: readonly Removal[], removal: Removal): Removal[] {
+  return [...removals.filter((known) => known.id !== removal.id), removal].slice(-REMOVALS_PER_MEMBER_MAX);
+}
+
+/** Every member's removals, by target: the latest generation wins, and "removed" over "removing". */
+export function latestRemovals(members: Iterable<{ readonly removals: readonly Removal[] }>): Map<NodeId, Removal> {
+  const byTarget = new Map<NodeId, Removal>();
+  for (const member of members) {
+    for (const removal of member.removals) {
+      const known = byTarget.get(removal.id);
+      if (
+        known === undefined ||
+        removal.generation > known.generation ||
+        (removal.generation === known.generation && removal.phase === "removed")
+      ) {
+        byTarget.set(removal.id, removal);
+      }
+    }
+  }
+  return byTarget;
+}
+
+/** A member's status as a view acts on it: a removal published by anyone overrides its own. */
+export function effectiveStatus(
+  removal: Removal | undefined,
+  generation: number,
+  gossipStatus: MemberStatus,
+): { status: MemberStatus; removed: boolean } {
+  if (removal === undefined || removal.generation !== generation || gossipStatus === "left") {
+    return { status: gossipStatus, removed: false };
+  }
+  if (removal.phase === "removed") return { status: "left", removed: true };
+  // A member that never became normal (a joiner that died) owns nothing to stream: it is out at once.
+  return { status: gossipStatus === "joining" ? "left" : "leaving", removed: false };
+}
