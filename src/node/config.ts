@@ -6,6 +6,7 @@
 
 import path from "node:path";
 import type { Address, NodeId } from "../core/ids.js";
+import { NODE_ID_BYTES_MAX, REPLICATION_FACTOR_MAX, VALUE_BYTES_MAX, VNODES_MAX } from "../core/limits.js";
 import {
   ConsistencyError,
   parseConsistency as parseConsistencyLevel,
@@ -86,10 +87,10 @@ export type NodeOptionName = (typeof NODE_OPTION_NAMES)[number];
 
 /** Bounds of the values we accept; beyond them an option is a typo, not a choice. */
 export const CONFIG_LIMITS = {
-  idBytesMax: 128,
+  idBytesMax: NODE_ID_BYTES_MAX,
   seedsMax: 64,
-  replicationFactorMax: 32,
-  vnodesMax: 256,
+  replicationFactorMax: REPLICATION_FACTOR_MAX,
+  vnodesMax: VNODES_MAX,
   requestTimeoutMsMax: 600_000,
   // Below 10 ms a busy LAN's round trips alone would fence nodes; above an hour the guard guards nothing.
   maxClockOffsetMsMin: 10,
@@ -99,7 +100,7 @@ export const CONFIG_LIMITS = {
   phiThresholdMax: 1_000,
   hintWindowSMax: 30 * 24 * 3600,
   antiEntropyIntervalSMax: 7 * 24 * 3600,
-  maxValueBytesMax: 64 * 1024 * 1024,
+  maxValueBytesMax: VALUE_BYTES_MAX,
   streamBytesPerSMax: 10 * 1024 * 1024 * 1024,
   streamsMaxMax: 64,
   clusterSecretBytesMax: 1024,
