@@ -20,7 +20,7 @@ import type { Command } from "commander";
 import { Agent, request } from "undici";
 import { NODE_OPTION_NAMES, processEnvironment, type Environment, type NodeOptionName } from "../node/config.js";
 import { CliError, EXIT_CODES, parseIntegerFlag, printError, type CliOutput, type ExitCode } from "./shared.js";
-import { addNodeOptions, collectNodeOptions, optionAttribute, parseStartConfig } from "./start.js";
+import { addNodeOptionAliases, addNodeOptions, collectNodeOptions, optionAttribute, parseStartConfig } from "./start.js";
 
 export const DEV_LIMITS = {
   nodesMin: 1,
@@ -319,7 +319,7 @@ export function registerDevCommand(program: Command, output: CliOutput, setExit:
     .option("--base-port <port>", `node i listens on base-port + i - 1 (default: ${DEV_DEFAULTS.basePort})`)
     .option("--data-dir <dir>", `each node's data goes to <dir>/node<i> (default: ${DEV_DEFAULTS.dataDir})`);
   addNodeOptions(command, DEV_PASS_THROUGH_OPTIONS);
-  command.option("--rf <n>", "the same as --replication-factor");
+  addNodeOptionAliases(command, DEV_PASS_THROUGH_OPTIONS);
   command.addHelpText("after", "\nThe node options are passed to every node.\n");
   command.action(async (values: Record<string, unknown>) => {
     const plans = planDevCluster(values, processEnvironment());

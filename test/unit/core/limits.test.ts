@@ -19,7 +19,7 @@ import { STREAM_PAGE_BYTES_MAX } from "../../../src/net/stream-protocol.js";
 import { REPAIR_REQUEST_BYTES_MAX } from "../../../src/net/repair-protocol.js";
 import { TOKENS_PER_ALLOCATION_MAX } from "../../../src/ring/tokens.js";
 import { CLUSTER_VIEW_DEFAULTS } from "../../../src/cluster/cluster-view.js";
-import { CONFIG_LIMITS } from "../../../src/node/config.js";
+import { NODE_OPTIONS } from "../../../src/node/options.js";
 
 describe("cross-module limits (core/limits.ts)", () => {
   it("lets a peer message carry any id a node may have", () => {
@@ -56,9 +56,9 @@ describe("cross-module limits (core/limits.ts)", () => {
 
   it("keeps the config's bounds within what the other layers accept", () => {
     expect(CONSISTENCY_LIMITS.replicasMax).toBe(REPLICATION_FACTOR_MAX);
-    expect(CONFIG_LIMITS.replicationFactorMax).toBe(REPLICATION_FACTOR_MAX);
-    expect(CONFIG_LIMITS.vnodesMax).toBe(VNODES_MAX);
-    expect(CONFIG_LIMITS.maxValueBytesMax).toBe(VALUE_BYTES_MAX);
+    expect(NODE_OPTIONS.replicationFactor.kind.max).toBe(REPLICATION_FACTOR_MAX);
+    expect(NODE_OPTIONS.vnodes.kind.max).toBe(VNODES_MAX);
+    expect(NODE_OPTIONS.maxValueBytes.kind.max).toBe(VALUE_BYTES_MAX);
     expect(TOKENS_PER_ALLOCATION_MAX).toBeGreaterThanOrEqual(VNODES_MAX);
     expect(CLUSTER_VIEW_DEFAULTS.tokensPerMemberMax).toBeGreaterThanOrEqual(VNODES_MAX);
   });
