@@ -6,7 +6,7 @@ import { randomInt } from "node:crypto";
 import { REPLICATION_FACTOR_MAX, VALUE_BYTES_MAX } from "../../core/limits.js";
 import { ConfigError, resolveNodeUrl, type Environment } from "../../node/config.js";
 import { DEV_LIMITS, DEV_PASS_THROUGH_OPTIONS } from "../dev.js";
-import { collectNodeOptions, optionAttribute, parseStartConfig } from "../start.js";
+import { collectNodeOptions, nodeOptionAliases, optionAttribute, parseStartConfig } from "../start.js";
 import { KEY_COUNT_MAX, KEY_DISTRIBUTIONS, type KeyDistribution } from "./key-chooser.js";
 import { KV_CLIENT_LIMITS } from "./kv-client.js";
 import { isWorkloadName, WORKLOADS, type Workload } from "./workload.js";
@@ -154,9 +154,14 @@ export function parseBenchOptions(values: Readonly<Record<string, unknown>>, env
   const nodeValues: Record<string, string> = Object.fromEntries(
     Object.entries(nodeOptions).map(([name, value]) => [optionAttribute(name), value]),
   );
-  const rfRaw = text(values, "rf");
-  if (rfRaw !== undefined) nodeValues["rf"] = rfRaw;
-  const nodeFlagsGiven = [...Object.keys(nodeOptions).map((name) => `--${name}`), ...(rfRaw === undefined ? [] : ["--rf"])];
+  const aliasesGiven: string[] = [];
+  for (const { alias } of nodeOptionAliases(DEV_PASS_THROUGH_OPTIONS)) {
+    const raw = text(values, optionAttribute(alias));
+    if (raw === undefined) continue;
+    nodeValues[optionAttribute(alias)] = raw;
+    aliasesGiven.push(`--${alias}`);
+  }
+  const nodeFlagsGiven = [...Object.keys(nodeOptions).map((name) => `--${name}`), ...aliasesGiven];
 
   let target: BenchTarget;
   let valueSizeMax: number = BENCH_LIMITS.remoteValueSizeMax;
