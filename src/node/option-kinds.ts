@@ -29,7 +29,7 @@ export interface RawValue {
   readonly source: string;
 }
 
-export function fail(raw: RawValue, expectation: string): never {
+function fail(raw: RawValue, expectation: string): never {
   throw new ConfigError(raw.source, `${raw.source} must be ${expectation}, got ${JSON.stringify(raw.text)}`);
 }
 
