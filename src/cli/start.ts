@@ -15,7 +15,6 @@ import {
   processEnvironment,
   type Environment,
   type NodeOptionName,
-  type RawNodeOptions,
 } from "../node/config.js";
 import type { GrapevineNode } from "../node/node.js";
 import { declarationOf, helpLine } from "../node/options.js";
@@ -83,7 +82,7 @@ export function parseStartConfig(values: Readonly<Record<string, unknown>>, env:
     aliasesUsed.push(entry);
   }
   try {
-    return parseNodeConfig(raw as RawNodeOptions, env);
+    return parseNodeConfig(raw, env);
   } catch (error) {
     const used = error instanceof ConfigError ? aliasesUsed.find(({ name }) => error.option === `--${name}`) : undefined;
     if (used !== undefined && error instanceof ConfigError) {

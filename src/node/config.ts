@@ -58,7 +58,7 @@ export function parseNodeConfig(flags: RawNodeOptions, env: Environment): NodeCo
     if (values.has(key)) return values.get(key);
     assert(!resolving.has(key), () => `node option ${key} depends on itself`);
     resolving.add(key);
-    const declaration = NODE_OPTIONS[key] as OptionDeclaration<unknown>;
+    const declaration: OptionDeclaration<unknown> = NODE_OPTIONS[key];
     if (declaration.default instanceof Derived) for (const from of declaration.default.from) resolve(from);
     const raw = pick(flags, env, optionName(key));
     let value: unknown;

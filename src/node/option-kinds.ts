@@ -35,7 +35,7 @@ function fail(raw: RawValue, expectation: string): never {
 
 /**
  * The options other options' defaults or bounds depend on, typed by hand so a kind's parser can read
- * them without the declarations' type depending on itself (options.ts checks they agree).
+ * them without the declarations' type depending on itself (the config test checks they agree).
  */
 export interface EarlierValues {
   readonly listen: Address;

@@ -13,7 +13,6 @@
 import path from "node:path";
 import type { Address, NodeId } from "../core/ids.js";
 import { NODE_ID_BYTES_MAX, REPLICATION_FACTOR_MAX, VALUE_BYTES_MAX, VNODES_MAX } from "../core/limits.js";
-import type { ConsistencyLevel } from "../replication/consistency.js";
 import {
   address,
   addressList,
@@ -136,13 +135,13 @@ export const NODE_OPTIONS = {
     kind: consistency,
     value: "level",
     // Quorum on both sides makes R + W > N, so reads see acknowledged writes (SPEC §4).
-    default: "quorum" as ConsistencyLevel,
+    default: "quorum",
     help: "one, quorum, all or a number",
   }),
   writeConsistency: option({
     kind: consistency,
     value: "level",
-    default: "quorum" as ConsistencyLevel, // See readConsistency.
+    default: "quorum", // See readConsistency.
     help: "one, quorum, all or a number",
   }),
   requestTimeoutMs: option({
@@ -197,7 +196,7 @@ export const NODE_OPTIONS = {
     kind: integerOrOff(1, 7 * 24 * 3600), // A week: rarer than that, repair is a manual task.
     value: "s|off",
     // Ten minutes between Merkle exchanges: repair traffic stays small against client traffic.
-    default: 600 as number | null,
+    default: 600,
     help: "background Merkle exchange interval",
   }),
   maxValueBytes: option({
@@ -243,7 +242,7 @@ export const NODE_OPTIONS = {
     kind: oneOf(LOG_LEVELS),
     value: "level",
     // Start-up, membership changes and errors: quiet enough to leave on in production.
-    default: "info" as LogLevel,
+    default: "info",
     help: "fatal, error, warn, info, debug, trace or silent",
   }),
 };
@@ -288,7 +287,7 @@ export function optionKey(name: NodeOptionName): NodeOptionKey {
 
 /** The declaration behind a flag, loosely typed for code that treats all options alike. */
 export function declarationOf(name: NodeOptionName): OptionDeclaration<unknown> {
-  return NODE_OPTIONS[optionKey(name)] as OptionDeclaration<unknown>;
+  return NODE_OPTIONS[optionKey(name)];
 }
 
 /** How help and the README show an option's default. */
@@ -303,8 +302,3 @@ export function helpLine(name: NodeOptionName): string {
   const aliases = (declaration.aliases ?? []).map((alias) => `; --${alias} for short`).join("");
   return `${declaration.help} (default: ${defaultText(declaration)}${aliases})`;
 }
-
-// The hand-typed values kinds may read (option-kinds.ts EarlierValues) must be the declared ones.
-type Agrees<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const earlierValuesAgree: Agrees<EarlierValues, Pick<NodeOptionValues, keyof EarlierValues>> = true;
-void earlierValuesAgree;

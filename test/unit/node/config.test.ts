@@ -1,5 +1,5 @@
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, expectTypeOf, it } from "vitest";
 import {
   ConfigError,
   DEFAULT_NODE_URL,
@@ -9,7 +9,16 @@ import {
   parseNodeConfig,
   resolveNodeUrl,
 } from "../../../src/node/config.js";
-import { declarationOf, Derived, NODE_OPTION_KEYS, NODE_OPTIONS, optionKey, optionName } from "../../../src/node/options.js";
+import type { EarlierValues } from "../../../src/node/option-kinds.js";
+import {
+  declarationOf,
+  Derived,
+  NODE_OPTION_KEYS,
+  NODE_OPTIONS,
+  optionKey,
+  optionName,
+  type NodeOptionValues,
+} from "../../../src/node/options.js";
 
 function configErrorOf(run: () => unknown): ConfigError {
   try {
@@ -63,6 +72,10 @@ describe("parseNodeConfig", () => {
       });
     }
   }
+
+  it("types the values kinds may read (EarlierValues) as the declarations do", () => {
+    expectTypeOf<EarlierValues>().toEqualTypeOf<Pick<NodeOptionValues, keyof EarlierValues>>();
+  });
 
   it("names each option's flag after its config property, and its variable after the flag", () => {
     expect(NODE_OPTION_KEYS.map(optionName)).toEqual(NODE_OPTION_NAMES);
