@@ -17,6 +17,7 @@ import {
   NODE_OPTIONS,
   optionKey,
   optionName,
+  type NodeOptionName,
   type NodeOptionValues,
 } from "../../../src/node/options.js";
 
@@ -79,6 +80,16 @@ describe("parseNodeConfig", () => {
 
   it("names each option's flag after its config property, and its variable after the flag", () => {
     expect(NODE_OPTION_KEYS.map(optionName)).toEqual(NODE_OPTION_NAMES);
+    // The flags of SPEC §1, in the help's order: renaming a config property must not rename a flag.
+    const flags = [
+      "id", "listen", "advertise", "seeds", "data-dir", "replication-factor", "vnodes", "read-consistency",
+      "write-consistency", "request-timeout-ms", "max-clock-offset-ms", "gossip-interval-ms", "phi-threshold",
+      "hinted-handoff", "hint-window-s", "anti-entropy-interval-s", "max-value-bytes", "stream-bytes-per-s",
+      "streams-max", "cluster-secret", "sync", "log-level",
+    ] as const;
+    expect(NODE_OPTION_NAMES).toEqual(flags);
+    // The type derived from the keys (kebab case at the type level) is the same set.
+    expectTypeOf<NodeOptionName>().toEqualTypeOf<(typeof flags)[number]>();
     expect(optionName("antiEntropyIntervalS")).toBe("anti-entropy-interval-s");
     expect(envName("data-dir")).toBe("GRAPEVINE_DATA_DIR");
   });
