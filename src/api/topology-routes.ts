@@ -6,6 +6,7 @@
 // `too_few_members`, 404 `not_found` for an unknown member, 400 `bad_request` otherwise.
 
 import type { FastifyPluginAsync } from "fastify";
+import { NODE_ID_BYTES_MAX } from "../core/limits.js";
 import { GrapevineError } from "./errors.js";
 import { RingChangeError } from "../topology/ring-change.js";
 import type { LocalChange, TopologyService } from "../topology/topology-service.js";
@@ -15,7 +16,7 @@ export interface TopologyRoutesOptions {
 }
 
 /** A node id in a path: what --id accepts, bounded. */
-const NODE_ID_PATTERN = /^[\x21-\x7e]{1,128}$/;
+const NODE_ID_PATTERN = new RegExp(`^[\\x21-\\x7e]{1,${NODE_ID_BYTES_MAX}}$`);
 
 export interface RingChangeBody {
   readonly kind: LocalChange["kind"];
@@ -58,7 +59,7 @@ export const topologyRoutes: FastifyPluginAsync<TopologyRoutesOptions> = async (
 
   app.post<{ Params: { id: string } }>("/admin/removenode/:id", async (request, reply) => {
     const id = request.params.id;
-    if (!NODE_ID_PATTERN.test(id)) throw new GrapevineError("bad_request", "a member id is 1 to 128 printable characters");
+    if (!NODE_ID_PATTERN.test(id)) throw new GrapevineError("bad_request", `a member id is 1 to ${NODE_ID_BYTES_MAX} printable characters`);
     try {
       const change = service.startRemoveNode(id);
       return reply.code(202).send({ change: ringChangeBody(change) });

@@ -14,7 +14,7 @@ import { createProgressDisplay, NO_PROGRESS } from "./bench/progress.js";
 import { formatJson, formatText } from "./bench/report.js";
 import { DEV_PASS_THROUGH_OPTIONS } from "./dev.js";
 import { EXIT_CODES, printError, type CliOutput, type ExitCode } from "./shared.js";
-import { addNodeOptions } from "./start.js";
+import { addNodeOptionAliases, addNodeOptions } from "./start.js";
 
 export function registerBenchCommand(program: Command, output: CliOutput, setExit: (code: ExitCode) => void): void {
   const command = program
@@ -40,7 +40,7 @@ export function registerBenchCommand(program: Command, output: CliOutput, setExi
     .option("--progress", "show progress on stderr even when it is not a terminal")
     .option("--no-progress", "never show progress");
   addNodeOptions(command, DEV_PASS_THROUGH_OPTIONS);
-  command.option("--rf <n>", "the same as --replication-factor");
+  addNodeOptionAliases(command, DEV_PASS_THROUGH_OPTIONS);
   command.addHelpText(
     "after",
     "\nThe node options apply with --local only and are passed to every node it starts (their logs default to --log-level warn).\n",

@@ -20,7 +20,15 @@ import type { Command } from "commander";
 import { Agent, request } from "undici";
 import { NODE_OPTION_NAMES, processEnvironment, type Environment, type NodeOptionName } from "../node/config.js";
 import { CliError, EXIT_CODES, parseIntegerFlag, printError, type CliOutput, type ExitCode } from "./shared.js";
-import { addNodeOptions, collectNodeOptions, optionAttribute, parseStartConfig } from "./start.js";
+import { declarationOf, optionKey } from "../node/options.js";
+import {
+  addNodeOptionAliases,
+  addNodeOptions,
+  collectNodeOptions,
+  nodeOptionAliases,
+  optionAttribute,
+  parseStartConfig,
+} from "./start.js";
 
 export const DEV_LIMITS = {
   nodesMin: 1,
@@ -83,7 +91,11 @@ export function planDevCluster(values: Readonly<Record<string, unknown>>, env: E
   const dataDir = path.resolve(dataDirText.trim());
 
   const passThrough = collectNodeOptions(values, DEV_PASS_THROUGH_OPTIONS);
-  const rf = values["rf"];
+  // Aliases (`--rf`) given to dev, as commander's values.
+  const aliases = nodeOptionAliases(DEV_PASS_THROUGH_OPTIONS).filter(
+    ({ alias }) => typeof values[optionAttribute(alias)] === "string",
+  );
+  const aliasValues = Object.fromEntries(aliases.map(({ alias }) => [optionAttribute(alias), values[optionAttribute(alias)]]));
   const seed = `127.0.0.1:${basePort}`;
   const plans: DevNodePlan[] = [];
   for (let i = 1; i <= nodes; i++) {
@@ -96,14 +108,17 @@ export function planDevCluster(values: Readonly<Record<string, unknown>>, env: E
       {
         ...Object.fromEntries(Object.entries(passThrough).map(([name, value]) => [optionAttribute(name), value])),
         ...Object.fromEntries(Object.entries(owned).map(([name, value]) => [optionAttribute(name), value])),
-        ...(typeof rf === "string" ? { rf } : {}),
+        ...aliasValues,
       },
       env,
     );
     const args = ["start"];
     for (const [name, value] of Object.entries({ ...owned, ...passThrough })) args.push(`--${name}`, value);
-    if (typeof rf === "string" && passThrough["replication-factor"] === undefined) {
-      args.push("--replication-factor", String(config.replicationFactor));
+    // The children get the option under its own name, as this parse understood it.
+    for (const { name } of aliases) {
+      if (passThrough[name] !== undefined) continue;
+      const text = declarationOf(name).kind.format(config[optionKey(name)]);
+      if (text !== null) args.push(`--${name}`, text);
     }
     plans.push({ id, port, url: `http://127.0.0.1:${port}`, dataDir: nodeDir, args });
   }
@@ -319,7 +334,7 @@ export function registerDevCommand(program: Command, output: CliOutput, setExit:
     .option("--base-port <port>", `node i listens on base-port + i - 1 (default: ${DEV_DEFAULTS.basePort})`)
     .option("--data-dir <dir>", `each node's data goes to <dir>/node<i> (default: ${DEV_DEFAULTS.dataDir})`);
   addNodeOptions(command, DEV_PASS_THROUGH_OPTIONS);
-  command.option("--rf <n>", "the same as --replication-factor");
+  addNodeOptionAliases(command, DEV_PASS_THROUGH_OPTIONS);
   command.addHelpText("after", "\nThe node options are passed to every node.\n");
   command.action(async (values: Record<string, unknown>) => {
     const plans = planDevCluster(values, processEnvironment());

@@ -9,7 +9,8 @@
 
 import type { Command } from "commander";
 import { Agent, request } from "undici";
-import { CONFIG_LIMITS, processEnvironment, resolveNodeUrl } from "../node/config.js";
+import { VALUE_BYTES_MAX } from "../core/limits.js";
+import { processEnvironment, resolveNodeUrl } from "../node/config.js";
 import { ConsistencyError, parseConsistency } from "../replication/consistency.js";
 import { LAYOUT_LIMITS } from "../storage/layout.js";
 import { CliError, EXIT_CODES } from "./shared.js";
@@ -21,7 +22,7 @@ export const KV_CLIENT_LIMITS = {
    */
   requestTimeoutMs: 30_000,
   /** The largest value any node accepts (--max-value-bytes at most 64 MiB), plus room. */
-  valueBytesMax: CONFIG_LIMITS.maxValueBytesMax + 1024,
+  valueBytesMax: VALUE_BYTES_MAX + 1024,
   /** Error bodies are small JSON; more is not a node's answer. */
   errorBodyBytesMax: 64 * 1024,
 } as const;

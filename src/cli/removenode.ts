@@ -4,9 +4,13 @@
 // (1 when refused — a live member, an unknown id, another ring change in progress — or failed).
 
 import type { Command } from "commander";
+import { NODE_ID_BYTES_MAX } from "../core/limits.js";
 import { processEnvironment, resolveNodeUrl } from "../node/config.js";
 import { CliError, EXIT_CODES, humanBytes, type CliOutput, type ExitCode } from "./shared.js";
 import { call, follow, refusal } from "./ring-change-client.js";
+
+/** A member id as the admin route accepts it (api/topology-routes.ts). */
+const MEMBER_ID_PATTERN = new RegExp(`^[\\x21-\\x7e]{1,${NODE_ID_BYTES_MAX}}$`);
 
 export function registerRemoveNodeCommand(program: Command, output: CliOutput, setExit: (code: ExitCode) => void): void {
   program
@@ -16,7 +20,9 @@ export function registerRemoveNodeCommand(program: Command, output: CliOutput, s
     .option("--node <url>", "a live node to drive the removal (default: GRAPEVINE_NODE or http://127.0.0.1:7001)")
     .action(async (id: string, values: { node?: string }) => {
       const nodeUrl = resolveNodeUrl(values.node, processEnvironment());
-      if (!/^[\x21-\x7e]{1,128}$/.test(id)) throw new CliError("a member id is 1 to 128 printable characters", EXIT_CODES.usage);
+      if (!MEMBER_ID_PATTERN.test(id)) {
+        throw new CliError(`a member id is 1 to ${NODE_ID_BYTES_MAX} printable characters`, EXIT_CODES.usage);
+      }
       const answer = await call(nodeUrl, "POST", `/admin/removenode/${encodeURIComponent(id)}`).catch((error: unknown) => {
         throw new CliError(error instanceof Error ? error.message : String(error));
       });

@@ -1,23 +1,23 @@
 // cli/start.ts — `grapevine start [options]`: one node in the foreground (SPEC §1).
 //
-// Every node option is a string flag handed raw to parseNodeConfig together with the environment, so
-// validation, defaults and error wording live in one place (node/config.ts). The command then runs the
-// node until SIGINT or SIGTERM and shuts it down cleanly (exit 0); a second signal, or a shutdown that
-// outlasts `shutdownTimeoutMs`, forces exit 1. When the process has an IPC channel (a child of
+// Every node option is a string flag, declared with its help in node/options.ts, handed raw to
+// parseNodeConfig together with the environment, so validation, defaults and error wording live in
+// one place (node/config.ts). The command then runs the node until SIGINT or SIGTERM and shuts it
+// down cleanly (exit 0); a second signal, or a shutdown that outlasts `shutdownTimeoutMs`, forces
+// exit 1. When the process has an IPC channel (a child of
 // `grapevine dev`), losing it counts as a stop signal, so a killed `dev` leaves no orphan nodes.
 
 import type { Command } from "commander";
 import {
   ConfigError,
-  CONFIG_DEFAULTS,
   NODE_OPTION_NAMES,
   parseNodeConfig,
   processEnvironment,
   type Environment,
   type NodeOptionName,
-  type RawNodeOptions,
 } from "../node/config.js";
 import type { GrapevineNode } from "../node/node.js";
+import { declarationOf, helpLine } from "../node/options.js";
 import { CliError, EXIT_CODES, printError, type CliOutput, type ExitCode } from "./shared.js";
 
 export const START_LIMITS = {
@@ -25,57 +25,28 @@ export const START_LIMITS = {
   shutdownTimeoutMs: 15_000,
 } as const;
 
-/** The value placeholder and help line of each node option (SPEC §1 "Node options"). */
-export const NODE_OPTION_HELP: Readonly<Record<NodeOptionName, { readonly value: string; readonly help: string }>> = {
-  id: { value: "id", help: "this node's name, unique in the cluster (default: derived from --advertise)" },
-  listen: { value: "host:port", help: `where the node serves HTTP (default: ${CONFIG_DEFAULTS.listen})` },
-  advertise: { value: "host:port", help: "the address other nodes use to reach this one (default: --listen)" },
-  seeds: { value: "a,b,...", help: "HOST:PORT addresses to contact at start and now and then (default: none)" },
-  "data-dir": { value: "dir", help: "LevelDB and node state (default: ./data/<id>)" },
-  "replication-factor": {
-    value: "n",
-    help: `replicas per key (default: ${CONFIG_DEFAULTS.replicationFactor}; --rf for short)`,
-  },
-  vnodes: { value: "n", help: `tokens per node (default: ${CONFIG_DEFAULTS.vnodes})` },
-  "read-consistency": { value: "level", help: "one, quorum, all or a number (default: quorum)" },
-  "write-consistency": { value: "level", help: "one, quorum, all or a number (default: quorum)" },
-  "request-timeout-ms": {
-    value: "ms",
-    help: `coordinator's deadline for replica answers (default: ${CONFIG_DEFAULTS.requestTimeoutMs})`,
-  },
-  "max-clock-offset-ms": {
-    value: "ms",
-    help: `largest clock offset tolerated between nodes; further ahead is refused, a node this far off stops coordinating writes (default: ${CONFIG_DEFAULTS.maxClockOffsetMs})`,
-  },
-  "gossip-interval-ms": { value: "ms", help: `one gossip round (default: ${CONFIG_DEFAULTS.gossipIntervalMs})` },
-  "phi-threshold": { value: "phi", help: `failure detector's conviction threshold (default: ${CONFIG_DEFAULTS.phiThreshold})` },
-  "hinted-handoff": { value: "on|off", help: "store hints for down replicas and replay them (default: on)" },
-  "hint-window-s": { value: "s", help: `hints older than this are dropped (default: ${CONFIG_DEFAULTS.hintWindowS})` },
-  "anti-entropy-interval-s": {
-    value: "s|off",
-    help: `background Merkle exchange interval (default: ${CONFIG_DEFAULTS.antiEntropyIntervalS})`,
-  },
-  "max-value-bytes": { value: "bytes", help: `larger values are refused with 413 (default: ${CONFIG_DEFAULTS.maxValueBytes})` },
-  "stream-bytes-per-s": {
-    value: "bytes",
-    help: `range streaming during ring changes, bytes per second over all streams (default: ${CONFIG_DEFAULTS.streamBytesPerS})`,
-  },
-  "streams-max": { value: "n", help: `range streams run at once (default: ${CONFIG_DEFAULTS.streamsMax})` },
-  "cluster-secret": { value: "secret", help: "node-to-node routes refuse callers without it (default: none)" },
-  sync: { value: "on|off", help: "fsync before a replica acknowledges (default: off)" },
-  "log-level": { value: "level", help: "fatal, error, warn, info, debug, trace or silent (default: info)" },
-};
-
 /** commander's property name for a flag: `data-dir` → `dataDir`. */
 export function optionAttribute(name: string): string {
   return name.replace(/-([a-z])/g, (_match, letter: string) => letter.toUpperCase());
 }
 
-/** Adds `--<name> <value>` for each of `names` to a command. */
+/** Adds `--<name> <value>` for each of `names` to a command, with the help its declaration gives. */
 export function addNodeOptions(command: Command, names: readonly NodeOptionName[]): Command {
-  for (const name of names) {
-    const help = NODE_OPTION_HELP[name];
-    command.option(`--${name} <${help.value}>`, help.help);
+  for (const name of names) command.option(`--${name} <${declarationOf(name).value}>`, helpLine(name));
+  return command;
+}
+
+/** Each alias of `names` (`--rf`), with the option it stands for. */
+export function nodeOptionAliases(
+  names: readonly NodeOptionName[] = NODE_OPTION_NAMES,
+): readonly { readonly alias: string; readonly name: NodeOptionName }[] {
+  return names.flatMap((name) => (declarationOf(name).aliases ?? []).map((alias) => ({ alias, name })));
+}
+
+/** Adds `--<alias> <value>` for the aliases of `names`; after the options, as help lists them. */
+export function addNodeOptionAliases(command: Command, names: readonly NodeOptionName[]): Command {
+  for (const { alias, name } of nodeOptionAliases(names)) {
+    command.option(`--${alias} <${declarationOf(name).value}>`, `the same as --${name}`);
   }
   return command;
 }
@@ -94,25 +65,28 @@ export function collectNodeOptions(
 }
 
 /**
- * `--rf` is `--replication-factor` by another name. Naming both with different values is a usage
- * error; an invalid `--rf` is reported as `--rf`, the flag the user typed.
+ * An alias (`--rf`) is its option (`--replication-factor`) by another name. Naming both with
+ * different values is a usage error; an invalid alias is reported as the alias, the flag the user typed.
  */
 export function parseStartConfig(values: Readonly<Record<string, unknown>>, env: Environment) {
   const raw = collectNodeOptions(values);
-  const rf = values["rf"];
-  let rfUsed = false;
-  if (typeof rf === "string") {
-    if (raw["replication-factor"] !== undefined && raw["replication-factor"] !== rf) {
-      throw new ConfigError("--rf", "--rf and --replication-factor name the same option; give one of them");
+  const aliasesUsed: { readonly alias: string; readonly name: NodeOptionName }[] = [];
+  for (const entry of nodeOptionAliases()) {
+    const { alias, name } = entry;
+    const value = values[optionAttribute(alias)];
+    if (typeof value !== "string") continue;
+    if (raw[name] !== undefined && raw[name] !== value) {
+      throw new ConfigError(`--${alias}`, `--${alias} and --${name} name the same option; give one of them`);
     }
-    raw["replication-factor"] = rf;
-    rfUsed = true;
+    raw[name] = value;
+    aliasesUsed.push(entry);
   }
   try {
-    return parseNodeConfig(raw as RawNodeOptions, env);
+    return parseNodeConfig(raw, env);
   } catch (error) {
-    if (rfUsed && error instanceof ConfigError && error.option === "--replication-factor") {
-      throw new ConfigError("--rf", error.message.replace("--replication-factor", "--rf"));
+    const used = error instanceof ConfigError ? aliasesUsed.find(({ name }) => error.option === `--${name}`) : undefined;
+    if (used !== undefined && error instanceof ConfigError) {
+      throw new ConfigError(`--${used.alias}`, error.message.replace(`--${used.name}`, `--${used.alias}`));
     }
     throw error;
   }
@@ -123,7 +97,7 @@ export function registerStartCommand(program: Command, output: CliOutput, setExi
     .command("start")
     .description("run one node in the foreground until SIGINT or SIGTERM");
   addNodeOptions(command, NODE_OPTION_NAMES);
-  command.option("--rf <n>", "the same as --replication-factor");
+  addNodeOptionAliases(command, NODE_OPTION_NAMES);
   command.action(async (values: Record<string, unknown>) => {
     const config = parseStartConfig(values, processEnvironment());
     setExit(await runNode(config, output));

@@ -4,16 +4,15 @@
 
 import { Type, type Static } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { PEER_NODE_ID_LENGTH_MAX } from "../core/limits.js";
 import { validateGossipMessage, type GossipMessage } from "../gossip/messages.js";
 
-/** Ids and addresses are short; anything longer is malformed, not a name. */
-export const NODE_ID_BYTES_MAX = 256;
-export const ADDRESS_BYTES_MAX = 256;
+// Ids and addresses are short; anything longer is malformed, not a name (core/limits.ts).
 
 const HeartbeatSchema = Type.Object(
   {
     kind: Type.Literal("heartbeat"),
-    from: Type.String({ minLength: 1, maxLength: NODE_ID_BYTES_MAX }),
+    from: Type.String({ minLength: 1, maxLength: PEER_NODE_ID_LENGTH_MAX }),
     generation: Type.Integer({ minimum: 0 }),
     incarnation: Type.Integer({ minimum: 0 }),
     sequence: Type.Integer({ minimum: 0 }),
@@ -34,7 +33,7 @@ const HeartbeatReplySchema = Type.Object(
   {
     kind: Type.Literal("heartbeat-reply"),
     /** The monitor that answered. */
-    from: Type.String({ minLength: 1, maxLength: NODE_ID_BYTES_MAX }),
+    from: Type.String({ minLength: 1, maxLength: PEER_NODE_ID_LENGTH_MAX }),
     /** The heartbeat's sentWallMs, echoed so the sender keeps no state per heartbeat. */
     t0: Type.Number({ minimum: 0 }),
     /** The monitor's wall clock when the heartbeat arrived, and when it answered (ms). */

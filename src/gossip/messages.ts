@@ -25,13 +25,14 @@
 
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
+import { PEER_ADDRESS_LENGTH_MAX, PEER_NODE_ID_LENGTH_MAX } from "../core/limits.js";
 
 /** Bounds of every gossip message; what a sender emits always fits them, a receiver refuses the rest. */
 export const GOSSIP_LIMITS = {
-  /** Ids are short names; longer is malformed (same bound as cluster/peer-messages.ts). */
-  nodeIdLengthMax: 256,
+  /** Ids are short names; longer is malformed (core/limits.ts, shared with every peer message). */
+  nodeIdLengthMax: PEER_NODE_ID_LENGTH_MAX,
   /** `host:port`; longer is malformed. */
-  addressLengthMax: 256,
+  addressLengthMax: PEER_ADDRESS_LENGTH_MAX,
   /** Application state keys are names (`status`, `tokens`, `votes`, ...). */
   keyLengthMax: 64,
   /** An application state's value, in characters: 1,024 tokens (~20 KB) or 256 votes (~100 KB) fit. */

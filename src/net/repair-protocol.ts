@@ -28,7 +28,7 @@
 
 import { Type, type Static } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
-import { NODE_ID_BYTES_MAX } from "../cluster/peer-messages.js";
+import { PEER_NODE_ID_LENGTH_MAX, RECORD_BYTES_MAX } from "../core/limits.js";
 import { LAYOUT_LIMITS } from "../storage/layout.js";
 import { RECORD_LIMITS } from "../storage/record.js";
 import { REPAIR_LIMITS } from "../antientropy/repair-session.js";
@@ -54,10 +54,10 @@ export const REPAIR_REPLY_BYTES_MAX =
 
 const TokenSchema = Type.BigInt({ minimum: 0n, maximum: 2n ** 64n - 1n });
 const RangeSchema = Type.Tuple([TokenSchema, TokenSchema]);
-const FromSchema = Type.String({ minLength: 1, maxLength: NODE_ID_BYTES_MAX });
+const FromSchema = Type.String({ minLength: 1, maxLength: PEER_NODE_ID_LENGTH_MAX });
 // Key length in UTF-16 code units is at most its UTF-8 byte length; the route checks the bytes too.
 const KeySchema = Type.String({ minLength: 1, maxLength: LAYOUT_LIMITS.keyBytesMax });
-const RecordBytesSchema = Type.Uint8Array({ minByteLength: 1, maxByteLength: RECORD_LIMITS.valueBytesMax + 4096 });
+const RecordBytesSchema = Type.Uint8Array({ minByteLength: 1, maxByteLength: RECORD_BYTES_MAX });
 const LeafIndexSchema = Type.Integer({ minimum: 0, maximum: 2 ** 20 });
 const SessionSchema = Type.String({ minLength: 1, maxLength: 32 });
 

@@ -21,7 +21,7 @@
 
 import { Type, type Static } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
-import { NODE_ID_BYTES_MAX } from "../cluster/peer-messages.js";
+import { PEER_NODE_ID_LENGTH_MAX, RECORD_BYTES_MAX } from "../core/limits.js";
 import { LAYOUT_LIMITS } from "../storage/layout.js";
 import { RECORD_LIMITS } from "../storage/record.js";
 
@@ -84,14 +84,14 @@ const KeySchema = Type.String({ minLength: 1, maxLength: LAYOUT_LIMITS.keyBytesM
 const WriteOpSchema = Type.Tuple([
   Type.Literal("w"),
   KeySchema,
-  Type.Uint8Array({ minByteLength: 1, maxByteLength: RECORD_LIMITS.valueBytesMax + 4096 }),
+  Type.Uint8Array({ minByteLength: 1, maxByteLength: RECORD_BYTES_MAX }),
 ]);
 const ReadOpSchema = Type.Tuple([Type.Literal("r"), KeySchema]);
 const DigestOpSchema = Type.Tuple([Type.Literal("d"), KeySchema]);
 
 export const ReplicaRequestSchema = Type.Object(
   {
-    from: Type.String({ minLength: 1, maxLength: NODE_ID_BYTES_MAX }),
+    from: Type.String({ minLength: 1, maxLength: PEER_NODE_ID_LENGTH_MAX }),
     ops: Type.Array(Type.Union([WriteOpSchema, ReadOpSchema, DigestOpSchema]), {
       minItems: 1,
       maxItems: REPLICA_PROTOCOL_LIMITS.opsPerRequestMax,
@@ -112,7 +112,7 @@ export type ReplicaOpError = Static<typeof OpErrorSchema>;
 
 const DigestSchema = Type.Tuple([
   Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
-  Type.String({ minLength: 1, maxLength: NODE_ID_BYTES_MAX }),
+  Type.String({ minLength: 1, maxLength: PEER_NODE_ID_LENGTH_MAX }),
 ]);
 
 export const ReplicaReplySchema = Type.Object({

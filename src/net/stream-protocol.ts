@@ -19,7 +19,7 @@
 
 import { Type, type Static } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
-import { NODE_ID_BYTES_MAX } from "../cluster/peer-messages.js";
+import { PEER_NODE_ID_LENGTH_MAX, RECORD_BYTES_MAX } from "../core/limits.js";
 import { LAYOUT_LIMITS } from "../storage/layout.js";
 import { RECORD_LIMITS } from "../storage/record.js";
 import { PAGE_BYTES_MIN, STREAM_DEFAULTS } from "../topology/stream.js";
@@ -47,8 +47,8 @@ export const STREAM_PAGE_BYTES_MAX =
 
 const TokenSchema = Type.BigInt({ minimum: 0n, maximum: 2n ** 64n - 1n });
 const KeySchema = Type.String({ minLength: 1, maxLength: LAYOUT_LIMITS.keyBytesMax });
-const RecordBytesSchema = Type.Uint8Array({ minByteLength: 1, maxByteLength: RECORD_LIMITS.valueBytesMax + 4096 });
-const FromSchema = Type.String({ minLength: 1, maxLength: NODE_ID_BYTES_MAX });
+const RecordBytesSchema = Type.Uint8Array({ minByteLength: 1, maxByteLength: RECORD_BYTES_MAX });
+const FromSchema = Type.String({ minLength: 1, maxLength: PEER_NODE_ID_LENGTH_MAX });
 
 export const StreamFetchRequestSchema = Type.Object(
   {

@@ -9,13 +9,14 @@
 // answers as 400 `bad_consistency`.
 
 import { assert } from "../core/assert.js";
+import { REPLICATION_FACTOR_MAX } from "../core/limits.js";
 
 /** `one`, `quorum`, `all`, or an explicit replica count from 1 to the replication factor. */
 export type ConsistencyLevel = "one" | "quorum" | "all" | number;
 
 export const CONSISTENCY_LIMITS = {
-  /** No replication factor exceeds this (node/config.ts CONFIG_LIMITS.replicationFactorMax). */
-  replicasMax: 32,
+  /** No replication factor exceeds this (core/limits.ts). */
+  replicasMax: REPLICATION_FACTOR_MAX,
   /** Longer input is refused before any parsing, and never echoed whole into an error message. */
   levelTextLengthMax: 16,
 } as const;

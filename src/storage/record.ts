@@ -24,6 +24,7 @@
 import { Packr } from "msgpackr";
 import { assert } from "../core/assert.js";
 import type { NodeId } from "../core/ids.js";
+import { CONTENT_TYPE_BYTES_MAX, NODE_ID_BYTES_MAX, VALUE_BYTES_MAX } from "../core/limits.js";
 
 /**
  * A version of one key's value. Named StoredRecord, not Record, so that importing it never shadows
@@ -59,11 +60,11 @@ export const RECORD_FORMAT = 1;
 
 export const RECORD_LIMITS = {
   /** Room for any real media type with parameters; longer ones are refused at the API edge. */
-  contentTypeBytesMax: 256,
-  /** Node ids are at most 128 bytes (node/config.ts CONFIG_LIMITS.idBytesMax). */
-  writerBytesMax: 128,
-  /** The largest --max-value-bytes the config accepts (64 MiB). */
-  valueBytesMax: 64 * 1024 * 1024,
+  contentTypeBytesMax: CONTENT_TYPE_BYTES_MAX,
+  /** A writer is a node id (core/limits.ts). */
+  writerBytesMax: NODE_ID_BYTES_MAX,
+  /** The largest --max-value-bytes the config accepts (core/limits.ts). */
+  valueBytesMax: VALUE_BYTES_MAX,
 } as const;
 
 /** Stored or received bytes that are not a record of a known format. An input error, not a bug. */

@@ -21,6 +21,7 @@
 
 import path from "node:path";
 import type { NodeId } from "../core/ids.js";
+import { PEER_NODE_ID_LENGTH_MAX } from "../core/limits.js";
 import { readStateFile, writeFileAtomic } from "../storage/atomic-file.js";
 
 export const KNOWN_PEERS_FILE = "peers.json";
@@ -29,7 +30,7 @@ const KNOWN_PEERS_FORMAT = 1;
 export const KNOWN_PEERS_LIMITS = {
   /** More entries than this is not a file this node wrote; it is refused as unreadable. */
   peersMax: 10_000,
-  idBytesMax: 256,
+  idBytesMax: PEER_NODE_ID_LENGTH_MAX,
 } as const;
 
 /** The peers this node knew at its last write, or "unreadable" for a file it cannot trust. */

@@ -3,9 +3,10 @@
 // flag, which the CLI prints as one line with exit code 2 (SPEC §1).
 
 import { randomInt } from "node:crypto";
-import { CONFIG_LIMITS, ConfigError, resolveNodeUrl, type Environment } from "../../node/config.js";
+import { REPLICATION_FACTOR_MAX, VALUE_BYTES_MAX } from "../../core/limits.js";
+import { ConfigError, resolveNodeUrl, type Environment } from "../../node/config.js";
 import { DEV_LIMITS, DEV_PASS_THROUGH_OPTIONS } from "../dev.js";
-import { collectNodeOptions, optionAttribute, parseStartConfig } from "../start.js";
+import { collectNodeOptions, nodeOptionAliases, optionAttribute, parseStartConfig } from "../start.js";
 import { KEY_COUNT_MAX, KEY_DISTRIBUTIONS, type KeyDistribution } from "./key-chooser.js";
 import { KV_CLIENT_LIMITS } from "./kv-client.js";
 import { isWorkloadName, WORKLOADS, type Workload } from "./workload.js";
@@ -26,7 +27,7 @@ export const BENCH_LIMITS = {
    * Bound of --value-size against a running cluster, whose --max-value-bytes the bench cannot see:
    * the largest any node accepts. A node configured lower answers 413, which the load phase reports.
    */
-  remoteValueSizeMax: CONFIG_LIMITS.maxValueBytesMax,
+  remoteValueSizeMax: VALUE_BYTES_MAX,
   /** Client deadline per request: longer than any sane --request-timeout-ms of the coordinator. */
   requestTimeoutMs: 30_000,
 } as const;
@@ -153,13 +154,18 @@ export function parseBenchOptions(values: Readonly<Record<string, unknown>>, env
   const nodeValues: Record<string, string> = Object.fromEntries(
     Object.entries(nodeOptions).map(([name, value]) => [optionAttribute(name), value]),
   );
-  const rfRaw = text(values, "rf");
-  if (rfRaw !== undefined) nodeValues["rf"] = rfRaw;
-  const nodeFlagsGiven = [...Object.keys(nodeOptions).map((name) => `--${name}`), ...(rfRaw === undefined ? [] : ["--rf"])];
+  const aliasesGiven: string[] = [];
+  for (const { alias } of nodeOptionAliases(DEV_PASS_THROUGH_OPTIONS)) {
+    const raw = text(values, optionAttribute(alias));
+    if (raw === undefined) continue;
+    nodeValues[optionAttribute(alias)] = raw;
+    aliasesGiven.push(`--${alias}`);
+  }
+  const nodeFlagsGiven = [...Object.keys(nodeOptions).map((name) => `--${name}`), ...aliasesGiven];
 
   let target: BenchTarget;
   let valueSizeMax: number = BENCH_LIMITS.remoteValueSizeMax;
-  let replicasMax: number = CONFIG_LIMITS.replicationFactorMax;
+  let replicasMax: number = REPLICATION_FACTOR_MAX;
   if (localRaw !== undefined) {
     if (nodesRaw !== undefined) throw new ConfigError("--local", "--local starts its own nodes; give --nodes or --local, not both");
     const nodeCount = integerFlag("--local", localRaw, 0, 1, BENCH_LIMITS.localNodesMax);

@@ -1,7 +1,6 @@
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, expectTypeOf, it } from "vitest";
 import {
-  CONFIG_DEFAULTS,
   ConfigError,
   DEFAULT_NODE_URL,
   deriveNodeId,
@@ -9,34 +8,18 @@ import {
   NODE_OPTION_NAMES,
   parseNodeConfig,
   resolveNodeUrl,
-  type NodeOptionName,
 } from "../../../src/node/config.js";
-
-/** One invalid value per option: every option must have one, so a new option cannot skip the check. */
-const INVALID: Readonly<Record<NodeOptionName, string>> = {
-  id: "-starts-with-a-dash",
-  listen: "no-port-here",
-  advertise: "127.0.0.1:0",
-  seeds: "127.0.0.1:7001,not an address",
-  "data-dir": "   ",
-  "replication-factor": "0",
-  vnodes: "0",
-  "read-consistency": "most",
-  "write-consistency": "4",
-  "request-timeout-ms": "0",
-  "max-clock-offset-ms": "5",
-  "gossip-interval-ms": "5",
-  "phi-threshold": "-1",
-  "hinted-handoff": "maybe",
-  "hint-window-s": "-1",
-  "anti-entropy-interval-s": "never",
-  "stream-bytes-per-s": "0",
-  "streams-max": "1000",
-  "max-value-bytes": "1.5",
-  "cluster-secret": "s".repeat(1025),
-  sync: "sometimes",
-  "log-level": "loud",
-};
+import type { EarlierValues } from "../../../src/node/option-kinds.js";
+import {
+  declarationOf,
+  Derived,
+  NODE_OPTION_KEYS,
+  NODE_OPTIONS,
+  optionKey,
+  optionName,
+  type NodeOptionName,
+  type NodeOptionValues,
+} from "../../../src/node/options.js";
 
 function configErrorOf(run: () => unknown): ConfigError {
   try {
@@ -49,24 +32,67 @@ function configErrorOf(run: () => unknown): ConfigError {
 }
 
 describe("parseNodeConfig", () => {
-  it("has an invalid example for every node option", () => {
-    expect(Object.keys(INVALID).sort()).toEqual([...NODE_OPTION_NAMES].sort());
+  it("declares every option with at least one value it refuses", () => {
+    for (const name of NODE_OPTION_NAMES) expect(declarationOf(name).kind.invalid.length, name).toBeGreaterThan(0);
   });
 
-  for (const option of NODE_OPTION_NAMES) {
-    it(`names --${option} when its flag is invalid`, () => {
-      const error = configErrorOf(() => parseNodeConfig({ [option]: INVALID[option] }, {}));
-      expect(error.option).toBe(`--${option}`);
-      expect(error.message).toContain(`--${option}`);
-      expect(error.message).not.toContain("\n");
+  for (const name of NODE_OPTION_NAMES) {
+    const declaration = declarationOf(name);
+    const key = optionKey(name);
+
+    it(`--${name} parses its own default back to the default`, () => {
+      const byDefault = parseNodeConfig({}, {})[key];
+      if (declaration.default instanceof Derived) {
+        // A derived default (the id, the advertise address, the data dir) is a valid value too.
+        const text = declaration.kind.format(byDefault) ?? "";
+        expect(parseNodeConfig({ [name]: text }, {})[key]).toEqual(byDefault);
+        return;
+      }
+      expect(byDefault).toEqual(declaration.default);
+      const text = declaration.kind.format(declaration.default);
+      // An unset default (no cluster secret) has no spelling: leaving the option out is the default.
+      if (text === null) return;
+      expect(parseNodeConfig({ [name]: text }, {})[key]).toEqual(declaration.default);
+      expect(parseNodeConfig({}, { [envName(name)]: text })[key]).toEqual(declaration.default);
     });
 
-    it(`names ${envName(option)} when its environment variable is invalid`, () => {
-      const error = configErrorOf(() => parseNodeConfig({}, { [envName(option)]: INVALID[option] }));
-      expect(error.option).toBe(envName(option));
-      expect(error.message).toContain(envName(option));
-    });
+    for (const invalid of declaration.kind.invalid) {
+      const shown = invalid.length > 24 ? `${invalid.slice(0, 24)}…` : invalid;
+      it(`refuses --${name} ${JSON.stringify(shown)} with one line naming the flag`, () => {
+        const error = configErrorOf(() => parseNodeConfig({ [name]: invalid }, {}));
+        expect(error.option).toBe(`--${name}`);
+        expect(error.message).toMatch(new RegExp(`^--${name} must be `));
+        expect(error.message).not.toContain("\n");
+      });
+
+      it(`refuses ${envName(name)}=${JSON.stringify(shown)} with one line naming the variable`, () => {
+        const error = configErrorOf(() => parseNodeConfig({}, { [envName(name)]: invalid }));
+        expect(error.option).toBe(envName(name));
+        expect(error.message).toMatch(new RegExp(`^${envName(name)} must be `));
+        expect(error.message).not.toContain("\n");
+      });
+    }
   }
+
+  it("types the values kinds may read (EarlierValues) as the declarations do", () => {
+    expectTypeOf<EarlierValues>().toEqualTypeOf<Pick<NodeOptionValues, keyof EarlierValues>>();
+  });
+
+  it("names each option's flag after its config property, and its variable after the flag", () => {
+    expect(NODE_OPTION_KEYS.map(optionName)).toEqual(NODE_OPTION_NAMES);
+    // The flags of SPEC §1, in the help's order: renaming a config property must not rename a flag.
+    const flags = [
+      "id", "listen", "advertise", "seeds", "data-dir", "replication-factor", "vnodes", "read-consistency",
+      "write-consistency", "request-timeout-ms", "max-clock-offset-ms", "gossip-interval-ms", "phi-threshold",
+      "hinted-handoff", "hint-window-s", "anti-entropy-interval-s", "max-value-bytes", "stream-bytes-per-s",
+      "streams-max", "cluster-secret", "sync", "log-level",
+    ] as const;
+    expect(NODE_OPTION_NAMES).toEqual(flags);
+    // The type derived from the keys (kebab case at the type level) is the same set.
+    expectTypeOf<NodeOptionName>().toEqualTypeOf<(typeof flags)[number]>();
+    expect(optionName("antiEntropyIntervalS")).toBe("anti-entropy-interval-s");
+    expect(envName("data-dir")).toBe("GRAPEVINE_DATA_DIR");
+  });
 
   it("never echoes the cluster secret in its error", () => {
     const secret = "x".repeat(2000);
@@ -79,7 +105,7 @@ describe("parseNodeConfig", () => {
     const both = parseNodeConfig({ vnodes: "8" }, env);
     expect(both.vnodes).toBe(8);
     expect(both.gossipIntervalMs).toBe(250);
-    expect(parseNodeConfig({}, {}).vnodes).toBe(CONFIG_DEFAULTS.vnodes);
+    expect(parseNodeConfig({}, {}).vnodes).toBe(NODE_OPTIONS.vnodes.default);
   });
 
   it("does not consult the environment for an option whose flag is given, even if the variable is invalid", () => {
