@@ -17,7 +17,7 @@ import { encodeRecord, RECORD_LIMITS } from "../../../src/storage/record.js";
 import { REPLICA_REQUEST_BYTES_MAX } from "../../../src/net/replica-protocol.js";
 import { STREAM_PAGE_BYTES_MAX } from "../../../src/net/stream-protocol.js";
 import { REPAIR_REQUEST_BYTES_MAX } from "../../../src/net/repair-protocol.js";
-import { TOKENS_PER_ALLOCATION_MAX } from "../../../src/ring/tokens.js";
+import { TOKENS_PER_ALLOCATION_MAX } from "../../../src/ring/random-tokens.js";
 import { CLUSTER_VIEW_DEFAULTS } from "../../../src/cluster/cluster-view.js";
 import { NODE_OPTIONS } from "../../../src/node/options.js";
 
