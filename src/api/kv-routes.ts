@@ -27,7 +27,8 @@ import { consistencyToString, parseConsistency, type ConsistencyLevel } from "..
 import type { Coordinator } from "../replication/coordinator.js";
 import { LAYOUT_LIMITS } from "../storage/layout.js";
 import { RECORD_LIMITS } from "../storage/record.js";
-import { GrapevineError, sendError, toGrapevineError, valueTooLarge } from "./errors.js";
+import { GrapevineError } from "../core/errors.js";
+import { sendError, toGrapevineError, valueTooLarge } from "../net/fastify-errors.js";
 
 export const KV_PATH_PREFIX = "/kv/";
 export const TIMESTAMP_HEADER = "x-grapevine-timestamp";

@@ -6,7 +6,7 @@
 
 import type { FastifyPluginAsync } from "fastify";
 import { RepairBusyError, type RepairJobView } from "../antientropy/anti-entropy-service.js";
-import { GrapevineError } from "./errors.js";
+import { GrapevineError } from "../core/errors.js";
 
 export interface RepairRoutesApi {
   startRepair(options: { dryRun: boolean }): string;

@@ -6,7 +6,7 @@
 // `too_few_members`, 404 `not_found` for an unknown member, 400 `bad_request` otherwise.
 
 import type { FastifyPluginAsync } from "fastify";
-import { GrapevineError } from "./errors.js";
+import { GrapevineError } from "../core/errors.js";
 import { RingChangeError } from "../topology/ring-change.js";
 import type { LocalChange, TopologyService } from "../topology/topology-service.js";
 

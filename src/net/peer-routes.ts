@@ -11,7 +11,7 @@ import type { FastifyInstance, FastifyPluginAsync } from "fastify";
 import type { Outbound } from "../cluster/engine.js";
 import { PeerMessageError, validatePeerMessage, type HeartbeatReply, type PeerMessage } from "../cluster/peer-messages.js";
 import type { NodeId } from "../core/ids.js";
-import { GrapevineError } from "../api/errors.js";
+import { GrapevineError } from "../core/errors.js";
 import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
 import { guardNodeRoutes } from "./route-guard.js";
 import { PEER_BODY_BYTES_MAX, PEER_PATH } from "./peer-protocol.js";
