@@ -62,7 +62,7 @@ import type { HybridClock } from "../time/hlc.js";
 import { compareRecords, encodeRecord, tombstoneRecord, type StoredRecord } from "../storage/record.js";
 import type { Store } from "../storage/store.js";
 import { requiredReplicas, type ConsistencyLevel } from "./consistency.js";
-import { compareDigests, digestOf, type ReplicaTransport, type VersionDigest } from "./replica-transport.js";
+import { compareDigests, digestOf, isClockRefusal, type ReplicaTransport, type VersionDigest } from "./replica-transport.js";
 
 export const COORDINATOR_DEFAULTS = {
   /**
@@ -393,14 +393,6 @@ export class Coordinator {
       round.start(encoded);
     });
   }
-}
-
-/**
- * A replica refused the write for its timestamp. Duck-typed on the code (net/replica-protocol.ts
- * REPLICA_OP_ERRORS.clockOffset) because replication/ does not import net/.
- */
-function isClockRefusal(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === "clock_offset";
 }
 
 /** One write: which replicas acknowledged, when the client is answered, what to report after. */
