@@ -26,6 +26,7 @@
 
 import { assert } from "../core/assert.js";
 import type { Clock } from "../core/clock.js";
+import { GrapevineError } from "../core/errors.js";
 import type { NodeId } from "../core/ids.js";
 import { rangesReplicatedOn } from "../ring/placement.js";
 import type { TokenMap } from "../ring/token-map.js";
@@ -115,11 +116,6 @@ interface Job {
   readonly startedMs: number;
   endedMs: number | null;
   readonly failures: { peer: NodeId; message: string }[];
-}
-
-/** The operator's repair could not start: too many sessions queued. */
-export class RepairBusyError extends Error {
-  override readonly name = "RepairBusyError";
 }
 
 export class AntiEntropyService {
@@ -216,10 +212,13 @@ export class AntiEntropyService {
     );
   }
 
-  /** Starts an operator's repair of every range against every other replica; returns its job id. */
+  /**
+   * Starts an operator's repair of every range against every other replica; returns its job id.
+   * Too many sessions waiting: 503 `unavailable` (a GrapevineError), and nothing starts.
+   */
   startRepair(options: { dryRun: boolean }): string {
     assert(!this.closed, "the service is closed");
-    if (this.waiting.length >= ANTI_ENTROPY_DEFAULTS.sessionsQueuedMax) throw new RepairBusyError("too many repair sessions are waiting");
+    if (this.waiting.length >= ANTI_ENTROPY_DEFAULTS.sessionsQueuedMax) throw new GrapevineError("unavailable", "too many repair sessions are waiting");
     const byPeer = new Map<NodeId, RangeBounds[]>();
     const ranges = new Set<string>();
     for (const { range, peer } of this.pairs()) {

@@ -24,7 +24,7 @@ import { TOKEN_MAX, tokenFromString, tokenToString, type Token } from "../ring/p
 import type { KeyedRecord, StoredRecord } from "../storage/record.js";
 import type { ScannedRecord, ScanOptions } from "../storage/store.js";
 import type { TokenRangeBounds } from "../storage/layout.js";
-import { GrapevineError } from "./errors.js";
+import { GrapevineError } from "../core/errors.js";
 
 export const FUTURE_RECORDS_LIMITS = {
   /** Records visited per request by default: a page is a fraction of a second of LevelDB reads. */

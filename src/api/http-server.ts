@@ -31,7 +31,9 @@
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, type LogController } from "fastify";
-import { GrapevineError, registerErrorHandling, sendError } from "./errors.js";
+import { GrapevineError } from "../core/errors.js";
+import { sendError } from "../net/fastify-errors.js";
+import { registerErrorHandling } from "./errors.js";
 import { frameworkErrorHandler } from "./kv-routes.js";
 import { READY_PATH } from "./ready-routes.js";
 

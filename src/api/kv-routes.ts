@@ -23,11 +23,12 @@
 // error handler (api/errors.ts).
 
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import { GrapevineError } from "../core/errors.js";
+import { sendError, toGrapevineError, valueTooLarge } from "../net/fastify-errors.js";
 import { consistencyToString, parseConsistency, type ConsistencyLevel } from "../replication/consistency.js";
 import type { Coordinator } from "../replication/coordinator.js";
 import { LAYOUT_LIMITS } from "../storage/layout.js";
 import { RECORD_LIMITS } from "../storage/record.js";
-import { GrapevineError, sendError, toGrapevineError, valueTooLarge } from "./errors.js";
 
 export const KV_PATH_PREFIX = "/kv/";
 export const TIMESTAMP_HEADER = "x-grapevine-timestamp";

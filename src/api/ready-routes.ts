@@ -12,7 +12,7 @@
 // process, and a node still starting cannot judge its clock against peers it has not heard from.
 
 import type { FastifyPluginAsync } from "fastify";
-import { errorBody } from "./errors.js";
+import { errorBody } from "../core/errors.js";
 
 export const READY_PATH = "/ready";
 

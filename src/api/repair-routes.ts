@@ -5,8 +5,8 @@
 // An unknown id is a 404 with the SPEC §2 error body; a bad flag a 400.
 
 import type { FastifyPluginAsync } from "fastify";
-import { RepairBusyError, type RepairJobView } from "../antientropy/anti-entropy-service.js";
-import { GrapevineError } from "./errors.js";
+import type { RepairJobView } from "../antientropy/anti-entropy-service.js";
+import { GrapevineError } from "../core/errors.js";
 
 export interface RepairRoutesApi {
   startRepair(options: { dryRun: boolean }): string;
@@ -58,13 +58,8 @@ export const adminRepairRoutes: FastifyPluginAsync<AdminRepairRoutesOptions> = a
     const fromBody =
       body !== null && typeof body === "object" && !Buffer.isBuffer(body) ? (body as Record<string, unknown>).dryRun : undefined;
     const dryRun = parseFlag(query.dryRun ?? query.dry_run, "dryRun") ?? parseFlag(fromBody, "dryRun") ?? false;
-    let id: string;
-    try {
-      id = repair.startRepair({ dryRun });
-    } catch (error) {
-      if (error instanceof RepairBusyError) throw new GrapevineError("unavailable", error.message);
-      throw error;
-    }
+    // Too many sessions waiting: startRepair throws 503 `unavailable` itself.
+    const id = repair.startRepair({ dryRun });
     return reply.code(202).send({ id });
   });
 

@@ -7,8 +7,7 @@
 
 import type { FastifyPluginAsync } from "fastify";
 import { NODE_ID_BYTES_MAX } from "../core/limits.js";
-import { GrapevineError } from "./errors.js";
-import { RingChangeError } from "../topology/ring-change.js";
+import { GrapevineError } from "../core/errors.js";
 import type { LocalChange, TopologyService } from "../topology/topology-service.js";
 
 export interface TopologyRoutesOptions {
@@ -40,32 +39,19 @@ export function ringChangeBody(change: LocalChange): RingChangeBody {
   };
 }
 
-function asHttpError(error: unknown): unknown {
-  if (error instanceof RingChangeError) return new GrapevineError(error.code, error.message);
-  return error;
-}
-
 export const topologyRoutes: FastifyPluginAsync<TopologyRoutesOptions> = async (app, options) => {
   const { service } = options;
 
   app.post("/admin/decommission", async (_request, reply) => {
-    try {
-      const change = service.startDecommission();
-      return reply.code(202).send({ change: ringChangeBody(change) });
-    } catch (error) {
-      throw asHttpError(error);
-    }
+    const change = service.startDecommission();
+    return reply.code(202).send({ change: ringChangeBody(change) });
   });
 
   app.post<{ Params: { id: string } }>("/admin/removenode/:id", async (request, reply) => {
     const id = request.params.id;
     if (!NODE_ID_PATTERN.test(id)) throw new GrapevineError("bad_request", `a member id is 1 to ${NODE_ID_BYTES_MAX} printable characters`);
-    try {
-      const change = service.startRemoveNode(id);
-      return reply.code(202).send({ change: ringChangeBody(change) });
-    } catch (error) {
-      throw asHttpError(error);
-    }
+    const change = service.startRemoveNode(id);
+    return reply.code(202).send({ change: ringChangeBody(change) });
   });
 
   app.get("/admin/ring-change", async () => {

@@ -4,6 +4,7 @@
 
 import { Type, type Static } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { GrapevineError } from "../core/errors.js";
 import { PEER_NODE_ID_LENGTH_MAX } from "../core/limits.js";
 import { validateGossipMessage, type GossipMessage } from "../gossip/messages.js";
 
@@ -55,8 +56,15 @@ export function validateHeartbeatReply(value: unknown): HeartbeatReply | null {
 
 export type PeerMessage = GossipMessage | HeartbeatMessage;
 
-export class PeerMessageError extends Error {
+/**
+ * A peer message that is not valid: 400 `bad_request` (core/errors.ts), answered by the peer route as
+ * it is. Named because the simulator's network refuses with it too, in the mode that fails loudly.
+ */
+export class PeerMessageError extends GrapevineError {
   override readonly name = "PeerMessageError";
+  constructor(message: string) {
+    super("bad_request", message);
+  }
 }
 
 const heartbeatCheck = TypeCompiler.Compile(HeartbeatSchema);

@@ -9,9 +9,9 @@
 
 import type { FastifyInstance, FastifyPluginAsync } from "fastify";
 import type { Outbound } from "../cluster/engine.js";
-import { PeerMessageError, validatePeerMessage, type HeartbeatReply, type PeerMessage } from "../cluster/peer-messages.js";
+import { validatePeerMessage, type HeartbeatReply, type PeerMessage } from "../cluster/peer-messages.js";
 import type { NodeId } from "../core/ids.js";
-import { GrapevineError } from "../api/errors.js";
+import { GrapevineError } from "../core/errors.js";
 import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
 import { guardNodeRoutes } from "./route-guard.js";
 import { PEER_BODY_BYTES_MAX, PEER_PATH } from "./peer-protocol.js";
@@ -64,13 +64,8 @@ export const peerRoutes: FastifyPluginAsync<PeerRoutesOptions> = async (app: Fas
     } catch {
       throw new GrapevineError("bad_request", "the body is not valid msgpack");
     }
-    let message: PeerMessage;
-    try {
-      message = validatePeerMessage(decoded);
-    } catch (error) {
-      if (error instanceof PeerMessageError) throw new GrapevineError("bad_request", error.message);
-      throw error;
-    }
+    // An invalid message throws PeerMessageError, a 400 `bad_request` GrapevineError.
+    const message: PeerMessage = validatePeerMessage(decoded);
     stats.received++;
     stats.bytesReceived += body.length;
     const outbounds = deps.receive(message, deps.nowMs());

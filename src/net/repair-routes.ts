@@ -15,7 +15,7 @@
 // replica route does (replica-routes.ts).
 
 import type { FastifyInstance, FastifyPluginAsync } from "fastify";
-import { GrapevineError } from "../api/errors.js";
+import { GrapevineError } from "../core/errors.js";
 import type { RangeHashTree, TreeNode } from "../antientropy/hash-tree.js";
 import { leafBucketHashesMany, leafCountOf, listEntriesMany, TreeCache, type EntriesQuestion } from "../antientropy/range-trees.js";
 import { descendants } from "../antientropy/tree-diff.js";

@@ -22,6 +22,7 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { PEER_NODE_ID_LENGTH_MAX, RECORD_BYTES_MAX } from "../core/limits.js";
+import { CLOCK_OFFSET_REFUSAL } from "../replication/replica-transport.js";
 import { LAYOUT_LIMITS } from "../storage/layout.js";
 import { RECORD_LIMITS } from "../storage/record.js";
 
@@ -55,7 +56,14 @@ export const REPLICA_REQUEST_BYTES_MAX =
 export const REPLICA_REPLY_BYTES_MAX =
   REPLICA_PROTOCOL_LIMITS.replyBytesTarget + RECORD_LIMITS.valueBytesMax + REPLICA_PROTOCOL_LIMITS.envelopeBytesMax;
 
-/** Per-operation failure codes a replica answers with. */
+/**
+ * Per-operation failure codes a replica answers with. They are reasons between peers, not client
+ * error codes, and stay out of core/errors.ts on purpose: a coordinator counts any refused operation
+ * as that replica not acknowledging (and may try others or leave a hint), so none of them reaches a
+ * client as such. The one that changes the client's answer is `clock_offset`
+ * (replication/replica-transport.ts CLOCK_OFFSET_REFUSAL): a write that cannot reach its level for it
+ * fails with 503 `unavailable`, reason `clock_offset`.
+ */
 export const REPLICA_OP_ERRORS = {
   /** The replica's store refused the write: its queue is full. The coordinator may try others. */
   overloaded: "overloaded",
@@ -72,7 +80,7 @@ export const REPLICA_OP_ERRORS = {
    * never stored (issue 14 §2). The coordinator's write fails with 503 `unavailable`, reason
    * `clock_offset`; a hint carrying it is dropped and counted.
    */
-  clockOffset: "clock_offset",
+  clockOffset: CLOCK_OFFSET_REFUSAL,
 } as const;
 
 export type ReplicaOpErrorCode = (typeof REPLICA_OP_ERRORS)[keyof typeof REPLICA_OP_ERRORS];

@@ -22,7 +22,7 @@ import type { FastifyInstance, FastifyPluginAsync } from "fastify";
 import type { NodeId } from "../core/ids.js";
 import { decodeRecord, encodeRecord, type KeyedRecord, type StoredRecord } from "../storage/record.js";
 import { StoreClosedError, StoreOverloadedError, type Store } from "../storage/store.js";
-import { GrapevineError } from "../api/errors.js";
+import { GrapevineError } from "../core/errors.js";
 import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
 import { guardNodeRoutes } from "./route-guard.js";
 import {

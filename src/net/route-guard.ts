@@ -6,7 +6,8 @@
 // governs that plugin's routes only.
 
 import type { FastifyInstance } from "fastify";
-import { errorContextOf, GrapevineError, sendError, toGrapevineError } from "../api/errors.js";
+import { GrapevineError } from "../core/errors.js";
+import { errorContextOf, sendError, toGrapevineError } from "./fastify-errors.js";
 import { StoreOverloadedError } from "../storage/store.js";
 import { CLUSTER_SECRET_HEADER, createSecretCheck } from "./auth.js";
 import { PEER_CONTENT_TYPE } from "./codec.js";

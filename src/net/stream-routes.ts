@@ -10,7 +10,7 @@
 // version and the reply comes once the batch is committed (durable as the store's --sync promises).
 
 import type { FastifyPluginAsync } from "fastify";
-import { GrapevineError } from "../api/errors.js";
+import { GrapevineError } from "../core/errors.js";
 import { decodeRecord, encodeRecord, type KeyedRecord } from "../storage/record.js";
 import type { Store } from "../storage/store.js";
 import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";

@@ -5,10 +5,11 @@
 // as in Dynamo's sloppy-quorum parameters (R, W, N) and Cassandra's QUORUM. Two majorities of the
 // same rf replicas always share a replica, so with r + w > rf a read meets at least one replica that
 // acknowledged the write: that is the SPEC §4 promise that a quorum read sees an acknowledged quorum
-// write. The module is pure: text in, numbers out; a bad level is a ConsistencyError, which the API
-// answers as 400 `bad_consistency`.
+// write. The module is pure: text in, numbers out; a bad level is a ConsistencyError: a GrapevineError
+// with the code `bad_consistency` (400), answered by the API as it is.
 
 import { assert } from "../core/assert.js";
+import { GrapevineError } from "../core/errors.js";
 import { REPLICATION_FACTOR_MAX } from "../core/limits.js";
 
 /** `one`, `quorum`, `all`, or an explicit replica count from 1 to the replication factor. */
@@ -21,14 +22,19 @@ export const CONSISTENCY_LIMITS = {
   levelTextLengthMax: 16,
 } as const;
 
-/** An unknown level or a count the replication factor cannot meet: the client's error (400). */
-export class ConsistencyError extends Error {
+/**
+ * An unknown level or a count the replication factor cannot meet: the client's error, 400
+ * `bad_consistency`. A GrapevineError with a fixed code, not a class of its own kind: it keeps a name
+ * because the config (--w, --r) and the CLI catch exactly this error to report it against the option
+ * that carried the level, and let every other error through.
+ */
+export class ConsistencyError extends GrapevineError {
   override readonly name = "ConsistencyError";
   constructor(
     readonly input: string,
     message: string,
   ) {
-    super(message);
+    super("bad_consistency", message);
   }
 }
 

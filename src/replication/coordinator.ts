@@ -45,9 +45,14 @@
 // Bounds. At most requestsInFlightMax requests are coordinated at once (past it: `unavailable`,
 // reason overloaded, without trying). Every request arms exactly one deadline timer and clears it
 // when it settles, so no timer outlives its request. Late answers after the deadline are ignored.
+//
+// Failures are thrown as core/errors.ts GrapevineErrors with their SPEC §2 code and details, which the
+// API answers as they are: `unavailable` (`required`, `alive`, and `reason` when it is not the count)
+// and `timeout` (`required`, `acknowledged`).
 
 import { assert } from "../core/assert.js";
 import type { Clock } from "../core/clock.js";
+import { GrapevineError } from "../core/errors.js";
 import type { NodeId } from "../core/ids.js";
 import type { ClusterEngine } from "../cluster/engine.js";
 import { tokenOf as partitionerTokenOf, type Token } from "../ring/partitioner.js";
@@ -57,7 +62,7 @@ import type { HybridClock } from "../time/hlc.js";
 import { compareRecords, encodeRecord, tombstoneRecord, type StoredRecord } from "../storage/record.js";
 import type { Store } from "../storage/store.js";
 import { requiredReplicas, type ConsistencyLevel } from "./consistency.js";
-import { compareDigests, digestOf, type ReplicaTransport, type VersionDigest } from "./replica-transport.js";
+import { compareDigests, digestOf, isClockRefusal, type ReplicaTransport, type VersionDigest } from "./replica-transport.js";
 
 export const COORDINATOR_DEFAULTS = {
   /**
@@ -67,23 +72,6 @@ export const COORDINATOR_DEFAULTS = {
    */
   requestsInFlightMax: 4_096,
 } as const;
-
-export type ReplicationErrorCode = "unavailable" | "timeout";
-
-/**
- * A request the coordinator could not satisfy. `code` is the SPEC §2 error code; `details` are the
- * SPEC's details (`required` and `alive` for unavailable, `required` and `acknowledged` for timeout).
- */
-export class ReplicationError extends Error {
-  override readonly name = "ReplicationError";
-  constructor(
-    readonly code: ReplicationErrorCode,
-    message: string,
-    readonly details: Readonly<Record<string, number | string>>,
-  ) {
-    super(message);
-  }
-}
 
 export interface CoordinatorOptions {
   /** This node: its replica is written and read through the store, not the transport. */
@@ -292,19 +280,19 @@ export class Coordinator {
   /** @internal */ countReplicaTimeout(replica: NodeId): void {
     this.#replicaTimeouts.set(replica, (this.#replicaTimeouts.get(replica) ?? 0) + 1);
   }
-  /** @internal */ timedOut(required: number, acknowledged: number, failed: number): ReplicationError {
+  /** @internal */ timedOut(required: number, acknowledged: number, failed: number): GrapevineError {
     this.#timeouts++;
     const why = failed > 0 ? ` (${failed} failed)` : "";
-    return new ReplicationError(
+    return new GrapevineError(
       "timeout",
       `${acknowledged} of ${required} required replicas answered in time${why}`,
       { required, acknowledged },
     );
   }
-  /** @internal */ clockRefused(message: string, details: Readonly<Record<string, number>>): ReplicationError {
+  /** @internal */ clockRefused(message: string, details: Readonly<Record<string, number>>): GrapevineError {
     this.#unavailable++;
     this.#clockRefusals++;
-    return new ReplicationError("unavailable", message, { ...details, reason: "clock_offset" });
+    return new GrapevineError("unavailable", message, { ...details, reason: "clock_offset" });
   }
   /** @internal */ finished(): void {
     this.#inFlight--;
@@ -321,7 +309,7 @@ export class Coordinator {
   #admit(required: number, alive: number, level: ConsistencyLevel): void {
     if (this.#deps.ringSettled?.() === false) {
       this.#unavailable++;
-      throw new ReplicationError(
+      throw new GrapevineError(
         "unavailable",
         "this node has just started and is still learning the ring from its peers; retry shortly or ask another node",
         { required, alive, reason: "starting" },
@@ -329,7 +317,7 @@ export class Coordinator {
     }
     if (alive < required) {
       this.#unavailable++;
-      throw new ReplicationError(
+      throw new GrapevineError(
         "unavailable",
         `consistency ${String(level)} needs ${required} live replicas, ${alive} alive`,
         { required, alive },
@@ -338,7 +326,7 @@ export class Coordinator {
     if (this.#inFlight >= this.#inFlightMax) {
       this.#unavailable++;
       this.#overloaded++;
-      throw new ReplicationError(
+      throw new GrapevineError(
         "unavailable",
         `the coordinator is overloaded (${this.#inFlight} requests in flight)`,
         { required, alive, reason: "overloaded" },
@@ -405,14 +393,6 @@ export class Coordinator {
       round.start(encoded);
     });
   }
-}
-
-/**
- * A replica refused the write for its timestamp. Duck-typed on the code (net/replica-protocol.ts
- * REPLICA_OP_ERRORS.clockOffset) because replication/ does not import net/.
- */
-function isClockRefusal(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === "clock_offset";
 }
 
 /** One write: which replicas acknowledged, when the client is answered, what to report after. */

@@ -35,7 +35,7 @@ import type { ClusterEngine } from "../cluster/engine.js";
 import { encodeRecord } from "../storage/record.js";
 import type { Hints, PendingHints, StoredHint } from "../storage/hints.js";
 import type { ReplicaMiss } from "./coordinator.js";
-import type { ReplicaTransport } from "./replica-transport.js";
+import { isClockRefusal, type ReplicaTransport } from "./replica-transport.js";
 
 export const HINTED_HANDOFF_DEFAULTS = {
   /** Hint writes per second across all targets: an upper bound; the quantum and concurrency below bind first. */
@@ -282,7 +282,7 @@ export class HintedHandoff {
             acknowledged.push(hint);
           } catch (error) {
             // Refused for its timestamp: it would be refused forever, so it goes (counted), the replay goes on.
-            if ((error as { code?: unknown } | null)?.code === "clock_offset") refused.push(hint);
+            if (isClockRefusal(error)) refused.push(hint);
             else failed = true;
           }
         }

@@ -18,6 +18,21 @@
 import type { NodeId } from "../core/ids.js";
 import type { StoredRecord } from "../storage/record.js";
 
+/**
+ * The one reason for a refusal that the port's callers act on: a replica refused a write because the
+ * record's timestamp is further ahead of its clock than the allowed offset (issue 14 §2). A write that
+ * cannot reach its level for it fails with 503 `unavailable`, reason `clock_offset` (coordinator.ts);
+ * a hint refused for it is dropped, as it would be refused forever (hinted-handoff.ts).
+ * Implementations reject with an error whose `code` is this (net/replica-client.ts
+ * ReplicaOpRefusedError carries the replica's per-operation code, net/replica-protocol.ts).
+ */
+export const CLOCK_OFFSET_REFUSAL = "clock_offset";
+
+/** Whether a rejection of this port is a replica's refusal of the record's timestamp. */
+export function isClockRefusal(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === CLOCK_OFFSET_REFUSAL;
+}
+
 /** The version a replica holds: enough to order it against other versions (LWW). */
 export interface VersionDigest {
   readonly timestampUs: number;

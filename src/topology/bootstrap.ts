@@ -22,12 +22,13 @@
 // 6. Normal. ring.json says normal, then the status is gossiped; the other nodes clean up the
 //    ranges they no longer replicate once they see it (topology-service.ts).
 
+import { GrapevineError } from "../core/errors.js";
 import type { NodeId } from "../core/ids.js";
 import { rangeMovements } from "../ring/placement.js";
 import type { Token } from "../ring/partitioner.js";
 import { balancedTokens, evenlySpacedTokens } from "../ring/tokens.js";
 import type { RingState } from "./ring-state.js";
-import { awaitAgreement, describeChange, RingChangeError, sleep, waitUntil, type TopologyContext } from "./ring-change.js";
+import { awaitAgreement, describeChange, sleep, waitUntil, type TopologyContext } from "./ring-change.js";
 import type { StreamTask } from "./stream.js";
 
 /** How a node starts, decided from its data dir before the engine exists. */
@@ -48,7 +49,7 @@ export interface StartInput {
 export function planStart(input: StartInput): StartPlan {
   const state = input.ringState;
   if (state?.status === "left") {
-    throw new RingChangeError("bad_request", "this node was decommissioned; start it with an empty --data-dir to join again");
+    throw new GrapevineError("bad_request", "this node was decommissioned; start it with an empty --data-dir to join again");
   }
   if (state?.status === "normal") return { kind: "normal", tokens: state.tokens, persist: false };
   if (state?.status === "joining") return { kind: "bootstrap", resumeTokens: state.tokens.length > 0 ? state.tokens : null };
@@ -82,7 +83,7 @@ export async function bootstrap(context: TopologyContext, options: BootstrapOpti
   // 1. Discovery.
   const heard = await waitUntil(context, () => engine.membership().some((member) => member.id !== self), context.options.discoveryTimeoutMs);
   if (!heard && !options.isSeed) {
-    throw new RingChangeError("bad_request", `no seed answered within ${context.options.discoveryTimeoutMs} ms; check --seeds`);
+    throw new GrapevineError("bad_request", `no seed answered within ${context.options.discoveryTimeoutMs} ms; check --seeds`);
   }
   if (heard) await sleep(context, context.options.settleGossipRounds * context.gossipIntervalMs);
 
@@ -169,6 +170,6 @@ async function waitForTurn(context: TopologyContext): Promise<void> {
     context.options.turnWaitMs,
   );
   if (!ready) {
-    throw new RingChangeError("ring_change_in_progress", `cannot join: ${announced} (waited ${context.options.turnWaitMs} ms)`);
+    throw new GrapevineError("ring_change_in_progress", `cannot join: ${announced} (waited ${context.options.turnWaitMs} ms)`);
   }
 }

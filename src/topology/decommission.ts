@@ -10,20 +10,21 @@
 // node turns left (persisted, so it does not come back) and the shell stops it with exit code 0; the
 // other nodes drop it from the ring as soon as they see `left`.
 
+import { GrapevineError } from "../core/errors.js";
 import { rangeMovements } from "../ring/placement.js";
-import { awaitAgreement, describeChange, RingChangeError, type TopologyContext } from "./ring-change.js";
+import { awaitAgreement, describeChange, type TopologyContext } from "./ring-change.js";
 import type { StreamTask } from "./stream.js";
 
 /** Throws the refusal a decommission gets now, if any. */
 export function checkDecommission(context: TopologyContext): void {
   const { engine, self } = context;
   const change = engine.ringChanges()[0];
-  if (change !== undefined) throw new RingChangeError("ring_change_in_progress", `another ring change is in progress: ${describeChange(change)}`);
+  if (change !== undefined) throw new GrapevineError("ring_change_in_progress", `another ring change is in progress: ${describeChange(change)}`);
   const me = engine.membership().find((member) => member.id === self);
-  if (me?.status !== "normal") throw new RingChangeError("bad_request", `this node is ${me?.status ?? "unknown"}, not normal`);
+  if (me?.status !== "normal") throw new GrapevineError("bad_request", `this node is ${me?.status ?? "unknown"}, not normal`);
   const members = engine.ring().nodes().length;
   if (members - 1 < context.replicationFactor) {
-    throw new RingChangeError(
+    throw new GrapevineError(
       "too_few_members",
       `leaving would leave ${members - 1} members for replication factor ${context.replicationFactor}`,
     );

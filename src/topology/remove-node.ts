@@ -10,23 +10,24 @@
 // relayed through this node. Then the removal is marked "removed": every view drops the member from
 // the ring and from its status.
 
+import { GrapevineError } from "../core/errors.js";
 import type { NodeId } from "../core/ids.js";
 import { rangeMovements } from "../ring/placement.js";
-import { awaitAgreement, describeChange, RingChangeError, type TopologyContext } from "./ring-change.js";
+import { awaitAgreement, describeChange, type TopologyContext } from "./ring-change.js";
 import type { StreamTask } from "./stream.js";
 
 export function checkRemoveNode(context: TopologyContext, id: NodeId): void {
   const { engine, self } = context;
-  if (id === self) throw new RingChangeError("bad_request", "a node cannot remove itself; use decommission");
+  if (id === self) throw new GrapevineError("bad_request", "a node cannot remove itself; use decommission");
   const member = engine.membership().find((entry) => entry.id === id);
-  if (member === undefined || member.status === "left") throw new RingChangeError("not_found", `no member ${id} in this cluster`);
+  if (member === undefined || member.status === "left") throw new GrapevineError("not_found", `no member ${id} in this cluster`);
   if (engine.isLive(id)) {
-    throw new RingChangeError("member_live", `${id} is live; stop it first (removenode is for members that will not return) or decommission it`);
+    throw new GrapevineError("member_live", `${id} is live; stop it first (removenode is for members that will not return) or decommission it`);
   }
   // The member's own change does not count: a joiner that died mid-bootstrap, or a removal of it that
   // failed, must not keep the cluster from removing it.
   const change = engine.ringChanges().find((candidate) => candidate.id !== id);
-  if (change !== undefined) throw new RingChangeError("ring_change_in_progress", `another ring change is in progress: ${describeChange(change)}`);
+  if (change !== undefined) throw new GrapevineError("ring_change_in_progress", `another ring change is in progress: ${describeChange(change)}`);
 }
 
 export async function removeNode(context: TopologyContext, id: NodeId): Promise<{ keys: number; bytes: number }> {

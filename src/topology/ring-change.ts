@@ -1,5 +1,5 @@
 // topology/ring-change.ts — what bootstrap, decommission and removenode share: the ports they run
-// on, their limits, the errors they refuse with, and two waits (a condition on this node's view, and
+// on, their limits, and two waits (a condition on this node's view, and
 // every other live member agreeing on how it sees a member before data moves).
 //
 // Why the agreement wait: a pending replica only gets the writes of coordinators that know it is
@@ -7,6 +7,9 @@
 // asks each live member how it sees the member in question (their /cluster/status) until all agree,
 // which takes about one gossip hop since statuses and tokens are urgent keys, and proceeds anyway
 // after `viewAgreementTimeoutMs` (a member that cannot answer is one coordinators cannot reach).
+//
+// A refused change throws a core/errors.ts GrapevineError with its code (`ring_change_in_progress`,
+// `member_live`, `too_few_members`, `not_found`, `bad_request`), which the admin routes answer as it is.
 
 import type { Clock } from "../core/clock.js";
 import type { Address, NodeId } from "../core/ids.js";
@@ -39,19 +42,6 @@ export const TOPOLOGY_DEFAULTS = {
 } as const;
 
 export type TopologyOptions = { -readonly [K in keyof typeof TOPOLOGY_DEFAULTS]: number };
-
-/** Codes a ring change is refused with; api/errors.ts maps them to statuses. */
-export type RingChangeErrorCode = "ring_change_in_progress" | "member_live" | "too_few_members" | "not_found" | "bad_request";
-
-export class RingChangeError extends Error {
-  override readonly name = "RingChangeError";
-  constructor(
-    readonly code: RingChangeErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export interface TopologyContext {
   readonly self: NodeId;

@@ -10,6 +10,7 @@
 // member removed after its streams), so nothing is deleted before the new owners have it. Cleanup
 // never runs at start-up, nor while this node is not normal.
 
+import { GrapevineError } from "../core/errors.js";
 import type { Address, NodeId } from "../core/ids.js";
 import type { TopologyEngine } from "../cluster/engine.js";
 import { rangesNotReplicatedOn } from "../ring/placement.js";
@@ -19,7 +20,7 @@ import type { Store } from "../storage/store.js";
 import { bootstrap, type BootstrapOptions, type BootstrapOutcome } from "./bootstrap.js";
 import { checkDecommission, decommission } from "./decommission.js";
 import { checkRemoveNode, removeNode } from "./remove-node.js";
-import { RingChangeError, TopologyStoppedError, type TopologyContext } from "./ring-change.js";
+import { TopologyStoppedError, type TopologyContext } from "./ring-change.js";
 import { StreamManager, takePage, type PageRequest, type StreamProgress } from "./stream.js";
 
 /**
@@ -123,7 +124,7 @@ export class TopologyService {
     );
   }
 
-  /** Starts a decommission (throws RingChangeError when refused); the node exits 0 when it is done. */
+  /** Starts a decommission (throws a GrapevineError with its code when refused); the node exits 0 when it is done. */
   startDecommission(): LocalChange {
     this.#refuseIfBusy();
     checkDecommission(this.context);
@@ -142,7 +143,7 @@ export class TopologyService {
     return change;
   }
 
-  /** Starts the removal of a dead member (throws RingChangeError when refused). */
+  /** Starts the removal of a dead member (throws a GrapevineError with its code when refused). */
   startRemoveNode(id: NodeId): LocalChange {
     this.#refuseIfBusy();
     checkRemoveNode(this.context, id);
@@ -216,7 +217,7 @@ export class TopologyService {
   #refuseIfBusy(): void {
     const change = this.#change;
     if (change !== null && change.state === "running") {
-      throw new RingChangeError("ring_change_in_progress", `a ${change.kind} of ${change.id} is already running on this node`);
+      throw new GrapevineError("ring_change_in_progress", `a ${change.kind} of ${change.id} is already running on this node`);
     }
   }
 
@@ -238,7 +239,7 @@ export class TopologyService {
 
   #address(node: NodeId): Address {
     const address = this.context.addressOf(node);
-    if (address === undefined) throw new RingChangeError("not_found", `no address known for ${node}`);
+    if (address === undefined) throw new GrapevineError("not_found", `no address known for ${node}`);
     return address;
   }
 }

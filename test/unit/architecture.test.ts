@@ -50,7 +50,6 @@ const HEIGHT: Readonly<Record<string, number>> = {
 
 /** Edges between folders of equal height that the design accepts, with the reason. */
 const SIDEWAYS: Readonly<Record<string, string>> = {
-  "net->api": "peer routes answer with the API's error bodies (to go when the error table moves to core/)",
   "api->net": "the metrics read the transport's counters",
 };
 
@@ -66,7 +65,7 @@ const IMPORTS: Readonly<Record<string, readonly string[]>> = {
   replication: ["cluster", "core", "ring", "storage", "time"],
   antientropy: ["core", "ring", "storage"],
   topology: ["cluster", "core", "ring", "storage"],
-  net: ["antientropy", "api", "cluster", "core", "replication", "storage", "topology"],
+  net: ["antientropy", "cluster", "core", "replication", "storage", "topology"],
   api: ["antientropy", "cluster", "core", "net", "replication", "ring", "storage", "time", "topology"],
   node: ["antientropy", "api", "cluster", "core", "net", "replication", "ring", "storage", "time", "topology"],
   sim: ["cluster", "core", "net", "ring"],

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
 import { clientErrorAnswer, createHttpServer, rawErrorResponse, type HttpServerLimits } from "../../../src/api/http-server.js";
-import { GrapevineError } from "../../../src/api/errors.js";
+import { GrapevineError } from "../../../src/core/errors.js";
 import { readinessOf, readyRoutes, type Readiness } from "../../../src/api/ready-routes.js";
 
 const LIMITS: HttpServerLimits = {

@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { registerErrorHandling } from "../../../src/api/errors.js";
+import { GrapevineError } from "../../../src/core/errors.js";
 import {
   DEFAULT_CONTENT_TYPE,
   frameworkErrorHandler,
@@ -16,7 +17,6 @@ import {
 } from "../../../src/api/kv-routes.js";
 import type { ConsistencyLevel } from "../../../src/replication/consistency.js";
 import {
-  ReplicationError,
   type DeleteRequest,
   type ReadOutcome,
   type ReadRequest,
@@ -299,11 +299,11 @@ describe("limits and refusals", () => {
 
   it("answers the coordinator's unavailable as 503 and timeout as 504, with their details", async () => {
     const { app, coordinator } = await build();
-    coordinator.nextFailure = new ReplicationError("unavailable", "needs 2, 1 alive", { required: 2, alive: 1 });
+    coordinator.nextFailure = new GrapevineError("unavailable", "needs 2, 1 alive", { required: 2, alive: 1 });
     const unavailable = await app.inject({ method: "PUT", url: "/kv/k", payload: "v" });
     expect(unavailable.statusCode).toBe(503);
     expect(errorOf(unavailable.body)).toEqual({ error: "unavailable", message: "needs 2, 1 alive", required: 2, alive: 1 });
-    coordinator.nextFailure = new ReplicationError("timeout", "1 of 3", { required: 3, acknowledged: 1 });
+    coordinator.nextFailure = new GrapevineError("timeout", "1 of 3", { required: 3, acknowledged: 1 });
     const timeout = await app.inject({ method: "GET", url: "/kv/k?r=all" });
     expect(timeout.statusCode).toBe(504);
     expect(errorOf(timeout.body)).toMatchObject({ error: "timeout", required: 3, acknowledged: 1 });

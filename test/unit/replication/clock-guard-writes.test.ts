@@ -6,13 +6,14 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
 import type { NodeId } from "../../../src/core/ids.js";
-import { registerErrorHandling, toGrapevineError } from "../../../src/api/errors.js";
+import { registerErrorHandling } from "../../../src/api/errors.js";
+import { GrapevineError } from "../../../src/core/errors.js";
 import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "../../../src/net/codec.js";
 import { REPLICA_PATH } from "../../../src/net/replica-protocol.js";
 import { ReplicaRouteStats, replicaRoutes } from "../../../src/net/replica-routes.js";
 import { ReplicaOpRefusedError } from "../../../src/net/replica-client.js";
 import { TokenMap } from "../../../src/ring/token-map.js";
-import { Coordinator, ReplicationError } from "../../../src/replication/coordinator.js";
+import { Coordinator } from "../../../src/replication/coordinator.js";
 import type { ReplicaTransport } from "../../../src/replication/replica-transport.js";
 import { compareRecords, encodeRecord, type KeyedRecord, type StoredRecord } from "../../../src/storage/record.js";
 import type { ApplyResult } from "../../../src/storage/store.js";
@@ -154,11 +155,11 @@ function coordinator(options: { inRange?: () => boolean; initialUs?: number; tra
   return { coordinator: instance, store, sent, refusals };
 }
 
-async function failure(promise: Promise<unknown>): Promise<ReplicationError> {
+async function failure(promise: Promise<unknown>): Promise<GrapevineError> {
   try {
     await promise;
   } catch (error) {
-    if (error instanceof ReplicationError) return error;
+    if (error instanceof GrapevineError) return error;
     throw error;
   }
   throw new Error("expected the write to fail");
@@ -173,7 +174,7 @@ describe("a coordinator stamping a client write", () => {
     const error = await failure(put(c));
     expect(error.code).toBe("unavailable");
     expect(error.details).toMatchObject({ reason: "clock_offset" });
-    expect(toGrapevineError(error)?.status).toBe(503);
+    expect(error.status).toBe(503);
     expect(sent).toEqual([]);
     expect(store.records.size).toBe(0);
     expect(refusals).toEqual(["fenced"]);

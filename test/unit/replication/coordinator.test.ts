@@ -3,6 +3,7 @@
 
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
+import { GrapevineError } from "../../../src/core/errors.js";
 import type { NodeId } from "../../../src/core/ids.js";
 import { TokenMap } from "../../../src/ring/token-map.js";
 import { HybridClock } from "../../../src/time/hlc.js";
@@ -10,7 +11,6 @@ import { compareRecords, decodeRecord, tombstoneRecord, type KeyedRecord, type S
 import type { ApplyResult } from "../../../src/storage/store.js";
 import {
   Coordinator,
-  ReplicationError,
   type CoordinatorOptions,
   type ReplicaMiss,
 } from "../../../src/replication/coordinator.js";
@@ -195,14 +195,14 @@ function record(timestampUs: number, writer: NodeId, value = `v${timestampUs}`):
   return { value: Buffer.from(value), contentType: "text/plain", timestampUs, writer, tombstone: false };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<ReplicationError> {
+async function rejection(promise: Promise<unknown>): Promise<GrapevineError> {
   try {
     await promise;
   } catch (error) {
-    if (error instanceof ReplicationError) return error;
+    if (error instanceof GrapevineError) return error;
     throw error;
   }
-  throw new Error("expected a ReplicationError, but the request succeeded");
+  throw new Error("expected a GrapevineError, but the request succeeded");
 }
 
 describe("coordinator writes", () => {
@@ -274,9 +274,9 @@ describe("coordinator writes", () => {
     harness.clock.fireAll();
     await flush();
     const error = write.error();
-    expect(error).toBeInstanceOf(ReplicationError);
-    expect((error as ReplicationError).code).toBe("timeout");
-    expect((error as ReplicationError).details).toEqual({ required: 3, acknowledged: 2 });
+    expect(error).toBeInstanceOf(GrapevineError);
+    expect((error as GrapevineError).code).toBe("timeout");
+    expect((error as GrapevineError).details).toEqual({ required: 3, acknowledged: 2 });
     expect(harness.misses).toHaveLength(1);
     expect(harness.misses[0]?.missed).toEqual([{ replica: "c", reason: "timeout" }]);
     expect(harness.coordinator.stats().replicaTimeouts.get("c")).toBe(1);
@@ -382,13 +382,13 @@ describe("coordinator writes", () => {
           if (acks >= required) {
             expect(write.value()?.acknowledged).toBe(required);
           } else if (3 - failures < required) {
-            expect((write.error() as ReplicationError).code).toBe("timeout");
+            expect((write.error() as GrapevineError).code).toBe("timeout");
           } else {
             // Waiting on held replicas: no answer until the deadline.
             expect(write.settled()).toBe(false);
             harness.clock.fireAll();
             await flush();
-            expect((write.error() as ReplicationError).details).toEqual({ required, acknowledged: acks });
+            expect((write.error() as GrapevineError).details).toEqual({ required, acknowledged: acks });
           }
           // Whatever happened, the deadline is cleared or has fired once every replica settled.
           for (const id of ["a", "b", "c"]) harness.replica(id).release();
@@ -495,8 +495,8 @@ describe("coordinator reads", () => {
     expect(read.settled()).toBe(false);
     harness.clock.fireAll();
     await flush();
-    expect((read.error() as ReplicationError).code).toBe("timeout");
-    expect((read.error() as ReplicationError).details).toEqual({ required: 3, acknowledged: 1 });
+    expect((read.error() as GrapevineError).code).toBe("timeout");
+    expect((read.error() as GrapevineError).details).toEqual({ required: 3, acknowledged: 1 });
     expect(harness.coordinator.stats().inFlight).toBe(0);
   });
 

@@ -8,7 +8,8 @@ import type { NodeId } from "../../../src/core/ids.js";
 import { TokenMap } from "../../../src/ring/token-map.js";
 import { HybridClock } from "../../../src/time/hlc.js";
 import { decodeRecord, type StoredRecord } from "../../../src/storage/record.js";
-import { Coordinator, ReplicationError, type ReplicaMiss } from "../../../src/replication/coordinator.js";
+import { GrapevineError } from "../../../src/core/errors.js";
+import { Coordinator, type ReplicaMiss } from "../../../src/replication/coordinator.js";
 
 // rf 2. Key token 150: current replicas b (owns (100, 200]) and c; d joins at 150 and becomes the
 // key's primary in the future ring (replicas d, b): d is pending.
@@ -94,7 +95,7 @@ describe("writes during a ring change", () => {
   it("does not count the pending replica as alive: w=all with a current replica down is refused before trying", async () => {
     const harness = new Harness(FUTURE);
     harness.live.delete("c");
-    await expect(harness.put("all")).rejects.toBeInstanceOf(ReplicationError);
+    await expect(harness.put("all")).rejects.toBeInstanceOf(GrapevineError);
     expect(harness.received.size).toBe(0);
   });
 

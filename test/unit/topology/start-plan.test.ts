@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { planStart } from "../../../src/topology/bootstrap.js";
-import { RingChangeError } from "../../../src/topology/ring-change.js";
+import { GrapevineError } from "../../../src/core/errors.js";
 import { readRingState, RingStateError, RING_STATE_FILE, writeRingState } from "../../../src/topology/ring-state.js";
 
 const IDENTITY_TOKENS = [1n, 2n, 3n];
@@ -34,7 +34,7 @@ describe("planStart", () => {
   });
 
   it("refuses to start a decommissioned node", () => {
-    expect(() => planStart({ ringState: { status: "left", tokens: [] }, identityCreated: false, identityTokens: IDENTITY_TOKENS, otherSeeds: 1 })).toThrow(RingChangeError);
+    expect(() => planStart({ ringState: { status: "left", tokens: [] }, identityCreated: false, identityTokens: IDENTITY_TOKENS, otherSeeds: 1 })).toThrow(GrapevineError);
   });
 });
 
