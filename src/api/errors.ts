@@ -36,7 +36,9 @@ const HTTP_METHODS = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"
 export function allowedMethods(app: Pick<FastifyInstance, "findRoute">, path: string): string[] {
   return HTTP_METHODS.filter((method) => {
     try {
-      return app.findRoute({ method, url: path }) !== null;
+      // Typed as always a route, but null (or undefined in older releases) when none matches.
+      const found: unknown = app.findRoute({ method, url: path });
+      return found !== null && found !== undefined;
     } catch {
       return false;
     }

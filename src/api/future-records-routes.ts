@@ -83,9 +83,11 @@ function parsePageRequest(body: unknown): PageRequest {
     throw new GrapevineError("bad_request", `action must be one of ${FUTURE_RECORD_ACTIONS.join(", ")}`);
   }
   let after: Token | null = null;
-  if (fields["after"] !== undefined && fields["after"] !== null) {
+  const afterField = fields["after"];
+  if (afterField !== undefined && afterField !== null) {
     try {
-      after = tokenFromString(String(fields["after"]));
+      if (typeof afterField !== "string") throw new TypeError("not a string");
+      after = tokenFromString(afterField);
     } catch {
       throw new GrapevineError("bad_request", "after must be a token as `next` gave it (16 hex digits)");
     }

@@ -66,7 +66,7 @@ export function parseRemovals(text: string, onMalformed: () => void): Removal[] 
   const removals: Removal[] = [];
   for (const item of parsed as unknown[]) {
     if (
-      Array.isArray(item) &&
+      isUnknownArray(item) &&
       item.length === 3 &&
       typeof item[0] === "string" &&
       isCount(item[1]) &&
@@ -133,4 +133,9 @@ export function parseLoad(text: string | undefined): { keys: number; bytes: numb
   const match = /^(\d{1,15}),(\d{1,15})$/.exec(text);
   if (match === null) return null;
   return { keys: Number(match[1]), bytes: Number(match[2]) };
+}
+
+/** Array.isArray narrows to any[]; gossiped JSON is unknown until each element is checked. */
+function isUnknownArray(value: unknown): value is readonly unknown[] {
+  return Array.isArray(value);
 }

@@ -83,7 +83,7 @@ export class MonitorRing {
 
   /** The k distinct successors of `id` (never `id`); all others when there are fewer; [] if unknown. */
   monitorsOf(id: NodeId, k: number): NodeId[] {
-    return this.walk(id, k, +1);
+    return this.walk(id, k, 1);
   }
 
   /** Exactly the members m with `id` ∈ monitorsOf(m, k): its k predecessors, or all others. */

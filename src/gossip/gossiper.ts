@@ -218,8 +218,8 @@ export class Gossiper {
   }
 
   /** One gossip round: a syn to the peers peer-selection.ts chooses, and any rumors waiting. */
-  tick(nowMs: number, isLive: (id: NodeId) => boolean): GossipOutbound[] {
-    void nowMs; // gossip needs no clock: rounds are paced by the caller.
+  // Gossip needs no clock (rounds are paced by the caller); the time stays in the signature of every engine.
+  tick(_nowMs: number, isLive: (id: NodeId) => boolean): GossipOutbound[] {
     this.counters.rounds += 1;
     this.ticked = true;
     // Reused every round: two member-long arrays per node per round add up in a simulator.
@@ -251,8 +251,7 @@ export class Gossiper {
   }
 
   /** A validated gossip message arrived; returns the replies and any rumors it set off. */
-  receive(message: GossipMessage, nowMs: number, isLive: (id: NodeId) => boolean): GossipOutbound[] {
-    void nowMs;
+  receive(message: GossipMessage, _nowMs: number, isLive: (id: NodeId) => boolean): GossipOutbound[] {
     this.counters.messagesReceived += 1;
     if (message.from === this.self) {
       this.counters.messagesIgnored += 1;

@@ -112,7 +112,7 @@ function rangeOf(wire: readonly [bigint, bigint]): { start: bigint; end: bigint 
 }
 
 async function answerRoots(deps: RepairRoutesDeps, trees: TreeCache, sessions: SessionRanges, request: RootsRequest): Promise<unknown> {
-  const ranges = request.ranges.map((wire) => rangeOf(wire as [bigint, bigint]));
+  const ranges = request.ranges.map((wire) => rangeOf(wire));
   const offset = request.window * REPAIR_NODE_HASH_BYTES;
   const hashes = Buffer.alloc(REPAIR_NODE_HASH_BYTES * ranges.length);
   for (let index = 0; index < ranges.length; index++) {
@@ -173,7 +173,7 @@ async function answerEntries(deps: RepairRoutesDeps, sessions: SessionRanges, re
   // The reply's budget is spent in ask order; an ask that no longer fits is answered null.
   let room = REPAIR_PROTOCOL_LIMITS.entriesPerReplyMax;
   for (const entries of listed) {
-    if (entries === null || entries === undefined || entries.length > room) {
+    if (entries === null || entries.length > room) {
       lists.push(null);
       continue;
     }
@@ -196,7 +196,7 @@ async function answerBuckets(deps: RepairRoutesDeps, sessions: SessionRanges, re
   const all = await leafBucketHashesMany(deps.store, questions, REPAIR_PROTOCOL_LIMITS.entriesPerAskMax);
   const hashes: (Buffer | null)[] = [];
   for (const digests of all) {
-    if (digests === null || digests === undefined) {
+    if (digests === null) {
       hashes.push(null);
       continue;
     }

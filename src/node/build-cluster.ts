@@ -37,7 +37,7 @@ export interface NodeCluster {
   readonly randomSeed: number;
   readonly knownPeersWriter: KnownPeersWriter | null;
   /** Saves the peers of a settled view, for the next start to wait for. */
-  saveKnownPeers(): void;
+  readonly saveKnownPeers: () => void;
 }
 
 export async function buildCluster(input: NodeClusterInput): Promise<NodeCluster> {

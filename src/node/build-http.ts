@@ -1,7 +1,7 @@
 // node/build-http.ts — the node's fastify server with its bounds and its quiet request logging.
 // Building it opens no socket; node.ts listens once every route is registered.
 
-import { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { LogController, type FastifyInstance } from "fastify";
 import { createHttpServer } from "../api/http-server.js";
 import type { NodeConfig } from "./config.js";
 import { httpLogLevel, type Logger } from "./logger.js";
@@ -52,7 +52,7 @@ export function buildHttpServer({ config, ports, log, isStopping }: NodeHttpInpu
       ...ports.httpLimits,
     },
     {
-      logger: httpLogger as FastifyBaseLogger,
+      logger: httpLogger,
       logController: new QuietLogController(debugRequests),
       childLoggerFactory: (logger, bindings, options) => (debugRequests ? logger.child(bindings, options) : logger),
       draining: isStopping,

@@ -167,11 +167,10 @@ export class ClockGuard {
    * on `path`) and merges the rest; every other method is the store's own.
    */
   guardStore<S extends Pick<Store, "apply">>(store: S, path: FutureRecordPath): S {
-    const guard = this;
     return new Proxy(store, {
-      get(target, property) {
+      get: (target, property) => {
         if (property === "apply") {
-          return (writes: readonly KeyedRecord[]): Promise<ApplyResult> => target.apply(guard.keepPresent(path, writes));
+          return (writes: readonly KeyedRecord[]): Promise<ApplyResult> => target.apply(this.keepPresent(path, writes));
         }
         const value: unknown = Reflect.get(target, property, target);
         return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;

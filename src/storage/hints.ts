@@ -157,9 +157,9 @@ function decodeHint(storageKey: Buffer, value: Buffer): StoredHint {
   return {
     target,
     sequence,
-    createdMs: decoded[0] as number,
-    key: decoded[1] as string,
-    encodedRecord: decoded[2] as Uint8Array,
+    createdMs: decoded[0],
+    key: decoded[1],
+    encodedRecord: decoded[2],
     bytes: storageKey.length + value.length,
   };
 }

@@ -57,7 +57,8 @@ export interface LoggedSegments {
 }
 
 export async function readSegments(db: Database): Promise<SegmentState | null> {
-  const marker: Buffer | undefined = await db.get(metaKey(META_SEGMENTS));
+  // level answers undefined for a missing key, though its types say Buffer.
+  const marker = (await db.get(metaKey(META_SEGMENTS))) as Buffer | undefined;
   if (marker === undefined || metaPackr.unpack(marker) !== SEGMENT_LOG_FORMAT) return null;
   const state: SegmentState = { table: new SegmentTable(), nextSequence: 0, entries: new Denque(), sweepCursor: 0, sweptTotal: 0 };
   const bounds = namespaceBounds("segments");

@@ -44,6 +44,7 @@ export async function readKnownPeers(dataDir: string): Promise<KnownPeers> {
     return "unreadable";
   }
   if (value === undefined) return [];
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- typescript-eslint resolves `value` (unknown) as an error type here; the cast is what lets the checks below read fields
   const candidate = value as { format?: unknown; peers?: unknown } | null;
   if (
     candidate === null ||

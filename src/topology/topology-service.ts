@@ -191,7 +191,8 @@ export class TopologyService {
     if (self?.status !== "normal") return;
     this.#sawChange = false;
     this.#cleaning = true;
-    this.#runCleanup().finally(() => {
+    // #runCleanup logs its own failures; the flag clears either way.
+    void this.#runCleanup().finally(() => {
       this.#cleaning = false;
     });
   }
@@ -230,7 +231,7 @@ export class TopologyService {
   #finish(change: LocalChange, error: unknown, outcome: { keys: number; bytes: number } | null): void {
     change.finishedMs = this.context.clock.nowMs();
     change.state = error === null ? "done" : "failed";
-    change.error = error === null ? null : error instanceof Error ? error.message : String(error);
+    change.error = error === null ? null : error instanceof Error ? error.message : JSON.stringify(error);
     if (outcome !== null) {
       change.keys = outcome.keys;
       change.bytes = outcome.bytes;

@@ -260,7 +260,7 @@ export class ProcessCluster {
     let child: ChildProcess;
     try {
       const [command, ...prefixArgs] = [...(spec.commandPrefix ?? []), process.execPath];
-      child = spawn(command as string, [...prefixArgs, ...args], {
+      child = spawn(command, [...prefixArgs, ...args], {
         cwd: REPO_ROOT,
         env: { ...withoutGrapevineVariables(process.env), ...spec.env },
         stdio: ["ignore", log, log],

@@ -74,7 +74,7 @@ async function viaInject<T>(
   Pool.prototype.request = async function request(this: unknown, options: { body?: unknown }) {
     const { bytes } = await ask(decodePeerBody(options.body as Buffer));
     return { statusCode: 200, body: (async function* () { yield bytes; })() } as never;
-  } as typeof original;
+  };
   try {
     return await call();
   } finally {
