@@ -12,6 +12,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
+import { HEIGHT } from "../support/layers.js";
 
 const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "src");
 
@@ -24,29 +25,6 @@ function sourceFiles(dir: string): string[] {
   }
   return out;
 }
-
-/**
- * Each folder's height in the picture of ARCHITECTURE.md §1: a folder may import only folders lower
- * than itself. Folders of equal height sit side by side and may not import each other, except where
- * SIDEWAYS says so.
- */
-const HEIGHT: Readonly<Record<string, number>> = {
-  core: 0,
-  time: 1,
-  ring: 1,
-  detector: 2,
-  gossip: 2,
-  storage: 2,
-  cluster: 3,
-  replication: 4,
-  antientropy: 4,
-  topology: 5,
-  net: 6,
-  api: 6,
-  node: 7,
-  sim: 7,
-  cli: 8,
-};
 
 /** Edges between folders of equal height that the design accepts, with the reason. */
 const SIDEWAYS: Readonly<Record<string, string>> = {
