@@ -88,6 +88,3 @@ export function validatePeerMessage(value: unknown): PeerMessage {
   }
 }
 
-export function isHeartbeat(message: PeerMessage): message is HeartbeatMessage {
-  return message.kind === "heartbeat";
-}

@@ -39,7 +39,7 @@ import { GOSSIP_LIMITS, type Delta, type GossipMessage, type GossipRumor } from 
 import { choosePeers } from "./peer-selection.js";
 import { RumorQueue } from "./rumors.js";
 
-export type { AppState, EndpointState } from "./endpoint-state.js";
+export type { EndpointState } from "./endpoint-state.js";
 
 /** Defaults of the gossiper's own bounds; the wire bounds are GOSSIP_LIMITS (messages.ts). */
 export const GOSSIPER_DEFAULTS = {

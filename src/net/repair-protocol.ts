@@ -132,7 +132,6 @@ export const RepairRequestSchema = Type.Union([
   ExchangeRequestSchema,
 ]);
 export type BucketsRequest = Static<typeof BucketsRequestSchema>;
-export type RepairRequest = Static<typeof RepairRequestSchema>;
 export type RootsRequest = Static<typeof RootsRequestSchema>;
 export type NodesRequest = Static<typeof NodesRequestSchema>;
 export type EntriesRequest = Static<typeof EntriesRequestSchema>;
@@ -167,12 +166,7 @@ export const BucketsReplySchema = Type.Object({
     maxItems: REPAIR_PROTOCOL_LIMITS.asksPerRequestMax,
   }),
 });
-export type BucketsReply = Static<typeof BucketsReplySchema>;
 export const bucketsReplyCheck = TypeCompiler.Compile(BucketsReplySchema);
-export type RootsReply = Static<typeof RootsReplySchema>;
-export type NodesReply = Static<typeof NodesReplySchema>;
-export type EntriesReply = Static<typeof EntriesReplySchema>;
-export type ExchangeReply = Static<typeof ExchangeReplySchema>;
 
 export const repairRequestCheck = TypeCompiler.Compile(RepairRequestSchema);
 export const rootsReplyCheck = TypeCompiler.Compile(RootsReplySchema);

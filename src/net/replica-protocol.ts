@@ -131,7 +131,6 @@ export const ReplicaReplySchema = Type.Object({
 });
 
 export type ReplicaResult = Static<typeof ReplicaReplySchema>["results"][number];
-export type ReplicaReply = Static<typeof ReplicaReplySchema>;
 
 export const replicaRequestCheck = TypeCompiler.Compile(ReplicaRequestSchema);
 export const replicaReplyCheck = TypeCompiler.Compile(ReplicaReplySchema);

@@ -83,7 +83,6 @@ export const StreamPushRequestSchema = Type.Object(
   },
   { additionalProperties: false },
 );
-export type StreamPushRequest = Static<typeof StreamPushRequestSchema>;
 
 export const StreamPushReplySchema = Type.Object({
   applied: Type.Integer({ minimum: 0 }),

@@ -19,9 +19,8 @@ import {
   type OptionDeclaration,
 } from "./options.js";
 
-export { ConfigError, parseHostPort, type HostPort } from "./option-kinds.js";
-export { deriveNodeId, envName, LOG_LEVELS, NODE_OPTION_NAMES, type LogLevel, type NodeOptionName } from "./options.js";
-export type { ConsistencyLevel } from "../replication/consistency.js";
+export { ConfigError } from "./option-kinds.js";
+export { deriveNodeId, envName, NODE_OPTION_NAMES, type LogLevel, type NodeOptionName } from "./options.js";
 
 /** Every declared option's value (node/options.ts), and what the parser adds to them. */
 export type NodeConfig = NodeOptionValues & {

@@ -15,9 +15,9 @@ import { buildNode, type BuiltNode } from "./build-node.js";
 import type { NodeDeps } from "./node-ports.js";
 import { describeListenError, NodeStartError } from "./start-errors.js";
 
-export { buildNode, type BuiltNode } from "./build-node.js";
-export type { NodeDeps, ReplicaClientTuning } from "./node-ports.js";
-export { NODE_LIMITS, NODE_MAINTENANCE, peerRequestTimeoutMs } from "./node-settings.js";
+export type { BuiltNode } from "./build-node.js";
+export type { NodeDeps } from "./node-ports.js";
+export { peerRequestTimeoutMs } from "./node-settings.js";
 export { NodeStartError } from "./start-errors.js";
 
 export interface GrapevineNode {

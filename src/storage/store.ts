@@ -22,9 +22,8 @@ import type { KeyedRecord, StoredRecord } from "./record.js";
 import type { RowCacheStats } from "./row-cache.js";
 import type { SegmentReader } from "./segments.js";
 
-export { StoreClosedError, StoreFormatError, StoreOverloadedError } from "./store-errors.js";
-export { STORE_DEFAULTS, type LevelStoreOptions, type StoreDeps, type StoreLimits } from "./store-limits.js";
-export { STORE_FORMAT } from "./store-meta.js";
+export { StoreClosedError, StoreOverloadedError } from "./store-errors.js";
+export { STORE_DEFAULTS, type StoreLimits } from "./store-limits.js";
 export { LevelStore } from "./level-store.js";
 export { openLevelStore } from "./store-open.js";
 
