@@ -117,7 +117,23 @@ function responseUnderWay(socket: Duplex): boolean {
 }
 
 export function createHttpServer(limits: HttpServerLimits, deps: HttpServerDeps = {}): FastifyInstance {
-  const app = Fastify({
+  const app = Fastify(
+    serverOptions(limits, deps, (error, socket) => {
+      answerClientError(app.log, limits, error, socket);
+    }),
+  ) as unknown as FastifyInstance;
+  registerErrorHandling(app);
+  addRefusalHook(app, deps.draining ?? ((): boolean => false));
+  // With a listener, Node hands requests whose Expect it does not meet here instead of answering itself.
+  app.server.on("checkExpectation", answerExpectationFailed);
+  return app;
+}
+
+type ClientErrorHandler = (error: Error & ClientErrorLike, socket: Duplex) => void;
+
+/** fastify's options: the deadlines and sizes of `limits`, the loggers of `deps`, our client-error answer. */
+function serverOptions(limits: HttpServerLimits, deps: HttpServerDeps, clientErrorHandler: ClientErrorHandler) {
+  return {
     ...(deps.logger === undefined ? {} : { loggerInstance: deps.logger }),
     ...(deps.logController === undefined ? {} : { logController: deps.logController }),
     ...(deps.childLoggerFactory === undefined ? {} : { childLoggerFactory: deps.childLoggerFactory }),
@@ -136,33 +152,41 @@ export function createHttpServer(limits: HttpServerLimits, deps: HttpServerDeps 
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     pluginTimeout: limits.pluginTimeoutMs,
     // Idle keep-alive sockets are closed at once on close(); in-flight requests are finished.
-    forceCloseConnections: "idle",
+    forceCloseConnections: "idle" as const,
     // The drain hook below answers instead, with the SPEC §2 body.
     return503OnClosing: false,
     // A URL the router cannot percent-decode gets the one error body (bad_key on /kv/).
     frameworkErrors: frameworkErrorHandler,
-    clientErrorHandler: (error: Error & ClientErrorLike, socket: Duplex) => {
-      if (socket.destroyed) return;
-      const answer = clientErrorAnswer(error, limits);
-      if (answer === null || !socket.writable || responseUnderWay(socket)) {
-        socket.destroy();
-        return;
-      }
-      app.log.debug({ code: answer.code, reason: answer.message }, "client error");
-      const timer = setTimeout(() => socket.destroy(), CLIENT_ERROR_FLUSH_MS);
-      timer.unref();
-      socket.end(rawErrorResponse(answer), () => {
-        clearTimeout(timer);
-        socket.destroy();
-      });
-    },
-  }) as unknown as FastifyInstance;
+    clientErrorHandler,
+  };
+}
 
-  registerErrorHandling(app);
+/** Writes the error body for a request Node refused to the socket and closes it (see the top of this file). */
+function answerClientError(
+  log: FastifyBaseLogger,
+  limits: HttpServerLimits,
+  error: Error & ClientErrorLike,
+  socket: Duplex,
+): void {
+  if (socket.destroyed) return;
+  const answer = clientErrorAnswer(error, limits);
+  if (answer === null || !socket.writable || responseUnderWay(socket)) {
+    socket.destroy();
+    return;
+  }
+  log.debug({ code: answer.code, reason: answer.message }, "client error");
+  const timer = setTimeout(() => socket.destroy(), CLIENT_ERROR_FLUSH_MS);
+  timer.unref();
+  socket.end(rawErrorResponse(answer), () => {
+    clearTimeout(timer);
+    socket.destroy();
+  });
+}
 
+/** Refuses an HTTP/1.1 request without Host, and every request but the probes while draining. */
+function addRefusalHook(app: FastifyInstance, draining: () => boolean): void {
   // One callback-style hook for both refusals: it runs on every request, the hot path included, and
   // an async hook would cost a promise each time.
-  const draining = deps.draining ?? ((): boolean => false);
   app.addHook("onRequest", (request, reply, done) => {
     if (request.raw.httpVersion === "1.1" && request.headers.host === undefined) {
       void sendError(reply.header("connection", "close"), new GrapevineError("bad_request", "an HTTP/1.1 request needs a Host header"));
@@ -177,18 +201,17 @@ export function createHttpServer(limits: HttpServerLimits, deps: HttpServerDeps 
     }
     done();
   });
+}
 
-  // With a listener, Node hands requests whose Expect it does not meet here instead of answering itself.
-  app.server.on("checkExpectation", (request: IncomingMessage, response: ServerResponse) => {
-    const error = new GrapevineError("expectation_failed");
-    const body = JSON.stringify(error.toBody());
-    response.writeHead(error.status, {
-      "content-type": "application/json; charset=utf-8",
-      "content-length": Buffer.byteLength(body),
-      connection: "close",
-    });
-    response.end(body);
-    request.resume();
+/** Node's 'checkExpectation': a 417 `expectation_failed` with the error body instead of Node's empty one. */
+function answerExpectationFailed(request: IncomingMessage, response: ServerResponse): void {
+  const error = new GrapevineError("expectation_failed");
+  const body = JSON.stringify(error.toBody());
+  response.writeHead(error.status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(body),
+    connection: "close",
   });
-  return app;
+  response.end(body);
+  request.resume();
 }

@@ -198,59 +198,9 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | "timeout">
 export async function runDev(plans: readonly DevNodePlan[], output: CliOutput): Promise<ExitCode> {
   const bin = grapevineBinPath();
   let stopping = false;
-  let requestStop: (reason: string) => void = () => undefined;
-  const stopRequested = new Promise<string>((resolve) => {
-    requestStop = resolve;
-  });
-  let signals = 0;
   let children: DevChild[] = [];
-  const onSignal = (signal: NodeJS.Signals): void => {
-    signals++;
-    if (signals === 1) {
-      requestStop(signal);
-      return;
-    }
-    // A second Ctrl-C: no more waiting.
-    for (const child of children) signalChild(child, "SIGKILL");
-  };
-  const onSigint = (): void => onSignal("SIGINT");
-  const onSigterm = (): void => onSignal("SIGTERM");
-  const onSighup = (): void => onSignal("SIGHUP");
-  process.on("SIGINT", onSigint);
-  process.on("SIGTERM", onSigterm);
-  process.on("SIGHUP", onSighup);
-
-  children = plans.map((plan) => {
-    const child = spawn(process.execPath, [bin, ...plan.args], {
-      // Its own process group: the terminal's Ctrl-C goes to dev only, which stops the children in order.
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe", "ipc"],
-    });
-    const entry: DevChild = {
-      plan,
-      process: child,
-      exitCode: null,
-      done: false,
-      exited: new Promise<string>((resolve) => {
-        // "close", not "exit": the child's last log lines are still in its pipes when it exits.
-        child.once("close", (code, signal) => {
-          entry.done = true;
-          entry.exitCode = code;
-          const description = describeExit(code, signal);
-          if (!stopping) printError(output, `${plan.id} ${description}`);
-          resolve(description);
-        });
-        child.once("error", (error) => {
-          entry.done = true;
-          printError(output, `${plan.id} could not be started: ${error.message}`);
-          resolve("could not be started");
-        });
-      }),
-    };
-    forwardLines(child.stdout, `${plan.id} | `, output.out);
-    forwardLines(child.stderr, `${plan.id} | `, output.err);
-    return entry;
-  });
+  const signals = handleStopSignals(() => children);
+  children = plans.map((plan) => spawnChild(bin, plan, output, () => stopping));
 
   const agent = new Agent({ connect: { timeout: DEV_LIMITS.readyRequestTimeoutMs } });
   let exitCode: ExitCode = EXIT_CODES.ok;
@@ -259,13 +209,13 @@ export async function runDev(plans: readonly DevNodePlan[], output: CliOutput): 
       Promise.all(children.map((child) => waitUntilReady(child, agent, output, () => stopping))).then(
         (all) => all.every(Boolean),
       ),
-      stopRequested.then(() => false),
+      signals.stopRequested.then(() => false),
     ]);
     if (ready) {
       const allExited = Promise.all(children.map((child) => child.exited)).then(() => "all nodes exited");
-      const reason = await Promise.race([stopRequested, allExited]);
+      const reason = await Promise.race([signals.stopRequested, allExited]);
       if (reason === "all nodes exited") exitCode = EXIT_CODES.failed;
-    } else if (signals === 0) {
+    } else if (signals.count() === 0) {
       exitCode = EXIT_CODES.failed;
     }
   } finally {
@@ -273,11 +223,84 @@ export async function runDev(plans: readonly DevNodePlan[], output: CliOutput): 
     await agent.close().catch(() => undefined);
     const clean = await stopChildren(children, output);
     if (!clean) exitCode = EXIT_CODES.failed;
-    process.off("SIGINT", onSigint);
-    process.off("SIGTERM", onSigterm);
-    process.off("SIGHUP", onSighup);
+    signals.remove();
   }
   return exitCode;
+}
+
+interface StopSignals {
+  /** Resolves with the name of the first signal. */
+  readonly stopRequested: Promise<string>;
+  /** How many signals have arrived. */
+  count(): number;
+  /** Takes the handlers off again. */
+  remove(): void;
+}
+
+/** dev's own SIGINT, SIGTERM and SIGHUP: the first asks for an orderly stop, a second kills every child. */
+function handleStopSignals(children: () => readonly DevChild[]): StopSignals {
+  let requestStop: (reason: string) => void = () => undefined;
+  const stopRequested = new Promise<string>((resolve) => {
+    requestStop = resolve;
+  });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals === 1) {
+      requestStop(signal);
+      return;
+    }
+    // A second Ctrl-C: no more waiting.
+    for (const child of children()) signalChild(child, "SIGKILL");
+  };
+  const onSigint = (): void => onSignal("SIGINT");
+  const onSigterm = (): void => onSignal("SIGTERM");
+  const onSighup = (): void => onSignal("SIGHUP");
+  process.on("SIGINT", onSigint);
+  process.on("SIGTERM", onSigterm);
+  process.on("SIGHUP", onSighup);
+  return {
+    stopRequested,
+    count: () => signals,
+    remove: () => {
+      process.off("SIGINT", onSigint);
+      process.off("SIGTERM", onSigterm);
+      process.off("SIGHUP", onSighup);
+    },
+  };
+}
+
+/** Starts one child in its own process group, forwards its log lines, and reports its exit unless dev is stopping. */
+function spawnChild(bin: string, plan: DevNodePlan, output: CliOutput, stopping: () => boolean): DevChild {
+  const child = spawn(process.execPath, [bin, ...plan.args], {
+    // Its own process group: the terminal's Ctrl-C goes to dev only, which stops the children in order.
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe", "ipc"],
+  });
+  const entry: DevChild = {
+    plan,
+    process: child,
+    exitCode: null,
+    done: false,
+    exited: new Promise<string>((resolve) => {
+      // "close", not "exit": the child's last log lines are still in its pipes when it exits.
+      child.once("close", (code, signal) => {
+        entry.done = true;
+        entry.exitCode = code;
+        const description = describeExit(code, signal);
+        if (!stopping()) printError(output, `${plan.id} ${description}`);
+        resolve(description);
+      });
+      child.once("error", (error) => {
+        entry.done = true;
+        printError(output, `${plan.id} could not be started: ${error.message}`);
+        resolve("could not be started");
+      });
+    }),
+  };
+  forwardLines(child.stdout, `${plan.id} | `, (text) => output.out(text));
+  forwardLines(child.stderr, `${plan.id} | `, (text) => output.err(text));
+  return entry;
 }
 
 /** Polls /ready until the child is ready (prints its line), exits, or the deadline passes. */

@@ -10,11 +10,11 @@ import { createRandom } from "../../core/random.js";
 import type { Environment } from "../../node/config.js";
 import { CliError } from "../shared.js";
 import { errorKindOf, KvClient } from "./kv-client.js";
-import { runLoadPhase, runRunPhase, type LoadPhaseResult } from "./load-generator.js";
+import { runLoadPhase, runRunPhase, type LoadPhaseResult, type RunPhaseResult } from "./load-generator.js";
 import { startLocalCluster, type LocalCluster } from "./local-cluster.js";
 import { BENCH_LIMITS, type BenchOptions } from "./options.js";
 import { NO_PROGRESS, type ProgressDisplay } from "./progress.js";
-import { buildResult, type BenchResult } from "./report.js";
+import { buildResult, type BenchParameters, type BenchResult } from "./report.js";
 
 export const BENCHMARK_LIMITS = {
   /** A node that cannot answer /health this fast before the run is reported unreachable. */
@@ -94,64 +94,14 @@ export async function runBenchmark(options: BenchOptions, deps: BenchmarkDeps): 
       requestTimeoutMs: BENCH_LIMITS.requestTimeoutMs,
     });
     const value = benchValue(options.valueSize, options.seed);
-    const consistency = { w: options.w, r: options.r };
-
-    let load: LoadPhaseResult | null = null;
-    if (options.load) {
-      load = await runLoadPhase({
-        client,
-        keyCount: options.keys,
-        value,
-        concurrency: options.concurrency,
-        consistency,
-        onProgress: (p) => progress.onLoadProgress(p),
-        ...(deps.signal === undefined ? {} : { signal: deps.signal }),
-      });
-      const loadErrors = load.recorder.summary("update");
-      if (load.keys > 0 && loadErrors.errorCount === load.keys) {
-        progress.finish();
-        throw new CliError(`the load phase failed: every write failed (${mostCommonError(loadErrors.errors)})`);
-      }
-      if (loadErrors.errorCount > 0) {
-        deps.note?.(`the load phase had ${loadErrors.errorCount} failed writes (${mostCommonError(loadErrors.errors)})`);
-      }
-    }
-
-    const interruptedEarly = deps.signal?.aborted === true;
-    const run = await runRunPhase({
-      client,
-      workload: options.workload,
-      keyCount: options.keys,
-      distribution: options.distribution,
-      value,
-      concurrency: options.concurrency,
-      consistency,
-      // An interrupted load skips the run: there is nothing left to measure.
-      durationS: interruptedEarly ? Number.MIN_VALUE : options.durationS,
-      warmupS: interruptedEarly ? 0 : options.warmupS,
-      targetRate: options.targetRate,
-      seed: options.seed,
-      onProgress: (p) => progress.onRunProgress(p),
-      ...(deps.signal === undefined ? {} : { signal: deps.signal }),
-    });
+    const load = options.load ? await loadRecords(options, deps, client, value) : null;
+    const run = await runWorkload(options, deps, client, value);
     progress.finish();
     return buildResult({
       workload: options.workload,
       nodes: urls,
       local: options.target.kind === "local" ? options.target.nodeCount : null,
-      parameters: {
-        keys: options.keys,
-        valueSize: options.valueSize,
-        distribution: options.distribution,
-        concurrency: options.concurrency,
-        durationS: options.durationS,
-        warmupS: options.warmupS,
-        w: options.w,
-        r: options.r,
-        seed: options.seed,
-        targetRate: options.targetRate,
-        load: options.load,
-      },
+      parameters: resultParameters(options),
       load,
       run,
     });
@@ -163,4 +113,76 @@ export async function runBenchmark(options: BenchOptions, deps: BenchmarkDeps): 
       if (!clean) deps.note?.("not every local node stopped cleanly (a node exited non-zero or needed SIGKILL)");
     }
   }
+}
+
+/** The load phase: fails the benchmark when every write failed, notes it when some did. */
+async function loadRecords(
+  options: BenchOptions,
+  deps: BenchmarkDeps,
+  client: KvClient,
+  value: Buffer,
+): Promise<LoadPhaseResult> {
+  const progress = deps.progress ?? NO_PROGRESS;
+  const load = await runLoadPhase({
+    client,
+    keyCount: options.keys,
+    value,
+    concurrency: options.concurrency,
+    consistency: { w: options.w, r: options.r },
+    onProgress: (p) => progress.onLoadProgress(p),
+    ...(deps.signal === undefined ? {} : { signal: deps.signal }),
+  });
+  const loadErrors = load.recorder.summary("update");
+  if (load.keys > 0 && loadErrors.errorCount === load.keys) {
+    progress.finish();
+    throw new CliError(`the load phase failed: every write failed (${mostCommonError(loadErrors.errors)})`);
+  }
+  if (loadErrors.errorCount > 0) {
+    deps.note?.(`the load phase had ${loadErrors.errorCount} failed writes (${mostCommonError(loadErrors.errors)})`);
+  }
+  return load;
+}
+
+/** The timed run phase of the workload. */
+async function runWorkload(
+  options: BenchOptions,
+  deps: BenchmarkDeps,
+  client: KvClient,
+  value: Buffer,
+): Promise<RunPhaseResult> {
+  const progress = deps.progress ?? NO_PROGRESS;
+  const interruptedEarly = deps.signal?.aborted === true;
+  return runRunPhase({
+    client,
+    workload: options.workload,
+    keyCount: options.keys,
+    distribution: options.distribution,
+    value,
+    concurrency: options.concurrency,
+    consistency: { w: options.w, r: options.r },
+    // An interrupted load skips the run: there is nothing left to measure.
+    durationS: interruptedEarly ? Number.MIN_VALUE : options.durationS,
+    warmupS: interruptedEarly ? 0 : options.warmupS,
+    targetRate: options.targetRate,
+    seed: options.seed,
+    onProgress: (p) => progress.onRunProgress(p),
+    ...(deps.signal === undefined ? {} : { signal: deps.signal }),
+  });
+}
+
+/** The options a result records, so a run can be repeated. */
+function resultParameters(options: BenchOptions): BenchParameters {
+  return {
+    keys: options.keys,
+    valueSize: options.valueSize,
+    distribution: options.distribution,
+    concurrency: options.concurrency,
+    durationS: options.durationS,
+    warmupS: options.warmupS,
+    w: options.w,
+    r: options.r,
+    seed: options.seed,
+    targetRate: options.targetRate,
+    load: options.load,
+  };
 }

@@ -155,9 +155,61 @@ export async function runLoadPhase(options: LoadPhaseOptions): Promise<LoadPhase
 
 /** The timed run of a workload; see the file comment for what is measured. */
 export async function runRunPhase(options: RunPhaseOptions): Promise<RunPhaseResult> {
-  const { client, workload, keyCount, value, concurrency, targetRate } = options;
+  const { concurrency, targetRate } = options;
   assert(concurrency >= 1, "a run needs workers");
   assert(targetRate === null || targetRate > 0, "a target rate is positive");
+  const recorders: RunRecorders = {
+    recorder: new Recorder(),
+    serviceRecorder: targetRate === null ? null : new Recorder(),
+  };
+  const worker = runWorker(options, recorders);
+  const { window, counters } = worker;
+  const cpu = measureCpuAfterWarmup(window, options.warmupS);
+  const progressTimer = reportRunProgress(options, window, counters, recorders.recorder);
+  try {
+    await Promise.all(Array.from({ length: concurrency }, worker.run));
+  } finally {
+    clearInterval(progressTimer);
+    cpu.stopWaiting();
+  }
+  const clientCpuCores = cpu.cores();
+  const interrupted = options.signal?.aborted === true && performance.now() < window.end;
+  return {
+    seconds: Math.max(0, counters.lastAnswer - window.warmupEnd) / 1000,
+    recorder: recorders.recorder,
+    interrupted,
+    latencyFrom: targetRate === null ? "send" : "due-time-when-behind",
+    serviceRecorder: recorders.serviceRecorder,
+    clientCpuCores,
+  };
+}
+
+/** The run's clock: when it started, when the warm-up ends, when the run ends (performance.now() ms). */
+interface RunWindow {
+  readonly start: number;
+  readonly warmupEnd: number;
+  readonly end: number;
+}
+
+/** What the workers share: the next pacing slot and node, the last answer, operations done. */
+interface RunCounters {
+  slot: number;
+  nodeTurn: number;
+  lastAnswer: number;
+  completedAll: number;
+}
+
+interface RunRecorders {
+  readonly recorder: Recorder;
+  readonly serviceRecorder: Recorder | null;
+}
+
+/** The closed-loop (or paced) worker of the run, with the window and counters its copies share. */
+function runWorker(
+  options: RunPhaseOptions,
+  { recorder, serviceRecorder }: RunRecorders,
+): { run: () => Promise<void>; window: RunWindow; counters: RunCounters } {
+  const { client, workload, keyCount, value, targetRate } = options;
   const random: Random = createRandom(options.seed);
   // Separate streams: the key sequence does not change when the operation mix does.
   const operations = operationChooser(workload, createRandom(forkSeed(random)));
@@ -165,23 +217,19 @@ export async function runRunPhase(options: RunPhaseOptions): Promise<RunPhaseRes
   const readQuery = levelQuery("r", options.consistency.r);
   const writeQuery = levelQuery("w", options.consistency.w);
   const nodes = client.nodeCount;
-  const recorder = new Recorder();
-  const serviceRecorder = targetRate === null ? null : new Recorder();
   const start = performance.now();
   const warmupEnd = start + options.warmupS * 1000;
-  const end = warmupEnd + options.durationS * 1000;
+  const window: RunWindow = { start, warmupEnd, end: warmupEnd + options.durationS * 1000 };
+  const { end } = window;
   const slotMs = targetRate === null ? 0 : 1000 / targetRate;
-  let slot = 0;
-  let nodeTurn = 0;
-  let lastAnswer = warmupEnd;
-  let completedAll = 0;
+  const counters: RunCounters = { slot: 0, nodeTurn: 0, lastAnswer: warmupEnd, completedAll: 0 };
 
-  const worker = async (): Promise<void> => {
+  const run = async (): Promise<void> => {
     for (;;) {
       let now = performance.now();
       let measureFrom = now;
       if (targetRate !== null) {
-        const due = start + slot++ * slotMs;
+        const due = start + counters.slot++ * slotMs;
         if (due > now) {
           if (due >= end) return;
           await sleep(due - now);
@@ -195,14 +243,14 @@ export async function runRunPhase(options: RunPhaseOptions): Promise<RunPhaseRes
       const sent = now;
       const operation = operations.next();
       const key = encodeURIComponent(recordKey(keys.next()));
-      const node = nodeTurn++ % nodes;
+      const node = counters.nodeTurn++ % nodes;
       let outcome: RequestOutcome;
       if (operation === "read") outcome = await client.get(node, `/kv/${key}${readQuery}`);
       else outcome = await client.put(node, `/kv/${key}${writeQuery}`, value);
-      completedAll++;
+      counters.completedAll++;
       if (measureFrom < warmupEnd) continue;
       const answered = performance.now();
-      if (answered > lastAnswer) lastAnswer = answered;
+      if (answered > counters.lastAnswer) counters.lastAnswer = answered;
       if (outcome === null) {
         recorder.recordLatency(operation, (answered - measureFrom) * 1000);
         serviceRecorder?.recordLatency(operation, (answered - sent) * 1000);
@@ -211,22 +259,44 @@ export async function runRunPhase(options: RunPhaseOptions): Promise<RunPhaseRes
       }
     }
   };
+  return { run, window, counters };
+}
 
-  // The generator's own CPU over the measured window, read when the warm-up ends.
+/** The generator's own CPU over the measured window, read when the warm-up ends. */
+function measureCpuAfterWarmup(window: RunWindow, warmupS: number): { cores: () => number; stopWaiting: () => void } {
   let cpuAtWarmupEnd = process.cpuUsage();
-  let wallAtWarmupEnd = start;
+  let wallAtWarmupEnd = window.start;
   const warmupTimer = setTimeout(() => {
     cpuAtWarmupEnd = process.cpuUsage();
     wallAtWarmupEnd = performance.now();
-  }, options.warmupS * 1000);
+  }, warmupS * 1000);
   warmupTimer.unref();
+  return {
+    cores: () => {
+      const cpu = process.cpuUsage(cpuAtWarmupEnd);
+      const cpuWindowMs = performance.now() - wallAtWarmupEnd;
+      return cpuWindowMs > 0 ? (cpu.user + cpu.system) / 1000 / cpuWindowMs : 0;
+    },
+    stopWaiting: () => {
+      clearTimeout(warmupTimer);
+    },
+  };
+}
 
+/** Polls the counters once per progressIntervalMs for options.onProgress; clear the returned timer. */
+function reportRunProgress(
+  options: RunPhaseOptions,
+  window: RunWindow,
+  counters: RunCounters,
+  recorder: Recorder,
+): NodeJS.Timeout {
+  const { start, warmupEnd, end } = window;
   let previousCompleted = 0;
   let previousAt = start;
   const timer = setInterval(() => {
     const now = performance.now();
-    const intervalRate = ((completedAll - previousCompleted) * 1000) / Math.max(1, now - previousAt);
-    previousCompleted = completedAll;
+    const intervalRate = ((counters.completedAll - previousCompleted) * 1000) / Math.max(1, now - previousAt);
+    previousCompleted = counters.completedAll;
     previousAt = now;
     options.onProgress?.({
       phase: now < warmupEnd ? "warmup" : "run",
@@ -239,21 +309,5 @@ export async function runRunPhase(options: RunPhaseOptions): Promise<RunPhaseRes
     });
   }, LOAD_GENERATOR_LIMITS.progressIntervalMs);
   timer.unref();
-  try {
-    await Promise.all(Array.from({ length: concurrency }, worker));
-  } finally {
-    clearInterval(timer);
-    clearTimeout(warmupTimer);
-  }
-  const cpu = process.cpuUsage(cpuAtWarmupEnd);
-  const cpuWindowMs = performance.now() - wallAtWarmupEnd;
-  const interrupted = options.signal?.aborted === true && performance.now() < end;
-  return {
-    seconds: Math.max(0, lastAnswer - warmupEnd) / 1000,
-    recorder,
-    interrupted,
-    latencyFrom: targetRate === null ? "send" : "due-time-when-behind",
-    serviceRecorder,
-    clientCpuCores: cpuWindowMs > 0 ? (cpu.user + cpu.system) / 1000 / cpuWindowMs : 0,
-  };
+  return timer;
 }

@@ -156,57 +156,8 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       options.env,
     );
     const bin = grapevineBinPath();
-    for (const plan of plans) {
-      const logFile = path.join(dir, `${plan.id}.log`);
-      const log = openSync(logFile, "a");
-      let child: ChildProcess;
-      try {
-        child = spawn(process.execPath, [bin, ...plan.args], { detached: true, stdio: ["ignore", log, log, "ipc"] });
-      } finally {
-        closeSync(log);
-      }
-      const node: LocalNode = {
-        plan,
-        logFile,
-        process: child,
-        done: false,
-        exitCode: null,
-        exited: new Promise<void>((resolve) => {
-          child.once("exit", (code) => {
-            node.done = true;
-            node.exitCode = code;
-            resolve();
-          });
-          child.once("error", () => {
-            node.done = true;
-            resolve();
-          });
-        }),
-      };
-      nodes.push(node);
-    }
-
-    const agent = new Agent({ connect: { timeout: LOCAL_CLUSTER_LIMITS.probeTimeoutMs } });
-    try {
-      const deadline = Date.now() + LOCAL_CLUSTER_LIMITS.readyTimeoutMs;
-      for (;;) {
-        if (options.signal?.aborted === true) throw new CliError("interrupted while the local cluster was starting");
-        const dead = nodes.find((node) => node.done);
-        if (dead !== undefined) {
-          throw new CliError(`${dead.plan.id} exited while starting (code ${dead.exitCode ?? "?"}): ${lastLogLine(dead.logFile)}`);
-        }
-        const ready = await Promise.all(nodes.map((node) => clusterReady(agent, node.plan.url, options.nodeCount)));
-        if (ready.every(Boolean)) break;
-        if (Date.now() >= deadline) {
-          throw new CliError(
-            `the local cluster did not form within ${LOCAL_CLUSTER_LIMITS.readyTimeoutMs} ms (every node answering /cluster/status with ${options.nodeCount} live members)`,
-          );
-        }
-        await sleep(LOCAL_CLUSTER_LIMITS.readyPollIntervalMs);
-      }
-    } finally {
-      await agent.close().catch(() => undefined);
-    }
+    for (const plan of plans) nodes.push(spawnNode(bin, plan, dir));
+    await waitUntilFormed(nodes, options);
   } catch (error) {
     await stop();
     throw error;
@@ -217,4 +168,60 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     pids: nodes.map((node) => node.process.pid ?? -1),
     stop,
   };
+}
+
+/** Starts one `grapevine start` child in its own process group, its output appended to `<dir>/<id>.log`. */
+function spawnNode(bin: string, plan: DevNodePlan, dir: string): LocalNode {
+  const logFile = path.join(dir, `${plan.id}.log`);
+  const log = openSync(logFile, "a");
+  let child: ChildProcess;
+  try {
+    child = spawn(process.execPath, [bin, ...plan.args], { detached: true, stdio: ["ignore", log, log, "ipc"] });
+  } finally {
+    closeSync(log);
+  }
+  const node: LocalNode = {
+    plan,
+    logFile,
+    process: child,
+    done: false,
+    exitCode: null,
+    exited: new Promise<void>((resolve) => {
+      child.once("exit", (code) => {
+        node.done = true;
+        node.exitCode = code;
+        resolve();
+      });
+      child.once("error", () => {
+        node.done = true;
+        resolve();
+      });
+    }),
+  };
+  return node;
+}
+
+/** Polls until every node sees all of them live and normal; fails on a node's exit, the signal or the deadline. */
+async function waitUntilFormed(nodes: readonly LocalNode[], options: LocalClusterOptions): Promise<void> {
+  const agent = new Agent({ connect: { timeout: LOCAL_CLUSTER_LIMITS.probeTimeoutMs } });
+  try {
+    const deadline = Date.now() + LOCAL_CLUSTER_LIMITS.readyTimeoutMs;
+    for (;;) {
+      if (options.signal?.aborted === true) throw new CliError("interrupted while the local cluster was starting");
+      const dead = nodes.find((node) => node.done);
+      if (dead !== undefined) {
+        throw new CliError(`${dead.plan.id} exited while starting (code ${dead.exitCode ?? "?"}): ${lastLogLine(dead.logFile)}`);
+      }
+      const ready = await Promise.all(nodes.map((node) => clusterReady(agent, node.plan.url, options.nodeCount)));
+      if (ready.every(Boolean)) return;
+      if (Date.now() >= deadline) {
+        throw new CliError(
+          `the local cluster did not form within ${LOCAL_CLUSTER_LIMITS.readyTimeoutMs} ms (every node answering /cluster/status with ${options.nodeCount} live members)`,
+        );
+      }
+      await sleep(LOCAL_CLUSTER_LIMITS.readyPollIntervalMs);
+    }
+  } finally {
+    await agent.close().catch(() => undefined);
+  }
 }
