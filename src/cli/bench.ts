@@ -13,7 +13,7 @@ import { BENCH_DEFAULTS, BENCH_LIMITS, parseBenchOptions } from "./bench/options
 import { createProgressDisplay, NO_PROGRESS } from "./bench/progress.js";
 import { formatJson, formatText } from "./bench/report.js";
 import { DEV_PASS_THROUGH_OPTIONS } from "./dev.js";
-import { EXIT_CODES, printError, type CliOutput, type ExitCode } from "./shared.js";
+import { EXIT_CODES, isTerminal, printError, type CliOutput, type ExitCode } from "./shared.js";
 import { addNodeOptionAliases, addNodeOptions } from "./start.js";
 
 export function registerBenchCommand(program: Command, output: CliOutput, setExit: (code: ExitCode) => void): void {
@@ -48,7 +48,7 @@ export function registerBenchCommand(program: Command, output: CliOutput, setExi
   command.action(async (values: Record<string, unknown>) => {
     const env = processEnvironment();
     const options = parseBenchOptions(values, env);
-    const showProgress = options.progress ?? process.stderr.isTTY === true;
+    const showProgress = options.progress ?? isTerminal(process.stderr);
     const stop = new AbortController();
     const onSignal = (): void => {
       // The second signal finds no handler and ends the process the default way.

@@ -13,7 +13,7 @@ import { VALUE_BYTES_MAX } from "../core/limits.js";
 import { processEnvironment, resolveNodeUrl } from "../node/config.js";
 import { ConsistencyError, parseConsistency } from "../replication/consistency.js";
 import { LAYOUT_LIMITS } from "../storage/layout.js";
-import { CliError, EXIT_CODES } from "./shared.js";
+import { CliError, EXIT_CODES, isTerminal } from "./shared.js";
 
 export const KV_CLIENT_LIMITS = {
   /**
@@ -58,7 +58,7 @@ export const processKvIo: KvIo = {
     process.stdout.write(bytes);
   },
   stdoutIsTerminal() {
-    return process.stdout.isTTY === true;
+    return isTerminal(process.stdout);
   },
 };
 

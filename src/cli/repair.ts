@@ -13,7 +13,7 @@ import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { Agent, request } from "undici";
 import { processEnvironment, resolveNodeUrl } from "../node/config.js";
-import { CliError, EXIT_CODES, humanBytes, type CliOutput, type ExitCode } from "./shared.js";
+import { CliError, EXIT_CODES, humanBytes, isTerminal, type CliOutput, type ExitCode } from "./shared.js";
 import type { SessionSummary } from "../antientropy/repair-session.js";
 
 export const REPAIR_CLI_LIMITS = {
@@ -143,7 +143,7 @@ export async function runRepair(options: RepairRunOptions): Promise<RepairJobBod
 
 /** A bar on a terminal; one line per finished peer otherwise (a log stays readable). */
 function progressDisplay(stream: NodeJS.WriteStream, output: CliOutput): { update(job: RepairJobBody): void; finish(): void } {
-  if (stream.isTTY !== true) {
+  if (!isTerminal(stream)) {
     let peersDone = 0;
     return {
       update(job) {
@@ -192,7 +192,7 @@ export function registerRepairCommand(program: Command, output: CliOutput, setEx
       const nodeUrl = resolveNodeUrl(values.node, processEnvironment());
       // Scripts that asked for JSON get no progress lines off a terminal: stderr stays for errors.
       const display =
-        values.json === true && process.stderr.isTTY !== true
+        values.json === true && !isTerminal(process.stderr)
           ? { update: (): void => undefined, finish: (): void => undefined }
           : progressDisplay(process.stderr, output);
       let job: RepairJobBody;

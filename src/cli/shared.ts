@@ -44,6 +44,11 @@ export const processOutput: CliOutput = {
 };
 
 /** An error message is printed as one line, however it was built. */
+/** Whether a stream is a terminal: Node leaves isTTY undefined (not false) on pipes, whatever its type says. */
+export function isTerminal(stream: NodeJS.WriteStream): boolean {
+  return (stream as { isTTY?: boolean }).isTTY === true;
+}
+
 export function oneLine(message: string): string {
   return message
     .split(/\r?\n/)

@@ -154,6 +154,7 @@ export class KvClient {
       try {
         pool.dispatch(request, handler);
       } catch (error) {
+        // eslint-disable-next-line @typescript-eslint/no-deprecated -- OutcomeHandler implements undici's legacy handler interface, which undici 7 still drives
         handler.onError(error as Error);
       }
     });

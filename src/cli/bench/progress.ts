@@ -6,6 +6,7 @@
 
 import cliProgress from "cli-progress";
 import type { LoadProgress, RunProgress } from "./load-generator.js";
+import { isTerminal } from "../shared.js";
 
 export interface ProgressDisplay {
   onLoadProgress(progress: LoadProgress): void;
@@ -25,7 +26,7 @@ const number = (value: number): string => Math.round(value).toLocaleString("en-U
 const phaseLabel = (progress: RunProgress): string => (progress.phase === "warmup" ? "warm-up" : "run    ");
 
 export function createProgressDisplay(stream: NodeJS.WriteStream): ProgressDisplay {
-  const tty = stream.isTTY === true;
+  const tty = isTerminal(stream);
   const common = {
     stream,
     // Off a terminal, one line per second instead of redraws, so a log file stays readable.
