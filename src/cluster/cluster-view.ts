@@ -60,6 +60,7 @@ import {
 } from "./gossiped-state.js";
 import { detectorSubjects, effectiveMonitors, isMemberConvicted, suspectedMembers, votesAgainst } from "./liveness.js";
 import { isFutureOwner, isGone, isOwner, readRecord, type MemberRecord, type RecordReading } from "./member-record.js";
+import { CLUSTER_VIEW_DEFAULTS } from "./cluster-view-defaults.js";
 import { Heartbeats } from "./heartbeats.js";
 import { LoadPublisher } from "./load-publisher.js";
 import type { PeerMessage } from "./peer-messages.js";
@@ -67,26 +68,7 @@ import { effectiveStatus, latestRemovals, withRemoval, type Removal } from "./re
 import { ringChangesOf, RingView } from "./ring-view.js";
 
 export type { Removal } from "./removal.js";
-
-/** Tunables of the composition; the protocol engines keep their own. */
-export const CLUSTER_VIEW_DEFAULTS = {
-  /** Monitors per member (k). Five gives votes from independent links while heartbeats stay cheap. */
-  monitorsPerMember: 5,
-  /** Heartbeats per gossip round: a 500 ms heartbeat at the default 1 s round detects faster. */
-  heartbeatsPerGossipRound: 2,
-  /** How long a member keeps heartbeating monitors it no longer has: longer than gossip takes to converge. */
-  previousMonitorGraceMs: 30_000,
-  /** Peers an urgent change (a vote, a refutation, a status) is pushed to at once, per hop. */
-  rumorFanout: 4,
-  /** Load is published at most this often, so `load` does not keep every summary hash moving. */
-  loadPublishIntervalMs: 10_000,
-  /** ...and only when it moved by at least this fraction. */
-  loadChangeRatioMin: 0.05,
-  /** Tokens per member accepted from gossip; more is a malformed state, ignored and counted. */
-  tokensPerMemberMax: 1024,
-  /** Votes one monitor may publish; a monitor has about `monitorsPerMember` subjects. */
-  votesPerMemberMax: 256,
-} as const;
+export { CLUSTER_VIEW_DEFAULTS } from "./cluster-view-defaults.js";
 
 export class ClusterView implements TopologyEngine {
   readonly tickIntervalMs: number;

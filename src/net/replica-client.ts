@@ -22,7 +22,7 @@
 // Replies larger than REPLICA_REPLY_BYTES_MAX are refused. Every failure rejects exactly the
 // operations it concerns; nothing here throws synchronously.
 
-import { Pool, type Dispatcher } from "undici";
+import { Pool } from "undici";
 import type { Address, NodeId } from "../core/ids.js";
 import { decodeRecord, type StoredRecord } from "../storage/record.js";
 import type { ReplicaTransport, VersionDigest } from "../replication/replica-transport.js";
@@ -31,41 +31,18 @@ import { secretHeaders } from "./auth.js";
 import { PeerLookup } from "./peer-lookup.js";
 import {
   firstViolation,
-  REPLICA_PATH,
   REPLICA_PROTOCOL_LIMITS,
-  REPLICA_REPLY_BYTES_MAX,
   replicaReplyCheck,
   type ReplicaOp,
   type ReplicaResult,
 } from "./replica-protocol.js";
+import { REPLICA_CLIENT_DEFAULTS } from "./replica-client-defaults.js";
+import { ReplicaOpRefusedError, ReplicaRequestError } from "./replica-client-errors.js";
+import { describeErrorBody, post } from "./replica-post.js";
 
-export const REPLICA_CLIENT_DEFAULTS = {
-  /** Keep-alive connections per peer; coalesced requests need few (see requestsInFlightPerPeerMax), a spare covers a reconnect. */
-  connectionsPerPeer: 4,
-  /**
-   * Requests in flight to one peer; more operations wait and leave together when one returns. One:
-   * against four, batches grew from 7.5 to 12.5 operations per PUT request and 3.4 to 6 per GET
-   * request at 64 clients, GET node CPU per operation fell 11%, and the p99 at 4,500 PUT/s fell from
-   * ~15 to ~10 ms (bench/cpu-per-op.ts, side by side).
-   */
-  requestsInFlightPerPeerMax: 1,
-  /** Operations waiting for one peer; past it new ones fail at once. ~0.1 s of a busy peer's traffic. */
-  queuedOpsPerPeerMax: 8_192,
-  /** Peers with an open pool; beyond it the first idle one is closed. */
-  peersMax: 1_024,
-  /** An idle keep-alive connection is closed after this. */
-  keepAliveMs: 30_000,
-  /** A dead host should not hold a connection attempt for the whole request deadline. */
-  connectTimeoutMs: 1_000,
-  /** Error bodies read from a peer that refused a request (JSON, small). */
-  errorBodyBytesMax: 64 * 1024,
-  /**
-   * A request's own timeout, in request deadlines. Longer than the coordinator's deadline, so an
-   * unanswered operation is reported by the coordinator as a timeout (not as a transport failure
-   * racing it), yet bounded, so a stalled peer's connections are freed for the queue behind them.
-   */
-  backstopTimeoutDeadlines: 2,
-} as const;
+export { REPLICA_CLIENT_DEFAULTS } from "./replica-client-defaults.js";
+export { ReplicaOpRefusedError, ReplicaRequestError } from "./replica-client-errors.js";
+
 
 export interface ReplicaClientOptions {
   /** This node, named in every request (`from`). */
@@ -110,29 +87,6 @@ export interface ReplicaClientStats {
   readonly opsDropped: number;
 }
 
-/** A replica operation failed; `reason` says how, for logs and tests. */
-export class ReplicaRequestError extends Error {
-  override readonly name = "ReplicaRequestError";
-  constructor(
-    readonly replica: NodeId,
-    readonly reason: "overloaded" | "no-address" | "expired" | "closed" | "unreachable" | "refused" | "malformed-reply",
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** A replica answered this one operation with an error code (replica-protocol.ts REPLICA_OP_ERRORS). */
-export class ReplicaOpRefusedError extends Error {
-  override readonly name = "ReplicaOpRefusedError";
-  constructor(
-    readonly replica: NodeId,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 type OpValue = StoredRecord | VersionDigest | null | undefined;
 
@@ -467,101 +421,4 @@ export class ReplicaClient implements ReplicaTransport {
       return;
     }
   }
-}
-
-interface PostReply {
-  readonly statusCode: number;
-  /** The reply's bytes; for an error status its first errorBodyBytesMax bytes, or null past them. */
-  readonly body: Buffer | null;
-}
-
-/**
- * One POST of a replica request, its reply collected into one Buffer. Through `Pool.dispatch` with
- * plain callbacks rather than `Pool.request`, which builds a Readable stream, an async iterator
- * and a parsed header object for every reply: per request that was the larger part of this
- * client's CPU. A 200 reply longer than REPLICA_REPLY_BYTES_MAX aborts the request (a rejection);
- * an error reply longer than errorBodyBytesMax is answered with a null body.
- */
-function post(pool: Pool, headers: Record<string, string>, body: Buffer): Promise<PostReply> {
-  return new Promise<PostReply>((resolve, reject) => {
-    const handler = new ReplyCollector(resolve, reject);
-    try {
-      pool.dispatch({ method: "POST", path: REPLICA_PATH, headers, body }, handler);
-    } catch (error) {
-      handler.onError(error instanceof Error ? error : new Error(String(error)));
-    }
-  });
-}
-
-/** undici's callbacks for one reply; settles its promise exactly once. */
-class ReplyCollector implements Dispatcher.DispatchHandler {
-  #abort: ((reason?: Error) => void) | null = null;
-  #statusCode = 0;
-  #chunks: Buffer[] = [];
-  #bytes = 0;
-  #max: number = REPLICA_REPLY_BYTES_MAX;
-  #oversized = false;
-  #settled = false;
-
-  constructor(
-    private readonly resolve: (reply: PostReply) => void,
-    private readonly reject: (error: Error) => void,
-  ) {}
-
-  onConnect(abort: (reason?: Error) => void): void {
-    this.#abort = abort;
-  }
-
-  onHeaders(statusCode: number): boolean {
-    // 1xx interim answers are followed by the real one.
-    if (statusCode < 200) return true;
-    this.#statusCode = statusCode;
-    if (statusCode !== 200) this.#max = REPLICA_CLIENT_DEFAULTS.errorBodyBytesMax;
-    return true;
-  }
-
-  onData(chunk: Buffer): boolean {
-    if (this.#oversized) return true;
-    this.#bytes += chunk.length;
-    if (this.#bytes > this.#max) {
-      this.#oversized = true;
-      this.#chunks = [];
-      if (this.#statusCode === 200) {
-        this.#fail(new Error(`the reply is larger than ${this.#max} bytes`));
-        this.#abort?.(new Error("reply too large"));
-      }
-      return true;
-    }
-    this.#chunks.push(chunk);
-    return true;
-  }
-
-  onComplete(): void {
-    if (this.#settled) return;
-    this.#settled = true;
-    const chunks = this.#chunks;
-    const body = this.#oversized ? null : chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, this.#bytes);
-    this.resolve({ statusCode: this.#statusCode, body });
-  }
-
-  onError(error: Error): void {
-    this.#fail(error);
-  }
-
-  #fail(error: Error): void {
-    if (this.#settled) return;
-    this.#settled = true;
-    this.reject(error);
-  }
-}
-
-/** The `error` code of a JSON error body, or a short excerpt. */
-function describeErrorBody(text: string): string {
-  try {
-    const body = JSON.parse(text) as { error?: unknown; message?: unknown };
-    if (typeof body.error === "string") return `${body.error}${typeof body.message === "string" ? `: ${body.message}` : ""}`;
-  } catch {
-    // Not JSON.
-  }
-  return text.slice(0, 120);
 }

@@ -33,6 +33,8 @@ import {
   REPLICA_PATH,
   REPLICA_REQUEST_BYTES_MAX,
   replicaRequestCheck,
+  type ReplicaOp,
+  type ReplicaRequest,
   type ReplicaResult,
 } from "./replica-protocol.js";
 
@@ -80,92 +82,133 @@ function storeFailure(error: unknown): ReplicaResult {
   return opError(REPLICA_OP_ERRORS.failed, error instanceof Error ? error.message : String(error));
 }
 
-export const replicaRoutes: FastifyPluginAsync<ReplicaRoutesOptions> = async (app: FastifyInstance, options) => {
+/** The checked request, or a `bad_request` thrown before anything is counted or stored. */
+function decodeReplicaRequest(body: unknown): { readonly body: Buffer; readonly request: ReplicaRequest } {
+  if (!Buffer.isBuffer(body) || body.length === 0) {
+    throw new GrapevineError("bad_request", `a replica request is a non-empty ${PEER_CONTENT_TYPE} body`);
+  }
+  let decoded: unknown;
+  try {
+    decoded = decodePeerBody(body);
+  } catch {
+    throw new GrapevineError("bad_request", "the body is not valid msgpack");
+  }
+  if (!replicaRequestCheck.Check(decoded)) {
+    throw new GrapevineError("bad_request", `bad replica request: ${firstViolation(replicaRequestCheck, decoded)}`);
+  }
+  return { body, request: decoded };
+}
+
+function countRequest(stats: ReplicaRouteStats, from: NodeId, bytes: number): void {
+  stats.requests++;
+  stats.bytesReceived += bytes;
+  const sender = stats.requestsFrom.has(from) || stats.requestsFrom.size < SENDERS_TRACKED_MAX ? from : "other";
+  stats.requestsFrom.set(sender, (stats.requestsFrom.get(sender) ?? 0) + 1);
+}
+
+/** One request's operations as they are sorted: results by index, the writes for one apply(), the reads. */
+interface OpsInProgress {
+  readonly results: ReplicaResult[];
+  readonly writes: KeyedRecord[];
+  readonly writeIndexes: number[];
+  readonly reads: Promise<void>[];
+}
+
+/** A write operation: ["w", key, encoded record]. */
+type WriteOp = Extract<ReplicaOp, readonly ["w", ...unknown[]]>;
+
+/** Checks a write's record and its timestamp; queues it for the request's one apply(), or fails it alone. */
+function admitWrite(op: WriteOp, index: number, from: NodeId, options: ReplicaRoutesOptions, work: OpsInProgress): void {
   const { deps, stats } = options;
+  const key = op[1];
+  let record: StoredRecord;
+  try {
+    record = decodeRecord(op[2]);
+  } catch (error) {
+    stats.opsRefused++;
+    work.results[index] = opError(REPLICA_OP_ERRORS.badRecord, (error as Error).message);
+    return;
+  }
+  if (!deps.observeTimestamp(record.timestampUs)) {
+    stats.timestampsRefused++;
+    deps.onTimestampRefused?.({ origin: from, key, timestampUs: record.timestampUs });
+    work.results[index] = opError(
+      REPLICA_OP_ERRORS.clockOffset,
+      `the record's timestamp ${record.timestampUs} is further ahead of this replica's clock than the allowed clock offset`,
+    );
+    return;
+  }
+  work.writes.push({ key, record });
+  work.writeIndexes.push(index);
+}
+
+/** Starts a read of a record ("r") or of its version only (a digest). */
+function startRead(op: ReplicaOp, index: number, options: ReplicaRoutesOptions, work: OpsInProgress): void {
+  const { deps, stats } = options;
+  const wantsData = op[0] === "r";
+  stats.reads++;
+  work.reads.push(
+    deps.store.get(op[1]).then(
+      (record) => {
+        work.results[index] =
+          record === undefined ? null : wantsData ? encodeRecord(record) : [record.timestampUs, record.writer];
+      },
+      (error: unknown) => {
+        stats.opsFailed++;
+        work.results[index] = storeFailure(error);
+      },
+    ),
+  );
+}
+
+/** Applies the request's writes in one apply() (one batch, one fsync) and records each one's result. */
+async function applyWrites(options: ReplicaRoutesOptions, work: OpsInProgress): Promise<void> {
+  if (work.writes.length === 0) return;
+  const { deps, stats } = options;
+  try {
+    await deps.store.apply(work.writes);
+    stats.writesApplied += work.writes.length;
+    for (const index of work.writeIndexes) work.results[index] = true;
+  } catch (error) {
+    stats.opsFailed += work.writes.length;
+    const failure = storeFailure(error);
+    for (const index of work.writeIndexes) work.results[index] = failure;
+  }
+}
+
+/** Runs every operation of a checked request; each stands alone, so one bad key fails only itself. */
+async function runOps(request: ReplicaRequest, options: ReplicaRoutesOptions): Promise<ReplicaResult[]> {
+  const { from, ops } = request;
+  const work: OpsInProgress = {
+    results: new Array<ReplicaResult>(ops.length),
+    writes: [],
+    writeIndexes: [],
+    reads: [],
+  };
+  for (let index = 0; index < ops.length; index++) {
+    const op = ops[index] as ReplicaOp;
+    if (!isValidReplicaKey(op[1])) {
+      options.stats.opsRefused++;
+      work.results[index] = opError(REPLICA_OP_ERRORS.badKey, "a key is 1 to 1024 bytes of well-formed UTF-8");
+    } else if (op[0] === "w") {
+      admitWrite(op, index, from, options, work);
+    } else {
+      startRead(op, index, options, work);
+    }
+  }
+  await applyWrites(options, work);
+  if (work.reads.length > 0) await Promise.all(work.reads);
+  return work.results;
+}
+
+export const replicaRoutes: FastifyPluginAsync<ReplicaRoutesOptions> = async (app: FastifyInstance, options) => {
   const bodyLimit = options.bodyBytesMax ?? REPLICA_REQUEST_BYTES_MAX;
-  guardNodeRoutes(app, { clusterSecret: options.clusterSecret, bodyLimit, stats, what: "replica" });
+  guardNodeRoutes(app, { clusterSecret: options.clusterSecret, bodyLimit, stats: options.stats, what: "replica" });
 
   app.post(REPLICA_PATH, { bodyLimit }, async (request, reply) => {
-    const body = request.body;
-    if (!Buffer.isBuffer(body) || body.length === 0) {
-      throw new GrapevineError("bad_request", `a replica request is a non-empty ${PEER_CONTENT_TYPE} body`);
-    }
-    let decoded: unknown;
-    try {
-      decoded = decodePeerBody(body);
-    } catch {
-      throw new GrapevineError("bad_request", "the body is not valid msgpack");
-    }
-    if (!replicaRequestCheck.Check(decoded)) {
-      throw new GrapevineError("bad_request", `bad replica request: ${firstViolation(replicaRequestCheck, decoded)}`);
-    }
-    const { from, ops } = decoded;
-    stats.requests++;
-    stats.bytesReceived += body.length;
-    const sender = stats.requestsFrom.has(from) || stats.requestsFrom.size < SENDERS_TRACKED_MAX ? from : "other";
-    stats.requestsFrom.set(sender, (stats.requestsFrom.get(sender) ?? 0) + 1);
-
-    const results: ReplicaResult[] = new Array<ReplicaResult>(ops.length);
-    const writes: KeyedRecord[] = [];
-    const writeIndexes: number[] = [];
-    const reads: Promise<void>[] = [];
-    for (let index = 0; index < ops.length; index++) {
-      const op = ops[index] as (typeof ops)[number];
-      const key = op[1];
-      if (!isValidReplicaKey(key)) {
-        stats.opsRefused++;
-        results[index] = opError(REPLICA_OP_ERRORS.badKey, "a key is 1 to 1024 bytes of well-formed UTF-8");
-        continue;
-      }
-      if (op[0] === "w") {
-        let record: StoredRecord;
-        try {
-          record = decodeRecord(op[2]);
-        } catch (error) {
-          stats.opsRefused++;
-          results[index] = opError(REPLICA_OP_ERRORS.badRecord, (error as Error).message);
-          continue;
-        }
-        if (!deps.observeTimestamp(record.timestampUs)) {
-          stats.timestampsRefused++;
-          deps.onTimestampRefused?.({ origin: from, key, timestampUs: record.timestampUs });
-          results[index] = opError(
-            REPLICA_OP_ERRORS.clockOffset,
-            `the record's timestamp ${record.timestampUs} is further ahead of this replica's clock than the allowed clock offset`,
-          );
-          continue;
-        }
-        writes.push({ key, record });
-        writeIndexes.push(index);
-      } else {
-        const wantsData = op[0] === "r";
-        stats.reads++;
-        reads.push(
-          deps.store.get(key).then(
-            (record) => {
-              results[index] =
-                record === undefined ? null : wantsData ? encodeRecord(record) : [record.timestampUs, record.writer];
-            },
-            (error: unknown) => {
-              stats.opsFailed++;
-              results[index] = storeFailure(error);
-            },
-          ),
-        );
-      }
-    }
-    if (writes.length > 0) {
-      try {
-        await deps.store.apply(writes);
-        stats.writesApplied += writes.length;
-        for (const index of writeIndexes) results[index] = true;
-      } catch (error) {
-        stats.opsFailed += writes.length;
-        const failure = storeFailure(error);
-        for (const index of writeIndexes) results[index] = failure;
-      }
-    }
-    if (reads.length > 0) await Promise.all(reads);
+    const { body, request: checked } = decodeReplicaRequest(request.body);
+    countRequest(options.stats, checked.from, body.length);
+    const results = await runOps(checked, options);
     return reply.code(200).type(PEER_CONTENT_TYPE).send(encodePeerBody({ results }));
   });
 };

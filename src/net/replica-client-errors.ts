@@ -1,0 +1,28 @@
+// net/replica-client-errors.ts — how a replica operation fails on the coordinator's side: the
+// request could not be made or answered, or the replica refused this one operation.
+
+import type { NodeId } from "../core/ids.js";
+
+/** A replica operation failed; `reason` says how, for logs and tests. */
+export class ReplicaRequestError extends Error {
+  override readonly name = "ReplicaRequestError";
+  constructor(
+    readonly replica: NodeId,
+    readonly reason: "overloaded" | "no-address" | "expired" | "closed" | "unreachable" | "refused" | "malformed-reply",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A replica answered this one operation with an error code (replica-protocol.ts REPLICA_OP_ERRORS). */
+export class ReplicaOpRefusedError extends Error {
+  override readonly name = "ReplicaOpRefusedError";
+  constructor(
+    readonly replica: NodeId,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,150 @@
+// replication/write-round.ts — one coordinated write in flight: counts acknowledgements against
+// the level, answers the client as soon as it is reached (or can no longer be), and reports the
+// replicas that missed the write once all settled or the deadline passed (coordinator.ts, "Writes").
+
+import { assert } from "../core/assert.js";
+import type { NodeId } from "../core/ids.js";
+import type { StoredRecord } from "../storage/record.js";
+import type { ReplicaMissReason, WriteOutcome } from "./coordinator-types.js";
+import { isClockRefusal } from "./replica-transport.js";
+import { ReplicaState, type RoundHost } from "./round-host.js";
+
+/** One write: which replicas acknowledged, when the client is answered, what to report after. */
+export class WriteRound {
+  readonly #states: Uint8Array;
+  /** Acknowledgements of counted (current) replicas: what `required` is measured against. */
+  #acknowledged = 0;
+  /** Acknowledgements of every replica, pending ones included. */
+  #acknowledgedAll = 0;
+  #failed = 0;
+  /** Counted replicas that refused the write for its timestamp (replica-protocol.ts clock_offset). */
+  #clockRefused = 0;
+  /** Outstanding operations, and those of counted replicas. */
+  #pending = 0;
+  #pendingCounted = 0;
+  /** The client has its answer. */
+  #answered = false;
+  /** Every replica settled or the deadline passed; nothing more is counted. */
+  #finished = false;
+  #cancelTimer: (() => void) | null = null;
+
+  constructor(
+    private readonly coordinator: RoundHost,
+    private readonly key: string,
+    private readonly record: StoredRecord,
+    private readonly required: number,
+    private readonly replicas: readonly NodeId[],
+    /** The first `counted` replicas are the current ones; the rest are pending (a ring change). */
+    private readonly counted: number,
+    private readonly resolve: (outcome: WriteOutcome) => void,
+    private readonly reject: (error: Error) => void,
+  ) {
+    this.#states = new Uint8Array(replicas.length);
+  }
+
+  start(encoded: Buffer): void {
+    const { deps, self } = this.coordinator;
+    const { key, record } = this;
+    for (let index = 0; index < this.replicas.length; index++) {
+      const replica = this.replicas[index] as NodeId;
+      if (replica === self) {
+        this.#pending++;
+        if (index < this.counted) this.#pendingCounted++;
+        deps.store.apply([{ key, record, encoded }]).then(
+          () => this.acknowledge(index),
+          () => this.fail(index),
+        );
+      } else if (deps.cluster.isLive(replica)) {
+        this.#pending++;
+        if (index < this.counted) this.#pendingCounted++;
+        deps.transport.write(replica, key, encoded).then(
+          () => this.acknowledge(index),
+          (error: unknown) => this.fail(index, isClockRefusal(error)),
+        );
+      } else {
+        this.#states[index] = ReplicaState.Down;
+      }
+    }
+    assert(this.#pendingCounted >= this.required, "a write was started with fewer live replicas than required");
+    this.#cancelTimer = this.coordinator.schedule(this);
+  }
+
+  acknowledge(index: number): void {
+    if (this.#finished) return;
+    this.#states[index] = ReplicaState.Acknowledged;
+    this.#acknowledgedAll++;
+    this.#pending--;
+    if (index >= this.counted) {
+      // A pending replica: acknowledged, but not part of the level's count.
+      if (this.#pending === 0) this.finish();
+      return;
+    }
+    this.#acknowledged++;
+    this.#pendingCounted--;
+    if (!this.#answered && this.#acknowledged >= this.required) {
+      this.#answered = true;
+      this.resolve({ timestampUs: this.record.timestampUs, acknowledged: this.#acknowledged });
+    }
+    if (this.#pending === 0) this.finish();
+  }
+
+  fail(index: number, clockRefused = false): void {
+    if (this.#finished) return;
+    this.#states[index] = ReplicaState.Failed;
+    this.#failed++;
+    if (clockRefused && index < this.counted) this.#clockRefused++;
+    this.#pending--;
+    if (index < this.counted) this.#pendingCounted--;
+    this.coordinator.countReplicaFailure(this.replicas[index] as NodeId);
+    if (!this.#answered && this.#acknowledged + this.#pendingCounted < this.required) {
+      // The level can no longer be reached: waiting for the deadline would tell the client nothing new.
+      this.#answered = true;
+      this.reject(this.#failure());
+    }
+    if (this.#pending === 0) this.finish();
+  }
+
+  /** Why the level was not reached: replicas refusing the stamp say more than a count of failures. */
+  #failure(): Error {
+    if (this.#clockRefused === 0) return this.coordinator.timedOut(this.required, this.#acknowledged, this.#failed);
+    this.coordinator.deps.onClockRefusal?.({ key: this.key, timestampUs: this.record.timestampUs, reason: "replicas-refused" });
+    return this.coordinator.clockRefused(
+      `${this.#clockRefused} replicas refused the write: its timestamp is further ahead of their clocks than the allowed clock offset (this node's clock is likely ahead); ${this.#acknowledged} of ${this.required} required replicas acknowledged`,
+      { required: this.required, acknowledged: this.#acknowledged },
+    );
+  }
+
+  expire(): void {
+    this.#cancelTimer = null;
+    if (this.#finished) return;
+    for (let index = 0; index < this.#states.length; index++) {
+      if (this.#states[index] !== ReplicaState.Pending) continue;
+      this.#states[index] = ReplicaState.TimedOut;
+      this.coordinator.countReplicaTimeout(this.replicas[index] as NodeId);
+    }
+    if (!this.#answered) {
+      this.#answered = true;
+      this.reject(this.#failure());
+    }
+    this.finish();
+  }
+
+  private finish(): void {
+    this.#finished = true;
+    if (this.#cancelTimer !== null) {
+      this.#cancelTimer();
+      this.#cancelTimer = null;
+    }
+    this.coordinator.finished();
+    const onMiss = this.coordinator.deps.onReplicaMiss;
+    if (onMiss === undefined || this.#acknowledgedAll === this.replicas.length) return;
+    const missed: { replica: NodeId; reason: ReplicaMissReason }[] = [];
+    for (let index = 0; index < this.#states.length; index++) {
+      const state = this.#states[index];
+      if (state === ReplicaState.Acknowledged) continue;
+      const reason = state === ReplicaState.Down ? "down" : state === ReplicaState.Failed ? "failed" : "timeout";
+      missed.push({ replica: this.replicas[index] as NodeId, reason });
+    }
+    onMiss({ key: this.key, record: this.record, missed });
+  }
+}
