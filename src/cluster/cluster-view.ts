@@ -59,7 +59,7 @@ import {
   URGENT_KEYS,
 } from "./gossiped-state.js";
 import { detectorSubjects, effectiveMonitors, isMemberConvicted, suspectedMembers, votesAgainst } from "./liveness.js";
-import { isFutureOwner, isGone, isOwner, readRecord, type MemberRecord, type RecordReading } from "./member-record.js";
+import { isFutureOwner, isGone, isOwner, memberViewOf, readRecord, type MemberRecord, type RecordReading } from "./member-record.js";
 import { CLUSTER_VIEW_DEFAULTS } from "./cluster-view-defaults.js";
 import { Heartbeats } from "./heartbeats.js";
 import { LoadPublisher } from "./load-publisher.js";
@@ -261,21 +261,13 @@ export class ClusterView implements TopologyEngine {
     const member = this.records.get(id);
     if (member === undefined || member.removed) return undefined;
     const self = id === this.options.id;
-    return {
-      id,
-      address: member.address,
-      status: member.status,
+    return memberViewOf(member, {
       live: this.isLive(id),
       phi: self ? null : this.detector.phi(id, nowMs),
-      generation: member.generation,
       heartbeat: self ? this.heartbeatPlan.sequence : (this.detector.lastSequence(id) ?? this.gossiper.endpoint(id)?.maxVersion ?? 0),
-      tokens: member.tokenCount,
       ownership: this.rings.ownership().get(id) ?? 0,
-      keys: member.load?.keys ?? null,
-      bytes: member.load?.bytes ?? null,
-    };
+    });
   }
-
 
   stats(): ClusterStats {
     const gossip = this.gossiper.stats;
@@ -379,7 +371,7 @@ export class ClusterView implements TopologyEngine {
   /** What a member's change does to the monitor ring and to the current and future rings. */
   private noteRingEffects(previous: MemberRecord | undefined, record: MemberRecord): void {
     const leftChanged = previous === undefined || isGone(previous) !== isGone(record);
-    if (leftChanged || previous?.generation !== record.generation) this.monitorRingDirty = true;
+    if (leftChanged || previous.generation !== record.generation) this.monitorRingDirty = true;
     const tokensChanged = previous?.tokensText !== record.tokensText;
     const wasOwner = previous !== undefined && isOwner(previous);
     const nowOwner = isOwner(record);

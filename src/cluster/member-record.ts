@@ -20,6 +20,7 @@ import {
   parseVotes,
   tokenCountOf,
 } from "./gossiped-state.js";
+import type { MemberView } from "./engine.js";
 import type { Removal } from "./removal.js";
 
 export interface MemberRecord {
@@ -101,4 +102,21 @@ export function isOwner(member: MemberRecord): boolean {
 /** Owns ranges of the future ring: normal, or joining with announced tokens. */
 export function isFutureOwner(member: MemberRecord): boolean {
   return !member.removed && (member.status === "normal" || member.status === "joining") && member.tokenCount > 0;
+}
+
+/** What the view knows of a member beyond its gossiped record: liveness, phi, heartbeat, ownership. */
+export type MemberFacts = Pick<MemberView, "live" | "phi" | "heartbeat" | "ownership">;
+
+/** One member as the view shows it (members(), member()): its record and the view's facts about it. */
+export function memberViewOf(member: MemberRecord, facts: MemberFacts): MemberView {
+  return {
+    id: member.id,
+    address: member.address,
+    status: member.status,
+    ...facts,
+    generation: member.generation,
+    tokens: member.tokenCount,
+    keys: member.load?.keys ?? null,
+    bytes: member.load?.bytes ?? null,
+  };
 }

@@ -40,7 +40,6 @@ import { REPLICA_CLIENT_DEFAULTS } from "./replica-client-defaults.js";
 import { ReplicaOpRefusedError, ReplicaRequestError } from "./replica-client-errors.js";
 import { describeErrorBody, post } from "./replica-post.js";
 
-export { REPLICA_CLIENT_DEFAULTS } from "./replica-client-defaults.js";
 export { ReplicaOpRefusedError, ReplicaRequestError } from "./replica-client-errors.js";
 
 
@@ -287,7 +286,8 @@ export class ReplicaClient implements ReplicaTransport {
     this.#opsSent += chunk.length;
     this.#bytesSent += body.length;
     this.#deps.onRequestSent?.(chunk.length);
-    this.#exchange(lane, chunk, body).finally(() => {
+    // #exchange settles every op of the chunk itself, failures included: it never rejects.
+    void this.#exchange(lane, chunk, body).finally(() => {
       lane.inFlight--;
       if (lane.queue.length > 0 && !this.#closed) this.#scheduleFlush(lane);
     });

@@ -24,6 +24,7 @@ export function post(pool: Pool, headers: Record<string, string>, body: Buffer):
     try {
       pool.dispatch({ method: "POST", path: REPLICA_PATH, headers, body }, handler);
     } catch (error) {
+      // eslint-disable-next-line @typescript-eslint/no-deprecated -- ReplyCollector implements undici's legacy handler interface, which undici 7 still drives
       handler.onError(error instanceof Error ? error : new Error(String(error)));
     }
   });

@@ -73,7 +73,6 @@ import type { RoundHost } from "./round-host.js";
 import { WriteRound } from "./write-round.js";
 
 export {
-  COORDINATOR_DEFAULTS,
   type CoordinatorDeps,
   type CoordinatorOptions,
   type CoordinatorStats,
@@ -81,7 +80,6 @@ export {
   type ReadOutcome,
   type ReadRequest,
   type ReplicaMiss,
-  type ReplicaMissReason,
   type WriteOutcome,
   type WriteRequest,
 } from "./coordinator-types.js";
@@ -136,7 +134,7 @@ export class Coordinator implements RoundHost {
       return this.#read(request);
     } catch (error) {
       // A refusal before trying (unavailable, a bad level) is a rejection like any other outcome.
-      return Promise.reject(error as Error);
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
   }
 
@@ -250,7 +248,7 @@ export class Coordinator implements RoundHost {
     try {
       return this.#startWrite(key, level, value, contentType);
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
   }
 
