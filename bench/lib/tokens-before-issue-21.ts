@@ -2,60 +2,16 @@
 // (commit 531e086), kept unchanged below this header so bench/token-allocation.ts can show the old
 // allocator beside the new one on the same join/leave sequences. It balances replicated and primary
 // ownership but lets a node's tokens bunch together (9 of 16 in one narrow stretch); nodes no longer
-// use it. Only this header, the import paths and the function's name differ from the original.
+// use it. Only this header, the import paths and the function's name differ from the original; the
+// token helpers it shared with today's allocator (evenlySpacedTokens, the allocation bound) are
+// imported from src/ring/random-tokens.ts, where they are unchanged since.
 
 import { assert } from "../../src/core/assert.js";
 import type { Random } from "../../src/core/random.js";
 import type { NodeId } from "../../src/core/ids.js";
 import { compareTokens, TOKEN_SPACE, type Token } from "../../src/ring/partitioner.js";
+import { evenlySpacedTokens, TOKENS_PER_ALLOCATION_MAX } from "../../src/ring/random-tokens.js";
 import { rangeContains, rangeWidth, type TokenMap } from "../../src/ring/token-map.js";
-
-/** Tokens one call may allocate: far above any vnodes setting (config caps it at 256). */
-export const TOKENS_PER_ALLOCATION_MAX = 65_536;
-
-/**
- * Extra draws allowed beyond `count` for redrawing duplicates. A sound 64-bit source needs none; a
- * source that keeps repeating itself is broken, and at this limit the allocation fails an assertion
- * instead of looping forever.
- */
-export const REDRAWS_PER_ALLOCATION_MAX = 64;
-
-const WORD_SPACE = 0x1_0000_0000;
-
-/** One 32-bit draw. Random.next() is in [0, 1), so the floor stays below 2^32. */
-function drawWord(random: Random): bigint {
-  return BigInt(Math.floor(random.next() * WORD_SPACE));
-}
-
-/** `count` distinct tokens, ascending, from a seeded Random (the same seed gives the same tokens). */
-export function randomTokens(random: Random, count: number): Token[] {
-  assert(Number.isSafeInteger(count) && count >= 0, () => `token count must be a non-negative integer, got ${count}`);
-  assert(count <= TOKENS_PER_ALLOCATION_MAX, () => `token count ${count} exceeds ${TOKENS_PER_ALLOCATION_MAX}`);
-  const chosen = new Set<Token>();
-  let draws = 0;
-  while (chosen.size < count) {
-    draws += 1;
-    assert(draws <= count + REDRAWS_PER_ALLOCATION_MAX, "random source keeps repeating tokens; is it seeded properly?");
-    chosen.add((drawWord(random) << 32n) | drawWord(random));
-  }
-  return [...chosen].sort(compareTokens);
-}
-
-/** A 64-bit draw: a random offset on the ring. */
-function drawToken(random: Random): Token {
-  return (drawWord(random) << 32n) | drawWord(random);
-}
-
-/** `count` tokens evenly spaced around the ring from a random offset: the first node of a cluster. */
-export function evenlySpacedTokens(random: Random, count: number): Token[] {
-  assert(Number.isSafeInteger(count) && count >= 1, () => `token count must be a positive integer, got ${count}`);
-  assert(count <= TOKENS_PER_ALLOCATION_MAX, () => `token count ${count} exceeds ${TOKENS_PER_ALLOCATION_MAX}`);
-  const step = TOKEN_SPACE / BigInt(count);
-  const offset = drawToken(random) % step;
-  const tokens: Token[] = [];
-  for (let index = 0; index < count; index++) tokens.push(offset + step * BigInt(index));
-  return tokens.sort(compareTokens);
-}
 
 /** The newcomer's name when the caller gives none: not a valid node id, so it cannot collide. */
 const NEWCOMER: NodeId = "\u0000new";
