@@ -3,28 +3,16 @@
 // repairs. Records from the future are skipped one by one, not the exchange (node/clock-guard.ts).
 
 import { randomBytes } from "node:crypto";
-import type { Clock } from "../core/clock.js";
 import type { Address, NodeId } from "../core/ids.js";
-import type { ClusterEngine } from "../cluster/engine.js";
-import type { LevelStore } from "../storage/store.js";
 import { RepairClient } from "../net/repair-client.js";
 import { RepairRouteStats } from "../net/repair-routes.js";
 import { AntiEntropyService } from "../antientropy/anti-entropy-service.js";
-import type { NodeConfig } from "./config.js";
-import type { ClockGuard } from "./clock-guard.js";
-import type { NodeIdentity } from "./identity.js";
-import type { Logger } from "./logger.js";
+import type { NodeParts } from "./node-parts.js";
 
-export interface NodeAntiEntropyInput {
-  readonly config: NodeConfig;
-  readonly identity: NodeIdentity;
-  readonly engine: ClusterEngine;
-  readonly store: LevelStore;
-  readonly clock: Clock;
-  readonly clockGuard: ClockGuard;
+/** The parts built before anti-entropy (node-parts.ts), and the address book. */
+export type NodeAntiEntropyInput = Pick<NodeParts, "config" | "identity" | "engine" | "store" | "clock" | "clockGuard" | "log"> & {
   readonly addressOf: (id: NodeId) => Address | undefined;
-  readonly log: Logger;
-}
+};
 
 export interface NodeAntiEntropy {
   readonly repairStats: RepairRouteStats;

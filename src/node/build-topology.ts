@@ -3,29 +3,16 @@
 // enters as normal and never changes the ring.
 
 import { randomInt } from "node:crypto";
-import type { Clock } from "../core/clock.js";
 import type { Address, NodeId } from "../core/ids.js";
 import { createRandom } from "../core/random.js";
-import type { ClusterEngine } from "../cluster/engine.js";
-import type { LevelStore } from "../storage/store.js";
-import type { NodeConfig } from "./config.js";
-import type { ClockGuard } from "./clock-guard.js";
-import type { NodeIdentity } from "./identity.js";
-import type { Logger } from "./logger.js";
 import { createNodeTopology, type NodeTopology, type RingStart } from "./node-topology.js";
+import type { NodeParts } from "./node-parts.js";
 
-export interface NodeTopologyBuildInput {
-  readonly config: NodeConfig;
-  readonly identity: NodeIdentity;
-  readonly engine: ClusterEngine;
-  readonly store: LevelStore;
-  readonly clock: Clock;
-  readonly clockGuard: ClockGuard;
+/** The parts built before topology (node-parts.ts), the address book, and where the ring started. */
+export type NodeTopologyBuildInput = Pick<NodeParts, "config" | "identity" | "engine" | "store" | "clock" | "clockGuard" | "log" | "isStopping"> & {
   readonly addressOf: (id: NodeId) => Address | undefined;
-  readonly log: Logger;
-  readonly isStopping: () => boolean;
   readonly ringStart: RingStart | null;
-}
+};
 
 export function buildTopology(input: NodeTopologyBuildInput): NodeTopology | null {
   const { config, ringStart } = input;
