@@ -11,7 +11,7 @@
 
 import type { Command } from "commander";
 import { processEnvironment, resolveNodeUrl } from "../node/config.js";
-import { CliError, EXIT_CODES, type CliOutput, type ExitCode } from "./shared.js";
+import { CliError, EXIT_CODES, jsonOrNull, type CliOutput, type ExitCode } from "./shared.js";
 import { Unreachable } from "./ring-change-client.js";
 import { Agent, request } from "undici";
 
@@ -60,13 +60,7 @@ async function postJson(url: string, path: string, body: unknown, agent: Agent):
   }
   const text = await response.body.text();
   if (text.length > FUTURE_RECORDS_CLI_LIMITS.bodyBytesMax) throw new CliError(`${url}${path} sent too much`);
-  let json: unknown = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = null;
-  }
-  return { status: response.statusCode, json };
+  return { status: response.statusCode, json: jsonOrNull(text) };
 }
 
 function isPageReply(value: unknown): value is PageReply {

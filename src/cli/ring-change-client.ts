@@ -3,7 +3,7 @@
 // range streams (GET /cluster/status `streams` and `change`) as it goes.
 
 import { Agent, request } from "undici";
-import { CliError, humanBytes, type CliOutput } from "./shared.js";
+import { CliError, humanBytes, jsonOrNull, type CliOutput } from "./shared.js";
 
 export const RING_CHANGE_CLIENT_LIMITS = {
   /** One request's deadline. */
@@ -67,13 +67,7 @@ export async function call(nodeUrl: string, method: "GET" | "POST", path: string
       chunks.push(chunk as Buffer);
     }
     const text = Buffer.concat(chunks).toString("utf8");
-    let json: unknown = null;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = null;
-    }
-    return { status: response.statusCode, json };
+    return { status: response.statusCode, json: jsonOrNull(text) };
   } finally {
     await agent.close().catch(() => undefined);
   }

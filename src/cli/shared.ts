@@ -44,6 +44,15 @@ export const processOutput: CliOutput = {
 };
 
 /** An error message is printed as one line, however it was built. */
+/** A body's JSON, or null when it is not JSON (an error page from a proxy, say): the caller judges it by status. */
+export function jsonOrNull(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
 /** Whether a stream is a terminal: Node leaves isTTY undefined (not false) on pipes, whatever its type says. */
 export function isTerminal(stream: NodeJS.WriteStream): boolean {
   return (stream as { isTTY?: boolean }).isTTY === true;
