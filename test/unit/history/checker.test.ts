@@ -1,10 +1,10 @@
-// The history checker (test/support/history/checker.ts) judged on hand-made histories: ones that
+// The history checker (src/sim/history/checker.ts) judged on hand-made histories: ones that
 // keep every promise pass; a lost write, a phantom value, divergent replicas and the other kinds each
 // fail with their own violation.
 
 import { describe, expect, it } from "vitest";
-import { checkHistory, formatSummary, overlapsQuorum } from "../../support/history/checker.js";
-import type { History, HistoryOp, ReadOp, ReplicaState, WriteOp } from "../../support/history/types.js";
+import { checkHistory, formatSummary, overlapsQuorum } from "../../../src/sim/history/checker.js";
+import type { History, HistoryOp, ReadOp, ReplicaState, WriteOp } from "../../../src/sim/history/types.js";
 
 let nextId = 0;
 

@@ -1,4 +1,4 @@
-// test/support/history/types.ts — what a history is: the operations client workers ran against a
+// src/sim/history/types.ts — what a history is: the operations client workers ran against a
 // cluster, each with its outcome and its start and end times, plus what the cluster held at the end.
 // The recorder (recorder.ts) builds one; the checker (checker.ts) judges it. Plain data only, so a
 // history is written to and read from a JSON file unchanged.

@@ -1,4 +1,4 @@
-// test/support/history/checker.ts — judges a recorded history against SPEC §4's promises.
+// src/sim/history/checker.ts — judges a recorded history against SPEC §4's promises.
 //
 // Theory of operation (Jepsen's checkers, cut down to what a last-write-wins register store
 // promises). Every written value is unique (worker and sequence), so any value a read returns names
