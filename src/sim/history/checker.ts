@@ -1,8 +1,8 @@
 // src/sim/history/checker.ts — judges a recorded history against SPEC §4's promises.
 //
 // Theory of operation (Jepsen's checkers, cut down to what a last-write-wins register store
-// promises). Every written value is unique (worker and sequence), so any value a read returns names
-// the one write that produced it; versions are ordered by their HLC timestamp
+// promises). Every written value is unique within its key (worker and sequence), so any value a
+// read returns names the one write that produced it; versions are ordered by their HLC timestamp
 // (X-Grapevine-Timestamp), which is the order the store itself resolves conflicts by. A write is
 // *quorum-acknowledged* when it was acknowledged at a level whose replicas overlap every quorum
 // read (w=quorum, w=all, or a number n with n + quorum > rf). Indeterminate writes (504, transport
@@ -43,6 +43,7 @@ import {
   isBehind,
   newestAcked,
   tombstoneProvenance,
+  writeOf,
   type HistoryIndex,
   type Provenance,
 } from "./versions.js";
@@ -104,8 +105,8 @@ const VIOLATIONS_SHOWN_PER_KIND_MAX = 5;
 /** Provenance of a read's value: phantom, refused, from the future, wrong timestamp. */
 function checkValueProvenance(index: HistoryIndex, read: ReadOp, value: string): Violation[] {
   const where = `read #${read.id} on ${read.node}`;
-  const write = index.writesByValue.get(value);
-  if (write === undefined || write.key !== read.key) {
+  const write = writeOf(index, read.key, value);
+  if (write === undefined) {
     const message =
       `${where} returned ${JSON.stringify(value)}, which no operation wrote to this key`;
     return [{ kind: "phantom-value", key: read.key, ops: [read.id], message }];
@@ -222,8 +223,7 @@ function checkReplicaState(index: HistoryIndex, state: ReplicaState): Violation[
       found.push({ kind: "phantom-replica-value", key: state.key, ops: [], message });
       continue;
     }
-    const write = index.writesByValue.get(version.value);
-    if (write !== undefined && write.key === state.key) continue;
+    if (writeOf(index, state.key, version.value) !== undefined) continue;
     const value = JSON.stringify(version.value);
     const message = `${node} holds ${value} for ${key}, which no operation wrote`;
     found.push({ kind: "phantom-replica-value", key: state.key, ops: [], message });

@@ -44,8 +44,9 @@ interface OpBase {
 export interface WriteOp extends OpBase {
   readonly kind: "write";
   /**
-   * The value written: unique in the history (worker and sequence), so every read value has one
-   * writer. Null for a DELETE: the write of a tombstone.
+   * The value written: unique among the writes of its key (worker and sequence), so every read
+   * value has one writer (an empty value may be written once per key). Null for a DELETE: the
+   * write of a tombstone.
    */
   readonly value: string | null;
   /** The version's timestamp (X-Grapevine-Timestamp, HLC microseconds) of an acknowledged write. */

@@ -16,7 +16,8 @@ import type { ReadOp, WriteOp } from "./types.js";
 
 /** The writes of a history, indexed for the checks. */
 export interface HistoryIndex {
-  readonly writesByValue: ReadonlyMap<string, WriteOp>;
+  /** Each key's writes by value: a value is unique within its key (so one key may be set to ""). */
+  readonly writesByValue: ReadonlyMap<string, ReadonlyMap<string, WriteOp>>;
   /** Every delete of each key, in history order, whatever its outcome. */
   readonly deletesByKey: ReadonlyMap<string, readonly WriteOp[]>;
   /** Each key's writes (deletes too) acknowledged at a quorum-overlapping level. */
@@ -53,16 +54,25 @@ function append<T>(map: Map<string, T[]>, key: string, item: T): void {
 }
 
 export function indexHistory(writes: readonly WriteOp[], replicationFactor: number): HistoryIndex {
-  const writesByValue = new Map<string, WriteOp>();
+  const writesByValue = new Map<string, Map<string, WriteOp>>();
   const deletesByKey = new Map<string, WriteOp[]>();
   const quorumAcked = new Map<string, WriteOp[]>();
   const overlaps = (level: string): boolean => overlapsQuorum(level, replicationFactor);
   for (const write of writes) {
     if (write.value === null) append(deletesByKey, write.key, write);
-    else writesByValue.set(write.value, write);
+    else {
+      const values = writesByValue.get(write.key) ?? new Map<string, WriteOp>();
+      values.set(write.value, write);
+      writesByValue.set(write.key, values);
+    }
     if (write.outcome === "ok" && overlaps(write.level)) append(quorumAcked, write.key, write);
   }
   return { writesByValue, deletesByKey, quorumAcked, overlaps };
+}
+
+/** The write that wrote `value` to `key`, if any. */
+export function writeOf(index: HistoryIndex, key: string, value: string): WriteOp | undefined {
+  return index.writesByValue.get(key)?.get(value);
 }
 
 /** The newest quorum-acknowledged write of a key that finished before `beforeMs` (or any). */

@@ -111,6 +111,14 @@ describe("the history checker", () => {
     expect(kinds).toContain("phantom-value");
   });
 
+  it("traces a value within its key, so the empty value may be written once to each key", () => {
+    const one = write({ key: "a", value: "", startMs: 0, endMs: 1, timestampUs: 10 });
+    const two = write({ key: "b", value: "", startMs: 0, endMs: 1, timestampUs: 20 });
+    const readA = read({ key: "a", startMs: 5, endMs: 6, value: "", timestampUs: 10 });
+    const readB = read({ key: "b", startMs: 5, endMs: 6, value: "", timestampUs: 20 });
+    expect(checkHistory(history([one, two, readA, readB], [], [])).violations).toEqual([]);
+  });
+
   it("finds a refused write's value, a read from the future and a changed timestamp", () => {
     const run = cleanRun();
     const refused = write({ key: "r", value: "w4:1", startMs: 0, endMs: 1, outcome: "failed", status: 503, error: "unavailable" });
