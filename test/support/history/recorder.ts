@@ -32,8 +32,8 @@ import { fetchJson } from "../http.js";
 import { inParallel, kv, localRecord } from "../kv.js";
 import { sleep } from "../wait-for.js";
 import type { ClusterNode } from "../process-cluster.js";
-import { checkHistory, formatReport, type CheckResult } from "./checker.js";
-import type { History, HistoryOp, ReadOp, ReplicaState, WriteOp } from "./types.js";
+import { checkHistory, formatReport, type CheckResult } from "../../../src/sim/history/checker.js";
+import type { History, HistoryOp, ReadOp, ReplicaState, WriteOp } from "../../../src/sim/history/types.js";
 
 /** A node as the recorder needs it: an id and the URL clients use. */
 export type HistoryNode = Pick<ClusterNode, "id" | "url">;

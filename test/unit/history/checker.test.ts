@@ -1,10 +1,10 @@
-// The history checker (test/support/history/checker.ts) judged on hand-made histories: ones that
+// The history checker (src/sim/history/checker.ts) judged on hand-made histories: ones that
 // keep every promise pass; a lost write, a phantom value, divergent replicas and the other kinds each
 // fail with their own violation.
 
 import { describe, expect, it } from "vitest";
-import { checkHistory, formatSummary, overlapsQuorum } from "../../support/history/checker.js";
-import type { History, HistoryOp, ReadOp, ReplicaState, WriteOp } from "../../support/history/types.js";
+import { checkHistory, formatSummary, overlapsQuorum } from "../../../src/sim/history/checker.js";
+import type { History, HistoryOp, ReadOp, ReplicaState, WriteOp } from "../../../src/sim/history/types.js";
 
 let nextId = 0;
 
@@ -109,6 +109,14 @@ describe("the history checker", () => {
     const crossed = read({ startMs: 50, endMs: 55, value: "w9:1", timestampUs: 500 });
     const kinds = checkHistory(history([...run.ops, other, crossed], run.finalReads, run.replicas)).violations.map((violation) => violation.kind);
     expect(kinds).toContain("phantom-value");
+  });
+
+  it("traces a value within its key, so the empty value may be written once to each key", () => {
+    const one = write({ key: "a", value: "", startMs: 0, endMs: 1, timestampUs: 10 });
+    const two = write({ key: "b", value: "", startMs: 0, endMs: 1, timestampUs: 20 });
+    const readA = read({ key: "a", startMs: 5, endMs: 6, value: "", timestampUs: 10 });
+    const readB = read({ key: "b", startMs: 5, endMs: 6, value: "", timestampUs: 20 });
+    expect(checkHistory(history([one, two, readA, readB], [], [])).violations).toEqual([]);
   });
 
   it("finds a refused write's value, a read from the future and a changed timestamp", () => {

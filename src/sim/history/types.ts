@@ -1,13 +1,19 @@
-// test/support/history/types.ts — what a history is: the operations client workers ran against a
-// cluster, each with its outcome and its start and end times, plus what the cluster held at the end.
-// The recorder (recorder.ts) builds one; the checker (checker.ts) judges it. Plain data only, so a
-// history is written to and read from a JSON file unchanged.
+// src/sim/history/types.ts — what a history is: the operations client workers ran against a
+// cluster, each with its outcome and its start and end times, and what the cluster held at the end.
+// The simulator and the real-process recorder (test/support/history/recorder.ts) build one; the
+// checker (checker.ts) judges it. Plain data only, so a history is written to and read from a JSON
+// file unchanged. Deletes are writes of a tombstone (value null); a read that returns null either
+// saw a tombstone with its timestamp (the simulator reads through the coordinator and knows it) or
+// just "not found" with no timestamp (all an HTTP client sees of a 404).
 
 /** How an operation ended, from the client's side. */
 export type OpOutcome =
   /** Acknowledged: a write reached its `w`; a read answered 200 or 404. */
   | "ok"
-  /** Known not to have happened: a write refused before anything was sent (503, 4xx); a read without an answer. */
+  /**
+   * Known not to have happened: a write refused before anything was sent (503, 4xx); a read
+   * without an answer.
+   */
   | "failed"
   /** A write that may or may not have landed: 504 timeout, a transport error, no answer in time. */
   | "indeterminate";
@@ -22,7 +28,10 @@ interface OpBase {
   readonly key: string;
   /** The consistency level asked for: "one", "quorum", "all" or a number. */
   readonly level: string;
-  /** Milliseconds on the recorder's monotonic clock when the request was sent and when its answer (or error) came. */
+  /**
+   * Milliseconds on the recorder's monotonic clock (the simulator's virtual one) when the request
+   * was sent and when its answer (or error) came.
+   */
   readonly startMs: number;
   readonly endMs: number;
   readonly outcome: OpOutcome;
@@ -34,27 +43,41 @@ interface OpBase {
 
 export interface WriteOp extends OpBase {
   readonly kind: "write";
-  /** The value written: unique in the history (worker and sequence), so every read value has one writer. */
-  readonly value: string;
+  /**
+   * The value written: unique among the writes of its key (worker and sequence), so every read
+   * value has one writer (an empty value may be written once per key). Null for a DELETE: the
+   * write of a tombstone.
+   */
+  readonly value: string | null;
   /** The version's timestamp (X-Grapevine-Timestamp, HLC microseconds) of an acknowledged write. */
   readonly timestampUs?: number;
 }
 
 export interface ReadOp extends OpBase {
   readonly kind: "read";
-  /** The value returned by an ok read; null when the key was not found. */
+  /** The value returned by an ok read; null when the key was not found or is deleted. */
   readonly value?: string | null;
-  /** The returned version's timestamp, when a value was returned. */
+  /**
+   * The returned version's timestamp: with a value, or with a null value when the read saw a
+   * tombstone and knows its timestamp. A null value without one is a plain "not found".
+   */
   readonly timestampUs?: number;
 }
 
 export type HistoryOp = WriteOp | ReadOp;
 
+export interface ReplicaVersion {
+  readonly timestampUs: number;
+  readonly writer: string;
+  readonly value: string;
+  readonly tombstone: boolean;
+}
+
 /** One replica's own copy of a key, read from its store directly (no coordinator in between). */
 export interface ReplicaCopy {
   readonly node: string;
-  /** Null when the replica holds nothing for the key. */
-  readonly version: { readonly timestampUs: number; readonly writer: string; readonly value: string; readonly tombstone: boolean } | null;
+  /** Null when the replica holds nothing for the key. A tombstone's value is not compared. */
+  readonly version: ReplicaVersion | null;
 }
 
 /** Every replica's copy of one key, read after the faults healed and the cluster settled. */
@@ -65,7 +88,8 @@ export interface ReplicaState {
 
 /**
  * A whole run: the operations during the faults, the final quorum reads from every node (also
- * operations, kept apart because the lost-write check is about them), and the replicas' final copies.
+ * operations, kept apart because the lost-write check is about them), and the replicas' final
+ * copies.
  */
 export interface History {
   readonly name: string;
