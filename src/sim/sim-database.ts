@@ -185,7 +185,9 @@ export class SimDatabase extends MemoryLevel<Buffer, Buffer> {
     // Applied inside the chain, so writes land in call order whatever their delays.
     const turn = this.#writeTail.then(async () => {
       try {
-        await sleep(clock, Math.max(0, dueMs - clock.nowMs()));
+        // Due already when an earlier write was acknowledged at the same time: no timer to wait for.
+        const waitMs = dueMs - clock.nowMs();
+        if (waitMs > 0) await sleep(clock, waitMs);
         this.#apply(operations, sync);
       } finally {
         this.#writesWaiting -= 1;

@@ -1,0 +1,277 @@
+import { describe, expect, it } from "vitest";
+import { createRandom } from "../../../src/core/random.js";
+import { DeadProcessError, SimDisk, type SimDiskOptions } from "../../../src/sim/sim-disk.js";
+import { VirtualClock } from "../../../src/sim/virtual-clock.js";
+import { StateFileSyntaxError } from "../../../src/storage/state-files.js";
+import type { StoredRecord } from "../../../src/storage/record.js";
+import type { Database } from "../../../src/storage/store-state.js";
+import { openLevelStore, type LevelStore } from "../../../src/storage/store.js";
+import { readRingState, writeRingState } from "../../../src/topology/ring-state.js";
+
+function makeDisk(seed = 1, options: Partial<SimDiskOptions> = {}): { clock: VirtualClock; disk: SimDisk } {
+  const clock = new VirtualClock();
+  return { clock, disk: new SimDisk({ clock, random: createRandom(seed), ...options }) };
+}
+
+async function openDb(disk: SimDisk): Promise<Database> {
+  const db = disk.openDatabase();
+  await db.open();
+  return db;
+}
+
+function openStore(disk: SimDisk, sync = false): Promise<LevelStore> {
+  return openLevelStore({ dataDir: "/sim/node", sync }, { openDatabase: () => disk.openDatabase() });
+}
+
+const bytes = (text: string): Buffer => Buffer.from(text);
+
+function record(value: string, timestampUs = 1): StoredRecord {
+  return { value: Buffer.from(value), contentType: "text/plain", timestampUs, writer: "n1", tombstone: false };
+}
+
+/** Writes `count` batches, batch i putting a/i and b/i, acknowledged one after the other. */
+async function writeBatches(db: Database, count: number, sync: (index: number) => boolean = () => false): Promise<void> {
+  for (let index = 0; index < count; index++) {
+    const operations = [
+      { type: "put" as const, key: bytes(`a/${index}`), value: bytes(`${index}`) },
+      { type: "put" as const, key: bytes(`b/${index}`), value: bytes(`${index}`) },
+    ];
+    await db.batch(operations, { sync: sync(index) } as object);
+  }
+}
+
+/** How many batches of writeBatches survived, checking that they are whole and a prefix. */
+async function survivingPrefix(db: Database, count: number): Promise<number> {
+  const a = (await db.getMany(Array.from({ length: count }, (_, i) => bytes(`a/${i}`)))) as (Buffer | undefined)[];
+  const b = (await db.getMany(Array.from({ length: count }, (_, i) => bytes(`b/${i}`)))) as (Buffer | undefined)[];
+  const present = a.map((value, index) => {
+    expect(value === undefined, `batch ${index} is torn`).toBe(b[index] === undefined);
+    return value !== undefined;
+  });
+  const kept = present.indexOf(false) === -1 ? count : present.indexOf(false);
+  expect(present.slice(kept).every((value) => !value), "the survivors are not a prefix").toBe(true);
+  return kept;
+}
+
+function nextTurns(turns = 3): Promise<void> {
+  return (async () => {
+    for (let i = 0; i < turns; i++) await new Promise((resolve) => setImmediate(resolve));
+  })();
+}
+
+describe("SimDisk crashes", () => {
+  it("keeps every acknowledged write across a kill, sync off", async () => {
+    const { disk } = makeDisk();
+    const db = await openDb(disk);
+    await writeBatches(db, 200);
+    await db.put(bytes("single"), bytes("x"));
+    disk.kill();
+    const after = await openDb(disk);
+    expect(await survivingPrefix(after, 200)).toBe(200);
+    expect(await after.get(bytes("single"))).toEqual(bytes("x"));
+    expect(disk.counters()).toMatchObject({ kills: 1, batchesWritten: 201, batchesLost: 0 });
+  });
+
+  it("loses a suffix of whole batches to a power loss with sync off, the seed choosing the cut", async () => {
+    const keptBySeed: number[] = [];
+    for (let seed = 1; seed <= 20; seed++) {
+      const { disk } = makeDisk(seed);
+      await writeBatches(await openDb(disk), 50);
+      disk.powerLoss();
+      const kept = await survivingPrefix(await openDb(disk), 50);
+      expect(disk.counters().batchesLost).toBe(50 - kept);
+      keptBySeed.push(kept);
+    }
+    expect(keptBySeed.some((kept) => kept < 50)).toBe(true);
+    expect(new Set(keptBySeed).size).toBeGreaterThan(1);
+
+    for (const seed of [3, 7]) {
+      const { disk } = makeDisk(seed);
+      await writeBatches(await openDb(disk), 50);
+      disk.powerLoss();
+      expect(await survivingPrefix(await openDb(disk), 50)).toBe(keptBySeed[seed - 1]);
+    }
+  });
+
+  it("loses nothing acknowledged with sync on, and a synced batch makes everything before it durable", async () => {
+    for (let seed = 1; seed <= 10; seed++) {
+      const { disk } = makeDisk(seed);
+      await writeBatches(await openDb(disk), 30, () => true);
+      disk.powerLoss();
+      expect(await survivingPrefix(await openDb(disk), 30)).toBe(30);
+    }
+    for (let seed = 1; seed <= 10; seed++) {
+      const { disk } = makeDisk(seed);
+      await writeBatches(await openDb(disk), 30, (index) => index === 19);
+      disk.powerLoss();
+      expect(await survivingPrefix(await openDb(disk), 30)).toBeGreaterThanOrEqual(20);
+    }
+  });
+
+  it("keeps what the kernel wrote back: batches older than writebackAfterMs survive a power loss", async () => {
+    for (let seed = 1; seed <= 10; seed++) {
+      const { clock, disk } = makeDisk(seed, { writebackAfterMs: 1_000 });
+      const db = await openDb(disk);
+      await writeBatches(db, 10);
+      clock.runFor(1_000);
+      disk.powerLoss();
+      expect(await survivingPrefix(await openDb(disk), 10)).toBe(10);
+    }
+  });
+
+  it("keeps unsynced batches losable after a kill: the page cache is not the disk", async () => {
+    const lost: number[] = [];
+    for (let seed = 1; seed <= 10; seed++) {
+      const { disk } = makeDisk(seed);
+      await writeBatches(await openDb(disk), 20);
+      disk.kill();
+      await openDb(disk);
+      disk.powerLoss();
+      lost.push(20 - (await survivingPrefix(await openDb(disk), 20)));
+    }
+    expect(lost.some((count) => count > 0)).toBe(true);
+  });
+
+  it("bounds the batches at risk, writing the oldest back", async () => {
+    const { disk } = makeDisk(1, { unsyncedBatchesMax: 8 });
+    await writeBatches(await openDb(disk), 40);
+    expect(disk.counters().batchesUnsynced).toBeLessThanOrEqual(8);
+    disk.powerLoss();
+    expect(await survivingPrefix(await openDb(disk), 40)).toBeGreaterThanOrEqual(32);
+  });
+
+  it("kills the old handle: its writes, reads and open iterators fail and change nothing", async () => {
+    const { disk } = makeDisk();
+    const db = await openDb(disk);
+    await db.put(bytes("k1"), bytes("v1"));
+    await db.put(bytes("k2"), bytes("v2"));
+    const iterator = db.iterator();
+    expect(await iterator.next()).toEqual([bytes("k1"), bytes("v1")]);
+    disk.kill();
+    await expect(db.put(bytes("k3"), bytes("v3"))).rejects.toThrow(DeadProcessError);
+    await expect(db.batch([{ type: "del", key: bytes("k1") }])).rejects.toThrow(DeadProcessError);
+    await expect(db.get(bytes("k1"))).rejects.toThrow(DeadProcessError);
+    await expect(iterator.next()).rejects.toThrow(DeadProcessError);
+    const after = await openDb(disk);
+    expect(await after.keys().all()).toEqual([bytes("k1"), bytes("k2")]);
+    expect(disk.counters().deadHandleRefusals).toBeGreaterThanOrEqual(4);
+  });
+
+  it("refuses a second open while a handle holds the database, as LevelDB's LOCK does", async () => {
+    const { disk } = makeDisk();
+    const first = await openDb(disk);
+    await expect(openDb(disk)).rejects.toThrow();
+    await first.close();
+    await openDb(disk);
+  });
+
+  it("restarts the store on the same disk: a killed node's acknowledged writes are there", async () => {
+    const { disk } = makeDisk();
+    const store = await openStore(disk);
+    await store.apply([{ key: "a", record: record("1") }, { key: "b", record: record("2") }]);
+    disk.kill();
+    await expect(store.apply([{ key: "c", record: record("3") }])).rejects.toThrow(DeadProcessError);
+    const restarted = await openStore(disk);
+    expect((await restarted.get("a"))?.value).toEqual(bytes("1"));
+    expect(await restarted.get("c")).toBeUndefined();
+    expect(restarted.load().keys).toBe(2);
+    await restarted.close();
+  });
+});
+
+describe("SimDisk faults", () => {
+  it("refuses every write with ENOSPC while full, keeps reads working, and writes again once freed", async () => {
+    const { disk } = makeDisk();
+    const store = await openStore(disk);
+    await store.apply([{ key: "a", record: record("1") }]);
+    disk.setFull(true);
+    await expect(store.apply([{ key: "b", record: record("2") }])).rejects.toMatchObject({ code: "ENOSPC" });
+    expect((await store.get("a"))?.value).toEqual(bytes("1"));
+    await expect(disk.files.write("ring.json", "{}")).rejects.toMatchObject({ code: "ENOSPC" });
+    expect(await disk.files.read("ring.json")).toBeUndefined();
+    disk.setFull(false);
+    await store.apply([{ key: "b", record: record("2") }]);
+    expect((await store.get("b"))?.value).toEqual(bytes("2"));
+    await store.close();
+    expect(disk.counters().writesRefusedFull).toBe(2);
+
+    const db = await openDb(disk);
+    disk.setFull(true);
+    await expect(db.put(bytes("raw"), bytes("x"))).rejects.toMatchObject({ code: "ENOSPC" });
+    expect(await db.get(bytes("raw"))).toBeUndefined();
+  });
+
+  it("acknowledges writes on a slow disk after the delay, in virtual time and in call order", async () => {
+    const { clock, disk } = makeDisk();
+    const db = await openDb(disk);
+    disk.setWriteDelayMs(50);
+    const done: string[] = [];
+    const first = db.put(bytes("k"), bytes("first")).then(() => done.push("first"));
+    const second = db.put(bytes("k"), bytes("second")).then(() => done.push("second"));
+    await nextTurns();
+    clock.runFor(49);
+    await nextTurns();
+    expect(done).toEqual([]);
+    expect(await db.get(bytes("k"))).toBeUndefined();
+    clock.runFor(1);
+    await Promise.all([first, second]);
+    expect(done).toEqual(["first", "second"]);
+    expect(await db.get(bytes("k"))).toEqual(bytes("second"));
+    expect(disk.counters().writesDelayed).toBe(2);
+
+    disk.setWriteDelayMs(0);
+    disk.setReadDelayMs(20);
+    let read: Buffer | undefined;
+    const reading = db.get(bytes("k")).then((value) => (read = value));
+    await nextTurns();
+    expect(read).toBeUndefined();
+    clock.runFor(20);
+    await reading;
+    expect(read).toEqual(bytes("second"));
+  });
+
+  it("delays a store's apply on a slow disk until the virtual clock moves", async () => {
+    const { clock, disk } = makeDisk();
+    const store = await openStore(disk);
+    disk.setWriteDelayMs(100);
+    let acknowledged = false;
+    const applying = store.apply([{ key: "a", record: record("1") }]).then(() => (acknowledged = true));
+    await nextTurns(5);
+    expect(acknowledged).toBe(false);
+    clock.runFor(100);
+    await applying;
+    expect(acknowledged).toBe(true);
+  });
+
+  it("drops a delayed write whose process died before it landed", async () => {
+    const { clock, disk } = makeDisk();
+    const db = await openDb(disk);
+    disk.setWriteDelayMs(10);
+    const writing = db.put(bytes("k"), bytes("v"));
+    await nextTurns();
+    disk.kill();
+    clock.runFor(10);
+    await expect(writing).rejects.toThrow(DeadProcessError);
+    disk.setWriteDelayMs(0);
+    expect(await (await openDb(disk)).get(bytes("k"))).toBeUndefined();
+  });
+});
+
+describe("SimDisk state files", () => {
+  it("keeps state files across a kill and a power loss", async () => {
+    const { disk } = makeDisk();
+    await writeRingState("/sim/node", { status: "joining", tokens: [1n, 2n] }, disk.files);
+    disk.kill();
+    expect(await readRingState("/sim/node", disk.files)).toEqual({ status: "joining", tokens: [1n, 2n] });
+    await disk.files.write("peers.json", JSON.stringify({ format: 1, peers: ["n2"] }));
+    disk.powerLoss();
+    expect(await disk.files.read("peers.json")).toEqual({ format: 1, peers: ["n2"] });
+    expect(await disk.files.read("node.json")).toBeUndefined();
+  });
+
+  it("reads text that is not JSON as a StateFileSyntaxError", async () => {
+    const { disk } = makeDisk();
+    await disk.files.write("node.json", "{ torn");
+    await expect(disk.files.read("node.json")).rejects.toThrow(StateFileSyntaxError);
+  });
+});
