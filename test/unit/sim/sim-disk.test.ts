@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createRandom } from "../../../src/core/random.js";
+import { openIdentity } from "../../../src/node/identity.js";
 import { DeadProcessError, SimDisk, type SimDiskOptions } from "../../../src/sim/sim-disk.js";
 import { VirtualClock } from "../../../src/sim/virtual-clock.js";
 import { StateFileSyntaxError } from "../../../src/storage/state-files.js";
@@ -177,6 +178,21 @@ describe("SimDisk crashes", () => {
     expect(restarted.load().keys).toBe(2);
     await restarted.close();
   });
+
+  it("keeps a killed node's hints, in order, for the next process", async () => {
+    const { disk } = makeDisk();
+    const store = await openStore(disk);
+    const hints = await store.openHints();
+    for (const [index, key] of ["h1", "h2"].entries()) {
+      await hints.append({ target: "n2", key, encodedRecord: new Uint8Array(10).fill(7), createdMs: index });
+    }
+    disk.kill();
+    const restarted = await openStore(disk);
+    const after = await restarted.openHints();
+    expect(after.pending().get("n2")?.count).toBe(2);
+    expect((await after.scan("n2")).map((entry) => entry.key)).toEqual(["h1", "h2"]);
+    await restarted.close();
+  });
 });
 
 describe("SimDisk faults", () => {
@@ -267,6 +283,15 @@ describe("SimDisk state files", () => {
     disk.powerLoss();
     expect(await disk.files.read("peers.json")).toEqual({ format: 1, peers: ["n2"] });
     expect(await disk.files.read("node.json")).toBeUndefined();
+  });
+
+  it("holds the node's identity: a restart on the same disk reads it back with a newer generation", async () => {
+    const { disk } = makeDisk();
+    const options = { dataDir: "/sim/n1", id: "n1", idExplicit: true, vnodes: 4, files: disk.files };
+    const first = await openIdentity({ ...options, nowMs: 1_000 });
+    disk.powerLoss();
+    const second = await openIdentity({ ...options, nowMs: 1_000 });
+    expect(second).toMatchObject({ id: "n1", tokens: first.tokens, generation: 1_001, created: false });
   });
 
   it("reads text that is not JSON as a StateFileSyntaxError", async () => {
