@@ -179,6 +179,34 @@ describe("SimDisk crashes", () => {
     await restarted.close();
   });
 
+  it("loses no write a store with sync on acknowledged, whatever the seed", async () => {
+    for (let seed = 1; seed <= 5; seed++) {
+      const { disk } = makeDisk(seed);
+      const store = await openStore(disk, true);
+      for (let index = 0; index < 20; index++) await store.apply([{ key: `k${index}`, record: record(`${index}`) }]);
+      expect(disk.counters().batchesSynced).toBeGreaterThanOrEqual(20);
+      disk.powerLoss();
+      await store.close().catch(() => undefined);
+      const restarted = await openStore(disk, true);
+      expect(restarted.load().keys).toBe(20);
+      expect((await restarted.get("k19"))?.value).toEqual(bytes("19"));
+      await restarted.close();
+    }
+  });
+
+  it("lets a killed node's store close without hanging or writing", async () => {
+    const { disk } = makeDisk();
+    const store = await openStore(disk);
+    await store.apply([{ key: "a", record: record("1") }]);
+    const late = store.apply([{ key: "b", record: record("2") }]);
+    disk.kill();
+    await expect(late).rejects.toThrow(DeadProcessError);
+    await store.close();
+    const restarted = await openStore(disk);
+    expect(await restarted.get("b")).toBeUndefined();
+    await restarted.close();
+  });
+
   it("keeps a killed node's hints, in order, for the next process", async () => {
     const { disk } = makeDisk();
     const store = await openStore(disk);
