@@ -36,7 +36,7 @@ export interface OpenIdentityOptions {
   readonly vnodes: number;
   /** Wall-clock ms; injectable for tests. */
   readonly nowMs?: number;
-  /** Where node.json lives: the state files of `dataDir` unless given (the simulator gives its disk's). */
+  /** Where node.json lives: the state files of `dataDir` unless given (the simulator's disk). */
   readonly files?: StateFiles;
 }
 

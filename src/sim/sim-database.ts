@@ -2,10 +2,11 @@
 // LevelDB (memory-level, the abstract-level interface the store runs on) whose writes the disk logs
 // so that it can decide, at a crash, which of them survive.
 //
-// Why a subclass of MemoryLevel: the store must run its real code (write lane, batch commit, scans,
-// hints) on it, so the handle has to be a complete abstract-level database, iterators and chained
-// batches included. Overriding the private `_put/_del/_batch/_clear` hooks that abstract-level calls
-// after encoding catches every write in one place, and the `_get…/_iterator…` hooks every read.
+// Why a subclass of MemoryLevel: the store must run its real code (write lane, batch commit,
+// scans, hints) on it, so the handle has to be a complete abstract-level database, iterators and
+// chained batches included. Overriding the private `_put/_del/_batch/_clear` hooks that
+// abstract-level calls after encoding catches every write in one place, and the
+// `_get…/_iterator…` hooks every read.
 //
 // A handle dies when its process does (the disk's kill or power loss): from then on every operation
 // through it, open iterators included, fails, so a dead node cannot change the disk it left.
@@ -15,7 +16,9 @@
 import { MemoryLevel } from "memory-level";
 import type { Clock } from "../core/clock.js";
 
-export type DiskOperation = { type: "put"; key: Buffer; value: Buffer } | { type: "del"; key: Buffer };
+export type DiskOperation =
+  | { type: "put"; key: Buffer; value: Buffer }
+  | { type: "del"; key: Buffer };
 
 /** What a handle needs of its disk; sim-disk.ts implements it. */
 export interface DiskMedium {
@@ -100,9 +103,9 @@ export class SimDatabase extends MemoryLevel<Buffer, Buffer> {
     await memory._batch.call(this, this.#medium.contents(), {});
   }
 
-  async _close(): Promise<void> {
+  _close(): Promise<void> {
     this.#medium.unlock(this);
-    await Promise.resolve();
+    return Promise.resolve();
   }
 
   _put(key: Buffer, value: Buffer, options: WriteOptions): Promise<void> {
@@ -117,7 +120,7 @@ export class SimDatabase extends MemoryLevel<Buffer, Buffer> {
     return this.#write(operations, options.sync === true);
   }
 
-  /** One batch of deletes (classic-level deletes in several; a range delete is never atomic to rely on). */
+  /** One batch of deletes (classic-level deletes in several; nothing may rely on either). */
   async _clear(options: Record<string, unknown>): Promise<void> {
     this.#checkAlive();
     const range: Record<string, unknown> = {};
@@ -185,7 +188,7 @@ export class SimDatabase extends MemoryLevel<Buffer, Buffer> {
     // Applied inside the chain, so writes land in call order whatever their delays.
     const turn = this.#writeTail.then(async () => {
       try {
-        // Due already when an earlier write was acknowledged at the same time: no timer to wait for.
+        // Due already when an earlier write landed at the same time: no timer to wait for.
         const waitMs = dueMs - clock.nowMs();
         if (waitMs > 0) await sleep(clock, waitMs);
         this.#apply(operations, sync);

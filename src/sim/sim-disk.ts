@@ -1,25 +1,27 @@
-// sim/sim-disk.ts — one simulated machine's disk, which outlives the node processes that use it: the
-// LevelDB database the store runs on (a new handle per process life, sim-database.ts) and the state
-// files beside it (node.json, ring.json, peers.json), with the crashes and faults of a real disk.
+// sim/sim-disk.ts — one simulated machine's disk, which outlives the node processes that use it:
+// the LevelDB database the store runs on (a new handle per process life, sim-database.ts) and the
+// state files beside it (node.json, ring.json, peers.json), with the crashes and faults of a disk.
 //
-// Theory of operation. What LevelDB promises after a crash is a prefix of its log: every batch is one
-// log record, a torn record is dropped at recovery, so a batch survives whole or not at all and the
-// survivors are the earliest ones. The disk keeps that log's meaning in two parts: `image`, the
-// content that is durable (on the platters), and `unsynced`, the batches written since, in order,
-// which sit in the OS page cache.
-//   - A batch written with sync: true is fsynced with everything before it: all of it becomes durable.
-//   - The kernel writes dirty pages back on its own: a batch older than `writebackAfterMs` is durable
-//     (Linux's dirty_expire), and past `unsyncedBatchesMax` the oldest half is (dirty-page pressure,
-//     and what keeps this model's memory bounded).
-//   - kill() is a SIGKILL: the page cache survives, so every batch that reached the write call does.
-//   - powerLoss() loses the page cache: a suffix of the unsynced batches, its length drawn from the
-//     disk's seeded Random, so the same seed loses the same batches.
+// Theory of operation. What LevelDB promises after a crash is a prefix of its log: every batch is
+// one log record and a torn record is dropped at recovery, so a batch survives whole or not at all
+// and the survivors are the earliest ones. The disk keeps that log's meaning in two parts: `image`,
+// the content that is durable (on the platters), and `unsynced`, the batches written since, in
+// order, which sit in the OS page cache.
+//   - A batch written with sync: true is fsynced with everything before it: all become durable.
+//   - The kernel writes dirty pages back on its own: a batch older than `writebackAfterMs` is
+//     durable (Linux's dirty_expire), and past `unsyncedBatchesMax` the oldest half is (dirty-page
+//     pressure, and what keeps this model's memory bounded).
+//   - kill() is a SIGKILL: the page cache survives, so every batch that reached the write call
+//     does (and stays losable to a later power loss until written back).
+//   - powerLoss() loses the page cache: a suffix of the unsynced batches, its length drawn from
+//     the disk's seeded Random, so the same seed loses the same batches.
 // State files are written with fsync and rename by their owners (storage/atomic-file.ts), so they
 // survive both crashes; a write still in flight when its process dies never lands.
 //
-// Faults: setFull(true) refuses every write with ENOSPC and changes nothing (reads still work), as a
-// full disk does to LevelDB's log append; setWriteDelayMs/setReadDelayMs make a slow disk, in virtual
-// time on the injected Clock. Counters say what each fault did, for the simulator's reports.
+// Faults: setFull(true) refuses every write with ENOSPC and changes nothing (reads still work), as
+// a full disk does to LevelDB's log append; setWriteDelayMs/setReadDelayMs make a slow disk, in
+// virtual time on the injected Clock. Counters say what each fault did, for the simulator's
+// reports.
 
 import { assert } from "../core/assert.js";
 import type { Clock } from "../core/clock.js";
@@ -134,8 +136,10 @@ export class SimDisk {
     this.#name = options.name ?? "sim-disk";
     this.#writebackAfterMs = options.writebackAfterMs ?? SIM_DISK_DEFAULTS.writebackAfterMs;
     this.#unsyncedBatchesMax = options.unsyncedBatchesMax ?? SIM_DISK_DEFAULTS.unsyncedBatchesMax;
-    assert(Number.isFinite(this.#writebackAfterMs) && this.#writebackAfterMs >= 0, "writebackAfterMs must be ≥ 0");
-    assert(Number.isSafeInteger(this.#unsyncedBatchesMax) && this.#unsyncedBatchesMax >= 1, "unsyncedBatchesMax must be ≥ 1");
+    const writebackAfterMs = this.#writebackAfterMs;
+    assert(Number.isFinite(writebackAfterMs) && writebackAfterMs >= 0, "writebackAfterMs < 0");
+    const unsyncedMax = this.#unsyncedBatchesMax;
+    assert(Number.isSafeInteger(unsyncedMax) && unsyncedMax >= 1, "unsyncedBatchesMax < 1");
     this.#medium = this.#makeMedium();
     this.files = this.#makeStateFiles();
   }
@@ -151,7 +155,7 @@ export class SimDisk {
     this.#endLife();
   }
 
-  /** The machine loses power: the process dies and a seeded suffix of the unsynced batches is lost. */
+  /** The machine loses power: the process dies, a seeded suffix of the unsynced batches is lost. */
   powerLoss(): void {
     this.#counts.powerLosses += 1;
     this.#writebackExpired();
@@ -169,7 +173,7 @@ export class SimDisk {
     this.#full = full;
   }
 
-  /** A slow disk: writes starting from now are acknowledged (and land) this much virtual time later. */
+  /** A slow disk: writes from now on are acknowledged (and land) this much virtual time later. */
   setWriteDelayMs(delayMs: number): void {
     assert(Number.isFinite(delayMs) && delayMs >= 0, "a write delay must be ≥ 0 ms");
     this.#writeDelayMs = delayMs;
@@ -238,9 +242,12 @@ export class SimDisk {
   /** The page cache's view: the image, then every unsynced batch in order. */
   #contents(): DiskOperation[] {
     const operations: DiskOperation[] = [];
-    for (const [key, value] of this.#image) operations.push({ type: "put", key: Buffer.from(key, "latin1"), value });
+    for (const [key, value] of this.#image) {
+      operations.push({ type: "put", key: Buffer.from(key, "latin1"), value });
+    }
     for (let index = this.#unsyncedHead; index < this.#unsynced.length; index++) {
-      for (const operation of (this.#unsynced[index] as LoggedBatch).operations) operations.push(operation);
+      const batch = this.#unsynced[index] as LoggedBatch;
+      for (const operation of batch.operations) operations.push(operation);
     }
     return operations;
   }

@@ -1,6 +1,6 @@
-// storage/atomic-file.ts — the node's state files (state-files.ts) in its data dir: written so that
-// a crash leaves either the old or the new content, never a torn file, and read back as parsed JSON
-// for their owners to check.
+// storage/atomic-file.ts — the node's state files (state-files.ts) in its data dir: written so
+// that a crash leaves either the old or the new content, never a torn file, and read back as
+// parsed JSON for their owners to check.
 
 import { mkdir, open, readFile, rename } from "node:fs/promises";
 import path from "node:path";

@@ -12,7 +12,13 @@ import { installSegments, logSegments } from "./segment-log.js";
 import { Staging } from "./segments.js";
 import { STORE_DEFAULTS } from "./store-limits.js";
 import { encodeTotals, META_STATS } from "./store-meta.js";
-import { decodeStored, type BatchOperation, type DatabaseWriteOptions, type StoreState, type Totals } from "./store-state.js";
+import {
+  decodeStored,
+  type BatchOperation,
+  type DatabaseWriteOptions,
+  type StoreState,
+  type Totals,
+} from "./store-state.js";
 import type { WriteLane } from "./write-lane.js";
 
 /** Deletes every record of the token range (start, end], tombstones included (Store.deleteRange). */

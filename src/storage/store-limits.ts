@@ -46,8 +46,8 @@ export interface StoreDeps {
   /** Key → token. Defaults to ring/partitioner's tokenOf; tests inject explicit tokens. */
   readonly tokenOf?: (key: string) => Token;
   /**
-   * The database of `<dataDir>/db`, not yet opened (openLevelStore opens it). Defaults to LevelDB on
-   * the file system; the simulator gives its disk's (sim/sim-disk.ts).
+   * The database of `<dataDir>/db`, not yet opened (openLevelStore opens it). Defaults to LevelDB
+   * on the file system; the simulator gives its disk's (sim/sim-disk.ts).
    */
   readonly openDatabase?: (location: string) => Database;
 }

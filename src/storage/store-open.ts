@@ -11,7 +11,7 @@ import type { LevelStoreOptions, StoreDeps } from "./store-limits.js";
 import { checkFormat, readTotals, recountTotals } from "./store-meta.js";
 import type { Database } from "./store-state.js";
 
-/** Opens (creating if needed) the store in `<dataDir>/db` (or in the database deps.openDatabase gives). */
+/** Opens (creating if needed) the store in `<dataDir>/db`, or the one deps.openDatabase gives. */
 export async function openLevelStore(options: LevelStoreOptions, deps: StoreDeps = {}): Promise<LevelStore> {
   const location = path.join(options.dataDir, "db");
   let db: Database;

@@ -10,12 +10,14 @@ import type { SegmentState } from "./segment-log.js";
 
 /**
  * The LevelDB the store runs on, as abstract-level's interface with buffer keys and values: the
- * node's classic-level (`level`) and the simulator's in-memory one (sim/sim-disk.ts) both satisfy it.
+ * node's classic-level (`level`) and the simulator's in-memory one (sim/sim-disk.ts) satisfy it.
  */
 export type Database = AbstractLevel<Buffer | Uint8Array | string, Buffer, Buffer>;
 
-/** abstract-level's batch options lack LevelDB's `sync`, which classic-level reads and the simulated disk models. */
-export type DatabaseWriteOptions = AbstractBatchOptions<Buffer, Buffer> & { readonly sync: boolean };
+/** abstract-level's batch options lack LevelDB's `sync`, which classic-level and SimDisk read. */
+export type DatabaseWriteOptions = AbstractBatchOptions<Buffer, Buffer> & {
+  readonly sync: boolean;
+};
 
 export type BatchOperation = { type: "put"; key: Buffer; value: Buffer } | { type: "del"; key: Buffer };
 

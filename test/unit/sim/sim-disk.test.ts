@@ -9,7 +9,12 @@ import type { Database } from "../../../src/storage/store-state.js";
 import { openLevelStore, type LevelStore } from "../../../src/storage/store.js";
 import { readRingState, writeRingState } from "../../../src/topology/ring-state.js";
 
-function makeDisk(seed = 1, options: Partial<SimDiskOptions> = {}): { clock: VirtualClock; disk: SimDisk } {
+interface TestDisk {
+  readonly clock: VirtualClock;
+  readonly disk: SimDisk;
+}
+
+function makeDisk(seed = 1, options: Partial<SimDiskOptions> = {}): TestDisk {
   const clock = new VirtualClock();
   return { clock, disk: new SimDisk({ clock, random: createRandom(seed), ...options }) };
 }
@@ -21,17 +26,23 @@ async function openDb(disk: SimDisk): Promise<Database> {
 }
 
 function openStore(disk: SimDisk, sync = false): Promise<LevelStore> {
-  return openLevelStore({ dataDir: "/sim/node", sync }, { openDatabase: () => disk.openDatabase() });
+  const openDatabase = (): Database => disk.openDatabase();
+  return openLevelStore({ dataDir: "/sim/node", sync }, { openDatabase });
 }
 
 const bytes = (text: string): Buffer => Buffer.from(text);
 
 function record(value: string, timestampUs = 1): StoredRecord {
-  return { value: Buffer.from(value), contentType: "text/plain", timestampUs, writer: "n1", tombstone: false };
+  const contentType = "text/plain";
+  return { value: Buffer.from(value), contentType, timestampUs, writer: "n1", tombstone: false };
 }
 
 /** Writes `count` batches, batch i putting a/i and b/i, acknowledged one after the other. */
-async function writeBatches(db: Database, count: number, sync: (index: number) => boolean = () => false): Promise<void> {
+async function writeBatches(
+  db: Database,
+  count: number,
+  sync: (index: number) => boolean = () => false,
+): Promise<void> {
   for (let index = 0; index < count; index++) {
     const operations = [
       { type: "put" as const, key: bytes(`a/${index}`), value: bytes(`${index}`) },
@@ -43,8 +54,10 @@ async function writeBatches(db: Database, count: number, sync: (index: number) =
 
 /** How many batches of writeBatches survived, checking that they are whole and a prefix. */
 async function survivingPrefix(db: Database, count: number): Promise<number> {
-  const a = (await db.getMany(Array.from({ length: count }, (_, i) => bytes(`a/${i}`)))) as (Buffer | undefined)[];
-  const b = (await db.getMany(Array.from({ length: count }, (_, i) => bytes(`b/${i}`)))) as (Buffer | undefined)[];
+  const read = (prefix: string): Promise<(Buffer | undefined)[]> =>
+    db.getMany(Array.from({ length: count }, (_, i) => bytes(`${prefix}/${i}`)));
+  const a = await read("a");
+  const b = await read("b");
   const present = a.map((value, index) => {
     expect(value === undefined, `batch ${index} is torn`).toBe(b[index] === undefined);
     return value !== undefined;
@@ -73,7 +86,7 @@ describe("SimDisk crashes", () => {
     expect(disk.counters()).toMatchObject({ kills: 1, batchesWritten: 201, batchesLost: 0 });
   });
 
-  it("loses a suffix of whole batches to a power loss with sync off, the seed choosing the cut", async () => {
+  it("loses a suffix of whole batches to a power loss (sync off), the seed choosing", async () => {
     const keptBySeed: number[] = [];
     for (let seed = 1; seed <= 20; seed++) {
       const { disk } = makeDisk(seed);
@@ -94,7 +107,7 @@ describe("SimDisk crashes", () => {
     }
   });
 
-  it("loses nothing acknowledged with sync on, and a synced batch makes everything before it durable", async () => {
+  it("loses nothing acknowledged with sync on; a synced batch makes older ones last", async () => {
     for (let seed = 1; seed <= 10; seed++) {
       const { disk } = makeDisk(seed);
       await writeBatches(await openDb(disk), 30, () => true);
@@ -109,7 +122,7 @@ describe("SimDisk crashes", () => {
     }
   });
 
-  it("keeps what the kernel wrote back: batches older than writebackAfterMs survive a power loss", async () => {
+  it("keeps what the kernel wrote back: batches older than writebackAfterMs survive", async () => {
     for (let seed = 1; seed <= 10; seed++) {
       const { clock, disk } = makeDisk(seed, { writebackAfterMs: 1_000 });
       const db = await openDb(disk);
@@ -141,7 +154,7 @@ describe("SimDisk crashes", () => {
     expect(await survivingPrefix(await openDb(disk), 40)).toBeGreaterThanOrEqual(32);
   });
 
-  it("kills the old handle: its writes, reads and open iterators fail and change nothing", async () => {
+  it("kills the old handle: writes, reads and open iterators fail, changing nothing", async () => {
     const { disk } = makeDisk();
     const db = await openDb(disk);
     await db.put(bytes("k1"), bytes("v1"));
@@ -158,7 +171,7 @@ describe("SimDisk crashes", () => {
     expect(disk.counters().deadHandleRefusals).toBeGreaterThanOrEqual(4);
   });
 
-  it("refuses a second open while a handle holds the database, as LevelDB's LOCK does", async () => {
+  it("refuses a second open while a handle holds the database (LevelDB's LOCK)", async () => {
     const { disk } = makeDisk();
     const first = await openDb(disk);
     await expect(openDb(disk)).rejects.toThrow();
@@ -166,12 +179,13 @@ describe("SimDisk crashes", () => {
     await openDb(disk);
   });
 
-  it("restarts the store on the same disk: a killed node's acknowledged writes are there", async () => {
+  it("restarts the store on the same disk with a killed node's acknowledged writes", async () => {
     const { disk } = makeDisk();
     const store = await openStore(disk);
     await store.apply([{ key: "a", record: record("1") }, { key: "b", record: record("2") }]);
     disk.kill();
-    await expect(store.apply([{ key: "c", record: record("3") }])).rejects.toThrow(DeadProcessError);
+    const late = store.apply([{ key: "c", record: record("3") }]);
+    await expect(late).rejects.toThrow(DeadProcessError);
     const restarted = await openStore(disk);
     expect((await restarted.get("a"))?.value).toEqual(bytes("1"));
     expect(await restarted.get("c")).toBeUndefined();
@@ -183,7 +197,9 @@ describe("SimDisk crashes", () => {
     for (let seed = 1; seed <= 5; seed++) {
       const { disk } = makeDisk(seed);
       const store = await openStore(disk, true);
-      for (let index = 0; index < 20; index++) await store.apply([{ key: `k${index}`, record: record(`${index}`) }]);
+      for (let index = 0; index < 20; index++) {
+        await store.apply([{ key: `k${index}`, record: record(`${index}`) }]);
+      }
       expect(disk.counters().batchesSynced).toBeGreaterThanOrEqual(20);
       disk.powerLoss();
       await store.close().catch(() => undefined);
@@ -212,7 +228,8 @@ describe("SimDisk crashes", () => {
     const store = await openStore(disk);
     const hints = await store.openHints();
     for (const [index, key] of ["h1", "h2"].entries()) {
-      await hints.append({ target: "n2", key, encodedRecord: new Uint8Array(10).fill(7), createdMs: index });
+      const encodedRecord = new Uint8Array(10).fill(7);
+      await hints.append({ target: "n2", key, encodedRecord, createdMs: index });
     }
     disk.kill();
     const restarted = await openStore(disk);
@@ -224,12 +241,13 @@ describe("SimDisk crashes", () => {
 });
 
 describe("SimDisk faults", () => {
-  it("refuses every write with ENOSPC while full, keeps reads working, and writes again once freed", async () => {
+  it("refuses writes with ENOSPC while full, reads working, and writes once freed", async () => {
     const { disk } = makeDisk();
     const store = await openStore(disk);
     await store.apply([{ key: "a", record: record("1") }]);
     disk.setFull(true);
-    await expect(store.apply([{ key: "b", record: record("2") }])).rejects.toMatchObject({ code: "ENOSPC" });
+    const refused = store.apply([{ key: "b", record: record("2") }]);
+    await expect(refused).rejects.toMatchObject({ code: "ENOSPC" });
     expect((await store.get("a"))?.value).toEqual(bytes("1"));
     await expect(disk.files.write("ring.json", "{}")).rejects.toMatchObject({ code: "ENOSPC" });
     expect(await disk.files.read("ring.json")).toBeUndefined();
@@ -245,7 +263,7 @@ describe("SimDisk faults", () => {
     expect(await db.get(bytes("raw"))).toBeUndefined();
   });
 
-  it("acknowledges writes on a slow disk after the delay, in virtual time and in call order", async () => {
+  it("acknowledges writes on a slow disk after the (virtual) delay, in call order", async () => {
     const { clock, disk } = makeDisk();
     const db = await openDb(disk);
     disk.setWriteDelayMs(50);
@@ -279,7 +297,9 @@ describe("SimDisk faults", () => {
     const store = await openStore(disk);
     disk.setWriteDelayMs(100);
     let acknowledged = false;
-    const applying = store.apply([{ key: "a", record: record("1") }]).then(() => (acknowledged = true));
+    const applying = store.apply([{ key: "a", record: record("1") }]).then(() => {
+      acknowledged = true;
+    });
     await nextTurns(5);
     expect(acknowledged).toBe(false);
     clock.runFor(100);
@@ -306,20 +326,23 @@ describe("SimDisk state files", () => {
     const { disk } = makeDisk();
     await writeRingState("/sim/node", { status: "joining", tokens: [1n, 2n] }, disk.files);
     disk.kill();
-    expect(await readRingState("/sim/node", disk.files)).toEqual({ status: "joining", tokens: [1n, 2n] });
+    const ring = await readRingState("/sim/node", disk.files);
+    expect(ring).toEqual({ status: "joining", tokens: [1n, 2n] });
     await disk.files.write("peers.json", JSON.stringify({ format: 1, peers: ["n2"] }));
     disk.powerLoss();
     expect(await disk.files.read("peers.json")).toEqual({ format: 1, peers: ["n2"] });
     expect(await disk.files.read("node.json")).toBeUndefined();
   });
 
-  it("holds the node's identity: a restart on the same disk reads it back with a newer generation", async () => {
+  it("holds the node's identity: a restart reads it back with a newer generation", async () => {
     const { disk } = makeDisk();
-    const options = { dataDir: "/sim/n1", id: "n1", idExplicit: true, vnodes: 4, files: disk.files };
+    const files = disk.files;
+    const options = { dataDir: "/sim/n1", id: "n1", idExplicit: true, vnodes: 4, files };
     const first = await openIdentity({ ...options, nowMs: 1_000 });
     disk.powerLoss();
     const second = await openIdentity({ ...options, nowMs: 1_000 });
-    expect(second).toMatchObject({ id: "n1", tokens: first.tokens, generation: 1_001, created: false });
+    const expected = { id: "n1", tokens: first.tokens, generation: 1_001, created: false };
+    expect(second).toMatchObject(expected);
   });
 
   it("reads text that is not JSON as a StateFileSyntaxError", async () => {

@@ -13,9 +13,10 @@ describeStoreConformance("LevelStore on SimDisk", async (): Promise<StoreHarness
   const opened: Store[] = [];
   return {
     async open(options) {
+      const { sync = false, tombstoneGraceUs, limits, tokenOf } = options;
       const store = await openLevelStore(
-        { dataDir: "/sim/node", sync: options.sync ?? false, tombstoneGraceUs: options.tombstoneGraceUs, limits: options.limits },
-        { tokenOf: options.tokenOf, openDatabase: () => disk.openDatabase() },
+        { dataDir: "/sim/node", sync, tombstoneGraceUs, limits },
+        { tokenOf, openDatabase: () => disk.openDatabase() },
       );
       opened.push(store);
       return store;
