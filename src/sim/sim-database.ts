@@ -65,6 +65,7 @@ interface MemoryLevelHooks {
   _keys(this: SimDatabase, options: object): IteratorHooks;
   _values(this: SimDatabase, options: object): IteratorHooks;
   _snapshot(this: SimDatabase, options: object): unknown;
+  _clear(this: SimDatabase, options: object): Promise<void>;
 }
 
 const memory = MemoryLevel.prototype as unknown as MemoryLevelHooks;
@@ -100,6 +101,8 @@ export class SimDatabase extends MemoryLevel<Buffer, Buffer> {
   async _open(): Promise<void> {
     this.#checkAlive();
     this.#medium.lock(this);
+    // Empty first: a handle reopened after its close reads the disk, not what it held before.
+    await memory._clear.call(this, { limit: -1 });
     await memory._batch.call(this, this.#medium.contents(), {});
   }
 

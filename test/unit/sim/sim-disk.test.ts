@@ -171,6 +171,22 @@ describe("SimDisk crashes", () => {
     expect(disk.counters().deadHandleRefusals).toBeGreaterThanOrEqual(4);
   });
 
+  it("clears a range in one batch, kept across a kill and a reopen of the handle", async () => {
+    const { disk } = makeDisk();
+    const db = await openDb(disk);
+    for (const key of ["a", "b", "c"]) await db.put(bytes(key), bytes(key));
+    await db.clear({ gte: bytes("b") });
+    expect(await db.keys().all()).toEqual([bytes("a")]);
+    await db.close();
+    const other = await openDb(disk);
+    await other.put(bytes("d"), bytes("d"));
+    await other.close();
+    await db.open();
+    expect(await db.keys().all()).toEqual([bytes("a"), bytes("d")]);
+    disk.kill();
+    expect(await (await openDb(disk)).keys().all()).toEqual([bytes("a"), bytes("d")]);
+  });
+
   it("refuses a second open while a handle holds the database (LevelDB's LOCK)", async () => {
     const { disk } = makeDisk();
     const first = await openDb(disk);
