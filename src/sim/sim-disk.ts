@@ -239,15 +239,18 @@ export class SimDisk {
     }
   }
 
-  /** The page cache's view: the image, then every unsynced batch in order. */
+  /** The page cache's view: the image with every unsynced batch applied, one put per live key. */
   #contents(): DiskOperation[] {
-    const operations: DiskOperation[] = [];
-    for (const [key, value] of this.#image) {
-      operations.push({ type: "put", key: Buffer.from(key, "latin1"), value });
-    }
+    const latest = new Map(this.#image);
     for (let index = this.#unsyncedHead; index < this.#unsynced.length; index++) {
-      const batch = this.#unsynced[index] as LoggedBatch;
-      for (const operation of batch.operations) operations.push(operation);
+      for (const operation of (this.#unsynced[index] as LoggedBatch).operations) {
+        if (operation.type === "put") latest.set(keyOf(operation.key), operation.value);
+        else latest.delete(keyOf(operation.key));
+      }
+    }
+    const operations: DiskOperation[] = [];
+    for (const [key, value] of latest) {
+      operations.push({ type: "put", key: Buffer.from(key, "latin1"), value });
     }
     return operations;
   }
