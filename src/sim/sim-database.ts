@@ -1,12 +1,13 @@
-// sim/sim-database.ts — one process life's handle on a simulated disk (sim-disk.ts): an in-memory
-// LevelDB (memory-level, the abstract-level interface the store runs on) whose writes the disk logs
-// so that it can decide, at a crash, which of them survive.
+// sim/sim-database.ts — one process life's handle on a simulated disk (sim-disk.ts): an
+// abstract-level database over the disk's page cache (an in-memory LevelDB, memory-level) whose
+// writes the disk logs so that it can decide, at a crash, which of them survive.
 //
 // Why a subclass of MemoryLevel: the store must run its real code (write lane, batch commit,
 // scans, hints) on it, so the handle has to be a complete abstract-level database, iterators and
 // chained batches included. Overriding the private `_put/_del/_batch/_clear` hooks that
 // abstract-level calls after encoding catches every write in one place, and the
-// `_get…/_iterator…` hooks every read.
+// `_get…/_iterator…` hooks every read. Each hook runs memory-level's own on the page cache,
+// which the disk keeps across kills, so a restart after a kill costs nothing (no copy).
 //
 // A handle dies when its process does (the disk's kill or power loss): from then on every operation
 // through it, open iterators included, fails, so a dead node cannot change the disk it left.
@@ -28,8 +29,8 @@ export interface DiskMedium {
   /** LevelDB's LOCK file: one open handle at a time. Throws when another holds it. */
   lock(handle: SimDatabase): void;
   unlock(handle: SimDatabase): void;
-  /** Everything written so far, as operations to apply in order to an empty database. */
-  contents(): DiskOperation[];
+  /** The page cache: everything written so far, shared by the handles of successive lives. */
+  cache(): MemoryLevel<Buffer, Buffer>;
   /** Throws (and counts) when a write may not happen now: the disk is full. */
   admitWrite(): void;
   /** Records a batch that reached the database. */
@@ -53,22 +54,28 @@ interface IteratorHooks {
   _all(options: object): Promise<unknown[]>;
 }
 
+type Cache = MemoryLevel<Buffer, Buffer>;
+
 /** memory-level's private hooks, which its typings do not declare. */
 interface MemoryLevelHooks {
-  _batch(this: SimDatabase, operations: readonly DiskOperation[], options: object): Promise<void>;
-  _get(this: SimDatabase, key: Buffer, options: object): Promise<Buffer | undefined>;
-  _getSync(this: SimDatabase, key: Buffer, options: object): Buffer | undefined;
-  _getMany(this: SimDatabase, keys: Buffer[], options: object): Promise<(Buffer | undefined)[]>;
-  _has(this: SimDatabase, key: Buffer, options: object): Promise<boolean>;
-  _hasMany(this: SimDatabase, keys: Buffer[], options: object): Promise<boolean[]>;
-  _iterator(this: SimDatabase, options: object): IteratorHooks;
-  _keys(this: SimDatabase, options: object): IteratorHooks;
-  _values(this: SimDatabase, options: object): IteratorHooks;
-  _snapshot(this: SimDatabase, options: object): unknown;
-  _clear(this: SimDatabase, options: object): Promise<void>;
+  _batch(this: Cache, operations: readonly DiskOperation[], options: object): Promise<void>;
+  _get(this: Cache, key: Buffer, options: object): Promise<Buffer | undefined>;
+  _getSync(this: Cache, key: Buffer, options: object): Buffer | undefined;
+  _getMany(this: Cache, keys: Buffer[], options: object): Promise<(Buffer | undefined)[]>;
+  _has(this: Cache, key: Buffer, options: object): Promise<boolean>;
+  _hasMany(this: Cache, keys: Buffer[], options: object): Promise<boolean[]>;
+  _iterator(this: Cache, options: object): IteratorHooks;
+  _keys(this: Cache, options: object): IteratorHooks;
+  _values(this: Cache, options: object): IteratorHooks;
+  _snapshot(this: Cache, options: object): unknown;
 }
 
 const memory = MemoryLevel.prototype as unknown as MemoryLevelHooks;
+
+/** Applies a batch to a memory-level database now: its _batch changes the tree before any await. */
+export function applyNow(cache: Cache, operations: readonly DiskOperation[]): void {
+  void memory._batch.call(cache, operations, {});
+}
 
 const RANGE_OPTIONS = ["gt", "gte", "lt", "lte", "limit", "reverse"] as const;
 
@@ -78,6 +85,10 @@ function sleep(clock: Clock, delayMs: number): Promise<void> {
   });
 }
 
+/**
+ * A MemoryLevel for its manifest (seek, snapshots, getSync) and encodings; its own tree stays
+ * empty, every hook works on the disk's cache.
+ */
 export class SimDatabase extends MemoryLevel<Buffer, Buffer> {
   readonly #medium: DiskMedium;
   readonly #life: number;
@@ -98,12 +109,10 @@ export class SimDatabase extends MemoryLevel<Buffer, Buffer> {
     return this.#medium.alive(this.#life);
   }
 
-  async _open(): Promise<void> {
+  _open(): Promise<void> {
     this.#checkAlive();
     this.#medium.lock(this);
-    // Empty first: a handle reopened after its close reads the disk, not what it held before.
-    await memory._clear.call(this, { limit: -1 });
-    await memory._batch.call(this, this.#medium.contents(), {});
+    return Promise.resolve();
   }
 
   _close(): Promise<void> {
@@ -134,47 +143,47 @@ export class SimDatabase extends MemoryLevel<Buffer, Buffer> {
 
   async _get(key: Buffer, options: object): Promise<Buffer | undefined> {
     await this.#beforeRead();
-    return memory._get.call(this, key, options);
+    return memory._get.call(this.#medium.cache(), key, options);
   }
 
   _getSync(key: Buffer, options: object): Buffer | undefined {
     this.#checkAlive();
-    return memory._getSync.call(this, key, options);
+    return memory._getSync.call(this.#medium.cache(), key, options);
   }
 
   async _getMany(keys: Buffer[], options: object): Promise<(Buffer | undefined)[]> {
     await this.#beforeRead();
-    return memory._getMany.call(this, keys, options);
+    return memory._getMany.call(this.#medium.cache(), keys, options);
   }
 
   async _has(key: Buffer, options: object): Promise<boolean> {
     await this.#beforeRead();
-    return memory._has.call(this, key, options);
+    return memory._has.call(this.#medium.cache(), key, options);
   }
 
   async _hasMany(keys: Buffer[], options: object): Promise<boolean[]> {
     await this.#beforeRead();
-    return memory._hasMany.call(this, keys, options);
+    return memory._hasMany.call(this.#medium.cache(), keys, options);
   }
 
   _iterator(options: object): IteratorHooks {
     this.#checkAlive();
-    return this.#guard(memory._iterator.call(this, options));
+    return this.#guard(memory._iterator.call(this.#medium.cache(), options));
   }
 
   _keys(options: object): IteratorHooks {
     this.#checkAlive();
-    return this.#guard(memory._keys.call(this, options));
+    return this.#guard(memory._keys.call(this.#medium.cache(), options));
   }
 
   _values(options: object): IteratorHooks {
     this.#checkAlive();
-    return this.#guard(memory._values.call(this, options));
+    return this.#guard(memory._values.call(this.#medium.cache(), options));
   }
 
   _snapshot(options: object): unknown {
     this.#checkAlive();
-    return memory._snapshot.call(this, options);
+    return memory._snapshot.call(this.#medium.cache(), options);
   }
 
   async #write(operations: readonly DiskOperation[], sync: boolean): Promise<void> {
@@ -207,8 +216,7 @@ export class SimDatabase extends MemoryLevel<Buffer, Buffer> {
   #apply(operations: readonly DiskOperation[], sync: boolean): void {
     this.#checkAlive();
     this.#medium.admitWrite();
-    // memory-level's _batch changes its tree before its first await; the promise carries nothing.
-    void memory._batch.call(this, operations, {});
+    applyNow(this.#medium.cache(), operations);
     this.#medium.record(operations, sync);
   }
 
@@ -225,7 +233,10 @@ export class SimDatabase extends MemoryLevel<Buffer, Buffer> {
     if (!this.#medium.alive(this.#life)) throw this.#medium.deadHandle();
   }
 
-  /** Makes an open iterator fail once the handle is dead, as reads from a dead process would. */
+  /**
+   * Makes an open iterator fail once the handle is dead, as reads from a dead process would. (The
+   * iterator belongs to the cache, so closing the handle does not close it; the store closes its own.)
+   */
   #guard(iterator: IteratorHooks): IteratorHooks {
     const next = iterator._next.bind(iterator);
     const nextv = iterator._nextv.bind(iterator);

@@ -6,7 +6,8 @@
 // one log record and a torn record is dropped at recovery, so a batch survives whole or not at all
 // and the survivors are the earliest ones. The disk keeps that log's meaning in two parts: `image`,
 // the content that is durable (on the platters), and `unsynced`, the batches written since, in
-// order, which sit in the OS page cache.
+// order, which sit in the OS page cache. The page cache itself is one in-memory LevelDB
+// (memory-level) holding all of it, which the handles of successive process lives share.
 //   - A batch written with sync: true is fsynced with everything before it: all become durable.
 //   - The kernel writes dirty pages back on its own: a batch older than `writebackAfterMs` is
 //     durable (Linux's dirty_expire), and past `unsyncedBatchesMax` the oldest half is (dirty-page
@@ -28,7 +29,8 @@ import type { Clock } from "../core/clock.js";
 import { randomInt, type Random } from "../core/random.js";
 import { parseStateFile, type StateFiles } from "../storage/state-files.js";
 import type { Database } from "../storage/store-state.js";
-import { SimDatabase, type DiskMedium, type DiskOperation } from "./sim-database.js";
+import { MemoryLevel } from "memory-level";
+import { applyNow, SimDatabase, type DiskMedium, type DiskOperation } from "./sim-database.js";
 
 export const SIM_DISK_DEFAULTS = {
   /** Linux's dirty_expire_centisecs (30 s): older dirty pages are on the disk by then. */
@@ -107,6 +109,8 @@ export class SimDisk {
   readonly #medium: DiskMedium;
   /** The durable database content, by key bytes as latin1 (one char per byte). */
   readonly #image = new Map<string, Buffer>();
+  /** The image with every unsynced batch applied: what every read sees. */
+  #cache: MemoryLevel<Buffer, Buffer>;
   /** Batches written since the image, oldest first, from #unsyncedHead on. */
   #unsynced: LoggedBatch[] = [];
   #unsyncedHead = 0;
@@ -140,6 +144,7 @@ export class SimDisk {
     assert(Number.isFinite(writebackAfterMs) && writebackAfterMs >= 0, "writebackAfterMs < 0");
     const unsyncedMax = this.#unsyncedBatchesMax;
     assert(Number.isSafeInteger(unsyncedMax) && unsyncedMax >= 1, "unsyncedBatchesMax < 1");
+    this.#cache = this.#cacheOfImage();
     this.#medium = this.#makeMedium();
     this.files = this.#makeStateFiles();
   }
@@ -165,6 +170,7 @@ export class SimDisk {
     this.#counts.batchesLost += unsynced - kept;
     this.#unsynced = [];
     this.#unsyncedHead = 0;
+    this.#cache = this.#cacheOfImage();
     this.#endLife();
   }
 
@@ -239,20 +245,16 @@ export class SimDisk {
     }
   }
 
-  /** The page cache's view: the image with every unsynced batch applied, one put per live key. */
-  #contents(): DiskOperation[] {
-    const latest = new Map(this.#image);
-    for (let index = this.#unsyncedHead; index < this.#unsynced.length; index++) {
-      for (const operation of (this.#unsynced[index] as LoggedBatch).operations) {
-        if (operation.type === "put") latest.set(keyOf(operation.key), operation.value);
-        else latest.delete(keyOf(operation.key));
-      }
-    }
+  /** A page cache holding exactly the image: what a machine reads after it lost power. */
+  #cacheOfImage(): MemoryLevel<Buffer, Buffer> {
+    const encodings = { keyEncoding: "buffer", valueEncoding: "buffer" } as const;
+    const cache = new MemoryLevel<Buffer, Buffer>(encodings);
     const operations: DiskOperation[] = [];
-    for (const [key, value] of latest) {
+    for (const [key, value] of this.#image) {
       operations.push({ type: "put", key: Buffer.from(key, "latin1"), value });
     }
-    return operations;
+    applyNow(cache, operations);
+    return cache;
   }
 
   #admitWrite(): void {
@@ -279,7 +281,7 @@ export class SimDisk {
       unlock: (handle) => {
         if (this.#lockHolder === handle) this.#lockHolder = null;
       },
-      contents: () => this.#contents(),
+      cache: () => this.#cache,
       admitWrite: () => this.#admitWrite(),
       record: (operations, sync) => this.#record(operations, sync),
       writeDelay: () => {
