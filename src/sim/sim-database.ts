@@ -234,8 +234,9 @@ export class SimDatabase extends MemoryLevel<Buffer, Buffer> {
   }
 
   /**
-   * Makes an open iterator fail once the handle is dead, as reads from a dead process would. (The
-   * iterator belongs to the cache, so closing the handle does not close it; the store closes its own.)
+   * Makes an open iterator fail once the handle is dead, as reads from a dead process would.
+   * (The iterator belongs to the cache, so closing the handle does not close it; the store closes
+   * its own.)
    */
   #guard(iterator: IteratorHooks): IteratorHooks {
     const next = iterator._next.bind(iterator);
