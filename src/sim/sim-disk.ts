@@ -17,7 +17,8 @@
 //   - powerLoss() loses the page cache: a suffix of the unsynced batches, its length drawn from
 //     the disk's seeded Random, so the same seed loses the same batches.
 // State files are written with fsync and rename by their owners (storage/atomic-file.ts), so they
-// survive both crashes; a write still in flight when its process dies never lands.
+// survive both crashes; a write still in flight when its process dies never lands, and through
+// openFiles() a process's later writes fail as its database handle's do.
 //
 // Faults: setFull(true) refuses every write with ENOSPC and changes nothing (reads still work), as
 // a full disk does to LevelDB's log append; setWriteDelayMs/setReadDelayMs make a slow disk, in
@@ -146,7 +147,15 @@ export class SimDisk {
     assert(Number.isSafeInteger(unsyncedMax) && unsyncedMax >= 1, "unsyncedBatchesMax < 1");
     this.#cache = this.#cacheOfImage();
     this.#medium = this.#makeMedium();
-    this.files = this.#makeStateFiles();
+    this.files = this.#makeStateFiles(null);
+  }
+
+  /**
+   * The state files as the current process life sees them: like `files`, but every read and write
+   * through them fails once that process is dead, so a killed node cannot change them later.
+   */
+  openFiles(): StateFiles {
+    return this.#makeStateFiles(this.#life);
   }
 
   /** A new handle on the database for the current process life; open it (openLevelStore does). */
@@ -296,12 +305,17 @@ export class SimDisk {
     };
   }
 
-  #makeStateFiles(): StateFiles {
+  /** State files for the process life `owner`, or for whichever life is current (null). */
+  #makeStateFiles(owner: number | null): StateFiles {
     const describe = (name: string): string => `${this.#name}:${name}`;
+    const lifeOf = (): number => {
+      if (owner !== null && owner !== this.#life) throw this.#deadHandle();
+      return this.#life;
+    };
     return {
       describe,
       read: async (name) => {
-        const life = this.#life;
+        const life = lifeOf();
         const delayMs = this.#medium.readDelay();
         if (delayMs > 0) await sleep(this.#clock, delayMs);
         if (life !== this.#life) throw this.#deadHandle();
@@ -309,7 +323,7 @@ export class SimDisk {
         return text === undefined ? undefined : parseStateFile(text, describe(name));
       },
       write: async (name, content) => {
-        const life = this.#life;
+        const life = lifeOf();
         const delayMs = this.#medium.writeDelay();
         if (delayMs > 0) await sleep(this.#clock, delayMs);
         // A process that died before its rename landed left the old file.

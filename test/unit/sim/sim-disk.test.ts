@@ -361,6 +361,17 @@ describe("SimDisk state files", () => {
     expect(second).toMatchObject(expected);
   });
 
+  it("gives a process its own view of the state files, dead with it", async () => {
+    const { disk } = makeDisk();
+    const files = disk.openFiles();
+    await files.write("ring.json", "1");
+    disk.kill();
+    await expect(files.write("ring.json", "2")).rejects.toThrow(DeadProcessError);
+    await expect(files.read("ring.json")).rejects.toThrow(DeadProcessError);
+    expect(await disk.openFiles().read("ring.json")).toBe(1);
+    expect(await disk.files.read("ring.json")).toBe(1);
+  });
+
   it("reads text that is not JSON as a StateFileSyntaxError", async () => {
     const { disk } = makeDisk();
     await disk.files.write("node.json", "{ torn");
