@@ -9,9 +9,8 @@
 // file, fsync it, rename, fsync the directory) so a crash leaves the old identity or the new one.
 
 import { randomInt } from "node:crypto";
-import { mkdir } from "node:fs/promises";
-import path from "node:path";
-import { readStateFile, StateFileSyntaxError, writeFileAtomic } from "../storage/atomic-file.js";
+import { dataDirStateFiles } from "../storage/atomic-file.js";
+import { StateFileSyntaxError, type StateFiles } from "../storage/state-files.js";
 import type { NodeId } from "../core/ids.js";
 import { createRandom } from "../core/random.js";
 import { tokenFromString, tokenToString, type Token } from "../ring/partitioner.js";
@@ -37,6 +36,8 @@ export interface OpenIdentityOptions {
   readonly vnodes: number;
   /** Wall-clock ms; injectable for tests. */
   readonly nowMs?: number;
+  /** Where node.json lives: the state files of `dataDir` unless given (the simulator's disk). */
+  readonly files?: StateFiles;
 }
 
 /** The data dir belongs to another node, or its identity file is unreadable. */
@@ -51,10 +52,11 @@ interface IdentityFile {
   generation: number;
 }
 
-async function readIdentityFile(file: string): Promise<IdentityFile | null> {
+async function readIdentityFile(files: StateFiles): Promise<IdentityFile | null> {
+  const file = files.describe(IDENTITY_FILE);
   let value: unknown;
   try {
-    value = await readStateFile(file);
+    value = await files.read(IDENTITY_FILE);
   } catch (error) {
     if (!(error instanceof StateFileSyntaxError)) throw error;
     throw new IdentityError(`${file} is not valid JSON; move it away to start this data dir as a new node`);
@@ -81,9 +83,8 @@ async function readIdentityFile(file: string): Promise<IdentityFile | null> {
 
 /** Reads the identity in `dataDir` (or creates it), takes a new generation and persists it. */
 export async function openIdentity(options: OpenIdentityOptions): Promise<NodeIdentity> {
-  await mkdir(options.dataDir, { recursive: true });
-  const file = path.join(options.dataDir, IDENTITY_FILE);
-  const existing = await readIdentityFile(file);
+  const files = options.files ?? dataDirStateFiles(options.dataDir);
+  const existing = await readIdentityFile(files);
   const now = options.nowMs ?? Date.now();
 
   let id: NodeId;
@@ -115,6 +116,6 @@ export async function openIdentity(options: OpenIdentityOptions): Promise<NodeId
   }
 
   const content: IdentityFile = { format: IDENTITY_FORMAT, id, tokens: tokens.map(tokenToString), generation };
-  await writeFileAtomic(file, `${JSON.stringify(content, null, 2)}\n`);
+  await files.write(IDENTITY_FILE, `${JSON.stringify(content, null, 2)}\n`);
   return { id, tokens, generation, created: existing === null };
 }

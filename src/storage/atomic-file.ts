@@ -1,14 +1,12 @@
-// storage/atomic-file.ts — small JSON state files beside the database (node.json, ring.json,
-// peers.json): written so that a crash leaves either the old or the new content, never a torn file,
-// and read back as parsed JSON for their owners to check.
+// storage/atomic-file.ts — the node's state files (state-files.ts) in its data dir: written so
+// that a crash leaves either the old or the new content, never a torn file, and read back as
+// parsed JSON for their owners to check.
 
-import { open, readFile, rename } from "node:fs/promises";
+import { mkdir, open, readFile, rename } from "node:fs/promises";
 import path from "node:path";
+import { parseStateFile, type StateFiles } from "./state-files.js";
 
-/** A state file whose text is not JSON; its owner decides what that means (refuse to start, or ignore it). */
-export class StateFileSyntaxError extends Error {
-  override readonly name = "StateFileSyntaxError";
-}
+export { StateFileSyntaxError } from "./state-files.js";
 
 /**
  * The state file's parsed JSON, or undefined when it does not exist (JSON never parses to
@@ -22,11 +20,7 @@ export async function readStateFile(file: string): Promise<unknown> {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw error;
   }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new StateFileSyntaxError(`${file} is not valid JSON`);
-  }
+  return parseStateFile(text, file);
 }
 
 /** Write-temp, fsync, rename, fsync-dir: the file is either the old or the new content after a crash. */
@@ -48,4 +42,16 @@ export async function writeFileAtomic(file: string, content: string): Promise<vo
   } finally {
     await directory.close();
   }
+}
+
+/** The state files of a data dir, created (with the dir) at their first write. */
+export function dataDirStateFiles(dataDir: string): StateFiles {
+  return {
+    read: (name) => readStateFile(path.join(dataDir, name)),
+    async write(name, content) {
+      await mkdir(dataDir, { recursive: true });
+      await writeFileAtomic(path.join(dataDir, name), content);
+    },
+    describe: (name) => path.join(dataDir, name),
+  };
 }

@@ -12,7 +12,13 @@ import { installSegments, logSegments } from "./segment-log.js";
 import { Staging } from "./segments.js";
 import { STORE_DEFAULTS } from "./store-limits.js";
 import { encodeTotals, META_STATS } from "./store-meta.js";
-import { decodeStored, type BatchOperation, type StoreState, type Totals } from "./store-state.js";
+import {
+  decodeStored,
+  type BatchOperation,
+  type DatabaseWriteOptions,
+  type StoreState,
+  type Totals,
+} from "./store-state.js";
 import type { WriteLane } from "./write-lane.js";
 
 /** Deletes every record of the token range (start, end], tombstones included (Store.deleteRange). */
@@ -116,7 +122,8 @@ async function deleteStored(
   const logged = logSegments(state.segmentState, operations, staging);
   operations.push({ type: "put", key: metaKey(META_STATS), value: encodeTotals(totals) });
   try {
-    await state.db.batch(operations, { sync: state.sync });
+    const options: DatabaseWriteOptions = { sync: state.sync };
+    await state.db.batch(operations, options);
   } finally {
     state.commits += 1;
     for (const key of deletedKeys) state.rowCache.delete(key);

@@ -2,6 +2,7 @@
 // together (ARCHITECTURE §6.3): each limit says why it has its value and what happens at it.
 
 import type { Token } from "../ring/partitioner.js";
+import type { Database } from "./store-state.js";
 
 export const STORE_DEFAULTS = {
   /** At ~7 µs per record, a full batch holds the lane ~7 ms: long enough to amortize, short for latency. */
@@ -44,4 +45,9 @@ export interface LevelStoreOptions {
 export interface StoreDeps {
   /** Key → token. Defaults to ring/partitioner's tokenOf; tests inject explicit tokens. */
   readonly tokenOf?: (key: string) => Token;
+  /**
+   * The database of `<dataDir>/db`, not yet opened (openLevelStore opens it). Defaults to LevelDB
+   * on the file system; the simulator gives its disk's (sim/sim-disk.ts).
+   */
+  readonly openDatabase?: (location: string) => Database;
 }

@@ -11,11 +11,16 @@ import type { LevelStoreOptions, StoreDeps } from "./store-limits.js";
 import { checkFormat, readTotals, recountTotals } from "./store-meta.js";
 import type { Database } from "./store-state.js";
 
-/** Opens (creating if needed) the store in `<dataDir>/db`. */
+/** Opens (creating if needed) the store in `<dataDir>/db`, or the one deps.openDatabase gives. */
 export async function openLevelStore(options: LevelStoreOptions, deps: StoreDeps = {}): Promise<LevelStore> {
-  await mkdir(options.dataDir, { recursive: true });
   const location = path.join(options.dataDir, "db");
-  const db: Database = new Level<Buffer, Buffer>(location, { keyEncoding: "buffer", valueEncoding: "buffer" });
+  let db: Database;
+  if (deps.openDatabase === undefined) {
+    await mkdir(options.dataDir, { recursive: true });
+    db = new Level<Buffer, Buffer>(location, { keyEncoding: "buffer", valueEncoding: "buffer" });
+  } else {
+    db = deps.openDatabase(location);
+  }
   try {
     await db.open();
   } catch (error) {

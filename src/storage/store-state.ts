@@ -3,12 +3,21 @@
 // write lane (write-lane.ts); naming that state in one object keeps the sharing visible instead of
 // spread over private fields.
 
-import type { Level } from "level";
+import type { AbstractBatchOptions, AbstractLevel } from "abstract-level";
 import { decodeRecord, type StoredRecord } from "./record.js";
 import type { CachedRow, RowCache } from "./row-cache.js";
 import type { SegmentState } from "./segment-log.js";
 
-export type Database = Level<Buffer, Buffer>;
+/**
+ * The LevelDB the store runs on, as abstract-level's interface with buffer keys and values: the
+ * node's classic-level (`level`) and the simulator's in-memory one (sim/sim-disk.ts) satisfy it.
+ */
+export type Database = AbstractLevel<Buffer | Uint8Array | string, Buffer, Buffer>;
+
+/** abstract-level's batch options lack LevelDB's `sync`, which classic-level and SimDisk read. */
+export type DatabaseWriteOptions = AbstractBatchOptions<Buffer, Buffer> & {
+  readonly sync: boolean;
+};
 
 export type BatchOperation = { type: "put"; key: Buffer; value: Buffer } | { type: "del"; key: Buffer };
 

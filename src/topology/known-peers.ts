@@ -19,10 +19,10 @@
 // nobody knows that member's tokens until it returns (Cassandra's system.peers keeps them too; ours
 // does not yet).
 
-import path from "node:path";
 import type { NodeId } from "../core/ids.js";
 import { PEER_NODE_ID_LENGTH_MAX } from "../core/limits.js";
-import { readStateFile, writeFileAtomic } from "../storage/atomic-file.js";
+import { dataDirStateFiles } from "../storage/atomic-file.js";
+import type { StateFiles } from "../storage/state-files.js";
 
 export const KNOWN_PEERS_FILE = "peers.json";
 const KNOWN_PEERS_FORMAT = 1;
@@ -36,10 +36,14 @@ export const KNOWN_PEERS_LIMITS = {
 /** The peers this node knew at its last write, or "unreadable" for a file it cannot trust. */
 export type KnownPeers = readonly NodeId[] | "unreadable";
 
-export async function readKnownPeers(dataDir: string): Promise<KnownPeers> {
+/** `files` defaults to the state files of `dataDir` (the simulator gives its disk's). */
+export async function readKnownPeers(
+  dataDir: string,
+  files: StateFiles = dataDirStateFiles(dataDir),
+): Promise<KnownPeers> {
   let value: unknown;
   try {
-    value = await readStateFile(path.join(dataDir, KNOWN_PEERS_FILE));
+    value = await files.read(KNOWN_PEERS_FILE);
   } catch {
     return "unreadable";
   }
@@ -59,9 +63,13 @@ export async function readKnownPeers(dataDir: string): Promise<KnownPeers> {
   return [...new Set(candidate.peers as string[])];
 }
 
-export async function writeKnownPeers(dataDir: string, peers: readonly NodeId[]): Promise<void> {
+export async function writeKnownPeers(
+  dataDir: string,
+  peers: readonly NodeId[],
+  files: StateFiles = dataDirStateFiles(dataDir),
+): Promise<void> {
   const body = { format: KNOWN_PEERS_FORMAT, peers: [...peers].sort() };
-  await writeFileAtomic(path.join(dataDir, KNOWN_PEERS_FILE), `${JSON.stringify(body, null, 2)}\n`);
+  await files.write(KNOWN_PEERS_FILE, `${JSON.stringify(body, null, 2)}\n`);
 }
 
 /**

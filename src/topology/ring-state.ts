@@ -7,8 +7,8 @@
 // A data dir from before ring.json existed has an identity and data but no ring state: that node was
 // normal, and stays so with its identity's tokens (a restarted node with data does not bootstrap).
 
-import path from "node:path";
-import { readStateFile, StateFileSyntaxError, writeFileAtomic } from "../storage/atomic-file.js";
+import { dataDirStateFiles } from "../storage/atomic-file.js";
+import { StateFileSyntaxError, type StateFiles } from "../storage/state-files.js";
 import { tokenFromString, tokenToString, type Token } from "../ring/partitioner.js";
 
 export const RING_STATE_FILE = "ring.json";
@@ -23,11 +23,15 @@ export class RingStateError extends Error {
   override readonly name = "RingStateError";
 }
 
-export async function readRingState(dataDir: string): Promise<RingState | null> {
-  const file = path.join(dataDir, RING_STATE_FILE);
+/** `files` defaults to the state files of `dataDir` (the simulator gives its disk's). */
+export async function readRingState(
+  dataDir: string,
+  files: StateFiles = dataDirStateFiles(dataDir),
+): Promise<RingState | null> {
+  const file = files.describe(RING_STATE_FILE);
   let value: unknown;
   try {
-    value = await readStateFile(file);
+    value = await files.read(RING_STATE_FILE);
   } catch (error) {
     throw error instanceof StateFileSyntaxError ? new RingStateError(error.message) : error;
   }
@@ -47,8 +51,12 @@ export async function readRingState(dataDir: string): Promise<RingState | null> 
   return { status: candidate.status, tokens: (candidate.tokens as string[]).map(tokenFromString) };
 }
 
-export async function writeRingState(dataDir: string, state: RingState): Promise<void> {
+export async function writeRingState(
+  dataDir: string,
+  state: RingState,
+  files: StateFiles = dataDirStateFiles(dataDir),
+): Promise<void> {
   const body = { format: RING_STATE_FORMAT, status: state.status, tokens: state.tokens.map(tokenToString) };
-  await writeFileAtomic(path.join(dataDir, RING_STATE_FILE), `${JSON.stringify(body, null, 2)}\n`);
+  await files.write(RING_STATE_FILE, `${JSON.stringify(body, null, 2)}\n`);
 }
 
