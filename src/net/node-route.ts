@@ -48,6 +48,8 @@ export interface NodeRouteGroup {
   readonly routes: readonly NodeRoute[];
 }
 
+export const NO_CONTENT: NodeRouteAnswer = { statusCode: 204, contentType: "", body: Buffer.alloc(0) };
+
 export function msgpackAnswer(body: Buffer): NodeRouteAnswer {
   return { statusCode: 200, contentType: PEER_CONTENT_TYPE, body };
 }
