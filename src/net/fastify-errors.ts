@@ -41,18 +41,23 @@ export function valueTooLarge(bytesMax: number | undefined): GrapevineError {
   return new GrapevineError("value_too_large", `the body is larger than this node accepts: over ${bytesMax} bytes`, { bytesMax });
 }
 
+/** 400 `bad_request` for a body of a type the route does not take, naming the type (cut short). */
+export function unsupportedContentType(contentType: string | undefined): GrapevineError {
+  return new GrapevineError(
+    "bad_request",
+    contentType === undefined
+      ? "this route does not accept a body without a Content-Type"
+      : `this route does not accept the Content-Type ${JSON.stringify(contentType.slice(0, 100))}`,
+  );
+}
+
 /** fastify's refusal of a request, in our words: no FST_ERR_* code reaches a client. */
 function fromFastifyClientError(error: FastifyError, context: ErrorContext): GrapevineError {
   switch (error.code) {
     case FASTIFY_BODY_TOO_LARGE:
       return valueTooLarge(context.bodyLimit);
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
-      return new GrapevineError(
-        "bad_request",
-        context.contentType === undefined
-          ? "this route does not accept a body without a Content-Type"
-          : `this route does not accept the Content-Type ${JSON.stringify(context.contentType.slice(0, 100))}`,
-      );
+      return unsupportedContentType(context.contentType);
     case "FST_ERR_CTP_INVALID_JSON_BODY":
       return new GrapevineError("bad_request", "the body is not valid JSON");
     case "FST_ERR_CTP_EMPTY_JSON_BODY":

@@ -11,9 +11,9 @@ import type { FastifyInstance, FastifyPluginAsync } from "fastify";
 import type { Outbound } from "../cluster/engine.js";
 import { validatePeerMessage, type HeartbeatReply, type PeerMessage } from "../cluster/peer-messages.js";
 import type { NodeId } from "../core/ids.js";
-import { GrapevineError } from "../core/errors.js";
-import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
-import { guardNodeRoutes } from "./route-guard.js";
+import { encodePeerBody } from "./codec.js";
+import { mountNodeRoutes } from "./route-guard.js";
+import { decodeNodeBody, msgpackAnswer, NO_CONTENT, requireBody, type NodeRoute, type NodeRouteGroup } from "./node-route.js";
 import { PEER_BODY_BYTES_MAX, PEER_PATH } from "./peer-protocol.js";
 
 /** What the route needs of the node: the engine's receive, a clock, and a way to send replies. */
@@ -46,40 +46,37 @@ export class PeerRouteStats {
   refusedUnauthorized = 0;
 }
 
-export const peerRoutes: FastifyPluginAsync<PeerRoutesOptions> = async (app: FastifyInstance, options) => {
+/** The peer route without its HTTP server: fastify mounts it below, InternalRoutes calls it directly. */
+export function peerRouteGroup(options: PeerRoutesOptions): NodeRouteGroup {
   const { deps, stats } = options;
-  const bodyLimit = options.bodyBytesMax ?? PEER_BODY_BYTES_MAX;
-  guardNodeRoutes(app, { clusterSecret: options.clusterSecret, bodyLimit, stats, what: "peer" });
-
-  app.post(PEER_PATH, { bodyLimit }, async (request, reply) => {
-    const body = request.body;
-    if (!Buffer.isBuffer(body) || body.length === 0) {
-      throw new GrapevineError("bad_request", `a peer message is a non-empty ${PEER_CONTENT_TYPE} body`);
-    }
-    // t1 as early as the route sees the request: the decoding below is our delay, not the wire's.
-    const receivedWallMs = deps.wallMs?.();
-    let decoded: unknown;
-    try {
-      decoded = decodePeerBody(body);
-    } catch {
-      throw new GrapevineError("bad_request", "the body is not valid msgpack");
-    }
-    // An invalid message throws PeerMessageError, a 400 `bad_request` GrapevineError.
-    const message: PeerMessage = validatePeerMessage(decoded);
-    stats.received++;
-    stats.bytesReceived += body.length;
-    const outbounds = deps.receive(message, deps.nowMs());
-    if (outbounds.length > 0) deps.send(outbounds);
-    if (message.kind === "heartbeat" && message.sentWallMs !== undefined && receivedWallMs !== undefined && deps.self !== undefined) {
+  const route: NodeRoute = {
+    path: PEER_PATH,
+    bodyLimit: options.bodyBytesMax ?? PEER_BODY_BYTES_MAX,
+    async handle(raw) {
+      const body = requireBody(raw, "a peer message");
+      // t1 as early as the route sees the request: the decoding below is our delay, not the wire's.
+      const receivedWallMs = deps.wallMs?.();
+      // An invalid message throws PeerMessageError, a 400 `bad_request` GrapevineError.
+      const message: PeerMessage = validatePeerMessage(decodeNodeBody(body));
+      stats.received++;
+      stats.bytesReceived += body.length;
+      const outbounds = deps.receive(message, deps.nowMs());
+      if (outbounds.length > 0) deps.send(outbounds);
+      const sentWallMs = message.kind === "heartbeat" ? message.sentWallMs : undefined;
+      if (sentWallMs === undefined || receivedWallMs === undefined || deps.self === undefined) return NO_CONTENT;
       const answer: HeartbeatReply = {
         kind: "heartbeat-reply",
         from: deps.self,
-        t0: message.sentWallMs,
+        t0: sentWallMs,
         t1: receivedWallMs,
         t2: deps.wallMs?.() ?? receivedWallMs,
       };
-      return reply.code(200).type(PEER_CONTENT_TYPE).send(encodePeerBody(answer));
-    }
-    return reply.code(204).send();
-  });
+      return msgpackAnswer(encodePeerBody(answer));
+    },
+  };
+  return { clusterSecret: options.clusterSecret, stats, what: "peer", routes: [route] };
+}
+
+export const peerRoutes: FastifyPluginAsync<PeerRoutesOptions> = async (app: FastifyInstance, options) => {
+  mountNodeRoutes(app, peerRouteGroup(options));
 };

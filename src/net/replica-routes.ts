@@ -23,8 +23,9 @@ import type { NodeId } from "../core/ids.js";
 import { decodeRecord, encodeRecord, type KeyedRecord, type StoredRecord } from "../storage/record.js";
 import { StoreClosedError, StoreOverloadedError, type Store } from "../storage/store.js";
 import { GrapevineError } from "../core/errors.js";
-import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
-import { guardNodeRoutes } from "./route-guard.js";
+import { encodePeerBody } from "./codec.js";
+import { mountNodeRoutes } from "./route-guard.js";
+import { decodeNodeBody, msgpackAnswer, requireBody, type NodeRoute, type NodeRouteGroup } from "./node-route.js";
 import {
   firstViolation,
   isValidReplicaKey,
@@ -83,16 +84,9 @@ function storeFailure(error: unknown): ReplicaResult {
 }
 
 /** The checked request, or a `bad_request` thrown before anything is counted or stored. */
-function decodeReplicaRequest(body: unknown): { readonly body: Buffer; readonly request: ReplicaRequest } {
-  if (!Buffer.isBuffer(body) || body.length === 0) {
-    throw new GrapevineError("bad_request", `a replica request is a non-empty ${PEER_CONTENT_TYPE} body`);
-  }
-  let decoded: unknown;
-  try {
-    decoded = decodePeerBody(body);
-  } catch {
-    throw new GrapevineError("bad_request", "the body is not valid msgpack");
-  }
+function decodeReplicaRequest(raw: Buffer | undefined): { readonly body: Buffer; readonly request: ReplicaRequest } {
+  const body = requireBody(raw, "a replica request");
+  const decoded = decodeNodeBody(body);
   if (!replicaRequestCheck.Check(decoded)) {
     throw new GrapevineError("bad_request", `bad replica request: ${firstViolation(replicaRequestCheck, decoded)}`);
   }
@@ -201,14 +195,21 @@ async function runOps(request: ReplicaRequest, options: ReplicaRoutesOptions): P
   return work.results;
 }
 
-export const replicaRoutes: FastifyPluginAsync<ReplicaRoutesOptions> = async (app: FastifyInstance, options) => {
-  const bodyLimit = options.bodyBytesMax ?? REPLICA_REQUEST_BYTES_MAX;
-  guardNodeRoutes(app, { clusterSecret: options.clusterSecret, bodyLimit, stats: options.stats, what: "replica" });
+/** The replica route without its HTTP server: fastify mounts it below, InternalRoutes calls it directly. */
+export function replicaRouteGroup(options: ReplicaRoutesOptions): NodeRouteGroup {
+  const route: NodeRoute = {
+    path: REPLICA_PATH,
+    bodyLimit: options.bodyBytesMax ?? REPLICA_REQUEST_BYTES_MAX,
+    async handle(raw) {
+      const { body, request: checked } = decodeReplicaRequest(raw);
+      countRequest(options.stats, checked.from, body.length);
+      const results = await runOps(checked, options);
+      return msgpackAnswer(encodePeerBody({ results }));
+    },
+  };
+  return { clusterSecret: options.clusterSecret, stats: options.stats, what: "replica", routes: [route] };
+}
 
-  app.post(REPLICA_PATH, { bodyLimit }, async (request, reply) => {
-    const { body, request: checked } = decodeReplicaRequest(request.body);
-    countRequest(options.stats, checked.from, body.length);
-    const results = await runOps(checked, options);
-    return reply.code(200).type(PEER_CONTENT_TYPE).send(encodePeerBody({ results }));
-  });
+export const replicaRoutes: FastifyPluginAsync<ReplicaRoutesOptions> = async (app: FastifyInstance, options) => {
+  mountNodeRoutes(app, replicaRouteGroup(options));
 };

@@ -1,22 +1,15 @@
-// net/route-guard.ts — what every node-to-node route does before its handler runs (ARCHITECTURE §6.5):
-// the cluster secret first (before the body is read), then the content type and size (only msgpack
-// bodies within the route's limit are read), and one error handler that answers 401 `unauthorized` or
-// 400 `bad_request` and counts each refusal, or 503 `unavailable` when the store is overloaded (the
-// peer should back off, its message was fine). Applied inside an encapsulated fastify plugin, it
-// governs that plugin's routes only.
+// net/route-guard.ts — what every node-to-node route does before its handler runs (ARCHITECTURE §6.5),
+// on fastify: the cluster secret first (before the body is read), then the content type and size (only
+// msgpack bodies within the route's limit are read), and one error handler that answers and counts
+// each refusal as net/node-route.ts refuseNodeRequest decides (the same function the fastify-free
+// InternalRoutes uses, so the two paths cannot answer differently). Applied inside an encapsulated
+// fastify plugin, it governs that plugin's routes only.
 
 import type { FastifyInstance } from "fastify";
-import { GrapevineError } from "../core/errors.js";
-import { errorContextOf, sendError, toGrapevineError } from "./fastify-errors.js";
-import { StoreOverloadedError } from "../storage/store.js";
-import { CLUSTER_SECRET_HEADER, createSecretCheck } from "./auth.js";
+import { errorContextOf, sendError } from "./fastify-errors.js";
+import { createSecretCheck } from "./auth.js";
 import { PEER_CONTENT_TYPE } from "./codec.js";
-
-/** The refusal counters a guarded route keeps, read by the metrics. */
-export interface RefusalCounters {
-  refusedMalformed: number;
-  refusedUnauthorized: number;
-}
+import { admitSecret, refuseNodeRequest, type NodeRouteGroup, type RefusalCounters } from "./node-route.js";
 
 export interface RouteGuardOptions {
   readonly clusterSecret: string | null;
@@ -38,28 +31,27 @@ export function guardNodeRoutes(app: FastifyInstance, options: RouteGuardOptions
   });
 
   app.setErrorHandler((error, request, reply) => {
-    // An overloaded store is this node's state, not the caller's fault: 503 tells the peer to back off
-    // and come again (a 400 would say its message was wrong, a 500 that this node is broken).
-    if (error instanceof StoreOverloadedError) {
-      request.log.debug({ reason: error.message }, `${what} request refused: store overloaded`);
-      return sendError(reply, new GrapevineError("unavailable", error.message));
-    }
-    const known = toGrapevineError(error, errorContextOf(request));
-    if (known !== null && known.code === "unavailable") return sendError(reply, known);
-    if (known === null) {
-      request.log.error({ err: error, url: request.url }, `${what} route failed`);
-      return sendError(reply, new GrapevineError("internal"));
-    }
-    if (known.code === "unauthorized") {
-      stats.refusedUnauthorized++;
-      return sendError(reply, known);
-    }
-    stats.refusedMalformed++;
-    request.log.debug({ reason: known.message }, `${what} request refused`);
-    return sendError(reply, new GrapevineError("bad_request", known.message, known.details));
+    const refusal = refuseNodeRequest(error, errorContextOf(request), stats);
+    if (refusal.log === "error") request.log.error({ err: error, url: request.url }, `${what} route failed`);
+    else if (refusal.log === "debug") request.log.debug({ reason: refusal.reason }, `${what} request refused`);
+    return sendError(reply, refusal.answer);
   });
 
   app.addHook("onRequest", async (request) => {
-    if (!secret.accepts(request.headers[CLUSTER_SECRET_HEADER])) throw new GrapevineError("unauthorized");
+    admitSecret(secret, request.headers);
   });
+}
+
+/** Mounts a group's routes on fastify, guarded: each a thin adapter over the route's own handler. */
+export function mountNodeRoutes(app: FastifyInstance, group: NodeRouteGroup): void {
+  const bodyLimit = Math.max(...group.routes.map((route) => route.bodyLimit));
+  guardNodeRoutes(app, { clusterSecret: group.clusterSecret, bodyLimit, stats: group.stats, what: group.what });
+  for (const route of group.routes) {
+    app.post(route.path, { bodyLimit: route.bodyLimit }, async (request, reply) => {
+      const answer = await route.handle(Buffer.isBuffer(request.body) ? request.body : undefined);
+      reply.code(answer.statusCode);
+      if (answer.contentType === "") return reply.send();
+      return reply.type(answer.contentType).send(answer.body);
+    });
+  }
 }
