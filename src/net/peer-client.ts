@@ -1,4 +1,5 @@
-// net/peer-client.ts — sends peer messages to other nodes over HTTP (undici keep-alive pools).
+// net/peer-client.ts — sends peer messages to other nodes over HTTP, through a PeerHttp
+// (net/peer-http.ts): by default undici keep-alive pools of its own.
 //
 // Membership messages are datagrams: the sender does not wait for an answer and a lost message is
 // repaired by the next round, so send() never throws or returns a promise. What can go wrong is
@@ -7,12 +8,12 @@
 // bounded: connections per peer, in-flight messages per peer, the number of peers with an open pool
 // (the least recently used is closed past it), the body size and each request's time.
 
-import { Pool } from "undici";
 import type { Address } from "../core/ids.js";
 import { validateHeartbeatReply, type HeartbeatReply, type PeerMessage } from "../cluster/peer-messages.js";
 import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
 import { secretHeaders } from "./auth.js";
-import { PeerLookup } from "./peer-lookup.js";
+import { PEER_HTTP_ERROR_BODY_BYTES_MAX, type PeerHttp } from "./peer-http.js";
+import { UndiciPeerHttp } from "./undici-peer-http.js";
 import { PEER_BODY_BYTES_MAX, PEER_PATH } from "./peer-protocol.js";
 
 export const PEER_CLIENT_DEFAULTS = {
@@ -61,13 +62,17 @@ export interface PeerClientDeps {
   readonly wallMs?: () => number;
   /** Called with each valid heartbeat reply and its arrival time t3 (time/clock-offset.ts). */
   readonly onHeartbeatReply?: (reply: HeartbeatReply, t3: number) => void;
+  /**
+   * How messages reach a peer; by default this client's own undici pools (closed with it). An
+   * injected one is closed by its owner; the client only `forget`s addresses it stops using.
+   */
+  readonly http?: PeerHttp;
 }
 
 /** A heartbeat reply is a few ids and numbers; anything larger is not one. */
 const HEARTBEAT_REPLY_BYTES_MAX = 1_024;
 
 interface PeerConnection {
-  readonly pool: Pool;
   inFlight: number;
 }
 
@@ -75,7 +80,8 @@ export class PeerClient {
   readonly #options: Required<PeerClientOptions>;
   readonly #log: PeerClientLog;
   readonly #peers = new Map<Address, PeerConnection>();
-  readonly #lookup = new PeerLookup();
+  readonly #http: PeerHttp;
+  readonly #ownsHttp: boolean;
   readonly #headers: Record<string, string>;
   /** Peers whose non-2xx status was already logged, so a misconfigured peer warns once, not every round. */
   readonly #warned = new Set<string>();
@@ -97,6 +103,15 @@ export class PeerClient {
       ...options,
     };
     this.#log = log;
+    this.#ownsHttp = deps.http === undefined;
+    this.#http =
+      deps.http ??
+      new UndiciPeerHttp({
+        connections: this.#options.connectionsPerPeer,
+        pipelining: 1,
+        keepAliveMs: PEER_CLIENT_DEFAULTS.keepAliveMs,
+        connectTimeoutMs: Math.min(PEER_CLIENT_DEFAULTS.connectTimeoutMs, this.#options.requestTimeoutMs),
+      });
     this.#headers = { "content-type": PEER_CONTENT_TYPE, ...secretHeaders(options.clusterSecret) };
   }
 
@@ -120,10 +135,6 @@ export class PeerClient {
       return;
     }
     const peer = this.#peer(address);
-    if (peer === null) {
-      this.#dropped++;
-      return;
-    }
     if (peer.inFlight >= this.#options.inFlightPerPeerMax) {
       this.#dropped++;
       return;
@@ -131,7 +142,7 @@ export class PeerClient {
     peer.inFlight++;
     this.#sent++;
     this.#bytesSent += body.length;
-    void this.#deliver(address, peer, body).finally(() => {
+    void this.#deliver(address, body).finally(() => {
       peer.inFlight--;
     });
   }
@@ -146,51 +157,32 @@ export class PeerClient {
     };
   }
 
-  /** Closes every pool; in-flight messages are abandoned (they are datagrams). */
+  /** Closes its own pools; in-flight messages are abandoned (they are datagrams). */
   async close(): Promise<void> {
     this.#closed = true;
-    this.#lookup.close();
-    const pools = [...this.#peers.values()].map((peer) => peer.pool);
+    const addresses = [...this.#peers.keys()];
     this.#peers.clear();
-    await Promise.allSettled(pools.map((pool) => pool.destroy()));
+    if (this.#ownsHttp) await this.#http.close();
+    else for (const address of addresses) this.#http.forget(address);
   }
 
-  async #deliver(address: Address, peer: PeerConnection, body: Buffer): Promise<void> {
+  async #deliver(address: Address, body: Buffer): Promise<void> {
     try {
-      const response = await peer.pool.request({
+      const response = await this.#http.request(address, {
         method: "POST",
         path: PEER_PATH,
         headers: this.#headers,
         body,
-        signal: AbortSignal.timeout(this.#options.requestTimeoutMs),
+        // Peers answer 204, a heartbeat reply, or a small JSON error; past this it is a failure.
+        replyBytesMax: PEER_HTTP_ERROR_BODY_BYTES_MAX,
+        timeoutMs: this.#options.requestTimeoutMs,
       });
       if (response.statusCode === 200 && this.#deps.onHeartbeatReply !== undefined) {
         // A timed heartbeat's answer: read t3 first, before any decoding delays it.
         const t3 = this.#deps.wallMs?.();
-        // Read at most the bound: a peer answering 200 with a large body is not answering a heartbeat.
-        const chunks: Buffer[] = [];
-        let size = 0;
-        for await (const chunk of response.body) {
-          size += (chunk as Buffer).length;
-          if (size > HEARTBEAT_REPLY_BYTES_MAX) break;
-          chunks.push(chunk as Buffer);
-        }
-        if (size > HEARTBEAT_REPLY_BYTES_MAX) response.body.destroy();
-        const bytes = Buffer.concat(chunks);
-        let reply: HeartbeatReply | null = null;
-        if (t3 !== undefined && size <= HEARTBEAT_REPLY_BYTES_MAX) {
-          try {
-            reply = validateHeartbeatReply(decodePeerBody(bytes));
-          } catch {
-            reply = null;
-          }
-        }
-        if (reply === null || t3 === undefined) this.#repliesMalformed++;
-        else this.#deps.onHeartbeatReply(reply, t3);
+        this.#heartbeatReply(response.body, t3, this.#deps.onHeartbeatReply);
         return;
       }
-      // Drain so the connection goes back to the pool; peers answer 204 or a small JSON error.
-      await response.body.dump({ limit: 64 * 1024 });
       if (response.statusCode >= 300) {
         this.#failed++;
         const key = `${address} ${response.statusCode}`;
@@ -205,7 +197,21 @@ export class PeerClient {
     }
   }
 
-  #peer(address: Address): PeerConnection | null {
+  #heartbeatReply(bytes: Buffer | null, t3: number | undefined, onReply: (reply: HeartbeatReply, t3: number) => void): void {
+    let reply: HeartbeatReply | null = null;
+    // A peer answering 200 with a large body is not answering a heartbeat.
+    if (t3 !== undefined && bytes !== null && bytes.length <= HEARTBEAT_REPLY_BYTES_MAX) {
+      try {
+        reply = validateHeartbeatReply(decodePeerBody(bytes));
+      } catch {
+        reply = null;
+      }
+    }
+    if (reply === null || t3 === undefined) this.#repliesMalformed++;
+    else onReply(reply, t3);
+  }
+
+  #peer(address: Address): PeerConnection {
     const existing = this.#peers.get(address);
     if (existing !== undefined) {
       // Map order is recency order: move to the end.
@@ -213,24 +219,7 @@ export class PeerClient {
       this.#peers.set(address, existing);
       return existing;
     }
-    let pool: Pool;
-    try {
-      pool = new Pool(`http://${address}`, {
-        connections: this.#options.connectionsPerPeer,
-        pipelining: 1,
-        keepAliveTimeout: PEER_CLIENT_DEFAULTS.keepAliveMs,
-        connectTimeout: Math.min(PEER_CLIENT_DEFAULTS.connectTimeoutMs, this.#options.requestTimeoutMs),
-        headersTimeout: this.#options.requestTimeoutMs,
-        bodyTimeout: this.#options.requestTimeoutMs,
-        connect: { lookup: this.#lookup.lookup },
-      });
-    } catch (error) {
-      this.#log.debug({ address, err: error instanceof Error ? error.message : String(error) }, "bad peer address");
-      return null;
-    }
-    // Connection errors surface on the requests that hit them; the event itself needs no handling.
-    pool.on("connectionError", () => undefined);
-    const peer: PeerConnection = { pool, inFlight: 0 };
+    const peer: PeerConnection = { inFlight: 0 };
     this.#peers.set(address, peer);
     if (this.#peers.size > this.#options.peersMax) this.#evictOldest();
     return peer;
@@ -240,7 +229,7 @@ export class PeerClient {
     for (const [address, peer] of this.#peers) {
       if (peer.inFlight > 0) continue;
       this.#peers.delete(address);
-      void peer.pool.close().catch(() => undefined);
+      this.#http.forget(address);
       return;
     }
   }

@@ -1,14 +1,14 @@
 // net/repair-client.ts — the RepairTransport (antientropy/repair-session.ts) over HTTP: the questions of
-// net/repair-protocol.ts to another replica's repair route, over undici keep-alive pools of their own
-// (one small pool per peer), so repair traffic never queues behind client writes in the replica
-// client's lanes, and a slow repair never delays a heartbeat.
+// net/repair-protocol.ts to another replica's repair route, through a PeerHttp (net/peer-http.ts) —
+// by default undici keep-alive pools of their own (one small pool per peer), so repair traffic never
+// queues behind client writes in the replica client's lanes, and a slow repair never delays a
+// heartbeat.
 //
 // A session asks one question at a time, so one or two connections per peer suffice. Every reply is
 // read with a byte bound and checked against its schema, and its hashes against the shape asked
 // for, before the session sees it: a malformed reply fails the session (counted), it is not trusted.
 // Each answer reports the body bytes both ways, which the session counts as bytes on the wire.
 
-import { Pool } from "undici";
 import type { Address, NodeId } from "../core/ids.js";
 import type { RangeBounds } from "../antientropy/hash-tree.js";
 import type { BucketsAsk, EntriesAsk, ExchangeResult, NodesAsk, RepairTransport, Traffic } from "../antientropy/repair-session.js";
@@ -16,7 +16,8 @@ import type { VersionEntry } from "../antientropy/tree-diff.js";
 import { decodeRecord, encodeRecord, type KeyedRecord } from "../storage/record.js";
 import { secretHeaders } from "./auth.js";
 import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
-import { PeerLookup } from "./peer-lookup.js";
+import type { PeerHttp } from "./peer-http.js";
+import { UndiciPeerHttp } from "./undici-peer-http.js";
 import {
   bucketsReplyCheck,
   entriesReplyCheck,
@@ -37,8 +38,6 @@ export const REPAIR_CLIENT_DEFAULTS = {
   connectTimeoutMs: 2_000,
   /** A question about a large range (building its tree, listing its leaves) takes well under this. */
   requestTimeoutMs: 60_000,
-  /** Error bodies read from a peer that refused a question (JSON, small). */
-  errorBodyBytesMax: 64 * 1024,
   /** Peers with an open pool; beyond it the oldest is closed. */
   peersMax: 1_024,
 } as const;
@@ -51,6 +50,11 @@ export interface RepairClientOptions {
 
 export interface RepairClientDeps {
   addressOf(id: NodeId): Address | undefined;
+  /**
+   * How questions reach a peer; by default this client's own undici pools (closed with it). An
+   * injected one is closed by its owner; the client only `forget`s addresses it stops using.
+   */
+  readonly http?: PeerHttp;
 }
 
 /** A repair question failed: no address, unreachable, refused, or a malformed reply. */
@@ -84,9 +88,11 @@ function wireRange(range: RangeBounds): [bigint, bigint] {
 }
 
 export class RepairClient implements RepairTransport {
-  readonly #pools = new Map<NodeId, { address: Address; pool: Pool }>();
+  /** The address each peer was last asked at, in first-use order (the oldest is forgotten first). */
+  readonly #addresses = new Map<NodeId, Address>();
   readonly #headers: Record<string, string>;
-  readonly #lookup = new PeerLookup();
+  readonly #http: PeerHttp;
+  readonly #ownsHttp: boolean;
   readonly #timeoutMs: number;
   #closed = false;
   requestsFailed = 0;
@@ -97,6 +103,15 @@ export class RepairClient implements RepairTransport {
   ) {
     this.#headers = { "content-type": PEER_CONTENT_TYPE, ...secretHeaders(options.clusterSecret) };
     this.#timeoutMs = options.requestTimeoutMs ?? REPAIR_CLIENT_DEFAULTS.requestTimeoutMs;
+    this.#ownsHttp = deps.http === undefined;
+    this.#http =
+      deps.http ??
+      new UndiciPeerHttp({
+        connections: REPAIR_CLIENT_DEFAULTS.connectionsPerPeer,
+        pipelining: 1,
+        keepAliveMs: REPAIR_CLIENT_DEFAULTS.keepAliveMs,
+        connectTimeoutMs: REPAIR_CLIENT_DEFAULTS.connectTimeoutMs,
+      });
   }
 
   async roots(peer: NodeId, session: string, window: number, ranges: readonly RangeBounds[]): Promise<Traffic<Uint8Array[]>> {
@@ -169,27 +184,31 @@ export class RepairClient implements RepairTransport {
 
   async close(): Promise<void> {
     this.#closed = true;
-    const pools = [...this.#pools.values()];
-    this.#pools.clear();
-    this.#lookup.close();
-    await Promise.allSettled(pools.map(({ pool }) => pool.close()));
+    const addresses = [...this.#addresses.values()];
+    this.#addresses.clear();
+    if (this.#ownsHttp) await this.#http.close();
+    else for (const address of addresses) this.#http.forget(address);
   }
 
   async #ask<T>(peer: NodeId, message: Record<string, unknown>, check: Check<T>): Promise<Traffic<T>> {
     if (this.#closed) throw new RepairRequestError(peer, "closed", "the repair client is closed");
-    const pool = this.#pool(peer);
+    const address = this.#address(peer);
     const body = encodePeerBody({ from: this.options.self, ...message });
     let bytes: Buffer;
     try {
-      const response = await pool.request({ method: "POST", path: REPAIR_PATH, headers: this.#headers, body });
+      const response = await this.#http.request(address, {
+        method: "POST",
+        path: REPAIR_PATH,
+        headers: this.#headers,
+        body,
+        replyBytesMax: REPAIR_REPLY_BYTES_MAX,
+        timeoutMs: this.#timeoutMs,
+      });
       if (response.statusCode !== 200) {
-        const text = await readBounded(response.body, REPAIR_CLIENT_DEFAULTS.errorBodyBytesMax).then(
-          (buffer) => buffer.toString("utf8"),
-          () => "",
-        );
+        const text = response.body === null ? "" : response.body.toString("utf8");
         throw new RepairRequestError(peer, "refused", `replica ${peer} answered ${response.statusCode} ${text.slice(0, 200)}`);
       }
-      bytes = await readBounded(response.body, REPAIR_REPLY_BYTES_MAX);
+      bytes = response.body ?? Buffer.alloc(0);
     } catch (error) {
       this.requestsFailed++;
       if (error instanceof RepairRequestError) throw error;
@@ -209,46 +228,21 @@ export class RepairClient implements RepairTransport {
     return { value: decoded, bytesSent: body.length, bytesReceived: bytes.length };
   }
 
-  #pool(peer: NodeId): Pool {
+  #address(peer: NodeId): Address {
     const address = this.deps.addressOf(peer);
     if (address === undefined) throw new RepairRequestError(peer, "no-address", `no address known for ${peer}`);
-    const existing = this.#pools.get(peer);
-    if (existing !== undefined && existing.address === address) return existing.pool;
-    if (existing !== undefined) void existing.pool.close().catch(() => undefined);
-    const pool = new Pool(`http://${address}`, {
-      connections: REPAIR_CLIENT_DEFAULTS.connectionsPerPeer,
-      pipelining: 1,
-      keepAliveTimeout: REPAIR_CLIENT_DEFAULTS.keepAliveMs,
-      connectTimeout: REPAIR_CLIENT_DEFAULTS.connectTimeoutMs,
-      headersTimeout: this.#timeoutMs,
-      bodyTimeout: this.#timeoutMs,
-      connect: { lookup: this.#lookup.lookup },
-    });
-    pool.on("connectionError", () => undefined);
-    this.#pools.set(peer, { address, pool });
-    if (this.#pools.size > REPAIR_CLIENT_DEFAULTS.peersMax) {
-      const [oldest] = this.#pools.keys();
-      if (oldest !== undefined && oldest !== peer) {
-        void this.#pools.get(oldest)?.pool.close().catch(() => undefined);
-        this.#pools.delete(oldest);
+    const known = this.#addresses.get(peer);
+    if (known === address) return address;
+    // The peer came back at another address: its old pool is useless.
+    if (known !== undefined) this.#http.forget(known);
+    this.#addresses.set(peer, address);
+    if (this.#addresses.size > REPAIR_CLIENT_DEFAULTS.peersMax) {
+      const [oldest] = this.#addresses;
+      if (oldest !== undefined && oldest[0] !== peer) {
+        this.#addresses.delete(oldest[0]);
+        this.#http.forget(oldest[1]);
       }
     }
-    return pool;
+    return address;
   }
-}
-
-/** Reads a response body into one Buffer, refusing more than `max` bytes. */
-async function readBounded(body: AsyncIterable<unknown> & { destroy?(): void }, max: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > max) {
-      body.destroy?.();
-      throw new Error(`the reply is larger than ${max} bytes`);
-    }
-    chunks.push(buffer);
-  }
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
 }

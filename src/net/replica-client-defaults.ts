@@ -1,5 +1,5 @@
 // net/replica-client-defaults.ts — the replica client's bounds, each with its reason, apart from
-// the client so the reply reader (replica-post.ts) and the node can read them.
+// the client so the node can read them.
 
 export const REPLICA_CLIENT_DEFAULTS = {
   /** Keep-alive connections per peer; coalesced requests need few (see requestsInFlightPerPeerMax), a spare covers a reconnect. */
@@ -19,8 +19,6 @@ export const REPLICA_CLIENT_DEFAULTS = {
   keepAliveMs: 30_000,
   /** A dead host should not hold a connection attempt for the whole request deadline. */
   connectTimeoutMs: 1_000,
-  /** Error bodies read from a peer that refused a request (JSON, small). */
-  errorBodyBytesMax: 64 * 1024,
   /**
    * A request's own timeout, in request deadlines. Longer than the coordinator's deadline, so an
    * unanswered operation is reported by the coordinator as a timeout (not as a transport failure

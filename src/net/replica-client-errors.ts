@@ -1,5 +1,6 @@
 // net/replica-client-errors.ts — how a replica operation fails on the coordinator's side: the
-// request could not be made or answered, or the replica refused this one operation.
+// request could not be made or answered, or the replica refused this one operation; and how a
+// refusal's body is named in the error.
 
 import type { NodeId } from "../core/ids.js";
 
@@ -25,4 +26,15 @@ export class ReplicaOpRefusedError extends Error {
   ) {
     super(message);
   }
+}
+
+/** The `error` code of a JSON error body, or a short excerpt. */
+export function describeErrorBody(text: string): string {
+  try {
+    const body = JSON.parse(text) as { error?: unknown; message?: unknown };
+    if (typeof body.error === "string") return `${body.error}${typeof body.message === "string" ? `: ${body.message}` : ""}`;
+  } catch {
+    // Not JSON.
+  }
+  return text.slice(0, 120);
 }

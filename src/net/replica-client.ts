@@ -1,7 +1,7 @@
 // net/replica-client.ts — the ReplicaTransport (replication/replica-transport.ts) over HTTP: request
-// and response to other nodes' replica routes (net/replica-protocol.ts) over undici keep-alive
-// pools, one pool per peer, separate from the membership datagrams of peer-client.ts so a burst of
-// replica traffic never delays a heartbeat.
+// and response to other nodes' replica routes (net/replica-protocol.ts) through a PeerHttp
+// (net/peer-http.ts): by default its own undici keep-alive pools, one per peer, separate from the
+// membership datagrams of peer-client.ts so a burst of replica traffic never delays a heartbeat.
 //
 // Coalescing. A client request costs an HTTP round trip on the coordinator and on the replica
 // (~43 µs of CPU for one undici → fastify exchange here) whatever it carries, while a replica write
@@ -22,23 +22,24 @@
 // Replies larger than REPLICA_REPLY_BYTES_MAX are refused. Every failure rejects exactly the
 // operations it concerns; nothing here throws synchronously.
 
-import { Pool } from "undici";
 import type { Address, NodeId } from "../core/ids.js";
 import { decodeRecord, type StoredRecord } from "../storage/record.js";
 import type { ReplicaTransport, VersionDigest } from "../replication/replica-transport.js";
 import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
 import { secretHeaders } from "./auth.js";
-import { PeerLookup } from "./peer-lookup.js";
+import type { PeerHttp } from "./peer-http.js";
+import { UndiciPeerHttp } from "./undici-peer-http.js";
 import {
   firstViolation,
+  REPLICA_PATH,
   REPLICA_PROTOCOL_LIMITS,
+  REPLICA_REPLY_BYTES_MAX,
   replicaReplyCheck,
   type ReplicaOp,
   type ReplicaResult,
 } from "./replica-protocol.js";
 import { REPLICA_CLIENT_DEFAULTS } from "./replica-client-defaults.js";
-import { ReplicaOpRefusedError, ReplicaRequestError } from "./replica-client-errors.js";
-import { describeErrorBody, post } from "./replica-post.js";
+import { describeErrorBody, ReplicaOpRefusedError, ReplicaRequestError } from "./replica-client-errors.js";
 
 export { ReplicaOpRefusedError, ReplicaRequestError } from "./replica-client-errors.js";
 
@@ -72,6 +73,11 @@ export interface ReplicaClientDeps {
   readonly log: ReplicaClientLog;
   /** Called with each request's operation count as it is sent (the batch-size histogram). */
   onRequestSent?(ops: number): void;
+  /**
+   * How requests reach a peer; by default this client's own undici pools (closed with it). An
+   * injected one is closed by its owner; the client only `forget`s addresses it stops using.
+   */
+  readonly http?: PeerHttp;
 }
 
 export interface ReplicaClientStats {
@@ -104,7 +110,6 @@ interface PendingOp {
 interface Lane {
   readonly id: NodeId;
   readonly address: Address;
-  readonly pool: Pool;
   queue: PendingOp[];
   inFlight: number;
   flushScheduled: boolean;
@@ -118,7 +123,10 @@ export class ReplicaClient implements ReplicaTransport {
   readonly #deps: ReplicaClientDeps;
   readonly #headers: Record<string, string>;
   readonly #lanes = new Map<NodeId, Lane>();
-  readonly #lookup = new PeerLookup();
+  readonly #http: PeerHttp;
+  readonly #ownsHttp: boolean;
+  /** A request's own timeout: see REPLICA_CLIENT_DEFAULTS.backstopTimeoutDeadlines. */
+  readonly #backstopMs: number;
   /** Lanes with operations to flush after this turn. */
   #dueLanes: Lane[] = [];
   #flushScheduled = false;
@@ -141,6 +149,16 @@ export class ReplicaClient implements ReplicaTransport {
       ...options,
     };
     this.#deps = deps;
+    this.#backstopMs = options.requestTimeoutMs * REPLICA_CLIENT_DEFAULTS.backstopTimeoutDeadlines;
+    this.#ownsHttp = deps.http === undefined;
+    this.#http =
+      deps.http ??
+      new UndiciPeerHttp({
+        connections: this.#options.connectionsPerPeer,
+        pipelining: 1,
+        keepAliveMs: REPLICA_CLIENT_DEFAULTS.keepAliveMs,
+        connectTimeoutMs: Math.min(REPLICA_CLIENT_DEFAULTS.connectTimeoutMs, options.requestTimeoutMs),
+      });
     this.#headers = { "content-type": PEER_CONTENT_TYPE, ...secretHeaders(options.clusterSecret) };
     this.#dataReadsPerRequestMax = Math.max(
       1,
@@ -171,15 +189,15 @@ export class ReplicaClient implements ReplicaTransport {
     };
   }
 
-  /** Fails every queued operation and closes every pool; in-flight requests are abandoned. */
+  /** Fails every queued operation and closes its own pools; in-flight requests are abandoned. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#lookup.close();
     const lanes = [...this.#lanes.values()];
     this.#lanes.clear();
     for (const lane of lanes) this.#failQueue(lane, "closed", "the replica client is closed");
-    await Promise.allSettled(lanes.map((lane) => lane.pool.destroy()));
+    if (this.#ownsHttp) await this.#http.close();
+    else for (const lane of lanes) this.#http.forget(lane.address);
   }
 
   // --- queueing -----------------------------------------------------------------------------------
@@ -296,7 +314,16 @@ export class ReplicaClient implements ReplicaTransport {
   async #exchange(lane: Lane, chunk: PendingOp[], body: Buffer): Promise<void> {
     let results: ReplicaResult[];
     try {
-      const response = await post(lane.pool, this.#headers, body);
+      const response = await this.#http.request(lane.address, {
+        method: "POST",
+        path: REPLICA_PATH,
+        headers: this.#headers,
+        body,
+        replyBytesMax: REPLICA_REPLY_BYTES_MAX,
+        // A backstop for a peer that never answers (SIGSTOP): the coordinator's own deadline is the
+        // precise one, this frees the connection for the operations queued behind it.
+        timeoutMs: this.#backstopMs,
+      });
       if (response.statusCode !== 200) {
         const text = response.body === null ? "" : response.body.toString("utf8");
         throw new ReplicaRequestError(lane.id, "refused", `replica ${lane.id} answered ${response.statusCode} ${describeErrorBody(text)}`);
@@ -384,30 +411,9 @@ export class ReplicaClient implements ReplicaTransport {
       // The member came back at another address: its old pool is useless.
       this.#lanes.delete(id);
       this.#failQueue(existing, "closed", `replica ${id} moved to ${address}`);
-      void existing.pool.close().catch(() => undefined);
+      this.#http.forget(existing.address);
     }
-    let pool: Pool;
-    try {
-      const timeoutMs = this.#options.requestTimeoutMs;
-      const backstopMs = timeoutMs * REPLICA_CLIENT_DEFAULTS.backstopTimeoutDeadlines;
-      pool = new Pool(`http://${address}`, {
-        connections: this.#options.connectionsPerPeer,
-        pipelining: 1,
-        keepAliveTimeout: REPLICA_CLIENT_DEFAULTS.keepAliveMs,
-        connectTimeout: Math.min(REPLICA_CLIENT_DEFAULTS.connectTimeoutMs, timeoutMs),
-        // A backstop for a peer that never answers (SIGSTOP): the coordinator's own deadline is the
-        // precise one, this frees the connection for the operations queued behind it.
-        headersTimeout: backstopMs,
-        bodyTimeout: backstopMs,
-        connect: { lookup: this.#lookup.lookup },
-      });
-    } catch (error) {
-      this.#deps.log.debug({ replica: id, address, err: error instanceof Error ? error.message : String(error) }, "bad replica address");
-      return null;
-    }
-    // Connection errors surface on the requests that hit them.
-    pool.on("connectionError", () => undefined);
-    const lane: Lane = { id, address, pool, queue: [], inFlight: 0, flushScheduled: false };
+    const lane: Lane = { id, address, queue: [], inFlight: 0, flushScheduled: false };
     this.#lanes.set(id, lane);
     if (this.#lanes.size > this.#options.peersMax) this.#evictIdle();
     return lane;
@@ -417,7 +423,7 @@ export class ReplicaClient implements ReplicaTransport {
     for (const [id, lane] of this.#lanes) {
       if (lane.inFlight > 0 || lane.queue.length > 0 || lane.flushScheduled) continue;
       this.#lanes.delete(id);
-      void lane.pool.close().catch(() => undefined);
+      this.#http.forget(lane.address);
       return;
     }
   }

@@ -1,17 +1,18 @@
 // net/stream-client.ts — the client side of range streaming (net/stream-protocol.ts) and of the one
 // question a ring change asks other nodes: "how do you see member X?" (their GET /cluster/status).
 //
-// One undici pool per peer address, created on first use, with a deadline on every request; replies
-// are size-bounded and validated before use. A failed or refused request rejects with
+// Requests go through a PeerHttp (net/peer-http.ts) — by default one undici pool per peer address,
+// created on first use — with a deadline on every request; replies are size-bounded and validated
+// before use. A failed or refused request rejects with
 // StreamRequestError, which the stream runner (topology/stream.ts) answers by retrying, from another
 // source when the source failed.
 
-import { Pool } from "undici";
 import type { Address, NodeId } from "../core/ids.js";
 import type { PageRequest } from "../topology/stream.js";
 import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
 import { secretHeaders } from "./auth.js";
-import { PeerLookup } from "./peer-lookup.js";
+import type { PeerHttp } from "./peer-http.js";
+import { UndiciPeerHttp } from "./undici-peer-http.js";
 import {
   STREAM_FETCH_PATH,
   STREAM_PAGE_BYTES_MAX,
@@ -44,6 +45,11 @@ export interface StreamClientOptions {
   readonly requestTimeoutMs?: number;
 }
 
+export interface StreamClientDeps {
+  /** How requests reach a peer; by default this client's own undici pools (closed with it). */
+  readonly http?: PeerHttp;
+}
+
 /** How a peer sees one member, from its /cluster/status. */
 export interface RemoteMemberView {
   readonly state: string;
@@ -53,14 +59,23 @@ export interface RemoteMemberView {
 
 export class StreamClient {
   readonly #options: StreamClientOptions;
-  readonly #pools = new Map<Address, Pool>();
-  readonly #lookup = new PeerLookup();
+  readonly #http: PeerHttp;
+  readonly #ownsHttp: boolean;
+  /** Addresses asked, forgotten on close when the PeerHttp is not this client's own. */
+  readonly #addresses = new Set<Address>();
   readonly #timeoutMs: number;
   #closed = false;
 
-  constructor(options: StreamClientOptions) {
+  constructor(options: StreamClientOptions, deps: StreamClientDeps = {}) {
     this.#options = options;
     this.#timeoutMs = options.requestTimeoutMs ?? STREAM_CLIENT_DEFAULTS.requestTimeoutMs;
+    this.#ownsHttp = deps.http === undefined;
+    this.#http =
+      deps.http ??
+      new UndiciPeerHttp({
+        connections: STREAM_CLIENT_DEFAULTS.connectionsPerPeer,
+        connectTimeoutMs: STREAM_CLIENT_DEFAULTS.connectTimeoutMs,
+      });
   }
 
   async fetchPage(address: Address, request: PageRequest): Promise<StreamFetchReply> {
@@ -111,27 +126,10 @@ export class StreamClient {
 
   async close(): Promise<void> {
     this.#closed = true;
-    const pools = [...this.#pools.values()];
-    this.#pools.clear();
-    this.#lookup.close();
-    await Promise.all(pools.map((pool) => pool.destroy().catch(() => undefined)));
-  }
-
-  #pool(address: Address): Pool {
-    if (this.#closed) throw new StreamRequestError("the stream client is closed");
-    let pool = this.#pools.get(address);
-    if (pool === undefined) {
-      pool = new Pool(`http://${address}`, {
-        connections: STREAM_CLIENT_DEFAULTS.connectionsPerPeer,
-        connectTimeout: STREAM_CLIENT_DEFAULTS.connectTimeoutMs,
-        headersTimeout: this.#timeoutMs,
-        bodyTimeout: this.#timeoutMs,
-        connect: { lookup: this.#lookup.lookup },
-      });
-      pool.on("connectionError", () => undefined);
-      this.#pools.set(address, pool);
-    }
-    return pool;
+    const addresses = [...this.#addresses];
+    this.#addresses.clear();
+    if (this.#ownsHttp) await this.#http.close();
+    else for (const address of addresses) this.#http.forget(address);
   }
 
   async #post(address: Address, path: string, body: unknown): Promise<unknown> {
@@ -149,35 +147,26 @@ export class StreamClient {
   }
 
   async #request(address: Address, method: "GET" | "POST", path: string, body: Buffer | undefined, bytesMax: number): Promise<Buffer> {
+    if (this.#closed) throw new StreamRequestError("the stream client is closed");
+    this.#addresses.add(address);
+    const secret = secretHeaders(this.#options.clusterSecret);
     let response;
     try {
-      response = await this.#pool(address).request({
+      response = await this.#http.request(address, {
         method,
         path,
-        headers: body === undefined ? secretHeaders(this.#options.clusterSecret) : { "content-type": PEER_CONTENT_TYPE, ...secretHeaders(this.#options.clusterSecret) },
-        body,
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        headers: body === undefined ? secret : { "content-type": PEER_CONTENT_TYPE, ...secret },
+        ...(body === undefined ? {} : { body }),
+        replyBytesMax: bytesMax,
+        timeoutMs: this.#timeoutMs,
       });
     } catch (error) {
       throw new StreamRequestError(`${address}${path}: ${error instanceof Error ? error.message : String(error)}`);
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    try {
-      for await (const chunk of response.body) {
-        const buffer = chunk as Buffer;
-        size += buffer.length;
-        if (size > bytesMax) throw new StreamRequestError(`${address}${path} sent more than ${bytesMax} bytes`);
-        chunks.push(buffer);
-      }
-    } catch (error) {
-      if (error instanceof StreamRequestError) throw error;
-      throw new StreamRequestError(`${address}${path}: ${error instanceof Error ? error.message : String(error)}`);
-    }
-    const bytes = Buffer.concat(chunks);
     if (response.statusCode !== 200) {
-      throw new StreamRequestError(`${address}${path} answered ${response.statusCode}: ${bytes.toString("utf8").slice(0, 200)}`);
+      const text = response.body === null ? "" : response.body.toString("utf8");
+      throw new StreamRequestError(`${address}${path} answered ${response.statusCode}: ${text.slice(0, 200)}`);
     }
-    return bytes;
+    return response.body ?? Buffer.alloc(0);
   }
 }

@@ -67,8 +67,11 @@ const BANNED_IN_PURE: readonly { pattern: RegExp; why: string }[] = [
  * from the injected Clock (core/clock.ts), so the simulator can run it under virtual time.
  * (setImmediate stays allowed: it orders work within a turn, it does not measure time.) The HTTP
  * server counts as runtime too: its one timer bounds how long a refused socket may take to flush.
+ * So does the node's peer transport (net/undici-peer-http.ts), the socket edge under the peer
+ * clients: its one timer per request is the PeerHttp port's deadline, which the simulator's own
+ * PeerHttp keeps on virtual time instead.
  */
-const RUNTIME = /^(node|cli)\/|^api\/http-server\.ts$/;
+const RUNTIME = /^(node|cli)\/|^api\/http-server\.ts$|^net\/undici-peer-http\.ts$/;
 const CLOCK_CALLS: readonly { pattern: RegExp; why: string }[] = BANNED_IN_PURE.filter(({ why }) => why === "reads the wall clock" || why === "reads a clock").concat([
   { pattern: /\bset(Timeout|Interval)\s*\(/, why: "owns a timer" },
 ]);

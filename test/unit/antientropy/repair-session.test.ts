@@ -6,11 +6,10 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { RepairSession, type RepairTransport, type Traffic } from "../../../src/antientropy/repair-session.js";
-import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "../../../src/net/codec.js";
+import { RepairSession, type RepairTransport } from "../../../src/antientropy/repair-session.js";
+import type { PeerHttp } from "../../../src/net/peer-http.js";
 import { RepairClient } from "../../../src/net/repair-client.js";
 import { RepairRouteStats, repairRoutes } from "../../../src/net/repair-routes.js";
-import { REPAIR_PATH } from "../../../src/net/repair-protocol.js";
 import { tokenOf } from "../../../src/ring/partitioner.js";
 import { tombstoneRecord, type KeyedRecord, type StoredRecord } from "../../../src/storage/record.js";
 import { openLevelStore, type LevelStore } from "../../../src/storage/store.js";
@@ -45,41 +44,18 @@ async function transportTo(peerStore: LevelStore): Promise<{ transport: RepairTr
   await app.register(repairRoutes, { clusterSecret: null, stats: new RepairRouteStats(), deps: { store: peerStore, observeTimestamp: () => true } });
   await app.ready();
   cleanup.push(() => app.close());
-  // The real client's decoding and checks, with undici swapped for inject.
-  const client = new RepairClient({ self: "a", clusterSecret: null }, { addressOf: () => "127.0.0.1:1" });
-  const ask = async (body: unknown): Promise<{ bytes: Buffer; sent: number }> => {
-    const payload = encodePeerBody(body);
-    const response = await app.inject({ method: "POST", url: REPAIR_PATH, headers: { "content-type": PEER_CONTENT_TYPE }, payload });
-    if (response.statusCode !== 200) throw new Error(`repair route answered ${response.statusCode}: ${response.body}`);
-    return { bytes: response.rawPayload, sent: payload.length };
+  // The real client's encoding, decoding and checks, over a PeerHttp that delivers through inject.
+  const http: PeerHttp = {
+    request: async (_address, request) => {
+      const response = await app.inject({ method: request.method, url: request.path, headers: { ...request.headers }, payload: request.body });
+      if (response.statusCode !== 200) throw new Error(`repair route answered ${response.statusCode}: ${response.body}`);
+      return { statusCode: response.statusCode, body: response.rawPayload };
+    },
+    forget: () => undefined,
+    close: async () => undefined,
   };
-  const transport: RepairTransport = {
-    roots: (peer, session, window, ranges) => viaInject(client, ask, () => client.roots(peer, session, window, ranges)),
-    nodes: (peer, session, asks) => viaInject(client, ask, () => client.nodes(peer, session, asks)),
-    entries: (peer, session, asks) => viaInject(client, ask, () => client.entries(peer, session, asks)),
-    buckets: (peer, session, asks) => viaInject(client, ask, () => client.buckets(peer, session, asks)),
-    exchange: (peer, push, pull) => viaInject(client, ask, () => client.exchange(peer, push, pull)),
-  };
+  const transport = new RepairClient({ self: "a", clusterSecret: null }, { addressOf: () => "127.0.0.1:1", http });
   return { transport, app };
-}
-
-/** Runs one client call with undici's Pool.request replaced by the inject-backed `ask`. */
-async function viaInject<T>(
-  _client: RepairClient,
-  ask: (body: unknown) => Promise<{ bytes: Buffer; sent: number }>,
-  call: () => Promise<Traffic<T>>,
-): Promise<Traffic<T>> {
-  const { Pool } = await import("undici");
-  const original = Pool.prototype.request;
-  Pool.prototype.request = async function request(this: unknown, options: { body?: unknown }) {
-    const { bytes } = await ask(decodePeerBody(options.body as Buffer));
-    return { statusCode: 200, body: (async function* () { yield bytes; })() } as never;
-  };
-  try {
-    return await call();
-  } finally {
-    Pool.prototype.request = original;
-  }
 }
 
 function live(i: number, version: number): StoredRecord {
