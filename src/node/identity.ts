@@ -13,7 +13,7 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { readStateFile, StateFileSyntaxError, writeFileAtomic } from "../storage/atomic-file.js";
 import type { NodeId } from "../core/ids.js";
-import { createRandom } from "../core/random.js";
+import { createRandom, type Random } from "../core/random.js";
 import { tokenFromString, tokenToString, type Token } from "../ring/partitioner.js";
 import { evenlySpacedTokens } from "../ring/tokens.js";
 
@@ -37,6 +37,8 @@ export interface OpenIdentityOptions {
   readonly vnodes: number;
   /** Wall-clock ms; injectable for tests. */
   readonly nowMs?: number;
+  /** Chance for a new node's tokens; by default seeded from the OS. */
+  readonly random?: Random;
 }
 
 /** The data dir belongs to another node, or its identity file is unreadable. */
@@ -94,7 +96,7 @@ export async function openIdentity(options: OpenIdentityOptions): Promise<NodeId
     // A 32-bit seed from the OS: tokens differ between nodes, and the choice is reproducible from it.
     // Evenly spaced, one per arc of the ring: these are the tokens of a node that forms a cluster
     // without other seeds (bootstrap.ts planStart), and random ones would bunch (issue 21).
-    tokens = evenlySpacedTokens(createRandom(randomInt(0, 2 ** 32)), options.vnodes);
+    tokens = evenlySpacedTokens(options.random ?? createRandom(randomInt(0, 2 ** 32)), options.vnodes);
     generation = now;
   } else {
     if (options.idExplicit && existing.id !== options.id) {
