@@ -79,14 +79,20 @@ export class LifeClock implements Clock {
     const held = this.#held;
     this.#held = [];
     for (let index = 0; index < held.length; index++) {
-      if (this.#state === "dead") return;
-      if (this.#state === "paused") {
+      // A held task may have changed the state (a task of the simulator's own, run on this clock).
+      const state = this.#stateNow();
+      if (state === "dead") return;
+      if (state === "paused") {
         // Paused again by one of them: the rest wait for the next resume, still first in line.
         this.#held = [...held.slice(index), ...this.#held];
         return;
       }
       (held[index] as () => void)();
     }
+  }
+
+  #stateNow(): LifeState {
+    return this.#state;
   }
 
   /** Ends the life: no timer of it runs again. Idempotent. */
