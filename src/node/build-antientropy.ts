@@ -2,16 +2,18 @@
 // queues behind client writes, the background loop (--anti-entropy-interval-s) and the operator's
 // repairs. Records from the future are skipped one by one, not the exchange (node/clock-guard.ts).
 
-import { randomBytes } from "node:crypto";
 import type { Address, NodeId } from "../core/ids.js";
+import type { Random } from "../core/random.js";
 import { RepairClient } from "../net/repair-client.js";
 import { RepairRouteStats } from "../net/repair-routes.js";
 import { AntiEntropyService } from "../antientropy/anti-entropy-service.js";
-import type { NodeParts } from "./node-parts.js";
+import type { NodeCore } from "./node-parts.js";
+import { randomOf, type NodeDeps } from "./node-ports.js";
 
 /** The parts built before anti-entropy (node-parts.ts), and the address book. */
-export type NodeAntiEntropyInput = Pick<NodeParts, "config" | "identity" | "engine" | "store" | "clock" | "clockGuard" | "log"> & {
+export type NodeAntiEntropyInput = Pick<NodeCore, "config" | "identity" | "engine" | "store" | "clock" | "clockGuard" | "log"> & {
   readonly addressOf: (id: NodeId) => Address | undefined;
+  readonly ports: NodeDeps;
 };
 
 export interface NodeAntiEntropy {
@@ -20,7 +22,9 @@ export interface NodeAntiEntropy {
   readonly antiEntropy: AntiEntropyService;
 }
 
-export function buildAntiEntropy({ config, identity, engine, store, clock, clockGuard, addressOf, log }: NodeAntiEntropyInput): NodeAntiEntropy {
+export function buildAntiEntropy(input: NodeAntiEntropyInput): NodeAntiEntropy {
+  const { config, identity, engine, store, clock, clockGuard, addressOf, log } = input;
+  const jobIds = randomOf(input.ports, "repair-jobs");
   const repairStats = new RepairRouteStats();
   const repairClient = new RepairClient({ self: identity.id, clusterSecret: config.clusterSecret }, { addressOf });
   const antiEntropy = new AntiEntropyService(
@@ -37,8 +41,14 @@ export function buildAntiEntropy({ config, identity, engine, store, clock, clock
       ring: () => engine.ring(),
       isLive: (id) => engine.isLive(id),
       log: log.child({ component: "anti-entropy" }),
-      newJobId: () => randomBytes(8).toString("hex"),
+      newJobId: () => newJobId(jobIds),
     },
   );
   return { repairStats, repairClient, antiEntropy };
+}
+
+/** 64 random bits as 16 hex digits: a repair job's id, unique enough to name it in the status API. */
+function newJobId(random: Random): string {
+  const word = (): string => Math.floor(random.next() * 2 ** 32).toString(16).padStart(8, "0");
+  return word() + word();
 }

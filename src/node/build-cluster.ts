@@ -43,7 +43,7 @@ export interface NodeCluster {
 export async function buildCluster(input: NodeClusterInput): Promise<NodeCluster> {
   const { config, ports, identity, clock } = input;
   const randomSeed = randomInt(0, 2 ** 32);
-  const random = ports.random ?? createRandom(randomSeed);
+  const random = ports.random ?? ports.randomFor?.("engine") ?? createRandom(randomSeed);
   const createEngine: ClusterEngineFactory = ports.createEngine ?? createClusterEngine;
   const ringStart = ports.createEngine === undefined ? await planNodeRingStart(input) : null;
   const startedMs = clock.nowMs();

@@ -25,6 +25,7 @@
 // api/http-server.ts), `clock_offset` while the clock guard (node/clock-guard.ts) fences this node
 // because its wall clock is out of range of most of its peers'.
 
+import type { FastifyInstance } from "fastify";
 import type { Clock } from "../core/clock.js";
 import { PeerClient } from "../net/peer-client.js";
 import { PeerRouteStats } from "../net/peer-routes.js";
@@ -35,35 +36,21 @@ import type { NodeConfig } from "./config.js";
 import type { NodeIdentity } from "./identity.js";
 import { createLogger, type Logger } from "./logger.js";
 import { AddressBook } from "./address-book.js";
-import { buildAntiEntropy, type NodeAntiEntropy } from "./build-antientropy.js";
+import { buildAntiEntropy } from "./build-antientropy.js";
 import { buildClocks, type NodeClocks } from "./build-clocks.js";
 import { buildCluster, type NodeCluster } from "./build-cluster.js";
 import { buildHttpServer } from "./build-http.js";
-import { buildReplication, type NodeReplication } from "./build-replication.js";
+import { buildReplication } from "./build-replication.js";
 import { openNodeIdentity, openNodeStorage } from "./build-storage.js";
 import { buildTopology } from "./build-topology.js";
 import { Housekeeping } from "./housekeeping.js";
 import { registerNodeRoutes } from "./http-routes.js";
-import type { NodeParts } from "./node-parts.js";
+import type { NodeCore, NodeObservers, NodeParts } from "./node-parts.js";
 import type { NodeDeps } from "./node-ports.js";
 import { NODE_LIMITS, peerRequestTimeoutMs } from "./node-settings.js";
 import { closeNode } from "./shutdown.js";
 import { createSystemClock } from "./system-clock.js";
 import { TickLoop } from "./tick-loop.js";
-
-/** A built node: every part, not yet ticking; `app` is ready and not listening. */
-export interface BuiltNode extends NodeParts {
-  /** The engine's seed when its chance was not injected (logged at debug), else null. */
-  readonly randomSeed: number | null;
-  /** Resolves when the node asks to end its process: 0 after a decommission, 1 after a failed bootstrap. */
-  readonly exitRequested: Promise<{ readonly code: number; readonly reason: string }>;
-  /** Starts ticking (the first tick at once) and the bootstrap when this start needs one. */
-  begin(): void;
-  /** Shuts down without log lines: what a failed start runs. */
-  close(): Promise<void>;
-  /** Logs, then shuts down (shutdown.ts). Idempotent. */
-  stop(): Promise<void>;
-}
 
 /** What every builder after the store needs: the node so far. */
 interface Foundation {
@@ -79,47 +66,75 @@ interface Foundation {
   readonly cluster: NodeCluster;
 }
 
-export async function buildNode(config: NodeConfig, ports: NodeDeps = {}): Promise<BuiltNode> {
+/** A node's lifecycle over its parts: the first tick, and shutdown (plain for a failed start, logged for a stop). */
+interface Lifecycle {
+  /** The engine's seed when its chance was not injected (logged at debug), else null. */
+  readonly randomSeed: number | null;
+  /** Resolves when the node asks to end its process: 0 after a decommission, 1 after a failed bootstrap. */
+  readonly exitRequested: Promise<{ readonly code: number; readonly reason: string }>;
+  /** Starts ticking (the first tick at once) and the bootstrap when this start needs one. */
+  begin(): void;
+  /** Shuts down without log lines: what a failed start runs. */
+  close(): Promise<void>;
+  /** Logs, then shuts down (shutdown.ts). Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** A built node without an HTTP edge (the simulator's), not yet ticking. */
+export interface BuiltNodeCore extends NodeCore, Lifecycle {}
+
+/** A built node: every part, not yet ticking; `app` is ready and not listening. */
+export interface BuiltNode extends NodeParts, Lifecycle {}
+
+/** The node's parts without the HTTP edge, and the flag shutdown raises. */
+interface AssembledCore {
+  readonly core: NodeCore;
+  readonly cluster: NodeCluster;
+  readonly ports: NodeDeps;
+  readonly markStopping: () => void;
+}
+
+async function assembleCore(config: NodeConfig, ports: NodeDeps): Promise<AssembledCore> {
   const clock = ports.clock ?? createSystemClock();
   const rootLogger = ports.logger ?? createLogger({ level: config.logLevel });
-  const identity = await openNodeIdentity(config);
-  const log = rootLogger.child({ node: identity.id });
   const wallUs = ports.wallUs ?? ((): number => Date.now() * 1000);
+  const identity = await openNodeIdentity(config, ports, wallUs);
+  const log = rootLogger.child({ node: identity.id });
   const { store, hints } = await openNodeStorage(config);
   const clocks = buildClocks({ config, identity, clock, wallUs, log });
   const cluster = await buildCluster({ config, ports, identity, store, clock, log });
   const foundation: Foundation = { config, ports, clock, log, wallUs, identity, store, hints, clocks, cluster };
-
   const lifecycle = { stopping: false };
-  const parts = wireSubsystems(foundation, () => lifecycle.stopping);
-  const close = (): Promise<void> =>
-    closeNode(parts, () => {
+  const core = wireSubsystems(foundation, () => lifecycle.stopping);
+  return {
+    core,
+    cluster,
+    ports,
+    markStopping: () => {
       lifecycle.stopping = true;
-    });
-  try {
-    await registerNodeRoutes(parts.app, parts);
-    await parts.app.ready();
-    parts.app.server.maxConnections = NODE_LIMITS.httpConnectionsMax;
-  } catch (error) {
-    await close();
-    throw error;
-  }
+    },
+  };
+}
 
+function lifecycleOf(assembled: AssembledCore, app?: FastifyInstance): Lifecycle {
+  const { core, cluster, ports } = assembled;
+  const close = (): Promise<void> => closeNode({ ...core, app }, () => {
+      assembled.markStopping();
+    });
   let stopPromise: Promise<void> | null = null;
   return {
-    ...parts,
-    randomSeed: ports.random === undefined ? cluster.randomSeed : null,
-    exitRequested: parts.topology?.exitRequested ?? new Promise(() => undefined),
+    randomSeed: ports.random === undefined && ports.randomFor === undefined ? cluster.randomSeed : null,
+    exitRequested: core.topology?.exitRequested ?? new Promise(() => undefined),
     begin(): void {
-      parts.tickLoop.begin();
-      parts.topology?.begin();
+      core.tickLoop.begin();
+      core.topology?.begin();
     },
     close,
     stop(): Promise<void> {
       if (stopPromise === null) {
-        log.info("node stopping");
+        core.log.info("node stopping");
         stopPromise = close().then(() => {
-          log.info("node stopped");
+          core.log.info("node stopped");
         });
       }
       return stopPromise;
@@ -127,8 +142,36 @@ export async function buildNode(config: NodeConfig, ports: NodeDeps = {}): Promi
   };
 }
 
-/** The clients, the data path, anti-entropy, ring changes, the tick loop, metrics and the server. */
-function wireSubsystems(foundation: Foundation, isStopping: () => boolean): NodeParts {
+/**
+ * A node without HTTP server or metrics: what the simulator runs, with its own transports given as
+ * ports. The same builders as buildNode's, so a simulated node is a real one minus its sockets.
+ */
+export async function buildNodeCore(config: NodeConfig, ports: NodeDeps = {}): Promise<BuiltNodeCore> {
+  const assembled = await assembleCore(config, ports);
+  return { ...assembled.core, ...lifecycleOf(assembled) };
+}
+
+export async function buildNode(config: NodeConfig, ports: NodeDeps = {}): Promise<BuiltNode> {
+  const assembled = await assembleCore(config, ports);
+  const { core } = assembled;
+  const metrics = buildMetrics(core);
+  core.observers.replicaRequestSent = (ops): void => metrics.observeReplicaRequest(ops);
+  const app = buildHttpServer({ config, ports, log: core.log, isStopping: () => core.isStopping() });
+  const parts: NodeParts = { ...core, metrics, app };
+  const lifecycle = lifecycleOf(assembled, app);
+  try {
+    await registerNodeRoutes(app, parts);
+    await app.ready();
+    app.server.maxConnections = NODE_LIMITS.httpConnectionsMax;
+  } catch (error) {
+    await lifecycle.close();
+    throw error;
+  }
+  return { ...parts, ...lifecycle };
+}
+
+/** The clients, the data path, anti-entropy, ring changes and the tick loop. */
+function wireSubsystems(foundation: Foundation, isStopping: () => boolean): NodeCore {
   const { config, ports, clock, log, wallUs, identity, store, hints, clocks, cluster } = foundation;
   const { hlc, clockGuard } = clocks;
   const { engine, ringSettle } = cluster;
@@ -140,16 +183,16 @@ function wireSubsystems(foundation: Foundation, isStopping: () => boolean): Node
   );
   const addressBook = new AddressBook(engine, clock);
   const { addressOf } = addressBook;
-  // The metrics read the parts built below; the replica client reports to them once they exist.
-  let metrics: NodeMetrics | null = null;
+  // The metrics, built later by the HTTP edge, observe the replica client through this.
+  const observers: NodeObservers = { replicaRequestSent: null };
   const replication = buildReplication({
     config, ports, identity, engine, store, hints, clock, wallUs, hlc, clockGuard, ringSettle, addressOf, log,
     isStopping,
-    onReplicaRequestSent: (ops) => metrics?.observeReplicaRequest(ops),
+    onReplicaRequestSent: (ops) => observers.replicaRequestSent?.(ops),
   });
-  const repair = buildAntiEntropy({ config, identity, engine, store, clock, clockGuard, addressOf, log });
+  const repair = buildAntiEntropy({ config, ports, identity, engine, store, clock, clockGuard, addressOf, log });
   const topology = buildTopology({
-    config, identity, engine, store, clock, clockGuard, addressOf, log,
+    config, ports, identity, engine, store, clock, clockGuard, addressOf, log,
     isStopping,
     ringStart: cluster.ringStart,
   });
@@ -165,41 +208,34 @@ function wireSubsystems(foundation: Foundation, isStopping: () => boolean): Node
     saveKnownPeers: cluster.saveKnownPeers,
   });
   const peerStats = new PeerRouteStats();
-  metrics = buildMetrics({ engine, peerClient, peerStats, clock, hlc, clockGuard, store, replication, repair, topology });
   const clockInRange = ports.clockInRange ?? ((): boolean => clockGuard.clockInRange());
-  const app = buildHttpServer({ config, ports, log, isStopping });
   return {
     config, identity, log, clock, wallUs, hlc, clockGuard, store, engine, ringSettle,
     knownPeersWriter: cluster.knownPeersWriter,
-    peerClient, peerStats, ...replication, ...repair, topology, tickLoop, metrics, app, isStopping,
+    peerClient, peerStats, ...replication, ...repair, topology, tickLoop, observers, isStopping,
     // Draining is `stopping`: set the moment shutdown begins, before the server stops accepting.
     readiness: () => readinessOf({ draining: isStopping(), ringSettled: ringSettle.settled, clockInRange: clockInRange() }),
   };
 }
 
-type MetricsInput = Pick<NodeParts, "engine" | "peerClient" | "peerStats" | "clock" | "hlc" | "clockGuard" | "store" | "topology"> & {
-  readonly replication: NodeReplication;
-  readonly repair: NodeAntiEntropy;
-};
-
 /** Every subsystem's counters, read when Prometheus scrapes (api/metrics.ts). */
-function buildMetrics(input: MetricsInput): NodeMetrics {
-  const { engine, peerClient, clock, hlc, clockGuard, store, replication, repair, topology } = input;
+function buildMetrics(core: NodeCore): NodeMetrics {
+  const { engine, peerClient, clock, hlc, clockGuard, store, topology } = core;
   return new NodeMetrics({
     engine,
     peerClient,
-    peerRoutes: input.peerStats,
+    peerRoutes: core.peerStats,
     nowMs: () => clock.nowMs(),
     dataPath: {
       store,
-      coordinator: replication.coordinator,
-      replicaClient: replication.replicaClient,
-      replicaRoutes: replication.replicaStats,
+      coordinator: core.coordinator,
+      replicaClient: core.replicaClient,
+      replicaRoutes: core.replicaStats,
       clock: hlc,
-      handoff: replication.handoff,
-      readRepair: replication.readRepair,
+      handoff: core.handoff,
+      readRepair: core.readRepair,
     },
-    repair: { service: repair.antiEntropy, routes: repair.repairStats },
+    repair: { service: core.antiEntropy, routes: core.repairStats },
     clock: clockGuard,
     ...(topology === null
       ? {}

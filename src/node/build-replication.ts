@@ -2,10 +2,8 @@
 // handoff, the coordinator, and read repair wrapped around the coordinator's read. The clock guard is
 // wired into each, because each is a place a record from the future can enter or be refused.
 
-import { randomInt } from "node:crypto";
 import type { Clock } from "../core/clock.js";
 import type { Address, NodeId } from "../core/ids.js";
-import { createRandom } from "../core/random.js";
 import type { ClusterEngine } from "../cluster/engine.js";
 import type { RingSettle } from "../cluster/ring-settle.js";
 import { Coordinator } from "../replication/coordinator.js";
@@ -20,7 +18,7 @@ import type { NodeConfig } from "./config.js";
 import type { ClockGuard } from "./clock-guard.js";
 import type { NodeIdentity } from "./identity.js";
 import type { Logger } from "./logger.js";
-import type { NodeDeps } from "./node-ports.js";
+import { randomOf, type NodeDeps } from "./node-ports.js";
 
 export interface NodeReplicationInput {
   readonly config: NodeConfig;
@@ -123,7 +121,7 @@ function buildReadRepair(
   handoff: HintedHandoff,
   coordinator: Coordinator,
 ): ReadRepair {
-  const { config, identity, engine, store, clock, clockGuard } = input;
+  const { config, ports, identity, engine, store, clock, clockGuard } = input;
   return new ReadRepair(
     { self: identity.id, replicationFactor: config.replicationFactor, requestTimeoutMs: config.requestTimeoutMs },
     {
@@ -133,7 +131,7 @@ function buildReadRepair(
       transport: replicaClient,
       clock,
       // Its own stream of chance, so read repair's draws do not shift the engine's peer choices.
-      random: createRandom(randomInt(0, 2 ** 32)),
+      random: randomOf(ports, "read-repair"),
       onRepairMiss: (miss) => handoff.onReplicaMiss(miss),
       // A version from the future (stored before issue 14's fix) is not written back to other replicas.
       isFromTheFuture: (timestampUs) => clockGuard.isFromTheFuture(timestampUs),

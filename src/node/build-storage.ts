@@ -6,15 +6,18 @@ import type { HintStore } from "../storage/hints.js";
 import { openLevelStore, type LevelStore } from "../storage/store.js";
 import type { NodeConfig } from "./config.js";
 import { IdentityError, openIdentity, type NodeIdentity } from "./identity.js";
+import { randomOf, type NodeDeps } from "./node-ports.js";
 import { describeDataDirError, NodeStartError } from "./start-errors.js";
 
-export async function openNodeIdentity(config: NodeConfig): Promise<NodeIdentity> {
+export async function openNodeIdentity(config: NodeConfig, ports: NodeDeps, wallUs: () => number): Promise<NodeIdentity> {
   try {
     return await openIdentity({
       dataDir: config.dataDir,
       id: config.id,
       idExplicit: config.idExplicit,
       vnodes: config.vnodes,
+      nowMs: Math.floor(wallUs() / 1000),
+      random: randomOf(ports, "tokens"),
     });
   } catch (error) {
     if (error instanceof IdentityError) throw new NodeStartError(error.message);

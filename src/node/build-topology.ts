@@ -2,16 +2,16 @@
 // removenode, cleanup and range streaming. None with an injected engine (a test double), which
 // enters as normal and never changes the ring.
 
-import { randomInt } from "node:crypto";
 import type { Address, NodeId } from "../core/ids.js";
-import { createRandom } from "../core/random.js";
 import { createNodeTopology, type NodeTopology, type RingStart } from "./node-topology.js";
-import type { NodeParts } from "./node-parts.js";
+import type { NodeCore } from "./node-parts.js";
+import { randomOf, type NodeDeps } from "./node-ports.js";
 
 /** The parts built before topology (node-parts.ts), the address book, and where the ring started. */
-export type NodeTopologyBuildInput = Pick<NodeParts, "config" | "identity" | "engine" | "store" | "clock" | "clockGuard" | "log" | "isStopping"> & {
+export type NodeTopologyBuildInput = Pick<NodeCore, "config" | "identity" | "engine" | "store" | "clock" | "clockGuard" | "log" | "isStopping"> & {
   readonly addressOf: (id: NodeId) => Address | undefined;
   readonly ringStart: RingStart | null;
+  readonly ports: NodeDeps;
 };
 
 export function buildTopology(input: NodeTopologyBuildInput): NodeTopology | null {
@@ -28,7 +28,7 @@ export function buildTopology(input: NodeTopologyBuildInput): NodeTopology | nul
     // Streamed records from the future are skipped one by one; the page still applies and the stream advances.
     store: input.clockGuard.guardStore(input.store, "stream"),
     clock: input.clock,
-    random: createRandom(randomInt(0, 2 ** 32)),
+    random: randomOf(input.ports, "topology"),
     log: input.log.child({ component: "topology" }),
     addressOf: input.addressOf,
     stopping: input.isStopping,

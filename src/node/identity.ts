@@ -12,7 +12,7 @@ import { randomInt } from "node:crypto";
 import { dataDirStateFiles } from "../storage/atomic-file.js";
 import { StateFileSyntaxError, type StateFiles } from "../storage/state-files.js";
 import type { NodeId } from "../core/ids.js";
-import { createRandom } from "../core/random.js";
+import { createRandom, type Random } from "../core/random.js";
 import { tokenFromString, tokenToString, type Token } from "../ring/partitioner.js";
 import { evenlySpacedTokens } from "../ring/tokens.js";
 
@@ -38,6 +38,8 @@ export interface OpenIdentityOptions {
   readonly nowMs?: number;
   /** Where node.json lives: the state files of `dataDir` unless given (the simulator's disk). */
   readonly files?: StateFiles;
+  /** Chance for a new node's tokens; by default seeded from the OS. */
+  readonly random?: Random;
 }
 
 /** The data dir belongs to another node, or its identity file is unreadable. */
@@ -95,7 +97,7 @@ export async function openIdentity(options: OpenIdentityOptions): Promise<NodeId
     // A 32-bit seed from the OS: tokens differ between nodes, and the choice is reproducible from it.
     // Evenly spaced, one per arc of the ring: these are the tokens of a node that forms a cluster
     // without other seeds (bootstrap.ts planStart), and random ones would bunch (issue 21).
-    tokens = evenlySpacedTokens(createRandom(randomInt(0, 2 ** 32)), options.vnodes);
+    tokens = evenlySpacedTokens(options.random ?? createRandom(randomInt(0, 2 ** 32)), options.vnodes);
     generation = now;
   } else {
     if (options.idExplicit && existing.id !== options.id) {

@@ -1,6 +1,7 @@
 // node/node-parts.ts — everything one node is made of, once built: what the routes are registered
 // with, what shutdown closes, and what node.ts hands its callers. One record, so each builder and
-// the shutdown take the parts they need by name instead of a dozen positional arguments.
+// the shutdown take the parts they need by name instead of a dozen positional arguments. The core
+// (no HTTP server, no metrics) is what the simulator runs; NodeParts adds the HTTP edge.
 
 import type { FastifyInstance } from "fastify";
 import type { Clock } from "../core/clock.js";
@@ -28,7 +29,8 @@ import type { Logger } from "./logger.js";
 import type { NodeTopology } from "./node-topology.js";
 import type { TickLoop } from "./tick-loop.js";
 
-export interface NodeParts {
+/** A node without its HTTP edge: what the simulator builds, and what the HTTP edge is built on. */
+export interface NodeCore {
   readonly config: NodeConfig;
   readonly identity: NodeIdentity;
   readonly log: Logger;
@@ -52,9 +54,20 @@ export interface NodeParts {
   readonly antiEntropy: AntiEntropyService;
   readonly topology: NodeTopology | null;
   readonly tickLoop: TickLoop;
-  readonly metrics: NodeMetrics;
-  readonly app: FastifyInstance;
+  /** Observers the HTTP edge's metrics set once they exist; the core reports to them. */
+  readonly observers: NodeObservers;
   /** What /ready answers: ready, or why not (starting, draining, clock_offset). */
   readiness(): Readiness;
   isStopping(): boolean;
+}
+
+export interface NodeObservers {
+  /** One replica request left with `ops` operations (the metrics' batch-size histogram). */
+  replicaRequestSent: ((ops: number) => void) | null;
+}
+
+/** A whole node: the core, its metrics and its HTTP server. */
+export interface NodeParts extends NodeCore {
+  readonly metrics: NodeMetrics;
+  readonly app: FastifyInstance;
 }

@@ -2,8 +2,9 @@
 // clock, chance, the engine, and the few settings a test or a measurement needs changed. Every
 // absent port falls back to the real one, so the CLI passes none.
 
+import { randomInt } from "node:crypto";
 import type { Clock } from "../core/clock.js";
-import type { Random } from "../core/random.js";
+import { createRandom, type Random } from "../core/random.js";
 import type { ClusterEngineFactory } from "../cluster/engine.js";
 import type { HttpServerLimits } from "../api/http-server.js";
 import type { ReplicaClientOptions } from "../net/replica-client.js";
@@ -14,12 +15,24 @@ export type ReplicaClientTuning = Partial<
   Pick<ReplicaClientOptions, "coalesce" | "connectionsPerPeer" | "requestsInFlightPerPeerMax" | "queuedOpsPerPeerMax">
 >;
 
-/** Ports the node can be given instead of the real ones (tests, and one day the simulator). */
+/**
+ * What a node draws chance for, each from its own stream, so one subsystem's draws never shift
+ * another's: the engine's peer choices, read repair's, the topology service's, the first start's
+ * tokens, and the ids of repair jobs.
+ */
+export type RandomPurpose = "engine" | "read-repair" | "topology" | "tokens" | "repair-jobs";
+
+/** Ports the node can be given instead of the real ones (tests and the simulator). */
 export interface NodeDeps {
   readonly clock?: Clock;
   readonly logger?: Logger;
   /** Chance for the engine (peer choice); by default seeded from the OS's entropy. */
   readonly random?: Random;
+  /**
+   * Every other stream of chance, by purpose (the simulator derives each from its run seed); by
+   * default each is seeded from the OS's entropy.
+   */
+  readonly randomFor?: (purpose: RandomPurpose) => Random;
   readonly createEngine?: ClusterEngineFactory;
   /** The wall clock in microseconds, for the hybrid logical clock and tombstone purges. */
   readonly wallUs?: () => number;
@@ -31,4 +44,9 @@ export interface NodeDeps {
    * shifted clock). Absent: the clock guard's own verdict.
    */
   readonly clockInRange?: () => boolean;
+}
+
+/** The node's stream of chance for `purpose`: the injected one, else one seeded from the OS. */
+export function randomOf(ports: NodeDeps, purpose: RandomPurpose): Random {
+  return ports.randomFor?.(purpose) ?? createRandom(randomInt(0, 2 ** 32));
 }

@@ -3,19 +3,30 @@
 // close the clients, and close the store last, once every acknowledged write and hint is committed.
 // A failed start runs the same steps, so it leaves nothing open behind it.
 
-import type { NodeParts } from "./node-parts.js";
+import type { FastifyInstance } from "fastify";
+import type { NodeCore } from "./node-parts.js";
 
-/** The parts shutdown closes, and the flag it raises first. */
+/** The parts shutdown closes, and the flag it raises first. The HTTP server, when the node has one. */
 export type ClosableParts = Pick<
-  NodeParts,
-  "log" | "app" | "tickLoop" | "handoff" | "readRepair" | "antiEntropy" | "repairClient" | "topology" | "replicaClient" | "peerClient" | "knownPeersWriter" | "store"
->;
+  NodeCore,
+  | "log"
+  | "tickLoop"
+  | "handoff"
+  | "readRepair"
+  | "antiEntropy"
+  | "repairClient"
+  | "topology"
+  | "replicaClient"
+  | "peerClient"
+  | "knownPeersWriter"
+  | "store"
+> & { readonly app?: FastifyInstance };
 
 export async function closeNode(parts: ClosableParts, markStopping: () => void): Promise<void> {
   const { log } = parts;
   markStopping();
   parts.tickLoop.cancel();
-  await parts.app.close().catch((error: unknown) => log.warn({ err: error }, "http server did not close cleanly"));
+  await parts.app?.close().catch((error: unknown) => log.warn({ err: error }, "http server did not close cleanly"));
   // Replays and repairs still use the replica client; they end (or fail) before it closes.
   await parts.handoff.close();
   await parts.readRepair.settled();
