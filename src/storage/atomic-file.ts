@@ -6,8 +6,6 @@ import { mkdir, open, readFile, rename } from "node:fs/promises";
 import path from "node:path";
 import { parseStateFile, type StateFiles } from "./state-files.js";
 
-export { StateFileSyntaxError } from "./state-files.js";
-
 /**
  * The state file's parsed JSON, or undefined when it does not exist (JSON never parses to
  * undefined). Throws StateFileSyntaxError for text that is not JSON, and any other read error as is.
