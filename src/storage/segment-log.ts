@@ -58,7 +58,7 @@ export interface LoggedSegments {
 
 export async function readSegments(db: Database): Promise<SegmentState | null> {
   // level answers undefined for a missing key, though its types say Buffer.
-  const marker = (await db.get(metaKey(META_SEGMENTS))) as Buffer | undefined;
+  const marker = await db.get(metaKey(META_SEGMENTS));
   if (marker === undefined || metaPackr.unpack(marker) !== SEGMENT_LOG_FORMAT) return null;
   const state: SegmentState = { table: new SegmentTable(), nextSequence: 0, entries: new Denque(), sweepCursor: 0, sweptTotal: 0 };
   const bounds = namespaceBounds("segments");

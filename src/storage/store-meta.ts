@@ -21,7 +21,7 @@ export const META_SEGMENTS = "segments";
 export const metaPackr = new Packr({ useRecords: false });
 
 export async function checkFormat(db: Database): Promise<void> {
-  const stored = (await db.get(metaKey(META_FORMAT))) as Buffer | undefined; // undefined when missing, whatever the types say
+  const stored = await db.get(metaKey(META_FORMAT));
   if (stored === undefined) {
     await db.put(metaKey(META_FORMAT), metaPackr.pack(STORE_FORMAT));
     return;
@@ -33,7 +33,7 @@ export async function checkFormat(db: Database): Promise<void> {
 }
 
 export async function readTotals(db: Database): Promise<Totals | null> {
-  const stored = (await db.get(metaKey(META_STATS))) as Buffer | undefined; // undefined when missing, whatever the types say
+  const stored = await db.get(metaKey(META_STATS));
   if (stored === undefined) return null;
   const value: unknown = metaPackr.unpack(stored);
   if (!Array.isArray(value) || value.length !== 3 || !value.every((n) => Number.isSafeInteger(n) && n >= 0)) {
