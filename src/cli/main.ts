@@ -18,6 +18,7 @@ import { registerGetCommand } from "./get.js";
 import { registerPutCommand } from "./put.js";
 import { registerRepairCommand } from "./repair.js";
 import { registerFutureRecordsCommand } from "./future-records.js";
+import { registerSimCommand } from "./sim.js";
 import { registerStartCommand } from "./start.js";
 import { registerStatusCommand } from "./status.js";
 
@@ -59,6 +60,7 @@ export function createProgram(output: CliOutput, setExit: (code: ExitCode) => vo
   registerRemoveNodeCommand(program, output, setExit);
   registerRepairCommand(program, output, setExit);
   registerFutureRecordsCommand(program, output, setExit);
+  registerSimCommand(program, output, setExit);
   return program;
 }
 

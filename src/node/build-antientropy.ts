@@ -26,7 +26,10 @@ export function buildAntiEntropy(input: NodeAntiEntropyInput): NodeAntiEntropy {
   const { config, identity, engine, store, clock, clockGuard, addressOf, log } = input;
   const jobIds = randomOf(input.ports, "repair-jobs");
   const repairStats = new RepairRouteStats();
-  const repairClient = new RepairClient({ self: identity.id, clusterSecret: config.clusterSecret }, { addressOf });
+  const repairClient = new RepairClient(
+    { self: identity.id, clusterSecret: config.clusterSecret },
+    { addressOf, ...(input.ports.peerHttp === undefined ? {} : { http: input.ports.peerHttp }) },
+  );
   const antiEntropy = new AntiEntropyService(
     {
       self: identity.id,

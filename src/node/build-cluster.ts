@@ -75,9 +75,10 @@ export async function buildCluster(input: NodeClusterInput): Promise<NodeCluster
  * How this start enters the ring (topology/, issue 5): normal at once (a restart, a node without
  * seeds) or joining, to bootstrap once it serves. An injected engine (a test double) is always normal.
  */
-async function planNodeRingStart({ config, identity, store }: NodeClusterInput): Promise<RingStart> {
+async function planNodeRingStart({ config, ports, identity, store }: NodeClusterInput): Promise<RingStart> {
   try {
     return await planRingStart({
+      files: ports.stateFiles,
       dataDir: config.dataDir,
       advertise: config.advertise,
       seeds: config.seeds,
@@ -100,7 +101,7 @@ async function buildRingSettle(
   startedMs: number,
 ): Promise<{ ringSettle: RingSettle; knownPeersWriter: KnownPeersWriter | null }> {
   const injectedEngine = ports.createEngine !== undefined;
-  const knownPeers: KnownPeers = injectedEngine ? [] : await readKnownPeers(config.dataDir);
+  const knownPeers: KnownPeers = injectedEngine ? [] : await readKnownPeers(config.dataDir, ports.stateFiles);
   if (knownPeers === "unreadable") log.warn({ file: KNOWN_PEERS_FILE }, "known peers file unreadable: waiting for a peer before serving");
   const ringSettle = new RingSettle({
     startedMs,
@@ -112,7 +113,7 @@ async function buildRingSettle(
     ? null
     : new KnownPeersWriter({
         initial: knownPeers,
-        write: (peers) => writeKnownPeers(config.dataDir, peers),
+        write: (peers) => writeKnownPeers(config.dataDir, peers, ports.stateFiles),
         onError: (error) => log.warn({ err: error, file: KNOWN_PEERS_FILE }, "could not save the known peers"),
       });
   return { ringSettle, knownPeersWriter };

@@ -100,7 +100,7 @@ async function assembleCore(config: NodeConfig, ports: NodeDeps): Promise<Assemb
   const wallUs = ports.wallUs ?? ((): number => Date.now() * 1000);
   const identity = await openNodeIdentity(config, ports, wallUs);
   const log = rootLogger.child({ node: identity.id });
-  const { store, hints } = await openNodeStorage(config);
+  const { store, hints } = await openNodeStorage(config, ports);
   const clocks = buildClocks({ config, identity, clock, wallUs, log });
   const cluster = await buildCluster({ config, ports, identity, store, clock, log });
   const foundation: Foundation = { config, ports, clock, log, wallUs, identity, store, hints, clocks, cluster };
@@ -179,7 +179,11 @@ function wireSubsystems(foundation: Foundation, isStopping: () => boolean): Node
     { clusterSecret: config.clusterSecret, requestTimeoutMs: peerRequestTimeoutMs(config) },
     log.child({ component: "peer-client" }),
     // Heartbeat replies carry the monitor's receive and reply times: the offset measurement.
-    { wallMs: () => clockGuard.wallMs(), onHeartbeatReply: (reply, t3) => clockGuard.onHeartbeatReply(reply, t3) },
+    {
+      wallMs: () => clockGuard.wallMs(),
+      onHeartbeatReply: (reply, t3) => clockGuard.onHeartbeatReply(reply, t3),
+      ...(ports.peerHttp === undefined ? {} : { http: ports.peerHttp }),
+    },
   );
   const addressBook = new AddressBook(engine, clock);
   const { addressOf } = addressBook;

@@ -69,6 +69,7 @@ function buildReplicaClient({ config, ports, identity, clock, addressOf, log, on
       addressOf,
       log: log.child({ component: "replica-client" }),
       onRequestSent: onReplicaRequestSent,
+      ...(ports.peerHttp === undefined ? {} : { http: ports.peerHttp }),
     },
   );
 }

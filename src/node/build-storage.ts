@@ -18,6 +18,7 @@ export async function openNodeIdentity(config: NodeConfig, ports: NodeDeps, wall
       vnodes: config.vnodes,
       nowMs: Math.floor(wallUs() / 1000),
       random: randomOf(ports, "tokens"),
+      ...(ports.stateFiles === undefined ? {} : { files: ports.stateFiles }),
     });
   } catch (error) {
     if (error instanceof IdentityError) throw new NodeStartError(error.message);
@@ -30,10 +31,13 @@ export interface NodeStorage {
   readonly hints: HintStore;
 }
 
-export async function openNodeStorage(config: NodeConfig): Promise<NodeStorage> {
+export async function openNodeStorage(config: NodeConfig, ports: NodeDeps): Promise<NodeStorage> {
   let store: LevelStore;
   try {
-    store = await openLevelStore({ dataDir: config.dataDir, sync: config.sync });
+    store = await openLevelStore(
+      { dataDir: config.dataDir, sync: config.sync },
+      ports.openDatabase === undefined ? {} : { openDatabase: ports.openDatabase },
+    );
   } catch (error) {
     throw new NodeStartError(error instanceof Error ? error.message : describeDataDirError(config.dataDir, error));
   }

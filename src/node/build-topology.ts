@@ -20,6 +20,8 @@ export function buildTopology(input: NodeTopologyBuildInput): NodeTopology | nul
   return createNodeTopology({
     self: input.identity.id,
     dataDir: config.dataDir,
+    files: input.ports.stateFiles,
+    http: input.ports.peerHttp,
     replicationFactor: config.replicationFactor,
     vnodes: config.vnodes,
     gossipIntervalMs: config.gossipIntervalMs,

@@ -14,6 +14,7 @@ import { kvRoutes } from "../api/kv-routes.js";
 import { metricsRoutes } from "../api/metrics.js";
 import { readyRoutes } from "../api/ready-routes.js";
 import type { NodeParts } from "./node-parts.js";
+import { peerRouteOptions, replicaRouteOptions, timestampObserver } from "./node-route-options.js";
 
 export async function registerNodeRoutes(app: FastifyInstance, parts: NodeParts): Promise<void> {
   await registerMembershipRoutes(app, parts);
@@ -22,13 +23,9 @@ export async function registerNodeRoutes(app: FastifyInstance, parts: NodeParts)
 }
 
 async function registerMembershipRoutes(app: FastifyInstance, parts: NodeParts): Promise<void> {
-  const { config, identity, engine, clock, clockGuard, ringSettle, topology, tickLoop } = parts;
+  const { config, identity, engine, clock, clockGuard, ringSettle, topology } = parts;
   await app.register(readyRoutes, { readiness: () => parts.readiness() });
-  await app.register(peerRoutes, {
-    clusterSecret: config.clusterSecret,
-    stats: parts.peerStats,
-    deps: { receive: tickLoop.receive, send: tickLoop.send, nowMs: () => clock.nowMs(), wallMs: () => clockGuard.wallMs(), self: identity.id },
-  });
+  await app.register(peerRoutes, peerRouteOptions(parts));
   await app.register(clusterRoutes, {
     nodeId: identity.id,
     replicationFactor: config.replicationFactor,
@@ -41,25 +38,9 @@ async function registerMembershipRoutes(app: FastifyInstance, parts: NodeParts):
   await topology?.register(app);
 }
 
-/** A remote timestamp is merged into this node's clock unless it is too far ahead or invalid. */
-function timestampObserver({ hlc, wallUs }: NodeParts): (timestampUs: number) => boolean {
-  return (timestampUs) => {
-    const outcome = hlc.observe(timestampUs, wallUs());
-    return outcome === "merged" || outcome === "behind";
-  };
-}
-
 async function registerReplicaRoutes(app: FastifyInstance, parts: NodeParts): Promise<void> {
   const { config, store, clockGuard } = parts;
-  await app.register(replicaRoutes, {
-    clusterSecret: config.clusterSecret,
-    stats: parts.replicaStats,
-    deps: {
-      store,
-      observeTimestamp: timestampObserver(parts),
-      onTimestampRefused: ({ origin, key, timestampUs }) => clockGuard.refused("replica", { origin, key, timestampUs }),
-    },
-  });
+  await app.register(replicaRoutes, replicaRouteOptions(parts));
   await app.register(repairRoutes, {
     clusterSecret: config.clusterSecret,
     stats: parts.repairStats,

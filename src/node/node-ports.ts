@@ -8,6 +8,9 @@ import { createRandom, type Random } from "../core/random.js";
 import type { ClusterEngineFactory } from "../cluster/engine.js";
 import type { HttpServerLimits } from "../api/http-server.js";
 import type { ReplicaClientOptions } from "../net/replica-client.js";
+import type { PeerHttp } from "../net/peer-http.js";
+import type { Database } from "../storage/store-state.js";
+import type { StateFiles } from "../storage/state-files.js";
 import type { Logger } from "./logger.js";
 
 /** Replica client settings a measurement may change (coalescing on or off, pool sizes). */
@@ -33,6 +36,15 @@ export interface NodeDeps {
    * default each is seeded from the OS's entropy.
    */
   readonly randomFor?: (purpose: RandomPurpose) => Random;
+  /** The store's database; LevelDB in the data dir by default, the simulator's disk in the sim. */
+  readonly openDatabase?: (location: string) => Database;
+  /** node.json, ring.json and peers.json; the data dir's files by default. */
+  readonly stateFiles?: StateFiles;
+  /**
+   * The transport of every node-to-node client (replica, repair, stream, peer); by default each
+   * client keeps its own undici pools. The simulator's network in the sim.
+   */
+  readonly peerHttp?: PeerHttp;
   readonly createEngine?: ClusterEngineFactory;
   /** The wall clock in microseconds, for the hybrid logical clock and tombstone purges. */
   readonly wallUs?: () => number;

@@ -16,6 +16,8 @@ import type { Logger } from "./logger.js";
 import { planStart, type StartPlan } from "../topology/bootstrap.js";
 import { TOPOLOGY_DEFAULTS, type TopologyOptions } from "../topology/ring-change.js";
 import { readRingState, writeRingState } from "../topology/ring-state.js";
+import type { PeerHttp } from "../net/peer-http.js";
+import type { StateFiles } from "../storage/state-files.js";
 import { TopologyService } from "../topology/topology-service.js";
 import type { StreamOptions } from "../topology/stream.js";
 
@@ -29,6 +31,8 @@ export interface RingStart {
 
 export interface PlanRingStartInput {
   readonly dataDir: string;
+  /** ring.json's home: the data dir's state files unless given (the simulator's disk). */
+  readonly files?: StateFiles | undefined;
   readonly advertise: Address;
   readonly seeds: readonly Address[];
   readonly identityCreated: boolean;
@@ -37,12 +41,14 @@ export interface PlanRingStartInput {
 
 /** Reads ring.json and decides: normal at once (persisting it when new), or bootstrap. */
 export async function planRingStart(input: PlanRingStartInput): Promise<RingStart> {
-  const ringState = await readRingState(input.dataDir);
+  const ringState = await readRingState(input.dataDir, input.files);
   const otherSeeds = input.seeds.filter((seed) => seed !== input.advertise).length;
   const plan = planStart({ ringState, identityCreated: input.identityCreated, identityTokens: input.identityTokens, otherSeeds });
   const isSeed = input.seeds.includes(input.advertise);
   if (plan.kind === "normal") {
-    if (plan.persist) await writeRingState(input.dataDir, { status: "normal", tokens: plan.tokens });
+    if (plan.persist) {
+      await writeRingState(input.dataDir, { status: "normal", tokens: plan.tokens }, input.files);
+    }
     return { plan, tokens: plan.tokens, status: "normal", isSeed };
   }
   return { plan, tokens: plan.resumeTokens ?? [], status: "joining", isSeed };
@@ -51,6 +57,8 @@ export async function planRingStart(input: PlanRingStartInput): Promise<RingStar
 export interface NodeTopologyInput {
   readonly self: NodeId;
   readonly dataDir: string;
+  readonly files?: StateFiles | undefined;
+  readonly http?: PeerHttp | undefined;
   readonly replicationFactor: number;
   readonly vnodes: number;
   readonly gossipIntervalMs: number;
@@ -86,7 +94,10 @@ export function createNodeTopology(input: NodeTopologyInput): NodeTopology | nul
   const exitRequested = new Promise<{ code: number; reason: string }>((resolve) => {
     requestExit = resolve;
   });
-  const client = new StreamClient({ self: input.self, clusterSecret: input.clusterSecret });
+  const client = new StreamClient(
+    { self: input.self, clusterSecret: input.clusterSecret },
+    input.http === undefined ? {} : { http: input.http },
+  );
   const service = new TopologyService({
     context: {
       self: input.self,
@@ -100,7 +111,7 @@ export function createNodeTopology(input: NodeTopologyInput): NodeTopology | nul
       log: input.log,
       addressOf: input.addressOf,
       memberView: (address, member) => client.memberView(address, member),
-      persist: (state) => writeRingState(input.dataDir, state),
+      persist: (state) => writeRingState(input.dataDir, state, input.files),
       stopping: input.stopping,
     },
     store: input.store,

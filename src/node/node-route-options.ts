@@ -1,0 +1,54 @@
+// node/node-route-options.ts — what each node-to-node route is given, built once from the node's
+// parts: fastify mounts these routes on the real node (http-routes.ts), and the simulator serves the
+// same groups without fastify (nodeRouteGroups → net/internal-routes.ts). One builder, so a
+// simulated node's routes are the real ones with the real options.
+
+import type { NodeRouteGroup } from "../net/node-route.js";
+import { peerRouteGroup, type PeerRoutesOptions } from "../net/peer-routes.js";
+import { replicaRouteGroup, type ReplicaRoutesOptions } from "../net/replica-routes.js";
+import type { NodeCore } from "./node-parts.js";
+
+/** A remote timestamp is merged into this node's clock unless it is too far ahead or invalid. */
+export function timestampObserver({
+  hlc,
+  wallUs,
+}: Pick<NodeCore, "hlc" | "wallUs">): (timestampUs: number) => boolean {
+  return (timestampUs) => {
+    const outcome = hlc.observe(timestampUs, wallUs());
+    return outcome === "merged" || outcome === "behind";
+  };
+}
+
+export function peerRouteOptions(parts: NodeCore): PeerRoutesOptions {
+  const { config, identity, clock, clockGuard, tickLoop } = parts;
+  return {
+    clusterSecret: config.clusterSecret,
+    stats: parts.peerStats,
+    deps: {
+      receive: tickLoop.receive,
+      send: tickLoop.send,
+      nowMs: () => clock.nowMs(),
+      wallMs: () => clockGuard.wallMs(),
+      self: identity.id,
+    },
+  };
+}
+
+export function replicaRouteOptions(parts: NodeCore): ReplicaRoutesOptions {
+  const { config, store, clockGuard } = parts;
+  return {
+    clusterSecret: config.clusterSecret,
+    stats: parts.replicaStats,
+    deps: {
+      store,
+      observeTimestamp: timestampObserver(parts),
+      onTimestampRefused: ({ origin, key, timestampUs }) =>
+        clockGuard.refused("replica", { origin, key, timestampUs }),
+    },
+  };
+}
+
+/** The node-to-node route groups a node serves, for a router without fastify. */
+export function nodeRouteGroups(parts: NodeCore): NodeRouteGroup[] {
+  return [peerRouteGroup(peerRouteOptions(parts)), replicaRouteGroup(replicaRouteOptions(parts))];
+}

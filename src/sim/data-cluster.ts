@@ -1,0 +1,233 @@
+// sim/data-cluster.ts — a cluster of real Grapevine nodes in one process, under virtual time: the
+// data path's simulator (issue 15). Each machine has a simulated disk (sim-disk.ts) that outlives
+// its processes; each process life is the node's own composition root (node/build-node.ts
+// buildNodeCore) given simulated ports: a life clock over the shared virtual clock (life-clock.ts),
+// a wall clock that may be offset, streams of chance derived from the run seed, the disk's
+// database and state files, and the simulated network's HTTP (sim-http.ts), which delivers into
+// the node's own node-to-node routes without fastify (net/internal-routes.ts).
+//
+// Faults act on what they act on in life: a kill ends the process (its timers are silenced, its
+// socket closed) and keeps the disk as SIGKILL leaves it; a power loss also drops the disk's
+// unsynced tail; a pause holds the process's timers and the messages sent to it; a clock offset
+// moves only that machine's wall clock. A restart is a new life on the same disk and address.
+
+import type { Address } from "../core/ids.js";
+import { createRandom, type Random } from "../core/random.js";
+import { buildNodeCore, type BuiltNodeCore } from "../node/build-node.js";
+import { parseNodeConfig, type NodeConfig } from "../node/config.js";
+import { createLogger, type Logger } from "../node/logger.js";
+import type { RandomPurpose } from "../node/node-ports.js";
+import { nodeRouteGroups } from "../node/node-route-options.js";
+import { InternalRoutes } from "../net/internal-routes.js";
+import { LifeClock } from "./life-clock.js";
+import type { ClientView, NodeApi } from "./sim-client.js";
+import { SimDisk } from "./sim-disk.js";
+import { SimHttpNetwork } from "./sim-http.js";
+import { childSeed } from "./seeds.js";
+import type { VirtualClock } from "./virtual-clock.js";
+
+export interface DataClusterOptions {
+  readonly seed: number;
+  readonly clock: VirtualClock;
+  /** Machines, named n1..nN; the first min(3, N) are the seeds. */
+  readonly nodes: number;
+  readonly replicationFactor: number;
+  /** Node options (SPEC §1 flags, without dashes) on top of the simulator's defaults. */
+  readonly nodeFlags?: Readonly<Record<string, string>>;
+  /** A logger for the nodes; silent by default. */
+  readonly logger?: Logger;
+}
+
+export type MachineState = "up" | "paused" | "down";
+
+interface Machine {
+  readonly id: string;
+  readonly address: Address;
+  readonly disk: SimDisk;
+  state: MachineState;
+  lives: number;
+  life: LifeClock | null;
+  node: BuiltNodeCore | null;
+  clockOffsetMs: number;
+  /** Resolvers of clients waiting for this paused machine. */
+  waiting: (() => void)[];
+}
+
+/** Flags every simulated node gets unless the run says otherwise. */
+const SIM_NODE_FLAGS: Readonly<Record<string, string>> = {
+  vnodes: "16",
+  "log-level": "silent",
+  "anti-entropy-interval-s": "off",
+  "max-value-bytes": "16384",
+};
+
+export class DataCluster implements ClientView {
+  readonly clock: VirtualClock;
+  readonly network: SimHttpNetwork;
+  readonly #options: DataClusterOptions;
+  readonly #machines = new Map<string, Machine>();
+  readonly #logger: Logger;
+
+  constructor(options: DataClusterOptions) {
+    this.#options = options;
+    this.clock = options.clock;
+    this.network = new SimHttpNetwork({ clock: options.clock, seed: childSeed(options.seed, "net") });
+    this.#logger = options.logger ?? createLogger({ level: "silent" });
+    for (let i = 1; i <= options.nodes; i++) this.#addMachine(`n${i}`, i);
+  }
+
+  ids(): string[] {
+    return [...this.#machines.keys()];
+  }
+
+  stateOf(id: string): MachineState {
+    return this.#machine(id).state;
+  }
+
+  node(id: string): BuiltNodeCore | null {
+    return this.#machine(id).node;
+  }
+
+  disk(id: string): SimDisk {
+    return this.#machine(id).disk;
+  }
+
+  /** Starts a machine's next life (its first start, or a restart after a kill). */
+  async start(id: string): Promise<void> {
+    const machine = this.#machine(id);
+    if (machine.state !== "down") throw new Error(`${id} is ${machine.state}, not down`);
+    machine.lives += 1;
+    const life = new LifeClock(this.clock);
+    machine.life = life;
+    const node = await buildNodeCore(this.#configOf(machine), {
+      clock: life,
+      logger: this.#logger,
+      wallUs: () => (this.clock.nowMs() + machine.clockOffsetMs) * 1000,
+      randomFor: (purpose) => this.#randomOf(machine, purpose),
+      openDatabase: () => machine.disk.openDatabase(),
+      stateFiles: machine.disk.openFiles(),
+      peerHttp: this.network.client(machine.address),
+    });
+    machine.node = node;
+    machine.state = "up";
+    this.network.listen(machine.address, new InternalRoutes(nodeRouteGroups(node)));
+    node.begin();
+  }
+
+  /** SIGKILL: the process ends where it stands; the disk keeps what reached it. */
+  kill(id: string): void {
+    this.#end(this.#machine(id));
+  }
+
+  /** The machine loses power: a kill, and the disk loses its unsynced tail. */
+  powerLoss(id: string): void {
+    const machine = this.#machine(id);
+    this.#end(machine);
+    machine.disk.powerLoss();
+  }
+
+  pause(id: string): void {
+    const machine = this.#machine(id);
+    if (machine.state !== "up") return;
+    machine.state = "paused";
+    machine.life?.pause();
+    this.network.pause(machine.address);
+  }
+
+  resume(id: string): void {
+    const machine = this.#machine(id);
+    if (machine.state !== "paused") return;
+    machine.state = "up";
+    this.network.resume(machine.address);
+    machine.life?.resume();
+    const waiting = machine.waiting;
+    machine.waiting = [];
+    for (const wake of waiting) wake();
+  }
+
+  setClockOffset(id: string, offsetMs: number): void {
+    this.#machine(id).clockOffsetMs = offsetMs;
+  }
+
+  addressOf(id: string): Address {
+    return this.#machine(id).address;
+  }
+
+  apiOf(id: string): NodeApi | undefined {
+    const node = this.#machine(id).node;
+    if (node === null) return undefined;
+    return {
+      write: (request) => node.coordinator.write(request),
+      delete: (request) => node.coordinator.delete(request),
+      read: (request) => node.readRepair.read(request),
+    };
+  }
+
+  whenRunning(id: string): Promise<void> {
+    const machine = this.#machine(id);
+    if (machine.state !== "paused") return Promise.resolve();
+    return new Promise((resolve) => machine.waiting.push(resolve));
+  }
+
+  #end(machine: Machine): void {
+    if (machine.state === "down") return;
+    machine.life?.kill();
+    machine.disk.kill();
+    this.network.crash(machine.address);
+    machine.state = "down";
+    machine.life = null;
+    machine.node = null;
+    // A client waiting on a paused machine that died is refused, as by a closed socket.
+    const waiting = machine.waiting;
+    machine.waiting = [];
+    for (const wake of waiting) wake();
+  }
+
+  #addMachine(id: string, index: number): void {
+    const disk = new SimDisk({
+      clock: this.clock,
+      random: createRandom(childSeed(this.#options.seed, `disk:${id}`)),
+      name: id,
+    });
+    this.#machines.set(id, {
+      id,
+      address: `10.0.0.${index}:7000`,
+      disk,
+      state: "down",
+      lives: 0,
+      life: null,
+      node: null,
+      clockOffsetMs: 0,
+      waiting: [],
+    });
+  }
+
+  #configOf(machine: Machine): NodeConfig {
+    const seeds = this.ids()
+      .slice(0, Math.min(3, this.#options.nodes))
+      .map((id) => this.#machine(id).address);
+    return parseNodeConfig(
+      {
+        ...SIM_NODE_FLAGS,
+        id: machine.id,
+        listen: machine.address,
+        "data-dir": `/sim/${machine.id}`,
+        seeds: seeds.join(","),
+        "replication-factor": String(this.#options.replicationFactor),
+        ...this.#options.nodeFlags,
+      },
+      {},
+    );
+  }
+
+  #randomOf(machine: Machine, purpose: RandomPurpose): Random {
+    const lifeSeed = childSeed(childSeed(this.#options.seed, machine.id), machine.lives);
+    return createRandom(childSeed(lifeSeed, purpose));
+  }
+
+  #machine(id: string): Machine {
+    const machine = this.#machines.get(id);
+    if (machine === undefined) throw new Error(`no machine ${id} in this simulation`);
+    return machine;
+  }
+}

@@ -1,0 +1,268 @@
+// sim/data-run.ts — one seeded run of the data-path simulator, start to verdict:
+//
+//   start every machine → wait until each serves → clients run the workload while the fault plan
+//   plays → at healAtMs every fault is undone and the clients stop → the cluster settles (hints
+//   replay) → every node runs a full repair → quorum reads of every written key from every node,
+//   and each key's replicas' own copies → the history judge (history/checker.ts).
+//
+// Everything is drawn from the seed through named child streams (seeds.ts), so the same seed replays
+// the same run, event for event. A run returns its verdict; it throws only for a bug in the
+// simulator itself (a stuck phase past its bound names the phase).
+
+import { createRandom, randomInt } from "../core/random.js";
+import { tokenOf } from "../ring/partitioner.js";
+import { sharedReplicasFor } from "../ring/placement.js";
+import { DataCluster } from "./data-cluster.js";
+import { applyFault, healAll } from "./data-faults.js";
+import { planFaults, type FaultKind } from "./fault-plan.js";
+import { checkHistory, type CheckResult } from "./history/checker.js";
+import type { History, ReplicaState } from "./history/types.js";
+import { ClientHistory, runClientOp, type ClientView } from "./sim-client.js";
+import { awaitVirtual, runVirtual } from "./sim-loop.js";
+import { childSeed } from "./seeds.js";
+import { VirtualClock } from "./virtual-clock.js";
+import { WorkloadGenerator, type WorkloadOptions } from "./workload.js";
+
+export interface DataRunOptions {
+  readonly seed: number;
+  readonly nodes: number;
+  readonly replicationFactor: number;
+  /** Client workers, each with one operation in flight. */
+  readonly workers: number;
+  /** Virtual ms of workload and faults; then everything heals. */
+  readonly faultPhaseMs: number;
+  /** Fault families in play; empty for a run without faults. */
+  readonly faultKinds: ReadonlySet<FaultKind>;
+  readonly meanFaultGapMs: number;
+  readonly maxDownAtOnce: number;
+  /** Virtual ms a client waits between two operations. */
+  readonly thinkMs: number;
+  readonly workload?: Partial<WorkloadOptions>;
+  readonly nodeFlags?: Readonly<Record<string, string>>;
+}
+
+export const DATA_RUN_DEFAULTS: Omit<DataRunOptions, "seed"> = {
+  nodes: 5,
+  replicationFactor: 3,
+  workers: 8,
+  faultPhaseMs: 30_000,
+  faultKinds: new Set<FaultKind>(["crash", "pause", "partition", "cut", "loss", "duplication", "clock", "disk"]),
+  meanFaultGapMs: 3_000,
+  maxDownAtOnce: 1,
+  thinkMs: 5,
+};
+
+/** Bounds of the phases after the faults, virtual ms. */
+const PHASE_LIMITS = {
+  startMs: 60_000,
+  settleMs: 15_000,
+  repairMs: 120_000,
+  finalReadMs: 60_000,
+} as const;
+
+/** The simulated wall clock's epoch: a real-looking date, so generations look like real ones. */
+const EPOCH_MS = 1_780_000_000_000;
+
+export interface DataRunResult {
+  readonly seed: number;
+  readonly check: CheckResult;
+  readonly history: History;
+  /** Workload operations run (final reads not included). */
+  readonly operations: number;
+  readonly virtualMs: number;
+  readonly eventsRun: number;
+}
+
+export async function runDataSimulation(options: DataRunOptions): Promise<DataRunResult> {
+  const clock = new VirtualClock({ startMs: EPOCH_MS });
+  const cluster = new DataCluster({
+    seed: options.seed,
+    clock,
+    nodes: options.nodes,
+    replicationFactor: options.replicationFactor,
+    ...(options.nodeFlags === undefined ? {} : { nodeFlags: options.nodeFlags }),
+  });
+  const history = new ClientHistory();
+  await startAll(cluster);
+  const startMs = clock.nowMs();
+  scheduleFaults(cluster, history, options, startMs);
+  const done = startWorkers(cluster, history, options, startMs + options.faultPhaseMs);
+  await runVirtual(clock, startMs + options.faultPhaseMs);
+  healAll(cluster);
+  history.note(clock.nowMs() - startMs, "heal: every fault undone");
+  await awaitVirtual(clock, done, clock.nowMs() + PHASE_LIMITS.settleMs);
+  await restartDown(cluster);
+  await runVirtual(clock, clock.nowMs() + PHASE_LIMITS.settleMs);
+  await repairAll(cluster);
+  const finalReads = await readFinal(cluster, history);
+  const replicas = await replicaCopies(cluster, history);
+  const record: History = {
+    name: `sim seed ${options.seed}`,
+    startedAt: new Date(EPOCH_MS).toISOString(),
+    ops: history.ops,
+    finalReads,
+    replicas,
+    events: history.events,
+  };
+  return {
+    seed: options.seed,
+    check: checkHistory(record, { replicationFactor: options.replicationFactor }),
+    history: record,
+    operations: history.ops.length,
+    virtualMs: clock.nowMs() - EPOCH_MS,
+    eventsRun: clock.eventsRun,
+  };
+}
+
+async function startAll(cluster: DataCluster): Promise<void> {
+  const { clock } = cluster;
+  await awaitVirtual(clock, Promise.all(cluster.ids().map((id) => cluster.start(id))), clock.nowMs() + 1);
+  await awaitVirtual(
+    clock,
+    untilTrue(cluster, () => cluster.ids().every((id) => cluster.node(id)?.readiness().ready === true)),
+    clock.nowMs() + PHASE_LIMITS.startMs,
+  );
+}
+
+/** Resolves once `condition` holds, checking every 100 ms of virtual time. */
+function untilTrue(cluster: DataCluster, condition: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if (condition()) resolve();
+      else cluster.clock.schedule(100, check);
+    };
+    check();
+  });
+}
+
+function scheduleFaults(
+  cluster: DataCluster,
+  history: ClientHistory,
+  options: DataRunOptions,
+  startMs: number,
+): void {
+  if (options.faultKinds.size === 0) return;
+  const plan = planFaults(createRandom(childSeed(options.seed, "faults")), {
+    nodes: cluster.ids(),
+    replicationFactor: options.replicationFactor,
+    durationMs: options.faultPhaseMs,
+    healAtMs: options.faultPhaseMs,
+    meanGapMs: options.meanFaultGapMs,
+    maxDownAtOnce: options.maxDownAtOnce,
+    maxClockOffsetMs: cluster.node(cluster.ids()[0] as string)?.config.maxClockOffsetMs ?? 500,
+    kinds: options.faultKinds,
+  });
+  for (const { atMs, fault } of plan) {
+    cluster.clock.scheduleAt(startMs + atMs, () => {
+      history.note(atMs, applyFault(cluster, fault));
+    });
+  }
+}
+
+/** Every worker runs operations until `untilMs`; resolves when the last one has finished. */
+function startWorkers(
+  cluster: DataCluster,
+  history: ClientHistory,
+  options: DataRunOptions,
+  untilMs: number,
+): Promise<void> {
+  const { clock } = cluster;
+  const workload = new WorkloadGenerator(createRandom(childSeed(options.seed, "workload")), {
+    replicationFactor: options.replicationFactor,
+    ...options.workload,
+  });
+  const ids = cluster.ids();
+  const clientTimeoutMs = 2 * (cluster.node(ids[0] as string)?.config.requestTimeoutMs ?? 2_000);
+  const workers = Array.from({ length: options.workers }, async (_, worker) => {
+    const routing = createRandom(childSeed(options.seed, `routing:${worker}`));
+    while (clock.nowMs() < untilMs) {
+      const op = workload.next(worker);
+      const node = ids[randomInt(routing, ids.length)] as string;
+      const clientOp =
+        op.kind === "put" ? { ...op, kind: "put" as const, value: op.value ?? "" } : { ...op, kind: op.kind };
+      await runClientOp(cluster, history, clientOp, { worker: `w${worker}`, node, clientTimeoutMs });
+      await sleep(clock, options.thinkMs);
+    }
+  });
+  return Promise.all(workers).then(() => undefined);
+}
+
+function sleep(clock: ClientView["clock"], ms: number): Promise<void> {
+  return new Promise((resolve) => clock.schedule(ms, resolve));
+}
+
+async function restartDown(cluster: DataCluster): Promise<void> {
+  const down = cluster.ids().filter((id) => cluster.stateOf(id) === "down");
+  if (down.length === 0) return;
+  const { clock } = cluster;
+  await awaitVirtual(clock, Promise.all(down.map((id) => cluster.start(id))), clock.nowMs() + 1);
+}
+
+/** A full repair on every node, one after another, each waited for. */
+async function repairAll(cluster: DataCluster): Promise<void> {
+  const { clock } = cluster;
+  for (const id of cluster.ids()) {
+    const node = cluster.node(id);
+    if (node === null) continue;
+    const job = node.antiEntropy.startRepair({ dryRun: false });
+    await awaitVirtual(
+      clock,
+      untilTrue(cluster, () => node.antiEntropy.job(job)?.state !== "running"),
+      clock.nowMs() + PHASE_LIMITS.repairMs,
+    );
+  }
+}
+
+function writtenKeys(history: ClientHistory): string[] {
+  const keys = new Set<string>();
+  for (const op of history.ops) if (op.kind === "write") keys.add(op.key);
+  return [...keys].sort();
+}
+
+async function readFinal(cluster: DataCluster, history: ClientHistory): Promise<History["finalReads"]> {
+  const { clock } = cluster;
+  const keys = writtenKeys(history);
+  // The final reads take ids from the same sequence, and leave the workload's list as it was.
+  const workloadOps = history.ops.length;
+  const reads = cluster.ids().flatMap((node) =>
+    keys.map((key) =>
+      runClientOp(
+        cluster,
+        history,
+        { kind: "get", key, level: "quorum" },
+        { worker: "final", node, clientTimeoutMs: 10_000 },
+      ),
+    ),
+  );
+  await awaitVirtual(clock, Promise.all(reads), clock.nowMs() + PHASE_LIMITS.finalReadMs);
+  const finals = history.ops.splice(workloadOps);
+  return finals.filter((op) => op.kind === "read").sort((a, b) => a.id - b.id);
+}
+
+async function replicaCopies(cluster: DataCluster, history: ClientHistory): Promise<ReplicaState[]> {
+  const first = cluster.node(cluster.ids()[0] as string);
+  if (first === null) throw new Error("the first node is down after heal");
+  const ring = first.engine.ring();
+  const states = writtenKeys(history).map(async (key): Promise<ReplicaState> => {
+    const replicas = sharedReplicasFor(ring, tokenOf(key), first.config.replicationFactor);
+    const copies = await Promise.all(
+      replicas.map(async (replica) => {
+        const record = await cluster.node(replica)?.store.get(key);
+        return {
+          node: replica,
+          version:
+            record === undefined
+              ? null
+              : {
+                  timestampUs: record.timestampUs,
+                  writer: record.writer,
+                  value: Buffer.from(record.value).toString("latin1"),
+                  tombstone: record.tombstone,
+                },
+        };
+      }),
+    );
+    return { key, copies };
+  });
+  return awaitVirtual(cluster.clock, Promise.all(states), cluster.clock.nowMs() + 1_000);
+}
