@@ -1,5 +1,6 @@
-// net/repair-routes.ts — the fastify plugin through which a node answers another replica's repair
-// session (`POST /internal/v1/repair`, net/repair-protocol.ts).
+// net/repair-routes.ts — the route through which a node answers another replica's repair session
+// (`POST /internal/v1/repair`, net/repair-protocol.ts), as a route group (net/node-route.ts) that
+// fastify mounts (repairRoutes) and the simulator serves without it (net/internal-routes.ts).
 //
 // Every body is distrusted until checked (ARCHITECTURE §6.5): the cluster secret, content type and
 // size (route-guard.ts), msgpack, the schema, and then what the schema cannot see: tree nodes that
@@ -22,7 +23,8 @@ import { descendants } from "../antientropy/tree-diff.js";
 import { LEAF_BUCKET_BITS_MAX } from "../antientropy/range-trees.js";
 import { decodeRecord, encodeRecord, type KeyedRecord } from "../storage/record.js";
 import type { Store } from "../storage/store.js";
-import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
+import { encodePeerBody } from "./codec.js";
+import { decodeNodeBody, msgpackAnswer, requireBody, type NodeRoute, type NodeRouteGroup } from "./node-route.js";
 import { isValidReplicaKey } from "./replica-protocol.js";
 import {
   firstRepairViolation,
@@ -38,7 +40,7 @@ import {
   type NodesRequest,
   type RootsRequest,
 } from "./repair-protocol.js";
-import { guardNodeRoutes } from "./route-guard.js";
+import { mountNodeRoutes } from "./route-guard.js";
 
 export interface RepairRoutesDeps {
   readonly store: Pick<Store, "segments" | "scanHashed" | "get" | "apply">;
@@ -106,6 +108,8 @@ export class RepairRouteStats {
   refusedMalformed = 0;
   refusedUnauthorized = 0;
 }
+
+type RepairRequest = RootsRequest | NodesRequest | BucketsRequest | EntriesRequest | ExchangeRequest;
 
 function rangeOf(wire: readonly [bigint, bigint]): { start: bigint; end: bigint } {
   return { start: wire[0], end: wire[1] };
@@ -249,49 +253,54 @@ async function answerExchange(deps: RepairRoutesDeps, stats: RepairRouteStats, r
   return { records };
 }
 
-export const repairRoutes: FastifyPluginAsync<RepairRoutesOptions> = async (app: FastifyInstance, options) => {
+/**
+ * The repair route without its HTTP server: fastify mounts it below, InternalRoutes calls it directly.
+ * Each group keeps its own tree cache and session memory, so build one per node.
+ */
+export function repairRouteGroup(options: RepairRoutesOptions): NodeRouteGroup {
   const { deps, stats } = options;
-  const bodyLimit = options.bodyBytesMax ?? REPAIR_REQUEST_BYTES_MAX;
-  guardNodeRoutes(app, { clusterSecret: options.clusterSecret, bodyLimit, stats, what: "repair" });
   const trees = new TreeCache();
   const sessions = new SessionRanges();
+  const route: NodeRoute = {
+    path: REPAIR_PATH,
+    bodyLimit: options.bodyBytesMax ?? REPAIR_REQUEST_BYTES_MAX,
+    async handle(raw) {
+      const body = requireBody(raw, "a repair request");
+      const decoded = decodeNodeBody(body);
+      if (!repairRequestCheck.Check(decoded)) {
+        throw new GrapevineError("bad_request", `bad repair request: ${firstRepairViolation(repairRequestCheck, decoded)}`);
+      }
+      stats.requests++;
+      stats.bytesReceived += body.length;
+      const encoded = encodePeerBody(await answerRepair(deps, stats, trees, sessions, decoded));
+      stats.bytesSent += encoded.length;
+      return msgpackAnswer(encoded);
+    },
+  };
+  return { clusterSecret: options.clusterSecret, stats, what: "repair", routes: [route] };
+}
 
-  app.post(REPAIR_PATH, { bodyLimit }, async (request, reply) => {
-    const body = request.body;
-    if (!Buffer.isBuffer(body) || body.length === 0) {
-      throw new GrapevineError("bad_request", `a repair request is a non-empty ${PEER_CONTENT_TYPE} body`);
-    }
-    let decoded: unknown;
-    try {
-      decoded = decodePeerBody(body);
-    } catch {
-      throw new GrapevineError("bad_request", "the body is not valid msgpack");
-    }
-    if (!repairRequestCheck.Check(decoded)) {
-      throw new GrapevineError("bad_request", `bad repair request: ${firstRepairViolation(repairRequestCheck, decoded)}`);
-    }
-    stats.requests++;
-    stats.bytesReceived += body.length;
-    let answer: unknown;
-    switch (decoded.op) {
-      case "roots":
-        answer = await answerRoots(deps, trees, sessions, decoded);
-        break;
-      case "nodes":
-        answer = await answerNodes(deps, trees, sessions, decoded);
-        break;
-      case "buckets":
-        answer = await answerBuckets(deps, sessions, decoded);
-        break;
-      case "entries":
-        answer = await answerEntries(deps, sessions, decoded);
-        break;
-      case "exchange":
-        answer = await answerExchange(deps, stats, decoded);
-        break;
-    }
-    const encoded = encodePeerBody(answer);
-    stats.bytesSent += encoded.length;
-    return reply.code(200).type(PEER_CONTENT_TYPE).send(encoded);
-  });
+async function answerRepair(
+  deps: RepairRoutesDeps,
+  stats: RepairRouteStats,
+  trees: TreeCache,
+  sessions: SessionRanges,
+  request: RepairRequest,
+): Promise<unknown> {
+  switch (request.op) {
+    case "roots":
+      return answerRoots(deps, trees, sessions, request);
+    case "nodes":
+      return answerNodes(deps, trees, sessions, request);
+    case "buckets":
+      return answerBuckets(deps, sessions, request);
+    case "entries":
+      return answerEntries(deps, sessions, request);
+    case "exchange":
+      return answerExchange(deps, stats, request);
+  }
+}
+
+export const repairRoutes: FastifyPluginAsync<RepairRoutesOptions> = async (app: FastifyInstance, options) => {
+  mountNodeRoutes(app, repairRouteGroup(options));
 };

@@ -1,6 +1,7 @@
-// net/stream-routes.ts — the fastify plugin through which a node serves range streaming to its peers
+// net/stream-routes.ts — the routes through which a node serves range streaming to its peers
 // (net/stream-protocol.ts): a page of a token range out of its store (fetch), and a page of streamed
-// records into it (push).
+// records into it (push). A route group (net/node-route.ts): fastify mounts it (streamRoutes), the
+// simulator serves it without fastify (net/internal-routes.ts).
 //
 // Guarded like every node-to-node route (net/route-guard.ts: secret, msgpack, size), then checked
 // against the schema. A fetch reads from the store's token-ordered scan (storage snapshot per scan),
@@ -13,9 +14,17 @@ import type { FastifyPluginAsync } from "fastify";
 import { GrapevineError } from "../core/errors.js";
 import { decodeRecord, encodeRecord, type KeyedRecord } from "../storage/record.js";
 import type { Store } from "../storage/store.js";
-import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
+import { encodePeerBody } from "./codec.js";
+import {
+  decodeNodeBody,
+  msgpackAnswer,
+  requireBody,
+  type NodeRoute,
+  type NodeRouteAnswer,
+  type NodeRouteGroup,
+} from "./node-route.js";
 import { isValidReplicaKey } from "./replica-protocol.js";
-import { guardNodeRoutes } from "./route-guard.js";
+import { mountNodeRoutes } from "./route-guard.js";
 import { streamedBytes, takePage } from "../topology/stream.js";
 import {
   STREAM_FETCH_PATH,
@@ -47,65 +56,69 @@ export interface StreamRoutesOptions {
   readonly stats: StreamRouteStats;
 }
 
-function decodeBody(body: unknown): unknown {
-  if (!Buffer.isBuffer(body) || body.length === 0) {
-    throw new GrapevineError("bad_request", `a stream request is a non-empty ${PEER_CONTENT_TYPE} body`);
+type StreamStore = StreamRoutesOptions["store"];
+
+async function answerFetch(store: StreamStore, stats: StreamRouteStats, raw: Buffer | undefined): Promise<NodeRouteAnswer> {
+  const decoded = decodeNodeBody(requireBody(raw, "a stream request"));
+  if (!streamFetchRequestCheck.Check(decoded)) {
+    throw new GrapevineError("bad_request", `bad stream fetch: ${streamViolation(streamFetchRequestCheck, decoded)}`);
   }
-  try {
-    return decodePeerBody(body);
-  } catch {
-    throw new GrapevineError("bad_request", "the body is not valid msgpack");
+  const afterKey = decoded.after ?? null;
+  if (afterKey !== null && !isValidReplicaKey(afterKey)) throw new GrapevineError("bad_request", "bad stream fetch: after is not 1 to 1024 bytes of UTF-8");
+  const page = await takePage(
+    store.scanRange({ start: decoded.start, end: decoded.end }, { limit: decoded.limit + 1, tombstones: true, afterKey }),
+    (scanned) => encodeRecord(scanned.record),
+    { recordsMax: decoded.limit, bytesMax: decoded.bytes ?? STREAM_PROTOCOL_LIMITS.pageBytesTarget },
+  );
+  const records: StreamFetchReply["records"] = page.records.map((streamed) => [streamed.key, streamed.record, streamed.token]);
+  let bytes = 0;
+  for (const streamed of page.records) bytes += streamedBytes(streamed.key, streamed.record);
+  const done = page.done;
+  stats.fetches++;
+  stats.recordsSent += records.length;
+  stats.bytesSent += bytes;
+  const body: StreamFetchReply = { records, done };
+  return msgpackAnswer(encodePeerBody(body));
+}
+
+async function answerPush(store: StreamStore, stats: StreamRouteStats, raw: Buffer | undefined): Promise<NodeRouteAnswer> {
+  const decoded = decodeNodeBody(requireBody(raw, "a stream request"));
+  if (!streamPushRequestCheck.Check(decoded)) {
+    throw new GrapevineError("bad_request", `bad stream push: ${streamViolation(streamPushRequestCheck, decoded)}`);
   }
+  const writes: KeyedRecord[] = [];
+  let bytes = 0;
+  for (const [key, recordBytes] of decoded.records) {
+    if (!isValidReplicaKey(key)) throw new GrapevineError("bad_request", "a streamed key is not 1 to 1024 bytes of UTF-8");
+    try {
+      writes.push({ key, record: decodeRecord(recordBytes) });
+    } catch (error) {
+      throw new GrapevineError("bad_request", `a streamed record is malformed: ${(error as Error).message}`);
+    }
+    bytes += key.length + recordBytes.length;
+  }
+  const result = await store.apply(writes);
+  stats.pushes++;
+  stats.recordsReceived += writes.length;
+  stats.bytesReceived += bytes;
+  const body: StreamPushReply = { applied: result.written, superseded: result.superseded };
+  return msgpackAnswer(encodePeerBody(body));
+}
+
+/**
+ * The stream routes without their HTTP server: fastify mounts them below, InternalRoutes calls them
+ * directly. Both read bodies up to one page at its largest (STREAM_PAGE_BYTES_MAX): a fetch is far
+ * smaller, but one bound keeps what a source accepts the same on both routes.
+ */
+export function streamRouteGroup(options: StreamRoutesOptions): NodeRouteGroup {
+  const { store, stats } = options;
+  const routes: NodeRoute[] = [
+    { path: STREAM_FETCH_PATH, bodyLimit: STREAM_PAGE_BYTES_MAX, handle: (raw) => answerFetch(store, stats, raw) },
+    { path: STREAM_PUSH_PATH, bodyLimit: STREAM_PAGE_BYTES_MAX, handle: (raw) => answerPush(store, stats, raw) },
+  ];
+  return { clusterSecret: options.clusterSecret, stats, what: "stream", routes };
 }
 
 export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app, options) => {
-  const { store, stats } = options;
-  guardNodeRoutes(app, { clusterSecret: options.clusterSecret, bodyLimit: STREAM_PAGE_BYTES_MAX, stats, what: "stream" });
-
-  app.post(STREAM_FETCH_PATH, async (request, reply) => {
-    const decoded = decodeBody(request.body);
-    if (!streamFetchRequestCheck.Check(decoded)) {
-      throw new GrapevineError("bad_request", `bad stream fetch: ${streamViolation(streamFetchRequestCheck, decoded)}`);
-    }
-    const afterKey = decoded.after ?? null;
-    if (afterKey !== null && !isValidReplicaKey(afterKey)) throw new GrapevineError("bad_request", "bad stream fetch: after is not 1 to 1024 bytes of UTF-8");
-    const page = await takePage(
-      store.scanRange({ start: decoded.start, end: decoded.end }, { limit: decoded.limit + 1, tombstones: true, afterKey }),
-      (scanned) => encodeRecord(scanned.record),
-      { recordsMax: decoded.limit, bytesMax: decoded.bytes ?? STREAM_PROTOCOL_LIMITS.pageBytesTarget },
-    );
-    const records: StreamFetchReply["records"] = page.records.map((streamed) => [streamed.key, streamed.record, streamed.token]);
-    let bytes = 0;
-    for (const streamed of page.records) bytes += streamedBytes(streamed.key, streamed.record);
-    const done = page.done;
-    stats.fetches++;
-    stats.recordsSent += records.length;
-    stats.bytesSent += bytes;
-    const body: StreamFetchReply = { records, done };
-    return reply.code(200).type(PEER_CONTENT_TYPE).send(encodePeerBody(body));
-  });
-
-  app.post(STREAM_PUSH_PATH, async (request, reply) => {
-    const decoded = decodeBody(request.body);
-    if (!streamPushRequestCheck.Check(decoded)) {
-      throw new GrapevineError("bad_request", `bad stream push: ${streamViolation(streamPushRequestCheck, decoded)}`);
-    }
-    const writes: KeyedRecord[] = [];
-    let bytes = 0;
-    for (const [key, recordBytes] of decoded.records) {
-      if (!isValidReplicaKey(key)) throw new GrapevineError("bad_request", "a streamed key is not 1 to 1024 bytes of UTF-8");
-      try {
-        writes.push({ key, record: decodeRecord(recordBytes) });
-      } catch (error) {
-        throw new GrapevineError("bad_request", `a streamed record is malformed: ${(error as Error).message}`);
-      }
-      bytes += key.length + recordBytes.length;
-    }
-    const result = await store.apply(writes);
-    stats.pushes++;
-    stats.recordsReceived += writes.length;
-    stats.bytesReceived += bytes;
-    const body: StreamPushReply = { applied: result.written, superseded: result.superseded };
-    return reply.code(200).type(PEER_CONTENT_TYPE).send(encodePeerBody(body));
-  });
+  mountNodeRoutes(app, streamRouteGroup(options));
 };

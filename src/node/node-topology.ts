@@ -10,7 +10,9 @@ import { isTopologyEngine, type ClusterEngine } from "../cluster/engine.js";
 import type { Token } from "../ring/partitioner.js";
 import type { Store } from "../storage/store.js";
 import { StreamClient } from "../net/stream-client.js";
-import { StreamRouteStats, streamRoutes } from "../net/stream-routes.js";
+import type { NodeRouteGroup } from "../net/node-route.js";
+import { mountNodeRoutes } from "../net/route-guard.js";
+import { streamRouteGroup, StreamRouteStats } from "../net/stream-routes.js";
 import { topologyRoutes } from "../api/topology-routes.js";
 import type { Logger } from "./logger.js";
 import { planStart, type StartPlan } from "../topology/bootstrap.js";
@@ -81,6 +83,11 @@ export interface NodeTopology {
   /** Resolves when a ring change ends this node: 0 after a decommission, 1 after a failed bootstrap. */
   readonly exitRequested: Promise<{ code: number; reason: string }>;
   register(app: FastifyInstance): Promise<void>;
+  /**
+   * The node-to-node routes register() mounts (the stream routes), for a server without fastify
+   * (net/internal-routes.ts). The same group objects, so the counters are shared.
+   */
+  routeGroups(): NodeRouteGroup[];
   /** Starts the bootstrap when this start needs one; call after the node serves and has ticked once. */
   begin(): void;
   close(): Promise<void>;
@@ -120,14 +127,17 @@ export function createNodeTopology(input: NodeTopologyInput): NodeTopology | nul
     requestExit: (code, reason) => requestExit({ code, reason }),
   });
   const routeStats = new StreamRouteStats();
+  const streamGroup = streamRouteGroup({ clusterSecret: input.clusterSecret, store: input.store, stats: routeStats });
   return {
     service,
     routeStats,
     exitRequested,
     async register(app) {
-      await app.register(streamRoutes, { clusterSecret: input.clusterSecret, store: input.store, stats: routeStats });
+      // Encapsulated, as a plugin: the stream guard's parsers and error handler stay on its routes.
+      await app.register(async (scope) => mountNodeRoutes(scope, streamGroup));
       await app.register(topologyRoutes, { service });
     },
+    routeGroups: () => [streamGroup],
     begin() {
       const { plan, isSeed } = input.ringStart;
       if (plan.kind === "bootstrap") service.startBootstrap({ isSeed, resumeTokens: plan.resumeTokens });
