@@ -14,7 +14,7 @@ import { kvRoutes } from "../api/kv-routes.js";
 import { metricsRoutes } from "../api/metrics.js";
 import { readyRoutes } from "../api/ready-routes.js";
 import type { NodeParts } from "./node-parts.js";
-import { peerRouteOptions, replicaRouteOptions, timestampObserver } from "./node-route-options.js";
+import { peerRouteOptions, repairRouteOptions, replicaRouteOptions } from "./node-route-options.js";
 
 export async function registerNodeRoutes(app: FastifyInstance, parts: NodeParts): Promise<void> {
   await registerMembershipRoutes(app, parts);
@@ -39,17 +39,8 @@ async function registerMembershipRoutes(app: FastifyInstance, parts: NodeParts):
 }
 
 async function registerReplicaRoutes(app: FastifyInstance, parts: NodeParts): Promise<void> {
-  const { config, store, clockGuard } = parts;
   await app.register(replicaRoutes, replicaRouteOptions(parts));
-  await app.register(repairRoutes, {
-    clusterSecret: config.clusterSecret,
-    stats: parts.repairStats,
-    deps: {
-      // Pushed records from the future are skipped one by one; the rest of the exchange applies.
-      store: clockGuard.guardStore(store, "repair"),
-      observeTimestamp: timestampObserver(parts),
-    },
-  });
+  await app.register(repairRoutes, repairRouteOptions(parts));
 }
 
 async function registerClientRoutes(app: FastifyInstance, parts: NodeParts): Promise<void> {

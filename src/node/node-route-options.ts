@@ -5,6 +5,7 @@
 
 import type { NodeRouteGroup } from "../net/node-route.js";
 import { peerRouteGroup, type PeerRoutesOptions } from "../net/peer-routes.js";
+import { repairRouteGroup, type RepairRoutesOptions } from "../net/repair-routes.js";
 import { replicaRouteGroup, type ReplicaRoutesOptions } from "../net/replica-routes.js";
 import type { NodeCore } from "./node-parts.js";
 
@@ -48,7 +49,25 @@ export function replicaRouteOptions(parts: NodeCore): ReplicaRoutesOptions {
   };
 }
 
+export function repairRouteOptions(parts: NodeCore): RepairRoutesOptions {
+  const { config, store, clockGuard } = parts;
+  return {
+    clusterSecret: config.clusterSecret,
+    stats: parts.repairStats,
+    deps: {
+      // Pushed records from the future are skipped one by one; the rest of the exchange applies.
+      store: clockGuard.guardStore(store, "repair"),
+      observeTimestamp: timestampObserver(parts),
+    },
+  };
+}
+
 /** The node-to-node route groups a node serves, for a router without fastify. */
 export function nodeRouteGroups(parts: NodeCore): NodeRouteGroup[] {
-  return [peerRouteGroup(peerRouteOptions(parts)), replicaRouteGroup(replicaRouteOptions(parts))];
+  return [
+    peerRouteGroup(peerRouteOptions(parts)),
+    replicaRouteGroup(replicaRouteOptions(parts)),
+    repairRouteGroup(repairRouteOptions(parts)),
+    ...(parts.topology?.routeGroups() ?? []),
+  ];
 }

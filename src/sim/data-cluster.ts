@@ -106,7 +106,7 @@ export class DataCluster implements ClientView {
       randomFor: (purpose) => this.#randomOf(machine, purpose),
       openDatabase: () => machine.disk.openDatabase(),
       stateFiles: machine.disk.openFiles(),
-      peerHttp: this.network.client(machine.address),
+      peerHttp: this.network.client(machine.address, life),
     });
     machine.node = node;
     machine.state = "up";

@@ -201,6 +201,11 @@ export class SimHttpNetwork {
     this.cuts.add(linkKey(from, to));
   }
 
+  /** Restores the link from → to that cut() cut. */
+  restore(from: Address, to: Address): void {
+    this.cuts.delete(linkKey(from, to));
+  }
+
   /** Ends the partition and restores every cut link. */
   heal(): void {
     this.groups = null;
