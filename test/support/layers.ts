@@ -20,6 +20,6 @@ export const HEIGHT: Readonly<Record<string, number>> = {
   net: 6,
   api: 6,
   node: 7,
-  sim: 7,
-  cli: 8,
+  sim: 8,
+  cli: 9,
 };
