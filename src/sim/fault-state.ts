@@ -75,11 +75,13 @@ export class FaultState {
         this.down.set(fault.node, fault.kind === "pause" ? "paused" : "dead");
         return;
       case "restart":
-      case "resume":
-        assert(this.down.get(fault.node) === (fault.kind === "restart" ? "dead" : "paused"), () =>
-          `${fault.kind} of ${fault.node}, which is not ${fault.kind === "restart" ? "dead" : "paused"}`);
-        this.down.delete(fault.node);
+      case "resume": {
+        const was: DownState = fault.kind === "restart" ? "dead" : "paused";
+        const node = fault.node;
+        assert(this.down.get(node) === was, () => `${fault.kind} of ${node}, not ${was}`);
+        this.down.delete(node);
         return;
+      }
       case "partition":
       case "heal":
         assert(this.partitioned === (fault.kind === "heal"), `${fault.kind} when it is not due`);
@@ -129,9 +131,8 @@ export class FaultState {
   }
 
   #applyRing(fault: Fault, atMs: number): void {
-    if (fault.kind !== "bootstrap" && fault.kind !== "decommission" && fault.kind !== "removenode") {
-      return;
-    }
+    const ring = fault.kind === "bootstrap" || fault.kind === "decommission";
+    if (!ring && fault.kind !== "removenode") return;
     this.lastRingAtMs = atMs;
     const node = fault.node;
     if (fault.kind === "bootstrap") {
