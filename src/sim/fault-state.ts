@@ -38,6 +38,8 @@ export class FaultState {
   readonly spares: string[];
   readonly down = new Map<string, DownState>();
   partitioned = false;
+  // Kept apart from the partition: SimNetwork.heal() also restores cuts, so a later restore may
+  // be a no-op there, but a plan that restores its own cuts is right under either meaning of heal.
   readonly cuts = new Map<string, { readonly from: string; readonly to: string }>();
   loss = 0;
   duplication = 0;
