@@ -91,7 +91,8 @@ export function planFaults(random: Random, options: FaultPlanOptions): PlannedFa
   // Spread over the window, in order, so each undo has time to land before the next.
   const undos = state.undoAll();
   undos.forEach((fault, i) => {
-    const atMs = Math.floor(cleanupAtMs + ((i + 1) * (healAtMs - cleanupAtMs)) / (undos.length + 1));
+    const step = (healAtMs - cleanupAtMs) / (undos.length + 1);
+    const atMs = Math.floor(cleanupAtMs + (i + 1) * step);
     state.apply(fault, atMs);
     plan.push({ atMs, fault });
   });

@@ -38,6 +38,8 @@ export class FaultState {
   readonly spares: string[];
   readonly down = new Map<string, DownState>();
   partitioned = false;
+  // Kept apart from the partition: SimNetwork.heal() also restores cuts, so a later restore may
+  // be a no-op there, but a plan that restores its own cuts is right under either meaning of heal.
   readonly cuts = new Map<string, { readonly from: string; readonly to: string }>();
   loss = 0;
   duplication = 0;
@@ -75,11 +77,13 @@ export class FaultState {
         this.down.set(fault.node, fault.kind === "pause" ? "paused" : "dead");
         return;
       case "restart":
-      case "resume":
-        assert(this.down.get(fault.node) === (fault.kind === "restart" ? "dead" : "paused"), () =>
-          `${fault.kind} of ${fault.node}, which is not ${fault.kind === "restart" ? "dead" : "paused"}`);
-        this.down.delete(fault.node);
+      case "resume": {
+        const was: DownState = fault.kind === "restart" ? "dead" : "paused";
+        const node = fault.node;
+        assert(this.down.get(node) === was, () => `${fault.kind} of ${node}, not ${was}`);
+        this.down.delete(node);
         return;
+      }
       case "partition":
       case "heal":
         assert(this.partitioned === (fault.kind === "heal"), `${fault.kind} when it is not due`);
@@ -129,9 +133,8 @@ export class FaultState {
   }
 
   #applyRing(fault: Fault, atMs: number): void {
-    if (fault.kind !== "bootstrap" && fault.kind !== "decommission" && fault.kind !== "removenode") {
-      return;
-    }
+    const ring = fault.kind === "bootstrap" || fault.kind === "decommission";
+    if (!ring && fault.kind !== "removenode") return;
     this.lastRingAtMs = atMs;
     const node = fault.node;
     if (fault.kind === "bootstrap") {
