@@ -99,41 +99,45 @@ function roundPhi(phi: number | null): number | null {
   return Math.round(phi * 1000) / 1000;
 }
 
+/** `/cluster/status`'s body: this node's view of every member (SPEC §3); the simulator serves it too. */
+export function clusterStatusBody(options: ClusterRoutesOptions): ClusterStatusBody {
+  const { engine, nodeId } = options;
+  const members = engine.members(options.nowMs()).map(
+    (member): MemberStatusBody => ({
+      id: member.id,
+      address: member.address,
+      state: member.status,
+      live: member.live,
+      phi: roundPhi(member.phi),
+      generation: member.generation,
+      heartbeat: member.heartbeat,
+      tokens: member.tokens,
+      ownership: member.ownership,
+      keys: member.keys,
+      bytes: member.bytes,
+    }),
+  );
+  const topology = options.topology;
+  const serving = options.serving?.() ?? true;
+  const clock = options.clock === undefined ? {} : { clock: clockStatusBody(options.clock()) };
+  if (topology === undefined) return { node: nodeId, members, serving, ...clock };
+  const change = topology.change();
+  return {
+    node: nodeId,
+    members,
+    serving,
+    streams: topology.progress(),
+    change: change === null ? null : ringChangeBody(change),
+    ...clock,
+  };
+}
+
 export const clusterRoutes: FastifyPluginAsync<ClusterRoutesOptions> = async (app, options) => {
   const { engine, nodeId } = options;
 
   app.get("/health", async () => ({ status: "ok" }));
 
-  app.get("/cluster/status", async (): Promise<ClusterStatusBody> => {
-    const members = engine.members(options.nowMs()).map(
-      (member): MemberStatusBody => ({
-        id: member.id,
-        address: member.address,
-        state: member.status,
-        live: member.live,
-        phi: roundPhi(member.phi),
-        generation: member.generation,
-        heartbeat: member.heartbeat,
-        tokens: member.tokens,
-        ownership: member.ownership,
-        keys: member.keys,
-        bytes: member.bytes,
-      }),
-    );
-    const topology = options.topology;
-    const serving = options.serving?.() ?? true;
-    const clock = options.clock === undefined ? {} : { clock: clockStatusBody(options.clock()) };
-    if (topology === undefined) return { node: nodeId, members, serving, ...clock };
-    const change = topology.change();
-    return {
-      node: nodeId,
-      members,
-      serving,
-      streams: topology.progress(),
-      change: change === null ? null : ringChangeBody(change),
-      ...clock,
-    };
-  });
+  app.get("/cluster/status", async (): Promise<ClusterStatusBody> => clusterStatusBody(options));
 
   app.get("/cluster/ring", async (): Promise<RingBody> => {
     const ring = engine.ring();

@@ -14,7 +14,12 @@ import { kvRoutes } from "../api/kv-routes.js";
 import { metricsRoutes } from "../api/metrics.js";
 import { readyRoutes } from "../api/ready-routes.js";
 import type { NodeParts } from "./node-parts.js";
-import { peerRouteOptions, repairRouteOptions, replicaRouteOptions } from "./node-route-options.js";
+import {
+  clusterRouteOptions,
+  peerRouteOptions,
+  repairRouteOptions,
+  replicaRouteOptions,
+} from "./node-route-options.js";
 
 export async function registerNodeRoutes(app: FastifyInstance, parts: NodeParts): Promise<void> {
   await registerMembershipRoutes(app, parts);
@@ -23,18 +28,10 @@ export async function registerNodeRoutes(app: FastifyInstance, parts: NodeParts)
 }
 
 async function registerMembershipRoutes(app: FastifyInstance, parts: NodeParts): Promise<void> {
-  const { config, identity, engine, clock, clockGuard, ringSettle, topology } = parts;
+  const { topology } = parts;
   await app.register(readyRoutes, { readiness: () => parts.readiness() });
   await app.register(peerRoutes, peerRouteOptions(parts));
-  await app.register(clusterRoutes, {
-    nodeId: identity.id,
-    replicationFactor: config.replicationFactor,
-    engine,
-    nowMs: () => clock.nowMs(),
-    serving: () => ringSettle.settled,
-    clock: () => clockGuard.verdict(),
-    ...(topology === null ? {} : { topology: topology.service }),
-  });
+  await app.register(clusterRoutes, clusterRouteOptions(parts));
   await topology?.register(app);
 }
 

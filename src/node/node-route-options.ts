@@ -1,8 +1,9 @@
-// node/node-route-options.ts — what each node-to-node route is given, built once from the node's
+// node/node-route-options.ts — what each node-to-node route (and /cluster/status) is given, built once from the node's
 // parts: fastify mounts these routes on the real node (http-routes.ts), and the simulator serves the
 // same groups without fastify (nodeRouteGroups → net/internal-routes.ts). One builder, so a
 // simulated node's routes are the real ones with the real options.
 
+import type { ClusterRoutesOptions } from "../api/cluster-routes.js";
 import type { NodeRouteGroup } from "../net/node-route.js";
 import { peerRouteGroup, type PeerRoutesOptions } from "../net/peer-routes.js";
 import { repairRouteGroup, type RepairRoutesOptions } from "../net/repair-routes.js";
@@ -46,6 +47,19 @@ export function replicaRouteOptions(parts: NodeCore): ReplicaRoutesOptions {
       onTimestampRefused: ({ origin, key, timestampUs }) =>
         clockGuard.refused("replica", { origin, key, timestampUs }),
     },
+  };
+}
+
+export function clusterRouteOptions(parts: NodeCore): ClusterRoutesOptions {
+  const { config, identity, engine, clock, clockGuard, ringSettle, topology } = parts;
+  return {
+    nodeId: identity.id,
+    replicationFactor: config.replicationFactor,
+    engine,
+    nowMs: () => clock.nowMs(),
+    serving: () => ringSettle.settled,
+    clock: () => clockGuard.verdict(),
+    ...(topology === null ? {} : { topology: topology.service }),
   };
 }
 

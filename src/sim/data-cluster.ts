@@ -17,12 +17,13 @@ import { buildNodeCore, type BuiltNodeCore } from "../node/build-node.js";
 import { parseNodeConfig, type NodeConfig } from "../node/config.js";
 import { createLogger, type Logger } from "../node/logger.js";
 import type { RandomPurpose } from "../node/node-ports.js";
-import { nodeRouteGroups } from "../node/node-route-options.js";
+import { clusterRouteOptions, nodeRouteGroups } from "../node/node-route-options.js";
+import { clusterStatusBody } from "../api/cluster-routes.js";
 import { InternalRoutes } from "../net/internal-routes.js";
 import { LifeClock } from "./life-clock.js";
 import type { ClientView, NodeApi } from "./sim-client.js";
 import { SimDisk } from "./sim-disk.js";
-import { SimHttpNetwork } from "./sim-http.js";
+import { SimHttpNetwork, type SimHttpRoutes } from "./sim-http.js";
 import { childSeed } from "./seeds.js";
 import type { VirtualClock } from "./virtual-clock.js";
 
@@ -60,6 +61,22 @@ const SIM_NODE_FLAGS: Readonly<Record<string, string>> = {
   "anti-entropy-interval-s": "off",
   "max-value-bytes": "16384",
 };
+
+/**
+ * What a simulated node answers on its address: the node-to-node routes, and the one public route
+ * other nodes read during ring changes (GET /cluster/status, stream-client.ts memberView).
+ */
+function simulatedRoutes(node: BuiltNodeCore): SimHttpRoutes {
+  const internal = new InternalRoutes(nodeRouteGroups(node));
+  const statusOptions = clusterRouteOptions(node);
+  return {
+    handle: (request) => {
+      if (request.method !== "GET" || request.path !== "/cluster/status") return internal.handle(request);
+      const body = Buffer.from(JSON.stringify(clusterStatusBody(statusOptions)));
+      return Promise.resolve({ statusCode: 200, contentType: "application/json", body });
+    },
+  };
+}
 
 export class DataCluster implements ClientView {
   readonly clock: VirtualClock;
@@ -110,7 +127,7 @@ export class DataCluster implements ClientView {
     });
     machine.node = node;
     machine.state = "up";
-    this.network.listen(machine.address, new InternalRoutes(nodeRouteGroups(node)));
+    this.network.listen(machine.address, simulatedRoutes(node));
     node.begin();
   }
 

@@ -46,7 +46,7 @@ const IMPORTS: Readonly<Record<string, readonly string[]>> = {
   net: ["antientropy", "cluster", "core", "replication", "storage", "topology"],
   api: ["antientropy", "cluster", "core", "net", "replication", "ring", "storage", "time", "topology"],
   node: ["antientropy", "api", "cluster", "core", "net", "replication", "ring", "storage", "time", "topology"],
-  sim: ["cluster", "core", "net", "node", "replication", "ring", "storage"],
+  sim: ["api", "cluster", "core", "net", "node", "replication", "ring", "storage"],
   cli: ["antientropy", "core", "node", "replication", "sim", "storage"],
 };
 
