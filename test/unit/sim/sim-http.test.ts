@@ -6,6 +6,7 @@ import {
   type PeerHttpRequest,
 } from "../../../src/net/peer-http.js";
 import { SimHttpNetwork, type SimHttpNetworkOptions } from "../../../src/sim/sim-http.js";
+import { LifeClock } from "../../../src/sim/life-clock.js";
 import { runVirtual } from "../../../src/sim/sim-loop.js";
 import { VirtualClock } from "../../../src/sim/virtual-clock.js";
 
@@ -315,6 +316,19 @@ describe("SimHttpNetwork", () => {
     expect(closed[0]?.error?.message).toMatch(/closed/);
     expect(kept[0]?.reply?.body?.toString()).toBe("b:y");
     await expect(closing.request("b:1", post("z"))).rejects.toThrow(/closed/);
+  });
+
+  it("keeps a client's deadline on the clock it is given (its life's)", async () => {
+    const { clock, network } = setup({ lossProbability: 1 });
+    const life = new LifeClock(clock);
+    const out = track(clock, network.client("a:1", life).request("b:1", post("x", 100)));
+    life.pause();
+    await runVirtual(clock, 500);
+    expect(out).toHaveLength(0);
+    life.resume();
+    await runVirtual(clock, 500);
+    expect(out[0]?.at).toBe(500);
+    expect(out[0]?.error?.message).toMatch(/no reply within 100 ms/);
   });
 
   it("replays the same event order from the same seed", async () => {
