@@ -26,6 +26,9 @@
 //   sent. A crash ends a life: what is held or in flight to it, and the replies its handlers were
 //   still computing, are lost; listening again starts a new life that never sees the old one's
 //   traffic.
+// - A reply to a sender whose life ended is lost; one to a paused sender is held like a request.
+//   Each client keeps its deadlines on the clock it is given, a node's LifeClock in a cluster, so
+//   a killed node's requests never time out and a paused one's time out at its resume.
 // - Bodies are copied at each hop, so two nodes never share memory.
 
 import { assert } from "../core/assert.js";
