@@ -1,8 +1,8 @@
-// sim/sim-http-client.ts — the PeerHttp (net/peer-http.ts) one simulated node sends through. It owns
-// what the node's undici transport owns (net/undici-peer-http.ts): each request's deadline, its one
-// settlement and the reply's size checks, on the virtual clock instead of a real timer. Carrying the
-// bytes — delay, loss, duplication, partitions, pauses, crashes — is the network's job
-// (sim/sim-http.ts), which answers through the SimHttpCall handed to it.
+// sim/sim-http-client.ts — the PeerHttp (net/peer-http.ts) one simulated node sends through. It
+// owns what the node's undici transport owns (net/undici-peer-http.ts): each request's deadline,
+// its one settlement and the reply's size checks, on the virtual clock instead of a real timer.
+// Carrying the bytes — delay, loss, duplication, partitions, pauses, crashes — is the network's
+// job (sim/sim-http.ts), which answers through the SimHttpCall handed to it.
 
 import type { Cancel, Clock } from "../core/clock.js";
 import type { Address } from "../core/ids.js";

@@ -1,27 +1,34 @@
-// sim/sim-http.ts — the simulated network under the node-to-node HTTP requests of simulated nodes.
-// Each node sends through a SimPeerHttp (sim/sim-http-client.ts, the PeerHttp port) and serves at
-// its address with its InternalRoutes (net/internal-routes.ts), so the clients' batching, deadlines,
-// encoding and reply checks and the routes' guards are the real ones; only the wire is simulated.
+// sim/sim-http.ts — the simulated network under the node-to-node HTTP requests of simulated
+// nodes. Each node sends through a SimPeerHttp (sim/sim-http-client.ts, the PeerHttp port) and
+// serves at its address with its InternalRoutes (net/internal-routes.ts), so the clients'
+// batching, deadlines, encoding and reply checks and the routes' guards are the real ones; only
+// the wire is simulated.
 //
 // Theory of operation. A request is an exchange of two one-way messages, request and reply, each
 // with faults decided by seeded chance and virtual time:
 //
-// - Every request draws its whole fate from its sender's own random stream (a child of the network
-//   seed named by the sender's address) when it is sent, always the same draws, so changing the loss
-//   rate or adding a node does not reshuffle every other node's traffic, and when a handler finishes
-//   does not change what the network decides.
-// - One-way delays are whole milliseconds, uniform in [minMs, maxMs]: the run loop pays per instant
-//   (sim/sim-loop.ts), so messages should share instants.
-// - A request or a reply may be lost; the caller then learns nothing until its deadline, as with a
-//   silent peer over TCP. A request may be duplicated (a retransmission the receiver sees twice):
-//   both copies are handled and the first reply that arrives is used.
+// - Every request draws its whole fate from its sender's own random stream (a child of the
+//   network seed named by the sender's address) when it is sent, always the same draws, so
+//   changing the loss rate or adding a node does not reshuffle every other node's traffic, and
+//   when a handler finishes does not change what the network decides.
+// - One-way delays are whole milliseconds, uniform in [minMs, maxMs]: the run loop pays per
+//   instant (sim/sim-loop.ts), so messages should share instants.
+// - A request or a reply may be lost; the caller then learns nothing until its deadline, as with
+//   a silent peer over TCP. A request may be duplicated (a retransmission the receiver sees
+//   twice): both copies are handled and the first reply that arrives is used.
 // - Links can be cut one direction at a time and the addresses split into partition groups; a
-//   message is lost when its link is closed when it is sent or when it arrives.
-// - A paused node (SIGSTOP, a long GC) holds what arrives for it, requests and replies alike, as its
-//   socket buffers would, and gets it at resume if it is not older than `pausedHoldMsMax`.
-// - A request to an address nobody listens on is refused (ECONNREFUSED) one delay after it is sent.
-//   A crash ends a life: what is held or in flight to it, and the replies its handlers were still
-//   computing, are lost; listening again starts a new life that never sees the old one's traffic.
+//   message is lost when its link is closed when it is sent or when it arrives. A cut a → b loses
+//   a's requests to b and a's replies to b's requests alike, as a one-way fault breaks TCP both
+//   ways.
+// - A paused node (SIGSTOP, a long GC) holds what arrives for it, requests and replies alike, as
+//   its socket buffers would, and gets it at resume if it is not older than `pausedHoldMsMax`.
+// - A request to an address nobody listens on is refused (ECONNREFUSED) one delay after it is
+//   sent. A crash ends a life: what is held or in flight to it, and the replies its handlers were
+//   still computing, are lost; listening again starts a new life that never sees the old one's
+//   traffic.
+// - A reply to a sender whose life ended is lost; one to a paused sender is held like a request.
+//   Each client keeps its deadlines on the clock it is given, a node's LifeClock in a cluster, so
+//   a killed node's requests never time out and a paused one's time out at its resume.
 // - Bodies are copied at each hop, so two nodes never share memory.
 
 import { assert } from "../core/assert.js";
