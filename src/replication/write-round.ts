@@ -19,6 +19,8 @@ export class WriteRound {
   #failed = 0;
   /** Counted replicas that refused the write for its timestamp (replica-protocol.ts clock_offset). */
   #clockRefused = 0;
+  /** Replicas of every kind (counted or pending) that refused the write for its timestamp. */
+  #clockRefusedAll = 0;
   /** Outstanding operations, and those of counted replicas. */
   #pending = 0;
   #pendingCounted = 0;
@@ -93,6 +95,7 @@ export class WriteRound {
     this.#states[index] = ReplicaState.Failed;
     this.#failed++;
     if (clockRefused && index < this.counted) this.#clockRefused++;
+    if (clockRefused) this.#clockRefusedAll++;
     this.#pending--;
     if (index < this.counted) this.#pendingCounted--;
     this.coordinator.countReplicaFailure(this.replicas[index] as NodeId);
@@ -104,10 +107,20 @@ export class WriteRound {
     if (this.#pending === 0) this.finish();
   }
 
-  /** Why the level was not reached: replicas refusing the stamp say more than a count of failures. */
+  /**
+   * Why the level was not reached: replicas refusing the stamp say more than a count of failures.
+   * But 503 says nothing was written (SPEC §2: known before trying), so it is the answer only when
+   * every replica refused the stamp; when some replica may hold the write (it acknowledged, failed
+   * or did not answer), the write is indeterminate: 504, as any write short of its level. Found by
+   * the simulator (seed 52404903): a write refused with 503 by two replicas whose clocks were
+   * behind was stored by the third, and read back.
+   */
   #failure(): Error {
     if (this.#clockRefused === 0) return this.coordinator.timedOut(this.required, this.#acknowledged, this.#failed);
     this.coordinator.deps.onClockRefusal?.({ key: this.key, timestampUs: this.record.timestampUs, reason: "replicas-refused" });
+    if (this.#clockRefusedAll < this.replicas.length) {
+      return this.coordinator.timedOut(this.required, this.#acknowledged, this.#failed);
+    }
     return this.coordinator.clockRefused(
       `${this.#clockRefused} replicas refused the write: its timestamp is further ahead of their clocks than the allowed clock offset (this node's clock is likely ahead); ${this.#acknowledged} of ${this.required} required replicas acknowledged`,
       { required: this.required, acknowledged: this.#acknowledged },

@@ -54,8 +54,13 @@ interface Machine {
   waiting: (() => void)[];
 }
 
-/** Flags every simulated node gets unless the run says otherwise. */
+/**
+ * Flags every simulated node gets unless the run says otherwise. `sync on`: the runs include power
+ * losses, and SPEC §4 promises acknowledged writes survive them only with --sync on (without it a
+ * power loss is a lost disk, which the judge's promises do not cover; seed 1078068180 showed it).
+ */
 const SIM_NODE_FLAGS: Readonly<Record<string, string>> = {
+  sync: "on",
   vnodes: "16",
   "log-level": "silent",
   "anti-entropy-interval-s": "off",

@@ -54,7 +54,7 @@ export const DATA_RUN_DEFAULTS: Omit<DataRunOptions, "seed"> = {
 
 /** Bounds of the phases after the faults, virtual ms. */
 const PHASE_LIMITS = {
-  startMs: 60_000,
+  startMs: 180_000,
   settleMs: 15_000,
   repairMs: 120_000,
   finalReadMs: 60_000,
@@ -120,9 +120,22 @@ async function startAll(cluster: DataCluster): Promise<void> {
   await Promise.all(cluster.ids().map((id) => cluster.start(id)));
   await awaitVirtual(
     clock,
-    untilTrue(cluster, () => cluster.ids().every((id) => cluster.node(id)?.readiness().ready === true)),
+    untilTrue(cluster, () => everyNodeSeesAllNormal(cluster)),
     clock.nowMs() + PHASE_LIMITS.startMs,
   );
+}
+
+/** Every node serves and sees every machine as a live, normal member (joins finished). */
+function everyNodeSeesAllNormal(cluster: DataCluster): boolean {
+  const ids = cluster.ids();
+  return ids.every((id) => {
+    const node = cluster.node(id);
+    if (node?.readiness().ready !== true) return false;
+    const members = node.engine.membership();
+    return ids.every((other) =>
+      members.some((member) => member.id === other && member.status === "normal" && node.engine.isLive(other)),
+    );
+  });
 }
 
 /** Resolves once `condition` holds, checking every 100 ms of virtual time. */
