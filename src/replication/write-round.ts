@@ -92,7 +92,7 @@ export class WriteRound {
 
   fail(index: number, clockRefused = false): void {
     if (this.#finished) return;
-    this.#states[index] = ReplicaState.Failed;
+    this.#states[index] = clockRefused ? ReplicaState.ClockRefused : ReplicaState.Failed;
     this.#failed++;
     if (clockRefused && index < this.counted) this.#clockRefused++;
     if (clockRefused) this.#clockRefusedAll++;
@@ -151,13 +151,17 @@ export class WriteRound {
     this.coordinator.finished();
     const onMiss = this.coordinator.deps.onReplicaMiss;
     if (onMiss === undefined || this.#acknowledgedAll === this.replicas.length) return;
+    // Answered 503: every replica refused the stamp, so nothing was written and nothing is owed.
+    if (this.#clockRefusedAll === this.replicas.length) return;
     const missed: { replica: NodeId; reason: ReplicaMissReason }[] = [];
     for (let index = 0; index < this.#states.length; index++) {
       const state = this.#states[index];
-      if (state === ReplicaState.Acknowledged) continue;
+      // No hint for a replica that refused the stamp: replayed once the clocks agree, it would
+      // deliver a write its client was told failed (the simulator, seed 392755977).
+      if (state === ReplicaState.Acknowledged || state === ReplicaState.ClockRefused) continue;
       const reason = state === ReplicaState.Down ? "down" : state === ReplicaState.Failed ? "failed" : "timeout";
       missed.push({ replica: this.replicas[index] as NodeId, reason });
     }
-    onMiss({ key: this.key, record: this.record, missed });
+    if (missed.length > 0) onMiss({ key: this.key, record: this.record, missed });
   }
 }

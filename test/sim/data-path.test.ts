@@ -12,9 +12,10 @@ import { seedMessage, simSeeds } from "../support/sim-seed.js";
 
 /**
  * Seeds kept because they once found something (52404903: a write refused with 503 was stored;
- * 1078068180: sync off under power loss), or cover a fault family well; never removed.
+ * 1078068180: sync off under power loss; 392755977: a hint replayed a write refused for its
+ * stamp once the clocks agreed), or cover a fault family well; never removed.
  */
-const FIXED_SEEDS = [1, 2, 3, 15_001, 15_002, 52_404_903, 1_078_068_180];
+const FIXED_SEEDS = [1, 2, 3, 15_001, 15_002, 52_404_903, 1_078_068_180, 392_755_977];
 const FRESH_SEEDS = 2;
 
 const RUN: Omit<DataRunOptions, "seed"> = { ...DATA_RUN_DEFAULTS, faultPhaseMs: 20_000 };
