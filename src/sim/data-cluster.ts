@@ -121,15 +121,24 @@ export class DataCluster implements ClientView {
     machine.lives += 1;
     const life = new LifeClock(this.clock);
     machine.life = life;
-    const node = await buildNodeCore(this.#configOf(machine), {
-      clock: life,
-      logger: this.#logger,
-      wallUs: () => (this.clock.nowMs() + machine.clockOffsetMs) * 1000,
-      randomFor: (purpose) => this.#randomOf(machine, purpose),
-      openDatabase: () => machine.disk.openDatabase(),
-      stateFiles: machine.disk.openFiles(),
-      peerHttp: this.network.client(machine.address, life),
-    });
+    let node: BuiltNodeCore;
+    try {
+      node = await buildNodeCore(this.#configOf(machine), {
+        clock: life,
+        logger: this.#logger,
+        wallUs: () => (this.clock.nowMs() + machine.clockOffsetMs) * 1000,
+        randomFor: (purpose) => this.#randomOf(machine, purpose),
+        openDatabase: () => machine.disk.openDatabase(),
+        stateFiles: machine.disk.openFiles(),
+        peerHttp: this.network.client(machine.address, life),
+      });
+    } catch (error) {
+      // A failed start (a full disk) ends the process as the real node's would: nothing stays open.
+      life.kill();
+      machine.disk.kill();
+      machine.life = null;
+      throw error;
+    }
     machine.node = node;
     machine.state = "up";
     this.network.listen(machine.address, simulatedRoutes(node));

@@ -5,8 +5,15 @@
 import type { DataCluster } from "./data-cluster.js";
 import { describeFault, type Fault } from "./fault-plan.js";
 
-/** Applies one fault; returns its line for the history's events. */
-export function applyFault(cluster: DataCluster, fault: Fault): string {
+/**
+ * Applies one fault; returns its line for the history's events. A restart that fails (a full disk)
+ * leaves the machine down, noted through `note`; the heal restarts it.
+ */
+export function applyFault(
+  cluster: DataCluster,
+  fault: Fault,
+  note: (what: string) => void = () => undefined,
+): string {
   const line = describeFault(fault);
   switch (fault.kind) {
     case "kill":
@@ -16,7 +23,11 @@ export function applyFault(cluster: DataCluster, fault: Fault): string {
       cluster.powerLoss(fault.node);
       break;
     case "restart":
-      if (cluster.stateOf(fault.node) === "down") void cluster.start(fault.node);
+      if (cluster.stateOf(fault.node) === "down") {
+        cluster.start(fault.node).catch((error: unknown) => {
+          note(`${fault.node} failed to start: ${error instanceof Error ? error.message : String(error)}`);
+        });
+      }
       break;
     case "pause":
       cluster.pause(fault.node);

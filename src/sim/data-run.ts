@@ -168,7 +168,10 @@ function scheduleFaults(
   });
   for (const { atMs, fault } of plan) {
     cluster.clock.scheduleAt(startMs + atMs, () => {
-      history.note(atMs, applyFault(cluster, fault));
+      const note = (what: string): void => {
+        history.note(cluster.clock.nowMs() - startMs, what);
+      };
+      note(applyFault(cluster, fault, note));
     });
   }
 }
