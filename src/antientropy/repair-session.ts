@@ -41,45 +41,12 @@ import {
   type DescentOptions,
 } from "./tree-diff.js";
 import { REPAIR_LIMITS, type NodesAsk, type RepairTransport, type Traffic } from "./repair-transport.js";
+import { emptySummary, type SessionSummary } from "./session-summary.js";
+import { chunk, mergeSpans, nextListBatch, type CrowdedLeaf, type RangeState, type SpanAsk } from "./span-asks.js";
 
 export { REPAIR_LIMITS } from "./repair-transport.js";
 export type { BucketsAsk, EntriesAsk, ExchangeResult, NodesAsk, RepairTransport, Traffic } from "./repair-transport.js";
-
-export interface SessionSummary {
-  /** Ranges whose roots were compared. */
-  rangesCompared: number;
-  rangesDiffering: number;
-  /** Tree nodes compared below the roots. */
-  nodesCompared: number;
-  /** Records sent to the peer (a dry run: that would be sent). */
-  keysSent: number;
-  /** Records received from the peer (a dry run: that would be received). */
-  keysReceived: number;
-  bytesSent: number;
-  bytesReceived: number;
-  roundTrips: number;
-  /** Leaves holding more records than one list may carry: not repaired this time. */
-  leavesSkipped: number;
-}
-
-export function emptySummary(): SessionSummary {
-  return {
-    rangesCompared: 0,
-    rangesDiffering: 0,
-    nodesCompared: 0,
-    keysSent: 0,
-    keysReceived: 0,
-    bytesSent: 0,
-    bytesReceived: 0,
-    roundTrips: 0,
-    leavesSkipped: 0,
-  };
-}
-
-/** Adds b into a. */
-export function addSummary(a: SessionSummary, b: SessionSummary): void {
-  for (const key of Object.keys(a) as (keyof SessionSummary)[]) a[key] += b[key];
-}
+export { addSummary, emptySummary, type SessionSummary } from "./session-summary.js";
 
 export interface SessionOptions {
   /** Names the session to the peer (which remembers its ranges); unique among this node's sessions. */
@@ -107,80 +74,12 @@ export interface SessionDeps {
   onRangesCompared?(count: number): void;
 }
 
-interface RangeState {
-  readonly range: RangeBounds;
-  /** Its index in the chunk's roots question. */
-  readonly index: number;
-  readonly tree: RangeHashTree;
-  frontier: TreeNode[];
-  /** Leaf spans to list, [first, end). */
-  spans: { first: number; end: number }[];
-}
-
 /** Records to push read from the store at once (one getMany), bounding what a group holds in memory. */
 const PUSH_READS_PER_GROUP = 128;
 
 /** Resolves after the event loop's pending IO callbacks (setImmediate runs after the poll phase). */
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
-}
-
-function chunk<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
-/** Adjacent or overlapping spans merged, in order. */
-function mergeSpans(spans: { first: number; end: number }[]): { first: number; end: number }[] {
-  const sorted = [...spans].sort((a, b) => a.first - b.first);
-  const out: { first: number; end: number }[] = [];
-  for (const span of sorted) {
-    const last = out.at(-1);
-    if (last !== undefined && span.first <= last.end) last.end = Math.max(last.end, span.end);
-    else out.push({ ...span });
-  }
-  return out;
-}
-
-/**
- * A span of leaves (or one bucket of a crowded leaf) to list on both sides. `alone`: the ask failed
- * in a shared request (the reply's budget may have run out): it goes by itself next.
- */
-interface SpanAsk {
-  readonly state: RangeState;
-  readonly first: number;
-  readonly end: number;
-  readonly alone: boolean;
-  readonly bits?: number;
-  readonly bucket?: number;
-}
-
-/** A leaf holding too many records to list whole: compared by 2^bits buckets first. */
-interface CrowdedLeaf {
-  readonly state: RangeState;
-  readonly leaf: number;
-  readonly bits: number;
-}
-
-/**
- * The asks from `next` on that go in one entries request: bounded by asks and by the records this
- * side expects (its own counts); an ask marked `alone` goes by itself.
- */
-function nextListBatch(asks: readonly SpanAsk[], next: number): SpanAsk[] {
-  const batch: SpanAsk[] = [];
-  let expected = 0;
-  let at = next;
-  while (at < asks.length && batch.length < REPAIR_LIMITS.asksPerRequestMax) {
-    const ask = asks[at] as SpanAsk;
-    const count = ask.state.tree.countInSpan(ask.first, ask.end);
-    if (batch.length > 0 && (ask.alone || expected + count > REPAIR_LIMITS.entriesPerRequestTarget)) break;
-    batch.push(ask);
-    at += 1;
-    expected += count;
-    if (ask.alone) break;
-  }
-  return batch;
 }
 
 export class RepairSession {

@@ -13,7 +13,12 @@ export interface RepairSources {
 }
 
 export function registerRepair(registry: Registry, sources: RepairSources): void {
-  const { service, routes } = sources;
+  registerRepairSessions(registry, sources.service);
+  registerRepairTraffic(registry, sources);
+}
+
+/** The sessions this node started: how many, how many failed, how many run now. */
+function registerRepairSessions(registry: Registry, service: RepairSources["service"]): void {
   observedLabeledCounter(registry, "repair_sessions_total", "Repair sessions this node started, by trigger", "trigger", () => {
     const stats = service.stats();
     return { background: stats.sessionsStarted.background, operator: stats.sessionsStarted.operator };
@@ -29,6 +34,11 @@ export function registerRepair(registry: Registry, sources: RepairSources): void
       this.set(service.stats().sessionsRunning);
     },
   });
+}
+
+/** What the sessions and the route moved: ranges compared, records and bytes, refusals. */
+function registerRepairTraffic(registry: Registry, sources: RepairSources): void {
+  const { service, routes } = sources;
   observedLabeledCounter(registry, "repair_ranges_total", "Ranges compared by this node's repair sessions, and those that differed", "outcome", () => {
     const totals = service.stats().totals;
     return { compared: totals.rangesCompared, differing: totals.rangesDiffering };

@@ -28,7 +28,9 @@ export function registerDataPath(registry: Registry, sources: DataPathSources): 
   if (sources.readRepair !== undefined) registerReadRepair(registry, sources.readRepair);
   registerStorage(registry, sources.store);
   registerCoordinator(registry, sources.coordinator);
-  registerReplicaTransport(registry, sources);
+  registerReplicaClient(registry, sources.replicaClient);
+  registerReplicaRoutes(registry, sources.replicaRoutes);
+  registerClockRefusals(registry, sources.clock);
 }
 
 function registerHandoff(registry: Registry, handoff: { stats(): HintedHandoffStats }): void {
@@ -122,8 +124,8 @@ function registerCoordinator(registry: Registry, coordinator: DataPathSources["c
 }
 
 /** The replica client (this node as coordinator), the replica routes (as replica), and the clock's refusals. */
-function registerReplicaTransport(registry: Registry, sources: DataPathSources): void {
-  const { replicaClient, replicaRoutes, clock } = sources;
+/** This node as the sender of replica requests. */
+function registerReplicaClient(registry: Registry, replicaClient: DataPathSources["replicaClient"]): void {
   observedCounter(registry, "replica_requests_sent_total", "Replica requests sent to other nodes", () =>
     replicaClient.stats().requestsSent,
   );
@@ -145,7 +147,10 @@ function registerReplicaTransport(registry: Registry, sources: DataPathSources):
     "Replica operations failed before sending: queue full, unknown address, past the deadline, closed",
     () => replicaClient.stats().opsDropped,
   );
+}
 
+/** This node as a replica serving other coordinators' requests. */
+function registerReplicaRoutes(registry: Registry, replicaRoutes: DataPathSources["replicaRoutes"]): void {
   observedCounter(registry, "replica_requests_received_total", "Valid replica requests served as a replica", () =>
     replicaRoutes.requests,
   );
@@ -161,6 +166,9 @@ function registerReplicaTransport(registry: Registry, sources: DataPathSources):
     malformed: replicaRoutes.opsRefused,
     store: replicaRoutes.opsFailed,
   }));
+}
+
+function registerClockRefusals(registry: Registry, clock: DataPathSources["clock"]): void {
   observedLabeledCounter(
     registry,
     "hlc_refusals_total",

@@ -161,21 +161,8 @@ export class Gossiper {
     this.seeds = [...new Set(options.seeds)].filter((seed) => seed !== options.address);
     this.urgentKeys = new Set(options.urgentKeys);
     this.rumorFanout = options.rumorFanout;
-    this.limits = {
-      membersMax: options.membersMax ?? GOSSIPER_DEFAULTS.membersMax,
-      rumorsPendingMax: options.rumorsPendingMax ?? GOSSIPER_DEFAULTS.rumorsPendingMax,
-      digestsPerMessageMax: options.digestsPerMessageMax ?? GOSSIPER_DEFAULTS.digestsPerMessageMax,
-      deltasPerMessageMax: options.deltasPerMessageMax ?? GOSSIPER_DEFAULTS.deltasPerMessageMax,
-      deltaBytesPerMessageMax: options.deltaBytesPerMessageMax ?? GOSSIPER_DEFAULTS.deltaBytesPerMessageMax,
-      appStatesPerEndpointMax: options.appStatesPerEndpointMax ?? GOSSIPER_DEFAULTS.appStatesPerEndpointMax,
-    };
+    this.limits = resolveLimits(options);
     const l = this.limits;
-    assert(l.membersMax >= 1, "membersMax counts this node");
-    assert(l.rumorsPendingMax >= 1, "rumorsPendingMax is positive");
-    assert(l.digestsPerMessageMax >= 1 && l.digestsPerMessageMax <= GOSSIP_LIMITS.digestsPerMessageMax, "digestsPerMessageMax within the wire bound");
-    assert(l.deltasPerMessageMax >= 1 && l.deltasPerMessageMax <= GOSSIP_LIMITS.deltasPerMessageMax, "deltasPerMessageMax within the wire bound");
-    assert(l.deltaBytesPerMessageMax >= 1 && l.deltaBytesPerMessageMax <= GOSSIP_LIMITS.deltaBytesPerMessageMax, "deltaBytesPerMessageMax within the wire bound");
-    assert(l.appStatesPerEndpointMax >= 1 && l.appStatesPerEndpointMax <= GOSSIP_LIMITS.appStatesPerEndpointMax, "appStatesPerEndpointMax within the wire bound");
     this.mergeOptions = { urgentKeys: this.urgentKeys, appStatesPerEndpointMax: l.appStatesPerEndpointMax };
     this.table = new EndpointTable(new Set(this.seeds));
     const budget = { deltasPerMessageMax: l.deltasPerMessageMax, deltaBytesPerMessageMax: l.deltaBytesPerMessageMax };
@@ -388,4 +375,23 @@ export class Gossiper {
     this.counters.rumorsSent += out.length;
     return out;
   }
+}
+
+/** The options' limits, defaulted and checked against the wire bounds of GOSSIP_LIMITS. */
+function resolveLimits(options: GossiperOptions): Gossiper["limits"] {
+  const l = {
+    membersMax: options.membersMax ?? GOSSIPER_DEFAULTS.membersMax,
+    rumorsPendingMax: options.rumorsPendingMax ?? GOSSIPER_DEFAULTS.rumorsPendingMax,
+    digestsPerMessageMax: options.digestsPerMessageMax ?? GOSSIPER_DEFAULTS.digestsPerMessageMax,
+    deltasPerMessageMax: options.deltasPerMessageMax ?? GOSSIPER_DEFAULTS.deltasPerMessageMax,
+    deltaBytesPerMessageMax: options.deltaBytesPerMessageMax ?? GOSSIPER_DEFAULTS.deltaBytesPerMessageMax,
+    appStatesPerEndpointMax: options.appStatesPerEndpointMax ?? GOSSIPER_DEFAULTS.appStatesPerEndpointMax,
+  };
+  assert(l.membersMax >= 1, "membersMax counts this node");
+  assert(l.rumorsPendingMax >= 1, "rumorsPendingMax is positive");
+  assert(l.digestsPerMessageMax >= 1 && l.digestsPerMessageMax <= GOSSIP_LIMITS.digestsPerMessageMax, "digestsPerMessageMax within the wire bound");
+  assert(l.deltasPerMessageMax >= 1 && l.deltasPerMessageMax <= GOSSIP_LIMITS.deltasPerMessageMax, "deltasPerMessageMax within the wire bound");
+  assert(l.deltaBytesPerMessageMax >= 1 && l.deltaBytesPerMessageMax <= GOSSIP_LIMITS.deltaBytesPerMessageMax, "deltaBytesPerMessageMax within the wire bound");
+  assert(l.appStatesPerEndpointMax >= 1 && l.appStatesPerEndpointMax <= GOSSIP_LIMITS.appStatesPerEndpointMax, "appStatesPerEndpointMax within the wire bound");
+  return l;
 }

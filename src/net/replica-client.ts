@@ -23,7 +23,7 @@
 // operations it concerns; nothing here throws synchronously.
 
 import type { Address, NodeId } from "../core/ids.js";
-import { decodeRecord, type StoredRecord } from "../storage/record.js";
+import type { StoredRecord } from "../storage/record.js";
 import type { ReplicaTransport, VersionDigest } from "../replication/replica-transport.js";
 import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
 import { secretHeaders } from "./auth.js";
@@ -39,7 +39,8 @@ import {
   type ReplicaResult,
 } from "./replica-protocol.js";
 import { REPLICA_CLIENT_DEFAULTS } from "./replica-client-defaults.js";
-import { describeErrorBody, ReplicaOpRefusedError, ReplicaRequestError } from "./replica-client-errors.js";
+import { describeErrorBody, ReplicaRequestError } from "./replica-client-errors.js";
+import { OP_OVERHEAD_BYTES, OpKind, settleOp, type OpValue, type PendingOp } from "./replica-pending-op.js";
 
 export { ReplicaOpRefusedError, ReplicaRequestError } from "./replica-client-errors.js";
 
@@ -93,20 +94,6 @@ export interface ReplicaClientStats {
 }
 
 
-type OpValue = StoredRecord | VersionDigest | null | undefined;
-
-const OpKind = { Write: 0, Data: 1, Digest: 2 } as const;
-type OpKind = (typeof OpKind)[keyof typeof OpKind];
-
-interface PendingOp {
-  readonly kind: OpKind;
-  readonly wire: ReplicaOp;
-  readonly bytes: number;
-  readonly enqueuedMs: number;
-  readonly resolve: (value: OpValue) => void;
-  readonly reject: (error: Error) => void;
-}
-
 interface Lane {
   readonly id: NodeId;
   readonly address: Address;
@@ -114,9 +101,6 @@ interface Lane {
   inFlight: number;
   flushScheduled: boolean;
 }
-
-/** Bytes a key and a record add to a request beyond the value: tuple and string headers. */
-const OP_OVERHEAD_BYTES = 16;
 
 export class ReplicaClient implements ReplicaTransport {
   readonly #options: Required<Omit<ReplicaClientOptions, "clusterSecret">>;
@@ -357,36 +341,8 @@ export class ReplicaClient implements ReplicaTransport {
       return;
     }
     for (let index = 0; index < chunk.length; index++) {
-      this.#settle(lane.id, chunk[index] as PendingOp, results[index] as ReplicaResult);
+      if (!settleOp(lane.id, chunk[index] as PendingOp, results[index] as ReplicaResult)) this.#opsRefused++;
     }
-  }
-
-  #settle(replica: NodeId, op: PendingOp, result: ReplicaResult): void {
-    if (result !== null && typeof result === "object" && !Array.isArray(result) && !(result instanceof Uint8Array)) {
-      this.#opsRefused++;
-      op.reject(new ReplicaOpRefusedError(replica, result.error, `replica ${replica} refused: ${result.error}: ${result.message}`));
-      return;
-    }
-    switch (op.kind) {
-      case OpKind.Write:
-        if (result === true) return op.resolve(undefined);
-        break;
-      case OpKind.Data:
-        if (result === null) return op.resolve(undefined);
-        if (result instanceof Uint8Array) {
-          try {
-            return op.resolve(decodeRecord(result));
-          } catch (error) {
-            return op.reject(new ReplicaRequestError(replica, "malformed-reply", `replica ${replica}: ${(error as Error).message}`));
-          }
-        }
-        break;
-      case OpKind.Digest:
-        if (result === null) return op.resolve(null);
-        if (Array.isArray(result)) return op.resolve({ timestampUs: result[0], writer: result[1] });
-        break;
-    }
-    op.reject(new ReplicaRequestError(replica, "malformed-reply", `replica ${replica} answered an operation with the wrong kind of result`));
   }
 
   #failChunk(chunk: readonly PendingOp[], error: Error): void {

@@ -145,8 +145,15 @@ export function parseNodeUrls(raw: string): string[] {
   return urls;
 }
 
-/** Validates every bench flag (commander's camelCase values) into BenchOptions. */
-export function parseBenchOptions(values: Readonly<Record<string, unknown>>, env: Environment): BenchOptions {
+/** Where the bench sends its load, and the bounds that target puts on the value size and levels. */
+interface TargetChoice {
+  readonly target: BenchTarget;
+  readonly valueSizeMax: number;
+  readonly replicasMax: number;
+}
+
+/** --nodes or --local (with the node options a local cluster takes), validated. */
+function parseBenchTarget(values: Readonly<Record<string, unknown>>, env: Environment): TargetChoice {
   const nodesRaw = text(values, "nodes");
   const localRaw = text(values, "local");
   const basePortRaw = text(values, "basePort");
@@ -185,7 +192,12 @@ export function parseBenchOptions(values: Readonly<Record<string, unknown>>, env
     if (flag !== undefined) throw new ConfigError(flag, `${flag} is a node option; it only applies with --local`);
     target = { kind: "nodes", urls: nodesRaw !== undefined ? parseNodeUrls(nodesRaw) : [resolveNodeUrl(undefined, env)] };
   }
+  return { target, valueSizeMax, replicasMax };
+}
 
+/** Validates every bench flag (commander's camelCase values) into BenchOptions. */
+export function parseBenchOptions(values: Readonly<Record<string, unknown>>, env: Environment): BenchOptions {
+  const { target, valueSizeMax, replicasMax } = parseBenchTarget(values, env);
   const workloadRaw = text(values, "workload");
   const workloadName = (workloadRaw ?? BENCH_DEFAULTS.workload).trim().toLowerCase();
   if (!isWorkloadName(workloadName)) {

@@ -139,6 +139,12 @@ const ms = (value: number): string => value.toFixed(value >= 100 ? 1 : value >= 
 
 /** The human report: a few lines and two tables, ending in a newline. */
 export function formatText(result: BenchResult): string {
+  const lines = [...summaryLines(result), ...latencyTables(result), ...notes(result)];
+  return `${lines.join("\n")}\n`;
+}
+
+/** What ran against what, the load phase and the run's totals. */
+function summaryLines(result: BenchResult): string[] {
   const p = result.parameters;
   const lines: string[] = [];
   const where = result.local !== null ? `${result.local} local nodes` : `${result.nodes.length} node${result.nodes.length === 1 ? "" : "s"}`;
@@ -162,6 +168,12 @@ export function formatText(result: BenchResult): string {
       `${number(result.run.throughput)} ops/s, ${number(result.run.errorCount)} errors` +
       (result.run.interrupted ? " (interrupted)" : ""),
   );
+  return lines;
+}
+
+/** Latency by operation, and errors by kind when there were any. */
+function latencyTables(result: BenchResult): string[] {
+  const lines: string[] = [];
   const table = new Table({
     head: ["operation", "ops", "ops/s", "p50 ms", "p95 ms", "p99 ms", "p99.9 ms", "max ms", "errors"],
     colAligns: ["left", "right", "right", "right", "right", "right", "right", "right", "right"],
@@ -180,6 +192,12 @@ export function formatText(result: BenchResult): string {
     errors.push(...errorRows);
     lines.push("errors by kind:", errors.toString());
   }
+  return lines;
+}
+
+/** Warnings on how to read the figures: a busy load generator, coordinated omission. */
+function notes(result: BenchResult): string[] {
+  const lines: string[] = [];
   if (result.run.clientCpuCores >= CLIENT_BUSY_CORES) {
     lines.push(
       `note: the load generator used ${result.run.clientCpuCores.toFixed(2)} cores of its one event loop: it may be what limits this run`,
@@ -192,7 +210,7 @@ export function formatText(result: BenchResult): string {
       .filter((text) => text !== null);
     lines.push(`measured from the send instead (service time): ${service.join("; ")}`);
   }
-  return `${lines.join("\n")}\n`;
+  return lines;
 }
 
 /** `--json`: the result as one JSON object on one line. */
