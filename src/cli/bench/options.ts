@@ -195,21 +195,24 @@ function parseBenchTarget(values: Readonly<Record<string, unknown>>, env: Enviro
   return { target, valueSizeMax, replicasMax };
 }
 
+function parseWorkload(raw: string | undefined): BenchOptions["workload"] {
+  const name = (raw ?? BENCH_DEFAULTS.workload).trim().toLowerCase();
+  if (!isWorkloadName(name)) {
+    throw new ConfigError("--workload", `--workload must be one of a, b, c, w, got ${JSON.stringify(raw)}`);
+  }
+  return WORKLOADS[name];
+}
+
 /** Validates every bench flag (commander's camelCase values) into BenchOptions. */
 export function parseBenchOptions(values: Readonly<Record<string, unknown>>, env: Environment): BenchOptions {
   const { target, valueSizeMax, replicasMax } = parseBenchTarget(values, env);
-  const workloadRaw = text(values, "workload");
-  const workloadName = (workloadRaw ?? BENCH_DEFAULTS.workload).trim().toLowerCase();
-  if (!isWorkloadName(workloadName)) {
-    throw new ConfigError("--workload", `--workload must be one of a, b, c, w, got ${JSON.stringify(workloadRaw)}`);
-  }
 
   const targetRateRaw = text(values, "targetRate");
   const seedRaw = text(values, "seed");
   const progress = values["progress"];
   const options: BenchOptions = {
     target,
-    workload: WORKLOADS[workloadName],
+    workload: parseWorkload(text(values, "workload")),
     keys: integerFlag("--keys", text(values, "keys"), BENCH_DEFAULTS.keys, 1, BENCH_LIMITS.keysMax),
     valueSize: integerFlag("--value-size", text(values, "valueSize"), BENCH_DEFAULTS.valueSize, 1, valueSizeMax),
     distribution: choiceFlag("--distribution", text(values, "distribution"), BENCH_DEFAULTS.distribution, KEY_DISTRIBUTIONS),
