@@ -314,7 +314,8 @@ async function waitUntilReady(
   while (!child.done && !stopping()) {
     const probe = await probeReady(agent, child.plan.url);
     // An exit while the probe was out is reported by the exit handler; no URL for a node that is gone.
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the exit handler sets child.done during the await
+    // The exit handler sets child.done during the await.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
     if (probe.ready && !child.done) {
       output.out(`${child.plan.id} ${child.plan.url} pid ${child.process.pid ?? "?"}\n`);
       return true;

@@ -60,7 +60,8 @@ export class UndiciPeerHttp implements PeerHttp {
           handler,
         );
       } catch (error) {
-        // eslint-disable-next-line @typescript-eslint/no-deprecated -- ReplyCollector implements undici's legacy handler interface, which undici 7 still drives
+        // ReplyCollector implements undici's legacy handler interface, which undici 7 still drives.
+        // eslint-disable-next-line @typescript-eslint/no-deprecated
         handler.onError(asError(error));
       }
     });

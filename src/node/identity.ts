@@ -64,7 +64,8 @@ async function readIdentityFile(files: StateFiles): Promise<IdentityFile | null>
     throw new IdentityError(`${file} is not valid JSON; move it away to start this data dir as a new node`);
   }
   if (value === undefined) return null;
-  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- typescript-eslint resolves `value` (unknown) as an error type here; the cast is what lets the checks below read fields
+  // typescript-eslint resolves `value` (unknown) as an error type here; the cast is what lets the checks below read fields.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
   const candidate = value as Partial<IdentityFile> | null;
   if (
     typeof candidate !== "object" ||

@@ -276,7 +276,8 @@ export class HintedHandoff {
           const hint = due[next++] as StoredHint;
           await this.#pace();
           // A failure seen while waiting: leave this hint stored for the next run.
-          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- other workers set `failed` while this one awaited
+          // Other workers set `failed` while this one awaited.
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
           if (failed || this.#closed) return;
           try {
             await transport.write(target, hint.key, hint.encodedRecord);
@@ -298,7 +299,8 @@ export class HintedHandoff {
       }
       replayed += acknowledged.length;
       this.#replayed += acknowledged.length;
-      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the workers above, which narrowing cannot see
+      // Set by the workers above, which narrowing cannot see.
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
       if (failed || this.#closed) return { target, replayed, expired, complete: false };
     }
     return { target, replayed, expired, complete: true };

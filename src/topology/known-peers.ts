@@ -48,7 +48,8 @@ export async function readKnownPeers(
     return "unreadable";
   }
   if (value === undefined) return [];
-  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- typescript-eslint resolves `value` (unknown) as an error type here; the cast is what lets the checks below read fields
+  // typescript-eslint resolves `value` (unknown) as an error type here; the cast is what lets the checks below read fields.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
   const candidate = value as { format?: unknown; peers?: unknown } | null;
   if (
     candidate === null ||

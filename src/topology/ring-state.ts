@@ -36,7 +36,8 @@ export async function readRingState(
     throw error instanceof StateFileSyntaxError ? new RingStateError(error.message) : error;
   }
   if (value === undefined) return null;
-  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- typescript-eslint resolves `value` (unknown) as an error type here; the cast is what lets the checks below read fields
+  // typescript-eslint resolves `value` (unknown) as an error type here; the cast is what lets the checks below read fields.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
   const candidate = value as { format?: unknown; status?: unknown; tokens?: unknown } | null;
   if (
     candidate === null ||

@@ -154,7 +154,8 @@ export class KvClient {
       try {
         pool.dispatch(request, handler);
       } catch (error) {
-        // eslint-disable-next-line @typescript-eslint/no-deprecated -- OutcomeHandler implements undici's legacy handler interface, which undici 7 still drives
+        // OutcomeHandler implements undici's legacy handler interface, which undici 7 still drives.
+        // eslint-disable-next-line @typescript-eslint/no-deprecated
         handler.onError(error as Error);
       }
     });
