@@ -16,9 +16,10 @@
 // new generation) → store → engine → clients → HTTP server → (node.ts) listen → first tick. A failure
 // at any step closes what was opened and surfaces as a NodeStartError whose message is one readable
 // line (port in use, unusable data dir, identity mismatch, a database another process holds).
-// Shutdown (SPEC §1, shutdown.ts) is the reverse: stop ticking, stop accepting and finish in-flight
-// requests (fastify close), let hint replays and read repairs settle, close the clients, and close
-// the store last, once every acknowledged write and hint is committed.
+// Shutdown (SPEC §1, shutdown.ts) is the reverse: stop ticking, announce the shutdown to the peers (a
+// stop, not a failed start), stop accepting and finish in-flight requests within a bounded drain time,
+// let hint replays and read repairs settle, close the clients, and close the store last, once every
+// acknowledged write and hint is committed.
 //
 // Readiness (GET /ready, api/ready-routes.ts) is composed here: `starting` until the ring is learned,
 // `draining` from the first moment of shutdown (new requests then get 503 `draining`, see
@@ -118,9 +119,8 @@ async function assembleCore(config: NodeConfig, ports: NodeDeps): Promise<Assemb
 
 function lifecycleOf(assembled: AssembledCore, app?: FastifyInstance): Lifecycle {
   const { core, cluster, ports } = assembled;
-  const close = (): Promise<void> => closeNode({ ...core, app }, () => {
-      assembled.markStopping();
-    });
+  const closeWith = (announce: boolean): Promise<void> => closeNode({ ...core, app }, () => assembled.markStopping(), { announce });
+  const close = (): Promise<void> => closeWith(false);
   let stopPromise: Promise<void> | null = null;
   return {
     randomSeed: ports.random === undefined && ports.randomFor === undefined ? cluster.randomSeed : null,
@@ -133,7 +133,7 @@ function lifecycleOf(assembled: AssembledCore, app?: FastifyInstance): Lifecycle
     stop(): Promise<void> {
       if (stopPromise === null) {
         core.log.info("node stopping");
-        stopPromise = close().then(() => {
+        stopPromise = closeWith(true).then(() => {
           core.log.info("node stopped");
         });
       }

@@ -1,15 +1,41 @@
-// node/shutdown.ts — a node's shutdown (SPEC §1), the reverse of its start: stop ticking, stop
-// accepting and finish in-flight requests (fastify close), let hint replays and read repairs settle,
-// close the clients, and close the store last, once every acknowledged write and hint is committed.
-// A failed start runs the same steps, so it leaves nothing open behind it.
+// node/shutdown.ts — a node's shutdown (SPEC §1, issue 21 §3), the reverse of its start, in the order
+// a rolling restart needs:
+//
+//   1. draining: /ready answers 503 `draining` and every new request 503 `draining` (markStopping);
+//   2. stop ticking, and announce: gossip `shutdown` and push it to every live peer at once, waiting at
+//      most announceMs for their answers, so peers count this node down now (and write hints for it)
+//      instead of convicting it by silence seconds later, and stop sending it replica requests;
+//   3. stop accepting connections and finish the requests in flight (fastify close), for at most
+//      drainMs; past it the remaining connections are closed;
+//   4. let hint replays and read repairs settle, close the clients;
+//   5. close the store last, once every acknowledged write, hint and batch is committed.
+//
+// The announcement comes before the drain, not after: peers that hear it stop routing new work here
+// while the requests already here finish, so nothing is refused that could have gone elsewhere. It
+// changes no ring (Cassandra's `shutdown`, not `leaving`): the node keeps its tokens, and its restart's
+// newer generation brings it up again. A failed start runs the same steps without the announcement
+// (it has told nobody it exists), so it leaves nothing open behind it.
 
 import type { FastifyInstance } from "fastify";
+import type { Clock } from "../core/clock.js";
+import type { Logger } from "./logger.js";
 import type { NodeCore } from "./node-parts.js";
+
+export const SHUTDOWN_LIMITS = {
+  /**
+   * Requests in flight get this long to finish once the node stops accepting. A coordinator's request
+   * ends within its request timeout (2 s by default); this leaves room for slow clients' bodies.
+   */
+  drainMs: 10_000,
+  /** The announcement waits this long at most for peers' answers: a dead or slow peer does not hold the stop. */
+  announceMs: 1_000,
+} as const;
 
 /** The parts shutdown closes, and the flag it raises first. The HTTP server, when the node has one. */
 export type ClosableParts = Pick<
   NodeCore,
   | "log"
+  | "clock"
   | "tickLoop"
   | "handoff"
   | "readRepair"
@@ -22,11 +48,17 @@ export type ClosableParts = Pick<
   | "store"
 > & { readonly app?: FastifyInstance };
 
-export async function closeNode(parts: ClosableParts, markStopping: () => void): Promise<void> {
+export interface CloseOptions {
+  /** Tell the peers (a stop); false for a failed start, which nobody has heard of. */
+  readonly announce: boolean;
+}
+
+export async function closeNode(parts: ClosableParts, markStopping: () => void, options: CloseOptions = { announce: false }): Promise<void> {
   const { log } = parts;
   markStopping();
   parts.tickLoop.cancel();
-  await parts.app?.close().catch((error: unknown) => log.warn({ err: error }, "http server did not close cleanly"));
+  if (options.announce) await announce(parts);
+  if (parts.app !== undefined) await drain(parts.app, parts.clock, log);
   // Replays and repairs still use the replica client; they end (or fail) before it closes.
   await parts.handoff.close();
   await parts.readRepair.settled();
@@ -36,6 +68,40 @@ export async function closeNode(parts: ClosableParts, markStopping: () => void):
   await parts.replicaClient.close();
   await parts.peerClient.close();
   await parts.knownPeersWriter?.flushed();
-  // Last: queued writes commit before the database closes (store.close drains its queue).
+  // Last: queued writes and hints commit before the database closes (store.close drains its queue).
   await parts.store.close().catch((error: unknown) => log.warn({ err: error }, "store did not close cleanly"));
+}
+
+async function announce(parts: Pick<ClosableParts, "log" | "clock" | "tickLoop">): Promise<void> {
+  const { log, clock } = parts;
+  const started = clock.nowMs();
+  let peers = 0;
+  const told = parts.tickLoop.announceShutdown().then((count) => {
+    peers = count;
+  });
+  const answered = await within(clock, SHUTDOWN_LIMITS.announceMs, told);
+  log.info({ peers, answered, ms: Math.round(clock.nowMs() - started) }, "shutdown announced to peers");
+}
+
+/** Stops accepting and waits for the requests in flight, at most drainMs; then closes what is left. */
+async function drain(app: FastifyInstance, clock: Clock, log: Logger): Promise<void> {
+  const started = clock.nowMs();
+  const closed = app.close().catch((error: unknown) => log.warn({ err: error }, "http server did not close cleanly"));
+  if (!(await within(clock, SHUTDOWN_LIMITS.drainMs, closed))) {
+    log.warn({ drainMs: SHUTDOWN_LIMITS.drainMs }, "requests still in flight after the drain time: closing their connections");
+    app.server.closeAllConnections();
+    await closed;
+  }
+  log.info({ ms: Math.round(clock.nowMs() - started) }, "requests drained");
+}
+
+/** True when `work` settles within `ms` on the clock, false when the time runs out first. */
+function within(clock: Clock, ms: number, work: Promise<void>): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const cancel = clock.schedule(ms, () => resolve(false));
+    void work.then(() => {
+      cancel();
+      resolve(true);
+    });
+  });
 }
