@@ -27,9 +27,9 @@ export const START_LIMITS = {
   shutdownTimeoutMs: 15_000,
 } as const;
 
-// The node's own bounds (announcement, then drain) must end before the command gives up on it.
+// The node's own bounds (announcement, linger, then drain) must end before the command gives up on it.
 assert(
-  SHUTDOWN_LIMITS.announceMs + SHUTDOWN_LIMITS.drainMs < START_LIMITS.shutdownTimeoutMs,
+  SHUTDOWN_LIMITS.announceMs + SHUTDOWN_LIMITS.lingerMs + SHUTDOWN_LIMITS.drainMs < START_LIMITS.shutdownTimeoutMs,
   "a clean stop's announcement and drain fit within the shutdown timeout",
 );
 

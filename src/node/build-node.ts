@@ -32,6 +32,7 @@ import { PeerClient } from "../net/peer-client.js";
 import { PeerRouteStats } from "../net/peer-routes.js";
 import { NodeMetrics } from "../api/metrics.js";
 import { readinessOf } from "../api/ready-routes.js";
+import { stopRoutes } from "../api/stop-routes.js";
 import type { HintStore } from "../storage/hints.js";
 import type { NodeConfig } from "./config.js";
 import type { NodeIdentity } from "./identity.js";
@@ -71,7 +72,7 @@ interface Foundation {
 interface Lifecycle {
   /** The engine's seed when its chance was not injected (logged at debug), else null. */
   readonly randomSeed: number | null;
-  /** Resolves when the node asks to end its process: 0 after a decommission, 1 after a failed bootstrap. */
+  /** Resolves when the node asks to end its process: 0 after a decommission or `grapevine stop`, 1 after a failed bootstrap. */
   readonly exitRequested: Promise<{ readonly code: number; readonly reason: string }>;
   /** Starts ticking (the first tick at once) and the bootstrap when this start needs one. */
   begin(): void;
@@ -117,14 +118,29 @@ async function assembleCore(config: NodeConfig, ports: NodeDeps): Promise<Assemb
   };
 }
 
-function lifecycleOf(assembled: AssembledCore, app?: FastifyInstance): Lifecycle {
+/** A stop asked for over HTTP (`grapevine stop`): the same clean stop as SIGTERM, exit 0. */
+interface StopRequest {
+  readonly requested: Promise<{ readonly code: number; readonly reason: string }>;
+  readonly request: () => void;
+}
+
+function stopRequest(): StopRequest {
+  let request = (): void => undefined;
+  const requested = new Promise<{ code: number; reason: string }>((resolve) => {
+    request = () => resolve({ code: 0, reason: "grapevine stop" });
+  });
+  return { requested, request };
+}
+
+function lifecycleOf(assembled: AssembledCore, app?: FastifyInstance, stop?: StopRequest): Lifecycle {
   const { core, cluster, ports } = assembled;
+  const never = new Promise<{ code: number; reason: string }>(() => undefined);
   const closeWith = (announce: boolean): Promise<void> => closeNode({ ...core, app }, () => assembled.markStopping(), { announce });
   const close = (): Promise<void> => closeWith(false);
   let stopPromise: Promise<void> | null = null;
   return {
     randomSeed: ports.random === undefined && ports.randomFor === undefined ? cluster.randomSeed : null,
-    exitRequested: core.topology?.exitRequested ?? new Promise(() => undefined),
+    exitRequested: Promise.race([core.topology?.exitRequested ?? never, stop?.requested ?? never]),
     begin(): void {
       core.tickLoop.begin();
       core.topology?.begin();
@@ -158,9 +174,11 @@ export async function buildNode(config: NodeConfig, ports: NodeDeps = {}): Promi
   core.observers.replicaRequestSent = (ops): void => metrics.observeReplicaRequest(ops);
   const app = buildHttpServer({ config, ports, log: core.log, isStopping: () => core.isStopping() });
   const parts: NodeParts = { ...core, metrics, app };
-  const lifecycle = lifecycleOf(assembled, app);
+  const stop = stopRequest();
+  const lifecycle = lifecycleOf(assembled, app, stop);
   try {
     await registerNodeRoutes(app, parts);
+    await app.register(stopRoutes, { nodeId: core.identity.id, requestStop: stop.request });
     await app.ready();
     app.server.maxConnections = NODE_LIMITS.httpConnectionsMax;
   } catch (error) {

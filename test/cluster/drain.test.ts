@@ -110,4 +110,19 @@ describe("a clean stop", () => {
     expect(member?.shutdown).toBeUndefined();
     expect(member?.live).toBe(true);
   }, 90_000);
+
+  it("stops a node on `grapevine stop` the same way: exit 0, down on its peers with tokens kept", async () => {
+    const nodes = await threeNodes();
+    const [stopping, peer] = [nodeAt(nodes, 0), nodeAt(nodes, 1)];
+    for (const node of nodes) if (!cluster.node(node.id).running) await cluster.restart(node.id);
+    await waitForLiveness(cluster, peer.id, stopping.id, true, 15_000);
+    const exited = cluster.node(stopping.id).exited;
+    const stop = spawnSync(process.execPath, [GRAPEVINE_BIN, "stop", "--node", stopping.url], { encoding: "utf8" });
+    expect(stop.status, stop.stderr).toBe(0);
+    expect(stop.stdout).toBe(`${stopping.id} stopped\n`);
+    expect(await exited).toEqual({ code: 0, signal: null });
+    const view = await fetchJson<ClusterStatusBody>(`${peer.url}/cluster/status`);
+    expect(view.members.find((m) => m.id === stopping.id)).toMatchObject({ state: "normal", live: false, shutdown: true, tokens: 16 });
+    expect(cluster.tail(stopping.id, 40)).toMatch(/"reason":"grapevine stop"/);
+  }, 90_000);
 });
