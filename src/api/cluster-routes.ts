@@ -65,6 +65,8 @@ export interface MemberStatusBody {
   readonly ownership: number;
   readonly keys: number | null;
   readonly bytes: number | null;
+  /** Present (true) when the member announced a clean stop (issue 21 §3): down, tokens kept. */
+  readonly shutdown?: true;
 }
 
 export interface ClusterStatusBody {
@@ -115,6 +117,7 @@ export function clusterStatusBody(options: ClusterRoutesOptions): ClusterStatusB
       ownership: member.ownership,
       keys: member.keys,
       bytes: member.bytes,
+      ...(member.shutdown === true ? { shutdown: true as const } : {}),
     }),
   );
   const topology = options.topology;

@@ -21,6 +21,7 @@ import { registerFutureRecordsCommand } from "./future-records.js";
 import { registerSimCommand } from "./sim.js";
 import { registerStartCommand } from "./start.js";
 import { registerStatusCommand } from "./status.js";
+import { registerStopCommand } from "./stop.js";
 
 /** commander's codes for output that is not a failure. */
 const COMMANDER_SUCCESS_CODES = new Set(["commander.helpDisplayed", "commander.version"]);
@@ -58,6 +59,7 @@ export function createProgram(output: CliOutput, setExit: (code: ExitCode) => vo
   registerBenchCommand(program, output, setExit);
   registerDecommissionCommand(program, output, setExit);
   registerRemoveNodeCommand(program, output, setExit);
+  registerStopCommand(program, output, setExit);
   registerRepairCommand(program, output, setExit);
   registerFutureRecordsCommand(program, output, setExit);
   registerSimCommand(program, output, setExit);

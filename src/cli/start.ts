@@ -18,12 +18,20 @@ import {
 } from "../node/config.js";
 import type { GrapevineNode } from "../node/node.js";
 import { declarationOf, helpLine } from "../node/options.js";
+import { SHUTDOWN_LIMITS } from "../node/shutdown.js";
+import { assert } from "../core/assert.js";
 import { CliError, EXIT_CODES, printError, type CliOutput, type ExitCode } from "./shared.js";
 
 export const START_LIMITS = {
   /** A clean shutdown that takes longer than this is abandoned with exit 1 (a stuck request, a hung close). */
   shutdownTimeoutMs: 15_000,
 } as const;
+
+// The node's own bounds (announcement, linger, then drain) must end before the command gives up on it.
+assert(
+  SHUTDOWN_LIMITS.announceMs + SHUTDOWN_LIMITS.lingerMs + SHUTDOWN_LIMITS.drainMs < START_LIMITS.shutdownTimeoutMs,
+  "a clean stop's announcement and drain fit within the shutdown timeout",
+);
 
 /** commander's property name for a flag: `data-dir` → `dataDir`. */
 export function optionAttribute(name: string): string {

@@ -31,6 +31,8 @@ export interface StatusMember {
   readonly ownership: number;
   readonly keys: number | null;
   readonly bytes: number | null;
+  /** The member announced a clean stop (issue 21 §3; absent from older nodes and from members up). */
+  readonly shutdown?: boolean;
 }
 
 export interface StatusBody {
@@ -175,7 +177,9 @@ export function renderStatus(body: StatusBody): string {
     .split("\n")
     .map((line) => line.trimEnd())
     .filter((line) => line.length > 0);
-  return `${[...lines, ...rendered, ...renderClock(body), ...renderStreams(body)].join("\n")}\n`;
+  const stopped = body.members.filter((member) => member.shutdown === true && !member.live).map((member) => member.id);
+  const shutdowns = stopped.length === 0 ? [] : ["", `Stopped cleanly (shutdown announced, tokens kept): ${stopped.join(", ")}`];
+  return `${[...lines, ...rendered, ...shutdowns, ...renderClock(body), ...renderStreams(body)].join("\n")}\n`;
 }
 
 /** The node's ring change and its streams, like `nodetool netstats`: one line per stream still running. */

@@ -11,6 +11,11 @@ export const CLUSTER_VIEW_DEFAULTS = {
   previousMonitorGraceMs: 30_000,
   /** Peers an urgent change (a vote, a refutation, a status) is pushed to at once, per hop. */
   rumorFanout: 4,
+  /**
+   * Peers a clean stop's shutdown is pushed to directly, beyond rumor fanout: all of them in any
+   * cluster we run, so each peer shows the node down at once; past it, one rumor hop later.
+   */
+  shutdownAnnounceTargetsMax: 256,
   /** Load is published at most this often, so `load` does not keep every summary hash moving. */
   loadPublishIntervalMs: 10_000,
   /** ...and only when it moved by at least this fraction. */

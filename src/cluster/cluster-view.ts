@@ -20,6 +20,10 @@
 //   (pending replicas). A member that is dead for good is removed by another member (removenode,
 //   removal.ts). A joining member without tokens is waiting for its turn to join and is not a ring
 //   change.
+// - A clean stop (SIGTERM, `grapevine stop`) gossips `shutdown` for the stopping generation and pushes
+//   it to every live member at once (announceShutdown): peers count the member down without waiting
+//   for votes, and keep its tokens, as Cassandra's `shutdown` and unlike `leaving`. Its restart's newer
+//   generation carries a fresh state without it, and it is up again.
 //
 // The gossiped states are text on the wire, checked and parsed in gossiped-state.ts and read into
 // one MemberRecord per member (member-record.ts).
@@ -53,13 +57,16 @@ import {
   KEY_INCARNATION,
   KEY_LOAD,
   KEY_REMOVALS,
+  KEY_SHUTDOWN,
   KEY_STATUS,
   KEY_TOKENS,
   KEY_VOTES,
+  SHUTDOWN_VALUE,
   URGENT_KEYS,
 } from "./gossiped-state.js";
-import { detectorSubjects, effectiveMonitors, isMemberConvicted, suspectedMembers, votesAgainst } from "./liveness.js";
-import { isFutureOwner, isGone, isOwner, memberViewOf, readRecord, type MemberRecord, type RecordReading } from "./member-record.js";
+import { detectorSubjects, effectiveMonitors, livenessChanges, votesAgainst } from "./liveness.js";
+import { isFutureOwner, isGone, isOwner, membersWaitingToJoin, membershipOf, memberViewOf, readRecord } from "./member-record.js";
+import type { MemberRecord, RecordReading } from "./member-record.js";
 import { CLUSTER_VIEW_DEFAULTS } from "./cluster-view-defaults.js";
 import { Heartbeats } from "./heartbeats.js";
 import { LoadPublisher } from "./load-publisher.js";
@@ -81,6 +88,8 @@ export class ClusterView implements TopologyEngine {
   private readonly down = new Set<NodeId>();
   /** Members holding at least one vote: verdicts only ever need to look at these. */
   private readonly voters = new Set<NodeId>();
+  /** Other members whose current generation announced a clean stop: down without votes. */
+  private readonly shutdowns = new Set<NodeId>();
   private events: ClusterEvent[] = [];
   private monitorRing: MonitorRing;
   private monitorRingDirty = true;
@@ -98,10 +107,7 @@ export class ClusterView implements TopologyEngine {
   private ticks = 0;
   /** The latest time a driver gave us, for changes made between calls (setStatus). */
   private lastNowMs = 0;
-  private readonly loadPublisher = new LoadPublisher({
-    intervalMs: CLUSTER_VIEW_DEFAULTS.loadPublishIntervalMs,
-    changeRatioMin: CLUSTER_VIEW_DEFAULTS.loadChangeRatioMin,
-  });
+  private readonly loadPublisher = new LoadPublisher({ intervalMs: CLUSTER_VIEW_DEFAULTS.loadPublishIntervalMs, changeRatioMin: CLUSTER_VIEW_DEFAULTS.loadChangeRatioMin });
   private counters = { heartbeatsSent: 0, heartbeatsReceived: 0, malformedStates: 0 };
 
   constructor(options: ClusterEngineOptions, random: Random) {
@@ -183,6 +189,14 @@ export class ClusterView implements TopologyEngine {
     this.absorbGossipChanges(this.started ? this.lastNowMs : null);
   }
 
+  /** See ClusterEngine.announceShutdown: a clean stop, pushed to every live member (up to a bound). */
+  announceShutdown(nowMs: number): Outbound[] {
+    this.gossiper.setLocal(KEY_SHUTDOWN, SHUTDOWN_VALUE);
+    this.absorbGossipChanges(nowMs);
+    const targetsMax = CLUSTER_VIEW_DEFAULTS.shutdownAnnounceTargetsMax;
+    return this.fromGossip(this.gossiper.announce(KEY_SHUTDOWN, this.isLiveForGossip, targetsMax));
+  }
+
   /** Announces this node's tokens (a joining node, once it has chosen them; [] to withdraw them). */
   setTokens(tokens: readonly bigint[]): void {
     this.gossiper.setLocal(KEY_TOKENS, encodeTokens(tokens));
@@ -211,11 +225,7 @@ export class ClusterView implements TopologyEngine {
 
   /** Members in state joining that have not announced tokens yet: nodes waiting for their turn. */
   waitingToJoin(): NodeId[] {
-    const waiting: NodeId[] = [];
-    for (const member of this.records.values()) {
-      if (!member.removed && member.status === "joining" && member.tokenCount === 0) waiting.push(member.id);
-    }
-    return waiting.sort();
+    return membersWaitingToJoin(this.records.values());
   }
 
   /** Whether a member was removed from the cluster (removenode) in this view. */
@@ -228,12 +238,7 @@ export class ClusterView implements TopologyEngine {
   }
 
   membership(): MembershipEntry[] {
-    const entries: MembershipEntry[] = [];
-    for (const member of this.records.values()) {
-      if (member.removed) continue;
-      entries.push({ id: member.id, generation: member.generation, status: member.status, live: this.isLive(member.id) });
-    }
-    return entries;
+    return membershipOf(this.records.values(), (id) => this.isLive(id));
   }
 
   isLive(id: NodeId): boolean {
@@ -326,6 +331,7 @@ export class ClusterView implements TopologyEngine {
           if (this.records.delete(change.id)) {
             this.down.delete(change.id);
             this.voters.delete(change.id);
+            this.shutdowns.delete(change.id);
             this.rings.setOwnerHash(change.id, null);
             this.monitorRingDirty = true;
             this.livenessDirty = true;
@@ -349,6 +355,8 @@ export class ClusterView implements TopologyEngine {
     this.records.set(id, record);
     if (votes.size > 0) this.voters.add(id);
     else this.voters.delete(id);
+    if (record.shutdown && id !== this.options.id) this.shutdowns.add(id);
+    else this.shutdowns.delete(id);
     if (id === this.options.id) this.incarnation = Math.max(this.incarnation, incarnation);
 
     this.noteRingEffects(previous, record);
@@ -356,7 +364,8 @@ export class ClusterView implements TopologyEngine {
       previous === undefined ||
       previous.incarnation !== incarnation ||
       previous.generation !== endpoint.generation ||
-      previous.votes !== votes
+      previous.votes !== votes ||
+      previous.shutdown !== record.shutdown
     ) {
       this.livenessDirty = true;
     }
@@ -384,14 +393,10 @@ export class ClusterView implements TopologyEngine {
     if ((wasFuture || nowFuture) && (wasFuture !== nowFuture || tokensChanged)) this.ringDirty = true;
   }
 
-  /** A member's status as this view acts on it: a removal published by anyone overrides its own. */
-  private effectiveStatus(id: NodeId, generation: number, gossipStatus: MemberStatus): { status: MemberStatus; removed: boolean } {
-    return effectiveStatus(this.removalsByTarget.get(id), generation, gossipStatus);
-  }
-
   /** How readRecord reads a member's states in this view: made once, not per gossip change. */
   private readonly recordReading: RecordReading = {
-    effectiveStatus: (id, generation, gossipStatus) => this.effectiveStatus(id, generation, gossipStatus),
+    // A removal published by anyone overrides the member's own status.
+    effectiveStatus: (id, generation, gossipStatus) => effectiveStatus(this.removalsByTarget.get(id), generation, gossipStatus),
     tokensPerMemberMax: CLUSTER_VIEW_DEFAULTS.tokensPerMemberMax,
     votesPerMemberMax: CLUSTER_VIEW_DEFAULTS.votesPerMemberMax,
     onMalformed: () => {
@@ -403,7 +408,7 @@ export class ClusterView implements TopologyEngine {
   private refreshRemovals(): void {
     this.removalsByTarget = latestRemovals(this.records.values());
     for (const member of [...this.records.values()]) {
-      const { status, removed } = this.effectiveStatus(member.id, member.generation, member.gossipStatus);
+      const { status, removed } = effectiveStatus(this.removalsByTarget.get(member.id), member.generation, member.gossipStatus);
       if (status === member.status && removed === member.removed) continue;
       const record: MemberRecord = { ...member, status, removed };
       this.records.set(member.id, record);
@@ -458,23 +463,16 @@ export class ClusterView implements TopologyEngine {
   }
 
   private recomputeLiveness(): void {
-    const suspected = suspectedMembers(this.voters, this.records);
-    // Only an accused member can be convicted and only a down one acquitted: look at those alone.
-    for (const id of new Set([...suspected, ...this.down])) {
-      const member = this.records.get(id);
-      if (member === undefined || member.id === this.options.id) continue;
-      const monitors = member.status === "left" ? [] : this.effectiveMonitors(member.id);
-      const convicted = suspected.has(member.id) && isMemberConvicted(member, monitors, this.records, suspected);
-      const wasDown = this.down.has(member.id);
-      if (convicted && !wasDown) {
-        this.down.add(member.id);
-        this.takeoverDirty = true;
-        this.events.push({ kind: "member-down", id: member.id });
-      } else if (!convicted && wasDown) {
-        this.down.delete(member.id);
-        this.takeoverDirty = true;
-        this.events.push({ kind: "member-up", id: member.id });
-      }
+    const { records, voters, down, shutdowns } = this;
+    const changes = livenessChanges({ self: this.options.id, records, voters, down, shutdowns, monitorsOf: (id) => this.effectiveMonitors(id) });
+    if (changes.down.length + changes.up.length > 0) this.takeoverDirty = true;
+    for (const id of changes.down) {
+      this.down.add(id);
+      this.events.push({ kind: "member-down", id });
+    }
+    for (const id of changes.up) {
+      this.down.delete(id);
+      this.events.push({ kind: "member-up", id });
     }
   }
 

@@ -54,6 +54,8 @@ export interface MemberView {
   readonly ownership: number;
   readonly keys: number | null;
   readonly bytes: number | null;
+  /** The member announced a clean stop of its current generation (absent: not known to this engine). */
+  readonly shutdown?: boolean;
 }
 
 export interface MembershipEntry {
@@ -96,6 +98,12 @@ export interface ClusterEngine {
   membership(): MembershipEntry[];
   isLive(id: NodeId): boolean;
   stats(): ClusterStats;
+  /**
+   * This node stops cleanly: gossip a shutdown of this generation (peers count it down at once and
+   * keep its tokens) and return the push of it to every live peer, to send before the node goes quiet.
+   * Absent from engines that cannot announce; their peers convict the node by silence instead.
+   */
+  announceShutdown?(nowMs: number): Outbound[];
 }
 
 /** A ring change in progress: a member bootstrapping, decommissioning, or being removed. */

@@ -15,7 +15,15 @@ export const KEY_LOAD = "load";
 export const KEY_VOTES = "votes";
 export const KEY_INCARNATION = "incarnation";
 export const KEY_REMOVALS = "removals";
-export const URGENT_KEYS = [KEY_STATUS, KEY_VOTES, KEY_INCARNATION, KEY_REMOVALS, KEY_TOKENS];
+/**
+ * Set by a member that is stopping cleanly (SIGTERM, `grapevine stop`): Cassandra's `shutdown`. Unlike
+ * `leaving` it is no ring change: the member keeps its tokens and nobody moves its ranges; peers only
+ * count it down at once instead of waiting for its monitors to convict it. Its next start gossips a
+ * newer generation, whose fresh state has no such key, so it is up again.
+ */
+export const KEY_SHUTDOWN = "shutdown";
+export const SHUTDOWN_VALUE = "true";
+export const URGENT_KEYS = [KEY_STATUS, KEY_VOTES, KEY_INCARNATION, KEY_REMOVALS, KEY_TOKENS, KEY_SHUTDOWN];
 
 /** Characters per token in the gossiped list: 16 hex digits and a comma. */
 const TOKEN_TEXT_STRIDE = 17;
@@ -121,6 +129,11 @@ function isCount(value: unknown): value is number {
 
 export function parseStatus(text: string | undefined): MemberStatus | undefined {
   return MEMBER_STATUSES.find((status) => status === text);
+}
+
+/** Only the one value counts; anything else (an unknown future value included) is not a shutdown. */
+export function parseShutdown(text: string | undefined): boolean {
+  return text === SHUTDOWN_VALUE;
 }
 
 export function parseCount(text: string | undefined): number | undefined {

@@ -101,3 +101,44 @@ export function votesAgainst(voters: Iterable<NodeId>, records: ReadonlyMap<Node
   }
   return against;
 }
+
+/** Who changes side in one verdict pass: members newly down, and members up again. */
+export interface LivenessChanges {
+  readonly down: NodeId[];
+  readonly up: NodeId[];
+}
+
+/** What one verdict pass reads: the records, who is down now, and each member's effective monitors. */
+export interface LivenessInputs {
+  readonly self: NodeId;
+  readonly records: ReadonlyMap<NodeId, MemberRecord>;
+  readonly voters: Iterable<NodeId>;
+  readonly down: ReadonlySet<NodeId>;
+  /** Members whose current generation announced a clean stop (member-record.ts `shutdown`). */
+  readonly shutdowns: ReadonlySet<NodeId>;
+  readonly monitorsOf: (id: NodeId) => NodeId[];
+}
+
+/**
+ * The verdict rule over every member that could change side. A member is down while convicted or
+ * while its current generation has announced a clean stop: a shutdown needs no votes, it is the
+ * member's own word. A monitor that announced a shutdown will cast no vote, so it counts as accused
+ * (the requirement shrinks without it) rather than leaving its subjects unconvictable until its own
+ * conviction. Only the accused, the shut down and the down can change side: the pass looks at those.
+ */
+export function livenessChanges(inputs: LivenessInputs): LivenessChanges {
+  const { records, down, shutdowns } = inputs;
+  const suspected = suspectedMembers(inputs.voters, records);
+  const silent = shutdowns.size === 0 ? suspected : new Set([...suspected, ...shutdowns]);
+  const changes: LivenessChanges = { down: [], up: [] };
+  for (const id of new Set([...suspected, ...down, ...shutdowns])) {
+    const member = records.get(id);
+    if (member === undefined || member.id === inputs.self) continue;
+    const monitors = member.status === "left" ? [] : inputs.monitorsOf(member.id);
+    const convicted = suspected.has(member.id) && isMemberConvicted(member, monitors, records, silent);
+    const isDown = convicted || shutdowns.has(member.id);
+    if (isDown && !down.has(member.id)) changes.down.push(member.id);
+    else if (!isDown && down.has(member.id)) changes.up.push(member.id);
+  }
+  return changes;
+}

@@ -10,17 +10,19 @@ import {
   KEY_INCARNATION,
   KEY_LOAD,
   KEY_REMOVALS,
+  KEY_SHUTDOWN,
   KEY_STATUS,
   KEY_TOKENS,
   KEY_VOTES,
   parseCount,
   parseLoad,
   parseRemovals,
+  parseShutdown,
   parseStatus,
   parseVotes,
   tokenCountOf,
 } from "./gossiped-state.js";
-import type { MemberView } from "./engine.js";
+import type { MembershipEntry, MemberView } from "./engine.js";
 import type { Removal } from "./removal.js";
 
 export interface MemberRecord {
@@ -44,6 +46,8 @@ export interface MemberRecord {
   votes: ReadonlyMap<NodeId, Vote>;
   votesText: string;
   load: { keys: number; bytes: number } | null;
+  /** This generation announced a clean stop (gossiped-state.ts KEY_SHUTDOWN): down at once, ring unchanged. */
+  shutdown: boolean;
 }
 
 export interface RecordReading {
@@ -86,6 +90,7 @@ export function readRecord(
     votes,
     votesText,
     load,
+    shutdown: parseShutdown(endpoint.appStates.get(KEY_SHUTDOWN)?.value),
   };
 }
 
@@ -104,6 +109,25 @@ export function isFutureOwner(member: MemberRecord): boolean {
   return !member.removed && (member.status === "normal" || member.status === "joining") && member.tokenCount > 0;
 }
 
+/** Members in state joining that have not announced tokens yet: nodes waiting for their turn, sorted. */
+export function membersWaitingToJoin(records: Iterable<MemberRecord>): NodeId[] {
+  const waiting: NodeId[] = [];
+  for (const member of records) {
+    if (!member.removed && member.status === "joining" && member.tokenCount === 0) waiting.push(member.id);
+  }
+  return waiting.sort();
+}
+
+/** Every member not removed, with its id, generation, status and liveness (ClusterEngine.membership). */
+export function membershipOf(records: Iterable<MemberRecord>, isLive: (id: NodeId) => boolean): MembershipEntry[] {
+  const entries: MembershipEntry[] = [];
+  for (const member of records) {
+    if (member.removed) continue;
+    entries.push({ id: member.id, generation: member.generation, status: member.status, live: isLive(member.id) });
+  }
+  return entries;
+}
+
 /** What the view knows of a member beyond its gossiped record: liveness, phi, heartbeat, ownership. */
 export type MemberFacts = Pick<MemberView, "live" | "phi" | "heartbeat" | "ownership">;
 
@@ -118,5 +142,6 @@ export function memberViewOf(member: MemberRecord, facts: MemberFacts): MemberVi
     tokens: member.tokenCount,
     keys: member.load?.keys ?? null,
     bytes: member.load?.bytes ?? null,
+    shutdown: member.shutdown,
   };
 }

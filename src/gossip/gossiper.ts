@@ -32,7 +32,7 @@
 import { assert } from "../core/assert.js";
 import type { Address, NodeId } from "../core/ids.js";
 import type { Random } from "../core/random.js";
-import { EndpointRecord, mergeDelta, type EndpointState, type MergeOptions } from "./endpoint-state.js";
+import { cutDelta, EndpointRecord, mergeDelta, type EndpointState, type MergeOptions } from "./endpoint-state.js";
 import { EndpointTable } from "./endpoint-table.js";
 import { Exchange } from "./exchange.js";
 import { GOSSIP_LIMITS, type Delta, type GossipMessage, type GossipRumor } from "./messages.js";
@@ -233,6 +233,31 @@ export class Gossiper {
       out.push({ to: seed.id, address: seed.address, message: syn });
     }
     out.push(...this.flushRumors(isLive, null));
+    this.counters.messagesSent += out.length;
+    return out;
+  }
+
+  /**
+   * Pushes this node's states from `key`'s version on to up to `targetsMax` live members at once, as
+   * one rumor each: an announcement that cannot wait for rounds or rumor hops, because the node is
+   * about to go quiet (a clean stop). Each target forwards it once like any rumor, so members past
+   * `targetsMax` hear it a hop later. Sorted id order: the choice needs no chance.
+   */
+  announce(key: string, isLive: (id: NodeId) => boolean, targetsMax: number): GossipOutbound[] {
+    assert(Number.isInteger(targetsMax) && targetsMax >= 0, "targetsMax is a count");
+    const record = this.selfRecord;
+    const state = record.state(key);
+    assert(state !== undefined, () => `announce of ${key}, which this node does not publish`);
+    const claim = { fromVersion: state.version - 1, throughVersion: record.maxVersion };
+    const cut = cutDelta(record, claim, this.limits.deltaBytesPerMessageMax) ?? cutDelta(record, claim, GOSSIP_LIMITS.deltaBytesPerMessageMax);
+    assert(cut !== null, "one entry with one state fits deltaBytesPerMessageMax");
+    const rumor: GossipRumor = { kind: "gossip-rumor", from: this.self, fromAddress: this.address, deltas: [cut.delta] };
+    const out: GossipOutbound[] = [];
+    for (const id of this.table.sortedIds()) {
+      if (out.length >= targetsMax) break;
+      if (id !== this.self && isLive(id)) out.push({ to: id, address: this.table.recordOf(id).address, message: rumor });
+    }
+    this.counters.rumorsSent += out.length;
     this.counters.messagesSent += out.length;
     return out;
   }

@@ -117,9 +117,17 @@ export class PeerClient {
 
   /** Sends one message; never throws, never waits. */
   send(address: Address, message: PeerMessage): void {
+    void this.deliver(address, message);
+  }
+
+  /**
+   * Sends one message like send(), and resolves once the peer has answered or the send has failed
+   * (never rejects): for the one message a caller must see through, a clean stop's announcement.
+   */
+  deliver(address: Address, message: PeerMessage): Promise<void> {
     if (this.#closed) {
       this.#dropped++;
-      return;
+      return Promise.resolve();
     }
     let body: Buffer;
     try {
@@ -127,22 +135,22 @@ export class PeerClient {
     } catch (error) {
       this.#dropped++;
       this.#log.warn({ err: error, address, kind: message.kind }, "peer message could not be encoded");
-      return;
+      return Promise.resolve();
     }
     if (body.length > this.#options.bodyBytesMax) {
       this.#dropped++;
       this.#log.warn({ address, kind: message.kind, bytes: body.length }, "peer message too large, dropped");
-      return;
+      return Promise.resolve();
     }
     const peer = this.#peer(address);
     if (peer.inFlight >= this.#options.inFlightPerPeerMax) {
       this.#dropped++;
-      return;
+      return Promise.resolve();
     }
     peer.inFlight++;
     this.#sent++;
     this.#bytesSent += body.length;
-    void this.#deliver(address, body).finally(() => {
+    return this.#deliver(address, body).finally(() => {
       peer.inFlight--;
     });
   }

@@ -16,9 +16,10 @@
 // new generation) → store → engine → clients → HTTP server → (node.ts) listen → first tick. A failure
 // at any step closes what was opened and surfaces as a NodeStartError whose message is one readable
 // line (port in use, unusable data dir, identity mismatch, a database another process holds).
-// Shutdown (SPEC §1, shutdown.ts) is the reverse: stop ticking, stop accepting and finish in-flight
-// requests (fastify close), let hint replays and read repairs settle, close the clients, and close
-// the store last, once every acknowledged write and hint is committed.
+// Shutdown (SPEC §1, shutdown.ts) is the reverse: stop ticking, announce the shutdown to the peers (a
+// stop, not a failed start), stop accepting and finish in-flight requests within a bounded drain time,
+// let hint replays and read repairs settle, close the clients, and close the store last, once every
+// acknowledged write and hint is committed.
 //
 // Readiness (GET /ready, api/ready-routes.ts) is composed here: `starting` until the ring is learned,
 // `draining` from the first moment of shutdown (new requests then get 503 `draining`, see
@@ -31,6 +32,7 @@ import { PeerClient } from "../net/peer-client.js";
 import { PeerRouteStats } from "../net/peer-routes.js";
 import { NodeMetrics } from "../api/metrics.js";
 import { readinessOf } from "../api/ready-routes.js";
+import { stopRoutes } from "../api/stop-routes.js";
 import type { HintStore } from "../storage/hints.js";
 import type { NodeConfig } from "./config.js";
 import type { NodeIdentity } from "./identity.js";
@@ -70,7 +72,7 @@ interface Foundation {
 interface Lifecycle {
   /** The engine's seed when its chance was not injected (logged at debug), else null. */
   readonly randomSeed: number | null;
-  /** Resolves when the node asks to end its process: 0 after a decommission, 1 after a failed bootstrap. */
+  /** Resolves when the node asks to end its process: 0 after a decommission or `grapevine stop`, 1 after a failed bootstrap. */
   readonly exitRequested: Promise<{ readonly code: number; readonly reason: string }>;
   /** Starts ticking (the first tick at once) and the bootstrap when this start needs one. */
   begin(): void;
@@ -116,15 +118,29 @@ async function assembleCore(config: NodeConfig, ports: NodeDeps): Promise<Assemb
   };
 }
 
-function lifecycleOf(assembled: AssembledCore, app?: FastifyInstance): Lifecycle {
+/** A stop asked for over HTTP (`grapevine stop`): the same clean stop as SIGTERM, exit 0. */
+interface StopRequest {
+  readonly requested: Promise<{ readonly code: number; readonly reason: string }>;
+  readonly request: () => void;
+}
+
+function stopRequest(): StopRequest {
+  let request = (): void => undefined;
+  const requested = new Promise<{ code: number; reason: string }>((resolve) => {
+    request = () => resolve({ code: 0, reason: "grapevine stop" });
+  });
+  return { requested, request };
+}
+
+function lifecycleOf(assembled: AssembledCore, app?: FastifyInstance, stop?: StopRequest): Lifecycle {
   const { core, cluster, ports } = assembled;
-  const close = (): Promise<void> => closeNode({ ...core, app }, () => {
-      assembled.markStopping();
-    });
+  const never = new Promise<{ code: number; reason: string }>(() => undefined);
+  const closeWith = (announce: boolean): Promise<void> => closeNode({ ...core, app }, () => assembled.markStopping(), { announce });
+  const close = (): Promise<void> => closeWith(false);
   let stopPromise: Promise<void> | null = null;
   return {
     randomSeed: ports.random === undefined && ports.randomFor === undefined ? cluster.randomSeed : null,
-    exitRequested: core.topology?.exitRequested ?? new Promise(() => undefined),
+    exitRequested: Promise.race([core.topology?.exitRequested ?? never, stop?.requested ?? never]),
     begin(): void {
       core.tickLoop.begin();
       core.topology?.begin();
@@ -133,7 +149,7 @@ function lifecycleOf(assembled: AssembledCore, app?: FastifyInstance): Lifecycle
     stop(): Promise<void> {
       if (stopPromise === null) {
         core.log.info("node stopping");
-        stopPromise = close().then(() => {
+        stopPromise = closeWith(true).then(() => {
           core.log.info("node stopped");
         });
       }
@@ -158,9 +174,11 @@ export async function buildNode(config: NodeConfig, ports: NodeDeps = {}): Promi
   core.observers.replicaRequestSent = (ops): void => metrics.observeReplicaRequest(ops);
   const app = buildHttpServer({ config, ports, log: core.log, isStopping: () => core.isStopping() });
   const parts: NodeParts = { ...core, metrics, app };
-  const lifecycle = lifecycleOf(assembled, app);
+  const stop = stopRequest();
+  const lifecycle = lifecycleOf(assembled, app, stop);
   try {
     await registerNodeRoutes(app, parts);
+    await app.register(stopRoutes, { nodeId: core.identity.id, requestStop: stop.request });
     await app.ready();
     app.server.maxConnections = NODE_LIMITS.httpConnectionsMax;
   } catch (error) {

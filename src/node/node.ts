@@ -38,7 +38,7 @@ export interface GrapevineNode {
   clockInRange(): boolean;
   /** The clock verdict behind clockInRange, with each measured peer's offset and error bound. */
   clockVerdict(): ClockVerdict;
-  /** Resolves when the node asks to end its process: 0 after a decommission, 1 after a failed bootstrap. */
+  /** Resolves when the node asks to end its process: 0 after a decommission or `grapevine stop`, 1 after a failed bootstrap. */
   readonly exitRequested: Promise<{ readonly code: number; readonly reason: string }>;
   /** What /ready answers: ready, or why not (starting, draining, clock_offset). */
   readiness(): Readiness;

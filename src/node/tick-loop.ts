@@ -94,6 +94,17 @@ export class TickLoop {
     this.#cancelTick();
   }
 
+  /**
+   * A clean stop's announcement (ClusterEngine.announceShutdown), pushed to every live peer; resolves
+   * with the number of peers told once each has answered or failed (the caller bounds the wait).
+   */
+  async announceShutdown(): Promise<number> {
+    const { engine, clock, peerClient } = this.deps;
+    const outbounds = engine.announceShutdown?.(clock.nowMs()) ?? [];
+    await Promise.all(outbounds.map((outbound) => peerClient.deliver(outbound.address, outbound.message)));
+    return outbounds.length;
+  }
+
   #drainEvents(): void {
     const { engine, addressBook, saveKnownPeers, log, clock, handoff, antiEntropy } = this.deps;
     const events = engine.takeEvents();

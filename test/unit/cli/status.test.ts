@@ -53,6 +53,14 @@ describe("renderStatus", () => {
     expect(rows[2]?.split(/\s+/)).toContain("-");
   });
 
+  it("names the members that stopped cleanly (a gossiped shutdown), and only while they are down", () => {
+    expect(renderStatus(body)).not.toMatch(/Stopped cleanly/);
+    const stopped = { ...body, members: body.members.map((m) => (m.id === "node2" ? { ...m, shutdown: true } : m)) };
+    expect(renderStatus(stopped)).toContain("\nStopped cleanly (shutdown announced, tokens kept): node2\n");
+    const parsed = parseStatusBody(JSON.parse(JSON.stringify(stopped)));
+    expect(parsed?.members.find((m) => m.id === "node2")?.shutdown).toBe(true);
+  });
+
   it("says so when the node is still learning the ring and refuses client requests", () => {
     expect(renderStatus(body)).not.toMatch(/learning the ring/);
     const starting = renderStatus({ ...body, serving: false }).split("\n");
