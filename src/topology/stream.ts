@@ -390,8 +390,7 @@ export class StreamManager {
         continue;
       }
       const violation = pageViolation(task.range, record.cursor, page.records);
-      const at = tokenToString(record.cursor.token);
-      if (violation !== null) throw new StreamCursorError(`a page from ${source} does not advance the cursor at token ${at}: ${violation}`);
+      if (violation !== null) throw new StreamCursorError(`a page from ${source} does not advance the cursor at token ${tokenToString(record.cursor.token)}: ${violation}`);
       if (page.records.length > 0) {
         let bytes = 0;
         for (const streamed of page.records) bytes += streamedBytes(streamed.key, streamed.record);
