@@ -44,7 +44,7 @@ export interface DataRunOptions {
   readonly workload?: Partial<WorkloadOptions>;
   /**
    * The nodes' --sync (default on). Off: a power loss may lose acknowledged writes, and the judge
-   * holds the run to the promise that then applies (history/power-loss.ts).
+   * holds the run to the promise that then applies (history/power-loss.ts). It wins over nodeFlags.
    */
   readonly sync?: "on" | "off";
   readonly nodeFlags?: Readonly<Record<string, string>>;
@@ -92,7 +92,7 @@ export async function runDataSimulation(options: DataRunOptions): Promise<DataRu
     clock,
     nodes: options.nodes,
     replicationFactor: options.replicationFactor,
-    nodeFlags: { sync, ...options.nodeFlags },
+    nodeFlags: { ...options.nodeFlags, sync },
     logger: invariants.logger(),
     hintBytesPerTargetMax: RUN_INVARIANT_LIMITS.hintBytesPerTargetMax,
   });
