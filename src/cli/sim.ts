@@ -3,6 +3,8 @@
 //   grapevine sim --seeds 20            twenty fresh random seeds, one progress line each
 //   grapevine sim --seed 1234           replays one run exactly (same events, same order)
 //   grapevine sim --soak-s 600          fresh seeds until the time is up
+//   grapevine sim --seeds 20 --sync off the nodes without fsync: power losses may take what the
+//                                       promise lets them (history/power-loss.ts), nothing more
 //
 // A run that breaks a promise prints its seed, the first violated property and the shortest
 // excerpt of its history that shows it, and the command exits 1; `--seed` with that seed replays it.
@@ -33,6 +35,7 @@ interface SimCommandOptions {
   readonly workers: string;
   readonly faultPhaseMs: string;
   readonly faults: string;
+  readonly sync: string;
 }
 
 function integerIn(name: string, text: string, min: number, max: number): number {
@@ -61,6 +64,11 @@ function faultKindsOf(text: string): ReadonlySet<FaultKind> {
   return new Set(kinds as FaultKind[]);
 }
 
+function syncOf(text: string): "on" | "off" {
+  if (text === "on" || text === "off") return text;
+  throw new CliError(`--sync takes on or off, got ${JSON.stringify(text)}`, EXIT_CODES.usage);
+}
+
 /** One line per run: its seed, operations, virtual time, verdict. */
 function progressLine(result: DataRunResult, wallMs: number, index: number): string {
   const verdict = result.check.ok ? "ok" : `FAILED (${result.check.violations.length} violations)`;
@@ -72,9 +80,10 @@ function progressLine(result: DataRunResult, wallMs: number, index: number): str
 export function failureReport(result: DataRunResult): string[] {
   const first = result.check.violations[0];
   if (first === undefined) return [];
+  const where = first.key === "" ? "" : ` on key ${JSON.stringify(first.key)}`;
   const lines = [
-    `seed ${result.seed} broke ${first.kind} on key ${JSON.stringify(first.key)}: ${first.message}`,
-    `replay: grapevine sim --seed ${result.seed}`,
+    `seed ${result.seed} broke ${first.kind}${where}: ${first.message}`,
+    `replay: grapevine sim --seed ${result.seed}${result.history.durability?.sync === "off" ? " --sync off" : ""}`,
     "history excerpt:",
     ...excerptFor(result.history, first, SIM_LIMITS.excerptOps).map((op) => `  ${formatOp(op)}`),
   ];
@@ -100,6 +109,7 @@ async function runSimCommand(options: SimCommandOptions, output: CliOutput): Pro
     workers: integerIn("--workers", options.workers, 1, SIM_LIMITS.workersMax),
     faultPhaseMs: integerIn("--fault-phase-ms", options.faultPhaseMs, 1_000, SIM_LIMITS.faultPhaseMsMax),
     faultKinds: faultKindsOf(options.faults),
+    sync: syncOf(options.sync),
   };
   const { seeds, soakMs } = planSeeds(options);
   const startedMs = Date.now();
@@ -129,6 +139,7 @@ export function registerSimCommand(program: Command, output: CliOutput, setExit:
     .option("--workers <n>", "client workers, one operation in flight each", String(DATA_RUN_DEFAULTS.workers))
     .option("--fault-phase-ms <ms>", "virtual time of workload and faults before the heal", String(DATA_RUN_DEFAULTS.faultPhaseMs))
     .option("--faults <kinds>", "all, none, or a comma list of fault families", "all")
+    .option("--sync <on|off>", "the nodes' --sync: off lets a power loss take unsynced writes, judged by the promise that then applies", "on")
     .action(async (options: SimCommandOptions) => {
       setExit(await runSimCommand(options, output));
     });

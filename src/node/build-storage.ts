@@ -42,7 +42,8 @@ export async function openNodeStorage(config: NodeConfig, ports: NodeDeps): Prom
     throw new NodeStartError(error instanceof Error ? error.message : describeDataDirError(config.dataDir, error));
   }
   try {
-    return { store, hints: await store.openHints() };
+    const limits = ports.hintBytesPerTargetMax === undefined ? {} : { hintBytesPerTargetMax: ports.hintBytesPerTargetMax };
+    return { store, hints: await store.openHints(limits) };
   } catch (error) {
     await store.close().catch(() => undefined);
     throw new NodeStartError(`cannot read the hints in ${config.dataDir}: ${error instanceof Error ? error.message : String(error)}`);

@@ -49,6 +49,11 @@ export interface NodeDeps {
   /** The wall clock in microseconds, for the hybrid logical clock and tombstone purges. */
   readonly wallUs?: () => number;
   readonly replicaClientTuning?: ReplicaClientTuning;
+  /**
+   * Pending hint bytes per target (storage/hints.ts); its default is far above what a short run
+   * stores, so the simulator sets it low enough to reach.
+   */
+  readonly hintBytesPerTargetMax?: number;
   /** The HTTP server's bounds where a test needs them short (a request timeout of 1 s); NODE_LIMITS otherwise. */
   readonly httpLimits?: Partial<HttpServerLimits>;
   /**

@@ -4,6 +4,8 @@
 //   plays → at healAtMs every fault is undone and the clients stop → the cluster settles (hints
 //   replay) → every node runs a full repair → quorum reads of every written key from every node,
 //   and each key's replicas' own copies → the history judge (history/checker.ts).
+// Invariants of the nodes are watched throughout (run-invariants.ts); a breach fails the run. Power
+// losses are recorded for the judge, which excuses what they may take with --sync off.
 //
 // Everything is drawn from the seed through named child streams (seeds.ts), so the same seed replays
 // the same run, event for event. A run returns its verdict; it throws only for a bug in the
@@ -16,10 +18,12 @@ import { DataCluster } from "./data-cluster.js";
 import { applyFault, healAll } from "./data-faults.js";
 import { planFaults, type FaultKind } from "./fault-plan.js";
 import { checkHistory, type CheckResult } from "./history/checker.js";
-import type { History, ReplicaState } from "./history/types.js";
+import type { History, PowerLoss, ReplicaState } from "./history/types.js";
+import { RUN_INVARIANT_LIMITS, RunInvariants } from "./run-invariants.js";
 import { ClientHistory, runClientOp, type ClientView } from "./sim-client.js";
 import { awaitVirtual, runVirtual } from "./sim-loop.js";
 import { childSeed } from "./seeds.js";
+import { SIM_DISK_DEFAULTS } from "./sim-disk.js";
 import { VirtualClock } from "./virtual-clock.js";
 import { WorkloadGenerator, type WorkloadOptions } from "./workload.js";
 
@@ -38,6 +42,11 @@ export interface DataRunOptions {
   /** Virtual ms a client waits between two operations. */
   readonly thinkMs: number;
   readonly workload?: Partial<WorkloadOptions>;
+  /**
+   * The nodes' --sync (default on). Off: a power loss may lose acknowledged writes, and the judge
+   * holds the run to the promise that then applies (history/power-loss.ts). It wins over nodeFlags.
+   */
+  readonly sync?: "on" | "off";
   readonly nodeFlags?: Readonly<Record<string, string>>;
 }
 
@@ -58,6 +67,7 @@ const PHASE_LIMITS = {
   settleMs: 15_000,
   repairMs: 120_000,
   finalReadMs: 60_000,
+  invariantScanMs: 10_000,
 } as const;
 
 /** The simulated wall clock's epoch: a real-looking date, so generations look like real ones. */
@@ -75,25 +85,35 @@ export interface DataRunResult {
 
 export async function runDataSimulation(options: DataRunOptions): Promise<DataRunResult> {
   const clock = new VirtualClock({ startMs: EPOCH_MS });
+  const invariants = new RunInvariants(clock);
+  const sync = options.sync ?? "on";
   const cluster = new DataCluster({
     seed: options.seed,
     clock,
     nodes: options.nodes,
     replicationFactor: options.replicationFactor,
-    ...(options.nodeFlags === undefined ? {} : { nodeFlags: options.nodeFlags }),
+    nodeFlags: { ...options.nodeFlags, sync },
+    logger: invariants.logger(),
+    hintBytesPerTargetMax: RUN_INVARIANT_LIMITS.hintBytesPerTargetMax,
   });
   const history = new ClientHistory();
+  const powerLosses: PowerLoss[] = [];
   await startAll(cluster);
   const startMs = clock.nowMs();
-  scheduleFaults(cluster, history, options, startMs);
+  invariants.begin(cluster, startMs);
+  scheduleFaults(cluster, history, options, startMs, powerLosses);
   const done = startWorkers(cluster, history, options, startMs + options.faultPhaseMs);
   await runVirtual(clock, startMs + options.faultPhaseMs);
   healAll(cluster);
   history.note(clock.nowMs() - startMs, "heal: every fault undone");
+  await checkPhase(invariants, clock, "the fault phase");
   await awaitVirtual(clock, done, clock.nowMs() + PHASE_LIMITS.settleMs);
   await restartDown(cluster);
   await runVirtual(clock, clock.nowMs() + PHASE_LIMITS.settleMs);
+  await checkPhase(invariants, clock, "settle");
   await repairAll(cluster);
+  await checkPhase(invariants, clock, "repair");
+  invariants.stop();
   const finalReads = await readFinal(cluster, history);
   const replicas = await replicaCopies(cluster, history);
   const record: History = {
@@ -103,6 +123,8 @@ export async function runDataSimulation(options: DataRunOptions): Promise<DataRu
     finalReads,
     replicas,
     events: history.events,
+    invariants: invariants.breaches(),
+    durability: { sync, powerLosses, writebackHorizonMs: SIM_DISK_DEFAULTS.writebackAfterMs },
   };
   return {
     seed: options.seed,
@@ -112,6 +134,11 @@ export async function runDataSimulation(options: DataRunOptions): Promise<DataRu
     virtualMs: clock.nowMs() - EPOCH_MS,
     eventsRun: clock.eventsRun,
   };
+}
+
+/** The invariants' end-of-phase check, which scans the hint stores while time runs. */
+function checkPhase(invariants: RunInvariants, clock: VirtualClock, phase: string): Promise<void> {
+  return awaitVirtual(clock, invariants.checkPhase(phase), clock.nowMs() + PHASE_LIMITS.invariantScanMs);
 }
 
 async function startAll(cluster: DataCluster): Promise<void> {
@@ -154,6 +181,7 @@ function scheduleFaults(
   history: ClientHistory,
   options: DataRunOptions,
   startMs: number,
+  powerLosses: PowerLoss[],
 ): void {
   if (options.faultKinds.size === 0) return;
   const plan = planFaults(createRandom(childSeed(options.seed, "faults")), {
@@ -172,6 +200,7 @@ function scheduleFaults(
         history.note(cluster.clock.nowMs() - startMs, what);
       };
       note(applyFault(cluster, fault, note));
+      if (fault.kind === "power-loss") powerLosses.push({ node: fault.node, atMs: cluster.clock.nowMs() });
     });
   }
 }

@@ -298,6 +298,11 @@ export class HintStore implements Hints {
     return this.#pending;
   }
 
+  /** The bounds this store enforces, for a checker of its invariant (the simulator's). */
+  limits(): { readonly bytesPerTargetMax: number; readonly hintBytesMax: number } {
+    return { bytesPerTargetMax: this.#bytesPerTargetMax, hintBytesMax: this.#hintBytesMax };
+  }
+
   /** Commits appends still queued; store.ts calls it before closing the database. */
   async flush(): Promise<void> {
     while (this.#queue.length > 0) await this.#commitQueued();

@@ -8,14 +8,14 @@
 // last record received. The cursor is a position between two storage keys, (token, key) exclusive,
 // so every page starts strictly after the previous one: a page of one record (one value of
 // --max-value-bytes fills a page alone) or of many keys sharing a token never repeats, and no key is
-// skipped. (It used to be the last token, re-fetched inclusively: a page of one record then fetched
-// itself forever.) A page that does not start after the cursor, or leaves the range, is refused as
-// a failed page. The cursor is also what makes a stream resumable: when the source fails
-// mid-stream, the stream waits `retryDelayMs` and continues from the cursor with the next live
-// source, so what was already streamed is not sent again. A stream fails for good after
-// `attemptsMax` failed pages in a row, or when its cursor has not moved for `noProgressMsMax` (a
-// stall: whatever the cause, a stream is never retried silently forever); the ring change that
-// started it then fails.
+// skipped. A page that does not start after the cursor, or leaves the range, breaks that invariant:
+// the stream fails at once (StreamCursorError, logged with `invariant: "stream-cursor"`, which fails
+// a simulator run) rather than retry a page a bug would repeat each time. The cursor also makes a
+// stream resumable: when the source fails mid-stream, the stream waits `retryDelayMs` and continues
+// from the cursor with the next live source, so what was already streamed is not sent again. A
+// stream fails for good after `attemptsMax` failed pages in a row, or when its cursor has not moved
+// for `noProgressMsMax` (a stall: a stream is never retried silently forever); the ring change
+// that started it then fails.
 //
 // Bounds (ARCHITECTURE §6.3): at most `concurrentStreamsMax` streams run at once on this node, queued
 // in order; all of them together send at most `bytesPerSecondMax` (a token bucket, refilled by the
@@ -205,6 +205,11 @@ export class StreamFailedError extends Error {
   override readonly name: string = "StreamFailedError";
 }
 
+/** A page that did not advance the cursor (a repeat, a step back, a record outside the range). */
+export class StreamCursorError extends StreamFailedError {
+  override readonly name = "StreamCursorError";
+}
+
 /** A stream whose cursor did not move for noProgressMsMax. */
 export class StreamStalledError extends StreamFailedError {
   override readonly name = "StreamStalledError";
@@ -342,6 +347,7 @@ export class StreamManager {
           source: record.source,
           keys: record.keys,
           stalled: error instanceof StreamStalledError,
+          ...(error instanceof StreamCursorError ? { invariant: "stream-cursor" } : {}),
         },
         `range stream failed: ${record.error}`,
       );
@@ -372,8 +378,6 @@ export class StreamManager {
       let page: StreamPage;
       try {
         page = await endpoints.fetch(source, pageRequestAt(task.range, record.cursor, this.#pageLimits()));
-        const violation = pageViolation(task.range, record.cursor, page.records);
-        if (violation !== null) throw new Error(`bad page: ${violation}`);
       } catch (error) {
         // The source failed mid-stream: resume from the cursor with the next source.
         failuresInARow++;
@@ -385,6 +389,8 @@ export class StreamManager {
         await this.#sleep(this.options.retryDelayMs);
         continue;
       }
+      const violation = pageViolation(task.range, record.cursor, page.records);
+      if (violation !== null) throw new StreamCursorError(`a page from ${source} does not advance the cursor at token ${tokenToString(record.cursor.token)}: ${violation}`);
       if (page.records.length > 0) {
         let bytes = 0;
         for (const streamed of page.records) bytes += streamedBytes(streamed.key, streamed.record);

@@ -86,6 +86,35 @@ export interface ReplicaState {
   readonly copies: readonly ReplicaCopy[];
 }
 
+/** An invariant a node broke during the run (sim/run-invariants.ts): which, where and when. */
+export interface InvariantBreach {
+  /** Its name: "hint-bytes", "hint-storage", or the `invariant` a node logged ("stream-cursor"). */
+  readonly invariant: string;
+  readonly node: string;
+  /** Virtual ms since the workload started (negative: during the cluster's start). */
+  readonly atMs: number;
+  readonly message: string;
+}
+
+/** A machine that lost power: a kill that also loses its disk's unsynced tail. */
+export interface PowerLoss {
+  readonly node: string;
+  /** On the operations' clock (startMs, endMs). */
+  readonly atMs: number;
+}
+
+/** What the nodes' disks promised, and which of them lost power when (history/power-loss.ts). */
+export interface Durability {
+  /** The nodes' --sync: with it on, a replica fsyncs before it acknowledges. */
+  readonly sync: "on" | "off";
+  readonly powerLosses: readonly PowerLoss[];
+  /**
+   * How long after a write reaches a disk's log the kernel has written it back, so no power loss
+   * takes it (Linux's dirty_expire; the simulated disk's writebackAfterMs); null when unknown.
+   */
+  readonly writebackHorizonMs: number | null;
+}
+
 /**
  * A whole run: the operations during the faults, the final quorum reads from every node (also
  * operations, kept apart because the lost-write check is about them), and the replicas' final
@@ -103,4 +132,8 @@ export interface History {
   readonly replicas: readonly ReplicaState[];
   /** Faults and other notes with their times, for a reader of a failed run's file. */
   readonly events: readonly { readonly atMs: number; readonly what: string }[];
+  /** Invariants the nodes broke during the run; absent or empty when none did. */
+  readonly invariants?: readonly InvariantBreach[];
+  /** Absent: no machine lost power (or the recorder does not know). */
+  readonly durability?: Durability;
 }

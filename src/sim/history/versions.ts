@@ -75,15 +75,20 @@ export function writeOf(index: HistoryIndex, key: string, value: string): WriteO
   return index.writesByValue.get(key)?.get(value);
 }
 
-/** The newest quorum-acknowledged write of a key that finished before `beforeMs` (or any). */
+/**
+ * The newest quorum-acknowledged write of a key that finished before `beforeMs` (or any), leaving
+ * out those `excused` says may be lost (power-loss.ts).
+ */
 export function newestAcked(
   index: HistoryIndex,
   key: string,
   beforeMs?: number,
+  excused: (write: WriteOp) => boolean = () => false,
 ): WriteOp | undefined {
   let newest: WriteOp | undefined;
   for (const write of index.quorumAcked.get(key) ?? []) {
     if (beforeMs !== undefined && write.endMs >= beforeMs) continue;
+    if (excused(write)) continue;
     const newer = (write.timestampUs ?? 0) > (newest?.timestampUs ?? 0);
     if (newest === undefined || newer) newest = write;
   }

@@ -12,6 +12,7 @@ import { TOKEN_MAX, TOKEN_SPACE, type Token } from "../../../src/ring/partitione
 import { rangeContains } from "../../../src/ring/token-map.js";
 import { dataRangeBoundsAfter, encodeDataKey } from "../../../src/storage/layout.js";
 import {
+  StreamCursorError,
   StreamFailedError,
   StreamManager,
   StreamStalledError,
@@ -319,7 +320,7 @@ describe("StreamManager", () => {
     expect(errors[0]?.fields).toMatchObject({ change: "bootstrap t", stalled: true });
   });
 
-  it("refuses a page that does not follow the cursor (a source repeating its last record) and fails instead of looping", async () => {
+  it("fails a stream at once on a page that does not follow the cursor (a source repeating its last record) instead of looping", async () => {
     const clock = new ManualClock();
     const same: StreamedRecord = { key: "k", record: new Uint8Array(10), token: 5n };
     let fetches = 0;
@@ -331,13 +332,18 @@ describe("StreamManager", () => {
       },
       push: async () => undefined,
     };
-    const manager = new StreamManager({ attemptsMax: 5, retryDelayMs: 10 }, { endpoints, clock });
-    await expect(drive(clock, manager.run("c", [{ range: { start: 0n, end: 10n }, target: "t", sources: ["a"] }]))).rejects.toBeInstanceOf(
-      StreamFailedError,
+    const errors: { fields: Record<string, unknown>; message: string }[] = [];
+    const log = { error: (fields: Record<string, unknown>, message: string) => void errors.push({ fields, message }) };
+    const manager = new StreamManager({ attemptsMax: 5, retryDelayMs: 10 }, { endpoints, clock, log });
+    await expect(drive(clock, manager.run("c", [{ range: { start: 0n, end: 10n }, target: "t", sources: ["a", "b"] }]))).rejects.toBeInstanceOf(
+      StreamCursorError,
     );
-    // The first page is taken; every later one repeats it and is refused.
-    expect(fetches).toBe(6);
+    // The first page is taken; the second repeats it: the stream fails then, with no retry.
+    expect(fetches).toBe(2);
     expect(manager.progress()[0]).toMatchObject({ state: "failed", keys: 1 });
-    expect(manager.progress()[0]?.error).toMatch(/does not follow the cursor/);
+    expect(manager.progress()[0]?.error).toMatch(/^a page from a does not advance the cursor at token 0+5: record "k" .*does not follow the cursor/);
+    // Logged as a broken invariant, which the simulator fails a run on.
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.fields).toMatchObject({ invariant: "stream-cursor", source: "a" });
   });
 });
