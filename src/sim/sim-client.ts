@@ -177,6 +177,11 @@ async function writeOp(
   return { ...write, outcome: writeOutcomeOf(result.error), error: codeOf(result.error) };
 }
 
+/** The bytes as latin1 text (one char per byte), read in place rather than copied first. */
+function latin1Of(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
+}
+
 async function readOp(
   view: ClientView,
   op: Extract<ClientOp, { kind: "get" }>,
@@ -198,7 +203,7 @@ async function readOp(
   return {
     ...read,
     outcome: "ok",
-    value: Buffer.from(record.value).toString("latin1"),
+    value: latin1Of(record.value),
     timestampUs: record.timestampUs,
   };
 }

@@ -82,10 +82,8 @@ export class SimPeerHttp implements PeerHttp {
         reject(new Error("the peer transport is closed"));
         return;
       }
-      // The request's bytes are the sender's: the receiver gets its own copy.
-      const body = request.body === undefined ? undefined : Buffer.from(request.body);
-      const copied: PeerHttpRequest = { ...request, body };
-      const call = new Call(copied, resolve, reject, (settled) => this.#calls.delete(settled));
+      // The network copies the body as it sends it (sim-http.ts): the receiver never shares it.
+      const call = new Call(request, resolve, reject, (settled) => this.#calls.delete(settled));
       this.#calls.add(call);
       const timeoutMs = request.timeoutMs;
       call.cancelDeadline = this.clock.schedule(timeoutMs, () => {

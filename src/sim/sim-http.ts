@@ -29,7 +29,8 @@
 // - A reply to a sender whose life ended is lost; one to a paused sender is held like a request.
 //   Each client keeps its deadlines on the clock it is given, a node's LifeClock in a cluster, so
 //   a killed node's requests never time out and a paused one's time out at its resume.
-// - Bodies are copied at each hop, so two nodes never share memory.
+// - Bodies are copied once per hop, as they are sent (what the sender changes later is not on the
+//   wire), and each delivered copy of a request has its own bytes, so two nodes never share memory.
 
 import { assert } from "../core/assert.js";
 import type { Clock } from "../core/clock.js";
@@ -263,6 +264,16 @@ export class SimHttpNetwork {
     for (const fate of copies) this.sendCopy(from, to, call, fate, senderLife, receiverLife);
   }
 
+  /** The request as one copy of it arrives: its own headers and bytes, taken when it is sent. */
+  private wireCopy(request: SimHttpCall["request"]): InternalRequest {
+    return {
+      method: request.method,
+      path: request.path,
+      headers: { ...request.headers },
+      body: request.body === undefined ? Buffer.alloc(0) : Buffer.from(request.body),
+    };
+  }
+
   private sendCopy(
     from: Address,
     to: Address,
@@ -274,6 +285,7 @@ export class SimHttpNetwork {
     if (fate.requestLost) return this.lose("loss");
     if (!this.linkOpen(from, to)) return this.lose("cut");
     const sentAtMs = this.clock.nowMs();
+    const internal = this.wireCopy(call.request);
     this.clock.schedule(fate.requestDelayMs, () => {
       if (!this.linkOpen(from, to)) return this.lose("cut");
       const slot = this.slots.get(to);
@@ -284,7 +296,7 @@ export class SimHttpNetwork {
       }
       // The connection was to a life that has ended; a new one never sees its requests.
       if (receiverLife !== undefined && receiverLife !== slot.life) return this.lose("down");
-      const handle = (): void => this.handle(from, to, slot.life, call, fate, senderLife);
+      const handle = (): void => this.handle(from, to, slot.life, internal, call, fate, senderLife);
       this.reach(to, slot.life, { sentAtMs, act: handle });
     });
   }
@@ -293,19 +305,13 @@ export class SimHttpNetwork {
     from: Address,
     to: Address,
     life: number,
+    internal: InternalRequest,
     call: SimHttpCall,
     fate: CopyFate,
     senderLife: number | undefined,
   ): void {
     const slot = this.slotOf(to);
-    const request = call.request;
     this.totals.handled += 1;
-    const internal: InternalRequest = {
-      method: request.method,
-      path: request.path,
-      headers: { ...request.headers },
-      body: request.body === undefined ? Buffer.alloc(0) : Buffer.from(request.body),
-    };
     // InternalRoutes.handle never rejects; a rejection here is a bug and surfaces as unhandled.
     void slot.routes.handle(internal).then((reply) => {
       if (this.slots.get(to)?.life !== life) return this.lose("down");

@@ -3,11 +3,12 @@
 // and the history judge, with the nodes' invariants watched throughout (src/sim/run-invariants.ts).
 // The nodes run --sync on, and a few seeds also with --sync off, where the judge holds a power loss
 // to the promise that then applies (src/sim/history/power-loss.ts). A fixed set of seeds, plus a
-// few fresh ones each run; a failure names its
-// seed and prints the first violation with the excerpt that shows it, and
+// batch of fresh ones each run for a time budget (each printed with its seed as it finishes); a
+// failure names its seed and prints the first violation with the excerpt that shows it, and
 // `SIM_SEED=<n> npx vitest run test/sim/data-path.test.ts` or `grapevine sim --seed <n>` replays it.
 
 import { randomInt } from "node:crypto";
+import { performance } from "node:perf_hooks";
 import { describe, expect, it } from "vitest";
 import { failureReport } from "../../src/cli/sim.js";
 import { DATA_RUN_DEFAULTS, runDataSimulation, type DataRunOptions } from "../../src/sim/data-run.js";
@@ -19,7 +20,16 @@ import { seedMessage, simSeeds } from "../support/sim-seed.js";
  * stamp once the clocks agreed), or cover a fault family well; never removed.
  */
 const FIXED_SEEDS = [1, 2, 3, 15_001, 15_002, 52_404_903, 1_078_068_180, 392_755_977];
-const FRESH_SEEDS = 2;
+/**
+ * Wall time the fresh seeds may take, s ($SIM_FRESH_BUDGET_S overrides): about a minute keeps the
+ * whole suite within its ten minutes while covering tens of thousands of fresh operations.
+ */
+const FRESH_BUDGET_S = 40;
+/** Fresh seeds run even when the budget is gone after the first: a slow machine still covers some. */
+const FRESH_SEEDS_MIN = 2;
+/** Bounds the batch on a fast machine, and the test's own timeout with it. */
+const FRESH_SEEDS_MAX = 200;
+const FRESH_RUN_TIMEOUT_MS = 120_000;
 
 /**
  * Seeds run with --sync off, each with a power loss while writes were unsynced (102: n1 at 11.4 s;
@@ -32,11 +42,45 @@ const SYNC_OFF_SEEDS = [102, 103, 2];
 
 const RUN: Omit<DataRunOptions, "seed"> = { ...DATA_RUN_DEFAULTS, faultPhaseMs: 20_000 };
 
-async function judge(seed: number, sync: "on" | "off" = "on"): Promise<void> {
+/** Runs one seed and judges it; returns the workload's operations. */
+async function judge(seed: number, sync: "on" | "off" = "on"): Promise<number> {
   const result = await runDataSimulation({ ...RUN, seed, sync });
-  const report = failureReport(result).join("\n");
+  const replay = `replay: grapevine sim --seed ${seed} --sync ${sync}`;
+  const report = [...failureReport(result), replay].join("\n");
   expect(result.operations, seedMessage(seed, "the workload ran")).toBeGreaterThan(100);
   expect(result.check.violations, seedMessage(seed, report)).toEqual([]);
+  return result.operations;
+}
+
+function freshBudgetMs(): number {
+  const text = process.env["SIM_FRESH_BUDGET_S"];
+  const seconds = text === undefined || text === "" ? FRESH_BUDGET_S : Number(text);
+  if (!(Number.isFinite(seconds) && seconds >= 0)) throw new Error(`SIM_FRESH_BUDGET_S must be seconds ≥ 0, got ${text}`);
+  return seconds * 1000;
+}
+
+/**
+ * Fresh random seeds one after another until the budget would run out (a seed starts only if one
+ * more run of the slowest length so far still fits), each printed with its seed as it passes.
+ */
+async function freshBatch(budgetMs: number): Promise<void> {
+  const startedMs = performance.now();
+  let slowestMs = 0;
+  let operations = 0;
+  let runs = 0;
+  while (runs < FRESH_SEEDS_MAX) {
+    const elapsedMs = performance.now() - startedMs;
+    if (runs >= FRESH_SEEDS_MIN && elapsedMs + slowestMs > budgetMs) break;
+    const seed = randomInt(0, 2 ** 32);
+    const runStartMs = performance.now();
+    operations += await judge(seed);
+    const runMs = performance.now() - runStartMs;
+    slowestMs = Math.max(slowestMs, runMs);
+    runs += 1;
+    console.log(`fresh seed=${seed}: ok in ${(runMs / 1000).toFixed(1)} s`);
+  }
+  const totalS = ((performance.now() - startedMs) / 1000).toFixed(1);
+  console.log(`fresh seeds: ${runs} runs, ${operations} operations in ${totalS} s`);
 }
 
 describe("the data path under simulated faults", () => {
@@ -57,9 +101,10 @@ describe("the data path under simulated faults", () => {
     expect(result.check.summary.lossesExcused, seedMessage(313, "power losses took acknowledged writes")).toBeGreaterThan(0);
   });
 
-  const fresh = process.env["SIM_SEED"] === undefined ? Array.from({ length: FRESH_SEEDS }, () => randomInt(0, 2 ** 32)) : [];
-  for (const seed of fresh) {
-    it(`keeps every promise, fresh seed=${seed}`, { timeout: 120_000 }, () => judge(seed));
+  if (process.env["SIM_SEED"] === undefined) {
+    const budgetMs = freshBudgetMs();
+    const timeout = budgetMs + (FRESH_SEEDS_MIN + 1) * FRESH_RUN_TIMEOUT_MS;
+    it(`keeps every promise on fresh seeds for ${budgetMs / 1000} s`, { timeout }, () => freshBatch(budgetMs));
   }
 
   it("replays a run exactly from its seed", { timeout: 120_000 }, async () => {

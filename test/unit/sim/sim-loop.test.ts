@@ -25,6 +25,21 @@ describe("runVirtual", () => {
     expect(clock.nowMs()).toBe(100);
   });
 
+  it("finishes a deep chain of immediates at the instant that started it", async () => {
+    const clock = new VirtualClock();
+    const finished: number[] = [];
+    clock.schedule(10, () => {
+      void (async () => {
+        for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
+        finished.push(clock.nowMs());
+      })();
+    });
+    clock.schedule(11, () => undefined);
+    await runVirtual(clock, 11, () => finished.length > 0);
+    expect(finished).toEqual([10]);
+    expect(clock.nowMs()).toBe(10);
+  });
+
   it("replays the same interleaving on every run", async () => {
     const run = async (): Promise<string> => {
       const clock = new VirtualClock();
