@@ -15,6 +15,7 @@ import { sharedReplicasFor } from "../ring/placement.js";
 import { DataCluster } from "./data-cluster.js";
 import { applyFault, healAll } from "./data-faults.js";
 import { planFaults, type FaultKind } from "./fault-plan.js";
+import { ringCheck, settleRing, withRingCheck } from "./ring-convergence.js";
 import { checkHistory, type CheckResult } from "./history/checker.js";
 import type { History, ReplicaState } from "./history/types.js";
 import { ClientHistory, runClientOp, type ClientView } from "./sim-client.js";
@@ -26,6 +27,8 @@ import { WorkloadGenerator, type WorkloadOptions } from "./workload.js";
 export interface DataRunOptions {
   readonly seed: number;
   readonly nodes: number;
+  /** Machines not started at first, for the "ring" family's bootstraps (default none). */
+  readonly spares?: number;
   readonly replicationFactor: number;
   /** Client workers, each with one operation in flight. */
   readonly workers: number;
@@ -43,6 +46,7 @@ export interface DataRunOptions {
 
 export const DATA_RUN_DEFAULTS: Omit<DataRunOptions, "seed"> = {
   nodes: 5,
+  spares: 2,
   replicationFactor: 3,
   workers: 8,
   faultPhaseMs: 30_000,
@@ -56,9 +60,14 @@ export const DATA_RUN_DEFAULTS: Omit<DataRunOptions, "seed"> = {
 const PHASE_LIMITS = {
   startMs: 180_000,
   settleMs: 15_000,
+  /** Ring changes still running at the heal (a restarted joiner's bootstrap) get this long to finish. */
+  ringSettleMs: 60_000,
   repairMs: 120_000,
   finalReadMs: 60_000,
 } as const;
+
+/** Final reads one node coordinates at once: well under the coordinator's in-flight limit (4,096). */
+const FINAL_READS_IN_FLIGHT_PER_NODE = 1_000;
 
 /** The simulated wall clock's epoch: a real-looking date, so generations look like real ones. */
 const EPOCH_MS = 1_780_000_000_000;
@@ -79,6 +88,7 @@ export async function runDataSimulation(options: DataRunOptions): Promise<DataRu
     seed: options.seed,
     clock,
     nodes: options.nodes,
+    spares: options.spares ?? 0,
     replicationFactor: options.replicationFactor,
     ...(options.nodeFlags === undefined ? {} : { nodeFlags: options.nodeFlags }),
   });
@@ -93,6 +103,8 @@ export async function runDataSimulation(options: DataRunOptions): Promise<DataRu
   await awaitVirtual(clock, done, clock.nowMs() + PHASE_LIMITS.settleMs);
   await restartDown(cluster);
   await runVirtual(clock, clock.nowMs() + PHASE_LIMITS.settleMs);
+  await settleRing(cluster, PHASE_LIMITS.ringSettleMs);
+  const ringViolation = ringCheck(cluster);
   await repairAll(cluster);
   const finalReads = await readFinal(cluster, history);
   const replicas = await replicaCopies(cluster, history);
@@ -106,7 +118,7 @@ export async function runDataSimulation(options: DataRunOptions): Promise<DataRu
   };
   return {
     seed: options.seed,
-    check: checkHistory(record, { replicationFactor: options.replicationFactor }),
+    check: withRingCheck(checkHistory(record, { replicationFactor: options.replicationFactor }), ringViolation),
     history: record,
     operations: history.ops.length,
     virtualMs: clock.nowMs() - EPOCH_MS,
@@ -156,8 +168,12 @@ function scheduleFaults(
   startMs: number,
 ): void {
   if (options.faultKinds.size === 0) return;
+  cluster.onNodeExit = (id, exit) => {
+    history.note(cluster.clock.nowMs() - startMs, `${id} exited ${exit.code}: ${exit.reason}`);
+  };
   const plan = planFaults(createRandom(childSeed(options.seed, "faults")), {
     nodes: cluster.ids(),
+    spareNodes: cluster.spareIds(),
     replicationFactor: options.replicationFactor,
     durationMs: options.faultPhaseMs,
     healAtMs: options.faultPhaseMs,
@@ -188,12 +204,13 @@ function startWorkers(
     replicationFactor: options.replicationFactor,
     ...options.workload,
   });
-  const ids = cluster.ids();
-  const clientTimeoutMs = 2 * (cluster.node(ids[0] as string)?.config.requestTimeoutMs ?? 2_000);
+  const clientTimeoutMs = 2 * (cluster.node(cluster.ids()[0] as string)?.config.requestTimeoutMs ?? 2_000);
   const workers = Array.from({ length: options.workers }, async (_, worker) => {
     const routing = createRandom(childSeed(options.seed, `routing:${worker}`));
     while (clock.nowMs() < untilMs) {
       const op = workload.next(worker);
+      // Clients go to the members of the moment: a joined spare takes requests, a node that left none.
+      const ids = cluster.ids();
       const node = ids[randomInt(routing, ids.length)] as string;
       const clientOp =
         op.kind === "put" ? { ...op, kind: "put" as const, value: op.value ?? "" } : { ...op, kind: op.kind };
@@ -240,24 +257,30 @@ async function readFinal(cluster: DataCluster, history: ClientHistory): Promise<
   const keys = writtenKeys(history);
   // The final reads take ids from the same sequence, and leave the workload's list as it was.
   const workloadOps = history.ops.length;
-  const reads = cluster.ids().flatMap((node) =>
-    keys.map((key) =>
-      runClientOp(
-        cluster,
-        history,
-        { kind: "get", key, level: "quorum" },
-        { worker: "final", node, clientTimeoutMs: 10_000 },
-      ),
-    ),
-  );
+  // In batches per node: all at once, a run with many keys would pass the coordinator's in-flight limit.
+  const reads = cluster.ids().map(async (node) => {
+    for (let i = 0; i < keys.length; i += FINAL_READS_IN_FLIGHT_PER_NODE) {
+      const batch = keys.slice(i, i + FINAL_READS_IN_FLIGHT_PER_NODE).map((key) =>
+        runClientOp(
+          cluster,
+          history,
+          { kind: "get", key, level: "quorum" },
+          { worker: "final", node, clientTimeoutMs: 10_000 },
+        ),
+      );
+      await Promise.all(batch);
+    }
+  });
   await awaitVirtual(clock, Promise.all(reads), clock.nowMs() + PHASE_LIMITS.finalReadMs);
   const finals = history.ops.splice(workloadOps);
   return finals.filter((op) => op.kind === "read").sort((a, b) => a.id - b.id);
 }
 
 async function replicaCopies(cluster: DataCluster, history: ClientHistory): Promise<ReplicaState[]> {
-  const first = cluster.node(cluster.ids()[0] as string);
-  if (first === null) throw new Error("the first node is down after heal");
+  // The final ring, as a member up at the end sees it (the first machines may have left).
+  const firstUp = cluster.ids().find((id) => cluster.stateOf(id) === "up");
+  const first = firstUp === undefined ? null : cluster.node(firstUp);
+  if (first === null) throw new Error("no member is up after heal");
   const ring = first.engine.ring();
   const states = writtenKeys(history).map(async (key): Promise<ReplicaState> => {
     const replicas = sharedReplicasFor(ring, tokenOf(key), first.config.replicationFactor);

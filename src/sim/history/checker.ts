@@ -59,7 +59,9 @@ export type ViolationKind =
   | "timestamp-mismatch"
   | "final-read-failed"
   | "divergent-replicas"
-  | "phantom-replica-value";
+  | "phantom-replica-value"
+  /** Not of one key: the live members' ring views differ after settle (sim/ring-convergence.ts). */
+  | "ring-views-differ";
 
 export interface Violation {
   readonly kind: ViolationKind;
