@@ -50,7 +50,7 @@ export const DATA_RUN_DEFAULTS: Omit<DataRunOptions, "seed"> = {
   replicationFactor: 3,
   workers: 8,
   faultPhaseMs: 30_000,
-  faultKinds: new Set<FaultKind>(["crash", "pause", "partition", "cut", "loss", "duplication", "clock", "disk"]),
+  faultKinds: new Set<FaultKind>(["crash", "pause", "partition", "cut", "loss", "duplication", "clock", "disk", "ring"]),
   meanFaultGapMs: 3_000,
   maxDownAtOnce: 1,
   thinkMs: 5,

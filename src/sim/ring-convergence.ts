@@ -37,6 +37,26 @@ export function ringViewGroups(views: ReadonlyMap<string, RingView>): { readonly
   return [...groups.values()].sort((a, b) => b.observers.length - a.observers.length);
 }
 
+/**
+ * A failed check when the views (which agree) hold another member set than the cluster's: a machine
+ * that left (decommissioned, removed) still seen as a member, or a member not seen. Null otherwise.
+ */
+export function ringViewStrangers(views: ReadonlyMap<string, RingView>, members: readonly string[]): Violation | null {
+  const first = views.entries().next();
+  if (first.done === true) return null;
+  const [observer, view] = first.value;
+  const seen = view.members.map((member) => member.slice(0, member.lastIndexOf(":")));
+  const extra = view.members.filter((_, i) => !members.includes(seen[i] as string));
+  const missing = members.filter((member) => !seen.includes(member));
+  if (extra.length === 0 && missing.length === 0) return null;
+  const parts = [
+    ...(extra.length === 0 ? [] : [`still see ${extra.join(" ")}, which left the cluster`]),
+    ...(missing.length === 0 ? [] : [`do not see ${missing.join(" ")}`]),
+  ];
+  const observers = [...views.keys()].join(" ");
+  return { kind: "ring-views-differ", key: "", ops: [], message: `after settle [${observers}] (as ${observer}) ${parts.join(" and ")}` };
+}
+
 /** A failed check naming the members whose views differ, or null when all agree. */
 export function ringViewsViolation(views: ReadonlyMap<string, RingView>): Violation | null {
   const groups = ringViewGroups(views);
@@ -97,6 +117,8 @@ export function ringCheck(cluster: DataCluster): Violation | null {
   const views = viewsOf(cluster);
   const differ = ringViewsViolation(views);
   if (differ !== null) return differ;
+  const strangers = ringViewStrangers(views, cluster.ids());
+  if (strangers !== null) return strangers;
   const unfinished = unfinishedChanges(cluster, views);
   if (unfinished.length === 0) return null;
   const message = `ring changes unfinished after settle, seen by [${[...views.keys()].join(" ")}]: ${unfinished.join(", ")}`;
