@@ -32,6 +32,8 @@ export interface DataClusterOptions {
   readonly clock: VirtualClock;
   /** Machines, named n1..nN; the first min(3, N) are the seeds. */
   readonly nodes: number;
+  /** Spare machines after them (nN+1..), not started: a bootstrap starts one and it joins. */
+  readonly spares?: number;
   readonly replicationFactor: number;
   /** Node options (SPEC §1 flags, without dashes) on top of the simulator's defaults. */
   readonly nodeFlags?: Readonly<Record<string, string>>;
@@ -43,11 +45,21 @@ export interface DataClusterOptions {
 
 export type MachineState = "up" | "paused" | "down";
 
+/** A spare waits to join; a member is in the cluster (whatever its state); a machine that left is gone for good. */
+export type MachineRole = "spare" | "member" | "left";
+
+/** How a node asked to end its process (a decommission: 0; a failed bootstrap: 1). */
+export interface NodeExit {
+  readonly code: number;
+  readonly reason: string;
+}
+
 interface Machine {
   readonly id: string;
   readonly address: Address;
   readonly disk: SimDisk;
   state: MachineState;
+  role: MachineRole;
   lives: number;
   life: LifeClock | null;
   node: BuiltNodeCore | null;
@@ -92,17 +104,45 @@ export class DataCluster implements ClientView {
   readonly #options: DataClusterOptions;
   readonly #machines = new Map<string, Machine>();
   readonly #logger: Logger;
+  readonly #seeds: Address[];
+  /** Told when a node ends its own process (node.exitRequested), after its graceful stop. */
+  onNodeExit: ((id: string, exit: NodeExit) => void) | null = null;
 
   constructor(options: DataClusterOptions) {
     this.#options = options;
     this.clock = options.clock;
     this.network = new SimHttpNetwork({ clock: options.clock, seed: childSeed(options.seed, "net") });
     this.#logger = options.logger ?? createLogger({ level: "silent" });
-    for (let i = 1; i <= options.nodes; i++) this.#addMachine(`n${i}`, i);
+    const spares = options.spares ?? 0;
+    for (let i = 1; i <= options.nodes + spares; i++) this.#addMachine(`n${i}`, i, i <= options.nodes ? "member" : "spare");
+    // The seeds stay the first machines even after they leave, as a real config file's list does.
+    this.#seeds = [...this.#machines.values()].slice(0, Math.min(3, options.nodes)).map((m) => m.address);
   }
 
+  /** The cluster's members, up or not, in machine order: neither spares nor machines that left. */
   ids(): string[] {
-    return [...this.#machines.keys()];
+    return this.#idsIn("member");
+  }
+
+  /** Spare machines not yet started. */
+  spareIds(): string[] {
+    return this.#idsIn("spare");
+  }
+
+  /** Machines that left the cluster (decommissioned or removed). */
+  leftIds(): string[] {
+    return this.#idsIn("left");
+  }
+
+  roleOf(id: string): MachineRole {
+    return this.#machine(id).role;
+  }
+
+  /** A removed member's machine leaves for good (its node, if any, ends as by a kill). */
+  retire(id: string): void {
+    const machine = this.#machine(id);
+    this.#end(machine);
+    machine.role = "left";
   }
 
   stateOf(id: string): MachineState {
@@ -121,6 +161,9 @@ export class DataCluster implements ClientView {
   async start(id: string): Promise<void> {
     const machine = this.#machine(id);
     if (machine.state !== "down") throw new Error(`${id} is ${machine.state}, not down`);
+    if (machine.role === "left") throw new Error(`${id} left the cluster`);
+    // A spare's first start is its bootstrap: from then on it is a member.
+    machine.role = "member";
     machine.lives += 1;
     const life = new LifeClock(this.clock);
     machine.life = life;
@@ -129,7 +172,9 @@ export class DataCluster implements ClientView {
       node = await buildNodeCore(this.#configOf(machine), {
         clock: life,
         logger: this.#logger,
-        wallUs: () => (this.clock.nowMs() + machine.clockOffsetMs) * 1000,
+        // Whole microseconds, as Date.now() × 1000 is: virtual time turns fractional after a
+        // fractional delay (a stream's rate limit), and the HLC takes integers only.
+        wallUs: () => Math.floor((this.clock.nowMs() + machine.clockOffsetMs) * 1000),
         randomFor: (purpose) => this.#randomOf(machine, purpose),
         openDatabase: () => machine.disk.openDatabase(),
         stateFiles: machine.disk.openFiles(),
@@ -146,7 +191,18 @@ export class DataCluster implements ClientView {
     machine.node = node;
     machine.state = "up";
     this.network.listen(machine.address, simulatedRoutes(node));
+    void node.exitRequested.then((exit) => this.#exit(machine, node, exit));
     node.begin();
+  }
+
+  /** What the shell does (cli/start.ts): a graceful stop, then the process ends; after exit 0 the machine is gone. */
+  async #exit(machine: Machine, node: BuiltNodeCore, exit: NodeExit): Promise<void> {
+    if (machine.node !== node) return;
+    await node.stop();
+    if (machine.node !== node) return;
+    this.#end(machine);
+    if (exit.code === 0) machine.role = "left";
+    this.onNodeExit?.(machine.id, exit);
   }
 
   /** SIGKILL: the process ends where it stands; the disk keeps what reached it. */
@@ -218,7 +274,11 @@ export class DataCluster implements ClientView {
     for (const wake of waiting) wake();
   }
 
-  #addMachine(id: string, index: number): void {
+  #idsIn(role: MachineRole): string[] {
+    return [...this.#machines.values()].filter((machine) => machine.role === role).map((machine) => machine.id);
+  }
+
+  #addMachine(id: string, index: number, role: MachineRole): void {
     const disk = new SimDisk({
       clock: this.clock,
       random: createRandom(childSeed(this.#options.seed, `disk:${id}`)),
@@ -229,6 +289,7 @@ export class DataCluster implements ClientView {
       address: `10.0.0.${index}:7000`,
       disk,
       state: "down",
+      role,
       lives: 0,
       life: null,
       node: null,
@@ -238,9 +299,7 @@ export class DataCluster implements ClientView {
   }
 
   #configOf(machine: Machine): NodeConfig {
-    const seeds = this.ids()
-      .slice(0, Math.min(3, this.#options.nodes))
-      .map((id) => this.#machine(id).address);
+    const seeds = this.#seeds;
     return parseNodeConfig(
       {
         ...SIM_NODE_FLAGS,

@@ -4,6 +4,7 @@
 
 import type { DataCluster } from "./data-cluster.js";
 import { describeFault, type Fault } from "./fault-plan.js";
+import { applyRingChange, isRingFault } from "./ring-changes.js";
 
 /**
  * Applies one fault; returns its line for the history's events. A restart that fails (a full disk)
@@ -15,6 +16,7 @@ export function applyFault(
   note: (what: string) => void = () => undefined,
 ): string {
   const line = describeFault(fault);
+  if (isRingFault(fault)) return applyRingChange(cluster, fault, note);
   switch (fault.kind) {
     case "kill":
       cluster.kill(fault.node);
@@ -72,8 +74,7 @@ function applyNetworkOrMachineFault(cluster: DataCluster, fault: Fault, line: st
       cluster.disk(fault.node).setWriteDelayMs(fault.delayMs);
       return line;
     default:
-      // Ring changes are not simulated yet: the line says so.
-      return `${line} (skipped: ring changes are not simulated yet)`;
+      return line;
   }
 }
 

@@ -67,7 +67,9 @@ export type ViolationKind =
   | "final-read-failed"
   | "divergent-replicas"
   | "phantom-replica-value"
-  | "invariant-broken";
+  | "invariant-broken"
+  /** Not of one key: the live members' ring views differ after settle (sim/ring-convergence.ts). */
+  | "ring-views-differ";
 
 export interface Violation {
   readonly kind: ViolationKind;
