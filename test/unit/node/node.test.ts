@@ -45,6 +45,31 @@ class ManualClock implements Clock {
   pending(): number {
     return this.tasks.filter((task) => !task.cancelled).length;
   }
+  /** How far ahead the next pending task is due, ms; undefined when none is. */
+  nextDelayMs(): number | undefined {
+    const due = this.tasks.filter((task) => !task.cancelled).map((task) => task.dueMs);
+    return due.length === 0 ? undefined : Math.min(...due) - this.now;
+  }
+}
+
+/** The stop's own short waits (announce, linger) on the manual clock; the drain's bound is longer. */
+const STOP_WAIT_MS_MAX = 1_000;
+
+/**
+ * node.stop() with the manual clock run through the stop's short waits (the shutdown announcement and
+ * the linger), as time would; the drain's longer bound is left to the requests in flight.
+ */
+async function stopNode(node: GrapevineNode, clock: ManualClock): Promise<void> {
+  let done = false;
+  const stopping = node.stop().finally(() => {
+    done = true;
+  });
+  while (!done) {
+    await new Promise((resolve) => setImmediate(resolve));
+    const delay = clock.nextDelayMs();
+    if (!done && delay !== undefined && delay <= STOP_WAIT_MS_MAX) clock.runNext();
+  }
+  await stopping;
 }
 
 /** An engine that returns what the test scripts and records what it is given. */
@@ -115,13 +140,13 @@ const heartbeat = (from: string): PeerMessage => ({
 });
 
 let root: string;
-const started: GrapevineNode[] = [];
+const started: { node: GrapevineNode; clock: ManualClock }[] = [];
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), "grapevine-node-"));
 });
 afterEach(async () => {
-  await Promise.all(started.splice(0).map((node) => node.stop()));
+  await Promise.all(started.splice(0).map(({ node, clock }) => stopNode(node, clock)));
 });
 afterAll(async () => {
   await rm(root, { recursive: true, force: true });
@@ -152,7 +177,7 @@ async function start(id: string, extra: Record<string, string> = {}): Promise<St
     logger,
     createEngine: (options) => (engine = new ScriptedEngine(options)),
   });
-  started.push(node);
+  started.push({ node, clock });
   if (engine === undefined) throw new Error("engine not created");
   return { node, engine, clock, lines };
 }
@@ -253,14 +278,14 @@ describe("startNode", () => {
 
   it("stops ticking and serving on stop(), and a second stop() is harmless", async () => {
     const { node, clock } = await start("stopper");
-    await node.stop();
-    await node.stop();
+    await stopNode(node, clock);
+    await stopNode(node, clock);
     expect(clock.pending()).toBe(0);
     await expect(httpRequest(`${node.url}/health`, { timeoutMs: 1_000 })).rejects.toThrow();
   });
 
   it("is ready once it serves, and draining from the moment stop() begins: a request in flight finishes, then /ready on its connection answers 503 draining", async () => {
-    const { node } = await start("drainer");
+    const { node, clock } = await start("drainer");
     expect(node.readiness()).toEqual({ ready: true });
     expect(await fetchJson(`${node.url}/ready`)).toEqual({ status: "ready" });
 
@@ -275,7 +300,7 @@ describe("startNode", () => {
     // One round trip on another connection: by its answer the server has read the PUT's head.
     expect((await httpRequest(`${node.url}/health`)).status).toBe(200);
 
-    const stopped = node.stop();
+    const stopped = stopNode(node, clock);
     expect(node.readiness()).toEqual({ ready: false, reason: "draining" });
     // The rest of the body, then a probe on the same connection (Node closes it after that answer).
     socket.write("56789GET /ready HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -306,7 +331,7 @@ describe("startNode", () => {
 
   it("refuses a data dir that belongs to another node, and one that is a file", async () => {
     const first = await start("owner");
-    await first.node.stop();
+    await stopNode(first.node, first.clock);
     const config = parseNodeConfig({ id: "intruder", listen: "127.0.0.1:1", "data-dir": first.node.config.dataDir }, {});
     await expect(startNode(config, { logger: createLogger({ level: "silent" }) })).rejects.toThrow(/belongs to node "owner"/);
     const file = path.join(first.node.config.dataDir, "node.json");
