@@ -5,28 +5,15 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseNodeConfig } from "../../../src/node/config.js";
-import { buildNode, type BuiltNode } from "../../../src/node/build-node.js";
-import { createLogger } from "../../../src/node/logger.js";
+import type { BuiltNode } from "../../../src/node/build-node.js";
+import { buildSoloNode } from "../../support/solo-node.js";
 
 let root: string;
 let node: BuiltNode;
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), "grapevine-build-node-"));
-  const config = parseNodeConfig(
-    {
-      id: "solo",
-      // Never bound: the test proves no socket is needed.
-      listen: "127.0.0.1:1",
-      "data-dir": path.join(root, "solo"),
-      "replication-factor": "1",
-      "log-level": "error",
-      "anti-entropy-interval-s": "off",
-    },
-    {},
-  );
-  node = await buildNode(config, { logger: createLogger({ level: "error", destination: { write: () => undefined } }) });
+  node = await buildSoloNode(root);
   // The first tick makes this node live in its own view; with no seeds it sends nothing.
   node.begin();
 });

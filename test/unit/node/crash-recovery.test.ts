@@ -6,9 +6,8 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseNodeConfig } from "../../../src/node/config.js";
-import { buildNode, type BuiltNode } from "../../../src/node/build-node.js";
-import { createLogger } from "../../../src/node/logger.js";
+import type { BuiltNode } from "../../../src/node/build-node.js";
+import { buildSoloNode } from "../../support/solo-node.js";
 import { RUN_RECORD_FILE } from "../../../src/node/run-record.js";
 
 const WAIT_MS = 10_000;
@@ -23,22 +22,7 @@ afterAll(async () => {
 });
 
 async function start(bootId: string): Promise<BuiltNode> {
-  const config = parseNodeConfig(
-    {
-      id: "solo",
-      listen: "127.0.0.1:1",
-      "data-dir": path.join(root, "solo"),
-      "replication-factor": "1",
-      "log-level": "error",
-      sync: "off",
-      "anti-entropy-interval-s": "off",
-    },
-    {},
-  );
-  const node = await buildNode(config, {
-    logger: createLogger({ level: "error", destination: { write: () => undefined } }),
-    bootId: () => bootId,
-  });
+  const node = await buildSoloNode(root, { sync: "off" }, { bootId: () => bootId });
   node.begin();
   return node;
 }
