@@ -4,7 +4,6 @@
 // the tick, until one repair reaches every peer; at a clean stop it marks the run clean.
 
 import type { StateFiles } from "../storage/state-files.js";
-import { StateFileSyntaxError } from "../storage/state-files.js";
 import type { AntiEntropyService } from "../antientropy/anti-entropy-service.js";
 import type { Logger } from "./logger.js";
 import { decideStart, encodeRunRecord, parseRunRecord, RUN_RECORD_FILE, type RunRecord, type StartDecision } from "./run-record.js";
@@ -19,6 +18,26 @@ export interface CrashRecoveryDeps {
   readonly log: Logger;
   readonly bootId: string;
   readonly sync: boolean;
+}
+
+/** Unreadable or not a record: nothing says the last run was clean, so assume the worst a restart can mean. */
+const UNKNOWN_RUN: RunRecord = { bootId: "unknown", sync: false, cleanStop: false, recovering: true };
+
+/** The last run's record; undefined when there is none (a new data dir, or an older version's). */
+async function readPrevious(deps: CrashRecoveryDeps): Promise<RunRecord | undefined> {
+  const file = deps.files.describe(RUN_RECORD_FILE);
+  let value: unknown;
+  try {
+    value = await deps.files.read(RUN_RECORD_FILE);
+  } catch (error) {
+    deps.log.warn({ err: error, file }, "run record unreadable: repairing before serving reads");
+    return UNKNOWN_RUN;
+  }
+  if (value === undefined) return undefined;
+  const record = parseRunRecord(value);
+  if (record !== undefined) return record;
+  deps.log.warn({ file }, "run record is not one this version writes: repairing before serving reads");
+  return UNKNOWN_RUN;
 }
 
 export class CrashRecovery {
@@ -36,16 +55,7 @@ export class CrashRecovery {
 
   /** Reads the last run's record, decides, and writes this run's before the node serves. */
   static async open(deps: CrashRecoveryDeps): Promise<CrashRecovery> {
-    let previous: RunRecord | undefined;
-    try {
-      const value = await deps.files.read(RUN_RECORD_FILE);
-      previous = value === undefined ? undefined : parseRunRecord(value);
-      if (value !== undefined && previous === undefined) throw new StateFileSyntaxError("not a run record");
-    } catch (error) {
-      // Unreadable: nothing says the last run was clean, so assume the worst a restart can mean.
-      deps.log.warn({ err: error, file: deps.files.describe(RUN_RECORD_FILE) }, "run record unreadable: repairing before serving reads");
-      previous = { bootId: "unknown", sync: false, cleanStop: false, recovering: true };
-    }
+    const previous = await readPrevious(deps);
     const recovery = new CrashRecovery(deps, decideStart(previous, deps.bootId));
     if (recovery.decision.recovering) {
       deps.log.warn(

@@ -2,7 +2,7 @@
 // does not read its own copy until it has repaired its ranges (node/crash-recovery.ts), built with
 // buildNode on a real data dir; the boot id is the port the kernel's would be.
 
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -62,5 +62,17 @@ describe("crash recovery", () => {
     const afterClean = await start("boot-3");
     expect(afterClean.recovery.decision).toEqual({ recovering: false, reason: "clean" });
     await afterClean.stop();
+  });
+
+  it("repairs before serving reads when run.json is garbage: nothing says the last run was clean", async () => {
+    await writeFile(path.join(root, "solo", RUN_RECORD_FILE), "{not json");
+    const garbled = await start("boot-6");
+    expect(garbled.recovery.decision).toEqual({ recovering: true, reason: "resumed" });
+    await until(() => !garbled.recovery.recovering());
+    await garbled.stop();
+    await writeFile(path.join(root, "solo", RUN_RECORD_FILE), JSON.stringify({ format: 99 }));
+    const foreign = await start("boot-7");
+    expect(foreign.recovery.decision).toEqual({ recovering: true, reason: "resumed" });
+    await foreign.stop();
   });
 });
