@@ -104,7 +104,7 @@ async function assembleCore(config: NodeConfig, ports: NodeDeps): Promise<Assemb
   const log = rootLogger.child({ node: identity.id });
   const { store, hints } = await openNodeStorage(config, ports);
   const clocks = buildClocks({ config, identity, clock, wallUs, log });
-  const cluster = await buildCluster({ config, ports, identity, store, clock, log });
+  const cluster = await buildCluster({ config, ports, identity, store, clock, wallUs, log });
   const foundation: Foundation = { config, ports, clock, log, wallUs, identity, store, hints, clocks, cluster };
   const lifecycle = { stopping: false };
   const core = wireSubsystems(foundation, () => lifecycle.stopping);
