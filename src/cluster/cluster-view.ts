@@ -345,7 +345,7 @@ export class ClusterView implements TopologyEngine {
     const previous = this.records.get(id);
     // A saved record stands until gossip brings its generation or a newer one (saved-members.ts).
     if (!gossipReplaces(previous, endpoint.generation)) return;
-    const before = fresh || previous?.saved === true ? undefined : previous;
+    const before = fresh && previous?.saved !== true ? undefined : previous;
     const record = readRecord(id, endpoint, previous, this.recordReading);
     const { status, removals, removalsText, incarnation, votes } = record;
     this.records.set(id, record);

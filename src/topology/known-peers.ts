@@ -7,7 +7,7 @@
 // member of a cluster has no seeds, so after a restart it had no reason to wait, and it served from a
 // ring of itself plus whoever had gossiped to it so far: quorum writes went to nodes that were not the
 // key's replicas (test/faults/coordinator-restart, 24 stale reads in CI). With this file it waits
-// until every peer it knew is back in its view.
+// until every peer it knew is back in its view (at once, for a peer saved with its tokens).
 //
 // Format 2 (issue 21 §2) also keeps each peer's address, generation, status and tokens, and the
 // tombstones of members gone for good: a starting view takes the peers back as down with their tokens
