@@ -75,11 +75,15 @@ export function gossipReplaces(held: MemberRecord | undefined, generation: numbe
   return held === undefined || !held.saved || generation >= held.generation;
 }
 
-/** The members to save: every other member not gone, in id order. */
+/**
+ * The members to save: every other member not gone, in id order. A joiner that has not announced
+ * tokens owns nothing yet: kept, it would only stand in the queue of joiners until it came back.
+ */
 export function savedMembersOf(records: Iterable<MemberRecord>, self: NodeId): SavedMember[] {
   const members: SavedMember[] = [];
   for (const record of records) {
     if (record.id === self || record.removed || record.status === "left") continue;
+    if (record.status === "joining" && record.tokenCount === 0) continue;
     const tokens = record.tokensText === "" ? [] : record.tokensText.split(",").map(tokenFromString);
     members.push({ id: record.id, address: record.address, generation: record.generation, status: record.status, tokens });
   }
