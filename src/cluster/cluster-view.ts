@@ -20,6 +20,8 @@
 //   (pending replicas). A member that is dead for good is removed by another member (removenode,
 //   removal.ts). A joining member without tokens is waiting for its turn to join and is not a ring
 //   change.
+// - Saved members (saved-members.ts): a view starts with the members its node saved, down with their
+//   tokens, until gossip brings them; tombstones (removal-book.ts) keep gone members gone across restarts.
 // - A clean stop (SIGTERM, `grapevine stop`) gossips `shutdown` for the stopping generation and pushes
 //   it to every live member at once (announceShutdown): peers count the member down without waiting
 //   for votes, and keep its tokens, as Cassandra's `shutdown` and unlike `leaving`. Its restart's newer
@@ -65,14 +67,16 @@ import {
   URGENT_KEYS,
 } from "./gossiped-state.js";
 import { detectorSubjects, effectiveMonitors, livenessChanges, votesAgainst } from "./liveness.js";
-import { isFutureOwner, isGone, isOwner, membersWaitingToJoin, membershipOf, memberViewOf, readRecord } from "./member-record.js";
+import { livenessMayDiffer, membersWaitingToJoin, membershipOf, memberViewOf, readRecord } from "./member-record.js";
 import type { MemberRecord, RecordReading } from "./member-record.js";
 import { CLUSTER_VIEW_DEFAULTS } from "./cluster-view-defaults.js";
 import { Heartbeats } from "./heartbeats.js";
 import { LoadPublisher } from "./load-publisher.js";
 import type { PeerMessage } from "./peer-messages.js";
-import { effectiveStatus, latestRemovals, withRemoval, type Removal } from "./removal.js";
+import { effectiveStatus, type Removal } from "./removal.js";
+import { RemovalBook, type Tombstone } from "./removal-book.js";
 import { ringChangesOf, RingView } from "./ring-view.js";
+import { gossipReplaces, NO_SAVED_MEMBERSHIP, restoredRecords, savedMembersOf, type SavedMembership } from "./saved-members.js";
 
 export type { Removal } from "./removal.js";
 export { CLUSTER_VIEW_DEFAULTS } from "./cluster-view-defaults.js";
@@ -88,7 +92,7 @@ export class ClusterView implements TopologyEngine {
   private readonly down = new Set<NodeId>();
   /** Members holding at least one vote: verdicts only ever need to look at these. */
   private readonly voters = new Set<NodeId>();
-  /** Other members whose current generation announced a clean stop: down without votes. */
+  /** Other members down without votes: their generation announced a clean stop, or they are only saved. */
   private readonly shutdowns = new Set<NodeId>();
   private events: ClusterEvent[] = [];
   private monitorRing: MonitorRing;
@@ -99,9 +103,8 @@ export class ClusterView implements TopologyEngine {
   private ringDirty = true;
   /** The current and future rings, rebuilt lazily from the records. */
   private readonly rings = new RingView(this.records);
-  /** Every member's removals, by target: the latest phase wins ("removed" over "removing"). */
-  private removalsByTarget = new Map<NodeId, Removal>();
-  private localRemovals: Removal[] = [];
+  /** The removals this node drives, the tombstones it remembers, and every removal by target. */
+  private readonly removalBook: RemovalBook;
   private incarnation = 0;
   private readonly heartbeatPlan = new Heartbeats(CLUSTER_VIEW_DEFAULTS.previousMonitorGraceMs);
   private ticks = 0;
@@ -116,27 +119,19 @@ export class ClusterView implements TopologyEngine {
     assert(options.tokens.length > 0 || options.status === "joining", "a member needs at least one token");
     this.options = options;
     this.tickIntervalMs = options.gossipIntervalMs / CLUSTER_VIEW_DEFAULTS.heartbeatsPerGossipRound;
-    this.gossiper = new Gossiper(
-      {
-        self: options.id,
-        address: options.address,
-        generation: options.generation,
-        seeds: options.seeds.filter((seed) => seed !== options.address),
-        urgentKeys: URGENT_KEYS,
-        rumorFanout: CLUSTER_VIEW_DEFAULTS.rumorFanout,
-      },
-      random,
-    );
-    this.detector = new FailureDetector({
-      phiThreshold: options.phiThreshold,
-      tickIntervalMs: this.tickIntervalMs,
-    });
+    const { id: self, address, generation } = options;
+    const seeds = options.seeds.filter((seed) => seed !== address);
+    this.gossiper = new Gossiper({ self, address, generation, seeds, urgentKeys: URGENT_KEYS, rumorFanout: CLUSTER_VIEW_DEFAULTS.rumorFanout }, random);
+    this.detector = new FailureDetector({ phiThreshold: options.phiThreshold, tickIntervalMs: this.tickIntervalMs });
     this.gossiper.setLocal(KEY_STATUS, options.status);
     this.gossiper.setLocal(KEY_TOKENS, encodeTokens(options.tokens));
     this.gossiper.setLocal(KEY_INCARNATION, "0");
     this.gossiper.setLocal(KEY_VOTES, "[]");
-    this.gossiper.setLocal(KEY_REMOVALS, "[]");
+    const saved = options.saved ?? NO_SAVED_MEMBERSHIP;
+    this.removalBook = new RemovalBook(saved.tombstones);
+    this.gossiper.setLocal(KEY_REMOVALS, encodeRemovals(this.removalBook.published()));
     this.monitorRing = new MonitorRing([options.id]);
+    this.restoreSaved(saved);
     this.absorbGossipChanges(null);
   }
 
@@ -208,9 +203,19 @@ export class ClusterView implements TopologyEngine {
     const member = this.records.get(id);
     assert(member !== undefined, () => `cannot remove unknown member ${id}`);
     assert(id !== this.options.id, "a node cannot remove itself");
-    this.localRemovals = withRemoval(this.localRemovals, { id, generation: member.generation, phase });
-    this.gossiper.setLocal(KEY_REMOVALS, encodeRemovals(this.localRemovals));
+    this.removalBook.announce({ id, generation: member.generation, phase });
+    this.publishRemovals();
     this.absorbGossipChanges(this.started ? this.lastNowMs : null);
+  }
+
+  /** What the node saves for its next start: the other members not gone, and the tombstones. */
+  savedMembership(): SavedMembership {
+    return { members: savedMembersOf(this.records.values(), this.options.id), tombstones: this.removalBook.tombstoneList() };
+  }
+
+  /** Drops tombstones past the node's horizon (topology/known-peers.ts); they are no longer republished. */
+  forgetTombstones(tombstones: readonly Tombstone[]): void {
+    if (this.removalBook.forget(tombstones)) this.publishRemovals();
   }
 
   /** The ring once the ring changes in progress complete: normal and joining members, less leaving ones. */
@@ -220,7 +225,7 @@ export class ClusterView implements TopologyEngine {
 
   /** Ring changes in progress as this view sees them, by member id. */
   ringChanges(): RingChange[] {
-    return ringChangesOf(this.records.values(), this.removalsByTarget);
+    return ringChangesOf(this.records.values(), this.removalBook.removalsByTarget);
   }
 
   /** Members in state joining that have not announced tokens yet: nodes waiting for their turn. */
@@ -253,12 +258,7 @@ export class ClusterView implements TopologyEngine {
   }
 
   members(nowMs: number): MemberView[] {
-    const views: MemberView[] = [];
-    for (const id of [...this.records.keys()].sort()) {
-      const view = this.member(id, nowMs);
-      if (view !== undefined) views.push(view);
-    }
-    return views;
+    return [...this.records.keys()].sort().flatMap((id) => this.member(id, nowMs) ?? []);
   }
 
   /** One member as members() shows it, without walking the others. */
@@ -275,22 +275,16 @@ export class ClusterView implements TopologyEngine {
   }
 
   stats(): ClusterStats {
-    const gossip = this.gossiper.stats;
-    return {
-      gossipRounds: gossip.rounds,
-      messagesSent: gossip.messagesSent + this.counters.heartbeatsSent,
-      messagesReceived: gossip.messagesReceived + this.counters.heartbeatsReceived,
-      messagesRefused: this.counters.malformedStates,
-    };
+    const { rounds: gossipRounds, messagesSent, messagesReceived } = this.gossiper.stats;
+    const { heartbeatsSent, heartbeatsReceived, malformedStates: messagesRefused } = this.counters;
+    return { gossipRounds, messagesSent: messagesSent + heartbeatsSent, messagesReceived: messagesReceived + heartbeatsReceived, messagesRefused };
   }
 
   // ---------------------------------------------------------------------------------------------
 
   private readonly isLiveForGossip = (id: NodeId): boolean => !this.down.has(id);
 
-  private fromGossip(outbounds: readonly GossipOutbound[]): Outbound[] {
-    return outbounds.map((o) => ({ to: o.to, address: o.address, message: o.message }));
-  }
+  private readonly fromGossip = (outbounds: readonly GossipOutbound[]): Outbound[] => outbounds.map((o) => ({ to: o.to, address: o.address, message: o.message }));
 
   /** Votes cast or withdrawn by this node's detector become its `votes` state, pushed eagerly. */
   private absorbDetector(changes: { convicted: readonly Vote[]; acquitted: readonly NodeId[] }): void {
@@ -348,27 +342,20 @@ export class ClusterView implements TopologyEngine {
   private readMember(id: NodeId, fresh: boolean): void {
     const endpoint = this.gossiper.endpoint(id);
     if (endpoint === undefined) return;
-    const before = fresh ? undefined : this.records.get(id);
     const previous = this.records.get(id);
+    // A saved record stands until gossip brings its generation or a newer one (saved-members.ts).
+    if (!gossipReplaces(previous, endpoint.generation)) return;
+    const before = fresh && previous?.saved !== true ? undefined : previous;
     const record = readRecord(id, endpoint, previous, this.recordReading);
     const { status, removals, removalsText, incarnation, votes } = record;
     this.records.set(id, record);
     if (votes.size > 0) this.voters.add(id);
     else this.voters.delete(id);
-    if (record.shutdown && id !== this.options.id) this.shutdowns.add(id);
-    else this.shutdowns.delete(id);
+    this.noteSilence(record);
+    if (id !== this.options.id && record.gossipStatus === "left" && this.removalBook.remember(record)) this.publishRemovals();
     if (id === this.options.id) this.incarnation = Math.max(this.incarnation, incarnation);
-
     this.noteRingEffects(previous, record);
-    if (
-      previous === undefined ||
-      previous.incarnation !== incarnation ||
-      previous.generation !== endpoint.generation ||
-      previous.votes !== votes ||
-      previous.shutdown !== record.shutdown
-    ) {
-      this.livenessDirty = true;
-    }
+    if (livenessMayDiffer(previous, record)) this.livenessDirty = true;
     if (before !== undefined && previous !== undefined && previous.status !== status) {
       this.events.push({ kind: "status-changed", id, status });
     }
@@ -379,24 +366,15 @@ export class ClusterView implements TopologyEngine {
 
   /** What a member's change does to the monitor ring and to the current and future rings. */
   private noteRingEffects(previous: MemberRecord | undefined, record: MemberRecord): void {
-    const leftChanged = previous === undefined || isGone(previous) !== isGone(record);
-    if (leftChanged || previous.generation !== record.generation) this.monitorRingDirty = true;
-    const tokensChanged = previous?.tokensText !== record.tokensText;
-    const wasOwner = previous !== undefined && isOwner(previous);
-    const nowOwner = isOwner(record);
-    if ((wasOwner || nowOwner) && (wasOwner !== nowOwner || tokensChanged)) {
-      this.ringDirty = true;
-      this.rings.setOwnerHash(record.id, nowOwner ? record.tokensText : null);
-    }
-    const wasFuture = previous !== undefined && isFutureOwner(previous);
-    const nowFuture = isFutureOwner(record);
-    if ((wasFuture || nowFuture) && (wasFuture !== nowFuture || tokensChanged)) this.ringDirty = true;
+    const effects = this.rings.noteChange(previous, record);
+    if (effects.monitors) this.monitorRingDirty = true;
+    if (effects.rings) this.ringDirty = true;
   }
 
   /** How readRecord reads a member's states in this view: made once, not per gossip change. */
   private readonly recordReading: RecordReading = {
     // A removal published by anyone overrides the member's own status.
-    effectiveStatus: (id, generation, gossipStatus) => effectiveStatus(this.removalsByTarget.get(id), generation, gossipStatus),
+    effectiveStatus: (id, generation, gossipStatus) => effectiveStatus(this.removalBook.removalsByTarget.get(id), generation, gossipStatus),
     tokensPerMemberMax: CLUSTER_VIEW_DEFAULTS.tokensPerMemberMax,
     votesPerMemberMax: CLUSTER_VIEW_DEFAULTS.votesPerMemberMax,
     onMalformed: () => {
@@ -406,9 +384,10 @@ export class ClusterView implements TopologyEngine {
 
   /** Some member's removals changed: re-derive every member's effective status. */
   private refreshRemovals(): void {
-    this.removalsByTarget = latestRemovals(this.records.values());
+    if (this.removalBook.refresh(this.records.values())) this.publishRemovals();
+    const byTarget = this.removalBook.removalsByTarget;
     for (const member of [...this.records.values()]) {
-      const { status, removed } = effectiveStatus(this.removalsByTarget.get(member.id), member.generation, member.gossipStatus);
+      const { status, removed } = effectiveStatus(byTarget.get(member.id), member.generation, member.gossipStatus);
       if (status === member.status && removed === member.removed) continue;
       const record: MemberRecord = { ...member, status, removed };
       this.records.set(member.id, record);
@@ -416,11 +395,33 @@ export class ClusterView implements TopologyEngine {
       this.livenessDirty = true;
       if (removed) {
         this.down.delete(member.id);
+        this.shutdowns.delete(member.id);
         this.events.push({ kind: "member-removed", id: member.id });
       } else {
         this.events.push({ kind: "status-changed", id: member.id, status });
       }
     }
+  }
+
+  /** The view starts with the members its node saved: down, tokens in the ring (saved-members.ts). */
+  private restoreSaved(saved: SavedMembership): void {
+    for (const record of restoredRecords(saved, this.options.id, (id, generation) => this.removalBook.buries(id, generation))) {
+      this.records.set(record.id, record);
+      this.noteSilence(record);
+      this.down.add(record.id);
+      this.noteRingEffects(undefined, record);
+    }
+  }
+
+  /** A member down without votes: its generation announced a clean stop, or it is only saved. */
+  private noteSilence(record: MemberRecord): void {
+    if ((record.shutdown || record.saved) && record.id !== this.options.id) this.shutdowns.add(record.id);
+    else this.shutdowns.delete(record.id);
+  }
+
+  /** This node's `removals` state: its tombstones and the removals it drives (removal-book.ts). */
+  private publishRemovals(): void {
+    this.gossiper.setLocal(KEY_REMOVALS, encodeRemovals(this.removalBook.published()));
   }
 
   /** Recomputes whatever the last changes made stale: monitors, ring, verdicts, refutation. */

@@ -7,6 +7,8 @@ import type { Address, MemberStatus, NodeId } from "../core/ids.js";
 import type { Random } from "../core/random.js";
 import type { TokenMap } from "../ring/token-map.js";
 import type { PeerMessage } from "./peer-messages.js";
+import type { Tombstone } from "./removal-book.js";
+import type { SavedMembership } from "./saved-members.js";
 
 /** A message the core wants sent. `to` is null when only the address is known (a seed not met yet). */
 export interface Outbound {
@@ -28,6 +30,8 @@ export interface ClusterEngineOptions {
   readonly replicationFactor: number;
   readonly gossipIntervalMs: number;
   readonly phiThreshold: number;
+  /** What this node saved at its last run (saved-members.ts): members it knew, and tombstones. */
+  readonly saved?: SavedMembership;
 }
 
 export type ClusterEvent =
@@ -104,6 +108,10 @@ export interface ClusterEngine {
    * Absent from engines that cannot announce; their peers convict the node by silence instead.
    */
   announceShutdown?(nowMs: number): Outbound[];
+  /** What the node saves for its next start (ClusterEngineOptions.saved); absent from engines that save nothing. */
+  savedMembership?(): SavedMembership;
+  /** Drops tombstones past the node's horizon, so they are no longer republished. */
+  forgetTombstones?(tombstones: readonly Tombstone[]): void;
 }
 
 /** A ring change in progress: a member bootstrapping, decommissioning, or being removed. */

@@ -35,6 +35,8 @@ export interface MemberRecord {
   gossipStatus: MemberStatus;
   /** Removed by another member (removenode): not shown, not in any ring. */
   removed: boolean;
+  /** Known only from what this node saved before it started (saved-members.ts): down, tokens kept. */
+  saved: boolean;
   /** Removals this member publishes, and the text they were read from. */
   removals: readonly Removal[];
   removalsText: string;
@@ -82,6 +84,7 @@ export function readRecord(
     status,
     gossipStatus,
     removed,
+    saved: false,
     removals,
     removalsText,
     tokensText,
@@ -92,6 +95,18 @@ export function readRecord(
     load,
     shutdown: parseShutdown(endpoint.appStates.get(KEY_SHUTDOWN)?.value),
   };
+}
+
+/** Whether a member's change may move the verdicts: a new record, or new liveness facts. */
+export function livenessMayDiffer(previous: MemberRecord | undefined, record: MemberRecord): boolean {
+  return (
+    previous === undefined ||
+    previous.incarnation !== record.incarnation ||
+    previous.generation !== record.generation ||
+    previous.votes !== record.votes ||
+    previous.shutdown !== record.shutdown ||
+    previous.saved !== record.saved
+  );
 }
 
 /** Gone from the cluster: left by itself, or removed. */

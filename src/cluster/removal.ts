@@ -4,7 +4,9 @@
 // `removals` in its own state — [id, generation, "removing" | "removed"] — since a member's own state
 // can only be written by that member. Every view applies the same rule: a member being removed
 // counts as leaving, a removed one as left and is no longer shown. A removal names the target's
-// generation, so it never applies to the member once it restarts with a new one.
+// generation, so it never applies to the member once it restarts with a new one; it does apply to an
+// older generation, which is only a stale copy of what the remover saw (gossip held by a node that
+// missed the restart, or a member this node saved before the removal: saved-members.ts).
 
 import type { MemberStatus, NodeId } from "../core/ids.js";
 
@@ -15,8 +17,16 @@ export interface Removal {
   readonly phase: "removing" | "removed";
 }
 
-/** Removals one member may publish; a removal lasts one ring change, so a handful at most. */
+/**
+ * Removals one member may publish: the few it drives, and the tombstones it republishes
+ * (removal-book.ts, at most TOMBSTONES_MAX), so a restart never forgets a removal.
+ */
 export const REMOVALS_PER_MEMBER_MAX = 64;
+
+/** Whether `removal` covers a member's `generation`: the generation it names, or an older (stale) one. */
+export function covers(removal: Removal | undefined, generation: number): boolean {
+  return removal !== undefined && generation <= removal.generation;
+}
 
 /** This node's removals with `removal` published (replacing an earlier one of the same target). */
 export function withRemoval(removals: readonly Removal[], removal: Removal): Removal[] {
@@ -47,7 +57,7 @@ export function effectiveStatus(
   generation: number,
   gossipStatus: MemberStatus,
 ): { status: MemberStatus; removed: boolean } {
-  if (removal === undefined || removal.generation !== generation || gossipStatus === "left") {
+  if (removal === undefined || !covers(removal, generation) || gossipStatus === "left") {
     return { status: gossipStatus, removed: false };
   }
   if (removal.phase === "removed") return { status: "left", removed: true };

@@ -15,7 +15,9 @@
 //
 // A restarted node also knows whom it knew before (topology/known-peers.ts): it waits until each of
 // them is back in its view, so a peer that has not gossiped to it yet cannot be missing from the
-// replica sets it computes. This matters most for the cluster's first node, which has no seeds and
+// replica sets it computes. Peers saved with their tokens (cluster/saved-members.ts) are in the view
+// from the start, down until gossip brings them, so only a file of ids alone (format 1) makes it wait
+// for them; a member that stays dead then no longer holds the start for settleMaxMs. This matters most for the cluster's first node, which has no seeds and
 // would otherwise have no one to wait for. A node with no seeds but itself and no known peers (a new
 // cluster's first member) is settled at once.
 // Once settled it stays settled: later ring changes are the ring-change protocol's business.

@@ -10,8 +10,8 @@ import { hashId, Summary, type IdHash } from "../gossip/digest.js";
 import { tokenFromString, type Token } from "../ring/partitioner.js";
 import { TokenMap } from "../ring/token-map.js";
 import type { RingChange } from "./engine.js";
-import { isFutureOwner, isOwner, type MemberRecord } from "./member-record.js";
-import type { Removal } from "./removal.js";
+import { isFutureOwner, isGone, isOwner, type MemberRecord } from "./member-record.js";
+import { covers, type Removal } from "./removal.js";
 
 export class RingView {
   /** The ring, or null when a change made it stale; ring() rebuilds it. */
@@ -75,6 +75,26 @@ export class RingView {
     this.ringSummary.add(hash);
   }
 
+  /**
+   * What a member's change does: whether the monitor ring may move (it came, went or restarted) and
+   * whether the current or future ring may (it became or stopped being an owner, or its tokens moved).
+   */
+  noteChange(previous: MemberRecord | undefined, record: MemberRecord): { monitors: boolean; rings: boolean } {
+    const monitors = previous === undefined || isGone(previous) !== isGone(record) || previous.generation !== record.generation;
+    const tokensChanged = previous?.tokensText !== record.tokensText;
+    const wasOwner = previous !== undefined && isOwner(previous);
+    const nowOwner = isOwner(record);
+    let rings = false;
+    if ((wasOwner || nowOwner) && (wasOwner !== nowOwner || tokensChanged)) {
+      rings = true;
+      this.setOwnerHash(record.id, nowOwner ? record.tokensText : null);
+    }
+    const wasFuture = previous !== undefined && isFutureOwner(previous);
+    const nowFuture = isFutureOwner(record);
+    if ((wasFuture || nowFuture) && (wasFuture !== nowFuture || tokensChanged)) rings = true;
+    return { monitors, rings };
+  }
+
   private buildRing(include: (member: MemberRecord) => boolean): TokenMap {
     const owners = new Map<NodeId, readonly Token[]>();
     for (const member of this.records.values()) {
@@ -97,7 +117,7 @@ export function ringChangesOf(members: Iterable<MemberRecord>, removalsByTarget:
   for (const member of members) {
     if (member.removed || member.status === "left") continue;
     const removal = removalsByTarget.get(member.id);
-    if (removal !== undefined && removal.generation === member.generation && removal.phase === "removing") {
+    if (removal !== undefined && covers(removal, member.generation) && removal.phase === "removing") {
       changes.push({ kind: "removenode", id: member.id });
     } else if (member.status === "leaving") {
       changes.push({ kind: "decommission", id: member.id });

@@ -1,6 +1,7 @@
 // node/build-cluster.ts — this node's view of the cluster: how this start enters the ring, the
-// membership engine, and the wait for the ring to be learned (with the known peers a restart waits
-// for). An injected engine (a test double) enters as normal at once and waits for no one.
+// membership engine (given the members and tombstones this node saved: topology/known-peers.ts), and
+// the wait for the ring to be learned (with the known peers a restart waits for). An injected engine
+// (a test double) enters as normal at once, waits for no one and saves nothing.
 
 import { randomInt } from "node:crypto";
 import type { Clock } from "../core/clock.js";
@@ -9,7 +10,17 @@ import type { ClusterEngine, ClusterEngineFactory } from "../cluster/engine.js";
 import { createClusterEngine } from "../cluster/cluster-view.js";
 import { RingSettle } from "../cluster/ring-settle.js";
 import type { LevelStore } from "../storage/store.js";
-import { KNOWN_PEERS_FILE, KnownPeersWriter, readKnownPeers, writeKnownPeers, type KnownPeers } from "../topology/known-peers.js";
+import {
+  KNOWN_PEERS_FILE,
+  knownPeersOf,
+  KnownPeersWriter,
+  NO_KNOWN_PEERS,
+  readKnownPeers,
+  savedMembershipOf,
+  tombstoneStamps,
+  writeKnownPeers,
+  type KnownPeers,
+} from "../topology/known-peers.js";
 import type { NodeConfig } from "./config.js";
 import type { NodeIdentity } from "./identity.js";
 import type { Logger } from "./logger.js";
@@ -23,6 +34,8 @@ export interface NodeClusterInput {
   readonly identity: NodeIdentity;
   readonly store: LevelStore;
   readonly clock: Clock;
+  /** The wall clock (µs): the age of saved tombstones. */
+  readonly wallUs: () => number;
   readonly log: Logger;
 }
 
@@ -36,7 +49,7 @@ export interface NodeCluster {
   /** The engine's seed, logged at debug when the chance was not injected. */
   readonly randomSeed: number;
   readonly knownPeersWriter: KnownPeersWriter | null;
-  /** Saves the peers of a settled view, for the next start to wait for. */
+  /** Saves the peers of a settled view (and its tombstones), for the next start. */
   readonly saveKnownPeers: () => void;
 }
 
@@ -46,6 +59,7 @@ export async function buildCluster(input: NodeClusterInput): Promise<NodeCluster
   const random = ports.random ?? ports.randomFor?.("engine") ?? createRandom(randomSeed);
   const createEngine: ClusterEngineFactory = ports.createEngine ?? createClusterEngine;
   const ringStart = ports.createEngine === undefined ? await planNodeRingStart(input) : null;
+  const knownPeers = await readNodeKnownPeers(input);
   const startedMs = clock.nowMs();
   const engine: ClusterEngine = createEngine(
     {
@@ -58,17 +72,28 @@ export async function buildCluster(input: NodeClusterInput): Promise<NodeCluster
       replicationFactor: config.replicationFactor,
       gossipIntervalMs: config.gossipIntervalMs,
       phiThreshold: config.phiThreshold,
+      saved: savedMembershipOf(knownPeers, input.wallUs() / 1000),
     },
     random,
   );
-  const settle = await buildRingSettle(input, startedMs);
+  const settle = buildRingSettle(input, knownPeers, startedMs);
+  const stamps = tombstoneStamps(knownPeers);
   // Only a settled view is saved: a half-learned one must not replace the list a restart waits for.
   const saveKnownPeers = (): void => {
-    if (settle.knownPeersWriter === null || !settle.ringSettle.settled) return;
-    const peers = engine.membership().filter((member) => member.id !== identity.id && member.status !== "left");
-    settle.knownPeersWriter.update(peers.map((member) => member.id));
+    if (settle.knownPeersWriter === null || !settle.ringSettle.settled || engine.savedMembership === undefined) return;
+    const { state, expired } = knownPeersOf(engine.savedMembership(), stamps, input.wallUs() / 1000);
+    if (expired.length > 0) engine.forgetTombstones?.(expired);
+    settle.knownPeersWriter.update(state);
   };
   return { engine, ringStart, startedMs, randomSeed, ...settle, saveKnownPeers };
+}
+
+/** peers.json, read before the engine is made; unreadable is logged and the start goes on. */
+async function readNodeKnownPeers({ config, ports, log }: NodeClusterInput): Promise<KnownPeers> {
+  if (ports.createEngine !== undefined) return NO_KNOWN_PEERS;
+  const knownPeers = await readKnownPeers(config.dataDir, ports.stateFiles);
+  if (knownPeers === "unreadable") log.warn({ file: KNOWN_PEERS_FILE }, "known peers file unreadable: waiting for a peer before serving");
+  return knownPeers;
 }
 
 /**
@@ -96,24 +121,23 @@ async function planNodeRingStart({ config, ports, identity, store }: NodeCluster
  * node knew before (topology/known-peers.ts); a new cluster's first node, or one with an injected
  * engine (a test double), has nothing to wait for.
  */
-async function buildRingSettle(
+function buildRingSettle(
   { config, ports, identity, log }: NodeClusterInput,
+  knownPeers: KnownPeers,
   startedMs: number,
-): Promise<{ ringSettle: RingSettle; knownPeersWriter: KnownPeersWriter | null }> {
+): { ringSettle: RingSettle; knownPeersWriter: KnownPeersWriter | null } {
   const injectedEngine = ports.createEngine !== undefined;
-  const knownPeers: KnownPeers = injectedEngine ? [] : await readKnownPeers(config.dataDir, ports.stateFiles);
-  if (knownPeers === "unreadable") log.warn({ file: KNOWN_PEERS_FILE }, "known peers file unreadable: waiting for a peer before serving");
   const ringSettle = new RingSettle({
     startedMs,
     quietMs: 2 * config.gossipIntervalMs,
     alone: injectedEngine || (knownPeers !== "unreadable" && config.seeds.every((seed) => seed === config.advertise)),
-    expectedPeers: knownPeers === "unreadable" ? [] : knownPeers.filter((id) => id !== identity.id),
+    expectedPeers: knownPeers === "unreadable" ? [] : knownPeers.peers.filter((id) => id !== identity.id),
   });
   const knownPeersWriter = injectedEngine
     ? null
     : new KnownPeersWriter({
         initial: knownPeers,
-        write: (peers) => writeKnownPeers(config.dataDir, peers, ports.stateFiles),
+        write: (state) => writeKnownPeers(config.dataDir, state, ports.stateFiles),
         onError: (error) => log.warn({ err: error, file: KNOWN_PEERS_FILE }, "could not save the known peers"),
       });
   return { ringSettle, knownPeersWriter };

@@ -107,7 +107,7 @@ async function assembleCore(config: NodeConfig, ports: NodeDeps): Promise<Assemb
   const { store, hints } = await openNodeStorage(config, ports);
   const recovery = await openCrashRecovery(config, ports, log);
   const clocks = buildClocks({ config, identity, clock, wallUs, log });
-  const cluster = await buildCluster({ config, ports, identity, store, clock, log });
+  const cluster = await buildCluster({ config, ports, identity, store, clock, wallUs, log });
   const foundation: Foundation = { config, ports, clock, log, wallUs, identity, store, hints, clocks, cluster, recovery };
   const lifecycle = { stopping: false };
   const core = wireSubsystems(foundation, () => lifecycle.stopping);

@@ -9,7 +9,7 @@
 // the gap.
 
 import type { Cancel, Clock } from "../core/clock.js";
-import type { ClusterEngine, Outbound } from "../cluster/engine.js";
+import type { ClusterEngine, ClusterEvent, Outbound } from "../cluster/engine.js";
 import type { PeerMessage } from "../cluster/peer-messages.js";
 import type { RingSettle } from "../cluster/ring-settle.js";
 import type { HintedHandoff } from "../replication/hinted-handoff.js";
@@ -37,6 +37,9 @@ export interface TickLoopDeps {
   readonly housekeeping: Housekeeping;
   readonly isStopping: () => boolean;
 }
+
+/** Events that change what the node saves of its peers; liveness is not saved. */
+const SAVED_FACT_EVENTS: ReadonlySet<ClusterEvent["kind"]> = new Set(["member-joined", "member-restarted", "member-removed", "status-changed", "tokens-changed"]);
 
 export class TickLoop {
   readonly #interval: number;
@@ -110,9 +113,8 @@ export class TickLoop {
     const events = engine.takeEvents();
     if (events.length === 0) return;
     addressBook.refresh();
-    if (events.some((event) => event.kind === "member-joined" || event.kind === "member-removed" || event.kind === "status-changed")) {
-      saveKnownPeers();
-    }
+    // What peers.json keeps (topology/known-peers.ts): members, their generations, statuses and tokens.
+    if (events.some((event) => SAVED_FACT_EVENTS.has(event.kind))) saveKnownPeers();
     for (const event of events) {
       logClusterEvent(log, engine, clock, event);
       if (event.kind === "member-up") handoff.onMemberUp(event.id);

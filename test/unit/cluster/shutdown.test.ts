@@ -151,6 +151,7 @@ function record(id: string, overrides: Partial<MemberRecord> = {}): MemberRecord
     status: "normal",
     gossipStatus: "normal",
     removed: false,
+    saved: false,
     removals: [],
     removalsText: "[]",
     tokensText: "",
