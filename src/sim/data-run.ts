@@ -60,7 +60,7 @@ export const DATA_RUN_DEFAULTS: Omit<DataRunOptions, "seed"> = {
   workers: 8,
   faultPhaseMs: 30_000,
   // "ring" is opt-in (--faults ring) until seed 5 (--faults ring,crash: a removal forgotten when its
-  // remover restarts) and seed 4089250117 (a stale quorum read during ring changes) pass.
+  // remover restarts) passes; seed 4089250117 (a stale quorum read during ring changes) passes.
   faultKinds: new Set<FaultKind>(["crash", "pause", "partition", "cut", "loss", "duplication", "clock", "disk"]),
   meanFaultGapMs: 3_000,
   maxDownAtOnce: 1,
