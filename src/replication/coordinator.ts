@@ -20,9 +20,15 @@
 //
 // Writes during a ring change (topology/). A write also goes to the key's pending replicas: replicas
 // of the key in the future ring that are not replicas now (ring/placement.ts pendingReplicasFor), so a
-// node receiving a range by streaming misses none of the writes made meanwhile. As in Cassandra, `w`
-// is counted on current replicas only: a pending replica's acknowledgement is not needed and does not
-// count, but a pending replica that missed the write gets a hint like any other.
+// node receiving a range by streaming misses none of the writes made meanwhile. As in Cassandra
+// (CASSANDRA-833, blockFor = level + pending), the write then needs one more acknowledgement per
+// pending replica, counted over current and pending replicas alike, and that many of them live to
+// start. Counting `w` on the current replicas alone is not enough: once the change completes, reads
+// go to the future replicas, and a quorum of them may be exactly the replicas the write missed.
+// (Simulator, seed 4089250117: a write acknowledged by b and c of current {a, b, c}, refused by a
+// and the pending d, was missed by a quorum read of the future {a, d, b} from a and d.) With one
+// more acknowledgement per pending replica, at most (rf − quorum) of current ∪ pending lack the
+// write, so a quorum of either ring holds it. A pending replica that missed the write gets a hint.
 //
 // Reads. The coordinator asks `required` live replicas, by a stable preference: itself first when
 // it is a replica (a local read costs no network), then the others in preference-list order. One
@@ -252,23 +258,27 @@ export class Coordinator implements RoundHost {
     }
   }
 
-  #startWrite(key: string, level: ConsistencyLevel, value: Uint8Array | null, contentType: string): Promise<WriteOutcome> {
-    const required = requiredReplicas(level, this.#replicationFactor);
+  /** The key's current replicas, then its pending ones (none unless a ring change moves its range). */
+  #writeReplicasOf(key: string): { replicas: readonly NodeId[]; pending: number } {
     const cluster = this.#deps.cluster;
     const ring = cluster.ring();
     const token = this.#tokenOf(key);
     const current = sharedReplicasFor(ring, token, this.#replicationFactor);
-    let replicas = current;
-    if (cluster.futureRing !== undefined) {
-      const future = cluster.futureRing();
-      if (future !== ring) {
-        const pending = pendingReplicasFor(ring, future, token, this.#replicationFactor);
-        if (pending.length > 0) replicas = [...current, ...pending];
-      }
-    }
+    if (cluster.futureRing === undefined) return { replicas: current, pending: 0 };
+    const future = cluster.futureRing();
+    if (future === ring) return { replicas: current, pending: 0 };
+    const pending = pendingReplicasFor(ring, future, token, this.#replicationFactor);
+    return pending.length === 0 ? { replicas: current, pending: 0 } : { replicas: [...current, ...pending], pending: pending.length };
+  }
+
+  #startWrite(key: string, level: ConsistencyLevel, value: Uint8Array | null, contentType: string): Promise<WriteOutcome> {
+    const { replicas, pending } = this.#writeReplicasOf(key);
+    // Cassandra's blockFor during a range movement: one more acknowledgement per pending replica.
+    const required = requiredReplicas(level, this.#replicationFactor) + pending;
+    const cluster = this.#deps.cluster;
     let alive = 0;
-    for (let index = 0; index < current.length; index++) {
-      const replica = current[index] as NodeId;
+    for (let index = 0; index < replicas.length; index++) {
+      const replica = replicas[index] as NodeId;
       if (replica === this.#self || cluster.isLive(replica)) alive++;
     }
     this.#admit(required, alive, level);
@@ -298,7 +308,7 @@ export class Coordinator implements RoundHost {
     this.#writes++;
     this.#inFlight++;
     return new Promise<WriteOutcome>((resolve, reject) => {
-      const round = new WriteRound(this, key, record, required, replicas, current.length, resolve, reject);
+      const round = new WriteRound(this, key, record, required, replicas, resolve, reject);
       round.start(encoded);
     });
   }

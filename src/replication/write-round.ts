@@ -12,18 +12,13 @@ import { ReplicaState, type RoundHost } from "./round-host.js";
 /** One write: which replicas acknowledged, when the client is answered, what to report after. */
 export class WriteRound {
   readonly #states: Uint8Array;
-  /** Acknowledgements of counted (current) replicas: what `required` is measured against. */
+  /** Acknowledgements of every replica, pending ones included: what `required` is measured against. */
   #acknowledged = 0;
-  /** Acknowledgements of every replica, pending ones included. */
-  #acknowledgedAll = 0;
   #failed = 0;
-  /** Counted replicas that refused the write for its timestamp (replica-protocol.ts clock_offset). */
+  /** Replicas that refused the write for its timestamp (replica-protocol.ts clock_offset). */
   #clockRefused = 0;
-  /** Replicas of every kind (counted or pending) that refused the write for its timestamp. */
-  #clockRefusedAll = 0;
-  /** Outstanding operations, and those of counted replicas. */
+  /** Outstanding operations. */
   #pending = 0;
-  #pendingCounted = 0;
   /** The client has its answer. */
   #answered = false;
   /** Every replica settled or the deadline passed; nothing more is counted. */
@@ -34,10 +29,10 @@ export class WriteRound {
     private readonly coordinator: RoundHost,
     private readonly key: string,
     private readonly record: StoredRecord,
+    /** The level's count plus one per pending replica (coordinator.ts, "Writes during a ring change"). */
     private readonly required: number,
+    /** The current replicas, then the pending ones; every acknowledgement counts alike. */
     private readonly replicas: readonly NodeId[],
-    /** The first `counted` replicas are the current ones; the rest are pending (a ring change). */
-    private readonly counted: number,
     private readonly resolve: (outcome: WriteOutcome) => void,
     private readonly reject: (error: Error) => void,
   ) {
@@ -51,14 +46,12 @@ export class WriteRound {
       const replica = this.replicas[index] as NodeId;
       if (replica === self) {
         this.#pending++;
-        if (index < this.counted) this.#pendingCounted++;
         deps.store.apply([{ key, record, encoded }]).then(
           () => this.acknowledge(index),
           () => this.fail(index),
         );
       } else if (deps.cluster.isLive(replica)) {
         this.#pending++;
-        if (index < this.counted) this.#pendingCounted++;
         deps.transport.write(replica, key, encoded).then(
           () => this.acknowledge(index),
           (error: unknown) => this.fail(index, isClockRefusal(error)),
@@ -67,22 +60,15 @@ export class WriteRound {
         this.#states[index] = ReplicaState.Down;
       }
     }
-    assert(this.#pendingCounted >= this.required, "a write was started with fewer live replicas than required");
+    assert(this.#pending >= this.required, "a write was started with fewer live replicas than required");
     this.#cancelTimer = this.coordinator.schedule(this);
   }
 
   acknowledge(index: number): void {
     if (this.#finished) return;
     this.#states[index] = ReplicaState.Acknowledged;
-    this.#acknowledgedAll++;
-    this.#pending--;
-    if (index >= this.counted) {
-      // A pending replica: acknowledged, but not part of the level's count.
-      if (this.#pending === 0) this.finish();
-      return;
-    }
     this.#acknowledged++;
-    this.#pendingCounted--;
+    this.#pending--;
     if (!this.#answered && this.#acknowledged >= this.required) {
       this.#answered = true;
       this.resolve({ timestampUs: this.record.timestampUs, acknowledged: this.#acknowledged });
@@ -94,12 +80,10 @@ export class WriteRound {
     if (this.#finished) return;
     this.#states[index] = clockRefused ? ReplicaState.ClockRefused : ReplicaState.Failed;
     this.#failed++;
-    if (clockRefused && index < this.counted) this.#clockRefused++;
-    if (clockRefused) this.#clockRefusedAll++;
+    if (clockRefused) this.#clockRefused++;
     this.#pending--;
-    if (index < this.counted) this.#pendingCounted--;
     this.coordinator.countReplicaFailure(this.replicas[index] as NodeId);
-    if (!this.#answered && this.#acknowledged + this.#pendingCounted < this.required) {
+    if (!this.#answered && this.#acknowledged + this.#pending < this.required) {
       // The level can no longer be reached: waiting for the deadline would tell the client nothing new.
       this.#answered = true;
       this.reject(this.#failure());
@@ -118,7 +102,7 @@ export class WriteRound {
   #failure(): Error {
     if (this.#clockRefused === 0) return this.coordinator.timedOut(this.required, this.#acknowledged, this.#failed);
     this.coordinator.deps.onClockRefusal?.({ key: this.key, timestampUs: this.record.timestampUs, reason: "replicas-refused" });
-    if (this.#clockRefusedAll < this.replicas.length) {
+    if (this.#clockRefused < this.replicas.length) {
       return this.coordinator.timedOut(this.required, this.#acknowledged, this.#failed);
     }
     return this.coordinator.clockRefused(
@@ -150,9 +134,9 @@ export class WriteRound {
     }
     this.coordinator.finished();
     const onMiss = this.coordinator.deps.onReplicaMiss;
-    if (onMiss === undefined || this.#acknowledgedAll === this.replicas.length) return;
+    if (onMiss === undefined || this.#acknowledged === this.replicas.length) return;
     // Answered 503: every replica refused the stamp, so nothing was written and nothing is owed.
-    if (this.#clockRefusedAll === this.replicas.length) return;
+    if (this.#clockRefused === this.replicas.length) return;
     const missed: { replica: NodeId; reason: ReplicaMissReason }[] = [];
     for (let index = 0; index < this.#states.length; index++) {
       const state = this.#states[index];

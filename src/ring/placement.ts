@@ -97,11 +97,11 @@ export function rangesReplicatedOn(ring: TokenMap, node: NodeId, replicationFact
 
 // --- Ring changes ----------------------------------------------------------------------------------
 //
-// While a member joins, leaves or is removed there are two rings: the current one (reads, and the
-// `w` count of writes) and the future one (once the change completes). A replica of a token in the
-// future ring that is not one in the current ring is a *pending* replica (Cassandra's pending
-// ranges): writes go to it as well, so nothing written while its data streams in is missed, but its
-// acknowledgement does not count towards `w`. The data it will hold is streamed from the current
+// While a member joins, leaves or is removed there are two rings: the current one (reads) and the
+// future one (once the change completes). A replica of a token in the future ring that is not one in
+// the current ring is a *pending* replica (Cassandra's pending ranges): writes go to it as well, so
+// nothing written while its data streams in is missed, and a write needs one more acknowledgement per
+// pending replica (replication/coordinator.ts), so a quorum of either ring holds it. The data it will hold is streamed from the current
 // replicas range by range: rangeMovements lists, over the ranges cut by the tokens of both rings,
 // which nodes gain a range (targets) and which hold it now (sources).
 

@@ -59,10 +59,7 @@ export const DATA_RUN_DEFAULTS: Omit<DataRunOptions, "seed"> = {
   replicationFactor: 3,
   workers: 8,
   faultPhaseMs: 30_000,
-  // "ring" is opt-in (--faults ring) until the stale quorum reads during ring changes are fixed: seed
-  // 4089250117, and seeds 3 and 4 with --faults ring,crash (a bootstrap while a node crashes). Seed 5
-  // (--faults ring,crash: a removal forgotten when its remover restarted) passes since tombstones
-  // (cluster/removal-book.ts).
+  // "ring" is opt-in (--faults ring) until seeds 3 and 4 with --faults ring,crash are checked again.
   faultKinds: new Set<FaultKind>(["crash", "pause", "partition", "cut", "loss", "duplication", "clock", "disk"]),
   meanFaultGapMs: 3_000,
   maxDownAtOnce: 1,

@@ -29,8 +29,16 @@ export const FAULT_DRAW_LIMITS = {
   slowDiskDelayMaxMs: 200,
   /** A partition splits the members into 2..this many groups. */
   partitionGroupsMax: 3,
-  /** Ring changes this far apart (and from the heal), so one finishes before the next starts. */
-  ringChangeGapMs: 10_000,
+  /**
+   * Ring changes this far apart. A change can outlast any fixed gap (a decommission under faults took
+   * 38 s), and the harness asks a change refused as "in progress" again every second for 20 s
+   * (ring-changes.ts RING_CHANGE_LIMITS), so the gap is longer than that retry window: the previous
+   * request has started or been given up before the next is drawn. An overlap is then refused and
+   * given up cleanly, and at most one request is ever waiting, instead of one per gap piling up.
+   */
+  ringChangeGapMs: 22_000,
+  /** No ring change drawn this close to the heal; one still running then gets the run's ring settle. */
+  ringChangeBeforeHealMs: 10_000,
 } as const;
 
 export interface DrawContext {
@@ -125,8 +133,8 @@ function drawDisk({ random, state }: DrawContext): Fault | undefined {
 
 function drawRing(context: DrawContext): Fault | undefined {
   const { random, state, atMs } = context;
-  const gap = FAULT_DRAW_LIMITS.ringChangeGapMs;
-  if (atMs - state.lastRingAtMs < gap || atMs + gap > context.healAtMs) return undefined;
+  const { ringChangeGapMs, ringChangeBeforeHealMs } = FAULT_DRAW_LIMITS;
+  if (atMs - state.lastRingAtMs < ringChangeGapMs || atMs + ringChangeBeforeHealMs > context.healAtMs) return undefined;
   const options: Fault[] = [];
   const spare = pickOne(random, state.spares);
   if (spare !== undefined) options.push({ kind: "bootstrap", node: spare });

@@ -16,6 +16,7 @@ import {
   type FaultPlanOptions,
   type PlannedFault,
 } from "../../../src/sim/fault-plan.js";
+import { RING_CHANGE_LIMITS } from "../../../src/sim/ring-changes.js";
 
 const PROPERTY_SEED = 20_261_204;
 const RUNS = 200;
@@ -68,6 +69,7 @@ function step(model: Model, { atMs, fault }: PlannedFault, options: FaultPlanOpt
   const leaving = fault.kind === "decommission" || fault.kind === "removenode";
   if (fault.kind === "bootstrap" || leaving) {
     expect(atMs - model.lastRingAtMs).toBeGreaterThanOrEqual(FAULT_DRAW_LIMITS.ringChangeGapMs);
+    expect(atMs + FAULT_DRAW_LIMITS.ringChangeBeforeHealMs).toBeLessThanOrEqual(options.healAtMs);
     model.lastRingAtMs = atMs;
   }
   if (leaving) expect(model.members.size).toBeGreaterThanOrEqual(options.replicationFactor + 1);
@@ -303,6 +305,11 @@ describe("planFaults", () => {
       );
       expect(leaves.length).toBeLessThanOrEqual(1);
     }
+  });
+
+  it("spaces ring changes wider than the harness retries a refused one, so requests never pile up", () => {
+    const { retryForMs, retryEveryMs } = RING_CHANGE_LIMITS;
+    expect(FAULT_DRAW_LIMITS.ringChangeGapMs).toBeGreaterThan(retryForMs + retryEveryMs);
   });
 
   it("refuses options that leave no room to heal", () => {

@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from "vitest";
 import type { CheckResult } from "../../../src/sim/history/checker.js";
-import { ringViewGroups, ringViewsViolation, withRingCheck, type RingView } from "../../../src/sim/ring-convergence.js";
+import { ringVerdict, ringViewGroups, ringViewsViolation, withRingCheck, type RingView } from "../../../src/sim/ring-convergence.js";
 
 const agreed: RingView = { members: ["n1:normal", "n2:normal", "n3:normal"], ring: "abc" };
 
@@ -26,6 +26,15 @@ describe("ring views after settle", () => {
   it("tells views apart by their tokens alone", () => {
     const views = new Map([["n1", agreed], ["n2", { ...agreed, ring: "abd" }]]);
     expect(ringViewsViolation(views)?.message).toContain("(ring abd)");
+  });
+
+  it("is not quiet while a decommissioned machine that every view has dropped has yet to exit (seed 1024439534)", () => {
+    // n3 finished its decommission: no view lists it, but it lingers before its exit, still a member.
+    const gone: RingView = { members: ["n1:normal", "n2:normal", "n4:normal"], ring: "abd" };
+    const views = new Map([["n1", gone], ["n2", gone], ["n4", gone]]);
+    expect(ringVerdict(views, ["n1", "n2", "n3", "n4"], [])?.message).toContain("do not see n3");
+    expect(ringVerdict(views, ["n1", "n2", "n4"], [])).toBeNull();
+    expect(ringVerdict(views, ["n1", "n2", "n4"], ["n5:joining"])?.message).toContain("unfinished");
   });
 
   it("adds its violation to the history's verdict", () => {
