@@ -22,6 +22,7 @@ import { clusterStatusBody } from "../api/cluster-routes.js";
 import { InternalRoutes } from "../net/internal-routes.js";
 import { LifeClock } from "./life-clock.js";
 import type { ClientView, NodeApi } from "./sim-client.js";
+import type { DiskOperation } from "./sim-database.js";
 import { SimDisk } from "./sim-disk.js";
 import { SimHttpNetwork, type SimHttpRoutes } from "./sim-http.js";
 import { childSeed } from "./seeds.js";
@@ -238,6 +239,18 @@ export class DataCluster implements ClientView {
 
   setClockOffset(id: string, offsetMs: number): void {
     this.#machine(id).clockOffsetMs = offsetMs;
+  }
+
+  /** The machine's wall clock now: virtual time plus its offset, ms. */
+  wallMsOf(id: string): number {
+    return this.clock.nowMs() + this.#machine(id).clockOffsetMs;
+  }
+
+  /** Calls `listener` with every batch any machine's disk takes, spares' included. */
+  watchDiskBatches(listener: (id: string, operations: readonly DiskOperation[]) => void): void {
+    for (const machine of this.#machines.values()) {
+      machine.disk.onBatch = (operations) => listener(machine.id, operations);
+    }
   }
 
   addressOf(id: string): Address {

@@ -12,12 +12,17 @@
 //   its limit (`hint-bytes`); at phase ends the hints actually stored are scanned too, and must be
 //   within the limit and within what the store counts (`hint-storage`), since the bound is enforced
 //   on the counts. The runs set the limit low (hintBytesPerTargetMax) so that it is reached.
+// - Every batch a machine's disk takes, when the cluster offers them: no data record in it is stamped
+//   further ahead of that machine's wall clock than its --max-clock-offset-ms (`future-record`,
+//   future-record-watch.ts), which the history judge, ordering versions by stamp, cannot see.
 
 import type { NodeId } from "../core/ids.js";
 import type { BuiltNodeCore } from "../node/build-node.js";
 import { createLogger, type Logger } from "../node/logger.js";
 import type { HintStore } from "../storage/hints.js";
+import { firstFutureRecord } from "./future-record-watch.js";
 import type { InvariantBreach } from "./history/types.js";
+import type { DiskOperation } from "./sim-database.js";
 import type { VirtualClock } from "./virtual-clock.js";
 
 export const RUN_INVARIANT_LIMITS = {
@@ -37,6 +42,10 @@ export interface WatchedCluster {
   ids(): string[];
   /** The node of a machine that is up or paused; null while it is down. */
   node(id: string): BuiltNodeCore | null;
+  /** The machine's wall clock now, ms (with its offset); with watchDiskBatches, for `future-record`. */
+  wallMsOf?(id: string): number;
+  /** Calls `listener` with every batch a machine's disk takes. */
+  watchDiskBatches?(listener: (id: string, operations: readonly DiskOperation[]) => void): void;
 }
 
 /** What a node's error line carries that tells a breach from any other error. */
@@ -78,6 +87,7 @@ export class RunInvariants {
     this.#cluster = cluster;
     this.#originMs = originMs;
     this.#watching = true;
+    cluster.watchDiskBatches?.((id, operations) => this.#onDiskBatch(id, operations));
     const watch = (): void => {
       if (!this.#watching) return;
       this.watchNow();
@@ -147,6 +157,18 @@ export class RunInvariants {
       );
     }
     return hints;
+  }
+
+  #onDiskBatch(id: string, operations: readonly DiskOperation[]): void {
+    const node = this.#cluster?.node(id) ?? null;
+    const wallMs = this.#cluster?.wallMsOf?.(id);
+    if (!this.#watching || node === null || wallMs === undefined) return;
+    const maxOffsetMs = node.config.maxClockOffsetMs;
+    const future = firstFutureRecord(operations, Math.floor(wallMs * 1000), maxOffsetMs * 1000);
+    if (future === null) return;
+    const aheadMs = Math.round(future.aheadUs / 1000);
+    const message = `${id} stored ${JSON.stringify(future.key)} stamped ${future.timestampUs}, ${aheadMs} ms ahead of its wall clock: past the allowed clock offset of ${maxOffsetMs} ms`;
+    this.#breach("future-record", id, message);
   }
 
   #onLogLine(line: string): void {

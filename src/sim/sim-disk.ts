@@ -102,6 +102,8 @@ function keyOf(key: Buffer): string {
 export class SimDisk {
   /** The state files on this disk: in memory, durable across both crashes. */
   readonly files: StateFiles;
+  /** Told of every batch that reaches the database, as it does (the run's invariants watch them). */
+  onBatch: ((operations: readonly DiskOperation[]) => void) | null = null;
   readonly #clock: Clock;
   readonly #random: Random;
   readonly #name: string;
@@ -212,6 +214,7 @@ export class SimDisk {
 
   #record(operations: readonly DiskOperation[], sync: boolean): void {
     this.#counts.batchesWritten += 1;
+    this.onBatch?.(operations);
     this.#unsynced.push({ operations, atMs: this.#clock.nowMs() });
     if (sync) {
       this.#counts.batchesSynced += 1;
