@@ -84,6 +84,14 @@ const SIM_NODE_FLAGS: Readonly<Record<string, string>> = {
 };
 
 /**
+ * Records per range-stream page in the simulated nodes (the real default is 1,024): a run's range
+ * holds a few dozen keys, so with the default every stream is one page and its cursor is never
+ * resumed from; a page this small makes every range take several (a stream bug that repeats or
+ * skips records after a cursor showed only this way: bench/sim-bugs).
+ */
+const SIM_STREAM_PAGE_RECORDS_MAX = 4;
+
+/**
  * What a simulated node answers on its address: the node-to-node routes, and the one public route
  * other nodes read during ring changes (GET /cluster/status, stream-client.ts memberView).
  */
@@ -181,6 +189,7 @@ export class DataCluster implements ClientView {
         stateFiles: machine.disk.openFiles(),
         peerHttp: this.network.client(machine.address, life),
         ...(this.#options.hintBytesPerTargetMax === undefined ? {} : { hintBytesPerTargetMax: this.#options.hintBytesPerTargetMax }),
+        streamPageRecordsMax: SIM_STREAM_PAGE_RECORDS_MAX,
       });
     } catch (error) {
       // A failed start (a full disk) ends the process as the real node's would: nothing stays open.
