@@ -185,6 +185,21 @@ export class SimDisk {
     this.#endLife();
   }
 
+  /**
+   * What the database holds at `key` now, as every read sees it (the unsynced batches over the
+   * durable image), at once: for the run's invariants, which must not wait on the disk.
+   */
+  latest(key: Buffer): Buffer | undefined {
+    for (let index = this.#unsynced.length - 1; index >= this.#unsyncedHead; index--) {
+      const operations = (this.#unsynced[index] as LoggedBatch).operations;
+      for (let at = operations.length - 1; at >= 0; at--) {
+        const operation = operations[at] as DiskOperation;
+        if (operation.key.equals(key)) return operation.type === "put" ? operation.value : undefined;
+      }
+    }
+    return this.#image.get(keyOf(key));
+  }
+
   /** While full, every write is refused with ENOSPC and changes nothing; reads still work. */
   setFull(full: boolean): void {
     this.#full = full;
