@@ -210,6 +210,11 @@ export class RunInvariants {
     this.#breach(parsed.invariant, node, typeof parsed.msg === "string" ? parsed.msg : line.trim());
   }
 
+  /** A breach the run found itself (a node's repair that left ranges out: repair-coverage.ts). */
+  report(invariant: string, node: string, message: string): void {
+    this.#breach(invariant, node, message);
+  }
+
   #breach(invariant: string, node: string, message: string): void {
     if (this.#breaches.length >= RUN_INVARIANT_LIMITS.breachesKeptMax) return;
     const atMs = this.#clock.nowMs() - this.#originMs;
