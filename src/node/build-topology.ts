@@ -35,6 +35,10 @@ export function buildTopology(input: NodeTopologyBuildInput): NodeTopology | nul
     addressOf: input.addressOf,
     stopping: input.isStopping,
     ringStart,
-    streamOptions: { bytesPerSecondMax: config.streamBytesPerS, concurrentStreamsMax: config.streamsMax },
+    streamOptions: {
+      bytesPerSecondMax: config.streamBytesPerS,
+      concurrentStreamsMax: config.streamsMax,
+      ...(input.ports.streamPageRecordsMax === undefined ? {} : { pageRecordsMax: input.ports.streamPageRecordsMax }),
+    },
   });
 }

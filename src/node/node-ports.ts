@@ -56,6 +56,11 @@ export interface NodeDeps {
    * stores, so the simulator sets it low enough to reach.
    */
   readonly hintBytesPerTargetMax?: number;
+  /**
+   * Records per range-stream page (topology/stream.ts); its default holds a whole range of a short
+   * run, so the simulator sets it low enough that streams resume from their cursor.
+   */
+  readonly streamPageRecordsMax?: number;
   /** The HTTP server's bounds where a test needs them short (a request timeout of 1 s); NODE_LIMITS otherwise. */
   readonly httpLimits?: Partial<HttpServerLimits>;
   /**

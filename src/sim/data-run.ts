@@ -2,8 +2,9 @@
 //
 //   start every machine → wait until each serves → clients run the workload while the fault plan
 //   plays → at healAtMs every fault is undone and the clients stop → the cluster settles (hints
-//   replay) → every node runs a full repair → quorum reads of every written key from every node,
-//   and each key's replicas' own copies → the history judge (history/checker.ts).
+//   replay) → every node runs a full repair → each key's replicas' own copies (before any read, whose
+//   read repair would mend what the repair missed) → quorum reads of every written key from every
+//   node → the history judge (history/checker.ts).
 // Invariants of the nodes are watched throughout (run-invariants.ts); a breach fails the run. Power
 // losses are recorded for the judge, which excuses what they may take with --sync off.
 //
@@ -20,6 +21,7 @@ import { planFaults, type FaultKind } from "./fault-plan.js";
 import { ringCheck, settleRing, withRingCheck } from "./ring-convergence.js";
 import { checkHistory, type CheckResult } from "./history/checker.js";
 import type { History, PowerLoss, ReplicaState } from "./history/types.js";
+import { repairCoverageViolation, repairPairsOf } from "./repair-coverage.js";
 import { RUN_INVARIANT_LIMITS, RunInvariants } from "./run-invariants.js";
 import { ClientHistory, runClientOp, type ClientView } from "./sim-client.js";
 import { awaitVirtual, runVirtual } from "./sim-loop.js";
@@ -127,11 +129,12 @@ export async function runDataSimulation(options: DataRunOptions): Promise<DataRu
   await checkPhase(invariants, clock, "settle");
   await settleRing(cluster, PHASE_LIMITS.ringSettleMs);
   const ringViolation = ringCheck(cluster);
-  await repairAll(cluster);
+  await repairAll(cluster, invariants);
   await checkPhase(invariants, clock, "repair");
   invariants.stop();
-  const finalReads = await readFinal(cluster, history);
+  // The replicas' copies before the final reads: their read repair would mend what a repair missed.
   const replicas = await replicaCopies(cluster, history);
+  const finalReads = await readFinal(cluster, history);
   const record: History = {
     name: `sim seed ${options.seed}`,
     startedAt: new Date(EPOCH_MS).toISOString(),
@@ -264,18 +267,22 @@ async function restartDown(cluster: DataCluster): Promise<void> {
   await Promise.all(down.map((id) => cluster.start(id)));
 }
 
-/** A full repair on every node, one after another, each waited for. */
-async function repairAll(cluster: DataCluster): Promise<void> {
+/** A full repair on every node, one after another, each waited for and held to the ring's pairs. */
+async function repairAll(cluster: DataCluster, invariants: RunInvariants): Promise<void> {
   const { clock } = cluster;
   for (const id of cluster.ids()) {
     const node = cluster.node(id);
     if (node === null) continue;
+    const pairs = repairPairsOf(node.engine.ring(), id, node.config.replicationFactor);
     const job = node.antiEntropy.startRepair({ dryRun: false });
     await awaitVirtual(
       clock,
       untilTrue(cluster, () => node.antiEntropy.job(job)?.state !== "running"),
       clock.nowMs() + PHASE_LIMITS.repairMs,
     );
+    const view = node.antiEntropy.job(job);
+    const violation = view === undefined ? null : repairCoverageViolation(view, id, pairs);
+    if (violation !== null) invariants.report("repair-coverage", id, violation);
   }
 }
 

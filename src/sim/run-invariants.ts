@@ -12,12 +12,22 @@
 //   its limit (`hint-bytes`); at phase ends the hints actually stored are scanned too, and must be
 //   within the limit and within what the store counts (`hint-storage`), since the bound is enforced
 //   on the counts. The runs set the limit low (hintBytesPerTargetMax) so that it is reached.
+// - Every batch a machine's disk takes, when the cluster offers them: no data record in it is stamped
+//   further ahead of that machine's wall clock than its --max-clock-offset-ms (`future-record`,
+//   future-record-watch.ts), which the history judge, ordering versions by stamp, cannot see; and no
+//   node deletes a hint before its target holds the version, unless the hint may go
+//   (`hint-delivery`, hint-delivery-watch.ts), which the final repair would hide from the judge.
 
 import type { NodeId } from "../core/ids.js";
 import type { BuiltNodeCore } from "../node/build-node.js";
 import { createLogger, type Logger } from "../node/logger.js";
 import type { HintStore } from "../storage/hints.js";
+import { sharedReplicasFor } from "../ring/placement.js";
+import { tokenOf } from "../ring/partitioner.js";
+import { firstFutureRecord } from "./future-record-watch.js";
+import { HintDeliveryWatch } from "./hint-delivery-watch.js";
 import type { InvariantBreach } from "./history/types.js";
+import type { DiskOperation } from "./sim-database.js";
 import type { VirtualClock } from "./virtual-clock.js";
 
 export const RUN_INVARIANT_LIMITS = {
@@ -37,6 +47,12 @@ export interface WatchedCluster {
   ids(): string[];
   /** The node of a machine that is up or paused; null while it is down. */
   node(id: string): BuiltNodeCore | null;
+  /** The machine's wall clock now, ms (with its offset); with watchDiskBatches, for `future-record`. */
+  wallMsOf?(id: string): number;
+  /** Calls `listener` with every batch a machine's disk takes. */
+  watchDiskBatches?(listener: (id: string, operations: readonly DiskOperation[]) => void): void;
+  /** The machine's disk, read at once; with watchDiskBatches and wallMsOf, for `hint-delivery`. */
+  disk?(id: string): { latest(key: Buffer): Buffer | undefined };
 }
 
 /** What a node's error line carries that tells a breach from any other error. */
@@ -54,6 +70,7 @@ export class RunInvariants {
   readonly #breaches: InvariantBreach[] = [];
   #originMs: number;
   #watching = false;
+  #hintDelivery: HintDeliveryWatch | null = null;
 
   constructor(clock: VirtualClock) {
     this.#clock = clock;
@@ -78,6 +95,8 @@ export class RunInvariants {
     this.#cluster = cluster;
     this.#originMs = originMs;
     this.#watching = true;
+    this.#hintDelivery = this.#hintDeliveryWatch(cluster);
+    cluster.watchDiskBatches?.((id, operations) => this.#onDiskBatch(id, operations));
     const watch = (): void => {
       if (!this.#watching) return;
       this.watchNow();
@@ -149,6 +168,36 @@ export class RunInvariants {
     return hints;
   }
 
+  #onDiskBatch(id: string, operations: readonly DiskOperation[]): void {
+    const node = this.#cluster?.node(id) ?? null;
+    const wallMs = this.#cluster?.wallMsOf?.(id);
+    if (!this.#watching || node === null || wallMs === undefined) return;
+    const maxOffsetMs = node.config.maxClockOffsetMs;
+    const future = firstFutureRecord(operations, Math.floor(wallMs * 1000), maxOffsetMs * 1000);
+    for (const message of this.#hintDelivery?.onBatch(id, operations) ?? []) this.#breach("hint-delivery", id, message);
+    if (future === null) return;
+    const aheadMs = Math.round(future.aheadUs / 1000);
+    const message = `${id} stored ${JSON.stringify(future.key)} stamped ${future.timestampUs}, ${aheadMs} ms ahead of its wall clock: past the allowed clock offset of ${maxOffsetMs} ms`;
+    this.#breach("future-record", id, message);
+  }
+
+  #hintDeliveryWatch(cluster: WatchedCluster): HintDeliveryWatch | null {
+    if (cluster.wallMsOf === undefined || cluster.disk === undefined) return null;
+    return new HintDeliveryWatch({
+      wallMsOf: (id) => cluster.wallMsOf?.(id) ?? 0,
+      latest: (id, key) => cluster.disk?.(id).latest(key),
+      limitsOf: (id) => {
+        const config = cluster.node(id)?.config;
+        return config === undefined ? null : { hintWindowMs: config.hintWindowS * 1000, maxClockOffsetMs: config.maxClockOffsetMs };
+      },
+      replicates: (id, target, key) => {
+        const node = cluster.node(id);
+        if (node === null) return false;
+        return sharedReplicasFor(node.engine.ring(), tokenOf(key), node.config.replicationFactor).includes(target);
+      },
+    });
+  }
+
   #onLogLine(line: string): void {
     let parsed: LoggedLine;
     try {
@@ -159,6 +208,11 @@ export class RunInvariants {
     if (typeof parsed.invariant !== "string") return;
     const node = typeof parsed.node === "string" ? parsed.node : "?";
     this.#breach(parsed.invariant, node, typeof parsed.msg === "string" ? parsed.msg : line.trim());
+  }
+
+  /** A breach the run found itself (a node's repair that left ranges out: repair-coverage.ts). */
+  report(invariant: string, node: string, message: string): void {
+    this.#breach(invariant, node, message);
   }
 
   #breach(invariant: string, node: string, message: string): void {

@@ -102,6 +102,8 @@ function keyOf(key: Buffer): string {
 export class SimDisk {
   /** The state files on this disk: in memory, durable across both crashes. */
   readonly files: StateFiles;
+  /** Told of every batch that reaches the database, as it does (the run's invariants watch them). */
+  onBatch: ((operations: readonly DiskOperation[]) => void) | null = null;
   readonly #clock: Clock;
   readonly #random: Random;
   readonly #name: string;
@@ -183,6 +185,21 @@ export class SimDisk {
     this.#endLife();
   }
 
+  /**
+   * What the database holds at `key` now, as every read sees it (the unsynced batches over the
+   * durable image), at once: for the run's invariants, which must not wait on the disk.
+   */
+  latest(key: Buffer): Buffer | undefined {
+    for (let index = this.#unsynced.length - 1; index >= this.#unsyncedHead; index--) {
+      const operations = (this.#unsynced[index] as LoggedBatch).operations;
+      for (let at = operations.length - 1; at >= 0; at--) {
+        const operation = operations[at] as DiskOperation;
+        if (operation.key.equals(key)) return operation.type === "put" ? operation.value : undefined;
+      }
+    }
+    return this.#image.get(keyOf(key));
+  }
+
   /** While full, every write is refused with ENOSPC and changes nothing; reads still work. */
   setFull(full: boolean): void {
     this.#full = full;
@@ -212,6 +229,7 @@ export class SimDisk {
 
   #record(operations: readonly DiskOperation[], sync: boolean): void {
     this.#counts.batchesWritten += 1;
+    this.onBatch?.(operations);
     this.#unsynced.push({ operations, atMs: this.#clock.nowMs() });
     if (sync) {
       this.#counts.batchesSynced += 1;

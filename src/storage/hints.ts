@@ -140,11 +140,12 @@ function targetBounds(target: NodeId): KeyBounds {
   return { gte, lt: Buffer.concat([gte, Buffer.alloc(SEQUENCE_BYTES + 1, 0xff)]) };
 }
 
-function encodeHintValue(hint: NewHint): Buffer {
+export function encodeHintValue(hint: NewHint): Buffer {
   return hintPackr.pack([hint.createdMs, hint.key, hint.encodedRecord]);
 }
 
-function decodeHint(storageKey: Buffer, value: Buffer): StoredHint {
+/** A stored hint from its storage key and value (the simulator's hint watch reads them off the disk too). */
+export function decodeHint(storageKey: Buffer, value: Buffer): StoredHint {
   const { target, sequence } = decodeHintKey(storageKey);
   const decoded = hintPackr.unpack(value) as unknown;
   assert(
