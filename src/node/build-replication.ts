@@ -105,6 +105,7 @@ function buildCoordinator(input: NodeReplicationInput, replicaClient: ReplicaCli
       hlc,
       wallUs,
       onReplicaMiss: (miss) => handoff.onReplicaMiss(miss),
+      ...(config.hintBeforeAck ? { ackHints: handoff } : {}),
       ringSettled: () => ringSettle.settled,
       clockInRange: () => clockGuard.clockInRange(),
       maxClockOffsetUs: clockGuard.maxOffsetUs,

@@ -73,6 +73,8 @@ import type { RoundHost } from "./round-host.js";
 import { WriteRound } from "./write-round.js";
 
 export {
+  type AckCover,
+  type AckHints,
   type CoordinatorDeps,
   type CoordinatorOptions,
   type CoordinatorStats,
