@@ -24,8 +24,8 @@ import { ReplicaState, type RoundHost } from "./round-host.js";
  * the latest when the round's one deadline (--request-timeout-ms) passes: at most this many request
  * deadlines after the write started, never at some later sweep. A coordinator killed inside that
  * window loses the hint (and the write to that replica, if it was still queued here); anti-entropy
- * recovers it. Committing the hint before the answer instead cost 17-30% more node CPU per quorum PUT
- * (bench/results/hint-before-ack.json), past the issue's 5% bound.
+ * recovers it. Committing the hint before the answer instead (--hint-before-ack) cost 17% more node
+ * CPU per quorum PUT (bench/results/hint-before-ack.json), past the issue's 5% bound.
  */
 export const UNHINTED_AFTER_ACK_DEADLINES_MAX = 1;
 
