@@ -200,6 +200,8 @@ interface QueuedAppend {
   withdrawn: boolean;
   /** Its batch is being written: a withdrawal now needs a delete. */
   writing: boolean;
+  /** Its batch failed: it was never stored (and its bytes were uncounted). */
+  failed: boolean;
 }
 
 /** A held hint's delete, queued for the next batch; its bytes are uncounted once committed. */
@@ -207,6 +209,9 @@ interface QueuedDelete {
   readonly storageKey: Buffer;
   readonly target: NodeId;
   readonly bytes: number;
+  readonly sequence: number;
+  /** The append that wrote it: if that batch failed there is nothing to delete. */
+  readonly append: QueuedAppend;
 }
 
 /** Where a held hint is: queued (its batch not left), written (or being written), or done with. */
@@ -269,7 +274,7 @@ export class HintStore implements Hints {
     const admitted = this.#admit(hint);
     if (typeof admitted === "string") return Promise.resolve(admitted);
     return new Promise<HintAppendOutcome>((resolve, reject) => {
-      this.#queue.push({ storageKey: admitted.storageKey, value: admitted.value, resolve, reject, withdrawn: false, writing: false });
+      this.#queue.push({ storageKey: admitted.storageKey, value: admitted.value, resolve, reject, withdrawn: false, writing: false, failed: false });
       this.#scheduleFlush();
     });
   }
@@ -289,6 +294,7 @@ export class HintStore implements Hints {
       value,
       withdrawn: false,
       writing: false,
+      failed: false,
       resolve: (outcome) => {
         if (state === HeldState.Queued) state = HeldState.Written;
         settle(outcome);
@@ -312,12 +318,13 @@ export class HintStore implements Hints {
           queued.withdrawn = true;
           this.#uncount(hint.target, bytes);
           settle("withdrawn");
+          this.#held.delete(sequence);
         } else {
-          this.#deletes.push({ storageKey, target: hint.target, bytes });
+          // Still held until the delete commits, so no purge or replay deletes it meanwhile.
+          this.#deletes.push({ storageKey, target: hint.target, bytes, sequence, append: queued });
           this.#scheduleFlush();
         }
         state = HeldState.Done;
-        this.#held.delete(sequence);
       },
       keep: () => {
         if (state === HeldState.Done) return;
@@ -430,10 +437,13 @@ export class HintStore implements Hints {
 
   #commitQueued(): Promise<void> {
     const batch = this.#queue.splice(0, HINT_STORE_DEFAULTS.appendsPerBatchMax);
-    const deletes = this.#deletes.splice(0, HINT_STORE_DEFAULTS.appendsPerBatchMax);
+    const queuedDeletes = this.#deletes.splice(0, HINT_STORE_DEFAULTS.appendsPerBatchMax);
     if (this.#queue.length > 0 || this.#deletes.length > 0) this.#scheduleFlush();
-    if (batch.length === 0 && deletes.length === 0) return Promise.resolve();
+    if (batch.length === 0 && queuedDeletes.length === 0) return Promise.resolve();
     return this.#lane(async () => {
+      // The lane is serial: every append a delete names has committed or failed by now.
+      const deletes = queuedDeletes.filter((held) => !held.append.failed);
+      for (const held of queuedDeletes) if (held.append.failed) this.#held.delete(held.sequence);
       // Held hints withdrawn while the batch waited for the lane are left out; the rest can no longer be.
       const appends = batch.filter((append) => !append.withdrawn);
       for (const append of appends) append.writing = true;
@@ -447,12 +457,17 @@ export class HintStore implements Hints {
         for (const append of appends) {
           const { target } = decodeHintKey(append.storageKey);
           this.#uncount(target, append.storageKey.length + append.value.length);
+          append.failed = true;
           append.reject(error);
         }
-        // A withdrawn hint whose delete failed stays stored, counted, and no longer held: replayed later.
+        // A withdrawn hint whose delete failed stays stored and counted, no longer held: replayed later.
+        for (const held of deletes) this.#held.delete(held.sequence);
         return;
       }
-      for (const held of deletes) this.#uncount(held.target, held.bytes);
+      for (const held of deletes) {
+        this.#uncount(held.target, held.bytes);
+        this.#held.delete(held.sequence);
+      }
       for (const append of appends) append.resolve("stored");
     });
   }

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { openLevelStore, type LevelStore } from "../../../src/storage/store.js";
-import { decodeHintKey, encodeHintKey, type HintStoreOptions, type NewHint } from "../../../src/storage/hints.js";
+import { decodeHintKey, encodeHintKey, HintStore, type HintDatabase, type HintStoreOptions, type Lane, type NewHint } from "../../../src/storage/hints.js";
 
 async function withStore<T>(
   task: (open: (options?: Omit<HintStoreOptions, "sync">) => Promise<LevelStore>) => Promise<T>,
@@ -200,5 +200,38 @@ describe("HintStore", () => {
       expect(reloaded?.key).toBe("k");
       if (reloaded !== undefined) expect(again.isHeld(reloaded)).toBe(false);
     });
+  });
+
+  it("forgets a held hint whose batch failed, and deletes nothing for a withdrawal made while that batch was written", async () => {
+    let failBatch: (error: Error) => void = () => undefined;
+    const batches: number[] = [];
+    const db: HintDatabase = {
+      batch: (operations) => {
+        batches.push(operations.length);
+        if (batches.length > 1) return Promise.resolve();
+        return new Promise<void>((_, reject) => {
+          failBatch = reject;
+        });
+      },
+      getMany: (keys) => Promise.resolve(keys.map(() => undefined)),
+      iterator: () => ({ nextv: () => Promise.resolve([]), close: () => Promise.resolve() }),
+    };
+    let tail: Promise<unknown> = Promise.resolve();
+    const lane: Lane = (task) => {
+      const result = tail.then(task);
+      tail = result.catch(() => undefined);
+      return result;
+    };
+    const hints = await HintStore.open(db, lane, { sync: false });
+    const held = hints.hold(hint("node2", "k", 1));
+    await new Promise((resolve) => setImmediate(resolve));
+    // Its batch is being written: the withdrawal needs a delete, queued behind it.
+    held.withdraw();
+    failBatch(new Error("disk full"));
+    expect(await held.stored).toBe("failed");
+    await hints.flush();
+    expect(hints.pending().has("node2")).toBe(false);
+    // The delete was dropped rather than written for a hint that never was.
+    expect(batches).toEqual([1]);
   });
 });
