@@ -74,7 +74,6 @@ import { WriteRound } from "./write-round.js";
 
 export {
   type AckCover,
-  type AckHints,
   type CoordinatorDeps,
   type CoordinatorOptions,
   type CoordinatorStats,
