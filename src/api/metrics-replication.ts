@@ -37,6 +37,12 @@ function registerHandoff(registry: Registry, handoff: { stats(): HintedHandoffSt
   observedCounter(registry, "hints_stored_total", "Hints stored for replicas that missed a write", () =>
     handoff.stats().stored,
   );
+  observedCounter(registry, "hints_covered_total", "Hints committed before acknowledging a write (--hint-before-ack), for replicas that had not answered yet", () =>
+    handoff.stats().covered,
+  );
+  observedCounter(registry, "hints_withdrawn_total", "Hints committed before an acknowledgement and withdrawn when their replica answered", () =>
+    handoff.stats().withdrawn,
+  );
   observedCounter(registry, "hints_replayed_total", "Hints a returning replica acknowledged (then deleted)", () =>
     handoff.stats().replayed,
   );

@@ -107,6 +107,7 @@ function buildCoordinator(input: NodeReplicationInput, replicaClient: ReplicaCli
       hlc,
       wallUs,
       onReplicaMiss: (miss) => handoff.onReplicaMiss(miss),
+      ...(config.hintBeforeAck ? { ackHints: handoff } : {}),
       ringSettled: () => ringSettle.settled,
       localReadable: input.localReadable,
       clockInRange: () => clockGuard.clockInRange(),

@@ -39,6 +39,25 @@ export interface ReplicaMiss {
   readonly missed: readonly { readonly replica: NodeId; readonly reason: ReplicaMissReason }[];
 }
 
+/**
+ * Hint before acknowledgement (issue 21 §4; write-round.ts): hints for the replicas of a write that
+ * have not acknowledged it when its level is reached, committed before the client's answer, so a
+ * coordinator crash right after the answer loses none. hinted-handoff.ts implements it.
+ */
+export interface AckHints {
+  cover(key: string, encodedRecord: Uint8Array, replicas: readonly NodeId[]): AckCover;
+}
+
+/** The hints of one write's outstanding replicas. */
+export interface AckCover {
+  /** Resolves once every hint is committed, refused or withdrawn; never rejects. */
+  readonly committed: Promise<void>;
+  /** `replica` acknowledged the write after all: its hint goes. */
+  acknowledged(replica: NodeId): void;
+  /** The round ended: the hints of replicas that never acknowledged stay, replayed like any other. */
+  settle(): void;
+}
+
 export interface CoordinatorDeps {
   readonly cluster: Pick<ClusterEngine, "ring" | "isLive"> & {
     /** The ring once the ring changes in progress complete; the same object as ring() when none is. */
@@ -53,8 +72,13 @@ export interface CoordinatorDeps {
   readonly wallUs: () => number;
   /** Key → token; the partitioner's by default. */
   readonly tokenOf?: (key: string) => Token;
-  /** Called once per write that some replica did not acknowledge, after all settled or the deadline. */
+  /**
+   * Called once per write that some replica did not acknowledge, after all settled or the deadline
+   * (the replicas ackHints covered are left out: their hints are stored already).
+   */
   readonly onReplicaMiss?: (miss: ReplicaMiss) => void;
+  /** Hint before acknowledgement (--hint-before-ack); when absent a hint follows the answer (onReplicaMiss). */
+  readonly ackHints?: AckHints;
   /**
    * False while this node, just started, is still learning the ring (cluster/ring-settle.ts): its
    * replica sets would be computed from a partial ring, so requests are refused. Always true when absent.

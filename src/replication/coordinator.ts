@@ -79,6 +79,7 @@ import type { RoundHost } from "./round-host.js";
 import { WriteRound } from "./write-round.js";
 
 export {
+  type AckCover,
   type CoordinatorDeps,
   type CoordinatorOptions,
   type CoordinatorStats,

@@ -25,6 +25,17 @@
 // the storage's (hints.ts): past them new hints are dropped and counted. `--hinted-handoff off`
 // stores no hints (and replays those left from before, which cost nothing to keep correct).
 //
+// Hint before acknowledgement (--hint-before-ack, issue 21 §4). With it the coordinator does not wait
+// for the write to settle: when the level is reached and some replicas have not acknowledged, cover()
+// holds a hint for each of them (storage/hints.ts hold()), committed in the turn's hint batch before
+// the client is answered; a replica that then acknowledges withdraws its hint (never written when its
+// batch had not left yet, else deleted in the next batch), and the hints of replicas that never do
+// stay as ordinary hints. Held hints are their round's: replay and purge pass them over.
+//
+// This module owns hints: every writer of a hint (the coordinator's misses and covers, read repair's
+// misses, and the sloppy quorum's fallback replicas when they come) goes through it, and nothing
+// else holds the hint store (node/build-replication.ts hands it here only).
+//
 // Time: `clock` (monotonic) paces replay and schedules the housekeeping on the node's tick; `wallMs`
 // stamps hints and measures the window, because a hint's age must survive a restart.
 
@@ -33,8 +44,8 @@ import type { Clock } from "../core/clock.js";
 import type { NodeId } from "../core/ids.js";
 import type { ClusterEngine } from "../cluster/engine.js";
 import { encodeRecord } from "../storage/record.js";
-import type { Hints, PendingHints, StoredHint } from "../storage/hints.js";
-import type { ReplicaMiss } from "./coordinator.js";
+import type { HeldHint, HeldHintOutcome, Hints, PendingHints, StoredHint } from "../storage/hints.js";
+import type { AckCover, ReplicaMiss } from "./coordinator.js";
 import { isClockRefusal, type ReplicaTransport } from "./replica-transport.js";
 
 export const HINTED_HANDOFF_DEFAULTS = {
@@ -102,8 +113,15 @@ export interface ReplayResult {
   readonly complete: boolean;
 }
 
+/** A cover with nothing to commit (hints off, closed, or no target but this node). */
+const NOTHING_TO_COVER: AckCover = { committed: Promise.resolve(), acknowledged: () => undefined, settle: () => undefined };
+
 export interface HintedHandoffStats {
   readonly stored: number;
+  /** Hints held before an acknowledgement (cover()); most are withdrawn, the rest counted in `stored`. */
+  readonly covered: number;
+  /** Held hints withdrawn because their replica acknowledged after all. */
+  readonly withdrawn: number;
   readonly replayed: number;
   readonly dropped: Readonly<Record<HintDropReason, number>>;
   readonly replaysStarted: number;
@@ -122,6 +140,8 @@ export class HintedHandoff {
   #purging: Promise<void> | null = null;
   #closed = false;
   #stored = 0;
+  #covered = 0;
+  #withdrawn = 0;
   #replayed = 0;
   readonly #dropped: Record<HintDropReason, number> = { window: 0, bytes: 0, size: 0, store: 0, clock: 0 };
   #replaysStarted = 0;
@@ -171,6 +191,51 @@ export class HintedHandoff {
           this.#deps.onError?.(error, "storing a hint");
         },
       );
+    }
+  }
+
+  /**
+   * Hint before acknowledgement: a held hint per replica of `replicas` other than this node, for the
+   * coordinator to await before it answers (coordinator-types.ts AckCover). Never throws.
+   */
+  cover(key: string, encodedRecord: Uint8Array, replicas: readonly NodeId[]): AckCover {
+    if (!this.#options.enabled || this.#closed) return NOTHING_TO_COVER;
+    const createdMs = this.#deps.wallMs();
+    const held = new Map<NodeId, HeldHint>();
+    for (const target of replicas) {
+      if (target !== this.#options.self) held.set(target, this.#deps.hints.hold({ target, key, encodedRecord, createdMs }));
+    }
+    if (held.size === 0) return NOTHING_TO_COVER;
+    this.#covered += held.size;
+    const committed = Promise.all([...held.values()].map((hint) => hint.stored.then((outcome) => this.#countHeld(outcome)))).then(() => undefined);
+    return {
+      committed,
+      acknowledged: (replica) => {
+        const hint = held.get(replica);
+        if (hint === undefined) return;
+        held.delete(replica);
+        hint.withdraw();
+        this.#withdrawn++;
+      },
+      settle: () => {
+        for (const hint of held.values()) {
+          hint.keep();
+          void hint.stored.then((outcome) => {
+            if (outcome === "stored") this.#stored++;
+          });
+        }
+        held.clear();
+      },
+    };
+  }
+
+  /** A held hint's drop is counted once, as an append's would be. */
+  #countHeld(outcome: HeldHintOutcome): void {
+    if (outcome === "dropped-bytes") this.#dropped.bytes++;
+    else if (outcome === "dropped-size") this.#dropped.size++;
+    else if (outcome === "failed") {
+      this.#dropped.store++;
+      this.#deps.onError?.(new Error("the hint batch failed"), "storing a hint before an acknowledgement");
     }
   }
 
@@ -233,6 +298,8 @@ export class HintedHandoff {
   stats(): HintedHandoffStats {
     return {
       stored: this.#stored,
+      covered: this.#covered,
+      withdrawn: this.#withdrawn,
       replayed: this.#replayed,
       dropped: this.#dropped,
       replaysStarted: this.#replaysStarted,
@@ -260,8 +327,10 @@ export class HintedHandoff {
       if (batch.length === 0) break;
       budget -= batch.length;
       const cutoffMs = this.#deps.wallMs() - hintWindowMs;
-      const stale = batch.filter((hint) => hint.createdMs < cutoffMs);
-      const due = batch.filter((hint) => hint.createdMs >= cutoffMs);
+      // A held hint is its write's round's: withdrawn when the replica answers, kept when it does not.
+      const own = batch.filter((hint) => !hints.isHeld(hint));
+      const stale = own.filter((hint) => hint.createdMs < cutoffMs);
+      const due = own.filter((hint) => hint.createdMs >= cutoffMs);
       if (stale.length > 0) {
         await hints.delete(stale);
         this.#dropped.window += stale.length;

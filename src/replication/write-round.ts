@@ -1,13 +1,33 @@
 // replication/write-round.ts — one coordinated write in flight: counts acknowledgements against
 // the level, answers the client as soon as it is reached (or can no longer be), and reports the
 // replicas that missed the write once all settled or the deadline passed (coordinator.ts, "Writes").
+//
+// Hint before acknowledgement (issue 21 §4, `ackHints`). Without it, a replica that has not answered
+// when the level is reached gets its hint only once the round ends (every replica settled, or the
+// deadline): a coordinator killed in between loses that hint, and if the replica's write was still
+// queued here it too, so only anti-entropy brings the write to that replica. With it, reaching the
+// level first commits a hint for every replica that has not acknowledged (down, failed or still in
+// flight), and only then answers; a replica acknowledging later withdraws its hint. This node's own
+// replica cannot be hinted: when it is the one outstanding, the answer also waits for its local
+// write (or its failure, or the deadline).
 
 import { assert } from "../core/assert.js";
 import type { NodeId } from "../core/ids.js";
 import type { StoredRecord } from "../storage/record.js";
-import type { ReplicaMissReason, WriteOutcome } from "./coordinator-types.js";
+import type { AckCover, ReplicaMissReason, WriteOutcome } from "./coordinator-types.js";
 import { isClockRefusal } from "./replica-transport.js";
 import { ReplicaState, type RoundHost } from "./round-host.js";
+
+/**
+ * The order kept by default (issue 21 §4; without --hint-before-ack): a replica that has not
+ * answered when the client is answered gets its hint when the round ends, i.e. when it fails or at
+ * the latest when the round's one deadline (--request-timeout-ms) passes: at most this many request
+ * deadlines after the write started, never at some later sweep. A coordinator killed inside that
+ * window loses the hint (and the write to that replica, if it was still queued here); anti-entropy
+ * recovers it. Committing the hint before the answer instead (--hint-before-ack) cost 17% more node
+ * CPU per quorum PUT (bench/results/hint-before-ack.json), past the issue's 5% bound.
+ */
+export const UNHINTED_AFTER_ACK_DEADLINES_MAX = 1;
 
 /** One write: which replicas acknowledged, when the client is answered, what to report after. */
 export class WriteRound {
@@ -24,6 +44,15 @@ export class WriteRound {
   /** Every replica settled or the deadline passed; nothing more is counted. */
   #finished = false;
   #cancelTimer: (() => void) | null = null;
+  #encoded: Uint8Array | null = null;
+  /** Hint before acknowledgement: the hints of the replicas outstanding when the level was reached. */
+  #cover: AckCover | null = null;
+  /** Which replicas the cover holds a hint for (by index). */
+  #covered: Uint8Array | null = null;
+  /** The level was reached; the answer waits for the cover's commit and/or this node's own write. */
+  #waitingForCover = false;
+  #waitingForSelf = false;
+  #succeeded = false;
 
   constructor(
     private readonly coordinator: RoundHost,
@@ -42,6 +71,7 @@ export class WriteRound {
   start(encoded: Buffer): void {
     const { deps, self } = this.coordinator;
     const { key, record } = this;
+    this.#encoded = encoded;
     for (let index = 0; index < this.replicas.length; index++) {
       const replica = this.replicas[index] as NodeId;
       if (replica === self) {
@@ -67,13 +97,69 @@ export class WriteRound {
   acknowledge(index: number): void {
     if (this.#finished) return;
     this.#states[index] = ReplicaState.Acknowledged;
-    this.#acknowledged++;
     this.#pending--;
-    if (!this.#answered && this.#acknowledged >= this.required) {
-      this.#answered = true;
-      this.resolve({ timestampUs: this.record.timestampUs, acknowledged: this.#acknowledged });
-    }
+    if (this.#covered?.[index] === 1) this.#cover?.acknowledged(this.replicas[index] as NodeId);
+    // Before the count: the answer reports the acknowledgements that reached the level.
+    if (this.#waitingForSelf && this.replicas[index] === this.coordinator.self) this.#selfSettled();
+    this.#acknowledged++;
+    if (!this.#answered && this.#acknowledged >= this.required) this.#levelReached();
     if (this.#pending === 0) this.finish();
+  }
+
+  /** The level is reached: answer now, or once the outstanding replicas' hints are committed. */
+  #levelReached(): void {
+    this.#answered = true;
+    const ackHints = this.coordinator.deps.ackHints;
+    if (ackHints === undefined) {
+      this.#succeed();
+      return;
+    }
+    const self = this.coordinator.self;
+    const outstanding: NodeId[] = [];
+    const covered = new Uint8Array(this.replicas.length);
+    for (let index = 0; index < this.replicas.length; index++) {
+      const state = this.#states[index];
+      const replica = this.replicas[index] as NodeId;
+      // A replica that refused the stamp gets no hint (finish() says why).
+      if (state === ReplicaState.Acknowledged || state === ReplicaState.ClockRefused) continue;
+      if (replica === self) {
+        this.#waitingForSelf = state === ReplicaState.Pending;
+        continue;
+      }
+      outstanding.push(replica);
+      covered[index] = 1;
+    }
+    if (outstanding.length === 0) {
+      // Only this node's own write is outstanding (or nothing): no hint to commit.
+      this.#answerIfCovered();
+      return;
+    }
+    this.#covered = covered;
+    const encoded = this.#encoded;
+    assert(encoded !== null, "the level was reached before the write started");
+    this.#cover = ackHints.cover(this.key, encoded, outstanding);
+    this.#waitingForCover = true;
+    void this.#cover.committed.then(() => {
+      this.#waitingForCover = false;
+      this.#answerIfCovered();
+    });
+  }
+
+  #selfSettled(): void {
+    if (!this.#waitingForSelf) return;
+    this.#waitingForSelf = false;
+    this.#answerIfCovered();
+  }
+
+  /** Called when the cover commits and when this node's write settles: answers once both are done. */
+  #answerIfCovered(): void {
+    if (!this.#waitingForCover && !this.#waitingForSelf) this.#succeed();
+  }
+
+  #succeed(): void {
+    if (this.#succeeded) return;
+    this.#succeeded = true;
+    this.resolve({ timestampUs: this.record.timestampUs, acknowledged: this.#acknowledged });
   }
 
   fail(index: number, clockRefused = false): void {
@@ -83,6 +169,8 @@ export class WriteRound {
     if (clockRefused) this.#clockRefused++;
     this.#pending--;
     this.coordinator.countReplicaFailure(this.replicas[index] as NodeId);
+    // This node's write failed after the level was reached: the others hold the write, answer.
+    if (this.#waitingForSelf && this.replicas[index] === this.coordinator.self) this.#selfSettled();
     if (!this.#answered && this.#acknowledged + this.#pending < this.required) {
       // The level can no longer be reached: waiting for the deadline would tell the client nothing new.
       this.#answered = true;
@@ -133,6 +221,10 @@ export class WriteRound {
       this.#cancelTimer = null;
     }
     this.coordinator.finished();
+    // The deadline passed with this node's own write still queued: the level was met without it.
+    if (this.#waitingForSelf) this.#selfSettled();
+    // Hints of covered replicas that never acknowledged stay; they are not reported again below.
+    this.#cover?.settle();
     const onMiss = this.coordinator.deps.onReplicaMiss;
     if (onMiss === undefined || this.#acknowledged === this.replicas.length) return;
     // Answered 503: every replica refused the stamp, so nothing was written and nothing is owed.
@@ -143,6 +235,7 @@ export class WriteRound {
       // No hint for a replica that refused the stamp: replayed once the clocks agree, it would
       // deliver a write its client was told failed (the simulator, seed 392755977).
       if (state === ReplicaState.Acknowledged || state === ReplicaState.ClockRefused) continue;
+      if (this.#covered?.[index] === 1) continue;
       const reason = state === ReplicaState.Down ? "down" : state === ReplicaState.Failed ? "failed" : "timeout";
       missed.push({ replica: this.replicas[index] as NodeId, reason });
     }

@@ -12,6 +12,16 @@
 // ordered with the data batches and is as durable as they are (`--sync`). Appends that arrive in
 // one event-loop turn form one batch (one fsync with sync on), like data writes.
 //
+// Held hints (hint before acknowledgement, replication/write-round.ts). A coordinator may commit a
+// hint for each replica that has not acknowledged a write yet before it answers the client, so a
+// crash right after the answer loses no hint; most such replicas answer a moment later and the hint
+// is withdrawn. hold() stores such a hint: it joins the turn's batch like an append, and while held
+// it belongs to its write's round alone: replay and purge pass it over, and withdraw() deletes it
+// (in the next turn's batch, with no read to check it is there, since nothing else deletes a held
+// hint) or, when its batch has not left yet, takes it out of the batch so it is never written.
+// keep() makes it an ordinary hint (the replica never answered). A restart forgets which hints
+// were held: they come back as ordinary hints and are replayed, which is what a crash needs.
+//
 // Limits, and what happens at each: a hint larger than hintBytesMax is refused ("size"); a hint that
 // would take its target past hintBytesPerTargetMax is refused ("bytes"): new hints are dropped and
 // counted, old ones kept, and memory never grows with pending hints (only the per-target totals are
@@ -65,6 +75,19 @@ export interface StoredHint extends NewHint {
 
 export type HintAppendOutcome = "stored" | "dropped-bytes" | "dropped-size";
 
+/** How a held hint ended up: an append's outcome, "withdrawn" before its batch left, or "failed" (a storage error). */
+export type HeldHintOutcome = HintAppendOutcome | "withdrawn" | "failed";
+
+/** A hint held for a write in flight (see the header); hold() returns it. */
+export interface HeldHint {
+  /** Settles once the hint is committed, refused, withdrawn before its batch left, or failed; never rejects. */
+  readonly stored: Promise<HeldHintOutcome>;
+  /** Its target acknowledged the write: the hint goes (is never written, when its batch has not left). */
+  withdraw(): void;
+  /** Its target did not acknowledge: an ordinary hint from now on, replayed and purged like any other. */
+  keep(): void;
+}
+
 export interface PendingHints {
   readonly count: number;
   readonly bytes: number;
@@ -82,6 +105,10 @@ export interface Hints {
   purgeCreatedBefore(cutoffMs: number): Promise<number>;
   /** Hints pending per target (targets with none are absent). */
   pending(): ReadonlyMap<NodeId, PendingHints>;
+  /** Stores a hint its write's round may still withdraw (see the header). */
+  hold(hint: NewHint): HeldHint;
+  /** Whether a scanned hint is still held: replay leaves it to its round. */
+  isHeld(hint: StoredHint): boolean;
 }
 
 /** The slice of a Level database hints need; store.ts hands its own over. */
@@ -170,7 +197,27 @@ interface QueuedAppend {
   readonly value: Buffer;
   readonly resolve: (outcome: HintAppendOutcome) => void;
   readonly reject: (error: unknown) => void;
+  /** Withdrawn (held hints only) before its batch left: not written. */
+  withdrawn: boolean;
+  /** Its batch is being written: a withdrawal now needs a delete. */
+  writing: boolean;
+  /** Its batch failed: it was never stored (and its bytes were uncounted). */
+  failed: boolean;
 }
+
+/** A held hint's delete, queued for the next batch; its bytes are uncounted once committed. */
+interface QueuedDelete {
+  readonly storageKey: Buffer;
+  readonly target: NodeId;
+  readonly bytes: number;
+  readonly sequence: number;
+  /** The append that wrote it: if that batch failed there is nothing to delete. */
+  readonly append: QueuedAppend;
+}
+
+/** Where a held hint is: queued (its batch not left), written (or being written), or done with. */
+const HeldState = { Queued: 0, Written: 1, Done: 2 } as const;
+type HeldState = (typeof HeldState)[keyof typeof HeldState];
 
 export class HintStore implements Hints {
   readonly #db: HintDatabase;
@@ -181,6 +228,9 @@ export class HintStore implements Hints {
   readonly #pending = new Map<NodeId, { count: number; bytes: number }>();
   #nextSequence: number;
   #queue: QueuedAppend[] = [];
+  #deletes: QueuedDelete[] = [];
+  /** Sequences of the hints held now (hold() to withdraw() or keep()). */
+  readonly #held = new Set<number>();
   #flushScheduled = false;
 
   private constructor(db: HintDatabase, lane: Lane, options: HintStoreOptions, nextSequence: number) {
@@ -222,22 +272,71 @@ export class HintStore implements Hints {
   }
 
   append(hint: NewHint): Promise<HintAppendOutcome> {
-    const sequence = this.#nextSequence;
-    const storageKey = encodeHintKey(hint.target, sequence);
-    const value = encodeHintValue(hint);
-    const bytes = storageKey.length + value.length;
-    if (bytes > this.#hintBytesMax) return Promise.resolve("dropped-size");
-    const total = this.#pending.get(hint.target) ?? { count: 0, bytes: 0 };
-    if (total.bytes + bytes > this.#bytesPerTargetMax) return Promise.resolve("dropped-bytes");
-    // Counted at admission, so appends racing in one turn cannot pass the bound together.
-    this.#nextSequence += 1;
-    total.count += 1;
-    total.bytes += bytes;
-    this.#pending.set(hint.target, total);
+    const admitted = this.#admit(hint);
+    if (typeof admitted === "string") return Promise.resolve(admitted);
     return new Promise<HintAppendOutcome>((resolve, reject) => {
-      this.#queue.push({ storageKey, value, resolve, reject });
+      this.#queue.push({ storageKey: admitted.storageKey, value: admitted.value, resolve, reject, withdrawn: false, writing: false, failed: false });
       this.#scheduleFlush();
     });
+  }
+
+  hold(hint: NewHint): HeldHint {
+    const admitted = this.#admit(hint);
+    if (typeof admitted === "string") return { stored: Promise.resolve(admitted), withdraw: () => undefined, keep: () => undefined };
+    const { storageKey, value, sequence } = admitted;
+    const bytes = storageKey.length + value.length;
+    let state: HeldState = HeldState.Queued;
+    let settle: (outcome: HeldHintOutcome) => void = () => undefined;
+    const stored = new Promise<HeldHintOutcome>((resolve) => {
+      settle = resolve;
+    });
+    const queued: QueuedAppend = {
+      storageKey,
+      value,
+      withdrawn: false,
+      writing: false,
+      failed: false,
+      resolve: (outcome) => {
+        if (state === HeldState.Queued) state = HeldState.Written;
+        settle(outcome);
+      },
+      reject: () => {
+        // The batch failed: the hint is not stored (its bytes were uncounted) and nothing is left to withdraw.
+        state = HeldState.Done;
+        this.#held.delete(sequence);
+        settle("failed");
+      },
+    };
+    this.#held.add(sequence);
+    this.#queue.push(queued);
+    this.#scheduleFlush();
+    return {
+      stored,
+      withdraw: () => {
+        if (state === HeldState.Done) return;
+        if (state === HeldState.Queued && !queued.writing) {
+          // Its batch has not left: it is never written.
+          queued.withdrawn = true;
+          this.#uncount(hint.target, bytes);
+          settle("withdrawn");
+          this.#held.delete(sequence);
+        } else {
+          // Still held until the delete commits, so no purge or replay deletes it meanwhile.
+          this.#deletes.push({ storageKey, target: hint.target, bytes, sequence, append: queued });
+          this.#scheduleFlush();
+        }
+        state = HeldState.Done;
+      },
+      keep: () => {
+        if (state === HeldState.Done) return;
+        state = HeldState.Done;
+        this.#held.delete(sequence);
+      },
+    };
+  }
+
+  isHeld(hint: StoredHint): boolean {
+    return this.#held.has(hint.sequence);
   }
 
   async scan(target: NodeId, limit: number = HINT_STORE_DEFAULTS.scanLimitDefault): Promise<StoredHint[]> {
@@ -284,7 +383,8 @@ export class HintStore implements Hints {
       // Oldest first: the scan stops at the first hint young enough to keep.
       for (;;) {
         const batch = await this.scan(target, HINT_STORE_DEFAULTS.scanLimitDefault);
-        const expired = batch.filter((hint) => hint.createdMs < cutoffMs);
+        // A held hint is its write's round's to delete or keep; a later purge takes it if kept.
+        const expired = batch.filter((hint) => hint.createdMs < cutoffMs && !this.#held.has(hint.sequence));
         if (expired.length > 0) {
           await this.delete(expired);
           purged += expired.length;
@@ -304,9 +404,26 @@ export class HintStore implements Hints {
     return { bytesPerTargetMax: this.#bytesPerTargetMax, hintBytesMax: this.#hintBytesMax };
   }
 
-  /** Commits appends still queued; store.ts calls it before closing the database. */
+  /** Commits appends and held hints' deletes still queued; store.ts calls it before closing the database. */
   async flush(): Promise<void> {
-    while (this.#queue.length > 0) await this.#commitQueued();
+    while (this.#queue.length > 0 || this.#deletes.length > 0) await this.#commitQueued();
+  }
+
+  /** Takes a sequence and counts the hint against its target, or says why it is dropped. */
+  #admit(hint: NewHint): { storageKey: Buffer; value: Buffer; sequence: number } | HintAppendOutcome {
+    const sequence = this.#nextSequence;
+    const storageKey = encodeHintKey(hint.target, sequence);
+    const value = encodeHintValue(hint);
+    const bytes = storageKey.length + value.length;
+    if (bytes > this.#hintBytesMax) return "dropped-size";
+    const total = this.#pending.get(hint.target) ?? { count: 0, bytes: 0 };
+    if (total.bytes + bytes > this.#bytesPerTargetMax) return "dropped-bytes";
+    // Counted at admission, so appends racing in one turn cannot pass the bound together.
+    this.#nextSequence += 1;
+    total.count += 1;
+    total.bytes += bytes;
+    this.#pending.set(hint.target, total);
+    return { storageKey, value, sequence };
   }
 
   #scheduleFlush(): void {
@@ -321,23 +438,38 @@ export class HintStore implements Hints {
 
   #commitQueued(): Promise<void> {
     const batch = this.#queue.splice(0, HINT_STORE_DEFAULTS.appendsPerBatchMax);
-    if (this.#queue.length > 0) this.#scheduleFlush();
-    if (batch.length === 0) return Promise.resolve();
+    const queuedDeletes = this.#deletes.splice(0, HINT_STORE_DEFAULTS.appendsPerBatchMax);
+    if (this.#queue.length > 0 || this.#deletes.length > 0) this.#scheduleFlush();
+    if (batch.length === 0 && queuedDeletes.length === 0) return Promise.resolve();
     return this.#lane(async () => {
+      // The lane is serial: every append a delete names has committed or failed by now.
+      const deletes = queuedDeletes.filter((held) => !held.append.failed);
+      for (const held of queuedDeletes) if (held.append.failed) this.#held.delete(held.sequence);
+      // Held hints withdrawn while the batch waited for the lane are left out; the rest can no longer be.
+      const appends = batch.filter((append) => !append.withdrawn);
+      for (const append of appends) append.writing = true;
+      if (appends.length === 0 && deletes.length === 0) return;
+      const operations: ({ type: "put"; key: Buffer; value: Buffer } | { type: "del"; key: Buffer })[] = [];
+      for (const append of appends) operations.push({ type: "put", key: append.storageKey, value: append.value });
+      for (const held of deletes) operations.push({ type: "del", key: held.storageKey });
       try {
-        await this.#db.batch(
-          batch.map((append) => ({ type: "put" as const, key: append.storageKey, value: append.value })),
-          { sync: this.#sync },
-        );
+        await this.#db.batch(operations, { sync: this.#sync });
       } catch (error) {
-        for (const append of batch) {
+        for (const append of appends) {
           const { target } = decodeHintKey(append.storageKey);
           this.#uncount(target, append.storageKey.length + append.value.length);
+          append.failed = true;
           append.reject(error);
         }
+        // A withdrawn hint whose delete failed stays stored and counted, no longer held: replayed later.
+        for (const held of deletes) this.#held.delete(held.sequence);
         return;
       }
-      for (const append of batch) append.resolve("stored");
+      for (const held of deletes) {
+        this.#uncount(held.target, held.bytes);
+        this.#held.delete(held.sequence);
+      }
+      for (const append of appends) append.resolve("stored");
     });
   }
 

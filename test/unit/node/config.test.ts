@@ -84,7 +84,7 @@ describe("parseNodeConfig", () => {
     const flags = [
       "id", "listen", "advertise", "seeds", "data-dir", "replication-factor", "vnodes", "read-consistency",
       "write-consistency", "request-timeout-ms", "max-clock-offset-ms", "gossip-interval-ms", "phi-threshold",
-      "hinted-handoff", "hint-window-s", "anti-entropy-interval-s", "max-value-bytes", "stream-bytes-per-s",
+      "hinted-handoff", "hint-before-ack", "hint-window-s", "anti-entropy-interval-s", "max-value-bytes", "stream-bytes-per-s",
       "streams-max", "cluster-secret", "sync", "log-level",
     ] as const;
     expect(NODE_OPTION_NAMES).toEqual(flags);

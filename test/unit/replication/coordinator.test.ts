@@ -14,6 +14,8 @@ import {
   type CoordinatorOptions,
   type ReplicaMiss,
 } from "../../../src/replication/coordinator.js";
+import type { AckCover, AckHints } from "../../../src/replication/coordinator-types.js";
+import { UNHINTED_AFTER_ACK_DEADLINES_MAX } from "../../../src/replication/write-round.js";
 import type { ReplicaTransport, VersionDigest } from "../../../src/replication/replica-transport.js";
 import type { ConsistencyLevel } from "../../../src/replication/consistency.js";
 
@@ -123,7 +125,11 @@ class Harness {
   localReadable = true;
   readonly coordinator: Coordinator;
 
-  constructor(readonly self: NodeId = "a", options: Partial<CoordinatorOptions> = {}) {
+  constructor(
+    readonly self: NodeId = "a",
+    options: Partial<CoordinatorOptions> = {},
+    ackHints?: AckHints,
+  ) {
     const replica = (id: NodeId): FakeReplica => {
       const found = this.replicas.get(id);
       if (found === undefined) throw new Error(`no replica ${id}`);
@@ -178,6 +184,7 @@ class Harness {
         onReplicaMiss: (miss) => this.misses.push(miss),
         ringSettled: () => this.ringSettled,
         localReadable: () => this.localReadable,
+        ...(ackHints === undefined ? {} : { ackHints }),
       },
     );
   }
@@ -401,6 +408,120 @@ describe("coordinator writes", () => {
       ),
       { seed: PROPERTY_SEED, numRuns: 300 },
     );
+  });
+});
+
+/** Hints before acknowledgement, in memory: what was covered, withdrawn and kept; commits when told. */
+class FakeAckHints implements AckHints {
+  readonly covered: NodeId[][] = [];
+  readonly withdrawn: NodeId[] = [];
+  readonly kept: NodeId[] = [];
+  #commit: (() => void)[] = [];
+  cover(_key: string, _encoded: Uint8Array, replicas: readonly NodeId[]): AckCover {
+    this.covered.push([...replicas]);
+    const open = new Set(replicas);
+    return {
+      committed: new Promise<void>((resolve) => this.#commit.push(resolve)),
+      acknowledged: (replica) => {
+        if (open.delete(replica)) this.withdrawn.push(replica);
+      },
+      settle: () => {
+        this.kept.push(...open);
+        open.clear();
+      },
+    };
+  }
+  commit(): void {
+    const due = this.#commit;
+    this.#commit = [];
+    for (const resolve of due) resolve();
+  }
+}
+
+describe("coordinator writes with hints before acknowledgement", () => {
+  it("without it, reports a replica still in flight at the answer no later than the round's one deadline", async () => {
+    const harness = new Harness("a");
+    harness.replica("c").behaviour = "hold";
+    const write = track(harness.put("quorum"));
+    await flush();
+    expect(write.value()?.acknowledged).toBe(2);
+    // The window in which a coordinator crash loses c's hint: open until the deadline.
+    expect(harness.misses).toEqual([]);
+    expect(harness.clock.pending()).toBe(UNHINTED_AFTER_ACK_DEADLINES_MAX);
+    harness.clock.fireAll();
+    expect(harness.misses[0]?.missed).toEqual([{ replica: "c", reason: "timeout" }]);
+  });
+
+  it("answers only once the outstanding replica's hint is committed, and withdraws it when the replica answers", async () => {
+    const hints = new FakeAckHints();
+    const harness = new Harness("a", {}, hints);
+    harness.replica("c").behaviour = "hold";
+    const write = track(harness.put("quorum"));
+    await flush();
+    // a and b acknowledged: the level is reached, c is outstanding, its hint not yet committed.
+    expect(hints.covered).toEqual([["c"]]);
+    expect(write.settled()).toBe(false);
+    hints.commit();
+    await flush();
+    expect(write.value()?.acknowledged).toBe(2);
+    harness.replica("c").release();
+    await flush();
+    expect(hints.withdrawn).toEqual(["c"]);
+    expect(hints.kept).toEqual([]);
+    expect(harness.misses).toEqual([]);
+  });
+
+  it("keeps the hint of a replica that never answers and does not report it as a miss again", async () => {
+    const hints = new FakeAckHints();
+    const harness = new Harness("a", {}, hints);
+    harness.replica("c").behaviour = "hold";
+    const write = track(harness.put("quorum"));
+    await flush();
+    hints.commit();
+    await flush();
+    expect(write.settled()).toBe(true);
+    harness.clock.fireAll();
+    await flush();
+    expect(hints.kept).toEqual(["c"]);
+    expect(harness.misses).toEqual([]);
+    expect(harness.coordinator.stats().inFlight).toBe(0);
+  });
+
+  it("covers a down replica before answering instead of after the round", async () => {
+    const hints = new FakeAckHints();
+    const harness = new Harness("a", {}, hints);
+    harness.live.delete("c");
+    const write = track(harness.put("quorum"));
+    await flush();
+    expect(hints.covered).toEqual([["c"]]);
+    expect(write.settled()).toBe(false);
+    hints.commit();
+    await flush();
+    expect(write.value()?.acknowledged).toBe(2);
+    expect(hints.kept).toEqual(["c"]);
+    expect(harness.misses).toEqual([]);
+  });
+
+  it("waits for its own write when it is the replica outstanding (it cannot hint itself)", async () => {
+    const hints = new FakeAckHints();
+    const harness = new Harness("a", {}, hints);
+    harness.replica("a").behaviour = "hold";
+    const write = track(harness.put("quorum"));
+    await flush();
+    // b and c acknowledged; the local write is still queued: no hint, but no answer either.
+    expect(hints.covered).toEqual([]);
+    expect(write.settled()).toBe(false);
+    harness.replica("a").release();
+    await flush();
+    expect(write.value()?.acknowledged).toBe(2);
+  });
+
+  it("answers at once, with no hint, when every replica acknowledged by the time the level is reached", async () => {
+    const hints = new FakeAckHints();
+    const harness = new Harness("a", {}, hints);
+    const outcome = await harness.put("all");
+    expect(outcome.acknowledged).toBe(3);
+    expect(hints.covered).toEqual([]);
   });
 });
 

@@ -3,17 +3,36 @@
 
 import { describe, expect, it } from "vitest";
 import type { NodeId } from "../../../src/core/ids.js";
-import { decodeRecord, type StoredRecord } from "../../../src/storage/record.js";
-import type { HintAppendOutcome, Hints, NewHint, PendingHints, StoredHint } from "../../../src/storage/hints.js";
+import { decodeRecord, encodeRecord, type StoredRecord } from "../../../src/storage/record.js";
+import type { HeldHint, HintAppendOutcome, Hints, NewHint, PendingHints, StoredHint } from "../../../src/storage/hints.js";
 import { HintedHandoff, type HintedHandoffOptions } from "../../../src/replication/hinted-handoff.js";
 
 /** Hints in memory, in the storage's order (target, then sequence). */
 class MemoryHints implements Hints {
   readonly stored: StoredHint[] = [];
+  readonly held = new Set<number>();
   #sequence = 0;
   append(hint: NewHint): Promise<HintAppendOutcome> {
     this.stored.push({ ...hint, sequence: this.#sequence++, bytes: 10 });
     return Promise.resolve("stored");
+  }
+  hold(hint: NewHint): HeldHint {
+    const stored: StoredHint = { ...hint, sequence: this.#sequence++, bytes: 10 };
+    this.stored.push(stored);
+    this.held.add(stored.sequence);
+    return {
+      stored: Promise.resolve("stored"),
+      withdraw: () => {
+        if (!this.held.delete(stored.sequence)) return;
+        void this.delete([stored]);
+      },
+      keep: () => {
+        this.held.delete(stored.sequence);
+      },
+    };
+  }
+  isHeld(hint: StoredHint): boolean {
+    return this.held.has(hint.sequence);
   }
   scan(target: NodeId, limit = 256): Promise<StoredHint[]> {
     return Promise.resolve(this.stored.filter((hint) => hint.target === target).slice(0, limit));
@@ -298,5 +317,22 @@ describe("HintedHandoff", () => {
     await h.clock.advance(1_000);
     await first;
     expect(h.writes).toEqual(["n2 a", "n2 b"]);
+  });
+
+  it("covers replicas before an acknowledgement: withdrawn on their answer, kept and replayed otherwise, never held by replay", async () => {
+    const h = new Harness();
+    const encoded = encodeRecord(RECORD);
+    const cover = h.handoff.cover("k1", encoded, ["n1", "n2", "n3"]);
+    await cover.committed;
+    // Never a hint for itself.
+    expect(h.hints.stored.map((hint) => hint.target)).toEqual(["n2", "n3"]);
+    // While held, a replay leaves them to their round.
+    expect((await h.handoff.replay("n2")).replayed).toBe(0);
+    cover.acknowledged("n2");
+    cover.settle();
+    await Promise.resolve();
+    expect(h.hints.stored.map((hint) => hint.target)).toEqual(["n3"]);
+    expect((await h.handoff.replay("n3")).replayed).toBe(1);
+    expect(h.handoff.stats()).toMatchObject({ covered: 2, withdrawn: 1, stored: 1, replayed: 1 });
   });
 });

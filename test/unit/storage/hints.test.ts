@@ -6,7 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { openLevelStore, type LevelStore } from "../../../src/storage/store.js";
-import { decodeHintKey, encodeHintKey, type HintStoreOptions, type NewHint } from "../../../src/storage/hints.js";
+import { decodeHintKey, encodeHintKey, HintStore, type HintDatabase, type HintStoreOptions, type Lane, type NewHint } from "../../../src/storage/hints.js";
 
 async function withStore<T>(
   task: (open: (options?: Omit<HintStoreOptions, "sync">) => Promise<LevelStore>) => Promise<T>,
@@ -150,5 +150,88 @@ describe("HintStore", () => {
       expect((await hints.scan("node2")).map((entry) => entry.key)).toEqual(["k3", "k4"]);
       expect((await hints.scan("node3")).map((entry) => entry.key)).toEqual(["young"]);
     });
+  });
+
+  it("holds a hint: withdrawn before its batch left it is never written; withdrawn after, it is deleted", async () => {
+    await withStore(async (open) => {
+      const store = await open();
+      const hints = await store.openHints();
+      const early = hints.hold(hint("node2", "early", 1));
+      early.withdraw();
+      expect(await early.stored).toBe("withdrawn");
+      const late = hints.hold(hint("node2", "late", 2));
+      expect(await late.stored).toBe("stored");
+      expect(hints.pending().get("node2")?.count).toBe(1);
+      late.withdraw();
+      late.withdraw();
+      await hints.flush();
+      expect(await hints.scan("node2")).toEqual([]);
+      expect(hints.pending().has("node2")).toBe(false);
+    });
+  });
+
+  it("leaves a held hint out of purges and reports it held until kept, then treats it as any other", async () => {
+    await withStore(async (open) => {
+      const store = await open();
+      const hints = await store.openHints();
+      const held = hints.hold(hint("node2", "held", 10));
+      await held.stored;
+      const [stored] = await hints.scan("node2");
+      if (stored === undefined) throw new Error("no hint");
+      expect(hints.isHeld(stored)).toBe(true);
+      expect(await hints.purgeCreatedBefore(1_000)).toBe(0);
+      held.keep();
+      // Kept: the round is done with it; withdraw() no longer deletes it, a purge does.
+      held.withdraw();
+      await hints.flush();
+      expect(hints.isHeld(stored)).toBe(false);
+      expect(await hints.purgeCreatedBefore(1_000)).toBe(1);
+    });
+  });
+
+  it("brings held hints back from a reopen as ordinary hints (a crash keeps them)", async () => {
+    await withStore(async (open) => {
+      const first = await open();
+      const hints = await first.openHints();
+      await hints.hold(hint("node2", "k", 1)).stored;
+      await first.close();
+      const again = await (await open()).openHints();
+      const [reloaded] = await again.scan("node2");
+      expect(reloaded?.key).toBe("k");
+      if (reloaded !== undefined) expect(again.isHeld(reloaded)).toBe(false);
+    });
+  });
+
+  it("forgets a held hint whose batch failed, and deletes nothing for a withdrawal made while that batch was written", async () => {
+    let failBatch: (error: Error) => void = () => undefined;
+    const batches: number[] = [];
+    const db: HintDatabase = {
+      batch: (operations) => {
+        batches.push(operations.length);
+        if (batches.length > 1) return Promise.resolve();
+        return new Promise<void>((_, reject) => {
+          failBatch = reject;
+        });
+      },
+      getMany: (keys) => Promise.resolve(keys.map(() => undefined)),
+      iterator: () => ({ nextv: () => Promise.resolve([]), close: () => Promise.resolve() }),
+    };
+    let tail: Promise<unknown> = Promise.resolve();
+    const lane: Lane = (task) => {
+      const result = tail.then(task);
+      tail = result.catch(() => undefined);
+      return result;
+    };
+    const hints = await HintStore.open(db, lane, { sync: false });
+    const held = hints.hold(hint("node2", "k", 1));
+    await new Promise((resolve) => setImmediate(resolve));
+    // Its batch is being written: the withdrawal needs a delete, queued behind it.
+    held.withdraw();
+    failBatch(new Error("disk full"));
+    expect(await held.stored).toBe("failed");
+    await hints.flush();
+    expect(hints.pending().has("node2")).toBe(false);
+    // The delete was dropped rather than written for a hint that never was.
+    expect(batches).toEqual([1]);
   });
 });
