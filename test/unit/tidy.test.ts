@@ -9,11 +9,19 @@ import { fileURLToPath } from "node:url";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
 
-const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "src");
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+const SRC = path.join(ROOT, "src");
 
 /** From its first line to the last line of its body. */
 const FUNCTION_LINES_MAX = 70;
 const FILE_LINES_MAX = 500;
+/**
+ * Prettier's printWidth. Prettier cannot break a string, template or regex literal, and a message
+ * kept whole stays grep-able, so the characters of literals on a line do not count against it (as
+ * eslint's max-len ignoreStrings); a comment prettier leaves alone does count.
+ */
+const LINE_COLUMNS_MAX = 100;
+const LINE_RULE_FOLDERS = ["src", "test", "bench"];
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((entry) => {
@@ -66,6 +74,38 @@ function functionsOf(file: string, text: string): FunctionSpan[] {
   return spans;
 }
 
+function isLiteralToken(node: ts.Node): boolean {
+  return (
+    ts.isStringLiteral(node) ||
+    ts.isNoSubstitutionTemplateLiteral(node) ||
+    ts.isTemplateHead(node) ||
+    ts.isTemplateMiddle(node) ||
+    ts.isTemplateTail(node) ||
+    ts.isRegularExpressionLiteral(node)
+  );
+}
+
+/** Lines longer than LINE_COLUMNS_MAX once the characters of literals on them are set aside. */
+function overlongLines(file: string, text: string): number[] {
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true);
+  const lineStarts = source.getLineStarts();
+  const literalChars = new Array<number>(lineStarts.length).fill(0);
+  const visit = (node: ts.Node): void => {
+    if (isLiteralToken(node)) {
+      for (let pos = node.getStart(source); pos < node.end; pos++) {
+        const line = source.getLineAndCharacterOfPosition(pos).line;
+        literalChars[line] = (literalChars[line] ?? 0) + 1;
+      }
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return text.split("\n").flatMap((line, index) => {
+    const counted = line.length - (literalChars[index] ?? 0);
+    return counted > LINE_COLUMNS_MAX ? [index + 1] : [];
+  });
+}
+
 const files = sourceFiles(SRC).map((file) => ({
   relative: path.relative(SRC, file).split(path.sep).join("/"),
   text: readFileSync(file, "utf8"),
@@ -96,6 +136,23 @@ describe("tidy", () => {
       .map(({ relative, text }) => ({ relative, lines: text.split("\n").length - (text.endsWith("\n") ? 1 : 0) }))
       .filter(({ lines }) => lines > FILE_LINES_MAX)
       .map(({ relative, lines }) => `${relative} is ${lines} lines`);
+    expect(long).toEqual([]);
+  });
+
+  it("sets literals aside when it measures a line", () => {
+    const long = `const message = "${"m".repeat(120)}";`;
+    const code = `const sum = ${Array.from({ length: 40 }, (_, i) => i).join(" + ")};`;
+    expect(overlongLines("x.ts", `${long}\n${code}\n// ${"c".repeat(110)}\n`)).toEqual([2, 3]);
+  });
+
+  it(`keeps every line in ${LINE_RULE_FOLDERS.join(", ")} within ${LINE_COLUMNS_MAX} columns`, () => {
+    const long = LINE_RULE_FOLDERS.flatMap((folder) =>
+      sourceFiles(path.join(ROOT, folder)).flatMap((file) =>
+        overlongLines(file, readFileSync(file, "utf8")).map(
+          (line) => `${path.relative(ROOT, file).split(path.sep).join("/")}:${line}`,
+        ),
+      ),
+    );
     expect(long).toEqual([]);
   });
 });
