@@ -188,12 +188,9 @@ export async function buildNode(config: NodeConfig, ports: NodeDeps = {}): Promi
   return { ...parts, ...lifecycle };
 }
 
-/** The clients, the data path, anti-entropy, ring changes and the tick loop. */
-function wireSubsystems(foundation: Foundation, isStopping: () => boolean): NodeCore {
-  const { config, ports, clock, log, wallUs, identity, store, hints, clocks, cluster } = foundation;
-  const { hlc, clockGuard } = clocks;
-  const { engine, ringSettle } = cluster;
-  const peerClient = new PeerClient(
+function buildPeerClient({ config, ports, log, clocks }: Foundation): PeerClient {
+  const { clockGuard } = clocks;
+  return new PeerClient(
     { clusterSecret: config.clusterSecret, requestTimeoutMs: peerRequestTimeoutMs(config) },
     log.child({ component: "peer-client" }),
     // Heartbeat replies carry the monitor's receive and reply times: the offset measurement.
@@ -203,6 +200,40 @@ function wireSubsystems(foundation: Foundation, isStopping: () => boolean): Node
       ...(ports.peerHttp === undefined ? {} : { http: ports.peerHttp }),
     },
   );
+}
+
+interface TickLoopParts {
+  readonly peerClient: PeerClient;
+  readonly addressBook: AddressBook;
+  readonly handoff: NodeCore["handoff"];
+  readonly antiEntropy: NodeCore["antiEntropy"];
+  readonly topology: NodeCore["topology"];
+  readonly isStopping: () => boolean;
+}
+
+/** The periodic work: gossip, detection, housekeeping, handoff and anti-entropy rounds. */
+function buildTickLoop(foundation: Foundation, parts: TickLoopParts): TickLoop {
+  const { clock, log, wallUs, identity, store, clocks, cluster } = foundation;
+  const { clockGuard } = clocks;
+  const { engine, ringSettle } = cluster;
+  const { peerClient, addressBook, handoff, antiEntropy, topology, isStopping } = parts;
+  const housekeeping = new Housekeeping({
+    engine, store, clock, wallUs, clockGuard, handoff, antiEntropy, topology, log, isStopping,
+    self: identity.id,
+  });
+  return new TickLoop({
+    engine, clock, log, peerClient, clockGuard, addressBook, ringSettle, housekeeping, handoff, antiEntropy, isStopping,
+    startedMs: cluster.startedMs,
+    saveKnownPeers: cluster.saveKnownPeers,
+  });
+}
+
+/** The clients, the data path, anti-entropy, ring changes and the tick loop. */
+function wireSubsystems(foundation: Foundation, isStopping: () => boolean): NodeCore {
+  const { config, ports, clock, log, wallUs, identity, store, hints, clocks, cluster } = foundation;
+  const { hlc, clockGuard } = clocks;
+  const { engine, ringSettle } = cluster;
+  const peerClient = buildPeerClient(foundation);
   const addressBook = new AddressBook(engine, clock);
   const { addressOf } = addressBook;
   // The metrics, built later by the HTTP edge, observe the replica client through this.
@@ -218,16 +249,8 @@ function wireSubsystems(foundation: Foundation, isStopping: () => boolean): Node
     isStopping,
     ringStart: cluster.ringStart,
   });
-  const { handoff } = replication;
-  const { antiEntropy } = repair;
-  const housekeeping = new Housekeeping({
-    engine, store, clock, wallUs, clockGuard, handoff, antiEntropy, topology, log, isStopping,
-    self: identity.id,
-  });
-  const tickLoop = new TickLoop({
-    engine, clock, log, peerClient, clockGuard, addressBook, ringSettle, housekeeping, handoff, antiEntropy, isStopping,
-    startedMs: cluster.startedMs,
-    saveKnownPeers: cluster.saveKnownPeers,
+  const tickLoop = buildTickLoop(foundation, {
+    peerClient, addressBook, handoff: replication.handoff, antiEntropy: repair.antiEntropy, topology, isStopping,
   });
   const peerStats = new PeerRouteStats();
   const clockInRange = ports.clockInRange ?? ((): boolean => clockGuard.clockInRange());
