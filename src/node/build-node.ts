@@ -238,17 +238,14 @@ function wireSubsystems(foundation: Foundation, isStopping: () => boolean): Node
   const { addressOf } = addressBook;
   // The metrics, built later by the HTTP edge, observe the replica client through this.
   const observers: NodeObservers = { replicaRequestSent: null };
+  // What every data subsystem is built from.
+  const common = { config, ports, identity, engine, store, clock, clockGuard, addressOf, log };
   const replication = buildReplication({
-    config, ports, identity, engine, store, hints, clock, wallUs, hlc, clockGuard, ringSettle, addressOf, log,
-    isStopping,
+    ...common, hints, wallUs, hlc, ringSettle, isStopping,
     onReplicaRequestSent: (ops) => observers.replicaRequestSent?.(ops),
   });
-  const repair = buildAntiEntropy({ config, ports, identity, engine, store, clock, clockGuard, addressOf, log });
-  const topology = buildTopology({
-    config, ports, identity, engine, store, clock, clockGuard, addressOf, log,
-    isStopping,
-    ringStart: cluster.ringStart,
-  });
+  const repair = buildAntiEntropy(common);
+  const topology = buildTopology({ ...common, isStopping, ringStart: cluster.ringStart });
   const tickLoop = buildTickLoop(foundation, {
     peerClient, addressBook, handoff: replication.handoff, antiEntropy: repair.antiEntropy, topology, isStopping,
   });
