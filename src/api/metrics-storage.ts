@@ -8,6 +8,8 @@ import { METRICS_PREFIX, observedCounter } from "./metrics-observed.js";
 export interface StoreSources {
   load(): StoreLoad;
   counters(): StoreCounters;
+  /** True while the node repairs after a possible loss of writes (node/crash-recovery.ts). */
+  recovering?(): boolean;
 }
 
 export function registerStorage(registry: Registry, store: StoreSources): void {
@@ -38,6 +40,14 @@ function registerStorageGauges(registry: Registry, store: StoreSources): void {
     registers: [registry],
     collect() {
       this.set(store.load().bytes);
+    },
+  });
+  new Gauge({
+    name: `${METRICS_PREFIX}storage_recovering`,
+    help: "1 while this node may have lost acknowledged writes (a power loss with --sync off) and repairs its ranges before it answers reads as a replica",
+    registers: [registry],
+    collect() {
+      this.set(store.recovering?.() === true ? 1 : 0);
     },
   });
   new Gauge({

@@ -76,6 +76,11 @@ export const REPLICA_OP_ERRORS = {
   /** Anything else: the store failed. */
   failed: "failed",
   /**
+   * A read of a replica that may have lost acknowledged writes (a power loss with --sync off) and
+   * has not finished repairing them (node/run-record.ts): the coordinator asks another replica.
+   */
+  recovering: "recovering",
+  /**
    * The record's timestamp is more than --max-clock-offset-ms ahead of the replica's clock: refused,
    * never stored (issue 14 §2). The coordinator's write fails with 503 `unavailable`, reason
    * `clock_offset`; a hint carrying it is dropped and counted.

@@ -45,6 +45,8 @@ export interface ReplicaRoutesDeps {
   observeTimestamp(timestampUs: number): boolean;
   /** A write refused for its timestamp: the node counts it and logs it with its origin. */
   onTimestampRefused?(details: { readonly origin: NodeId; readonly key: string; readonly timestampUs: number }): void;
+  /** True while this replica may miss acknowledged writes: its reads are refused. Never when absent. */
+  recovering?(): boolean;
 }
 
 export interface ReplicaRoutesOptions {
@@ -141,6 +143,11 @@ function startRead(op: ReplicaOp, index: number, options: ReplicaRoutesOptions, 
   const { deps, stats } = options;
   const wantsData = op[0] === "r";
   stats.reads++;
+  if (deps.recovering?.() === true) {
+    stats.opsRefused++;
+    work.results[index] = opError(REPLICA_OP_ERRORS.recovering, "this replica is repairing after a possible loss of writes");
+    return;
+  }
   work.reads.push(
     deps.store.get(op[1]).then(
       (record) => {

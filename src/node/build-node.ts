@@ -43,7 +43,8 @@ import { buildClocks, type NodeClocks } from "./build-clocks.js";
 import { buildCluster, type NodeCluster } from "./build-cluster.js";
 import { buildHttpServer } from "./build-http.js";
 import { buildReplication } from "./build-replication.js";
-import { openNodeIdentity, openNodeStorage } from "./build-storage.js";
+import { openCrashRecovery, openNodeIdentity, openNodeStorage } from "./build-storage.js";
+import type { CrashRecovery } from "./crash-recovery.js";
 import { buildTopology } from "./build-topology.js";
 import { Housekeeping } from "./housekeeping.js";
 import { registerNodeRoutes } from "./http-routes.js";
@@ -66,6 +67,7 @@ interface Foundation {
   readonly hints: HintStore;
   readonly clocks: NodeClocks;
   readonly cluster: NodeCluster;
+  readonly recovery: CrashRecovery;
 }
 
 /** A node's lifecycle over its parts: the first tick, and shutdown (plain for a failed start, logged for a stop). */
@@ -103,9 +105,10 @@ async function assembleCore(config: NodeConfig, ports: NodeDeps): Promise<Assemb
   const identity = await openNodeIdentity(config, ports, wallUs);
   const log = rootLogger.child({ node: identity.id });
   const { store, hints } = await openNodeStorage(config, ports);
+  const recovery = await openCrashRecovery(config, ports, log);
   const clocks = buildClocks({ config, identity, clock, wallUs, log });
   const cluster = await buildCluster({ config, ports, identity, store, clock, log });
-  const foundation: Foundation = { config, ports, clock, log, wallUs, identity, store, hints, clocks, cluster };
+  const foundation: Foundation = { config, ports, clock, log, wallUs, identity, store, hints, clocks, cluster, recovery };
   const lifecycle = { stopping: false };
   const core = wireSubsystems(foundation, () => lifecycle.stopping);
   return {
@@ -218,8 +221,9 @@ function buildTickLoop(foundation: Foundation, parts: TickLoopParts): TickLoop {
   const { engine, ringSettle } = cluster;
   const { peerClient, addressBook, handoff, antiEntropy, topology, isStopping } = parts;
   const housekeeping = new Housekeeping({
-    engine, store, clock, wallUs, clockGuard, handoff, antiEntropy, topology, log, isStopping,
+    engine, store, clock, wallUs, clockGuard, handoff, antiEntropy, topology, log, isStopping, ringSettle,
     self: identity.id,
+    recovery: foundation.recovery,
   });
   return new TickLoop({
     engine, clock, log, peerClient, clockGuard, addressBook, ringSettle, housekeeping, handoff, antiEntropy, isStopping,
@@ -242,6 +246,7 @@ function wireSubsystems(foundation: Foundation, isStopping: () => boolean): Node
   const common = { config, ports, identity, engine, store, clock, clockGuard, addressOf, log };
   const replication = buildReplication({
     ...common, hints, wallUs, hlc, ringSettle, isStopping,
+    localReadable: () => !foundation.recovery.recovering(),
     onReplicaRequestSent: (ops) => observers.replicaRequestSent?.(ops),
   });
   const repair = buildAntiEntropy(common);
@@ -255,6 +260,7 @@ function wireSubsystems(foundation: Foundation, isStopping: () => boolean): Node
     config, identity, log, clock, wallUs, hlc, clockGuard, store, engine, ringSettle,
     knownPeersWriter: cluster.knownPeersWriter,
     peerClient, peerStats, ...replication, ...repair, topology, tickLoop, observers, isStopping,
+    recovery: foundation.recovery,
     // Draining is `stopping`: set the moment shutdown begins, before the server stops accepting.
     readiness: () => readinessOf({ draining: isStopping(), ringSettled: ringSettle.settled, clockInRange: clockInRange() }),
   };
@@ -269,7 +275,7 @@ function buildMetrics(core: NodeCore): NodeMetrics {
     peerRoutes: core.peerStats,
     nowMs: () => clock.nowMs(),
     dataPath: {
-      store,
+      store: { load: () => store.load(), counters: () => store.counters(), recovering: () => core.recovery.recovering() },
       coordinator: core.coordinator,
       replicaClient: core.replicaClient,
       replicaRoutes: core.replicaStats,

@@ -35,6 +35,8 @@ export interface NodeReplicationInput {
   readonly addressOf: (id: NodeId) => Address | undefined;
   readonly log: Logger;
   readonly isStopping: () => boolean;
+  /** False while this node repairs after a possible loss of writes: its copy is not read. */
+  readonly localReadable: () => boolean;
   /** One replica request left with `ops` operations (the metrics' batch-size histogram). */
   readonly onReplicaRequestSent: (ops: number) => void;
 }
@@ -106,6 +108,7 @@ function buildCoordinator(input: NodeReplicationInput, replicaClient: ReplicaCli
       wallUs,
       onReplicaMiss: (miss) => handoff.onReplicaMiss(miss),
       ringSettled: () => ringSettle.settled,
+      localReadable: input.localReadable,
       clockInRange: () => clockGuard.clockInRange(),
       maxClockOffsetUs: clockGuard.maxOffsetUs,
       onClockRefusal: ({ key, timestampUs, reason }) => {

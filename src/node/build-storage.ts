@@ -2,12 +2,16 @@
 // start's generation), then its store and hints. Each failure becomes a NodeStartError naming the
 // cause, and a store opened before a later failure is closed, so a failed start leaves nothing open.
 
+import { dataDirStateFiles } from "../storage/atomic-file.js";
 import type { HintStore } from "../storage/hints.js";
 import { openLevelStore, type LevelStore } from "../storage/store.js";
 import type { NodeConfig } from "./config.js";
 import { IdentityError, openIdentity, type NodeIdentity } from "./identity.js";
 import { randomOf, type NodeDeps } from "./node-ports.js";
 import { describeDataDirError, NodeStartError } from "./start-errors.js";
+import { readBootId } from "./boot-id.js";
+import { CrashRecovery } from "./crash-recovery.js";
+import type { Logger } from "./logger.js";
 
 export async function openNodeIdentity(config: NodeConfig, ports: NodeDeps, wallUs: () => number): Promise<NodeIdentity> {
   try {
@@ -48,4 +52,14 @@ export async function openNodeStorage(config: NodeConfig, ports: NodeDeps): Prom
     await store.close().catch(() => undefined);
     throw new NodeStartError(`cannot read the hints in ${config.dataDir}: ${error instanceof Error ? error.message : String(error)}`);
   }
+}
+
+/** After the store: whether the last run may have lost acknowledged writes (run-record.ts). */
+export function openCrashRecovery(config: NodeConfig, ports: NodeDeps, log: Logger): Promise<CrashRecovery> {
+  return CrashRecovery.open({
+    files: ports.stateFiles ?? dataDirStateFiles(config.dataDir),
+    log: log.child({ component: "crash-recovery" }),
+    bootId: (ports.bootId ?? readBootId)(),
+    sync: config.sync,
+  });
 }

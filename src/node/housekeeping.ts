@@ -11,7 +11,9 @@ import { CLUSTER_VIEW_DEFAULTS } from "../cluster/cluster-view.js";
 import type { HintedHandoff } from "../replication/hinted-handoff.js";
 import type { LevelStore } from "../storage/store.js";
 import type { AntiEntropyService } from "../antientropy/anti-entropy-service.js";
+import type { RingSettle } from "../cluster/ring-settle.js";
 import type { ClockGuard } from "./clock-guard.js";
+import type { CrashRecovery } from "./crash-recovery.js";
 import type { Logger } from "./logger.js";
 import { NODE_MAINTENANCE } from "./node-settings.js";
 import type { NodeTopology } from "./node-topology.js";
@@ -28,6 +30,8 @@ export interface HousekeepingDeps {
   readonly topology: NodeTopology | null;
   readonly log: Logger;
   readonly isStopping: () => boolean;
+  readonly ringSettle: Pick<RingSettle, "settled">;
+  readonly recovery: CrashRecovery;
 }
 
 export class Housekeeping {
@@ -48,6 +52,7 @@ export class Housekeeping {
     handoff.tick(nowMs);
     topology?.service.tick(nowMs);
     antiEntropy.tick(nowMs);
+    this.deps.recovery.tick(nowMs, antiEntropy, this.deps.ringSettle.settled);
     if (nowMs >= this.#nextLoadReportMs) {
       this.#nextLoadReportMs = nowMs + NODE_MAINTENANCE.loadReportIntervalMs;
       const load = store.load();

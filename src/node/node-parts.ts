@@ -27,6 +27,7 @@ import type { ClockGuard } from "./clock-guard.js";
 import type { NodeIdentity } from "./identity.js";
 import type { Logger } from "./logger.js";
 import type { NodeTopology } from "./node-topology.js";
+import type { CrashRecovery } from "./crash-recovery.js";
 import type { TickLoop } from "./tick-loop.js";
 
 /** A node without its HTTP edge: what the simulator builds, and what the HTTP edge is built on. */
@@ -54,6 +55,8 @@ export interface NodeCore {
   readonly antiEntropy: AntiEntropyService;
   readonly topology: NodeTopology | null;
   readonly tickLoop: TickLoop;
+  /** Whether this start may have lost acknowledged writes, and the repair that ends it (crash-recovery.ts). */
+  readonly recovery: CrashRecovery;
   /** Observers the HTTP edge's metrics set once they exist; the core reports to them. */
   readonly observers: NodeObservers;
   /** What /ready answers: ready, or why not (starting, draining, clock_offset). */

@@ -40,6 +40,8 @@ export interface NodeDeps {
   readonly openDatabase?: (location: string) => Database;
   /** node.json, ring.json and peers.json; the data dir's files by default. */
   readonly stateFiles?: StateFiles;
+  /** The kernel's boot id (boot-id.ts); the simulator's machines have their own. */
+  readonly bootId?: () => string;
   /**
    * The transport of every node-to-node client (replica, repair, stream, peer); by default each
    * client keeps its own undici pools. The simulator's network in the sim.

@@ -46,6 +46,7 @@ export function replicaRouteOptions(parts: NodeCore): ReplicaRoutesOptions {
       observeTimestamp: timestampObserver(parts),
       onTimestampRefused: ({ origin, key, timestampUs }) =>
         clockGuard.refused("replica", { origin, key, timestampUs }),
+      recovering: () => parts.recovery.recovering(),
     },
   };
 }

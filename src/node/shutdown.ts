@@ -58,6 +58,7 @@ export type ClosableParts = Pick<
   | "peerClient"
   | "knownPeersWriter"
   | "store"
+  | "recovery"
 > & { readonly app?: FastifyInstance };
 
 export interface CloseOptions {
@@ -82,7 +83,15 @@ export async function closeNode(parts: ClosableParts, markStopping: () => void, 
   await parts.peerClient.close();
   await parts.knownPeersWriter?.flushed();
   // Last: queued writes and hints commit before the database closes (store.close drains its queue).
-  await parts.store.close().catch((error: unknown) => log.warn({ err: error }, "store did not close cleanly"));
+  const closed = await parts.store.close().then(
+    () => true,
+    (error: unknown) => {
+      log.warn({ err: error }, "store did not close cleanly");
+      return false;
+    },
+  );
+  // A failed start ran no node: what the last run left stays as the next start's evidence.
+  if (closed && options.announce) await parts.recovery.markCleanStop();
 }
 
 async function announce(parts: Pick<ClosableParts, "log" | "clock" | "tickLoop">): Promise<void> {

@@ -61,6 +61,11 @@ export interface CoordinatorDeps {
    */
   readonly ringSettled?: () => boolean;
   /**
+   * False while this node may have lost acknowledged writes and is repairing (node/run-record.ts):
+   * its own copy does not count toward a read's quorum. Always true when absent.
+   */
+  readonly localReadable?: () => boolean;
+  /**
    * False while this node's clock is off from most of its peers (node/clock-guard.ts): writes are
    * refused with `unavailable`, reason `clock_offset`. Always true when absent.
    */

@@ -145,7 +145,7 @@ export class Coordinator implements RoundHost {
     const cluster = this.#deps.cluster;
     // Stable preference: self first when it is a live replica, then the preference list's order.
     const candidates: NodeId[] = [];
-    if (replicas.includes(this.#self)) candidates.push(this.#self);
+    if (replicas.includes(this.#self) && this.#deps.localReadable?.() !== false) candidates.push(this.#self);
     for (const replica of replicas) {
       if (replica !== this.#self && cluster.isLive(replica)) candidates.push(replica);
     }

@@ -61,6 +61,8 @@ interface Machine {
   state: MachineState;
   role: MachineRole;
   lives: number;
+  /** The machine's boots: a power loss is followed by a new one (the node's boot id). */
+  boots: number;
   life: LifeClock | null;
   node: BuiltNodeCore | null;
   clockOffsetMs: number;
@@ -178,6 +180,7 @@ export class DataCluster implements ClientView {
         randomFor: (purpose) => this.#randomOf(machine, purpose),
         openDatabase: () => machine.disk.openDatabase(),
         stateFiles: machine.disk.openFiles(),
+        bootId: () => `${machine.id}-boot-${machine.boots}`,
         peerHttp: this.network.client(machine.address, life),
         ...(this.#options.hintBytesPerTargetMax === undefined ? {} : { hintBytesPerTargetMax: this.#options.hintBytesPerTargetMax }),
       });
@@ -215,6 +218,7 @@ export class DataCluster implements ClientView {
     const machine = this.#machine(id);
     this.#end(machine);
     machine.disk.powerLoss();
+    machine.boots += 1;
   }
 
   pause(id: string): void {
@@ -291,6 +295,7 @@ export class DataCluster implements ClientView {
       state: "down",
       role,
       lives: 0,
+      boots: 1,
       life: null,
       node: null,
       clockOffsetMs: 0,

@@ -9,6 +9,7 @@
 export const HEIGHT: Readonly<Record<string, number>> = {
   core: 0,
   time: 1,
+  causality: 1,
   ring: 1,
   detector: 2,
   gossip: 2,

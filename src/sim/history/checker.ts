@@ -45,6 +45,7 @@ import { PowerLossExcuses } from "./power-loss.js";
 import type { History, HistoryOp, InvariantBreach, ReadOp, ReplicaState, WriteOp } from "./types.js";
 import {
   describeRead,
+  shownValue,
   describeWrite,
   indexHistory,
   isBehind,
@@ -120,7 +121,7 @@ function checkValueProvenance(index: HistoryIndex, read: ReadOp, value: string):
   const write = writeOf(index, read.key, value);
   if (write === undefined) {
     const message =
-      `${where} returned ${JSON.stringify(value)}, which no operation wrote to this key`;
+      `${where} returned ${shownValue(value)}, which no operation wrote to this key`;
     return [{ kind: "phantom-value", key: read.key, ops: [read.id], message }];
   }
   const found: Violation[] = [];
@@ -244,7 +245,7 @@ function checkReplicaState(index: HistoryIndex, state: ReplicaState): Violation[
   if (new Set(identity).size > 1) {
     const shown = state.copies.map(({ node, version }) => {
       if (version === null) return `${node}=none`;
-      const content = version.tombstone ? "tombstone" : JSON.stringify(version.value);
+      const content = version.tombstone ? "tombstone" : shownValue(version.value);
       return `${node}=${content}@${version.timestampUs}`;
     });
     const message = `replicas of ${key} differ after settle: ${shown.join(", ")}`;
@@ -259,7 +260,7 @@ function checkReplicaState(index: HistoryIndex, state: ReplicaState): Violation[
       continue;
     }
     if (writeOf(index, state.key, version.value) !== undefined) continue;
-    const value = JSON.stringify(version.value);
+    const value = shownValue(version.value);
     const message = `${node} holds ${value} for ${key}, which no operation wrote`;
     found.push({ kind: "phantom-replica-value", key: state.key, ops: [], message });
   }

@@ -12,9 +12,9 @@
 import { assert } from "../../core/assert.js";
 import type { Violation } from "./checker.js";
 import type { History, HistoryOp } from "./types.js";
+import { shownValue as shown } from "./versions.js";
 
 /** How much of a written or read value one printed line shows. */
-const VALUE_CHARS_SHOWN_MAX = 24;
 
 function byStart(a: HistoryOp, b: HistoryOp): number {
   return a.startMs - b.startMs || a.id - b.id;
@@ -42,13 +42,6 @@ export function excerptFor(history: History, violation: Violation, maxOps: numbe
     .filter((op) => violating.length === 0 || op.endMs <= lastStart)
     .sort((a, b) => b.endMs - a.endMs || b.id - a.id);
   return [...violating, ...overlapping, ...before].slice(0, maxOps).sort(byStart);
-}
-
-function shown(value: string | null | undefined): string {
-  if (value === null || value === undefined) return "null";
-  const long = value.length > VALUE_CHARS_SHOWN_MAX;
-  const cut = long ? `${value.slice(0, VALUE_CHARS_SHOWN_MAX)}…` : value;
-  return `${JSON.stringify(cut)} (${value.length} chars)`;
 }
 
 /** One line per operation: id, time span, worker, node, what it did, how it ended. */

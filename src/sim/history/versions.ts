@@ -140,10 +140,20 @@ export function tombstoneProvenance(index: HistoryIndex, key: string, read: Read
   return { verdict: "ok", deletes: [] };
 }
 
+/** Values are up to the maximum size: a message shows the start of one and its length. */
+const VALUE_CHARS_SHOWN_MAX = 24;
+
+export function shownValue(value: string | null | undefined): string {
+  if (value === null || value === undefined) return "null";
+  const long = value.length > VALUE_CHARS_SHOWN_MAX;
+  const cut = long ? `${value.slice(0, VALUE_CHARS_SHOWN_MAX)}…` : value;
+  return long ? `${JSON.stringify(cut)} (${value.length} chars)` : JSON.stringify(cut);
+}
+
 /** "nothing", "a tombstone at T" or the value at T, for a message. */
 export function describeRead(read: ReadOp): string {
   if (read.value !== null && read.value !== undefined) {
-    return `${JSON.stringify(read.value)} at ${read.timestampUs ?? "?"}`;
+    return `${shownValue(read.value)} at ${read.timestampUs ?? "?"}`;
   }
   return read.timestampUs === undefined ? "nothing" : `a tombstone at ${read.timestampUs}`;
 }
@@ -152,5 +162,5 @@ export function describeRead(read: ReadOp): string {
 export function describeWrite(write: WriteOp): string {
   const at = `at ${write.timestampUs ?? "?"}`;
   if (write.value === null) return `delete #${write.id} (${at})`;
-  return `write #${write.id} (${JSON.stringify(write.value)} ${at})`;
+  return `write #${write.id} (${shownValue(write.value)} ${at})`;
 }

@@ -45,7 +45,7 @@ afterEach(async () => {
   await Promise.all(apps.splice(0).map((app) => app.close()));
 });
 
-async function build(clusterSecret: string | null = null): Promise<Built> {
+async function build(clusterSecret: string | null = null, recovering = false): Promise<Built> {
   const app = Fastify();
   apps.push(app);
   const store = new MemoryStore();
@@ -61,6 +61,7 @@ async function build(clusterSecret: string | null = null): Promise<Built> {
         observed.push(timestampUs);
         return true;
       },
+      recovering: () => recovering,
     },
   });
   await app.ready();
@@ -111,6 +112,18 @@ describe("the replica route", () => {
     expect(digest).toEqual([42, "w1"]);
     expect(absentData).toBeNull();
     expect(absentDigest).toBeNull();
+  });
+
+  it("while recovering from a possible loss of writes, refuses every read and still applies writes", async () => {
+    const { app, store } = await build(null, true);
+    store.records.set("k", record(42));
+    const answer = await post(app, { from: "c", ops: [["r", "k"], ["d", "k"], ["w", "n", encodeRecord(record(43))]] });
+    expect(answer.statusCode).toBe(200);
+    const [data, digest, write] = results(answer);
+    expect(data).toMatchObject({ error: "recovering" });
+    expect(digest).toMatchObject({ error: "recovering" });
+    expect(write).toBe(true);
+    expect(store.records.get("n")?.timestampUs).toBe(43);
   });
 
   it("fails only the operation with a bad key or an undecodable record, and applies its neighbours", async () => {

@@ -120,6 +120,7 @@ class Harness {
   readonly misses: ReplicaMiss[] = [];
   readonly transportCalls: string[] = [];
   ringSettled = true;
+  localReadable = true;
   readonly coordinator: Coordinator;
 
   constructor(readonly self: NodeId = "a", options: Partial<CoordinatorOptions> = {}) {
@@ -176,6 +177,7 @@ class Harness {
         tokenOf: () => KEY_TOKEN,
         onReplicaMiss: (miss) => this.misses.push(miss),
         ringSettled: () => this.ringSettled,
+        localReadable: () => this.localReadable,
       },
     );
   }
@@ -463,6 +465,21 @@ describe("coordinator reads", () => {
     expect(outcome.record?.timestampUs).toBe(10);
     expect(harness.transportCalls).toEqual(["data b", "digest c"]);
     expect(harness.replica("a").reads).toBe(0);
+  });
+
+  it("does not read its own copy while it recovers from a possible loss of writes: two others answer", async () => {
+    const harness = new Harness("a");
+    harness.replica("b").records.set("k", record(10, "x"));
+    harness.replica("c").records.set("k", record(10, "x"));
+    harness.localReadable = false;
+    const outcome = await harness.coordinator.read({ key: "k", level: "quorum" });
+    expect(outcome.record?.timestampUs).toBe(10);
+    expect(harness.transportCalls).toEqual(["data b", "digest c"]);
+    expect(harness.replica("a").reads).toBe(0);
+    // With only one other replica live, a quorum cannot be read without its own copy.
+    harness.live.delete("c");
+    const refused = await rejection(harness.coordinator.read({ key: "k", level: "quorum" }));
+    expect(refused.code).toBe("unavailable");
   });
 
   it("replaces a replica that failed with the next live one, in the same role", async () => {
