@@ -8,7 +8,7 @@
 // source when the source failed.
 
 import type { Address, NodeId } from "../core/ids.js";
-import type { PageRequest } from "../topology/stream.js";
+import type { PageRequest } from "../topology/stream-pages.js";
 import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
 import { secretHeaders } from "./auth.js";
 import type { PeerHttp } from "./peer-http.js";

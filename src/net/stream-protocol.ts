@@ -22,7 +22,8 @@ import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { PEER_NODE_ID_LENGTH_MAX, RECORD_BYTES_MAX } from "../core/limits.js";
 import { LAYOUT_LIMITS } from "../storage/layout.js";
 import { RECORD_LIMITS } from "../storage/record.js";
-import { PAGE_BYTES_MIN, STREAM_DEFAULTS } from "../topology/stream.js";
+import { PAGE_BYTES_MIN } from "../topology/stream-pages.js";
+import { STREAM_DEFAULTS } from "../topology/stream.js";
 
 export const STREAM_FETCH_PATH = "/internal/v1/stream/fetch";
 export const STREAM_PUSH_PATH = "/internal/v1/stream/push";

@@ -25,7 +25,7 @@ import {
 } from "./node-route.js";
 import { isValidReplicaKey } from "./replica-protocol.js";
 import { mountNodeRoutes } from "./route-guard.js";
-import { streamedBytes, takePage } from "../topology/stream.js";
+import { streamedBytes, takePage } from "../topology/stream-pages.js";
 import {
   STREAM_FETCH_PATH,
   STREAM_PAGE_BYTES_MAX,

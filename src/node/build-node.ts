@@ -191,12 +191,9 @@ export async function buildNode(config: NodeConfig, ports: NodeDeps = {}): Promi
   return { ...parts, ...lifecycle };
 }
 
-/** The clients, the data path, anti-entropy, ring changes and the tick loop. */
-function wireSubsystems(foundation: Foundation, isStopping: () => boolean): NodeCore {
-  const { config, ports, clock, log, wallUs, identity, store, hints, clocks, cluster } = foundation;
-  const { hlc, clockGuard } = clocks;
-  const { engine, ringSettle } = cluster;
-  const peerClient = new PeerClient(
+function buildPeerClient({ config, ports, log, clocks }: Foundation): PeerClient {
+  const { clockGuard } = clocks;
+  return new PeerClient(
     { clusterSecret: config.clusterSecret, requestTimeoutMs: peerRequestTimeoutMs(config) },
     log.child({ component: "peer-client" }),
     // Heartbeat replies carry the monitor's receive and reply times: the offset measurement.
@@ -206,33 +203,56 @@ function wireSubsystems(foundation: Foundation, isStopping: () => boolean): Node
       ...(ports.peerHttp === undefined ? {} : { http: ports.peerHttp }),
     },
   );
-  const addressBook = new AddressBook(engine, clock);
-  const { addressOf } = addressBook;
-  // The metrics, built later by the HTTP edge, observe the replica client through this.
-  const observers: NodeObservers = { replicaRequestSent: null };
-  const replication = buildReplication({
-    config, ports, identity, engine, store, hints, clock, wallUs, hlc, clockGuard, ringSettle, addressOf, log,
-    isStopping,
-    localReadable: () => !foundation.recovery.recovering(),
-    onReplicaRequestSent: (ops) => observers.replicaRequestSent?.(ops),
-  });
-  const repair = buildAntiEntropy({ config, ports, identity, engine, store, clock, clockGuard, addressOf, log });
-  const topology = buildTopology({
-    config, ports, identity, engine, store, clock, clockGuard, addressOf, log,
-    isStopping,
-    ringStart: cluster.ringStart,
-  });
-  const { handoff } = replication;
-  const { antiEntropy } = repair;
+}
+
+interface TickLoopParts {
+  readonly peerClient: PeerClient;
+  readonly addressBook: AddressBook;
+  readonly handoff: NodeCore["handoff"];
+  readonly antiEntropy: NodeCore["antiEntropy"];
+  readonly topology: NodeCore["topology"];
+  readonly isStopping: () => boolean;
+}
+
+/** The periodic work: gossip, detection, housekeeping, handoff and anti-entropy rounds. */
+function buildTickLoop(foundation: Foundation, parts: TickLoopParts): TickLoop {
+  const { clock, log, wallUs, identity, store, clocks, cluster } = foundation;
+  const { clockGuard } = clocks;
+  const { engine, ringSettle } = cluster;
+  const { peerClient, addressBook, handoff, antiEntropy, topology, isStopping } = parts;
   const housekeeping = new Housekeeping({
     engine, store, clock, wallUs, clockGuard, handoff, antiEntropy, topology, log, isStopping, ringSettle,
     self: identity.id,
     recovery: foundation.recovery,
   });
-  const tickLoop = new TickLoop({
+  return new TickLoop({
     engine, clock, log, peerClient, clockGuard, addressBook, ringSettle, housekeeping, handoff, antiEntropy, isStopping,
     startedMs: cluster.startedMs,
     saveKnownPeers: cluster.saveKnownPeers,
+  });
+}
+
+/** The clients, the data path, anti-entropy, ring changes and the tick loop. */
+function wireSubsystems(foundation: Foundation, isStopping: () => boolean): NodeCore {
+  const { config, ports, clock, log, wallUs, identity, store, hints, clocks, cluster } = foundation;
+  const { hlc, clockGuard } = clocks;
+  const { engine, ringSettle } = cluster;
+  const peerClient = buildPeerClient(foundation);
+  const addressBook = new AddressBook(engine, clock);
+  const { addressOf } = addressBook;
+  // The metrics, built later by the HTTP edge, observe the replica client through this.
+  const observers: NodeObservers = { replicaRequestSent: null };
+  // What every data subsystem is built from.
+  const common = { config, ports, identity, engine, store, clock, clockGuard, addressOf, log };
+  const replication = buildReplication({
+    ...common, hints, wallUs, hlc, ringSettle, isStopping,
+    localReadable: () => !foundation.recovery.recovering(),
+    onReplicaRequestSent: (ops) => observers.replicaRequestSent?.(ops),
+  });
+  const repair = buildAntiEntropy(common);
+  const topology = buildTopology({ ...common, isStopping, ringStart: cluster.ringStart });
+  const tickLoop = buildTickLoop(foundation, {
+    peerClient, addressBook, handoff: replication.handoff, antiEntropy: repair.antiEntropy, topology, isStopping,
   });
   const peerStats = new PeerRouteStats();
   const clockInRange = ports.clockInRange ?? ((): boolean => clockGuard.clockInRange());

@@ -81,45 +81,16 @@ export async function bootstrap(context: TopologyContext, options: BootstrapOpti
   await persistJoining(context, options.resumeTokens ?? []);
 
   // 1. Discovery.
-  const heard = await waitUntil(context, () => engine.membership().some((member) => member.id !== self), context.options.discoveryTimeoutMs);
-  if (!heard && !options.isSeed) {
-    throw new GrapevineError("bad_request", `no seed answered within ${context.options.discoveryTimeoutMs} ms; check --seeds`);
-  }
-  if (heard) await sleep(context, context.options.settleGossipRounds * context.gossipIntervalMs);
-
+  await discover(context, options.isSeed);
   for (;;) {
     // 2. Turn.
     await waitForTurn(context);
     const ring = engine.ring();
-    if (ring.size === 0) {
-      // Nobody is normal yet and it is our turn: this node forms the cluster.
-      const tokens = options.resumeTokens ?? evenlySpacedTokens(context.random, context.vnodes);
-      await context.persist({ status: "normal", tokens });
-      engine.setTokens(tokens);
-      engine.setStatus("normal");
-      log.info({ tokens: tokens.length }, "no ring yet: formed a cluster");
-      return { tokens, formed: true, keys: 0, bytes: 0, ms: context.clock.nowMs() - startedMs };
-    }
+    if (ring.size === 0) return formCluster(context, options.resumeTokens, startedMs);
 
-    // 3. Tokens.
+    // 3. Tokens, and 4. agreement on them.
     const tokens = options.resumeTokens ?? balancedTokens(ring, context.vnodes, context.replicationFactor, context.random, self);
-    await persistJoining(context, tokens);
-    engine.setTokens(tokens);
-    log.info({ tokens: tokens.length, members: ring.nodes().length }, "joining: tokens announced");
-
-    // 4. Agreement, and the rare tie with another node that announced at the same time.
-    await awaitAgreement(context, self, (view) => view?.state === "joining" && view.tokens === tokens.length, "joining");
-    const rival = engine.ringChanges().find((change) => change.id !== self);
-    if (rival !== undefined && rival.id < self) {
-      log.info({ rival: rival.id }, "another node announced a join at the same time; withdrawing and waiting");
-      await persistJoining(context, []);
-      engine.setTokens([]);
-      continue;
-    }
-    if (rival !== undefined) {
-      // The rival withdraws (it has the larger id); wait for it before streaming.
-      await waitUntil(context, () => !engine.ringChanges().some((change) => change.id === rival.id), context.options.turnWaitMs);
-    }
+    if (!(await announceJoin(context, tokens))) continue;
 
     // 5. Streaming.
     const tasks = streamTasksFor(context, self);
@@ -134,6 +105,51 @@ export async function bootstrap(context: TopologyContext, options: BootstrapOpti
     log.info({ keys: streamed.keys, bytes: streamed.bytes, ms }, "joined: normal");
     return { tokens, formed: false, keys: streamed.keys, bytes: streamed.bytes, ms };
   }
+}
+
+/** Hears of another member (a seed must not wait forever: it may form the cluster). */
+async function discover(context: TopologyContext, isSeed: boolean): Promise<void> {
+  const { engine, self } = context;
+  const heard = await waitUntil(context, () => engine.membership().some((member) => member.id !== self), context.options.discoveryTimeoutMs);
+  if (!heard && !isSeed) {
+    throw new GrapevineError("bad_request", `no seed answered within ${context.options.discoveryTimeoutMs} ms; check --seeds`);
+  }
+  if (heard) await sleep(context, context.options.settleGossipRounds * context.gossipIntervalMs);
+}
+
+/** Nobody is normal yet and it is this node's turn: it forms the cluster. */
+async function formCluster(context: TopologyContext, resumeTokens: readonly Token[] | null, startedMs: number): Promise<BootstrapOutcome> {
+  const { engine, log } = context;
+  const tokens = resumeTokens ?? evenlySpacedTokens(context.random, context.vnodes);
+  await context.persist({ status: "normal", tokens });
+  engine.setTokens(tokens);
+  engine.setStatus("normal");
+  log.info({ tokens: tokens.length }, "no ring yet: formed a cluster");
+  return { tokens, formed: true, keys: 0, bytes: 0, ms: context.clock.nowMs() - startedMs };
+}
+
+/**
+ * Announces the tokens and waits for the cluster to agree on them; false when another node announced at the
+ * same time and this one, with the smaller id, withdrew to try again.
+ */
+async function announceJoin(context: TopologyContext, tokens: readonly Token[]): Promise<boolean> {
+  const { engine, self, log } = context;
+  await persistJoining(context, tokens);
+  engine.setTokens(tokens);
+  log.info({ tokens: tokens.length, members: engine.ring().nodes().length }, "joining: tokens announced");
+  await awaitAgreement(context, self, (view) => view?.state === "joining" && view.tokens === tokens.length, "joining");
+  const rival = engine.ringChanges().find((change) => change.id !== self);
+  if (rival !== undefined && rival.id < self) {
+    log.info({ rival: rival.id }, "another node announced a join at the same time; withdrawing and waiting");
+    await persistJoining(context, []);
+    engine.setTokens([]);
+    return false;
+  }
+  if (rival !== undefined) {
+    // The rival withdraws (it has the larger id); wait for it before streaming.
+    await waitUntil(context, () => !engine.ringChanges().some((change) => change.id === rival.id), context.options.turnWaitMs);
+  }
+  return true;
 }
 
 async function persistJoining(context: TopologyContext, tokens: readonly Token[]): Promise<void> {

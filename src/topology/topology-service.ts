@@ -21,7 +21,8 @@ import { bootstrap, type BootstrapOptions, type BootstrapOutcome } from "./boots
 import { checkDecommission, decommission } from "./decommission.js";
 import { checkRemoveNode, removeNode } from "./remove-node.js";
 import { TopologyStoppedError, type TopologyContext } from "./ring-change.js";
-import { StreamManager, takePage, type PageRequest, type StreamProgress } from "./stream.js";
+import { takePage, type PageRequest } from "./stream-pages.js";
+import { StreamManager, type StreamProgress } from "./stream.js";
 
 /**
  * A decommissioned node answers a little longer before it exits, so that `grapevine decommission` (which

@@ -16,13 +16,15 @@ import {
   StreamFailedError,
   StreamManager,
   StreamStalledError,
+  type StreamEndpoints,
+} from "../../../src/topology/stream.js";
+import {
   streamedBytes,
   takePage,
   type PageRequest,
-  type StreamEndpoints,
   type StreamPage,
   type StreamedRecord,
-} from "../../../src/topology/stream.js";
+} from "../../../src/topology/stream-pages.js";
 
 /** A clock whose scheduled tasks run when advance() passes their time; advanced by a pump. */
 class ManualClock implements Clock {
