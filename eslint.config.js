@@ -8,16 +8,24 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
-    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
     rules: {
       // Numbers, booleans and bigints (tokens) print as users expect in messages; objects are still caught.
-      "@typescript-eslint/restrict-template-expressions": ["error", { allowNumber: true, allowBoolean: true, allowNullish: true }],
+      "@typescript-eslint/restrict-template-expressions": [
+        "error",
+        { allowNumber: true, allowBoolean: true, allowNullish: true },
+      ],
       // `() => void promise`-style arrows and `onX: () => doIt()` callbacks are how timers and events are written here.
       "@typescript-eslint/no-confusing-void-expression": "off",
       // fastify plugins and route handlers are async by contract even when a body awaits nothing.
       "@typescript-eslint/require-await": "off",
       // `const { dropped: _dropped, ...rest } = x` and `_nowMs` parameters name what is left out on purpose.
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", ignoreRestSiblings: true }],
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_", ignoreRestSiblings: true },
+      ],
     },
   },
   {

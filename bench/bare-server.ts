@@ -16,7 +16,10 @@ import { pathToFileURL } from "node:url";
 export const BARE_SERVER_LIMITS = {
   /** fastify's default, and Grapevine's default --max-value-bytes (1 MiB). */
   bodyBytesMax: 1_048_576,
-  /** Records kept; past this a PUT of a new key is refused with 507, so a long run cannot exhaust memory. */
+  /**
+   * Records kept; past this a PUT of a new key is refused with 507, so a long run cannot exhaust
+   * memory.
+   */
   recordsMax: 10_000_000,
 } as const;
 
@@ -50,7 +53,9 @@ export async function startBareServer(options: BareServerOptions = {}): Promise<
   app.put<{ Params: { key: string } }>("/kv/:key", (request, reply) => {
     const { key } = request.params;
     if (!store.has(key) && store.size >= BARE_SERVER_LIMITS.recordsMax) {
-      void reply.code(507).send({ error: "full", message: "the bare server keeps at most 10,000,000 records" });
+      void reply
+        .code(507)
+        .send({ error: "full", message: "the bare server keeps at most 10,000,000 records" });
       return;
     }
     const body = request.body;
@@ -69,7 +74,10 @@ export async function startBareServer(options: BareServerOptions = {}): Promise<
       void reply.code(404).send({ error: "not_found", message: "not found" });
       return;
     }
-    void reply.header("content-type", stored.contentType).header("x-grapevine-timestamp", stored.timestamp).send(stored.value);
+    void reply
+      .header("content-type", stored.contentType)
+      .header("x-grapevine-timestamp", stored.timestamp)
+      .send(stored.value);
   });
 
   app.delete<{ Params: { key: string } }>("/kv/:key", (request, reply) => {
@@ -79,7 +87,7 @@ export async function startBareServer(options: BareServerOptions = {}): Promise<
 
   await app.listen({ host: options.host ?? "127.0.0.1", port: options.port ?? 0 });
   const address = app.server.address();
-  const port = typeof address === "object" && address !== null ? address.port : options.port ?? 0;
+  const port = typeof address === "object" && address !== null ? address.port : (options.port ?? 0);
   return { url: `http://${options.host ?? "127.0.0.1"}:${port}`, app, close: () => app.close() };
 }
 
@@ -93,7 +101,9 @@ async function main(): Promise<void> {
   const portText = flagValue(args, "--port") ?? "0";
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port > 65_535) {
-    process.stderr.write(`bare-server: --port must be 0 to 65535, got ${JSON.stringify(portText)}\n`);
+    process.stderr.write(
+      `bare-server: --port must be 0 to 65535, got ${JSON.stringify(portText)}\n`,
+    );
     process.exit(2);
   }
   const server = await startBareServer({ host: flagValue(args, "--host") ?? "127.0.0.1", port });
@@ -110,4 +120,5 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href)
+  await main();

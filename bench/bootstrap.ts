@@ -1,9 +1,10 @@
-// bench/bootstrap.ts — what adding a node costs: a 3-node cluster (rf 3, default settings) holding N
-// keys gets a 4th node by bootstrap while a paced client load runs; measured are the bootstrap's time
-// (start of the process to normal, and the streaming part), the keys and bytes it streamed, and the
-// client's latency percentiles while the stream runs against the same load just before it.
+// bench/bootstrap.ts — what adding a node costs: a 3-node cluster (rf 3, default settings) holding
+// N keys gets a 4th node by bootstrap while a paced client load runs; measured are the bootstrap's
+// time (start of the process to normal, and the streaming part), the keys and bytes it streamed,
+// and the client's latency percentiles while the stream runs against the same load just before it.
 //
-// Usage: npm run build && npx tsx bench/bootstrap.ts [--keys 100000,1000000] [--runs 1] [--rate 300]
+// Usage: npm run build && npx tsx bench/bootstrap.ts [--keys 100000,1000000] [--runs 1] [--rate
+// 300]
 //   (100k keys: about 2 minutes per run on 2 cores, mostly loading the keys over HTTP)
 //
 // Load: `--rate` operations per second in total (half reads at r=quorum, half overwrites at
@@ -21,7 +22,13 @@ import { waitFor } from "../test/support/wait-for.js";
 import { median, quantile, writeBenchReport } from "./lib/report.js";
 import { intFlag } from "./lib/sim.js";
 
-const KEY_COUNTS = (process.argv.includes("--keys") ? String(process.argv[process.argv.indexOf("--keys") + 1]) : "100000").split(",").map(Number);
+const KEY_COUNTS = (
+  process.argv.includes("--keys")
+    ? String(process.argv[process.argv.indexOf("--keys") + 1])
+    : "100000"
+)
+  .split(",")
+  .map(Number);
 const RUNS = intFlag("runs", 1);
 const RATE = intFlag("rate", 300);
 const WORKERS = 8;
@@ -82,7 +89,10 @@ class Load {
     this.#stopped = true;
     await Promise.all(this.#loops);
   }
-  window(fromMs: number, toMs: number): { count: number; errors: number; p50: number; p99: number; max: number } {
+  window(
+    fromMs: number,
+    toMs: number,
+  ): { count: number; errors: number; p50: number; p99: number; max: number } {
     const inside = this.samples.filter((sample) => sample.atMs >= fromMs && sample.atMs < toMs);
     const latencies = inside.map((sample) => sample.ms).sort((a, b) => a - b);
     return {
@@ -102,17 +112,23 @@ async function loadKeys(pools: readonly Pool[], keys: number): Promise<number> {
     Array.from({ length: LOAD_CONCURRENCY }, async (_, worker) => {
       while (next < keys) {
         const index = next++;
-        // A loaded machine may time a write out (504) or refuse it (503); it is retried a few times.
+        // A loaded machine may time a write out (504) or refuse it (503); it is retried a few
+        // times.
         for (let attempt = 1; ; attempt++) {
-          const response = await (pools[(index + worker + attempt) % pools.length] as Pool).request({
-            method: "PUT",
-            path: `/kv/bench-${index}?w=quorum`,
-            body: value,
-            headers: { "content-type": "application/octet-stream" },
-          });
+          const response = await (pools[(index + worker + attempt) % pools.length] as Pool).request(
+            {
+              method: "PUT",
+              path: `/kv/bench-${index}?w=quorum`,
+              body: value,
+              headers: { "content-type": "application/octet-stream" },
+            },
+          );
           await response.body.arrayBuffer();
           if (response.statusCode === 204) break;
-          if (attempt >= LOAD_ATTEMPTS_MAX || (response.statusCode !== 503 && response.statusCode !== 504)) {
+          if (
+            attempt >= LOAD_ATTEMPTS_MAX ||
+            (response.statusCode !== 503 && response.statusCode !== 504)
+          ) {
             throw new Error(`loading bench-${index}: ${response.statusCode}`);
           }
         }
@@ -141,12 +157,16 @@ async function runOnce(keys: number, run: number): Promise<RunResult> {
   try {
     const seed = await cluster.start({ id: "node1" });
     await cluster.startAll(["node2", "node3"].map((id) => ({ id, seeds: [seed.address] })));
-    const status = (id: string): Promise<StatusBody> => fetchJson<StatusBody>(`${cluster.node(id).url}/cluster/status`);
+    const status = (id: string): Promise<StatusBody> =>
+      fetchJson<StatusBody>(`${cluster.node(id).url}/cluster/status`);
     await waitFor(
-      async () => (await status("node1")).members.filter((member) => member.state === "normal" && member.live).length === 3,
+      async () =>
+        (await status("node1")).members.filter((member) => member.state === "normal" && member.live)
+          .length === 3,
       { timeoutMs: 60_000, intervalMs: 200, what: "3 normal members" },
     );
-    for (const id of ["node1", "node2", "node3"]) pools.push(new Pool(cluster.node(id).url, { connections: 32 }));
+    for (const id of ["node1", "node2", "node3"])
+      pools.push(new Pool(cluster.node(id).url, { connections: 32 }));
     console.log(`[bootstrap ${keys} keys, run ${run}] loading`);
     const loadSeconds = await loadKeys(pools, keys);
     // Let compactions and load reports settle before measuring.
@@ -166,7 +186,11 @@ async function runOnce(keys: number, run: number): Promise<RunResult> {
       async () => {
         const view = await status("node4");
         if (streamFrom === null && (view.streams ?? []).length > 0) streamFrom = performance.now();
-        return view.change?.state === "done" ? view : view.change?.state === "failed" ? Promise.reject(new Error("bootstrap failed")) : null;
+        return view.change?.state === "done"
+          ? view
+          : view.change?.state === "failed"
+            ? Promise.reject(new Error("bootstrap failed"))
+            : null;
       },
       { timeoutMs: 30 * 60_000, intervalMs: 100, what: "node4 to join" },
     );
@@ -215,9 +239,31 @@ const summary = KEY_COUNTS.map((keys) => {
 });
 
 const round = (value: number, digits = 2): number => Number(value.toFixed(digits));
-const table = new Table({ head: ["keys", "bootstrap s", "stream s", "streamed keys", "streamed MiB", "p99 ms without", "p99 ms during", "ratio", "errors"] });
+const table = new Table({
+  head: [
+    "keys",
+    "bootstrap s",
+    "stream s",
+    "streamed keys",
+    "streamed MiB",
+    "p99 ms without",
+    "p99 ms during",
+    "ratio",
+    "errors",
+  ],
+});
 for (const row of summary) {
-  table.push([row.keys, round(row.bootstrapSecondsMedian), round(row.streamSecondsMedian), row.streamedKeysMedian, round(row.streamedMiBMedian), round(row.baselineP99MsMedian), round(row.duringStreamP99MsMedian), round(row.p99RatioMedian), row.errorsDuringStream]);
+  table.push([
+    row.keys,
+    round(row.bootstrapSecondsMedian),
+    round(row.streamSecondsMedian),
+    row.streamedKeysMedian,
+    round(row.streamedMiBMedian),
+    round(row.baselineP99MsMedian),
+    round(row.duringStreamP99MsMedian),
+    round(row.p99RatioMedian),
+    row.errorsDuringStream,
+  ]);
 }
 console.log(table.toString());
 
@@ -229,14 +275,23 @@ const chart: TopLevelSpec = {
   data: {
     values: results.flatMap((result) => [
       { keys: `${result.keys / 1000}k keys`, window: "without a stream", p99: result.baseline.p99 },
-      { keys: `${result.keys / 1000}k keys`, window: "during the bootstrap stream", p99: result.duringStream.p99 },
+      {
+        keys: `${result.keys / 1000}k keys`,
+        window: "during the bootstrap stream",
+        p99: result.duringStream.p99,
+      },
     ]),
   },
   mark: "bar",
   encoding: {
     x: { field: "keys", type: "nominal", title: null },
     xOffset: { field: "window" },
-    y: { aggregate: "median", field: "p99", type: "quantitative", title: "p99 latency, ms (median of runs)" },
+    y: {
+      aggregate: "median",
+      field: "p99",
+      type: "quantitative",
+      title: "p99 latency, ms (median of runs)",
+    },
     color: { field: "window", type: "nominal", title: null, legend: { orient: "bottom" } },
   },
 };
@@ -247,7 +302,14 @@ const written = await writeBenchReport({
     "A 4th node bootstraps into a 3-node cluster (rf 3, default settings, 100-byte values) holding N keys, while a paced client " +
     `load of ${RATE} ops/s runs (half quorum reads, half quorum overwrites). Bootstrap time is from the process start to normal; ` +
     "stream time from its first stream to normal. p99 during the stream is compared with the 20 s just before it.",
-  parameters: { keyCounts: KEY_COUNTS, runs: RUNS, rate: RATE, workers: WORKERS, valueBytes: VALUE_BYTES, baselineMs: BASELINE_MS },
+  parameters: {
+    keyCounts: KEY_COUNTS,
+    runs: RUNS,
+    rate: RATE,
+    workers: WORKERS,
+    valueBytes: VALUE_BYTES,
+    baselineMs: BASELINE_MS,
+  },
   targets: summary.map((row) => ({
     name: `client p99 during the bootstrap stream vs without, ${row.keys} keys`,
     target: `< ${TARGET_RATIO}×`,

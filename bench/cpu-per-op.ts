@@ -70,7 +70,9 @@ function parsePlan(args: readonly string[]): Plan {
     if (text === undefined) return fallback;
     const value = Number(text);
     if (!Number.isSafeInteger(value) || value <= 0) {
-      process.stderr.write(`cpu-per-op: ${name} must be a positive integer, got ${JSON.stringify(text)}\n`);
+      process.stderr.write(
+        `cpu-per-op: ${name} must be a positive integer, got ${JSON.stringify(text)}\n`,
+      );
       process.exit(2);
     }
     return value;
@@ -78,7 +80,9 @@ function parsePlan(args: readonly string[]): Plan {
   const labelOf = (name: string, fallback: string): string => {
     const label = flag(name) ?? fallback;
     if (!/^[\w.-]{1,40}$/.test(label)) {
-      process.stderr.write(`cpu-per-op: ${name} must be 1 to 40 letters, digits, '.', '-' or '_', got ${JSON.stringify(label)}\n`);
+      process.stderr.write(
+        `cpu-per-op: ${name} must be 1 to 40 letters, digits, '.', '-' or '_', got ${JSON.stringify(label)}\n`,
+      );
       process.exit(2);
     }
     return label;
@@ -88,14 +92,23 @@ function parsePlan(args: readonly string[]): Plan {
   const baselineFlag = flag("--baseline");
   const baseline = baselineFlag === undefined ? null : path.resolve(baselineFlag);
   if (baseline !== null && !existsSync(path.join(baseline, "dist", "cli", "main.js"))) {
-    process.stderr.write(`cpu-per-op: --baseline ${baseline} has no dist/cli/main.js: build it first\n`);
+    process.stderr.write(
+      `cpu-per-op: --baseline ${baseline} has no dist/cli/main.js: build it first\n`,
+    );
     process.exit(2);
   }
   if (baseline !== null && baselineLabel === label) {
     process.stderr.write("cpu-per-op: --baseline-label must differ from --label\n");
     process.exit(2);
   }
-  return { runs: count("--runs", 5), ops: count("--ops", 20_000), label, append: args.includes("--append"), baseline, baselineLabel };
+  return {
+    runs: count("--runs", 5),
+    ops: count("--ops", 20_000),
+    label,
+    append: args.includes("--append"),
+    baseline,
+    baselineLabel,
+  };
 }
 
 /** CPU seconds (user + system) a process has used so far. */
@@ -123,8 +136,12 @@ function randomFrom(seed: number): () => number {
 
 const keyOf = (index: number): string => `cpu-op-${index}`;
 
-/** Replica requests sent and the operations they carried, summed over the nodes (their /metrics). */
-async function replicaRequestTotals(urls: readonly string[]): Promise<{ requests: number; ops: number } | null> {
+/**
+ * Replica requests sent and the operations they carried, summed over the nodes (their /metrics).
+ */
+async function replicaRequestTotals(
+  urls: readonly string[],
+): Promise<{ requests: number; ops: number } | null> {
   try {
     let requests = 0;
     let ops = 0;
@@ -142,7 +159,9 @@ async function replicaRequestTotals(urls: readonly string[]): Promise<{ requests
   }
 }
 
-/** Issues exactly `count` operations, CONCURRENCY in flight; returns completed and failed counts. */
+/**
+ * Issues exactly `count` operations, CONCURRENCY in flight; returns completed and failed counts.
+ */
 async function issue(
   client: KvClient,
   operation: Operation,
@@ -159,7 +178,9 @@ async function issue(
       next += 1;
       const key = keyOf(pickKey());
       const outcome =
-        operation === "put" ? await client.put(node, writePath(key, LEVEL), value) : await client.get(node, readPath(key, LEVEL));
+        operation === "put"
+          ? await client.put(node, writePath(key, LEVEL), value)
+          : await client.get(node, readPath(key, LEVEL));
       if (outcome !== null) {
         failed += 1;
         errors[outcome] = (errors[outcome] ?? 0) + 1;
@@ -183,7 +204,10 @@ interface Sample {
   readonly usPerOpNetOfIdle: number;
   readonly opsPerS: number;
   readonly loadAverage: number;
-  /** Replica operations per node-to-node replica request during the batch (coalescing), from /metrics. */
+  /**
+   * Replica operations per node-to-node replica request during the batch (coalescing), from
+   * /metrics.
+   */
   readonly opsPerReplicaRequest: number | null;
 }
 
@@ -192,7 +216,9 @@ interface LabelFigures {
   readonly measuredAt: string;
   readonly commit: string | null;
   readonly idleCores: number;
-  readonly median: Readonly<Record<Operation, { usPerOp: number; usPerOpNetOfIdle: number; opsPerS: number }>>;
+  readonly median: Readonly<
+    Record<Operation, { usPerOp: number; usPerOpNetOfIdle: number; opsPerS: number }>
+  >;
   readonly samples: readonly Sample[];
 }
 
@@ -211,7 +237,9 @@ function earlierFigures(): LabelFigures[] {
   const file = path.join(RESULTS_DIR, `${NAME}.json`);
   if (!existsSync(file)) return [];
   try {
-    const body = JSON.parse(readFileSync(file, "utf8")) as { results?: { labels?: LabelFigures[] } };
+    const body = JSON.parse(readFileSync(file, "utf8")) as {
+      results?: { labels?: LabelFigures[] };
+    };
     return body.results?.labels ?? [];
   } catch {
     return [];
@@ -225,7 +253,12 @@ if (!existsSync(path.join(REPO_ROOT, "dist", "cli", "main.js"))) {
   process.stderr.write("cpu-per-op: run `npm run build` first: the nodes run from dist/\n");
   process.exit(2);
 }
-console.log(`cpu-per-op: ${JSON.stringify(plan)}; load average ${os.loadavg().map((v) => v.toFixed(2)).join(" ")}`);
+console.log(
+  `cpu-per-op: ${JSON.stringify(plan)}; load average ${os
+    .loadavg()
+    .map((v) => v.toFixed(2))
+    .join(" ")}`,
+);
 
 interface Target {
   readonly label: string;
@@ -245,12 +278,24 @@ async function startTarget(label: string, checkout: string | null): Promise<Targ
   const start: typeof startLocalCluster =
     checkout === null
       ? startLocalCluster
-      : ((await import(path.join(checkout, "src", "cli", "bench", "local-cluster.ts"))) as { startLocalCluster: typeof startLocalCluster })
-          .startLocalCluster;
-  const cluster = await start({ nodeCount: 3, basePort: null, nodeValues: { rf: "3", logLevel: "warn" }, env: process.env });
+      : (
+          (await import(path.join(checkout, "src", "cli", "bench", "local-cluster.ts"))) as {
+            startLocalCluster: typeof startLocalCluster;
+          }
+        ).startLocalCluster;
+  const cluster = await start({
+    nodeCount: 3,
+    basePort: null,
+    nodeValues: { rf: "3", logLevel: "warn" },
+    env: process.env,
+  });
   clusters.push(cluster);
   await checkNodesServe(cluster.urls);
-  const client = new KvClient({ urls: cluster.urls, connectionsPerNode: Math.ceil(CONCURRENCY / cluster.urls.length), requestTimeoutMs: REQUEST_TIMEOUT_MS });
+  const client = new KvClient({
+    urls: cluster.urls,
+    connectionsPerNode: Math.ceil(CONCURRENCY / cluster.urls.length),
+    requestTimeoutMs: REQUEST_TIMEOUT_MS,
+  });
   return { label, cluster, client, idleCores: 0, samples: [] };
 }
 
@@ -263,7 +308,10 @@ try {
     // Load every key once (so GETs find values), which also warms the JIT of every node.
     let loadIndex = 0;
     const loaded = await issue(target.client, "put", KEYS, value, () => loadIndex++);
-    if (loaded.failed > 0) throw new Error(`${target.label}: loading failed ${loaded.failed} times: ${JSON.stringify(loaded.errors)}`);
+    if (loaded.failed > 0)
+      throw new Error(
+        `${target.label}: loading failed ${loaded.failed} times: ${JSON.stringify(loaded.errors)}`,
+      );
     const random = randomFrom(SEED);
     const pickKey = (): number => Math.floor(random() * KEYS);
     // A warm-up of each operation, unmeasured.
@@ -273,8 +321,11 @@ try {
     const idleBefore = nodesCpuSeconds(pids);
     const idleStarted = performance.now();
     await new Promise((resolve) => setTimeout(resolve, IDLE_WINDOW_S * 1000));
-    target.idleCores = (nodesCpuSeconds(pids) - idleBefore) / ((performance.now() - idleStarted) / 1000);
-    console.log(`${target.label}: idle cluster uses ${target.idleCores.toFixed(3)} cores of background work`);
+    target.idleCores =
+      (nodesCpuSeconds(pids) - idleBefore) / ((performance.now() - idleStarted) / 1000);
+    console.log(
+      `${target.label}: idle cluster uses ${target.idleCores.toFixed(3)} cores of background work`,
+    );
   }
 
   const random = randomFrom(SEED + 1);
@@ -294,8 +345,14 @@ try {
         const wallS = (performance.now() - started) / 1000;
         const cpuS = nodesCpuSeconds(pids) - cpuBefore;
         const replicaAfter = await replicaRequestTotals(target.cluster.urls);
-        const replicaRequests = replicaBefore === null || replicaAfter === null ? 0 : replicaAfter.requests - replicaBefore.requests;
-        if (result.failed > 0) console.log(`  ${target.label} ${operation} run ${run}: ${result.failed} failed ${JSON.stringify(result.errors)}`);
+        const replicaRequests =
+          replicaBefore === null || replicaAfter === null
+            ? 0
+            : replicaAfter.requests - replicaBefore.requests;
+        if (result.failed > 0)
+          console.log(
+            `  ${target.label} ${operation} run ${run}: ${result.failed} failed ${JSON.stringify(result.errors)}`,
+          );
         const completed = Math.max(1, result.completed);
         const sample: Sample = {
           operation,
@@ -305,7 +362,9 @@ try {
           wallS: Number(wallS.toFixed(3)),
           cpuS: Number(cpuS.toFixed(2)),
           usPerOp: Number(((cpuS * 1e6) / completed).toFixed(1)),
-          usPerOpNetOfIdle: Number((((cpuS - target.idleCores * wallS) * 1e6) / completed).toFixed(1)),
+          usPerOpNetOfIdle: Number(
+            (((cpuS - target.idleCores * wallS) * 1e6) / completed).toFixed(1),
+          ),
           opsPerS: Math.round(result.completed / wallS),
           loadAverage: Number(loadAverage.toFixed(2)),
           opsPerReplicaRequest:
@@ -329,7 +388,9 @@ try {
 const earlier = earlierFigures();
 // The baseline first, so charts read before → after.
 const measured: LabelFigures[] = [...targets].reverse().map((target) => {
-  const ownEarlier = plan.append ? (earlier.find((figures) => figures.label === target.label)?.samples ?? []) : [];
+  const ownEarlier = plan.append
+    ? (earlier.find((figures) => figures.label === target.label)?.samples ?? [])
+    : [];
   const allSamples = [...ownEarlier, ...target.samples];
   const medianOf = (operation: Operation): LabelFigures["median"][Operation] => {
     const of = allSamples.filter((sample) => sample.operation === operation);
@@ -349,7 +410,10 @@ const measured: LabelFigures[] = [...targets].reverse().map((target) => {
   };
 });
 const measuredLabels = new Set(measured.map((figures) => figures.label));
-const labels = [...earlier.filter((figures) => !measuredLabels.has(figures.label)), ...measured].sort((a, b) => a.measuredAt.localeCompare(b.measuredAt));
+const labels = [
+  ...earlier.filter((figures) => !measuredLabels.has(figures.label)),
+  ...measured,
+].sort((a, b) => a.measuredAt.localeCompare(b.measuredAt));
 
 for (const figures of labels) {
   console.log(
@@ -364,7 +428,11 @@ const chart: TopLevelSpec = {
   title: `Node CPU per quorum operation (3 nodes, rf 3, ${VALUE_BYTES} B, ${CONCURRENCY} in flight; bars: median, dots: runs)`,
   data: {
     values: labels.flatMap((figures) =>
-      figures.samples.map((sample) => ({ label: figures.label, operation: sample.operation.toUpperCase(), usPerOp: sample.usPerOp })),
+      figures.samples.map((sample) => ({
+        label: figures.label,
+        operation: sample.operation.toUpperCase(),
+        usPerOp: sample.usPerOp,
+      })),
     ),
   },
   facet: { column: { field: "operation", type: "nominal", title: null } },
@@ -376,7 +444,12 @@ const chart: TopLevelSpec = {
         mark: "bar",
         encoding: {
           x: { field: "label", type: "nominal", sort: labelOrder, title: null },
-          y: { aggregate: "median", field: "usPerOp", type: "quantitative", title: "µs of node CPU per operation (sum of 3 nodes)" },
+          y: {
+            aggregate: "median",
+            field: "usPerOp",
+            type: "quantitative",
+            title: "µs of node CPU per operation (sum of 3 nodes)",
+          },
           color: { field: "label", type: "nominal", sort: labelOrder, legend: null },
         },
       },
@@ -396,7 +469,19 @@ const written = await writeBenchReport({
   description:
     "µs of CPU (user + system, summed over the 3 node processes) per completed quorum PUT and GET of 100 B values, " +
     "64 in flight, fixed operation counts; median over runs, per label (before/after a change).",
-  parameters: { runs: plan.runs, append: plan.append, baseline: plan.baseline === null ? null : plan.baselineLabel, opsPerRun: plan.ops, keys: KEYS, valueBytes: VALUE_BYTES, concurrency: CONCURRENCY, level: LEVEL, rf: 3, nodes: 3, seed: SEED },
+  parameters: {
+    runs: plan.runs,
+    append: plan.append,
+    baseline: plan.baseline === null ? null : plan.baselineLabel,
+    opsPerRun: plan.ops,
+    keys: KEYS,
+    valueBytes: VALUE_BYTES,
+    concurrency: CONCURRENCY,
+    level: LEVEL,
+    rf: 3,
+    nodes: 3,
+    seed: SEED,
+  },
   results: { labels },
   chart,
 });

@@ -1,7 +1,8 @@
 // bench/data-path.ts — the figures of issue 2: Grapevine's data path against the ceiling of the
 // same machine, in one run.
 //
-// Run: npm run build && npx tsx bench/data-path.ts [--quick] [--repeats N] [--duration S] [--warmup S]
+// Run: npm run build && npx tsx bench/data-path.ts [--quick] [--repeats N] [--duration S] [--warmup
+// S]
 //      [--bare-only] [--no-wrk] [--generator-check] [--quiet-idle 0.8] [--quiet-budget S]
 // Writes bench/results/data-path.json and data-path.svg.
 //
@@ -74,7 +75,9 @@ function parsePlan(args: readonly string[]): Plan {
     if (text === undefined) return fallback;
     const value = Number(text);
     if (!Number.isFinite(value) || value <= 0) {
-      process.stderr.write(`data-path: ${name} must be a positive number, got ${JSON.stringify(text)}\n`);
+      process.stderr.write(
+        `data-path: ${name} must be a positive number, got ${JSON.stringify(text)}\n`,
+      );
       process.exit(2);
     }
     return value;
@@ -105,7 +108,10 @@ interface RunFigures {
   readonly errors: number;
   readonly errorKinds: Readonly<Record<string, number>>;
   readonly loadAverage: readonly [number, number];
-  /** CPU (in cores) used during the run by processes other than this script and the servers measured. */
+  /**
+   * CPU (in cores) used during the run by processes other than this script and the servers
+   * measured.
+   */
   readonly otherCores: number;
   /** Share of the machine idle just before the run, after waiting for quiet. */
   readonly idleBefore: number;
@@ -114,7 +120,11 @@ interface RunFigures {
 }
 
 /** Throughput and latency of one run over all its operations (reads and updates together). */
-function figuresOf(run: RunPhaseResult, operations: readonly OperationKind[], machine: { loadBefore: number; otherCores: number; idleBefore: number }): RunFigures {
+function figuresOf(
+  run: RunPhaseResult,
+  operations: readonly OperationKind[],
+  machine: { loadBefore: number; otherCores: number; idleBefore: number },
+): RunFigures {
   let count = 0;
   let errors = 0;
   for (const operation of operations) {
@@ -189,7 +199,11 @@ async function startBareProcess(): Promise<{ url: string; child: ChildProcess }>
 /** The machine's CPU time so far, busy and total, in seconds (Linux /proc/stat, 1/100 s ticks). */
 function machineCpu(): { busy: number; total: number } {
   try {
-    const fields = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "").trim().split(/\s+/).slice(1, 9).map(Number);
+    const fields = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "")
+      .trim()
+      .split(/\s+/)
+      .slice(1, 9)
+      .map(Number);
     const total = fields.reduce((sum, value) => sum + value, 0);
     const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
     return { busy: (total - idle) / 100, total: total / 100 };
@@ -213,7 +227,8 @@ async function waitForQuiet(plan: Plan): Promise<number> {
     const after = machineCpu();
     idle = 1 - (after.busy - before.busy) / Math.max(0.01, after.total - before.total);
     const waitedS = (Date.now() - started) / 1000;
-    if (idle >= plan.quietIdle || waitedS >= 10 || quietSpentS + waitedS >= plan.quietBudgetS) break;
+    if (idle >= plan.quietIdle || waitedS >= 10 || quietSpentS + waitedS >= plan.quietBudgetS)
+      break;
   }
   quietSpentS += (Date.now() - started) / 1000;
   return idle;
@@ -231,7 +246,11 @@ async function measure(
   targetRate: number | null,
 ): Promise<RunFigures> {
   // A fresh pool per run, sized like `grapevine bench` sizes it; the warm-up opens its connections.
-  const client = new KvClient({ urls, connectionsPerNode: Math.ceil(concurrency / urls.length), requestTimeoutMs: REQUEST_TIMEOUT_MS });
+  const client = new KvClient({
+    urls,
+    connectionsPerNode: Math.ceil(concurrency / urls.length),
+    requestTimeoutMs: REQUEST_TIMEOUT_MS,
+  });
   try {
     const idleBefore = await waitForQuiet(plan);
     const loadBefore = os.loadavg()[0] ?? 0;
@@ -256,19 +275,39 @@ async function measure(
     const cpuAfter = machineCpu();
     const servers = serverPids.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0) - serversBefore;
     const wallS = (Date.now() - wallBefore) / 1000;
-    const otherCores = Math.max(0, (cpuAfter.busy - cpuBefore.busy - (own.user + own.system) / 1e6 - servers) / wallS);
-    return figuresOf(run, workload === "w" ? ["update"] : workload === "c" ? ["read"] : ["read", "update"], { loadBefore, otherCores, idleBefore });
+    const otherCores = Math.max(
+      0,
+      (cpuAfter.busy - cpuBefore.busy - (own.user + own.system) / 1e6 - servers) / wallS,
+    );
+    return figuresOf(
+      run,
+      workload === "w" ? ["update"] : workload === "c" ? ["read"] : ["read", "update"],
+      { loadBefore, otherCores, idleBefore },
+    );
   } finally {
     await client.close();
   }
 }
 
 async function load(urls: readonly string[], valueSize: number): Promise<void> {
-  const client = new KvClient({ urls, connectionsPerNode: Math.ceil(64 / urls.length), requestTimeoutMs: REQUEST_TIMEOUT_MS });
+  const client = new KvClient({
+    urls,
+    connectionsPerNode: Math.ceil(64 / urls.length),
+    requestTimeoutMs: REQUEST_TIMEOUT_MS,
+  });
   try {
-    const result = await runLoadPhase({ client, keyCount: KEYS, value: benchValue(valueSize, SEED), concurrency: 64, consistency: CONSISTENCY });
+    const result = await runLoadPhase({
+      client,
+      keyCount: KEYS,
+      value: benchValue(valueSize, SEED),
+      concurrency: 64,
+      consistency: CONSISTENCY,
+    });
     const errors = result.recorder.summary("update").errorCount;
-    if (errors > 0) throw new Error(`loading ${KEYS} keys into ${urls.join(",")} failed ${errors} times: ${JSON.stringify(result.recorder.errorsByKind())}`);
+    if (errors > 0)
+      throw new Error(
+        `loading ${KEYS} keys into ${urls.join(",")} failed ${errors} times: ${JSON.stringify(result.recorder.errorsByKind())}`,
+      );
   } finally {
     await client.close();
   }
@@ -276,7 +315,11 @@ async function load(urls: readonly string[], valueSize: number): Promise<void> {
 
 /** True when the nodes answer a PUT on /kv (the client routes exist). */
 async function storeServesKv(urls: readonly string[]): Promise<boolean> {
-  const client = new KvClient({ urls: [urls[0] as string], connectionsPerNode: 1, requestTimeoutMs: 5_000 });
+  const client = new KvClient({
+    urls: [urls[0] as string],
+    connectionsPerNode: 1,
+    requestTimeoutMs: 5_000,
+  });
   try {
     return (await client.put(0, "/kv/data-path-probe?w=quorum", Buffer.from("probe"))) === null;
   } finally {
@@ -291,8 +334,16 @@ interface WrkFigures {
   readonly connections: number;
   readonly rounds: number;
   /** Median and best over the rounds; other load on the machine only ever lowers a round. */
-  readonly wrk: { readonly median: number; readonly best: number; readonly serverCoreShare: number };
-  readonly generator: { readonly median: number; readonly best: number; readonly serverCoreShare: number };
+  readonly wrk: {
+    readonly median: number;
+    readonly best: number;
+    readonly serverCoreShare: number;
+  };
+  readonly generator: {
+    readonly median: number;
+    readonly best: number;
+    readonly serverCoreShare: number;
+  };
   readonly generatorOverWrkMedian: number;
   readonly generatorOverWrkBest: number;
 }
@@ -304,12 +355,16 @@ function runWrk(args: readonly string[]): Promise<string> {
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
     child.once("error", reject);
-    child.once("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`wrk exited ${code}: ${out}`))));
+    child.once("close", (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`wrk exited ${code}: ${out}`)),
+    );
   });
 }
 
 function hasWrk(): boolean {
-  return (process.env["PATH"] ?? "").split(path.delimiter).some((dir) => existsSync(path.join(dir, "wrk")));
+  return (process.env["PATH"] ?? "")
+    .split(path.delimiter)
+    .some((dir) => existsSync(path.join(dir, "wrk")));
 }
 
 /** CPU seconds (user + system) a process has used, from /proc (Linux; clock ticks of 1/100 s). */
@@ -331,7 +386,10 @@ function cpuSecondsOf(pid: number): number {
 async function wrkCheck(url: string, serverPid: number, plan: Plan): Promise<WrkFigures[]> {
   const scriptDir = mkdtempSync(path.join(os.tmpdir(), "data-path-wrk-"));
   const putScript = path.join(scriptDir, "put.lua");
-  writeFileSync(putScript, `wrk.method = "PUT"\nwrk.body = string.rep("x", 100)\nwrk.headers["Content-Type"] = "application/octet-stream"\n`);
+  writeFileSync(
+    putScript,
+    `wrk.method = "PUT"\nwrk.body = string.rep("x", 100)\nwrk.headers["Content-Type"] = "application/octet-stream"\n`,
+  );
   const rounds = plan.quick ? 3 : 5;
   const seconds = Math.max(3, Math.round(plan.durationS / 2));
   const connections = 64;
@@ -344,18 +402,32 @@ async function wrkCheck(url: string, serverPid: number, plan: Plan): Promise<Wrk
       const wrkShares: number[] = [];
       const generatorRates: number[] = [];
       const generatorShares: number[] = [];
-      // wrk sends one fixed request, so one key; the generator spreads over KEYS keys, which costs the Map nothing extra.
+      // wrk sends one fixed request, so one key; the generator spreads over KEYS keys, which costs
+      // the Map nothing extra.
       const scriptArgs = method === "PUT" ? ["-s", putScript] : [];
       await runWrk(["-t1", "-c16", "-d1s", ...scriptArgs, `${url}/kv/user1`]);
       for (let round = 0; round < rounds; round++) {
         await waitForQuiet(plan);
         let cpu = cpuSecondsOf(serverPid);
-        const out = await runWrk(["-t1", `-c${connections}`, `-d${seconds}s`, ...scriptArgs, `${url}/kv/user1?w=quorum&r=quorum`]);
+        const out = await runWrk([
+          "-t1",
+          `-c${connections}`,
+          `-d${seconds}s`,
+          ...scriptArgs,
+          `${url}/kv/user1?w=quorum&r=quorum`,
+        ]);
         wrkShares.push((cpuSecondsOf(serverPid) - cpu) / seconds);
         const match = /Requests\/sec:\s+([\d.]+)/.exec(out);
         wrkRates.push(match?.[1] !== undefined ? Number(match[1]) : 0);
         cpu = cpuSecondsOf(serverPid);
-        const generator = await measure([url], method === "GET" ? "c" : "w", 100, connections, { ...plan, durationS: seconds, warmupS: 0.5 }, null);
+        const generator = await measure(
+          [url],
+          method === "GET" ? "c" : "w",
+          100,
+          connections,
+          { ...plan, durationS: seconds, warmupS: 0.5 },
+          null,
+        );
         generatorShares.push((cpuSecondsOf(serverPid) - cpu) / (seconds + 0.5));
         generatorRates.push(generator.throughput);
         console.log(
@@ -369,10 +441,20 @@ async function wrkCheck(url: string, serverPid: number, plan: Plan): Promise<Wrk
         method,
         connections,
         rounds,
-        wrk: { median: Math.round(wrkMedian), best: Math.round(Math.max(...wrkRates)), serverCoreShare: Number(median(wrkShares).toFixed(2)) },
-        generator: { median: Math.round(generatorMedian), best: Math.round(Math.max(...generatorRates)), serverCoreShare: Number(median(generatorShares).toFixed(2)) },
+        wrk: {
+          median: Math.round(wrkMedian),
+          best: Math.round(Math.max(...wrkRates)),
+          serverCoreShare: Number(median(wrkShares).toFixed(2)),
+        },
+        generator: {
+          median: Math.round(generatorMedian),
+          best: Math.round(Math.max(...generatorRates)),
+          serverCoreShare: Number(median(generatorShares).toFixed(2)),
+        },
         generatorOverWrkMedian: Number((generatorMedian / Math.max(1, wrkMedian)).toFixed(3)),
-        generatorOverWrkBest: Number((Math.max(...generatorRates) / Math.max(1, Math.max(...wrkRates))).toFixed(3)),
+        generatorOverWrkBest: Number(
+          (Math.max(...generatorRates) / Math.max(1, Math.max(...wrkRates))).toFixed(3),
+        ),
       });
     }
   } finally {
@@ -385,13 +467,25 @@ async function wrkCheck(url: string, serverPid: number, plan: Plan): Promise<Wrk
 
 const plan = parsePlan(process.argv.slice(2));
 const startedAt = Date.now();
-console.log(`data-path: ${JSON.stringify(plan)}; load average ${os.loadavg().map((v) => v.toFixed(2)).join(" ")}`);
+console.log(
+  `data-path: ${JSON.stringify(plan)}; load average ${os
+    .loadavg()
+    .map((v) => v.toFixed(2))
+    .join(" ")}`,
+);
 
 const bare = await startBareProcess();
 if (bare.child.pid !== undefined) serverPids.push(bare.child.pid);
 let cluster: LocalCluster | null = null;
 const cells: Cell[] = [];
-const halfPeak: { target: Target; workload: WorkloadName; valueSize: number; peak: number; rate: number; runs: RunFigures[] }[] = [];
+const halfPeak: {
+  target: Target;
+  workload: WorkloadName;
+  valueSize: number;
+  peak: number;
+  rate: number;
+  runs: RunFigures[];
+}[] = [];
 let storeNote: string | null = null;
 let generatorCheck: WrkFigures[] = [];
 
@@ -417,15 +511,22 @@ try {
   const targets: Target[] = ["bare"];
   const urlsOf: Partial<Record<Target, readonly string[]>> = { bare: [bare.url] };
   if (!plan.bareOnly) {
-    if (!existsSync(path.join(REPO_ROOT, "dist", "cli", "main.js"))) throw new Error("run `npm run build` first: the store's nodes run from dist/");
-    cluster = await startLocalCluster({ nodeCount: 3, basePort: null, nodeValues: { rf: "3", logLevel: "warn" }, env: process.env });
+    if (!existsSync(path.join(REPO_ROOT, "dist", "cli", "main.js")))
+      throw new Error("run `npm run build` first: the store's nodes run from dist/");
+    cluster = await startLocalCluster({
+      nodeCount: 3,
+      basePort: null,
+      nodeValues: { rf: "3", logLevel: "warn" },
+      env: process.env,
+    });
     await checkNodesServe(cluster.urls);
     if (await storeServesKv(cluster.urls)) {
       serverPids.push(...cluster.pids);
       targets.push("store");
       urlsOf.store = cluster.urls;
     } else {
-      storeNote = "the 3-node cluster does not serve PUT /kv yet (client routes missing): only the bare server was measured";
+      storeNote =
+        "the 3-node cluster does not serve PUT /kv yet (client routes missing): only the bare server was measured";
       console.log(storeNote);
       await cluster.stop();
       cluster = null;
@@ -439,7 +540,14 @@ try {
         const byTarget = new Map<Target, RunFigures[]>(targets.map((target) => [target, []]));
         for (let repeat = 0; repeat < plan.repeats; repeat++) {
           for (const target of targets) {
-            const figures = await measure(urlsOf[target] ?? [], workload, valueSize, concurrency, plan, null);
+            const figures = await measure(
+              urlsOf[target] ?? [],
+              workload,
+              valueSize,
+              concurrency,
+              plan,
+              null,
+            );
             byTarget.get(target)?.push(figures);
             console.log(
               `${target.padEnd(5)} ${workload} ${String(valueSize).padStart(4)} B c=${String(concurrency).padStart(3)} #${repeat + 1}: ` +
@@ -447,17 +555,35 @@ try {
             );
           }
         }
-        for (const target of targets) cells.push({ target, workload, valueSize, concurrency, runs: byTarget.get(target) ?? [] });
+        for (const target of targets)
+          cells.push({
+            target,
+            workload,
+            valueSize,
+            concurrency,
+            runs: byTarget.get(target) ?? [],
+          });
       }
       // p99 at half of the peak this target reached for this workload and size.
       for (const target of targets) {
         const peak = Math.max(
-          ...cells.filter((c) => c.target === target && c.workload === workload && c.valueSize === valueSize).map((c) => summarize(c.runs).throughput),
+          ...cells
+            .filter(
+              (c) => c.target === target && c.workload === workload && c.valueSize === valueSize,
+            )
+            .map((c) => summarize(c.runs).throughput),
         );
         const rate = Math.max(1, Math.round(peak / 2));
         const runs: RunFigures[] = [];
         for (let repeat = 0; repeat < plan.repeats; repeat++) {
-          const figures = await measure(urlsOf[target] ?? [], workload, valueSize, HALF_PEAK_CONCURRENCY, plan, rate);
+          const figures = await measure(
+            urlsOf[target] ?? [],
+            workload,
+            valueSize,
+            HALF_PEAK_CONCURRENCY,
+            plan,
+            rate,
+          );
           runs.push(figures);
           console.log(
             `${target.padEnd(5)} ${workload} ${String(valueSize).padStart(4)} B at ${rate} ops/s (half of ${peak}) #${repeat + 1}: ` +
@@ -470,36 +596,84 @@ try {
   }
 
   if (plan.wrk && hasWrk()) generatorCheck = await wrkCheck(bare.url, bare.child.pid ?? -1, plan);
-  else console.log("generator check skipped: wrk not installed (apt-get install -y wrk) or --no-wrk");
+  else
+    console.log("generator check skipped: wrk not installed (apt-get install -y wrk) or --no-wrk");
 } finally {
   await stopAll();
 }
 
 // ---- report ----
 
-const cellRows = cells.map((cell) => ({ target: cell.target, workload: cell.workload, valueSize: cell.valueSize, concurrency: cell.concurrency, ...summarize(cell.runs), runs: cell.runs }));
+const cellRows = cells.map((cell) => ({
+  target: cell.target,
+  workload: cell.workload,
+  valueSize: cell.valueSize,
+  concurrency: cell.concurrency,
+  ...summarize(cell.runs),
+  runs: cell.runs,
+}));
 const find = (target: Target, workload: WorkloadName, valueSize: number, concurrency: number) =>
-  cellRows.find((row) => row.target === target && row.workload === workload && row.valueSize === valueSize && row.concurrency === concurrency);
+  cellRows.find(
+    (row) =>
+      row.target === target &&
+      row.workload === workload &&
+      row.valueSize === valueSize &&
+      row.concurrency === concurrency,
+  );
 const ratios = cellRows
   .filter((row) => row.target === "store")
   .map((row) => {
     const bareRow = find("bare", row.workload, row.valueSize, row.concurrency);
-    return { workload: row.workload, valueSize: row.valueSize, concurrency: row.concurrency, storeOverBare: bareRow ? Number((row.throughput / bareRow.throughput).toFixed(3)) : null };
+    return {
+      workload: row.workload,
+      valueSize: row.valueSize,
+      concurrency: row.concurrency,
+      storeOverBare: bareRow ? Number((row.throughput / bareRow.throughput).toFixed(3)) : null,
+    };
   });
 const peaks = TARGETS.flatMap((target) =>
   plan.workloads.flatMap((workload) =>
     plan.valueSizes.flatMap((valueSize) => {
-      const rows = cellRows.filter((row) => row.target === target && row.workload === workload && row.valueSize === valueSize);
+      const rows = cellRows.filter(
+        (row) => row.target === target && row.workload === workload && row.valueSize === valueSize,
+      );
       if (rows.length === 0) return [];
       const best = rows.reduce((a, b) => (b.throughput > a.throughput ? b : a));
-      return [{ target, workload, valueSize, peakThroughput: best.throughput, atConcurrency: best.concurrency }];
+      return [
+        {
+          target,
+          workload,
+          valueSize,
+          peakThroughput: best.throughput,
+          atConcurrency: best.concurrency,
+        },
+      ];
     }),
   ),
 );
-const halfPeakRows = halfPeak.map((entry) => ({ target: entry.target, workload: entry.workload, valueSize: entry.valueSize, peak: entry.peak, targetRate: entry.rate, ...summarize(entry.runs), runs: entry.runs }));
+const halfPeakRows = halfPeak.map((entry) => ({
+  target: entry.target,
+  workload: entry.workload,
+  valueSize: entry.valueSize,
+  peak: entry.peak,
+  targetRate: entry.rate,
+  ...summarize(entry.runs),
+  runs: entry.runs,
+}));
 
 const table = new Table({
-  head: ["workload", "value", "c", "bare ops/s med (best)", "bare p50/p99 ms", "store ops/s med (best)", "store p50/p99 ms", "store/bare", "errors", "others' cores b/s"],
+  head: [
+    "workload",
+    "value",
+    "c",
+    "bare ops/s med (best)",
+    "bare p50/p99 ms",
+    "store ops/s med (best)",
+    "store p50/p99 ms",
+    "store/bare",
+    "errors",
+    "others' cores b/s",
+  ],
   style: { head: [], border: [] },
 });
 for (const row of cellRows.filter((r) => r.target === "bare")) {
@@ -518,16 +692,46 @@ for (const row of cellRows.filter((r) => r.target === "bare")) {
   ]);
 }
 console.log(table.toString());
-const halfTable = new Table({ head: ["target", "workload", "value", "peak ops/s", "paced at", "achieved", "p50 ms", "p99 ms", "p99 from send", "errors"], style: { head: [], border: [] } });
-for (const row of halfPeakRows) halfTable.push([row.target, row.workload, `${row.valueSize} B`, row.peak, row.targetRate, row.throughput, row.p50Ms, row.p99Ms, row.serviceP99Ms ?? "-", row.errors]);
+const halfTable = new Table({
+  head: [
+    "target",
+    "workload",
+    "value",
+    "peak ops/s",
+    "paced at",
+    "achieved",
+    "p50 ms",
+    "p99 ms",
+    "p99 from send",
+    "errors",
+  ],
+  style: { head: [], border: [] },
+});
+for (const row of halfPeakRows)
+  halfTable.push([
+    row.target,
+    row.workload,
+    `${row.valueSize} B`,
+    row.peak,
+    row.targetRate,
+    row.throughput,
+    row.p50Ms,
+    row.p99Ms,
+    row.serviceP99Ms ?? "-",
+    row.errors,
+  ]);
 console.log(halfTable.toString());
 
 const peakOf = (target: Target, workload: WorkloadName, valueSize: number): number | undefined =>
-  peaks.find((p) => p.target === target && p.workload === workload && p.valueSize === valueSize)?.peakThroughput;
+  peaks.find((p) => p.target === target && p.workload === workload && p.valueSize === valueSize)
+    ?.peakThroughput;
 const targetsMet: { name: string; target: string; measured: string; met: boolean }[] = [];
 const storeMeasured = cellRows.some((row) => row.target === "store");
 if (storeMeasured) {
-  for (const [workload, what] of [["w", "PUT"], ["c", "GET"]] as const) {
+  for (const [workload, what] of [
+    ["w", "PUT"],
+    ["c", "GET"],
+  ] as const) {
     for (const valueSize of plan.valueSizes) {
       const store = peakOf("store", workload, valueSize);
       const bareValue = peakOf("bare", workload, valueSize);
@@ -542,10 +746,22 @@ if (storeMeasured) {
     }
   }
   for (const row of halfPeakRows.filter((r) => r.target === "store")) {
-    targetsMet.push({ name: `store p99 at half of peak, workload ${row.workload}, ${row.valueSize} B`, target: "< 20 ms", measured: `${row.p99Ms} ms at ${row.targetRate} ops/s (${row.serviceP99Ms} ms from send)`, met: row.p99Ms < 20 });
+    targetsMet.push({
+      name: `store p99 at half of peak, workload ${row.workload}, ${row.valueSize} B`,
+      target: "< 20 ms",
+      measured: `${row.p99Ms} ms at ${row.targetRate} ops/s (${row.serviceP99Ms} ms from send)`,
+      met: row.p99Ms < 20,
+    });
   }
-  const storeErrors = cellRows.filter((r) => r.target === "store").reduce((sum, r) => sum + r.errors, 0) + halfPeakRows.filter((r) => r.target === "store").reduce((sum, r) => sum + r.errors, 0);
-  targetsMet.push({ name: "store errors over all runs", target: "0", measured: String(storeErrors), met: storeErrors === 0 });
+  const storeErrors =
+    cellRows.filter((r) => r.target === "store").reduce((sum, r) => sum + r.errors, 0) +
+    halfPeakRows.filter((r) => r.target === "store").reduce((sum, r) => sum + r.errors, 0);
+  targetsMet.push({
+    name: "store errors over all runs",
+    target: "0",
+    measured: String(storeErrors),
+    met: storeErrors === 0,
+  });
 }
 for (const check of generatorCheck) {
   targetsMet.push({
@@ -555,23 +771,45 @@ for (const check of generatorCheck) {
     met: check.generatorOverWrkMedian >= 0.85,
   });
 }
-for (const t of targetsMet) console.log(`${t.met ? "met    " : "NOT MET"} ${t.name}: ${t.measured} (target ${t.target})`);
+for (const t of targetsMet)
+  console.log(`${t.met ? "met    " : "NOT MET"} ${t.name}: ${t.measured} (target ${t.target})`);
 
 const chartRows = cellRows
-  .filter((row) => row.concurrency === CHART_CONCURRENCY || (plan.quick && row.concurrency === plan.concurrencies[0]))
-  .map((row) => ({ cell: `${row.workload} · ${row.valueSize} B`, target: row.target === "bare" ? "bare fastify route" : "Grapevine, 3 nodes, quorum", throughput: row.throughput }));
+  .filter(
+    (row) =>
+      row.concurrency === CHART_CONCURRENCY ||
+      (plan.quick && row.concurrency === plan.concurrencies[0]),
+  )
+  .map((row) => ({
+    cell: `${row.workload} · ${row.valueSize} B`,
+    target: row.target === "bare" ? "bare fastify route" : "Grapevine, 3 nodes, quorum",
+    throughput: row.throughput,
+  }));
 const chart: TopLevelSpec = {
   $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-  title: { text: `Throughput at ${CHART_CONCURRENCY} in flight: Grapevine (rf 3, quorum) vs a bare fastify route`, subtitle: `median of ${plan.repeats} runs of ${plan.durationS} s; generator and servers share ${os.cpus().length} cores` },
+  title: {
+    text: `Throughput at ${CHART_CONCURRENCY} in flight: Grapevine (rf 3, quorum) vs a bare fastify route`,
+    subtitle: `median of ${plan.repeats} runs of ${plan.durationS} s; generator and servers share ${os.cpus().length} cores`,
+  },
   width: 90,
   height: 260,
   data: { values: chartRows },
   mark: { type: "bar" },
   encoding: {
-    column: { field: "cell", type: "nominal", title: "workload · value size", sort: chartRows.map((r) => r.cell) },
+    column: {
+      field: "cell",
+      type: "nominal",
+      title: "workload · value size",
+      sort: chartRows.map((r) => r.cell),
+    },
     x: { field: "target", type: "nominal", axis: null },
     y: { field: "throughput", type: "quantitative", title: "operations/s" },
-    color: { field: "target", type: "nominal", title: null, legend: { orient: "bottom", labelLimit: 320 } },
+    color: {
+      field: "target",
+      type: "nominal",
+      title: null,
+      legend: { orient: "bottom", labelLimit: 320 },
+    },
   },
 };
 
@@ -585,7 +823,14 @@ const written = await writeBenchReport({
     "operations counted from their due time. Each run records otherCores: CPU used meanwhile by processes other than this script and the " +
     "servers under test (other engineers' work on the shared machine); runs wait briefly for a quiet machine first (idleBefore)." +
     (storeNote === null ? "" : ` NOTE: ${storeNote}.`),
-  parameters: { ...plan, keys: KEYS, seed: SEED, consistency: CONSISTENCY, halfPeakConcurrency: HALF_PEAK_CONCURRENCY, elapsedS: Math.round((Date.now() - startedAt) / 1000) },
+  parameters: {
+    ...plan,
+    keys: KEYS,
+    seed: SEED,
+    consistency: CONSISTENCY,
+    halfPeakConcurrency: HALF_PEAK_CONCURRENCY,
+    elapsedS: Math.round((Date.now() - startedAt) / 1000),
+  },
   results: { cells: cellRows, ratios, peaks, halfPeak: halfPeakRows, generatorCheck, storeNote },
   targets: targetsMet,
   chart,

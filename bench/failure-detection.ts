@@ -1,10 +1,10 @@
-// bench/failure-detection.ts — how fast a crash is convicted, and whether anything else ever is, in the
-// simulator at SPEC §1's defaults (1 s gossip, phi threshold 8).
+// bench/failure-detection.ts — how fast a crash is convicted, and whether anything else ever is, in
+// the simulator at SPEC §1's defaults (1 s gossip, phi threshold 8).
 //
 // Detection: a settled cluster of N nodes, then a random node is crashed; we record when the first
-// survivor emits member-down for it and when the last one has (every survivor must). Several crashes
-// per cluster, one at a time, each after the previous was convicted everywhere and the cluster settled.
-// Target: convicted by every survivor within 8 s at every N.
+// survivor emits member-down for it and when the last one has (every survivor must). Several
+// crashes per cluster, one at a time, each after the previous was convicted everywhere and the
+// cluster settled. Target: convicted by every survivor within 8 s at every N.
 //
 // False convictions: N = 100 with 10% message loss, and 10% of the nodes pausing for 4 s at random
 // moments (each pause a SIGSTOP as the simulator models it: no ticks, inbound messages held), for a
@@ -43,24 +43,37 @@ for (const n of SIZES) {
     const crashesHere = Math.ceil(CRASHES / seeds.length);
     for (let i = 0; i < crashesHere; i++) {
       // Never a seed node: a crashed seed is convicted the same way, but keep joins predictable.
-      const candidates = cluster.liveIds().filter((id) => !["n0001", "n0002", "n0003"].includes(id));
+      const candidates = cluster
+        .liveIds()
+        .filter((id) => !["n0001", "n0002", "n0003"].includes(id));
       const victim = candidates[randomInt(random, candidates.length)] as string;
       // Crash at a random phase relative to everyone's ticks.
       cluster.runFor(randomInt(random, 1_000));
       const crashedAt = cluster.nowMs();
       cluster.crash(victim);
       const survivors = cluster.liveIds();
-      const took = cluster.waitFor(() => cluster.observersSeeingLive(victim, survivors).length === 0, {
-        withinMs: DETECTION_WITHIN_MS,
-        checkEveryMs: 50,
-      });
-      if (took === null) throw new Error(`seed=${cluster.seed}: ${victim} not convicted by every survivor within 60 s`);
+      const took = cluster.waitFor(
+        () => cluster.observersSeeingLive(victim, survivors).length === 0,
+        {
+          withinMs: DETECTION_WITHIN_MS,
+          checkEveryMs: 50,
+        },
+      );
+      if (took === null)
+        throw new Error(
+          `seed=${cluster.seed}: ${victim} not convicted by every survivor within 60 s`,
+        );
       const times = [...cluster.downTimes(victim).values()].map((atMs) => atMs - crashedAt);
       firsts.push(Math.min(...times));
       alls.push(took);
       cluster.runFor(15_000);
     }
-    process.stderr.write(`N=${n} seed=${seed}: all-convicted ${alls.slice(-crashesHere).map((ms) => (ms / 1000).toFixed(2)).join(", ")} s (${((performance.now() - wallStart) / 1000).toFixed(1)} s wall)\n`);
+    process.stderr.write(
+      `N=${n} seed=${seed}: all-convicted ${alls
+        .slice(-crashesHere)
+        .map((ms) => (ms / 1000).toFixed(2))
+        .join(", ")} s (${((performance.now() - wallStart) / 1000).toFixed(1)} s wall)\n`,
+    );
   }
   detection.push({
     n,
@@ -80,7 +93,8 @@ for (const row of detection) {
   );
 }
 
-// ---- false convictions ---------------------------------------------------------------------------
+// ---- false convictions
+// ---------------------------------------------------------------------------
 const FALSE_N = 100;
 const wallStart = performance.now();
 const { cluster } = settledCluster({ seed: 4_242, nodeCount: FALSE_N });
@@ -94,7 +108,9 @@ let pauses = 0;
 while (cluster.nowMs() < endMs) {
   const minuteStart = cluster.nowMs();
   const pausing = pickSome(random, cluster.ids(), FALSE_N / 10);
-  const schedule = pausing.map((id) => ({ id, atMs: minuteStart + randomInt(random, 55_000) })).sort((a, b) => a.atMs - b.atMs);
+  const schedule = pausing
+    .map((id) => ({ id, atMs: minuteStart + randomInt(random, 55_000) }))
+    .sort((a, b) => a.atMs - b.atMs);
   const resumes: { id: string; atMs: number }[] = [];
   for (const { id, atMs } of schedule) {
     while (resumes.length > 0 && (resumes[0] as { atMs: number }).atMs <= atMs) {
@@ -118,18 +134,40 @@ while (cluster.nowMs() < endMs) {
 }
 const falseConvictions = cluster.eventCount("member-down") - downsBefore;
 const falseWallS = (performance.now() - wallStart) / 1000;
-console.log(`\nFalse convictions: N=${FALSE_N}, 10% loss, ${pauses} pauses of 4 s over ${HOURS} simulated hour(s): ${falseConvictions} member-down events (${falseWallS.toFixed(0)} s wall)`);
+console.log(
+  `\nFalse convictions: N=${FALSE_N}, 10% loss, ${pauses} pauses of 4 s over ${HOURS} simulated hour(s): ${falseConvictions} member-down events (${falseWallS.toFixed(0)} s wall)`,
+);
 
 const worst = Math.max(...detection.map((row) => row.allMaxS));
 const written = await writeBenchReport({
   name: "failure-detection",
   description:
     "Simulator at default settings (1 s gossip, heartbeats every 500 ms to 5 monitors, phi threshold 8): seconds from a crash to the first survivor's conviction and to every survivor's; and member-down events over simulated hours at N=100 with 10% message loss and 10% of nodes pausing 4 s every minute.",
-  parameters: { sizes: SIZES, crashesPerSize: CRASHES, falseConvictionN: FALSE_N, lossProbability: 0.1, pauseMs: 4_000, hours: HOURS },
-  results: { detection, falseConvictions: { n: FALSE_N, hours: HOURS, pauses, memberDownEvents: falseConvictions } },
+  parameters: {
+    sizes: SIZES,
+    crashesPerSize: CRASHES,
+    falseConvictionN: FALSE_N,
+    lossProbability: 0.1,
+    pauseMs: 4_000,
+    hours: HOURS,
+  },
+  results: {
+    detection,
+    falseConvictions: { n: FALSE_N, hours: HOURS, pauses, memberDownEvents: falseConvictions },
+  },
   targets: [
-    { name: "convicted by every survivor", target: "within 8 s at every N", measured: `worst ${worst.toFixed(2)} s`, met: worst * 1000 <= TARGET_ALL_MS },
-    { name: "false convictions", target: "none at N=100, 10% loss, 10% of nodes pausing 4 s", measured: `${falseConvictions} in ${HOURS} h (${pauses} pauses)`, met: falseConvictions === 0 },
+    {
+      name: "convicted by every survivor",
+      target: "within 8 s at every N",
+      measured: `worst ${worst.toFixed(2)} s`,
+      met: worst * 1000 <= TARGET_ALL_MS,
+    },
+    {
+      name: "false convictions",
+      target: "none at N=100, 10% loss, 10% of nodes pausing 4 s",
+      measured: `${falseConvictions} in ${HOURS} h (${pauses} pauses)`,
+      met: falseConvictions === 0,
+    },
   ],
   chart: {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",

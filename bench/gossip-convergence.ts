@@ -1,14 +1,14 @@
-// bench/gossip-convergence.ts — how many gossip rounds one new fact takes to reach every node, in the
-// simulator, against ideal push-pull rumor spreading (issue: "within 1.5× of the ideal at N = 1,000,
-// also with 5% message loss").
+// bench/gossip-convergence.ts — how many gossip rounds one new fact takes to reach every node, in
+// the simulator, against ideal push-pull rumor spreading (issue: "within 1.5× of the ideal at N =
+// 1,000, also with 5% message loss").
 //
-// The fact is a node's load (a non-urgent state, so it travels by the ordinary push-pull exchange and
-// not by the eager rumors that carry votes): one node publishes a new load, and the bench polls every
-// node's view of it every 50 ms of virtual time. Rounds = elapsed virtual time / gossip interval,
-// counted from the moment the source itself holds the new value. The ideal is the textbook model:
-// synchronous rounds, every node contacts one uniformly random other node, and both end up knowing
-// when either did; with loss, the push half succeeds with probability (1-p) and the pull half, which
-// needs a request and an answer, with (1-p)^2.
+// The fact is a node's load (a non-urgent state, so it travels by the ordinary push-pull exchange
+// and not by the eager rumors that carry votes): one node publishes a new load, and the bench polls
+// every node's view of it every 50 ms of virtual time. Rounds = elapsed virtual time / gossip
+// interval, counted from the moment the source itself holds the new value. The ideal is the
+// textbook model: synchronous rounds, every node contacts one uniformly random other node, and both
+// end up knowing when either did; with loss, the push half succeeds with probability (1-p) and the
+// pull half, which needs a request and an answer, with (1-p)^2.
 //
 // Usage: npx tsx bench/gossip-convergence.ts [--sizes 16,64,256,1000] [--seeds 5] [--facts 3]
 
@@ -58,17 +58,24 @@ function idealMean(n: number, loss: number): number {
 function spreadOneFact(cluster: SimCluster, source: string, value: number): number {
   const view = (id: string): ClusterView => cluster.engine(id) as ClusterView;
   view(source).setLoad({ keys: value, bytes: value });
-  const heldAt = cluster.waitFor(() => view(source).member(source, cluster.nowMs())?.keys === value, {
-    withinMs: 60_000,
-    checkEveryMs: POLL_MS,
-  });
+  const heldAt = cluster.waitFor(
+    () => view(source).member(source, cluster.nowMs())?.keys === value,
+    {
+      withinMs: 60_000,
+      checkEveryMs: POLL_MS,
+    },
+  );
   if (heldAt === null) throw new Error(`seed=${cluster.seed}: the source never published its load`);
   const everyone = cluster.liveIds();
-  const tookMs = cluster.waitFor(() => everyone.every((id) => view(id).member(source, cluster.nowMs())?.keys === value), {
-    withinMs: 120_000,
-    checkEveryMs: POLL_MS,
-  });
-  if (tookMs === null) throw new Error(`seed=${cluster.seed}: the fact did not reach every node within 120 s`);
+  const tookMs = cluster.waitFor(
+    () => everyone.every((id) => view(id).member(source, cluster.nowMs())?.keys === value),
+    {
+      withinMs: 120_000,
+      checkEveryMs: POLL_MS,
+    },
+  );
+  if (tookMs === null)
+    throw new Error(`seed=${cluster.seed}: the fact did not reach every node within 120 s`);
   return tookMs / GOSSIP_INTERVAL_MS;
 }
 
@@ -89,19 +96,37 @@ for (const n of SIZES) {
     const seeds = seedList(n >= 1_000 ? Math.max(1, Math.min(SEEDS, 2)) : SEEDS, 100 + n);
     for (const seed of seeds) {
       const wallStart = performance.now();
-      const { cluster } = settledCluster({ seed, nodeCount: n, network: { lossProbability: loss } });
+      const { cluster } = settledCluster({
+        seed,
+        nodeCount: n,
+        network: { lossProbability: loss },
+      });
       const random = createRandom(seed);
       for (let fact = 0; fact < FACTS; fact++) {
         const source = cluster.ids()[randomInt(random, n)] as string;
-        rounds.push(spreadOneFact(cluster, source, 1_000 * 2 ** fact)); // loads are gossiped only on a change of 5% or more
+        // loads are gossiped only on a change of 5% or more
+        rounds.push(spreadOneFact(cluster, source, 1_000 * 2 ** fact));
         // The load is published at most every 10 s (cluster-view): wait that out between facts.
         cluster.runFor(11_000);
       }
-      process.stderr.write(`N=${n} loss=${loss} seed=${seed}: ${rounds.slice(-FACTS).map((r) => r.toFixed(2)).join(", ")} rounds (${((performance.now() - wallStart) / 1000).toFixed(1)} s wall)\n`);
+      process.stderr.write(
+        `N=${n} loss=${loss} seed=${seed}: ${rounds
+          .slice(-FACTS)
+          .map((r) => r.toFixed(2))
+          .join(", ")} rounds (${((performance.now() - wallStart) / 1000).toFixed(1)} s wall)\n`,
+      );
     }
     const ideal = idealMean(n, loss);
     const medianRounds = median(rounds);
-    rows.push({ n, loss, samples: rounds.length, medianRounds, p99Rounds: quantile(rounds, 0.99), idealMeanRounds: ideal, ratioToIdeal: medianRounds / ideal });
+    rows.push({
+      n,
+      loss,
+      samples: rounds.length,
+      medianRounds,
+      p99Rounds: quantile(rounds, 0.99),
+      idealMeanRounds: ideal,
+      ratioToIdeal: medianRounds / ideal,
+    });
   }
 }
 
@@ -130,7 +155,14 @@ const written = await writeBenchReport({
   name: "gossip-convergence",
   description:
     "Gossip rounds (1 s each) for one new non-urgent fact (a node's load) to reach every node in the simulator, from when the source holds it; against ideal synchronous push-pull spreading (mean of 400 runs).",
-  parameters: { sizes: SIZES, seedsPerSize: SEEDS, factsPerSeed: FACTS, losses: LOSSES, gossipIntervalMs: GOSSIP_INTERVAL_MS, pollMs: POLL_MS },
+  parameters: {
+    sizes: SIZES,
+    seedsPerSize: SEEDS,
+    factsPerSeed: FACTS,
+    losses: LOSSES,
+    gossipIntervalMs: GOSSIP_INTERVAL_MS,
+    pollMs: POLL_MS,
+  },
   results: rows,
   targets,
   chart: {

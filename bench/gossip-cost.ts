@@ -25,18 +25,30 @@ for (const n of SIZES) {
   const wallStart = performance.now();
   const { cluster } = settledCluster({ seed: 7_000 + n, nodeCount: n });
   const ids = cluster.ids();
-  const before = new Map(ids.map((id) => ({ ...cluster.traffic(id), id })).map((t) => [t.id, { bytes: t.bytesSent, messages: t.messagesSent }]));
-  const kindsBefore = new Map([...cluster.network.stats().sentByKind].map(([kind, traffic]) => [kind, { ...traffic }]));
+  const before = new Map(
+    ids
+      .map((id) => ({ ...cluster.traffic(id), id }))
+      .map((t) => [t.id, { bytes: t.bytesSent, messages: t.messagesSent }]),
+  );
+  const kindsBefore = new Map(
+    [...cluster.network.stats().sentByKind].map(([kind, traffic]) => [kind, { ...traffic }]),
+  );
   cluster.runFor(WINDOW_S * 1_000);
   const perNode = ids.map((id) => {
     const start = before.get(id) as { bytes: number; messages: number };
     const now = cluster.traffic(id);
-    return { bytes: (now.bytesSent - start.bytes) / WINDOW_S, messages: (now.messagesSent - start.messages) / WINDOW_S };
+    return {
+      bytes: (now.bytesSent - start.bytes) / WINDOW_S,
+      messages: (now.messagesSent - start.messages) / WINDOW_S,
+    };
   });
   const byKind: Row["byKind"] = {};
   for (const [kind, traffic] of cluster.network.stats().sentByKind) {
     const start = kindsBefore.get(kind) ?? { bytes: 0, messages: 0 };
-    byKind[kind] = { bytesPerNodeS: (traffic.bytes - start.bytes) / WINDOW_S / n, messagesPerNodeS: (traffic.messages - start.messages) / WINDOW_S / n };
+    byKind[kind] = {
+      bytesPerNodeS: (traffic.bytes - start.bytes) / WINDOW_S / n,
+      messagesPerNodeS: (traffic.messages - start.messages) / WINDOW_S / n,
+    };
   }
   rows.push({
     n,
@@ -45,7 +57,9 @@ for (const n of SIZES) {
     messagesPerNodeS: perNode.reduce((sum, node) => sum + node.messages, 0) / n,
     byKind,
   });
-  process.stderr.write(`N=${n}: ${(rows.at(-1) as Row).meanBytesPerNodeS.toFixed(0)} B/s per node (${((performance.now() - wallStart) / 1000).toFixed(1)} s wall)\n`);
+  process.stderr.write(
+    `N=${n}: ${(rows.at(-1) as Row).meanBytesPerNodeS.toFixed(0)} B/s per node (${((performance.now() - wallStart) / 1000).toFixed(1)} s wall)\n`,
+  );
 }
 
 console.log("\nMembership traffic per node at steady state (msgpack body bytes sent)");
@@ -55,7 +69,9 @@ for (const row of rows) {
     .sort((a, b) => b[1].bytesPerNodeS - a[1].bytesPerNodeS)
     .map(([kind, traffic]) => `${kind} ${traffic.bytesPerNodeS.toFixed(0)}`)
     .join(", ");
-  console.log(`${String(row.n).padStart(6)}  ${row.meanBytesPerNodeS.toFixed(0).padStart(9)}  ${row.maxBytesPerNodeS.toFixed(0).padStart(8)}  ${row.messagesPerNodeS.toFixed(1).padStart(7)}   ${kinds}`);
+  console.log(
+    `${String(row.n).padStart(6)}  ${row.meanBytesPerNodeS.toFixed(0).padStart(9)}  ${row.maxBytesPerNodeS.toFixed(0).padStart(8)}  ${row.messagesPerNodeS.toFixed(1).padStart(7)}   ${kinds}`,
+  );
 }
 
 const at1000 = rows.find((row) => row.n === 1_000);
@@ -66,7 +82,14 @@ const written = await writeBenchReport({
   parameters: { sizes: SIZES, windowS: WINDOW_S },
   results: rows,
   targets: at1000
-    ? [{ name: "membership bytes per node per second at N=1000", target: "at most 1 KB/s", measured: `${at1000.meanBytesPerNodeS.toFixed(0)} B/s mean, ${at1000.maxBytesPerNodeS.toFixed(0)} B/s max`, met: at1000.meanBytesPerNodeS <= TARGET_BYTES_PER_S }]
+    ? [
+        {
+          name: "membership bytes per node per second at N=1000",
+          target: "at most 1 KB/s",
+          measured: `${at1000.meanBytesPerNodeS.toFixed(0)} B/s mean, ${at1000.maxBytesPerNodeS.toFixed(0)} B/s max`,
+          met: at1000.meanBytesPerNodeS <= TARGET_BYTES_PER_S,
+        },
+      ]
     : [],
   chart: {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
@@ -75,7 +98,11 @@ const written = await writeBenchReport({
     height: 300,
     data: {
       values: rows.flatMap((row) => [
-        ...Object.entries(row.byKind).map(([kind, traffic]) => ({ n: String(row.n), kind, bytes: traffic.bytesPerNodeS })),
+        ...Object.entries(row.byKind).map(([kind, traffic]) => ({
+          n: String(row.n),
+          kind,
+          bytes: traffic.bytesPerNodeS,
+        })),
       ]),
     },
     mark: "bar",

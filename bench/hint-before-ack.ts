@@ -1,25 +1,26 @@
-// bench/hint-before-ack.ts — what committing a hint before every acknowledgement costs (issue 21 §4):
-// node CPU per quorum PUT with `--hint-before-ack off` (today's order: a hint only once the write's
-// round ends) and `on` (hints for the replicas that have not answered yet, committed before the
-// answer, withdrawn when they answer), side by side in one run.
+// bench/hint-before-ack.ts — what committing a hint before every acknowledgement costs (issue 21
+// §4): node CPU per quorum PUT with `--hint-before-ack off` (today's order: a hint only once the
+// write's round ends) and `on` (hints for the replicas that have not answered yet, committed before
+// the answer, withdrawn when they answer), side by side in one run.
 //
 // Run: npm run build && npx tsx bench/hint-before-ack.ts [--runs N] [--ops N]
 // Writes bench/results/hint-before-ack.json and .svg.
 //
-// How. Two 3-node local clusters (rf 3, w = quorum, as `grapevine bench --local 3` starts them), one
-// per setting, each loaded with KEYS keys of 100 B and warmed up. Then `--runs` times each cluster in
-// turn (the order alternating run by run, so drifting load on the shared machine falls on both alike;
-// only one is driven at a time) takes exactly `--ops` quorum PUTs of uniformly random keys from a
-// closed loop of 64 in flight spread over its three nodes; around each batch the CPU time (user +
-// system, /proc/<pid>/stat) of its three node processes is read. The figure is µs of node CPU per
-// PUT, summed over the coordinator and its replicas; medians over the runs. The rule of the issue:
-// adopt hint-before-ack when it costs at most ADOPTION_BOUND more than `off`. Beside it: hints
-// covered and withdrawn per PUT (from /metrics), and throughput.
+// How. Two 3-node local clusters (rf 3, w = quorum, as `grapevine bench --local 3` starts them),
+// one per setting, each loaded with KEYS keys of 100 B and warmed up. Then `--runs` times each
+// cluster in turn (the order alternating run by run, so drifting load on the shared machine falls
+// on both alike; only one is driven at a time) takes exactly `--ops` quorum PUTs of uniformly
+// random keys from a closed loop of 64 in flight spread over its three nodes; around each batch the
+// CPU time (user + system, /proc/<pid>/stat) of its three node processes is read. The figure is µs
+// of node CPU per PUT, summed over the coordinator and its replicas; medians over the runs. The
+// rule of the issue: adopt hint-before-ack when it costs at most ADOPTION_BOUND more than `off`.
+// Beside it: hints covered and withdrawn per PUT (from /metrics), and throughput.
 //
-// The cluster figure moves a lot on a machine shared with other work, so the bench also measures the
-// added work alone, in this process: CPU per held hint written and withdrawn through one LevelDB
-// store's hint batches (HINTS_PER_TURN per event-loop turn, as under load), beside CPU per record of
-// the store's own write batches of the same size: the hint path's cost in the unit a PUT pays it.
+// The cluster figure moves a lot on a machine shared with other work, so the bench also measures
+// the added work alone, in this process: CPU per held hint written and withdrawn through one
+// LevelDB store's hint batches (HINTS_PER_TURN per event-loop turn, as under load), beside CPU per
+// record of the store's own write batches of the same size: the hint path's cost in the unit a PUT
+// pays it.
 
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -52,13 +53,22 @@ const MICRO_TURNS = 2_000;
 const HINTS_PER_TURN = 16;
 
 /** µs of this process's CPU per held hint written then withdrawn, and per data record written. */
-async function microCosts(): Promise<{ usPerHintWrittenAndWithdrawn: number; usPerDataRecord: number }> {
+async function microCosts(): Promise<{
+  usPerHintWrittenAndWithdrawn: number;
+  usPerDataRecord: number;
+}> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "grapevine-hba-"));
   const store = await openLevelStore({ dataDir: dir, sync: false });
   try {
     const hints = await store.openHints();
     const value = benchValue(VALUE_BYTES, SEED);
-    const record = { value, contentType: "application/octet-stream", timestampUs: 1, writer: "node1", tombstone: false };
+    const record = {
+      value,
+      contentType: "application/octet-stream",
+      timestampUs: 1,
+      writer: "node1",
+      tombstone: false,
+    };
     const encodedRecord = encodeRecord(record);
     const cpuUs = (): number => {
       const usage = process.cpuUsage();
@@ -69,18 +79,31 @@ async function microCosts(): Promise<{ usPerHintWrittenAndWithdrawn: number; usP
     for (let turn = 0; turn < MICRO_TURNS; turn++) {
       const startHints = cpuUs();
       const held = Array.from({ length: HINTS_PER_TURN }, (_, index) =>
-        hints.hold({ target: `node${2 + (index % 2)}`, key: `hba-${turn}-${index}`, encodedRecord, createdMs: turn }),
+        hints.hold({
+          target: `node${2 + (index % 2)}`,
+          key: `hba-${turn}-${index}`,
+          encodedRecord,
+          createdMs: turn,
+        }),
       );
       await Promise.all(held.map((hint) => hint.stored));
       for (const hint of held) hint.withdraw();
       await hints.flush();
       const startData = cpuUs();
       hintUs += startData - startHints;
-      await store.apply(Array.from({ length: HINTS_PER_TURN }, (_, index) => ({ key: `hba-${turn}-${index}`, record: { ...record, timestampUs: turn + 1 } })));
+      await store.apply(
+        Array.from({ length: HINTS_PER_TURN }, (_, index) => ({
+          key: `hba-${turn}-${index}`,
+          record: { ...record, timestampUs: turn + 1 },
+        })),
+      );
       dataUs += cpuUs() - startData;
     }
     const count = MICRO_TURNS * HINTS_PER_TURN;
-    return { usPerHintWrittenAndWithdrawn: Number((hintUs / count).toFixed(2)), usPerDataRecord: Number((dataUs / count).toFixed(2)) };
+    return {
+      usPerHintWrittenAndWithdrawn: Number((hintUs / count).toFixed(2)),
+      usPerDataRecord: Number((dataUs / count).toFixed(2)),
+    };
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
@@ -104,7 +127,8 @@ function cpuSecondsOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
-const nodesCpuSeconds = (pids: readonly number[]): number => pids.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0);
+const nodesCpuSeconds = (pids: readonly number[]): number =>
+  pids.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0);
 
 /** mulberry32: every run draws the same keys. */
 function randomFrom(seed: number): () => number {
@@ -123,19 +147,32 @@ async function metricTotal(urls: readonly string[], name: string): Promise<numbe
   let total = 0;
   for (const url of urls) {
     const text = await (await fetch(`${url}/metrics`)).text();
-    for (const match of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([\\d.e+-]+)$`, "gm"))) total += Number(match[1]);
+    for (const match of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([\\d.e+-]+)$`, "gm")))
+      total += Number(match[1]);
   }
   return total;
 }
 
 /** Exactly `count` quorum PUTs, CONCURRENCY in flight; returns the failures. */
-async function puts(client: KvClient, count: number, value: Buffer, pickKey: () => number): Promise<number> {
+async function puts(
+  client: KvClient,
+  count: number,
+  value: Buffer,
+  pickKey: () => number,
+): Promise<number> {
   let next = 0;
   let failed = 0;
   const worker = async (workerIndex: number): Promise<void> => {
     while (next < count) {
       next += 1;
-      if ((await client.put(workerIndex % client.nodeCount, writePath(`hba-${pickKey()}`, "quorum"), value)) !== null) failed += 1;
+      if (
+        (await client.put(
+          workerIndex % client.nodeCount,
+          writePath(`hba-${pickKey()}`, "quorum"),
+          value,
+        )) !== null
+      )
+        failed += 1;
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, (_, index) => worker(index)));
@@ -171,11 +208,21 @@ async function startTarget(setting: Setting): Promise<Target> {
   });
   clusters.push(cluster);
   await checkNodesServe(cluster.urls);
-  const client = new KvClient({ urls: cluster.urls, connectionsPerNode: Math.ceil(CONCURRENCY / cluster.urls.length), requestTimeoutMs: REQUEST_TIMEOUT_MS });
+  const client = new KvClient({
+    urls: cluster.urls,
+    connectionsPerNode: Math.ceil(CONCURRENCY / cluster.urls.length),
+    requestTimeoutMs: REQUEST_TIMEOUT_MS,
+  });
   return { setting, cluster, client, samples: [] };
 }
 
-async function measure(target: Target, run: number, ops: number, value: Buffer, pickKey: () => number): Promise<Sample> {
+async function measure(
+  target: Target,
+  run: number,
+  ops: number,
+  value: Buffer,
+  pickKey: () => number,
+): Promise<Sample> {
   const { pids, urls } = target.cluster;
   const loadAverage = os.loadavg()[0] ?? 0;
   const coveredBefore = await metricTotal(urls, "grapevine_hints_covered_total");
@@ -210,7 +257,12 @@ if (!existsSync(path.join(REPO_ROOT, "dist", "cli", "main.js"))) {
   process.stderr.write("hint-before-ack: run `npm run build` first: the nodes run from dist/\n");
   process.exit(2);
 }
-console.log(`hint-before-ack: ${runs} runs of ${ops} quorum PUTs per setting; load average ${os.loadavg().map((v) => v.toFixed(2)).join(" ")}`);
+console.log(
+  `hint-before-ack: ${runs} runs of ${ops} quorum PUTs per setting; load average ${os
+    .loadavg()
+    .map((v) => v.toFixed(2))
+    .join(" ")}`,
+);
 const clusters: LocalCluster[] = [];
 process.once("SIGINT", () => {
   void Promise.all(clusters.map((cluster) => cluster.stop())).then(() => process.exit(130));
@@ -255,7 +307,10 @@ const medians = Object.fromEntries(
       withdrawnPerPut: Number(median(target.samples.map((s) => s.withdrawnPerPut)).toFixed(3)),
     },
   ]),
-) as Record<Setting, { usPerPut: number; putsPerS: number; coveredPerPut: number; withdrawnPerPut: number }>;
+) as Record<
+  Setting,
+  { usPerPut: number; putsPerS: number; coveredPerPut: number; withdrawnPerPut: number }
+>;
 const extra = (medians.on.usPerPut - medians.off.usPerPut) / medians.off.usPerPut;
 const adopted = extra <= ADOPTION_BOUND;
 console.log(
@@ -273,19 +328,31 @@ console.log(
 const chart: TopLevelSpec = {
   $schema: "https://vega.github.io/schema/vega-lite/v5.json",
   title: `Node CPU per quorum PUT, --hint-before-ack off / on (3 nodes, rf 3, ${VALUE_BYTES} B, ${CONCURRENCY} in flight; bars: median, dots: runs)`,
-  data: { values: targets.flatMap((target) => target.samples.map((s) => ({ setting: s.setting, usPerPut: s.usPerPut }))) },
+  data: {
+    values: targets.flatMap((target) =>
+      target.samples.map((s) => ({ setting: s.setting, usPerPut: s.usPerPut })),
+    ),
+  },
   layer: [
     {
       mark: "bar",
       encoding: {
         x: { field: "setting", type: "nominal", sort: [...SETTINGS], title: "--hint-before-ack" },
-        y: { aggregate: "median", field: "usPerPut", type: "quantitative", title: "µs of node CPU per PUT (sum of 3 nodes)" },
+        y: {
+          aggregate: "median",
+          field: "usPerPut",
+          type: "quantitative",
+          title: "µs of node CPU per PUT (sum of 3 nodes)",
+        },
         color: { field: "setting", type: "nominal", legend: null },
       },
     },
     {
       mark: { type: "point", filled: true, color: "black", size: 20 },
-      encoding: { x: { field: "setting", type: "nominal", sort: [...SETTINGS] }, y: { field: "usPerPut", type: "quantitative" } },
+      encoding: {
+        x: { field: "setting", type: "nominal", sort: [...SETTINGS] },
+        y: { field: "usPerPut", type: "quantitative" },
+      },
     },
   ],
 };
@@ -295,7 +362,17 @@ const written = await writeBenchReport({
   description:
     "µs of CPU (user + system, summed over the 3 node processes) per completed quorum PUT of 100 B values, 64 in flight, " +
     "with hints committed before the acknowledgement (on) and after the write's round (off); two clusters measured in turn, median over runs.",
-  parameters: { runs, opsPerRun: ops, keys: KEYS, valueBytes: VALUE_BYTES, concurrency: CONCURRENCY, level: "quorum", rf: 3, nodes: 3, seed: SEED },
+  parameters: {
+    runs,
+    opsPerRun: ops,
+    keys: KEYS,
+    valueBytes: VALUE_BYTES,
+    concurrency: CONCURRENCY,
+    level: "quorum",
+    rf: 3,
+    nodes: 3,
+    seed: SEED,
+  },
   targets: [
     {
       name: "extra node CPU per quorum PUT with hint-before-ack",

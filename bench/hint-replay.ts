@@ -1,17 +1,18 @@
-// bench/hint-replay.ts — how long a returning replica takes to receive its hints, and what the replay
-// costs client traffic.
+// bench/hint-replay.ts — how long a returning replica takes to receive its hints, and what the
+// replay costs client traffic.
 //
 // Per hint count (10k and 100k by default), on a fresh 3-node cluster of real `grapevine start`
-// processes on 127.0.0.1 (rf 3: every node replicates every key): node3 is SIGSTOPped and, once node1
-// sees it down, N distinct keys (100-byte values) are written at w=quorum through node1, which so
-// holds N hints for node3. A client load then starts (8 workers, 50% reads at r=quorum, 50% writes at
-// w=quorum, 1,000 other keys, through node1 and node2), node3 gets SIGCONT, and node1's
-// grapevine_hints_pending{peer="node3"} is polled every 100 ms until 0. Figures: seconds from SIGCONT
-// to every hint replayed (and from node1 seeing node3 live), and the load's p99 latency during the
-// replay against the same load on the same cluster, with the same data, for the same time right
-// after the replay (no replay running). Target (issue 3): p99 during replay under 1.5× the baseline.
-// The cluster idles 10 s after the fill (its compactions settle) and the load warms up 6 s before
-// SIGCONT; the p99 of its last 3 s before the return (node3 still stopped) is kept too.
+// processes on 127.0.0.1 (rf 3: every node replicates every key): node3 is SIGSTOPped and, once
+// node1 sees it down, N distinct keys (100-byte values) are written at w=quorum through node1,
+// which so holds N hints for node3. A client load then starts (8 workers, 50% reads at r=quorum,
+// 50% writes at w=quorum, 1,000 other keys, through node1 and node2), node3 gets SIGCONT, and
+// node1's grapevine_hints_pending{peer="node3"} is polled every 100 ms until 0. Figures: seconds
+// from SIGCONT to every hint replayed (and from node1 seeing node3 live), and the load's p99
+// latency during the replay against the same load on the same cluster, with the same data, for the
+// same time right after the replay (no replay running). Target (issue 3): p99 during replay under
+// 1.5× the baseline. The cluster idles 10 s after the fill (its compactions settle) and the load
+// warms up 6 s before SIGCONT; the p99 of its last 3 s before the return (node3 still stopped) is
+// kept too.
 //
 // Usage: npm run build && npx tsx bench/hint-replay.ts [--hints 10000,100000] [--rounds 3]
 // (--rounds applies to counts up to 20k; larger counts run once: a 100k round takes ~3 minutes.)
@@ -62,7 +63,12 @@ function startLoad(nodes: readonly ClusterNode[]): { stop: () => Promise<LoadSam
         const answer =
           Math.random() < 0.5
             ? await kv(node.url, "GET", key, { query: "r=quorum", timeoutMs: 5_000 })
-            : await kv(node.url, "PUT", key, { query: "w=quorum", body: `${worker}:${sequence++}`, contentType: "text/plain", timeoutMs: 5_000 });
+            : await kv(node.url, "PUT", key, {
+                query: "w=quorum",
+                body: `${worker}:${sequence++}`,
+                contentType: "text/plain",
+                timeoutMs: 5_000,
+              });
         ok = answer.status === 200 || answer.status === 204 || answer.status === 404;
       } catch {
         ok = false;
@@ -80,33 +86,55 @@ function startLoad(nodes: readonly ClusterNode[]): { stop: () => Promise<LoadSam
 }
 
 async function pendingFor(node: ClusterNode, peer: string): Promise<number> {
-  const text = (await kv(node.url, "GET", "", { rawPath: "/metrics", timeoutMs: 3_000 })).body.toString();
+  const text = (
+    await kv(node.url, "GET", "", { rawPath: "/metrics", timeoutMs: 3_000 })
+  ).body.toString();
   const match = new RegExp(`^grapevine_hints_pending\\{peer="${peer}"\\} (\\d+)$`, "m").exec(text);
   return match === null ? 0 : Number(match[1]);
 }
 
 /** node1's grapevine_hints_dropped_total by reason. */
 async function droppedHints(node: ClusterNode): Promise<Record<string, number>> {
-  const text = (await kv(node.url, "GET", "", { rawPath: "/metrics", timeoutMs: 3_000 })).body.toString();
+  const text = (
+    await kv(node.url, "GET", "", { rawPath: "/metrics", timeoutMs: 3_000 })
+  ).body.toString();
   const dropped: Record<string, number> = {};
-  for (const match of text.matchAll(/^grapevine_hints_dropped_total\{reason="([^"]+)"\} (\d+)$/gm)) dropped[match[1] as string] = Number(match[2]);
+  for (const match of text.matchAll(/^grapevine_hints_dropped_total\{reason="([^"]+)"\} (\d+)$/gm))
+    dropped[match[1] as string] = Number(match[2]);
   return dropped;
 }
 
 async function sees(observer: ClusterNode, subject: string, live: boolean): Promise<boolean> {
-  const view = (await kv(observer.url, "GET", "", { rawPath: "/cluster/status", timeoutMs: 3_000 })).body.toString();
-  return (JSON.parse(view) as ClusterStatusBody).members.find((member) => member.id === subject)?.live === live;
+  const view = (
+    await kv(observer.url, "GET", "", { rawPath: "/cluster/status", timeoutMs: 3_000 })
+  ).body.toString();
+  return (
+    (JSON.parse(view) as ClusterStatusBody).members.find((member) => member.id === subject)
+      ?.live === live
+  );
 }
 
-function p99Of(samples: readonly LoadSample[], fromMs: number, toMs: number): { p50: number; p99: number; ops: number; errors: number } {
+function p99Of(
+  samples: readonly LoadSample[],
+  fromMs: number,
+  toMs: number,
+): { p50: number; p99: number; ops: number; errors: number } {
   const window = samples.filter((sample) => sample.startMs >= fromMs && sample.startMs < toMs);
   const latencies = window.filter((sample) => sample.ok).map((sample) => sample.latencyMs);
-  return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), ops: window.length, errors: window.filter((sample) => !sample.ok).length };
+  return {
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+    ops: window.length,
+    errors: window.filter((sample) => !sample.ok).length,
+  };
 }
 
 interface RoundResult {
   readonly hints: number;
-  /** Hints node1 held when node3 returned (writes whose hint was dropped under load are not among them). */
+  /**
+   * Hints node1 held when node3 returned (writes whose hint was dropped under load are not among
+   * them).
+   */
   readonly pending: number;
   readonly dropped: Record<string, number>;
   readonly round: number;
@@ -115,7 +143,9 @@ interface RoundResult {
   readonly replayFromLiveS: number;
   readonly duringReplay: { p50: number; p99: number; ops: number; errors: number };
   readonly baseline: { p50: number; p99: number; ops: number; errors: number };
-  /** The same load in the last seconds before the replica returned (node3 stopped, 2 of 3 replicas). */
+  /**
+   * The same load in the last seconds before the replica returned (node3 stopped, 2 of 3 replicas).
+   */
   readonly beforeReturn: { p50: number; p99: number; ops: number; errors: number };
   readonly p99Ratio: number;
   readonly loadAverage1m: number;
@@ -127,13 +157,21 @@ async function runRound(hints: number, round: number): Promise<RoundResult> {
     const seed = await cluster.start({ id: "node1" });
     await cluster.startAll(["node2", "node3"].map((id) => ({ id, seeds: [seed.address] })));
     const [node1, node2] = [cluster.node("node1"), cluster.node("node2")];
-    // Live is not enough: until node3 is normal in node1's ring it replicates nothing, and no hint is kept for it.
+    // Live is not enough: until node3 is normal in node1's ring it replicates nothing, and no hint
+    // is kept for it.
     await waitFor(
       async () => {
-        const views = await Promise.all([node1, node2].map((node) => kv(node.url, "GET", "", { rawPath: "/cluster/status", timeoutMs: 3_000 })));
+        const views = await Promise.all(
+          [node1, node2].map((node) =>
+            kv(node.url, "GET", "", { rawPath: "/cluster/status", timeoutMs: 3_000 }),
+          ),
+        );
         return views.every((answer) => {
           const members = (JSON.parse(answer.body.toString()) as ClusterStatusBody).members;
-          return members.length === 3 && members.every((member) => member.live && member.state === "normal");
+          return (
+            members.length === 3 &&
+            members.every((member) => member.live && member.state === "normal")
+          );
         });
       },
       { timeoutMs: 30_000, what: "3 live normal members on node1 and node2" },
@@ -141,16 +179,24 @@ async function runRound(hints: number, round: number): Promise<RoundResult> {
     // Detectors need a window of heartbeats before a pause is judged the usual way.
     await sleep(3_000);
     await cluster.pause("node3");
-    await waitFor(() => sees(node1, "node3", false), { timeoutMs: 30_000, what: "node1 to see node3 down" });
+    await waitFor(() => sees(node1, "node3", false), {
+      timeoutMs: 30_000,
+      what: "node1 to see node3 down",
+    });
 
     const fillStart = performance.now();
     const keys = Array.from({ length: hints }, (_, i) => `hinted-${i}`);
     await inParallel(keys, FILL_CONCURRENCY, async (key) => {
-      const answer = await kv(node1.url, "PUT", key, { query: "w=quorum", body: VALUE, contentType: "text/plain", timeoutMs: 10_000 });
+      const answer = await kv(node1.url, "PUT", key, {
+        query: "w=quorum",
+        body: VALUE,
+        contentType: "text/plain",
+        timeoutMs: 10_000,
+      });
       if (answer.status !== 204) throw new Error(`filling: PUT ${key} answered ${answer.status}`);
     });
-    // Hints are stored once each write settles; wait until node1's count holds still. Under load some
-    // may be dropped (counted by reason): the round then replays the hints that were kept.
+    // Hints are stored once each write settles; wait until node1's count holds still. Under load
+    // some may be dropped (counted by reason): the round then replays the hints that were kept.
     let last = -1;
     const pending = await waitFor(
       async () => {
@@ -162,11 +208,14 @@ async function runRound(hints: number, round: number): Promise<RoundResult> {
       { timeoutMs: 60_000, intervalMs: 1_000, what: "node1's hints for node3 to hold still" },
     );
     const dropped = await droppedHints(node1);
-    if (pending !== hints) process.stderr.write(`${hints} writes left ${pending} hints pending on node1; dropped: ${JSON.stringify(dropped)}\n`);
+    if (pending !== hints)
+      process.stderr.write(
+        `${hints} writes left ${pending} hints pending on node1; dropped: ${JSON.stringify(dropped)}\n`,
+      );
     const fillS = (performance.now() - fillStart) / 1000;
 
-    // The fill's LevelDB compactions and garbage must not land in the replay window: idle first, then
-    // warm the load up (node3 still stopped) so both windows measure a warm client.
+    // The fill's LevelDB compactions and garbage must not land in the replay window: idle first,
+    // then warm the load up (node3 still stopped) so both windows measure a warm client.
     await sleep(IDLE_AFTER_FILL_MS);
     const load = startLoad([node1, node2]);
     await sleep(LOAD_WARMUP_MS);
@@ -248,7 +297,16 @@ const written = await writeBenchReport({
     "3 real grapevine processes on 127.0.0.1 (rf 3). node3 SIGSTOPped, N keys written at w=quorum through node1 (N hints for node3), then a client load " +
     "(8 workers, 50/50 r=quorum reads and w=quorum writes over 1,000 keys, via node1 and node2) runs while node3 gets SIGCONT; node1's pending hints " +
     "for node3 polled every 100 ms until 0. p99 of the load during the replay vs the same load right after it, for as long (at least 10 s).",
-  parameters: { idleAfterFillMs: IDLE_AFTER_FILL_MS, loadWarmupMs: LOAD_WARMUP_MS, hintCounts: HINT_COUNTS, rounds: ROUNDS, repeatCountMax: REPEAT_COUNT_MAX, loadWorkers: LOAD_WORKERS, loadKeys: LOAD_KEYS, valueBytes: VALUE.length },
+  parameters: {
+    idleAfterFillMs: IDLE_AFTER_FILL_MS,
+    loadWarmupMs: LOAD_WARMUP_MS,
+    hintCounts: HINT_COUNTS,
+    rounds: ROUNDS,
+    repeatCountMax: REPEAT_COUNT_MAX,
+    loadWorkers: LOAD_WORKERS,
+    loadKeys: LOAD_KEYS,
+    valueBytes: VALUE.length,
+  },
   results: { summary, rounds: results },
   targets: summary.map((row) => ({
     name: `client p99 during the replay of ${row.hints} hints`,
@@ -263,11 +321,20 @@ const written = await writeBenchReport({
       {
         width: 220,
         height: 240,
-        data: { values: summary.map((row) => ({ hints: String(row.hints), seconds: row.replayFromSigcontS })) },
+        data: {
+          values: summary.map((row) => ({
+            hints: String(row.hints),
+            seconds: row.replayFromSigcontS,
+          })),
+        },
         mark: { type: "bar" },
         encoding: {
           x: { field: "hints", type: "ordinal", title: "hints pending", sort: null },
-          y: { field: "seconds", type: "quantitative", title: "replica's return to every hint replayed (s)" },
+          y: {
+            field: "seconds",
+            type: "quantitative",
+            title: "replica's return to every hint replayed (s)",
+          },
         },
       },
       {

@@ -1,8 +1,10 @@
 // bench/ownership.ts — how evenly the ring is shared when nodes join one at a time: balanced token
 // allocation (ring/tokens.ts balancedTokens, what nodes use; replication-aware at rf 3) against
-// random tokens (randomTokens, the Dynamo "strategy 1" nodes used before), with the default 16 vnodes.
+// random tokens (randomTokens, the Dynamo "strategy 1" nodes used before), with the default 16
+// vnodes.
 //
-// Run: npx tsx bench/ownership.ts   (about half a minute on a shared 2-core machine; writes bench/results/ownership.{json,svg})
+// Run: npx tsx bench/ownership.ts (about half a minute on a shared 2-core machine; writes
+// bench/results/ownership.{json,svg})
 //
 // For each seed, a cluster grows from 1 to 32 nodes; after each join the primary ownership of every
 // node is read from the TokenMap, and its replicated ownership (the share of the ring it holds a
@@ -35,7 +37,9 @@ const REPLICATION_FACTOR = 3;
 function replicatedShares(ring: TokenMap): number[] {
   const shares = new Map<NodeId, number>();
   for (const range of replicatedRanges(ring, REPLICATION_FACTOR)) {
-    const width = Number((range.end - range.start + TOKEN_SPACE) % TOKEN_SPACE || TOKEN_SPACE) / Number(TOKEN_SPACE);
+    const width =
+      Number((range.end - range.start + TOKEN_SPACE) % TOKEN_SPACE || TOKEN_SPACE) /
+      Number(TOKEN_SPACE);
     for (const replica of range.replicas) shares.set(replica, (shares.get(replica) ?? 0) + width);
   }
   return [...shares.values()];
@@ -99,7 +103,14 @@ for (const allocator of ["balanced", "random"] as const) {
       const removed = `node-${1 + Math.floor(removal.next() * nodes)}`;
       const after = spreads(TokenMap.build(new Map([...owners].filter(([id]) => id !== removed))));
       const now = spreads(ring);
-      rows.push({ allocator, nodes, seed, ...now, primaryAfterRemoval: after.primary, replicatedAfterRemoval: after.replicated });
+      rows.push({
+        allocator,
+        nodes,
+        seed,
+        ...now,
+        primaryAfterRemoval: after.primary,
+        replicatedAfterRemoval: after.replicated,
+      });
     }
   }
 }
@@ -118,7 +129,15 @@ const summary = NODES_REPORTED.flatMap((nodes) =>
           worstDeviationWorst: Math.max(...mine.map((row) => row[kind].worstDeviation)),
         },
       ]),
-    ) as Record<(typeof KINDS)[number], { maxOverMinMedian: number; maxOverMinWorst: number; worstDeviationMedian: number; worstDeviationWorst: number }>;
+    ) as Record<
+      (typeof KINDS)[number],
+      {
+        maxOverMinMedian: number;
+        maxOverMinWorst: number;
+        worstDeviationMedian: number;
+        worstDeviationWorst: number;
+      }
+    >;
     return { allocator, nodes, ...figures };
   }),
 );
@@ -160,7 +179,9 @@ console.log(
 
 const balanced = summary.filter((row) => row.allocator === "balanced" && row.nodes >= 3);
 const balancedWorst = Math.max(...balanced.map((row) => row.primary.worstDeviationWorst));
-const balancedReplicatedWorst = Math.max(...balanced.map((row) => row.replicated.worstDeviationWorst));
+const balancedReplicatedWorst = Math.max(
+  ...balanced.map((row) => row.replicated.worstDeviationWorst),
+);
 const chart: TopLevelSpec = {
   $schema: "https://vega.github.io/schema/vega-lite/v5.json",
   title: `Ownership max/min, nodes joining one at a time, ${VNODES} vnodes, rf ${REPLICATION_FACTOR} (median of ${SEEDS.length} seeds; ideal 1.0)`,
@@ -168,17 +189,42 @@ const chart: TopLevelSpec = {
   height: 280,
   data: {
     values: rows.flatMap((row) => [
-      { nodes: row.nodes, series: `${row.allocator} tokens, primary`, ratio: row.primary.maxOverMin },
-      { nodes: row.nodes, series: `${row.allocator} tokens, replicated`, ratio: row.replicated.maxOverMin },
+      {
+        nodes: row.nodes,
+        series: `${row.allocator} tokens, primary`,
+        ratio: row.primary.maxOverMin,
+      },
+      {
+        nodes: row.nodes,
+        series: `${row.allocator} tokens, replicated`,
+        ratio: row.replicated.maxOverMin,
+      },
     ]),
   },
   layer: [
     {
       mark: { type: "line", point: true },
       encoding: {
-        x: { field: "nodes", type: "quantitative", title: "nodes", scale: { type: "log", domain: [2.5, 40] }, axis: { values: [...NODES_REPORTED] } },
-        y: { aggregate: "median", field: "ratio", type: "quantitative", title: "max/min ownership", scale: { domainMin: 0.9 } },
-        color: { field: "series", type: "nominal", title: null, legend: { orient: "bottom", columns: 2 } },
+        x: {
+          field: "nodes",
+          type: "quantitative",
+          title: "nodes",
+          scale: { type: "log", domain: [2.5, 40] },
+          axis: { values: [...NODES_REPORTED] },
+        },
+        y: {
+          aggregate: "median",
+          field: "ratio",
+          type: "quantitative",
+          title: "max/min ownership",
+          scale: { domainMin: 0.9 },
+        },
+        color: {
+          field: "series",
+          type: "nominal",
+          title: null,
+          legend: { orient: "bottom", columns: 2 },
+        },
       },
     },
     { mark: { type: "rule", strokeDash: [4, 4], color: "gray" }, encoding: { y: { datum: 1 } } },
@@ -191,7 +237,13 @@ const written = await writeBenchReport({
     `Primary and replicated (rf ${REPLICATION_FACTOR}) ownership per node as a cluster grows from 1 to ${NODES_MAX} nodes, one join at a time, ` +
     `${VNODES} vnodes each: replication-aware balanced allocation (balancedTokens) against random tokens, over ${SEEDS.length} seeds, ` +
     `and the spread left after removing one random member. Pure computation on TokenMap; join-decision time measured with performance.now().`,
-  parameters: { vnodes: VNODES, replicationFactor: REPLICATION_FACTOR, nodesMax: NODES_MAX, nodesReported: NODES_REPORTED, seeds: SEEDS },
+  parameters: {
+    vnodes: VNODES,
+    replicationFactor: REPLICATION_FACTOR,
+    nodesMax: NODES_MAX,
+    nodesReported: NODES_REPORTED,
+    seeds: SEEDS,
+  },
   targets: [
     {
       name: `every node within ±${TARGET_DEVIATION * 100}% of even primary ownership, 3..${NODES_MAX} nodes, default vnodes (balanced allocation, worst seed)`,
@@ -212,7 +264,13 @@ const written = await writeBenchReport({
       met: joinMaxMs < 1000,
     },
   ],
-  results: { summary, joinMsMedianByNodes: Object.fromEntries([...joinMs].map(([nodes, times]) => [nodes, round(median(times), 2)])), rows },
+  results: {
+    summary,
+    joinMsMedianByNodes: Object.fromEntries(
+      [...joinMs].map(([nodes, times]) => [nodes, round(median(times), 2)]),
+    ),
+    rows,
+  },
   chart,
 });
 console.log(`wrote ${written.join(", ")}`);

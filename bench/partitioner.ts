@@ -1,12 +1,14 @@
 // bench/partitioner.ts — how fast keys become tokens, and how evenly random vnodes share the ring.
 //
-// Run: npx tsx bench/partitioner.ts   (about ten seconds; writes bench/results/partitioner.{json,svg})
+// Run: npx tsx bench/partitioner.ts (about ten seconds; writes
+// bench/results/partitioner.{json,svg})
 //
-// 1. tokenOf speed: ns per key for short keys ("user:12345") and for 16–64 byte keys, median of 5 runs.
-//    Lookups too: ownerOf and replicasFor (rf 3) per call on a 32-node ring, median of 5 runs.
+// 1. tokenOf speed: ns per key for short keys ("user:12345") and for 16–64 byte keys, median of 5
+//    runs. Lookups too: ownerOf and replicasFor (rf 3) per call on a 32-node ring, median of 5
+//    runs.
 // 2. Spread: for N = 3, 6, 12, 32 nodes with 16 random vnodes each and several seeds, the max/min
-//    ratio of keys per node over 200k keys, and the max/min ratio of ownership fractions. The ideal is
-//    1.0; random tokens give roughly 1 ± 1/sqrt(vnodes) per node, so the ratio grows with N.
+//    ratio of keys per node over 200k keys, and the max/min ratio of ownership fractions. The ideal
+//    is 1.0; random tokens give roughly 1 ± 1/sqrt(vnodes) per node, so the ratio grows with N.
 
 import { performance } from "node:perf_hooks";
 import Table from "cli-table3";
@@ -36,7 +38,10 @@ function mediumKey(index: number): string {
 }
 
 /** ns per call of `work` over `count` items, median of RUNS runs after one warm-up. */
-function measureNs(count: number, work: () => number): { nsPerOp: number; runsNs: number[]; checksum: number } {
+function measureNs(
+  count: number,
+  work: () => number,
+): { nsPerOp: number; runsNs: number[]; checksum: number } {
   let checksum = work();
   const runsNs: number[] = [];
   for (let run = 0; run < RUNS; run++) {
@@ -56,7 +61,8 @@ function hashAll(keys: readonly string[]): number {
 function ringOf(nodeCount: number, seed: number): TokenMap {
   const owners = new Map<NodeId, Token[]>();
   // Each node draws from its own seeded stream, as each real node does from its own seed.
-  for (let node = 0; node < nodeCount; node++) owners.set(`node-${node}`, randomTokens(createRandom(seed * 1_000_003 + node), VNODES));
+  for (let node = 0; node < nodeCount; node++)
+    owners.set(`node-${node}`, randomTokens(createRandom(seed * 1_000_003 + node), VNODES));
   return TokenMap.build(owners);
 }
 
@@ -65,7 +71,10 @@ function ratio(values: readonly number[]): number {
 }
 
 // 1. Speed.
-const shortKeys = Array.from({ length: SPEED_KEY_COUNT }, (_, i) => `user:${10_000 + (i % 90_000)}`);
+const shortKeys = Array.from(
+  { length: SPEED_KEY_COUNT },
+  (_, i) => `user:${10_000 + (i % 90_000)}`,
+);
 const mediumKeys = Array.from({ length: SPEED_KEY_COUNT }, (_, i) => mediumKey(i));
 const shortSpeed = measureNs(SPEED_KEY_COUNT, () => hashAll(shortKeys));
 const mediumSpeed = measureNs(SPEED_KEY_COUNT, () => hashAll(mediumKeys));
@@ -79,7 +88,8 @@ const ownerOfSpeed = measureNs(lookupTokens.length, () => {
 });
 const replicasForSpeed = measureNs(lookupTokens.length, () => {
   let length = 0;
-  for (const token of lookupTokens) length += replicasFor(lookupRing, token, LOOKUP_REPLICATION_FACTOR).length;
+  for (const token of lookupTokens)
+    length += replicasFor(lookupRing, token, LOOKUP_REPLICATION_FACTOR).length;
   return length;
 });
 
@@ -125,14 +135,35 @@ const spreadSummary = NODE_COUNTS.map((nodeCount) => {
 const round = (value: number, digits = 2): number => Number(value.toFixed(digits));
 const speedTable = new Table({ head: ["operation", "ns/op (median of 5)", "runs"] });
 speedTable.push(
-  ["tokenOf, short keys (user:NNNNN)", round(shortSpeed.nsPerOp, 1), shortSpeed.runsNs.map((v) => round(v, 0)).join(" ")],
-  ["tokenOf, 16-64 byte keys", round(mediumSpeed.nsPerOp, 1), mediumSpeed.runsNs.map((v) => round(v, 0)).join(" ")],
-  [`ownerOf, ${LOOKUP_NODE_COUNT}x${VNODES} ring`, round(ownerOfSpeed.nsPerOp, 1), ownerOfSpeed.runsNs.map((v) => round(v, 0)).join(" ")],
-  [`replicasFor rf ${LOOKUP_REPLICATION_FACTOR}, same ring`, round(replicasForSpeed.nsPerOp, 1), replicasForSpeed.runsNs.map((v) => round(v, 0)).join(" ")],
+  [
+    "tokenOf, short keys (user:NNNNN)",
+    round(shortSpeed.nsPerOp, 1),
+    shortSpeed.runsNs.map((v) => round(v, 0)).join(" "),
+  ],
+  [
+    "tokenOf, 16-64 byte keys",
+    round(mediumSpeed.nsPerOp, 1),
+    mediumSpeed.runsNs.map((v) => round(v, 0)).join(" "),
+  ],
+  [
+    `ownerOf, ${LOOKUP_NODE_COUNT}x${VNODES} ring`,
+    round(ownerOfSpeed.nsPerOp, 1),
+    ownerOfSpeed.runsNs.map((v) => round(v, 0)).join(" "),
+  ],
+  [
+    `replicasFor rf ${LOOKUP_REPLICATION_FACTOR}, same ring`,
+    round(replicasForSpeed.nsPerOp, 1),
+    replicasForSpeed.runsNs.map((v) => round(v, 0)).join(" "),
+  ],
 );
 console.log(speedTable.toString());
 const spreadTable = new Table({
-  head: ["nodes", `keys max/min (median, worst of ${SEEDS.length} seeds)`, "ownership max/min (median, worst)", "ideal"],
+  head: [
+    "nodes",
+    `keys max/min (median, worst of ${SEEDS.length} seeds)`,
+    "ownership max/min (median, worst)",
+    "ideal",
+  ],
 });
 for (const row of spreadSummary) {
   spreadTable.push([
@@ -146,8 +177,18 @@ console.log(spreadTable.toString());
 
 // Report.
 const chartValues = spreadRows.flatMap((row) => [
-  { nodes: row.nodes, seed: row.seed, measure: "ownership max/min", ratio: row.ownershipMaxOverMin },
-  { nodes: row.nodes, seed: row.seed, measure: `keys max/min (${SPREAD_KEY_COUNT / 1000}k keys)`, ratio: row.keysMaxOverMin },
+  {
+    nodes: row.nodes,
+    seed: row.seed,
+    measure: "ownership max/min",
+    ratio: row.ownershipMaxOverMin,
+  },
+  {
+    nodes: row.nodes,
+    seed: row.seed,
+    measure: `keys max/min (${SPREAD_KEY_COUNT / 1000}k keys)`,
+    ratio: row.keysMaxOverMin,
+  },
 ]);
 const chart: TopLevelSpec = {
   $schema: "https://vega.github.io/schema/vega-lite/v5.json",
@@ -159,9 +200,26 @@ const chart: TopLevelSpec = {
     {
       mark: { type: "line", point: true },
       encoding: {
-        x: { field: "nodes", type: "quantitative", title: "nodes", scale: { type: "log", domain: [2, 40] }, axis: { values: [...NODE_COUNTS] } },
-        y: { aggregate: "median", field: "ratio", type: "quantitative", title: `max/min (median of ${SEEDS.length} seeds)`, scale: { domainMin: 0.9 } },
-        color: { field: "measure", type: "nominal", title: null, legend: { labelLimit: 320, orient: "bottom" } },
+        x: {
+          field: "nodes",
+          type: "quantitative",
+          title: "nodes",
+          scale: { type: "log", domain: [2, 40] },
+          axis: { values: [...NODE_COUNTS] },
+        },
+        y: {
+          aggregate: "median",
+          field: "ratio",
+          type: "quantitative",
+          title: `max/min (median of ${SEEDS.length} seeds)`,
+          scale: { domainMin: 0.9 },
+        },
+        color: {
+          field: "measure",
+          type: "nominal",
+          title: null,
+          legend: { labelLimit: 320, orient: "bottom" },
+        },
       },
     },
     {
@@ -199,7 +257,12 @@ const written = await writeBenchReport({
       tokenOfMediumKeysNs: mediumSpeed.nsPerOp,
       ownerOfNs: ownerOfSpeed.nsPerOp,
       replicasForNs: replicasForSpeed.nsPerOp,
-      runsNs: { tokenOfShortKeys: shortSpeed.runsNs, tokenOfMediumKeys: mediumSpeed.runsNs, ownerOf: ownerOfSpeed.runsNs, replicasFor: replicasForSpeed.runsNs },
+      runsNs: {
+        tokenOfShortKeys: shortSpeed.runsNs,
+        tokenOfMediumKeys: mediumSpeed.runsNs,
+        ownerOf: ownerOfSpeed.runsNs,
+        replicasFor: replicasForSpeed.runsNs,
+      },
     },
     spread: { summary: spreadSummary, rows: spreadRows },
   },

@@ -1,27 +1,29 @@
-// bench/repair.ts — the figures of issue 4: what `grapevine repair` costs, against a naive exchange.
+// bench/repair.ts — the figures of issue 4: what `grapevine repair` costs, against a naive
+// exchange.
 //
 // Run: npm run build && npx tsx bench/repair.ts [--keys 100000,1000000] [--levels 0,0.001,0.01,0.1]
 //      [--load-s 5] [--warmup-s 3] [--concurrency 8]
 // Writes bench/results/repair.json and repair.svg.
 //
 // Setup, per key count N and divergence level d. Three data dirs are built in this process with the
-// store itself (openLevelStore + apply: loading 1M keys over HTTP on two cores takes too long): N keys
-// of 100-byte values, identical on node1 and node2. On node3, d·N keys diverge, a third each: missing
-// (written while node3 was down), older (node3 holds a previous version), deleted (node1 and node2
-// hold a newer tombstone; node3 still the live value). Three `grapevine start` processes (rf 3, 16
-// vnodes, hints and background repair off) then open those dirs, and once all three see each other
-// live, a repair is started on node3 (POST /admin/repair, as `grapevine repair` does) and polled.
+// store itself (openLevelStore + apply: loading 1M keys over HTTP on two cores takes too long): N
+// keys of 100-byte values, identical on node1 and node2. On node3, d·N keys diverge, a third each:
+// missing (written while node3 was down), older (node3 holds a previous version), deleted (node1
+// and node2 hold a newer tombstone; node3 still the live value). Three `grapevine start` processes
+// (rf 3, 16 vnodes, hints and background repair off) then open those dirs, and once all three see
+// each other live, a repair is started on node3 (POST /admin/repair, as `grapevine repair` does)
+// and polled.
 //
-// Measured: the repair's seconds (the job's own clock), its message body bytes both ways (counted by
-// the session, HTTP headers excluded: ~150 B per round trip more), round trips, keys moved; and,
+// Measured: the repair's seconds (the job's own clock), its message body bytes both ways (counted
+// by the session, HTTP headers excluded: ~150 B per round trip more), round trips, keys moved; and,
 // for scale, the divergent records' own size (key + encoded record of the version that wins) and a
-// naive full exchange: for each of node3's two peers, both full lists of keys and versions
-// (msgpack [key, timestamp, 8-byte hash] per key, measured by encoding them), plus the divergent
-// records once. Client latency: a closed loop of `--concurrency` GETs at r=one on random keys that do
-// not diverge (so read repair cannot mend the divergence first), spread over the three nodes, for `--load-s`
-// seconds before the repair (after `--warmup-s` seconds of the same load, not measured), and again
-// while the repair runs; p99 of each window.
-// After the repair, every divergent key is read back at r=one from node3 and checked.
+// naive full exchange: for each of node3's two peers, both full lists of keys and versions (msgpack
+// [key, timestamp, 8-byte hash] per key, measured by encoding them), plus the divergent records
+// once. Client latency: a closed loop of `--concurrency` GETs at r=one on random keys that do not
+// diverge (so read repair cannot mend the divergence first), spread over the three nodes, for
+// `--load-s` seconds before the repair (after `--warmup-s` seconds of the same load, not measured),
+// and again while the repair runs; p99 of each window. After the repair, every divergent key is
+// read back at r=one from node3 and checked.
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { cp, mkdtemp, rm } from "node:fs/promises";
@@ -35,7 +37,12 @@ import { createRandom, randomInt } from "../src/core/random.js";
 import { findFreePortRange } from "../src/cli/bench/local-cluster.js";
 import { encodePeerBody } from "../src/net/codec.js";
 import { tokenOf } from "../src/ring/partitioner.js";
-import { encodeRecord, tombstoneRecord, type KeyedRecord, type StoredRecord } from "../src/storage/record.js";
+import {
+  encodeRecord,
+  tombstoneRecord,
+  type KeyedRecord,
+  type StoredRecord,
+} from "../src/storage/record.js";
 import { openLevelStore } from "../src/storage/store.js";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -61,30 +68,46 @@ const keyOf = (i: number): string => `key-${String(i).padStart(8, "0")}`;
 function valueOf(i: number, version: number): Buffer {
   const value = Buffer.alloc(VALUE_BYTES);
   value.write(`${i}:${version}:`, "utf8");
-  for (let at = 16; at < VALUE_BYTES; at += 4) value.writeUInt32LE(((i + 1) * 2654435761 + at * (version + 7)) >>> 0, at);
+  for (let at = 16; at < VALUE_BYTES; at += 4)
+    value.writeUInt32LE(((i + 1) * 2654435761 + at * (version + 7)) >>> 0, at);
   return value;
 }
 
 function baseRecord(i: number): StoredRecord {
-  return { value: valueOf(i, 1), contentType: "application/octet-stream", timestampUs: T0 + i, writer: "node1", tombstone: false };
+  return {
+    value: valueOf(i, 1),
+    contentType: "application/octet-stream",
+    timestampUs: T0 + i,
+    writer: "node1",
+    tombstone: false,
+  };
 }
 
-async function applyAll(dataDir: string, count: number, make: (index: number) => KeyedRecord): Promise<void> {
+async function applyAll(
+  dataDir: string,
+  count: number,
+  make: (index: number) => KeyedRecord,
+): Promise<void> {
   const store = await openLevelStore({ dataDir, sync: false });
   for (let at = 0; at < count; at += APPLY_CHUNK) {
     const chunk: KeyedRecord[] = [];
-    for (let index = at; index < Math.min(count, at + APPLY_CHUNK); index++) chunk.push(make(index));
+    for (let index = at; index < Math.min(count, at + APPLY_CHUNK); index++)
+      chunk.push(make(index));
     await store.apply(chunk);
   }
   await store.close();
 }
 
-/** msgpack bytes of a full [key, timestamp, 8-byte hash] list, encoded in chunks as a sender would. */
+/**
+ * msgpack bytes of a full [key, timestamp, 8-byte hash] list, encoded in chunks as a sender would.
+ */
 function naiveListBytes(entries: { key: string; timestampUs: number }[]): number {
   let bytes = 0;
   const hash = Buffer.alloc(8, 0xab);
   for (let at = 0; at < entries.length; at += 10_000) {
-    const chunk = entries.slice(at, at + 10_000).map((entry) => [entry.key, entry.timestampUs, hash]);
+    const chunk = entries
+      .slice(at, at + 10_000)
+      .map((entry) => [entry.key, entry.timestampUs, hash]);
     bytes += encodePeerBody({ entries: chunk }).length;
   }
   return bytes;
@@ -98,14 +121,27 @@ interface RunningNode {
 }
 
 function startNode(id: string, port: number, dataDir: string, seeds: string[]): RunningNode {
-  // REPAIR_BENCH_CPU_PROF=<dir>: each node writes a V8 CPU profile there when it stops (for finding where a repair's time goes).
+  // REPAIR_BENCH_CPU_PROF=<dir>: each node writes a V8 CPU profile there when it stops (for finding
+  // where a repair's time goes).
   const profileDir = process.env.REPAIR_BENCH_CPU_PROF;
   const child = spawn(
     process.execPath,
     [
       ...(profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : []),
-      BIN, "start", "--id", id, "--listen", `127.0.0.1:${port}`, "--data-dir", dataDir,
-      "--hinted-handoff", "off", "--anti-entropy-interval-s", "off", "--log-level", "warn",
+      BIN,
+      "start",
+      "--id",
+      id,
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--data-dir",
+      dataDir,
+      "--hinted-handoff",
+      "off",
+      "--anti-entropy-interval-s",
+      "off",
+      "--log-level",
+      "warn",
       ...(seeds.length > 0 ? ["--seeds", seeds.join(",")] : []),
     ],
     { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env } },
@@ -114,15 +150,23 @@ function startNode(id: string, port: number, dataDir: string, seeds: string[]): 
   return { id, url: `http://127.0.0.1:${port}`, process: child, exited };
 }
 
-/** node1 first (no seeds), then node2 and node3 seeded by it; resolves once all three see three live normal members. */
+/**
+ * node1 first (no seeds), then node2 and node3 seeded by it; resolves once all three see three live
+ * normal members.
+ */
 async function startCluster(dirs: readonly string[], base: number): Promise<RunningNode[]> {
-  const nodes = dirs.map((dir, index) => startNode(`node${index + 1}`, base + index, dir, index === 0 ? [] : [`127.0.0.1:${base}`]));
+  const nodes = dirs.map((dir, index) =>
+    startNode(`node${index + 1}`, base + index, dir, index === 0 ? [] : [`127.0.0.1:${base}`]),
+  );
   try {
     for (const node of nodes) {
       await waitUntil(`${node.id} to see 3 live normal members`, 60_000, async () => {
         const { body } = await getJson(`${node.url}/cluster/status`);
         const members = (body as { members?: { live: boolean; state: string }[] }).members ?? [];
-        return members.length === 3 && members.every((member) => member.live && member.state === "normal");
+        return (
+          members.length === 3 &&
+          members.every((member) => member.live && member.state === "normal")
+        );
       });
     }
   } catch (error) {
@@ -142,7 +186,11 @@ async function getJson(url: string): Promise<{ status: number; body: unknown }> 
   return { status: response.status, body: await response.json().catch(() => null) };
 }
 
-async function waitUntil(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+async function waitUntil(
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<boolean>,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -161,7 +209,12 @@ interface LoadWindow {
 }
 
 /** Closed-loop GETs at r=one until stop() resolves true. */
-async function runLoad(pools: Pool[], keyIndexes: readonly number[], shouldStop: () => boolean, seed: number): Promise<LoadWindow> {
+async function runLoad(
+  pools: Pool[],
+  keyIndexes: readonly number[],
+  shouldStop: () => boolean,
+  seed: number,
+): Promise<LoadWindow> {
   const random = createRandom(seed);
   const latenciesMs: number[] = [];
   let errors = 0;
@@ -207,11 +260,19 @@ interface Row {
   loadErrors: number;
   verifiedWrong: number;
   buildSeconds: number;
-  /** The machine's 1-minute load average after the repair: the cores are shared, and it shows in p99. */
+  /**
+   * The machine's 1-minute load average after the repair: the cores are shared, and it shows in
+   * p99.
+   */
   loadAverage: number;
 }
 
-async function runLevel(root: string, baseDir: string, keyCount: number, level: number): Promise<Row> {
+async function runLevel(
+  root: string,
+  baseDir: string,
+  keyCount: number,
+  level: number,
+): Promise<Row> {
   const buildStarted = performance.now();
   const random = createRandom(SEED + Math.round(level * 1e6) + keyCount);
   const divergentCount = Math.round(keyCount * level);
@@ -225,14 +286,18 @@ async function runLevel(root: string, baseDir: string, keyCount: number, level: 
 
   const dirs = ["node1", "node2", "node3"].map((id) => path.join(root, `${id}-${level}`));
   const [dir1, dir2, dir3] = dirs as [string, string, string];
-  // The nodes join once on empty dirs (identities, tokens, a finished bootstrap of nothing), so that
-  // the restart below on the prepared data is a restart: no bootstrap streams the divergence away.
+  // The nodes join once on empty dirs (identities, tokens, a finished bootstrap of nothing), so
+  // that the restart below on the prepared data is a restart: no bootstrap streams the divergence
+  // away.
   const ports = await findFreePortRange(3);
   await stopCluster(await startCluster(dirs, ports));
   const db = (dir: string): string => path.join(dir, "db");
   for (const dir of dirs) await rm(db(dir), { recursive: true, force: true });
   await cp(db(baseDir), db(dir1), { recursive: true });
-  await applyAll(dir1, deleted.length, (index) => ({ key: keyOf(deleted[index] as number), record: tombstoneRecord(deletedAtUs, "node2") }));
+  await applyAll(dir1, deleted.length, (index) => ({
+    key: keyOf(deleted[index] as number),
+    record: tombstoneRecord(deletedAtUs, "node2"),
+  }));
   await cp(db(dir1), db(dir2), { recursive: true });
   await cp(db(baseDir), db(dir3), { recursive: true });
   {
@@ -245,17 +310,26 @@ async function runLevel(root: string, baseDir: string, keyCount: number, level: 
   }
   await applyAll(dir3, older.length, (index) => {
     const i = older[index] as number;
-    return { key: keyOf(i), record: { ...baseRecord(i), value: valueOf(i, 0), timestampUs: T0 + i - 1 } };
+    return {
+      key: keyOf(i),
+      record: { ...baseRecord(i), value: valueOf(i, 0), timestampUs: T0 + i - 1 },
+    };
   });
   const buildSeconds = (performance.now() - buildStarted) / 1000;
 
   // The divergent records' own size: key and encoded record of the version that wins.
   let divergentOwnBytes = 0;
-  for (const i of [...missing, ...older]) divergentOwnBytes += Buffer.byteLength(keyOf(i)) + encodeRecord(baseRecord(i)).length;
-  for (const i of deleted) divergentOwnBytes += Buffer.byteLength(keyOf(i)) + encodeRecord(tombstoneRecord(deletedAtUs, "node2")).length;
+  for (const i of [...missing, ...older])
+    divergentOwnBytes += Buffer.byteLength(keyOf(i)) + encodeRecord(baseRecord(i)).length;
+  for (const i of deleted)
+    divergentOwnBytes +=
+      Buffer.byteLength(keyOf(i)) + encodeRecord(tombstoneRecord(deletedAtUs, "node2")).length;
   // Naive: for each of the two peers, both full key/version lists, plus the divergent records once.
   const missingSet = new Set(missing);
-  const peerList = Array.from({ length: keyCount }, (_, i) => ({ key: keyOf(i), timestampUs: T0 + i }));
+  const peerList = Array.from({ length: keyCount }, (_, i) => ({
+    key: keyOf(i),
+    timestampUs: T0 + i,
+  }));
   const node3List = peerList.filter((_, i) => !missingSet.has(i));
   const naiveListBytesPerPeer = naiveListBytes(peerList) + naiveListBytes(node3List);
   const naiveBytes = 2 * naiveListBytesPerPeer + divergentOwnBytes;
@@ -265,12 +339,19 @@ async function runLevel(root: string, baseDir: string, keyCount: number, level: 
   try {
     nodes.push(...(await startCluster(dirs, ports)));
     for (const node of nodes) pools.push(new Pool(node.url, { connections: CONCURRENCY }));
-    if (process.env.REPAIR_BENCH_DEBUG) for (const node of nodes) console.log(node.id, JSON.stringify((await getJson(`${node.url}/cluster/status`)).body));
+    if (process.env.REPAIR_BENCH_DEBUG)
+      for (const node of nodes)
+        console.log(node.id, JSON.stringify((await getJson(`${node.url}/cluster/status`)).body));
 
     // Warm-up, not measured: freshly started nodes are still compiling their hot paths, which would
     // inflate the quiet window that comes first.
     const warmUntil = performance.now() + WARMUP_S * 1000;
-    await runLoad(pools, Array.from({ length: keyCount }, (_, i) => i).filter((i) => !chosen.has(i)), () => performance.now() >= warmUntil, SEED + 3);
+    await runLoad(
+      pools,
+      Array.from({ length: keyCount }, (_, i) => i).filter((i) => !chosen.has(i)),
+      () => performance.now() >= warmUntil,
+      SEED + 3,
+    );
     // Client latency without repair. Reads go to keys that do not diverge: r=one reads still do
     // background read repair, which would otherwise mend part of the divergence before the repair.
     const loadKeys = Array.from({ length: keyCount }, (_, i) => i).filter((i) => !chosen.has(i));
@@ -286,7 +367,10 @@ async function runLevel(root: string, baseDir: string, keyCount: number, level: 
     let job: { state: string; summary: Record<string, number> } | null = null;
     while (job === null || job.state === "running") {
       await new Promise((resolve) => setTimeout(resolve, 50));
-      job = (await getJson(`${node3.url}/admin/repair/${id}`)).body as { state: string; summary: Record<string, number> };
+      job = (await getJson(`${node3.url}/admin/repair/${id}`)).body as {
+        state: string;
+        summary: Record<string, number>;
+      };
     }
     done = true;
     const loaded = await during;
@@ -302,7 +386,9 @@ async function runLevel(root: string, baseDir: string, keyCount: number, level: 
         const i = divergent[next++] as number;
         const response = await node3Pool.request({ method: "GET", path: `/kv/${keyOf(i)}?r=one` });
         const body = Buffer.from(await response.body.arrayBuffer());
-        const wrong = deletedSet.has(i) ? response.statusCode !== 404 : response.statusCode !== 200 || !body.equals(valueOf(i, 1));
+        const wrong = deletedSet.has(i)
+          ? response.statusCode !== 404
+          : response.statusCode !== 200 || !body.equals(valueOf(i, 1));
         if (wrong) verifiedWrong++;
       }
     };
@@ -328,7 +414,8 @@ async function runLevel(root: string, baseDir: string, keyCount: number, level: 
       naiveBytes,
       naiveListBytesPerPeer,
       p99WithoutRepairMs: quantile(quiet.latenciesMs, 0.99),
-      p99DuringRepairMs: loaded.latenciesMs.length > 0 ? quantile(loaded.latenciesMs, 0.99) : Number.NaN,
+      p99DuringRepairMs:
+        loaded.latenciesMs.length > 0 ? quantile(loaded.latenciesMs, 0.99) : Number.NaN,
       samplesDuringRepair: loaded.latenciesMs.length,
       loadErrors: quiet.errors + loaded.errors,
       verifiedWrong,
@@ -392,9 +479,24 @@ const targets = [
 ];
 
 const chartValues = rows.flatMap((row) => [
-  { keys: `${row.keys} keys`, divergence: row.divergence * 100, series: "repair (bytes on the wire)", bytes: Math.max(row.bytes, 1) },
-  { keys: `${row.keys} keys`, divergence: row.divergence * 100, series: "naive full key/version exchange", bytes: row.naiveBytes },
-  { keys: `${row.keys} keys`, divergence: row.divergence * 100, series: "divergent records' own size", bytes: Math.max(row.divergentOwnBytes, 1) },
+  {
+    keys: `${row.keys} keys`,
+    divergence: row.divergence * 100,
+    series: "repair (bytes on the wire)",
+    bytes: Math.max(row.bytes, 1),
+  },
+  {
+    keys: `${row.keys} keys`,
+    divergence: row.divergence * 100,
+    series: "naive full key/version exchange",
+    bytes: row.naiveBytes,
+  },
+  {
+    keys: `${row.keys} keys`,
+    divergence: row.divergence * 100,
+    series: "divergent records' own size",
+    bytes: Math.max(row.divergentOwnBytes, 1),
+  },
 ]);
 const chart: TopLevelSpec = {
   $schema: "https://vega.github.io/schema/vega-lite/v5.json",
@@ -417,7 +519,17 @@ const written = await writeBenchReport({
   name: "repair",
   description:
     "grapevine repair on node3 of 3 nodes (rf 3, 16 vnodes, 100-byte values) with 0/0.1/1/10% of keys divergent on node3 (a third each missing, older, deleted elsewhere): seconds, message body bytes and round trips, against the divergent records' own size and a naive exchange of both full key/version lists with each peer; client GET r=one p99 before vs during the repair.",
-  parameters: { keyCounts: KEY_COUNTS, levels: LEVELS, valueBytes: VALUE_BYTES, loadSeconds: LOAD_S, warmupSeconds: WARMUP_S, concurrency: CONCURRENCY, seed: SEED, vnodes: 16, replicationFactor: 3 },
+  parameters: {
+    keyCounts: KEY_COUNTS,
+    levels: LEVELS,
+    valueBytes: VALUE_BYTES,
+    loadSeconds: LOAD_S,
+    warmupSeconds: WARMUP_S,
+    concurrency: CONCURRENCY,
+    seed: SEED,
+    vnodes: 16,
+    replicationFactor: 3,
+  },
   results: rows,
   targets,
   chart,

@@ -37,7 +37,9 @@ const { values } = parseArgs({
 // --- child modes: one node, or the bare fastify server -------------------------------------------
 
 if (values.child === "node") {
-  const [id, port, dataDir, seed, coalesce, connections, inFlight] = process.argv.slice(process.argv.indexOf("--") + 1);
+  const [id, port, dataDir, seed, coalesce, connections, inFlight] = process.argv.slice(
+    process.argv.indexOf("--") + 1,
+  );
   const { parseNodeConfig } = await import(path.join(ROOT, "dist/node/config.js"));
   const { startNode } = await import(path.join(ROOT, "dist/node/node.js"));
   const flags = { id, listen: `127.0.0.1:${port}`, "data-dir": dataDir, "log-level": "warn" };
@@ -55,9 +57,13 @@ if (values.child === "node") {
   const value = Buffer.alloc(Number(values["value-bytes"]), 120);
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => done(null, body));
+    scope.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) =>
+      done(null, body),
+    );
     scope.put("/kv/*", async (_request, reply) => reply.code(204).send());
-    scope.get("/kv/*", async (_request, reply) => reply.header("content-type", "application/octet-stream").send(value));
+    scope.get("/kv/*", async (_request, reply) =>
+      reply.header("content-type", "application/octet-stream").send(value),
+    );
   });
   await app.listen({ host: "127.0.0.1", port });
   process.on("SIGTERM", () => void app.close().then(() => process.exit(0)));
@@ -69,7 +75,9 @@ if (values.child === "node") {
 // --- the driver ----------------------------------------------------------------------------------
 
 function spawnChild(args) {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), ...args], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   return new Promise((resolve, reject) => {
     child.stdout.once("data", () => resolve(child));
     child.once("exit", (code) => reject(new Error(`child exited ${code}`)));
@@ -110,16 +118,35 @@ async function startCluster(variant, basePort) {
   const children = [];
   for (let i = 0; i < 3; i++) {
     const port = basePort + i;
-    const args = ["--child", "node", "--", `m${i + 1}`, String(port), path.join(dir, `m${i + 1}`), i === 0 ? "-" : seed, coalesce, connections, inFlight];
+    const args = [
+      "--child",
+      "node",
+      "--",
+      `m${i + 1}`,
+      String(port),
+      path.join(dir, `m${i + 1}`),
+      i === 0 ? "-" : seed,
+      coalesce,
+      connections,
+      inFlight,
+    ];
     children.push(await spawnChild(args));
   }
   const urls = [0, 1, 2].map((i) => `http://127.0.0.1:${basePort + i}`);
   await waitLive(urls[0], 3);
-  return { urls, stop: async () => { await stopAll(children); rmSync(dir, { recursive: true, force: true }); } };
+  return {
+    urls,
+    stop: async () => {
+      await stopAll(children);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 async function drive(method, urls, { concurrency, seconds, valueBytes, keys, query }) {
-  const pools = urls.map((url) => new Pool(url, { connections: Math.ceil(concurrency / urls.length) + 1 }));
+  const pools = urls.map(
+    (url) => new Pool(url, { connections: Math.ceil(concurrency / urls.length) + 1 }),
+  );
   const value = Buffer.alloc(valueBytes, 120);
   const latencies = [];
   let errors = 0;
@@ -154,8 +181,15 @@ async function drive(method, urls, { concurrency, seconds, valueBytes, keys, que
   const elapsedS = (performance.now() - started) / 1000;
   await Promise.all(pools.map((pool) => pool.close()));
   latencies.sort((a, b) => a - b);
-  const at = (q) => Number(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))].toFixed(2));
-  return { opsPerS: Math.round(latencies.length / elapsedS), errors, misses, p50Ms: at(0.5), p99Ms: at(0.99) };
+  const at = (q) =>
+    Number(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))].toFixed(2));
+  return {
+    opsPerS: Math.round(latencies.length / elapsedS),
+    errors,
+    misses,
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+  };
 }
 
 function median(numbers) {
@@ -190,16 +224,33 @@ async function main() {
     for (const variant of variants) {
       const cluster = await startCluster(variant, basePort);
       try {
-        await drive("PUT", cluster.urls, { ...options, seconds: warmupSeconds, query: "?w=quorum" });
-        record(`coalesce=${variant}`, "PUT", await drive("PUT", cluster.urls, { ...options, query: "?w=quorum" }));
-        record(`coalesce=${variant}`, "GET", await drive("GET", cluster.urls, { ...options, query: "?r=quorum" }));
+        await drive("PUT", cluster.urls, {
+          ...options,
+          seconds: warmupSeconds,
+          query: "?w=quorum",
+        });
+        record(
+          `coalesce=${variant}`,
+          "PUT",
+          await drive("PUT", cluster.urls, { ...options, query: "?w=quorum" }),
+        );
+        record(
+          `coalesce=${variant}`,
+          "GET",
+          await drive("GET", cluster.urls, { ...options, query: "?r=quorum" }),
+        );
       } finally {
         await cluster.stop();
       }
     }
   }
   const bareOf = (op) => median(results.get(`bare-fastify ${op}`).map((r) => r.opsPerS));
-  console.log(`\nmedian of ${values.rounds} rounds, concurrency ${options.concurrency}, ${options.valueBytes}-byte values, ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`);
+  console.log(
+    `\nmedian of ${values.rounds} rounds, concurrency ${options.concurrency}, ${options.valueBytes}-byte values, ${os.cpus().length} cores, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")}`,
+  );
   console.log("variant                    op    ops/s   vs bare   p50 ms   p99 ms   errors");
   for (const [key, runs] of results) {
     const [name, op] = key.split(" ");

@@ -35,11 +35,31 @@ interface BugCase {
 }
 
 const BUGS: readonly BugCase[] = [
-  { name: "stream-cursor-repeats-page", what: "a range stream's page after a cursor starts at the cursor's own record (storage/layout.ts)", faults: WITH_RING },
-  { name: "hint-deleted-before-ack", what: "hint replay deletes a batch before sending it (replication/hinted-handoff.ts)", faults: "all" },
-  { name: "ack-after-w-minus-1", what: "a write is acknowledged after w-1 replicas (replication/write-round.ts)", faults: "all" },
-  { name: "repair-skips-last-range", what: "repair leaves out the last range a node replicates (antientropy/anti-entropy-service.ts)", faults: "all" },
-  { name: "replica-accepts-future-timestamp", what: "a replica stores a write stamped further ahead than the allowed clock offset (node/node-route-options.ts)", faults: "all" },
+  {
+    name: "stream-cursor-repeats-page",
+    what: "a range stream's page after a cursor starts at the cursor's own record (storage/layout.ts)",
+    faults: WITH_RING,
+  },
+  {
+    name: "hint-deleted-before-ack",
+    what: "hint replay deletes a batch before sending it (replication/hinted-handoff.ts)",
+    faults: "all",
+  },
+  {
+    name: "ack-after-w-minus-1",
+    what: "a write is acknowledged after w-1 replicas (replication/write-round.ts)",
+    faults: "all",
+  },
+  {
+    name: "repair-skips-last-range",
+    what: "repair leaves out the last range a node replicates (antientropy/anti-entropy-service.ts)",
+    faults: "all",
+  },
+  {
+    name: "replica-accepts-future-timestamp",
+    what: "a replica stores a write stamped further ahead than the allowed clock offset (node/node-route-options.ts)",
+    faults: "all",
+  },
 ];
 
 interface SeedRun {
@@ -57,30 +77,48 @@ function git(args: readonly string[], cwd: string): void {
 
 function runSeed(worktree: string, seed: number, faults: string): SeedRun {
   const startedMs = Date.now();
-  const run = spawnSync("npx", ["tsx", "src/cli/main.ts", "sim", "--seed", String(seed), "--faults", faults], {
-    cwd: worktree,
-    encoding: "utf8",
-    timeout: SEED_TIMEOUT_MS,
-  });
+  const run = spawnSync(
+    "npx",
+    ["tsx", "src/cli/main.ts", "sim", "--seed", String(seed), "--faults", faults],
+    {
+      cwd: worktree,
+      encoding: "utf8",
+      timeout: SEED_TIMEOUT_MS,
+    },
+  );
   const wallMs = Date.now() - startedMs;
   if (run.status === 0) return { seed, ok: true, wallMs, failure: null };
   const broke = run.stderr.split("\n").find((line) => line.startsWith(`seed ${seed} broke`));
-  const failure = broke ?? (run.error !== undefined ? `did not finish: ${run.error.message}` : `exit ${run.status ?? run.signal}: ${run.stderr.slice(-FAILURE_CHARS_MAX)}`);
+  const failure =
+    broke ??
+    (run.error !== undefined
+      ? `did not finish: ${run.error.message}`
+      : `exit ${run.status ?? run.signal}: ${run.stderr.slice(-FAILURE_CHARS_MAX)}`);
   return { seed, ok: false, wallMs, failure: failure.slice(0, FAILURE_CHARS_MAX) };
 }
 
-/** Runs `seeds` in a temporary worktree of HEAD with `patch` applied (none: HEAD as is); always removes it. */
-async function runPatched(patch: string | null, seeds: readonly number[], faults: string): Promise<SeedRun[]> {
+/**
+ * Runs `seeds` in a temporary worktree of HEAD with `patch` applied (none: HEAD as is); always
+ * removes it.
+ */
+async function runPatched(
+  patch: string | null,
+  seeds: readonly number[],
+  faults: string,
+): Promise<SeedRun[]> {
   const parent = await mkdtemp(path.join(os.tmpdir(), "sim-bugs-"));
   const worktree = path.join(parent, "wt");
   git(["worktree", "add", "--detach", worktree, "HEAD"], REPO);
   try {
     await symlink(path.join(REPO, "node_modules"), path.join(worktree, "node_modules"));
-    if (patch !== null) git(["apply", path.join(REPO, "bench", "sim-bugs", `${patch}.patch`)], worktree);
+    if (patch !== null)
+      git(["apply", path.join(REPO, "bench", "sim-bugs", `${patch}.patch`)], worktree);
     const runs: SeedRun[] = [];
     for (const seed of seeds) {
       const run = runSeed(worktree, seed, faults);
-      console.log(`${patch ?? "no bug"} [${faults}] seed ${seed}: ${run.ok ? "ok" : run.failure} (${(run.wallMs / 1000).toFixed(1)} s)`);
+      console.log(
+        `${patch ?? "no bug"} [${faults}] seed ${seed}: ${run.ok ? "ok" : run.failure} (${(run.wallMs / 1000).toFixed(1)} s)`,
+      );
       runs.push(run);
     }
     return runs;
@@ -100,7 +138,8 @@ async function main(): Promise<void> {
   const only = listFlagOf("only");
   const cases = BUGS.filter((bug) => only === null || only.includes(bug.name));
   const baselines = new Map<string, SeedRun[]>();
-  for (const faults of new Set(cases.map((bug) => bug.faults))) baselines.set(faults, await runPatched(null, seeds, faults));
+  for (const faults of new Set(cases.map((bug) => bug.faults)))
+    baselines.set(faults, await runPatched(null, seeds, faults));
   const bugs = [];
   for (const bug of cases) {
     const runs = await runPatched(bug.name, seeds, bug.faults);
@@ -119,7 +158,8 @@ async function main(): Promise<void> {
   const baseline = Object.fromEntries([...baselines].map(([faults, runs]) => [faults, runs]));
   const report = {
     name: "sim-bugs",
-    description: "Seeds of the data-path simulator until each reintroduced bug is caught (issue 15)",
+    description:
+      "Seeds of the data-path simulator until each reintroduced bug is caught (issue 15)",
     measuredAt: new Date().toISOString(),
     commit: spawnSync("git", ["rev-parse", "HEAD"], { cwd: REPO, encoding: "utf8" }).stdout.trim(),
     machine: { cpus: os.cpus().length, node: process.version },
@@ -131,7 +171,9 @@ async function main(): Promise<void> {
   await mkdir(RESULTS_DIR, { recursive: true });
   await writeFile(outPath, `${JSON.stringify(report, null, 2)}\n`);
   for (const bug of bugs) {
-    console.log(`${bug.name} [${bug.faults}]: first caught after ${bug.seedsUntilFirstCatch ?? "-"} seeds, ${bug.caught}/${bug.of} seeds catch it`);
+    console.log(
+      `${bug.name} [${bug.faults}]: first caught after ${bug.seedsUntilFirstCatch ?? "-"} seeds, ${bug.caught}/${bug.of} seeds catch it`,
+    );
   }
 }
 

@@ -65,7 +65,9 @@ for (const seed of seeds) {
     );
   }
 }
-const summary = (faults: boolean): { opsPerS: number; opsPerCpuS: number; seedsPerMinute: number } => {
+const summary = (
+  faults: boolean,
+): { opsPerS: number; opsPerCpuS: number; seedsPerMinute: number } => {
   const runs = figures.filter((figure) => figure.faults === faults);
   return {
     opsPerS: median(runs.map((figure) => figure.opsPerS)),
@@ -76,7 +78,9 @@ const summary = (faults: boolean): { opsPerS: number; opsPerCpuS: number; seedsP
 const withFaults = summary(true);
 const withoutFaults = summary(false);
 console.log(`load average at start: ${loadAverageAtStart.join(", ")} (${os.cpus().length} cpus)`);
-console.log(`median with faults: ${withFaults.opsPerS} ops/s, ${withFaults.opsPerCpuS} ops/CPU-s, ${withFaults.seedsPerMinute} seeds/min`);
+console.log(
+  `median with faults: ${withFaults.opsPerS} ops/s, ${withFaults.opsPerCpuS} ops/CPU-s, ${withFaults.seedsPerMinute} seeds/min`,
+);
 console.log(
   `median without faults: ${withoutFaults.opsPerS} ops/s, ${withoutFaults.opsPerCpuS} ops/CPU-s, ${withoutFaults.seedsPerMinute} seeds/min`,
 );

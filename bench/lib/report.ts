@@ -1,6 +1,7 @@
 // bench/lib/report.ts — how every bench keeps its figures: bench/results/<name>.json (the numbers,
 // with when and where they were measured) and bench/results/<name>.svg (a chart of them, rendered
-// from a Vega-Lite spec without a browser). Benches print their own summary; this only writes files.
+// from a Vega-Lite spec without a browser). Benches print their own summary; this only writes
+// files.
 
 import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -10,7 +11,11 @@ import * as vega from "vega";
 import * as vegaLite from "vega-lite";
 import type { TopLevelSpec } from "vega-lite";
 
-export const RESULTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "results");
+export const RESULTS_DIR = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  "..",
+  "results",
+);
 
 export interface BenchReport {
   /** File stem under bench/results/, e.g. `gossip-convergence`. */
@@ -22,7 +27,12 @@ export interface BenchReport {
   /** The figures themselves. */
   readonly results: unknown;
   /** Targets and whether they were met, when the issue names any. */
-  readonly targets?: readonly { readonly name: string; readonly target: string; readonly measured: string; readonly met: boolean }[];
+  readonly targets?: readonly {
+    readonly name: string;
+    readonly target: string;
+    readonly measured: string;
+    readonly met: boolean;
+  }[];
   /** A Vega-Lite spec with its data inline; rendered to <name>.svg. */
   readonly chart?: TopLevelSpec;
 }
@@ -30,7 +40,10 @@ export interface BenchReport {
 /** Renders a Vega-Lite spec to SVG text. */
 export async function renderChart(spec: TopLevelSpec): Promise<string> {
   // Legends show whole series names: a truncated name on a chart is a name nobody can read.
-  const withDefaults = { ...spec, config: { legend: { labelLimit: 0 }, ...spec.config } } as TopLevelSpec;
+  const withDefaults = {
+    ...spec,
+    config: { legend: { labelLimit: 0 }, ...spec.config },
+  } as TopLevelSpec;
   const compiled = vegaLite.compile(withDefaults).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: "none" });
   const svg = await view.toSVG();
@@ -46,14 +59,23 @@ export async function writeBenchReport(report: BenchReport): Promise<string[]> {
     name: report.name,
     description: report.description,
     measuredAt: new Date().toISOString(),
-    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? "unknown", memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? "unknown",
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+    },
     parameters: report.parameters,
     targets: report.targets ?? [],
     results: report.results,
-    // Kept so the chart can be drawn again (`npx tsx bench/lib/rechart.ts NAME`) without rerunning the bench.
+    // Kept so the chart can be drawn again (`npx tsx bench/lib/rechart.ts NAME`) without rerunning
+    // the bench.
     chart: report.chart ?? null,
   };
-  await writeFile(jsonPath, `${JSON.stringify(body, (_key, value: unknown) => (typeof value === "bigint" ? value.toString() : value), 2)}\n`);
+  await writeFile(
+    jsonPath,
+    `${JSON.stringify(body, (_key, value: unknown) => (typeof value === "bigint" ? value.toString() : value), 2)}\n`,
+  );
   const written = [jsonPath];
   if (report.chart !== undefined) {
     const svgPath = path.join(RESULTS_DIR, `${report.name}.svg`);

@@ -1,6 +1,6 @@
 // bench/lib/ring-measures.ts — how evenly a ring is shared, for the token benches: each node's
-// primary and replicated ownership (SimpleStrategy, as ring/placement.ts places replicas), the worst
-// deviation from the mean, and the worst replicated deviation left after removing one member.
+// primary and replicated ownership (SimpleStrategy, as ring/placement.ts places replicas), the
+// worst deviation from the mean, and the worst replicated deviation left after removing one member.
 
 import type { NodeId } from "../../src/core/ids.js";
 import { TOKEN_SPACE, type Token } from "../../src/ring/partitioner.js";
@@ -10,7 +10,10 @@ import { tokensInFullestStretch } from "../../src/ring/tokens.js";
 
 const RING = Number(TOKEN_SPACE);
 
-/** Each member's share of the ring it holds a replica of at `replicationFactor` (what its disk holds). */
+/**
+ * Each member's share of the ring it holds a replica of at `replicationFactor` (what its disk
+ * holds).
+ */
 export function replicatedShares(ring: TokenMap, replicationFactor: number): Map<NodeId, number> {
   const shares = new Map<NodeId, number>(ring.nodes().map((node) => [node, 0]));
   for (const range of replicatedRanges(ring, replicationFactor)) {
@@ -32,21 +35,33 @@ export interface RingFigures {
   readonly fullestStretch: number;
   readonly primaryDeviation: number;
   readonly replicatedDeviation: number;
-  /** The worst replicated deviation over every choice of one member to remove (others keep their tokens). */
+  /**
+   * The worst replicated deviation over every choice of one member to remove (others keep their
+   * tokens).
+   */
   readonly afterRemovalDeviation: number;
 }
 
-export function ringFigures(owners: ReadonlyMap<NodeId, readonly Token[]>, replicationFactor: number): RingFigures {
+export function ringFigures(
+  owners: ReadonlyMap<NodeId, readonly Token[]>,
+  replicationFactor: number,
+): RingFigures {
   const ring = TokenMap.build(owners);
   let fullestStretch = 0;
   for (const tokens of owners.values()) {
-    fullestStretch = Math.max(fullestStretch, tokensInFullestStretch(tokens, TOKEN_SPACE / BigInt(4 * tokens.length)));
+    fullestStretch = Math.max(
+      fullestStretch,
+      tokensInFullestStretch(tokens, TOKEN_SPACE / BigInt(4 * tokens.length)),
+    );
   }
   let afterRemovalDeviation = 0;
   if (owners.size >= 2) {
     for (const removed of owners.keys()) {
       const left = TokenMap.build(new Map([...owners].filter(([id]) => id !== removed)));
-      afterRemovalDeviation = Math.max(afterRemovalDeviation, worstDeviation(replicatedShares(left, replicationFactor).values()));
+      afterRemovalDeviation = Math.max(
+        afterRemovalDeviation,
+        worstDeviation(replicatedShares(left, replicationFactor).values()),
+      );
     }
   }
   return {

@@ -16,7 +16,10 @@ export interface SettledClusterOptions {
 }
 
 /** Starts every node at once, waits until all views agree, then lets the cluster settle. */
-export function settledCluster(options: SettledClusterOptions): { cluster: SimCluster; joinMs: number } {
+export function settledCluster(options: SettledClusterOptions): {
+  cluster: SimCluster;
+  joinMs: number;
+} {
   const cluster = new SimCluster({
     seed: options.seed,
     nodeCount: options.nodeCount,
@@ -30,7 +33,9 @@ export function settledCluster(options: SettledClusterOptions): { cluster: SimCl
     checkEveryMs: 1_000,
   });
   if (joinMs === null) {
-    throw new Error(`seed=${options.seed} N=${options.nodeCount}: no convergence: ${cluster.disagreement({ status: "normal" })}`);
+    throw new Error(
+      `seed=${options.seed} N=${options.nodeCount}: no convergence: ${cluster.disagreement({ status: "normal" })}`,
+    );
   }
   cluster.runFor(options.settleMs ?? 20_000);
   return { cluster, joinMs };
@@ -54,7 +59,10 @@ export function intFlag(name: string, fallback: number): number {
 export function listFlag(name: string, fallback: readonly number[]): number[] {
   const index = process.argv.indexOf(`--${name}`);
   if (index < 0) return [...fallback];
-  const values = String(process.argv[index + 1]).split(",").map(Number);
-  if (values.some((value) => !Number.isInteger(value) || value <= 0)) throw new Error(`--${name} takes numbers like 16,64`);
+  const values = String(process.argv[index + 1])
+    .split(",")
+    .map(Number);
+  if (values.some((value) => !Number.isInteger(value) || value <= 0))
+    throw new Error(`--${name} takes numbers like 16,64`);
   return values;
 }

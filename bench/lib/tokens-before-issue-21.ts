@@ -1,10 +1,10 @@
-// bench/lib/tokens-before-issue-21.ts — the balancedTokens of ring/tokens.ts as it was before issue 21
-// (commit 531e086), kept unchanged below this header so bench/token-allocation.ts can show the old
-// allocator beside the new one on the same join/leave sequences. It balances replicated and primary
-// ownership but lets a node's tokens bunch together (9 of 16 in one narrow stretch); nodes no longer
-// use it. Only this header, the import paths and the function's name differ from the original; the
-// token helpers it shared with today's allocator (evenlySpacedTokens, the allocation bound) are
-// imported from src/ring/random-tokens.ts, where they are unchanged since.
+// bench/lib/tokens-before-issue-21.ts — the balancedTokens of ring/tokens.ts as it was before issue
+// 21 (commit 531e086), kept unchanged below this header so bench/token-allocation.ts can show the
+// old allocator beside the new one on the same join/leave sequences. It balances replicated and
+// primary ownership but lets a node's tokens bunch together (9 of 16 in one narrow stretch); nodes
+// no longer use it. Only this header, the import paths and the function's name differ from the
+// original; the token helpers it shared with today's allocator (evenlySpacedTokens, the allocation
+// bound) are imported from src/ring/random-tokens.ts, where they are unchanged since.
 
 import { assert } from "../../src/core/assert.js";
 import type { Random } from "../../src/core/random.js";
@@ -25,20 +25,23 @@ const CANDIDATE_FRACTIONS = [0.25, 0.5, 0.75] as const;
 
 /**
  * Weight of primary against replicated ownership in the objective. Both are squared deviations from
- * even, relative to even. Primary counts double: it is what the ±15% check of issue 5 reads and what
- * a coordinator's share of requests follows. With two refinement passes, weight 1 let the worst
- * primary deviation reach 12.6% at 16 nodes in bench/ownership.ts, weight 2 10.4%; with eight passes
- * and weight 2 it stays under 6% from 3 to 32 nodes, replicated under 11%.
+ * even, relative to even. Primary counts double: it is what the ±15% check of issue 5 reads and
+ * what a coordinator's share of requests follows. With two refinement passes, weight 1 let the
+ * worst primary deviation reach 12.6% at 16 nodes in bench/ownership.ts, weight 2 10.4%; with eight
+ * passes and weight 2 it stays under 6% from 3 to 32 nodes, replicated under 11%.
  */
 const PRIMARY_WEIGHT = 2;
 
-/** Newcomer shares tried in each range, as multiples of its quota (what it still needs per token). */
+/**
+ * Newcomer shares tried in each range, as multiples of its quota (what it still needs per token).
+ */
 const QUOTA_MULTIPLES = [0.5, 0.75, 1, 1.25, 1.5] as const;
 
 /**
  * Passes that move each placed token to its best place given all the others. Allocation stops
  * early when a pass moves nothing. In bench/ownership.ts (4–32 nodes, median seed, weight 2) the
- * worst replicated deviation was 9–13% without refinement, 1.5–11.5% with 2 passes, 2.6–9.4% with 8.
+ * worst replicated deviation was 9–13% without refinement, 1.5–11.5% with 2 passes, 2.6–9.4% with
+ * 8.
  */
 const REFINEMENT_ROUNDS_MAX = 8;
 
@@ -79,14 +82,19 @@ function distinctOwnersFrom(ring: WorkRing, from: number, limit: number): number
 }
 
 /** Primary and replicated share of every member (SimpleStrategy, as ring/placement.ts). */
-function shares(ring: WorkRing, members: number, replicas: number): { primary: Float64Array; replicated: Float64Array } {
+function shares(
+  ring: WorkRing,
+  members: number,
+  replicas: number,
+): { primary: Float64Array; replicated: Float64Array } {
   const primary = new Float64Array(members);
   const replicated = new Float64Array(members);
   for (let index = 0; index < ring.owners.length; index++) {
     const width = ring.widths[index] as number;
     const owner = ring.owners[index] as number;
     primary[owner] = (primary[owner] as number) + width;
-    for (const replica of distinctOwnersFrom(ring, index, replicas)) replicated[replica] = (replicated[replica] as number) + width;
+    for (const replica of distinctOwnersFrom(ring, index, replicas))
+      replicated[replica] = (replicated[replica] as number) + width;
   }
   return { primary, replicated };
 }
@@ -122,7 +130,9 @@ function cost(value: number, even: number): number {
   return ((value - even) / even) ** 2;
 }
 
-/** The objective the allocator lowers: replicated plus weighted primary spread, over all members. */
+/**
+ * The objective the allocator lowers: replicated plus weighted primary spread, over all members.
+ */
 function objective(allocation: Allocation): number {
   const { primary, replicated } = shares(allocation.work, allocation.members, allocation.replicas);
   let total = 0;
@@ -134,7 +144,10 @@ function objective(allocation: Allocation): number {
 }
 
 /** The best place for one more newcomer token: a range and a fraction of it, or none. */
-function bestSplit(allocation: Allocation, tokensLeft: number): { range: number; fraction: number } | undefined {
+function bestSplit(
+  allocation: Allocation,
+  tokensLeft: number,
+): { range: number; fraction: number } | undefined {
   const { work, newcomer, replicas, primaryEven, replicatedEven } = allocation;
   const { primary, replicated } = shares(work, allocation.members, replicas);
   const size = work.owners.length;
@@ -158,15 +171,19 @@ function bestSplit(allocation: Allocation, tokensLeft: number): { range: number;
       if (!behind.includes(rangeOwner)) behind.push(rangeOwner);
       if (behind.length >= replicas) break;
       if (behind.includes(newcomer)) continue;
-      const completion = ahead.filter((member) => !behind.includes(member)).slice(0, replicas - behind.length);
+      const completion = ahead
+        .filter((member) => !behind.includes(member))
+        .slice(0, replicas - behind.length);
       if (completion.includes(newcomer)) continue;
       const share = work.widths[range] as number;
       addChange(fixed, newcomer, 0, share);
-      if (completion.length === replicas - behind.length) addChange(fixed, completion[completion.length - 1] as number, 0, -share);
+      if (completion.length === replicas - behind.length)
+        addChange(fixed, completion[completion.length - 1] as number, 0, -share);
     }
     // This range: the newcomer's part (start, token] moves its primary from the owner, and the
     // newcomer becomes a replica of it in place of the last one (unless it already was one). On a
-    // ring with fewer members than replicas the walk from the owner's part laps round to the newcomer.
+    // ring with fewer members than replicas the walk from the owner's part laps round to the
+    // newcomer.
     const current = ahead.slice(0, replicas);
     const already = current.includes(newcomer);
     const full = current.length === replicas;
@@ -185,8 +202,12 @@ function bestSplit(allocation: Allocation, tokensLeft: number): { range: number;
       for (const change of changes) {
         const oldPrimary = primary[change.member] as number;
         const oldReplicated = replicated[change.member] as number;
-        gain += PRIMARY_WEIGHT * (cost(oldPrimary, primaryEven) - cost(oldPrimary + change.primary, primaryEven));
-        gain += cost(oldReplicated, replicatedEven) - cost(oldReplicated + change.replicated, replicatedEven);
+        gain +=
+          PRIMARY_WEIGHT *
+          (cost(oldPrimary, primaryEven) - cost(oldPrimary + change.primary, primaryEven));
+        gain +=
+          cost(oldReplicated, replicatedEven) -
+          cost(oldReplicated + change.replicated, replicatedEven);
       }
       if (best === undefined || gain > best.gain) best = { range: split, fraction, gain };
     }
@@ -207,7 +228,8 @@ function split(allocation: Allocation, range: number, fraction: number): Token {
   if (amount < 1n) amount = 1n;
   const token = (previous + amount) % TOKEN_SPACE;
   assert(token !== end && token !== previous, "a split point is strictly inside its range");
-  // The arrays are in ring order from an arbitrary start, so inserting before `range` keeps them so.
+  // The arrays are in ring order from an arbitrary start, so inserting before `range` keeps them
+  // so.
   const share = Number(amount) / RING;
   work.tokens.splice(range, 0, token);
   work.owners.splice(range, 0, allocation.newcomer);
@@ -233,12 +255,30 @@ function unsplit(allocation: Allocation, token: Token): void {
  * primary ownership at `replicationFactor` (see the theory of operation above). `self` must not own
  * tokens on `ring` already.
  */
-export function balancedTokensBeforeIssue21(ring: TokenMap, count: number, replicationFactor: number, random: Random, self?: NodeId): Token[] {
+export function balancedTokensBeforeIssue21(
+  ring: TokenMap,
+  count: number,
+  replicationFactor: number,
+  random: Random,
+  self?: NodeId,
+): Token[] {
   if (ring.size === 0) return evenlySpacedTokens(random, count);
-  assert(Number.isSafeInteger(count) && count >= 1, () => `token count must be a positive integer, got ${count}`);
-  assert(count <= TOKENS_PER_ALLOCATION_MAX, () => `token count ${count} exceeds ${TOKENS_PER_ALLOCATION_MAX}`);
-  assert(Number.isSafeInteger(replicationFactor) && replicationFactor >= 1, () => `replication factor must be a positive integer, got ${replicationFactor}`);
-  assert(self === undefined || !ring.nodes().includes(self), () => `${self} already owns tokens on this ring`);
+  assert(
+    Number.isSafeInteger(count) && count >= 1,
+    () => `token count must be a positive integer, got ${count}`,
+  );
+  assert(
+    count <= TOKENS_PER_ALLOCATION_MAX,
+    () => `token count ${count} exceeds ${TOKENS_PER_ALLOCATION_MAX}`,
+  );
+  assert(
+    Number.isSafeInteger(replicationFactor) && replicationFactor >= 1,
+    () => `replication factor must be a positive integer, got ${replicationFactor}`,
+  );
+  assert(
+    self === undefined || !ring.nodes().includes(self),
+    () => `${self} already owns tokens on this ring`,
+  );
   const names = [...ring.nodes(), self ?? NEWCOMER];
   const index = new Map(names.map((name, position) => [name, position]));
   const members = names.length;
@@ -267,7 +307,10 @@ export function balancedTokensBeforeIssue21(ring: TokenMap, count: number, repli
   }
   // Refinement: the first tokens were placed knowing least; move each to where it now does most
   // good, keeping a move only when the objective drops.
-  const rounds = Math.min(REFINEMENT_ROUNDS_MAX, Math.floor(REFINEMENT_EVALUATIONS_MAX / (count * (ring.size + count))));
+  const rounds = Math.min(
+    REFINEMENT_ROUNDS_MAX,
+    Math.floor(REFINEMENT_EVALUATIONS_MAX / (count * (ring.size + count))),
+  );
   for (let round = 0; round < rounds; round++) {
     let moved = false;
     for (let position = 0; position < chosen.length; position++) {
@@ -283,7 +326,15 @@ export function balancedTokensBeforeIssue21(ring: TokenMap, count: number, repli
         continue;
       }
       unsplit(allocation, token);
-      const back = work.tokens.findIndex((candidate, at) => rangeContains({ start: work.tokens[(at - 1 + work.tokens.length) % work.tokens.length] as Token, end: candidate }, old));
+      const back = work.tokens.findIndex((candidate, at) =>
+        rangeContains(
+          {
+            start: work.tokens[(at - 1 + work.tokens.length) % work.tokens.length] as Token,
+            end: candidate,
+          },
+          old,
+        ),
+      );
       assert(back >= 0, "the ring covers every token");
       reinsert(allocation, back, old);
     }
@@ -291,7 +342,8 @@ export function balancedTokensBeforeIssue21(ring: TokenMap, count: number, repli
   }
   const result = [...chosen].sort(compareTokens);
   assert(new Set(result).size === count, "the allocated tokens are distinct");
-  for (const token of result) assert(!ring.tokens().includes(token), "an allocated token is not on the ring already");
+  for (const token of result)
+    assert(!ring.tokens().includes(token), "an allocated token is not on the ring already");
   return result;
 }
 

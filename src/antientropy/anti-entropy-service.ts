@@ -1,4 +1,5 @@
-// antientropy/anti-entropy-service.ts — the background repair loop and the repairs an operator asks for.
+// antientropy/anti-entropy-service.ts — the background repair loop and the repairs an operator asks
+// for.
 //
 // Theory of operation. The ranges this node replicates and their other replicas come from the ring
 // (ring/placement.ts rangesReplicatedOn), read afresh for every repair: segments are fixed token
@@ -16,8 +17,8 @@
 // share, so an in-sync peer costs one round trip per chunk of ranges. It runs as a job with an id;
 // its progress and summary are kept for the last jobsKeptMax jobs.
 //
-// Throttling, so that client latency holds: at most sessionsMax sessions run at once (background and
-// operator alike; more wait their turn), and all sessions share one byte budget of
+// Throttling, so that client latency holds: at most sessionsMax sessions run at once (background
+// and operator alike; more wait their turn), and all sessions share one byte budget of
 // bytesPerSecondMax: after each round trip a session waits until the bytes it moved fit the budget
 // (a token bucket with one second of burst). Bytes do not bound CPU, though: on a small machine a
 // repair's scans, hashing and applies compete with client requests for the same cores. So a session
@@ -43,7 +44,9 @@ import {
 } from "./repair-session.js";
 
 export const ANTI_ENTROPY_DEFAULTS = {
-  /** Sessions at once, background and operator together: one keeps repair to about one core's slice. */
+  /**
+   * Sessions at once, background and operator together: one keeps repair to about one core's slice.
+   */
   sessionsMax: 1,
   /** Bytes a second all sessions together may move: 8 MiB/s is a tenth of a gigabit link. */
   bytesPerSecondMax: 8 * 1024 * 1024,
@@ -51,7 +54,10 @@ export const ANTI_ENTROPY_DEFAULTS = {
   busyFractionMax: 0.5,
   /** Operator jobs whose progress and summary stay readable. */
   jobsKeptMax: 64,
-  /** Sessions waiting for a slot; past it an operator repair is refused and a background turn skipped. */
+  /**
+   * Sessions waiting for a slot; past it an operator repair is refused and a background turn
+   * skipped.
+   */
   sessionsQueuedMax: 64,
 } as const;
 
@@ -135,10 +141,15 @@ export class AntiEntropyService {
   private readonly totals = emptySummary();
   private readonly started = { background: 0, operator: 0 };
   private failed = 0;
-  /** Names sessions to peers (with this node's id and a restart-unique start: see the constructor). */
+  /**
+   * Names sessions to peers (with this node's id and a restart-unique start: see the constructor).
+   */
   private sessionSequence: number;
   private readonly inFlight = new Set<Promise<unknown>>();
-  /** This node's trees, shared by its sessions: an operator's repair asks each peer about the same ranges. */
+  /**
+   * This node's trees, shared by its sessions: an operator's repair asks each peer about the same
+   * ranges.
+   */
   private readonly trees = new TreeCache();
 
   constructor(
@@ -147,29 +158,48 @@ export class AntiEntropyService {
   ) {
     this.sessionsMax = options.sessionsMax ?? ANTI_ENTROPY_DEFAULTS.sessionsMax;
     this.bytesPerSecondMax = options.bytesPerSecondMax ?? ANTI_ENTROPY_DEFAULTS.bytesPerSecondMax;
-    assert(Number.isSafeInteger(this.sessionsMax) && this.sessionsMax >= 1, "sessionsMax must be a positive integer");
+    assert(
+      Number.isSafeInteger(this.sessionsMax) && this.sessionsMax >= 1,
+      "sessionsMax must be a positive integer",
+    );
     assert(this.bytesPerSecondMax > 0, "bytesPerSecondMax must be positive");
     this.busyFractionMax = options.busyFractionMax ?? ANTI_ENTROPY_DEFAULTS.busyFractionMax;
-    assert(this.busyFractionMax > 0 && this.busyFractionMax <= 1, "busyFractionMax must be in (0, 1]");
+    assert(
+      this.busyFractionMax > 0 && this.busyFractionMax <= 1,
+      "busyFractionMax must be in (0, 1]",
+    );
     this.budgetBytes = this.bytesPerSecondMax;
     // Session names must not repeat across restarts while a peer may still remember the old ones.
     this.sessionSequence = deps.clock.nowMs() > 0 ? Math.floor(deps.clock.nowMs()) * 1000 : 0;
     this.budgetAtMs = deps.clock.nowMs();
-    this.nextDueMs = options.intervalMs === null ? Number.POSITIVE_INFINITY : deps.clock.nowMs() + options.intervalMs;
+    this.nextDueMs =
+      options.intervalMs === null
+        ? Number.POSITIVE_INFINITY
+        : deps.clock.nowMs() + options.intervalMs;
   }
 
-  /** Every (range, other replica) pair this node has, in ring order: the background's round-robin list. */
+  /**
+   * Every (range, other replica) pair this node has, in ring order: the background's round-robin
+   * list.
+   */
   pairs(): { range: RangeBounds; peer: NodeId }[] {
     const out: { range: RangeBounds; peer: NodeId }[] = [];
-    for (const range of rangesReplicatedOn(this.deps.ring(), this.options.self, this.options.replicationFactor)) {
+    for (const range of rangesReplicatedOn(
+      this.deps.ring(),
+      this.options.self,
+      this.options.replicationFactor,
+    )) {
       for (const peer of range.replicas) {
-        if (peer !== this.options.self) out.push({ range: { start: range.start, end: range.end }, peer });
+        if (peer !== this.options.self)
+          out.push({ range: { start: range.start, end: range.end }, peer });
       }
     }
     return out;
   }
 
-  /** The ring changed: the round-robin starts over on the new list (trees need nothing: see above). */
+  /**
+   * The ring changed: the round-robin starts over on the new list (trees need nothing: see above).
+   */
   onTokensChanged(): void {
     this.turn = 0;
   }
@@ -183,7 +213,10 @@ export class AntiEntropyService {
     // The next pair whose replica is up, in turn.
     let chosen: { range: RangeBounds; peer: NodeId } | undefined;
     for (let step = 0; step < pairs.length; step++) {
-      const candidate = pairs[(this.turn + step) % pairs.length] as { range: RangeBounds; peer: NodeId };
+      const candidate = pairs[(this.turn + step) % pairs.length] as {
+        range: RangeBounds;
+        peer: NodeId;
+      };
       if (this.deps.isLive(candidate.peer)) {
         chosen = candidate;
         this.turn = (this.turn + step + 1) % pairs.length;
@@ -199,12 +232,19 @@ export class AntiEntropyService {
       this.runSession(peer, [range], false)
         .then((summary) => {
           if (summary.rangesDiffering > 0) {
-            this.deps.log.info({ peer, keysSent: summary.keysSent, keysReceived: summary.keysReceived }, "background repair moved records");
+            this.deps.log.info(
+              { peer, keysSent: summary.keysSent, keysReceived: summary.keysReceived },
+              "background repair moved records",
+            );
           }
         })
         .catch((error: unknown) => {
           this.failed += 1;
-          if (!this.closed) this.deps.log.warn({ peer, err: error instanceof Error ? error.message : String(error) }, "background repair failed");
+          if (!this.closed)
+            this.deps.log.warn(
+              { peer, err: error instanceof Error ? error.message : String(error) },
+              "background repair failed",
+            );
         })
         .finally(() => {
           this.backgroundBusy = false;
@@ -218,7 +258,8 @@ export class AntiEntropyService {
    */
   startRepair(options: { dryRun: boolean }): string {
     assert(!this.closed, "the service is closed");
-    if (this.waiting.length >= ANTI_ENTROPY_DEFAULTS.sessionsQueuedMax) throw new GrapevineError("unavailable", "too many repair sessions are waiting");
+    if (this.waiting.length >= ANTI_ENTROPY_DEFAULTS.sessionsQueuedMax)
+      throw new GrapevineError("unavailable", "too many repair sessions are waiting");
     const byPeer = new Map<NodeId, RangeBounds[]>();
     const ranges = new Set<string>();
     for (const { range, peer } of this.pairs()) {
@@ -268,10 +309,18 @@ export class AntiEntropyService {
   }
 
   stats(): AntiEntropyStats {
-    return { sessionsStarted: { ...this.started }, sessionsFailed: this.failed, sessionsRunning: this.running, totals: { ...this.totals } };
+    return {
+      sessionsStarted: { ...this.started },
+      sessionsFailed: this.failed,
+      sessionsRunning: this.running,
+      totals: { ...this.totals },
+    };
   }
 
-  /** Stops starting sessions and waits for the running ones to end (they fail fast once the transport closes). */
+  /**
+   * Stops starting sessions and waits for the running ones to end (they fail fast once the
+   * transport closes).
+   */
   async close(): Promise<void> {
     this.closed = true;
     for (const wake of this.waiting.splice(0)) wake();
@@ -294,17 +343,31 @@ export class AntiEntropyService {
         await session;
       } catch (error) {
         this.failed += 1;
-        job.failures.push({ peer, message: error instanceof Error ? error.message : String(error) });
+        job.failures.push({
+          peer,
+          message: error instanceof Error ? error.message : String(error),
+        });
       }
       job.peersDone += 1;
     }
     job.state = job.failures.length === 0 ? "done" : "failed";
     job.endedMs = this.deps.clock.nowMs();
-    this.deps.log.info({ job: job.id, state: job.state, ...job.summary, failures: job.failures.length }, "repair finished");
+    this.deps.log.info(
+      { job: job.id, state: job.state, ...job.summary, failures: job.failures.length },
+      "repair finished",
+    );
   }
 
-  /** One session, in a slot, paced by the shared byte budget. `live` receives progress as it happens. */
-  private async runSession(peer: NodeId, ranges: readonly RangeBounds[], dryRun: boolean, live?: SessionSummary): Promise<SessionSummary> {
+  /**
+   * One session, in a slot, paced by the shared byte budget. `live` receives progress as it
+   * happens.
+   */
+  private async runSession(
+    peer: NodeId,
+    ranges: readonly RangeBounds[],
+    dryRun: boolean,
+    live?: SessionSummary,
+  ): Promise<SessionSummary> {
     await this.acquire();
     if (this.closed) {
       this.release();
@@ -331,7 +394,8 @@ export class AntiEntropyService {
           if (this.closed) throw new Error("the node is stopping");
           // Progress and totals move as the session does, not only at its end.
           const delta = { ...summary };
-          for (const key of Object.keys(delta) as (keyof SessionSummary)[]) delta[key] -= reported[key];
+          for (const key of Object.keys(delta) as (keyof SessionSummary)[])
+            delta[key] -= reported[key];
           reported = { ...summary };
           addSummary(this.totals, delta);
           if (live !== undefined) addSummary(live, delta);
@@ -373,7 +437,10 @@ export class AntiEntropyService {
     if (next !== undefined) next();
   }
 
-  /** Keeps the duty cycle: after a round trip that took busyMs, waits so busy time stays within its share. */
+  /**
+   * Keeps the duty cycle: after a round trip that took busyMs, waits so busy time stays within its
+   * share.
+   */
   private async rest(busyMs: number): Promise<void> {
     const restMs = Math.ceil((busyMs * (1 - this.busyFractionMax)) / this.busyFractionMax);
     if (restMs <= 0 || this.closed) return;
@@ -383,7 +450,10 @@ export class AntiEntropyService {
   /** Takes bytes from the shared budget; waits while it is overdrawn. */
   private async spend(bytes: number): Promise<void> {
     const nowMs = this.deps.clock.nowMs();
-    this.budgetBytes = Math.min(this.bytesPerSecondMax, this.budgetBytes + ((nowMs - this.budgetAtMs) / 1000) * this.bytesPerSecondMax);
+    this.budgetBytes = Math.min(
+      this.bytesPerSecondMax,
+      this.budgetBytes + ((nowMs - this.budgetAtMs) / 1000) * this.bytesPerSecondMax,
+    );
     this.budgetAtMs = nowMs;
     this.budgetBytes -= bytes;
     if (this.budgetBytes >= 0 || this.closed) return;

@@ -1,13 +1,14 @@
 // antientropy/hash-tree.ts — the hash tree of one token range, built from segment hashes.
 //
 // Theory of operation. A range (start, end] covers a run of the store's fixed token segments
-// (storage/segments.ts) in ring order. The run is cut into pieces: a piece is the part of one segment
-// inside the range, so every segment strictly inside the range is a whole piece and at most the two
-// boundary segments are partial (a range that wraps past TOKEN_MAX, or the whole ring, is walked as
-// its stretches, exactly as storage/layout.ts scans it). A whole piece's hash is the segment's kept
-// hash; a partial piece's hash is summed on the fly from the few records of that segment inside the
-// range (store.scanHashed). Either way a piece's hash is the same function of the records it holds,
-// so two replicas with the same records in the range get the same leaves, whatever else they hold.
+// (storage/segments.ts) in ring order. The run is cut into pieces: a piece is the part of one
+// segment inside the range, so every segment strictly inside the range is a whole piece and at most
+// the two boundary segments are partial (a range that wraps past TOKEN_MAX, or the whole ring, is
+// walked as its stretches, exactly as storage/layout.ts scans it). A whole piece's hash is the
+// segment's kept hash; a partial piece's hash is summed on the fly from the few records of that
+// segment inside the range (store.scanHashed). Either way a piece's hash is the same function of
+// the records it holds, so two replicas with the same records in the range get the same leaves,
+// whatever else they hold.
 //
 // The pieces' hashes are the leaves of a binary Merkle tree built with merkletreejs (a 128-bit
 // xxHash64 pair over the two children; an odd last node is carried up unchanged, merkletreejs's
@@ -17,15 +18,21 @@
 // [i · 2^(height − d), (i + 1) · 2^(height − d)) clipped to the leaf count. The tree also keeps a
 // prefix sum of the pieces' record counts, so the records under any node are known without a scan.
 //
-// The module is pure: pieces and leaves in, tree out. Trees are not maintained per range: the segment
-// table is current after every write, and a range's tree is rebuilt from it in a few milliseconds
-// per thousand pieces (cached while the table's version is unchanged, range-trees.ts), so ranges
-// that change with the ring need no bookkeeping.
+// The module is pure: pieces and leaves in, tree out. Trees are not maintained per range: the
+// segment table is current after every write, and a range's tree is rebuilt from it in a few
+// milliseconds per thousand pieces (cached while the table's version is unchanged, range-trees.ts),
+// so ranges that change with the ring need no bookkeeping.
 
 import { MerkleTree } from "merkletreejs";
 import { assert } from "../core/assert.js";
 import { TOKEN_MAX, TOKEN_MIN, isToken, type Token } from "../ring/partitioner.js";
-import { hash128, SEGMENT_HASH_BYTES, segmentFirstToken, segmentLastToken, segmentOf } from "../storage/segments.js";
+import {
+  hash128,
+  SEGMENT_HASH_BYTES,
+  segmentFirstToken,
+  segmentLastToken,
+  segmentOf,
+} from "../storage/segments.js";
 
 /** A token range (start, end], clockwise; start === end is the whole ring. */
 export interface RangeBounds {
@@ -82,20 +89,35 @@ export class RangeLayout {
     }
     let offset = 0;
     for (const [first, last] of bounds) {
-      const stretch = { first, last, firstSegment: segmentOf(first), lastSegment: segmentOf(last), offset };
+      const stretch = {
+        first,
+        last,
+        firstSegment: segmentOf(first),
+        lastSegment: segmentOf(last),
+        offset,
+      };
       this.stretches.push(stretch);
       offset += stretch.lastSegment - stretch.firstSegment + 1;
     }
     this.leafCount = offset;
   }
 
-  /** The segment of piece i, and whether the piece is the whole segment (no bigint work for those). */
+  /**
+   * The segment of piece i, and whether the piece is the whole segment (no bigint work for those).
+   */
   segmentAt(index: number): { segment: number; whole: boolean; stretch: Stretch } {
-    assert(Number.isSafeInteger(index) && index >= 0 && index < this.leafCount, () => `no piece ${index} of ${this.leafCount}`);
-    const stretch = (index >= ((this.stretches[1]?.offset) ?? Infinity) ? this.stretches[1] : this.stretches[0]) as Stretch;
+    assert(
+      Number.isSafeInteger(index) && index >= 0 && index < this.leafCount,
+      () => `no piece ${index} of ${this.leafCount}`,
+    );
+    const stretch = (
+      index >= (this.stretches[1]?.offset ?? Infinity) ? this.stretches[1] : this.stretches[0]
+    ) as Stretch;
     const segment = stretch.firstSegment + (index - stretch.offset);
-    const wholeAtStart = segment !== stretch.firstSegment || stretch.first === segmentFirstToken(segment);
-    const wholeAtEnd = segment !== stretch.lastSegment || stretch.last === segmentLastToken(segment);
+    const wholeAtStart =
+      segment !== stretch.firstSegment || stretch.first === segmentFirstToken(segment);
+    const wholeAtEnd =
+      segment !== stretch.lastSegment || stretch.last === segmentLastToken(segment);
     return { segment, whole: wholeAtStart && wholeAtEnd, stretch };
   }
 
@@ -109,7 +131,9 @@ export class RangeLayout {
   }
 }
 
-/** The pieces of a range in ring order from just after its start (layout.ts dataRangeBounds order). */
+/**
+ * The pieces of a range in ring order from just after its start (layout.ts dataRangeBounds order).
+ */
 export function rangePieces(range: RangeBounds): RangePiece[] {
   const layout = new RangeLayout(range);
   const pieces: RangePiece[] = [];
@@ -125,7 +149,9 @@ function nodeHash(data: Buffer): Buffer {
 
 /** The Merkle tree of one range over its pieces' digests. */
 export class RangeHashTree {
-  /** Layers bottom-up, as merkletreejs builds them: layers[0] are the leaves, the last is the root. */
+  /**
+   * Layers bottom-up, as merkletreejs builds them: layers[0] are the leaves, the last is the root.
+   */
   private readonly layers: Buffer[][];
   /** countPrefix[i] = records in pieces [0, i). */
   private readonly countPrefix: Float64Array;

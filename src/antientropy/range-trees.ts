@@ -5,23 +5,32 @@
 // range), and a leaf span's records are listed with their hashes for the exchange. Both sides of a
 // session use these same functions, so a piece is hashed the same way on each.
 //
-// A round of the exchange asks about hundreds of leaves or buckets at once, most of them a few records
-// a few segments apart. Opening one LevelDB iterator per piece made the iterator the cost of a large
-// repair (three async hops to read ~15 records), so the batch functions (leafBucketHashesMany,
-// listEntriesMany) read all their pieces through scanPieces: pieces sorted by token, neighbours whose
-// gap holds few records (by the segment table's counts) read by one iterator that skips the gap's
-// records without decoding or hashing them, then each piece's records cut out of the sorted result.
+// A round of the exchange asks about hundreds of leaves or buckets at once, most of them a few
+// records a few segments apart. Opening one LevelDB iterator per piece made the iterator the cost
+// of a large repair (three async hops to read ~15 records), so the batch functions
+// (leafBucketHashesMany, listEntriesMany) read all their pieces through scanPieces: pieces sorted
+// by token, neighbours whose gap holds few records (by the segment table's counts) read by one
+// iterator that skips the gap's records without decoding or hashing them, then each piece's records
+// cut out of the sorted result.
 
 import { assert } from "../core/assert.js";
 import type { Token } from "../ring/partitioner.js";
-import { RecordDigest, SEGMENT_BITS, segmentFirstToken, segmentOf, type SegmentReader } from "../storage/segments.js";
+import {
+  RecordDigest,
+  SEGMENT_BITS,
+  segmentFirstToken,
+  segmentOf,
+  type SegmentReader,
+} from "../storage/segments.js";
 import type { HashedEntry, Store } from "../storage/store.js";
 import { RangeHashTree, RangeLayout, type PieceDigest, type RangeBounds } from "./hash-tree.js";
 import type { VersionEntry } from "./tree-diff.js";
 
 export type TreeStore = Pick<Store, "segments" | "scanHashed">;
 
-/** Records summed for one partial piece: a segment holds ~15 records at 1M keys; this is far above. */
+/**
+ * Records summed for one partial piece: a segment holds ~15 records at 1M keys; this is far above.
+ */
 const PIECE_RECORDS_MAX = 10_000_000;
 
 const ZERO_HASH = new Uint8Array(16);
@@ -56,7 +65,10 @@ export class TreeCache {
   }
 }
 
-/** Trees cached per node: a node with 256 vnodes and rf 3 has ~768 ranges; a session works on a chunk. */
+/**
+ * Trees cached per node: a node with 256 vnodes and rf 3 has ~768 ranges; a session works on a
+ * chunk.
+ */
 const TREE_CACHE_ENTRIES_MAX = 256;
 
 /** The range's tree from the store as it is now. */
@@ -89,18 +101,27 @@ export interface TokenPiece {
 export const PIECE_SCAN_LIMITS = {
   /**
    * Records between two wanted pieces that one iterator steps over rather than opening another.
-   * Measured on 1M keys (1,024 one-segment pieces): a new iterator costs ~0.2 ms, about what stepping
-   * over ~100 records costs; 64 was fastest both for sparse (14% of segments) and dense (60%) asks.
+   * Measured on 1M keys (1,024 one-segment pieces): a new iterator costs ~0.2 ms, about what
+   * stepping over ~100 records costs; 64 was fastest both for sparse (14% of segments) and dense
+   * (60%) asks.
    */
   gapRecordsMax: 64,
-  /** Records one grouped scan may visit (wanted and skipped, by the segment counts): bounds memory. */
+  /**
+   * Records one grouped scan may visit (wanted and skipped, by the segment counts): bounds memory.
+   */
   groupRecordsMax: 65_536,
 } as const;
 
 /** Records in segments [from, to] by the table's counts, stopping early once past `stopAbove`. */
-function countSegments(segments: SegmentReader, from: number, to: number, stopAbove: number): number {
+function countSegments(
+  segments: SegmentReader,
+  from: number,
+  to: number,
+  stopAbove: number,
+): number {
   let sum = 0;
-  for (let segment = from; segment <= to && sum <= stopAbove; segment++) sum += segments.countOf(segment);
+  for (let segment = from; segment <= to && sum <= stopAbove; segment++)
+    sum += segments.countOf(segment);
   return sum;
 }
 
@@ -122,18 +143,25 @@ function lowerBound(entries: readonly HashedEntry[], token: Token): number {
  * iterator (PIECE_SCAN_LIMITS); a group that held far more than the segment counts said (writes
  * landed meanwhile) is read again piece by piece, so the bounds hold whatever the counts were.
  */
-export async function scanPieces(store: TreeStore, pieces: readonly TokenPiece[], limitEach: number): Promise<(HashedEntry[] | null)[]> {
+export async function scanPieces(
+  store: TreeStore,
+  pieces: readonly TokenPiece[],
+  limitEach: number,
+): Promise<(HashedEntry[] | null)[]> {
   const out: (HashedEntry[] | null)[] = new Array<HashedEntry[] | null>(pieces.length).fill(null);
-  const order = pieces.map((_, index) => index).sort((a, b) => {
-    const x = (pieces[a] as TokenPiece).first;
-    const y = (pieces[b] as TokenPiece).first;
-    return x < y ? -1 : x > y ? 1 : 0;
-  });
+  const order = pieces
+    .map((_, index) => index)
+    .sort((a, b) => {
+      const x = (pieces[a] as TokenPiece).first;
+      const y = (pieces[b] as TokenPiece).first;
+      return x < y ? -1 : x > y ? 1 : 0;
+    });
   const segments = store.segments();
   let at = 0;
   while (at < order.length) {
     const group = nextGroup(segments, pieces, order, at);
-    // Between groups, client requests that arrived meanwhile run first (a repair reads beside them).
+    // Between groups, client requests that arrived meanwhile run first (a repair reads beside
+    // them).
     if (at !== 0) await new Promise<void>((resolve) => setImmediate(resolve));
     at += group.members.length;
     if (group.members.length === 1) {
@@ -148,7 +176,10 @@ export async function scanPieces(store: TreeStore, pieces: readonly TokenPiece[]
   return out;
 }
 
-/** Pieces read by one iterator: their indexes, the stretch [first, last] it covers, its records by the counts. */
+/**
+ * Pieces read by one iterator: their indexes, the stretch [first, last] it covers, its records by
+ * the counts.
+ */
 interface PieceGroup {
   readonly members: readonly number[];
   readonly first: Token;
@@ -156,8 +187,16 @@ interface PieceGroup {
   readonly estimate: number;
 }
 
-/** A group: pieces in token order from `start` while the gap to the next is small and the whole stays bounded. */
-function nextGroup(segments: SegmentReader, pieces: readonly TokenPiece[], order: readonly number[], start: number): PieceGroup {
+/**
+ * A group: pieces in token order from `start` while the gap to the next is small and the whole
+ * stays bounded.
+ */
+function nextGroup(
+  segments: SegmentReader,
+  pieces: readonly TokenPiece[],
+  order: readonly number[],
+  start: number,
+): PieceGroup {
   const head = pieces[order[start] as number] as TokenPiece;
   const members: number[] = [order[start] as number];
   let groupLast = head.last;
@@ -167,9 +206,25 @@ function nextGroup(segments: SegmentReader, pieces: readonly TokenPiece[], order
     const piece = pieces[order[at] as number] as TokenPiece;
     const firstSegment = segmentOf(piece.first);
     const pieceLastSegment = segmentOf(piece.last);
-    const gap = firstSegment > lastSegment + 1 ? countSegments(segments, lastSegment + 1, firstSegment - 1, PIECE_SCAN_LIMITS.gapRecordsMax) : 0;
+    const gap =
+      firstSegment > lastSegment + 1
+        ? countSegments(
+            segments,
+            lastSegment + 1,
+            firstSegment - 1,
+            PIECE_SCAN_LIMITS.gapRecordsMax,
+          )
+        : 0;
     if (gap > PIECE_SCAN_LIMITS.gapRecordsMax) break;
-    const added = pieceLastSegment > lastSegment ? countSegments(segments, Math.max(firstSegment, lastSegment + 1), pieceLastSegment, Infinity) : 0;
+    const added =
+      pieceLastSegment > lastSegment
+        ? countSegments(
+            segments,
+            Math.max(firstSegment, lastSegment + 1),
+            pieceLastSegment,
+            Infinity,
+          )
+        : 0;
     if (estimate + gap + added > PIECE_SCAN_LIMITS.groupRecordsMax) break;
     estimate += gap + added;
     members.push(order[at] as number);
@@ -183,7 +238,13 @@ function nextGroup(segments: SegmentReader, pieces: readonly TokenPiece[], order
  * Reads a group with one iterator and hands each piece its slice (null past `limitEach`); when the
  * group held far more than its counts said, each piece is read again alone.
  */
-async function scanGroup(store: TreeStore, pieces: readonly TokenPiece[], group: PieceGroup, limitEach: number, out: (HashedEntry[] | null)[]): Promise<void> {
+async function scanGroup(
+  store: TreeStore,
+  pieces: readonly TokenPiece[],
+  group: PieceGroup,
+  limitEach: number,
+  out: (HashedEntry[] | null)[],
+): Promise<void> {
   // The wanted tokens as disjoint stretches, for the iterator's filter (tokens arrive ascending).
   const wanted: { first: Token; last: Token }[] = [];
   for (const index of group.members) {
@@ -199,7 +260,12 @@ async function scanGroup(store: TreeStore, pieces: readonly TokenPiece[], group:
     const stretch = wanted[cursor];
     return stretch !== undefined && stretch.first <= token;
   };
-  const scan = await store.scanHashed(group.first, group.last, 2 * group.estimate + PIECE_SCAN_LIMITS.gapRecordsMax, include);
+  const scan = await store.scanHashed(
+    group.first,
+    group.last,
+    2 * group.estimate + PIECE_SCAN_LIMITS.gapRecordsMax,
+    include,
+  );
   for (const index of group.members) {
     const piece = pieces[index] as TokenPiece;
     if (scan.truncated) {
@@ -213,7 +279,10 @@ async function scanGroup(store: TreeStore, pieces: readonly TokenPiece[], group:
   }
 }
 
-/** A question about a range's records: leaves [first, end), or bucket `bucket` of 2^bits of leaf `first`. */
+/**
+ * A question about a range's records: leaves [first, end), or bucket `bucket` of 2^bits of leaf
+ * `first`.
+ */
 export interface EntriesQuestion {
   readonly range: RangeBounds;
   readonly first: number;
@@ -230,12 +299,18 @@ function questionPieces(question: EntriesQuestion): TokenPiece[] {
     return bounds === null ? [] : [bounds];
   }
   const layout = new RangeLayout(range);
-  assert(first >= 0 && first < end && end <= layout.leafCount, () => `leaves [${first}, ${end}) outside a range of ${layout.leafCount}`);
+  assert(
+    first >= 0 && first < end && end <= layout.leafCount,
+    () => `leaves [${first}, ${end}) outside a range of ${layout.leafCount}`,
+  );
   const pieces: TokenPiece[] = [];
   let index = first;
   while (index < end) {
     const { stretch } = layout.segmentAt(index);
-    const stretchEnd = Math.min(end, stretch.offset + (stretch.lastSegment - stretch.firstSegment + 1));
+    const stretchEnd = Math.min(
+      end,
+      stretch.offset + (stretch.lastSegment - stretch.firstSegment + 1),
+    );
     pieces.push({ first: layout.pieceAt(index).first, last: layout.pieceAt(stretchEnd - 1).last });
     index = stretchEnd;
   }
@@ -243,10 +318,15 @@ function questionPieces(question: EntriesQuestion): TokenPiece[] {
 }
 
 /**
- * Each question's records in ring order with their hashes; null for one holding more than `limitEach`
- * (the caller descends further, or skips the leaf and says so). One batch of scans for all of them.
+ * Each question's records in ring order with their hashes; null for one holding more than
+ * `limitEach` (the caller descends further, or skips the leaf and says so). One batch of scans for
+ * all of them.
  */
-export async function listEntriesMany(store: TreeStore, questions: readonly EntriesQuestion[], limitEach: number): Promise<(VersionEntry[] | null)[]> {
+export async function listEntriesMany(
+  store: TreeStore,
+  questions: readonly EntriesQuestion[],
+  limitEach: number,
+): Promise<(VersionEntry[] | null)[]> {
   const owners: number[] = [];
   const pieces: TokenPiece[] = [];
   questions.forEach((question, index) => {
@@ -265,7 +345,8 @@ export async function listEntriesMany(store: TreeStore, questions: readonly Entr
       out[owner] = null;
       return;
     }
-    for (const entry of entries) list.push({ key: entry.key, timestampUs: entry.timestampUs, hash: entry.hash });
+    for (const entry of entries)
+      list.push({ key: entry.key, timestampUs: entry.timestampUs, hash: entry.hash });
   });
   return out;
 }
@@ -276,11 +357,11 @@ export function leafCountOf(range: RangeBounds): number {
 }
 
 /**
- * Buckets below a leaf. At 1M keys a segment holds ~15 records, so a differing leaf's full list costs
- * far more than the record that differs. Both sides then cut the leaf into 2^bits buckets by the next
- * token bits below the segment's (bucket b of segment s: tokens s·2^48 + b·2^(48−bits) onwards),
- * compare the buckets' digests (computed from one scan of the leaf) and list only the buckets that
- * differ: a virtual extra level of tree, built on the fly from a few records.
+ * Buckets below a leaf. At 1M keys a segment holds ~15 records, so a differing leaf's full list
+ * costs far more than the record that differs. Both sides then cut the leaf into 2^bits buckets by
+ * the next token bits below the segment's (bucket b of segment s: tokens s·2^48 + b·2^(48−bits)
+ * onwards), compare the buckets' digests (computed from one scan of the leaf) and list only the
+ * buckets that differ: a virtual extra level of tree, built on the fly from a few records.
  */
 export const LEAF_BUCKET_BITS_MAX = 8;
 
@@ -288,9 +369,20 @@ function bucketOf(token: bigint, segmentFirst: bigint, bits: number): number {
   return Number((token - segmentFirst) >> BigInt(64 - SEGMENT_BITS - bits));
 }
 
-/** The tokens of bucket `bucket` (of 2^bits) of leaf `leaf`, clipped to the leaf's piece; null when outside it. */
-export function leafBucketBounds(range: RangeBounds, leaf: number, bits: number, bucket: number): { first: bigint; last: bigint } | null {
-  assert(Number.isInteger(bits) && bits >= 1 && bits <= LEAF_BUCKET_BITS_MAX, "bucket bits out of bounds");
+/**
+ * The tokens of bucket `bucket` (of 2^bits) of leaf `leaf`, clipped to the leaf's piece; null when
+ * outside it.
+ */
+export function leafBucketBounds(
+  range: RangeBounds,
+  leaf: number,
+  bits: number,
+  bucket: number,
+): { first: bigint; last: bigint } | null {
+  assert(
+    Number.isInteger(bits) && bits >= 1 && bits <= LEAF_BUCKET_BITS_MAX,
+    "bucket bits out of bounds",
+  );
   assert(Number.isInteger(bucket) && bucket >= 0 && bucket < 2 ** bits, "no such bucket");
   const layout = new RangeLayout(range);
   const piece = layout.pieceAt(leaf);
@@ -309,10 +401,20 @@ export interface BucketsQuestion {
   readonly bits: number;
 }
 
-/** Per question, the 16-byte digest of each of the leaf's 2^bits buckets; null for a leaf holding more than `limitEach` records. */
-export async function leafBucketHashesMany(store: TreeStore, questions: readonly BucketsQuestion[], limitEach: number): Promise<(Buffer[] | null)[]> {
+/**
+ * Per question, the 16-byte digest of each of the leaf's 2^bits buckets; null for a leaf holding
+ * more than `limitEach` records.
+ */
+export async function leafBucketHashesMany(
+  store: TreeStore,
+  questions: readonly BucketsQuestion[],
+  limitEach: number,
+): Promise<(Buffer[] | null)[]> {
   const pieces = questions.map(({ range, leaf, bits }) => {
-    assert(Number.isInteger(bits) && bits >= 1 && bits <= LEAF_BUCKET_BITS_MAX, "bucket bits out of bounds");
+    assert(
+      Number.isInteger(bits) && bits >= 1 && bits <= LEAF_BUCKET_BITS_MAX,
+      "bucket bits out of bounds",
+    );
     return new RangeLayout(range).pieceAt(leaf);
   });
   const scanned = await scanPieces(store, pieces, limitEach);
@@ -322,7 +424,8 @@ export async function leafBucketHashesMany(store: TreeStore, questions: readonly
     const { bits } = questions[index] as BucketsQuestion;
     const digests = Array.from({ length: 2 ** bits }, () => new RecordDigest());
     const segmentFirst = segmentFirstToken(piece.segment);
-    for (const entry of entries) (digests[bucketOf(entry.token, segmentFirst, bits)] as RecordDigest).addHash(entry.hash);
+    for (const entry of entries)
+      (digests[bucketOf(entry.token, segmentFirst, bits)] as RecordDigest).addHash(entry.hash);
     return digests.map((digest) => digest.hash());
   });
 }

@@ -1,5 +1,5 @@
-// antientropy/repair-session.ts — one repair session: this node and one other replica, over a set of
-// ranges both replicate.
+// antientropy/repair-session.ts — one repair session: this node and one other replica, over a set
+// of ranges both replicate.
 //
 // Theory of operation. A session is the initiator's side of the exchange of tree-diff.ts, driven
 // over a RepairTransport (net/repair-client.ts in a node). It works through its ranges in chunks:
@@ -7,17 +7,19 @@
 //   1. roots: one round trip carries the roots of a whole chunk of ranges (REPAIR_LIMITS), so every
 //      in-sync range costs its share of that one question and answer and nothing more;
 //   2. descent: the differing ranges descend together, levelsPerRound levels per round trip, each
-//      round one request for all of them, until every differing node is a leaf or holds few records;
-//   3. entries: the keys, timestamps and hash prefixes of the leaves reached, from both sides. A leaf
-//      that holds many records (a segment holds ~15 at 1M keys) is first cut into 2^bits buckets by
-//      the next token bits (range-trees.ts), whose digests are compared like one more tree level, and
-//      only differing buckets are listed. A span the peer cannot list whole (more than
-//      entriesPerAskMax records) is asked alone, then split, and a single leaf that still cannot be
-//      listed is skipped and counted (leavesSkipped), never guessed at;
+//      round one request for all of them, until every differing node is a leaf or holds few
+//      records;
+//   3. entries: the keys, timestamps and hash prefixes of the leaves reached, from both sides. A
+//      leaf that holds many records (a segment holds ~15 at 1M keys) is first cut into 2^bits
+//      buckets by the next token bits (range-trees.ts), whose digests are compared like one more
+//      tree level, and only differing buckets are listed. A span the peer cannot list whole (more
+//      than entriesPerAskMax records) is asked alone, then split, and a single leaf that still
+//      cannot be listed is skipped and counted (leavesSkipped), never guessed at;
 //   4. exchange: diffEntries decides per key; records the peer lacks or holds older are pushed, the
-//      ones this node lacks or holds older are pulled, in bounded batches. Both sides write what they
-//      receive through store.apply(), last write wins, never a blind overwrite: a record that changed
-//      meanwhile is not rolled back, and tombstones move like values, so deletes stay deletes.
+//      ones this node lacks or holds older are pulled, in bounded batches. Both sides write what
+//      they receive through store.apply(), last write wins, never a blind overwrite: a record that
+//      changed meanwhile is not rolled back, and tombstones move like values, so deletes stay
+//      deletes.
 //
 // A dry run stops after step 3 and reports what would move. Every round trip's bytes are counted
 // and handed to `pace`, which the caller uses to hold a bytes-per-second budget (the background
@@ -27,7 +29,12 @@ import type { NodeId } from "../core/ids.js";
 import type { KeyedRecord } from "../storage/record.js";
 import type { Store } from "../storage/store.js";
 import type { RangeBounds, RangeHashTree, TreeNode } from "./hash-tree.js";
-import { LEAF_BUCKET_BITS_MAX, leafBucketHashesMany, listEntriesMany, TreeCache } from "./range-trees.js";
+import {
+  LEAF_BUCKET_BITS_MAX,
+  leafBucketHashesMany,
+  listEntriesMany,
+  TreeCache,
+} from "./range-trees.js";
 import {
   classify,
   compareRound,
@@ -40,21 +47,45 @@ import {
   WIRE_HASH_BYTES,
   type DescentOptions,
 } from "./tree-diff.js";
-import { REPAIR_LIMITS, type NodesAsk, type RepairTransport, type Traffic } from "./repair-transport.js";
+import {
+  REPAIR_LIMITS,
+  type NodesAsk,
+  type RepairTransport,
+  type Traffic,
+} from "./repair-transport.js";
 import { emptySummary, type SessionSummary } from "./session-summary.js";
-import { chunk, mergeSpans, nextListBatch, type CrowdedLeaf, type RangeState, type SpanAsk } from "./span-asks.js";
+import {
+  chunk,
+  mergeSpans,
+  nextListBatch,
+  type CrowdedLeaf,
+  type RangeState,
+  type SpanAsk,
+} from "./span-asks.js";
 
 export { REPAIR_LIMITS } from "./repair-transport.js";
-export type { BucketsAsk, EntriesAsk, ExchangeResult, NodesAsk, RepairTransport, Traffic } from "./repair-transport.js";
+export type {
+  BucketsAsk,
+  EntriesAsk,
+  ExchangeResult,
+  NodesAsk,
+  RepairTransport,
+  Traffic,
+} from "./repair-transport.js";
 export { addSummary, emptySummary, type SessionSummary } from "./session-summary.js";
 
 export interface SessionOptions {
-  /** Names the session to the peer (which remembers its ranges); unique among this node's sessions. */
+  /**
+   * Names the session to the peer (which remembers its ranges); unique among this node's sessions.
+   */
   readonly id: string;
   readonly peer: NodeId;
   readonly ranges: readonly RangeBounds[];
   readonly dryRun: boolean;
-  /** Which node hash window the session compares (0 .. NODE_HASH_WINDOWS - 1); vary it between sessions. */
+  /**
+   * Which node hash window the session compares (0 .. NODE_HASH_WINDOWS - 1); vary it between
+   * sessions.
+   */
   readonly window?: number;
   readonly levelsPerRound?: number;
   readonly entryKeysMax?: number;
@@ -63,7 +94,9 @@ export interface SessionOptions {
 export interface SessionDeps {
   readonly store: Pick<Store, "segments" | "scanHashed" | "get" | "apply">;
   readonly transport: RepairTransport;
-  /** Trees shared between sessions (one per peer over the same ranges); a private one when absent. */
+  /**
+   * Trees shared between sessions (one per peer over the same ranges); a private one when absent.
+   */
   readonly trees?: TreeCache;
   /**
    * Called after every round trip with its bytes; the session waits for it, so the caller can hold
@@ -74,10 +107,14 @@ export interface SessionDeps {
   onRangesCompared?(count: number): void;
 }
 
-/** Records to push read from the store at once (one getMany), bounding what a group holds in memory. */
+/**
+ * Records to push read from the store at once (one getMany), bounding what a group holds in memory.
+ */
 const PUSH_READS_PER_GROUP = 128;
 
-/** Resolves after the event loop's pending IO callbacks (setImmediate runs after the poll phase). */
+/**
+ * Resolves after the event loop's pending IO callbacks (setImmediate runs after the poll phase).
+ */
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
@@ -109,7 +146,8 @@ export class RepairSession {
     this.summary.bytesReceived += result.bytesReceived;
     this.summary.roundTrips += 1;
     await this.deps.pace(result.bytesSent + result.bytesReceived, this.summary);
-    // Each reply is followed by a burst of diffing and scanning: let waiting client requests run first.
+    // Each reply is followed by a burst of diffing and scanning: let waiting client requests run
+    // first.
     await yieldToEventLoop();
     return result.value;
   }
@@ -126,7 +164,9 @@ export class RepairSession {
     const trees: RangeHashTree[] = [];
     const cache = this.deps.trees ?? new TreeCache();
     for (const range of ranges) trees.push(await cache.get(this.deps.store, range));
-    const roots = await this.traffic(this.deps.transport.roots(peer, this.options.id, this.window, ranges));
+    const roots = await this.traffic(
+      this.deps.transport.roots(peer, this.options.id, this.window, ranges),
+    );
     this.summary.rangesCompared += ranges.length;
     this.deps.onRangesCompared?.(ranges.length);
 
@@ -134,10 +174,24 @@ export class RepairSession {
     ranges.forEach((range, index) => {
       const tree = trees[index] as RangeHashTree;
       const root: TreeNode = { depth: 0, index: 0 };
-      if (hashesMatch(tree.root(), roots[index] as Uint8Array, this.descent.hashBytes, this.descent.hashOffset)) return;
+      if (
+        hashesMatch(
+          tree.root(),
+          roots[index] as Uint8Array,
+          this.descent.hashBytes,
+          this.descent.hashOffset,
+        )
+      )
+        return;
       this.summary.rangesDiffering += 1;
       const { descend, exchange } = classify(tree, [root], this.descent);
-      states.push({ range, index, tree, frontier: descend, spans: exchange.map((node) => tree.leafSpan(node)) });
+      states.push({
+        range,
+        index,
+        tree,
+        frontier: descend,
+        spans: exchange.map((node) => tree.leafSpan(node)),
+      });
     });
     if (states.length === 0) return;
 
@@ -163,7 +217,10 @@ export class RepairSession {
       for (const state of pending) {
         for (const nodes of chunk(state.frontier, REPAIR_LIMITS.nodesPerRequestMax)) {
           let batch = batches.at(-1) as { state: RangeState; nodes: TreeNode[] }[];
-          if (batch.length >= REPAIR_LIMITS.asksPerRequestMax || named + nodes.length > REPAIR_LIMITS.nodesPerRequestMax) {
+          if (
+            batch.length >= REPAIR_LIMITS.asksPerRequestMax ||
+            named + nodes.length > REPAIR_LIMITS.nodesPerRequestMax
+          ) {
             batch = [];
             batches.push(batch);
             named = 0;
@@ -175,12 +232,21 @@ export class RepairSession {
       }
       for (const batch of batches) {
         if (batch.length === 0) continue;
-        const asks: NodesAsk[] = batch.map(({ state, nodes }) => ({ range: state.index, nodes, levels }));
-        const replies = await this.traffic(this.deps.transport.nodes(this.options.peer, this.options.id, asks));
+        const asks: NodesAsk[] = batch.map(({ state, nodes }) => ({
+          range: state.index,
+          nodes,
+          levels,
+        }));
+        const replies = await this.traffic(
+          this.deps.transport.nodes(this.options.peer, this.options.id, asks),
+        );
         batch.forEach(({ state, nodes }, index) => {
           const asked = roundQuestions(state.tree, nodes, levels);
           const peerHashes = replies[index] as Uint8Array[];
-          if (peerHashes.length !== asked.length) throw new Error(`peer ${this.options.peer} answered ${peerHashes.length} hashes for ${asked.length} nodes`);
+          if (peerHashes.length !== asked.length)
+            throw new Error(
+              `peer ${this.options.peer} answered ${peerHashes.length} hashes for ${asked.length} nodes`,
+            );
           const outcome = compareRound(state.tree, asked, peerHashes, this.descent);
           this.summary.nodesCompared += outcome.compared;
           state.frontier.push(...outcome.descend);
@@ -211,15 +277,22 @@ export class RepairSession {
           asks.push({ state, first: span.first, end: span.end, alone: false });
           continue;
         }
-        // Leaves holding many records: list only the buckets of each that differ; the runs of leaves
-        // between them stay one span each.
+        // Leaves holding many records: list only the buckets of each that differ; the runs of
+        // leaves between them stay one span each.
         let runFirst = span.first;
         for (let leaf = span.first; leaf < span.end; leaf++) {
           const count = state.tree.countInSpan(leaf, leaf + 1);
           if (count <= 2 * keysMax) continue;
           if (runFirst < leaf) asks.push({ state, first: runFirst, end: leaf, alone: false });
           runFirst = leaf + 1;
-          crowded.push({ state, leaf, bits: Math.min(LEAF_BUCKET_BITS_MAX, Math.max(1, Math.ceil(Math.log2(count / keysMax)))) });
+          crowded.push({
+            state,
+            leaf,
+            bits: Math.min(
+              LEAF_BUCKET_BITS_MAX,
+              Math.max(1, Math.ceil(Math.log2(count / keysMax))),
+            ),
+          });
         }
         if (runFirst < span.end) asks.push({ state, first: runFirst, end: span.end, alone: false });
       }
@@ -227,7 +300,9 @@ export class RepairSession {
     return { asks, crowded };
   }
 
-  /** Compares the crowded leaves' bucket digests with the peer's; adds an ask per differing bucket. */
+  /**
+   * Compares the crowded leaves' bucket digests with the peer's; adds an ask per differing bucket.
+   */
   private async askBuckets(crowded: readonly CrowdedLeaf[], asks: SpanAsk[]): Promise<void> {
     for (const batch of chunk(crowded, REPAIR_LIMITS.asksPerRequestMax)) {
       // This side's digests are read while the peer reads its own: one scan batch, one round trip.
@@ -249,13 +324,26 @@ export class RepairSession {
         const { state, leaf, bits } = batch[index] as (typeof batch)[number];
         const theirs = replies[index];
         const ours = ownDigests[index];
-        if (theirs === null || theirs === undefined || ours === null || ours === undefined || theirs.length !== ours.length) {
+        if (
+          theirs === null ||
+          theirs === undefined ||
+          ours === null ||
+          ours === undefined ||
+          theirs.length !== ours.length
+        ) {
           asks.push({ state, first: leaf, end: leaf + 1, alone: true });
           continue;
         }
         this.summary.nodesCompared += ours.length;
         ours.forEach((own, bucket) => {
-          if (!hashesMatch(own, theirs[bucket] as Uint8Array, this.descent.hashBytes, this.descent.hashOffset)) {
+          if (
+            !hashesMatch(
+              own,
+              theirs[bucket] as Uint8Array,
+              this.descent.hashBytes,
+              this.descent.hashOffset,
+            )
+          ) {
             asks.push({ state, first: leaf, end: leaf + 1, alone: false, bits, bucket });
           }
         });
@@ -263,7 +351,10 @@ export class RepairSession {
     }
   }
 
-  /** Lists every ask on both sides, in batches, and diffs the lists; spans too large are retried first. */
+  /**
+   * Lists every ask on both sides, in batches, and diffs the lists; spans too large are retried
+   * first.
+   */
   private async listAndDiffAsks(planned: SpanAsk[]): Promise<{ push: string[]; pull: string[] }> {
     const push: string[] = [];
     const pull: string[] = [];
@@ -283,22 +374,37 @@ export class RepairSession {
     return { push, pull };
   }
 
-  /** Lists one batch on both sides at once and adds the diffs to push and pull; returns the retries. */
-  private async listBatch(batch: readonly SpanAsk[], push: string[], pull: string[]): Promise<SpanAsk[]> {
-    // Both sides list the batch at once: the peer in its reply, this side in one scan batch meanwhile.
+  /**
+   * Lists one batch on both sides at once and adds the diffs to push and pull; returns the retries.
+   */
+  private async listBatch(
+    batch: readonly SpanAsk[],
+    push: string[],
+    pull: string[],
+  ): Promise<SpanAsk[]> {
+    // Both sides list the batch at once: the peer in its reply, this side in one scan batch
+    // meanwhile.
     const [lists, ownLists] = await Promise.all([
       this.traffic(
         this.deps.transport.entries(
           this.options.peer,
           this.options.id,
           batch.map(({ state, first, end, bits, bucket }) =>
-            bits === undefined ? { range: state.index, first, end } : { range: state.index, first, end, bits, bucket },
+            bits === undefined
+              ? { range: state.index, first, end }
+              : { range: state.index, first, end, bits, bucket },
           ),
         ),
       ),
       listEntriesMany(
         this.deps.store,
-        batch.map(({ state, first, end, bits, bucket }) => ({ range: state.range, first, end, bits, bucket })),
+        batch.map(({ state, first, end, bits, bucket }) => ({
+          range: state.range,
+          first,
+          end,
+          bits,
+          bucket,
+        })),
         REPAIR_LIMITS.entriesPerAskMax,
       ),
     ]);
@@ -330,7 +436,9 @@ export class RepairSession {
     return retry;
   }
 
-  /** Pushes and pulls in bounded batches; what arrives goes through store.apply (last write wins). */
+  /**
+   * Pushes and pulls in bounded batches; what arrives goes through store.apply (last write wins).
+   */
   private async exchange(pushKeys: string[], pullKeys: string[]): Promise<void> {
     let pushAt = 0;
     let pull = [...pullKeys];
@@ -356,7 +464,9 @@ export class RepairSession {
         }
       }
       const asked = pull.slice(0, REPAIR_LIMITS.recordsPerExchangeMax);
-      const result = await this.traffic(this.deps.transport.exchange(this.options.peer, push, asked));
+      const result = await this.traffic(
+        this.deps.transport.exchange(this.options.peer, push, asked),
+      );
       this.summary.keysSent += push.length;
       if (result.records.length > 0) {
         await this.deps.store.apply(result.records);

@@ -22,7 +22,9 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
 }
 
 /** Adjacent or overlapping spans merged, in order. */
-export function mergeSpans(spans: { first: number; end: number }[]): { first: number; end: number }[] {
+export function mergeSpans(
+  spans: { first: number; end: number }[],
+): { first: number; end: number }[] {
   const sorted = [...spans].sort((a, b) => a.first - b.first);
   const out: { first: number; end: number }[] = [];
   for (const span of sorted) {
@@ -64,7 +66,8 @@ export function nextListBatch(asks: readonly SpanAsk[], next: number): SpanAsk[]
   while (at < asks.length && batch.length < REPAIR_LIMITS.asksPerRequestMax) {
     const ask = asks[at] as SpanAsk;
     const count = ask.state.tree.countInSpan(ask.first, ask.end);
-    if (batch.length > 0 && (ask.alone || expected + count > REPAIR_LIMITS.entriesPerRequestTarget)) break;
+    if (batch.length > 0 && (ask.alone || expected + count > REPAIR_LIMITS.entriesPerRequestTarget))
+      break;
     batch.push(ask);
     at += 1;
     expected += count;

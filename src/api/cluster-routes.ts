@@ -38,7 +38,12 @@ export interface ClockStatusBody {
   readonly measured: number;
   readonly outOfRange: number;
   /** Each peer's clock minus ours (ms), within ± errorMs. */
-  readonly peers: readonly { readonly id: NodeId; readonly offsetMs: number; readonly errorMs: number; readonly outOfRange: boolean }[];
+  readonly peers: readonly {
+    readonly id: NodeId;
+    readonly offsetMs: number;
+    readonly errorMs: number;
+    readonly outOfRange: boolean;
+  }[];
 }
 
 function clockStatusBody(verdict: ClockVerdict): ClockStatusBody {
@@ -48,7 +53,12 @@ function clockStatusBody(verdict: ClockVerdict): ClockStatusBody {
     maxOffsetMs: verdict.maxOffsetMs,
     measured: verdict.measured,
     outOfRange: verdict.outOfRange,
-    peers: verdict.peers.map((peer) => ({ id: peer.peer, offsetMs: round(peer.offsetMs), errorMs: round(peer.errorMs), outOfRange: peer.outOfRange })),
+    peers: verdict.peers.map((peer) => ({
+      id: peer.peer,
+      offsetMs: round(peer.offsetMs),
+      errorMs: round(peer.errorMs),
+      outOfRange: peer.outOfRange,
+    })),
   };
 }
 
@@ -72,7 +82,10 @@ export interface MemberStatusBody {
 export interface ClusterStatusBody {
   readonly node: NodeId;
   readonly members: readonly MemberStatusBody[];
-  /** False while this node, just started, refuses client requests until it has learned the ring (cluster/ring-settle.ts). */
+  /**
+   * False while this node, just started, refuses client requests until it has learned the ring
+   * (cluster/ring-settle.ts).
+   */
   readonly serving?: boolean;
   /** Range streams on this node, running and recently finished. */
   readonly streams?: readonly StreamProgress[];
@@ -85,7 +98,10 @@ export interface RingBody {
   readonly replicationFactor: number;
   /** Every token of a normal member, ascending, as 16 hex digits. */
   readonly tokens: readonly { readonly token: string; readonly owner: NodeId }[];
-  /** Each range (start, end] with the member owning `end` and the replicas of the range, primary first. */
+  /**
+   * Each range (start, end] with the member owning `end` and the replicas of the range, primary
+   * first.
+   */
   readonly ranges: readonly {
     readonly start: string;
     readonly end: string;
@@ -94,32 +110,35 @@ export interface RingBody {
   }[];
 }
 
-/** Phi is shown to three decimals; an infinite phi (a long-silent member) as a large finite number. */
+/**
+ * Phi is shown to three decimals; an infinite phi (a long-silent member) as a large finite number.
+ */
 function roundPhi(phi: number | null): number | null {
   if (phi === null || Number.isNaN(phi)) return null;
   if (!Number.isFinite(phi)) return Number.MAX_SAFE_INTEGER;
   return Math.round(phi * 1000) / 1000;
 }
 
-/** `/cluster/status`'s body: this node's view of every member (SPEC §3); the simulator serves it too. */
+/**
+ * `/cluster/status`'s body: this node's view of every member (SPEC §3); the simulator serves it
+ * too.
+ */
 export function clusterStatusBody(options: ClusterRoutesOptions): ClusterStatusBody {
   const { engine, nodeId } = options;
-  const members = engine.members(options.nowMs()).map(
-    (member): MemberStatusBody => ({
-      id: member.id,
-      address: member.address,
-      state: member.status,
-      live: member.live,
-      phi: roundPhi(member.phi),
-      generation: member.generation,
-      heartbeat: member.heartbeat,
-      tokens: member.tokens,
-      ownership: member.ownership,
-      keys: member.keys,
-      bytes: member.bytes,
-      ...(member.shutdown === true ? { shutdown: true as const } : {}),
-    }),
-  );
+  const members = engine.members(options.nowMs()).map((member): MemberStatusBody => ({
+    id: member.id,
+    address: member.address,
+    state: member.status,
+    live: member.live,
+    phi: roundPhi(member.phi),
+    generation: member.generation,
+    heartbeat: member.heartbeat,
+    tokens: member.tokens,
+    ownership: member.ownership,
+    keys: member.keys,
+    bytes: member.bytes,
+    ...(member.shutdown === true ? { shutdown: true as const } : {}),
+  }));
   const topology = options.topology;
   const serving = options.serving?.() ?? true;
   const clock = options.clock === undefined ? {} : { clock: clockStatusBody(options.clock()) };

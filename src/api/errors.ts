@@ -4,8 +4,9 @@
 // net/fastify-errors.ts's (the node-to-node routes answer the same way).
 //
 // A GrapevineError is an expected outcome with a stable code: lower layers throw it directly, so it
-// is answered as it is. Anything else that reaches the handler (a failed assertion, a TypeError) is a
-// bug: logged with the request's context and answered 500 `internal`, without leaking its message.
+// is answered as it is. Anything else that reaches the handler (a failed assertion, a TypeError) is
+// a bug: logged with the request's context and answered 500 `internal`, without leaking its
+// message.
 //
 // A request for a path that has routes, but not for its method, is 405 `method_not_allowed` with an
 // `Allow` header listing the methods that path has (RFC 9110 §15.5.6), found by asking the router
@@ -18,7 +19,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { GrapevineError } from "../core/errors.js";
 import { errorContextOf, sendError, toGrapevineError } from "../net/fastify-errors.js";
 
-function handleError(this: FastifyInstance, error: unknown, request: FastifyRequest, reply: FastifyReply): void {
+function handleError(
+  this: FastifyInstance,
+  error: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
   const known = toGrapevineError(error, errorContextOf(request));
   if (known !== null) {
     request.log.debug({ code: known.code, url: request.url }, known.message);
@@ -32,7 +38,10 @@ function handleError(this: FastifyInstance, error: unknown, request: FastifyRequ
 /** The methods a router can have a route for; HEAD comes with GET (fastify's exposeHeadRoutes). */
 const HTTP_METHODS = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"] as const;
 
-/** The methods some route takes for this path (no query), in alphabetical order; empty when no route matches it. */
+/**
+ * The methods some route takes for this path (no query), in alphabetical order; empty when no route
+ * matches it.
+ */
 export function allowedMethods(app: Pick<FastifyInstance, "findRoute">, path: string): string[] {
   return HTTP_METHODS.filter((method) => {
     try {
@@ -54,7 +63,11 @@ export function registerErrorHandling(app: FastifyInstance): void {
     if (allowed.length > 0) {
       void sendError(
         reply.header("allow", allowed.join(", ")),
-        new GrapevineError("method_not_allowed", `${request.method} is not allowed on ${path}: it takes ${allowed.join(", ")}`, { allowed }),
+        new GrapevineError(
+          "method_not_allowed",
+          `${request.method} is not allowed on ${path}: it takes ${allowed.join(", ")}`,
+          { allowed },
+        ),
       );
       return;
     }

@@ -1,7 +1,8 @@
-// api/future-records-routes.ts — `POST /admin/future-records`: the operator's tool for records stored
-// with timestamps from the future before issue 14 §2's guard existed (or while --max-clock-offset-ms
-// was larger). Such a record wins last-write-wins against every later write of its key, and replicas
-// now refuse to copy it, so it must be listed and then re-stamped or purged by hand.
+// api/future-records-routes.ts — `POST /admin/future-records`: the operator's tool for records
+// stored with timestamps from the future before issue 14 §2's guard existed (or while
+// --max-clock-offset-ms was larger). Such a record wins last-write-wins against every later write
+// of its key, and replicas now refuse to copy it, so it must be listed and then re-stamped or
+// purged by hand.
 //
 // One request scans one bounded page of THIS node's store, in token order, and answers the records
 // of the page stamped more than the allowed offset ahead of this node's clock:
@@ -11,8 +12,8 @@
 // `next` is the token to pass as `after` for the next page (null when the scan reached the end). A
 // page ends only between tokens, so keys sharing a token are never split across pages.
 //   - restamp: the record is written again with its value, content type and tombstone flag, stamped
-//     now by this node's hybrid clock: the future record is deleted first (last-write-wins would keep
-//     it), then the re-stamped one is applied (and loses, as it should, to any newer write).
+//     now by this node's hybrid clock: the future record is deleted first (last-write-wins would
+//     keep it), then the re-stamped one is applied (and loses, as it should, to any newer write).
 //   - purge: the record is deleted.
 // Both act on this node's replica only. Another replica still holding the future record would win
 // every read that asks it, and replicas refuse to copy it, so run the command on every node
@@ -45,7 +46,10 @@ export interface FutureRecordsDeps {
     apply(writes: readonly KeyedRecord[]): Promise<unknown>;
     deleteStampedAbove(keys: readonly string[], timestampUsAbove: number): Promise<number>;
   };
-  /** The wall clock (µs) and the allowed offset: a record stamped above wall + offset is from the future. */
+  /**
+   * The wall clock (µs) and the allowed offset: a record stamped above wall + offset is from the
+   * future.
+   */
   readonly wallUs: () => number;
   readonly maxClockOffsetUs: number;
   /** A fresh timestamp from this node's hybrid clock, for restamp. */
@@ -77,10 +81,19 @@ interface PageRequest {
 }
 
 function parsePageRequest(body: unknown): PageRequest {
-  const fields = body !== null && typeof body === "object" && !Buffer.isBuffer(body) ? (body as Record<string, unknown>) : {};
+  const fields =
+    body !== null && typeof body === "object" && !Buffer.isBuffer(body)
+      ? (body as Record<string, unknown>)
+      : {};
   const action = fields["action"] ?? "list";
-  if (typeof action !== "string" || !(FUTURE_RECORD_ACTIONS as readonly string[]).includes(action)) {
-    throw new GrapevineError("bad_request", `action must be one of ${FUTURE_RECORD_ACTIONS.join(", ")}`);
+  if (
+    typeof action !== "string" ||
+    !(FUTURE_RECORD_ACTIONS as readonly string[]).includes(action)
+  ) {
+    throw new GrapevineError(
+      "bad_request",
+      `action must be one of ${FUTURE_RECORD_ACTIONS.join(", ")}`,
+    );
   }
   let after: Token | null = null;
   const afterField = fields["after"];
@@ -89,18 +102,32 @@ function parsePageRequest(body: unknown): PageRequest {
       if (typeof afterField !== "string") throw new TypeError("not a string");
       after = tokenFromString(afterField);
     } catch {
-      throw new GrapevineError("bad_request", "after must be a token as `next` gave it (16 hex digits)");
+      throw new GrapevineError(
+        "bad_request",
+        "after must be a token as `next` gave it (16 hex digits)",
+      );
     }
   }
   const scan = fields["scanRecordsMax"] ?? FUTURE_RECORDS_LIMITS.scanRecordsDefault;
-  if (typeof scan !== "number" || !Number.isSafeInteger(scan) || scan < 1 || scan > FUTURE_RECORDS_LIMITS.scanRecordsMax) {
-    throw new GrapevineError("bad_request", `scanRecordsMax must be an integer from 1 to ${FUTURE_RECORDS_LIMITS.scanRecordsMax}`);
+  if (
+    typeof scan !== "number" ||
+    !Number.isSafeInteger(scan) ||
+    scan < 1 ||
+    scan > FUTURE_RECORDS_LIMITS.scanRecordsMax
+  ) {
+    throw new GrapevineError(
+      "bad_request",
+      `scanRecordsMax must be an integer from 1 to ${FUTURE_RECORDS_LIMITS.scanRecordsMax}`,
+    );
   }
   return { action: action as FutureRecordAction, after, scanRecordsMax: scan };
 }
 
 /** One page: scan, find, act. Exported for tests. */
-export async function futureRecordsPage(deps: FutureRecordsDeps, request: PageRequest): Promise<FutureRecordsReply> {
+export async function futureRecordsPage(
+  deps: FutureRecordsDeps,
+  request: PageRequest,
+): Promise<FutureRecordsReply> {
   const wallUs = deps.wallUs();
   const aboveUs = wallUs + deps.maxClockOffsetUs;
   // (after, TOKEN_MAX]; the whole ring (TOKEN_MAX, TOKEN_MAX] wraps to [TOKEN_MIN, TOKEN_MAX].
@@ -111,7 +138,8 @@ export async function futureRecordsPage(deps: FutureRecordsDeps, request: PageRe
   let next: Token | null = null;
   if (request.after === null || request.after < TOKEN_MAX) {
     for await (const scannedRecord of deps.store.scanRange(range, { tombstones: true })) {
-      const full = scanned >= request.scanRecordsMax || found.length >= FUTURE_RECORDS_LIMITS.foundPerPageMax;
+      const full =
+        scanned >= request.scanRecordsMax || found.length >= FUTURE_RECORDS_LIMITS.foundPerPageMax;
       // A page ends between tokens only: the next one starts after lastToken and must miss no key.
       if (full && scannedRecord.token !== lastToken) {
         next = lastToken;
@@ -130,7 +158,10 @@ export async function futureRecordsPage(deps: FutureRecordsDeps, request: PageRe
     if (request.action === "purge") {
       purged = deleted;
     } else {
-      const writes = found.map(({ key, record }): KeyedRecord => ({ key, record: restamp(record, deps.stamp(), deps.self) }));
+      const writes = found.map(({ key, record }): KeyedRecord => ({
+        key,
+        record: restamp(record, deps.stamp(), deps.self),
+      }));
       await deps.store.apply(writes);
       restamped = writes.length;
     }
@@ -160,6 +191,11 @@ export interface FutureRecordsRoutesOptions {
   readonly deps: FutureRecordsDeps;
 }
 
-export const futureRecordsRoutes: FastifyPluginAsync<FutureRecordsRoutesOptions> = async (app, options) => {
-  app.post("/admin/future-records", async (request) => futureRecordsPage(options.deps, parsePageRequest(request.body)));
+export const futureRecordsRoutes: FastifyPluginAsync<FutureRecordsRoutesOptions> = async (
+  app,
+  options,
+) => {
+  app.post("/admin/future-records", async (request) =>
+    futureRecordsPage(options.deps, parsePageRequest(request.body)),
+  );
 };

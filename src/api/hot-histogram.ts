@@ -1,5 +1,6 @@
-// api/hot-histogram.ts — a labelled Prometheus histogram (and the request count beside it) for a hot
-// path: an observation is a map lookup and a few additions; prom-client only formats it at scrape.
+// api/hot-histogram.ts — a labelled Prometheus histogram (and the request count beside it) for a
+// hot path: an observation is a map lookup and a few additions; prom-client only formats it at
+// scrape.
 //
 // Why not prom-client's Histogram: its observe() converts, re-validates and re-hashes the label set
 // on every call, even through a cached child from labels(). On the client request path that was
@@ -26,7 +27,10 @@ export interface HotHistogramOptions {
   readonly buckets: readonly number[];
   /** The label names every series has (in this order in the exposition, after `le`). */
   readonly labelNames: readonly string[];
-  /** Label sets kept; past it observations of new sets are dropped (and counted). Labels must be bounded. */
+  /**
+   * Label sets kept; past it observations of new sets are dropped (and counted). Labels must be
+   * bounded.
+   */
   readonly seriesMax: number;
   /** Also export the observation count as this counter (same labels), e.g. requests_total. */
   readonly counter?: { readonly name: string; readonly help: string };
@@ -47,21 +51,32 @@ export class HotHistogram {
   constructor(options: HotHistogramOptions) {
     assert(options.buckets.length > 0, "a histogram has at least one bucket");
     for (let index = 1; index < options.buckets.length; index++) {
-      assert((options.buckets[index] as number) > (options.buckets[index - 1] as number), "histogram buckets ascend");
+      assert(
+        (options.buckets[index] as number) > (options.buckets[index - 1] as number),
+        "histogram buckets ascend",
+      );
     }
-    assert(Number.isSafeInteger(options.seriesMax) && options.seriesMax >= 1, "seriesMax is a positive integer");
+    assert(
+      Number.isSafeInteger(options.seriesMax) && options.seriesMax >= 1,
+      "seriesMax is a positive integer",
+    );
     this.#options = options;
   }
 
   /**
-   * The series of a label set, by a key the caller builds from the same values (cheaper than hashing
-   * an object); created on first use. Null once seriesMax sets exist.
+   * The series of a label set, by a key the caller builds from the same values (cheaper than
+   * hashing an object); created on first use. Null once seriesMax sets exist.
    */
   series(key: string, labels: () => Record<string, string>): HotSeries | null {
     const existing = this.#series.get(key);
     if (existing !== undefined) return existing;
     if (this.#series.size >= this.#options.seriesMax) return null;
-    const created: HotSeries = { labels: labels(), buckets: new Float64Array(this.#options.buckets.length + 1), sum: 0, count: 0 };
+    const created: HotSeries = {
+      labels: labels(),
+      buckets: new Float64Array(this.#options.buckets.length + 1),
+      sum: 0,
+      count: 0,
+    };
     this.#series.set(key, created);
     return created;
   }
@@ -117,10 +132,18 @@ export class HotHistogram {
       for (let index = 0; index <= buckets.length; index++) {
         cumulative += series.buckets[index] ?? 0;
         const le = index < buckets.length ? (buckets[index] as number) : "+Inf";
-        values.push({ labels: { le, ...series.labels }, value: cumulative, metricName: `${name}_bucket` });
+        values.push({
+          labels: { le, ...series.labels },
+          value: cumulative,
+          metricName: `${name}_bucket`,
+        });
       }
       values.push({ labels: { ...series.labels }, value: series.sum, metricName: `${name}_sum` });
-      values.push({ labels: { ...series.labels }, value: series.count, metricName: `${name}_count` });
+      values.push({
+        labels: { ...series.labels },
+        value: series.count,
+        metricName: `${name}_count`,
+      });
     }
     return values;
   }

@@ -7,13 +7,15 @@
 // headersTimeout at Node's 60 s default; and where headersTimeout is the larger, Node swaps the two
 // (ConnectionsList::Expired in node_http_parser.cc). With a 30 s requestTimeout a body that stopped
 // arriving was therefore cut off after 60 s, not 30, and only when the check next ran, every 30 s:
-// 60 to 90 s (issue 14 saw ~70). So both deadlines go to Node at construction, the headers' equal to
-// the request's, and the check runs every timeoutCheckIntervalMs: a stalled request is answered 408
+// 60 to 90 s (issue 14 saw ~70). So both deadlines go to Node at construction, the headers' equal
+// to the request's, and the check runs every timeoutCheckIntervalMs: a stalled request is answered
+// 408
 // `request_timeout` between requestTimeoutMs and requestTimeoutMs + timeoutCheckIntervalMs.
 //
-// Client errors. What Node refuses before fastify sees a request (its 'clientError' event: a request
-// line or header it cannot parse, headers over headerBytesMax, a timeout) is written to the socket as
-// a whole HTTP/1.1 response with the JSON body and `Connection: close` (400 `bad_request`, 431
+// Client errors. What Node refuses before fastify sees a request (its 'clientError' event: a
+// request line or header it cannot parse, headers over headerBytesMax, a timeout) is written to the
+// socket as a whole HTTP/1.1 response with the JSON body and `Connection: close` (400
+// `bad_request`, 431
 // `headers_too_large`, 408 `request_timeout`), then the socket is closed. Where a response is
 // already under way on the socket a second one would corrupt it; that socket is only closed.
 // Node's two other answers of its own, which have no body, are taken over too: an HTTP/1.1 request
@@ -21,16 +23,22 @@
 // empty 400, and an `Expect` other than 100-continue is 417 `expectation_failed` from the server's
 // 'checkExpectation' event instead of Node's empty 417.
 //
-// Draining. Once the node begins to shut down (deps.draining()), every request but /health and /ready
-// is answered 503 `unavailable`, reason `draining`, with `Connection: close`, while requests already
-// in flight finish. (fastify's return503OnClosing did the same with a body of its own shape.)
+// Draining. Once the node begins to shut down (deps.draining()), every request but /health and
+// /ready is answered 503 `unavailable`, reason `draining`, with `Connection: close`, while requests
+// already in flight finish. (fastify's return503OnClosing did the same with a body of its own
+// shape.)
 //
 // Errors from routes, fastify's own refusals, 404 and 405 are api/errors.ts's: registered here on
 // the root, so every plugin inherits them unless it sets its own.
 
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, type LogController } from "fastify";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyServerOptions,
+  type LogController,
+} from "fastify";
 import { GrapevineError } from "../core/errors.js";
 import { sendError } from "../net/fastify-errors.js";
 import { registerErrorHandling } from "./errors.js";
@@ -40,9 +48,15 @@ import { READY_PATH } from "./ready-routes.js";
 export const HEALTH_PATH = "/health";
 
 export interface HttpServerLimits {
-  /** A request, headers and body, must arrive within this; then it is answered 408 and its socket closed. */
+  /**
+   * A request, headers and body, must arrive within this; then it is answered 408 and its socket
+   * closed.
+   */
   readonly requestTimeoutMs: number;
-  /** How often Node looks for requests past their deadline: a stalled one is answered at most this late. */
+  /**
+   * How often Node looks for requests past their deadline: a stalled one is answered at most this
+   * late.
+   */
   readonly timeoutCheckIntervalMs: number;
   /** Idle keep-alive connections are closed after this. */
   readonly keepAliveTimeoutMs: number;
@@ -60,19 +74,31 @@ export interface HttpServerDeps {
   readonly draining?: () => boolean;
 }
 
-/** After a client error's answer is handed to the socket, it gets this long to flush before it is destroyed. */
+/**
+ * After a client error's answer is handed to the socket, it gets this long to flush before it is
+ * destroyed.
+ */
 const CLIENT_ERROR_FLUSH_MS = 1_000;
 
-/** Paths that answer while draining: the probes, so an orchestrator sees the node alive and not ready. */
+/**
+ * Paths that answer while draining: the probes, so an orchestrator sees the node alive and not
+ * ready.
+ */
 const ANSWERED_WHILE_DRAINING = new Set([HEALTH_PATH, READY_PATH]);
 
-/** The fields of Node's 'clientError' errors we look at: llhttp's HPE_* codes and reasons, Node's ERR_HTTP_*. */
+/**
+ * The fields of Node's 'clientError' errors we look at: llhttp's HPE_* codes and reasons, Node's
+ * ERR_HTTP_*.
+ */
 export interface ClientErrorLike {
   readonly code?: unknown;
   readonly reason?: unknown;
 }
 
-/** The answer to a request Node refused before fastify saw it; null when there is no one to answer (a reset). */
+/**
+ * The answer to a request Node refused before fastify saw it; null when there is no one to answer
+ * (a reset).
+ */
 export function clientErrorAnswer(
   error: ClientErrorLike,
   limits: Pick<HttpServerLimits, "requestTimeoutMs" | "headerBytesMax">,
@@ -82,9 +108,13 @@ export function clientErrorAnswer(
     case "EPIPE":
       return null;
     case "ERR_HTTP_REQUEST_TIMEOUT":
-      return new GrapevineError("request_timeout", `the request did not arrive within ${limits.requestTimeoutMs} ms`, {
-        timeoutMs: limits.requestTimeoutMs,
-      });
+      return new GrapevineError(
+        "request_timeout",
+        `the request did not arrive within ${limits.requestTimeoutMs} ms`,
+        {
+          timeoutMs: limits.requestTimeoutMs,
+        },
+      );
     case "HPE_HEADER_OVERFLOW":
       return new GrapevineError(
         "headers_too_large",
@@ -92,8 +122,12 @@ export function clientErrorAnswer(
         { bytesMax: limits.headerBytesMax },
       );
     default: {
-      // llhttp's reason names what it could not parse ("Invalid method encountered"); its code stays inside.
-      const reason = typeof error.reason === "string" && error.reason.length > 0 ? `: ${error.reason.slice(0, 200)}` : "";
+      // llhttp's reason names what it could not parse ("Invalid method encountered"); its code
+      // stays inside.
+      const reason =
+        typeof error.reason === "string" && error.reason.length > 0
+          ? `: ${error.reason.slice(0, 200)}`
+          : "";
       return new GrapevineError("bad_request", `the request is not valid HTTP/1.1${reason}`);
     }
   }
@@ -112,11 +146,15 @@ export function rawErrorResponse(error: GrapevineError): string {
 }
 
 function responseUnderWay(socket: Duplex): boolean {
-  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } | null })
+    ._httpMessage;
   return inFlight?.headersSent === true;
 }
 
-export function createHttpServer(limits: HttpServerLimits, deps: HttpServerDeps = {}): FastifyInstance {
+export function createHttpServer(
+  limits: HttpServerLimits,
+  deps: HttpServerDeps = {},
+): FastifyInstance {
   const app = Fastify(
     serverOptions(limits, deps, (error, socket) => {
       answerClientError(app.log, limits, error, socket);
@@ -124,21 +162,31 @@ export function createHttpServer(limits: HttpServerLimits, deps: HttpServerDeps 
   ) as unknown as FastifyInstance;
   registerErrorHandling(app);
   addRefusalHook(app, deps.draining ?? ((): boolean => false));
-  // With a listener, Node hands requests whose Expect it does not meet here instead of answering itself.
+  // With a listener, Node hands requests whose Expect it does not meet here instead of answering
+  // itself.
   app.server.on("checkExpectation", answerExpectationFailed);
   return app;
 }
 
 type ClientErrorHandler = (error: Error & ClientErrorLike, socket: Duplex) => void;
 
-/** fastify's options: the deadlines and sizes of `limits`, the loggers of `deps`, our client-error answer. */
-function serverOptions(limits: HttpServerLimits, deps: HttpServerDeps, clientErrorHandler: ClientErrorHandler) {
+/**
+ * fastify's options: the deadlines and sizes of `limits`, the loggers of `deps`, our client-error
+ * answer.
+ */
+function serverOptions(
+  limits: HttpServerLimits,
+  deps: HttpServerDeps,
+  clientErrorHandler: ClientErrorHandler,
+) {
   return {
     ...(deps.logger === undefined ? {} : { loggerInstance: deps.logger }),
     ...(deps.logController === undefined ? {} : { logController: deps.logController }),
-    ...(deps.childLoggerFactory === undefined ? {} : { childLoggerFactory: deps.childLoggerFactory }),
-    // Given to Node's createServer, which is the only place headersTimeout and the check interval can
-    // be set before they take effect (see the top of this file).
+    ...(deps.childLoggerFactory === undefined
+      ? {}
+      : { childLoggerFactory: deps.childLoggerFactory }),
+    // Given to Node's createServer, which is the only place headersTimeout and the check interval
+    // can be set before they take effect (see the top of this file).
     http: {
       requestTimeout: limits.requestTimeoutMs,
       headersTimeout: limits.requestTimeoutMs,
@@ -161,7 +209,10 @@ function serverOptions(limits: HttpServerLimits, deps: HttpServerDeps, clientErr
   };
 }
 
-/** Writes the error body for a request Node refused to the socket and closes it (see the top of this file). */
+/**
+ * Writes the error body for a request Node refused to the socket and closes it (see the top of this
+ * file).
+ */
 function answerClientError(
   log: FastifyBaseLogger,
   limits: HttpServerLimits,
@@ -189,7 +240,10 @@ function addRefusalHook(app: FastifyInstance, draining: () => boolean): void {
   // an async hook would cost a promise each time.
   app.addHook("onRequest", (request, reply, done) => {
     if (request.raw.httpVersion === "1.1" && request.headers.host === undefined) {
-      void sendError(reply.header("connection", "close"), new GrapevineError("bad_request", "an HTTP/1.1 request needs a Host header"));
+      void sendError(
+        reply.header("connection", "close"),
+        new GrapevineError("bad_request", "an HTTP/1.1 request needs a Host header"),
+      );
       return;
     }
     if (draining() && !ANSWERED_WHILE_DRAINING.has(request.url.split("?")[0] ?? "")) {
@@ -203,7 +257,10 @@ function addRefusalHook(app: FastifyInstance, draining: () => boolean): void {
   });
 }
 
-/** Node's 'checkExpectation': a 417 `expectation_failed` with the error body instead of Node's empty one. */
+/**
+ * Node's 'checkExpectation': a 417 `expectation_failed` with the error body instead of Node's empty
+ * one.
+ */
 function answerExpectationFailed(request: IncomingMessage, response: ServerResponse): void {
   const error = new GrapevineError("expectation_failed");
   const body = JSON.stringify(error.toBody());

@@ -19,13 +19,17 @@
 // replication factor (400 `bad_consistency` otherwise); the node's --write-consistency and
 // --read-consistency when absent. A success carries X-Grapevine-Timestamp: the written version's
 // timestamp, or the returned version's. Absent and deleted keys are 404 `not_found`. The
-// coordinator's refusals (503 `unavailable`, 504 `timeout`, with their details) pass through the one
-// error handler (api/errors.ts).
+// coordinator's refusals (503 `unavailable`, 504 `timeout`, with their details) pass through the
+// one error handler (api/errors.ts).
 
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { GrapevineError } from "../core/errors.js";
 import { sendError, toGrapevineError, valueTooLarge } from "../net/fastify-errors.js";
-import { consistencyToString, parseConsistency, type ConsistencyLevel } from "../replication/consistency.js";
+import {
+  consistencyToString,
+  parseConsistency,
+  type ConsistencyLevel,
+} from "../replication/consistency.js";
 import type { Coordinator } from "../replication/coordinator.js";
 import { LAYOUT_LIMITS } from "../storage/layout.js";
 import { RECORD_LIMITS } from "../storage/record.js";
@@ -76,11 +80,13 @@ function badKey(message: string, details: Readonly<Record<string, unknown>> = {}
 export function keyFromUrl(url: string): string {
   const queryAt = url.indexOf("?");
   const path = queryAt < 0 ? url : url.slice(0, queryAt);
-  if (!path.startsWith(KV_PATH_PREFIX)) throw badKey("a key is addressed as /kv/<percent-encoded key>");
+  if (!path.startsWith(KV_PATH_PREFIX))
+    throw badKey("a key is addressed as /kv/<percent-encoded key>");
   const raw = path.slice(KV_PATH_PREFIX.length);
   if (raw.length === 0) throw badKey("the key is empty");
   if (raw.includes("/")) throw badKey("a '/' in a key must be percent-encoded as %2F");
-  if (!UNENCODED_KEY_CHARACTERS.test(raw)) throw badKey("characters other than visible ASCII must be percent-encoded");
+  if (!UNENCODED_KEY_CHARACTERS.test(raw))
+    throw badKey("characters other than visible ASCII must be percent-encoded");
   let key = raw;
   if (raw.includes("%")) {
     try {
@@ -92,16 +98,25 @@ export function keyFromUrl(url: string): string {
   }
   const bytes = Buffer.byteLength(key, "utf8");
   if (bytes < 1 || bytes > KV_LIMITS.keyBytesMax) {
-    throw badKey(`the key must be 1 to ${KV_LIMITS.keyBytesMax} bytes of UTF-8, got ${bytes}`, { bytes });
+    throw badKey(`the key must be 1 to ${KV_LIMITS.keyBytesMax} bytes of UTF-8, got ${bytes}`, {
+      bytes,
+    });
   }
   return key;
 }
 
 /** The consistency level of `?w=`/`?r=`: the node's default when absent. */
-export function levelFromQuery(value: unknown, fallback: ConsistencyLevel, replicationFactor: number): ConsistencyLevel {
+export function levelFromQuery(
+  value: unknown,
+  fallback: ConsistencyLevel,
+  replicationFactor: number,
+): ConsistencyLevel {
   if (value === undefined) return fallback;
   if (typeof value !== "string") {
-    throw new GrapevineError("bad_consistency", "give the consistency level once, as one, quorum, all or a count");
+    throw new GrapevineError(
+      "bad_consistency",
+      "give the consistency level once, as one, quorum, all or a count",
+    );
   }
   return parseConsistency(value, replicationFactor);
 }
@@ -122,17 +137,26 @@ export function contentTypeOf(header: string | undefined): string {
  * fastify's `frameworkErrors` option: the router refuses a URL it cannot percent-decode before any
  * route runs; on /kv/ that is a bad key, elsewhere a bad request, in the one error body.
  */
-export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+export function frameworkErrorHandler(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
   const url = request.url;
   if (error.code === "FST_ERR_BAD_URL" && url.startsWith(KV_PATH_PREFIX)) {
     void sendError(reply, badKey("the key's percent-encoding is malformed or not UTF-8"));
     return;
   }
-  void sendError(reply, toGrapevineError(error) ?? new GrapevineError("bad_request", error.message));
+  void sendError(
+    reply,
+    toGrapevineError(error) ?? new GrapevineError("bad_request", error.message),
+  );
 }
 
 function asBuffer(value: Uint8Array): Buffer {
-  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  return Buffer.isBuffer(value)
+    ? value
+    : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 }
 
 function routeOf(method: string): KvRoute {
@@ -167,7 +191,9 @@ export const kvRoutes: FastifyPluginAsync<KvRoutesOptions> = async (app, options
       const route = routeOf(request.method);
       const query = request.query as Record<string, unknown> | undefined;
       const label =
-        route === "get" ? consistencyLabel(query?.["r"], readLabel) : consistencyLabel(query?.["w"], writeLabel);
+        route === "get"
+          ? consistencyLabel(query?.["r"], readLabel)
+          : consistencyLabel(query?.["w"], writeLabel);
       observer.observeKvRequest(route, label, reply.statusCode, reply.elapsedTime / 1000);
       done();
     });

@@ -7,7 +7,14 @@ import { METRICS_PREFIX, observedCounter, observedLabeledCounter } from "./metri
 /** The clock guard (issue 14 §2): offsets to peers, the fence, records from the future by path. */
 export interface ClockSources {
   futureRecords(): Readonly<Record<string, number>>;
-  verdict(): { readonly inRange: boolean; readonly peers: readonly { readonly peer: string; readonly offsetMs: number; readonly errorMs: number }[] };
+  verdict(): {
+    readonly inRange: boolean;
+    readonly peers: readonly {
+      readonly peer: string;
+      readonly offsetMs: number;
+      readonly errorMs: number;
+    }[];
+  };
   fencedCount(): number;
 }
 
@@ -19,8 +26,11 @@ export function registerClock(registry: Registry, clock: ClockSources): void {
     "path",
     () => ({ ...clock.futureRecords() }),
   );
-  observedCounter(registry, "clock_fences_total", "Times this node's clock went out of range of most peers (writes fenced)", () =>
-    clock.fencedCount(),
+  observedCounter(
+    registry,
+    "clock_fences_total",
+    "Times this node's clock went out of range of most peers (writes fenced)",
+    () => clock.fencedCount(),
   );
   new Gauge({
     name: `${METRICS_PREFIX}clock_in_range`,

@@ -21,11 +21,17 @@ export function registerMembership(registry: Registry, sources: MembershipSource
 }
 
 function registerEngineCounters(registry: Registry, sources: MembershipSources): void {
-  observedCounter(registry, "gossip_rounds_total", "Gossip rounds this node started", () =>
-    sources.engine.stats().gossipRounds,
+  observedCounter(
+    registry,
+    "gossip_rounds_total",
+    "Gossip rounds this node started",
+    () => sources.engine.stats().gossipRounds,
   );
-  observedCounter(registry, "membership_messages_sent_total", "Gossip and heartbeat messages the engine sent", () =>
-    sources.engine.stats().messagesSent,
+  observedCounter(
+    registry,
+    "membership_messages_sent_total",
+    "Gossip and heartbeat messages the engine sent",
+    () => sources.engine.stats().messagesSent,
   );
   observedCounter(
     registry,
@@ -42,11 +48,17 @@ function registerEngineCounters(registry: Registry, sources: MembershipSources):
 }
 
 function registerPeerTransport(registry: Registry, sources: MembershipSources): void {
-  observedCounter(registry, "peer_messages_sent_total", "Peer messages handed to the transport", () =>
-    sources.peerClient.stats().sent,
+  observedCounter(
+    registry,
+    "peer_messages_sent_total",
+    "Peer messages handed to the transport",
+    () => sources.peerClient.stats().sent,
   );
-  observedCounter(registry, "peer_bytes_sent_total", "Bytes of peer message bodies sent", () =>
-    sources.peerClient.stats().bytesSent,
+  observedCounter(
+    registry,
+    "peer_bytes_sent_total",
+    "Bytes of peer message bodies sent",
+    () => sources.peerClient.stats().bytesSent,
   );
   observedCounter(
     registry,
@@ -60,16 +72,28 @@ function registerPeerTransport(registry: Registry, sources: MembershipSources): 
     "Peer messages dropped before sending: too many in flight to the peer, oversized, bad address",
     () => sources.peerClient.stats().dropped,
   );
-  observedCounter(registry, "peer_messages_received_total", "Valid peer messages received", () =>
-    sources.peerRoutes.received,
+  observedCounter(
+    registry,
+    "peer_messages_received_total",
+    "Valid peer messages received",
+    () => sources.peerRoutes.received,
   );
-  observedCounter(registry, "peer_bytes_received_total", "Bytes of valid peer message bodies received", () =>
-    sources.peerRoutes.bytesReceived,
+  observedCounter(
+    registry,
+    "peer_bytes_received_total",
+    "Bytes of valid peer message bodies received",
+    () => sources.peerRoutes.bytesReceived,
   );
-  observedLabeledCounter(registry, "peer_messages_refused_total", "Peer messages refused", "reason", () => ({
-    malformed: sources.peerRoutes.refusedMalformed,
-    unauthorized: sources.peerRoutes.refusedUnauthorized,
-  }));
+  observedLabeledCounter(
+    registry,
+    "peer_messages_refused_total",
+    "Peer messages refused",
+    "reason",
+    () => ({
+      malformed: sources.peerRoutes.refusedMalformed,
+      unauthorized: sources.peerRoutes.refusedUnauthorized,
+    }),
+  );
 }
 
 function registerMemberGauges(registry: Registry, sources: MembershipSources): void {
@@ -81,7 +105,8 @@ function registerMemberGauges(registry: Registry, sources: MembershipSources): v
     collect() {
       this.reset();
       for (const member of sources.engine.members(sources.nowMs())) {
-        if (member.phi !== null && Number.isFinite(member.phi)) this.set({ peer: member.id }, member.phi);
+        if (member.phi !== null && Number.isFinite(member.phi))
+          this.set({ peer: member.id }, member.phi);
       }
     },
   });
@@ -95,7 +120,11 @@ function registerMemberGauges(registry: Registry, sources: MembershipSources): v
       const counts = new Map<string, { status: string; live: string; count: number }>();
       for (const member of sources.engine.members(sources.nowMs())) {
         const key = `${member.status}/${member.live}`;
-        const entry = counts.get(key) ?? { status: member.status, live: String(member.live), count: 0 };
+        const entry = counts.get(key) ?? {
+          status: member.status,
+          live: String(member.live),
+          count: 0,
+        };
         entry.count++;
         counts.set(key, entry);
       }

@@ -8,7 +8,12 @@ import type { NodeId } from "../core/ids.js";
 export const METRICS_PREFIX = "grapevine_";
 
 /** A counter whose value is read from a monotonic source at scrape time. */
-export function observedCounter(registry: Registry, name: string, help: string, read: () => number): void {
+export function observedCounter(
+  registry: Registry,
+  name: string,
+  help: string,
+  read: () => number,
+): void {
   new Counter({
     name: METRICS_PREFIX + name,
     help,

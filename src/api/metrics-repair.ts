@@ -6,7 +6,9 @@ import type { AntiEntropyStats } from "../antientropy/anti-entropy-service.js";
 import type { RepairRouteStats } from "../net/repair-routes.js";
 import { METRICS_PREFIX, observedCounter, observedLabeledCounter } from "./metrics-observed.js";
 
-/** Merkle anti-entropy (issue 4): this node's sessions, and the repair route other replicas call. */
+/**
+ * Merkle anti-entropy (issue 4): this node's sessions, and the repair route other replicas call.
+ */
 export interface RepairSources {
   readonly service: { stats(): AntiEntropyStats };
   readonly routes: RepairRouteStats;
@@ -19,12 +21,24 @@ export function registerRepair(registry: Registry, sources: RepairSources): void
 
 /** The sessions this node started: how many, how many failed, how many run now. */
 function registerRepairSessions(registry: Registry, service: RepairSources["service"]): void {
-  observedLabeledCounter(registry, "repair_sessions_total", "Repair sessions this node started, by trigger", "trigger", () => {
-    const stats = service.stats();
-    return { background: stats.sessionsStarted.background, operator: stats.sessionsStarted.operator };
-  });
-  observedCounter(registry, "repair_sessions_failed_total", "Repair sessions that failed (peer unreachable, refused, stopping)", () =>
-    service.stats().sessionsFailed,
+  observedLabeledCounter(
+    registry,
+    "repair_sessions_total",
+    "Repair sessions this node started, by trigger",
+    "trigger",
+    () => {
+      const stats = service.stats();
+      return {
+        background: stats.sessionsStarted.background,
+        operator: stats.sessionsStarted.operator,
+      };
+    },
+  );
+  observedCounter(
+    registry,
+    "repair_sessions_failed_total",
+    "Repair sessions that failed (peer unreachable, refused, stopping)",
+    () => service.stats().sessionsFailed,
   );
   new Gauge({
     name: `${METRICS_PREFIX}repair_sessions_running`,
@@ -39,20 +53,50 @@ function registerRepairSessions(registry: Registry, service: RepairSources["serv
 /** What the sessions and the route moved: ranges compared, records and bytes, refusals. */
 function registerRepairTraffic(registry: Registry, sources: RepairSources): void {
   const { service, routes } = sources;
-  observedLabeledCounter(registry, "repair_ranges_total", "Ranges compared by this node's repair sessions, and those that differed", "outcome", () => {
-    const totals = service.stats().totals;
-    return { compared: totals.rangesCompared, differing: totals.rangesDiffering };
-  });
-  observedLabeledCounter(registry, "repair_keys_total", "Records streamed by repair, by direction (this node's sessions and the route)", "direction", () => {
-    const totals = service.stats().totals;
-    return { sent: totals.keysSent + routes.recordsSent, received: totals.keysReceived + routes.recordsReceived };
-  });
-  observedLabeledCounter(registry, "repair_bytes_total", "Repair message body bytes, by direction (this node's sessions and the route)", "direction", () => {
-    const totals = service.stats().totals;
-    return { sent: totals.bytesSent + routes.bytesSent, received: totals.bytesReceived + routes.bytesReceived };
-  });
-  observedLabeledCounter(registry, "repair_requests_refused_total", "Repair requests refused, by reason", "reason", () => ({
-    malformed: routes.refusedMalformed,
-    unauthorized: routes.refusedUnauthorized,
-  }));
+  observedLabeledCounter(
+    registry,
+    "repair_ranges_total",
+    "Ranges compared by this node's repair sessions, and those that differed",
+    "outcome",
+    () => {
+      const totals = service.stats().totals;
+      return { compared: totals.rangesCompared, differing: totals.rangesDiffering };
+    },
+  );
+  observedLabeledCounter(
+    registry,
+    "repair_keys_total",
+    "Records streamed by repair, by direction (this node's sessions and the route)",
+    "direction",
+    () => {
+      const totals = service.stats().totals;
+      return {
+        sent: totals.keysSent + routes.recordsSent,
+        received: totals.keysReceived + routes.recordsReceived,
+      };
+    },
+  );
+  observedLabeledCounter(
+    registry,
+    "repair_bytes_total",
+    "Repair message body bytes, by direction (this node's sessions and the route)",
+    "direction",
+    () => {
+      const totals = service.stats().totals;
+      return {
+        sent: totals.bytesSent + routes.bytesSent,
+        received: totals.bytesReceived + routes.bytesReceived,
+      };
+    },
+  );
+  observedLabeledCounter(
+    registry,
+    "repair_requests_refused_total",
+    "Repair requests refused, by reason",
+    "reason",
+    () => ({
+      malformed: routes.refusedMalformed,
+      unauthorized: routes.refusedUnauthorized,
+    }),
+  );
 }

@@ -1,6 +1,6 @@
-// api/metrics-replication.ts — the data path's series (issues 2 and 3): the coordinator, the replica
-// client and routes, the hybrid logical clock's refusals, hinted handoff and read repair, registered
-// after the store's in the order a scrape has always listed them.
+// api/metrics-replication.ts — the data path's series (issues 2 and 3): the coordinator, the
+// replica client and routes, the hybrid logical clock's refusals, hinted handoff and read repair,
+// registered after the store's in the order a scrape has always listed them.
 
 import { Gauge, type Registry } from "prom-client";
 import type { CoordinatorStats } from "../replication/coordinator.js";
@@ -8,7 +8,12 @@ import type { HintedHandoffStats } from "../replication/hinted-handoff.js";
 import type { ReadRepairStats } from "../replication/read-repair.js";
 import type { ReplicaClientStats } from "../net/replica-client.js";
 import type { ReplicaRouteStats } from "../net/replica-routes.js";
-import { METRICS_PREFIX, observedCounter, observedLabeledCounter, observedPeerCounter } from "./metrics-observed.js";
+import {
+  METRICS_PREFIX,
+  observedCounter,
+  observedLabeledCounter,
+  observedPeerCounter,
+} from "./metrics-observed.js";
 import { registerStorage, type StoreSources } from "./metrics-storage.js";
 
 /** The data path's counters (issue 2); absent in a node without storage (tests of membership). */
@@ -34,17 +39,29 @@ export function registerDataPath(registry: Registry, sources: DataPathSources): 
 }
 
 function registerHandoff(registry: Registry, handoff: { stats(): HintedHandoffStats }): void {
-  observedCounter(registry, "hints_stored_total", "Hints stored for replicas that missed a write", () =>
-    handoff.stats().stored,
+  observedCounter(
+    registry,
+    "hints_stored_total",
+    "Hints stored for replicas that missed a write",
+    () => handoff.stats().stored,
   );
-  observedCounter(registry, "hints_covered_total", "Hints committed before acknowledging a write (--hint-before-ack), for replicas that had not answered yet", () =>
-    handoff.stats().covered,
+  observedCounter(
+    registry,
+    "hints_covered_total",
+    "Hints committed before acknowledging a write (--hint-before-ack), for replicas that had not answered yet",
+    () => handoff.stats().covered,
   );
-  observedCounter(registry, "hints_withdrawn_total", "Hints committed before an acknowledgement and withdrawn when their replica answered", () =>
-    handoff.stats().withdrawn,
+  observedCounter(
+    registry,
+    "hints_withdrawn_total",
+    "Hints committed before an acknowledgement and withdrawn when their replica answered",
+    () => handoff.stats().withdrawn,
   );
-  observedCounter(registry, "hints_replayed_total", "Hints a returning replica acknowledged (then deleted)", () =>
-    handoff.stats().replayed,
+  observedCounter(
+    registry,
+    "hints_replayed_total",
+    "Hints a returning replica acknowledged (then deleted)",
+    () => handoff.stats().replayed,
   );
   observedLabeledCounter(
     registry,
@@ -53,10 +70,16 @@ function registerHandoff(registry: Registry, handoff: { stats(): HintedHandoffSt
     "reason",
     () => ({ ...handoff.stats().dropped }),
   );
-  observedLabeledCounter(registry, "hint_replays_total", "Hint replay runs, by outcome", "outcome", () => {
-    const stats = handoff.stats();
-    return { started: stats.replaysStarted, incomplete: stats.replaysFailed };
-  });
+  observedLabeledCounter(
+    registry,
+    "hint_replays_total",
+    "Hint replay runs, by outcome",
+    "outcome",
+    () => {
+      const stats = handoff.stats();
+      return { started: stats.replaysStarted, incomplete: stats.replaysFailed };
+    },
+  );
   new Gauge({
     name: `${METRICS_PREFIX}hints_pending`,
     help: "Hints stored and not yet replayed, per target replica",
@@ -80,23 +103,44 @@ function registerHandoff(registry: Registry, handoff: { stats(): HintedHandoffSt
 }
 
 function registerReadRepair(registry: Registry, readRepair: { stats(): ReadRepairStats }): void {
-  observedLabeledCounter(registry, "read_repairs_total", "Reads that wrote the newest version back to stale replicas", "kind", () => {
-    const stats = readRepair.stats();
-    return { foreground: stats.foreground, background: stats.background };
-  });
-  observedCounter(registry, "read_repair_keys_total", "Replica copies of a key made current by read repair", () =>
-    readRepair.stats().keysRepaired,
+  observedLabeledCounter(
+    registry,
+    "read_repairs_total",
+    "Reads that wrote the newest version back to stale replicas",
+    "kind",
+    () => {
+      const stats = readRepair.stats();
+      return { foreground: stats.foreground, background: stats.background };
+    },
   );
-  observedCounter(registry, "read_repair_writes_failed_total", "Read repair writes a replica did not acknowledge", () =>
-    readRepair.stats().repairWritesFailed,
+  observedCounter(
+    registry,
+    "read_repair_keys_total",
+    "Replica copies of a key made current by read repair",
+    () => readRepair.stats().keysRepaired,
+  );
+  observedCounter(
+    registry,
+    "read_repair_writes_failed_total",
+    "Read repair writes a replica did not acknowledge",
+    () => readRepair.stats().repairWritesFailed,
   );
 }
 
-function registerCoordinator(registry: Registry, coordinator: DataPathSources["coordinator"]): void {
-  observedLabeledCounter(registry, "coordinator_requests_total", "Requests this node coordinated", "kind", () => {
-    const stats = coordinator.stats();
-    return { write: stats.writes, read: stats.reads };
-  });
+function registerCoordinator(
+  registry: Registry,
+  coordinator: DataPathSources["coordinator"],
+): void {
+  observedLabeledCounter(
+    registry,
+    "coordinator_requests_total",
+    "Requests this node coordinated",
+    "kind",
+    () => {
+      const stats = coordinator.stats();
+      return { write: stats.writes, read: stats.reads };
+    },
+  );
   observedLabeledCounter(
     registry,
     "coordinator_failures_total",
@@ -104,7 +148,11 @@ function registerCoordinator(registry: Registry, coordinator: DataPathSources["c
     "code",
     () => {
       const stats = coordinator.stats();
-      return { unavailable: stats.unavailable, timeout: stats.timeouts, overloaded: stats.overloaded };
+      return {
+        unavailable: stats.unavailable,
+        timeout: stats.timeouts,
+        overloaded: stats.overloaded,
+      };
     },
   );
   new Gauge({
@@ -129,17 +177,32 @@ function registerCoordinator(registry: Registry, coordinator: DataPathSources["c
   );
 }
 
-/** The replica client (this node as coordinator), the replica routes (as replica), and the clock's refusals. */
+/**
+ * The replica client (this node as coordinator), the replica routes (as replica), and the clock's
+ * refusals.
+ */
 /** This node as the sender of replica requests. */
-function registerReplicaClient(registry: Registry, replicaClient: DataPathSources["replicaClient"]): void {
-  observedCounter(registry, "replica_requests_sent_total", "Replica requests sent to other nodes", () =>
-    replicaClient.stats().requestsSent,
+function registerReplicaClient(
+  registry: Registry,
+  replicaClient: DataPathSources["replicaClient"],
+): void {
+  observedCounter(
+    registry,
+    "replica_requests_sent_total",
+    "Replica requests sent to other nodes",
+    () => replicaClient.stats().requestsSent,
   );
-  observedCounter(registry, "replica_ops_sent_total", "Replica operations sent to other nodes", () =>
-    replicaClient.stats().opsSent,
+  observedCounter(
+    registry,
+    "replica_ops_sent_total",
+    "Replica operations sent to other nodes",
+    () => replicaClient.stats().opsSent,
   );
-  observedCounter(registry, "replica_bytes_sent_total", "Bytes of replica request bodies sent", () =>
-    replicaClient.stats().bytesSent,
+  observedCounter(
+    registry,
+    "replica_bytes_sent_total",
+    "Bytes of replica request bodies sent",
+    () => replicaClient.stats().bytesSent,
   );
   observedCounter(
     registry,
@@ -156,22 +219,46 @@ function registerReplicaClient(registry: Registry, replicaClient: DataPathSource
 }
 
 /** This node as a replica serving other coordinators' requests. */
-function registerReplicaRoutes(registry: Registry, replicaRoutes: DataPathSources["replicaRoutes"]): void {
-  observedCounter(registry, "replica_requests_received_total", "Valid replica requests served as a replica", () =>
-    replicaRoutes.requests,
+function registerReplicaRoutes(
+  registry: Registry,
+  replicaRoutes: DataPathSources["replicaRoutes"],
+): void {
+  observedCounter(
+    registry,
+    "replica_requests_received_total",
+    "Valid replica requests served as a replica",
+    () => replicaRoutes.requests,
   );
-  observedLabeledCounter(registry, "replica_ops_received_total", "Replica operations served", "kind", () => ({
-    write: replicaRoutes.writesApplied,
-    read: replicaRoutes.reads,
-  }));
-  observedLabeledCounter(registry, "replica_requests_refused_total", "Replica requests refused whole", "reason", () => ({
-    malformed: replicaRoutes.refusedMalformed,
-    unauthorized: replicaRoutes.refusedUnauthorized,
-  }));
-  observedLabeledCounter(registry, "replica_ops_refused_total", "Replica operations refused or failed", "reason", () => ({
-    malformed: replicaRoutes.opsRefused,
-    store: replicaRoutes.opsFailed,
-  }));
+  observedLabeledCounter(
+    registry,
+    "replica_ops_received_total",
+    "Replica operations served",
+    "kind",
+    () => ({
+      write: replicaRoutes.writesApplied,
+      read: replicaRoutes.reads,
+    }),
+  );
+  observedLabeledCounter(
+    registry,
+    "replica_requests_refused_total",
+    "Replica requests refused whole",
+    "reason",
+    () => ({
+      malformed: replicaRoutes.refusedMalformed,
+      unauthorized: replicaRoutes.refusedUnauthorized,
+    }),
+  );
+  observedLabeledCounter(
+    registry,
+    "replica_ops_refused_total",
+    "Replica operations refused or failed",
+    "reason",
+    () => ({
+      malformed: replicaRoutes.opsRefused,
+      store: replicaRoutes.opsFailed,
+    }),
+  );
 }
 
 function registerClockRefusals(registry: Registry, clock: DataPathSources["clock"]): void {

@@ -69,20 +69,35 @@ function registerStorageGauges(registry: Registry, store: StoreSources): void {
 }
 
 function registerStorageCounters(registry: Registry, store: StoreSources): void {
-  observedCounter(registry, "storage_row_cache_hits_total", "Store reads (client reads and a write's read of the stored version) answered from the row cache", () =>
-    store.counters().rowCache.hits,
+  observedCounter(
+    registry,
+    "storage_row_cache_hits_total",
+    "Store reads (client reads and a write's read of the stored version) answered from the row cache",
+    () => store.counters().rowCache.hits,
   );
-  observedCounter(registry, "storage_row_cache_misses_total", "Store reads that went to LevelDB", () =>
-    store.counters().rowCache.misses,
+  observedCounter(
+    registry,
+    "storage_row_cache_misses_total",
+    "Store reads that went to LevelDB",
+    () => store.counters().rowCache.misses,
   );
-  observedCounter(registry, "storage_row_cache_evictions_total", "Records dropped from the row cache to stay within its size", () =>
-    store.counters().rowCache.evictions,
+  observedCounter(
+    registry,
+    "storage_row_cache_evictions_total",
+    "Records dropped from the row cache to stay within its size",
+    () => store.counters().rowCache.evictions,
   );
-  observedCounter(registry, "storage_batches_total", "LevelDB batches committed by the store", () =>
-    store.counters().batchesCommitted,
+  observedCounter(
+    registry,
+    "storage_batches_total",
+    "LevelDB batches committed by the store",
+    () => store.counters().batchesCommitted,
   );
-  observedCounter(registry, "storage_writes_applied_total", "Writes that became the stored version", () =>
-    store.counters().writesApplied,
+  observedCounter(
+    registry,
+    "storage_writes_applied_total",
+    "Writes that became the stored version",
+    () => store.counters().writesApplied,
   );
   observedCounter(
     registry,
@@ -90,10 +105,16 @@ function registerStorageCounters(registry: Registry, store: StoreSources): void 
     "Writes that lost last-write-wins to a stored or batched version",
     () => store.counters().writesSuperseded,
   );
-  observedCounter(registry, "storage_overload_refusals_total", "Writes refused because the store's queue was full", () =>
-    store.counters().overloadRefusals,
+  observedCounter(
+    registry,
+    "storage_overload_refusals_total",
+    "Writes refused because the store's queue was full",
+    () => store.counters().overloadRefusals,
   );
-  observedCounter(registry, "storage_tombstones_purged_total", "Tombstones purged after their grace period", () =>
-    store.counters().tombstonesPurged,
+  observedCounter(
+    registry,
+    "storage_tombstones_purged_total",
+    "Tombstones purged after their grace period",
+    () => store.counters().tombstonesPurged,
   );
 }

@@ -5,8 +5,8 @@
 // read when Prometheus scrapes, so nothing on the hot paths pays for metrics. Only what must be a
 // distribution is observed as it happens: the client requests' latency (per route, consistency and
 // status) and the operations per replica request (the batch sizes that show coalescing at work),
-// through HotHistogram (hot-histogram.ts), which costs a map lookup per observation, not prom-client's
-// label validation and hashing.
+// through HotHistogram (hot-histogram.ts), which costs a map lookup per observation, not
+// prom-client's label validation and hashing.
 
 import type { FastifyPluginAsync } from "fastify";
 import { collectDefaultMetrics, Registry } from "prom-client";
@@ -37,7 +37,9 @@ export const KV_LATENCY_BUCKETS_S = [
 /** Operations per replica request: powers of two up to the protocol's 256. */
 export const REPLICA_BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 
-/** Distinct label sets of kv observations; beyond it (never, with bounded labels) they are dropped. */
+/**
+ * Distinct label sets of kv observations; beyond it (never, with bounded labels) they are dropped.
+ */
 const KV_LABEL_SETS_MAX = 1_024;
 
 export class NodeMetrics implements KvRequestObserver {
@@ -62,14 +64,21 @@ export class NodeMetrics implements KvRequestObserver {
 
   observeKvRequest(route: KvRoute, consistency: string, status: number, seconds: number): void {
     const histogram = this.#kvRequests;
-    const series = histogram.series(`${route} ${consistency} ${status}`, () => ({ route, consistency, status: String(status) }));
+    const series = histogram.series(`${route} ${consistency} ${status}`, () => ({
+      route,
+      consistency,
+      status: String(status),
+    }));
     histogram.observe(series, seconds);
   }
 
   /** One replica request sent with `ops` operations (net/replica-client.ts onRequestSent). */
   observeReplicaRequest(ops: number): void {
     const histogram = this.#replicaBatchOps;
-    histogram.observe(histogram.series("", () => ({})), ops);
+    histogram.observe(
+      histogram.series("", () => ({})),
+      ops,
+    );
   }
 }
 

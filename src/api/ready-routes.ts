@@ -4,12 +4,14 @@
 // `grapevine dev` waits on before sending clients.
 //
 // A node is not ready while it is
-//   - `starting`: it has not learned the ring yet (cluster/ring-settle.ts) and refuses client requests;
+//   - `starting`: it has not learned the ring yet (cluster/ring-settle.ts) and refuses client
+//     requests;
 //   - `draining`: it has begun to shut down; requests in flight finish, new ones are refused;
 //   - `clock_offset`: its wall clock is out of range of its peers' (the clock-offset fence, time/),
 //     so the timestamps it would stamp could not be trusted.
-// When several hold, the one reported is the one that will last longest: draining ends only with the
-// process, and a node still starting cannot judge its clock against peers it has not heard from.
+// When several hold, the one reported is the one that will last longest: draining ends only with
+// the process, and a node still starting cannot judge its clock against peers it has not heard
+// from.
 
 import type { FastifyPluginAsync } from "fastify";
 import { errorBody } from "../core/errors.js";
@@ -18,7 +20,8 @@ export const READY_PATH = "/ready";
 
 export type NotReadyReason = "starting" | "draining" | "clock_offset";
 
-export type Readiness = { readonly ready: true } | { readonly ready: false; readonly reason: NotReadyReason };
+export type Readiness =
+  { readonly ready: true } | { readonly ready: false; readonly reason: NotReadyReason };
 
 /** What the node knows about itself, each as it stands now. */
 export interface ReadinessInputs {
@@ -56,6 +59,10 @@ export const readyRoutes: FastifyPluginAsync<ReadyRoutesOptions> = async (app, o
     return reply
       .code(503)
       .type("application/json; charset=utf-8")
-      .send(errorBody("unavailable", NOT_READY_MESSAGES[readiness.reason], { reason: readiness.reason }));
+      .send(
+        errorBody("unavailable", NOT_READY_MESSAGES[readiness.reason], {
+          reason: readiness.reason,
+        }),
+      );
   });
 };

@@ -1,8 +1,9 @@
-// api/repair-routes.ts — the operator's repair (SPEC §1 `grapevine repair`, §3): `POST /admin/repair`
-// starts one (every range this node replicates against every other replica) and answers
+// api/repair-routes.ts — the operator's repair (SPEC §1 `grapevine repair`, §3): `POST
+// /admin/repair` starts one (every range this node replicates against every other replica) and
+// answers
 // `202 {"id"}` at once; `GET /admin/repair/:id` gives its progress and, once it ended, its summary.
-// A dry run (`?dryRun=true`, or a JSON body `{"dryRun": true}`) compares and lists but moves nothing.
-// An unknown id is a 404 with the SPEC §2 error body; a bad flag a 400.
+// A dry run (`?dryRun=true`, or a JSON body `{"dryRun": true}`) compares and lists but moves
+// nothing. An unknown id is a 404 with the SPEC §2 error body; a bad flag a 400.
 
 import type { FastifyPluginAsync } from "fastify";
 import type { RepairJobView } from "../antientropy/anti-entropy-service.js";
@@ -33,7 +34,12 @@ export function repairBody(job: RepairJobView): Record<string, unknown> {
     id: job.id,
     state: job.state,
     dryRun: job.dryRun,
-    progress: { peers: job.peersTotal, peersDone: job.peersDone, ranges: job.rangesTotal, rangesCompared: job.summary.rangesCompared },
+    progress: {
+      peers: job.peersTotal,
+      peersDone: job.peersDone,
+      ranges: job.rangesTotal,
+      rangesCompared: job.summary.rangesCompared,
+    },
     summary: {
       rangesCompared: job.summary.rangesCompared,
       rangesDiffering: job.summary.rangesDiffering,
@@ -49,15 +55,21 @@ export function repairBody(job: RepairJobView): Record<string, unknown> {
   };
 }
 
-export const adminRepairRoutes: FastifyPluginAsync<AdminRepairRoutesOptions> = async (app, options) => {
+export const adminRepairRoutes: FastifyPluginAsync<AdminRepairRoutesOptions> = async (
+  app,
+  options,
+) => {
   const { repair } = options;
 
   app.post("/admin/repair", async (request, reply) => {
     const query = request.query as Record<string, unknown>;
     const body = request.body;
     const fromBody =
-      body !== null && typeof body === "object" && !Buffer.isBuffer(body) ? (body as Record<string, unknown>).dryRun : undefined;
-    const dryRun = parseFlag(query.dryRun ?? query.dry_run, "dryRun") ?? parseFlag(fromBody, "dryRun") ?? false;
+      body !== null && typeof body === "object" && !Buffer.isBuffer(body)
+        ? (body as Record<string, unknown>).dryRun
+        : undefined;
+    const dryRun =
+      parseFlag(query.dryRun ?? query.dry_run, "dryRun") ?? parseFlag(fromBody, "dryRun") ?? false;
     // Too many sessions waiting: startRepair throws 503 `unavailable` itself.
     const id = repair.startRepair({ dryRun });
     return reply.code(202).send({ id });
@@ -66,7 +78,11 @@ export const adminRepairRoutes: FastifyPluginAsync<AdminRepairRoutesOptions> = a
   app.get("/admin/repair/:id", async (request, reply) => {
     const { id } = request.params as { id: string };
     const job = id.length <= JOB_ID_LENGTH_MAX ? repair.job(id) : undefined;
-    if (job === undefined) throw new GrapevineError("not_found", `no repair with id ${JSON.stringify(id.slice(0, JOB_ID_LENGTH_MAX))}`);
+    if (job === undefined)
+      throw new GrapevineError(
+        "not_found",
+        `no repair with id ${JSON.stringify(id.slice(0, JOB_ID_LENGTH_MAX))}`,
+      );
     return reply.code(200).send(repairBody(job));
   });
 };

@@ -1,7 +1,7 @@
 // api/topology-routes.ts — the operator's ring changes (SPEC §3): `POST /admin/decommission` (this
 // node leaves the ring and exits) and `POST /admin/removenode/:id` (drop a dead member), both 202
-// with the change once it has started, and `GET /admin/ring-change` for the change this node runs or
-// ran last (the CLI polls it). A refused change answers the SPEC §2 error body: 409
+// with the change once it has started, and `GET /admin/ring-change` for the change this node runs
+// or ran last (the CLI polls it). A refused change answers the SPEC §2 error body: 409
 // `ring_change_in_progress` naming the change in progress, 409 `member_live`, 409
 // `too_few_members`, 404 `not_found` for an unknown member, 400 `bad_request` otherwise.
 
@@ -35,7 +35,8 @@ export function ringChangeBody(change: LocalChange): RingChangeBody {
     error: change.error,
     keys: change.keys,
     bytes: change.bytes,
-    seconds: change.finishedMs === null ? null : Math.round(change.finishedMs - change.startedMs) / 1000,
+    seconds:
+      change.finishedMs === null ? null : Math.round(change.finishedMs - change.startedMs) / 1000,
   };
 }
 
@@ -49,7 +50,11 @@ export const topologyRoutes: FastifyPluginAsync<TopologyRoutesOptions> = async (
 
   app.post<{ Params: { id: string } }>("/admin/removenode/:id", async (request, reply) => {
     const id = request.params.id;
-    if (!NODE_ID_PATTERN.test(id)) throw new GrapevineError("bad_request", `a member id is 1 to ${NODE_ID_BYTES_MAX} printable characters`);
+    if (!NODE_ID_PATTERN.test(id))
+      throw new GrapevineError(
+        "bad_request",
+        `a member id is 1 to ${NODE_ID_BYTES_MAX} printable characters`,
+      );
     const change = service.startRemoveNode(id);
     return reply.code(202).send({ change: ringChangeBody(change) });
   });

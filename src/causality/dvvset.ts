@@ -4,12 +4,12 @@
 //
 // A clock is a list of entries sorted by actor: (actor, counter, values), where counter is the
 // number of events the actor has made for this key and values are the last `values.length` of them
-// still current, newest first. Event n of actor a is the dot (a, n); value i of an entry (0 = newest)
-// is the dot (a, counter - i). A context is the clock's version vector (actor → counter): what a
-// client saw. Actors are replica nodes, never clients: a write goes to one replica of the key, which
-// updates its own stored clock (read-modify-write in its write lane), so two writes never share a
-// dot, and the number of entries is bounded by the replicas that ever coordinated a write of the key,
-// not by clients or requests (the sibling explosion of plain version vectors).
+// still current, newest first. Event n of actor a is the dot (a, n); value i of an entry (0 =
+// newest) is the dot (a, counter - i). A context is the clock's version vector (actor → counter):
+// what a client saw. Actors are replica nodes, never clients: a write goes to one replica of the
+// key, which updates its own stored clock (read-modify-write in its write lane), so two writes
+// never share a dot, and the number of entries is bounded by the replicas that ever coordinated a
+// write of the key, not by clients or requests (the sibling explosion of plain version vectors).
 //
 // Unlike dvvset.erl there are no anonymous values (values without a dot): every write is made by a
 // replica actor, so every value has one. Pure and deterministic: no clock, no chance.
@@ -44,8 +44,16 @@ export function valuesOf<V>(clock: DvvSet<V>): V[] {
 }
 
 /** Current values with their dots, newest first within each actor. */
-export function dotsOf<V>(clock: DvvSet<V>): { readonly actor: Actor; readonly counter: number; readonly value: V }[] {
-  return clock.entries.flatMap((entry) => entry.values.map((value, index) => ({ actor: entry.actor, counter: entry.counter - index, value })));
+export function dotsOf<V>(
+  clock: DvvSet<V>,
+): { readonly actor: Actor; readonly counter: number; readonly value: V }[] {
+  return clock.entries.flatMap((entry) =>
+    entry.values.map((value, index) => ({
+      actor: entry.actor,
+      counter: entry.counter - index,
+      value,
+    })),
+  );
 }
 
 /** The clock's context: everything it has seen, as a version vector. */
@@ -89,7 +97,11 @@ function mergeEntries<V>(a: DvvEntry<V>, b: DvvEntry<V>): DvvEntry<V> {
   const highFloor = high.counter - high.values.length;
   if (highFloor >= lowFloor) return high;
   // `low` discarded events that `high` still holds: keep only `high`'s values above lowFloor.
-  return { actor: high.actor, counter: high.counter, values: high.values.slice(0, high.counter - lowFloor) };
+  return {
+    actor: high.actor,
+    counter: high.counter,
+    values: high.values.slice(0, high.counter - lowFloor),
+  };
 }
 
 /**
@@ -97,14 +109,23 @@ function mergeEntries<V>(a: DvvEntry<V>, b: DvvEntry<V>): DvvEntry<V> {
  * without one): the values the context saw are discarded, the rest stay as siblings, and the new
  * value gets the actor's next dot. `stored` is the replica's current clock of the key.
  */
-export function updateDvvSet<V>(stored: DvvSet<V>, context: VersionVector, actor: Actor, value: V): DvvSet<V> {
+export function updateDvvSet<V>(
+  stored: DvvSet<V>,
+  context: VersionVector,
+  actor: Actor,
+  value: V,
+): DvvSet<V> {
   const seen = discardSeen(stored, context);
   return checked(addEvent(seen, actor, value));
 }
 
-/** The stored clock without the values `context` saw, and with its counters raised to the context's. */
+/**
+ * The stored clock without the values `context` saw, and with its counters raised to the context's.
+ */
 export function discardSeen<V>(stored: DvvSet<V>, context: VersionVector): DvvSet<V> {
-  const asClock: DvvSet<V> = { entries: context.map(({ actor, counter }) => ({ actor, counter, values: [] })) };
+  const asClock: DvvSet<V> = {
+    entries: context.map(({ actor, counter }) => ({ actor, counter, values: [] })),
+  };
   return syncDvvSets(asClock, stored);
 }
 
@@ -146,9 +167,16 @@ export function vectorDescends(a: VersionVector, b: VersionVector): boolean {
 function checked<V>(clock: DvvSet<V>): DvvSet<V> {
   for (let index = 0; index < clock.entries.length; index++) {
     const entry = clock.entries[index] as DvvEntry<V>;
-    assert(Number.isSafeInteger(entry.counter) && entry.counter >= 0, "a DVVSet counter is a natural number");
+    assert(
+      Number.isSafeInteger(entry.counter) && entry.counter >= 0,
+      "a DVVSet counter is a natural number",
+    );
     assert(entry.values.length <= entry.counter, "a DVVSet entry holds no more values than events");
-    if (index > 0) assert((clock.entries[index - 1] as DvvEntry<V>).actor < entry.actor, "DVVSet entries are sorted by actor, without repeats");
+    if (index > 0)
+      assert(
+        (clock.entries[index - 1] as DvvEntry<V>).actor < entry.actor,
+        "DVVSet entries are sorted by actor, without repeats",
+      );
   }
   return clock;
 }

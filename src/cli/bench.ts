@@ -1,6 +1,7 @@
 // cli/bench.ts — `grapevine bench [options]`: YCSB-style load against a running cluster (--nodes)
 // or one it starts (--local N), SPEC §6. The harness is src/cli/bench/; this file is the command:
-// its flags, the Ctrl-C behaviour, and where the report goes (stdout; progress and notes on stderr).
+// its flags, the Ctrl-C behaviour, and where the report goes (stdout; progress and notes on
+// stderr).
 //
 // A first Ctrl-C (SIGINT/SIGTERM) ends the current phase early and still prints what was measured,
 // marked interrupted; the local cluster, if any, is stopped either way. A second one exits at once
@@ -9,21 +10,11 @@
 import type { Command } from "commander";
 import { processEnvironment } from "../node/config.js";
 import { runBenchmark } from "./bench/benchmark.js";
-import {
-  BENCH_DEFAULTS,
-  BENCH_LIMITS,
-  parseBenchOptions,
-} from "./bench/options.js";
+import { BENCH_DEFAULTS, BENCH_LIMITS, parseBenchOptions } from "./bench/options.js";
 import { createProgressDisplay, NO_PROGRESS } from "./bench/progress.js";
 import { formatJson, formatText } from "./bench/report.js";
 import { DEV_PASS_THROUGH_OPTIONS } from "./dev.js";
-import {
-  EXIT_CODES,
-  isTerminal,
-  printError,
-  type CliOutput,
-  type ExitCode,
-} from "./shared.js";
+import { EXIT_CODES, isTerminal, printError, type CliOutput, type ExitCode } from "./shared.js";
 import { addNodeOptionAliases, addNodeOptions } from "./start.js";
 
 export function registerBenchCommand(
@@ -69,10 +60,7 @@ function addBenchFlags(command: Command): Command {
       "--keys <n>",
       `records loaded and chosen from (default: ${BENCH_DEFAULTS.keys}, at most ${BENCH_LIMITS.keysMax})`,
     )
-    .option(
-      "--value-size <bytes>",
-      `bytes per value (default: ${BENCH_DEFAULTS.valueSize})`,
-    )
+    .option("--value-size <bytes>", `bytes per value (default: ${BENCH_DEFAULTS.valueSize})`)
     .option(
       "--distribution <zipfian|uniform>",
       `key popularity; zipfian is YCSB's scrambled zipfian, 0.99 (default: ${BENCH_DEFAULTS.distribution})`,
@@ -81,10 +69,7 @@ function addBenchFlags(command: Command): Command {
       "--concurrency <n>",
       `requests in flight, closed loop (default: ${BENCH_DEFAULTS.concurrency}, at most ${BENCH_LIMITS.concurrencyMax})`,
     )
-    .option(
-      "--duration <s>",
-      `measured seconds of the run (default: ${BENCH_DEFAULTS.durationS})`,
-    )
+    .option("--duration <s>", `measured seconds of the run (default: ${BENCH_DEFAULTS.durationS})`)
     .option(
       "--warmup <s>",
       `seconds run before measuring starts (default: ${BENCH_DEFAULTS.warmupS})`,
@@ -93,14 +78,8 @@ function addBenchFlags(command: Command): Command {
       "--target-rate <ops/s>",
       "pace the run at this many operations per second (default: as fast as answers come)",
     )
-    .option(
-      "--w <level>",
-      "write consistency: one, quorum, all or a number (default: quorum)",
-    )
-    .option(
-      "--r <level>",
-      "read consistency: one, quorum, all or a number (default: quorum)",
-    )
+    .option("--w <level>", "write consistency: one, quorum, all or a number (default: quorum)")
+    .option("--r <level>", "read consistency: one, quorum, all or a number (default: quorum)")
     .option(
       "--seed <n>",
       "seed of the key and operation choices and of the value bytes (default: random, printed)",
@@ -108,10 +87,7 @@ function addBenchFlags(command: Command): Command {
     .option("--load", "write every key once before the run (default)")
     .option("--no-load", "skip the load phase: the keys are already there")
     .option("--json", "print the result as one JSON object")
-    .option(
-      "--progress",
-      "show progress on stderr even when it is not a terminal",
-    )
+    .option("--progress", "show progress on stderr even when it is not a terminal")
     .option("--no-progress", "never show progress");
 }
 
@@ -135,9 +111,7 @@ async function runBenchCommand(
   try {
     const result = await runBenchmark(options, {
       env,
-      progress: showProgress
-        ? createProgressDisplay(process.stderr)
-        : NO_PROGRESS,
+      progress: showProgress ? createProgressDisplay(process.stderr) : NO_PROGRESS,
       signal: stop.signal,
       note: (line) => printError(output, line),
     });

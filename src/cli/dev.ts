@@ -1,16 +1,16 @@
 // cli/dev.ts — `grapevine dev [--nodes 3] [--base-port 7001] [--data-dir ./data]`: a local cluster
 // of N nodes on 127.0.0.1, each a child process running `grapevine start` (SPEC §1).
 //
-// Node i listens on base-port + i − 1 and seeds from node 1. Each child is started in its own process
-// group with an IPC channel: a Ctrl-C at the terminal reaches only `dev`, which stops the children in
-// order (SIGTERM, then SIGKILL after `stopTimeoutMs`), and if `dev` itself dies the children see the
-// channel close and shut down cleanly, so nothing is left orphaned. Children's log lines are forwarded
-// with their id as a prefix. Once a node is ready (its /ready answers 200: it has learned the ring and
-// serves clients, which /health alone does not say), one line names it: `node1 http://127.0.0.1:7001
-// pid 12345`; a URL printed is one a client can use at once. A node that exits first is reported by its
-// exit; one that is still not ready at the deadline is named with its last answer, and dev stops them
-// all. Node options other than the ones dev sets (id, listen, advertise, seeds, data dir) may be given
-// to dev and are passed to every child.
+// Node i listens on base-port + i − 1 and seeds from node 1. Each child is started in its own
+// process group with an IPC channel: a Ctrl-C at the terminal reaches only `dev`, which stops the
+// children in order (SIGTERM, then SIGKILL after `stopTimeoutMs`), and if `dev` itself dies the
+// children see the channel close and shut down cleanly, so nothing is left orphaned. Children's log
+// lines are forwarded with their id as a prefix. Once a node is ready (its /ready answers 200: it
+// has learned the ring and serves clients, which /health alone does not say), one line names it:
+// `node1 http://127.0.0.1:7001 pid 12345`; a URL printed is one a client can use at once. A node
+// that exits first is reported by its exit; one that is still not ready at the deadline is named
+// with its last answer, and dev stops them all. Node options other than the ones dev sets (id,
+// listen, advertise, seeds, data dir) may be given to dev and are passed to every child.
 
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
@@ -18,8 +18,20 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { Agent, request } from "undici";
-import { NODE_OPTION_NAMES, processEnvironment, type Environment, type NodeOptionName } from "../node/config.js";
-import { CliError, EXIT_CODES, parseIntegerFlag, printError, type CliOutput, type ExitCode } from "./shared.js";
+import {
+  NODE_OPTION_NAMES,
+  processEnvironment,
+  type Environment,
+  type NodeOptionName,
+} from "../node/config.js";
+import {
+  CliError,
+  EXIT_CODES,
+  parseIntegerFlag,
+  printError,
+  type CliOutput,
+  type ExitCode,
+} from "./shared.js";
 import { declarationOf, optionKey } from "../node/options.js";
 import {
   addNodeOptionAliases,
@@ -35,8 +47,9 @@ export const DEV_LIMITS = {
   /** Past this a laptop runs out of cores before the cluster is interesting; use real hosts. */
   nodesMax: 64,
   /**
-   * How long a child may take to become ready before dev gives up and stops them all: start-up, plus
-   * up to 15 s of waiting for the peers a restarted node knew (cluster/ring-settle.ts), with room.
+   * How long a child may take to become ready before dev gives up and stops them all: start-up,
+   * plus up to 15 s of waiting for the peers a restarted node knew (cluster/ring-settle.ts), with
+   * room.
    */
   readyTimeoutMs: 60_000,
   readyPollIntervalMs: 200,
@@ -55,7 +68,13 @@ export const DEV_DEFAULTS = {
 } as const;
 
 /** Options dev decides for each child itself; every other node option passes through. */
-const DEV_OWNED_OPTIONS: readonly NodeOptionName[] = ["id", "listen", "advertise", "seeds", "data-dir"];
+const DEV_OWNED_OPTIONS: readonly NodeOptionName[] = [
+  "id",
+  "listen",
+  "advertise",
+  "seeds",
+  "data-dir",
+];
 export const DEV_PASS_THROUGH_OPTIONS: readonly NodeOptionName[] = NODE_OPTION_NAMES.filter(
   (name) => !DEV_OWNED_OPTIONS.includes(name),
 );
@@ -73,7 +92,10 @@ export interface DevNodePlan {
  * Validates dev's flags and every child's node options (so a bad option is a usage error before
  * anything starts) and lays out the children.
  */
-export function planDevCluster(values: Readonly<Record<string, unknown>>, env: Environment): DevNodePlan[] {
+export function planDevCluster(
+  values: Readonly<Record<string, unknown>>,
+  env: Environment,
+): DevNodePlan[] {
   const nodes = parseIntegerFlag(
     "--nodes",
     typeof values["nodes"] === "string" ? values["nodes"] : String(DEV_DEFAULTS.nodes),
@@ -86,8 +108,10 @@ export function planDevCluster(values: Readonly<Record<string, unknown>>, env: E
     1,
     65_536 - nodes,
   );
-  const dataDirText = typeof values["dataDir"] === "string" ? values["dataDir"] : DEV_DEFAULTS.dataDir;
-  if (dataDirText.trim() === "") throw new CliError("--data-dir must be a directory", EXIT_CODES.usage);
+  const dataDirText =
+    typeof values["dataDir"] === "string" ? values["dataDir"] : DEV_DEFAULTS.dataDir;
+  if (dataDirText.trim() === "")
+    throw new CliError("--data-dir must be a directory", EXIT_CODES.usage);
   const dataDir = path.resolve(dataDirText.trim());
 
   const passThrough = collectNodeOptions(values, DEV_PASS_THROUGH_OPTIONS);
@@ -95,7 +119,9 @@ export function planDevCluster(values: Readonly<Record<string, unknown>>, env: E
   const aliases = nodeOptionAliases(DEV_PASS_THROUGH_OPTIONS).filter(
     ({ alias }) => typeof values[optionAttribute(alias)] === "string",
   );
-  const aliasValues = Object.fromEntries(aliases.map(({ alias }) => [optionAttribute(alias), values[optionAttribute(alias)]]));
+  const aliasValues = Object.fromEntries(
+    aliases.map(({ alias }) => [optionAttribute(alias), values[optionAttribute(alias)]]),
+  );
   const seed = `127.0.0.1:${basePort}`;
   const plans: DevNodePlan[] = [];
   for (let i = 1; i <= nodes; i++) {
@@ -103,17 +129,23 @@ export function planDevCluster(values: Readonly<Record<string, unknown>>, env: E
     const port = basePort + i - 1;
     const nodeDir = path.join(dataDir, id);
     const owned = { id, listen: `127.0.0.1:${port}`, seeds: seed, "data-dir": nodeDir };
-    // The child parses the same flags; parsing here first turns a typo into one usage error, not N crashes.
+    // The child parses the same flags; parsing here first turns a typo into one usage error, not N
+    // crashes.
     const config = parseStartConfig(
       {
-        ...Object.fromEntries(Object.entries(passThrough).map(([name, value]) => [optionAttribute(name), value])),
-        ...Object.fromEntries(Object.entries(owned).map(([name, value]) => [optionAttribute(name), value])),
+        ...Object.fromEntries(
+          Object.entries(passThrough).map(([name, value]) => [optionAttribute(name), value]),
+        ),
+        ...Object.fromEntries(
+          Object.entries(owned).map(([name, value]) => [optionAttribute(name), value]),
+        ),
         ...aliasValues,
       },
       env,
     );
     const args = ["start"];
-    for (const [name, value] of Object.entries({ ...owned, ...passThrough })) args.push(`--${name}`, value);
+    for (const [name, value] of Object.entries({ ...owned, ...passThrough }))
+      args.push(`--${name}`, value);
     // The children get the option under its own name, as this parse understood it.
     for (const { name } of aliases) {
       if (passThrough[name] !== undefined) continue;
@@ -143,7 +175,11 @@ function describeExit(code: number | null, signal: NodeJS.Signals | null): strin
   return signal !== null ? `was killed by ${signal}` : `exited with code ${code ?? "?"}`;
 }
 
-function forwardLines(stream: NodeJS.ReadableStream | null, prefix: string, write: (text: string) => void): void {
+function forwardLines(
+  stream: NodeJS.ReadableStream | null,
+  prefix: string,
+  write: (text: string) => void,
+): void {
   if (stream === null) return;
   const lines = createInterface({ input: stream, crlfDelay: Infinity });
   lines.on("line", (line) => write(`${prefix}${line}\n`));
@@ -153,7 +189,9 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** What one /ready probe found: ready, or what it answered instead (for the message if it never is). */
+/**
+ * What one /ready probe found: ready, or what it answered instead (for the message if it never is).
+ */
 async function probeReady(agent: Agent, url: string): Promise<{ ready: boolean; answer: string }> {
   try {
     const response = await request(`${url}/ready`, {
@@ -206,13 +244,15 @@ export async function runDev(plans: readonly DevNodePlan[], output: CliOutput): 
   let exitCode: ExitCode = EXIT_CODES.ok;
   try {
     const ready = await Promise.race([
-      Promise.all(children.map((child) => waitUntilReady(child, agent, output, () => stopping))).then(
-        (all) => all.every(Boolean),
-      ),
+      Promise.all(
+        children.map((child) => waitUntilReady(child, agent, output, () => stopping)),
+      ).then((all) => all.every(Boolean)),
       signals.stopRequested.then(() => false),
     ]);
     if (ready) {
-      const allExited = Promise.all(children.map((child) => child.exited)).then(() => "all nodes exited");
+      const allExited = Promise.all(children.map((child) => child.exited)).then(
+        () => "all nodes exited",
+      );
       const reason = await Promise.race([signals.stopRequested, allExited]);
       if (reason === "all nodes exited") exitCode = EXIT_CODES.failed;
     } else if (signals.count() === 0) {
@@ -237,7 +277,10 @@ interface StopSignals {
   remove(): void;
 }
 
-/** dev's own SIGINT, SIGTERM and SIGHUP: the first asks for an orderly stop, a second kills every child. */
+/**
+ * dev's own SIGINT, SIGTERM and SIGHUP: the first asks for an orderly stop, a second kills every
+ * child.
+ */
 function handleStopSignals(children: () => readonly DevChild[]): StopSignals {
   let requestStop: (reason: string) => void = () => undefined;
   const stopRequested = new Promise<string>((resolve) => {
@@ -270,10 +313,19 @@ function handleStopSignals(children: () => readonly DevChild[]): StopSignals {
   };
 }
 
-/** Starts one child in its own process group, forwards its log lines, and reports its exit unless dev is stopping. */
-function spawnChild(bin: string, plan: DevNodePlan, output: CliOutput, stopping: () => boolean): DevChild {
+/**
+ * Starts one child in its own process group, forwards its log lines, and reports its exit unless
+ * dev is stopping.
+ */
+function spawnChild(
+  bin: string,
+  plan: DevNodePlan,
+  output: CliOutput,
+  stopping: () => boolean,
+): DevChild {
   const child = spawn(process.execPath, [bin, ...plan.args], {
-    // Its own process group: the terminal's Ctrl-C goes to dev only, which stops the children in order.
+    // Its own process group: the terminal's Ctrl-C goes to dev only, which stops the children in
+    // order.
     detached: true,
     stdio: ["ignore", "pipe", "pipe", "ipc"],
   });
@@ -313,8 +365,8 @@ async function waitUntilReady(
   const deadline = Date.now() + DEV_LIMITS.readyTimeoutMs;
   while (!child.done && !stopping()) {
     const probe = await probeReady(agent, child.plan.url);
-    // An exit while the probe was out is reported by the exit handler; no URL for a node that is gone.
-    // The exit handler sets child.done during the await.
+    // An exit while the probe was out is reported by the exit handler; no URL for a node that is
+    // gone. The exit handler sets child.done during the await.
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
     if (probe.ready && !child.done) {
       output.out(`${child.plan.id} ${child.plan.url} pid ${child.process.pid ?? "?"}\n`);
@@ -332,16 +384,25 @@ async function waitUntilReady(
   return false;
 }
 
-/** SIGTERM every child still running, SIGKILL the ones that outlast the timeout; true when all stopped cleanly. */
+/**
+ * SIGTERM every child still running, SIGKILL the ones that outlast the timeout; true when all
+ * stopped cleanly.
+ */
 async function stopChildren(children: readonly DevChild[], output: CliOutput): Promise<boolean> {
   const running = children.filter((child) => !child.done);
   for (const child of running) signalChild(child, "SIGTERM");
   let clean = true;
-  const outcome = await withTimeout(Promise.all(running.map((child) => child.exited)), DEV_LIMITS.stopTimeoutMs);
+  const outcome = await withTimeout(
+    Promise.all(running.map((child) => child.exited)),
+    DEV_LIMITS.stopTimeoutMs,
+  );
   if (outcome === "timeout") {
     clean = false;
     const stuck = running.filter((child) => !child.done);
-    printError(output, `${stuck.map((child) => child.plan.id).join(", ")} did not stop within ${DEV_LIMITS.stopTimeoutMs} ms; killing`);
+    printError(
+      output,
+      `${stuck.map((child) => child.plan.id).join(", ")} did not stop within ${DEV_LIMITS.stopTimeoutMs} ms; killing`,
+    );
     for (const child of stuck) signalChild(child, "SIGKILL");
     await withTimeout(Promise.all(stuck.map((child) => child.exited)), DEV_LIMITS.killWaitMs);
   }
@@ -351,13 +412,28 @@ async function stopChildren(children: readonly DevChild[], output: CliOutput): P
   return clean;
 }
 
-export function registerDevCommand(program: Command, output: CliOutput, setExit: (code: ExitCode) => void): void {
+export function registerDevCommand(
+  program: Command,
+  output: CliOutput,
+  setExit: (code: ExitCode) => void,
+): void {
   const command = program
     .command("dev")
-    .description("run a local cluster of N nodes on 127.0.0.1 as child processes; Ctrl-C stops them all")
-    .option("--nodes <n>", `how many nodes, ${DEV_LIMITS.nodesMin} to ${DEV_LIMITS.nodesMax} (default: ${DEV_DEFAULTS.nodes})`)
-    .option("--base-port <port>", `node i listens on base-port + i - 1 (default: ${DEV_DEFAULTS.basePort})`)
-    .option("--data-dir <dir>", `each node's data goes to <dir>/node<i> (default: ${DEV_DEFAULTS.dataDir})`);
+    .description(
+      "run a local cluster of N nodes on 127.0.0.1 as child processes; Ctrl-C stops them all",
+    )
+    .option(
+      "--nodes <n>",
+      `how many nodes, ${DEV_LIMITS.nodesMin} to ${DEV_LIMITS.nodesMax} (default: ${DEV_DEFAULTS.nodes})`,
+    )
+    .option(
+      "--base-port <port>",
+      `node i listens on base-port + i - 1 (default: ${DEV_DEFAULTS.basePort})`,
+    )
+    .option(
+      "--data-dir <dir>",
+      `each node's data goes to <dir>/node<i> (default: ${DEV_DEFAULTS.dataDir})`,
+    );
   addNodeOptions(command, DEV_PASS_THROUGH_OPTIONS);
   addNodeOptionAliases(command, DEV_PASS_THROUGH_OPTIONS);
   command.addHelpText("after", "\nThe node options are passed to every node.\n");

@@ -1,6 +1,7 @@
-// cli/future-records.ts — `grapevine future-records list|restamp|purge [--node URL] [--only-this-node]
-// [--json]`: finds the records stored with timestamps from the future (more than the node's
-// --max-clock-offset-ms ahead of its clock; issue 14 §2) and, with restamp or purge, fixes them.
+// cli/future-records.ts — `grapevine future-records list|restamp|purge [--node URL]
+// [--only-this-node] [--json]`: finds the records stored with timestamps from the future (more than
+// the node's --max-clock-offset-ms ahead of its clock; issue 14 §2) and, with restamp or purge,
+// fixes them.
 //
 // Cluster-wide by default: the command asks --node for the ring's members (GET /cluster/status) and
 // runs POST /admin/future-records page by page on every member that is not `left`. A fix must reach
@@ -29,7 +30,13 @@ type Action = (typeof ACTIONS)[number];
 interface PageReply {
   readonly node: string;
   readonly scanned: number;
-  readonly found: readonly { readonly key: string; readonly timestampUs: number; readonly aheadMs: number; readonly writer: string; readonly tombstone: boolean }[];
+  readonly found: readonly {
+    readonly key: string;
+    readonly timestampUs: number;
+    readonly aheadMs: number;
+    readonly writer: string;
+    readonly tombstone: boolean;
+  }[];
   readonly restamped: number;
   readonly purged: number;
   readonly next: string | null;
@@ -45,7 +52,12 @@ export interface NodeReport {
   readonly error: string | null;
 }
 
-async function postJson(url: string, path: string, body: unknown, agent: Agent): Promise<{ status: number; json: unknown }> {
+async function postJson(
+  url: string,
+  path: string,
+  body: unknown,
+  agent: Agent,
+): Promise<{ status: number; json: unknown }> {
   let response;
   try {
     response = await request(`${url}${path}`, {
@@ -56,29 +68,52 @@ async function postJson(url: string, path: string, body: unknown, agent: Agent):
       signal: AbortSignal.timeout(FUTURE_RECORDS_CLI_LIMITS.requestTimeoutMs),
     });
   } catch (error) {
-    throw new Unreachable(`cannot reach ${url}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new Unreachable(
+      `cannot reach ${url}: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
   const text = await response.body.text();
-  if (text.length > FUTURE_RECORDS_CLI_LIMITS.bodyBytesMax) throw new CliError(`${url}${path} sent too much`);
+  if (text.length > FUTURE_RECORDS_CLI_LIMITS.bodyBytesMax)
+    throw new CliError(`${url}${path} sent too much`);
   return { status: response.statusCode, json: jsonOrNull(text) };
 }
 
 function isPageReply(value: unknown): value is PageReply {
   if (typeof value !== "object" || value === null) return false;
   const v = value as Record<string, unknown>;
-  return typeof v["node"] === "string" && typeof v["scanned"] === "number" && Array.isArray(v["found"]) && (v["next"] === null || typeof v["next"] === "string");
+  return (
+    typeof v["node"] === "string" &&
+    typeof v["scanned"] === "number" &&
+    Array.isArray(v["found"]) &&
+    (v["next"] === null || typeof v["next"] === "string")
+  );
 }
 
 /** Every page of one node. */
 export async function runOnNode(url: string, action: Action, agent: Agent): Promise<NodeReport> {
-  const report = { node: url, url, scanned: 0, found: [] as PageReply["found"][number][], restamped: 0, purged: 0, error: null as string | null };
+  const report = {
+    node: url,
+    url,
+    scanned: 0,
+    found: [] as PageReply["found"][number][],
+    restamped: 0,
+    purged: 0,
+    error: null as string | null,
+  };
   let after: string | null = null;
   try {
     do {
-      const answer = await postJson(url, "/admin/future-records", { action, ...(after === null ? {} : { after }) }, agent);
+      const answer = await postJson(
+        url,
+        "/admin/future-records",
+        { action, ...(after === null ? {} : { after }) },
+        agent,
+      );
       if (answer.status !== 200 || !isPageReply(answer.json)) {
         const message = (answer.json as { message?: unknown } | null)?.message;
-        throw new Error(`${url} answered ${answer.status}${typeof message === "string" ? `: ${message}` : ""}`);
+        throw new Error(
+          `${url} answered ${answer.status}${typeof message === "string" ? `: ${message}` : ""}`,
+        );
       }
       const page = answer.json;
       report.node = page.node;
@@ -98,10 +133,14 @@ export async function runOnNode(url: string, action: Action, agent: Agent): Prom
 async function memberUrls(nodeUrl: string, agent: Agent): Promise<string[]> {
   const answer = await postJson(nodeUrl, "/cluster/status", undefined, agent);
   const members = (answer.json as { members?: unknown } | null)?.members;
-  if (answer.status !== 200 || !Array.isArray(members)) throw new CliError(`${nodeUrl} did not answer its cluster status`);
+  if (answer.status !== 200 || !Array.isArray(members))
+    throw new CliError(`${nodeUrl} did not answer its cluster status`);
   const scheme = new URL(nodeUrl).protocol;
   return members
-    .filter((member: { state?: unknown; address?: unknown }) => member.state !== "left" && typeof member.address === "string")
+    .filter(
+      (member: { state?: unknown; address?: unknown }) =>
+        member.state !== "left" && typeof member.address === "string",
+    )
     .map((member: { address: string }) => `${scheme}//${member.address}`);
 }
 
@@ -112,45 +151,82 @@ function render(action: Action, reports: readonly NodeReport[]): string {
       lines.push(`${report.node}: FAILED: ${report.error}`);
       continue;
     }
-    const done = action === "restamp" ? `, ${report.restamped} restamped` : action === "purge" ? `, ${report.purged} purged` : "";
-    lines.push(`${report.node}: ${report.found.length} records from the future among ${report.scanned} scanned${done}`);
+    const done =
+      action === "restamp"
+        ? `, ${report.restamped} restamped`
+        : action === "purge"
+          ? `, ${report.purged} purged`
+          : "";
+    lines.push(
+      `${report.node}: ${report.found.length} records from the future among ${report.scanned} scanned${done}`,
+    );
     for (const found of report.found.slice(0, FUTURE_RECORDS_CLI_LIMITS.listedPerNodeMax)) {
-      lines.push(`  ${JSON.stringify(found.key)}  ${found.aheadMs} ms ahead  writer ${found.writer}${found.tombstone ? "  (tombstone)" : ""}`);
+      lines.push(
+        `  ${JSON.stringify(found.key)}  ${found.aheadMs} ms ahead  writer ${found.writer}${found.tombstone ? "  (tombstone)" : ""}`,
+      );
     }
     if (report.found.length > FUTURE_RECORDS_CLI_LIMITS.listedPerNodeMax) {
-      lines.push(`  … and ${report.found.length - FUTURE_RECORDS_CLI_LIMITS.listedPerNodeMax} more (--json lists all)`);
+      lines.push(
+        `  … and ${report.found.length - FUTURE_RECORDS_CLI_LIMITS.listedPerNodeMax} more (--json lists all)`,
+      );
     }
   }
   return `${lines.join("\n")}\n`;
 }
 
-export function registerFutureRecordsCommand(program: Command, output: CliOutput, setExit: (code: ExitCode) => void): void {
+export function registerFutureRecordsCommand(
+  program: Command,
+  output: CliOutput,
+  setExit: (code: ExitCode) => void,
+): void {
   program
     .command("future-records")
-    .description("list, restamp or purge records stamped further ahead than --max-clock-offset-ms, on every member")
+    .description(
+      "list, restamp or purge records stamped further ahead than --max-clock-offset-ms, on every member",
+    )
     .argument("[action]", "list (default), restamp (rewrite stamped now) or purge (delete)", "list")
-    .option("--node <url>", "a node to learn the members from (default: GRAPEVINE_NODE or http://127.0.0.1:7001)")
+    .option(
+      "--node <url>",
+      "a node to learn the members from (default: GRAPEVINE_NODE or http://127.0.0.1:7001)",
+    )
     .option("--only-this-node", "act on --node's replica only, not on every member")
     .option("--json", "print one JSON object with every node's report")
-    .action(async (action: string, values: { node?: string; onlyThisNode?: boolean; json?: boolean }) => {
-      if (!(ACTIONS as readonly string[]).includes(action)) {
-        throw new CliError(`the action is one of ${ACTIONS.join(", ")}, got ${JSON.stringify(action)}`, EXIT_CODES.usage);
-      }
-      const nodeUrl = resolveNodeUrl(values.node, processEnvironment());
-      const agent = new Agent({ connect: { timeout: 10_000 } });
-      try {
-        const urls = values.onlyThisNode === true ? [nodeUrl] : await memberUrls(nodeUrl, agent).catch((error: unknown) => {
-          throw error instanceof CliError ? error : new CliError(error instanceof Error ? error.message : String(error));
-        });
-        const reports: NodeReport[] = [];
-        // One node at a time: each page already keeps that node's disk busy.
-        for (const url of urls) reports.push(await runOnNode(url, action as Action, agent));
-        output.out(values.json === true ? `${JSON.stringify({ action, nodes: reports })}\n` : render(action as Action, reports));
-        const failed = reports.filter((report) => report.error !== null);
-        if (failed.length > 0) throw new CliError(`${failed.length} of ${reports.length} nodes failed; run the command again once they are reachable`);
-        setExit(EXIT_CODES.ok);
-      } finally {
-        await agent.close().catch(() => undefined);
-      }
-    });
+    .action(
+      async (action: string, values: { node?: string; onlyThisNode?: boolean; json?: boolean }) => {
+        if (!(ACTIONS as readonly string[]).includes(action)) {
+          throw new CliError(
+            `the action is one of ${ACTIONS.join(", ")}, got ${JSON.stringify(action)}`,
+            EXIT_CODES.usage,
+          );
+        }
+        const nodeUrl = resolveNodeUrl(values.node, processEnvironment());
+        const agent = new Agent({ connect: { timeout: 10_000 } });
+        try {
+          const urls =
+            values.onlyThisNode === true
+              ? [nodeUrl]
+              : await memberUrls(nodeUrl, agent).catch((error: unknown) => {
+                  throw error instanceof CliError
+                    ? error
+                    : new CliError(error instanceof Error ? error.message : String(error));
+                });
+          const reports: NodeReport[] = [];
+          // One node at a time: each page already keeps that node's disk busy.
+          for (const url of urls) reports.push(await runOnNode(url, action as Action, agent));
+          output.out(
+            values.json === true
+              ? `${JSON.stringify({ action, nodes: reports })}\n`
+              : render(action as Action, reports),
+          );
+          const failed = reports.filter((report) => report.error !== null);
+          if (failed.length > 0)
+            throw new CliError(
+              `${failed.length} of ${reports.length} nodes failed; run the command again once they are reachable`,
+            );
+          setExit(EXIT_CODES.ok);
+        } finally {
+          await agent.close().catch(() => undefined);
+        }
+      },
+    );
 }

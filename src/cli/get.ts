@@ -1,7 +1,8 @@
 // cli/get.ts — `grapevine get KEY` (SPEC §1): writes the value's raw bytes to stdout, read through
 // `--node`'s client API at `--r` (the node's default when absent). A key that is absent or deleted
-// is one stderr line and exit 1, as is any refusal or an unreachable node; a bad KEY or level exit 2.
-// On a terminal a newline follows a value that lacks one; a pipe or file gets the value's bytes exactly.
+// is one stderr line and exit 1, as is any refusal or an unreachable node; a bad KEY or level exit
+// 2. On a terminal a newline follows a value that lacks one; a pipe or file gets the value's bytes
+// exactly.
 
 import type { Command } from "commander";
 import { CliError, EXIT_CODES, type CliOutput, type ExitCode } from "./shared.js";
@@ -38,12 +39,19 @@ export function registerGetCommand(
   command.action(async (key: string, options: GetOptions) => {
     checkKey(key);
     const r = checkLevel("--r", options.r);
-    const answer = await kvRequest({ nodeUrl: nodeUrlOf(options), method: "GET", key, query: { r } });
+    const answer = await kvRequest({
+      nodeUrl: nodeUrlOf(options),
+      method: "GET",
+      key,
+      query: { r },
+    });
     if (answer.status === 404) throw new CliError(`not found: ${JSON.stringify(key)}`);
     if (answer.status !== 200) throw new CliError(`get failed: ${describeRefusal(answer)}`);
     io.writeStdout(answer.body);
-    // A pipe gets the exact bytes; a terminal gets a final newline so the shell prompt is not glued to the value.
-    if (io.stdoutIsTerminal() && answer.body.at(-1) !== NEWLINE) io.writeStdout(Uint8Array.of(NEWLINE));
+    // A pipe gets the exact bytes; a terminal gets a final newline so the shell prompt is not glued
+    // to the value.
+    if (io.stdoutIsTerminal() && answer.body.at(-1) !== NEWLINE)
+      io.writeStdout(Uint8Array.of(NEWLINE));
     setExit(EXIT_CODES.ok);
   });
 }

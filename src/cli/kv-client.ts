@@ -1,6 +1,6 @@
-// cli/kv-client.ts — what `grapevine put`, `get` and `del` share: one request to a node's client API
-// (SPEC §2) with a deadline, the key and level checks done before anything is sent (a bad one is a
-// usage error, exit 2), and the one-line description of a refusal (exit 1).
+// cli/kv-client.ts — what `grapevine put`, `get` and `del` share: one request to a node's client
+// API (SPEC §2) with a deadline, the key and level checks done before anything is sent (a bad one
+// is a usage error, exit 2), and the one-line description of a refusal (exit 1).
 //
 // Keys are percent-encoded with encodeURIComponent, which encodes everything but unreserved ASCII
 // (so `/`, `%`, spaces and any non-ASCII character travel as the API expects). Values are bytes:
@@ -32,13 +32,17 @@ export const KV_CLIENT_DEFAULTS = {
   contentType: "application/octet-stream",
 } as const;
 
-/** Where put/get read and write bytes; injectable so the commands can be tested without a process. */
+/**
+ * Where put/get read and write bytes; injectable so the commands can be tested without a process.
+ */
 export interface KvIo {
   /** All of stdin, refusing more than `max` bytes. */
   readStdin(max: number): Promise<Buffer>;
   /** Raw bytes to stdout. */
   writeStdout(bytes: Uint8Array): void;
-  /** Whether stdout is a terminal (a person reading), not a pipe or file (a program reading bytes). */
+  /**
+   * Whether stdout is a terminal (a person reading), not a pipe or file (a program reading bytes).
+   */
   stdoutIsTerminal(): boolean;
 }
 
@@ -49,7 +53,8 @@ export const processKvIo: KvIo = {
     for await (const chunk of process.stdin) {
       const buffer = chunk as Buffer;
       size += buffer.length;
-      if (size > max) throw new CliError(`the value on stdin is larger than ${max} bytes`, EXIT_CODES.failed);
+      if (size > max)
+        throw new CliError(`the value on stdin is larger than ${max} bytes`, EXIT_CODES.failed);
       chunks.push(buffer);
     }
     return Buffer.concat(chunks, size);
@@ -68,7 +73,10 @@ export interface KvCommandOptions {
 }
 
 export function addNodeOption(command: Command): Command {
-  return command.option("--node <url>", "the node to ask (default: GRAPEVINE_NODE or http://127.0.0.1:7001)");
+  return command.option(
+    "--node <url>",
+    "the node to ask (default: GRAPEVINE_NODE or http://127.0.0.1:7001)",
+  );
 }
 
 export function nodeUrlOf(options: KvCommandOptions): string {
@@ -79,17 +87,24 @@ export function nodeUrlOf(options: KvCommandOptions): string {
 export function checkKey(key: string): void {
   const bytes = Buffer.byteLength(key, "utf8");
   if (bytes < 1 || bytes > LAYOUT_LIMITS.keyBytesMax) {
-    throw new CliError(`KEY must be 1 to ${LAYOUT_LIMITS.keyBytesMax} bytes of UTF-8, got ${bytes}`, EXIT_CODES.usage);
+    throw new CliError(
+      `KEY must be 1 to ${LAYOUT_LIMITS.keyBytesMax} bytes of UTF-8, got ${bytes}`,
+      EXIT_CODES.usage,
+    );
   }
 }
 
-/** `--w`/`--r`: one, quorum, all or a count; the node checks the count against its replication factor. */
+/**
+ * `--w`/`--r`: one, quorum, all or a count; the node checks the count against its replication
+ * factor.
+ */
 export function checkLevel(flag: string, text: string | undefined): string | undefined {
   if (text === undefined) return undefined;
   try {
     return String(parseConsistency(text));
   } catch (error) {
-    if (error instanceof ConsistencyError) throw new CliError(`${flag}: ${error.message}`, EXIT_CODES.usage);
+    if (error instanceof ConsistencyError)
+      throw new CliError(`${flag}: ${error.message}`, EXIT_CODES.usage);
     throw error;
   }
 }
@@ -111,7 +126,11 @@ export interface KvAnswer {
   readonly body: Buffer;
 }
 
-export function kvUrl(nodeUrl: string, key: string, query: Readonly<Record<string, string | undefined>> = {}): string {
+export function kvUrl(
+  nodeUrl: string,
+  key: string,
+  query: Readonly<Record<string, string | undefined>> = {},
+): string {
   const params = Object.entries(query)
     .filter((entry): entry is [string, string] => entry[1] !== undefined)
     .map(([name, value]) => `${name}=${encodeURIComponent(value)}`);
@@ -125,10 +144,15 @@ function header(value: string | string[] | undefined): string | undefined {
 /** Sends one request; a CliError (exit 1) with one line when the node cannot be asked. */
 export async function kvRequest(options: KvRequest): Promise<KvAnswer> {
   const timeoutMs = KV_CLIENT_LIMITS.requestTimeoutMs;
-  const agent = new Agent({ connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  const agent = new Agent({
+    connect: { timeout: timeoutMs },
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+  });
   try {
     const headers: Record<string, string> = {};
-    if (options.body !== undefined) headers["content-type"] = options.contentType ?? KV_CLIENT_DEFAULTS.contentType;
+    if (options.body !== undefined)
+      headers["content-type"] = options.contentType ?? KV_CLIENT_DEFAULTS.contentType;
     const response = await request(kvUrl(options.nodeUrl, options.key, options.query), {
       method: options.method,
       headers,
@@ -136,7 +160,10 @@ export async function kvRequest(options: KvRequest): Promise<KvAnswer> {
       dispatcher: agent,
       signal: AbortSignal.timeout(timeoutMs),
     });
-    const max = response.statusCode === 200 ? KV_CLIENT_LIMITS.valueBytesMax : KV_CLIENT_LIMITS.errorBodyBytesMax;
+    const max =
+      response.statusCode === 200
+        ? KV_CLIENT_LIMITS.valueBytesMax
+        : KV_CLIENT_LIMITS.errorBodyBytesMax;
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of response.body) {
@@ -159,7 +186,10 @@ export async function kvRequest(options: KvRequest): Promise<KvAnswer> {
   }
 }
 
-/** One line for a node's error answer: `503 unavailable: consistency quorum needs 2 live replicas, 1 alive`. */
+/**
+ * One line for a node's error answer: `503 unavailable: consistency quorum needs 2 live replicas, 1
+ * alive`.
+ */
 export function describeRefusal(answer: KvAnswer): string {
   try {
     const body = JSON.parse(answer.body.toString("utf8")) as { error?: unknown; message?: unknown };
@@ -174,7 +204,8 @@ export function describeRefusal(answer: KvAnswer): string {
 
 function describeRequestError(error: unknown): string {
   const code =
-    (error as { code?: unknown } | null)?.code ?? (error as { cause?: { code?: unknown } } | null)?.cause?.code;
+    (error as { code?: unknown } | null)?.code ??
+    (error as { cause?: { code?: unknown } } | null)?.cause?.code;
   if (code === "ECONNREFUSED") return "connection refused";
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "unknown host";
   if (

@@ -8,7 +8,14 @@
 
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
-import { EXIT_CODES, printError, processOutput, reportFailure, type CliOutput, type ExitCode } from "./shared.js";
+import {
+  EXIT_CODES,
+  printError,
+  processOutput,
+  reportFailure,
+  type CliOutput,
+  type ExitCode,
+} from "./shared.js";
 import { registerBenchCommand } from "./bench.js";
 import { registerDelCommand } from "./del.js";
 import { registerDecommissionCommand } from "./decommission.js";
@@ -66,7 +73,10 @@ export function createProgram(output: CliOutput, setExit: (code: ExitCode) => vo
   return program;
 }
 
-export async function runCli(argv: readonly string[], output: CliOutput = processOutput): Promise<ExitCode> {
+export async function runCli(
+  argv: readonly string[],
+  output: CliOutput = processOutput,
+): Promise<ExitCode> {
   let exitCode: ExitCode = EXIT_CODES.ok;
   const program = createProgram(output, (code) => {
     exitCode = code;
@@ -78,7 +88,8 @@ export async function runCli(argv: readonly string[], output: CliOutput = proces
     if (error instanceof CommanderError) {
       if (COMMANDER_SUCCESS_CODES.has(error.code)) return EXIT_CODES.ok;
       // `grapevine help` is a success; `grapevine` alone prints the same help as a usage error.
-      if (error.code === "commander.help") return error.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.usage;
+      if (error.code === "commander.help")
+        return error.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.usage;
       printError(output, `${error.message.replace(/^error: /, "")} (see --help)`);
       return EXIT_CODES.usage;
     }

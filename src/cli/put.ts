@@ -1,7 +1,7 @@
-// cli/put.ts — `grapevine put KEY [VALUE]` (SPEC §1): stores VALUE, or all of stdin when VALUE is left
-// out, under KEY through `--node`'s client API at `--w` (the node's default when absent), with
-// `--content-type` (application/octet-stream by default). Prints nothing on success; a refusal or an
-// unreachable node is one stderr line and exit 1, a bad KEY or level exit 2.
+// cli/put.ts — `grapevine put KEY [VALUE]` (SPEC §1): stores VALUE, or all of stdin when VALUE is
+// left out, under KEY through `--node`'s client API at `--w` (the node's default when absent), with
+// `--content-type` (application/octet-stream by default). Prints nothing on success; a refusal or
+// an unreachable node is one stderr line and exit 1, a bad KEY or level exit 2.
 
 import type { Command } from "commander";
 import { EXIT_CODES, CliError, type CliOutput, type ExitCode } from "./shared.js";
@@ -36,13 +36,19 @@ export function registerPutCommand(
     .argument("<key>", "the key, 1 to 1024 bytes of UTF-8")
     .argument("[value]", "the value (default: all of stdin)")
     .option("--w <level>", "write consistency: one, quorum, all or a count (default: the node's)")
-    .option("--content-type <type>", `the value's content type (default: ${KV_CLIENT_DEFAULTS.contentType})`);
+    .option(
+      "--content-type <type>",
+      `the value's content type (default: ${KV_CLIENT_DEFAULTS.contentType})`,
+    );
   addNodeOption(command);
   command.action(async (key: string, value: string | undefined, options: PutOptions) => {
     checkKey(key);
     const w = checkLevel("--w", options.w);
     const nodeUrl = nodeUrlOf(options);
-    const body = value !== undefined ? Buffer.from(value, "utf8") : await io.readStdin(KV_CLIENT_LIMITS.valueBytesMax);
+    const body =
+      value !== undefined
+        ? Buffer.from(value, "utf8")
+        : await io.readStdin(KV_CLIENT_LIMITS.valueBytesMax);
     const answer = await kvRequest({
       nodeUrl,
       method: "PUT",
@@ -51,7 +57,8 @@ export function registerPutCommand(
       body,
       contentType: options.contentType ?? KV_CLIENT_DEFAULTS.contentType,
     });
-    if (answer.status !== 204 && answer.status !== 200) throw new CliError(`put failed: ${describeRefusal(answer)}`);
+    if (answer.status !== 204 && answer.status !== 200)
+      throw new CliError(`put failed: ${describeRefusal(answer)}`);
     setExit(EXIT_CODES.ok);
   });
 }

@@ -1,19 +1,27 @@
 // cli/repair.ts — `grapevine repair [--node URL] [--json] [--dry-run]` (SPEC §1): runs Merkle
 // anti-entropy now for every range the node replicates, against every other replica of it.
 //
-// It starts the repair with `POST /admin/repair` and polls `GET /admin/repair/:id` until the job ends,
-// showing a progress bar on stderr (cli-progress, only when stderr is a terminal; otherwise one plain
-// line per peer finished, none with --json), then prints the summary: ranges compared and differing, keys sent and
-// received, bytes, seconds. `--json` prints the final job body as JSON instead, for scripts.
+// It starts the repair with `POST /admin/repair` and polls `GET /admin/repair/:id` until the job
+// ends, showing a progress bar on stderr (cli-progress, only when stderr is a terminal; otherwise
+// one plain line per peer finished, none with --json), then prints the summary: ranges compared and
+// differing, keys sent and received, bytes, seconds. `--json` prints the final job body as JSON
+// instead, for scripts.
 // `--dry-run` compares and lists what would move without moving it. Exit 0 when every session
-// succeeded, 1 when the node cannot be reached or any session failed (the summary still prints), 2 on
-// bad usage.
+// succeeded, 1 when the node cannot be reached or any session failed (the summary still prints), 2
+// on bad usage.
 
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { Agent, request } from "undici";
 import { processEnvironment, resolveNodeUrl } from "../node/config.js";
-import { CliError, EXIT_CODES, humanBytes, isTerminal, type CliOutput, type ExitCode } from "./shared.js";
+import {
+  CliError,
+  EXIT_CODES,
+  humanBytes,
+  isTerminal,
+  type CliOutput,
+  type ExitCode,
+} from "./shared.js";
 import type { SessionSummary } from "../antientropy/repair-session.js";
 
 export const REPAIR_CLI_LIMITS = {
@@ -30,7 +38,10 @@ export interface RepairJobBody {
   readonly state: "running" | "done" | "failed";
   readonly dryRun: boolean;
   readonly progress: { peers: number; peersDone: number; ranges: number; rangesCompared: number };
-  /** The node's session summary (antientropy/repair-session.ts) less its tree-node count, and the job's seconds. */
+  /**
+   * The node's session summary (antientropy/repair-session.ts) less its tree-node count, and the
+   * job's seconds.
+   */
   readonly summary: Readonly<Omit<SessionSummary, "nodesCompared"> & { seconds: number }>;
   readonly failures: readonly { peer: string; message: string }[];
 }
@@ -44,13 +55,36 @@ function isNumberRecord(value: unknown, keys: readonly string[]): boolean {
 export function parseRepairJob(value: unknown): RepairJobBody | null {
   if (typeof value !== "object" || value === null) return null;
   const body = value as Record<string, unknown>;
-  if (typeof body["id"] !== "string" || !["running", "done", "failed"].includes(body["state"] as string)) return null;
+  if (
+    typeof body["id"] !== "string" ||
+    !["running", "done", "failed"].includes(body["state"] as string)
+  )
+    return null;
   if (typeof body["dryRun"] !== "boolean") return null;
-  if (!isNumberRecord(body["progress"], ["peers", "peersDone", "ranges", "rangesCompared"])) return null;
-  const summaryKeys = ["rangesCompared", "rangesDiffering", "keysSent", "keysReceived", "bytesSent", "bytesReceived", "roundTrips", "leavesSkipped", "seconds"];
+  if (!isNumberRecord(body["progress"], ["peers", "peersDone", "ranges", "rangesCompared"]))
+    return null;
+  const summaryKeys = [
+    "rangesCompared",
+    "rangesDiffering",
+    "keysSent",
+    "keysReceived",
+    "bytesSent",
+    "bytesReceived",
+    "roundTrips",
+    "leavesSkipped",
+    "seconds",
+  ];
   if (!isNumberRecord(body["summary"], summaryKeys)) return null;
   const failures = body["failures"];
-  if (!Array.isArray(failures) || !failures.every((f) => typeof f === "object" && f !== null && typeof (f as Record<string, unknown>)["peer"] === "string")) {
+  if (
+    !Array.isArray(failures) ||
+    !failures.every(
+      (f) =>
+        typeof f === "object" &&
+        f !== null &&
+        typeof (f as Record<string, unknown>)["peer"] === "string",
+    )
+  ) {
     return null;
   }
   return body as unknown as RepairJobBody;
@@ -70,12 +104,19 @@ export function renderRepairSummary(job: RepairJobBody): string {
     `  bytes             ${humanBytes(s.bytesSent)} sent, ${humanBytes(s.bytesReceived)} received, ${s.roundTrips} round trips`,
     `  seconds           ${s.seconds.toFixed(2)}`,
   ];
-  if (s.leavesSkipped > 0) lines.push(`  leaves skipped    ${s.leavesSkipped} (more records than one list holds)`);
-  for (const failure of job.failures) lines.push(`  failed with ${failure.peer}: ${failure.message}`);
+  if (s.leavesSkipped > 0)
+    lines.push(`  leaves skipped    ${s.leavesSkipped} (more records than one list holds)`);
+  for (const failure of job.failures)
+    lines.push(`  failed with ${failure.peer}: ${failure.message}`);
   return `${lines.join("\n")}\n`;
 }
 
-async function call(agent: Agent, url: string, method: "GET" | "POST", body?: string): Promise<{ status: number; json: unknown }> {
+async function call(
+  agent: Agent,
+  url: string,
+  method: "GET" | "POST",
+  body?: string,
+): Promise<{ status: number; json: unknown }> {
   let response;
   try {
     response = await request(url, {
@@ -86,14 +127,20 @@ async function call(agent: Agent, url: string, method: "GET" | "POST", body?: st
     });
   } catch (error) {
     const code = (error as { code?: unknown } | null)?.code;
-    const reason = code === "ECONNREFUSED" ? "connection refused" : error instanceof Error ? error.message : String(error);
+    const reason =
+      code === "ECONNREFUSED"
+        ? "connection refused"
+        : error instanceof Error
+          ? error.message
+          : String(error);
     throw new CliError(`cannot reach ${url}: ${reason}`);
   }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of response.body) {
     size += (chunk as Buffer).length;
-    if (size > REPAIR_CLI_LIMITS.bodyBytesMax) throw new CliError(`${url} sent more than ${REPAIR_CLI_LIMITS.bodyBytesMax} bytes`);
+    if (size > REPAIR_CLI_LIMITS.bodyBytesMax)
+      throw new CliError(`${url} sent more than ${REPAIR_CLI_LIMITS.bodyBytesMax} bytes`);
     chunks.push(chunk as Buffer);
   }
   const text = Buffer.concat(chunks).toString("utf8");
@@ -108,7 +155,11 @@ async function call(agent: Agent, url: string, method: "GET" | "POST", body?: st
 
 function errorText(json: unknown): string {
   const body = json as { error?: unknown; message?: unknown } | null;
-  return typeof body?.message === "string" ? body.message : typeof body?.error === "string" ? body.error : "unknown error";
+  return typeof body?.message === "string"
+    ? body.message
+    : typeof body?.error === "string"
+      ? body.error
+      : "unknown error";
 }
 
 export interface RepairRunOptions {
@@ -122,16 +173,30 @@ export interface RepairRunOptions {
 export async function runRepair(options: RepairRunOptions): Promise<RepairJobBody> {
   const agent = new Agent({ connect: { timeout: REPAIR_CLI_LIMITS.requestTimeoutMs } });
   try {
-    const started = await call(agent, `${options.nodeUrl}/admin/repair${options.dryRun ? "?dryRun=true" : ""}`, "POST");
+    const started = await call(
+      agent,
+      `${options.nodeUrl}/admin/repair${options.dryRun ? "?dryRun=true" : ""}`,
+      "POST",
+    );
     const id = (started.json as { id?: unknown } | null)?.id;
     if (started.status !== 202 || typeof id !== "string") {
-      throw new CliError(`${options.nodeUrl} refused the repair (${started.status}): ${errorText(started.json)}`);
+      throw new CliError(
+        `${options.nodeUrl} refused the repair (${started.status}): ${errorText(started.json)}`,
+      );
     }
     for (;;) {
-      const polled = await call(agent, `${options.nodeUrl}/admin/repair/${encodeURIComponent(id)}`, "GET");
-      if (polled.status !== 200) throw new CliError(`${options.nodeUrl} lost repair ${id} (${polled.status}): ${errorText(polled.json)}`);
+      const polled = await call(
+        agent,
+        `${options.nodeUrl}/admin/repair/${encodeURIComponent(id)}`,
+        "GET",
+      );
+      if (polled.status !== 200)
+        throw new CliError(
+          `${options.nodeUrl} lost repair ${id} (${polled.status}): ${errorText(polled.json)}`,
+        );
       const job = parseRepairJob(polled.json);
-      if (job === null) throw new CliError(`${options.nodeUrl} answered something that is not a repair job`);
+      if (job === null)
+        throw new CliError(`${options.nodeUrl} answered something that is not a repair job`);
       options.onProgress?.(job);
       if (job.state !== "running") return job;
       await new Promise((resolve) => setTimeout(resolve, REPAIR_CLI_LIMITS.pollIntervalMs));
@@ -142,14 +207,19 @@ export async function runRepair(options: RepairRunOptions): Promise<RepairJobBod
 }
 
 /** A bar on a terminal; one line per finished peer otherwise (a log stays readable). */
-function progressDisplay(stream: NodeJS.WriteStream, output: CliOutput): { update(job: RepairJobBody): void; finish(): void } {
+function progressDisplay(
+  stream: NodeJS.WriteStream,
+  output: CliOutput,
+): { update(job: RepairJobBody): void; finish(): void } {
   if (!isTerminal(stream)) {
     let peersDone = 0;
     return {
       update(job) {
         if (job.progress.peersDone === peersDone) return;
         peersDone = job.progress.peersDone;
-        output.err(`repair: ${peersDone}/${job.progress.peers} replicas done, ${job.summary.rangesCompared}/${job.progress.ranges} ranges compared\n`);
+        output.err(
+          `repair: ${peersDone}/${job.progress.peers} replicas done, ${job.summary.rangesCompared}/${job.progress.ranges} ranges compared\n`,
+        );
       },
       finish: () => undefined,
     };
@@ -167,7 +237,10 @@ function progressDisplay(stream: NodeJS.WriteStream, output: CliOutput): { updat
   let started = false;
   return {
     update(job) {
-      const payload = { differing: job.summary.rangesDiffering, keys: job.summary.keysSent + job.summary.keysReceived };
+      const payload = {
+        differing: job.summary.rangesDiffering,
+        keys: job.summary.keysSent + job.summary.keysReceived,
+      };
       if (!started) {
         bar.start(Math.max(job.progress.ranges, 1), job.summary.rangesCompared, payload);
         started = true;
@@ -181,10 +254,16 @@ function progressDisplay(stream: NodeJS.WriteStream, output: CliOutput): { updat
   };
 }
 
-export function registerRepairCommand(program: Command, output: CliOutput, setExit: (code: ExitCode) => void): void {
+export function registerRepairCommand(
+  program: Command,
+  output: CliOutput,
+  setExit: (code: ExitCode) => void,
+): void {
   program
     .command("repair")
-    .description("run anti-entropy repair now for every range the node replicates, against every other replica")
+    .description(
+      "run anti-entropy repair now for every range the node replicates, against every other replica",
+    )
     .option("--node <url>", "the node to repair (default: GRAPEVINE_NODE or http://127.0.0.1:7001)")
     .option("--json", "print the final repair job as JSON")
     .option("--dry-run", "compare and show what would move, without moving it")
@@ -197,12 +276,17 @@ export function registerRepairCommand(program: Command, output: CliOutput, setEx
           : progressDisplay(process.stderr, output);
       let job: RepairJobBody;
       try {
-        job = await runRepair({ nodeUrl, dryRun: values.dryRun === true, onProgress: (update) => display.update(update) });
+        job = await runRepair({
+          nodeUrl,
+          dryRun: values.dryRun === true,
+          onProgress: (update) => display.update(update),
+        });
       } finally {
         display.finish();
       }
       output.out(values.json === true ? `${JSON.stringify(job)}\n` : renderRepairSummary(job));
-      if (job.state !== "done") throw new CliError(`repair ${job.id} failed with ${job.failures.length} replica(s)`);
+      if (job.state !== "done")
+        throw new CliError(`repair ${job.id} failed with ${job.failures.length} replica(s)`);
       setExit(EXIT_CODES.ok);
     });
 }

@@ -1,6 +1,6 @@
 // cli/ring-change-client.ts — what `grapevine decommission` and `grapevine removenode` share: start
-// the change on a node (POST /admin/...), then follow it until it ends, printing the progress of its
-// range streams (GET /cluster/status `streams` and `change`) as it goes.
+// the change on a node (POST /admin/...), then follow it until it ends, printing the progress of
+// its range streams (GET /cluster/status `streams` and `change`) as it goes.
 
 import { Agent, request } from "undici";
 import { CliError, humanBytes, jsonOrNull, type CliOutput } from "./shared.js";
@@ -57,13 +57,16 @@ export async function call(nodeUrl: string, method: "GET" | "POST", path: string
         signal: AbortSignal.timeout(RING_CHANGE_CLIENT_LIMITS.requestTimeoutMs),
       });
     } catch (error) {
-      throw new Unreachable(`cannot reach ${nodeUrl}: ${error instanceof Error ? error.message : String(error)}`);
+      throw new Unreachable(
+        `cannot reach ${nodeUrl}: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of response.body) {
       size += (chunk as Buffer).length;
-      if (size > RING_CHANGE_CLIENT_LIMITS.bodyBytesMax) throw new CliError(`${nodeUrl}${path} sent too much`);
+      if (size > RING_CHANGE_CLIENT_LIMITS.bodyBytesMax)
+        throw new CliError(`${nodeUrl}${path} sent too much`);
       chunks.push(chunk as Buffer);
     }
     const text = Buffer.concat(chunks).toString("utf8");
@@ -83,10 +86,12 @@ export function refusal(answer: Answer): string {
 }
 
 export function parseChange(value: unknown): ChangeBody | null {
-  const change = (value as { change?: unknown } | null)?.change as Record<string, unknown> | null | undefined;
+  const change = (value as { change?: unknown } | null)?.change as
+    Record<string, unknown> | null | undefined;
   if (change === null || change === undefined || typeof change !== "object") return null;
   if (typeof change["kind"] !== "string" || typeof change["id"] !== "string") return null;
-  if (change["state"] !== "running" && change["state"] !== "done" && change["state"] !== "failed") return null;
+  if (change["state"] !== "running" && change["state"] !== "done" && change["state"] !== "failed")
+    return null;
   return {
     kind: change["kind"],
     id: change["id"],
@@ -157,10 +162,13 @@ export async function follow(
       lastLine = line;
     }
     if (change !== null && `${change.kind} ${change.id}` === label) {
-      if (change.state === "failed") throw new CliError(`${label} failed: ${change.error ?? "unknown error"}`);
+      if (change.state === "failed")
+        throw new CliError(`${label} failed: ${change.error ?? "unknown error"}`);
       if (change.state === "done") return change;
     }
     await sleep(RING_CHANGE_CLIENT_LIMITS.pollIntervalMs);
   }
-  throw new CliError(`${label} still running after ${RING_CHANGE_CLIENT_LIMITS.followTimeoutMs} ms; it goes on in the background`);
+  throw new CliError(
+    `${label} still running after ${RING_CHANGE_CLIENT_LIMITS.followTimeoutMs} ms; it goes on in the background`,
+  );
 }

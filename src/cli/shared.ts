@@ -1,15 +1,17 @@
 // cli/shared.ts — what every command shares: the exit codes of SPEC §1, the one-line error format,
 // and the error a command throws to end with a given code.
 //
-// SPEC §1: exit 0 on success, 1 on a failed operation, 2 on bad usage, and every error is one readable
-// line on stderr. Commands never call process.exit themselves; they return or throw, and main.ts
-// turns that into the process's exit code once, after stdout and stderr are flushed.
+// SPEC §1: exit 0 on success, 1 on a failed operation, 2 on bad usage, and every error is one
+// readable line on stderr. Commands never call process.exit themselves; they return or throw, and
+// main.ts turns that into the process's exit code once, after stdout and stderr are flushed.
 
 import { ConfigError } from "../node/config.js";
 
 export const EXIT_CODES = {
   ok: 0,
-  /** The operation was attempted and failed: a node unreachable, a port in use, a child that died. */
+  /**
+   * The operation was attempted and failed: a node unreachable, a port in use, a child that died.
+   */
   failed: 1,
   /** The command line (or an environment variable standing in for a flag) was wrong. */
   usage: 2,
@@ -44,7 +46,10 @@ export const processOutput: CliOutput = {
 };
 
 /** An error message is printed as one line, however it was built. */
-/** A body's JSON, or null when it is not JSON (an error page from a proxy, say): the caller judges it by status. */
+/**
+ * A body's JSON, or null when it is not JSON (an error page from a proxy, say): the caller judges
+ * it by status.
+ */
 export function jsonOrNull(text: string): unknown {
   try {
     return JSON.parse(text);
@@ -53,7 +58,10 @@ export function jsonOrNull(text: string): unknown {
   }
 }
 
-/** Whether a stream is a terminal: Node leaves isTTY undefined (not false) on pipes, whatever its type says. */
+/**
+ * Whether a stream is a terminal: Node leaves isTTY undefined (not false) on pipes, whatever its
+ * type says.
+ */
 export function isTerminal(stream: NodeJS.WriteStream): boolean {
   return (stream as { isTTY?: boolean }).isTTY === true;
 }
@@ -103,7 +111,10 @@ export function parseIntegerFlag(flag: string, text: string, min: number, max: n
   const trimmed = text.trim();
   const value = Number(trimmed);
   if (!/^\d+$/.test(trimmed) || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ConfigError(flag, `${flag} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
+    throw new ConfigError(
+      flag,
+      `${flag} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`,
+    );
   }
   return value;
 }

@@ -7,7 +7,8 @@
 //                                       promise lets them (history/power-loss.ts), nothing more
 //
 // A run that breaks a promise prints its seed, the first violated property and the shortest
-// excerpt of its history that shows it, and the command exits 1; `--seed` with that seed replays it.
+// excerpt of its history that shows it, and the command exits 1; `--seed` with that seed replays
+// it.
 
 import { randomInt } from "node:crypto";
 import type { Command } from "commander";
@@ -95,7 +96,10 @@ function planSeeds(options: SimCommandOptions): { seeds: number[] | null; soakMs
     return { seeds: [integerIn("--seed", options.seed, 0, 2 ** 32 - 1)], soakMs: null };
   }
   if (options.soakS !== undefined) {
-    return { seeds: null, soakMs: integerIn("--soak-s", options.soakS, 1, SIM_LIMITS.soakSMax) * 1000 };
+    return {
+      seeds: null,
+      soakMs: integerIn("--soak-s", options.soakS, 1, SIM_LIMITS.soakSMax) * 1000,
+    };
   }
   const count = integerIn("--seeds", options.seeds ?? "1", 1, SIM_LIMITS.seedsMax);
   return { seeds: Array.from({ length: count }, () => randomInt(0, 2 ** 32)), soakMs: null };
@@ -107,7 +111,12 @@ async function runSimCommand(options: SimCommandOptions, output: CliOutput): Pro
     ...DATA_RUN_DEFAULTS,
     nodes,
     workers: integerIn("--workers", options.workers, 1, SIM_LIMITS.workersMax),
-    faultPhaseMs: integerIn("--fault-phase-ms", options.faultPhaseMs, 1_000, SIM_LIMITS.faultPhaseMsMax),
+    faultPhaseMs: integerIn(
+      "--fault-phase-ms",
+      options.faultPhaseMs,
+      1_000,
+      SIM_LIMITS.faultPhaseMsMax,
+    ),
     faultKinds: faultKindsOf(options.faults),
     sync: syncOf(options.sync),
   };
@@ -128,18 +137,36 @@ async function runSimCommand(options: SimCommandOptions, output: CliOutput): Pro
   return failed === 0 ? EXIT_CODES.ok : EXIT_CODES.failed;
 }
 
-export function registerSimCommand(program: Command, output: CliOutput, setExit: (code: ExitCode) => void): void {
+export function registerSimCommand(
+  program: Command,
+  output: CliOutput,
+  setExit: (code: ExitCode) => void,
+): void {
   program
     .command("sim")
-    .description("run the deterministic simulation of the data path: real nodes, simulated time, network and disks")
+    .description(
+      "run the deterministic simulation of the data path: real nodes, simulated time, network and disks",
+    )
     .option("--seeds <n>", "fresh random seeds to run", "1")
     .option("--seed <s>", "replay one run exactly")
     .option("--soak-s <s>", "run fresh seeds until this many seconds have passed")
     .option("--nodes <n>", "nodes in the simulated cluster", String(DATA_RUN_DEFAULTS.nodes))
-    .option("--workers <n>", "client workers, one operation in flight each", String(DATA_RUN_DEFAULTS.workers))
-    .option("--fault-phase-ms <ms>", "virtual time of workload and faults before the heal", String(DATA_RUN_DEFAULTS.faultPhaseMs))
+    .option(
+      "--workers <n>",
+      "client workers, one operation in flight each",
+      String(DATA_RUN_DEFAULTS.workers),
+    )
+    .option(
+      "--fault-phase-ms <ms>",
+      "virtual time of workload and faults before the heal",
+      String(DATA_RUN_DEFAULTS.faultPhaseMs),
+    )
     .option("--faults <kinds>", "all, none, or a comma list of fault families", "all")
-    .option("--sync <on|off>", "the nodes' --sync: off lets a power loss take unsynced writes, judged by the promise that then applies", "on")
+    .option(
+      "--sync <on|off>",
+      "the nodes' --sync: off lets a power loss take unsynced writes, judged by the promise that then applies",
+      "on",
+    )
     .action(async (options: SimCommandOptions) => {
       setExit(await runSimCommand(options, output));
     });

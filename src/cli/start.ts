@@ -23,13 +23,18 @@ import { assert } from "../core/assert.js";
 import { CliError, EXIT_CODES, printError, type CliOutput, type ExitCode } from "./shared.js";
 
 export const START_LIMITS = {
-  /** A clean shutdown that takes longer than this is abandoned with exit 1 (a stuck request, a hung close). */
+  /**
+   * A clean shutdown that takes longer than this is abandoned with exit 1 (a stuck request, a hung
+   * close).
+   */
   shutdownTimeoutMs: 15_000,
 } as const;
 
-// The node's own bounds (announcement, linger, then drain) must end before the command gives up on it.
+// The node's own bounds (announcement, linger, then drain) must end before the command gives up on
+// it.
 assert(
-  SHUTDOWN_LIMITS.announceMs + SHUTDOWN_LIMITS.lingerMs + SHUTDOWN_LIMITS.drainMs < START_LIMITS.shutdownTimeoutMs,
+  SHUTDOWN_LIMITS.announceMs + SHUTDOWN_LIMITS.lingerMs + SHUTDOWN_LIMITS.drainMs <
+    START_LIMITS.shutdownTimeoutMs,
   "a clean stop's announcement and drain fit within the shutdown timeout",
 );
 
@@ -38,9 +43,12 @@ export function optionAttribute(name: string): string {
   return name.replace(/-([a-z])/g, (_match, letter: string) => letter.toUpperCase());
 }
 
-/** Adds `--<name> <value>` for each of `names` to a command, with the help its declaration gives. */
+/**
+ * Adds `--<name> <value>` for each of `names` to a command, with the help its declaration gives.
+ */
 export function addNodeOptions(command: Command, names: readonly NodeOptionName[]): Command {
-  for (const name of names) command.option(`--${name} <${declarationOf(name).value}>`, helpLine(name));
+  for (const name of names)
+    command.option(`--${name} <${declarationOf(name).value}>`, helpLine(name));
   return command;
 }
 
@@ -48,7 +56,9 @@ export function addNodeOptions(command: Command, names: readonly NodeOptionName[
 export function nodeOptionAliases(
   names: readonly NodeOptionName[] = NODE_OPTION_NAMES,
 ): readonly { readonly alias: string; readonly name: NodeOptionName }[] {
-  return names.flatMap((name) => (declarationOf(name).aliases ?? []).map((alias) => ({ alias, name })));
+  return names.flatMap((name) =>
+    (declarationOf(name).aliases ?? []).map((alias) => ({ alias, name })),
+  );
 }
 
 /** Adds `--<alias> <value>` for the aliases of `names`; after the options, as help lists them. */
@@ -74,7 +84,8 @@ export function collectNodeOptions(
 
 /**
  * An alias (`--rf`) is its option (`--replication-factor`) by another name. Naming both with
- * different values is a usage error; an invalid alias is reported as the alias, the flag the user typed.
+ * different values is a usage error; an invalid alias is reported as the alias, the flag the user
+ * typed.
  */
 export function parseStartConfig(values: Readonly<Record<string, unknown>>, env: Environment) {
   const raw = collectNodeOptions(values);
@@ -84,7 +95,10 @@ export function parseStartConfig(values: Readonly<Record<string, unknown>>, env:
     const value = values[optionAttribute(alias)];
     if (typeof value !== "string") continue;
     if (raw[name] !== undefined && raw[name] !== value) {
-      throw new ConfigError(`--${alias}`, `--${alias} and --${name} name the same option; give one of them`);
+      throw new ConfigError(
+        `--${alias}`,
+        `--${alias} and --${name} name the same option; give one of them`,
+      );
     }
     raw[name] = value;
     aliasesUsed.push(entry);
@@ -92,15 +106,25 @@ export function parseStartConfig(values: Readonly<Record<string, unknown>>, env:
   try {
     return parseNodeConfig(raw, env);
   } catch (error) {
-    const used = error instanceof ConfigError ? aliasesUsed.find(({ name }) => error.option === `--${name}`) : undefined;
+    const used =
+      error instanceof ConfigError
+        ? aliasesUsed.find(({ name }) => error.option === `--${name}`)
+        : undefined;
     if (used !== undefined && error instanceof ConfigError) {
-      throw new ConfigError(`--${used.alias}`, error.message.replace(`--${used.name}`, `--${used.alias}`));
+      throw new ConfigError(
+        `--${used.alias}`,
+        error.message.replace(`--${used.name}`, `--${used.alias}`),
+      );
     }
     throw error;
   }
 }
 
-export function registerStartCommand(program: Command, output: CliOutput, setExit: (code: ExitCode) => void): void {
+export function registerStartCommand(
+  program: Command,
+  output: CliOutput,
+  setExit: (code: ExitCode) => void,
+): void {
   const command = program
     .command("start")
     .description("run one node in the foreground until SIGINT or SIGTERM");
@@ -113,7 +137,10 @@ export function registerStartCommand(program: Command, output: CliOutput, setExi
 }
 
 /** Runs the node until a stop signal; resolves with the exit code. */
-async function runNode(config: ReturnType<typeof parseNodeConfig>, output: CliOutput): Promise<ExitCode> {
+async function runNode(
+  config: ReturnType<typeof parseNodeConfig>,
+  output: CliOutput,
+): Promise<ExitCode> {
   let stopRequested: ((reason: string) => void) | null = null;
   const stopSignal = new Promise<string>((resolve) => {
     stopRequested = resolve;
@@ -150,7 +177,8 @@ async function runNode(config: ReturnType<typeof parseNodeConfig>, output: CliOu
     throw error;
   }
 
-  // A ring change may end the node itself: a decommission (exit 0), a bootstrap that cannot finish (1).
+  // A ring change may end the node itself: a decommission (exit 0), a bootstrap that cannot finish
+  // (1).
   let requestedCode: ExitCode | null = null;
   const exitRequested = node.exitRequested.then(({ code, reason }) => {
     requestedCode = code === 0 ? EXIT_CODES.ok : EXIT_CODES.failed;
@@ -170,6 +198,7 @@ async function runNode(config: ReturnType<typeof parseNodeConfig>, output: CliOu
   const stopped = node.stop().then((): ExitCode => requestedCode ?? EXIT_CODES.ok);
   const code = await Promise.race([stopped, forced, timedOut]);
   clearTimeout(timer);
-  if (code !== EXIT_CODES.ok && signals > 1) printError(output, "second signal: exiting without a clean shutdown");
+  if (code !== EXIT_CODES.ok && signals > 1)
+    printError(output, "second signal: exiting without a clean shutdown");
   return code;
 }

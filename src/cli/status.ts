@@ -10,10 +10,19 @@ import type { Command } from "commander";
 import { Agent, request } from "undici";
 import { processEnvironment, resolveNodeUrl } from "../node/config.js";
 import { CliError, EXIT_CODES, humanBytes, type CliOutput, type ExitCode } from "./shared.js";
-import { parseChange, parseStreams, progressLine, type ChangeBody, type StreamBody } from "./ring-change-client.js";
+import {
+  parseChange,
+  parseStreams,
+  progressLine,
+  type ChangeBody,
+  type StreamBody,
+} from "./ring-change-client.js";
 
 export const STATUS_LIMITS = {
-  /** The whole request, connect to last byte: a node that cannot answer this fast is reported unreachable. */
+  /**
+   * The whole request, connect to last byte: a node that cannot answer this fast is reported
+   * unreachable.
+   */
   requestTimeoutMs: 5_000,
   /** A status body of 1,000 members is ~250 KB; a larger one is not a node's answer. */
   bodyBytesMax: 16 * 1024 * 1024,
@@ -31,16 +40,22 @@ export interface StatusMember {
   readonly ownership: number;
   readonly keys: number | null;
   readonly bytes: number | null;
-  /** The member announced a clean stop (issue 21 §3; absent from older nodes and from members up). */
+  /**
+   * The member announced a clean stop (issue 21 §3; absent from older nodes and from members up).
+   */
   readonly shutdown?: boolean;
 }
 
 export interface StatusBody {
   readonly node: string;
   readonly members: readonly StatusMember[];
-  /** False while the node is still learning the ring after its start and refuses client requests. */
+  /**
+   * False while the node is still learning the ring after its start and refuses client requests.
+   */
   readonly serving?: boolean;
-  /** Range streams of ring changes on the node (beyond the SPEC's fields; absent from older nodes). */
+  /**
+   * Range streams of ring changes on the node (beyond the SPEC's fields; absent from older nodes).
+   */
   readonly streams?: readonly StreamBody[];
   readonly change?: ChangeBody | null;
   /** The node's clock against its peers' (issue 14 §2; absent from older nodes). */
@@ -50,7 +65,12 @@ export interface StatusBody {
 export interface ClockBody {
   readonly inRange: boolean;
   readonly maxOffsetMs: number;
-  readonly peers: readonly { readonly id: string; readonly offsetMs: number; readonly errorMs: number; readonly outOfRange: boolean }[];
+  readonly peers: readonly {
+    readonly id: string;
+    readonly offsetMs: number;
+    readonly errorMs: number;
+    readonly outOfRange: boolean;
+  }[];
 }
 
 function parseClock(body: Record<string, unknown>): ClockBody | null {
@@ -58,13 +78,28 @@ function parseClock(body: Record<string, unknown>): ClockBody | null {
   if (typeof clock !== "object" || clock === null) return null;
   const c = clock as Record<string, unknown>;
   const peers = c["peers"];
-  if (typeof c["inRange"] !== "boolean" || typeof c["maxOffsetMs"] !== "number" || !Array.isArray(peers)) return null;
+  if (
+    typeof c["inRange"] !== "boolean" ||
+    typeof c["maxOffsetMs"] !== "number" ||
+    !Array.isArray(peers)
+  )
+    return null;
   const valid = peers.every((peer: unknown) => {
     const p = peer as Record<string, unknown> | null;
-    return p !== null && typeof p === "object" && typeof p["id"] === "string" && typeof p["offsetMs"] === "number" && typeof p["errorMs"] === "number";
+    return (
+      p !== null &&
+      typeof p === "object" &&
+      typeof p["id"] === "string" &&
+      typeof p["offsetMs"] === "number" &&
+      typeof p["errorMs"] === "number"
+    );
   });
   if (!valid) return null;
-  return { inRange: c["inRange"], maxOffsetMs: c["maxOffsetMs"], peers: peers as ClockBody["peers"] };
+  return {
+    inRange: c["inRange"],
+    maxOffsetMs: c["maxOffsetMs"],
+    peers: peers as ClockBody["peers"],
+  };
 }
 
 /** The clock offsets: a warning line when fenced, then the offset to each measured peer. */
@@ -72,7 +107,10 @@ function renderClock(body: StatusBody): string[] {
   const clock = body.clock;
   if (clock === undefined || clock.peers.length === 0) return [];
   const offsets = clock.peers
-    .map((peer) => `${peer.id} ${peer.offsetMs >= 0 ? "+" : ""}${peer.offsetMs.toFixed(1)} ms ±${peer.errorMs.toFixed(1)}${peer.outOfRange ? " (out of range)" : ""}`)
+    .map(
+      (peer) =>
+        `${peer.id} ${peer.offsetMs >= 0 ? "+" : ""}${peer.offsetMs.toFixed(1)} ms ±${peer.errorMs.toFixed(1)}${peer.outOfRange ? " (out of range)" : ""}`,
+    )
     .join(", ");
   return ["", `Clock offsets (peer minus ${body.node}, max ${clock.maxOffsetMs} ms): ${offsets}`];
 }
@@ -103,7 +141,8 @@ export function parseStatusBody(value: unknown): StatusBody | null {
   if (typeof value !== "object" || value === null) return null;
   const body = value as Record<string, unknown>;
   const members = body["members"];
-  if (typeof body["node"] !== "string" || !Array.isArray(members) || !members.every(isStatusMember)) return null;
+  if (typeof body["node"] !== "string" || !Array.isArray(members) || !members.every(isStatusMember))
+    return null;
   const streams = parseStreams(body);
   const change = parseChange(body);
   const clock = parseClock(body);
@@ -117,9 +156,17 @@ export function parseStatusBody(value: unknown): StatusBody | null {
   };
 }
 
-const STATE_LETTERS: Readonly<Record<string, string>> = { normal: "N", joining: "J", leaving: "L", left: "X" };
+const STATE_LETTERS: Readonly<Record<string, string>> = {
+  normal: "N",
+  joining: "J",
+  leaving: "L",
+  left: "X",
+};
 
-/** `UN`, `DN`, `UJ`…: up/down, then the ring state's letter (`?` for a state this CLI does not know). */
+/**
+ * `UN`, `DN`, `UJ`…: up/down, then the ring state's letter (`?` for a state this CLI does not
+ * know).
+ */
 export function stateCode(member: Pick<StatusMember, "live" | "state">): string {
   return `${member.live ? "U" : "D"}${STATE_LETTERS[member.state] ?? "?"}`;
 }
@@ -140,7 +187,9 @@ export function renderStatus(body: StatusBody): string {
   const lines = [
     `Cluster: ${body.members.length} members, ${live} live (as seen by ${body.node})`,
     ...(body.serving === false
-      ? [`${body.node} has just started and is still learning the ring from gossip: it refuses client requests meanwhile (503 starting)`]
+      ? [
+          `${body.node} has just started and is still learning the ring from gossip: it refuses client requests meanwhile (503 starting)`,
+        ]
       : []),
     ...(body.clock?.inRange === false
       ? [
@@ -152,10 +201,21 @@ export function renderStatus(body: StatusBody): string {
   const table = new Table({
     head: ["--", "ID", "Address", "Load", "Tokens", "Owns", "Phi", "Generation"],
     chars: {
-      top: "", "top-mid": "", "top-left": "", "top-right": "",
-      bottom: "", "bottom-mid": "", "bottom-left": "", "bottom-right": "",
-      left: "", "left-mid": "", mid: "", "mid-mid": "",
-      right: "", "right-mid": "", middle: "  ",
+      top: "",
+      "top-mid": "",
+      "top-left": "",
+      "top-right": "",
+      bottom: "",
+      "bottom-mid": "",
+      "bottom-left": "",
+      "bottom-right": "",
+      left: "",
+      "left-mid": "",
+      mid: "",
+      "mid-mid": "",
+      right: "",
+      "right-mid": "",
+      middle: "  ",
     },
     // No colors: the output is read by people and by scripts alike.
     style: { head: [], border: [], "padding-left": 0, "padding-right": 0, compact: true },
@@ -177,19 +237,30 @@ export function renderStatus(body: StatusBody): string {
     .split("\n")
     .map((line) => line.trimEnd())
     .filter((line) => line.length > 0);
-  const stopped = body.members.filter((member) => member.shutdown === true && !member.live).map((member) => member.id);
-  const shutdowns = stopped.length === 0 ? [] : ["", `Stopped cleanly (shutdown announced, tokens kept): ${stopped.join(", ")}`];
+  const stopped = body.members
+    .filter((member) => member.shutdown === true && !member.live)
+    .map((member) => member.id);
+  const shutdowns =
+    stopped.length === 0
+      ? []
+      : ["", `Stopped cleanly (shutdown announced, tokens kept): ${stopped.join(", ")}`];
   return `${[...lines, ...rendered, ...shutdowns, ...renderClock(body), ...renderStreams(body)].join("\n")}\n`;
 }
 
-/** The node's ring change and its streams, like `nodetool netstats`: one line per stream still running. */
+/**
+ * The node's ring change and its streams, like `nodetool netstats`: one line per stream still
+ * running.
+ */
 function renderStreams(body: StatusBody): string[] {
   const lines: string[] = [];
   const change = body.change;
   if (change !== undefined && change !== null) {
     const label = `${change.kind} ${change.id}`;
     const streams = body.streams ?? [];
-    lines.push("", `Ring change on ${body.node}: ${label}, ${change.state}${change.error !== null ? ` (${change.error})` : ""}`);
+    lines.push(
+      "",
+      `Ring change on ${body.node}: ${label}, ${change.state}${change.error !== null ? ` (${change.error})` : ""}`,
+    );
     lines.push(`  ${progressLine(label, streams)}`);
     for (const stream of streams) {
       if (stream.change !== label || stream.state === "done") continue;
@@ -221,12 +292,15 @@ export async function fetchStatus(nodeUrl: string): Promise<{ text: string; body
     for await (const chunk of response.body) {
       const buffer = chunk as Buffer;
       size += buffer.length;
-      if (size > STATUS_LIMITS.bodyBytesMax) throw new CliError(`${nodeUrl} sent more than ${STATUS_LIMITS.bodyBytesMax} bytes`);
+      if (size > STATUS_LIMITS.bodyBytesMax)
+        throw new CliError(`${nodeUrl} sent more than ${STATUS_LIMITS.bodyBytesMax} bytes`);
       chunks.push(buffer);
     }
     const text = Buffer.concat(chunks).toString("utf8");
     if (response.statusCode !== 200) {
-      throw new CliError(`${nodeUrl}/cluster/status answered ${response.statusCode}: ${text.slice(0, 200)}`);
+      throw new CliError(
+        `${nodeUrl}/cluster/status answered ${response.statusCode}: ${text.slice(0, 200)}`,
+      );
     }
     let decoded: unknown;
     try {
@@ -235,7 +309,8 @@ export async function fetchStatus(nodeUrl: string): Promise<{ text: string; body
       throw new CliError(`${nodeUrl}/cluster/status did not answer JSON`);
     }
     const body = parseStatusBody(decoded);
-    if (body === null) throw new CliError(`${nodeUrl}/cluster/status did not answer a cluster status`);
+    if (body === null)
+      throw new CliError(`${nodeUrl}/cluster/status did not answer a cluster status`);
     return { text, body };
   } catch (error) {
     if (error instanceof CliError) throw error;
@@ -246,11 +321,16 @@ export async function fetchStatus(nodeUrl: string): Promise<{ text: string; body
 }
 
 function describeRequestError(error: unknown): string {
-  const code = (error as { code?: unknown; cause?: { code?: unknown } } | null)?.code ??
+  const code =
+    (error as { code?: unknown; cause?: { code?: unknown } } | null)?.code ??
     (error as { cause?: { code?: unknown } } | null)?.cause?.code;
   if (code === "ECONNREFUSED") return "connection refused";
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "unknown host";
-  if (code === "UND_ERR_CONNECT_TIMEOUT" || code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT") {
+  if (
+    code === "UND_ERR_CONNECT_TIMEOUT" ||
+    code === "UND_ERR_HEADERS_TIMEOUT" ||
+    code === "UND_ERR_BODY_TIMEOUT"
+  ) {
     return `no answer within ${STATUS_LIMITS.requestTimeoutMs} ms`;
   }
   if (error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError")) {
@@ -259,7 +339,11 @@ function describeRequestError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-export function registerStatusCommand(program: Command, output: CliOutput, setExit: (code: ExitCode) => void): void {
+export function registerStatusCommand(
+  program: Command,
+  output: CliOutput,
+  setExit: (code: ExitCode) => void,
+): void {
   program
     .command("status")
     .description("the ring as one node sees it, like nodetool status")

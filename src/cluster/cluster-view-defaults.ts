@@ -3,11 +3,16 @@
 
 /** Tunables of the composition; the protocol engines keep their own. */
 export const CLUSTER_VIEW_DEFAULTS = {
-  /** Monitors per member (k). Five gives votes from independent links while heartbeats stay cheap. */
+  /**
+   * Monitors per member (k). Five gives votes from independent links while heartbeats stay cheap.
+   */
   monitorsPerMember: 5,
   /** Heartbeats per gossip round: a 500 ms heartbeat at the default 1 s round detects faster. */
   heartbeatsPerGossipRound: 2,
-  /** How long a member keeps heartbeating monitors it no longer has: longer than gossip takes to converge. */
+  /**
+   * How long a member keeps heartbeating monitors it no longer has: longer than gossip takes to
+   * converge.
+   */
   previousMonitorGraceMs: 30_000,
   /** Peers an urgent change (a vote, a refutation, a status) is pushed to at once, per hop. */
   rumorFanout: 4,

@@ -10,22 +10,23 @@
 //   their convictions as gossiped votes, and every node applies the same verdict rule to them; a
 //   live member that sees itself convicted refutes (liveness.ts).
 // - The ring (ring/token-map.ts) is built from the tokens of members in state `normal`, lazily: a
-//   change that can move it (a normal member's tokens, or a member entering or leaving `normal`) marks
-//   it stale and emits `tokens-changed` once per batch of changes; the next ring() call rebuilds it
-//   (ring-view.ts).
+//   change that can move it (a normal member's tokens, or a member entering or leaving `normal`)
+//   marks it stale and emits `tokens-changed` once per batch of changes; the next ring() call
+//   rebuilds it (ring-view.ts).
 // - Ring changes (topology/). The current ring holds members in `normal` and `leaving` (a leaving
-//   member still serves its ranges until it has streamed them away, as in Cassandra's TokenMetadata);
-//   the future ring holds `normal` and `joining` members that have announced tokens, less the leaving
-//   ones. Writes also go to replicas that are in the future ring's replica set but not the current one
-//   (pending replicas). A member that is dead for good is removed by another member (removenode,
-//   removal.ts). A joining member without tokens is waiting for its turn to join and is not a ring
-//   change.
-// - Saved members (saved-members.ts): a view starts with the members its node saved, down with their
-//   tokens, until gossip brings them; tombstones (removal-book.ts) keep gone members gone across restarts.
-// - A clean stop (SIGTERM, `grapevine stop`) gossips `shutdown` for the stopping generation and pushes
-//   it to every live member at once (announceShutdown): peers count the member down without waiting
-//   for votes, and keep its tokens, as Cassandra's `shutdown` and unlike `leaving`. Its restart's newer
-//   generation carries a fresh state without it, and it is up again.
+//   member still serves its ranges until it has streamed them away, as in Cassandra's
+//   TokenMetadata); the future ring holds `normal` and `joining` members that have announced
+//   tokens, less the leaving ones. Writes also go to replicas that are in the future ring's replica
+//   set but not the current one (pending replicas). A member that is dead for good is removed by
+//   another member (removenode, removal.ts). A joining member without tokens is waiting for its
+//   turn to join and is not a ring change.
+// - Saved members (saved-members.ts): a view starts with the members its node saved, down with
+//   their tokens, until gossip brings them; tombstones (removal-book.ts) keep gone members gone
+//   across restarts.
+// - A clean stop (SIGTERM, `grapevine stop`) gossips `shutdown` for the stopping generation and
+//   pushes it to every live member at once (announceShutdown): peers count the member down without
+//   waiting for votes, and keep its tokens, as Cassandra's `shutdown` and unlike `leaving`. Its
+//   restart's newer generation carries a fresh state without it, and it is up again.
 //
 // The gossiped states are text on the wire, checked and parsed in gossiped-state.ts and read into
 // one MemberRecord per member (member-record.ts).
@@ -67,7 +68,13 @@ import {
   URGENT_KEYS,
 } from "./gossiped-state.js";
 import { detectorSubjects, effectiveMonitors, livenessChanges, votesAgainst } from "./liveness.js";
-import { livenessMayDiffer, membersWaitingToJoin, membershipOf, memberViewOf, readRecord } from "./member-record.js";
+import {
+  livenessMayDiffer,
+  membersWaitingToJoin,
+  membershipOf,
+  memberViewOf,
+  readRecord,
+} from "./member-record.js";
 import type { MemberRecord, RecordReading } from "./member-record.js";
 import { CLUSTER_VIEW_DEFAULTS } from "./cluster-view-defaults.js";
 import { Heartbeats } from "./heartbeats.js";
@@ -76,7 +83,13 @@ import type { PeerMessage } from "./peer-messages.js";
 import { effectiveStatus, type Removal } from "./removal.js";
 import { RemovalBook, type Tombstone } from "./removal-book.js";
 import { ringChangesOf, RingView } from "./ring-view.js";
-import { gossipReplaces, NO_SAVED_MEMBERSHIP, restoredRecords, savedMembersOf, type SavedMembership } from "./saved-members.js";
+import {
+  gossipReplaces,
+  NO_SAVED_MEMBERSHIP,
+  restoredRecords,
+  savedMembersOf,
+  type SavedMembership,
+} from "./saved-members.js";
 
 export type { Removal } from "./removal.js";
 export { CLUSTER_VIEW_DEFAULTS } from "./cluster-view-defaults.js";
@@ -87,18 +100,27 @@ export class ClusterView implements TopologyEngine {
   private readonly gossiper: Gossiper;
   private readonly detector: FailureDetector;
   private readonly records = new Map<NodeId, MemberRecord>();
-  /** False until the first tick or message: the detector must not start a silence clock at a made-up time. */
+  /**
+   * False until the first tick or message: the detector must not start a silence clock at a made-up
+   * time.
+   */
   private started = false;
   private readonly down = new Set<NodeId>();
   /** Members holding at least one vote: verdicts only ever need to look at these. */
   private readonly voters = new Set<NodeId>();
-  /** Other members down without votes: their generation announced a clean stop, or they are only saved. */
+  /**
+   * Other members down without votes: their generation announced a clean stop, or they are only
+   * saved.
+   */
   private readonly shutdowns = new Set<NodeId>();
   private events: ClusterEvent[] = [];
   private monitorRing: MonitorRing;
   private monitorRingDirty = true;
   private livenessDirty = true;
-  /** The down set changed: take-over monitors (effectiveMonitors) may differ; recomputed at the next tick. */
+  /**
+   * The down set changed: take-over monitors (effectiveMonitors) may differ; recomputed at the next
+   * tick.
+   */
   private takeoverDirty = false;
   private ringDirty = true;
   /** The current and future rings, rebuilt lazily from the records. */
@@ -110,19 +132,39 @@ export class ClusterView implements TopologyEngine {
   private ticks = 0;
   /** The latest time a driver gave us, for changes made between calls (setStatus). */
   private lastNowMs = 0;
-  private readonly loadPublisher = new LoadPublisher({ intervalMs: CLUSTER_VIEW_DEFAULTS.loadPublishIntervalMs, changeRatioMin: CLUSTER_VIEW_DEFAULTS.loadChangeRatioMin });
+  private readonly loadPublisher = new LoadPublisher({
+    intervalMs: CLUSTER_VIEW_DEFAULTS.loadPublishIntervalMs,
+    changeRatioMin: CLUSTER_VIEW_DEFAULTS.loadChangeRatioMin,
+  });
   private counters = { heartbeatsSent: 0, heartbeatsReceived: 0, malformedStates: 0 };
 
   constructor(options: ClusterEngineOptions, random: Random) {
     assert(options.gossipIntervalMs > 0, "gossipIntervalMs must be positive");
-    // A joining node may start without tokens: it picks them once it has seen the ring (topology/bootstrap).
-    assert(options.tokens.length > 0 || options.status === "joining", "a member needs at least one token");
+    // A joining node may start without tokens: it picks them once it has seen the ring
+    // (topology/bootstrap).
+    assert(
+      options.tokens.length > 0 || options.status === "joining",
+      "a member needs at least one token",
+    );
     this.options = options;
     this.tickIntervalMs = options.gossipIntervalMs / CLUSTER_VIEW_DEFAULTS.heartbeatsPerGossipRound;
     const { id: self, address, generation } = options;
     const seeds = options.seeds.filter((seed) => seed !== address);
-    this.gossiper = new Gossiper({ self, address, generation, seeds, urgentKeys: URGENT_KEYS, rumorFanout: CLUSTER_VIEW_DEFAULTS.rumorFanout }, random);
-    this.detector = new FailureDetector({ phiThreshold: options.phiThreshold, tickIntervalMs: this.tickIntervalMs });
+    this.gossiper = new Gossiper(
+      {
+        self,
+        address,
+        generation,
+        seeds,
+        urgentKeys: URGENT_KEYS,
+        rumorFanout: CLUSTER_VIEW_DEFAULTS.rumorFanout,
+      },
+      random,
+    );
+    this.detector = new FailureDetector({
+      phiThreshold: options.phiThreshold,
+      tickIntervalMs: this.tickIntervalMs,
+    });
     this.gossiper.setLocal(KEY_STATUS, options.status);
     this.gossiper.setLocal(KEY_TOKENS, encodeTokens(options.tokens));
     this.gossiper.setLocal(KEY_INCARNATION, "0");
@@ -156,7 +198,13 @@ export class ClusterView implements TopologyEngine {
     this.started = true;
     if (message.kind === "heartbeat") {
       this.counters.heartbeatsReceived += 1;
-      this.detector.heartbeat(message.from, message.generation, message.incarnation, message.sequence, nowMs);
+      this.detector.heartbeat(
+        message.from,
+        message.generation,
+        message.incarnation,
+        message.sequence,
+        nowMs,
+      );
       // An acquittal should not wait for the next tick: "live again on its next heartbeat".
       this.absorbDetector(this.detector.evaluate(nowMs));
       this.absorbGossipChanges(nowMs);
@@ -184,7 +232,9 @@ export class ClusterView implements TopologyEngine {
     this.absorbGossipChanges(this.started ? this.lastNowMs : null);
   }
 
-  /** See ClusterEngine.announceShutdown: a clean stop, pushed to every live member (up to a bound). */
+  /**
+   * See ClusterEngine.announceShutdown: a clean stop, pushed to every live member (up to a bound).
+   */
   announceShutdown(nowMs: number): Outbound[] {
     this.gossiper.setLocal(KEY_SHUTDOWN, SHUTDOWN_VALUE);
     this.absorbGossipChanges(nowMs);
@@ -192,13 +242,18 @@ export class ClusterView implements TopologyEngine {
     return this.fromGossip(this.gossiper.announce(KEY_SHUTDOWN, this.isLiveForGossip, targetsMax));
   }
 
-  /** Announces this node's tokens (a joining node, once it has chosen them; [] to withdraw them). */
+  /**
+   * Announces this node's tokens (a joining node, once it has chosen them; [] to withdraw them).
+   */
   setTokens(tokens: readonly bigint[]): void {
     this.gossiper.setLocal(KEY_TOKENS, encodeTokens(tokens));
     this.absorbGossipChanges(this.started ? this.lastNowMs : null);
   }
 
-  /** Publishes (or advances) the removal of a dead member; this node drives it (topology/remove-node). */
+  /**
+   * Publishes (or advances) the removal of a dead member; this node drives it
+   * (topology/remove-node).
+   */
   announceRemoval(id: NodeId, phase: Removal["phase"]): void {
     const member = this.records.get(id);
     assert(member !== undefined, () => `cannot remove unknown member ${id}`);
@@ -210,15 +265,24 @@ export class ClusterView implements TopologyEngine {
 
   /** What the node saves for its next start: the other members not gone, and the tombstones. */
   savedMembership(): SavedMembership {
-    return { members: savedMembersOf(this.records.values(), this.options.id), tombstones: this.removalBook.tombstoneList() };
+    return {
+      members: savedMembersOf(this.records.values(), this.options.id),
+      tombstones: this.removalBook.tombstoneList(),
+    };
   }
 
-  /** Drops tombstones past the node's horizon (topology/known-peers.ts); they are no longer republished. */
+  /**
+   * Drops tombstones past the node's horizon (topology/known-peers.ts); they are no longer
+   * republished.
+   */
   forgetTombstones(tombstones: readonly Tombstone[]): void {
     if (this.removalBook.forget(tombstones)) this.publishRemovals();
   }
 
-  /** The ring once the ring changes in progress complete: normal and joining members, less leaving ones. */
+  /**
+   * The ring once the ring changes in progress complete: normal and joining members, less leaving
+   * ones.
+   */
   futureRing(): TokenMap {
     return this.rings.futureRing();
   }
@@ -250,7 +314,9 @@ export class ClusterView implements TopologyEngine {
     if (id === this.options.id) return true;
     const member = this.records.get(id);
     // A member that left is gone even though nobody convicts it (left members are not monitored).
-    return member !== undefined && !member.removed && member.status !== "left" && !this.down.has(id);
+    return (
+      member !== undefined && !member.removed && member.status !== "left" && !this.down.has(id)
+    );
   }
 
   ring(): TokenMap {
@@ -269,7 +335,9 @@ export class ClusterView implements TopologyEngine {
     return memberViewOf(member, {
       live: this.isLive(id),
       phi: self ? null : this.detector.phi(id, nowMs),
-      heartbeat: self ? this.heartbeatPlan.sequence : (this.detector.lastSequence(id) ?? this.gossiper.endpoint(id)?.maxVersion ?? 0),
+      heartbeat: self
+        ? this.heartbeatPlan.sequence
+        : (this.detector.lastSequence(id) ?? this.gossiper.endpoint(id)?.maxVersion ?? 0),
       ownership: this.rings.ownership().get(id) ?? 0,
     });
   }
@@ -277,17 +345,26 @@ export class ClusterView implements TopologyEngine {
   stats(): ClusterStats {
     const { rounds: gossipRounds, messagesSent, messagesReceived } = this.gossiper.stats;
     const { heartbeatsSent, heartbeatsReceived, malformedStates: messagesRefused } = this.counters;
-    return { gossipRounds, messagesSent: messagesSent + heartbeatsSent, messagesReceived: messagesReceived + heartbeatsReceived, messagesRefused };
+    return {
+      gossipRounds,
+      messagesSent: messagesSent + heartbeatsSent,
+      messagesReceived: messagesReceived + heartbeatsReceived,
+      messagesRefused,
+    };
   }
 
   // ---------------------------------------------------------------------------------------------
 
   private readonly isLiveForGossip = (id: NodeId): boolean => !this.down.has(id);
 
-  private readonly fromGossip = (outbounds: readonly GossipOutbound[]): Outbound[] => outbounds.map((o) => ({ to: o.to, address: o.address, message: o.message }));
+  private readonly fromGossip = (outbounds: readonly GossipOutbound[]): Outbound[] =>
+    outbounds.map((o) => ({ to: o.to, address: o.address, message: o.message }));
 
   /** Votes cast or withdrawn by this node's detector become its `votes` state, pushed eagerly. */
-  private absorbDetector(changes: { convicted: readonly Vote[]; acquitted: readonly NodeId[] }): void {
+  private absorbDetector(changes: {
+    convicted: readonly Vote[];
+    acquitted: readonly NodeId[];
+  }): void {
     if (changes.convicted.length === 0 && changes.acquitted.length === 0) return;
     const votes = this.detector.votes().slice(0, CLUSTER_VIEW_DEFAULTS.votesPerMemberMax);
     this.gossiper.setLocal(KEY_VOTES, JSON.stringify(votes));
@@ -299,7 +376,11 @@ export class ClusterView implements TopologyEngine {
   }
 
   private heartbeats(nowMs: number): Outbound[] {
-    const from = { id: this.options.id, generation: this.options.generation, incarnation: this.incarnation };
+    const from = {
+      id: this.options.id,
+      generation: this.options.generation,
+      incarnation: this.incarnation,
+    };
     const out = this.heartbeatPlan.next(nowMs, this.records, from);
     this.counters.heartbeatsSent += out.length;
     return out;
@@ -312,11 +393,16 @@ export class ClusterView implements TopologyEngine {
       switch (change.kind) {
         case "joined":
           this.readMember(change.id, true);
-          if (change.id !== this.options.id) this.events.push({ kind: "member-joined", id: change.id });
+          if (change.id !== this.options.id)
+            this.events.push({ kind: "member-joined", id: change.id });
           break;
         case "restarted":
           this.readMember(change.id, true);
-          this.events.push({ kind: "member-restarted", id: change.id, generation: change.generation });
+          this.events.push({
+            kind: "member-restarted",
+            id: change.id,
+            generation: change.generation,
+          });
           break;
         case "updated":
           this.readMember(change.id, false);
@@ -352,14 +438,22 @@ export class ClusterView implements TopologyEngine {
     if (votes.size > 0) this.voters.add(id);
     else this.voters.delete(id);
     this.noteSilence(record);
-    if (id !== this.options.id && record.gossipStatus === "left" && this.removalBook.remember(record)) this.publishRemovals();
+    if (
+      id !== this.options.id &&
+      record.gossipStatus === "left" &&
+      this.removalBook.remember(record)
+    )
+      this.publishRemovals();
     if (id === this.options.id) this.incarnation = Math.max(this.incarnation, incarnation);
     this.noteRingEffects(previous, record);
     if (livenessMayDiffer(previous, record)) this.livenessDirty = true;
     if (before !== undefined && previous !== undefined && previous.status !== status) {
       this.events.push({ kind: "status-changed", id, status });
     }
-    if (previous?.removalsText !== removalsText && (removals.length > 0 || (previous?.removals.length ?? 0) > 0)) {
+    if (
+      previous?.removalsText !== removalsText &&
+      (removals.length > 0 || (previous?.removals.length ?? 0) > 0)
+    ) {
       this.refreshRemovals();
     }
   }
@@ -374,7 +468,8 @@ export class ClusterView implements TopologyEngine {
   /** How readRecord reads a member's states in this view: made once, not per gossip change. */
   private readonly recordReading: RecordReading = {
     // A removal published by anyone overrides the member's own status.
-    effectiveStatus: (id, generation, gossipStatus) => effectiveStatus(this.removalBook.removalsByTarget.get(id), generation, gossipStatus),
+    effectiveStatus: (id, generation, gossipStatus) =>
+      effectiveStatus(this.removalBook.removalsByTarget.get(id), generation, gossipStatus),
     tokensPerMemberMax: CLUSTER_VIEW_DEFAULTS.tokensPerMemberMax,
     votesPerMemberMax: CLUSTER_VIEW_DEFAULTS.votesPerMemberMax,
     onMalformed: () => {
@@ -387,7 +482,11 @@ export class ClusterView implements TopologyEngine {
     if (this.removalBook.refresh(this.records.values())) this.publishRemovals();
     const byTarget = this.removalBook.removalsByTarget;
     for (const member of [...this.records.values()]) {
-      const { status, removed } = effectiveStatus(byTarget.get(member.id), member.generation, member.gossipStatus);
+      const { status, removed } = effectiveStatus(
+        byTarget.get(member.id),
+        member.generation,
+        member.gossipStatus,
+      );
       if (status === member.status && removed === member.removed) continue;
       const record: MemberRecord = { ...member, status, removed };
       this.records.set(member.id, record);
@@ -403,9 +502,13 @@ export class ClusterView implements TopologyEngine {
     }
   }
 
-  /** The view starts with the members its node saved: down, tokens in the ring (saved-members.ts). */
+  /**
+   * The view starts with the members its node saved: down, tokens in the ring (saved-members.ts).
+   */
   private restoreSaved(saved: SavedMembership): void {
-    for (const record of restoredRecords(saved, this.options.id, (id, generation) => this.removalBook.buries(id, generation))) {
+    for (const record of restoredRecords(saved, this.options.id, (id, generation) =>
+      this.removalBook.buries(id, generation),
+    )) {
       this.records.set(record.id, record);
       this.noteSilence(record);
       this.down.add(record.id);
@@ -415,7 +518,8 @@ export class ClusterView implements TopologyEngine {
 
   /** A member down without votes: its generation announced a clean stop, or it is only saved. */
   private noteSilence(record: MemberRecord): void {
-    if ((record.shutdown || record.saved) && record.id !== this.options.id) this.shutdowns.add(record.id);
+    if ((record.shutdown || record.saved) && record.id !== this.options.id)
+      this.shutdowns.add(record.id);
     else this.shutdowns.delete(record.id);
   }
 
@@ -427,7 +531,8 @@ export class ClusterView implements TopologyEngine {
   /** Recomputes whatever the last changes made stale: monitors, ring, verdicts, refutation. */
   private refreshStructure(nowMs: number, atTick: boolean): void {
     // The monitor ring is rebuilt at most once a tick (a sort of every member): a burst of gossip
-    // messages while a thousand nodes join must not rebuild it per message. Verdicts stay per message.
+    // messages while a thousand nodes join must not rebuild it per message. Verdicts stay per
+    // message.
     if ((this.monitorRingDirty || this.takeoverDirty) && atTick) {
       if (this.monitorRingDirty) {
         const ids = [...this.records.values()].filter((m) => m.status !== "left").map((m) => m.id);
@@ -455,17 +560,32 @@ export class ClusterView implements TopologyEngine {
 
   /** A member's monitors as this view sees them, take-over included (liveness.ts). */
   private effectiveMonitors(id: NodeId): NodeId[] {
-    return effectiveMonitors(this.monitorRing, this.down, CLUSTER_VIEW_DEFAULTS.monitorsPerMember, id);
+    return effectiveMonitors(
+      this.monitorRing,
+      this.down,
+      CLUSTER_VIEW_DEFAULTS.monitorsPerMember,
+      id,
+    );
   }
 
   private updateSubjects(nowMs: number): void {
     const k = CLUSTER_VIEW_DEFAULTS.monitorsPerMember;
-    this.detector.setSubjects(detectorSubjects(this.monitorRing, this.down, k, this.records, this.options.id), nowMs);
+    this.detector.setSubjects(
+      detectorSubjects(this.monitorRing, this.down, k, this.records, this.options.id),
+      nowMs,
+    );
   }
 
   private recomputeLiveness(): void {
     const { records, voters, down, shutdowns } = this;
-    const changes = livenessChanges({ self: this.options.id, records, voters, down, shutdowns, monitorsOf: (id) => this.effectiveMonitors(id) });
+    const changes = livenessChanges({
+      self: this.options.id,
+      records,
+      voters,
+      down,
+      shutdowns,
+      monitorsOf: (id) => this.effectiveMonitors(id),
+    });
     if (changes.down.length + changes.up.length > 0) this.takeoverDirty = true;
     for (const id of changes.down) {
       this.down.add(id);
@@ -477,9 +597,16 @@ export class ClusterView implements TopologyEngine {
     }
   }
 
-  /** A live member convicted by others says so: a higher incarnation voids the votes (SWIM's refutation). */
+  /**
+   * A live member convicted by others says so: a higher incarnation voids the votes (SWIM's
+   * refutation).
+   */
   private maybeRefute(): void {
-    const self: SubjectRef = { id: this.options.id, generation: this.options.generation, incarnation: this.incarnation };
+    const self: SubjectRef = {
+      id: this.options.id,
+      generation: this.options.generation,
+      incarnation: this.incarnation,
+    };
     const against = votesAgainst(this.voters, this.records, this.options.id);
     const next = shouldRefute(self, against);
     if (next !== null && next > this.incarnation) {
@@ -487,7 +614,8 @@ export class ClusterView implements TopologyEngine {
       this.gossiper.setLocal(KEY_INCARNATION, String(next));
       // Our own record changes with it; read it back so verdicts use the new incarnation.
       this.gossiper.takeChanges().forEach((change) => {
-        if (change.kind === "updated" || change.kind === "joined" || change.kind === "restarted") this.readMember(change.id, false);
+        if (change.kind === "updated" || change.kind === "joined" || change.kind === "restarted")
+          this.readMember(change.id, false);
       });
       this.livenessDirty = true;
     }

@@ -1,7 +1,7 @@
 // The contract between the pure membership core (gossip + detector + ring, composed in
 // cluster-view.ts) and the two shells that drive it: the real node (node/, net/) and the simulator
-// (sim/). Both call tick() on a timer and receive() for every peer message that arrives, and send every
-// Outbound they are given. Neither shell knows what a message means.
+// (sim/). Both call tick() on a timer and receive() for every peer message that arrives, and send
+// every Outbound they are given. Neither shell knows what a message means.
 
 import type { Address, MemberStatus, NodeId } from "../core/ids.js";
 import type { Random } from "../core/random.js";
@@ -10,7 +10,9 @@ import type { PeerMessage } from "./peer-messages.js";
 import type { Tombstone } from "./removal-book.js";
 import type { SavedMembership } from "./saved-members.js";
 
-/** A message the core wants sent. `to` is null when only the address is known (a seed not met yet). */
+/**
+ * A message the core wants sent. `to` is null when only the address is known (a seed not met yet).
+ */
 export interface Outbound {
   readonly to: NodeId | null;
   readonly address: Address;
@@ -20,7 +22,10 @@ export interface Outbound {
 export interface ClusterEngineOptions {
   readonly id: NodeId;
   readonly address: Address;
-  /** Start time in ms since the epoch at this start; a restart gets a larger one (Cassandra's generation). */
+  /**
+   * Start time in ms since the epoch at this start; a restart gets a larger one (Cassandra's
+   * generation).
+   */
   readonly generation: number;
   /** This node's tokens (64-bit, unsigned), chosen at first start and persisted by the shell. */
   readonly tokens: readonly bigint[];
@@ -58,7 +63,9 @@ export interface MemberView {
   readonly ownership: number;
   readonly keys: number | null;
   readonly bytes: number | null;
-  /** The member announced a clean stop of its current generation (absent: not known to this engine). */
+  /**
+   * The member announced a clean stop of its current generation (absent: not known to this engine).
+   */
   readonly shutdown?: boolean;
 }
 
@@ -80,13 +87,19 @@ export interface ClusterStats {
 export interface ClusterEngine {
   /** How often the shell must call tick(); heartbeats go out every tick, gossip rounds when due. */
   readonly tickIntervalMs: number;
-  /** Called every `tickIntervalMs` (the shell's timer, or virtual time): heartbeats, and a gossip round when due. */
+  /**
+   * Called every `tickIntervalMs` (the shell's timer, or virtual time): heartbeats, and a gossip
+   * round when due.
+   */
   tick(nowMs: number): Outbound[];
   /** A validated peer message arrived; returns replies and any eager forwards. */
   receive(message: PeerMessage, nowMs: number): Outbound[];
   /** What changed since the last call, in order. */
   takeEvents(): ClusterEvent[];
-  /** Publish this node's load (keys, bytes) through gossip; cheap to call often, gossips on change only. */
+  /**
+   * Publish this node's load (keys, bytes) through gossip; cheap to call often, gossips on change
+   * only.
+   */
   setLoad(load: { keys: number; bytes: number }): void;
   /** Change this node's ring status (joining → normal → leaving → left). */
   setStatus(status: MemberStatus): void;
@@ -94,21 +107,27 @@ export interface ClusterEngine {
   /** The ring of members in state normal, as this node sees it (rebuilt lazily after a change). */
   ring(): TokenMap;
   /**
-   * A short fingerprint of the ring's owners and their tokens, kept incrementally: two views with equal
-   * fingerprints hold the same ring (up to a 2^-64 hash collision), without building either.
+   * A short fingerprint of the ring's owners and their tokens, kept incrementally: two views with
+   * equal fingerprints hold the same ring (up to a 2^-64 hash collision), without building either.
    */
   ringFingerprint(): string;
-  /** Every known member's id, generation, status and liveness: members() without the costly fields. */
+  /**
+   * Every known member's id, generation, status and liveness: members() without the costly fields.
+   */
   membership(): MembershipEntry[];
   isLive(id: NodeId): boolean;
   stats(): ClusterStats;
   /**
    * This node stops cleanly: gossip a shutdown of this generation (peers count it down at once and
-   * keep its tokens) and return the push of it to every live peer, to send before the node goes quiet.
-   * Absent from engines that cannot announce; their peers convict the node by silence instead.
+   * keep its tokens) and return the push of it to every live peer, to send before the node goes
+   * quiet. Absent from engines that cannot announce; their peers convict the node by silence
+   * instead.
    */
   announceShutdown?(nowMs: number): Outbound[];
-  /** What the node saves for its next start (ClusterEngineOptions.saved); absent from engines that save nothing. */
+  /**
+   * What the node saves for its next start (ClusterEngineOptions.saved); absent from engines that
+   * save nothing.
+   */
   savedMembership?(): SavedMembership;
   /** Drops tombstones past the node's horizon, so they are no longer republished. */
   forgetTombstones?(tombstones: readonly Tombstone[]): void;
@@ -120,7 +139,9 @@ export interface RingChange {
   readonly id: NodeId;
 }
 
-/** What topology/ needs beyond ClusterEngine; cluster-view.ts implements it, test doubles may not. */
+/**
+ * What topology/ needs beyond ClusterEngine; cluster-view.ts implements it, test doubles may not.
+ */
 export interface TopologyEngine extends ClusterEngine {
   /** Announce (or, with [], withdraw) this node's tokens. */
   setTokens(tokens: readonly bigint[]): void;

@@ -16,14 +16,22 @@ export const KEY_VOTES = "votes";
 export const KEY_INCARNATION = "incarnation";
 export const KEY_REMOVALS = "removals";
 /**
- * Set by a member that is stopping cleanly (SIGTERM, `grapevine stop`): Cassandra's `shutdown`. Unlike
- * `leaving` it is no ring change: the member keeps its tokens and nobody moves its ranges; peers only
- * count it down at once instead of waiting for its monitors to convict it. Its next start gossips a
- * newer generation, whose fresh state has no such key, so it is up again.
+ * Set by a member that is stopping cleanly (SIGTERM, `grapevine stop`): Cassandra's `shutdown`.
+ * Unlike
+ * `leaving` it is no ring change: the member keeps its tokens and nobody moves its ranges; peers
+ * only count it down at once instead of waiting for its monitors to convict it. Its next start
+ * gossips a newer generation, whose fresh state has no such key, so it is up again.
  */
 export const KEY_SHUTDOWN = "shutdown";
 export const SHUTDOWN_VALUE = "true";
-export const URGENT_KEYS = [KEY_STATUS, KEY_VOTES, KEY_INCARNATION, KEY_REMOVALS, KEY_TOKENS, KEY_SHUTDOWN];
+export const URGENT_KEYS = [
+  KEY_STATUS,
+  KEY_VOTES,
+  KEY_INCARNATION,
+  KEY_REMOVALS,
+  KEY_TOKENS,
+  KEY_SHUTDOWN,
+];
 
 /** Characters per token in the gossiped list: 16 hex digits and a comma. */
 const TOKEN_TEXT_STRIDE = 17;
@@ -47,7 +55,11 @@ export function encodeRemovals(removals: readonly Removal[]): string {
 }
 
 /** A token list is 16 hex digits per token, comma-separated; anything else is a malformed state. */
-export function checkTokens(text: string | undefined, tokensMax: number, onMalformed: () => void): string | undefined {
+export function checkTokens(
+  text: string | undefined,
+  tokensMax: number,
+  onMalformed: () => void,
+): string | undefined {
   if (text === undefined) return undefined;
   if (text === "") return "";
   const count = (text.length + 1) / TOKEN_TEXT_STRIDE;
@@ -88,7 +100,11 @@ export function parseRemovals(text: string, onMalformed: () => void): Removal[] 
   return removals;
 }
 
-export function parseVotes(text: string, votesMax: number, onMalformed: () => void): ReadonlyMap<NodeId, Vote> {
+export function parseVotes(
+  text: string,
+  votesMax: number,
+  onMalformed: () => void,
+): ReadonlyMap<NodeId, Vote> {
   const votes = new Map<NodeId, Vote>();
   if (text === "[]") return votes;
   let parsed: unknown;
@@ -131,7 +147,9 @@ export function parseStatus(text: string | undefined): MemberStatus | undefined 
   return MEMBER_STATUSES.find((status) => status === text);
 }
 
-/** Only the one value counts; anything else (an unknown future value included) is not a shutdown. */
+/**
+ * Only the one value counts; anything else (an unknown future value included) is not a shutdown.
+ */
 export function parseShutdown(text: string | undefined): boolean {
   return text === SHUTDOWN_VALUE;
 }

@@ -1,6 +1,6 @@
 // cluster/heartbeats.ts — whom this member heartbeats each tick. Its current monitors, and for a
-// short grace after its monitor set changes its previous monitors too, so a monitor that has not yet
-// learned of the change does not convict it (liveness.ts).
+// short grace after its monitor set changes its previous monitors too, so a monitor that has not
+// yet learned of the change does not convict it (liveness.ts).
 
 import type { NodeId } from "../core/ids.js";
 import type { Outbound } from "./engine.js";
@@ -17,7 +17,8 @@ export interface HeartbeatSender {
 export class Heartbeats {
   private heartbeatSequence = 0;
   private currentMonitors: NodeId[] = [];
-  private readonly previousMonitors = new Map<NodeId, number>(); // monitor → heartbeat it until (ms)
+  // monitor → heartbeat it until (ms)
+  private readonly previousMonitors = new Map<NodeId, number>();
 
   constructor(private readonly previousMonitorGraceMs: number) {}
 
@@ -29,16 +30,22 @@ export class Heartbeats {
   /** This member's monitors are now `monitors`: the ones it lost are heartbeaten for the grace. */
   setMonitors(monitors: NodeId[], nowMs: number): void {
     for (const old of this.currentMonitors) {
-      if (!monitors.includes(old)) this.previousMonitors.set(old, nowMs + this.previousMonitorGraceMs);
+      if (!monitors.includes(old))
+        this.previousMonitors.set(old, nowMs + this.previousMonitorGraceMs);
     }
     this.currentMonitors = monitors;
   }
 
   /** One tick's heartbeats: to each current or still-graced previous monitor that has not left. */
-  next(nowMs: number, records: ReadonlyMap<NodeId, MemberRecord>, from: HeartbeatSender): Outbound[] {
+  next(
+    nowMs: number,
+    records: ReadonlyMap<NodeId, MemberRecord>,
+    from: HeartbeatSender,
+  ): Outbound[] {
     this.heartbeatSequence += 1;
     for (const [monitor, untilMs] of this.previousMonitors) {
-      if (untilMs <= nowMs || this.currentMonitors.includes(monitor)) this.previousMonitors.delete(monitor);
+      if (untilMs <= nowMs || this.currentMonitors.includes(monitor))
+        this.previousMonitors.delete(monitor);
     }
     const targets = new Set<NodeId>([...this.currentMonitors, ...this.previousMonitors.keys()]);
     const out: Outbound[] = [];

@@ -22,16 +22,23 @@ import { isConvicted, VOTES_REQUIRED_DEFAULT } from "../detector/verdict.js";
 import type { MemberRecord } from "./member-record.js";
 
 /**
- * A member's monitors as this view sees them: its k ring successors, unless every one of them is down
- * here; then the first k successors that are not take over. Without this, a member whose monitors all
- * sit on the far side of a partition (about one in 2^k per half) would never be convicted on this side,
- * and one whose monitors all crashed never anywhere. The member itself makes the same choice from its
- * own view when it picks whom to heartbeat; while views differ, take-over monitors that hear nothing
- * wait the detector's longer silence for subjects never heard from.
+ * A member's monitors as this view sees them: its k ring successors, unless every one of them is
+ * down here; then the first k successors that are not take over. Without this, a member whose
+ * monitors all sit on the far side of a partition (about one in 2^k per half) would never be
+ * convicted on this side, and one whose monitors all crashed never anywhere. The member itself
+ * makes the same choice from its own view when it picks whom to heartbeat; while views differ,
+ * take-over monitors that hear nothing wait the detector's longer silence for subjects never heard
+ * from.
  */
-export function effectiveMonitors(monitorRing: MonitorRing, down: ReadonlySet<NodeId>, k: number, id: NodeId): NodeId[] {
+export function effectiveMonitors(
+  monitorRing: MonitorRing,
+  down: ReadonlySet<NodeId>,
+  k: number,
+  id: NodeId,
+): NodeId[] {
   const regular = monitorRing.monitorsOf(id, k);
-  if (down.size === 0 || regular.length === 0 || regular.some((monitor) => !down.has(monitor))) return regular;
+  if (down.size === 0 || regular.length === 0 || regular.some((monitor) => !down.has(monitor)))
+    return regular;
   return monitorRing.successorsOf(id, k, (monitor) => !down.has(monitor));
 }
 
@@ -48,27 +55,46 @@ export function detectorSubjects(
   const takeover = new Set<NodeId>();
   for (const dead of down) {
     for (const orphan of monitorRing.subjectsOf(dead, k)) {
-      if (orphan !== self && !regular.has(orphan) && effectiveMonitors(monitorRing, down, k, orphan).includes(self)) takeover.add(orphan);
+      if (
+        orphan !== self &&
+        !regular.has(orphan) &&
+        effectiveMonitors(monitorRing, down, k, orphan).includes(self)
+      )
+        takeover.add(orphan);
     }
   }
   const subjects: SubjectRef[] = [];
   for (const id of [...regular, ...takeover]) {
     const member = records.get(id);
     if (member === undefined) continue;
-    subjects.push({ id, generation: member.generation, incarnation: member.incarnation, takeover: takeover.has(id) });
+    subjects.push({
+      id,
+      generation: member.generation,
+      incarnation: member.incarnation,
+      takeover: takeover.has(id),
+    });
   }
   return subjects;
 }
 
-/** Members some voter holds a vote against that matches their current generation and incarnation. */
-export function suspectedMembers(voters: Iterable<NodeId>, records: ReadonlyMap<NodeId, MemberRecord>): Set<NodeId> {
+/**
+ * Members some voter holds a vote against that matches their current generation and incarnation.
+ */
+export function suspectedMembers(
+  voters: Iterable<NodeId>,
+  records: ReadonlyMap<NodeId, MemberRecord>,
+): Set<NodeId> {
   const suspected = new Set<NodeId>();
   for (const voter of voters) {
     const monitor = records.get(voter);
     if (monitor === undefined) continue;
     for (const vote of monitor.votes.values()) {
       const subject = records.get(vote.subject);
-      if (subject && vote.generation === subject.generation && vote.incarnation >= subject.incarnation) {
+      if (
+        subject &&
+        vote.generation === subject.generation &&
+        vote.incarnation >= subject.incarnation
+      ) {
         suspected.add(vote.subject);
       }
     }
@@ -93,7 +119,11 @@ export function isMemberConvicted(
 }
 
 /** The votes the voters hold against `id`. */
-export function votesAgainst(voters: Iterable<NodeId>, records: ReadonlyMap<NodeId, MemberRecord>, id: NodeId): Vote[] {
+export function votesAgainst(
+  voters: Iterable<NodeId>,
+  records: ReadonlyMap<NodeId, MemberRecord>,
+  id: NodeId,
+): Vote[] {
   const against: Vote[] = [];
   for (const voter of voters) {
     const vote = records.get(voter)?.votes.get(id);
@@ -108,7 +138,9 @@ export interface LivenessChanges {
   readonly up: NodeId[];
 }
 
-/** What one verdict pass reads: the records, who is down now, and each member's effective monitors. */
+/**
+ * What one verdict pass reads: the records, who is down now, and each member's effective monitors.
+ */
 export interface LivenessInputs {
   readonly self: NodeId;
   readonly records: ReadonlyMap<NodeId, MemberRecord>;
@@ -124,7 +156,8 @@ export interface LivenessInputs {
  * while its current generation has announced a clean stop: a shutdown needs no votes, it is the
  * member's own word. A monitor that announced a shutdown will cast no vote, so it counts as accused
  * (the requirement shrinks without it) rather than leaving its subjects unconvictable until its own
- * conviction. Only the accused, the shut down and the down can change side: the pass looks at those.
+ * conviction. Only the accused, the shut down and the down can change side: the pass looks at
+ * those.
  */
 export function livenessChanges(inputs: LivenessInputs): LivenessChanges {
   const { records, down, shutdowns } = inputs;
@@ -135,7 +168,8 @@ export function livenessChanges(inputs: LivenessInputs): LivenessChanges {
     const member = records.get(id);
     if (member === undefined || member.id === inputs.self) continue;
     const monitors = member.status === "left" ? [] : inputs.monitorsOf(member.id);
-    const convicted = suspected.has(member.id) && isMemberConvicted(member, monitors, records, silent);
+    const convicted =
+      suspected.has(member.id) && isMemberConvicted(member, monitors, records, silent);
     const isDown = convicted || shutdowns.has(member.id);
     if (isDown && !down.has(member.id)) changes.down.push(member.id);
     else if (!isDown && down.has(member.id)) changes.up.push(member.id);

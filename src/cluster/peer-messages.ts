@@ -18,9 +18,9 @@ const HeartbeatSchema = Type.Object(
     incarnation: Type.Integer({ minimum: 0 }),
     sequence: Type.Integer({ minimum: 0 }),
     /**
-     * The sender's wall clock (ms) as it sent: t0 of an NTP exchange (time/clock-offset.ts). Stamped
-     * by the node's shell, not the engine (the engine has only monotonic time); absent in the
-     * simulator and from older nodes, and then the receiver answers 204 with no times.
+     * The sender's wall clock (ms) as it sent: t0 of an NTP exchange (time/clock-offset.ts).
+     * Stamped by the node's shell, not the engine (the engine has only monotonic time); absent in
+     * the simulator and from older nodes, and then the receiver answers 204 with no times.
      */
     sentWallMs: Type.Optional(Type.Number({ minimum: 0 })),
   },
@@ -57,8 +57,9 @@ export function validateHeartbeatReply(value: unknown): HeartbeatReply | null {
 export type PeerMessage = GossipMessage | HeartbeatMessage;
 
 /**
- * A peer message that is not valid: 400 `bad_request` (core/errors.ts), answered by the peer route as
- * it is. Named because the simulator's network refuses with it too, in the mode that fails loudly.
+ * A peer message that is not valid: 400 `bad_request` (core/errors.ts), answered by the peer route
+ * as it is. Named because the simulator's network refuses with it too, in the mode that fails
+ * loudly.
  */
 export class PeerMessageError extends GrapevineError {
   override readonly name = "PeerMessageError";
@@ -77,7 +78,9 @@ export function validatePeerMessage(value: unknown): PeerMessage {
   if (kind === "heartbeat") {
     if (!heartbeatCheck.Check(value)) {
       const first = heartbeatCheck.Errors(value).First();
-      throw new PeerMessageError(`bad heartbeat: ${first ? `${first.path} ${first.message}` : "malformed"}`);
+      throw new PeerMessageError(
+        `bad heartbeat: ${first ? `${first.path} ${first.message}` : "malformed"}`,
+      );
     }
     return value;
   }
@@ -87,4 +90,3 @@ export function validatePeerMessage(value: unknown): PeerMessage {
     throw new PeerMessageError(error instanceof Error ? error.message : "malformed gossip message");
   }
 }
-

@@ -8,9 +8,9 @@
 // leave by itself (decommission, gossiped `left`), the node saves them with its known peers
 // (topology/known-peers.ts) and loads them at start, and every node republishes them in its own
 // `removals` state. A removal thus outlives any one node's restart, and a node that missed it (down
-// meanwhile, its saved copy of the member still normal) hears it from anyone. A tombstone covers the
-// generation it names and older ones (removal.ts `covers`): it beats a saved member and stale gossip,
-// never a member that restarts with a newer generation.
+// meanwhile, its saved copy of the member still normal) hears it from anyone. A tombstone covers
+// the generation it names and older ones (removal.ts `covers`): it beats a saved member and stale
+// gossip, never a member that restarts with a newer generation.
 //
 // Bound: TOMBSTONES_MAX, newest kept, leaving room in REMOVALS_PER_MEMBER_MAX for the removals this
 // node drives; the node drops a tombstone older than its horizon when it saves (known-peers.ts).
@@ -27,7 +27,10 @@ export interface Tombstone {
 
 /** Tombstones one view remembers and republishes; the oldest is dropped beyond it. */
 export const TOMBSTONES_MAX: number = 48;
-assert(TOMBSTONES_MAX < REMOVALS_PER_MEMBER_MAX, "the removals a node drives fit beside its tombstones");
+assert(
+  TOMBSTONES_MAX < REMOVALS_PER_MEMBER_MAX,
+  "the removals a node drives fit beside its tombstones",
+);
 
 export class RemovalBook {
   /** Removals this node drives, newest last. */
@@ -50,7 +53,9 @@ export class RemovalBook {
     return [...this.tombstones.values()];
   }
 
-  /** Whether a tombstone covers this generation of the member: it is gone and must not come back. */
+  /**
+   * Whether a tombstone covers this generation of the member: it is gone and must not come back.
+   */
   buries(id: NodeId, generation: number): boolean {
     const tombstone = this.tombstones.get(id);
     return tombstone !== undefined && generation <= tombstone.generation;
@@ -87,7 +92,10 @@ export class RemovalBook {
     return learned;
   }
 
-  /** Remembers a tombstone (a member that left by itself, or a finished removal); returns whether it is new. */
+  /**
+   * Remembers a tombstone (a member that left by itself, or a finished removal); returns whether it
+   * is new.
+   */
   remember(tombstone: Tombstone): boolean {
     const known = this.tombstones.get(tombstone.id);
     if (known !== undefined && known.generation >= tombstone.generation) return false;
@@ -101,7 +109,10 @@ export class RemovalBook {
     return true;
   }
 
-  /** What this node publishes as its `removals`: its tombstones, then the removals it drives (they win). */
+  /**
+   * What this node publishes as its `removals`: its tombstones, then the removals it drives (they
+   * win).
+   */
   published(): Removal[] {
     let removals = this.tombstoneRemovals();
     for (const removal of this.local) removals = withRemoval(removals, removal);
@@ -109,6 +120,9 @@ export class RemovalBook {
   }
 
   private tombstoneRemovals(): Removal[] {
-    return [...this.tombstones.values()].map((tombstone) => ({ ...tombstone, phase: "removed" as const }));
+    return [...this.tombstones.values()].map((tombstone) => ({
+      ...tombstone,
+      phase: "removed" as const,
+    }));
   }
 }

@@ -1,12 +1,13 @@
 // cluster/removal.ts — the removenode protocol as every view applies it.
 //
 // A member that is dead for good is removed by another member (removenode): the remover publishes
-// `removals` in its own state — [id, generation, "removing" | "removed"] — since a member's own state
-// can only be written by that member. Every view applies the same rule: a member being removed
-// counts as leaving, a removed one as left and is no longer shown. A removal names the target's
-// generation, so it never applies to the member once it restarts with a new one; it does apply to an
-// older generation, which is only a stale copy of what the remover saw (gossip held by a node that
-// missed the restart, or a member this node saved before the removal: saved-members.ts).
+// `removals` in its own state — [id, generation, "removing" | "removed"] — since a member's own
+// state can only be written by that member. Every view applies the same rule: a member being
+// removed counts as leaving, a removed one as left and is no longer shown. A removal names the
+// target's generation, so it never applies to the member once it restarts with a new one; it does
+// apply to an older generation, which is only a stale copy of what the remover saw (gossip held by
+// a node that missed the restart, or a member this node saved before the removal:
+// saved-members.ts).
 
 import type { MemberStatus, NodeId } from "../core/ids.js";
 
@@ -23,18 +24,27 @@ export interface Removal {
  */
 export const REMOVALS_PER_MEMBER_MAX = 64;
 
-/** Whether `removal` covers a member's `generation`: the generation it names, or an older (stale) one. */
+/**
+ * Whether `removal` covers a member's `generation`: the generation it names, or an older (stale)
+ * one.
+ */
 export function covers(removal: Removal | undefined, generation: number): boolean {
   return removal !== undefined && generation <= removal.generation;
 }
 
 /** This node's removals with `removal` published (replacing an earlier one of the same target). */
 export function withRemoval(removals: readonly Removal[], removal: Removal): Removal[] {
-  return [...removals.filter((known) => known.id !== removal.id), removal].slice(-REMOVALS_PER_MEMBER_MAX);
+  return [...removals.filter((known) => known.id !== removal.id), removal].slice(
+    -REMOVALS_PER_MEMBER_MAX,
+  );
 }
 
-/** Every member's removals, by target: the latest generation wins, and "removed" over "removing". */
-export function latestRemovals(members: Iterable<{ readonly removals: readonly Removal[] }>): Map<NodeId, Removal> {
+/**
+ * Every member's removals, by target: the latest generation wins, and "removed" over "removing".
+ */
+export function latestRemovals(
+  members: Iterable<{ readonly removals: readonly Removal[] }>,
+): Map<NodeId, Removal> {
   const byTarget = new Map<NodeId, Removal>();
   for (const member of members) {
     for (const removal of member.removals) {
@@ -61,6 +71,7 @@ export function effectiveStatus(
     return { status: gossipStatus, removed: false };
   }
   if (removal.phase === "removed") return { status: "left", removed: true };
-  // A member that never became normal (a joiner that died) owns nothing to stream: it is out at once.
+  // A member that never became normal (a joiner that died) owns nothing to stream: it is out at
+  // once.
   return { status: gossipStatus === "joining" ? "left" : "leaving", removed: false };
 }

@@ -1,9 +1,10 @@
 // cluster/ring-view.ts — the rings a view derives from its member records, built lazily. A change
-// that can move a ring marks it stale (invalidate) and the next ring() call rebuilds it. Token lists
-// stay as gossiped text (validated by shape) until a rebuild parses them, once per list: a thousand
-// views in one simulator process would otherwise sort every ring on every gossip message. The ring's
-// fingerprint is kept incrementally as owners change, so comparing rings costs no rebuild. Which
-// ring changes are in progress (bootstrap, decommission, removenode) is read from the same records.
+// that can move a ring marks it stale (invalidate) and the next ring() call rebuilds it. Token
+// lists stay as gossiped text (validated by shape) until a rebuild parses them, once per list: a
+// thousand views in one simulator process would otherwise sort every ring on every gossip message.
+// The ring's fingerprint is kept incrementally as owners change, so comparing rings costs no
+// rebuild. Which ring changes are in progress (bootstrap, decommission, removenode) is read from
+// the same records.
 
 import type { NodeId } from "../core/ids.js";
 import { hashId, Summary, type IdHash } from "../gossip/digest.js";
@@ -32,7 +33,10 @@ export class RingView {
     return this.tokenMap;
   }
 
-  /** The ring once the ring changes in progress complete: normal and joining members, less leaving ones. */
+  /**
+   * The ring once the ring changes in progress complete: normal and joining members, less leaving
+   * ones.
+   */
   futureRing(): TokenMap {
     if (this.futureTokenMap === null) {
       const built = this.buildRing(isFutureOwner);
@@ -62,7 +66,9 @@ export class RingView {
     this.ownershipCache = null;
   }
 
-  /** A member's tokens as an owner of the current ring (null: not an owner), for the fingerprint. */
+  /**
+   * A member's tokens as an owner of the current ring (null: not an owner), for the fingerprint.
+   */
   setOwnerHash(id: NodeId, tokensText: string | null): void {
     const before = this.ownerHashes.get(id);
     if (before !== undefined) this.ringSummary.remove(before);
@@ -77,10 +83,17 @@ export class RingView {
 
   /**
    * What a member's change does: whether the monitor ring may move (it came, went or restarted) and
-   * whether the current or future ring may (it became or stopped being an owner, or its tokens moved).
+   * whether the current or future ring may (it became or stopped being an owner, or its tokens
+   * moved).
    */
-  noteChange(previous: MemberRecord | undefined, record: MemberRecord): { monitors: boolean; rings: boolean } {
-    const monitors = previous === undefined || isGone(previous) !== isGone(record) || previous.generation !== record.generation;
+  noteChange(
+    previous: MemberRecord | undefined,
+    record: MemberRecord,
+  ): { monitors: boolean; rings: boolean } {
+    const monitors =
+      previous === undefined ||
+      isGone(previous) !== isGone(record) ||
+      previous.generation !== record.generation;
     const tokensChanged = previous?.tokensText !== record.tokensText;
     const wasOwner = previous !== undefined && isOwner(previous);
     const nowOwner = isOwner(record);
@@ -101,23 +114,34 @@ export class RingView {
       if (!include(member)) continue;
       let parsed = this.parsedTokens.get(member.id);
       if (parsed === undefined || parsed.text !== member.tokensText) {
-        parsed = { text: member.tokensText, tokens: member.tokensText.split(",").map(tokenFromString) };
+        parsed = {
+          text: member.tokensText,
+          tokens: member.tokensText.split(",").map(tokenFromString),
+        };
         this.parsedTokens.set(member.id, parsed);
       }
       owners.set(member.id, parsed.tokens);
     }
-    for (const id of this.parsedTokens.keys()) if (!this.records.has(id)) this.parsedTokens.delete(id);
+    for (const id of this.parsedTokens.keys())
+      if (!this.records.has(id)) this.parsedTokens.delete(id);
     return TokenMap.build(owners);
   }
 }
 
 /** Ring changes in progress as a view sees them, by member id (ClusterView.ringChanges). */
-export function ringChangesOf(members: Iterable<MemberRecord>, removalsByTarget: ReadonlyMap<NodeId, Removal>): RingChange[] {
+export function ringChangesOf(
+  members: Iterable<MemberRecord>,
+  removalsByTarget: ReadonlyMap<NodeId, Removal>,
+): RingChange[] {
   const changes: RingChange[] = [];
   for (const member of members) {
     if (member.removed || member.status === "left") continue;
     const removal = removalsByTarget.get(member.id);
-    if (removal !== undefined && covers(removal, member.generation) && removal.phase === "removing") {
+    if (
+      removal !== undefined &&
+      covers(removal, member.generation) &&
+      removal.phase === "removing"
+    ) {
       changes.push({ kind: "removenode", id: member.id });
     } else if (member.status === "leaving") {
       changes.push({ kind: "decommission", id: member.id });

@@ -1,5 +1,5 @@
-// The time port. Pure modules take `nowMs` as an argument; the IO shells that drive them take a Clock,
-// which the node implements with the system clock and the simulator with a virtual one.
+// The time port. Pure modules take `nowMs` as an argument; the IO shells that drive them take a
+// Clock, which the node implements with the system clock and the simulator with a virtual one.
 
 export type Cancel = () => void;
 

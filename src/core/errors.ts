@@ -1,17 +1,19 @@
 // core/errors.ts — the one table of error codes (SPEC §2, ARCHITECTURE §5) and the one error class
 // that carries a code from it.
 //
-// Every expected failure a client can see has a code here, with its HTTP status, its default message
-// and its meaning (when it is answered; README's error table says the same, and a test holds the two
-// together both ways). Any layer throws a GrapevineError with its code directly — the coordinator's
+// Every expected failure a client can see has a code here, with its HTTP status, its default
+// message and its meaning (when it is answered; README's error table says the same, and a test
+// holds the two together both ways). Any layer throws a GrapevineError with its code directly — the
+// coordinator's
 // `unavailable` and `timeout` with their details, a bad consistency level, a refused ring change —
 // so no layer above translates errors by class. Rendering one as an HTTP answer is api/'s business
 // (api/errors.ts, net/fastify-errors.ts); this module imports nothing.
 //
-// What is not here, on purpose: programmer errors (core/assert.ts InvariantError, a TypeError) carry
-// no code — they are bugs, answered 500 `internal` and logged; the CLI's and the config's errors map
-// to exit codes, not statuses; and the transports' request failures (net/*-client.ts) say why one
-// peer request failed, for the caller's retry and hint decisions, and never reach a client as such.
+// What is not here, on purpose: programmer errors (core/assert.ts InvariantError, a TypeError)
+// carry no code — they are bugs, answered 500 `internal` and logged; the CLI's and the config's
+// errors map to exit codes, not statuses; and the transports' request failures (net/*-client.ts)
+// say why one peer request failed, for the caller's retry and hint decisions, and never reach a
+// client as such.
 
 export const ERROR_TABLE = {
   bad_key: {
@@ -27,7 +29,8 @@ export const ERROR_TABLE = {
   bad_request: {
     status: 400,
     message: "the request is malformed",
-    meaning: "a malformed request: not HTTP/1.1, no Host, a body or Content-Type the route does not take",
+    meaning:
+      "a malformed request: not HTTP/1.1, no Host, a body or Content-Type the route does not take",
   },
   unauthorized: {
     status: 401,
@@ -42,12 +45,14 @@ export const ERROR_TABLE = {
   method_not_allowed: {
     status: 405,
     message: "this path does not take that method",
-    meaning: "a method the path has no route for; detail `allowed` and the Allow header list those it has",
+    meaning:
+      "a method the path has no route for; detail `allowed` and the Allow header list those it has",
   },
   request_timeout: {
     status: 408,
     message: "the request did not arrive in time",
-    meaning: "the request's headers and body did not arrive within the server's timeout; detail `timeoutMs`",
+    meaning:
+      "the request's headers and body did not arrive within the server's timeout; detail `timeoutMs`",
   },
   ring_change_in_progress: {
     status: 409,
@@ -82,12 +87,14 @@ export const ERROR_TABLE = {
   internal: {
     status: 500,
     message: "internal error",
-    meaning: "a bug (a failed assertion, a TypeError): logged with its context, its message not sent",
+    meaning:
+      "a bug (a failed assertion, a TypeError): logged with its context, its message not sent",
   },
   unavailable: {
     status: 503,
     message: "not enough live replicas",
-    meaning: "the request cannot be served now: too few live replicas (`required`, `alive`), or `reason` overloaded, starting, draining, clock_offset",
+    meaning:
+      "the request cannot be served now: too few live replicas (`required`, `alive`), or `reason` overloaded, starting, draining, clock_offset",
   },
   timeout: {
     status: 504,
@@ -108,7 +115,10 @@ export interface ErrorBody {
   readonly [detail: string]: unknown;
 }
 
-/** An expected failure with a stable code from ERROR_TABLE, a message (which may improve) and details. */
+/**
+ * An expected failure with a stable code from ERROR_TABLE, a message (which may improve) and
+ * details.
+ */
 export class GrapevineError extends Error {
   override readonly name: string = "GrapevineError";
   constructor(
@@ -129,6 +139,10 @@ export class GrapevineError extends Error {
 }
 
 /** The JSON body; details never overwrite `error` or `message`. */
-export function errorBody(code: ErrorCode, message?: string, details: ErrorDetails = {}): ErrorBody {
+export function errorBody(
+  code: ErrorCode,
+  message?: string,
+  details: ErrorDetails = {},
+): ErrorBody {
   return { ...details, error: code, message: message ?? ERROR_TABLE[code].message };
 }

@@ -2,7 +2,10 @@
 // monitor ring, the simulator's seed streams). None needs to resist an adversary; all must give the
 // same value on every node and platform, so they are pure 32-bit integer arithmetic.
 
-/** MurmurHash3's 32-bit finalizer (Appleby): a bijective avalanche, every input bit moves every output bit. */
+/**
+ * MurmurHash3's 32-bit finalizer (Appleby): a bijective avalanche, every input bit moves every
+ * output bit.
+ */
 export function fmix32(value: number): number {
   let h = value >>> 0;
   h ^= h >>> 16;

@@ -1,4 +1,5 @@
-// Names every layer shares. They live here, at the bottom, so that lower layers never import upward.
+// Names every layer shares. They live here, at the bottom, so that lower layers never import
+// upward.
 
 /** A member's name, unique in the cluster and stable across restarts (SPEC §1 `--id`). */
 export type NodeId = string;

@@ -1,11 +1,11 @@
 // core/limits.ts — the limits that several modules must agree on, in one place (ARCHITECTURE §6.3).
 //
-// A limit that only one module enforces lives beside that module (STORE_DEFAULTS, GOSSIP_LIMITS, …).
-// The ones here are read by more than one layer: what the config accepts must be what a record may
-// hold, what a peer message may carry, and what the CLI expects back. Before, each was its own
-// literal (64 MiB twice; node ids 128 vs 256; a bare `+ 4096` three times), so changing one silently
-// broke the others. The relations between them are asserted when this module loads: a build whose
-// limits contradict each other fails at its first import, not on the first large value.
+// A limit that only one module enforces lives beside that module (STORE_DEFAULTS, GOSSIP_LIMITS,
+// …). The ones here are read by more than one layer: what the config accepts must be what a record
+// may hold, what a peer message may carry, and what the CLI expects back. Before, each was its own
+// literal (64 MiB twice; node ids 128 vs 256; a bare `+ 4096` three times), so changing one
+// silently broke the others. The relations between them are asserted when this module loads: a
+// build whose limits contradict each other fails at its first import, not on the first large value.
 
 import { assert } from "./assert.js";
 
@@ -24,9 +24,10 @@ export const VALUE_BYTES_MAX: number = 64 * 1024 * 1024;
 export const NODE_ID_BYTES_MAX: number = 128;
 
 /**
- * The id length a peer message (gossip, heartbeats, replica, repair and stream requests) or a stored
- * peers file may carry before it is refused as malformed. Deliberately looser than NODE_ID_BYTES_MAX:
- * a message bound only has to refuse garbage, and must never refuse an id a node may have.
+ * The id length a peer message (gossip, heartbeats, replica, repair and stream requests) or a
+ * stored peers file may carry before it is refused as malformed. Deliberately looser than
+ * NODE_ID_BYTES_MAX: a message bound only has to refuse garbage, and must never refuse an id a node
+ * may have.
  */
 export const PEER_NODE_ID_LENGTH_MAX: number = 256;
 
@@ -55,7 +56,10 @@ export const CONTENT_TYPE_BYTES_MAX: number = 256;
 /** The largest encoded record any peer message may carry: the largest value plus its framing. */
 export const RECORD_BYTES_MAX: number = VALUE_BYTES_MAX + RECORD_FRAMING_BYTES_MAX;
 
-/** The fixed fields of an encoded record (format, timestamp, tombstone, msgpack headers), generously. */
+/**
+ * The fixed fields of an encoded record (format, timestamp, tombstone, msgpack headers),
+ * generously.
+ */
 const RECORD_FIXED_FIELDS_BYTES_MAX: number = 64;
 
 assert(
@@ -63,7 +67,8 @@ assert(
   "a peer message must carry any id a node may have (PEER_NODE_ID_LENGTH_MAX >= NODE_ID_BYTES_MAX)",
 );
 assert(
-  RECORD_FRAMING_BYTES_MAX >= NODE_ID_BYTES_MAX + CONTENT_TYPE_BYTES_MAX + RECORD_FIXED_FIELDS_BYTES_MAX,
+  RECORD_FRAMING_BYTES_MAX >=
+    NODE_ID_BYTES_MAX + CONTENT_TYPE_BYTES_MAX + RECORD_FIXED_FIELDS_BYTES_MAX,
   "a record's framing must fit its writer, content type and fixed fields",
 );
 assert(RECORD_BYTES_MAX > VALUE_BYTES_MAX, "an encoded record is larger than its value");

@@ -1,8 +1,9 @@
 // A seeded source of chance. Pure modules take a Random instead of calling Math.random(), so a
 // simulation run is a seed and the same seed replays the same run (ARCHITECTURE §4).
 //
-// The generator is sfc32 (Chris Doty-Humphrey's small fast chaotic PRNG, from PractRand): 128 bits of
-// state, passes PractRand and BigCrush, and needs only 32-bit integer arithmetic, which V8 does fast.
+// The generator is sfc32 (Chris Doty-Humphrey's small fast chaotic PRNG, from PractRand): 128 bits
+// of state, passes PractRand and BigCrush, and needs only 32-bit integer arithmetic, which V8 does
+// fast.
 
 export interface Random {
   /** A float uniformly in [0, 1). */

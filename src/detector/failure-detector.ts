@@ -1,9 +1,10 @@
-// detector/failure-detector.ts — the monitor side: one arrival window per subject this node watches.
+// detector/failure-detector.ts — the monitor side: one arrival window per subject this node
+// watches.
 //
 // Theory of operation. Each member heartbeats its k monitors directly every tick (monitors.ts picks
 // them); this module is what a monitor runs on those arrivals. Liveness is kept out of gossip on
-// purpose: gossip's many-hop, batched propagation adds delay and variance that a phi-accrual detector
-// would then have to tolerate, while a direct heartbeat measures one link.
+// purpose: gossip's many-hop, batched propagation adds delay and variance that a phi-accrual
+// detector would then have to tolerate, while a direct heartbeat measures one link.
 //
 // State, per subject (at most `subjectsMax`): the generation and incarnation we know for it, an
 // ArrivalWindow (phi-accrual.ts) of its arrivals, the last heartbeat sequence seen, and our vote
@@ -11,26 +12,27 @@
 // stalls), the end of the post-stall grace, and the withdrawals not yet reported.
 //
 // Rules:
-// - Conviction (Hayashibara et al. 2004, with Akka's acceptable pause and minimum deviation): when a
-//   subject's phi reaches `phiThreshold` at an evaluate(), we cast a vote carrying the evidence (phi,
-//   samples, silence). The vote stands until withdrawn; it is never refreshed, so it does not churn
-//   gossip. With the defaults (see PHI_ACCRUAL_DEFAULTS for the arithmetic) phi 8 is crossed after
-//   ≈ 6.0–6.1 s of silence at 0–10 % loss: a crash is voted on within ≈ 6.6 s (one tick later at
-//   most) and known everywhere within 8 s, while a 4 s pause plus two lost heartbeats (≤ 5.5 s) stays
-//   near phi 2.
+// - Conviction (Hayashibara et al. 2004, with Akka's acceptable pause and minimum deviation): when
+//   a subject's phi reaches `phiThreshold` at an evaluate(), we cast a vote carrying the evidence
+//   (phi, samples, silence). The vote stands until withdrawn; it is never refreshed, so it does not
+//   churn gossip. With the defaults (see PHI_ACCRUAL_DEFAULTS for the arithmetic) phi 8 is crossed
+//   after ≈ 6.0–6.1 s of silence at 0–10 % loss: a crash is voted on within ≈ 6.6 s (one tick later
+//   at most) and known everywhere within 8 s, while a 4 s pause plus two lost heartbeats (≤ 5.5 s)
+//   stays near phi 2.
 // - A member is live until convicted and live again on its next heartbeat: any fresh heartbeat
 //   withdraws our vote (an "acquittal"). So do a new generation (the subject restarted: its window
-//   starts over), an incarnation above the vote's (the subject refuted, SWIM-style), and the subject
-//   leaving our set. Heartbeats are ordered by (generation, sequence); an older or repeated one is
-//   ignored, so a reordered message neither acquits nor adds a bogus interval.
+//   starts over), an incarnation above the vote's (the subject refuted, SWIM-style), and the
+//   subject leaving our set. Heartbeats are ordered by (generation, sequence); an older or repeated
+//   one is ignored, so a reordered message neither acquits nor adds a bogus interval.
 // - An incarnation bump learned from gossip is recent evidence of life, so it also restarts the
 //   silence (keeping the intervals): otherwise a subject whose heartbeats cannot reach us would be
 //   re-convicted at once and refute again every tick; this way the cycle is at most once per
 //   detection time.
-// - Stall guard: if this node itself was stalled (event-loop lag, a GC, SIGSTOP), every subject looks
-//   silent for the stall's length though the silence was ours. When the gap since our previous call
-//   exceeds `stallThresholdMs`, we restart every subject's silence at the current time (keeping the
-//   windows' intervals; the stall gap is never recorded as an interval) and convict nobody for
+// - Stall guard: if this node itself was stalled (event-loop lag, a GC, SIGSTOP), every subject
+//   looks silent for the stall's length though the silence was ours. When the gap since our
+//   previous call exceeds `stallThresholdMs`, we restart every subject's silence at the current
+//   time (keeping the windows' intervals; the stall gap is never recorded as an interval) and
+//   convict nobody for
 //   `stallGraceMs`. The price: a crash during our stall is detected that much later.
 //
 // Guarantees: bounded memory (`subjectsMax` windows of `windowSizeMax` intervals); votes are plain,
@@ -39,7 +41,13 @@
 
 import { assert } from "../core/assert.js";
 import type { NodeId } from "../core/ids.js";
-import { ArrivalWindow, assertPhiAccrualOptions, PHI_ACCRUAL_DEFAULTS, PHI_MAX, type PhiAccrualOptions } from "./phi-accrual.js";
+import {
+  ArrivalWindow,
+  assertPhiAccrualOptions,
+  PHI_ACCRUAL_DEFAULTS,
+  PHI_MAX,
+  type PhiAccrualOptions,
+} from "./phi-accrual.js";
 
 /** A member this node monitors, as membership (gossip) knows it. */
 export interface SubjectRef {
@@ -47,8 +55,8 @@ export interface SubjectRef {
   readonly generation: number;
   readonly incarnation: number;
   /**
-   * Watched only because every regular monitor of it is down in our view. Hearing nothing from such a
-   * subject is the expected case in a partition, so it gets no extra silence for being unheard.
+   * Watched only because every regular monitor of it is down in our view. Hearing nothing from such
+   * a subject is the expected case in a partition, so it gets no extra silence for being unheard.
    */
   readonly takeover?: boolean;
 }
@@ -101,7 +109,9 @@ export const FAILURE_DETECTOR_DEFAULTS = Object.freeze({
   tickIntervalMs: 500,
   /** A stall is a gap of more than three ticks... */
   stallThresholdTicks: 3,
-  /** ...and never less than this: ordinary event-loop hiccups of a few hundred ms are not stalls. */
+  /**
+   * ...and never less than this: ordinary event-loop hiccups of a few hundred ms are not stalls.
+   */
   stallThresholdMsMin: 1_500,
   /** After a stall, convict nobody for two ticks (the first ticks back)... */
   stallGraceTicks: 2,
@@ -110,9 +120,10 @@ export const FAILURE_DETECTOR_DEFAULTS = Object.freeze({
   /** A monitor has about k = 5 subjects; the bound only guards against a broken ring. */
   subjectsMax: 64,
   /**
-   * Silence before a vote against a subject never heard from. Longer than gossip takes to tell a member
-   * who its monitors are (seconds, more under loss); short enough that a member cut off from all its
-   * regular monitors (whose take-over monitors can never hear it) is still convicted in well under a minute.
+   * Silence before a vote against a subject never heard from. Longer than gossip takes to tell a
+   * member who its monitors are (seconds, more under loss); short enough that a member cut off from
+   * all its regular monitors (whose take-over monitors can never hear it) is still convicted in
+   * well under a minute.
    */
   unheardSilenceMs: 20_000,
   /** The first interval is assumed to be one tick. */
@@ -122,7 +133,9 @@ export const FAILURE_DETECTOR_DEFAULTS = Object.freeze({
 });
 
 /** Fills in the defaults; tick-relative knobs follow `tickIntervalMs` unless given. */
-export function resolveFailureDetectorOptions(options: FailureDetectorOptions): ResolvedFailureDetectorOptions {
+export function resolveFailureDetectorOptions(
+  options: FailureDetectorOptions,
+): ResolvedFailureDetectorOptions {
   const tick = options.tickIntervalMs;
   assert(Number.isFinite(tick) && tick > 0, () => `tickIntervalMs must be positive, got ${tick}`);
   const d = FAILURE_DETECTOR_DEFAULTS;
@@ -134,19 +147,23 @@ export function resolveFailureDetectorOptions(options: FailureDetectorOptions): 
     intervalMaxMs: options.intervalMaxMs ?? tick * d.intervalMaxTicks,
     phiThreshold: options.phiThreshold,
     tickIntervalMs: tick,
-    stallThresholdMs: options.stallThresholdMs ?? Math.max(d.stallThresholdTicks * tick, d.stallThresholdMsMin),
+    stallThresholdMs:
+      options.stallThresholdMs ?? Math.max(d.stallThresholdTicks * tick, d.stallThresholdMsMin),
     stallGraceMs: options.stallGraceMs ?? Math.max(d.stallGraceTicks * tick, d.stallGraceMsMin),
     subjectsMax: options.subjectsMax ?? d.subjectsMax,
     unheardSilenceMs: options.unheardSilenceMs ?? d.unheardSilenceMs,
   };
   assertPhiAccrualOptions(resolved);
   assert(
-    Number.isFinite(resolved.phiThreshold) && resolved.phiThreshold > 0 && resolved.phiThreshold < PHI_MAX,
+    Number.isFinite(resolved.phiThreshold) &&
+      resolved.phiThreshold > 0 &&
+      resolved.phiThreshold < PHI_MAX,
     () => `phiThreshold must be in (0, ${PHI_MAX}), got ${resolved.phiThreshold}`,
   );
   assert(
     resolved.stallThresholdMs > tick,
-    () => `stallThresholdMs (${resolved.stallThresholdMs}) must exceed one tick (${tick}), or every tick is a stall`,
+    () =>
+      `stallThresholdMs (${resolved.stallThresholdMs}) must exceed one tick (${tick}), or every tick is a stall`,
   );
   assert(resolved.stallGraceMs >= 0, "stallGraceMs must be >= 0");
   assert(
@@ -185,7 +202,13 @@ export class FailureDetector {
   private withdrawn = new Set<NodeId>();
   private lastCallMs: number | undefined;
   private graceUntilMs = Number.NEGATIVE_INFINITY;
-  private counters = { stalls: 0, subjectsIgnored: 0, heartbeatsIgnored: 0, votesCast: 0, votesWithdrawn: 0 };
+  private counters = {
+    stalls: 0,
+    subjectsIgnored: 0,
+    heartbeatsIgnored: 0,
+    votesCast: 0,
+    votesWithdrawn: 0,
+  };
 
   constructor(options: FailureDetectorOptions) {
     this.options = resolveFailureDetectorOptions(options);
@@ -222,17 +245,28 @@ export class FailureDetector {
       } else if (subject.generation > state.generation) {
         this.withdraw(state);
         this.subjects.set(subject.id, this.freshState(subject, nowMs));
-      } else if (subject.generation === state.generation && subject.incarnation > state.incarnation) {
+      } else if (
+        subject.generation === state.generation &&
+        subject.incarnation > state.incarnation
+      ) {
         state.incarnation = subject.incarnation;
-        if (state.vote !== undefined && state.vote.incarnation < subject.incarnation) this.withdraw(state);
+        if (state.vote !== undefined && state.vote.incarnation < subject.incarnation)
+          this.withdraw(state);
         state.window.restartSilence(nowMs);
       }
-      // An older generation than ours: a heartbeat already told us of the restart; gossip will catch up.
+      // An older generation than ours: a heartbeat already told us of the restart; gossip will
+      // catch up.
     }
   }
 
   /** A direct heartbeat from `from`; see the theory of operation for what is ignored. */
-  heartbeat(from: NodeId, generation: number, incarnation: number, sequence: number, nowMs: number): void {
+  heartbeat(
+    from: NodeId,
+    generation: number,
+    incarnation: number,
+    sequence: number,
+    nowMs: number,
+  ): void {
     this.observeTime(nowMs);
     const state = this.subjects.get(from);
     if (state === undefined || generation < state.generation) {
@@ -240,7 +274,8 @@ export class FailureDetector {
       return;
     }
     if (generation > state.generation) {
-      // The subject restarted before gossip told us: its old window says nothing about the new process.
+      // The subject restarted before gossip told us: its old window says nothing about the new
+      // process.
       this.withdraw(state);
       const fresh: SubjectState = {
         id: from,
@@ -271,9 +306,15 @@ export class FailureDetector {
     if (nowMs >= this.graceUntilMs) {
       for (const state of this.subjects.values()) {
         if (state.vote !== undefined) continue;
-        // A subject never heard from may simply not know yet that we watch it (views converge by gossip,
-        // slower under loss): it gets a longer silence before a vote, not a phi it never had a chance at.
-        if (state.lastSequence === undefined && !state.takeover && state.window.silenceMs(nowMs) < this.options.unheardSilenceMs) continue;
+        // A subject never heard from may simply not know yet that we watch it (views converge by
+        // gossip, slower under loss): it gets a longer silence before a vote, not a phi it never
+        // had a chance at.
+        if (
+          state.lastSequence === undefined &&
+          !state.takeover &&
+          state.window.silenceMs(nowMs) < this.options.unheardSilenceMs
+        )
+          continue;
         const phi = state.window.phi(nowMs);
         if (phi < this.options.phiThreshold) continue;
         const vote: Vote = {
@@ -307,7 +348,9 @@ export class FailureDetector {
     return votes.sort((a, b) => compareIds(a.subject, b.subject));
   }
 
-  /** Our phi for `id` at `nowMs`, or null when we do not monitor it. A query: it changes nothing. */
+  /**
+   * Our phi for `id` at `nowMs`, or null when we do not monitor it. A query: it changes nothing.
+   */
   phi(id: NodeId, nowMs: number): number | null {
     const state = this.subjects.get(id);
     return state === undefined ? null : state.window.phi(nowMs);
@@ -334,7 +377,10 @@ export class FailureDetector {
 
   // ---------------------------------------------------------------------------------------------
 
-  /** Every entry point passes the time through here, so a stall is noticed whichever call comes first. */
+  /**
+   * Every entry point passes the time through here, so a stall is noticed whichever call comes
+   * first.
+   */
   private observeTime(nowMs: number): void {
     assert(Number.isFinite(nowMs), () => `nowMs must be finite, got ${nowMs}`);
     const last = this.lastCallMs;
@@ -351,7 +397,8 @@ export class FailureDetector {
 
   private freshState(subject: SubjectRef, nowMs: number): SubjectState {
     const window = new ArrivalWindow(this.options, nowMs);
-    // No heartbeat has arrived yet: the silence counts from now, but the first arrival closes no interval.
+    // No heartbeat has arrived yet: the silence counts from now, but the first arrival closes no
+    // interval.
     window.restartSilence(nowMs);
     return {
       id: subject.id,
@@ -375,11 +422,13 @@ export class FailureDetector {
 function assertSubjectRef(subject: SubjectRef): void {
   assert(
     Number.isSafeInteger(subject.generation) && subject.generation >= 0,
-    () => `subject ${subject.id}: generation must be a non-negative integer, got ${subject.generation}`,
+    () =>
+      `subject ${subject.id}: generation must be a non-negative integer, got ${subject.generation}`,
   );
   assert(
     Number.isSafeInteger(subject.incarnation) && subject.incarnation >= 0,
-    () => `subject ${subject.id}: incarnation must be a non-negative integer, got ${subject.incarnation}`,
+    () =>
+      `subject ${subject.id}: incarnation must be a non-negative integer, got ${subject.incarnation}`,
   );
 }
 

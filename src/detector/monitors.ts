@@ -3,19 +3,19 @@
 // Theory of operation. Members are placed on a ring by a stable 32-bit hash of their id, and each
 // member's monitors are its k distinct successors (its subjects are therefore its k predecessors).
 // Rapid (Suresh et al., ATC 2018) derives each member's k observers from k hash rings of the member
-// ids so that every node computes the same assignment with no coordination; we use one ring and its k
-// successors, as Chord's successor lists do: simpler, and enough for k monitors per member.
+// ids so that every node computes the same assignment with no coordination; we use one ring and its
+// k successors, as Chord's successor lists do: simpler, and enough for k monitors per member.
 // Properties we rely on:
-// - Deterministic: every node with the same member set computes the same monitors, which the verdict
-//   rule (verdict.ts) needs to know whose votes count.
+// - Deterministic: every node with the same member set computes the same monitors, which the
+//   verdict rule (verdict.ts) needs to know whose votes count.
 // - Stable: adding or removing one member changes the monitor sets of at most k members, so monitor
 //   assignments barely churn when someone dies or joins.
 // - Balanced: every member monitors exactly min(k, n − 1) others, so heartbeat load is k per tick.
 //
 // The hash is FNV-1a over the id's UTF-8 bytes followed by MurmurHash3's 32-bit finaliser: FNV-1a
 // alone maps ids that differ only in their last character ("node-1", "node-2") to evenly spaced
-// points, which would make monitor sets follow naming order. Ties (two ids with one hash) are broken
-// by the id itself, so the order is total.
+// points, which would make monitor sets follow naming order. Ties (two ids with one hash) are
+// broken by the id itself, so the order is total.
 
 import { assert } from "../core/assert.js";
 import { fmix32 } from "../core/hash.js";
@@ -81,7 +81,9 @@ export class MonitorRing {
     return this.indexById.has(id);
   }
 
-  /** The k distinct successors of `id` (never `id`); all others when there are fewer; [] if unknown. */
+  /**
+   * The k distinct successors of `id` (never `id`); all others when there are fewer; [] if unknown.
+   */
   monitorsOf(id: NodeId, k: number): NodeId[] {
     return this.walk(id, k, 1);
   }
@@ -92,8 +94,9 @@ export class MonitorRing {
   }
 
   /**
-   * The first k successors of `id` that `accept` takes, walking the whole ring at most once. The cluster
-   * view uses it when every regular monitor of a member is down: the next ones clockwise take over.
+   * The first k successors of `id` that `accept` takes, walking the whole ring at most once. The
+   * cluster view uses it when every regular monitor of a member is down: the next ones clockwise
+   * take over.
    */
   successorsOf(id: NodeId, k: number, accept: (member: NodeId) => boolean): NodeId[] {
     assert(Number.isSafeInteger(k) && k >= 0, () => `k must be a non-negative integer, got ${k}`);

@@ -20,16 +20,16 @@
 //   stays a finite, JSON-serialisable number.
 // - `acceptablePauseMs` is added to the mean: a pause of that length (a GC, a SIGSTOP, a 4 s stall)
 //   is taken as ordinary, however regular the heartbeats were before it.
-// - The standard deviation is floored at `minStdDevMs`: a perfectly regular sender (std ≈ 0) must not
-//   be convicted a few milliseconds after its mean interval.
+// - The standard deviation is floored at `minStdDevMs`: a perfectly regular sender (std ≈ 0) must
+//   not be convicted a few milliseconds after its mean interval.
 // - Until the first real interval is seen, the mean is `firstIntervalEstimateMs` and the deviation
 //   a quarter of it (Akka's first-heartbeat estimate). Unlike Akka we do not seed the window with
 //   pseudo-intervals: once an interval is observed, the statistics are exactly those of what was
 //   observed.
 // - From Cassandra's ArrivalWindow: an interval longer than `intervalMaxMs` is not recorded. Such a
-//   gap is a pause or an outage, not the jitter-and-loss distribution the window models; counting it
-//   would inflate the deviation for the next `windowSizeMax` arrivals and slow the next detection.
-//   Pauses are what `acceptablePauseMs` is for.
+//   gap is a pause or an outage, not the jitter-and-loss distribution the window models; counting
+//   it would inflate the deviation for the next `windowSizeMax` arrivals and slow the next
+//   detection. Pauses are what `acceptablePauseMs` is for.
 //
 // Guarantees: memory is bounded by `windowSizeMax`; phi is finite, >= 0, 0 at zero silence and
 // non-decreasing in the silence.
@@ -49,10 +49,15 @@ export interface PhiAccrualOptions {
   intervalMaxMs?: number;
 }
 
-/** The largest phi reported; the formula's own limit is Infinity, which JSON and votes cannot carry. */
+/**
+ * The largest phi reported; the formula's own limit is Infinity, which JSON and votes cannot carry.
+ */
 export const PHI_MAX = 1_000_000;
 
-/** Standard deviations past mean + pause at which the logistic approximation reaches phi 8 (≈ 5.226). */
+/**
+ * Standard deviations past mean + pause at which the logistic approximation reaches phi 8 (≈
+ * 5.226).
+ */
 export const PHI_8_STD_DEVS = 5.226;
 
 /**
@@ -62,19 +67,19 @@ export const PHI_8_STD_DEVS = 5.226;
  *
  * - Steady sender, no loss: mean 500, std floored to 200 → phi 8 at 500 + 4500 + 5.226 × 200
  *   ≈ 6045 ms of silence.
- * - 10 % loss: intervals are 500 × Geometric(0.9): mean 500 / 0.9 ≈ 556, std 500 × √0.1 / 0.9 ≈ 176,
- *   floored to 200 → phi 8 at ≈ 6101 ms.
- * - Detection: a crashed node's monitors cross phi 8 at most ≈ 6.1 s after its last heartbeat and see
- *   it at their next tick (≤ 0.5 s later), so the votes exist ≤ 6.6 s after the crash; gossip spreads
- *   them in about a second: every survivor convicts within ≈ 7.6 s < 8 s.
- * - No false conviction: a 4 s pause, plus up to one tick of phase (0.5 s), plus two lost heartbeats
- *   (1 s) is 5.5 s of silence: y = (5500 − 5000) / 200 = 2.5, phi ≈ 2.2. Even three lost heartbeats
- *   (6.0 s, y = 5, phi ≈ 7.3) stay below 8 on the most regular window; it takes four in a row at
- *   10 % loss (p = 10⁻⁴ per monitor and pause, and two monitors must agree) to convict.
+ * - 10 % loss: intervals are 500 × Geometric(0.9): mean 500 / 0.9 ≈ 556, std 500 × √0.1 / 0.9 ≈
+ *   176, floored to 200 → phi 8 at ≈ 6101 ms.
+ * - Detection: a crashed node's monitors cross phi 8 at most ≈ 6.1 s after its last heartbeat and
+ *   see it at their next tick (≤ 0.5 s later), so the votes exist ≤ 6.6 s after the crash; gossip
+ *   spreads them in about a second: every survivor convicts within ≈ 7.6 s < 8 s.
+ * - No false conviction: a 4 s pause, plus up to one tick of phase (0.5 s), plus two lost
+ *   heartbeats (1 s) is 5.5 s of silence: y = (5500 − 5000) / 200 = 2.5, phi ≈ 2.2. Even three lost
+ *   heartbeats (6.0 s, y = 5, phi ≈ 7.3) stay below 8 on the most regular window; it takes four in
+ *   a row at 10 % loss (p = 10⁻⁴ per monitor and pause, and two monitors must agree) to convict.
  * - The window holds 200 intervals (100 s at 500 ms): enough for a stable mean and deviation, a
  *   fifth of Akka's 1000, and it still forgets a changed network within two minutes.
- * - Intervals over 2.5 s (five heartbeats) are pauses, not jitter: at 10 % loss, four losses in a row
- *   (p = 10⁻⁴) are the only ordinary gaps that long.
+ * - Intervals over 2.5 s (five heartbeats) are pauses, not jitter: at 10 % loss, four losses in a
+ *   row (p = 10⁻⁴) are the only ordinary gaps that long.
  */
 export const PHI_ACCRUAL_DEFAULTS: Readonly<Required<PhiAccrualOptions>> = Object.freeze({
   windowSizeMax: 200,
@@ -90,12 +95,16 @@ const LOGISTIC_CUBIC = 0.070566;
 
 /**
  * phi = -log10(1 - F(elapsed)) for F the normal CDF of (mean, stdDev), by Akka's logistic
- * approximation. 0 for no silence, finite (at most PHI_MAX) for every silence, non-decreasing in it.
+ * approximation. 0 for no silence, finite (at most PHI_MAX) for every silence, non-decreasing in
+ * it.
  */
 export function phiOf(elapsedMs: number, meanMs: number, stdDevMs: number): number {
   assert(!Number.isNaN(elapsedMs), "phiOf: elapsed is NaN");
   assert(Number.isFinite(meanMs), () => `phiOf: mean must be finite, got ${meanMs}`);
-  assert(Number.isFinite(stdDevMs) && stdDevMs > 0, () => `phiOf: std dev must be positive, got ${stdDevMs}`);
+  assert(
+    Number.isFinite(stdDevMs) && stdDevMs > 0,
+    () => `phiOf: std dev must be positive, got ${stdDevMs}`,
+  );
   if (elapsedMs <= 0) return 0;
   const y = (elapsedMs - meanMs) / stdDevMs;
   const x = y * (LOGISTIC_LINEAR + LOGISTIC_CUBIC * y * y);
@@ -106,7 +115,9 @@ export function phiOf(elapsedMs: number, meanMs: number, stdDevMs: number): numb
   return phi < PHI_MAX ? phi : PHI_MAX;
 }
 
-/** Checks a set of phi-accrual options; a bad knob is a configuration bug, caught at construction. */
+/**
+ * Checks a set of phi-accrual options; a bad knob is a configuration bug, caught at construction.
+ */
 export function assertPhiAccrualOptions(options: PhiAccrualOptions): void {
   assert(
     Number.isSafeInteger(options.windowSizeMax) && options.windowSizeMax >= 1,
@@ -142,7 +153,9 @@ export class ArrivalWindow {
   private sumMs = 0;
   private sumOfSquaresMs2 = 0;
   private lastArrival: number;
-  /** The next arrival closes an interval that did not start with an arrival (a restarted silence). */
+  /**
+   * The next arrival closes an interval that did not start with an arrival (a restarted silence).
+   */
   private skipNextInterval = false;
   private ignoredIntervals = 0;
 
@@ -176,7 +189,10 @@ export class ArrivalWindow {
     return this.sumMs / this.count;
   }
 
-  /** Population standard deviation of the window, before the floor; a quarter of the estimate while empty. */
+  /**
+   * Population standard deviation of the window, before the floor; a quarter of the estimate while
+   * empty.
+   */
   get stdDevMs(): number {
     if (this.count === 0) return this.options.firstIntervalEstimateMs / 4;
     const mean = this.sumMs / this.count;
@@ -190,10 +206,15 @@ export class ArrivalWindow {
     return Math.max(this.stdDevMs, this.options.minStdDevMs);
   }
 
-  /** A heartbeat arrived at `nowMs`: record the interval since the last one (if it is a real one). */
+  /**
+   * A heartbeat arrived at `nowMs`: record the interval since the last one (if it is a real one).
+   */
   record(nowMs: number): void {
     assert(Number.isFinite(nowMs), "record: nowMs must be finite");
-    assert(nowMs >= this.lastArrival, () => `record: time went back from ${this.lastArrival} to ${nowMs}`);
+    assert(
+      nowMs >= this.lastArrival,
+      () => `record: time went back from ${this.lastArrival} to ${nowMs}`,
+    );
     const intervalMs = nowMs - this.lastArrival;
     this.lastArrival = nowMs;
     if (this.skipNextInterval) {
@@ -208,8 +229,8 @@ export class ArrivalWindow {
   }
 
   /**
-   * Start the silence over at `nowMs` without recording an interval: the monitor itself was stalled,
-   * or fresh evidence of life came another way. The next arrival closes no interval.
+   * Start the silence over at `nowMs` without recording an interval: the monitor itself was
+   * stalled, or fresh evidence of life came another way. The next arrival closes no interval.
    */
   restartSilence(nowMs: number): void {
     assert(Number.isFinite(nowMs), "restartSilence: nowMs must be finite");

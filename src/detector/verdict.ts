@@ -1,17 +1,18 @@
 // detector/verdict.ts — the rule every node applies to the gossiped votes.
 //
 // Theory of operation. Monitors (monitors.ts) publish their convictions (failure-detector.ts) in
-// gossip; every node applies this same pure rule to the same votes, so once gossip has converged all
-// nodes agree on who is down without another round of messages (Rapid's "every node runs the same
-// decision on the same alerts", without its consensus step).
+// gossip; every node applies this same pure rule to the same votes, so once gossip has converged
+// all nodes agree on who is down without another round of messages (Rapid's "every node runs the
+// same decision on the same alerts", without its consensus step).
 //
 // - A vote counts only against the subject's current generation and an incarnation at least the
 //   current one: a restart (new generation) or a refutation (higher incarnation) voids older votes,
 //   as SWIM's incarnation numbers do (Das, Gupta, Motivala, DSN 2002).
-// - A subject is convicted when at least `votesRequired` of its monitors vote, so one monitor with a
-//   bad link, or one stalled monitor, convicts nobody. Monitors that stand accused themselves cannot be
-//   expected to vote, so the requirement shrinks to the number of unaccused monitors, never below one:
-//   a 3-node cluster with two nodes down still convicts both from the one survivor's votes.
+// - A subject is convicted when at least `votesRequired` of its monitors vote, so one monitor with
+//   a bad link, or one stalled monitor, convicts nobody. Monitors that stand accused themselves
+//   cannot be expected to vote, so the requirement shrinks to the number of unaccused monitors,
+//   never below one: a 3-node cluster with two nodes down still convicts both from the one
+//   survivor's votes.
 // - A live member that sees valid votes against itself publishes a higher incarnation (SWIM's
 //   refutation); its monitors also acquit it on its next heartbeat.
 //
@@ -36,7 +37,11 @@ export interface VerdictInput {
 
 /** A vote against `subject`'s current generation and incarnation (or a later incarnation). */
 export function isValidVoteAgainst(subject: SubjectRef, vote: Vote): boolean {
-  return vote.subject === subject.id && vote.generation === subject.generation && vote.incarnation >= subject.incarnation;
+  return (
+    vote.subject === subject.id &&
+    vote.generation === subject.generation &&
+    vote.incarnation >= subject.incarnation
+  );
 }
 
 /** Votes counted, and votes needed, for `input.subject`; see the theory of operation. */

@@ -1,16 +1,17 @@
 // gossip/digest.ts — digests of endpoint states and the order-independent summary of a whole view.
 //
-// Theory of operation. A digest is Cassandra's GossipDigest, (id, generation, maxVersion): enough to
-// tell which of two nodes holds the newer state of a member without sending the state. Comparing two
-// nodes member by member costs a message proportional to the membership, so a round first compares one
-// summary of the whole view: the sum, in two independent 32-bit lanes (64 bits in all), of a hash of
-// every member's digest. A sum does not depend on the order members were learned in, and it can be
-// kept incrementally: when a member's digest changes, subtract its old hash and add the new one. The
-// gossiper does exactly that on every change, so a round never walks the membership to learn whether
-// two nodes agree (the simulator runs thousands of nodes in one process). Equal summaries mean equal
-// digests except with probability about 2^-64 per comparison; a false "equal" only delays a repair to
-// the next round with another peer. The hashes are murmur3's finalizer over UTF-16 code units: fast,
-// well mixed, identical on every node; they need not resist an adversary (peers are authenticated).
+// Theory of operation. A digest is Cassandra's GossipDigest, (id, generation, maxVersion): enough
+// to tell which of two nodes holds the newer state of a member without sending the state. Comparing
+// two nodes member by member costs a message proportional to the membership, so a round first
+// compares one summary of the whole view: the sum, in two independent 32-bit lanes (64 bits in
+// all), of a hash of every member's digest. A sum does not depend on the order members were learned
+// in, and it can be kept incrementally: when a member's digest changes, subtract its old hash and
+// add the new one. The gossiper does exactly that on every change, so a round never walks the
+// membership to learn whether two nodes agree (the simulator runs thousands of nodes in one
+// process). Equal summaries mean equal digests except with probability about 2^-64 per comparison;
+// a false "equal" only delays a repair to the next round with another peer. The hashes are
+// murmur3's finalizer over UTF-16 code units: fast, well mixed, identical on every node; they need
+// not resist an adversary (peers are authenticated).
 
 import { fmix32 } from "../core/hash.js";
 import type { NodeId } from "../core/ids.js";
@@ -44,11 +45,14 @@ function absorb(hash: number, word: number): number {
 
 function hashText(text: string, seed: number): number {
   let h = seed;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x5bd1e995) ^ (h >>> 15);
+  for (let i = 0; i < text.length; i++)
+    h = Math.imul(h ^ text.charCodeAt(i), 0x5bd1e995) ^ (h >>> 15);
   return fmix32(h ^ text.length);
 }
 
-/** Safe integers up to 2^53 as two 32-bit words (generations are epoch milliseconds, above 2^32). */
+/**
+ * Safe integers up to 2^53 as two 32-bit words (generations are epoch milliseconds, above 2^32).
+ */
 function absorbInteger(hash: number, value: number): number {
   return absorb(absorb(hash, value % TWO_POW_32), Math.floor(value / TWO_POW_32));
 }
@@ -85,21 +89,30 @@ export class Summary {
   }
 }
 
-/** The summary of a set of digests computed from scratch; the gossiper's incremental one must equal it. */
+/**
+ * The summary of a set of digests computed from scratch; the gossiper's incremental one must equal
+ * it.
+ */
 export function summarize(digests: Iterable<DigestOf>): string {
   const summary = new Summary();
-  for (const digest of digests) summary.add(hashDigest(hashId(digest.id), digest.generation, digest.maxVersion));
+  for (const digest of digests)
+    summary.add(hashDigest(hashId(digest.id), digest.generation, digest.maxVersion));
   return summary.toString();
 }
 
 /**
- * What a node holding `local` should do about a peer's digest `remote` of the same member (Cassandra's
- * examineGossiper): "send" when it holds newer state, "request" when the peer does, "none" when equal.
- * A newer generation wins whatever the versions; an unknown member (local undefined) is requested.
+ * What a node holding `local` should do about a peer's digest `remote` of the same member
+ * (Cassandra's examineGossiper): "send" when it holds newer state, "request" when the peer does,
+ * "none" when equal. A newer generation wins whatever the versions; an unknown member (local
+ * undefined) is requested.
  */
-export function compareDigest(local: DigestOf | undefined, remote: DigestOf): "send" | "request" | "none" {
+export function compareDigest(
+  local: DigestOf | undefined,
+  remote: DigestOf,
+): "send" | "request" | "none" {
   if (local === undefined) return "request";
-  if (local.generation !== remote.generation) return local.generation > remote.generation ? "send" : "request";
+  if (local.generation !== remote.generation)
+    return local.generation > remote.generation ? "send" : "request";
   if (local.maxVersion === remote.maxVersion) return "none";
   return local.maxVersion > remote.maxVersion ? "send" : "request";
 }

@@ -1,20 +1,22 @@
 // gossip/endpoint-state.ts — one member's endpoint state, how deltas merge into it, and how a delta
 // is cut from it.
 //
-// Theory of operation. As in Cassandra's EndpointState, a member is known by its generation (its start
-// time: a restart has a larger one) and a set of application states, key → (value, version). Versions
-// come from the member's own counter, which increases with every local change (Cassandra's
-// VersionGenerator), so within one generation every version names exactly one change, and a state with
-// a higher version is newer. Only the member itself writes its states; everyone else copies them.
+// Theory of operation. As in Cassandra's EndpointState, a member is known by its generation (its
+// start time: a restart has a larger one) and a set of application states, key → (value, version).
+// Versions come from the member's own counter, which increases with every local change (Cassandra's
+// VersionGenerator), so within one generation every version names exactly one change, and a state
+// with a higher version is newer. Only the member itself writes its states; everyone else copies
+// them.
 //
-// `maxVersion` here is the version through which this node holds the member's state completely: every
-// state the member had with a version at or below it is here (or was superseded by a newer one that
-// is). It is what digests carry. A delta entry claims a range (fromVersion, throughVersion] it holds
-// completely; merging applies every state that is newer than ours, but advances maxVersion only when
-// the claim starts at or below it. That is what lets rumors (which carry one changed state, not the
-// whole history) coexist with digests: a rumored state is applied at once, and the gap below it is
-// still visible in our digest, so the next exchange fills it. Cutting a delta sends states in version
-// order, so a delta truncated by the byte budget is still a valid claim for its prefix.
+// `maxVersion` here is the version through which this node holds the member's state completely:
+// every state the member had with a version at or below it is here (or was superseded by a newer
+// one that is). It is what digests carry. A delta entry claims a range (fromVersion,
+// throughVersion] it holds completely; merging applies every state that is newer than ours, but
+// advances maxVersion only when the claim starts at or below it. That is what lets rumors (which
+// carry one changed state, not the whole history) coexist with digests: a rumored state is applied
+// at once, and the gap below it is still visible in our digest, so the next exchange fills it.
+// Cutting a delta sends states in version order, so a delta truncated by the byte budget is still a
+// valid claim for its prefix.
 
 import type { Address, NodeId } from "../core/ids.js";
 import { assert } from "../core/assert.js";
@@ -44,7 +46,8 @@ export interface EndpointState {
 /**
  * One application state as stored and as sent: the same frozen-by-convention object moves from a
  * delta into the store and from the store into the next delta, so a simulator that passes messages
- * by reference keeps one copy of each state for all its nodes, not one per node (N² at 4,000 nodes).
+ * by reference keeps one copy of each state for all its nodes, not one per node (N² at 4,000
+ * nodes).
  */
 export type StoredState = Readonly<AppStateEntry>;
 
@@ -67,7 +70,9 @@ class AppStatesView implements ReadonlyMap<string, AppState> {
     return this.get(key) !== undefined;
   }
 
-  forEach(callback: (value: AppState, key: string, map: ReadonlyMap<string, AppState>) => void): void {
+  forEach(
+    callback: (value: AppState, key: string, map: ReadonlyMap<string, AppState>) => void,
+  ): void {
     for (const state of this.states) callback(state, state.key, this);
   }
 
@@ -106,7 +111,12 @@ export class EndpointRecord implements EndpointState {
   private hashA: number;
   private hashB: number;
 
-  constructor(options: { id: NodeId; address: Address; generation: number; idHash?: IdHash | undefined }) {
+  constructor(options: {
+    id: NodeId;
+    address: Address;
+    generation: number;
+    idHash?: IdHash | undefined;
+  }) {
     assert(options.generation > 0, "a generation is positive (0 means unknown in requests)");
     this.id = options.id;
     this.address = options.address;
@@ -133,8 +143,8 @@ export class EndpointRecord implements EndpointState {
   }
 
   /**
-   * Recomputes the digest hash after maxVersion moved; returns the old and new hashes for the caller
-   * to swap in the summary, or null when nothing moved.
+   * Recomputes the digest hash after maxVersion moved; returns the old and new hashes for the
+   * caller to swap in the summary, or null when nothing moved.
    */
   rehash(): { readonly before: DigestHash; readonly after: DigestHash } | null {
     const after = hashDigest(this.idHash, this.generation, this.maxVersion);
@@ -160,8 +170,12 @@ export class EndpointRecord implements EndpointState {
   /** Stores a state, replacing the one with the same key. */
   put(state: StoredState): void {
     const index = this.states.findIndex((held) => held.key === state.key);
-    // concat and map allocate exactly; spread and push reserve slack (V8), which N² records would pay for.
-    this.states = index >= 0 ? this.states.map((held, i) => (i === index ? state : held)) : this.states.concat([state]);
+    // concat and map allocate exactly; spread and push reserve slack (V8), which N² records would
+    // pay for.
+    this.states =
+      index >= 0
+        ? this.states.map((held, i) => (i === index ? state : held))
+        : this.states.concat([state]);
   }
 
   /** Whether any state is newer than `version` (maxVersion may lag behind rumored states). */
@@ -172,14 +186,17 @@ export class EndpointRecord implements EndpointState {
 
   /** States with a version above `version`, oldest first. */
   statesAbove(version: number): StoredState[] {
-    return this.states.filter((state) => state.version > version).sort((x, y) => x.version - y.version);
+    return this.states
+      .filter((state) => state.version > version)
+      .sort((x, y) => x.version - y.version);
   }
 
   /** The oldest state at or above `version`, if any. */
   oldestStateFrom(version: number): StoredState | undefined {
     let oldest: StoredState | undefined;
     for (const state of this.states) {
-      if (state.version >= version && (oldest === undefined || state.version < oldest.version)) oldest = state;
+      if (state.version >= version && (oldest === undefined || state.version < oldest.version))
+        oldest = state;
     }
     return oldest;
   }
@@ -194,8 +211,8 @@ export interface CutDelta {
 
 /**
  * Cuts the delta (fromVersion, throughVersion] of a record within `bytesAvailable` (estimated): all
- * states above fromVersion, oldest first, as many as fit; a truncated delta claims only up to its last
- * state. Returns null when not even the entry and its first state fit.
+ * states above fromVersion, oldest first, as many as fit; a truncated delta claims only up to its
+ * last state. Returns null when not even the entry and its first state fit.
  */
 export function cutDelta(
   record: EndpointRecord,
@@ -218,7 +235,10 @@ export function cutDelta(
   }
   const last = states[states.length - 1];
   if (truncated && last === undefined) return null;
-  const throughVersion = truncated && last !== undefined ? Math.min(claim.throughVersion, last.version) : claim.throughVersion;
+  const throughVersion =
+    truncated && last !== undefined
+      ? Math.min(claim.throughVersion, last.version)
+      : claim.throughVersion;
   return {
     delta: {
       id: record.id,
@@ -248,13 +268,20 @@ export interface MergeResult {
 }
 
 /**
- * Merges a delta entry of the record's own generation: each state newer than ours wins, older ones are
- * ignored; maxVersion advances to the claim's end when the claim starts within what we hold. A new key
- * beyond the per-member bound is refused, and then the claim is not trusted either (we would otherwise
- * claim to hold a state we dropped).
+ * Merges a delta entry of the record's own generation: each state newer than ours wins, older ones
+ * are ignored; maxVersion advances to the claim's end when the claim starts within what we hold. A
+ * new key beyond the per-member bound is refused, and then the claim is not trusted either (we
+ * would otherwise claim to hold a state we dropped).
  */
-export function mergeDelta(record: EndpointRecord, delta: Delta, options: MergeOptions): MergeResult {
-  assert(delta.id === record.id && delta.generation === record.generation, "merge within one member and generation");
+export function mergeDelta(
+  record: EndpointRecord,
+  delta: Delta,
+  options: MergeOptions,
+): MergeResult {
+  assert(
+    delta.id === record.id && delta.generation === record.generation,
+    "merge within one member and generation",
+  );
   let changed = false;
   let urgentVersionMin: number | null = null;
   let refused = 0;
@@ -268,10 +295,15 @@ export function mergeDelta(record: EndpointRecord, delta: Delta, options: MergeO
     record.put(state);
     changed = true;
     if (options.urgentKeys.has(state.key)) {
-      urgentVersionMin = urgentVersionMin === null ? state.version : Math.min(urgentVersionMin, state.version);
+      urgentVersionMin =
+        urgentVersionMin === null ? state.version : Math.min(urgentVersionMin, state.version);
     }
   }
-  if (refused === 0 && delta.fromVersion <= record.maxVersion && delta.throughVersion > record.maxVersion) {
+  if (
+    refused === 0 &&
+    delta.fromVersion <= record.maxVersion &&
+    delta.throughVersion > record.maxVersion
+  ) {
     record.maxVersion = delta.throughVersion;
   }
   return { changed, urgentVersionMin, refused };

@@ -1,8 +1,9 @@
-// gossip/endpoint-table.ts — the members one gossiper knows: each member's endpoint record, their ids
-// in the order every node shares, which seed address belongs to which member, and the 64-bit summary.
+// gossip/endpoint-table.ts — the members one gossiper knows: each member's endpoint record, their
+// ids in the order every node shares, which seed address belongs to which member, and the 64-bit
+// summary.
 //
-// The summary (digest.ts) must equal the sum of every held record's digest hash at all times, since a
-// peer stays silent when summaries agree: a record added, replaced, removed or whose digest moved
+// The summary (digest.ts) must equal the sum of every held record's digest hash at all times, since
+// a peer stays silent when summaries agree: a record added, replaced, removed or whose digest moved
 // updates it here, in the same call, and nowhere else. Ids are sorted lazily: a delta can add
 // thousands of members at once, and only digest windows and rounds need the order.
 
@@ -16,7 +17,10 @@ export class EndpointTable {
   /** Every known id, this node's included; sorted lazily (a delta can add thousands at once). */
   private readonly idList: NodeId[] = [];
   private idsSorted = true;
-  /** Seed address → the id of the member there, once known (only seeds: a map of every address would cost N² in a simulator). */
+  /**
+   * Seed address → the id of the member there, once known (only seeds: a map of every address would
+   * cost N² in a simulator).
+   */
   private readonly seedIds = new Map<Address, NodeId>();
   private readonly seedSet: ReadonlySet<Address>;
   private readonly summaryHash = new Summary();
@@ -75,7 +79,10 @@ export class EndpointTable {
   }
 
   replace(old: EndpointRecord, next: EndpointRecord): void {
-    assert(old.id === next.id && next.generation > old.generation, "a restart replaces with a newer generation");
+    assert(
+      old.id === next.id && next.generation > old.generation,
+      "a restart replaces with a newer generation",
+    );
     this.summaryHash.remove(old.hash);
     if (this.seedIds.get(old.address) === old.id) this.seedIds.delete(old.address);
     this.records.set(next.id, next);
@@ -96,7 +103,9 @@ export class EndpointTable {
     return true;
   }
 
-  /** Keeps the summary equal to the sum over current digests after a record's digest may have moved. */
+  /**
+   * Keeps the summary equal to the sum over current digests after a record's digest may have moved.
+   */
   rehash(record: EndpointRecord): void {
     const moved = record.rehash();
     if (moved === null) return;

@@ -2,23 +2,30 @@
 // (messages.ts), as seen from one node: which digests to offer, what to send and request in return,
 // and how a message's deltas are cut to its budget.
 //
-// A peer whose summary differs from the syn's answers with its digests; the initiator answers with the
-// deltas the peer lacks and requests for what it lacks (ackFor, Cassandra's examineGossiper); the peer
-// answers the requests (answerRequests). Both sides then hold the union. The sender of a digest list is
-// the authority on its own state, so it is never sent its own state back.
+// A peer whose summary differs from the syn's answers with its digests; the initiator answers with
+// the deltas the peer lacks and requests for what it lacks (ackFor, Cassandra's examineGossiper);
+// the peer answers the requests (answerRequests). Both sides then hold the union. The sender of a
+// digest list is the authority on its own state, so it is never sent its own state back.
 //
-// Bounds: a membership larger than the digest window is offered as a rotating window of ids, plus the
-// requester's own digest so a node can always introduce itself; a member the sender did not list
-// although its window covered it is one the sender does not know, and is sent whole. A delta is cut to
-// the estimated bytes and entries per message; a truncated delta is a valid prefix, and the next
-// message goes on from where this one stopped, rotating over members by id so none is starved.
+// Bounds: a membership larger than the digest window is offered as a rotating window of ids, plus
+// the requester's own digest so a node can always introduce itself; a member the sender did not
+// list although its window covered it is one the sender does not know, and is sent whole. A delta
+// is cut to the estimated bytes and entries per message; a truncated delta is a valid prefix, and
+// the next message goes on from where this one stopped, rotating over members by id so none is
+// starved.
 
 import { assert } from "../core/assert.js";
 import type { Address, NodeId } from "../core/ids.js";
 import { compareDigest, inCyclicRange } from "./digest.js";
 import { cutDelta, type EndpointRecord } from "./endpoint-state.js";
 import type { EndpointTable } from "./endpoint-table.js";
-import { GOSSIP_LIMITS, type Delta, type DigestRequest, type GossipAck, type GossipDigests } from "./messages.js";
+import {
+  GOSSIP_LIMITS,
+  type Delta,
+  type DigestRequest,
+  type GossipAck,
+  type GossipDigests,
+} from "./messages.js";
 
 export interface ExchangeOptions {
   readonly self: NodeId;
@@ -75,7 +82,10 @@ export class Exchange {
     };
   }
 
-  /** Cassandra's examineGossiper: what the digests' sender lacks (deltas) and what we lack (requests). */
+  /**
+   * Cassandra's examineGossiper: what the digests' sender lacks (deltas) and what we lack
+   * (requests).
+   */
   ackFor(message: GossipDigests): GossipAck {
     const { self } = this.options;
     const candidates: DeltaCandidate[] = [];
@@ -87,13 +97,16 @@ export class Exchange {
       const local = this.table.get(digest.id);
       switch (compareDigest(local, digest)) {
         case "request":
-          if (local === undefined && this.table.size + requests.length >= this.options.membersMax) break;
+          if (local === undefined && this.table.size + requests.length >= this.options.membersMax)
+            break;
           requests.push(local?.digest() ?? { id: digest.id, generation: 0, maxVersion: 0 });
           break;
         case "send":
           // The sender is the authority on its own state; anything else it lacks, it gets.
           if (local !== undefined && digest.id !== message.from) {
-            candidates.push(candidate(local, local.generation === digest.generation ? digest.maxVersion : 0));
+            candidates.push(
+              candidate(local, local.generation === digest.generation ? digest.maxVersion : 0),
+            );
           }
           break;
         case "none":
@@ -124,7 +137,8 @@ export class Exchange {
     if (first === undefined || last === undefined) return found;
     for (const id of this.table.ids()) {
       if (id === this.options.self || id === message.from || listed.has(id)) continue;
-      if (message.complete || inCyclicRange(id, first, last)) found.push(candidate(this.table.recordOf(id), 0));
+      if (message.complete || inCyclicRange(id, first, last))
+        found.push(candidate(this.table.recordOf(id), 0));
     }
     return found;
   }
@@ -138,7 +152,10 @@ export class Exchange {
       if (record === undefined) continue;
       if (record.generation > request.generation) {
         candidates.push(candidate(record, 0));
-      } else if (record.generation === request.generation && record.hasStatesAbove(request.maxVersion)) {
+      } else if (
+        record.generation === request.generation &&
+        record.hasStatesAbove(request.maxVersion)
+      ) {
         candidates.push(candidate(record, request.maxVersion));
       }
     }

@@ -33,7 +33,10 @@ export interface GossiperOptions {
   readonly digestsPerMessageMax?: number;
   /** At most GOSSIP_LIMITS.deltasPerMessageMax. */
   readonly deltasPerMessageMax?: number;
-  /** At most GOSSIP_LIMITS.deltaBytesPerMessageMax; one state is always sent even if it alone exceeds this. */
+  /**
+   * At most GOSSIP_LIMITS.deltaBytesPerMessageMax; one state is always sent even if it alone
+   * exceeds this.
+   */
   readonly deltaBytesPerMessageMax?: number;
   /** At most GOSSIP_LIMITS.appStatesPerEndpointMax. */
   readonly appStatesPerEndpointMax?: number;
@@ -62,7 +65,10 @@ export interface GossiperStats {
   readonly rumorsSent: number;
   /** Rumors not queued because rumorsPendingMax members already had one waiting. */
   readonly rumorsDropped: number;
-  /** Delta entries ignored: about this node, an older generation, or a partial state of a member not held. */
+  /**
+   * Delta entries ignored: about this node, an older generation, or a partial state of a member not
+   * held.
+   */
   readonly deltasIgnored: number;
   /** States refused because their member already had appStatesPerEndpointMax keys. */
   readonly statesRefused: number;
@@ -79,14 +85,30 @@ export function resolveLimits(options: GossiperOptions): GossiperLimits {
     rumorsPendingMax: options.rumorsPendingMax ?? GOSSIPER_DEFAULTS.rumorsPendingMax,
     digestsPerMessageMax: options.digestsPerMessageMax ?? GOSSIPER_DEFAULTS.digestsPerMessageMax,
     deltasPerMessageMax: options.deltasPerMessageMax ?? GOSSIPER_DEFAULTS.deltasPerMessageMax,
-    deltaBytesPerMessageMax: options.deltaBytesPerMessageMax ?? GOSSIPER_DEFAULTS.deltaBytesPerMessageMax,
-    appStatesPerEndpointMax: options.appStatesPerEndpointMax ?? GOSSIPER_DEFAULTS.appStatesPerEndpointMax,
+    deltaBytesPerMessageMax:
+      options.deltaBytesPerMessageMax ?? GOSSIPER_DEFAULTS.deltaBytesPerMessageMax,
+    appStatesPerEndpointMax:
+      options.appStatesPerEndpointMax ?? GOSSIPER_DEFAULTS.appStatesPerEndpointMax,
   };
   assert(l.membersMax >= 1, "membersMax counts this node");
   assert(l.rumorsPendingMax >= 1, "rumorsPendingMax is positive");
-  assert(l.digestsPerMessageMax >= 1 && l.digestsPerMessageMax <= GOSSIP_LIMITS.digestsPerMessageMax, "digestsPerMessageMax within the wire bound");
-  assert(l.deltasPerMessageMax >= 1 && l.deltasPerMessageMax <= GOSSIP_LIMITS.deltasPerMessageMax, "deltasPerMessageMax within the wire bound");
-  assert(l.deltaBytesPerMessageMax >= 1 && l.deltaBytesPerMessageMax <= GOSSIP_LIMITS.deltaBytesPerMessageMax, "deltaBytesPerMessageMax within the wire bound");
-  assert(l.appStatesPerEndpointMax >= 1 && l.appStatesPerEndpointMax <= GOSSIP_LIMITS.appStatesPerEndpointMax, "appStatesPerEndpointMax within the wire bound");
+  assert(
+    l.digestsPerMessageMax >= 1 && l.digestsPerMessageMax <= GOSSIP_LIMITS.digestsPerMessageMax,
+    "digestsPerMessageMax within the wire bound",
+  );
+  assert(
+    l.deltasPerMessageMax >= 1 && l.deltasPerMessageMax <= GOSSIP_LIMITS.deltasPerMessageMax,
+    "deltasPerMessageMax within the wire bound",
+  );
+  assert(
+    l.deltaBytesPerMessageMax >= 1 &&
+      l.deltaBytesPerMessageMax <= GOSSIP_LIMITS.deltaBytesPerMessageMax,
+    "deltaBytesPerMessageMax within the wire bound",
+  );
+  assert(
+    l.appStatesPerEndpointMax >= 1 &&
+      l.appStatesPerEndpointMax <= GOSSIP_LIMITS.appStatesPerEndpointMax,
+    "appStatesPerEndpointMax within the wire bound",
+  );
   return l;
 }

@@ -4,30 +4,36 @@
 //
 //   initiator                         peer
 //   gossip-syn      {summary}    →                  equal summaries: nothing more is sent
-//                                ←  gossip-digests  {digests (a window of the peer's members), requester}
-//   gossip-ack      {deltas, requests} →            (Cassandra's ACK: what the peer lacks, what we lack)
+//                                ← gossip-digests {digests (a window of the peer's members),
+//                                requester}
+//   gossip-ack {deltas, requests} → (Cassandra's ACK: what the peer lacks, what we lack)
 //                                ←  gossip-ack2     {deltas answering the requests}
-//   gossip-rumor    {deltas}     →  (any time)      an urgent change, pushed to a few live peers once
+//   gossip-rumor {deltas} → (any time) an urgent change, pushed to a few live peers once
 //
-// The transport is one-way datagrams, so every message names its sender (`from`, `fromAddress`) and a
-// reply is just another message. Every shape is plain objects, arrays, strings, integers, booleans and
-// null, so it survives msgpack unchanged.
+// The transport is one-way datagrams, so every message names its sender (`from`, `fromAddress`) and
+// a reply is just another message. Every shape is plain objects, arrays, strings, integers,
+// booleans and null, so it survives msgpack unchanged.
 //
 // A delta entry carries a claim, (fromVersion, throughVersion]: it holds every state of the member
-// whose version lies in that range (states outside it may ride along, e.g. rumored ones). A receiver
-// whose knowledge reaches fromVersion may then advance to throughVersion; otherwise it applies the
-// states but does not advance, so a gap is never papered over (gossiper.ts explains why).
+// whose version lies in that range (states outside it may ride along, e.g. rumored ones). A
+// receiver whose knowledge reaches fromVersion may then advance to throughVersion; otherwise it
+// applies the states but does not advance, so a gap is never papered over (gossiper.ts explains
+// why).
 //
 // Every list and string is bounded below so that the largest legal message fits the peer body limit
-// (net/peer-protocol.ts, 4 MiB): a digests message is at most 4,097 digests × ~330 bytes ≈ 1.4 MB; an
-// ack is at most 4,096 requests (≈1.4 MB) plus deltas whose estimated size (string lengths) is at most
+// (net/peer-protocol.ts, 4 MiB): a digests message is at most 4,097 digests × ~330 bytes ≈ 1.4 MB;
+// an ack is at most 4,096 requests (≈1.4 MB) plus deltas whose estimated size (string lengths) is
+// at most
 // `deltaBytesPerMessageMax`, 512 Ki, i.e. ≤ 1.5 MiB of UTF-8 even if every character took 3 bytes.
 
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
 import { PEER_ADDRESS_LENGTH_MAX, PEER_NODE_ID_LENGTH_MAX } from "../core/limits.js";
 
-/** Bounds of every gossip message; what a sender emits always fits them, a receiver refuses the rest. */
+/**
+ * Bounds of every gossip message; what a sender emits always fits them, a receiver refuses the
+ * rest.
+ */
 export const GOSSIP_LIMITS = {
   /** Ids are short names; longer is malformed (core/limits.ts, shared with every peer message). */
   nodeIdLengthMax: PEER_NODE_ID_LENGTH_MAX,
@@ -35,7 +41,9 @@ export const GOSSIP_LIMITS = {
   addressLengthMax: PEER_ADDRESS_LENGTH_MAX,
   /** Application state keys are names (`status`, `tokens`, `votes`, ...). */
   keyLengthMax: 64,
-  /** An application state's value, in characters: 1,024 tokens (~20 KB) or 256 votes (~100 KB) fit. */
+  /**
+   * An application state's value, in characters: 1,024 tokens (~20 KB) or 256 votes (~100 KB) fit.
+   */
   valueLengthMax: 131_072,
   /** Application states one member may publish; more is refused (setLocal asserts, merge stops). */
   appStatesPerEndpointMax: 64,
@@ -43,13 +51,19 @@ export const GOSSIP_LIMITS = {
   digestsPerMessageMax: 4096,
   /** Delta entries (members) in one message. */
   deltasPerMessageMax: 4096,
-  /** Estimated delta size per message (estimateEntryBytes + estimateStateBytes); beyond it the delta is truncated and the next round continues. */
+  /**
+   * Estimated delta size per message (estimateEntryBytes + estimateStateBytes); beyond it the delta
+   * is truncated and the next round continues.
+   */
   deltaBytesPerMessageMax: 512 * 1024,
   /** A summary is 64 bits as 16 lowercase hex digits. */
   summaryLength: 16,
 } as const;
 
-/** Per-entry and per-state overhead beyond the strings (numbers, field names, framing): at least what msgpack spends. */
+/**
+ * Per-entry and per-state overhead beyond the strings (numbers, field names, framing): at least
+ * what msgpack spends.
+ */
 export const DELTA_ENTRY_OVERHEAD_BYTES = 96;
 export const APP_STATE_OVERHEAD_BYTES = 40;
 
@@ -141,12 +155,22 @@ const AckSchema = Type.Object(
 );
 
 const Ack2Schema = Type.Object(
-  { kind: Type.Literal("gossip-ack2"), from: NodeIdSchema, fromAddress: AddressSchema, deltas: Deltas },
+  {
+    kind: Type.Literal("gossip-ack2"),
+    from: NodeIdSchema,
+    fromAddress: AddressSchema,
+    deltas: Deltas,
+  },
   closed,
 );
 
 const RumorSchema = Type.Object(
-  { kind: Type.Literal("gossip-rumor"), from: NodeIdSchema, fromAddress: AddressSchema, deltas: Deltas },
+  {
+    kind: Type.Literal("gossip-rumor"),
+    from: NodeIdSchema,
+    fromAddress: AddressSchema,
+    deltas: Deltas,
+  },
   closed,
 );
 
@@ -188,9 +212,9 @@ function isKind(kind: unknown): kind is GossipMessageKind {
 }
 
 /**
- * Checks a decoded body before anything trusts it: shape, types, every bound, and the rules a schema
- * cannot say (no member twice in one list, no key twice in one delta, claims that make sense, the
- * delta size estimate). Throws GossipMessageError with a short reason.
+ * Checks a decoded body before anything trusts it: shape, types, every bound, and the rules a
+ * schema cannot say (no member twice in one list, no key twice in one delta, claims that make
+ * sense, the delta size estimate). Throws GossipMessageError with a short reason.
  */
 export function validateGossipMessage(value: unknown): GossipMessage {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
@@ -201,7 +225,9 @@ export function validateGossipMessage(value: unknown): GossipMessage {
   const check = checks[kind];
   if (!check.Check(value)) {
     const first = check.Errors(value).First();
-    throw new GossipMessageError(`bad ${kind}: ${first ? `${first.path || "/"} ${first.message}` : "malformed"}`);
+    throw new GossipMessageError(
+      `bad ${kind}: ${first ? `${first.path || "/"} ${first.message}` : "malformed"}`,
+    );
   }
   const message = value as GossipMessage;
   switch (message.kind) {
@@ -241,9 +267,12 @@ function checkDeltas(deltas: readonly Delta[]): void {
     const keys = new Set<string>();
     for (const state of delta.states) {
       if (state.version <= delta.fromVersion) {
-        throw new GossipMessageError(`delta of ${delta.id} holds a state at or below its fromVersion`);
+        throw new GossipMessageError(
+          `delta of ${delta.id} holds a state at or below its fromVersion`,
+        );
       }
-      if (keys.has(state.key)) throw new GossipMessageError(`delta of ${delta.id} names key ${state.key} twice`);
+      if (keys.has(state.key))
+        throw new GossipMessageError(`delta of ${delta.id} names key ${state.key} twice`);
       keys.add(state.key);
       bytes += estimateStateBytes(state.key, state.value);
     }

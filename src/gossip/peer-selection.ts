@@ -2,16 +2,17 @@
 //
 // Theory of operation. The rules are Cassandra's Gossiper.run():
 //   1. one live member, chosen uniformly;
-//   2. one unreachable member, with probability unreachable / (live + 1), so a member that comes back is
-//      noticed without flooding the dead when many are down;
+//   2. one unreachable member, with probability unreachable / (live + 1), so a member that comes
+//      back is noticed without flooding the dead when many are down;
 //   3. a seed, when the live member chosen was not a seed or fewer members are live than there are
-//      seeds (maybeGossipToSeed): always when none is live (how a node joins or heals a partition), and
-//      otherwise with probability seeds / (live + unreachable), so that in a 1,000-node cluster the
-//      seeds are not hit by every node every round.
+//      seeds (maybeGossipToSeed): always when none is live (how a node joins or heals a partition),
+//      and otherwise with probability seeds / (live + unreachable), so that in a 1,000-node cluster
+//      the seeds are not hit by every node every round.
 // Seeds are addresses: a seed whose id this node has not yet learned is still reachable by address.
 // A seed that is the live member already chosen is not chosen twice. Rumor targets are a few live
-// members chosen uniformly without replacement; they are drawn by rejection from the whole membership
-// so that a rumor costs O(fanout), not O(members), in the common case where most members are live.
+// members chosen uniformly without replacement; they are drawn by rejection from the whole
+// membership so that a rumor costs O(fanout), not O(members), in the common case where most members
+// are live.
 
 import type { Address, NodeId } from "../core/ids.js";
 import { pickOne, pickSome, randomInt, type Random } from "../core/random.js";
@@ -49,11 +50,14 @@ export function choosePeers(candidates: PeerCandidates, random: Random): PeerCho
 
   let seedChoice: SeedChoice | null = null;
   if (seeds.length > 0) {
-    const liveIsSeed = liveChoice !== null && seeds.some((seed) => candidates.seedId(seed) === liveChoice);
+    const liveIsSeed =
+      liveChoice !== null && seeds.some((seed) => candidates.seedId(seed) === liveChoice);
     if (!liveIsSeed || live.length < seeds.length) {
       const probability = live.length === 0 ? 1 : seeds.length / (live.length + unreachable.length);
       if (live.length === 0 || random.next() < probability) {
-        const others = liveIsSeed ? seeds.filter((seed) => candidates.seedId(seed) !== liveChoice) : seeds;
+        const others = liveIsSeed
+          ? seeds.filter((seed) => candidates.seedId(seed) !== liveChoice)
+          : seeds;
         const address = pickOne(random, others);
         if (address !== undefined) seedChoice = { address, id: candidates.seedId(address) ?? null };
       }

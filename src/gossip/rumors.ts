@@ -1,15 +1,17 @@
 // gossip/rumors.ts — urgent changes pushed at once as rumors, beside the periodic exchange.
 //
 // Urgent keys (status, votes, incarnation) are pushed infection-style (Demers et al., "Epidemic
-// algorithms for replicated database maintenance", 1987): when a node changes one, or learns a newer
-// value of one about a member it already knew, it pushes that member's delta to `rumorFanout` random
-// live members, once. Each (member, generation, version) is applied once, so it is forwarded once; a
-// rumor dies out when every node has it. The very first states of a node (set before its first round)
-// are its introduction and travel by exchange, not by rumor, so a cluster starting cold does not flood;
-// likewise a member first heard of is not re-rumored (gossiper.ts decides what to queue).
+// algorithms for replicated database maintenance", 1987): when a node changes one, or learns a
+// newer value of one about a member it already knew, it pushes that member's delta to `rumorFanout`
+// random live members, once. Each (member, generation, version) is applied once, so it is forwarded
+// once; a rumor dies out when every node has it. The very first states of a node (set before its
+// first round) are its introduction and travel by exchange, not by rumor, so a cluster starting
+// cold does not flood; likewise a member first heard of is not re-rumored (gossiper.ts decides what
+// to queue).
 //
-// Bound: members with a rumor waiting (rumorsPendingMax); beyond it a new rumor is dropped and counted.
-// Nothing is lost by dropping: the exchange still delivers what a dropped rumor would have.
+// Bound: members with a rumor waiting (rumorsPendingMax); beyond it a new rumor is dropped and
+// counted. Nothing is lost by dropping: the exchange still delivers what a dropped rumor would
+// have.
 
 import { assert } from "../core/assert.js";
 import type { NodeId } from "../core/ids.js";
@@ -46,7 +48,9 @@ export class RumorQueue {
     this.random = random;
   }
 
-  /** Queues a rumor of member `id` from `version` on; false when it was dropped at rumorsPendingMax. */
+  /**
+   * Queues a rumor of member `id` from `version` on; false when it was dropped at rumorsPendingMax.
+   */
   queue(id: NodeId, version: number): boolean {
     const pending = this.pending.get(id);
     if (pending !== undefined) {
@@ -65,8 +69,8 @@ export class RumorQueue {
   }
 
   /**
-   * Takes every pending rumor for `rumorFanout` random live members (not `exclude`, who told us). With
-   * no live member to tell, rumors wait and null is returned.
+   * Takes every pending rumor for `rumorFanout` random live members (not `exclude`, who told us).
+   * With no live member to tell, rumors wait and null is returned.
    */
   take(isLive: (id: NodeId) => boolean, exclude: NodeId | null): RumorPush | null {
     if (this.pending.size === 0 || this.options.rumorFanout === 0) return null;
@@ -89,8 +93,8 @@ export class RumorQueue {
 
   /**
    * The pending rumors as deltas, in batches within one message's budget. A rumor of member X from
-   * version u claims (u-1, maxVersion] when we hold X completely that far, else just its oldest state
-   * at or above u, which is a claim of its own.
+   * version u claims (u-1, maxVersion] when we hold X completely that far, else just its oldest
+   * state at or above u, which is a claim of its own.
    */
   private cutBatches(): Delta[][] {
     const { deltasPerMessageMax, deltaBytesPerMessageMax } = this.options;
@@ -108,7 +112,10 @@ export class RumorQueue {
         if (oldest === undefined) continue;
         claim = { fromVersion: oldest.version - 1, throughVersion: oldest.version };
       }
-      let cut = current.length < deltasPerMessageMax ? cutDelta(record, claim, deltaBytesPerMessageMax - bytes) : null;
+      let cut =
+        current.length < deltasPerMessageMax
+          ? cutDelta(record, claim, deltaBytesPerMessageMax - bytes)
+          : null;
       if (cut === null && current.length > 0) {
         batches.push(current);
         current = [];

@@ -1,7 +1,7 @@
 // net/auth.ts — the cluster secret on node-to-node routes (SPEC §1 `--cluster-secret`).
 //
-// The caller presents the secret in a header; the route compares SHA-256 digests of the presented and
-// the expected secret with crypto.timingSafeEqual, so neither the comparison time nor a length
+// The caller presents the secret in a header; the route compares SHA-256 digests of the presented
+// and the expected secret with crypto.timingSafeEqual, so neither the comparison time nor a length
 // mismatch tells an attacker how much of a guess was right. This is shared-secret admission, not
 // encryption: run the cluster on a private network or behind TLS.
 
@@ -14,7 +14,9 @@ function digest(secret: string): Buffer {
 }
 
 export interface SecretCheck {
-  /** True when `presented` (a header's value, possibly absent or repeated) is the cluster secret. */
+  /**
+   * True when `presented` (a header's value, possibly absent or repeated) is the cluster secret.
+   */
   accepts(presented: string | readonly string[] | undefined): boolean;
 }
 

@@ -1,11 +1,11 @@
-// Node-to-node bodies are msgpack (msgpackr). One Packr for the whole process: structured records off,
-// so every message decodes on its own without shared structure state between peers, and 64-bit
+// Node-to-node bodies are msgpack (msgpackr). One Packr for the whole process: structured records
+// off, so every message decodes on its own without shared structure state between peers, and 64-bit
 // integers decode as bigint so tokens survive the trip exactly.
 //
 // Heartbeats are the most frequent message by far (every member sends one to each of its monitors
-// every tick), so they travel as a five-element array instead of a map: the field names would be more
-// than half of every heartbeat's bytes. Decoding turns the array back into the object the schema
-// checks, so nothing above this file sees the difference.
+// every tick), so they travel as a five-element array instead of a map: the field names would be
+// more than half of every heartbeat's bytes. Decoding turns the array back into the object the
+// schema checks, so nothing above this file sees the difference.
 
 import { Packr } from "msgpackr";
 
@@ -24,12 +24,22 @@ interface HeartbeatShape {
 }
 
 function isHeartbeatShape(value: unknown): value is HeartbeatShape {
-  return typeof value === "object" && value !== null && (value as { kind?: unknown }).kind === "heartbeat";
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    (value as { kind?: unknown }).kind === "heartbeat"
+  );
 }
 
 export function encodePeerBody(value: unknown): Buffer {
   if (isHeartbeatShape(value) && Object.keys(value).length === 5) {
-    return packr.pack([HEARTBEAT_WIRE_TAG, value.from, value.generation, value.incarnation, value.sequence]);
+    return packr.pack([
+      HEARTBEAT_WIRE_TAG,
+      value.from,
+      value.generation,
+      value.incarnation,
+      value.sequence,
+    ]);
   }
   return packr.pack(value);
 }

@@ -1,14 +1,15 @@
-// net/fastify-errors.ts — a coded error as a fastify reply, and fastify's own refusals in our words.
+// net/fastify-errors.ts — a coded error as a fastify reply, and fastify's own refusals in our
+// words.
 //
-// Both HTTP surfaces answer failures the same way: the client API (api/errors.ts, whose handler also
-// does 404, 405 and the logging of bugs) and the node-to-node routes (net/route-guard.ts). This module
-// is the part they share; it lives in net/ because api/ may import net/ but net/ may not import api/
-// (ARCHITECTURE §1), and the table itself is core/errors.ts's.
+// Both HTTP surfaces answer failures the same way: the client API (api/errors.ts, whose handler
+// also does 404, 405 and the logging of bugs) and the node-to-node routes (net/route-guard.ts).
+// This module is the part they share; it lives in net/ because api/ may import net/ but net/ may
+// not import api/ (ARCHITECTURE §1), and the table itself is core/errors.ts's.
 //
 // fastify's own client errors (unparsable bodies, bad content types, schema validation) are the
 // caller's fault: 400 `bad_request`, in our words and without fastify's FST_ERR_* codes (those name
-// fastify's internals, not the request's mistake); an oversized body is 413 `value_too_large`, whose
-// message states the route's limit.
+// fastify's internals, not the request's mistake); an oversized body is 413 `value_too_large`,
+// whose message states the route's limit.
 
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { GrapevineError } from "../core/errors.js";
@@ -21,14 +22,22 @@ function isFastifyClientError(error: unknown): error is FastifyError {
     typeof status === "number" &&
     status >= 400 &&
     status < 500 &&
-    (typeof candidate.code === "string" || candidate.validation !== undefined || error instanceof SyntaxError)
+    (typeof candidate.code === "string" ||
+      candidate.validation !== undefined ||
+      error instanceof SyntaxError)
   );
 }
 
-/** fastify's code for a body over the route's bodyLimit (by Content-Length, or counted as it streams). */
+/**
+ * fastify's code for a body over the route's bodyLimit (by Content-Length, or counted as it
+ * streams).
+ */
 const FASTIFY_BODY_TOO_LARGE = "FST_ERR_CTP_BODY_TOO_LARGE";
 
-/** What the error handler knows of the request, for messages that name the limit or the type refused. */
+/**
+ * What the error handler knows of the request, for messages that name the limit or the type
+ * refused.
+ */
 export interface ErrorContext {
   /** The route's body limit in bytes. */
   readonly bodyLimit?: number;
@@ -38,7 +47,11 @@ export interface ErrorContext {
 /** 413 `value_too_large`, saying what the limit is when it is known. */
 export function valueTooLarge(bytesMax: number | undefined): GrapevineError {
   if (bytesMax === undefined) return new GrapevineError("value_too_large");
-  return new GrapevineError("value_too_large", `the body is larger than this node accepts: over ${bytesMax} bytes`, { bytesMax });
+  return new GrapevineError(
+    "value_too_large",
+    `the body is larger than this node accepts: over ${bytesMax} bytes`,
+    { bytesMax },
+  );
 }
 
 /** 400 `bad_request` for a body of a type the route does not take, naming the type (cut short). */
@@ -63,14 +76,21 @@ function fromFastifyClientError(error: FastifyError, context: ErrorContext): Gra
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
       return new GrapevineError("bad_request", "the body is empty, but its Content-Type says JSON");
     case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
-      return new GrapevineError("bad_request", "the body's length does not match its Content-Length");
+      return new GrapevineError(
+        "bad_request",
+        "the body's length does not match its Content-Length",
+      );
     case "FST_ERR_BAD_URL":
-      return new GrapevineError("bad_request", "the URL's percent-encoding is malformed or not UTF-8");
+      return new GrapevineError(
+        "bad_request",
+        "the URL's percent-encoding is malformed or not UTF-8",
+      );
     default:
       break;
   }
   // fastify's JSON parser hands on the parser's SyntaxError, with a 400 but no code.
-  if (error instanceof SyntaxError) return new GrapevineError("bad_request", "the body is not valid JSON");
+  if (error instanceof SyntaxError)
+    return new GrapevineError("bad_request", "the body is not valid JSON");
   // Schema validation and the rest: fastify's message says what was wrong; its code stays inside.
   return new GrapevineError("bad_request", error.message);
 }
@@ -79,7 +99,10 @@ function fromFastifyClientError(error: FastifyError, context: ErrorContext): Gra
  * The coded error anything thrown by a route or by fastify is answered with: a GrapevineError as it
  * is, fastify's refusals in our words; null for anything else, which is a bug (500 `internal`).
  */
-export function toGrapevineError(error: unknown, context: ErrorContext = {}): GrapevineError | null {
+export function toGrapevineError(
+  error: unknown,
+  context: ErrorContext = {},
+): GrapevineError | null {
   if (error instanceof GrapevineError) return error;
   if (isFastifyClientError(error)) return fromFastifyClientError(error, context);
   return null;

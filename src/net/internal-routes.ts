@@ -1,7 +1,7 @@
-// net/internal-routes.ts — the node-to-node routes without an HTTP server: one request's bytes in, the
-// reply's bytes out. The simulator delivers peer requests here (sim/sim-http.ts); the node serves the
-// same route groups through fastify (route-guard.ts mountNodeRoutes). Both apply node-route.ts's
-// checks and refusals, so a request is answered and counted alike on either path.
+// net/internal-routes.ts — the node-to-node routes without an HTTP server: one request's bytes in,
+// the reply's bytes out. The simulator delivers peer requests here (sim/sim-http.ts); the node
+// serves the same route groups through fastify (route-guard.ts mountNodeRoutes). Both apply
+// node-route.ts's checks and refusals, so a request is answered and counted alike on either path.
 
 import { GrapevineError } from "../core/errors.js";
 import { createSecretCheck, type SecretCheck } from "./auth.js";
@@ -25,7 +25,12 @@ export interface InternalRequest {
 export type InternalReply = NodeRouteAnswer;
 
 /** Where a failure worth a log line goes; by default nowhere. */
-export type InternalRoutesLog = (level: "debug" | "error", what: string, reason: string, error: unknown) => void;
+export type InternalRoutesLog = (
+  level: "debug" | "error",
+  what: string,
+  reason: string,
+  error: unknown,
+) => void;
 
 const JSON_TYPE = "application/json; charset=utf-8";
 
@@ -36,7 +41,11 @@ interface Mounted {
 }
 
 function errorReply(error: GrapevineError): InternalReply {
-  return { statusCode: error.status, contentType: JSON_TYPE, body: Buffer.from(JSON.stringify(error.toBody())) };
+  return {
+    statusCode: error.status,
+    contentType: JSON_TYPE,
+    body: Buffer.from(JSON.stringify(error.toBody())),
+  };
 }
 
 export class InternalRoutes {
@@ -56,7 +65,8 @@ export class InternalRoutes {
   async handle(request: InternalRequest): Promise<InternalReply> {
     const path = request.path.split("?")[0] ?? "";
     const mounted = this.byPath.get(path);
-    if (mounted === undefined) return errorReply(new GrapevineError("not_found", `no route ${request.method} ${path}`));
+    if (mounted === undefined)
+      return errorReply(new GrapevineError("not_found", `no route ${request.method} ${path}`));
     if (request.method !== "POST") {
       const message = `${request.method} is not allowed on ${path}: it takes POST`;
       return errorReply(new GrapevineError("method_not_allowed", message, { allowed: ["POST"] }));
@@ -68,7 +78,10 @@ export class InternalRoutes {
       admitBody(contentType, request.body.length, route.bodyLimit);
       return await route.handle(request.body.length === 0 ? undefined : request.body);
     } catch (error) {
-      const context = { bodyLimit: route.bodyLimit, ...(contentType === undefined ? {} : { contentType }) };
+      const context = {
+        bodyLimit: route.bodyLimit,
+        ...(contentType === undefined ? {} : { contentType }),
+      };
       const refusal = refuseNodeRequest(error, context, group.stats);
       if (refusal.log !== "none") this.log(refusal.log, group.what, refusal.reason, error);
       return errorReply(refusal.answer);

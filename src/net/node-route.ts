@@ -1,18 +1,24 @@
 // net/node-route.ts — a node-to-node route without its HTTP server: its path, its body bound and a
-// handler from the body's bytes to the reply's, plus the checks and refusals every such route shares.
+// handler from the body's bytes to the reply's, plus the checks and refusals every such route
+// shares.
 //
 // The same route objects serve two ways in: fastify (route-guard.ts mountNodeRoutes, for real HTTP)
-// and InternalRoutes (internal-routes.ts, which the simulator calls with the same bytes). So that the
-// two can never answer differently, everything either path decides lives here once: the secret
+// and InternalRoutes (internal-routes.ts, which the simulator calls with the same bytes). So that
+// the two can never answer differently, everything either path decides lives here once: the secret
 // check, the content type and size admission the internal path applies (fastify applies the same
-// rules natively, and its refusals are put in the same words by fastify-errors.ts), and the mapping of
-// any failure to the answer and the counter it costs.
+// rules natively, and its refusals are put in the same words by fastify-errors.ts), and the mapping
+// of any failure to the answer and the counter it costs.
 
 import { GrapevineError } from "../core/errors.js";
 import { StoreOverloadedError } from "../storage/store.js";
 import { CLUSTER_SECRET_HEADER, type SecretCheck } from "./auth.js";
 import { decodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
-import { toGrapevineError, unsupportedContentType, valueTooLarge, type ErrorContext } from "./fastify-errors.js";
+import {
+  toGrapevineError,
+  unsupportedContentType,
+  valueTooLarge,
+  type ErrorContext,
+} from "./fastify-errors.js";
 
 /** The refusal counters a guarded route keeps, read by the metrics. */
 export interface RefusalCounters {
@@ -48,29 +54,42 @@ export interface NodeRouteGroup {
   readonly routes: readonly NodeRoute[];
 }
 
-export const NO_CONTENT: NodeRouteAnswer = { statusCode: 204, contentType: "", body: Buffer.alloc(0) };
+export const NO_CONTENT: NodeRouteAnswer = {
+  statusCode: 204,
+  contentType: "",
+  body: Buffer.alloc(0),
+};
 
 export function msgpackAnswer(body: Buffer): NodeRouteAnswer {
   return { statusCode: 200, contentType: PEER_CONTENT_TYPE, body };
 }
 
 /** The cluster secret, checked before anything of the body is read. */
-export function admitSecret(secret: SecretCheck, headers: Readonly<Record<string, string | string[] | undefined>>): void {
+export function admitSecret(
+  secret: SecretCheck,
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+): void {
   if (!secret.accepts(headers[CLUSTER_SECRET_HEADER])) throw new GrapevineError("unauthorized");
 }
 
-/** The media type of a Content-Type header (no parameters, lower case), as fastify matches parsers. */
+/**
+ * The media type of a Content-Type header (no parameters, lower case), as fastify matches parsers.
+ */
 function mediaTypeOf(contentType: string): string {
   const semicolon = contentType.indexOf(";");
   return (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
 }
 
 /**
- * The content type and size a route takes, as fastify admits them before the handler: a request with
- * no Content-Type and no body goes on (the handler refuses the empty body); any other body must be
- * msgpack and within the route's limit.
+ * The content type and size a route takes, as fastify admits them before the handler: a request
+ * with no Content-Type and no body goes on (the handler refuses the empty body); any other body
+ * must be msgpack and within the route's limit.
  */
-export function admitBody(contentType: string | undefined, bodyBytes: number, bodyLimit: number): void {
+export function admitBody(
+  contentType: string | undefined,
+  bodyBytes: number,
+  bodyLimit: number,
+): void {
   if (contentType === undefined && bodyBytes === 0) return;
   if (contentType === undefined || mediaTypeOf(contentType) !== PEER_CONTENT_TYPE) {
     throw unsupportedContentType(contentType);
@@ -81,7 +100,10 @@ export function admitBody(contentType: string | undefined, bodyBytes: number, bo
 /** How a refused request is answered, and what the route's log says of it. */
 export interface Refusal {
   readonly answer: GrapevineError;
-  /** "error" for a bug (the failure is logged with its stack), "debug" for a peer's fault or back-off. */
+  /**
+   * "error" for a bug (the failure is logged with its stack), "debug" for a peer's fault or
+   * back-off.
+   */
   readonly log: "debug" | "error" | "none";
   readonly reason: string;
 }
@@ -93,19 +115,32 @@ export interface Refusal {
  * `internal` for a bug, and 400 `bad_request` for every other refusal (an oversized body included:
  * a peer that sends one has a bug, not a value to shrink).
  */
-export function refuseNodeRequest(error: unknown, context: ErrorContext, stats: RefusalCounters): Refusal {
+export function refuseNodeRequest(
+  error: unknown,
+  context: ErrorContext,
+  stats: RefusalCounters,
+): Refusal {
   if (error instanceof StoreOverloadedError) {
-    return { answer: new GrapevineError("unavailable", error.message), log: "debug", reason: "store overloaded" };
+    return {
+      answer: new GrapevineError("unavailable", error.message),
+      log: "debug",
+      reason: "store overloaded",
+    };
   }
   const known = toGrapevineError(error, context);
-  if (known === null) return { answer: new GrapevineError("internal"), log: "error", reason: "route failed" };
+  if (known === null)
+    return { answer: new GrapevineError("internal"), log: "error", reason: "route failed" };
   if (known.code === "unavailable") return { answer: known, log: "none", reason: known.message };
   if (known.code === "unauthorized") {
     stats.refusedUnauthorized++;
     return { answer: known, log: "none", reason: known.message };
   }
   stats.refusedMalformed++;
-  return { answer: new GrapevineError("bad_request", known.message, known.details), log: "debug", reason: known.message };
+  return {
+    answer: new GrapevineError("bad_request", known.message, known.details),
+    log: "debug",
+    reason: known.message,
+  };
 }
 
 /** The non-empty msgpack body a route decodes, or its `bad_request`. */

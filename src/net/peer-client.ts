@@ -3,13 +3,18 @@
 //
 // Membership messages are datagrams: the sender does not wait for an answer and a lost message is
 // repaired by the next round, so send() never throws or returns a promise. What can go wrong is
-// counted instead: a refused or timed-out request is a failure; a message that cannot be sent because
-// too many are already in flight to that peer (a stopped or slow node) is dropped. Everything is
-// bounded: connections per peer, in-flight messages per peer, the number of peers with an open pool
-// (the least recently used is closed past it), the body size and each request's time.
+// counted instead: a refused or timed-out request is a failure; a message that cannot be sent
+// because too many are already in flight to that peer (a stopped or slow node) is dropped.
+// Everything is bounded: connections per peer, in-flight messages per peer, the number of peers
+// with an open pool (the least recently used is closed past it), the body size and each request's
+// time.
 
 import type { Address } from "../core/ids.js";
-import { validateHeartbeatReply, type HeartbeatReply, type PeerMessage } from "../cluster/peer-messages.js";
+import {
+  validateHeartbeatReply,
+  type HeartbeatReply,
+  type PeerMessage,
+} from "../cluster/peer-messages.js";
 import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
 import { secretHeaders } from "./auth.js";
 import { PEER_HTTP_ERROR_BODY_BYTES_MAX, type PeerHttp } from "./peer-http.js";
@@ -17,11 +22,19 @@ import { UndiciPeerHttp } from "./undici-peer-http.js";
 import { PEER_BODY_BYTES_MAX, PEER_PATH } from "./peer-protocol.js";
 
 export const PEER_CLIENT_DEFAULTS = {
-  /** Keep-alive connections per peer: gossip and heartbeats need one or two; the rest absorb bursts. */
+  /**
+   * Keep-alive connections per peer: gossip and heartbeats need one or two; the rest absorb bursts.
+   */
   connectionsPerPeer: 4,
-  /** Messages in flight to one peer; past it new ones are dropped (a stalled peer must not pile them up). */
+  /**
+   * Messages in flight to one peer; past it new ones are dropped (a stalled peer must not pile them
+   * up).
+   */
   inFlightPerPeerMax: 64,
-  /** Peers with an open pool; gossip can name many addresses, the least recently used pool is closed. */
+  /**
+   * Peers with an open pool; gossip can name many addresses, the least recently used pool is
+   * closed.
+   */
   peersMax: 1_024,
   /** How long an idle keep-alive connection is kept: a few gossip rounds. */
   keepAliveMs: 10_000,
@@ -83,7 +96,10 @@ export class PeerClient {
   readonly #http: PeerHttp;
   readonly #ownsHttp: boolean;
   readonly #headers: Record<string, string>;
-  /** Peers whose non-2xx status was already logged, so a misconfigured peer warns once, not every round. */
+  /**
+   * Peers whose non-2xx status was already logged, so a misconfigured peer warns once, not every
+   * round.
+   */
   readonly #warned = new Set<string>();
   #sent = 0;
   #bytesSent = 0;
@@ -110,7 +126,10 @@ export class PeerClient {
         connections: this.#options.connectionsPerPeer,
         pipelining: 1,
         keepAliveMs: PEER_CLIENT_DEFAULTS.keepAliveMs,
-        connectTimeoutMs: Math.min(PEER_CLIENT_DEFAULTS.connectTimeoutMs, this.#options.requestTimeoutMs),
+        connectTimeoutMs: Math.min(
+          PEER_CLIENT_DEFAULTS.connectTimeoutMs,
+          this.#options.requestTimeoutMs,
+        ),
       });
     this.#headers = { "content-type": PEER_CONTENT_TYPE, ...secretHeaders(options.clusterSecret) };
   }
@@ -134,12 +153,18 @@ export class PeerClient {
       body = encodePeerBody(message);
     } catch (error) {
       this.#dropped++;
-      this.#log.warn({ err: error, address, kind: message.kind }, "peer message could not be encoded");
+      this.#log.warn(
+        { err: error, address, kind: message.kind },
+        "peer message could not be encoded",
+      );
       return Promise.resolve();
     }
     if (body.length > this.#options.bodyBytesMax) {
       this.#dropped++;
-      this.#log.warn({ address, kind: message.kind, bytes: body.length }, "peer message too large, dropped");
+      this.#log.warn(
+        { address, kind: message.kind, bytes: body.length },
+        "peer message too large, dropped",
+      );
       return Promise.resolve();
     }
     const peer = this.#peer(address);
@@ -201,11 +226,18 @@ export class PeerClient {
       }
     } catch (error) {
       this.#failed++;
-      this.#log.debug({ address, err: error instanceof Error ? error.message : String(error) }, "peer send failed");
+      this.#log.debug(
+        { address, err: error instanceof Error ? error.message : String(error) },
+        "peer send failed",
+      );
     }
   }
 
-  #heartbeatReply(bytes: Buffer | null, t3: number | undefined, onReply: (reply: HeartbeatReply, t3: number) => void): void {
+  #heartbeatReply(
+    bytes: Buffer | null,
+    t3: number | undefined,
+    onReply: (reply: HeartbeatReply, t3: number) => void,
+  ): void {
     let reply: HeartbeatReply | null = null;
     // A peer answering 200 with a large body is not answering a heartbeat.
     if (t3 !== undefined && bytes !== null && bytes.length <= HEARTBEAT_REPLY_BYTES_MAX) {

@@ -1,8 +1,8 @@
-// net/peer-http.ts — the port through which a node's clients (replica, repair, stream, peer) send one
-// HTTP request to another node and get its reply. The node uses undici pools (net/undici-peer-http.ts);
-// the simulator delivers the same bytes through its simulated network into the receiver's internal
-// routes (sim/sim-http.ts), so the clients' batching, deadlines, encoding and reply checks are the
-// real ones in both.
+// net/peer-http.ts — the port through which a node's clients (replica, repair, stream, peer) send
+// one HTTP request to another node and get its reply. The node uses undici pools
+// (net/undici-peer-http.ts); the simulator delivers the same bytes through its simulated network
+// into the receiver's internal routes (sim/sim-http.ts), so the clients' batching, deadlines,
+// encoding and reply checks are the real ones in both.
 
 import type { Address } from "../core/ids.js";
 
@@ -16,8 +16,8 @@ export interface PeerHttpRequest {
   readonly headers: Readonly<Record<string, string>>;
   readonly body?: Buffer;
   /**
-   * A 200 reply longer than this rejects the request; a reply with another status is kept only up to
-   * PEER_HTTP_ERROR_BODY_BYTES_MAX bytes (body null past it).
+   * A 200 reply longer than this rejects the request; a reply with another status is kept only up
+   * to PEER_HTTP_ERROR_BODY_BYTES_MAX bytes (body null past it).
    */
   readonly replyBytesMax: number;
   /** The request rejects when no complete reply came within this many ms. */

@@ -2,18 +2,29 @@
 // net/peer-protocol.ts).
 //
 // Every body is distrusted until checked (ARCHITECTURE §6.5): the cluster secret first (before the
-// body is even read), then the content type, the size limit, msgpack decoding and the message schema
-// (cluster/peer-messages.ts). Anything that fails is answered 401 `unauthorized` or 400 `bad_request`
-// and counted; the engine only ever sees a validated message. The plugin is encapsulated: its content
-// type parsers and error handler apply to the peer route only.
+// body is even read), then the content type, the size limit, msgpack decoding and the message
+// schema (cluster/peer-messages.ts). Anything that fails is answered 401 `unauthorized` or 400
+// `bad_request` and counted; the engine only ever sees a validated message. The plugin is
+// encapsulated: its content type parsers and error handler apply to the peer route only.
 
 import type { FastifyInstance, FastifyPluginAsync } from "fastify";
 import type { Outbound } from "../cluster/engine.js";
-import { validatePeerMessage, type HeartbeatReply, type PeerMessage } from "../cluster/peer-messages.js";
+import {
+  validatePeerMessage,
+  type HeartbeatReply,
+  type PeerMessage,
+} from "../cluster/peer-messages.js";
 import type { NodeId } from "../core/ids.js";
 import { encodePeerBody } from "./codec.js";
 import { mountNodeRoutes } from "./route-guard.js";
-import { decodeNodeBody, msgpackAnswer, NO_CONTENT, requireBody, type NodeRoute, type NodeRouteGroup } from "./node-route.js";
+import {
+  decodeNodeBody,
+  msgpackAnswer,
+  NO_CONTENT,
+  requireBody,
+  type NodeRoute,
+  type NodeRouteGroup,
+} from "./node-route.js";
 import { PEER_BODY_BYTES_MAX, PEER_PATH } from "./peer-protocol.js";
 
 /** What the route needs of the node: the engine's receive, a clock, and a way to send replies. */
@@ -22,9 +33,9 @@ export interface PeerRoutesDeps {
   send(outbounds: readonly Outbound[]): void;
   nowMs(): number;
   /**
-   * This node's wall clock (ms) and id. With both, a heartbeat carrying its send time is answered 200
-   * with this node's receive and reply times (time/clock-offset.ts: the monitor's half of the NTP
-   * exchange); without them, or for any other message, the answer is 204.
+   * This node's wall clock (ms) and id. With both, a heartbeat carrying its send time is answered
+   * 200 with this node's receive and reply times (time/clock-offset.ts: the monitor's half of the
+   * NTP exchange); without them, or for any other message, the answer is 204.
    */
   wallMs?(): number;
   readonly self?: NodeId;
@@ -46,7 +57,10 @@ export class PeerRouteStats {
   refusedUnauthorized = 0;
 }
 
-/** The peer route without its HTTP server: fastify mounts it below, InternalRoutes calls it directly. */
+/**
+ * The peer route without its HTTP server: fastify mounts it below, InternalRoutes calls it
+ * directly.
+ */
 export function peerRouteGroup(options: PeerRoutesOptions): NodeRouteGroup {
   const { deps, stats } = options;
   const route: NodeRoute = {
@@ -63,7 +77,8 @@ export function peerRouteGroup(options: PeerRoutesOptions): NodeRouteGroup {
       const outbounds = deps.receive(message, deps.nowMs());
       if (outbounds.length > 0) deps.send(outbounds);
       const sentWallMs = message.kind === "heartbeat" ? message.sentWallMs : undefined;
-      if (sentWallMs === undefined || receivedWallMs === undefined || deps.self === undefined) return NO_CONTENT;
+      if (sentWallMs === undefined || receivedWallMs === undefined || deps.self === undefined)
+        return NO_CONTENT;
       const answer: HeartbeatReply = {
         kind: "heartbeat-reply",
         from: deps.self,
@@ -77,6 +92,9 @@ export function peerRouteGroup(options: PeerRoutesOptions): NodeRouteGroup {
   return { clusterSecret: options.clusterSecret, stats, what: "peer", routes: [route] };
 }
 
-export const peerRoutes: FastifyPluginAsync<PeerRoutesOptions> = async (app: FastifyInstance, options) => {
+export const peerRoutes: FastifyPluginAsync<PeerRoutesOptions> = async (
+  app: FastifyInstance,
+  options,
+) => {
   mountNodeRoutes(app, peerRouteGroup(options));
 };

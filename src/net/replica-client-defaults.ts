@@ -2,16 +2,22 @@
 // the client so the node can read them.
 
 export const REPLICA_CLIENT_DEFAULTS = {
-  /** Keep-alive connections per peer; coalesced requests need few (see requestsInFlightPerPeerMax), a spare covers a reconnect. */
+  /**
+   * Keep-alive connections per peer; coalesced requests need few (see requestsInFlightPerPeerMax),
+   * a spare covers a reconnect.
+   */
   connectionsPerPeer: 4,
   /**
    * Requests in flight to one peer; more operations wait and leave together when one returns. One:
    * against four, batches grew from 7.5 to 12.5 operations per PUT request and 3.4 to 6 per GET
-   * request at 64 clients, GET node CPU per operation fell 11%, and the p99 at 4,500 PUT/s fell from
-   * ~15 to ~10 ms (bench/cpu-per-op.ts, side by side).
+   * request at 64 clients, GET node CPU per operation fell 11%, and the p99 at 4,500 PUT/s fell
+   * from ~15 to ~10 ms (bench/cpu-per-op.ts, side by side).
    */
   requestsInFlightPerPeerMax: 1,
-  /** Operations waiting for one peer; past it new ones fail at once. ~0.1 s of a busy peer's traffic. */
+  /**
+   * Operations waiting for one peer; past it new ones fail at once. ~0.1 s of a busy peer's
+   * traffic.
+   */
   queuedOpsPerPeerMax: 8_192,
   /** Peers with an open pool; beyond it the first idle one is closed. */
   peersMax: 1_024,

@@ -9,14 +9,23 @@ export class ReplicaRequestError extends Error {
   override readonly name = "ReplicaRequestError";
   constructor(
     readonly replica: NodeId,
-    readonly reason: "overloaded" | "no-address" | "expired" | "closed" | "unreachable" | "refused" | "malformed-reply",
+    readonly reason:
+      | "overloaded"
+      | "no-address"
+      | "expired"
+      | "closed"
+      | "unreachable"
+      | "refused"
+      | "malformed-reply",
     message: string,
   ) {
     super(message);
   }
 }
 
-/** A replica answered this one operation with an error code (replica-protocol.ts REPLICA_OP_ERRORS). */
+/**
+ * A replica answered this one operation with an error code (replica-protocol.ts REPLICA_OP_ERRORS).
+ */
 export class ReplicaOpRefusedError extends Error {
   override readonly name = "ReplicaOpRefusedError";
   constructor(
@@ -32,7 +41,8 @@ export class ReplicaOpRefusedError extends Error {
 export function describeErrorBody(text: string): string {
   try {
     const body = JSON.parse(text) as { error?: unknown; message?: unknown };
-    if (typeof body.error === "string") return `${body.error}${typeof body.message === "string" ? `: ${body.message}` : ""}`;
+    if (typeof body.error === "string")
+      return `${body.error}${typeof body.message === "string" ? `: ${body.message}` : ""}`;
   } catch {
     // Not JSON.
   }

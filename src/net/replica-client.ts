@@ -1,5 +1,5 @@
-// net/replica-client.ts — the ReplicaTransport (replication/replica-transport.ts) over HTTP: request
-// and response to other nodes' replica routes (net/replica-protocol.ts) through a PeerHttp
+// net/replica-client.ts — the ReplicaTransport (replication/replica-transport.ts) over HTTP:
+// request and response to other nodes' replica routes (net/replica-protocol.ts) through a PeerHttp
 // (net/peer-http.ts): by default its own undici keep-alive pools, one per peer, separate from the
 // membership datagrams of peer-client.ts so a burst of replica traffic never delays a heartbeat.
 //
@@ -40,16 +40,23 @@ import {
 } from "./replica-protocol.js";
 import { REPLICA_CLIENT_DEFAULTS } from "./replica-client-defaults.js";
 import { describeErrorBody, ReplicaRequestError } from "./replica-client-errors.js";
-import { OP_OVERHEAD_BYTES, OpKind, settleOp, type OpValue, type PendingOp } from "./replica-pending-op.js";
+import {
+  OP_OVERHEAD_BYTES,
+  OpKind,
+  settleOp,
+  type OpValue,
+  type PendingOp,
+} from "./replica-pending-op.js";
 
 export { ReplicaOpRefusedError, ReplicaRequestError } from "./replica-client-errors.js";
-
 
 export interface ReplicaClientOptions {
   /** This node, named in every request (`from`). */
   readonly self: NodeId;
   readonly clusterSecret: string | null;
-  /** The coordinator's deadline: how long an operation may wait in the queue; requests get twice it. */
+  /**
+   * The coordinator's deadline: how long an operation may wait in the queue; requests get twice it.
+   */
   readonly requestTimeoutMs: number;
   /** This node's --max-value-bytes: how many data reads fit one request's reply. */
   readonly maxValueBytes: number;
@@ -67,7 +74,9 @@ export interface ReplicaClientLog {
 }
 
 export interface ReplicaClientDeps {
-  /** The node's clock (core/clock.ts), for queue ages and expiry; the simulator passes virtual time. */
+  /**
+   * The node's clock (core/clock.ts), for queue ages and expiry; the simulator passes virtual time.
+   */
   nowMs(): number;
   /** A member's address as gossip knows it; undefined when unknown. */
   addressOf(id: NodeId): Address | undefined;
@@ -92,7 +101,6 @@ export interface ReplicaClientStats {
   /** Operations failed before sending: queue full, no address, waited past the deadline, closed. */
   readonly opsDropped: number;
 }
-
 
 interface Lane {
   readonly id: NodeId;
@@ -141,7 +149,10 @@ export class ReplicaClient implements ReplicaTransport {
         connections: this.#options.connectionsPerPeer,
         pipelining: 1,
         keepAliveMs: REPLICA_CLIENT_DEFAULTS.keepAliveMs,
-        connectTimeoutMs: Math.min(REPLICA_CLIENT_DEFAULTS.connectTimeoutMs, options.requestTimeoutMs),
+        connectTimeoutMs: Math.min(
+          REPLICA_CLIENT_DEFAULTS.connectTimeoutMs,
+          options.requestTimeoutMs,
+        ),
       });
     this.#headers = { "content-type": PEER_CONTENT_TYPE, ...secretHeaders(options.clusterSecret) };
     this.#dataReadsPerRequestMax = Math.max(
@@ -151,15 +162,27 @@ export class ReplicaClient implements ReplicaTransport {
   }
 
   write(to: NodeId, key: string, encodedRecord: Uint8Array): Promise<void> {
-    return this.#enqueue(to, OpKind.Write, ["w", key, encodedRecord], key.length + encodedRecord.length) as Promise<void>;
+    return this.#enqueue(
+      to,
+      OpKind.Write,
+      ["w", key, encodedRecord],
+      key.length + encodedRecord.length,
+    ) as Promise<void>;
   }
 
   readData(to: NodeId, key: string): Promise<StoredRecord | undefined> {
-    return this.#enqueue(to, OpKind.Data, ["r", key], key.length) as Promise<StoredRecord | undefined>;
+    return this.#enqueue(to, OpKind.Data, ["r", key], key.length) as Promise<
+      StoredRecord | undefined
+    >;
   }
 
   readDigest(to: NodeId, key: string): Promise<VersionDigest | null> {
-    return this.#enqueue(to, OpKind.Digest, ["d", key], key.length) as Promise<VersionDigest | null>;
+    return this.#enqueue(
+      to,
+      OpKind.Digest,
+      ["d", key],
+      key.length,
+    ) as Promise<VersionDigest | null>;
   }
 
   stats(): ReplicaClientStats {
@@ -184,7 +207,8 @@ export class ReplicaClient implements ReplicaTransport {
     else for (const lane of lanes) this.#http.forget(lane.address);
   }
 
-  // --- queueing -----------------------------------------------------------------------------------
+  // --- queueing
+  // -----------------------------------------------------------------------------------
 
   #enqueue(to: NodeId, kind: OpKind, wire: ReplicaOp, bytes: number): Promise<OpValue> {
     return new Promise<OpValue>((resolve, reject) => {
@@ -202,11 +226,22 @@ export class ReplicaClient implements ReplicaTransport {
       if (lane.queue.length >= this.#options.queuedOpsPerPeerMax) {
         this.#opsDropped++;
         reject(
-          new ReplicaRequestError(to, "overloaded", `${lane.queue.length} operations already wait for replica ${to}`),
+          new ReplicaRequestError(
+            to,
+            "overloaded",
+            `${lane.queue.length} operations already wait for replica ${to}`,
+          ),
         );
         return;
       }
-      lane.queue.push({ kind, wire, bytes: bytes + OP_OVERHEAD_BYTES, enqueuedMs: this.#deps.nowMs(), resolve, reject });
+      lane.queue.push({
+        kind,
+        wire,
+        bytes: bytes + OP_OVERHEAD_BYTES,
+        enqueuedMs: this.#deps.nowMs(),
+        resolve,
+        reject,
+      });
       this.#scheduleFlush(lane);
     });
   }
@@ -221,7 +256,8 @@ export class ReplicaClient implements ReplicaTransport {
     this.#dueLanes.push(lane);
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    // After this turn: every operation issued while this turn's I/O callbacks run joins the request.
+    // After this turn: every operation issued while this turn's I/O callbacks run joins the
+    // request.
     setImmediate(this.#flushDue);
   }
 
@@ -243,7 +279,9 @@ export class ReplicaClient implements ReplicaTransport {
     }
   }
 
-  /** Takes the next request's operations off the lane's queue, failing those that waited too long. */
+  /**
+   * Takes the next request's operations off the lane's queue, failing those that waited too long.
+   */
   #takeChunk(lane: Lane): PendingOp[] {
     const queue = lane.queue;
     const opsMax = this.#options.coalesce ? REPLICA_PROTOCOL_LIMITS.opsPerRequestMax : 1;
@@ -256,7 +294,13 @@ export class ReplicaClient implements ReplicaTransport {
       const op = queue[taken] as PendingOp;
       if (op.enqueuedMs < expiredBeforeMs) {
         this.#opsDropped++;
-        op.reject(new ReplicaRequestError(lane.id, "expired", `the operation waited past the deadline for ${lane.id}`));
+        op.reject(
+          new ReplicaRequestError(
+            lane.id,
+            "expired",
+            `the operation waited past the deadline for ${lane.id}`,
+          ),
+        );
         continue;
       }
       if (chunk.length > 0) {
@@ -271,16 +315,25 @@ export class ReplicaClient implements ReplicaTransport {
     return chunk;
   }
 
-  // --- sending ------------------------------------------------------------------------------------
+  // --- sending
+  // ------------------------------------------------------------------------------------
 
   #send(lane: Lane, chunk: PendingOp[]): void {
     const wire: ReplicaOp[] = new Array<ReplicaOp>(chunk.length);
-    for (let index = 0; index < chunk.length; index++) wire[index] = (chunk[index] as PendingOp).wire;
+    for (let index = 0; index < chunk.length; index++)
+      wire[index] = (chunk[index] as PendingOp).wire;
     let body: Buffer;
     try {
       body = encodePeerBody({ from: this.#options.self, ops: wire });
     } catch (error) {
-      this.#failChunk(chunk, new ReplicaRequestError(lane.id, "refused", `cannot encode a replica request: ${String(error)}`));
+      this.#failChunk(
+        chunk,
+        new ReplicaRequestError(
+          lane.id,
+          "refused",
+          `cannot encode a replica request: ${String(error)}`,
+        ),
+      );
       return;
     }
     lane.inFlight++;
@@ -310,17 +363,29 @@ export class ReplicaClient implements ReplicaTransport {
       });
       if (response.statusCode !== 200) {
         const text = response.body === null ? "" : response.body.toString("utf8");
-        throw new ReplicaRequestError(lane.id, "refused", `replica ${lane.id} answered ${response.statusCode} ${describeErrorBody(text)}`);
+        throw new ReplicaRequestError(
+          lane.id,
+          "refused",
+          `replica ${lane.id} answered ${response.statusCode} ${describeErrorBody(text)}`,
+        );
       }
       const bytes = response.body ?? Buffer.alloc(0);
       let decoded: unknown;
       try {
         decoded = decodePeerBody(bytes);
       } catch {
-        throw new ReplicaRequestError(lane.id, "malformed-reply", `replica ${lane.id} answered with invalid msgpack`);
+        throw new ReplicaRequestError(
+          lane.id,
+          "malformed-reply",
+          `replica ${lane.id} answered with invalid msgpack`,
+        );
       }
       if (!replicaReplyCheck.Check(decoded)) {
-        throw new ReplicaRequestError(lane.id, "malformed-reply", `replica ${lane.id}: ${firstViolation(replicaReplyCheck, decoded)}`);
+        throw new ReplicaRequestError(
+          lane.id,
+          "malformed-reply",
+          `replica ${lane.id}: ${firstViolation(replicaReplyCheck, decoded)}`,
+        );
       }
       if (decoded.results.length !== chunk.length) {
         throw new ReplicaRequestError(
@@ -335,13 +400,21 @@ export class ReplicaClient implements ReplicaTransport {
       const failure =
         error instanceof ReplicaRequestError
           ? error
-          : new ReplicaRequestError(lane.id, "unreachable", `replica ${lane.id}: ${error instanceof Error ? error.message : String(error)}`);
-      this.#deps.log.debug({ replica: lane.id, reason: failure.reason, err: failure.message }, "replica request failed");
+          : new ReplicaRequestError(
+              lane.id,
+              "unreachable",
+              `replica ${lane.id}: ${error instanceof Error ? error.message : String(error)}`,
+            );
+      this.#deps.log.debug(
+        { replica: lane.id, reason: failure.reason, err: failure.message },
+        "replica request failed",
+      );
       this.#failChunk(chunk, failure);
       return;
     }
     for (let index = 0; index < chunk.length; index++) {
-      if (!settleOp(lane.id, chunk[index] as PendingOp, results[index] as ReplicaResult)) this.#opsRefused++;
+      if (!settleOp(lane.id, chunk[index] as PendingOp, results[index] as ReplicaResult))
+        this.#opsRefused++;
     }
   }
 
@@ -356,7 +429,8 @@ export class ReplicaClient implements ReplicaTransport {
     this.#failChunk(queue, new ReplicaRequestError(lane.id, reason, message));
   }
 
-  // --- lanes --------------------------------------------------------------------------------------
+  // --- lanes
+  // --------------------------------------------------------------------------------------
 
   #lane(id: NodeId): Lane | null {
     const address = this.#deps.addressOf(id);

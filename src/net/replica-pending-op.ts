@@ -25,12 +25,23 @@ export interface PendingOp {
 }
 
 /**
- * Settles the operation with the peer's result for it: resolved, or rejected with the refusal or as a
- * malformed reply. Returns false when the peer refused it (its error), true otherwise.
+ * Settles the operation with the peer's result for it: resolved, or rejected with the refusal or as
+ * a malformed reply. Returns false when the peer refused it (its error), true otherwise.
  */
 export function settleOp(replica: NodeId, op: PendingOp, result: ReplicaResult): boolean {
-  if (result !== null && typeof result === "object" && !Array.isArray(result) && !(result instanceof Uint8Array)) {
-    op.reject(new ReplicaOpRefusedError(replica, result.error, `replica ${replica} refused: ${result.error}: ${result.message}`));
+  if (
+    result !== null &&
+    typeof result === "object" &&
+    !Array.isArray(result) &&
+    !(result instanceof Uint8Array)
+  ) {
+    op.reject(
+      new ReplicaOpRefusedError(
+        replica,
+        result.error,
+        `replica ${replica} refused: ${result.error}: ${result.message}`,
+      ),
+    );
     return false;
   }
   const value = resultValue(replica, op.kind, result);
@@ -39,8 +50,14 @@ export function settleOp(replica: NodeId, op: PendingOp, result: ReplicaResult):
   return true;
 }
 
-/** The caller's value for an answered operation, or the error when the answer is not of its kind. */
-function resultValue(replica: NodeId, kind: OpKind, result: Exclude<ReplicaResult, { error: string }>): OpValue | Error {
+/**
+ * The caller's value for an answered operation, or the error when the answer is not of its kind.
+ */
+function resultValue(
+  replica: NodeId,
+  kind: OpKind,
+  result: Exclude<ReplicaResult, { error: string }>,
+): OpValue | Error {
   switch (kind) {
     case OpKind.Write:
       if (result === true) return undefined;
@@ -51,7 +68,11 @@ function resultValue(replica: NodeId, kind: OpKind, result: Exclude<ReplicaResul
         try {
           return decodeRecord(result);
         } catch (error) {
-          return new ReplicaRequestError(replica, "malformed-reply", `replica ${replica}: ${(error as Error).message}`);
+          return new ReplicaRequestError(
+            replica,
+            "malformed-reply",
+            `replica ${replica}: ${(error as Error).message}`,
+          );
         }
       }
       break;
@@ -60,5 +81,9 @@ function resultValue(replica: NodeId, kind: OpKind, result: Exclude<ReplicaResul
       if (Array.isArray(result)) return { timestampUs: result[0], writer: result[1] };
       break;
   }
-  return new ReplicaRequestError(replica, "malformed-reply", `replica ${replica} answered an operation with the wrong kind of result`);
+  return new ReplicaRequestError(
+    replica,
+    "malformed-reply",
+    `replica ${replica} answered an operation with the wrong kind of result`,
+  );
 }

@@ -5,7 +5,7 @@
 // (net/auth.ts). Unlike the membership route's datagrams this is request/response: the replica
 // answers 200 with one result per operation, in order.
 //
-//   request  { from: NodeId, ops: Op[] }      Op = ["w", key, recordBytes]   write (encodeRecord bytes)
+//   request { from: NodeId, ops: Op[] } Op = ["w", key, recordBytes] write (encodeRecord bytes)
 //                                                 | ["r", key]               read: the record
 //                                                 | ["d", key]               read: the version only
 //   reply    { results: Result[] }           Result = true                  write acknowledged
@@ -31,7 +31,9 @@ export const REPLICA_PATH = "/internal/v1/replica";
 export const REPLICA_PROTOCOL_LIMITS = {
   /** Operations in one request; a client splits larger flushes, a server refuses larger bodies. */
   opsPerRequestMax: 256,
-  /** A client closes a request once its operations hold this many bytes (one larger op goes alone). */
+  /**
+   * A client closes a request once its operations hold this many bytes (one larger op goes alone).
+   */
   requestBytesTarget: 1024 * 1024,
   /**
    * A client puts at most this many bytes of values it may get back into one request's reads
@@ -50,19 +52,23 @@ export const REPLICA_PROTOCOL_LIMITS = {
  * during a rolling change still replicates what its coordinators accepted).
  */
 export const REPLICA_REQUEST_BYTES_MAX =
-  REPLICA_PROTOCOL_LIMITS.requestBytesTarget + RECORD_LIMITS.valueBytesMax + REPLICA_PROTOCOL_LIMITS.envelopeBytesMax;
+  REPLICA_PROTOCOL_LIMITS.requestBytesTarget +
+  RECORD_LIMITS.valueBytesMax +
+  REPLICA_PROTOCOL_LIMITS.envelopeBytesMax;
 
 /** The largest reply a client reads: the reply target plus one record of the largest value. */
 export const REPLICA_REPLY_BYTES_MAX =
-  REPLICA_PROTOCOL_LIMITS.replyBytesTarget + RECORD_LIMITS.valueBytesMax + REPLICA_PROTOCOL_LIMITS.envelopeBytesMax;
+  REPLICA_PROTOCOL_LIMITS.replyBytesTarget +
+  RECORD_LIMITS.valueBytesMax +
+  REPLICA_PROTOCOL_LIMITS.envelopeBytesMax;
 
 /**
  * Per-operation failure codes a replica answers with. They are reasons between peers, not client
- * error codes, and stay out of core/errors.ts on purpose: a coordinator counts any refused operation
- * as that replica not acknowledging (and may try others or leave a hint), so none of them reaches a
- * client as such. The one that changes the client's answer is `clock_offset`
- * (replication/replica-transport.ts CLOCK_OFFSET_REFUSAL): a write that cannot reach its level for it
- * fails with 503 `unavailable`, reason `clock_offset`.
+ * error codes, and stay out of core/errors.ts on purpose: a coordinator counts any refused
+ * operation as that replica not acknowledging (and may try others or leave a hint), so none of them
+ * reaches a client as such. The one that changes the client's answer is `clock_offset`
+ * (replication/replica-transport.ts CLOCK_OFFSET_REFUSAL): a write that cannot reach its level for
+ * it fails with 503 `unavailable`, reason `clock_offset`.
  */
 export const REPLICA_OP_ERRORS = {
   /** The replica's store refused the write: its queue is full. The coordinator may try others. */
@@ -81,8 +87,9 @@ export const REPLICA_OP_ERRORS = {
    */
   recovering: "recovering",
   /**
-   * The record's timestamp is more than --max-clock-offset-ms ahead of the replica's clock: refused,
-   * never stored (issue 14 §2). The coordinator's write fails with 503 `unavailable`, reason
+   * The record's timestamp is more than --max-clock-offset-ms ahead of the replica's clock:
+   * refused, never stored (issue 14 §2). The coordinator's write fails with 503 `unavailable`,
+   * reason
    * `clock_offset`; a hint carrying it is dropped and counted.
    */
   clockOffset: CLOCK_OFFSET_REFUSAL,
@@ -141,12 +148,17 @@ export const replicaRequestCheck = TypeCompiler.Compile(ReplicaRequestSchema);
 export const replicaReplyCheck = TypeCompiler.Compile(ReplicaReplySchema);
 
 /** The first schema violation, for a one-line refusal. */
-export function firstViolation(check: typeof replicaRequestCheck | typeof replicaReplyCheck, value: unknown): string {
+export function firstViolation(
+  check: typeof replicaRequestCheck | typeof replicaReplyCheck,
+  value: unknown,
+): string {
   const first = check.Errors(value).First();
   return first === undefined ? "malformed" : `${first.path || "/"} ${first.message}`;
 }
 
-/** 1..1024 bytes of UTF-8 with no lone surrogate (which UTF-8 cannot carry and a decoder may yield). */
+/**
+ * 1..1024 bytes of UTF-8 with no lone surrogate (which UTF-8 cannot carry and a decoder may yield).
+ */
 export function isValidReplicaKey(key: string): boolean {
   const bytes = Buffer.byteLength(key, "utf8");
   return bytes >= 1 && bytes <= LAYOUT_LIMITS.keyBytesMax && isWellFormed(key);

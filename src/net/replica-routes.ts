@@ -20,12 +20,23 @@
 
 import type { FastifyInstance, FastifyPluginAsync } from "fastify";
 import type { NodeId } from "../core/ids.js";
-import { decodeRecord, encodeRecord, type KeyedRecord, type StoredRecord } from "../storage/record.js";
+import {
+  decodeRecord,
+  encodeRecord,
+  type KeyedRecord,
+  type StoredRecord,
+} from "../storage/record.js";
 import { StoreClosedError, StoreOverloadedError, type Store } from "../storage/store.js";
 import { GrapevineError } from "../core/errors.js";
 import { encodePeerBody } from "./codec.js";
 import { mountNodeRoutes } from "./route-guard.js";
-import { decodeNodeBody, msgpackAnswer, requireBody, type NodeRoute, type NodeRouteGroup } from "./node-route.js";
+import {
+  decodeNodeBody,
+  msgpackAnswer,
+  requireBody,
+  type NodeRoute,
+  type NodeRouteGroup,
+} from "./node-route.js";
 import {
   firstViolation,
   isValidReplicaKey,
@@ -41,11 +52,19 @@ import {
 
 export interface ReplicaRoutesDeps {
   readonly store: Pick<Store, "apply" | "get">;
-  /** Merges a written record's timestamp into the node's hybrid logical clock; false when refused. */
+  /**
+   * Merges a written record's timestamp into the node's hybrid logical clock; false when refused.
+   */
   observeTimestamp(timestampUs: number): boolean;
   /** A write refused for its timestamp: the node counts it and logs it with its origin. */
-  onTimestampRefused?(details: { readonly origin: NodeId; readonly key: string; readonly timestampUs: number }): void;
-  /** True while this replica may miss acknowledged writes: its reads are refused. Never when absent. */
+  onTimestampRefused?(details: {
+    readonly origin: NodeId;
+    readonly key: string;
+    readonly timestampUs: number;
+  }): void;
+  /**
+   * True while this replica may miss acknowledged writes: its reads are refused. Never when absent.
+   */
   recovering?(): boolean;
 }
 
@@ -76,21 +95,31 @@ export class ReplicaRouteStats {
   readonly requestsFrom = new Map<NodeId, number>();
 }
 
-/** Senders tracked by name in requestsFrom; more are counted under "other" (ids come from the wire). */
+/**
+ * Senders tracked by name in requestsFrom; more are counted under "other" (ids come from the wire).
+ */
 const SENDERS_TRACKED_MAX = 1_024;
 
 function storeFailure(error: unknown): ReplicaResult {
-  if (error instanceof StoreOverloadedError) return opError(REPLICA_OP_ERRORS.overloaded, error.message);
-  if (error instanceof StoreClosedError) return opError(REPLICA_OP_ERRORS.closed, "the replica is shutting down");
+  if (error instanceof StoreOverloadedError)
+    return opError(REPLICA_OP_ERRORS.overloaded, error.message);
+  if (error instanceof StoreClosedError)
+    return opError(REPLICA_OP_ERRORS.closed, "the replica is shutting down");
   return opError(REPLICA_OP_ERRORS.failed, error instanceof Error ? error.message : String(error));
 }
 
 /** The checked request, or a `bad_request` thrown before anything is counted or stored. */
-function decodeReplicaRequest(raw: Buffer | undefined): { readonly body: Buffer; readonly request: ReplicaRequest } {
+function decodeReplicaRequest(raw: Buffer | undefined): {
+  readonly body: Buffer;
+  readonly request: ReplicaRequest;
+} {
   const body = requireBody(raw, "a replica request");
   const decoded = decodeNodeBody(body);
   if (!replicaRequestCheck.Check(decoded)) {
-    throw new GrapevineError("bad_request", `bad replica request: ${firstViolation(replicaRequestCheck, decoded)}`);
+    throw new GrapevineError(
+      "bad_request",
+      `bad replica request: ${firstViolation(replicaRequestCheck, decoded)}`,
+    );
   }
   return { body, request: decoded };
 }
@@ -98,11 +127,15 @@ function decodeReplicaRequest(raw: Buffer | undefined): { readonly body: Buffer;
 function countRequest(stats: ReplicaRouteStats, from: NodeId, bytes: number): void {
   stats.requests++;
   stats.bytesReceived += bytes;
-  const sender = stats.requestsFrom.has(from) || stats.requestsFrom.size < SENDERS_TRACKED_MAX ? from : "other";
+  const sender =
+    stats.requestsFrom.has(from) || stats.requestsFrom.size < SENDERS_TRACKED_MAX ? from : "other";
   stats.requestsFrom.set(sender, (stats.requestsFrom.get(sender) ?? 0) + 1);
 }
 
-/** One request's operations as they are sorted: results by index, the writes for one apply(), the reads. */
+/**
+ * One request's operations as they are sorted: results by index, the writes for one apply(), the
+ * reads.
+ */
 interface OpsInProgress {
   readonly results: ReplicaResult[];
   readonly writes: KeyedRecord[];
@@ -113,8 +146,17 @@ interface OpsInProgress {
 /** A write operation: ["w", key, encoded record]. */
 type WriteOp = Extract<ReplicaOp, readonly ["w", ...unknown[]]>;
 
-/** Checks a write's record and its timestamp; queues it for the request's one apply(), or fails it alone. */
-function admitWrite(op: WriteOp, index: number, from: NodeId, options: ReplicaRoutesOptions, work: OpsInProgress): void {
+/**
+ * Checks a write's record and its timestamp; queues it for the request's one apply(), or fails it
+ * alone.
+ */
+function admitWrite(
+  op: WriteOp,
+  index: number,
+  from: NodeId,
+  options: ReplicaRoutesOptions,
+  work: OpsInProgress,
+): void {
   const { deps, stats } = options;
   const key = op[1];
   let record: StoredRecord;
@@ -139,20 +181,32 @@ function admitWrite(op: WriteOp, index: number, from: NodeId, options: ReplicaRo
 }
 
 /** Starts a read of a record ("r") or of its version only (a digest). */
-function startRead(op: ReplicaOp, index: number, options: ReplicaRoutesOptions, work: OpsInProgress): void {
+function startRead(
+  op: ReplicaOp,
+  index: number,
+  options: ReplicaRoutesOptions,
+  work: OpsInProgress,
+): void {
   const { deps, stats } = options;
   const wantsData = op[0] === "r";
   stats.reads++;
   if (deps.recovering?.() === true) {
     stats.opsRefused++;
-    work.results[index] = opError(REPLICA_OP_ERRORS.recovering, "this replica is repairing after a possible loss of writes");
+    work.results[index] = opError(
+      REPLICA_OP_ERRORS.recovering,
+      "this replica is repairing after a possible loss of writes",
+    );
     return;
   }
   work.reads.push(
     deps.store.get(op[1]).then(
       (record) => {
         work.results[index] =
-          record === undefined ? null : wantsData ? encodeRecord(record) : [record.timestampUs, record.writer];
+          record === undefined
+            ? null
+            : wantsData
+              ? encodeRecord(record)
+              : [record.timestampUs, record.writer];
       },
       (error: unknown) => {
         stats.opsFailed++;
@@ -162,7 +216,9 @@ function startRead(op: ReplicaOp, index: number, options: ReplicaRoutesOptions, 
   );
 }
 
-/** Applies the request's writes in one apply() (one batch, one fsync) and records each one's result. */
+/**
+ * Applies the request's writes in one apply() (one batch, one fsync) and records each one's result.
+ */
 async function applyWrites(options: ReplicaRoutesOptions, work: OpsInProgress): Promise<void> {
   if (work.writes.length === 0) return;
   const { deps, stats } = options;
@@ -177,8 +233,13 @@ async function applyWrites(options: ReplicaRoutesOptions, work: OpsInProgress): 
   }
 }
 
-/** Runs every operation of a checked request; each stands alone, so one bad key fails only itself. */
-async function runOps(request: ReplicaRequest, options: ReplicaRoutesOptions): Promise<ReplicaResult[]> {
+/**
+ * Runs every operation of a checked request; each stands alone, so one bad key fails only itself.
+ */
+async function runOps(
+  request: ReplicaRequest,
+  options: ReplicaRoutesOptions,
+): Promise<ReplicaResult[]> {
   const { from, ops } = request;
   const work: OpsInProgress = {
     results: new Array<ReplicaResult>(ops.length),
@@ -190,7 +251,10 @@ async function runOps(request: ReplicaRequest, options: ReplicaRoutesOptions): P
     const op = ops[index] as ReplicaOp;
     if (!isValidReplicaKey(op[1])) {
       options.stats.opsRefused++;
-      work.results[index] = opError(REPLICA_OP_ERRORS.badKey, "a key is 1 to 1024 bytes of well-formed UTF-8");
+      work.results[index] = opError(
+        REPLICA_OP_ERRORS.badKey,
+        "a key is 1 to 1024 bytes of well-formed UTF-8",
+      );
     } else if (op[0] === "w") {
       admitWrite(op, index, from, options, work);
     } else {
@@ -202,7 +266,10 @@ async function runOps(request: ReplicaRequest, options: ReplicaRoutesOptions): P
   return work.results;
 }
 
-/** The replica route without its HTTP server: fastify mounts it below, InternalRoutes calls it directly. */
+/**
+ * The replica route without its HTTP server: fastify mounts it below, InternalRoutes calls it
+ * directly.
+ */
 export function replicaRouteGroup(options: ReplicaRoutesOptions): NodeRouteGroup {
   const route: NodeRoute = {
     path: REPLICA_PATH,
@@ -214,9 +281,17 @@ export function replicaRouteGroup(options: ReplicaRoutesOptions): NodeRouteGroup
       return msgpackAnswer(encodePeerBody({ results }));
     },
   };
-  return { clusterSecret: options.clusterSecret, stats: options.stats, what: "replica", routes: [route] };
+  return {
+    clusterSecret: options.clusterSecret,
+    stats: options.stats,
+    what: "replica",
+    routes: [route],
+  };
 }
 
-export const replicaRoutes: FastifyPluginAsync<ReplicaRoutesOptions> = async (app: FastifyInstance, options) => {
+export const replicaRoutes: FastifyPluginAsync<ReplicaRoutesOptions> = async (
+  app: FastifyInstance,
+  options,
+) => {
   mountNodeRoutes(app, replicaRouteGroup(options));
 };

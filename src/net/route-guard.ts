@@ -1,15 +1,20 @@
-// net/route-guard.ts — what every node-to-node route does before its handler runs (ARCHITECTURE §6.5),
-// on fastify: the cluster secret first (before the body is read), then the content type and size (only
-// msgpack bodies within the route's limit are read), and one error handler that answers and counts
-// each refusal as net/node-route.ts refuseNodeRequest decides (the same function the fastify-free
-// InternalRoutes uses, so the two paths cannot answer differently). Applied inside an encapsulated
-// fastify plugin, it governs that plugin's routes only.
+// net/route-guard.ts — what every node-to-node route does before its handler runs (ARCHITECTURE
+// §6.5), on fastify: the cluster secret first (before the body is read), then the content type and
+// size (only msgpack bodies within the route's limit are read), and one error handler that answers
+// and counts each refusal as net/node-route.ts refuseNodeRequest decides (the same function the
+// fastify-free InternalRoutes uses, so the two paths cannot answer differently). Applied inside an
+// encapsulated fastify plugin, it governs that plugin's routes only.
 
 import type { FastifyInstance } from "fastify";
 import { errorContextOf, sendError } from "./fastify-errors.js";
 import { createSecretCheck } from "./auth.js";
 import { PEER_CONTENT_TYPE } from "./codec.js";
-import { admitSecret, refuseNodeRequest, type NodeRouteGroup, type RefusalCounters } from "./node-route.js";
+import {
+  admitSecret,
+  refuseNodeRequest,
+  type NodeRouteGroup,
+  type RefusalCounters,
+} from "./node-route.js";
 
 export interface RouteGuardOptions {
   readonly clusterSecret: string | null;
@@ -23,17 +28,23 @@ export function guardNodeRoutes(app: FastifyInstance, options: RouteGuardOptions
   const { stats, what } = options;
   const secret = createSecretCheck(options.clusterSecret);
 
-  // Only msgpack is a node-to-node body; fastify refuses any other type (415), which the handler below
-  // turns into bad_request like every other malformed message.
+  // Only msgpack is a node-to-node body; fastify refuses any other type (415), which the handler
+  // below turns into bad_request like every other malformed message.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(PEER_CONTENT_TYPE, { parseAs: "buffer", bodyLimit: options.bodyLimit }, (_request, body, done) => {
-    done(null, body);
-  });
+  app.addContentTypeParser(
+    PEER_CONTENT_TYPE,
+    { parseAs: "buffer", bodyLimit: options.bodyLimit },
+    (_request, body, done) => {
+      done(null, body);
+    },
+  );
 
   app.setErrorHandler((error, request, reply) => {
     const refusal = refuseNodeRequest(error, errorContextOf(request), stats);
-    if (refusal.log === "error") request.log.error({ err: error, url: request.url }, `${what} route failed`);
-    else if (refusal.log === "debug") request.log.debug({ reason: refusal.reason }, `${what} request refused`);
+    if (refusal.log === "error")
+      request.log.error({ err: error, url: request.url }, `${what} route failed`);
+    else if (refusal.log === "debug")
+      request.log.debug({ reason: refusal.reason }, `${what} request refused`);
     return sendError(reply, refusal.answer);
   });
 
@@ -42,10 +53,17 @@ export function guardNodeRoutes(app: FastifyInstance, options: RouteGuardOptions
   });
 }
 
-/** Mounts a group's routes on fastify, guarded: each a thin adapter over the route's own handler. */
+/**
+ * Mounts a group's routes on fastify, guarded: each a thin adapter over the route's own handler.
+ */
 export function mountNodeRoutes(app: FastifyInstance, group: NodeRouteGroup): void {
   const bodyLimit = Math.max(...group.routes.map((route) => route.bodyLimit));
-  guardNodeRoutes(app, { clusterSecret: group.clusterSecret, bodyLimit, stats: group.stats, what: group.what });
+  guardNodeRoutes(app, {
+    clusterSecret: group.clusterSecret,
+    bodyLimit,
+    stats: group.stats,
+    what: group.what,
+  });
   for (const route of group.routes) {
     app.post(route.path, { bodyLimit: route.bodyLimit }, async (request, reply) => {
       const answer = await route.handle(Buffer.isBuffer(request.body) ? request.body : undefined);

@@ -4,8 +4,8 @@
 // Requests go through a PeerHttp (net/peer-http.ts) — by default one undici pool per peer address,
 // created on first use — with a deadline on every request; replies are size-bounded and validated
 // before use. A failed or refused request rejects with
-// StreamRequestError, which the stream runner (topology/stream.ts) answers by retrying, from another
-// source when the source failed.
+// StreamRequestError, which the stream runner (topology/stream.ts) answers by retrying, from
+// another source when the source failed.
 
 import type { Address, NodeId } from "../core/ids.js";
 import type { PageRequest } from "../topology/stream-pages.js";
@@ -26,10 +26,15 @@ import {
 } from "./stream-protocol.js";
 
 export const STREAM_CLIENT_DEFAULTS = {
-  /** A page is at most a few MiB: a peer that takes longer than this for one is treated as failed. */
+  /**
+   * A page is at most a few MiB: a peer that takes longer than this for one is treated as failed.
+   */
   requestTimeoutMs: 30_000,
   connectTimeoutMs: 5_000,
-  /** Connections per peer: streams to one peer share them (concurrency is bounded above, in stream.ts). */
+  /**
+   * Connections per peer: streams to one peer share them (concurrency is bounded above, in
+   * stream.ts).
+   */
   connectionsPerPeer: 4,
   /** A /cluster/status body of a thousand members is ~250 KB. */
   statusBytesMax: 16 * 1024 * 1024,
@@ -89,15 +94,25 @@ export class StreamClient {
     };
     const reply = await this.#post(address, STREAM_FETCH_PATH, body);
     if (!streamFetchReplyCheck.Check(reply)) {
-      throw new StreamRequestError(`${address} sent a bad stream page: ${streamViolation(streamFetchReplyCheck, reply)}`);
+      throw new StreamRequestError(
+        `${address} sent a bad stream page: ${streamViolation(streamFetchReplyCheck, reply)}`,
+      );
     }
     return reply;
   }
 
-  async pushPage(address: Address, records: readonly (readonly [string, Uint8Array])[]): Promise<StreamPushReply> {
-    const reply = await this.#post(address, STREAM_PUSH_PATH, { from: this.#options.self, records });
+  async pushPage(
+    address: Address,
+    records: readonly (readonly [string, Uint8Array])[],
+  ): Promise<StreamPushReply> {
+    const reply = await this.#post(address, STREAM_PUSH_PATH, {
+      from: this.#options.self,
+      records,
+    });
     if (!streamPushReplyCheck.Check(reply)) {
-      throw new StreamRequestError(`${address} sent a bad push reply: ${streamViolation(streamPushReplyCheck, reply)}`);
+      throw new StreamRequestError(
+        `${address} sent a bad push reply: ${streamViolation(streamPushReplyCheck, reply)}`,
+      );
     }
     return reply;
   }
@@ -112,11 +127,16 @@ export class StreamClient {
       throw new StreamRequestError(`${address}/cluster/status is not JSON`);
     }
     const members = (body as { members?: unknown } | null)?.members;
-    if (!Array.isArray(members)) throw new StreamRequestError(`${address}/cluster/status has no members`);
+    if (!Array.isArray(members))
+      throw new StreamRequestError(`${address}/cluster/status has no members`);
     for (const entry of members as unknown[]) {
       const m = entry as Record<string, unknown> | null;
       if (m === null || typeof m !== "object" || m["id"] !== member) continue;
-      if (typeof m["state"] !== "string" || typeof m["tokens"] !== "number" || typeof m["live"] !== "boolean") {
+      if (
+        typeof m["state"] !== "string" ||
+        typeof m["tokens"] !== "number" ||
+        typeof m["live"] !== "boolean"
+      ) {
         throw new StreamRequestError(`${address}/cluster/status has a malformed member`);
       }
       return { state: m["state"], tokens: m["tokens"], live: m["live"] };
@@ -133,7 +153,13 @@ export class StreamClient {
   }
 
   async #post(address: Address, path: string, body: unknown): Promise<unknown> {
-    const bytes = await this.#request(address, "POST", path, encodePeerBody(body), STREAM_PAGE_BYTES_MAX);
+    const bytes = await this.#request(
+      address,
+      "POST",
+      path,
+      encodePeerBody(body),
+      STREAM_PAGE_BYTES_MAX,
+    );
     try {
       return decodePeerBody(bytes);
     } catch {
@@ -142,11 +168,23 @@ export class StreamClient {
   }
 
   async #get(address: Address, path: string): Promise<string> {
-    const bytes = await this.#request(address, "GET", path, undefined, STREAM_CLIENT_DEFAULTS.statusBytesMax);
+    const bytes = await this.#request(
+      address,
+      "GET",
+      path,
+      undefined,
+      STREAM_CLIENT_DEFAULTS.statusBytesMax,
+    );
     return bytes.toString("utf8");
   }
 
-  async #request(address: Address, method: "GET" | "POST", path: string, body: Buffer | undefined, bytesMax: number): Promise<Buffer> {
+  async #request(
+    address: Address,
+    method: "GET" | "POST",
+    path: string,
+    body: Buffer | undefined,
+    bytesMax: number,
+  ): Promise<Buffer> {
     if (this.#closed) throw new StreamRequestError("the stream client is closed");
     this.#addresses.add(address);
     const secret = secretHeaders(this.#options.clusterSecret);
@@ -161,11 +199,15 @@ export class StreamClient {
         timeoutMs: this.#timeoutMs,
       });
     } catch (error) {
-      throw new StreamRequestError(`${address}${path}: ${error instanceof Error ? error.message : String(error)}`);
+      throw new StreamRequestError(
+        `${address}${path}: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
     if (response.statusCode !== 200) {
       const text = response.body === null ? "" : response.body.toString("utf8");
-      throw new StreamRequestError(`${address}${path} answered ${response.statusCode}: ${text.slice(0, 200)}`);
+      throw new StreamRequestError(
+        `${address}${path} answered ${response.statusCode}: ${text.slice(0, 200)}`,
+      );
     }
     return response.body ?? Buffer.alloc(0);
   }

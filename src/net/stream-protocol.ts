@@ -1,7 +1,8 @@
-// net/stream-protocol.ts — the node-to-node routes of range streaming (topology/stream.ts), shared by
-// client and server.
+// net/stream-protocol.ts — the node-to-node routes of range streaming (topology/stream.ts), shared
+// by client and server.
 //
-//   POST /internal/v1/stream/fetch  { from, start, end, after?, limit, bytes? } → { records: [key, recordBytes, token][], done }
+//   POST /internal/v1/stream/fetch { from, start, end, after?, limit, bytes? } → { records: [key,
+//   recordBytes, token][], done }
 //       the records (tombstones included) of the token range (start, end] of the answering node's
 //       store, in token order, at most `limit` of them and at most `bytes` (default and most
 //       `pageBytesTarget`) except that the first record always goes, so one record of the largest
@@ -10,7 +11,7 @@
 //       (storage/layout.ts dataRangeBoundsAfter). The caller resumes after the last record it
 //       received: (its token, its key), a position that moves with every record, so a page of one
 //       record, or of keys sharing a token, is never fetched twice.
-//   POST /internal/v1/stream/push   { from, records: [key, recordBytes][] } → { applied, superseded }
+//   POST /internal/v1/stream/push { from, records: [key, recordBytes][] } → { applied, superseded }
 //       applies the records to the answering node's store through its last-write-wins merge, so a
 //       streamed record never overwrites a newer write; answered once committed.
 //
@@ -44,7 +45,9 @@ export const STREAM_PROTOCOL_LIMITS = {
 
 /** The largest page body either side reads: the target, one largest record, and the envelope. */
 export const STREAM_PAGE_BYTES_MAX =
-  STREAM_PROTOCOL_LIMITS.pageBytesTarget + RECORD_LIMITS.valueBytesMax + STREAM_PROTOCOL_LIMITS.envelopeBytesMax;
+  STREAM_PROTOCOL_LIMITS.pageBytesTarget +
+  RECORD_LIMITS.valueBytesMax +
+  STREAM_PROTOCOL_LIMITS.envelopeBytesMax;
 
 const TokenSchema = Type.BigInt({ minimum: 0n, maximum: 2n ** 64n - 1n });
 const KeySchema = Type.String({ minLength: 1, maxLength: LAYOUT_LIMITS.keyBytesMax });
@@ -59,8 +62,15 @@ export const StreamFetchRequestSchema = Type.Object(
     /** Resume after the data key (start, after); absent: the whole (start, end]. */
     after: Type.Optional(KeySchema),
     limit: Type.Integer({ minimum: 1, maximum: STREAM_PROTOCOL_LIMITS.recordsPerPageMax }),
-    /** Bytes of keys and records per page (the first record always goes); absent: pageBytesTarget. */
-    bytes: Type.Optional(Type.Integer({ minimum: STREAM_PROTOCOL_LIMITS.pageBytesMin, maximum: STREAM_PROTOCOL_LIMITS.pageBytesTarget })),
+    /**
+     * Bytes of keys and records per page (the first record always goes); absent: pageBytesTarget.
+     */
+    bytes: Type.Optional(
+      Type.Integer({
+        minimum: STREAM_PROTOCOL_LIMITS.pageBytesMin,
+        maximum: STREAM_PROTOCOL_LIMITS.pageBytesTarget,
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -97,7 +107,10 @@ export const streamPushRequestCheck = TypeCompiler.Compile(StreamPushRequestSche
 export const streamPushReplyCheck = TypeCompiler.Compile(StreamPushReplySchema);
 
 /** The first schema violation of a value, for a one-line refusal. */
-export function streamViolation(check: { Errors(value: unknown): { First(): { path: string; message: string } | undefined } }, value: unknown): string {
+export function streamViolation(
+  check: { Errors(value: unknown): { First(): { path: string; message: string } | undefined } },
+  value: unknown,
+): string {
   const first = check.Errors(value).First();
   return first === undefined ? "malformed" : `${first.path || "/"} ${first.message}`;
 }

@@ -1,14 +1,15 @@
 // net/stream-routes.ts — the routes through which a node serves range streaming to its peers
-// (net/stream-protocol.ts): a page of a token range out of its store (fetch), and a page of streamed
-// records into it (push). A route group (net/node-route.ts): fastify mounts it (streamRoutes), the
-// simulator serves it without fastify (net/internal-routes.ts).
+// (net/stream-protocol.ts): a page of a token range out of its store (fetch), and a page of
+// streamed records into it (push). A route group (net/node-route.ts): fastify mounts it
+// (streamRoutes), the simulator serves it without fastify (net/internal-routes.ts).
 //
 // Guarded like every node-to-node route (net/route-guard.ts: secret, msgpack, size), then checked
-// against the schema. A fetch reads from the store's token-ordered scan (storage snapshot per scan),
-// resuming after the caller's cursor, and closes the page at the record count or the byte bound
-// (topology/stream.ts takePage: one record larger than the bound goes alone). A push goes through
-// store.apply — the last-write-wins merge — in one call, so a streamed record never replaces a newer
-// version and the reply comes once the batch is committed (durable as the store's --sync promises).
+// against the schema. A fetch reads from the store's token-ordered scan (storage snapshot per
+// scan), resuming after the caller's cursor, and closes the page at the record count or the byte
+// bound (topology/stream.ts takePage: one record larger than the bound goes alone). A push goes
+// through store.apply — the last-write-wins merge — in one call, so a streamed record never
+// replaces a newer version and the reply comes once the batch is committed (durable as the store's
+// --sync promises).
 
 import type { FastifyPluginAsync } from "fastify";
 import { GrapevineError } from "../core/errors.js";
@@ -58,19 +59,40 @@ export interface StreamRoutesOptions {
 
 type StreamStore = StreamRoutesOptions["store"];
 
-async function answerFetch(store: StreamStore, stats: StreamRouteStats, raw: Buffer | undefined): Promise<NodeRouteAnswer> {
+async function answerFetch(
+  store: StreamStore,
+  stats: StreamRouteStats,
+  raw: Buffer | undefined,
+): Promise<NodeRouteAnswer> {
   const decoded = decodeNodeBody(requireBody(raw, "a stream request"));
   if (!streamFetchRequestCheck.Check(decoded)) {
-    throw new GrapevineError("bad_request", `bad stream fetch: ${streamViolation(streamFetchRequestCheck, decoded)}`);
+    throw new GrapevineError(
+      "bad_request",
+      `bad stream fetch: ${streamViolation(streamFetchRequestCheck, decoded)}`,
+    );
   }
   const afterKey = decoded.after ?? null;
-  if (afterKey !== null && !isValidReplicaKey(afterKey)) throw new GrapevineError("bad_request", "bad stream fetch: after is not 1 to 1024 bytes of UTF-8");
+  if (afterKey !== null && !isValidReplicaKey(afterKey))
+    throw new GrapevineError(
+      "bad_request",
+      "bad stream fetch: after is not 1 to 1024 bytes of UTF-8",
+    );
   const page = await takePage(
-    store.scanRange({ start: decoded.start, end: decoded.end }, { limit: decoded.limit + 1, tombstones: true, afterKey }),
+    store.scanRange(
+      { start: decoded.start, end: decoded.end },
+      { limit: decoded.limit + 1, tombstones: true, afterKey },
+    ),
     (scanned) => encodeRecord(scanned.record),
-    { recordsMax: decoded.limit, bytesMax: decoded.bytes ?? STREAM_PROTOCOL_LIMITS.pageBytesTarget },
+    {
+      recordsMax: decoded.limit,
+      bytesMax: decoded.bytes ?? STREAM_PROTOCOL_LIMITS.pageBytesTarget,
+    },
   );
-  const records: StreamFetchReply["records"] = page.records.map((streamed) => [streamed.key, streamed.record, streamed.token]);
+  const records: StreamFetchReply["records"] = page.records.map((streamed) => [
+    streamed.key,
+    streamed.record,
+    streamed.token,
+  ]);
   let bytes = 0;
   for (const streamed of page.records) bytes += streamedBytes(streamed.key, streamed.record);
   const done = page.done;
@@ -81,19 +103,30 @@ async function answerFetch(store: StreamStore, stats: StreamRouteStats, raw: Buf
   return msgpackAnswer(encodePeerBody(body));
 }
 
-async function answerPush(store: StreamStore, stats: StreamRouteStats, raw: Buffer | undefined): Promise<NodeRouteAnswer> {
+async function answerPush(
+  store: StreamStore,
+  stats: StreamRouteStats,
+  raw: Buffer | undefined,
+): Promise<NodeRouteAnswer> {
   const decoded = decodeNodeBody(requireBody(raw, "a stream request"));
   if (!streamPushRequestCheck.Check(decoded)) {
-    throw new GrapevineError("bad_request", `bad stream push: ${streamViolation(streamPushRequestCheck, decoded)}`);
+    throw new GrapevineError(
+      "bad_request",
+      `bad stream push: ${streamViolation(streamPushRequestCheck, decoded)}`,
+    );
   }
   const writes: KeyedRecord[] = [];
   let bytes = 0;
   for (const [key, recordBytes] of decoded.records) {
-    if (!isValidReplicaKey(key)) throw new GrapevineError("bad_request", "a streamed key is not 1 to 1024 bytes of UTF-8");
+    if (!isValidReplicaKey(key))
+      throw new GrapevineError("bad_request", "a streamed key is not 1 to 1024 bytes of UTF-8");
     try {
       writes.push({ key, record: decodeRecord(recordBytes) });
     } catch (error) {
-      throw new GrapevineError("bad_request", `a streamed record is malformed: ${(error as Error).message}`);
+      throw new GrapevineError(
+        "bad_request",
+        `a streamed record is malformed: ${(error as Error).message}`,
+      );
     }
     bytes += key.length + recordBytes.length;
   }
@@ -113,8 +146,16 @@ async function answerPush(store: StreamStore, stats: StreamRouteStats, raw: Buff
 export function streamRouteGroup(options: StreamRoutesOptions): NodeRouteGroup {
   const { store, stats } = options;
   const routes: NodeRoute[] = [
-    { path: STREAM_FETCH_PATH, bodyLimit: STREAM_PAGE_BYTES_MAX, handle: (raw) => answerFetch(store, stats, raw) },
-    { path: STREAM_PUSH_PATH, bodyLimit: STREAM_PAGE_BYTES_MAX, handle: (raw) => answerPush(store, stats, raw) },
+    {
+      path: STREAM_FETCH_PATH,
+      bodyLimit: STREAM_PAGE_BYTES_MAX,
+      handle: (raw) => answerFetch(store, stats, raw),
+    },
+    {
+      path: STREAM_PUSH_PATH,
+      bodyLimit: STREAM_PAGE_BYTES_MAX,
+      handle: (raw) => answerPush(store, stats, raw),
+    },
   ];
   return { clusterSecret: options.clusterSecret, stats, what: "stream", routes };
 }

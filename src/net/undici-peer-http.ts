@@ -10,7 +10,12 @@
 import { Pool, type Dispatcher } from "undici";
 import type { Address } from "../core/ids.js";
 import { PeerLookup } from "./peer-lookup.js";
-import { PEER_HTTP_ERROR_BODY_BYTES_MAX, type PeerHttp, type PeerHttpReply, type PeerHttpRequest } from "./peer-http.js";
+import {
+  PEER_HTTP_ERROR_BODY_BYTES_MAX,
+  type PeerHttp,
+  type PeerHttpReply,
+  type PeerHttpRequest,
+} from "./peer-http.js";
 
 /** The pool every address gets: what the owning client passed to `new Pool` before this port. */
 export interface UndiciPeerHttpOptions {
@@ -175,7 +180,11 @@ class ReplyCollector implements Dispatcher.DispatchHandler {
     if (this.#settled) return;
     this.#settle();
     const chunks = this.#chunks;
-    const body = this.#oversized ? null : chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, this.#bytes);
+    const body = this.#oversized
+      ? null
+      : chunks.length === 1
+        ? (chunks[0] as Buffer)
+        : Buffer.concat(chunks, this.#bytes);
     this.resolve({ statusCode: this.#statusCode, body });
   }
 

@@ -1,6 +1,7 @@
 // node/address-book.ts — member id → address for the replica and repair clients. Rebuilt from the
-// engine whenever it reports a membership event; a lookup of an unknown member rebuilds it too, but at
-// most once per addressRefreshIntervalMs, so a burst of requests to a departed member costs one scan.
+// engine whenever it reports a membership event; a lookup of an unknown member rebuilds it too, but
+// at most once per addressRefreshIntervalMs, so a burst of requests to a departed member costs one
+// scan.
 
 import type { Clock } from "../core/clock.js";
 import type { Address, NodeId } from "../core/ids.js";
@@ -29,7 +30,8 @@ export class AddressBook {
   readonly addressOf = (id: NodeId): Address | undefined => {
     const known = this.#addresses.get(id);
     if (known !== undefined) return known;
-    if (this.clock.nowMs() - this.#refreshedMs < NODE_MAINTENANCE.addressRefreshIntervalMs) return undefined;
+    if (this.clock.nowMs() - this.#refreshedMs < NODE_MAINTENANCE.addressRefreshIntervalMs)
+      return undefined;
     this.refresh();
     return this.#addresses.get(id);
   };

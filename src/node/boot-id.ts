@@ -5,7 +5,9 @@ import { readFileSync } from "node:fs";
 import os from "node:os";
 
 const LINUX_BOOT_ID = "/proc/sys/kernel/random/boot_id";
-/** Where there is no boot id, the boot time stands in, rounded so that clock slew does not move it. */
+/**
+ * Where there is no boot id, the boot time stands in, rounded so that clock slew does not move it.
+ */
 const BOOT_TIME_ROUNDING_S = 60;
 
 export function readBootId(): string {

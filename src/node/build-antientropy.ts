@@ -1,6 +1,7 @@
-// node/build-antientropy.ts — Merkle anti-entropy (issue 4): its own client, so repair traffic never
-// queues behind client writes, the background loop (--anti-entropy-interval-s) and the operator's
-// repairs. Records from the future are skipped one by one, not the exchange (node/clock-guard.ts).
+// node/build-antientropy.ts — Merkle anti-entropy (issue 4): its own client, so repair traffic
+// never queues behind client writes, the background loop (--anti-entropy-interval-s) and the
+// operator's repairs. Records from the future are skipped one by one, not the exchange
+// (node/clock-guard.ts).
 
 import type { Address, NodeId } from "../core/ids.js";
 import type { Random } from "../core/random.js";
@@ -11,7 +12,10 @@ import type { NodeCore } from "./node-parts.js";
 import { randomOf, type NodeDeps } from "./node-ports.js";
 
 /** The parts built before anti-entropy (node-parts.ts), and the address book. */
-export type NodeAntiEntropyInput = Pick<NodeCore, "config" | "identity" | "engine" | "store" | "clock" | "clockGuard" | "log"> & {
+export type NodeAntiEntropyInput = Pick<
+  NodeCore,
+  "config" | "identity" | "engine" | "store" | "clock" | "clockGuard" | "log"
+> & {
   readonly addressOf: (id: NodeId) => Address | undefined;
   readonly ports: NodeDeps;
 };
@@ -37,7 +41,8 @@ export function buildAntiEntropy(input: NodeAntiEntropyInput): NodeAntiEntropy {
       intervalMs: config.antiEntropyIntervalS === null ? null : config.antiEntropyIntervalS * 1000,
     },
     {
-      // Pulled records from the future are skipped one by one (node/clock-guard.ts), not the exchange.
+      // Pulled records from the future are skipped one by one (node/clock-guard.ts), not the
+      // exchange.
       store: clockGuard.guardStore(store, "repair"),
       transport: repairClient,
       clock,
@@ -50,8 +55,13 @@ export function buildAntiEntropy(input: NodeAntiEntropyInput): NodeAntiEntropy {
   return { repairStats, repairClient, antiEntropy };
 }
 
-/** 64 random bits as 16 hex digits: a repair job's id, unique enough to name it in the status API. */
+/**
+ * 64 random bits as 16 hex digits: a repair job's id, unique enough to name it in the status API.
+ */
 function newJobId(random: Random): string {
-  const word = (): string => Math.floor(random.next() * 2 ** 32).toString(16).padStart(8, "0");
+  const word = (): string =>
+    Math.floor(random.next() * 2 ** 32)
+      .toString(16)
+      .padStart(8, "0");
   return word() + word();
 }

@@ -1,7 +1,7 @@
 // node/build-cluster.ts — this node's view of the cluster: how this start enters the ring, the
-// membership engine (given the members and tombstones this node saved: topology/known-peers.ts), and
-// the wait for the ring to be learned (with the known peers a restart waits for). An injected engine
-// (a test double) enters as normal at once, waits for no one and saves nothing.
+// membership engine (given the members and tombstones this node saved: topology/known-peers.ts),
+// and the wait for the ring to be learned (with the known peers a restart waits for). An injected
+// engine (a test double) enters as normal at once, waits for no one and saves nothing.
 
 import { randomInt } from "node:crypto";
 import type { Clock } from "../core/clock.js";
@@ -41,7 +41,10 @@ export interface NodeClusterInput {
 
 export interface NodeCluster {
   readonly engine: ClusterEngine;
-  /** How this start entered the ring; null with an injected engine (then there is no topology service). */
+  /**
+   * How this start entered the ring; null with an injected engine (then there is no topology
+   * service).
+   */
   readonly ringStart: RingStart | null;
   readonly ringSettle: RingSettle;
   /** When the engine was created: the origin of the ring-learned log line's afterMs. */
@@ -80,8 +83,17 @@ export async function buildCluster(input: NodeClusterInput): Promise<NodeCluster
   const stamps = tombstoneStamps(knownPeers);
   // Only a settled view is saved: a half-learned one must not replace the list a restart waits for.
   const saveKnownPeers = (): void => {
-    if (settle.knownPeersWriter === null || !settle.ringSettle.settled || engine.savedMembership === undefined) return;
-    const { state, expired } = knownPeersOf(engine.savedMembership(), stamps, input.wallUs() / 1000);
+    if (
+      settle.knownPeersWriter === null ||
+      !settle.ringSettle.settled ||
+      engine.savedMembership === undefined
+    )
+      return;
+    const { state, expired } = knownPeersOf(
+      engine.savedMembership(),
+      stamps,
+      input.wallUs() / 1000,
+    );
     if (expired.length > 0) engine.forgetTombstones?.(expired);
     settle.knownPeersWriter.update(state);
   };
@@ -92,15 +104,25 @@ export async function buildCluster(input: NodeClusterInput): Promise<NodeCluster
 async function readNodeKnownPeers({ config, ports, log }: NodeClusterInput): Promise<KnownPeers> {
   if (ports.createEngine !== undefined) return NO_KNOWN_PEERS;
   const knownPeers = await readKnownPeers(config.dataDir, ports.stateFiles);
-  if (knownPeers === "unreadable") log.warn({ file: KNOWN_PEERS_FILE }, "known peers file unreadable: waiting for a peer before serving");
+  if (knownPeers === "unreadable")
+    log.warn(
+      { file: KNOWN_PEERS_FILE },
+      "known peers file unreadable: waiting for a peer before serving",
+    );
   return knownPeers;
 }
 
 /**
  * How this start enters the ring (topology/, issue 5): normal at once (a restart, a node without
- * seeds) or joining, to bootstrap once it serves. An injected engine (a test double) is always normal.
+ * seeds) or joining, to bootstrap once it serves. An injected engine (a test double) is always
+ * normal.
  */
-async function planNodeRingStart({ config, ports, identity, store }: NodeClusterInput): Promise<RingStart> {
+async function planNodeRingStart({
+  config,
+  ports,
+  identity,
+  store,
+}: NodeClusterInput): Promise<RingStart> {
   try {
     return await planRingStart({
       files: ports.stateFiles,
@@ -117,9 +139,9 @@ async function planNodeRingStart({ config, ports, identity, store }: NodeCluster
 }
 
 /**
- * Client requests wait until the ring is learned (cluster/ring-settle.ts), including every peer this
- * node knew before (topology/known-peers.ts); a new cluster's first node, or one with an injected
- * engine (a test double), has nothing to wait for.
+ * Client requests wait until the ring is learned (cluster/ring-settle.ts), including every peer
+ * this node knew before (topology/known-peers.ts); a new cluster's first node, or one with an
+ * injected engine (a test double), has nothing to wait for.
  */
 function buildRingSettle(
   { config, ports, identity, log }: NodeClusterInput,
@@ -130,15 +152,19 @@ function buildRingSettle(
   const ringSettle = new RingSettle({
     startedMs,
     quietMs: 2 * config.gossipIntervalMs,
-    alone: injectedEngine || (knownPeers !== "unreadable" && config.seeds.every((seed) => seed === config.advertise)),
-    expectedPeers: knownPeers === "unreadable" ? [] : knownPeers.peers.filter((id) => id !== identity.id),
+    alone:
+      injectedEngine ||
+      (knownPeers !== "unreadable" && config.seeds.every((seed) => seed === config.advertise)),
+    expectedPeers:
+      knownPeers === "unreadable" ? [] : knownPeers.peers.filter((id) => id !== identity.id),
   });
   const knownPeersWriter = injectedEngine
     ? null
     : new KnownPeersWriter({
         initial: knownPeers,
         write: (state) => writeKnownPeers(config.dataDir, state, ports.stateFiles),
-        onError: (error) => log.warn({ err: error, file: KNOWN_PEERS_FILE }, "could not save the known peers"),
+        onError: (error) =>
+          log.warn({ err: error, file: KNOWN_PEERS_FILE }, "could not save the known peers"),
       });
   return { ringSettle, knownPeersWriter };
 }

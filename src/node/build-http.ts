@@ -18,16 +18,25 @@ class QuietLogController extends LogController {
     super();
   }
   override incomingRequest(request: Parameters<LogController["incomingRequest"]>[0]): void {
-    if (this.debugRequests) request.log.debug({ method: request.method, url: request.url }, "incoming request");
+    if (this.debugRequests)
+      request.log.debug({ method: request.method, url: request.url }, "incoming request");
   }
-  override requestCompleted(...[error, request, reply]: Parameters<LogController["requestCompleted"]>): void {
+  override requestCompleted(
+    ...[error, request, reply]: Parameters<LogController["requestCompleted"]>
+  ): void {
     if (!error && !this.debugRequests) return;
-    const details = { method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime };
+    const details = {
+      method: request.method,
+      url: request.url,
+      status: reply.statusCode,
+      ms: reply.elapsedTime,
+    };
     if (error) request.log.warn({ ...details, err: error }, "request failed");
     else request.log.debug(details, "request completed");
   }
   override routeNotFound(request: Parameters<LogController["routeNotFound"]>[0]): void {
-    if (this.debugRequests) request.log.debug({ method: request.method, url: request.url }, "route not found");
+    if (this.debugRequests)
+      request.log.debug({ method: request.method, url: request.url }, "route not found");
   }
 }
 
@@ -39,7 +48,12 @@ export interface NodeHttpInput {
   readonly isStopping: () => boolean;
 }
 
-export function buildHttpServer({ config, ports, log, isStopping }: NodeHttpInput): FastifyInstance {
+export function buildHttpServer({
+  config,
+  ports,
+  log,
+  isStopping,
+}: NodeHttpInput): FastifyInstance {
   const httpLogger = log.child({ component: "http" }, { level: httpLogLevel(config.logLevel) });
   const debugRequests = httpLogger.isLevelEnabled("debug");
   return createHttpServer(
@@ -54,7 +68,8 @@ export function buildHttpServer({ config, ports, log, isStopping }: NodeHttpInpu
     {
       logger: httpLogger,
       logController: new QuietLogController(debugRequests),
-      childLoggerFactory: (logger, bindings, options) => (debugRequests ? logger.child(bindings, options) : logger),
+      childLoggerFactory: (logger, bindings, options) =>
+        debugRequests ? logger.child(bindings, options) : logger,
       draining: isStopping,
     },
   );

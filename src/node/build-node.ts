@@ -1,27 +1,28 @@
 // node/build-node.ts — one Grapevine node built from one validated config and its ports, without a
-// socket: fastify's build-then-listen split, so a test (and one day the simulator) can build a whole
-// node, answer requests through `app.inject`, and stop it. node/node.ts listens.
+// socket: fastify's build-then-listen split, so a test (and one day the simulator) can build a
+// whole node, answer requests through `app.inject`, and stop it. node/node.ts listens.
 //
 // This is the IO shell around the pure membership core (cluster/) and the data path. It owns the
-// only periodic timer (tick-loop.ts: one tick every engine.tickIntervalMs, on a monotonic clock), the
-// HTTP server (fastify: the client API /kv, the peer and replica routes, the cluster and metrics
-// routes), the peer client for membership datagrams and the replica client for replica requests
-// (undici), the store (LevelDB), and the hybrid logical clock. Housekeeping (housekeeping.ts) rides
-// on the tick rather than on timers of its own. Hinted handoff replays at once on a member-up event;
-// client reads go through read repair, which wraps the coordinator's read. The replica client resolves
-// member ids through an address book (address-book.ts) rebuilt whenever the engine reports a
-// membership event.
+// only periodic timer (tick-loop.ts: one tick every engine.tickIntervalMs, on a monotonic clock),
+// the HTTP server (fastify: the client API /kv, the peer and replica routes, the cluster and
+// metrics routes), the peer client for membership datagrams and the replica client for replica
+// requests (undici), the store (LevelDB), and the hybrid logical clock. Housekeeping
+// (housekeeping.ts) rides on the tick rather than on timers of its own. Hinted handoff replays at
+// once on a member-up event; client reads go through read repair, which wraps the coordinator's
+// read. The replica client resolves member ids through an address book (address-book.ts) rebuilt
+// whenever the engine reports a membership event.
 //
 // Start-up order keeps a failed start from leaving anything behind: identity (which also takes the
-// new generation) → store → engine → clients → HTTP server → (node.ts) listen → first tick. A failure
-// at any step closes what was opened and surfaces as a NodeStartError whose message is one readable
-// line (port in use, unusable data dir, identity mismatch, a database another process holds).
-// Shutdown (SPEC §1, shutdown.ts) is the reverse: stop ticking, announce the shutdown to the peers (a
-// stop, not a failed start), stop accepting and finish in-flight requests within a bounded drain time,
-// let hint replays and read repairs settle, close the clients, and close the store last, once every
-// acknowledged write and hint is committed.
+// new generation) → store → engine → clients → HTTP server → (node.ts) listen → first tick. A
+// failure at any step closes what was opened and surfaces as a NodeStartError whose message is one
+// readable line (port in use, unusable data dir, identity mismatch, a database another process
+// holds). Shutdown (SPEC §1, shutdown.ts) is the reverse: stop ticking, announce the shutdown to
+// the peers (a stop, not a failed start), stop accepting and finish in-flight requests within a
+// bounded drain time, let hint replays and read repairs settle, close the clients, and close the
+// store last, once every acknowledged write and hint is committed.
 //
-// Readiness (GET /ready, api/ready-routes.ts) is composed here: `starting` until the ring is learned,
+// Readiness (GET /ready, api/ready-routes.ts) is composed here: `starting` until the ring is
+// learned,
 // `draining` from the first moment of shutdown (new requests then get 503 `draining`, see
 // api/http-server.ts), `clock_offset` while the clock guard (node/clock-guard.ts) fences this node
 // because its wall clock is out of range of most of its peers'.
@@ -70,11 +71,17 @@ interface Foundation {
   readonly recovery: CrashRecovery;
 }
 
-/** A node's lifecycle over its parts: the first tick, and shutdown (plain for a failed start, logged for a stop). */
+/**
+ * A node's lifecycle over its parts: the first tick, and shutdown (plain for a failed start, logged
+ * for a stop).
+ */
 interface Lifecycle {
   /** The engine's seed when its chance was not injected (logged at debug), else null. */
   readonly randomSeed: number | null;
-  /** Resolves when the node asks to end its process: 0 after a decommission or `grapevine stop`, 1 after a failed bootstrap. */
+  /**
+   * Resolves when the node asks to end its process: 0 after a decommission or `grapevine stop`, 1
+   * after a failed bootstrap.
+   */
   readonly exitRequested: Promise<{ readonly code: number; readonly reason: string }>;
   /** Starts ticking (the first tick at once) and the bootstrap when this start needs one. */
   begin(): void;
@@ -108,7 +115,19 @@ async function assembleCore(config: NodeConfig, ports: NodeDeps): Promise<Assemb
   const recovery = await openCrashRecovery(config, ports, log);
   const clocks = buildClocks({ config, identity, clock, wallUs, log });
   const cluster = await buildCluster({ config, ports, identity, store, clock, wallUs, log });
-  const foundation: Foundation = { config, ports, clock, log, wallUs, identity, store, hints, clocks, cluster, recovery };
+  const foundation: Foundation = {
+    config,
+    ports,
+    clock,
+    log,
+    wallUs,
+    identity,
+    store,
+    hints,
+    clocks,
+    cluster,
+    recovery,
+  };
   const lifecycle = { stopping: false };
   const core = wireSubsystems(foundation, () => lifecycle.stopping);
   return {
@@ -135,14 +154,20 @@ function stopRequest(): StopRequest {
   return { requested, request };
 }
 
-function lifecycleOf(assembled: AssembledCore, app?: FastifyInstance, stop?: StopRequest): Lifecycle {
+function lifecycleOf(
+  assembled: AssembledCore,
+  app?: FastifyInstance,
+  stop?: StopRequest,
+): Lifecycle {
   const { core, cluster, ports } = assembled;
   const never = new Promise<{ code: number; reason: string }>(() => undefined);
-  const closeWith = (announce: boolean): Promise<void> => closeNode({ ...core, app }, () => assembled.markStopping(), { announce });
+  const closeWith = (announce: boolean): Promise<void> =>
+    closeNode({ ...core, app }, () => assembled.markStopping(), { announce });
   const close = (): Promise<void> => closeWith(false);
   let stopPromise: Promise<void> | null = null;
   return {
-    randomSeed: ports.random === undefined && ports.randomFor === undefined ? cluster.randomSeed : null,
+    randomSeed:
+      ports.random === undefined && ports.randomFor === undefined ? cluster.randomSeed : null,
     exitRequested: Promise.race([core.topology?.exitRequested ?? never, stop?.requested ?? never]),
     begin(): void {
       core.tickLoop.begin();
@@ -165,7 +190,10 @@ function lifecycleOf(assembled: AssembledCore, app?: FastifyInstance, stop?: Sto
  * A node without HTTP server or metrics: what the simulator runs, with its own transports given as
  * ports. The same builders as buildNode's, so a simulated node is a real one minus its sockets.
  */
-export async function buildNodeCore(config: NodeConfig, ports: NodeDeps = {}): Promise<BuiltNodeCore> {
+export async function buildNodeCore(
+  config: NodeConfig,
+  ports: NodeDeps = {},
+): Promise<BuiltNodeCore> {
   const assembled = await assembleCore(config, ports);
   return { ...assembled.core, ...lifecycleOf(assembled) };
 }
@@ -175,7 +203,12 @@ export async function buildNode(config: NodeConfig, ports: NodeDeps = {}): Promi
   const { core } = assembled;
   const metrics = buildMetrics(core);
   core.observers.replicaRequestSent = (ops): void => metrics.observeReplicaRequest(ops);
-  const app = buildHttpServer({ config, ports, log: core.log, isStopping: () => core.isStopping() });
+  const app = buildHttpServer({
+    config,
+    ports,
+    log: core.log,
+    isStopping: () => core.isStopping(),
+  });
   const parts: NodeParts = { ...core, metrics, app };
   const stop = stopRequest();
   const lifecycle = lifecycleOf(assembled, app, stop);
@@ -221,12 +254,32 @@ function buildTickLoop(foundation: Foundation, parts: TickLoopParts): TickLoop {
   const { engine, ringSettle } = cluster;
   const { peerClient, addressBook, handoff, antiEntropy, topology, isStopping } = parts;
   const housekeeping = new Housekeeping({
-    engine, store, clock, wallUs, clockGuard, handoff, antiEntropy, topology, log, isStopping, ringSettle,
+    engine,
+    store,
+    clock,
+    wallUs,
+    clockGuard,
+    handoff,
+    antiEntropy,
+    topology,
+    log,
+    isStopping,
+    ringSettle,
     self: identity.id,
     recovery: foundation.recovery,
   });
   return new TickLoop({
-    engine, clock, log, peerClient, clockGuard, addressBook, ringSettle, housekeeping, handoff, antiEntropy, isStopping,
+    engine,
+    clock,
+    log,
+    peerClient,
+    clockGuard,
+    addressBook,
+    ringSettle,
+    housekeeping,
+    handoff,
+    antiEntropy,
+    isStopping,
     startedMs: cluster.startedMs,
     saveKnownPeers: cluster.saveKnownPeers,
   });
@@ -245,24 +298,55 @@ function wireSubsystems(foundation: Foundation, isStopping: () => boolean): Node
   // What every data subsystem is built from.
   const common = { config, ports, identity, engine, store, clock, clockGuard, addressOf, log };
   const replication = buildReplication({
-    ...common, hints, wallUs, hlc, ringSettle, isStopping,
+    ...common,
+    hints,
+    wallUs,
+    hlc,
+    ringSettle,
+    isStopping,
     localReadable: () => !foundation.recovery.recovering(),
     onReplicaRequestSent: (ops) => observers.replicaRequestSent?.(ops),
   });
   const repair = buildAntiEntropy(common);
   const topology = buildTopology({ ...common, isStopping, ringStart: cluster.ringStart });
   const tickLoop = buildTickLoop(foundation, {
-    peerClient, addressBook, handoff: replication.handoff, antiEntropy: repair.antiEntropy, topology, isStopping,
+    peerClient,
+    addressBook,
+    handoff: replication.handoff,
+    antiEntropy: repair.antiEntropy,
+    topology,
+    isStopping,
   });
   const peerStats = new PeerRouteStats();
   const clockInRange = ports.clockInRange ?? ((): boolean => clockGuard.clockInRange());
   return {
-    config, identity, log, clock, wallUs, hlc, clockGuard, store, engine, ringSettle,
+    config,
+    identity,
+    log,
+    clock,
+    wallUs,
+    hlc,
+    clockGuard,
+    store,
+    engine,
+    ringSettle,
     knownPeersWriter: cluster.knownPeersWriter,
-    peerClient, peerStats, ...replication, ...repair, topology, tickLoop, observers, isStopping,
+    peerClient,
+    peerStats,
+    ...replication,
+    ...repair,
+    topology,
+    tickLoop,
+    observers,
+    isStopping,
     recovery: foundation.recovery,
     // Draining is `stopping`: set the moment shutdown begins, before the server stops accepting.
-    readiness: () => readinessOf({ draining: isStopping(), ringSettled: ringSettle.settled, clockInRange: clockInRange() }),
+    readiness: () =>
+      readinessOf({
+        draining: isStopping(),
+        ringSettled: ringSettle.settled,
+        clockInRange: clockInRange(),
+      }),
   };
 }
 
@@ -275,7 +359,11 @@ function buildMetrics(core: NodeCore): NodeMetrics {
     peerRoutes: core.peerStats,
     nowMs: () => clock.nowMs(),
     dataPath: {
-      store: { load: () => store.load(), counters: () => store.counters(), recovering: () => core.recovery.recovering() },
+      store: {
+        load: () => store.load(),
+        counters: () => store.counters(),
+        recovering: () => core.recovery.recovering(),
+      },
       coordinator: core.coordinator,
       replicaClient: core.replicaClient,
       replicaRoutes: core.replicaStats,
@@ -287,6 +375,12 @@ function buildMetrics(core: NodeCore): NodeMetrics {
     clock: clockGuard,
     ...(topology === null
       ? {}
-      : { topology: { streams: topology.service.streams, routes: topology.routeStats, cleanup: topology.service.cleanup } }),
+      : {
+          topology: {
+            streams: topology.service.streams,
+            routes: topology.routeStats,
+            cleanup: topology.service.cleanup,
+          },
+        }),
   });
 }

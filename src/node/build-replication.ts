@@ -1,6 +1,6 @@
 // node/build-replication.ts — the data path: the replica client (undici, batched per peer), hinted
-// handoff, the coordinator, and read repair wrapped around the coordinator's read. The clock guard is
-// wired into each, because each is a place a record from the future can enter or be refused.
+// handoff, the coordinator, and read repair wrapped around the coordinator's read. The clock guard
+// is wired into each, because each is a place a record from the future can enter or be refused.
 
 import type { Clock } from "../core/clock.js";
 import type { Address, NodeId } from "../core/ids.js";
@@ -57,7 +57,15 @@ export function buildReplication(input: NodeReplicationInput): NodeReplication {
   return { replicaClient, replicaStats: new ReplicaRouteStats(), handoff, coordinator, readRepair };
 }
 
-function buildReplicaClient({ config, ports, identity, clock, addressOf, log, onReplicaRequestSent }: NodeReplicationInput): ReplicaClient {
+function buildReplicaClient({
+  config,
+  ports,
+  identity,
+  clock,
+  addressOf,
+  log,
+  onReplicaRequestSent,
+}: NodeReplicationInput): ReplicaClient {
   return new ReplicaClient(
     {
       self: identity.id,
@@ -90,15 +98,24 @@ function buildHandoff(input: NodeReplicationInput, replicaClient: ReplicaClient)
         if (!isStopping()) log.warn({ err: error }, `hinted handoff failed ${what}`);
       },
       // The origin is this node's hint for `target`, which refused the record as from the future.
-      onFutureDropped: (target, key) => clockGuard.refused("hint", { origin: `hint for ${target}`, key }),
+      onFutureDropped: (target, key) =>
+        clockGuard.refused("hint", { origin: `hint for ${target}`, key }),
     },
   );
 }
 
-function buildCoordinator(input: NodeReplicationInput, replicaClient: ReplicaClient, handoff: HintedHandoff): Coordinator {
+function buildCoordinator(
+  input: NodeReplicationInput,
+  replicaClient: ReplicaClient,
+  handoff: HintedHandoff,
+): Coordinator {
   const { config, identity, engine, store, clock, hlc, wallUs, clockGuard, ringSettle } = input;
   return new Coordinator(
-    { self: identity.id, replicationFactor: config.replicationFactor, requestTimeoutMs: config.requestTimeoutMs },
+    {
+      self: identity.id,
+      replicationFactor: config.replicationFactor,
+      requestTimeoutMs: config.requestTimeoutMs,
+    },
     {
       cluster: engine,
       store,
@@ -113,8 +130,14 @@ function buildCoordinator(input: NodeReplicationInput, replicaClient: ReplicaCli
       clockInRange: () => clockGuard.clockInRange(),
       maxClockOffsetUs: clockGuard.maxOffsetUs,
       onClockRefusal: ({ key, timestampUs, reason }) => {
-        // A fenced node refuses every write: the fence itself was logged once, at warn, by the guard.
-        if (reason !== "fenced") clockGuard.refused("coordinator", { origin: `${identity.id} (${reason})`, key, timestampUs });
+        // A fenced node refuses every write: the fence itself was logged once, at warn, by the
+        // guard.
+        if (reason !== "fenced")
+          clockGuard.refused("coordinator", {
+            origin: `${identity.id} (${reason})`,
+            key,
+            timestampUs,
+          });
       },
     },
   );
@@ -128,7 +151,11 @@ function buildReadRepair(
 ): ReadRepair {
   const { config, ports, identity, engine, store, clock, clockGuard } = input;
   return new ReadRepair(
-    { self: identity.id, replicationFactor: config.replicationFactor, requestTimeoutMs: config.requestTimeoutMs },
+    {
+      self: identity.id,
+      replicationFactor: config.replicationFactor,
+      requestTimeoutMs: config.requestTimeoutMs,
+    },
     {
       coordinator,
       cluster: engine,
@@ -138,9 +165,15 @@ function buildReadRepair(
       // Its own stream of chance, so read repair's draws do not shift the engine's peer choices.
       random: randomOf(ports, "read-repair"),
       onRepairMiss: (miss) => handoff.onReplicaMiss(miss),
-      // A version from the future (stored before issue 14's fix) is not written back to other replicas.
+      // A version from the future (stored before issue 14's fix) is not written back to other
+      // replicas.
       isFromTheFuture: (timestampUs) => clockGuard.isFromTheFuture(timestampUs),
-      onFutureSkipped: (key, record) => clockGuard.refused("read-repair", { origin: record.writer, key, timestampUs: record.timestampUs }),
+      onFutureSkipped: (key, record) =>
+        clockGuard.refused("read-repair", {
+          origin: record.writer,
+          key,
+          timestampUs: record.timestampUs,
+        }),
     },
   );
 }

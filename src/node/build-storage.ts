@@ -1,6 +1,7 @@
 // node/build-storage.ts — the first steps of a start: the node's identity (which also takes this
 // start's generation), then its store and hints. Each failure becomes a NodeStartError naming the
-// cause, and a store opened before a later failure is closed, so a failed start leaves nothing open.
+// cause, and a store opened before a later failure is closed, so a failed start leaves nothing
+// open.
 
 import { dataDirStateFiles } from "../storage/atomic-file.js";
 import type { HintStore } from "../storage/hints.js";
@@ -13,7 +14,11 @@ import { readBootId } from "./boot-id.js";
 import { CrashRecovery } from "./crash-recovery.js";
 import type { Logger } from "./logger.js";
 
-export async function openNodeIdentity(config: NodeConfig, ports: NodeDeps, wallUs: () => number): Promise<NodeIdentity> {
+export async function openNodeIdentity(
+  config: NodeConfig,
+  ports: NodeDeps,
+  wallUs: () => number,
+): Promise<NodeIdentity> {
   try {
     return await openIdentity({
       dataDir: config.dataDir,
@@ -43,19 +48,30 @@ export async function openNodeStorage(config: NodeConfig, ports: NodeDeps): Prom
       ports.openDatabase === undefined ? {} : { openDatabase: ports.openDatabase },
     );
   } catch (error) {
-    throw new NodeStartError(error instanceof Error ? error.message : describeDataDirError(config.dataDir, error));
+    throw new NodeStartError(
+      error instanceof Error ? error.message : describeDataDirError(config.dataDir, error),
+    );
   }
   try {
-    const limits = ports.hintBytesPerTargetMax === undefined ? {} : { hintBytesPerTargetMax: ports.hintBytesPerTargetMax };
+    const limits =
+      ports.hintBytesPerTargetMax === undefined
+        ? {}
+        : { hintBytesPerTargetMax: ports.hintBytesPerTargetMax };
     return { store, hints: await store.openHints(limits) };
   } catch (error) {
     await store.close().catch(() => undefined);
-    throw new NodeStartError(`cannot read the hints in ${config.dataDir}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new NodeStartError(
+      `cannot read the hints in ${config.dataDir}: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
 }
 
 /** After the store: whether the last run may have lost acknowledged writes (run-record.ts). */
-export function openCrashRecovery(config: NodeConfig, ports: NodeDeps, log: Logger): Promise<CrashRecovery> {
+export function openCrashRecovery(
+  config: NodeConfig,
+  ports: NodeDeps,
+  log: Logger,
+): Promise<CrashRecovery> {
   return CrashRecovery.open({
     files: ports.stateFiles ?? dataDirStateFiles(config.dataDir),
     log: log.child({ component: "crash-recovery" }),

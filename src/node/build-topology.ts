@@ -7,8 +7,13 @@ import { createNodeTopology, type NodeTopology, type RingStart } from "./node-to
 import type { NodeCore } from "./node-parts.js";
 import { randomOf, type NodeDeps } from "./node-ports.js";
 
-/** The parts built before topology (node-parts.ts), the address book, and where the ring started. */
-export type NodeTopologyBuildInput = Pick<NodeCore, "config" | "identity" | "engine" | "store" | "clock" | "clockGuard" | "log" | "isStopping"> & {
+/**
+ * The parts built before topology (node-parts.ts), the address book, and where the ring started.
+ */
+export type NodeTopologyBuildInput = Pick<
+  NodeCore,
+  "config" | "identity" | "engine" | "store" | "clock" | "clockGuard" | "log" | "isStopping"
+> & {
   readonly addressOf: (id: NodeId) => Address | undefined;
   readonly ringStart: RingStart | null;
   readonly ports: NodeDeps;
@@ -27,7 +32,8 @@ export function buildTopology(input: NodeTopologyBuildInput): NodeTopology | nul
     gossipIntervalMs: config.gossipIntervalMs,
     clusterSecret: config.clusterSecret,
     engine: input.engine,
-    // Streamed records from the future are skipped one by one; the page still applies and the stream advances.
+    // Streamed records from the future are skipped one by one; the page still applies and the
+    // stream advances.
     store: input.clockGuard.guardStore(input.store, "stream"),
     clock: input.clock,
     random: randomOf(input.ports, "topology"),
@@ -38,7 +44,9 @@ export function buildTopology(input: NodeTopologyBuildInput): NodeTopology | nul
     streamOptions: {
       bytesPerSecondMax: config.streamBytesPerS,
       concurrentStreamsMax: config.streamsMax,
-      ...(input.ports.streamPageRecordsMax === undefined ? {} : { pageRecordsMax: input.ports.streamPageRecordsMax }),
+      ...(input.ports.streamPageRecordsMax === undefined
+        ? {}
+        : { pageRecordsMax: input.ports.streamPageRecordsMax }),
     },
   });
 }

@@ -3,10 +3,10 @@
 // that counts and logs records from the future, whichever path brought them.
 //
 // Why here and not in time/: this is the IO shell around the pure ClockOffsetTracker. It reads the
-// wall and monotonic clocks, logs, and wraps the store given to the bulk paths (streams, repair), so
-// that a record stamped more than --max-clock-offset-ms ahead of this node's clock is skipped and
-// counted one record at a time instead of refusing the page or batch that carried it (a stream must
-// still advance; a repair must still converge on everything else).
+// wall and monotonic clocks, logs, and wraps the store given to the bulk paths (streams, repair),
+// so that a record stamped more than --max-clock-offset-ms ahead of this node's clock is skipped
+// and counted one record at a time instead of refusing the page or batch that carried it (a stream
+// must still advance; a repair must still converge on everything else).
 //
 // The verdict is recomputed on the node's tick (every few hundred ms), not per write: a write only
 // reads a boolean. A change of verdict is logged once, at warn when fencing and info when lifting.
@@ -18,11 +18,20 @@ import type { ApplyResult, Store } from "../storage/store.js";
 import { ClockOffsetTracker, isFromTheFuture, type ClockVerdict } from "../time/clock-offset.js";
 
 /** Where a record from the future was met. */
-export const FUTURE_RECORD_PATHS = ["coordinator", "replica", "hint", "read-repair", "stream", "repair"] as const;
+export const FUTURE_RECORD_PATHS = [
+  "coordinator",
+  "replica",
+  "hint",
+  "read-repair",
+  "stream",
+  "repair",
+] as const;
 export type FutureRecordPath = (typeof FUTURE_RECORD_PATHS)[number];
 
 export const CLOCK_GUARD_LIMITS = {
-  /** At most one warn line per path this often: a flood of future records must not flood the log. */
+  /**
+   * At most one warn line per path this often: a flood of future records must not flood the log.
+   */
   warnIntervalMs: 10_000,
 } as const;
 
@@ -59,7 +68,10 @@ export class ClockGuard {
   readonly #deps: ClockGuardDeps;
   readonly #self: NodeId;
   #verdict: ClockVerdict;
-  readonly #future = Object.fromEntries(FUTURE_RECORD_PATHS.map((path) => [path, 0])) as Record<FutureRecordPath, number>;
+  readonly #future = Object.fromEntries(FUTURE_RECORD_PATHS.map((path) => [path, 0])) as Record<
+    FutureRecordPath,
+    number
+  >;
   readonly #lastWarnMs = new Map<FutureRecordPath, number>();
   readonly #unwarned = new Map<FutureRecordPath, number>();
   #fencedCount = 0;
@@ -72,7 +84,9 @@ export class ClockGuard {
     this.#verdict = this.#tracker.verdict(deps.nowMs());
   }
 
-  /** True while this node may coordinate writes: its clock is in range of most peers it measured. */
+  /**
+   * True while this node may coordinate writes: its clock is in range of most peers it measured.
+   */
   clockInRange(): boolean {
     return this.#verdict.inRange;
   }
@@ -100,22 +114,35 @@ export class ClockGuard {
   /** A monitor answered a timed heartbeat. */
   onHeartbeatReply(reply: HeartbeatReply, t3: number): void {
     if (reply.from === this.#self) return;
-    this.#tracker.record(reply.from, { t0: reply.t0, t1: reply.t1, t2: reply.t2, t3 }, this.#deps.nowMs());
+    this.#tracker.record(
+      reply.from,
+      { t0: reply.t0, t1: reply.t1, t2: reply.t2, t3 },
+      this.#deps.nowMs(),
+    );
   }
 
   /**
-   * Recomputes the verdict (on the node's tick) and logs a change. `expectedPeers`: the live peers this
-   * node heartbeats (its monitors), so that a majority is never of fewer peers than that.
+   * Recomputes the verdict (on the node's tick) and logs a change. `expectedPeers`: the live peers
+   * this node heartbeats (its monitors), so that a majority is never of fewer peers than that.
    */
   tick(nowMs: number, expectedPeers = 0): void {
     const before = this.#verdict.inRange;
     this.#verdict = this.#tracker.verdict(nowMs, expectedPeers);
     if (before === this.#verdict.inRange) return;
-    const offsets = this.#verdict.peers.map((peer) => ({ peer: peer.peer, offsetMs: peer.offsetMs, errorMs: peer.errorMs }));
+    const offsets = this.#verdict.peers.map((peer) => ({
+      peer: peer.peer,
+      offsetMs: peer.offsetMs,
+      errorMs: peer.errorMs,
+    }));
     if (!this.#verdict.inRange) {
       this.#fencedCount += 1;
       this.#deps.log.warn(
-        { maxClockOffsetMs: this.#verdict.maxOffsetMs, outOfRange: this.#verdict.outOfRange, measured: this.#verdict.measured, offsets },
+        {
+          maxClockOffsetMs: this.#verdict.maxOffsetMs,
+          outOfRange: this.#verdict.outOfRange,
+          measured: this.#verdict.measured,
+          offsets,
+        },
         "clock offset from most peers exceeds --max-clock-offset-ms: refusing to coordinate writes until it is back in range",
       );
     } else {
@@ -128,7 +155,10 @@ export class ClockGuard {
     return isFromTheFuture(timestampUs, this.#deps.wallUs(), this.maxOffsetUs);
   }
 
-  /** Counts a record from the future met on `path` and logs it at warn (at most once per interval per path). */
+  /**
+   * Counts a record from the future met on `path` and logs it at warn (at most once per interval
+   * per path).
+   */
   refused(path: FutureRecordPath, details: FutureRecordDetails): void {
     this.#future[path] += 1;
     const nowMs = this.#deps.nowMs();
@@ -137,18 +167,32 @@ export class ClockGuard {
       this.#unwarned.set(path, (this.#unwarned.get(path) ?? 0) + 1);
       return;
     }
-    const aheadMs = details.timestampUs === undefined ? undefined : Math.round((details.timestampUs - this.#deps.wallUs()) / 1000);
+    const aheadMs =
+      details.timestampUs === undefined
+        ? undefined
+        : Math.round((details.timestampUs - this.#deps.wallUs()) / 1000);
     const alsoSince = this.#unwarned.get(path) ?? 0;
     this.#lastWarnMs.set(path, nowMs);
     this.#unwarned.delete(path);
     this.#deps.log.warn(
-      { path, origin: details.origin ?? "unknown", key: details.key, timestampUs: details.timestampUs, aheadMs, alsoSince },
+      {
+        path,
+        origin: details.origin ?? "unknown",
+        key: details.key,
+        timestampUs: details.timestampUs,
+        aheadMs,
+        alsoSince,
+      },
       "refused a record stamped further ahead of this node's clock than --max-clock-offset-ms",
     );
   }
 
   /** The records that are not from the future; the others are counted on `path`. */
-  keepPresent<R extends KeyedRecord>(path: FutureRecordPath, records: readonly R[], origin?: string): readonly R[] {
+  keepPresent<R extends KeyedRecord>(
+    path: FutureRecordPath,
+    records: readonly R[],
+    origin?: string,
+  ): readonly R[] {
     let kept: R[] | null = null;
     for (let index = 0; index < records.length; index++) {
       const write = records[index] as R;
@@ -163,17 +207,20 @@ export class ClockGuard {
   }
 
   /**
-   * The store as a bulk path should see it: apply() skips records from the future one by one (counted
-   * on `path`) and merges the rest; every other method is the store's own.
+   * The store as a bulk path should see it: apply() skips records from the future one by one
+   * (counted on `path`) and merges the rest; every other method is the store's own.
    */
   guardStore<S extends Pick<Store, "apply">>(store: S, path: FutureRecordPath): S {
     return new Proxy(store, {
       get: (target, property) => {
         if (property === "apply") {
-          return (writes: readonly KeyedRecord[]): Promise<ApplyResult> => target.apply(this.keepPresent(path, writes));
+          return (writes: readonly KeyedRecord[]): Promise<ApplyResult> =>
+            target.apply(this.keepPresent(path, writes));
         }
         const value: unknown = Reflect.get(target, property, target);
-        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+        return typeof value === "function"
+          ? (value as (...args: unknown[]) => unknown).bind(target)
+          : value;
       },
     });
   }

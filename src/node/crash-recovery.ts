@@ -6,7 +6,14 @@
 import type { StateFiles } from "../storage/state-files.js";
 import type { AntiEntropyService } from "../antientropy/anti-entropy-service.js";
 import type { Logger } from "./logger.js";
-import { decideStart, encodeRunRecord, parseRunRecord, RUN_RECORD_FILE, type RunRecord, type StartDecision } from "./run-record.js";
+import {
+  decideStart,
+  encodeRunRecord,
+  parseRunRecord,
+  RUN_RECORD_FILE,
+  type RunRecord,
+  type StartDecision,
+} from "./run-record.js";
 
 export const CRASH_RECOVERY_LIMITS = {
   /** After a repair that missed a peer (down, partitioned), the next one starts this much later. */
@@ -20,8 +27,16 @@ export interface CrashRecoveryDeps {
   readonly sync: boolean;
 }
 
-/** Unreadable or not a record: nothing says the last run was clean, so assume the worst a restart can mean. */
-const UNKNOWN_RUN: RunRecord = { bootId: "unknown", sync: false, cleanStop: false, recovering: true };
+/**
+ * Unreadable or not a record: nothing says the last run was clean, so assume the worst a restart
+ * can mean.
+ */
+const UNKNOWN_RUN: RunRecord = {
+  bootId: "unknown",
+  sync: false,
+  cleanStop: false,
+  recovering: true,
+};
 
 /** The last run's record; undefined when there is none (a new data dir, or an older version's). */
 async function readPrevious(deps: CrashRecoveryDeps): Promise<RunRecord | undefined> {
@@ -36,7 +51,10 @@ async function readPrevious(deps: CrashRecoveryDeps): Promise<RunRecord | undefi
   if (value === undefined) return undefined;
   const record = parseRunRecord(value);
   if (record !== undefined) return record;
-  deps.log.warn({ file }, "run record is not one this version writes: repairing before serving reads");
+  deps.log.warn(
+    { file },
+    "run record is not one this version writes: repairing before serving reads",
+  );
   return UNKNOWN_RUN;
 }
 
@@ -50,7 +68,12 @@ export class CrashRecovery {
     private readonly deps: CrashRecoveryDeps,
     readonly decision: StartDecision,
   ) {
-    this.#record = { bootId: deps.bootId, sync: deps.sync, cleanStop: false, recovering: decision.recovering };
+    this.#record = {
+      bootId: deps.bootId,
+      sync: deps.sync,
+      cleanStop: false,
+      recovering: decision.recovering,
+    };
   }
 
   /** Reads the last run's record, decides, and writes this run's before the node serves. */
@@ -72,20 +95,32 @@ export class CrashRecovery {
     return this.#record.recovering;
   }
 
-  /** On the node's tick: starts a repair when due, and ends recovery when one reached every peer. */
-  tick(nowMs: number, antiEntropy: Pick<AntiEntropyService, "startRepair" | "job">, ringSettled: boolean): void {
+  /**
+   * On the node's tick: starts a repair when due, and ends recovery when one reached every peer.
+   */
+  tick(
+    nowMs: number,
+    antiEntropy: Pick<AntiEntropyService, "startRepair" | "job">,
+    ringSettled: boolean,
+  ): void {
     if (!this.#record.recovering || !ringSettled) return;
     if (this.#jobId !== null) {
       const job = antiEntropy.job(this.#jobId);
       if (job?.state === "running") return;
       this.#jobId = null;
       if (job?.state === "done" && job.failures.length === 0) {
-        this.deps.log.info({ keysReceived: job.summary.keysReceived, seconds: job.seconds }, "recovered: ranges repaired from every peer; answering reads again");
+        this.deps.log.info(
+          { keysReceived: job.summary.keysReceived, seconds: job.seconds },
+          "recovered: ranges repaired from every peer; answering reads again",
+        );
         this.#record = { ...this.#record, recovering: false };
         void this.#save();
         return;
       }
-      this.deps.log.warn({ failures: job?.failures.length ?? null }, "recovery repair did not reach every peer; retrying");
+      this.deps.log.warn(
+        { failures: job?.failures.length ?? null },
+        "recovery repair did not reach every peer; retrying",
+      );
       this.#nextAttemptMs = nowMs + CRASH_RECOVERY_LIMITS.retryMs;
       return;
     }

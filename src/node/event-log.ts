@@ -6,11 +6,19 @@ import type { Clock } from "../core/clock.js";
 import type { ClusterEngine, ClusterEvent } from "../cluster/engine.js";
 import type { Logger } from "./logger.js";
 
-export function logClusterEvent(log: Logger, engine: Pick<ClusterEngine, "members" | "ring">, clock: Clock, event: ClusterEvent): void {
+export function logClusterEvent(
+  log: Logger,
+  engine: Pick<ClusterEngine, "members" | "ring">,
+  clock: Clock,
+  event: ClusterEvent,
+): void {
   switch (event.kind) {
     case "member-joined": {
       const member = engine.members(clock.nowMs()).find((candidate) => candidate.id === event.id);
-      log.info({ member: event.id, address: member?.address, tokens: member?.tokens }, "member joined");
+      log.info(
+        { member: event.id, address: member?.address, tokens: member?.tokens },
+        "member joined",
+      );
       return;
     }
     case "member-up":

@@ -47,7 +47,8 @@ export class Housekeeping {
     const { engine, self, clockGuard, handoff, topology, antiEntropy, store } = this.deps;
     // The peers this node measures are its monitors: min(k, live peers).
     let livePeers = 0;
-    for (const member of engine.members(nowMs)) if (member.id !== self && member.live && member.status !== "left") livePeers++;
+    for (const member of engine.members(nowMs))
+      if (member.id !== self && member.live && member.status !== "left") livePeers++;
     clockGuard.tick(nowMs, Math.min(livePeers, CLUSTER_VIEW_DEFAULTS.monitorsPerMember));
     handoff.tick(nowMs);
     topology?.service.tick(nowMs);

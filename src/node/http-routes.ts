@@ -41,7 +41,8 @@ async function registerReplicaRoutes(app: FastifyInstance, parts: NodeParts): Pr
 }
 
 async function registerClientRoutes(app: FastifyInstance, parts: NodeParts): Promise<void> {
-  const { config, identity, store, wallUs, hlc, clockGuard, coordinator, readRepair, metrics } = parts;
+  const { config, identity, store, wallUs, hlc, clockGuard, coordinator, readRepair, metrics } =
+    parts;
   await app.register(adminRepairRoutes, { repair: parts.antiEntropy });
   await app.register(futureRecordsRoutes, {
     deps: {

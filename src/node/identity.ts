@@ -61,10 +61,13 @@ async function readIdentityFile(files: StateFiles): Promise<IdentityFile | null>
     value = await files.read(IDENTITY_FILE);
   } catch (error) {
     if (!(error instanceof StateFileSyntaxError)) throw error;
-    throw new IdentityError(`${file} is not valid JSON; move it away to start this data dir as a new node`);
+    throw new IdentityError(
+      `${file} is not valid JSON; move it away to start this data dir as a new node`,
+    );
   }
   if (value === undefined) return null;
-  // typescript-eslint resolves `value` (unknown) as an error type here; the cast is what lets the checks below read fields.
+  // typescript-eslint resolves `value` (unknown) as an error type here; the cast is what lets the
+  // checks below read fields.
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
   const candidate = value as Partial<IdentityFile> | null;
   if (
@@ -95,10 +98,13 @@ export async function openIdentity(options: OpenIdentityOptions): Promise<NodeId
   let generation: number;
   if (existing === null) {
     id = options.id;
-    // A 32-bit seed from the OS: tokens differ between nodes, and the choice is reproducible from it.
-    // Evenly spaced, one per arc of the ring: these are the tokens of a node that forms a cluster
-    // without other seeds (bootstrap.ts planStart), and random ones would bunch (issue 21).
-    tokens = evenlySpacedTokens(options.random ?? createRandom(randomInt(0, 2 ** 32)), options.vnodes);
+    // A 32-bit seed from the OS: tokens differ between nodes, and the choice is reproducible from
+    // it. Evenly spaced, one per arc of the ring: these are the tokens of a node that forms a
+    // cluster without other seeds (bootstrap.ts planStart), and random ones would bunch (issue 21).
+    tokens = evenlySpacedTokens(
+      options.random ?? createRandom(randomInt(0, 2 ** 32)),
+      options.vnodes,
+    );
     generation = now;
   } else {
     if (options.idExplicit && existing.id !== options.id) {
@@ -118,7 +124,12 @@ export async function openIdentity(options: OpenIdentityOptions): Promise<NodeId
     generation = Math.max(now, existing.generation + 1);
   }
 
-  const content: IdentityFile = { format: IDENTITY_FORMAT, id, tokens: tokens.map(tokenToString), generation };
+  const content: IdentityFile = {
+    format: IDENTITY_FORMAT,
+    id,
+    tokens: tokens.map(tokenToString),
+    generation,
+  };
   await files.write(IDENTITY_FILE, `${JSON.stringify(content, null, 2)}\n`);
   return { id, tokens, generation, created: existing === null };
 }

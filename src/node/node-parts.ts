@@ -55,7 +55,10 @@ export interface NodeCore {
   readonly antiEntropy: AntiEntropyService;
   readonly topology: NodeTopology | null;
   readonly tickLoop: TickLoop;
-  /** Whether this start may have lost acknowledged writes, and the repair that ends it (crash-recovery.ts). */
+  /**
+   * Whether this start may have lost acknowledged writes, and the repair that ends it
+   * (crash-recovery.ts).
+   */
   readonly recovery: CrashRecovery;
   /** Observers the HTTP edge's metrics set once they exist; the core reports to them. */
   readonly observers: NodeObservers;

@@ -15,7 +15,10 @@ import type { Logger } from "./logger.js";
 
 /** Replica client settings a measurement may change (coalescing on or off, pool sizes). */
 export type ReplicaClientTuning = Partial<
-  Pick<ReplicaClientOptions, "coalesce" | "connectionsPerPeer" | "requestsInFlightPerPeerMax" | "queuedOpsPerPeerMax">
+  Pick<
+    ReplicaClientOptions,
+    "coalesce" | "connectionsPerPeer" | "requestsInFlightPerPeerMax" | "queuedOpsPerPeerMax"
+  >
 >;
 
 /**
@@ -61,7 +64,10 @@ export interface NodeDeps {
    * run, so the simulator sets it low enough that streams resume from their cursor.
    */
   readonly streamPageRecordsMax?: number;
-  /** The HTTP server's bounds where a test needs them short (a request timeout of 1 s); NODE_LIMITS otherwise. */
+  /**
+   * The HTTP server's bounds where a test needs them short (a request timeout of 1 s); NODE_LIMITS
+   * otherwise.
+   */
   readonly httpLimits?: Partial<HttpServerLimits>;
   /**
    * Stands in for the clock guard's verdict in /ready (a test that needs a fenced node without a

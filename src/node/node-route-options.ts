@@ -1,7 +1,7 @@
-// node/node-route-options.ts — what each node-to-node route (and /cluster/status) is given, built once from the node's
-// parts: fastify mounts these routes on the real node (http-routes.ts), and the simulator serves the
-// same groups without fastify (nodeRouteGroups → net/internal-routes.ts). One builder, so a
-// simulated node's routes are the real ones with the real options.
+// node/node-route-options.ts — what each node-to-node route (and /cluster/status) is given, built
+// once from the node's parts: fastify mounts these routes on the real node (http-routes.ts), and
+// the simulator serves the same groups without fastify (nodeRouteGroups → net/internal-routes.ts).
+// One builder, so a simulated node's routes are the real ones with the real options.
 
 import type { ClusterRoutesOptions } from "../api/cluster-routes.js";
 import type { NodeRouteGroup } from "../net/node-route.js";

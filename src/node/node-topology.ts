@@ -45,7 +45,12 @@ export interface PlanRingStartInput {
 export async function planRingStart(input: PlanRingStartInput): Promise<RingStart> {
   const ringState = await readRingState(input.dataDir, input.files);
   const otherSeeds = input.seeds.filter((seed) => seed !== input.advertise).length;
-  const plan = planStart({ ringState, identityCreated: input.identityCreated, identityTokens: input.identityTokens, otherSeeds });
+  const plan = planStart({
+    ringState,
+    identityCreated: input.identityCreated,
+    identityTokens: input.identityTokens,
+    otherSeeds,
+  });
   const isSeed = input.seeds.includes(input.advertise);
   if (plan.kind === "normal") {
     if (plan.persist) {
@@ -80,7 +85,9 @@ export interface NodeTopologyInput {
 export interface NodeTopology {
   readonly service: TopologyService;
   readonly routeStats: StreamRouteStats;
-  /** Resolves when a ring change ends this node: 0 after a decommission, 1 after a failed bootstrap. */
+  /**
+   * Resolves when a ring change ends this node: 0 after a decommission, 1 after a failed bootstrap.
+   */
   readonly exitRequested: Promise<{ code: number; reason: string }>;
   register(app: FastifyInstance): Promise<void>;
   /**
@@ -88,12 +95,16 @@ export interface NodeTopology {
    * (net/internal-routes.ts). The same group objects, so the counters are shared.
    */
   routeGroups(): NodeRouteGroup[];
-  /** Starts the bootstrap when this start needs one; call after the node serves and has ticked once. */
+  /**
+   * Starts the bootstrap when this start needs one; call after the node serves and has ticked once.
+   */
   begin(): void;
   close(): Promise<void>;
 }
 
-/** Null for an engine without ring-change support (a test double): the node is then always normal. */
+/**
+ * Null for an engine without ring-change support (a test double): the node is then always normal.
+ */
 export function createNodeTopology(input: NodeTopologyInput): NodeTopology | null {
   const { engine } = input;
   if (!isTopologyEngine(engine)) return null;
@@ -127,7 +138,11 @@ export function createNodeTopology(input: NodeTopologyInput): NodeTopology | nul
     requestExit: (code, reason) => requestExit({ code, reason }),
   });
   const routeStats = new StreamRouteStats();
-  const streamGroup = streamRouteGroup({ clusterSecret: input.clusterSecret, store: input.store, stats: routeStats });
+  const streamGroup = streamRouteGroup({
+    clusterSecret: input.clusterSecret,
+    store: input.store,
+    stats: routeStats,
+  });
   return {
     service,
     routeStats,
@@ -140,7 +155,8 @@ export function createNodeTopology(input: NodeTopologyInput): NodeTopology | nul
     routeGroups: () => [streamGroup],
     begin() {
       const { plan, isSeed } = input.ringStart;
-      if (plan.kind === "bootstrap") service.startBootstrap({ isSeed, resumeTokens: plan.resumeTokens });
+      if (plan.kind === "bootstrap")
+        service.startBootstrap({ isSeed, resumeTokens: plan.resumeTokens });
     },
     close: () => client.close(),
   };

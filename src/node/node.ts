@@ -1,6 +1,6 @@
-// node/node.ts — a node on the network: build it (build-node.ts), listen, then tick. This is what the
-// CLI's `grapevine start` and the tests that need real sockets call; the order of a start and of a
-// shutdown, and why, is told at the top of build-node.ts and shutdown.ts.
+// node/node.ts — a node on the network: build it (build-node.ts), listen, then tick. This is what
+// the CLI's `grapevine start` and the tests that need real sockets call; the order of a start and
+// of a shutdown, and why, is told at the top of build-node.ts and shutdown.ts.
 
 import type { NodeId } from "../core/ids.js";
 import type { ClusterEngine } from "../cluster/engine.js";
@@ -38,11 +38,17 @@ export interface GrapevineNode {
   clockInRange(): boolean;
   /** The clock verdict behind clockInRange, with each measured peer's offset and error bound. */
   clockVerdict(): ClockVerdict;
-  /** Resolves when the node asks to end its process: 0 after a decommission or `grapevine stop`, 1 after a failed bootstrap. */
+  /**
+   * Resolves when the node asks to end its process: 0 after a decommission or `grapevine stop`, 1
+   * after a failed bootstrap.
+   */
   readonly exitRequested: Promise<{ readonly code: number; readonly reason: string }>;
   /** What /ready answers: ready, or why not (starting, draining, clock_offset). */
   readiness(): Readiness;
-  /** Stops ticking, stops accepting, finishes in-flight requests, closes the clients, then the store. Idempotent. */
+  /**
+   * Stops ticking, stops accepting, finishes in-flight requests, closes the clients, then the
+   * store. Idempotent.
+   */
   stop(): Promise<void>;
 }
 
@@ -73,7 +79,9 @@ function bareHost(host: string): string {
   return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
 }
 
-/** Opens the node's socket; a node that cannot listen is shut down and the cause named in one line. */
+/**
+ * Opens the node's socket; a node that cannot listen is shut down and the cause named in one line.
+ */
 export async function listen(node: BuiltNode): Promise<void> {
   const { app, config, identity, log } = node;
   try {
@@ -95,5 +103,8 @@ export async function listen(node: BuiltNode): Promise<void> {
     },
     "node started",
   );
-  log.debug({ randomSeed: node.randomSeed, tickIntervalMs: node.tickLoop.intervalMs }, "engine ready");
+  log.debug(
+    { randomSeed: node.randomSeed, tickIntervalMs: node.tickLoop.intervalMs },
+    "engine ready",
+  );
 }

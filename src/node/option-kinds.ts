@@ -1,7 +1,8 @@
 // node/option-kinds.ts — the kinds of value a node option takes (integer with bounds, on/off, enum,
-// address, list, …): how each parses the raw text of a flag or GRAPEVINE_* variable, what it shows as
-// a default, and which texts it must refuse (the tests feed those to every option). An invalid value
-// is a ConfigError whose one-line message names the flag or variable the user typed, in the shape
+// address, list, …): how each parses the raw text of a flag or GRAPEVINE_* variable, what it shows
+// as a default, and which texts it must refuse (the tests feed those to every option). An invalid
+// value is a ConfigError whose one-line message names the flag or variable the user typed, in the
+// shape
 // `<source> must be <expectation>, got "<text>"`; the CLI prints it and exits 2.
 
 import path from "node:path";
@@ -30,12 +31,15 @@ export interface RawValue {
 }
 
 function fail(raw: RawValue, expectation: string): never {
-  throw new ConfigError(raw.source, `${raw.source} must be ${expectation}, got ${JSON.stringify(raw.text)}`);
+  throw new ConfigError(
+    raw.source,
+    `${raw.source} must be ${expectation}, got ${JSON.stringify(raw.text)}`,
+  );
 }
 
 /**
- * The options other options' defaults or bounds depend on, typed by hand so a kind's parser can read
- * them without the declarations' type depending on itself (the config test checks they agree).
+ * The options other options' defaults or bounds depend on, typed by hand so a kind's parser can
+ * read them without the declarations' type depending on itself (the config test checks they agree).
  */
 export interface EarlierValues {
   readonly listen: Address;
@@ -47,9 +51,14 @@ export type Resolve = <K extends keyof EarlierValues>(key: K) => EarlierValues[K
 
 export interface OptionKind<T> {
   parse(raw: RawValue, resolve: Resolve): T;
-  /** A value as the flag would spell it, for help, the README and the tests; null when none does (unset). */
+  /**
+   * A value as the flag would spell it, for help, the README and the tests; null when none does
+   * (unset).
+   */
   format(value: T): string | null;
-  /** Texts this kind refuses (out of bounds, malformed): the tests check every option refuses them. */
+  /**
+   * Texts this kind refuses (out of bounds, malformed): the tests check every option refuses them.
+   */
   readonly invalid: readonly string[];
 }
 
@@ -166,7 +175,10 @@ export const address: OptionKind<Address> = {
 export function addressList(max: number): OptionKind<readonly Address[]> {
   return {
     parse(raw) {
-      const parts = raw.text.split(",").map((part) => part.trim()).filter((part) => part.length > 0);
+      const parts = raw.text
+        .split(",")
+        .map((part) => part.trim())
+        .filter((part) => part.length > 0);
       if (parts.length > max) fail(raw, `at most ${max} addresses`);
       const addresses: Address[] = [];
       for (const part of parts) {
@@ -193,7 +205,10 @@ export function nodeId(bytesMax: number): OptionKind<NodeId> {
     parse(raw) {
       const id = raw.text.trim();
       if (id.length === 0 || Buffer.byteLength(id) > bytesMax || !ID_PATTERN.test(id)) {
-        fail(raw, `1 to ${bytesMax} letters, digits, '.', '_' or '-', starting with a letter or digit`);
+        fail(
+          raw,
+          `1 to ${bytesMax} letters, digits, '.', '_' or '-', starting with a letter or digit`,
+        );
       }
       return id;
     },
@@ -221,7 +236,10 @@ export const consistency: OptionKind<ConsistencyLevel> = {
       return parseConsistencyLevel(raw.text, replicationFactor);
     } catch (error) {
       if (!(error instanceof ConsistencyError)) throw error;
-      return fail(raw, `one, quorum, all or a number from 1 to the replication factor (${replicationFactor})`);
+      return fail(
+        raw,
+        `one, quorum, all or a number from 1 to the replication factor (${replicationFactor})`,
+      );
     }
   },
   format: String,

@@ -1,8 +1,8 @@
 // node/options.ts — every node option declared once (SPEC §1 "Node options"). An entry names the
 // option's config property; its flag is that name in kebab case (`dataDir` → `--data-dir`) and its
 // environment variable the flag upper-cased with a GRAPEVINE_ prefix (`GRAPEVINE_DATA_DIR`). Each
-// entry gives the kind of value (which parses and bounds it), the default with why, the help line and
-// any alias. From this table come the parser (node/config.ts: flag > variable > default), the
+// entry gives the kind of value (which parses and bounds it), the default with why, the help line
+// and any alias. From this table come the parser (node/config.ts: flag > variable > default), the
 // NodeConfig type (mapped below), the `grapevine start`/`dev`/`bench` help (cli/start.ts) and the
 // README's "Node options" table, which a test checks against it both ways. Adding an option is one
 // entry here, a row in the README, and the code that uses it.
@@ -12,7 +12,12 @@
 
 import path from "node:path";
 import type { Address, NodeId } from "../core/ids.js";
-import { NODE_ID_BYTES_MAX, REPLICATION_FACTOR_MAX, VALUE_BYTES_MAX, VNODES_MAX } from "../core/limits.js";
+import {
+  NODE_ID_BYTES_MAX,
+  REPLICATION_FACTOR_MAX,
+  VALUE_BYTES_MAX,
+  VNODES_MAX,
+} from "../core/limits.js";
 import {
   address,
   addressList,
@@ -50,7 +55,9 @@ export interface OptionDeclaration<T, K = OptionKind<T>> {
   /** The placeholder in help: `--vnodes <n>`. */
   readonly value: string;
   readonly default: T | Derived<T>;
-  /** How help and the README show a constant default, when the kind's format would not say it well. */
+  /**
+   * How help and the README show a constant default, when the kind's format would not say it well.
+   */
   readonly defaultText?: string;
   /** The help line, without the default (added from `default`). */
   readonly help: string;
@@ -59,14 +66,23 @@ export interface OptionDeclaration<T, K = OptionKind<T>> {
 }
 
 /** The type of the values a kind parses. */
-export type KindValue<K> = K extends { parse(raw: RawValue, resolve: Resolve): infer T } ? T : never;
+export type KindValue<K> = K extends { parse(raw: RawValue, resolve: Resolve): infer T }
+  ? T
+  : never;
 
-/** Declares one option; its value type comes from the kind, so a default of the wrong type does not compile. */
-function option<K extends OptionKind<unknown>>(declaration: OptionDeclaration<KindValue<K>, K>): OptionDeclaration<KindValue<K>, K> {
+/**
+ * Declares one option; its value type comes from the kind, so a default of the wrong type does not
+ * compile.
+ */
+function option<K extends OptionKind<unknown>>(
+  declaration: OptionDeclaration<KindValue<K>, K>,
+): OptionDeclaration<KindValue<K>, K> {
   return declaration;
 }
 
-/** `127.0.0.1:7001` → `node-127-0-0-1-7001`: stable for a given advertise address, and a valid id. */
+/**
+ * `127.0.0.1:7001` → `node-127-0-0-1-7001`: stable for a given advertise address, and a valid id.
+ */
 export function deriveNodeId(advertise: Address): NodeId {
   const slug = advertise
     .replace(/[^A-Za-z0-9]+/g, "-")
@@ -82,7 +98,9 @@ export const NODE_OPTIONS = {
     value: "id",
     // Stable for a given advertise address, so a node restarted on the same address keeps its name;
     // a derived id yields to the one stored in the data dir (see idExplicit).
-    default: new Derived("derived from --advertise", ["advertise"], (resolve) => deriveNodeId(resolve("advertise"))),
+    default: new Derived("derived from --advertise", ["advertise"], (resolve) =>
+      deriveNodeId(resolve("advertise")),
+    ),
     help: "this node's name, unique in the cluster",
   }),
   listen: option({
@@ -112,7 +130,9 @@ export const NODE_OPTIONS = {
     kind: directory,
     value: "dir",
     // One directory per id, so several local nodes can share a working directory.
-    default: new Derived("./data/<id>", ["id"], (resolve) => path.resolve(path.join("data", resolve("id")))),
+    default: new Derived("./data/<id>", ["id"], (resolve) =>
+      path.resolve(path.join("data", resolve("id"))),
+    ),
     help: "LevelDB and node state",
   }),
   replicationFactor: option({
@@ -152,19 +172,23 @@ export const NODE_OPTIONS = {
     help: "coordinator's deadline for replica answers",
   }),
   /**
-   * The largest wall-clock offset tolerated between two nodes (ms): a timestamp further ahead of this
-   * node's clock is refused, and a node this far off from most of its peers stops coordinating writes.
+   * The largest wall-clock offset tolerated between two nodes (ms): a timestamp further ahead of
+   * this node's clock is refused, and a node this far off from most of its peers stops coordinating
+   * writes.
    */
   maxClockOffsetMs: option({
-    // Below 10 ms a busy LAN's round trips alone would fence nodes; above an hour the guard guards nothing.
+    // Below 10 ms a busy LAN's round trips alone would fence nodes; above an hour the guard guards
+    // nothing.
     kind: integer(10, 3_600_000),
     value: "ms",
-    // CockroachDB's --max-offset: NTP keeps clocks within a few ms, 500 ms is a clock that is broken.
+    // CockroachDB's --max-offset: NTP keeps clocks within a few ms, 500 ms is a clock that is
+    // broken.
     default: 500,
     help: "largest clock offset tolerated between nodes; further ahead is refused, a node this far off stops coordinating writes",
   }),
   gossipIntervalMs: option({
-    kind: integer(10, 60_000), // Under 10 ms gossip is a busy loop; over a minute failures go unseen.
+    // Under 10 ms gossip is a busy loop; over a minute failures go unseen.
+    kind: integer(10, 60_000),
     value: "ms",
     // Cassandra's gossip round: fast enough for seconds-level convergence, cheap at 1,000 nodes.
     default: 1_000,
@@ -173,7 +197,8 @@ export const NODE_OPTIONS = {
   phiThreshold: option({
     kind: positiveNumber(1_000), // Phi is -log10 of a probability: 1,000 is never reached.
     value: "phi",
-    // Cassandra's phi_convict_threshold; with direct heartbeats this convicts a crash in a few seconds.
+    // Cassandra's phi_convict_threshold; with direct heartbeats this convicts a crash in a few
+    // seconds.
     default: 8,
     help: "failure detector's conviction threshold",
   }),
@@ -242,7 +267,8 @@ export const NODE_OPTIONS = {
   sync: option({
     kind: onOff,
     value: "on|off",
-    // Like Cassandra's commitlog_sync periodic: the log is written before acknowledging, fsync batched.
+    // Like Cassandra's commitlog_sync periodic: the log is written before acknowledging, fsync
+    // batched.
     default: false,
     help: "fsync before a replica acknowledges",
   }),
@@ -285,7 +311,9 @@ export const NODE_OPTION_KEYS = Object.keys(NODE_OPTIONS) as readonly NodeOption
 /** The flags' names in declaration order (the help's order). */
 export const NODE_OPTION_NAMES: readonly NodeOptionName[] = NODE_OPTION_KEYS.map(optionName);
 
-const KEY_OF_NAME = new Map<string, NodeOptionKey>(NODE_OPTION_KEYS.map((key) => [optionName(key), key]));
+const KEY_OF_NAME = new Map<string, NodeOptionKey>(
+  NODE_OPTION_KEYS.map((key) => [optionName(key), key]),
+);
 
 export function optionKey(name: NodeOptionName): NodeOptionKey {
   const key = KEY_OF_NAME.get(name);

@@ -8,8 +8,9 @@
 // not stop cleanly, ran with sync off, and the machine has booted since (the kernel's boot id
 // changed). Such a node must not answer reads as a replica until it has repaired its ranges from
 // its peers, or a quorum read that pairs it with the replica that never had the write misses an
-// acknowledged write (SPEC §4 counts it as a replica that lost its disk). The same holds for Cassandra
-// after a disk loss: the node is rebuilt before it serves. A recovery that was interrupted resumes.
+// acknowledged write (SPEC §4 counts it as a replica that lost its disk). The same holds for
+// Cassandra after a disk loss: the node is rebuilt before it serves. A recovery that was
+// interrupted resumes.
 
 import { assert } from "../core/assert.js";
 
@@ -27,7 +28,8 @@ export interface RunRecord {
   readonly recovering: boolean;
 }
 
-export type RecoveryReason = "clean" | "first-start" | "synced" | "same-boot" | "lost-page-cache" | "resumed";
+export type RecoveryReason =
+  "clean" | "first-start" | "synced" | "same-boot" | "lost-page-cache" | "resumed";
 
 export interface StartDecision {
   readonly recovering: boolean;
@@ -55,7 +57,13 @@ export function parseRunRecord(value: unknown): RunRecord | undefined {
   if (typeof value !== "object" || value === null) return undefined;
   const fields = value as Record<string, unknown>;
   const { format, bootId, sync, cleanStop, recovering } = fields;
-  if (format !== RUN_RECORD_FORMAT || typeof bootId !== "string" || bootId.length === 0) return undefined;
-  if (typeof sync !== "boolean" || typeof cleanStop !== "boolean" || typeof recovering !== "boolean") return undefined;
+  if (format !== RUN_RECORD_FORMAT || typeof bootId !== "string" || bootId.length === 0)
+    return undefined;
+  if (
+    typeof sync !== "boolean" ||
+    typeof cleanStop !== "boolean" ||
+    typeof recovering !== "boolean"
+  )
+    return undefined;
   return { bootId, sync, cleanStop, recovering };
 }

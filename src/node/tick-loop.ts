@@ -1,12 +1,12 @@
-// node/tick-loop.ts — the only periodic timer of a node, and the one place that turns the membership
-// core's Outbound lists into network sends and its events into reactions (address book, known peers,
-// log lines, hint replays, anti-entropy ranges). The core never waits on IO: a tick or a receive
-// returns what to send, and sends are fire-and-forget datagrams.
+// node/tick-loop.ts — the only periodic timer of a node, and the one place that turns the
+// membership core's Outbound lists into network sends and its events into reactions (address book,
+// known peers, log lines, hint replays, anti-entropy ranges). The core never waits on IO: a tick or
+// a receive returns what to send, and sends are fire-and-forget datagrams.
 //
-// Ticks are due on a fixed grid (one every engine.tickIntervalMs, on the monotonic Clock port). After
-// a stall (a GC pause, SIGSTOP) the node ticks once and goes back to the grid from now: a burst of
-// catch-up ticks would send a burst of stale heartbeats, and the detector is the one that must notice
-// the gap.
+// Ticks are due on a fixed grid (one every engine.tickIntervalMs, on the monotonic Clock port).
+// After a stall (a GC pause, SIGSTOP) the node ticks once and goes back to the grid from now: a
+// burst of catch-up ticks would send a burst of stale heartbeats, and the detector is the one that
+// must notice the gap.
 
 import type { Cancel, Clock } from "../core/clock.js";
 import type { ClusterEngine, ClusterEvent, Outbound } from "../cluster/engine.js";
@@ -39,7 +39,13 @@ export interface TickLoopDeps {
 }
 
 /** Events that change what the node saves of its peers; liveness is not saved. */
-const SAVED_FACT_EVENTS: ReadonlySet<ClusterEvent["kind"]> = new Set(["member-joined", "member-restarted", "member-removed", "status-changed", "tokens-changed"]);
+const SAVED_FACT_EVENTS: ReadonlySet<ClusterEvent["kind"]> = new Set([
+  "member-joined",
+  "member-restarted",
+  "member-removed",
+  "status-changed",
+  "tokens-changed",
+]);
 
 export class TickLoop {
   readonly #interval: number;
@@ -63,10 +69,17 @@ export class TickLoop {
     const { log, clockGuard, peerClient } = this.deps;
     for (const outbound of outbounds) {
       if (this.#debug()) {
-        log.debug({ to: outbound.to, address: outbound.address, kind: outbound.message.kind }, "peer message sent");
+        log.debug(
+          { to: outbound.to, address: outbound.address, kind: outbound.message.kind },
+          "peer message sent",
+        );
       }
-      // A heartbeat leaves with this node's wall time: t0 of the offset measurement (time/clock-offset.ts).
-      const message = outbound.message.kind === "heartbeat" ? { ...outbound.message, sentWallMs: clockGuard.wallMs() } : outbound.message;
+      // A heartbeat leaves with this node's wall time: t0 of the offset measurement
+      // (time/clock-offset.ts).
+      const message =
+        outbound.message.kind === "heartbeat"
+          ? { ...outbound.message, sentWallMs: clockGuard.wallMs() }
+          : outbound.message;
       peerClient.send(outbound.address, message);
     }
   };
@@ -98,13 +111,16 @@ export class TickLoop {
   }
 
   /**
-   * A clean stop's announcement (ClusterEngine.announceShutdown), pushed to every live peer; resolves
-   * with the number of peers told once each has answered or failed (the caller bounds the wait).
+   * A clean stop's announcement (ClusterEngine.announceShutdown), pushed to every live peer;
+   * resolves with the number of peers told once each has answered or failed (the caller bounds the
+   * wait).
    */
   async announceShutdown(): Promise<number> {
     const { engine, clock, peerClient } = this.deps;
     const outbounds = engine.announceShutdown?.(clock.nowMs()) ?? [];
-    await Promise.all(outbounds.map((outbound) => peerClient.deliver(outbound.address, outbound.message)));
+    await Promise.all(
+      outbounds.map((outbound) => peerClient.deliver(outbound.address, outbound.message)),
+    );
     return outbounds.length;
   }
 
@@ -113,7 +129,8 @@ export class TickLoop {
     const events = engine.takeEvents();
     if (events.length === 0) return;
     addressBook.refresh();
-    // What peers.json keeps (topology/known-peers.ts): members, their generations, statuses and tokens.
+    // What peers.json keeps (topology/known-peers.ts): members, their generations, statuses and
+    // tokens.
     if (events.some((event) => SAVED_FACT_EVENTS.has(event.kind))) saveKnownPeers();
     for (const event of events) {
       logClusterEvent(log, engine, clock, event);
@@ -150,16 +167,34 @@ export class TickLoop {
 
   #observeRingSettle(now: number): void {
     const { engine, ringSettle, log, startedMs, saveKnownPeers } = this.deps;
-    if (ringSettle.settled || !ringSettle.observe(now, engine.ringFingerprint(), engine.stats().messagesReceived, this.#memberLookup())) return;
+    if (
+      ringSettle.settled ||
+      !ringSettle.observe(
+        now,
+        engine.ringFingerprint(),
+        engine.stats().messagesReceived,
+        this.#memberLookup(),
+      )
+    )
+      return;
     const missing = ringSettle.missingPeers;
-    if (missing.length === 0) log.info({ afterMs: Math.round(now - startedMs) }, "ring learned: serving client requests");
-    else log.warn({ afterMs: Math.round(now - startedMs), missing }, "ring not fully learned in time: serving client requests anyway");
+    if (missing.length === 0)
+      log.info({ afterMs: Math.round(now - startedMs) }, "ring learned: serving client requests");
+    else
+      log.warn(
+        { afterMs: Math.round(now - startedMs), missing },
+        "ring not fully learned in time: serving client requests anyway",
+      );
     saveKnownPeers();
   }
 
-  /** One membership scan per tick, and only when a known peer is still missing (a big cluster's restart). */
+  /**
+   * One membership scan per tick, and only when a known peer is still missing (a big cluster's
+   * restart).
+   */
   #memberLookup(): (id: string) => boolean {
     let ids: Set<string> | null = null;
-    return (id) => (ids ??= new Set(this.deps.engine.membership().map((member) => member.id))).has(id);
+    return (id) =>
+      (ids ??= new Set(this.deps.engine.membership().map((member) => member.id))).has(id);
   }
 }

@@ -1,12 +1,13 @@
 // replication/consistency.ts — consistency levels and how many replicas each one needs.
 //
-// Theory of operation. A request names how many of a key's rf replicas must answer: `one`, `quorum`,
+// Theory of operation. A request names how many of a key's rf replicas must answer: `one`,
+// `quorum`,
 // `all`, or an explicit count from 1 to rf (SPEC §2). Quorum is a strict majority, floor(rf/2) + 1,
 // as in Dynamo's sloppy-quorum parameters (R, W, N) and Cassandra's QUORUM. Two majorities of the
-// same rf replicas always share a replica, so with r + w > rf a read meets at least one replica that
-// acknowledged the write: that is the SPEC §4 promise that a quorum read sees an acknowledged quorum
-// write. The module is pure: text in, numbers out; a bad level is a ConsistencyError: a GrapevineError
-// with the code `bad_consistency` (400), answered by the API as it is.
+// same rf replicas always share a replica, so with r + w > rf a read meets at least one replica
+// that acknowledged the write: that is the SPEC §4 promise that a quorum read sees an acknowledged
+// quorum write. The module is pure: text in, numbers out; a bad level is a ConsistencyError: a
+// GrapevineError with the code `bad_consistency` (400), answered by the API as it is.
 
 import { assert } from "../core/assert.js";
 import { GrapevineError } from "../core/errors.js";
@@ -24,9 +25,9 @@ export const CONSISTENCY_LIMITS = {
 
 /**
  * An unknown level or a count the replication factor cannot meet: the client's error, 400
- * `bad_consistency`. A GrapevineError with a fixed code, not a class of its own kind: it keeps a name
- * because the config (--w, --r) and the CLI catch exactly this error to report it against the option
- * that carried the level, and let every other error through.
+ * `bad_consistency`. A GrapevineError with a fixed code, not a class of its own kind: it keeps a
+ * name because the config (--w, --r) and the CLI catch exactly this error to report it against the
+ * option that carried the level, and let every other error through.
  */
 export class ConsistencyError extends GrapevineError {
   override readonly name = "ConsistencyError";
@@ -39,7 +40,11 @@ export class ConsistencyError extends GrapevineError {
 }
 
 function shown(text: string): string {
-  return JSON.stringify(text.length > CONSISTENCY_LIMITS.levelTextLengthMax ? `${text.slice(0, CONSISTENCY_LIMITS.levelTextLengthMax)}…` : text);
+  return JSON.stringify(
+    text.length > CONSISTENCY_LIMITS.levelTextLengthMax
+      ? `${text.slice(0, CONSISTENCY_LIMITS.levelTextLengthMax)}…`
+      : text,
+  );
 }
 
 /**
@@ -84,7 +89,10 @@ export function requiredReplicas(level: ConsistencyLevel, replicationFactor: num
       return replicationFactor;
     default: {
       if (!Number.isInteger(level) || level < 1) {
-        throw new ConsistencyError(String(level), `a replica count must be a positive integer, got ${level}`);
+        throw new ConsistencyError(
+          String(level),
+          `a replica count must be a positive integer, got ${level}`,
+        );
       }
       if (level > replicationFactor) {
         throw new ConsistencyError(
@@ -97,9 +105,18 @@ export function requiredReplicas(level: ConsistencyLevel, replicationFactor: num
   }
 }
 
-/** Whether every read at `read` meets a replica of every write acknowledged at `write`: r + w > rf. */
-export function readsSeeWrites(read: ConsistencyLevel, write: ConsistencyLevel, replicationFactor: number): boolean {
-  return requiredReplicas(read, replicationFactor) + requiredReplicas(write, replicationFactor) > replicationFactor;
+/**
+ * Whether every read at `read` meets a replica of every write acknowledged at `write`: r + w > rf.
+ */
+export function readsSeeWrites(
+  read: ConsistencyLevel,
+  write: ConsistencyLevel,
+  replicationFactor: number,
+): boolean {
+  return (
+    requiredReplicas(read, replicationFactor) + requiredReplicas(write, replicationFactor) >
+    replicationFactor
+  );
 }
 
 /** The level as text, as parseConsistency reads it back. */
@@ -110,7 +127,10 @@ export function consistencyToString(level: ConsistencyLevel): string {
 function checkReplicationFactor(replicationFactor: number): void {
   // The replication factor comes from the validated config, so a bad one is a bug.
   assert(
-    Number.isInteger(replicationFactor) && replicationFactor >= 1 && replicationFactor <= CONSISTENCY_LIMITS.replicasMax,
-    () => `replication factor must be an integer from 1 to ${CONSISTENCY_LIMITS.replicasMax}, got ${replicationFactor}`,
+    Number.isInteger(replicationFactor) &&
+      replicationFactor >= 1 &&
+      replicationFactor <= CONSISTENCY_LIMITS.replicasMax,
+    () =>
+      `replication factor must be an integer from 1 to ${CONSISTENCY_LIMITS.replicasMax}, got ${replicationFactor}`,
   );
 }

@@ -54,13 +54,17 @@ export interface AckCover {
   readonly committed: Promise<void>;
   /** `replica` acknowledged the write after all: its hint goes. */
   acknowledged(replica: NodeId): void;
-  /** The round ended: the hints of replicas that never acknowledged stay, replayed like any other. */
+  /**
+   * The round ended: the hints of replicas that never acknowledged stay, replayed like any other.
+   */
   settle(): void;
 }
 
 export interface CoordinatorDeps {
   readonly cluster: Pick<ClusterEngine, "ring" | "isLive"> & {
-    /** The ring once the ring changes in progress complete; the same object as ring() when none is. */
+    /**
+     * The ring once the ring changes in progress complete; the same object as ring() when none is.
+     */
     readonly futureRing?: () => TokenMap;
   };
   readonly store: Pick<Store, "apply" | "get">;
@@ -77,11 +81,15 @@ export interface CoordinatorDeps {
    * (the replicas ackHints covered are left out: their hints are stored already).
    */
   readonly onReplicaMiss?: (miss: ReplicaMiss) => void;
-  /** Hint before acknowledgement (--hint-before-ack); when absent a hint follows the answer (onReplicaMiss). */
+  /**
+   * Hint before acknowledgement (--hint-before-ack); when absent a hint follows the answer
+   * (onReplicaMiss).
+   */
   readonly ackHints?: AckHints;
   /**
    * False while this node, just started, is still learning the ring (cluster/ring-settle.ts): its
-   * replica sets would be computed from a partial ring, so requests are refused. Always true when absent.
+   * replica sets would be computed from a partial ring, so requests are refused. Always true when
+   * absent.
    */
   readonly ringSettled?: () => boolean;
   /**
@@ -97,7 +105,11 @@ export interface CoordinatorDeps {
   /** A stamp further ahead of wallUs than this (µs) is refused; no bound when absent. */
   readonly maxClockOffsetUs?: number;
   /** Called with each write refused for its clock, for the node's log and metrics. */
-  readonly onClockRefusal?: (details: { readonly key: string; readonly timestampUs: number; readonly reason: "fenced" | "stamp-ahead" | "replicas-refused" }) => void;
+  readonly onClockRefusal?: (details: {
+    readonly key: string;
+    readonly timestampUs: number;
+    readonly reason: "fenced" | "stamp-ahead" | "replicas-refused";
+  }) => void;
 }
 
 export interface WriteRequest {
@@ -125,7 +137,9 @@ export interface WriteOutcome {
 }
 
 export interface ReadOutcome {
-  /** The newest version among the replicas that answered (a tombstone included); undefined for none. */
+  /**
+   * The newest version among the replicas that answered (a tombstone included); undefined for none.
+   */
   readonly record: StoredRecord | undefined;
   /** Replicas that answered with a version older than `record`: read repair's targets. */
   readonly stale: readonly NodeId[];
@@ -139,11 +153,17 @@ export interface CoordinatorStats {
   readonly unavailable: number;
   readonly timeouts: number;
   readonly overloaded: number;
-  /** Writes refused for the clock: this node fenced, its stamp too far ahead, or replicas refusing it. */
+  /**
+   * Writes refused for the clock: this node fenced, its stamp too far ahead, or replicas refusing
+   * it.
+   */
   readonly clockRefusals: number;
   readonly inFlight: number;
   /** Replica operations that got no answer by the deadline, per replica. */
   readonly replicaTimeouts: ReadonlyMap<NodeId, number>;
-  /** Replica operations that failed (refused, unreachable, overloaded, local store error), per replica. */
+  /**
+   * Replica operations that failed (refused, unreachable, overloaded, local store error), per
+   * replica.
+   */
   readonly replicaFailures: ReadonlyMap<NodeId, number>;
 }

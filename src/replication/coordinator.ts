@@ -11,24 +11,26 @@
 // version is ordered after every version this node has seen, encodes it once, and sends it to every
 // live replica in parallel: the local replica through the store directly (no HTTP to itself), the
 // others through the ReplicaTransport port (replica-transport.ts). It answers as soon as `required`
-// replicas acknowledged — never before — with the version's timestamp. If so many replicas fail that
+// replicas acknowledged — never before — with the version's timestamp. If so many replicas fail
+// that
 // `required` can no longer be reached, or the deadline (--request-timeout-ms) passes first, it
 // answers `timeout` with how many acknowledged: like Cassandra, the write may still have landed on
 // some replicas, and last-write-wins makes a retry harmless. Replicas that were down, failed or
 // timed out are reported once every replica has settled (or the deadline passed) through the
 // onReplicaMiss hook, with the record: the seam for hinted handoff.
 //
-// Writes during a ring change (topology/). A write also goes to the key's pending replicas: replicas
-// of the key in the future ring that are not replicas now (ring/placement.ts pendingReplicasFor), so a
-// node receiving a range by streaming misses none of the writes made meanwhile. As in Cassandra
-// (CASSANDRA-833, blockFor = level + pending), the write then needs one more acknowledgement per
-// pending replica, counted over current and pending replicas alike, and that many of them live to
-// start. Counting `w` on the current replicas alone is not enough: once the change completes, reads
-// go to the future replicas, and a quorum of them may be exactly the replicas the write missed.
-// (Simulator, seed 4089250117: a write acknowledged by b and c of current {a, b, c}, refused by a
-// and the pending d, was missed by a quorum read of the future {a, d, b} from a and d.) With one
-// more acknowledgement per pending replica, at most (rf − quorum) of current ∪ pending lack the
-// write, so a quorum of either ring holds it. A pending replica that missed the write gets a hint.
+// Writes during a ring change (topology/). A write also goes to the key's pending replicas:
+// replicas of the key in the future ring that are not replicas now (ring/placement.ts
+// pendingReplicasFor), so a node receiving a range by streaming misses none of the writes made
+// meanwhile. As in Cassandra (CASSANDRA-833, blockFor = level + pending), the write then needs one
+// more acknowledgement per pending replica, counted over current and pending replicas alike, and
+// that many of them live to start. Counting `w` on the current replicas alone is not enough: once
+// the change completes, reads go to the future replicas, and a quorum of them may be exactly the
+// replicas the write missed. (Simulator, seed 4089250117: a write acknowledged by b and c of
+// current {a, b, c}, refused by a and the pending d, was missed by a quorum read of the future {a,
+// d, b} from a and d.) With one more acknowledgement per pending replica, at most (rf − quorum) of
+// current ∪ pending lack the write, so a quorum of either ring holds it. A pending replica that
+// missed the write gets a hint.
 //
 // Reads. The coordinator asks `required` live replicas, by a stable preference: itself first when
 // it is a replica (a local read costs no network), then the others in preference-list order. One
@@ -39,22 +41,22 @@
 // older version (`stale`): the seam for read repair. A tombstone is returned as such; the API
 // answers it as not found.
 //
-// Clocks (issue 14 §2). Last-write-wins trusts the coordinator's stamp, so a coordinator whose clock
-// is wrong must not stamp writes. A write is refused with `unavailable`, reason `clock_offset`,
-// before anything is sent, when this node's clock is off from most of its peers (clockInRange(),
-// measured from heartbeats: time/clock-offset.ts) or when the stamp itself is more than the allowed
-// offset ahead of this node's wall clock (a clock restarted from a generation taken while the wall
-// clock was ahead). Replicas refuse a record stamped too far ahead of their own clocks; a write that
-// cannot reach its level because replicas refused it so fails with the same code, never acknowledged.
-// Reads are still served: they stamp nothing.
+// Clocks (issue 14 §2). Last-write-wins trusts the coordinator's stamp, so a coordinator whose
+// clock is wrong must not stamp writes. A write is refused with `unavailable`, reason
+// `clock_offset`, before anything is sent, when this node's clock is off from most of its peers
+// (clockInRange(), measured from heartbeats: time/clock-offset.ts) or when the stamp itself is more
+// than the allowed offset ahead of this node's wall clock (a clock restarted from a generation
+// taken while the wall clock was ahead). Replicas refuse a record stamped too far ahead of their
+// own clocks; a write that cannot reach its level because replicas refused it so fails with the
+// same code, never acknowledged. Reads are still served: they stamp nothing.
 //
 // Bounds. At most requestsInFlightMax requests are coordinated at once (past it: `unavailable`,
 // reason overloaded, without trying). Every request arms exactly one deadline timer and clears it
 // when it settles, so no timer outlives its request. Late answers after the deadline are ignored.
 //
-// Failures are thrown as core/errors.ts GrapevineErrors with their SPEC §2 code and details, which the
-// API answers as they are: `unavailable` (`required`, `alive`, and `reason` when it is not the count)
-// and `timeout` (`required`, `acknowledged`).
+// Failures are thrown as core/errors.ts GrapevineErrors with their SPEC §2 code and details, which
+// the API answers as they are: `unavailable` (`required`, `alive`, and `reason` when it is not the
+// count) and `timeout` (`required`, `acknowledged`).
 
 import { assert } from "../core/assert.js";
 import { GrapevineError } from "../core/errors.js";
@@ -118,7 +120,10 @@ export class Coordinator implements RoundHost {
     this.#replicationFactor = options.replicationFactor;
     this.#timeoutMs = options.requestTimeoutMs;
     this.#inFlightMax = options.requestsInFlightMax ?? COORDINATOR_DEFAULTS.requestsInFlightMax;
-    assert(Number.isSafeInteger(this.#inFlightMax) && this.#inFlightMax >= 1, "requestsInFlightMax must be >= 1");
+    assert(
+      Number.isSafeInteger(this.#inFlightMax) && this.#inFlightMax >= 1,
+      "requestsInFlightMax must be >= 1",
+    );
     this.#deps = deps;
     this.#tokenOf = deps.tokenOf ?? partitionerTokenOf;
     // Fails on a bad replication factor now rather than on the first request.
@@ -152,7 +157,8 @@ export class Coordinator implements RoundHost {
     const cluster = this.#deps.cluster;
     // Stable preference: self first when it is a live replica, then the preference list's order.
     const candidates: NodeId[] = [];
-    if (replicas.includes(this.#self) && this.#deps.localReadable?.() !== false) candidates.push(this.#self);
+    if (replicas.includes(this.#self) && this.#deps.localReadable?.() !== false)
+      candidates.push(this.#self);
     for (const replica of replicas) {
       if (replica !== this.#self && cluster.isLive(replica)) candidates.push(replica);
     }
@@ -196,7 +202,11 @@ export class Coordinator implements RoundHost {
   /** @internal */ countReplicaTimeout(replica: NodeId): void {
     this.#replicaTimeouts.set(replica, (this.#replicaTimeouts.get(replica) ?? 0) + 1);
   }
-  /** @internal */ timedOut(required: number, acknowledged: number, failed: number): GrapevineError {
+  /** @internal */ timedOut(
+    required: number,
+    acknowledged: number,
+    failed: number,
+  ): GrapevineError {
     this.#timeouts++;
     const why = failed > 0 ? ` (${failed} failed)` : "";
     return new GrapevineError(
@@ -205,7 +215,10 @@ export class Coordinator implements RoundHost {
       { required, acknowledged },
     );
   }
-  /** @internal */ clockRefused(message: string, details: Readonly<Record<string, number>>): GrapevineError {
+  /** @internal */ clockRefused(
+    message: string,
+    details: Readonly<Record<string, number>>,
+  ): GrapevineError {
     this.#unavailable++;
     this.#clockRefusals++;
     return new GrapevineError("unavailable", message, { ...details, reason: "clock_offset" });
@@ -218,7 +231,11 @@ export class Coordinator implements RoundHost {
   // --- private ----------------------------------------------------------------------------------
 
   #replicasOf(key: string): readonly NodeId[] {
-    return sharedReplicasFor(this.#deps.cluster.ring(), this.#tokenOf(key), this.#replicationFactor);
+    return sharedReplicasFor(
+      this.#deps.cluster.ring(),
+      this.#tokenOf(key),
+      this.#replicationFactor,
+    );
   }
 
   /** Refuses, before anything is sent, a request that cannot succeed or must not start. */
@@ -251,7 +268,12 @@ export class Coordinator implements RoundHost {
   }
 
   /** A write of `value`, or of a tombstone when `value` is null. */
-  #write(key: string, level: ConsistencyLevel, value: Uint8Array | null, contentType: string): Promise<WriteOutcome> {
+  #write(
+    key: string,
+    level: ConsistencyLevel,
+    value: Uint8Array | null,
+    contentType: string,
+  ): Promise<WriteOutcome> {
     try {
       return this.#startWrite(key, level, value, contentType);
     } catch (error) {
@@ -259,7 +281,9 @@ export class Coordinator implements RoundHost {
     }
   }
 
-  /** The key's current replicas, then its pending ones (none unless a ring change moves its range). */
+  /**
+   * The key's current replicas, then its pending ones (none unless a ring change moves its range).
+   */
   #writeReplicasOf(key: string): { replicas: readonly NodeId[]; pending: number } {
     const cluster = this.#deps.cluster;
     const ring = cluster.ring();
@@ -269,10 +293,17 @@ export class Coordinator implements RoundHost {
     const future = cluster.futureRing();
     if (future === ring) return { replicas: current, pending: 0 };
     const pending = pendingReplicasFor(ring, future, token, this.#replicationFactor);
-    return pending.length === 0 ? { replicas: current, pending: 0 } : { replicas: [...current, ...pending], pending: pending.length };
+    return pending.length === 0
+      ? { replicas: current, pending: 0 }
+      : { replicas: [...current, ...pending], pending: pending.length };
   }
 
-  #startWrite(key: string, level: ConsistencyLevel, value: Uint8Array | null, contentType: string): Promise<WriteOutcome> {
+  #startWrite(
+    key: string,
+    level: ConsistencyLevel,
+    value: Uint8Array | null,
+    contentType: string,
+  ): Promise<WriteOutcome> {
     const { replicas, pending } = this.#writeReplicasOf(key);
     // Cassandra's blockFor during a range movement: one more acknowledgement per pending replica.
     const required = requiredReplicas(level, this.#replicationFactor) + pending;

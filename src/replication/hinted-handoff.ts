@@ -1,55 +1,67 @@
-// replication/hinted-handoff.ts — keeps the writes a replica missed and hands them over when it returns.
+// replication/hinted-handoff.ts — keeps the writes a replica missed and hands them over when it
+// returns.
 //
 // Theory of operation (Dynamo §4.6; Cassandra's HintsService). The coordinator reports each write
 // that some replica did not acknowledge (coordinator.ts onReplicaMiss: down, failed or timed out).
 // For each such replica this module stores a hint — (target, key, encoded record, created time) —
 // durably in the coordinator's own LevelDB (storage/hints.ts), so a coordinator restart loses none.
-// When the target is seen live again (a member-up event, or the periodic check on the tick, since an
-// up event can be missed across a restart), its hints are replayed oldest first through the same
-// ReplicaTransport the coordinator writes with. A hint is deleted only after the target acknowledged
-// it; the first failure stops the replay (the target is likely gone again) and the periodic check
-// retries later. Replaying a hint twice is harmless: the replica merges by last-write-wins.
-// One refusal does not stop the replay: a replica refusing a hint's record for its timestamp
-// (`clock_offset`: stamped further ahead of the replica's clock than allowed, issue 14 §2) will refuse
-// it on every retry, so that hint is deleted and counted (dropped, reason clock) and the replay goes
-// on; otherwise one record from the future would hold every later hint for its target back for good.
+// When the target is seen live again (a member-up event, or the periodic check on the tick, since
+// an up event can be missed across a restart), its hints are replayed oldest first through the same
+// ReplicaTransport the coordinator writes with. A hint is deleted only after the target
+// acknowledged it; the first failure stops the replay (the target is likely gone again) and the
+// periodic check retries later. Replaying a hint twice is harmless: the replica merges by
+// last-write-wins. One refusal does not stop the replay: a replica refusing a hint's record for its
+// timestamp (`clock_offset`: stamped further ahead of the replica's clock than allowed, issue 14
+// §2) will refuse it on every retry, so that hint is deleted and counted (dropped, reason clock)
+// and the replay goes on; otherwise one record from the future would hold every later hint for its
+// target back for good.
 //
 // Bounds, and what happens at each. Replay is paced to replayRecordsPerSecondMax hint writes per
 // second across all targets, with at most replayConcurrencyMax in flight, so a replica's return
-// never starves client traffic; paced writes leave together on replayPaceQuantumMs boundaries, so the
-// replica client coalesces them into one request per quantum instead of one per hint. One replay
-// run handles at most the hints pending when it started, read replayBatchSize at a time, so hints
-// arriving meanwhile cannot keep a run going forever. Hints older than the hint window
+// never starves client traffic; paced writes leave together on replayPaceQuantumMs boundaries, so
+// the replica client coalesces them into one request per quantum instead of one per hint. One
+// replay run handles at most the hints pending when it started, read replayBatchSize at a time, so
+// hints arriving meanwhile cannot keep a run going forever. Hints older than the hint window
 // (--hint-window-s) are dropped at replay and by the periodic purge and counted: anti-entropy
-// repairs those keys. The byte bound per target and the size bound per hint are
-// the storage's (hints.ts): past them new hints are dropped and counted. `--hinted-handoff off`
-// stores no hints (and replays those left from before, which cost nothing to keep correct).
+// repairs those keys. The byte bound per target and the size bound per hint are the storage's
+// (hints.ts): past them new hints are dropped and counted. `--hinted-handoff off` stores no hints
+// (and replays those left from before, which cost nothing to keep correct).
 //
-// Hint before acknowledgement (--hint-before-ack, issue 21 §4). With it the coordinator does not wait
-// for the write to settle: when the level is reached and some replicas have not acknowledged, cover()
-// holds a hint for each of them (storage/hints.ts hold()), committed in the turn's hint batch before
-// the client is answered; a replica that then acknowledges withdraws its hint (never written when its
-// batch had not left yet, else deleted in the next batch), and the hints of replicas that never do
-// stay as ordinary hints. Held hints are their round's: replay and purge pass them over.
+// Hint before acknowledgement (--hint-before-ack, issue 21 §4). With it the coordinator does not
+// wait for the write to settle: when the level is reached and some replicas have not acknowledged,
+// cover() holds a hint for each of them (storage/hints.ts hold()), committed in the turn's hint
+// batch before the client is answered; a replica that then acknowledges withdraws its hint (never
+// written when its batch had not left yet, else deleted in the next batch), and the hints of
+// replicas that never do stay as ordinary hints. Held hints are their round's: replay and purge
+// pass them over.
 //
-// This module owns hints: every writer of a hint (the coordinator's misses and covers, read repair's
-// misses, and the sloppy quorum's fallback replicas when they come) goes through it, and nothing
-// else holds the hint store (node/build-replication.ts hands it here only).
+// This module owns hints: every writer of a hint (the coordinator's misses and covers, read
+// repair's misses, and the sloppy quorum's fallback replicas when they come) goes through it, and
+// nothing else holds the hint store (node/build-replication.ts hands it here only).
 //
-// Time: `clock` (monotonic) paces replay and schedules the housekeeping on the node's tick; `wallMs`
-// stamps hints and measures the window, because a hint's age must survive a restart.
+// Time: `clock` (monotonic) paces replay and schedules the housekeeping on the node's tick;
+// `wallMs` stamps hints and measures the window, because a hint's age must survive a restart.
 
 import { assert } from "../core/assert.js";
 import type { Clock } from "../core/clock.js";
 import type { NodeId } from "../core/ids.js";
 import type { ClusterEngine } from "../cluster/engine.js";
 import { encodeRecord } from "../storage/record.js";
-import type { HeldHint, HeldHintOutcome, Hints, PendingHints, StoredHint } from "../storage/hints.js";
+import type {
+  HeldHint,
+  HeldHintOutcome,
+  Hints,
+  PendingHints,
+  StoredHint,
+} from "../storage/hints.js";
 import type { AckCover, ReplicaMiss } from "./coordinator.js";
 import { isClockRefusal, type ReplicaTransport } from "./replica-transport.js";
 
 export const HINTED_HANDOFF_DEFAULTS = {
-  /** Hint writes per second across all targets: an upper bound; the quantum and concurrency below bind first. */
+  /**
+   * Hint writes per second across all targets: an upper bound; the quantum and concurrency below
+   * bind first.
+   */
   replayRecordsPerSecondMax: 2_000,
   /**
    * Hint writes in flight at once; the replica client coalesces them into few requests. With the
@@ -58,10 +70,11 @@ export const HINTED_HANDOFF_DEFAULTS = {
    */
   replayConcurrencyMax: 32,
   /**
-   * Paced hint writes are released on boundaries of this many milliseconds, so the ones due within one
-   * quantum leave in one event-loop turn and the replica client sends them as one request: spacing
-   * them 1000/rate ms apart would cost the returning replica one HTTP request per hint (measured in
-   * bench/hint-replay.ts: client p99 ×2.5 during replay without this, at the same rate).
+   * Paced hint writes are released on boundaries of this many milliseconds, so the ones due within
+   * one quantum leave in one event-loop turn and the replica client sends them as one request:
+   * spacing them 1000/rate ms apart would cost the returning replica one HTTP request per hint
+   * (measured in bench/hint-replay.ts: client p99 ×2.5 during replay without this, at the same
+   * rate).
    */
   replayPaceQuantumMs: 20,
   /** Hints read from storage per scan during replay. */
@@ -114,11 +127,18 @@ export interface ReplayResult {
 }
 
 /** A cover with nothing to commit (hints off, closed, or no target but this node). */
-const NOTHING_TO_COVER: AckCover = { committed: Promise.resolve(), acknowledged: () => undefined, settle: () => undefined };
+const NOTHING_TO_COVER: AckCover = {
+  committed: Promise.resolve(),
+  acknowledged: () => undefined,
+  settle: () => undefined,
+};
 
 export interface HintedHandoffStats {
   readonly stored: number;
-  /** Hints held before an acknowledgement (cover()); most are withdrawn, the rest counted in `stored`. */
+  /**
+   * Hints held before an acknowledgement (cover()); most are withdrawn, the rest counted in
+   * `stored`.
+   */
   readonly covered: number;
   /** Held hints withdrawn because their replica acknowledged after all. */
   readonly withdrawn: number;
@@ -143,7 +163,13 @@ export class HintedHandoff {
   #covered = 0;
   #withdrawn = 0;
   #replayed = 0;
-  readonly #dropped: Record<HintDropReason, number> = { window: 0, bytes: 0, size: 0, store: 0, clock: 0 };
+  readonly #dropped: Record<HintDropReason, number> = {
+    window: 0,
+    bytes: 0,
+    size: 0,
+    store: 0,
+    clock: 0,
+  };
   #replaysStarted = 0;
   #replaysFailed = 0;
 
@@ -161,10 +187,22 @@ export class HintedHandoff {
       purgeIntervalMs: options.purgeIntervalMs ?? d.purgeIntervalMs,
     };
     const o = this.#options;
-    assert(Number.isSafeInteger(o.hintWindowMs) && o.hintWindowMs >= 0, "hintWindowMs must be >= 0");
+    assert(
+      Number.isSafeInteger(o.hintWindowMs) && o.hintWindowMs >= 0,
+      "hintWindowMs must be >= 0",
+    );
     assert(o.replayRecordsPerSecondMax > 0, "replayRecordsPerSecondMax must be positive");
-    for (const name of ["replayConcurrencyMax", "replayPaceQuantumMs", "replayBatchSize", "replayCheckIntervalMs", "purgeIntervalMs"] as const) {
-      assert(Number.isSafeInteger(o[name]) && o[name] >= 1, () => `${name} must be a positive integer`);
+    for (const name of [
+      "replayConcurrencyMax",
+      "replayPaceQuantumMs",
+      "replayBatchSize",
+      "replayCheckIntervalMs",
+      "purgeIntervalMs",
+    ] as const) {
+      assert(
+        Number.isSafeInteger(o[name]) && o[name] >= 1,
+        () => `${name} must be a positive integer`,
+      );
     }
     this.#deps = deps;
     const nowMs = deps.clock.nowMs();
@@ -172,7 +210,9 @@ export class HintedHandoff {
     this.#nextReplayCheckMs = nowMs + o.replayCheckIntervalMs;
   }
 
-  /** The coordinator's onReplicaMiss: a hint per missed replica. Never throws into the write path. */
+  /**
+   * The coordinator's onReplicaMiss: a hint per missed replica. Never throws into the write path.
+   */
   onReplicaMiss(miss: ReplicaMiss): void {
     if (!this.#options.enabled || this.#closed) return;
     const targets = miss.missed.filter(({ replica }) => replica !== this.#options.self);
@@ -195,19 +235,22 @@ export class HintedHandoff {
   }
 
   /**
-   * Hint before acknowledgement: a held hint per replica of `replicas` other than this node, for the
-   * coordinator to await before it answers (coordinator-types.ts AckCover). Never throws.
+   * Hint before acknowledgement: a held hint per replica of `replicas` other than this node, for
+   * the coordinator to await before it answers (coordinator-types.ts AckCover). Never throws.
    */
   cover(key: string, encodedRecord: Uint8Array, replicas: readonly NodeId[]): AckCover {
     if (!this.#options.enabled || this.#closed) return NOTHING_TO_COVER;
     const createdMs = this.#deps.wallMs();
     const held = new Map<NodeId, HeldHint>();
     for (const target of replicas) {
-      if (target !== this.#options.self) held.set(target, this.#deps.hints.hold({ target, key, encodedRecord, createdMs }));
+      if (target !== this.#options.self)
+        held.set(target, this.#deps.hints.hold({ target, key, encodedRecord, createdMs }));
     }
     if (held.size === 0) return NOTHING_TO_COVER;
     this.#covered += held.size;
-    const committed = Promise.all([...held.values()].map((hint) => hint.stored.then((outcome) => this.#countHeld(outcome)))).then(() => undefined);
+    const committed = Promise.all(
+      [...held.values()].map((hint) => hint.stored.then((outcome) => this.#countHeld(outcome))),
+    ).then(() => undefined);
     return {
       committed,
       acknowledged: (replica) => {
@@ -235,7 +278,10 @@ export class HintedHandoff {
     else if (outcome === "dropped-size") this.#dropped.size++;
     else if (outcome === "failed") {
       this.#dropped.store++;
-      this.#deps.onError?.(new Error("the hint batch failed"), "storing a hint before an acknowledgement");
+      this.#deps.onError?.(
+        new Error("the hint batch failed"),
+        "storing a hint before an acknowledgement",
+      );
     }
   }
 
@@ -268,7 +314,9 @@ export class HintedHandoff {
 
   /** Deletes hints past the window; resolves with how many. */
   async purgeExpired(): Promise<number> {
-    const purged = await this.#deps.hints.purgeCreatedBefore(this.#deps.wallMs() - this.#options.hintWindowMs);
+    const purged = await this.#deps.hints.purgeCreatedBefore(
+      this.#deps.wallMs() - this.#options.hintWindowMs,
+    );
     this.#dropped.window += purged;
     return purged;
   }
@@ -327,7 +375,8 @@ export class HintedHandoff {
       if (batch.length === 0) break;
       budget -= batch.length;
       const cutoffMs = this.#deps.wallMs() - hintWindowMs;
-      // A held hint is its write's round's: withdrawn when the replica answers, kept when it does not.
+      // A held hint is its write's round's: withdrawn when the replica answers, kept when it does
+      // not.
       const own = batch.filter((hint) => !hints.isHeld(hint));
       const stale = own.filter((hint) => hint.createdMs < cutoffMs);
       const due = own.filter((hint) => hint.createdMs >= cutoffMs);
@@ -352,7 +401,8 @@ export class HintedHandoff {
             await transport.write(target, hint.key, hint.encodedRecord);
             acknowledged.push(hint);
           } catch (error) {
-            // Refused for its timestamp: it would be refused forever, so it goes (counted), the replay goes on.
+            // Refused for its timestamp: it would be refused forever, so it goes (counted), the
+            // replay goes on.
             if (isClockRefusal(error)) refused.push(hint);
             else failed = true;
           }
@@ -385,6 +435,7 @@ export class HintedHandoff {
     // Never before the slot (the rate holds), but on a quantum boundary (the writes coalesce).
     const quantumMs = this.#options.replayPaceQuantumMs;
     const releaseMs = startMs > nowMs ? Math.ceil(startMs / quantumMs) * quantumMs : nowMs;
-    if (releaseMs > nowMs) await new Promise<void>((resolve) => clock.schedule(releaseMs - nowMs, resolve));
+    if (releaseMs > nowMs)
+      await new Promise<void>((resolve) => clock.schedule(releaseMs - nowMs, resolve));
   }
 }

@@ -2,23 +2,24 @@
 // the stale ones before it answers; now and then a read also checks the replicas it did not need.
 //
 // Theory of operation (Dynamo §4.5's read repair; Cassandra's blocking read repair and its old
-// read_repair_chance). The coordinator's read (coordinator.ts) answers with the newest version among
-// the replicas that answered and lists those that answered an older one (`stale`). Foreground: this
-// module writes the newest record to each stale replica and waits for them before the read answers,
-// so once a quorum read returned a version, a quorum of replicas holds it and the next quorum read
-// (which overlaps it) cannot return an older one: reads never go backwards. The wait is bounded by
-// the request's deadline (--request-timeout-ms from the read's start): past it the read answers
-// anyway and the repair writes go on; one that fails is reported through onRepairMiss (hinted
-// handoff stores a hint for it). Background: with probability backgroundChance (a seeded Random),
-// after answering, the read asks every live replica of the key for its digest and writes the record
-// to those holding an older version. Background repairs in flight are bounded; past the bound a read
-// skips its background check (counted). A read that found no version has nothing to write back.
+// read_repair_chance). The coordinator's read (coordinator.ts) answers with the newest version
+// among the replicas that answered and lists those that answered an older one (`stale`).
+// Foreground: this module writes the newest record to each stale replica and waits for them before
+// the read answers, so once a quorum read returned a version, a quorum of replicas holds it and the
+// next quorum read (which overlaps it) cannot return an older one: reads never go backwards. The
+// wait is bounded by the request's deadline (--request-timeout-ms from the read's start): past it
+// the read answers anyway and the repair writes go on; one that fails is reported through
+// onRepairMiss (hinted handoff stores a hint for it). Background: with probability backgroundChance
+// (a seeded Random), after answering, the read asks every live replica of the key for its digest
+// and writes the record to those holding an older version. Background repairs in flight are
+// bounded; past the bound a read skips its background check (counted). A read that found no version
+// has nothing to write back.
 //
 // Repair writes are the record as read (timestamp and writer unchanged), so they are idempotent and
 // lose to any newer write under last-write-wins: repairing never overwrites a newer version.
 // A record stamped further ahead of this node's clock than the allowed offset (isFromTheFuture; one
-// stored before issue 14's fix) is not written back: read repair would copy it to every replica, and
-// from then on it would beat every later write of its key. It is skipped and counted per key.
+// stored before issue 14's fix) is not written back: read repair would copy it to every replica,
+// and from then on it would beat every later write of its key. It is skipped and counted per key.
 
 import { assert } from "../core/assert.js";
 import type { Clock } from "../core/clock.js";
@@ -99,10 +100,17 @@ export class ReadRepair {
     this.#replicationFactor = options.replicationFactor;
     this.#timeoutMs = options.requestTimeoutMs;
     this.#chance = options.backgroundChance ?? READ_REPAIR_DEFAULTS.backgroundChance;
-    this.#backgroundMax = options.backgroundRepairsInFlightMax ?? READ_REPAIR_DEFAULTS.backgroundRepairsInFlightMax;
+    this.#backgroundMax =
+      options.backgroundRepairsInFlightMax ?? READ_REPAIR_DEFAULTS.backgroundRepairsInFlightMax;
     assert(this.#chance >= 0 && this.#chance <= 1, "backgroundChance is a probability");
-    assert(Number.isSafeInteger(this.#backgroundMax) && this.#backgroundMax >= 0, "backgroundRepairsInFlightMax >= 0");
-    assert(Number.isSafeInteger(this.#timeoutMs) && this.#timeoutMs > 0, "requestTimeoutMs must be positive");
+    assert(
+      Number.isSafeInteger(this.#backgroundMax) && this.#backgroundMax >= 0,
+      "backgroundRepairsInFlightMax >= 0",
+    );
+    assert(
+      Number.isSafeInteger(this.#timeoutMs) && this.#timeoutMs > 0,
+      "requestTimeoutMs must be positive",
+    );
     this.#deps = deps;
     this.#tokenOf = deps.tokenOf ?? partitionerTokenOf;
   }
@@ -118,7 +126,8 @@ export class ReadRepair {
       await this.#untilDeadline(writes, startedMs + this.#timeoutMs);
     }
     // Drawn on every read, so a seeded run's choices do not depend on which reads disagreed.
-    if (this.#deps.random.next() < this.#chance && record !== undefined) this.#startBackground(request.key, record);
+    if (this.#deps.random.next() < this.#chance && record !== undefined)
+      this.#startBackground(request.key, record);
     return outcome;
   }
 
@@ -157,7 +166,8 @@ export class ReadRepair {
         },
         () => {
           this.#writesFailed++;
-          if (replica !== this.#self) this.#deps.onRepairMiss?.({ key, record, missed: [{ replica, reason: "failed" }] });
+          if (replica !== this.#self)
+            this.#deps.onRepairMiss?.({ key, record, missed: [{ replica, reason: "failed" }] });
         },
       );
     });
@@ -201,7 +211,9 @@ export class ReadRepair {
         if (replica !== this.#self && !cluster.isLive(replica)) return;
         try {
           const version =
-            replica === this.#self ? digestOf(await store.get(key)) : await transport.readDigest(replica, key);
+            replica === this.#self
+              ? digestOf(await store.get(key))
+              : await transport.readDigest(replica, key);
           if (compareDigests(version, newest) < 0) stale.push(replica);
         } catch {
           // An unreachable replica is the detector's and hinted handoff's business, not ours.

@@ -74,7 +74,8 @@ export class ReadRound {
     this.#pending++;
     const { deps, self } = this.coordinator;
     if (mode === ReadMode.Data) {
-      const read = replica === self ? deps.store.get(this.key) : deps.transport.readData(replica, this.key);
+      const read =
+        replica === self ? deps.store.get(this.key) : deps.transport.readData(replica, this.key);
       read.then(
         (record) => this.onData(index, record),
         () => this.onFailure(index),
@@ -92,7 +93,11 @@ export class ReadRound {
     this.#askedState[index] = ReplicaState.Acknowledged;
     this.#pending--;
     this.#hasData = true;
-    if (record !== undefined && (this.#best === undefined || compareRecords(record, this.#best) > 0)) this.#best = record;
+    if (
+      record !== undefined &&
+      (this.#best === undefined || compareRecords(record, this.#best) > 0)
+    )
+      this.#best = record;
     this.noteVersion(this.#asked[index] as NodeId, digestOf(record));
     this.evaluate();
   }
@@ -129,7 +134,8 @@ export class ReadRound {
 
   private newestVersion(): VersionDigest | null {
     let newest: VersionDigest | null = null;
-    for (const version of this.#answeredVersions) if (compareDigests(version, newest) > 0) newest = version;
+    for (const version of this.#answeredVersions)
+      if (compareDigests(version, newest) > 0) newest = version;
     return newest;
   }
 
@@ -202,7 +208,11 @@ export class ReadRound {
       // A version read back is a timestamp seen: later writes from here are ordered after it.
       hlc.observe(best.timestampUs, wallUs());
     }
-    this.settle(null, { record: best, stale: stale ?? NO_REPLICAS, answered: this.#answeredIds.length });
+    this.settle(null, {
+      record: best,
+      stale: stale ?? NO_REPLICAS,
+      answered: this.#answeredIds.length,
+    });
   }
 
   private settle(error: Error | null, outcome?: ReadOutcome): void {

@@ -1,8 +1,8 @@
 // replication/replica-transport.ts — the port through which a coordinator talks to the other
 // replicas of a key, and the version digests replicas answer with.
 //
-// Theory of operation. The coordinator (coordinator.ts) never sees HTTP: it asks this port to write a
-// record to a replica, to read a replica's record (a "data" read), or to read only the version a
+// Theory of operation. The coordinator (coordinator.ts) never sees HTTP: it asks this port to write
+// a record to a replica, to read a replica's record (a "data" read), or to read only the version a
 // replica holds (a "digest" read, Dynamo's and Cassandra's digest request). net/replica-client.ts
 // implements it over undici, coalescing the operations to one peer into one request; tests and the
 // simulator implement it in memory. Every operation settles: it resolves with the replica's answer
@@ -19,12 +19,13 @@ import type { NodeId } from "../core/ids.js";
 import type { StoredRecord } from "../storage/record.js";
 
 /**
- * The one reason for a refusal that the port's callers act on: a replica refused a write because the
- * record's timestamp is further ahead of its clock than the allowed offset (issue 14 §2). A write that
- * cannot reach its level for it fails with 503 `unavailable`, reason `clock_offset` (coordinator.ts);
- * a hint refused for it is dropped, as it would be refused forever (hinted-handoff.ts).
- * Implementations reject with an error whose `code` is this (net/replica-client.ts
- * ReplicaOpRefusedError carries the replica's per-operation code, net/replica-protocol.ts).
+ * The one reason for a refusal that the port's callers act on: a replica refused a write because
+ * the record's timestamp is further ahead of its clock than the allowed offset (issue 14 §2). A
+ * write that cannot reach its level for it fails with 503 `unavailable`, reason `clock_offset`
+ * (coordinator.ts); a hint refused for it is dropped, as it would be refused forever
+ * (hinted-handoff.ts). Implementations reject with an error whose `code` is this
+ * (net/replica-client.ts ReplicaOpRefusedError carries the replica's per-operation code,
+ * net/replica-protocol.ts).
  */
 export const CLOCK_OFFSET_REFUSAL = "clock_offset";
 

@@ -8,7 +8,14 @@ import type { CoordinatorDeps } from "./coordinator-types.js";
 
 /** Where one replica stands in a round. */
 /** A replica's part in a round. ClockRefused: it refused the record's stamp as from the future. */
-export const ReplicaState = { Pending: 0, Acknowledged: 1, Failed: 2, Down: 3, TimedOut: 4, ClockRefused: 5 } as const;
+export const ReplicaState = {
+  Pending: 0,
+  Acknowledged: 1,
+  Failed: 2,
+  Down: 3,
+  TimedOut: 4,
+  ClockRefused: 5,
+} as const;
 export type ReplicaState = (typeof ReplicaState)[keyof typeof ReplicaState];
 
 export interface RoundHost {

@@ -1,15 +1,16 @@
 // replication/write-round.ts — one coordinated write in flight: counts acknowledgements against
 // the level, answers the client as soon as it is reached (or can no longer be), and reports the
-// replicas that missed the write once all settled or the deadline passed (coordinator.ts, "Writes").
+// replicas that missed the write once all settled or the deadline passed (coordinator.ts,
+// "Writes").
 //
-// Hint before acknowledgement (issue 21 §4, `ackHints`). Without it, a replica that has not answered
-// when the level is reached gets its hint only once the round ends (every replica settled, or the
-// deadline): a coordinator killed in between loses that hint, and if the replica's write was still
-// queued here it too, so only anti-entropy brings the write to that replica. With it, reaching the
-// level first commits a hint for every replica that has not acknowledged (down, failed or still in
-// flight), and only then answers; a replica acknowledging later withdraws its hint. This node's own
-// replica cannot be hinted: when it is the one outstanding, the answer also waits for its local
-// write (or its failure, or the deadline).
+// Hint before acknowledgement (issue 21 §4, `ackHints`). Without it, a replica that has not
+// answered when the level is reached gets its hint only once the round ends (every replica settled,
+// or the deadline): a coordinator killed in between loses that hint, and if the replica's write was
+// still queued here it too, so only anti-entropy brings the write to that replica. With it,
+// reaching the level first commits a hint for every replica that has not acknowledged (down, failed
+// or still in flight), and only then answers; a replica acknowledging later withdraws its hint.
+// This node's own replica cannot be hinted: when it is the one outstanding, the answer also waits
+// for its local write (or its failure, or the deadline).
 
 import { assert } from "../core/assert.js";
 import type { NodeId } from "../core/ids.js";
@@ -32,7 +33,9 @@ export const UNHINTED_AFTER_ACK_DEADLINES_MAX = 1;
 /** One write: which replicas acknowledged, when the client is answered, what to report after. */
 export class WriteRound {
   readonly #states: Uint8Array;
-  /** Acknowledgements of every replica, pending ones included: what `required` is measured against. */
+  /**
+   * Acknowledgements of every replica, pending ones included: what `required` is measured against.
+   */
   #acknowledged = 0;
   #failed = 0;
   /** Replicas that refused the write for its timestamp (replica-protocol.ts clock_offset). */
@@ -45,11 +48,15 @@ export class WriteRound {
   #finished = false;
   #cancelTimer: (() => void) | null = null;
   #encoded: Uint8Array | null = null;
-  /** Hint before acknowledgement: the hints of the replicas outstanding when the level was reached. */
+  /**
+   * Hint before acknowledgement: the hints of the replicas outstanding when the level was reached.
+   */
   #cover: AckCover | null = null;
   /** Which replicas the cover holds a hint for (by index). */
   #covered: Uint8Array | null = null;
-  /** The level was reached; the answer waits for the cover's commit and/or this node's own write. */
+  /**
+   * The level was reached; the answer waits for the cover's commit and/or this node's own write.
+   */
   #waitingForCover = false;
   #waitingForSelf = false;
   #succeeded = false;
@@ -58,7 +65,10 @@ export class WriteRound {
     private readonly coordinator: RoundHost,
     private readonly key: string,
     private readonly record: StoredRecord,
-    /** The level's count plus one per pending replica (coordinator.ts, "Writes during a ring change"). */
+    /**
+     * The level's count plus one per pending replica (coordinator.ts, "Writes during a ring
+     * change").
+     */
     private readonly required: number,
     /** The current replicas, then the pending ones; every acknowledgement counts alike. */
     private readonly replicas: readonly NodeId[],
@@ -90,7 +100,10 @@ export class WriteRound {
         this.#states[index] = ReplicaState.Down;
       }
     }
-    assert(this.#pending >= this.required, "a write was started with fewer live replicas than required");
+    assert(
+      this.#pending >= this.required,
+      "a write was started with fewer live replicas than required",
+    );
     this.#cancelTimer = this.coordinator.schedule(this);
   }
 
@@ -151,7 +164,9 @@ export class WriteRound {
     this.#answerIfCovered();
   }
 
-  /** Called when the cover commits and when this node's write settles: answers once both are done. */
+  /**
+   * Called when the cover commits and when this node's write settles: answers once both are done.
+   */
   #answerIfCovered(): void {
     if (!this.#waitingForCover && !this.#waitingForSelf) this.#succeed();
   }
@@ -172,7 +187,8 @@ export class WriteRound {
     // This node's write failed after the level was reached: the others hold the write, answer.
     if (this.#waitingForSelf && this.replicas[index] === this.coordinator.self) this.#selfSettled();
     if (!this.#answered && this.#acknowledged + this.#pending < this.required) {
-      // The level can no longer be reached: waiting for the deadline would tell the client nothing new.
+      // The level can no longer be reached: waiting for the deadline would tell the client nothing
+      // new.
       this.#answered = true;
       this.reject(this.#failure());
     }
@@ -188,8 +204,13 @@ export class WriteRound {
    * behind was stored by the third, and read back.
    */
   #failure(): Error {
-    if (this.#clockRefused === 0) return this.coordinator.timedOut(this.required, this.#acknowledged, this.#failed);
-    this.coordinator.deps.onClockRefusal?.({ key: this.key, timestampUs: this.record.timestampUs, reason: "replicas-refused" });
+    if (this.#clockRefused === 0)
+      return this.coordinator.timedOut(this.required, this.#acknowledged, this.#failed);
+    this.coordinator.deps.onClockRefusal?.({
+      key: this.key,
+      timestampUs: this.record.timestampUs,
+      reason: "replicas-refused",
+    });
     if (this.#clockRefused < this.replicas.length) {
       return this.coordinator.timedOut(this.required, this.#acknowledged, this.#failed);
     }
@@ -236,7 +257,8 @@ export class WriteRound {
       // deliver a write its client was told failed (the simulator, seed 392755977).
       if (state === ReplicaState.Acknowledged || state === ReplicaState.ClockRefused) continue;
       if (this.#covered?.[index] === 1) continue;
-      const reason = state === ReplicaState.Down ? "down" : state === ReplicaState.Failed ? "failed" : "timeout";
+      const reason =
+        state === ReplicaState.Down ? "down" : state === ReplicaState.Failed ? "failed" : "timeout";
       missed.push({ replica: this.replicas[index] as NodeId, reason });
     }
     if (missed.length > 0) onMiss({ key: this.key, record: this.record, missed });

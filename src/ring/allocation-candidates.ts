@@ -1,18 +1,34 @@
 // ring/allocation-candidates.ts — where the token allocator (balanced-tokens.ts) may put its next
 // token, and a cheap local score to rank those places before the whole objective decides.
 //
-// Candidates. In every range with a part in an arc where the newcomer has no token yet, a token may go
-// at 1/4, 1/2 or 3/4 of it or where the newcomer's part is 0.5–1.5 times its quota (primary share
-// still needed / tokens still to place), each moved inside the arc if it falls outside, or at the
-// middle of the range's part in the arc; the newcomer takes (start, token] and the owner keeps
+// Candidates. In every range with a part in an arc where the newcomer has no token yet, a token may
+// go at 1/4, 1/2 or 3/4 of it or where the newcomer's part is 0.5–1.5 times its quota (primary
+// share still needed / tokens still to place), each moved inside the arc if it falls outside, or at
+// the middle of the range's part in the arc; the newcomer takes (start, token] and the owner keeps
 // (token, end]. A candidate is scored by its change to the objective (allocation-objective.ts),
-// computed locally: the newcomer's part moves primary from the owner and makes the newcomer a replica
-// of it in place of its last replica; each range just before it whose replica walk reaches it before
-// finding rf owners now meets the newcomer first, displacing that walk's last replica. The best few by
-// that score are then compared by the whole objective, which alone sees the removal term.
+// computed locally: the newcomer's part moves primary from the owner and makes the newcomer a
+// replica of it in place of its last replica; each range just before it whose replica walk reaches
+// it before finding rf owners now meets the newcomer first, displacing that walk's last replica.
+// The best few by that score are then compared by the whole objective, which alone sees the removal
+// term.
 
-import { distinctOwnersAfter, distinctOwnersBefore, distinctOwnersFrom, RING, type Allocation, type Split, type WorkRing } from "./allocation-ring.js";
-import { cost, NEIGHBOUR_WEIGHT, neighbourCounts, PRIMARY_WEIGHT, RANGE_WEIGHT, shares } from "./allocation-objective.js";
+import {
+  distinctOwnersAfter,
+  distinctOwnersBefore,
+  distinctOwnersFrom,
+  RING,
+  type Allocation,
+  type Split,
+  type WorkRing,
+} from "./allocation-ring.js";
+import {
+  cost,
+  NEIGHBOUR_WEIGHT,
+  neighbourCounts,
+  PRIMARY_WEIGHT,
+  RANGE_WEIGHT,
+  shares,
+} from "./allocation-objective.js";
 
 /**
  * Where in a range a candidate token may go, as a fraction of the range: the newcomer takes
@@ -21,13 +37,15 @@ import { cost, NEIGHBOUR_WEIGHT, neighbourCounts, PRIMARY_WEIGHT, RANGE_WEIGHT, 
  */
 const CANDIDATE_FRACTIONS = [0.25, 0.5, 0.75] as const;
 
-/** Newcomer shares tried in each range, as multiples of its quota (what it still needs per token). */
+/**
+ * Newcomer shares tried in each range, as multiples of its quota (what it still needs per token).
+ */
 const QUOTA_MULTIPLES = [0.5, 0.75, 1, 1.25, 1.5] as const;
 
 /**
- * How far inside its arc a token is kept, as a share of the ring (1.8e10 tokens): far wider than the
- * rounding of a double share into a bigint token (~2^11 tokens), so a token never lands in the arc
- * next to the one it was chosen for.
+ * How far inside its arc a token is kept, as a share of the ring (1.8e10 tokens): far wider than
+ * the rounding of a double share into a bigint token (~2^11 tokens), so a token never lands in the
+ * arc next to the one it was chosen for.
  */
 const ARC_EDGE_MARGIN = 1e-9;
 
@@ -50,7 +68,9 @@ function addChange(changes: Change[], member: number, primary: number, replicate
   }
 }
 
-/** The part of a range that lies in a free arc, as (lo, hi) of the share the newcomer would take. */
+/**
+ * The part of a range that lies in a free arc, as (lo, hi) of the share the newcomer would take.
+ */
 interface Window {
   readonly arc: number;
   readonly lo: number;
@@ -73,10 +93,23 @@ interface Scoring {
  * `keep` of them, best first, or none. Gain is the drop of the objective; it may be negative when
  * every place makes things worse, and the token must go somewhere all the same.
  */
-export function bestSplits(allocation: Allocation, tokensLeft: number, freeArcs: readonly boolean[], keep: number): Split[] {
+export function bestSplits(
+  allocation: Allocation,
+  tokensLeft: number,
+  freeArcs: readonly boolean[],
+  keep: number,
+): Split[] {
   const { primary, replicated } = shares(allocation.work, allocation.members, allocation.replicas);
-  const quota = Math.max(0, allocation.primaryEven - (primary[allocation.newcomer] as number)) / tokensLeft;
-  const scoring: Scoring = { allocation, primary, replicated, quota, neighbours: neighbourCounts(allocation), freeArcs };
+  const quota =
+    Math.max(0, allocation.primaryEven - (primary[allocation.newcomer] as number)) / tokensLeft;
+  const scoring: Scoring = {
+    allocation,
+    primary,
+    replicated,
+    quota,
+    neighbours: neighbourCounts(allocation),
+    freeArcs,
+  };
   // The `keep` best so far, best first: a short list, so insertion is cheap.
   const best: Split[] = [];
   const offer = (candidate: Split): void => {
@@ -86,7 +119,8 @@ export function bestSplits(allocation: Allocation, tokensLeft: number, freeArcs:
     best.splice(at, 0, candidate);
     if (best.length > keep) best.pop();
   };
-  for (let split = 0; split < allocation.work.owners.length; split++) offerRange(scoring, split, offer);
+  for (let split = 0; split < allocation.work.owners.length; split++)
+    offerRange(scoring, split, offer);
   return best;
 }
 
@@ -112,12 +146,14 @@ function offerRange(scoring: Scoring, split: number, offer: (candidate: Split) =
   const repeats = neighbourRepeats(scoring, split);
   // This range: the newcomer's part (start, token] moves its primary from the owner, and the
   // newcomer becomes a replica of it in place of the last one (unless it already was one). On a
-  // ring with fewer members than replicas the walk from the owner's part laps round to the newcomer.
+  // ring with fewer members than replicas the walk from the owner's part laps round to the
+  // newcomer.
   const current = ahead.slice(0, replicas);
   const already = current.includes(newcomer);
   const full = current.length === replicas;
   const wanted: number[] = CANDIDATE_FRACTIONS.map((fraction) => fraction * width);
-  for (const multiple of QUOTA_MULTIPLES) if (scoring.quota > 0) wanted.push(scoring.quota * multiple);
+  for (const multiple of QUOTA_MULTIPLES)
+    if (scoring.quota > 0) wanted.push(scoring.quota * multiple);
   for (const window of windows) {
     // Each wanted share, moved into this window if it falls outside, and the window's middle.
     const takens = wanted.map((taken) => Math.min(window.hi, Math.max(window.lo, taken)));
@@ -127,7 +163,12 @@ function offerRange(scoring: Scoring, split: number, offer: (candidate: Split) =
       addChange(changes, owner, -taken, 0);
       addChange(changes, newcomer, taken, already ? 0 : full ? taken : width);
       if (!already && full) addChange(changes, current[replicas - 1] as number, 0, -taken);
-      offer({ range: split, taken, arc: window.arc, gain: splitGain(scoring, changes, width, taken, repeats) });
+      offer({
+        range: split,
+        taken,
+        arc: window.arc,
+        gain: splitGain(scoring, changes, width, taken, repeats),
+      });
     }
   }
 }
@@ -136,7 +177,12 @@ function offerRange(scoring: Scoring, split: number, offer: (candidate: Split) =
  * The parts of range `split` that lie in a free arc: where a token may go, as (lo, hi) of the share
  * taken. The walk is over unwrapped arc numbers, so a range across the wrap works too.
  */
-function freeWindows(work: WorkRing, split: number, width: number, freeArcs: readonly boolean[]): Window[] {
+function freeWindows(
+  work: WorkRing,
+  split: number,
+  width: number,
+  freeArcs: readonly boolean[],
+): Window[] {
   const arcs = freeArcs.length;
   const size = work.owners.length;
   const startPosition = Number(work.tokens[(split - 1 + size) % size]) / RING;
@@ -155,8 +201,8 @@ function freeWindows(work: WorkRing, split: number, width: number, freeArcs: rea
 /**
  * Changes that do not depend on where in range `split` the token goes: each range before it whose
  * replica walk reaches it before finding `replicas` owners now meets the newcomer first, which
- * displaces the last replica it had (unless the newcomer was already among them). `ahead` is the walk
- * of 2·replicas distinct owners from `split`.
+ * displaces the last replica it had (unless the newcomer was already among them). `ahead` is the
+ * walk of 2·replicas distinct owners from `split`.
  */
 function walkChanges(allocation: Allocation, split: number, ahead: readonly number[]): Change[] {
   const { work, newcomer, replicas } = allocation;
@@ -169,11 +215,14 @@ function walkChanges(allocation: Allocation, split: number, ahead: readonly numb
     if (!behind.includes(rangeOwner)) behind.push(rangeOwner);
     if (behind.length >= replicas) break;
     if (behind.includes(newcomer)) continue;
-    const completion = ahead.filter((member) => !behind.includes(member)).slice(0, replicas - behind.length);
+    const completion = ahead
+      .filter((member) => !behind.includes(member))
+      .slice(0, replicas - behind.length);
     if (completion.includes(newcomer)) continue;
     const share = work.widths[range] as number;
     addChange(fixed, newcomer, 0, share);
-    if (completion.length === replicas - behind.length) addChange(fixed, completion[completion.length - 1] as number, 0, -share);
+    if (completion.length === replicas - behind.length)
+      addChange(fixed, completion[completion.length - 1] as number, 0, -share);
   }
   return fixed;
 }
@@ -183,26 +232,42 @@ function neighbourRepeats(scoring: Scoring, split: number): number {
   const { work, replicas, newcomer } = scoring.allocation;
   const { neighbours } = scoring;
   let repeats = 0;
-  for (const member of distinctOwnersBefore(work, split, replicas, newcomer)) repeats += 2 * (neighbours.before[member] as number) + 1;
-  for (const member of distinctOwnersAfter(work, split, replicas, newcomer)) repeats += 2 * (neighbours.after[member] as number) + 1;
+  for (const member of distinctOwnersBefore(work, split, replicas, newcomer))
+    repeats += 2 * (neighbours.before[member] as number) + 1;
+  for (const member of distinctOwnersAfter(work, split, replicas, newcomer))
+    repeats += 2 * (neighbours.after[member] as number) + 1;
   return repeats;
 }
 
 /** Splitting a wide range near its middle evens range widths; a sliver off one does not. */
 function widthGain(width: number, taken: number, rangeEven: number): number {
-  return RANGE_WEIGHT * (cost(width, rangeEven) - cost(taken, rangeEven) - cost(width - taken, rangeEven));
+  return (
+    RANGE_WEIGHT *
+    (cost(width, rangeEven) - cost(taken, rangeEven) - cost(width - taken, rangeEven))
+  );
 }
 
-/** The drop of the objective, without its removal term, if the newcomer takes `taken` of a range. */
-function splitGain(scoring: Scoring, changes: readonly Change[], width: number, taken: number, repeats: number): number {
+/**
+ * The drop of the objective, without its removal term, if the newcomer takes `taken` of a range.
+ */
+function splitGain(
+  scoring: Scoring,
+  changes: readonly Change[],
+  width: number,
+  taken: number,
+  repeats: number,
+): number {
   const { primaryEven, replicatedEven, rangeEven } = scoring.allocation;
   const { primary, replicated } = scoring;
   let gain = widthGain(width, taken, rangeEven) - NEIGHBOUR_WEIGHT * repeats;
   for (const change of changes) {
     const oldPrimary = primary[change.member] as number;
     const oldReplicated = replicated[change.member] as number;
-    gain += PRIMARY_WEIGHT * (cost(oldPrimary, primaryEven) - cost(oldPrimary + change.primary, primaryEven));
-    gain += cost(oldReplicated, replicatedEven) - cost(oldReplicated + change.replicated, replicatedEven);
+    gain +=
+      PRIMARY_WEIGHT *
+      (cost(oldPrimary, primaryEven) - cost(oldPrimary + change.primary, primaryEven));
+    gain +=
+      cost(oldReplicated, replicatedEven) - cost(oldReplicated + change.replicated, replicatedEven);
   }
   return gain;
 }

@@ -2,10 +2,10 @@
 // widths in token order, with the edits that place a newcomer token and take it back out.
 //
 // The allocator tries many places and keeps few, so placing and undoing must be cheap and exact.
-// Tokens are bigints: a split point is `amount` past the range's start with 1 ≤ amount < width, so it
-// is strictly inside an existing range and can neither collide with the ring nor repeat; scoring uses
-// doubles (shares of the ring), kept ARC_EDGE_MARGIN (allocation-candidates.ts) inside an arc so
-// rounding cannot carry a token into the next one (asserted in split).
+// Tokens are bigints: a split point is `amount` past the range's start with 1 ≤ amount < width, so
+// it is strictly inside an existing range and can neither collide with the ring nor repeat; scoring
+// uses doubles (shares of the ring), kept ARC_EDGE_MARGIN (allocation-candidates.ts) inside an arc
+// so rounding cannot carry a token into the next one (asserted in split).
 
 import { assert } from "../core/assert.js";
 import { TOKEN_SPACE, type Token } from "./partitioner.js";
@@ -38,7 +38,10 @@ export interface Allocation {
   readonly rangeEven: number;
 }
 
-/** A place for one more newcomer token: `taken` of range `range` (share of the ring), landing in `arc`. */
+/**
+ * A place for one more newcomer token: `taken` of range `range` (share of the ring), landing in
+ * `arc`.
+ */
 export interface Split {
   readonly range: number;
   readonly taken: number;
@@ -57,8 +60,16 @@ export function distinctOwnersFrom(ring: WorkRing, from: number, limit: number):
   return found;
 }
 
-/** The first `limit` distinct owners other than `skip` walking counter-clockwise from range `from` - 1. */
-export function distinctOwnersBefore(ring: WorkRing, from: number, limit: number, skip: number): number[] {
+/**
+ * The first `limit` distinct owners other than `skip` walking counter-clockwise from range `from` -
+ * 1.
+ */
+export function distinctOwnersBefore(
+  ring: WorkRing,
+  from: number,
+  limit: number,
+  skip: number,
+): number[] {
   const size = ring.owners.length;
   const found: number[] = [];
   for (let back = 1; back < size && found.length < limit; back++) {
@@ -69,7 +80,12 @@ export function distinctOwnersBefore(ring: WorkRing, from: number, limit: number
 }
 
 /** The first `limit` distinct owners other than `skip` walking clockwise from range `from`. */
-export function distinctOwnersAfter(ring: WorkRing, from: number, limit: number, skip: number): number[] {
+export function distinctOwnersAfter(
+  ring: WorkRing,
+  from: number,
+  limit: number,
+  skip: number,
+): number[] {
   const size = ring.owners.length;
   const found: number[] = [];
   for (let step = 0; step < size && found.length < limit; step++) {
@@ -79,7 +95,9 @@ export function distinctOwnersAfter(ring: WorkRing, from: number, limit: number,
   return found;
 }
 
-/** Places a newcomer token at `chosen`: the exact token, strictly inside its range and in its arc. */
+/**
+ * Places a newcomer token at `chosen`: the exact token, strictly inside its range and in its arc.
+ */
 export function split(allocation: Allocation, chosen: Split, arcs: number): Token {
   const { work } = allocation;
   const { range } = chosen;
@@ -94,8 +112,12 @@ export function split(allocation: Allocation, chosen: Split, arcs: number): Toke
   const token = (previous + amount) % TOKEN_SPACE;
   assert(token !== end && token !== previous, "a split point is strictly inside its range");
   // ARC_EDGE_MARGIN is far wider than the rounding of a double share into tokens.
-  assert(arcOf(token, arcs) === chosen.arc, () => `token ${token} meant for arc ${chosen.arc} landed in arc ${arcOf(token, arcs)}`);
-  // The arrays are in ring order from an arbitrary start, so inserting before `range` keeps them so.
+  assert(
+    arcOf(token, arcs) === chosen.arc,
+    () => `token ${token} meant for arc ${chosen.arc} landed in arc ${arcOf(token, arcs)}`,
+  );
+  // The arrays are in ring order from an arbitrary start, so inserting before `range` keeps them
+  // so.
   const share = Number(amount) / RING;
   work.tokens.splice(range, 0, token);
   work.owners.splice(range, 0, allocation.newcomer);

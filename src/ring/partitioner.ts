@@ -2,11 +2,11 @@
 //
 // Theory of operation. Every key is placed on a ring of 2^64 tokens by hashing its UTF-8 bytes
 // (SPEC §2 keys are UTF-8 strings) with xxHash64, seed 0. This is the role of Cassandra's
-// Murmur3Partitioner and of the MD5 ring of the Dynamo paper (§4.2): a hash that is fast and spreads
-// any key set evenly, so that a node's share of keys follows its share of the token space. The hash
-// is not cryptographic and need not be: tokens only have to be evenly spread and identical on every
-// node and in every release. Changing the function or the seed would move every key, so both are
-// fixed here for the life of the on-disk format.
+// Murmur3Partitioner and of the MD5 ring of the Dynamo paper (§4.2): a hash that is fast and
+// spreads any key set evenly, so that a node's share of keys follows its share of the token space.
+// The hash is not cryptographic and need not be: tokens only have to be evenly spread and identical
+// on every node and in every release. Changing the function or the seed would move every key, so
+// both are fixed here for the life of the on-disk format.
 //
 // Tokens are unsigned 64-bit bigints. Their text form (identity files, gossip, /cluster/ring) is
 // exactly 16 lowercase hex digits, so that text order equals numeric order and parsing is strict.
@@ -66,12 +66,16 @@ export function tokenToString(token: Token): string {
 export function tokenFromString(text: string): Token {
   if (!TOKEN_TEXT_PATTERN.test(text)) {
     const shown = text.length > 40 ? `${text.slice(0, 40)}…` : text;
-    throw new Error(`invalid token ${JSON.stringify(shown)}: expected ${TOKEN_TEXT_LENGTH} lowercase hex digits`);
+    throw new Error(
+      `invalid token ${JSON.stringify(shown)}: expected ${TOKEN_TEXT_LENGTH} lowercase hex digits`,
+    );
   }
   return BigInt(`0x${text}`);
 }
 
-/** Orders tokens ascending, for Array.prototype.sort (the default sort compares bigints as strings). */
+/**
+ * Orders tokens ascending, for Array.prototype.sort (the default sort compares bigints as strings).
+ */
 export function compareTokens(a: Token, b: Token): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -2,10 +2,10 @@
 //
 // Theory of operation. This is the Dynamo paper's preference list (§4.3) and Cassandra's
 // SimpleStrategy: the replicas of a range are its owner, then the owners met walking clockwise from
-// it, skipping nodes already chosen (a node with many vnodes appears once), until `replicationFactor`
-// distinct nodes are found or every node is chosen. The primary is always first; a ring with fewer
-// nodes than the replication factor places on all of them. Being a function of the TokenMap alone,
-// every node that sees the same ring picks the same replicas.
+// it, skipping nodes already chosen (a node with many vnodes appears once), until
+// `replicationFactor` distinct nodes are found or every node is chosen. The primary is always
+// first; a ring with fewer nodes than the replication factor places on all of them. Being a
+// function of the TokenMap alone, every node that sees the same ring picks the same replicas.
 //
 // The coordinator asks for replicas on every request, so the lists for a whole ring are computed
 // once per TokenMap and replication factor (memoized on the immutable map) and a lookup is then one
@@ -47,8 +47,14 @@ export function simpleStrategy(ring: TokenMap, replicationFactor: number): Repli
       if (!replicas.includes(owner)) replicas.push(owner);
     }
     // A replica set has `rf` distinct nodes, or all nodes when there are fewer (ARCHITECTURE §6.4).
-    assert(replicas.length === wanted, () => `range ${first} has ${replicas.length} replicas, wanted ${wanted}`);
-    assert(new Set(replicas).size === replicas.length, () => `range ${first} has a repeated replica: ${replicas.join(",")}`);
+    assert(
+      replicas.length === wanted,
+      () => `range ${first} has ${replicas.length} replicas, wanted ${wanted}`,
+    );
+    assert(
+      new Set(replicas).size === replicas.length,
+      () => `range ${first} has a repeated replica: ${replicas.join(",")}`,
+    );
     // Not frozen: slice() of a frozen array is an order of magnitude slower in V8, and replicasFor
     // copies each list per request. The readonly type keeps our own code from mutating it.
     lists.push(replicas);
@@ -71,8 +77,15 @@ export function replicasFor(ring: TokenMap, token: Token, replicationFactor: num
   return sharedReplicasFor(ring, token, replicationFactor).slice();
 }
 
-/** As replicasFor, without allocating: the list shared by every caller of this ring; do not mutate it. */
-export function sharedReplicasFor(ring: TokenMap, token: Token, replicationFactor: number): readonly NodeId[] {
+/**
+ * As replicasFor, without allocating: the list shared by every caller of this ring; do not mutate
+ * it.
+ */
+export function sharedReplicasFor(
+  ring: TokenMap,
+  token: Token,
+  replicationFactor: number,
+): readonly NodeId[] {
   if (ring.size === 0) {
     assertReplicationFactor(replicationFactor);
     return EMPTY_REPLICAS;
@@ -87,23 +100,33 @@ export function replicatedRanges(ring: TokenMap, replicationFactor: number): Rep
     return [];
   }
   const lists = listsFor(ring, replicationFactor);
-  return ring.ranges().map((range, index) => ({ start: range.start, end: range.end, replicas: lists[index] as readonly NodeId[] }));
+  return ring.ranges().map((range, index) => ({
+    start: range.start,
+    end: range.end,
+    replicas: lists[index] as readonly NodeId[],
+  }));
 }
 
 /** The ranges of which `node` holds a replica (as primary or not), in ring order. */
-export function rangesReplicatedOn(ring: TokenMap, node: NodeId, replicationFactor: number): ReplicatedRange[] {
+export function rangesReplicatedOn(
+  ring: TokenMap,
+  node: NodeId,
+  replicationFactor: number,
+): ReplicatedRange[] {
   return replicatedRanges(ring, replicationFactor).filter((range) => range.replicas.includes(node));
 }
 
-// --- Ring changes ----------------------------------------------------------------------------------
+// --- Ring changes
+// ----------------------------------------------------------------------------------
 //
 // While a member joins, leaves or is removed there are two rings: the current one (reads) and the
-// future one (once the change completes). A replica of a token in the future ring that is not one in
-// the current ring is a *pending* replica (Cassandra's pending ranges): writes go to it as well, so
-// nothing written while its data streams in is missed, and a write needs one more acknowledgement per
-// pending replica (replication/coordinator.ts), so a quorum of either ring holds it. The data it will hold is streamed from the current
-// replicas range by range: rangeMovements lists, over the ranges cut by the tokens of both rings,
-// which nodes gain a range (targets) and which hold it now (sources).
+// future one (once the change completes). A replica of a token in the future ring that is not one
+// in the current ring is a *pending* replica (Cassandra's pending ranges): writes go to it as well,
+// so nothing written while its data streams in is missed, and a write needs one more
+// acknowledgement per pending replica (replication/coordinator.ts), so a quorum of either ring
+// holds it. The data it will hold is streamed from the current replicas range by range:
+// rangeMovements lists, over the ranges cut by the tokens of both rings, which nodes gain a range
+// (targets) and which hold it now (sources).
 
 /** A range that gains replicas in a ring change: stream it from one of `sources` to each target. */
 export interface RangeMovement {
@@ -116,7 +139,12 @@ export interface RangeMovement {
 }
 
 /** Future replicas of token that are not current replicas: where writes also go during a change. */
-export function pendingReplicasFor(current: TokenMap, future: TokenMap, token: Token, replicationFactor: number): NodeId[] {
+export function pendingReplicasFor(
+  current: TokenMap,
+  future: TokenMap,
+  token: Token,
+  replicationFactor: number,
+): NodeId[] {
   if (future === current || future.size === 0) return [];
   const now = sharedReplicasFor(current, token, replicationFactor);
   const next = sharedReplicasFor(future, token, replicationFactor);
@@ -132,18 +160,36 @@ export function pendingReplicasFor(current: TokenMap, future: TokenMap, token: T
  * and merged where neighbours move the same way, in ring order. Nothing moves out of an empty ring:
  * the first members of a cluster have no data to receive.
  */
-export function rangeMovements(current: TokenMap, future: TokenMap, replicationFactor: number): RangeMovement[] {
+export function rangeMovements(
+  current: TokenMap,
+  future: TokenMap,
+  replicationFactor: number,
+): RangeMovement[] {
   if (current.size === 0 || future.size === 0) return [];
-  const cuts = [...new Set([...current.tokens(), ...future.tokens()])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const movements: { start: Token; end: Token; sources: readonly NodeId[]; targets: readonly NodeId[] }[] = [];
+  const cuts = [...new Set([...current.tokens(), ...future.tokens()])].sort((a, b) =>
+    a < b ? -1 : a > b ? 1 : 0,
+  );
+  const movements: {
+    start: Token;
+    end: Token;
+    sources: readonly NodeId[];
+    targets: readonly NodeId[];
+  }[] = [];
   for (let index = 0; index < cuts.length; index++) {
     const end = cuts[index] as Token;
     const start = cuts[index === 0 ? cuts.length - 1 : index - 1] as Token;
     const sources = sharedReplicasFor(current, end, replicationFactor);
-    const targets = sharedReplicasFor(future, end, replicationFactor).filter((node) => !sources.includes(node));
+    const targets = sharedReplicasFor(future, end, replicationFactor).filter(
+      (node) => !sources.includes(node),
+    );
     if (targets.length === 0) continue;
     const last = movements[movements.length - 1];
-    if (last !== undefined && last.end === start && sameList(last.sources, sources) && sameList(last.targets, targets)) {
+    if (
+      last !== undefined &&
+      last.end === start &&
+      sameList(last.sources, sources) &&
+      sameList(last.targets, targets)
+    ) {
       last.end = end;
     } else {
       movements.push({ start, end, sources, targets });
@@ -152,16 +198,28 @@ export function rangeMovements(current: TokenMap, future: TokenMap, replicationF
   // The first and last movement meet across the wrap when they move the same way.
   const first = movements[0];
   const last = movements[movements.length - 1];
-  if (movements.length > 1 && first !== undefined && last !== undefined && last.end === first.start &&
-      sameList(first.sources, last.sources) && sameList(first.targets, last.targets)) {
+  if (
+    movements.length > 1 &&
+    first !== undefined &&
+    last !== undefined &&
+    last.end === first.start &&
+    sameList(first.sources, last.sources) &&
+    sameList(first.targets, last.targets)
+  ) {
     first.start = last.start;
     movements.pop();
   }
   return movements;
 }
 
-/** The ranges of `ring` that `node` does not replicate, merged where adjacent: what cleanup deletes. */
-export function rangesNotReplicatedOn(ring: TokenMap, node: NodeId, replicationFactor: number): RangeBounds[] {
+/**
+ * The ranges of `ring` that `node` does not replicate, merged where adjacent: what cleanup deletes.
+ */
+export function rangesNotReplicatedOn(
+  ring: TokenMap,
+  node: NodeId,
+  replicationFactor: number,
+): RangeBounds[] {
   if (ring.size === 0 || !ring.nodes().includes(node)) return [];
   const result: { start: Token; end: Token }[] = [];
   for (const range of replicatedRanges(ring, replicationFactor)) {

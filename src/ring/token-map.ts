@@ -1,29 +1,33 @@
 // Token map: the ring of members in state `normal`, token → owner, and the ranges between tokens.
 //
 // Theory of operation. The state is two parallel arrays: the distinct tokens in ascending order and
-// the owner of each. Token i owns the range (token[i-1], token[i]], going clockwise and wrapping past
-// TOKEN_MAX back to 0n, as in the Dynamo paper (§4.2) and Cassandra's TokenMetadata: a key belongs to
-// the first token at or after its own token. With one token the range is the whole ring and its start
-// equals its end. The ranges cover the ring exactly once; this is asserted on every build.
+// the owner of each. Token i owns the range (token[i-1], token[i]], going clockwise and wrapping
+// past TOKEN_MAX back to 0n, as in the Dynamo paper (§4.2) and Cassandra's TokenMetadata: a key
+// belongs to the first token at or after its own token. With one token the range is the whole ring
+// and its start equals its end. The ranges cover the ring exactly once; this is asserted on every
+// build.
 //
 // A TokenMap is immutable, and built deterministically from the same input on every node: a token
 // claimed by two nodes goes to the lower NodeId in string order, so all nodes that see the same
 // membership draw the same ring without talking about it. Lookups are a binary search over the
-// sorted tokens (doubles first, bigints only to break ties), without allocation, since the coordinator runs one per request. Derived views
-// (replica lists per replication factor, placement.ts) are memoized on the map itself: they stay valid
-// for the map's whole life, and a new membership builds a new map, which drops them with the old one.
+// sorted tokens (doubles first, bigints only to break ties), without allocation, since the
+// coordinator runs one per request. Derived views (replica lists per replication factor,
+// placement.ts) are memoized on the map itself: they stay valid for the map's whole life, and a new
+// membership builds a new map, which drops them with the old one.
 
 import { assert } from "../core/assert.js";
 import type { NodeId } from "../core/ids.js";
 import { compareTokens, isToken, TOKEN_SPACE, type Token } from "./partitioner.js";
 
 /**
- * Tokens in one ring. At 1024 tokens per member (cluster-view's cap) this is 4096 members, well past
- * what gossip is built for; a larger ring is a bug upstream, and build fails an assertion.
+ * Tokens in one ring. At 1024 tokens per member (cluster-view's cap) this is 4096 members, well
+ * past what gossip is built for; a larger ring is a bug upstream, and build fails an assertion.
  */
 export const TOKENS_PER_RING_MAX = 4_194_304;
 
-/** (start, end] clockwise, wrapping past TOKEN_MAX. owner owns `end`. start === end: the whole ring. */
+/**
+ * (start, end] clockwise, wrapping past TOKEN_MAX. owner owns `end`. start === end: the whole ring.
+ */
 export interface TokenRange {
   readonly start: Token;
   readonly end: Token;
@@ -36,7 +40,10 @@ export interface RangeBounds {
   readonly end: Token;
 }
 
-/** Replica lists indexed like TokenMap.ranges(): entry i names the replicas of range i, primary first. */
+/**
+ * Replica lists indexed like TokenMap.ranges(): entry i names the replicas of range i, primary
+ * first.
+ */
 export type ReplicaLists = readonly (readonly NodeId[])[];
 
 /** Computes the replica lists of a whole ring for one replication factor (placement.ts). */
@@ -72,8 +79,9 @@ export class TokenMap {
   static readonly empty: TokenMap = new TokenMap([], []);
 
   /**
-   * The ring of these owners' tokens. A token claimed by more than one node goes to the lowest NodeId
-   * in string (UTF-16 code unit) order; a node that loses all its tokens that way owns nothing.
+   * The ring of these owners' tokens. A token claimed by more than one node goes to the lowest
+   * NodeId in string (UTF-16 code unit) order; a node that loses all its tokens that way owns
+   * nothing.
    */
   static build(owners: ReadonlyMap<NodeId, readonly Token[]>): TokenMap {
     const claims: Claim[] = [];
@@ -82,14 +90,18 @@ export class TokenMap {
         assert(isToken(token), () => `node ${owner} claims a token outside the ring: ${token}`);
         claims.push({ token, owner });
       }
-      assert(claims.length <= TOKENS_PER_RING_MAX, () => `ring exceeds ${TOKENS_PER_RING_MAX} tokens`);
+      assert(
+        claims.length <= TOKENS_PER_RING_MAX,
+        () => `ring exceeds ${TOKENS_PER_RING_MAX} tokens`,
+      );
     }
     if (claims.length === 0) return TokenMap.empty;
     claims.sort((a, b) => compareTokens(a.token, b.token) || compareNodeIds(a.owner, b.owner));
     const tokens: Token[] = [];
     const tokenOwners: NodeId[] = [];
     for (const claim of claims) {
-      // Sorted by (token, owner): the first claim of each token is the lowest NodeId, which keeps it.
+      // Sorted by (token, owner): the first claim of each token is the lowest NodeId, which keeps
+      // it.
       if (tokens.length > 0 && tokens[tokens.length - 1] === claim.token) continue;
       tokens.push(claim.token);
       tokenOwners.push(claim.owner);
@@ -120,13 +132,19 @@ export class TokenMap {
     for (let index = 0; index < this.size; index++) {
       const end = sortedTokens[index] as Token;
       const start = sortedTokens[index === 0 ? this.size - 1 : index - 1] as Token;
-      assert(index === 0 || start < end, () => `tokens out of order at ${index}: ${start} then ${end}`);
+      assert(
+        index === 0 || start < end,
+        () => `tokens out of order at ${index}: ${start} then ${end}`,
+      );
       const range: TokenRange = Object.freeze({ start, end, owner: owners[index] as NodeId });
       covered += rangeWidth(range);
       ranges.push(range);
     }
     // The ranges tile the ring: every token lies in exactly one of them (ARCHITECTURE §6.4).
-    assert(this.size === 0 || covered === TOKEN_SPACE, () => `ranges cover ${covered} tokens, not ${TOKEN_SPACE}`);
+    assert(
+      this.size === 0 || covered === TOKEN_SPACE,
+      () => `ranges cover ${covered} tokens, not ${TOKEN_SPACE}`,
+    );
     this.rangeList = Object.freeze(ranges);
     this.nodeList = Object.freeze([...new Set(owners)].sort(compareNodeIds));
   }
@@ -157,7 +175,8 @@ export class TokenMap {
 
   /**
    * The index in ranges() of the range containing token: the first token at or after it, or the
-   * first token of all when it lies past the last one (the wrapping range). The ring must not be empty.
+   * first token of all when it lies past the last one (the wrapping range). The ring must not be
+   * empty.
    */
   rangeIndexOf(token: Token): number {
     const tokens = this.sortedTokens;
@@ -218,15 +237,19 @@ export class TokenMap {
     if (other === this) return true;
     if (other.size !== this.size) return false;
     for (let index = 0; index < this.size; index++) {
-      if (other.sortedTokens[index] !== this.sortedTokens[index] || other.owners[index] !== this.owners[index]) return false;
+      if (
+        other.sortedTokens[index] !== this.sortedTokens[index] ||
+        other.owners[index] !== this.owners[index]
+      )
+        return false;
     }
     return true;
   }
 
   /**
-   * The replica lists `strategy` computes for this ring and replication factor, computed on first use
-   * and then shared. The cache holds one entry per (strategy, factor); placement.ts clamps the factor
-   * to the number of nodes, so it never holds more than that many entries per strategy.
+   * The replica lists `strategy` computes for this ring and replication factor, computed on first
+   * use and then shared. The cache holds one entry per (strategy, factor); placement.ts clamps the
+   * factor to the number of nodes, so it never holds more than that many entries per strategy.
    */
   replicaLists(strategy: PlacementStrategy, replicationFactor: number): ReplicaLists {
     let byFactor = this.placements.get(strategy);
@@ -237,7 +260,10 @@ export class TokenMap {
     let lists = byFactor.get(replicationFactor);
     if (lists === undefined) {
       lists = strategy(this, replicationFactor);
-      assert(lists.length === this.size, () => `placement gave ${lists?.length} replica lists for ${this.size} ranges`);
+      assert(
+        lists.length === this.size,
+        () => `placement gave ${lists?.length} replica lists for ${this.size} ranges`,
+      );
       byFactor.set(replicationFactor, lists);
     }
     return lists;

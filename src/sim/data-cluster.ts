@@ -46,7 +46,10 @@ export interface DataClusterOptions {
 
 export type MachineState = "up" | "paused" | "down";
 
-/** A spare waits to join; a member is in the cluster (whatever its state); a machine that left is gone for good. */
+/**
+ * A spare waits to join; a member is in the cluster (whatever its state); a machine that left is
+ * gone for good.
+ */
 export type MachineRole = "spare" | "member" | "left";
 
 /** How a node asked to end its process (a decommission: 0; a failed bootstrap: 1). */
@@ -102,7 +105,8 @@ function simulatedRoutes(node: BuiltNodeCore): SimHttpRoutes {
   const statusOptions = clusterRouteOptions(node);
   return {
     handle: (request) => {
-      if (request.method !== "GET" || request.path !== "/cluster/status") return internal.handle(request);
+      if (request.method !== "GET" || request.path !== "/cluster/status")
+        return internal.handle(request);
       const body = Buffer.from(JSON.stringify(clusterStatusBody(statusOptions)));
       return Promise.resolve({ statusCode: 200, contentType: "application/json", body });
     },
@@ -122,12 +126,18 @@ export class DataCluster implements ClientView {
   constructor(options: DataClusterOptions) {
     this.#options = options;
     this.clock = options.clock;
-    this.network = new SimHttpNetwork({ clock: options.clock, seed: childSeed(options.seed, "net") });
+    this.network = new SimHttpNetwork({
+      clock: options.clock,
+      seed: childSeed(options.seed, "net"),
+    });
     this.#logger = options.logger ?? createLogger({ level: "silent" });
     const spares = options.spares ?? 0;
-    for (let i = 1; i <= options.nodes + spares; i++) this.#addMachine(`n${i}`, i, i <= options.nodes ? "member" : "spare");
+    for (let i = 1; i <= options.nodes + spares; i++)
+      this.#addMachine(`n${i}`, i, i <= options.nodes ? "member" : "spare");
     // The seeds stay the first machines even after they leave, as a real config file's list does.
-    this.#seeds = [...this.#machines.values()].slice(0, Math.min(3, options.nodes)).map((m) => m.address);
+    this.#seeds = [...this.#machines.values()]
+      .slice(0, Math.min(3, options.nodes))
+      .map((m) => m.address);
   }
 
   /** The cluster's members, up or not, in machine order: neither spares nor machines that left. */
@@ -191,7 +201,9 @@ export class DataCluster implements ClientView {
         stateFiles: machine.disk.openFiles(),
         bootId: () => `${machine.id}-boot-${machine.boots}`,
         peerHttp: this.network.client(machine.address, life),
-        ...(this.#options.hintBytesPerTargetMax === undefined ? {} : { hintBytesPerTargetMax: this.#options.hintBytesPerTargetMax }),
+        ...(this.#options.hintBytesPerTargetMax === undefined
+          ? {}
+          : { hintBytesPerTargetMax: this.#options.hintBytesPerTargetMax }),
         streamPageRecordsMax: SIM_STREAM_PAGE_RECORDS_MAX,
       });
     } catch (error) {
@@ -208,7 +220,10 @@ export class DataCluster implements ClientView {
     node.begin();
   }
 
-  /** What the shell does (cli/start.ts): a graceful stop, then the process ends; after exit 0 the machine is gone. */
+  /**
+   * What the shell does (cli/start.ts): a graceful stop, then the process ends; after exit 0 the
+   * machine is gone.
+   */
   async #exit(machine: Machine, node: BuiltNodeCore, exit: NodeExit): Promise<void> {
     if (machine.node !== node) return;
     await node.stop();
@@ -301,7 +316,9 @@ export class DataCluster implements ClientView {
   }
 
   #idsIn(role: MachineRole): string[] {
-    return [...this.#machines.values()].filter((machine) => machine.role === role).map((machine) => machine.id);
+    return [...this.#machines.values()]
+      .filter((machine) => machine.role === role)
+      .map((machine) => machine.id);
   }
 
   #addMachine(id: string, index: number, role: MachineRole): void {

@@ -27,7 +27,9 @@ export function applyFault(
     case "restart":
       if (cluster.stateOf(fault.node) === "down") {
         cluster.start(fault.node).catch((error: unknown) => {
-          note(`${fault.node} failed to start: ${error instanceof Error ? error.message : String(error)}`);
+          note(
+            `${fault.node} failed to start: ${error instanceof Error ? error.message : String(error)}`,
+          );
         });
       }
       break;

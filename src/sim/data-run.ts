@@ -2,14 +2,14 @@
 //
 //   start every machine → wait until each serves → clients run the workload while the fault plan
 //   plays → at healAtMs every fault is undone and the clients stop → the cluster settles (hints
-//   replay) → every node runs a full repair → each key's replicas' own copies (before any read, whose
-//   read repair would mend what the repair missed) → quorum reads of every written key from every
-//   node → the history judge (history/checker.ts).
+//   replay) → every node runs a full repair → each key's replicas' own copies (before any read,
+//   whose read repair would mend what the repair missed) → quorum reads of every written key from
+//   every node → the history judge (history/checker.ts).
 // Invariants of the nodes are watched throughout (run-invariants.ts); a breach fails the run. Power
 // losses are recorded for the judge, which excuses what they may take with --sync off.
 //
-// Everything is drawn from the seed through named child streams (seeds.ts), so the same seed replays
-// the same run, event for event. A run returns its verdict; it throws only for a bug in the
+// Everything is drawn from the seed through named child streams (seeds.ts), so the same seed
+// replays the same run, event for event. A run returns its verdict; it throws only for a bug in the
 // simulator itself (a stuck phase past its bound names the phase).
 
 import { createRandom, randomInt } from "../core/random.js";
@@ -61,8 +61,18 @@ export const DATA_RUN_DEFAULTS: Omit<DataRunOptions, "seed"> = {
   replicationFactor: 3,
   workers: 8,
   faultPhaseMs: 30_000,
-  // "ring" is opt-in (--faults ring) until seeds 3 and 4 with --faults ring,crash are checked again.
-  faultKinds: new Set<FaultKind>(["crash", "pause", "partition", "cut", "loss", "duplication", "clock", "disk"]),
+  // "ring" is opt-in (--faults ring) until seeds 3 and 4 with --faults ring,crash are checked
+  // again.
+  faultKinds: new Set<FaultKind>([
+    "crash",
+    "pause",
+    "partition",
+    "cut",
+    "loss",
+    "duplication",
+    "clock",
+    "disk",
+  ]),
   meanFaultGapMs: 3_000,
   maxDownAtOnce: 1,
   thinkMs: 5,
@@ -72,7 +82,10 @@ export const DATA_RUN_DEFAULTS: Omit<DataRunOptions, "seed"> = {
 const PHASE_LIMITS = {
   startMs: 180_000,
   settleMs: 15_000,
-  /** Ring changes still running at the heal (a restarted joiner's bootstrap) get this long to finish. */
+  /**
+   * Ring changes still running at the heal (a restarted joiner's bootstrap) get this long to
+   * finish.
+   */
   ringSettleMs: 60_000,
   repairMs: 120_000,
   finalReadMs: 60_000,
@@ -147,7 +160,10 @@ export async function runDataSimulation(options: DataRunOptions): Promise<DataRu
   };
   return {
     seed: options.seed,
-    check: withRingCheck(checkHistory(record, { replicationFactor: options.replicationFactor }), ringViolation),
+    check: withRingCheck(
+      checkHistory(record, { replicationFactor: options.replicationFactor }),
+      ringViolation,
+    ),
     history: record,
     operations: history.ops.length,
     virtualMs: clock.nowMs() - EPOCH_MS,
@@ -157,7 +173,11 @@ export async function runDataSimulation(options: DataRunOptions): Promise<DataRu
 
 /** The invariants' end-of-phase check, which scans the hint stores while time runs. */
 function checkPhase(invariants: RunInvariants, clock: VirtualClock, phase: string): Promise<void> {
-  return awaitVirtual(clock, invariants.checkPhase(phase), clock.nowMs() + PHASE_LIMITS.invariantScanMs);
+  return awaitVirtual(
+    clock,
+    invariants.checkPhase(phase),
+    clock.nowMs() + PHASE_LIMITS.invariantScanMs,
+  );
 }
 
 async function startAll(cluster: DataCluster): Promise<void> {
@@ -179,7 +199,9 @@ function everyNodeSeesAllNormal(cluster: DataCluster): boolean {
     if (node?.readiness().ready !== true) return false;
     const members = node.engine.membership();
     return ids.every((other) =>
-      members.some((member) => member.id === other && member.status === "normal" && node.engine.isLive(other)),
+      members.some(
+        (member) => member.id === other && member.status === "normal" && node.engine.isLive(other),
+      ),
     );
   });
 }
@@ -223,7 +245,8 @@ function scheduleFaults(
         history.note(cluster.clock.nowMs() - startMs, what);
       };
       note(applyFault(cluster, fault, note));
-      if (fault.kind === "power-loss") powerLosses.push({ node: fault.node, atMs: cluster.clock.nowMs() });
+      if (fault.kind === "power-loss")
+        powerLosses.push({ node: fault.node, atMs: cluster.clock.nowMs() });
     });
   }
 }
@@ -240,17 +263,25 @@ function startWorkers(
     replicationFactor: options.replicationFactor,
     ...options.workload,
   });
-  const clientTimeoutMs = 2 * (cluster.node(cluster.ids()[0] as string)?.config.requestTimeoutMs ?? 2_000);
+  const clientTimeoutMs =
+    2 * (cluster.node(cluster.ids()[0] as string)?.config.requestTimeoutMs ?? 2_000);
   const workers = Array.from({ length: options.workers }, async (_, worker) => {
     const routing = createRandom(childSeed(options.seed, `routing:${worker}`));
     while (clock.nowMs() < untilMs) {
       const op = workload.next(worker);
-      // Clients go to the members of the moment: a joined spare takes requests, a node that left none.
+      // Clients go to the members of the moment: a joined spare takes requests, a node that left
+      // none.
       const ids = cluster.ids();
       const node = ids[randomInt(routing, ids.length)] as string;
       const clientOp =
-        op.kind === "put" ? { ...op, kind: "put" as const, value: op.value ?? "" } : { ...op, kind: op.kind };
-      await runClientOp(cluster, history, clientOp, { worker: `w${worker}`, node, clientTimeoutMs });
+        op.kind === "put"
+          ? { ...op, kind: "put" as const, value: op.value ?? "" }
+          : { ...op, kind: op.kind };
+      await runClientOp(cluster, history, clientOp, {
+        worker: `w${worker}`,
+        node,
+        clientTimeoutMs,
+      });
       await sleep(clock, options.thinkMs);
     }
   });
@@ -292,7 +323,10 @@ function writtenKeys(history: ClientHistory): string[] {
   return [...keys].sort();
 }
 
-async function readFinal(cluster: DataCluster, history: ClientHistory): Promise<History["finalReads"]> {
+async function readFinal(
+  cluster: DataCluster,
+  history: ClientHistory,
+): Promise<History["finalReads"]> {
   const { clock } = cluster;
   const keys = writtenKeys(history);
   // The final reads take ids from the same sequence, and leave the workload's list as it was.
@@ -312,7 +346,10 @@ async function readFinal(cluster: DataCluster, history: ClientHistory): Promise<
   return finals.filter((op) => op.kind === "read").sort((a, b) => a.id - b.id);
 }
 
-async function replicaCopies(cluster: DataCluster, history: ClientHistory): Promise<ReplicaState[]> {
+async function replicaCopies(
+  cluster: DataCluster,
+  history: ClientHistory,
+): Promise<ReplicaState[]> {
   // The final ring, as a member up at the end sees it (the first machines may have left).
   const firstUp = cluster.ids().find((id) => cluster.stateOf(id) === "up");
   const first = firstUp === undefined ? null : cluster.node(firstUp);

@@ -1,9 +1,11 @@
-// sim/event-recorder.ts — what a simulated cluster remembers of its engines' events, for tests to read.
+// sim/event-recorder.ts — what a simulated cluster remembers of its engines' events, for tests to
+// read.
 //
-// Every event an engine emits is stamped with (virtual time, observer) and goes into a bounded log (a
-// ring buffer that keeps the newest: a thousand nodes joining emit about a million events), into
+// Every event an engine emits is stamped with (virtual time, observer) and goes into a bounded log
+// (a ring buffer that keeps the newest: a thousand nodes joining emit about a million events), into
 // per-kind counts, into the index of when each observer first convicted each member (what detection
-// tests measure), and to listeners. Nothing here feeds back into the run, so recording cannot change it.
+// tests measure), and to listeners. Nothing here feeds back into the run, so recording cannot
+// change it.
 
 import { assert } from "../core/assert.js";
 import type { NodeId } from "../core/ids.js";
@@ -68,7 +70,10 @@ export class EventRecorder {
 
   /** The newest events, oldest first (at most eventLogMax). */
   events(): RecordedEvent[] {
-    return [...this.eventLog.slice(this.eventLogStart), ...this.eventLog.slice(0, this.eventLogStart)];
+    return [
+      ...this.eventLog.slice(this.eventLogStart),
+      ...this.eventLog.slice(0, this.eventLogStart),
+    ];
   }
 
   /** Events that fell out of the bounded log. */

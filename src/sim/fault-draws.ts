@@ -11,10 +11,18 @@ import { linkKey, type Fault, type FaultState } from "./fault-state.js";
 
 /** The fault families a plan may enable. */
 export type FaultKind =
-  | "crash" | "pause" | "partition" | "cut" | "loss" | "duplication" | "clock" | "disk" | "ring";
+  "crash" | "pause" | "partition" | "cut" | "loss" | "duplication" | "clock" | "disk" | "ring";
 
 export const FAULT_KINDS: readonly FaultKind[] = [
-  "crash", "pause", "partition", "cut", "loss", "duplication", "clock", "disk", "ring",
+  "crash",
+  "pause",
+  "partition",
+  "cut",
+  "loss",
+  "duplication",
+  "clock",
+  "disk",
+  "ring",
 ];
 
 export const FAULT_DRAW_LIMITS = {
@@ -30,14 +38,16 @@ export const FAULT_DRAW_LIMITS = {
   /** A partition splits the members into 2..this many groups. */
   partitionGroupsMax: 3,
   /**
-   * Ring changes this far apart. A change can outlast any fixed gap (a decommission under faults took
-   * 38 s), and the harness asks a change refused as "in progress" again every second for 20 s
+   * Ring changes this far apart. A change can outlast any fixed gap (a decommission under faults
+   * took 38 s), and the harness asks a change refused as "in progress" again every second for 20 s
    * (ring-changes.ts RING_CHANGE_LIMITS), so the gap is longer than that retry window: the previous
    * request has started or been given up before the next is drawn. An overlap is then refused and
    * given up cleanly, and at most one request is ever waiting, instead of one per gap piling up.
    */
   ringChangeGapMs: 22_000,
-  /** No ring change drawn this close to the heal; one still running then gets the run's ring settle. */
+  /**
+   * No ring change drawn this close to the heal; one still running then gets the run's ring settle.
+   */
   ringChangeBeforeHealMs: 10_000,
 } as const;
 
@@ -87,7 +97,10 @@ function drawCut({ random, state }: DrawContext): Fault | undefined {
   const restore = pickOne(random, restorable);
   if (restore !== undefined && undoing(random, true)) return { kind: "restore", ...restore };
   const pairs = up.flatMap((from) => up.filter((to) => to !== from).map((to) => ({ from, to })));
-  const cut = pickOne(random, pairs.filter((p) => !state.cuts.has(linkKey(p.from, p.to))));
+  const cut = pickOne(
+    random,
+    pairs.filter((p) => !state.cuts.has(linkKey(p.from, p.to))),
+  );
   return cut === undefined ? undefined : { kind: "cut", ...cut };
 }
 
@@ -102,7 +115,10 @@ function drawRate(context: DrawContext, kind: "loss" | "duplication"): Fault {
 
 function drawClock({ random, state, maxClockOffsetMs }: DrawContext): Fault | undefined {
   const up = state.up();
-  const skewed = pickOne(random, up.filter((node) => state.clock.has(node)));
+  const skewed = pickOne(
+    random,
+    up.filter((node) => state.clock.has(node)),
+  );
   if (skewed !== undefined && undoing(random, true)) {
     return { kind: "clock-offset", node: skewed, offsetMs: 0 };
   }
@@ -134,16 +150,26 @@ function drawDisk({ random, state }: DrawContext): Fault | undefined {
 function drawRing(context: DrawContext): Fault | undefined {
   const { random, state, atMs } = context;
   const { ringChangeGapMs, ringChangeBeforeHealMs } = FAULT_DRAW_LIMITS;
-  if (atMs - state.lastRingAtMs < ringChangeGapMs || atMs + ringChangeBeforeHealMs > context.healAtMs) return undefined;
+  if (
+    atMs - state.lastRingAtMs < ringChangeGapMs ||
+    atMs + ringChangeBeforeHealMs > context.healAtMs
+  )
+    return undefined;
   const options: Fault[] = [];
   const spare = pickOne(random, state.spares);
   if (spare !== undefined) options.push({ kind: "bootstrap", node: spare });
   // A member may leave only if rf members remain to hold every replica.
   if (state.members.length >= context.replicationFactor + 1) {
     const clean = state.members.filter((node) => state.isClean(node));
-    const leaving = pickOne(random, clean.filter((node) => !state.down.has(node)));
+    const leaving = pickOne(
+      random,
+      clean.filter((node) => !state.down.has(node)),
+    );
     if (leaving !== undefined) options.push({ kind: "decommission", node: leaving });
-    const dead = pickOne(random, clean.filter((node) => state.down.get(node) === "dead"));
+    const dead = pickOne(
+      random,
+      clean.filter((node) => state.down.get(node) === "dead"),
+    );
     if (dead !== undefined) options.push({ kind: "removenode", node: dead });
   }
   return pickOne(random, options);

@@ -7,8 +7,8 @@
 // and of members out while rf + 1 remain, far enough apart that a refused one is given up before
 // the next is asked. Arrivals stop a cleanup window before healAtMs; in that window every fault
 // still in force is undone, nodes first, so by healAtMs the cluster is whole and the run can check
-// that it converges. The plan is a plain list made up front, so a failing run prints it and a reader
-// sees the whole schedule at once.
+// that it converges. The plan is a plain list made up front, so a failing run prints it and a
+// reader sees the whole schedule at once.
 
 import { assert } from "../core/assert.js";
 import { pickOne, type Random } from "../core/random.js";

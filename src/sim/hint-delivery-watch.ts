@@ -47,7 +47,10 @@ export class HintDeliveryWatch {
     this.#view = view;
   }
 
-  /** A batch machine `id`'s disk took: remembers its hint puts; returns why each hint it deletes should not go. */
+  /**
+   * A batch machine `id`'s disk took: remembers its hint puts; returns why each hint it deletes
+   * should not go.
+   */
   onBatch(id: string, operations: readonly DiskOperation[]): string[] {
     const breaches: string[] = [];
     let stored = this.#stored.get(id);

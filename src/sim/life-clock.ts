@@ -1,10 +1,10 @@
 // sim/life-clock.ts — one process life's view of the simulated clock. A simulated node is real node
-// code, which schedules its ticks, deadlines and retries on the Clock port; the simulator hands each
-// life its own LifeClock over the shared VirtualClock, so that what happens to a process happens to
-// its timers too:
+// code, which schedules its ticks, deadlines and retries on the Clock port; the simulator hands
+// each life its own LifeClock over the shared VirtualClock, so that what happens to a process
+// happens to its timers too:
 //
-// - kill (SIGKILL, power loss): every timer of the life is cancelled and later schedules are ignored,
-//   so a dead node's code never runs again, whatever promises it left pending;
+// - kill (SIGKILL, power loss): every timer of the life is cancelled and later schedules are
+//   ignored, so a dead node's code never runs again, whatever promises it left pending;
 // - pause (SIGSTOP, a long GC): timers that come due are held, in due order, and run when the life
 //   resumes, at the resume instant (a stopped process runs its overdue timers as soon as it runs);
 //   `nowMs` keeps moving, as a monotonic clock does while a process is stopped.

@@ -1,16 +1,18 @@
 // sim/priority-queue.ts — a bounded binary min-heap, the simulator's event queue.
 //
 // Theory of operation. An array-backed binary heap (Williams, 1964) ordered by a caller's `before`
-// relation: push and pop are O(log n), peek is O(1). The heap itself imposes no tie order, so callers
-// that need determinism order by a total key (the virtual clock uses due time, then insertion
-// sequence). The size is capped by `sizeMax`: a push past it is an assertion failure, because in the
-// simulator an unbounded queue means a runaway run (a message storm, a timer that reschedules itself
-// at zero delay) and it must fail loudly rather than exhaust memory.
+// relation: push and pop are O(log n), peek is O(1). The heap itself imposes no tie order, so
+// callers that need determinism order by a total key (the virtual clock uses due time, then
+// insertion sequence). The size is capped by `sizeMax`: a push past it is an assertion failure,
+// because in the simulator an unbounded queue means a runaway run (a message storm, a timer that
+// reschedules itself at zero delay) and it must fail loudly rather than exhaust memory.
 
 import { assert } from "../core/assert.js";
 
 export interface PriorityQueueOptions<T> {
-  /** True when `a` must come out before `b`; must be a strict total order for deterministic runs. */
+  /**
+   * True when `a` must come out before `b`; must be a strict total order for deterministic runs.
+   */
   readonly before: (a: T, b: T) => boolean;
   /** Entries the queue may hold; pushing past it is a bug (assertion). */
   readonly sizeMax: number;
@@ -22,7 +24,10 @@ export class PriorityQueue<T> {
   readonly sizeMax: number;
 
   constructor(options: PriorityQueueOptions<T>) {
-    assert(Number.isSafeInteger(options.sizeMax) && options.sizeMax > 0, "sizeMax must be a positive integer");
+    assert(
+      Number.isSafeInteger(options.sizeMax) && options.sizeMax > 0,
+      "sizeMax must be a positive integer",
+    );
     this.before = options.before;
     this.sizeMax = options.sizeMax;
   }
@@ -32,7 +37,10 @@ export class PriorityQueue<T> {
   }
 
   push(item: T): void {
-    assert(this.heap.length < this.sizeMax, () => `priority queue is full (${this.sizeMax} entries): a runaway run`);
+    assert(
+      this.heap.length < this.sizeMax,
+      () => `priority queue is full (${this.sizeMax} entries): a runaway run`,
+    );
     const heap = this.heap;
     heap.push(item);
     // Sift up: move the hole toward the root while the parent must come after the new item.

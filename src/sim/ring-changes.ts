@@ -1,10 +1,12 @@
 // sim/ring-changes.ts — the ring-change faults (fault-plan.ts "ring") made real on a simulated
 // cluster (data-cluster.ts), as an operator makes them:
 //
-//   bootstrap n6       starts a spare machine; its node joins and streams its ranges (topology/bootstrap.ts)
-//   decommission n2    what POST /admin/decommission runs on n2 (topology-service startDecommission);
-//                      the node leaves, exits 0, and its machine is gone for good (data-cluster #exit)
-//   removenode n3      what POST /admin/removenode/n3 runs on a live member; once the removal is done
+//   bootstrap n6 starts a spare machine; its node joins and streams its ranges
+//   (topology/bootstrap.ts) decommission n2 what POST /admin/decommission runs on n2
+//   (topology-service startDecommission);
+//                      the node leaves, exits 0, and its machine is gone for good (data-cluster
+//                      #exit)
+//   removenode n3 what POST /admin/removenode/n3 runs on a live member; once the removal is done
 //                      the dead machine is retired and never restarts
 //
 // A change refused for a passing reason (another change still running, a dead member not yet seen
@@ -36,9 +38,13 @@ export function isRingFault(fault: Fault): fault is RingFault {
 
 type Note = (what: string) => void;
 
-const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+const messageOf = (error: unknown): string =>
+  error instanceof Error ? error.message : String(error);
 
-/** Applies one ring change; returns its line for the history's events. Progress comes through `note`. */
+/**
+ * Applies one ring change; returns its line for the history's events. Progress comes through
+ * `note`.
+ */
 export function applyRingChange(cluster: DataCluster, fault: RingFault, note: Note): string {
   const line = describeFault(fault);
   if (fault.kind === "bootstrap") {
@@ -54,7 +60,8 @@ export function applyRingChange(cluster: DataCluster, fault: RingFault, note: No
 
 /** The member that runs the change: the leaver itself, or the first member up for a removal. */
 function runnerOf(cluster: DataCluster, fault: RingFault): string | undefined {
-  if (fault.kind === "decommission") return cluster.stateOf(fault.node) === "up" ? fault.node : undefined;
+  if (fault.kind === "decommission")
+    return cluster.stateOf(fault.node) === "up" ? fault.node : undefined;
   return cluster.ids().find((id) => id !== fault.node && cluster.stateOf(id) === "up");
 }
 
@@ -65,7 +72,9 @@ function request(cluster: DataCluster, fault: RingFault, note: Note, giveUpAtMs:
       note(`${line} given up: ${why}`);
       return;
     }
-    cluster.clock.schedule(RING_CHANGE_LIMITS.retryEveryMs, () => request(cluster, fault, note, giveUpAtMs));
+    cluster.clock.schedule(RING_CHANGE_LIMITS.retryEveryMs, () =>
+      request(cluster, fault, note, giveUpAtMs),
+    );
   };
   if (fault.kind === "removenode" && cluster.stateOf(fault.node) !== "down") {
     note(`${line} given up: ${fault.node} is ${cluster.stateOf(fault.node)}`);
@@ -90,7 +99,9 @@ function request(cluster: DataCluster, fault: RingFault, note: Note, giveUpAtMs:
   watch(cluster, fault, runner, note);
 }
 
-/** Follows the change on its runner until it ends; a removal that is done retires the dead machine. */
+/**
+ * Follows the change on its runner until it ends; a removal that is done retires the dead machine.
+ */
 function watch(cluster: DataCluster, fault: RingFault, runner: string, note: Note): void {
   const line = describeFault(fault);
   const node = cluster.node(runner);

@@ -26,7 +26,9 @@ export interface RingView {
 const keyOf = (view: RingView): string => `${view.members.join(" ")} ring ${view.ring}`;
 
 /** Observers grouped by identical views, largest group first (ties by first observer). */
-export function ringViewGroups(views: ReadonlyMap<string, RingView>): { readonly observers: string[]; readonly view: RingView }[] {
+export function ringViewGroups(
+  views: ReadonlyMap<string, RingView>,
+): { readonly observers: string[]; readonly view: RingView }[] {
   const groups = new Map<string, { observers: string[]; view: RingView }>();
   for (const [observer, view] of views) {
     const key = keyOf(view);
@@ -41,7 +43,10 @@ export function ringViewGroups(views: ReadonlyMap<string, RingView>): { readonly
  * A failed check when the views (which agree) hold another member set than the cluster's: a machine
  * that left (decommissioned, removed) still seen as a member, or a member not seen. Null otherwise.
  */
-export function ringViewStrangers(views: ReadonlyMap<string, RingView>, members: readonly string[]): Violation | null {
+export function ringViewStrangers(
+  views: ReadonlyMap<string, RingView>,
+  members: readonly string[],
+): Violation | null {
   const first = views.entries().next();
   if (first.done === true) return null;
   const [observer, view] = first.value;
@@ -54,7 +59,12 @@ export function ringViewStrangers(views: ReadonlyMap<string, RingView>, members:
     ...(missing.length === 0 ? [] : [`do not see ${missing.join(" ")}`]),
   ];
   const observers = [...views.keys()].join(" ");
-  return { kind: "ring-views-differ", key: "", ops: [], message: `after settle [${observers}] (as ${observer}) ${parts.join(" and ")}` };
+  return {
+    kind: "ring-views-differ",
+    key: "",
+    ops: [],
+    message: `after settle [${observers}] (as ${observer}) ${parts.join(" and ")}`,
+  };
 }
 
 /** A failed check naming the members whose views differ, or null when all agree. */
@@ -62,7 +72,8 @@ export function ringViewsViolation(views: ReadonlyMap<string, RingView>): Violat
   const groups = ringViewGroups(views);
   if (groups.length <= 1) return null;
   const shown = groups.map(
-    ({ observers, view }) => `[${observers.join(" ")}] see ${view.members.join(" ")} (ring ${view.ring})`,
+    ({ observers, view }) =>
+      `[${observers.join(" ")}] see ${view.members.join(" ")} (ring ${view.ring})`,
   );
   return {
     kind: "ring-views-differ",
@@ -79,7 +90,8 @@ export function viewsOf(cluster: DataCluster): Map<string, RingView> {
     const node = cluster.node(id);
     if (node === null || cluster.stateOf(id) !== "up") continue;
     const { engine } = node;
-    const removed = (member: string): boolean => isTopologyEngine(engine) && engine.isRemoved(member);
+    const removed = (member: string): boolean =>
+      isTopologyEngine(engine) && engine.isRemoved(member);
     const members = engine
       .membership()
       .filter((member) => member.status !== "left" && !removed(member.id))
@@ -90,8 +102,14 @@ export function viewsOf(cluster: DataCluster): Map<string, RingView> {
   return views;
 }
 
-/** The ring changes up members still see in progress, and members not normal, as "n6:joining" lines; empty when quiet. */
-export function unfinishedChanges(cluster: DataCluster, views: ReadonlyMap<string, RingView> = viewsOf(cluster)): string[] {
+/**
+ * The ring changes up members still see in progress, and members not normal, as "n6:joining" lines;
+ * empty when quiet.
+ */
+export function unfinishedChanges(
+  cluster: DataCluster,
+  views: ReadonlyMap<string, RingView> = viewsOf(cluster),
+): string[] {
   const found = new Set<string>();
   for (const [id, view] of views) {
     const engine = cluster.node(id)?.engine;
@@ -108,7 +126,11 @@ export function unfinishedChanges(cluster: DataCluster, views: ReadonlyMap<strin
  * cluster's (`members`), else changes that never finished (`unfinished`, a joiner still joining, a
  * removal still running), as one failed check; null when the ring is quiet. Pure.
  */
-export function ringVerdict(views: ReadonlyMap<string, RingView>, members: readonly string[], unfinished: readonly string[]): Violation | null {
+export function ringVerdict(
+  views: ReadonlyMap<string, RingView>,
+  members: readonly string[],
+  unfinished: readonly string[],
+): Violation | null {
   const differ = ringViewsViolation(views);
   if (differ !== null) return differ;
   const strangers = ringViewStrangers(views, members);
@@ -121,8 +143,8 @@ export function ringVerdict(views: ReadonlyMap<string, RingView>, members: reado
 /**
  * Whether the ring is quiet: exactly what ringCheck judges, so settleRing waits for all of it. A
  * decommissioned node is out of every view while it still lingers before its exit (topology-service
- * DECOMMISSION_EXIT_LINGER_MS and its graceful stop); waiting on the views alone ended the settle in
- * that gap and the check then failed on a machine about to leave (seed 1024439534).
+ * DECOMMISSION_EXIT_LINGER_MS and its graceful stop); waiting on the views alone ended the settle
+ * in that gap and the check then failed on a machine about to leave (seed 1024439534).
  */
 export function ringQuiet(cluster: DataCluster): boolean {
   return ringCheck(cluster) === null;
@@ -134,8 +156,15 @@ export function ringCheck(cluster: DataCluster): Violation | null {
   return ringVerdict(views, cluster.ids(), unfinishedChanges(cluster, views));
 }
 
-/** Runs the cluster until its ring is quiet (ringQuiet), looking every pollMs, for at most limitMs; never throws. */
-export async function settleRing(cluster: DataCluster, limitMs: number, pollMs = RING_SETTLE_POLL_MS): Promise<void> {
+/**
+ * Runs the cluster until its ring is quiet (ringQuiet), looking every pollMs, for at most limitMs;
+ * never throws.
+ */
+export async function settleRing(
+  cluster: DataCluster,
+  limitMs: number,
+  pollMs = RING_SETTLE_POLL_MS,
+): Promise<void> {
   const { clock } = cluster;
   const progress = { quiet: false, over: false };
   const look = (): void => {

@@ -12,11 +12,11 @@
 //   its limit (`hint-bytes`); at phase ends the hints actually stored are scanned too, and must be
 //   within the limit and within what the store counts (`hint-storage`), since the bound is enforced
 //   on the counts. The runs set the limit low (hintBytesPerTargetMax) so that it is reached.
-// - Every batch a machine's disk takes, when the cluster offers them: no data record in it is stamped
-//   further ahead of that machine's wall clock than its --max-clock-offset-ms (`future-record`,
-//   future-record-watch.ts), which the history judge, ordering versions by stamp, cannot see; and no
-//   node deletes a hint before its target holds the version, unless the hint may go
-//   (`hint-delivery`, hint-delivery-watch.ts), which the final repair would hide from the judge.
+// - Every batch a machine's disk takes, when the cluster offers them: no data record in it is
+//   stamped further ahead of that machine's wall clock than its --max-clock-offset-ms
+//   (`future-record`, future-record-watch.ts), which the history judge, ordering versions by stamp,
+//   cannot see; and no node deletes a hint before its target holds the version, unless the hint may
+//   go (`hint-delivery`, hint-delivery-watch.ts), which the final repair would hide from the judge.
 
 import type { NodeId } from "../core/ids.js";
 import type { BuiltNodeCore } from "../node/build-node.js";
@@ -47,7 +47,9 @@ export interface WatchedCluster {
   ids(): string[];
   /** The node of a machine that is up or paused; null while it is down. */
   node(id: string): BuiltNodeCore | null;
-  /** The machine's wall clock now, ms (with its offset); with watchDiskBatches, for `future-record`. */
+  /**
+   * The machine's wall clock now, ms (with its offset); with watchDiskBatches, for `future-record`.
+   */
   wallMsOf?(id: string): number;
   /** Calls `listener` with every batch a machine's disk takes. */
   watchDiskBatches?(listener: (id: string, operations: readonly DiskOperation[]) => void): void;
@@ -117,7 +119,11 @@ export class RunInvariants {
       const { bytesPerTargetMax } = hints.limits();
       for (const [target, pending] of hints.pending()) {
         if (pending.bytes <= bytesPerTargetMax) continue;
-        this.#breach("hint-bytes", id, `${id} counts ${pending.bytes} pending hint bytes for ${target}, over its limit of ${bytesPerTargetMax}`);
+        this.#breach(
+          "hint-bytes",
+          id,
+          `${id} counts ${pending.bytes} pending hint bytes for ${target}, over its limit of ${bytesPerTargetMax}`,
+        );
       }
     }
   }
@@ -146,7 +152,8 @@ export class RunInvariants {
       return; // the node died during the scan: its next life rebuilds the counts from the disk
     }
     const bytes = stored.reduce((sum, hint) => sum + hint.bytes, 0);
-    if (stored.length <= counted.count && bytes <= counted.bytes && bytes <= bytesPerTargetMax) return;
+    if (stored.length <= counted.count && bytes <= counted.bytes && bytes <= bytesPerTargetMax)
+      return;
     const message =
       `at the end of ${phase}, ${id} stores ${stored.length > counted.count ? "at least " : ""}` +
       `${stored.length} hints (${bytes} bytes) for ${target}, but counts ${counted.count} ` +
@@ -174,7 +181,8 @@ export class RunInvariants {
     if (!this.#watching || node === null || wallMs === undefined) return;
     const maxOffsetMs = node.config.maxClockOffsetMs;
     const future = firstFutureRecord(operations, Math.floor(wallMs * 1000), maxOffsetMs * 1000);
-    for (const message of this.#hintDelivery?.onBatch(id, operations) ?? []) this.#breach("hint-delivery", id, message);
+    for (const message of this.#hintDelivery?.onBatch(id, operations) ?? [])
+      this.#breach("hint-delivery", id, message);
     if (future === null) return;
     const aheadMs = Math.round(future.aheadUs / 1000);
     const message = `${id} stored ${JSON.stringify(future.key)} stamped ${future.timestampUs}, ${aheadMs} ms ahead of its wall clock: past the allowed clock offset of ${maxOffsetMs} ms`;
@@ -188,12 +196,18 @@ export class RunInvariants {
       latest: (id, key) => cluster.disk?.(id).latest(key),
       limitsOf: (id) => {
         const config = cluster.node(id)?.config;
-        return config === undefined ? null : { hintWindowMs: config.hintWindowS * 1000, maxClockOffsetMs: config.maxClockOffsetMs };
+        return config === undefined
+          ? null
+          : { hintWindowMs: config.hintWindowS * 1000, maxClockOffsetMs: config.maxClockOffsetMs };
       },
       replicates: (id, target, key) => {
         const node = cluster.node(id);
         if (node === null) return false;
-        return sharedReplicasFor(node.engine.ring(), tokenOf(key), node.config.replicationFactor).includes(target);
+        return sharedReplicasFor(
+          node.engine.ring(),
+          tokenOf(key),
+          node.config.replicationFactor,
+        ).includes(target);
       },
     });
   }

@@ -3,9 +3,9 @@
 // Theory of operation. A simulation run is one 32-bit seed. Drawing every child seed from one
 // sequential stream would make each stream depend on how many were drawn before it: adding a node
 // would shift every later node's tokens and every message's fate. Instead a child seed is a hash of
-// (parent seed, a stable name), here the node's index or id, so a stream depends only on its own name.
-// The mixer is MurmurHash3's 32-bit finalizer (Appleby), which spreads one changed input bit across
-// the whole output; names are hashed with FNV-1a (Fowler, Noll, Vo).
+// (parent seed, a stable name), here the node's index or id, so a stream depends only on its own
+// name. The mixer is MurmurHash3's 32-bit finalizer (Appleby), which spreads one changed input bit
+// across the whole output; names are hashed with FNV-1a (Fowler, Noll, Vo).
 
 import { fmix32 } from "../core/hash.js";
 

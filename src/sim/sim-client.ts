@@ -9,8 +9,8 @@
 // - a node nobody listens on (crashed, not started) refuses the connection: the operation failed;
 // - a paused node holds the request until it resumes, like a kernel's socket buffer;
 // - `unavailable` (503) and `bad_request` are definite failures: the coordinator sent nothing;
-// - a timeout (504), or no answer by the client's own deadline, leaves a write indeterminate: it may
-//   land later, and the judge allows that; a read without an answer failed.
+// - a timeout (504), or no answer by the client's own deadline, leaves a write indeterminate: it
+//   may land later, and the judge allows that; a read without an answer failed.
 // A read that finds a tombstone records its timestamp (the coordinator knows it; HTTP would not).
 
 import type { Clock } from "../core/clock.js";
@@ -42,7 +42,12 @@ export interface ClientView {
 
 /** One operation a worker is to run. */
 export type ClientOp =
-  | { readonly kind: "put"; readonly key: string; readonly level: ConsistencyLevel; readonly value: string }
+  | {
+      readonly kind: "put";
+      readonly key: string;
+      readonly level: ConsistencyLevel;
+      readonly value: string;
+    }
   | { readonly kind: "delete"; readonly key: string; readonly level: ConsistencyLevel }
   | { readonly kind: "get"; readonly key: string; readonly level: ConsistencyLevel };
 
@@ -173,7 +178,8 @@ async function writeOp(
   if (result.outcome === "answered" && result.value !== undefined) {
     return { ...write, outcome: "ok", timestampUs: result.value.timestampUs };
   }
-  if (result.outcome === "no-answer") return { ...write, outcome: "indeterminate", error: "client timeout" };
+  if (result.outcome === "no-answer")
+    return { ...write, outcome: "indeterminate", error: "client timeout" };
   return { ...write, outcome: writeOutcomeOf(result.error), error: codeOf(result.error) };
 }
 
@@ -199,7 +205,8 @@ async function readOp(
   }
   const record = result.value.record;
   if (record === undefined) return { ...read, outcome: "ok", value: null };
-  if (record.tombstone) return { ...read, outcome: "ok", value: null, timestampUs: record.timestampUs };
+  if (record.tombstone)
+    return { ...read, outcome: "ok", value: null, timestampUs: record.timestampUs };
   return {
     ...read,
     outcome: "ok",

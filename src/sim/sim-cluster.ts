@@ -1,27 +1,27 @@
 // sim/sim-cluster.ts — many real membership engines in one process, under virtual time.
 //
 // Theory of operation. This is TigerBeetle's VOPR idea applied to Grapevine's membership core: the
-// cluster runs the same ClusterEngine the node runs (cluster/cluster-view.ts, unchanged), driven by a
-// virtual clock (virtual-clock.ts) and a seeded, faulty network (sim-network.ts), so a run is a pure
-// function of its seed. A failing run names its seed (`seed=<n>` in every error this class lets out),
-// and the same seed fails the same way.
+// cluster runs the same ClusterEngine the node runs (cluster/cluster-view.ts, unchanged), driven by
+// a virtual clock (virtual-clock.ts) and a seeded, faulty network (sim-network.ts), so a run is a
+// pure function of its seed. A failing run names its seed (`seed=<n>` in every error this class
+// lets out), and the same seed fails the same way.
 //
-// Each node is what the real shell would be: an id (`n0001`…), an address (`sim-n0001:7000`), tokens
-// allocated once from its own seed (kept across restarts, as node/identity.ts keeps them on disk), a
-// generation equal to its virtual start time (a restart takes max(now, previous + 1), so it always
-// grows), the first `seedCount` nodes' addresses as seeds, and a timer that calls tick() every
-// engine.tickIntervalMs with a random initial phase, so nodes do not tick in lockstep. Every message an
-// engine returns goes through the network; every event it emits is recorded (event-recorder.ts).
-// Whether the nodes' views agree is view-check.ts.
+// Each node is what the real shell would be: an id (`n0001`…), an address (`sim-n0001:7000`),
+// tokens allocated once from its own seed (kept across restarts, as node/identity.ts keeps them on
+// disk), a generation equal to its virtual start time (a restart takes max(now, previous + 1), so
+// it always grows), the first `seedCount` nodes' addresses as seeds, and a timer that calls tick()
+// every engine.tickIntervalMs with a random initial phase, so nodes do not tick in lockstep. Every
+// message an engine returns goes through the network; every event it emits is recorded
+// (event-recorder.ts). Whether the nodes' views agree is view-check.ts.
 //
-// Faults: crash (the engine and its state are gone; messages to it are lost), restart (a fresh engine
-// with a new generation, same id and tokens), pause/resume (no ticks and messages held while paused;
-// on resume the engine sees the clock jump at its next tick, which runs at once), partitions, one-way
-// link cuts and message loss (delegated to the network).
+// Faults: crash (the engine and its state are gone; messages to it are lost), restart (a fresh
+// engine with a new generation, same id and tokens), pause/resume (no ticks and messages held while
+// paused; on resume the engine sees the clock jump at its next tick, which runs at once),
+// partitions, one-way link cuts and message loss (delegated to the network).
 //
 // Random streams are named, not drawn in sequence (seeds.ts): the network's stream and each node's
-// streams (tokens, tick phase, one engine stream per life) are children of the run seed named by what
-// they serve, so adding a node or a restart leaves every other stream as it was.
+// streams (tokens, tick phase, one engine stream per life) are children of the run seed named by
+// what they serve, so adding a node or a restart leaves every other stream as it was.
 
 import { assert } from "../core/assert.js";
 import type { Cancel } from "../core/clock.js";
@@ -47,7 +47,10 @@ export interface SimEngineSettings {
   readonly phiThreshold: number;
   readonly replicationFactor: number;
   readonly vnodes: number;
-  /** Nodes start in this ring status; status transitions are the topology layer's and out of scope here. */
+  /**
+   * Nodes start in this ring status; status transitions are the topology layer's and out of scope
+   * here.
+   */
   readonly status: MemberStatus;
 }
 
@@ -62,7 +65,9 @@ export interface SimClusterOptions {
   readonly network?: Partial<Omit<SimNetworkOptions, "seed">>;
   /** The engine under test; the real one unless a test brings a fake. */
   readonly engineFactory?: ClusterEngineFactory;
-  /** Virtual time at creation, ms since the epoch; generations are start times, so they look real. */
+  /**
+   * Virtual time at creation, ms since the epoch; generations are start times, so they look real.
+   */
   readonly startMs?: number;
   /** Events kept in the log; older ones are dropped (and counted) past it. */
   readonly eventLogMax?: number;
@@ -71,10 +76,21 @@ export interface SimClusterOptions {
 export const SIM_CLUSTER_DEFAULTS = {
   seedCount: 3,
   /** SPEC §1's defaults. */
-  engine: { gossipIntervalMs: 1_000, phiThreshold: 8, replicationFactor: 3, vnodes: 16, status: "normal" } satisfies SimEngineSettings,
-  /** 2024-01-01T00:00:00Z: a generation as large as a real one, so number encoding is tested as in production. */
+  engine: {
+    gossipIntervalMs: 1_000,
+    phiThreshold: 8,
+    replicationFactor: 3,
+    vnodes: 16,
+    status: "normal",
+  } satisfies SimEngineSettings,
+  /**
+   * 2024-01-01T00:00:00Z: a generation as large as a real one, so number encoding is tested as in
+   * production.
+   */
   startMs: 1_704_067_200_000,
-  /** A thousand nodes joining emit about a million member-joined events; keep the newest 200,000. */
+  /**
+   * A thousand nodes joining emit about a million member-joined events; keep the newest 200,000.
+   */
   eventLogMax: 200_000,
   /** The port every simulated node listens on (the address differs by host name). */
   port: 7000,
@@ -129,7 +145,10 @@ export class SimCluster {
 
   constructor(options: SimClusterOptions) {
     assert(Number.isSafeInteger(options.seed), "seed must be an integer");
-    assert(Number.isSafeInteger(options.nodeCount) && options.nodeCount >= 0, "nodeCount must be an integer ≥ 0");
+    assert(
+      Number.isSafeInteger(options.nodeCount) && options.nodeCount >= 0,
+      "nodeCount must be an integer ≥ 0",
+    );
     this.seed = options.seed;
     this.settings = { ...SIM_CLUSTER_DEFAULTS.engine, ...options.engine };
     this.seedCount = options.seedCount ?? SIM_CLUSTER_DEFAULTS.seedCount;
@@ -137,7 +156,10 @@ export class SimCluster {
     this.engineFactory = options.engineFactory ?? createClusterEngine;
     this.recorder = new EventRecorder(options.eventLogMax ?? SIM_CLUSTER_DEFAULTS.eventLogMax);
     this.clock = new VirtualClock({ startMs: options.startMs ?? SIM_CLUSTER_DEFAULTS.startMs });
-    this.network = new SimNetwork({ ...options.network, seed: childSeed(options.seed, "network") }, this.clock);
+    this.network = new SimNetwork(
+      { ...options.network, seed: childSeed(options.seed, "network") },
+      this.clock,
+    );
     for (let i = 0; i < options.nodeCount; i++) this.createNode();
   }
 
@@ -176,7 +198,10 @@ export class SimCluster {
   /** The process dies: its engine and all its state are gone, messages to it are lost. */
   crash(id: NodeId): void {
     const node = this.nodeOf(id);
-    assert(node.state === "up" || node.state === "paused", () => `${id} is ${node.state} and cannot crash`);
+    assert(
+      node.state === "up" || node.state === "paused",
+      () => `${id} is ${node.state} and cannot crash`,
+    );
     node.cancelTick?.();
     node.cancelTick = null;
     node.engine = null;
@@ -184,7 +209,10 @@ export class SimCluster {
     this.network.setState(id, "crashed");
   }
 
-  /** Starts a crashed node again (crashing it first if it runs): same id and tokens, new generation, fresh engine. */
+  /**
+   * Starts a crashed node again (crashing it first if it runs): same id and tokens, new generation,
+   * fresh engine.
+   */
   restart(id: NodeId): void {
     const node = this.nodeOf(id);
     if (node.state === "up" || node.state === "paused") this.crash(id);
@@ -202,7 +230,10 @@ export class SimCluster {
     this.network.setState(id, "paused");
   }
 
-  /** The process continues: its overdue tick runs at once (seeing the jump), then held messages arrive. */
+  /**
+   * The process continues: its overdue tick runs at once (seeing the jump), then held messages
+   * arrive.
+   */
   resume(id: NodeId): void {
     const node = this.nodeOf(id);
     assert(node.state === "paused", () => `${id} is ${node.state}, not paused`);
@@ -244,12 +275,15 @@ export class SimCluster {
   }
 
   /**
-   * Runs until `condition` holds, checking every `checkEveryMs` of virtual time; returns the virtual
-   * time it took, or null when it did not hold within `withinMs`.
+   * Runs until `condition` holds, checking every `checkEveryMs` of virtual time; returns the
+   * virtual time it took, or null when it did not hold within `withinMs`.
    */
   waitFor(condition: () => boolean, options: WaitOptions): number | null {
     const checkEveryMs = options.checkEveryMs ?? WAIT_CHECK_EVERY_MS_DEFAULT;
-    assert(checkEveryMs > 0 && options.withinMs >= 0, "waitFor needs checkEveryMs > 0 and withinMs ≥ 0");
+    assert(
+      checkEveryMs > 0 && options.withinMs >= 0,
+      "waitFor needs checkEveryMs > 0 and withinMs ≥ 0",
+    );
     const startMs = this.clock.nowMs();
     const deadlineMs = startMs + options.withinMs;
     for (;;) {
@@ -273,7 +307,14 @@ export class SimCluster {
 
   info(id: NodeId): SimNodeInfo {
     const node = this.nodeOf(id);
-    return { id: node.id, address: node.address, tokens: node.tokens, state: node.state, generation: node.generation, lives: node.lives };
+    return {
+      id: node.id,
+      address: node.address,
+      tokens: node.tokens,
+      state: node.state,
+      generation: node.generation,
+      lives: node.lives,
+    };
   }
 
   /** The engine of a running (up or paused) node. */
@@ -287,9 +328,13 @@ export class SimCluster {
     return this.network.traffic(id);
   }
 
-  /** The observers (default: every up node but the subject) whose engine considers `subject` live. */
+  /**
+   * The observers (default: every up node but the subject) whose engine considers `subject` live.
+   */
   observersSeeingLive(subject: NodeId, observers: readonly NodeId[] = this.liveIds()): NodeId[] {
-    return observers.filter((observer) => observer !== subject && this.engine(observer).isLive(subject));
+    return observers.filter(
+      (observer) => observer !== subject && this.engine(observer).isLive(subject),
+    );
   }
 
   /**
@@ -415,7 +460,10 @@ export class SimCluster {
 
   private deliver(node: SimNode, engine: ClusterEngine, message: PeerMessage, atMs: number): void {
     // The network delivers only to an up node's current life; anything else is a simulator bug.
-    assert(node.engine === engine && node.state === "up", () => `${node.id} got a message while ${node.state}`);
+    assert(
+      node.engine === engine && node.state === "up",
+      () => `${node.id} got a message while ${node.state}`,
+    );
     const outbounds = engine.receive(message, atMs);
     this.network.send(node.id, outbounds);
     this.drainEvents(node, engine);
@@ -433,7 +481,10 @@ export class SimCluster {
     return node;
   }
 
-  /** Runs `body`; any error it throws leaves with the run's seed and virtual time, so it can be replayed. */
+  /**
+   * Runs `body`; any error it throws leaves with the run's seed and virtual time, so it can be
+   * replayed.
+   */
   private guard<T>(body: () => T): T {
     try {
       return body();

@@ -18,8 +18,7 @@ import { MemoryLevel } from "memory-level";
 import type { Clock } from "../core/clock.js";
 
 export type DiskOperation =
-  | { type: "put"; key: Buffer; value: Buffer }
-  | { type: "del"; key: Buffer };
+  { type: "put"; key: Buffer; value: Buffer } | { type: "del"; key: Buffer };
 
 /** What a handle needs of its disk; sim-disk.ts implements it. */
 export interface DiskMedium {
@@ -138,7 +137,11 @@ export class SimDatabase extends MemoryLevel<Buffer, Buffer> {
     const range: Record<string, unknown> = {};
     for (const name of RANGE_OPTIONS) if (options[name] !== undefined) range[name] = options[name];
     const keys = await this.keys(range).all();
-    if (keys.length > 0) await this.#write(keys.map((key) => ({ type: "del", key })), false);
+    if (keys.length > 0)
+      await this.#write(
+        keys.map((key) => ({ type: "del", key })),
+        false,
+      );
   }
 
   async _get(key: Buffer, options: object): Promise<Buffer | undefined> {

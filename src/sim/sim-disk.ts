@@ -102,7 +102,9 @@ function keyOf(key: Buffer): string {
 export class SimDisk {
   /** The state files on this disk: in memory, durable across both crashes. */
   readonly files: StateFiles;
-  /** Told of every batch that reaches the database, as it does (the run's invariants watch them). */
+  /**
+   * Told of every batch that reaches the database, as it does (the run's invariants watch them).
+   */
   onBatch: ((operations: readonly DiskOperation[]) => void) | null = null;
   readonly #clock: Clock;
   readonly #random: Random;
@@ -194,7 +196,8 @@ export class SimDisk {
       const operations = (this.#unsynced[index] as LoggedBatch).operations;
       for (let at = operations.length - 1; at >= 0; at--) {
         const operation = operations[at] as DiskOperation;
-        if (operation.key.equals(key)) return operation.type === "put" ? operation.value : undefined;
+        if (operation.key.equals(key))
+          return operation.type === "put" ? operation.value : undefined;
       }
     }
     return this.#image.get(keyOf(key));

@@ -1,14 +1,14 @@
-// sim/sim-loop.ts — drives real node code under the virtual clock. The membership simulator's code is
-// synchronous, so VirtualClock.runUntil is enough for it; the data path is not: a replica's write
-// resolves through promises and the store's setImmediate batching. So time moves one instant at a
-// time, and after each instant the loop lets the event loop settle: it yields (setImmediate) until
-// nothing is left to run but timers on the virtual clock. Node drains every promise continuation
-// and nextTick between two immediates, so inside an immediate callback the microtask queue is
-// empty; if no other immediate is queued either, every chain of promises and immediates the
-// instant started has finished or waits on virtual time. An instant whose tasks were synchronous
-// costs one yield; a deep chain (a hash tree built in slices) gets as many as it needs, up to
-// SETTLE_YIELDS_MAX, past which the rest runs at the next instant — still the same on every run.
-// Nothing here waits on real IO: the simulated disk and network complete through the virtual
+// sim/sim-loop.ts — drives real node code under the virtual clock. The membership simulator's code
+// is synchronous, so VirtualClock.runUntil is enough for it; the data path is not: a replica's
+// write resolves through promises and the store's setImmediate batching. So time moves one instant
+// at a time, and after each instant the loop lets the event loop settle: it yields (setImmediate)
+// until nothing is left to run but timers on the virtual clock. Node drains every promise
+// continuation and nextTick between two immediates, so inside an immediate callback the microtask
+// queue is empty; if no other immediate is queued either, every chain of promises and immediates
+// the instant started has finished or waits on virtual time. An instant whose tasks were
+// synchronous costs one yield; a deep chain (a hash tree built in slices) gets as many as it needs,
+// up to SETTLE_YIELDS_MAX, past which the rest runs at the next instant — still the same on every
+// run. Nothing here waits on real IO: the simulated disk and network complete through the virtual
 // clock or promises, so the order of everything is a function of the seed, and a run replays
 // exactly.
 //

@@ -17,11 +17,11 @@
 // - Links can be cut one direction at a time, and the nodes split into partition groups; a message
 //   is lost when its link is cut when it is sent or when it arrives.
 // - A destination is up, paused or crashed. A message to a crashed node is lost, and so is one that
-//   was sent to an earlier life of a node that has since restarted (its socket buffer died with it).
-//   A message to a paused node (SIGSTOP, a long GC) is held, like data in the kernel's socket buffer,
-//   and delivered when the node resumes if it is not older than `pausedHoldMsMax` (the sender's
-//   request deadline plus buffering), else lost; at most `heldPerNodeMax` are held per node and
-//   newer ones are lost past it.
+//   was sent to an earlier life of a node that has since restarted (its socket buffer died with
+//   it). A message to a paused node (SIGSTOP, a long GC) is held, like data in the kernel's socket
+//   buffer, and delivered when the node resumes if it is not older than `pausedHoldMsMax` (the
+//   sender's request deadline plus buffering), else lost; at most `heldPerNodeMax` are held per
+//   node and newer ones are lost past it.
 // - A message to an address nobody listens on is lost (connection refused).
 //
 // Traffic is counted per node and per message kind (messages and encoded bytes), and every loss is
@@ -31,7 +31,11 @@ import { assert } from "../core/assert.js";
 import type { Address, NodeId } from "../core/ids.js";
 import { createRandom, type Random } from "../core/random.js";
 import type { Outbound } from "../cluster/engine.js";
-import { PeerMessageError, validatePeerMessage, type PeerMessage } from "../cluster/peer-messages.js";
+import {
+  PeerMessageError,
+  validatePeerMessage,
+  type PeerMessage,
+} from "../cluster/peer-messages.js";
 import { decodePeerBody, encodePeerBody } from "../net/codec.js";
 import { childSeed } from "./seeds.js";
 import type { VirtualClock } from "./virtual-clock.js";
@@ -39,12 +43,17 @@ import type { VirtualClock } from "./virtual-clock.js";
 export type NodeState = "up" | "paused" | "crashed";
 
 /**
- * One-way delay of a message. `uniform`: evenly in [minMs, maxMs]. `exponential`: a fixed base plus an
- * exponentially distributed jitter of the given mean, cut at maxMs (a LAN's long tail, bounded).
+ * One-way delay of a message. `uniform`: evenly in [minMs, maxMs]. `exponential`: a fixed base plus
+ * an exponentially distributed jitter of the given mean, cut at maxMs (a LAN's long tail, bounded).
  */
 export type DelayModel =
   | { readonly kind: "uniform"; readonly minMs: number; readonly maxMs: number }
-  | { readonly kind: "exponential"; readonly baseMs: number; readonly jitterMeanMs: number; readonly maxMs: number };
+  | {
+      readonly kind: "exponential";
+      readonly baseMs: number;
+      readonly jitterMeanMs: number;
+      readonly maxMs: number;
+    };
 
 export type RefusedPolicy = "throw" | "count";
 
@@ -64,7 +73,8 @@ export const SIM_NETWORK_DEFAULTS: Omit<SimNetworkOptions, "seed"> = {
   // A LAN: a millisecond or two, with a tail to ten.
   delay: { kind: "exponential", baseMs: 0.5, jitterMeanMs: 1, maxMs: 10 },
   lossProbability: 0,
-  // The peer client's request deadline (2 s by default) plus the time a kernel buffer would hold it.
+  // The peer client's request deadline (2 s by default) plus the time a kernel buffer would hold
+  // it.
   pausedHoldMsMax: 2_000,
   // A paused node of a 1,000-node cluster receives about 10 heartbeats and a few gossip messages a
   // second; 10,000 holds far more than a hold window's worth.
@@ -144,20 +154,31 @@ export class SimNetwork {
     firstRefusal: null,
   };
 
-  constructor(options: Partial<SimNetworkOptions> & { readonly seed: number }, clock: VirtualClock) {
+  constructor(
+    options: Partial<SimNetworkOptions> & { readonly seed: number },
+    clock: VirtualClock,
+  ) {
     this.options = { ...SIM_NETWORK_DEFAULTS, ...options };
     checkDelayModel(this.options.delay);
     assert(this.options.pausedHoldMsMax >= 0, "pausedHoldMsMax must be ≥ 0");
-    assert(Number.isSafeInteger(this.options.heldPerNodeMax) && this.options.heldPerNodeMax >= 0, "heldPerNodeMax must be an integer ≥ 0");
+    assert(
+      Number.isSafeInteger(this.options.heldPerNodeMax) && this.options.heldPerNodeMax >= 0,
+      "heldPerNodeMax must be an integer ≥ 0",
+    );
     this.clock = clock;
     this.lossProbability = 0;
     this.setLoss(this.options.lossProbability);
   }
 
-  /** Connects a node (first start or restart): it is up, and messages to its earlier life are void. */
+  /**
+   * Connects a node (first start or restart): it is up, and messages to its earlier life are void.
+   */
   attach(endpoint: SimEndpoint): void {
     const owner = this.idByAddress.get(endpoint.address);
-    assert(owner === undefined || owner === endpoint.id, () => `address ${endpoint.address} belongs to ${owner}, not ${endpoint.id}`);
+    assert(
+      owner === undefined || owner === endpoint.id,
+      () => `address ${endpoint.address} belongs to ${owner}, not ${endpoint.id}`,
+    );
     const slot = this.slots.get(endpoint.id);
     if (slot === undefined) {
       this.slots.set(endpoint.id, {
@@ -165,10 +186,19 @@ export class SimNetwork {
         state: "up",
         life: 0,
         held: [],
-        traffic: { messagesSent: 0, bytesSent: 0, messagesReceived: 0, bytesReceived: 0, sentByKind: new Map() },
+        traffic: {
+          messagesSent: 0,
+          bytesSent: 0,
+          messagesReceived: 0,
+          bytesReceived: 0,
+          sentByKind: new Map(),
+        },
       });
     } else {
-      assert(slot.endpoint.address === endpoint.address, "a node keeps its address across restarts");
+      assert(
+        slot.endpoint.address === endpoint.address,
+        "a node keeps its address across restarts",
+      );
       this.dropHeld(slot, "down");
       slot.endpoint = endpoint;
       slot.state = "up";
@@ -181,7 +211,9 @@ export class SimNetwork {
     return this.slots.get(id)?.state;
   }
 
-  /** Pause stops delivery (messages are held); resume releases what is not too old; crash loses all. */
+  /**
+   * Pause stops delivery (messages are held); resume releases what is not too old; crash loses all.
+   */
   setState(id: NodeId, state: NodeState): void {
     const slot = this.slotOf(id);
     const before = slot.state;
@@ -197,7 +229,10 @@ export class SimNetwork {
   }
 
   setLoss(probability: number): void {
-    assert(probability >= 0 && probability <= 1, () => `loss probability must be in [0, 1], got ${probability}`);
+    assert(
+      probability >= 0 && probability <= 1,
+      () => `loss probability must be in [0, 1], got ${probability}`,
+    );
     this.lossProbability = probability;
   }
 
@@ -216,8 +251,8 @@ export class SimNetwork {
 
   /**
    * Splits the nodes into groups that cannot reach each other. A node listed in no group (one added
-   * later, say) is in one extra group with every other unlisted node. Replaces an earlier partition;
-   * link cuts stay.
+   * later, say) is in one extra group with every other unlisted node. Replaces an earlier
+   * partition; link cuts stay.
    */
   partition(groups: readonly (readonly NodeId[])[]): void {
     const map = new Map<NodeId, number>();
@@ -238,11 +273,15 @@ export class SimNetwork {
 
   linkOpen(from: NodeId, to: NodeId): boolean {
     if (this.cuts.size > 0 && this.cuts.has(linkKey(from, to))) return false;
-    if (this.groups !== null && (this.groups.get(from) ?? -1) !== (this.groups.get(to) ?? -1)) return false;
+    if (this.groups !== null && (this.groups.get(from) ?? -1) !== (this.groups.get(to) ?? -1))
+      return false;
     return true;
   }
 
-  /** Sends what a node's engine returned. The sender must be up: a paused or crashed node sends nothing. */
+  /**
+   * Sends what a node's engine returned. The sender must be up: a paused or crashed node sends
+   * nothing.
+   */
   send(from: NodeId, outbounds: readonly Outbound[]): void {
     for (const outbound of outbounds) this.sendOne(from, outbound);
   }
@@ -322,7 +361,10 @@ export class SimNetwork {
     receiver.endpoint.deliver(message, this.clock.nowMs());
   }
 
-  /** On resume: what is young enough is delivered at once, in arrival order, after any task already due. */
+  /**
+   * On resume: what is young enough is delivered at once, in arrival order, after any task already
+   * due.
+   */
   private releaseHeld(slot: NodeSlot): void {
     const held = slot.held;
     if (held.length === 0) return;
@@ -376,7 +418,8 @@ export class SimNetwork {
     const delay = this.options.delay;
     const u = random.next();
     if (delay.kind === "uniform") return delay.minMs + u * (delay.maxMs - delay.minMs);
-    // Inverse transform sampling: -mean·ln(1 - u) is exponential with that mean; 1 - u is in (0, 1].
+    // Inverse transform sampling: -mean·ln(1 - u) is exponential with that mean; 1 - u is in (0,
+    // 1].
     return Math.min(delay.maxMs, delay.baseMs - delay.jitterMeanMs * Math.log(1 - u));
   }
 
@@ -402,8 +445,14 @@ function linkKey(from: NodeId, to: NodeId): string {
 
 function checkDelayModel(delay: DelayModel): void {
   if (delay.kind === "uniform") {
-    assert(delay.minMs >= 0 && delay.maxMs >= delay.minMs, "a uniform delay needs 0 ≤ minMs ≤ maxMs");
+    assert(
+      delay.minMs >= 0 && delay.maxMs >= delay.minMs,
+      "a uniform delay needs 0 ≤ minMs ≤ maxMs",
+    );
   } else {
-    assert(delay.baseMs >= 0 && delay.jitterMeanMs >= 0 && delay.maxMs >= delay.baseMs, "an exponential delay needs 0 ≤ baseMs ≤ maxMs and jitterMeanMs ≥ 0");
+    assert(
+      delay.baseMs >= 0 && delay.jitterMeanMs >= 0 && delay.maxMs >= delay.baseMs,
+      "an exponential delay needs 0 ≤ baseMs ≤ maxMs and jitterMeanMs ≥ 0",
+    );
   }
 }

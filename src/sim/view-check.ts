@@ -3,8 +3,8 @@
 //
 // Checks run cheapest first and stop at the first difference, so a test can ask it often while a
 // cluster converges: liveness (one isLive per pair), then membership (generation and status per
-// member), then rings by fingerprint, and token by token only when asked (every observer then builds
-// its ring). The answer is a sentence naming the first difference, for the failure message.
+// member), then rings by fingerprint, and token by token only when asked (every observer then
+// builds its ring). The answer is a sentence naming the first difference, for the failure message.
 
 import type { MemberStatus, NodeId } from "../core/ids.js";
 import type { ClusterEngine } from "../cluster/engine.js";
@@ -15,7 +15,10 @@ export interface ViewCheckOptions {
   readonly observers?: readonly NodeId[];
   /** The member set every observer must see; default: every node ever started. */
   readonly members?: readonly NodeId[];
-  /** Members every observer must see live; every other member must be seen down. Default: the nodes that are up. */
+  /**
+   * Members every observer must see live; every other member must be seen down. Default: the nodes
+   * that are up.
+   */
   readonly live?: readonly NodeId[];
   /** When set, every member must be seen in this status. */
   readonly status?: MemberStatus;
@@ -44,19 +47,33 @@ export interface ClusterTruth {
  * all agree: the expected liveness, the same member set, each member's current generation, one
  * status per member (the expected one when given), and the same ring.
  */
-export function viewDisagreement(truth: ClusterTruth, options: ViewCheckOptions = {}): string | null {
+export function viewDisagreement(
+  truth: ClusterTruth,
+  options: ViewCheckOptions = {},
+): string | null {
   const observers = options.observers ?? truth.liveIds();
   if (observers.length === 0) return null;
   const expectedMembers = options.members ?? truth.startedIds();
   const expectedLive = new Set(options.live ?? truth.liveIds());
   return (
     livenessDisagreement(truth, observers, expectedMembers, expectedLive) ??
-    membershipDisagreement(truth, observers, new Set(expectedMembers), expectedLive, options.status) ??
+    membershipDisagreement(
+      truth,
+      observers,
+      new Set(expectedMembers),
+      expectedLive,
+      options.status,
+    ) ??
     ringDisagreement(truth, observers, options.ring ?? "fingerprint")
   );
 }
 
-function livenessDisagreement(truth: ClusterTruth, observers: readonly NodeId[], members: readonly NodeId[], live: ReadonlySet<NodeId>): string | null {
+function livenessDisagreement(
+  truth: ClusterTruth,
+  observers: readonly NodeId[],
+  members: readonly NodeId[],
+  live: ReadonlySet<NodeId>,
+): string | null {
   for (const observer of observers) {
     const engine = truth.engine(observer);
     for (const member of members) {
@@ -64,7 +81,9 @@ function livenessDisagreement(truth: ClusterTruth, observers: readonly NodeId[],
       const expected = live.has(member);
       if (engine.isLive(member) !== expected) {
         // An unknown member is not live either, so "not live" may also mean "not heard of yet".
-        return expected ? `${observer} does not see ${member} live (down or unknown)` : `${observer} sees ${member} live, expected down`;
+        return expected
+          ? `${observer} does not see ${member} live (down or unknown)`
+          : `${observer} sees ${member} live, expected down`;
       }
     }
   }
@@ -81,7 +100,8 @@ function membershipDisagreement(
   const statusOf = new Map<NodeId, MemberStatus>();
   for (const observer of observers) {
     const entries = truth.engine(observer).membership();
-    if (entries.length !== members.size) return `${observer} sees ${entries.length} members, expected ${members.size}`;
+    if (entries.length !== members.size)
+      return `${observer} sees ${entries.length} members, expected ${members.size}`;
     for (const entry of entries) {
       if (!members.has(entry.id)) return `${observer} sees unexpected member ${entry.id}`;
       const generation = truth.generation(entry.id);
@@ -96,24 +116,31 @@ function membershipDisagreement(
       }
       const seen = statusOf.get(entry.id);
       if (seen === undefined) statusOf.set(entry.id, entry.status);
-      else if (seen !== entry.status) return `${observer} sees ${entry.id} ${entry.status}, others ${seen}`;
+      else if (seen !== entry.status)
+        return `${observer} sees ${entry.id} ${entry.status}, others ${seen}`;
     }
   }
   return null;
 }
 
-function ringDisagreement(truth: ClusterTruth, observers: readonly NodeId[], ring: "fingerprint" | "tokens"): string | null {
+function ringDisagreement(
+  truth: ClusterTruth,
+  observers: readonly NodeId[],
+  ring: "fingerprint" | "tokens",
+): string | null {
   const first = observers[0] as NodeId;
   const referenceFingerprint = truth.engine(first).ringFingerprint();
   for (const observer of observers) {
     const fingerprint = truth.engine(observer).ringFingerprint();
-    if (fingerprint !== referenceFingerprint) return `${observer} has ring fingerprint ${fingerprint}, ${first} has ${referenceFingerprint}`;
+    if (fingerprint !== referenceFingerprint)
+      return `${observer} has ring fingerprint ${fingerprint}, ${first} has ${referenceFingerprint}`;
   }
   if (ring === "tokens") {
     const referenceRing = truth.engine(first).ring();
     for (const observer of observers) {
       const observed = truth.engine(observer).ring();
-      if (!observed.equals(referenceRing)) return `${observer} sees a ring of ${observed.size} tokens unlike ${first}'s ${referenceRing.size}`;
+      if (!observed.equals(referenceRing))
+        return `${observer} sees a ring of ${observed.size} tokens unlike ${first}'s ${referenceRing.size}`;
     }
   }
   return null;

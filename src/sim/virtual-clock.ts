@@ -1,18 +1,18 @@
 // sim/virtual-clock.ts — simulated time: the Clock port (core/clock.ts) driven by an event queue.
 //
-// Theory of operation. Time does not pass on its own: it jumps to the due time of the next scheduled
-// task when the driver calls step(), runUntil() or runFor() (discrete-event simulation, as in
-// TigerBeetle's VOPR and FoundationDB's simulator). Tasks wait in a binary heap ordered by
+// Theory of operation. Time does not pass on its own: it jumps to the due time of the next
+// scheduled task when the driver calls step(), runUntil() or runFor() (discrete-event simulation,
+// as in TigerBeetle's VOPR and FoundationDB's simulator). Tasks wait in a binary heap ordered by
 // (due time, insertion sequence), so tasks due at the same instant run in the order they were
 // scheduled and a run is a pure function of its seed. Time never goes backwards: a task scheduled
 // with delay 0 runs after every task already due now, never before the current one.
 //
 // Cancelling marks the entry dead instead of searching the heap (lazy deletion); dead entries are
-// skipped when they surface, and the heap is compacted when they outnumber the living, so cancelling
-// many timers cannot grow memory without bound. Two limits make a runaway run fail loudly instead of
-// hanging or exhausting memory: the number of entries in the queue (`eventsPendingMax`) and the number
-// of tasks run at one instant (`eventsPerInstantMax`, which catches a task that keeps rescheduling
-// itself with delay 0).
+// skipped when they surface, and the heap is compacted when they outnumber the living, so
+// cancelling many timers cannot grow memory without bound. Two limits make a runaway run fail
+// loudly instead of hanging or exhausting memory: the number of entries in the queue
+// (`eventsPendingMax`) and the number of tasks run at one instant (`eventsPerInstantMax`, which
+// catches a task that keeps rescheduling itself with delay 0).
 
 import { assert } from "../core/assert.js";
 import type { Cancel, Clock } from "../core/clock.js";
@@ -23,7 +23,9 @@ export const VIRTUAL_CLOCK_DEFAULTS = {
   eventsPendingMax: 10_000_000,
   /** Tasks run without time moving; more means a zero-delay loop. */
   eventsPerInstantMax: 10_000_000,
-  /** Cancelled entries are swept once there are at least this many and they outnumber the live ones. */
+  /**
+   * Cancelled entries are swept once there are at least this many and they outnumber the live ones.
+   */
   cancelledSweepMin: 4_096,
 } as const;
 
@@ -62,7 +64,8 @@ export class VirtualClock implements Clock {
       before: runsBefore,
       sizeMax: options.eventsPendingMax ?? VIRTUAL_CLOCK_DEFAULTS.eventsPendingMax,
     });
-    this.eventsPerInstantMax = options.eventsPerInstantMax ?? VIRTUAL_CLOCK_DEFAULTS.eventsPerInstantMax;
+    this.eventsPerInstantMax =
+      options.eventsPerInstantMax ?? VIRTUAL_CLOCK_DEFAULTS.eventsPerInstantMax;
   }
 
   nowMs(): number {
@@ -70,13 +73,19 @@ export class VirtualClock implements Clock {
   }
 
   schedule(delayMs: number, task: () => void): Cancel {
-    assert(Number.isFinite(delayMs) && delayMs >= 0, () => `delay must be a finite time ≥ 0, got ${delayMs}`);
+    assert(
+      Number.isFinite(delayMs) && delayMs >= 0,
+      () => `delay must be a finite time ≥ 0, got ${delayMs}`,
+    );
     return this.scheduleAt(this.now + delayMs, task);
   }
 
   /** Runs `task` at virtual time `dueMs` (not before now). */
   scheduleAt(dueMs: number, task: () => void): Cancel {
-    assert(Number.isFinite(dueMs) && dueMs >= this.now, () => `cannot schedule in the past: ${dueMs} < ${this.now}`);
+    assert(
+      Number.isFinite(dueMs) && dueMs >= this.now,
+      () => `cannot schedule in the past: ${dueMs} < ${this.now}`,
+    );
     const entry: ScheduledTask = { dueMs, sequence: this.sequence++, task };
     this.queue.push(entry);
     return () => {
@@ -114,7 +123,10 @@ export class VirtualClock implements Clock {
 
   /** Runs every task due at or before `untilMs` in order, then sets the time to `untilMs`. */
   runUntil(untilMs: number): void {
-    assert(Number.isFinite(untilMs) && untilMs >= this.now, () => `cannot run back to ${untilMs}, now is ${this.now}`);
+    assert(
+      Number.isFinite(untilMs) && untilMs >= this.now,
+      () => `cannot run back to ${untilMs}, now is ${this.now}`,
+    );
     for (;;) {
       this.dropCancelledHead();
       const head = this.queue.peek();
@@ -126,7 +138,10 @@ export class VirtualClock implements Clock {
   }
 
   runFor(durationMs: number): void {
-    assert(Number.isFinite(durationMs) && durationMs >= 0, () => `duration must be a finite time ≥ 0, got ${durationMs}`);
+    assert(
+      Number.isFinite(durationMs) && durationMs >= 0,
+      () => `duration must be a finite time ≥ 0, got ${durationMs}`,
+    );
     this.runUntil(this.now + durationMs);
   }
 
@@ -141,7 +156,8 @@ export class VirtualClock implements Clock {
     this.eventsThisInstant += 1;
     assert(
       this.eventsThisInstant <= this.eventsPerInstantMax,
-      () => `more than ${this.eventsPerInstantMax} tasks at virtual time ${entry.dueMs}: a zero-delay loop`,
+      () =>
+        `more than ${this.eventsPerInstantMax} tasks at virtual time ${entry.dueMs}: a zero-delay loop`,
     );
     this.now = entry.dueMs;
     this.eventsRunTotal += 1;
@@ -158,7 +174,11 @@ export class VirtualClock implements Clock {
   }
 
   private maybeSweep(): void {
-    if (this.cancelled < VIRTUAL_CLOCK_DEFAULTS.cancelledSweepMin || this.cancelled * 2 < this.queue.size) return;
+    if (
+      this.cancelled < VIRTUAL_CLOCK_DEFAULTS.cancelledSweepMin ||
+      this.cancelled * 2 < this.queue.size
+    )
+      return;
     this.queue.retain((entry) => entry.task !== null);
     this.cancelled = 0;
   }

@@ -18,9 +18,7 @@ export const KEY_BYTES_MAX = 1024;
 const ASCII_FIRST = 0x21;
 const ASCII_COUNT = 0x7f - ASCII_FIRST;
 /** Multi-byte characters for awkward keys: Latin, Cyrillic, CJK, emoji (2, 2, 3 and 4 bytes). */
-const WIDE_CHARACTERS = [
-  "é", "ü", "ж", "ß", "日", "本", "語", "🍇", "🦀", "€", "\u00a0", "ﬁ",
-];
+const WIDE_CHARACTERS = ["é", "ü", "ж", "ß", "日", "本", "語", "🍇", "🦀", "€", "\u00a0", "ﬁ"];
 /** Pieces that need percent-encoding or confuse a URL parser. */
 const URL_PIECES = ["/", "?", "#", "%", "%2F", "+", "&", "=", ";", "\\", "%zz", " "];
 

@@ -8,7 +8,8 @@ import { parseStateFile, type StateFiles } from "./state-files.js";
 
 /**
  * The state file's parsed JSON, or undefined when it does not exist (JSON never parses to
- * undefined). Throws StateFileSyntaxError for text that is not JSON, and any other read error as is.
+ * undefined). Throws StateFileSyntaxError for text that is not JSON, and any other read error as
+ * is.
  */
 export async function readStateFile(file: string): Promise<unknown> {
   let text: string;
@@ -21,7 +22,10 @@ export async function readStateFile(file: string): Promise<unknown> {
   return parseStateFile(text, file);
 }
 
-/** Write-temp, fsync, rename, fsync-dir: the file is either the old or the new content after a crash. */
+/**
+ * Write-temp, fsync, rename, fsync-dir: the file is either the old or the new content after a
+ * crash.
+ */
 export async function writeFileAtomic(file: string, content: string): Promise<void> {
   const temporary = `${file}.tmp-${process.pid}`;
   const handle = await open(temporary, "w", 0o644);

@@ -4,9 +4,9 @@
 // A batch merges writes to the same key in memory first (last write wins, record.ts), reads the
 // stored versions of its keys with one getMany (keys the row cache holds are not read), keeps for
 // each key the newer of stored and incoming, and writes only the winners, with the statistics and
-// one segment log entry (segment-log.ts), in one db.batch. A caller's promise resolves when every one
-// of its writes is in a committed batch, so an acknowledged write has reached LevelDB's log (and with
-// sync on, the disk): a SIGKILL after the acknowledgement does not lose it.
+// one segment log entry (segment-log.ts), in one db.batch. A caller's promise resolves when every
+// one of its writes is in a committed batch, so an acknowledged write has reached LevelDB's log
+// (and with sync on, the disk): a SIGKILL after the acknowledgement does not lose it.
 
 import { metaKey } from "./layout.js";
 import { compareRecords, type StoredRecord } from "./record.js";
@@ -14,7 +14,13 @@ import type { CachedRow } from "./row-cache.js";
 import { installSegments, logSegments } from "./segment-log.js";
 import { Staging } from "./segments.js";
 import { encodeTotals, META_STATS } from "./store-meta.js";
-import { decodeStored, rowOf, type BatchOperation, type StoreState, type Totals } from "./store-state.js";
+import {
+  decodeStored,
+  rowOf,
+  type BatchOperation,
+  type StoreState,
+  type Totals,
+} from "./store-state.js";
 import type { PendingWrite } from "./write-lane.js";
 
 /** What a write batch knows of a key's stored record: from the row cache, or read from LevelDB. */
@@ -46,7 +52,11 @@ export async function commitBatch(state: StoreState, batch: PendingWrite[]): Pro
     const staged = stageBatch(state, candidates, stored, applied);
     if (staged.operations.length > 0) {
       const logged = logSegments(state.segmentState, staged.operations, staged.staging);
-      staged.operations.push({ type: "put", key: metaKey(META_STATS), value: encodeTotals(staged.totals) });
+      staged.operations.push({
+        type: "put",
+        key: metaKey(META_STATS),
+        value: encodeTotals(staged.totals),
+      });
       try {
         await writeBatch(state, staged.operations);
       } finally {
@@ -75,12 +85,16 @@ function lastWriteWinners(batch: readonly PendingWrite[]): PendingWrite[] {
   const winners = new Map<string, PendingWrite>();
   for (const write of batch) {
     const current = winners.get(write.key);
-    if (current === undefined || compareRecords(write.record, current.record) > 0) winners.set(write.key, write);
+    if (current === undefined || compareRecords(write.record, current.record) > 0)
+      winners.set(write.key, write);
   }
   return [...winners.values()];
 }
 
-/** Stages each candidate newer than its stored version (adding it to `applied`), with the new totals. */
+/**
+ * Stages each candidate newer than its stored version (adding it to `applied`), with the new
+ * totals.
+ */
 function stageBatch(
   state: StoreState,
   candidates: readonly PendingWrite[],
@@ -99,7 +113,9 @@ function stageBatch(
       totals.bytes += write.storageKey.length;
     } else {
       if (!newerThanStored(write.record, storedVersion)) return;
-      const tombstone = storedVersion.row?.tombstone ?? (storedVersion.record !== "unreadable" && storedVersion.record?.tombstone === true);
+      const tombstone =
+        storedVersion.row?.tombstone ??
+        (storedVersion.record !== "unreadable" && storedVersion.record?.tombstone === true);
       if (storedVersion.record === "unreadable") unreadable += 1;
       else if (tombstone) totals.tombstones -= 1;
       totals.bytes -= storedVersion.bytes.length;
@@ -124,15 +140,25 @@ function cacheOutcome(
 ): void {
   candidates.forEach((write, index) => {
     const storedVersion = stored[index];
-    if (applied.has(write)) state.rowCache.set(write.key, rowOf(write.encoded, write.record, hashes[index] ?? null));
-    else if (storedVersion !== undefined && storedVersion.row === null && storedVersion.record !== null && storedVersion.record !== "unreadable") {
+    if (applied.has(write))
+      state.rowCache.set(write.key, rowOf(write.encoded, write.record, hashes[index] ?? null));
+    else if (
+      storedVersion !== undefined &&
+      storedVersion.row === null &&
+      storedVersion.record !== null &&
+      storedVersion.record !== "unreadable"
+    ) {
       state.rowCache.set(write.key, rowOf(storedVersion.bytes, storedVersion.record, null));
     }
   });
 }
 
 /** Counts each write of the committed batch and resolves the calls whose writes are all in. */
-function settleWriters(state: StoreState, batch: readonly PendingWrite[], applied: ReadonlySet<PendingWrite>): void {
+function settleWriters(
+  state: StoreState,
+  batch: readonly PendingWrite[],
+  applied: ReadonlySet<PendingWrite>,
+): void {
   for (const write of batch) {
     const owner = write.owner;
     if (applied.has(write)) {
@@ -154,7 +180,10 @@ function settleWriters(state: StoreState, batch: readonly PendingWrite[], applie
  * The stored bytes of each write's key: from the row cache, and the keys it lacks in one getMany.
  * Inside the lane, so nothing changes them before the batch that reads them commits.
  */
-async function readStored(state: StoreState, writes: readonly PendingWrite[]): Promise<(StoredVersion | undefined)[]> {
+async function readStored(
+  state: StoreState,
+  writes: readonly PendingWrite[],
+): Promise<(StoredVersion | undefined)[]> {
   const stored = new Array<StoredVersion | undefined>(writes.length);
   const missing: number[] = [];
   for (let index = 0; index < writes.length; index++) {
@@ -163,10 +192,13 @@ async function readStored(state: StoreState, writes: readonly PendingWrite[]): P
     else stored[index] = { bytes: row.bytes, row, record: null };
   }
   if (missing.length === 0) return stored;
-  const read = (await state.db.getMany(missing.map((index) => (writes[index] as PendingWrite).storageKey))) as (Buffer | undefined)[];
+  const read = (await state.db.getMany(
+    missing.map((index) => (writes[index] as PendingWrite).storageKey),
+  )) as (Buffer | undefined)[];
   missing.forEach((index, at) => {
     const bytes = read[at];
-    if (bytes !== undefined) stored[index] = { bytes, row: null, record: decodeStored(bytes) ?? "unreadable" };
+    if (bytes !== undefined)
+      stored[index] = { bytes, row: null, record: decodeStored(bytes) ?? "unreadable" };
   });
   return stored;
 }

@@ -22,11 +22,11 @@
 // keep() makes it an ordinary hint (the replica never answered). A restart forgets which hints
 // were held: they come back as ordinary hints and are replayed, which is what a crash needs.
 //
-// Limits, and what happens at each: a hint larger than hintBytesMax is refused ("size"); a hint that
-// would take its target past hintBytesPerTargetMax is refused ("bytes"): new hints are dropped and
-// counted, old ones kept, and memory never grows with pending hints (only the per-target totals are
-// held). Both decisions are taken synchronously at append, so concurrent appends cannot overshoot.
-// Scans are bounded by their `limit`.
+// Limits, and what happens at each: a hint larger than hintBytesMax is refused ("size"); a hint
+// that would take its target past hintBytesPerTargetMax is refused ("bytes"): new hints are dropped
+// and counted, old ones kept, and memory never grows with pending hints (only the per-target totals
+// are held). Both decisions are taken synchronously at append, so concurrent appends cannot
+// overshoot. Scans are bounded by their `limit`.
 
 import { Packr } from "msgpackr";
 import { assert } from "../core/assert.js";
@@ -34,7 +34,10 @@ import type { NodeId } from "../core/ids.js";
 import { NAMESPACE, namespaceBounds, type KeyBounds } from "./layout.js";
 
 export const HINT_STORE_DEFAULTS = {
-  /** Pending hint bytes per target: 128 MiB is about an hour of a busy replica's writes at 1 KiB each. */
+  /**
+   * Pending hint bytes per target: 128 MiB is about an hour of a busy replica's writes at 1 KiB
+   * each.
+   */
   hintBytesPerTargetMax: 128 * 1024 * 1024,
   /** One hint: a 1 MiB value (SPEC's --max-value-bytes ceiling) plus key and record framing. */
   hintBytesMax: 1024 * 1024 + 8 * 1024,
@@ -75,16 +78,28 @@ export interface StoredHint extends NewHint {
 
 export type HintAppendOutcome = "stored" | "dropped-bytes" | "dropped-size";
 
-/** How a held hint ended up: an append's outcome, "withdrawn" before its batch left, or "failed" (a storage error). */
+/**
+ * How a held hint ended up: an append's outcome, "withdrawn" before its batch left, or "failed" (a
+ * storage error).
+ */
 export type HeldHintOutcome = HintAppendOutcome | "withdrawn" | "failed";
 
 /** A hint held for a write in flight (see the header); hold() returns it. */
 export interface HeldHint {
-  /** Settles once the hint is committed, refused, withdrawn before its batch left, or failed; never rejects. */
+  /**
+   * Settles once the hint is committed, refused, withdrawn before its batch left, or failed; never
+   * rejects.
+   */
   readonly stored: Promise<HeldHintOutcome>;
-  /** Its target acknowledged the write: the hint goes (is never written, when its batch has not left). */
+  /**
+   * Its target acknowledged the write: the hint goes (is never written, when its batch has not
+   * left).
+   */
   withdraw(): void;
-  /** Its target did not acknowledge: an ordinary hint from now on, replayed and purged like any other. */
+  /**
+   * Its target did not acknowledge: an ordinary hint from now on, replayed and purged like any
+   * other.
+   */
   keep(): void;
 }
 
@@ -95,7 +110,10 @@ export interface PendingHints {
 
 /** The hint storage port; HintStore implements it over LevelDB, tests may fake it. */
 export interface Hints {
-  /** Stores a hint durably; resolves with "stored" once committed, or at once with why it was dropped. */
+  /**
+   * Stores a hint durably; resolves with "stored" once committed, or at once with why it was
+   * dropped.
+   */
   append(hint: NewHint): Promise<HintAppendOutcome>;
   /** The oldest `limit` hints for `target`, oldest first. */
   scan(target: NodeId, limit?: number): Promise<StoredHint[]>;
@@ -131,7 +149,10 @@ const hintPackr = new Packr({ useRecords: false });
 
 function targetPrefix(target: NodeId): Buffer {
   const targetBytes = Buffer.byteLength(target, "utf8");
-  assert(targetBytes >= 1 && targetBytes <= TARGET_BYTES_MAX, () => `bad hint target ${JSON.stringify(target)}`);
+  assert(
+    targetBytes >= 1 && targetBytes <= TARGET_BYTES_MAX,
+    () => `bad hint target ${JSON.stringify(target)}`,
+  );
   const prefix = Buffer.allocUnsafe(2 + targetBytes);
   prefix[0] = NAMESPACE.hints;
   prefix[1] = targetBytes;
@@ -141,7 +162,10 @@ function targetPrefix(target: NodeId): Buffer {
 
 /** `h` ++ target length ++ target ++ sequence (8 bytes, big-endian). */
 export function encodeHintKey(target: NodeId, sequence: number): Buffer {
-  assert(Number.isSafeInteger(sequence) && sequence >= 0, "a hint sequence is a non-negative integer");
+  assert(
+    Number.isSafeInteger(sequence) && sequence >= 0,
+    "a hint sequence is a non-negative integer",
+  );
   const prefix = targetPrefix(target);
   const key = Buffer.allocUnsafe(prefix.length + SEQUENCE_BYTES);
   prefix.copy(key, 0);
@@ -171,7 +195,10 @@ export function encodeHintValue(hint: NewHint): Buffer {
   return hintPackr.pack([hint.createdMs, hint.key, hint.encodedRecord]);
 }
 
-/** A stored hint from its storage key and value (the simulator's hint watch reads them off the disk too). */
+/**
+ * A stored hint from its storage key and value (the simulator's hint watch reads them off the disk
+ * too).
+ */
 export function decodeHint(storageKey: Buffer, value: Buffer): StoredHint {
   const { target, sequence } = decodeHintKey(storageKey);
   const decoded = hintPackr.unpack(value) as unknown;
@@ -233,18 +260,32 @@ export class HintStore implements Hints {
   readonly #held = new Set<number>();
   #flushScheduled = false;
 
-  private constructor(db: HintDatabase, lane: Lane, options: HintStoreOptions, nextSequence: number) {
+  private constructor(
+    db: HintDatabase,
+    lane: Lane,
+    options: HintStoreOptions,
+    nextSequence: number,
+  ) {
     this.#db = db;
     this.#lane = lane;
     this.#sync = options.sync;
-    this.#bytesPerTargetMax = options.hintBytesPerTargetMax ?? HINT_STORE_DEFAULTS.hintBytesPerTargetMax;
+    this.#bytesPerTargetMax =
+      options.hintBytesPerTargetMax ?? HINT_STORE_DEFAULTS.hintBytesPerTargetMax;
     this.#hintBytesMax = options.hintBytesMax ?? HINT_STORE_DEFAULTS.hintBytesMax;
-    assert(Number.isSafeInteger(this.#bytesPerTargetMax) && this.#bytesPerTargetMax >= 1, "hintBytesPerTargetMax >= 1");
-    assert(Number.isSafeInteger(this.#hintBytesMax) && this.#hintBytesMax >= 1, "hintBytesMax >= 1");
+    assert(
+      Number.isSafeInteger(this.#bytesPerTargetMax) && this.#bytesPerTargetMax >= 1,
+      "hintBytesPerTargetMax >= 1",
+    );
+    assert(
+      Number.isSafeInteger(this.#hintBytesMax) && this.#hintBytesMax >= 1,
+      "hintBytesMax >= 1",
+    );
     this.#nextSequence = nextSequence;
   }
 
-  /** Opens the hints of `db`, rebuilding the per-target totals and the next sequence from one scan. */
+  /**
+   * Opens the hints of `db`, rebuilding the per-target totals and the next sequence from one scan.
+   */
   static async open(db: HintDatabase, lane: Lane, options: HintStoreOptions): Promise<HintStore> {
     const bounds = namespaceBounds("hints");
     const iterator = db.iterator({ gte: bounds.gte, lt: bounds.lt });
@@ -275,14 +316,27 @@ export class HintStore implements Hints {
     const admitted = this.#admit(hint);
     if (typeof admitted === "string") return Promise.resolve(admitted);
     return new Promise<HintAppendOutcome>((resolve, reject) => {
-      this.#queue.push({ storageKey: admitted.storageKey, value: admitted.value, resolve, reject, withdrawn: false, writing: false, failed: false });
+      this.#queue.push({
+        storageKey: admitted.storageKey,
+        value: admitted.value,
+        resolve,
+        reject,
+        withdrawn: false,
+        writing: false,
+        failed: false,
+      });
       this.#scheduleFlush();
     });
   }
 
   hold(hint: NewHint): HeldHint {
     const admitted = this.#admit(hint);
-    if (typeof admitted === "string") return { stored: Promise.resolve(admitted), withdraw: () => undefined, keep: () => undefined };
+    if (typeof admitted === "string")
+      return {
+        stored: Promise.resolve(admitted),
+        withdraw: () => undefined,
+        keep: () => undefined,
+      };
     const { storageKey, value, sequence } = admitted;
     const bytes = storageKey.length + value.length;
     let state: HeldState = HeldState.Queued;
@@ -301,7 +355,8 @@ export class HintStore implements Hints {
         settle(outcome);
       },
       reject: () => {
-        // The batch failed: the hint is not stored (its bytes were uncounted) and nothing is left to withdraw.
+        // The batch failed: the hint is not stored (its bytes were uncounted) and nothing is left
+        // to withdraw.
         state = HeldState.Done;
         this.#held.delete(sequence);
         settle("failed");
@@ -339,7 +394,10 @@ export class HintStore implements Hints {
     return this.#held.has(hint.sequence);
   }
 
-  async scan(target: NodeId, limit: number = HINT_STORE_DEFAULTS.scanLimitDefault): Promise<StoredHint[]> {
+  async scan(
+    target: NodeId,
+    limit: number = HINT_STORE_DEFAULTS.scanLimitDefault,
+  ): Promise<StoredHint[]> {
     assert(Number.isSafeInteger(limit) && limit >= 1, "a hint scan limit is a positive integer");
     const bounds = targetBounds(target);
     const iterator = this.#db.iterator({ gte: bounds.gte, lt: bounds.lt, limit });
@@ -384,12 +442,15 @@ export class HintStore implements Hints {
       for (;;) {
         const batch = await this.scan(target, HINT_STORE_DEFAULTS.scanLimitDefault);
         // A held hint is its write's round's to delete or keep; a later purge takes it if kept.
-        const expired = batch.filter((hint) => hint.createdMs < cutoffMs && !this.#held.has(hint.sequence));
+        const expired = batch.filter(
+          (hint) => hint.createdMs < cutoffMs && !this.#held.has(hint.sequence),
+        );
         if (expired.length > 0) {
           await this.delete(expired);
           purged += expired.length;
         }
-        if (expired.length < batch.length || batch.length < HINT_STORE_DEFAULTS.scanLimitDefault) break;
+        if (expired.length < batch.length || batch.length < HINT_STORE_DEFAULTS.scanLimitDefault)
+          break;
       }
     }
     return purged;
@@ -404,13 +465,18 @@ export class HintStore implements Hints {
     return { bytesPerTargetMax: this.#bytesPerTargetMax, hintBytesMax: this.#hintBytesMax };
   }
 
-  /** Commits appends and held hints' deletes still queued; store.ts calls it before closing the database. */
+  /**
+   * Commits appends and held hints' deletes still queued; store.ts calls it before closing the
+   * database.
+   */
   async flush(): Promise<void> {
     while (this.#queue.length > 0 || this.#deletes.length > 0) await this.#commitQueued();
   }
 
   /** Takes a sequence and counts the hint against its target, or says why it is dropped. */
-  #admit(hint: NewHint): { storageKey: Buffer; value: Buffer; sequence: number } | HintAppendOutcome {
+  #admit(
+    hint: NewHint,
+  ): { storageKey: Buffer; value: Buffer; sequence: number } | HintAppendOutcome {
     const sequence = this.#nextSequence;
     const storageKey = encodeHintKey(hint.target, sequence);
     const value = encodeHintValue(hint);
@@ -445,12 +511,16 @@ export class HintStore implements Hints {
       // The lane is serial: every append a delete names has committed or failed by now.
       const deletes = queuedDeletes.filter((held) => !held.append.failed);
       for (const held of queuedDeletes) if (held.append.failed) this.#held.delete(held.sequence);
-      // Held hints withdrawn while the batch waited for the lane are left out; the rest can no longer be.
+      // Held hints withdrawn while the batch waited for the lane are left out; the rest can no
+      // longer be.
       const appends = batch.filter((append) => !append.withdrawn);
       for (const append of appends) append.writing = true;
       if (appends.length === 0 && deletes.length === 0) return;
-      const operations: ({ type: "put"; key: Buffer; value: Buffer } | { type: "del"; key: Buffer })[] = [];
-      for (const append of appends) operations.push({ type: "put", key: append.storageKey, value: append.value });
+      const operations: (
+        { type: "put"; key: Buffer; value: Buffer } | { type: "del"; key: Buffer }
+      )[] = [];
+      for (const append of appends)
+        operations.push({ type: "put", key: append.storageKey, value: append.value });
       for (const held of deletes) operations.push({ type: "del", key: held.storageKey });
       try {
         await this.#db.batch(operations, { sync: this.#sync });
@@ -461,7 +531,8 @@ export class HintStore implements Hints {
           append.failed = true;
           append.reject(error);
         }
-        // A withdrawn hint whose delete failed stays stored and counted, no longer held: replayed later.
+        // A withdrawn hint whose delete failed stays stored and counted, no longer held: replayed
+        // later.
         for (const held of deletes) this.#held.delete(held.sequence);
         return;
       }
@@ -480,7 +551,10 @@ export class HintStore implements Hints {
 
   #uncount(target: NodeId, bytes: number): void {
     const total = this.#pending.get(target);
-    assert(total !== undefined && total.count >= 1 && total.bytes >= bytes, "hint totals went negative");
+    assert(
+      total !== undefined && total.count >= 1 && total.bytes >= bytes,
+      "hint totals went negative",
+    );
     total.count -= 1;
     total.bytes -= bytes;
     if (total.count === 0) this.#pending.delete(target);

@@ -18,29 +18,39 @@
 import { assert } from "../core/assert.js";
 import { isToken, TOKEN_MAX, TOKEN_MIN, type Token } from "../ring/partitioner.js";
 
-/** The first byte of every storage key. Chosen as letters so a raw dump of the DB stays readable. */
+/**
+ * The first byte of every storage key. Chosen as letters so a raw dump of the DB stays readable.
+ */
 export const NAMESPACE = {
   data: 0x64, // "d"
   hints: 0x68, // "h"
   meta: 0x6d, // "m"
-  /** Segment hashes (segments.ts): `s` ++ log sequence (8 bytes, big-endian) → changed segment states. */
+  /**
+   * Segment hashes (segments.ts): `s` ++ log sequence (8 bytes, big-endian) → changed segment
+   * states.
+   */
   segments: 0x73, // "s"
 } as const;
 
 export type Namespace = keyof typeof NAMESPACE;
 
-
 /** A token as stored: 64 bits, big-endian, so bytewise order is numeric order. */
 export const TOKEN_BYTES = 8;
 
 export const LAYOUT_LIMITS = {
-  /** SPEC §2: keys are 1 to 1024 bytes of UTF-8. The API refuses longer ones; here it is an invariant. */
+  /**
+   * SPEC §2: keys are 1 to 1024 bytes of UTF-8. The API refuses longer ones; here it is an
+   * invariant.
+   */
   keyBytesMax: 1024,
   /** Meta entries are named by code, never by users. */
   metaNameBytesMax: 64,
 } as const;
 
-/** A token range (start, end], clockwise; start === end is the whole ring. Same shape as ring's RangeBounds. */
+/**
+ * A token range (start, end], clockwise; start === end is the whole ring. Same shape as ring's
+ * RangeBounds.
+ */
 export interface TokenRangeBounds {
   readonly start: Token;
   readonly end: Token;
@@ -82,7 +92,10 @@ export function encodeDataKey(token: Token, key: string): Buffer {
   return bytes;
 }
 
-/** The inverse of encodeDataKey. Only data keys read back from our own DB reach it: a bad one is a bug. */
+/**
+ * The inverse of encodeDataKey. Only data keys read back from our own DB reach it: a bad one is a
+ * bug.
+ */
 export function decodeDataKey(storageKey: Uint8Array): DecodedDataKey {
   assert(
     storageKey.length > DATA_HEADER_BYTES && storageKey[0] === NAMESPACE.data,
@@ -94,8 +107,15 @@ export function decodeDataKey(storageKey: Uint8Array): DecodedDataKey {
 
 /** The token of a data key, without decoding the key text. */
 export function tokenOfDataKey(storageKey: Uint8Array): Token {
-  assert(storageKey.length > DATA_HEADER_BYTES && storageKey[0] === NAMESPACE.data, "not a data key");
-  return Buffer.from(storageKey.buffer, storageKey.byteOffset, storageKey.byteLength).readBigUInt64BE(1);
+  assert(
+    storageKey.length > DATA_HEADER_BYTES && storageKey[0] === NAMESPACE.data,
+    "not a data key",
+  );
+  return Buffer.from(
+    storageKey.buffer,
+    storageKey.byteOffset,
+    storageKey.byteLength,
+  ).readBigUInt64BE(1);
 }
 
 /** All storage keys of one namespace. */
@@ -104,10 +124,15 @@ export function namespaceBounds(namespace: Namespace): KeyBounds {
   return { gte: Buffer.from([byte]), lt: Buffer.from([byte + 1]) };
 }
 
-/** `m` ++ name: one entry of node meta state (store statistics, format version, later tree state). */
+/**
+ * `m` ++ name: one entry of node meta state (store statistics, format version, later tree state).
+ */
 export function metaKey(name: string): Buffer {
   const nameBytes = Buffer.byteLength(name, "utf8");
-  assert(nameBytes >= 1 && nameBytes <= LAYOUT_LIMITS.metaNameBytesMax, () => `bad meta name ${JSON.stringify(name)}`);
+  assert(
+    nameBytes >= 1 && nameBytes <= LAYOUT_LIMITS.metaNameBytesMax,
+    () => `bad meta name ${JSON.stringify(name)}`,
+  );
   const bytes = Buffer.allocUnsafe(1 + nameBytes);
   bytes[0] = NAMESPACE.meta;
   bytes.write(name, 1, "utf8");
@@ -116,7 +141,8 @@ export function metaKey(name: string): Buffer {
 
 /**
  * `s` ++ sequence (8 bytes, big-endian): one entry of the segment log (segments.ts), the segment
- * states one batch changed (with a step of the rolling sweep), or a checkpoint of all of them. Bytewise order is log order.
+ * states one batch changed (with a step of the rolling sweep), or a checkpoint of all of them.
+ * Bytewise order is log order.
  */
 export function segmentLogKey(sequence: number): Buffer {
   assert(Number.isSafeInteger(sequence) && sequence >= 0, () => `not a log sequence: ${sequence}`);
@@ -129,7 +155,9 @@ export function segmentLogKey(sequence: number): Buffer {
 /** The inverse of segmentLogKey; only keys read back from our own DB reach it. */
 export function decodeSegmentLogKey(storageKey: Uint8Array): number {
   assert(storageKey.length === 9 && storageKey[0] === NAMESPACE.segments, "not a segment log key");
-  return Number(Buffer.from(storageKey.buffer, storageKey.byteOffset, storageKey.byteLength).readBigUInt64BE(1));
+  return Number(
+    Buffer.from(storageKey.buffer, storageKey.byteOffset, storageKey.byteLength).readBigUInt64BE(1),
+  );
 }
 
 /** Data keys whose token lies in [first, last], both inclusive (for segment pieces and scans). */
@@ -141,7 +169,8 @@ export function tokenStretch(first: Token, last: Token): KeyBounds {
 function inclusiveTokenBounds(first: Token, last: Token): KeyBounds {
   assert(first <= last, "inclusive token bounds must not be empty");
   // The stretch ends before the first key of the next token; past TOKEN_MAX, at the next namespace.
-  const lt = last === TOKEN_MAX ? Buffer.from([NAMESPACE.data + 1]) : tokenBytes(NAMESPACE.data, last + 1n);
+  const lt =
+    last === TOKEN_MAX ? Buffer.from([NAMESPACE.data + 1]) : tokenBytes(NAMESPACE.data, last + 1n);
   return { gte: tokenBytes(NAMESPACE.data, first), lt };
 }
 
@@ -162,18 +191,24 @@ export function dataRangeBounds(range: TokenRangeBounds): KeyBounds[] {
 
 /**
  * The storage-key stretches of what is left of a range once a scan has passed the data key
- * (start, afterKey): the keys of token `start` that sort after afterKey (UTF-8 bytewise, as stored),
- * then the range (start, end] as dataRangeBounds gives it; when start === end, that token was the
- * range's last and only its tail is left. afterKey null is dataRangeBounds itself. This is the
- * resume point of range streaming (topology/stream.ts): a position between two storage keys, so a
- * resumed scan never repeats a key nor skips one, however many keys share a token.
+ * (start, afterKey): the keys of token `start` that sort after afterKey (UTF-8 bytewise, as
+ * stored), then the range (start, end] as dataRangeBounds gives it; when start === end, that token
+ * was the range's last and only its tail is left. afterKey null is dataRangeBounds itself. This is
+ * the resume point of range streaming (topology/stream.ts): a position between two storage keys, so
+ * a resumed scan never repeats a key nor skips one, however many keys share a token.
  */
-export function dataRangeBoundsAfter(range: TokenRangeBounds, afterKey: string | null): KeyBounds[] {
+export function dataRangeBoundsAfter(
+  range: TokenRangeBounds,
+  afterKey: string | null,
+): KeyBounds[] {
   if (afterKey === null) return dataRangeBounds(range);
   const { start, end } = range;
   // The smallest byte string above a storage key is that key followed by a zero byte.
   const gte = Buffer.concat([encodeDataKey(start, afterKey), Buffer.from([0])]);
-  const lt = start === TOKEN_MAX ? Buffer.from([NAMESPACE.data + 1]) : tokenBytes(NAMESPACE.data, start + 1n);
+  const lt =
+    start === TOKEN_MAX
+      ? Buffer.from([NAMESPACE.data + 1])
+      : tokenBytes(NAMESPACE.data, start + 1n);
   const tail: KeyBounds = { gte, lt };
   return start === end ? [tail] : [tail, ...dataRangeBounds(range)];
 }

@@ -14,10 +14,23 @@ import { deleteRange, deleteStampedAbove, purgeTombstonesBefore } from "./purge.
 import type { SegmentState } from "./segment-log.js";
 import type { SegmentReader } from "./segments.js";
 import { StoreClosedError } from "./store-errors.js";
-import { STORE_DEFAULTS, type LevelStoreOptions, type StoreDeps, type StoreLimits } from "./store-limits.js";
+import {
+  STORE_DEFAULTS,
+  type LevelStoreOptions,
+  type StoreDeps,
+  type StoreLimits,
+} from "./store-limits.js";
 import { scanHashed, scanRecords } from "./store-scans.js";
 import { rowOf, type Database, type StoreState, type Totals } from "./store-state.js";
-import type { ApplyResult, HashedScan, ScannedRecord, ScanOptions, Store, StoreCounters, StoreLoad } from "./store.js";
+import type {
+  ApplyResult,
+  HashedScan,
+  ScannedRecord,
+  ScanOptions,
+  Store,
+  StoreCounters,
+  StoreLoad,
+} from "./store.js";
 import { WriteLane } from "./write-lane.js";
 
 export class LevelStore implements Store {
@@ -47,12 +60,25 @@ export class LevelStore implements Store {
     };
     const rowCache = new RowCache(this.limits.rowCacheBytesMax);
     for (const [name, value] of Object.entries(this.limits)) {
-      assert(Number.isSafeInteger(value) && value >= 1, () => `store limit ${name} must be a positive integer`);
+      assert(
+        Number.isSafeInteger(value) && value >= 1,
+        () => `store limit ${name} must be a positive integer`,
+      );
     }
     this.tombstoneGraceUs = options.tombstoneGraceUs ?? STORE_DEFAULTS.tombstoneGraceUs;
-    assert(Number.isSafeInteger(this.tombstoneGraceUs) && this.tombstoneGraceUs >= 0, "tombstoneGraceUs must be >= 0");
+    assert(
+      Number.isSafeInteger(this.tombstoneGraceUs) && this.tombstoneGraceUs >= 0,
+      "tombstoneGraceUs must be >= 0",
+    );
     this.tokenOf = deps.tokenOf ?? partitionerTokenOf;
-    const counts = { batchesCommitted: 0, writesApplied: 0, writesSuperseded: 0, overloadRefusals: 0, tombstonesPurged: 0, unreadableRecordsReplaced: 0 };
+    const counts = {
+      batchesCommitted: 0,
+      writesApplied: 0,
+      writesSuperseded: 0,
+      overloadRefusals: 0,
+      tombstonesPurged: 0,
+      unreadableRecordsReplaced: 0,
+    };
     this.state = { db, sync: options.sync, rowCache, segmentState, totals, commits: 0, counts };
     this.lane = new WriteLane(this.limits, {
       commit: (batch) => commitBatch(this.state, batch),
@@ -72,7 +98,8 @@ export class LevelStore implements Store {
     if (bytes === undefined) return undefined;
     const record = decodeRecord(bytes);
     // Only when no batch committed meanwhile: one that did may have replaced what this read found.
-    if (this.state.commits === commitsBefore) this.state.rowCache.set(key, rowOf(bytes, record, null));
+    if (this.state.commits === commitsBefore)
+      this.state.rowCache.set(key, rowOf(bytes, record, null));
     return record;
   }
 
@@ -90,7 +117,10 @@ export class LevelStore implements Store {
     return this.lane.admit(encoded, bytes);
   }
 
-  async *scanRange(range: TokenRangeBounds, options: ScanOptions = {}): AsyncGenerator<ScannedRecord> {
+  async *scanRange(
+    range: TokenRangeBounds,
+    options: ScanOptions = {},
+  ): AsyncGenerator<ScannedRecord> {
     if (this.closed) throw new StoreClosedError("the store is closed");
     yield* scanRecords(this.db, range, options);
   }
@@ -101,22 +131,28 @@ export class LevelStore implements Store {
   }
 
   /**
-   * Deletes those of the keys whose stored record is stamped above timestampUsAbove, as read inside the
-   * write lane (a record replaced meanwhile is judged by its replacement). For the operator's purge of
-   * records from the future (issue 14 §2): last-write-wins cannot replace them, so they are removed
-   * outright. At most purgeBatchSizeMax keys per call. Returns how many it deleted.
+   * Deletes those of the keys whose stored record is stamped above timestampUsAbove, as read inside
+   * the write lane (a record replaced meanwhile is judged by its replacement). For the operator's
+   * purge of records from the future (issue 14 §2): last-write-wins cannot replace them, so they
+   * are removed outright. At most purgeBatchSizeMax keys per call. Returns how many it deleted.
    */
   async deleteStampedAbove(keys: readonly string[], timestampUsAbove: number): Promise<number> {
     if (this.closed) throw new StoreClosedError("the store is closed");
     if (keys.length === 0) return 0;
-    assert(keys.length <= STORE_DEFAULTS.purgeBatchSizeMax, "deleteStampedAbove takes one purge batch at a time");
+    assert(
+      keys.length <= STORE_DEFAULTS.purgeBatchSizeMax,
+      "deleteStampedAbove takes one purge batch at a time",
+    );
     const storageKeys = keys.map((key) => encodeDataKey(this.tokenOf(key), key));
     return deleteStampedAbove(this.state, this.lane, storageKeys, timestampUsAbove);
   }
 
   async purgeTombstones(nowUs: number, graceUs: number = this.tombstoneGraceUs): Promise<number> {
     if (this.closed) throw new StoreClosedError("the store is closed");
-    assert(Number.isSafeInteger(nowUs) && Number.isSafeInteger(graceUs) && graceUs >= 0, "purge needs integer µs");
+    assert(
+      Number.isSafeInteger(nowUs) && Number.isSafeInteger(graceUs) && graceUs >= 0,
+      "purge needs integer µs",
+    );
     // Purged when nowUs - timestampUs > graceUs, i.e. timestampUs < cutoffUs.
     const cutoffUs = nowUs - graceUs;
     return purgeTombstonesBefore(this.state, this.lane, cutoffUs);
@@ -135,7 +171,12 @@ export class LevelStore implements Store {
     return this.state.segmentState.table;
   }
 
-  async scanHashed(first: Token, last: Token, limit: number, include?: (token: Token) => boolean): Promise<HashedScan> {
+  async scanHashed(
+    first: Token,
+    last: Token,
+    limit: number,
+    include?: (token: Token) => boolean,
+  ): Promise<HashedScan> {
     if (this.closed) throw new StoreClosedError("the store is closed");
     return scanHashed(this.db, first, last, limit, include);
   }

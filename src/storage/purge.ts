@@ -1,12 +1,19 @@
 // storage/purge.ts — deletions: dropping the ranges a node no longer replicates, purging
 // tombstones past their grace period, and removing records stamped in the future. Each runs in the
-// write lane chunk by chunk and re-checks every key inside it, so a deletion never removes a version
-// written after it looked, and keeps the statistics and segment hashes exact in the same batch.
+// write lane chunk by chunk and re-checks every key inside it, so a deletion never removes a
+// version written after it looked, and keeps the statistics and segment hashes exact in the same
+// batch.
 //
 // Tombstones are kept for a grace period (10 days by default, longer than any repair cycle, as
 // Cassandra's gc_grace_seconds) and purged by purgeTombstones after it.
 
-import { dataRangeBounds, decodeDataKey, metaKey, namespaceBounds, type TokenRangeBounds } from "./layout.js";
+import {
+  dataRangeBounds,
+  decodeDataKey,
+  metaKey,
+  namespaceBounds,
+  type TokenRangeBounds,
+} from "./layout.js";
 import type { StoredRecord } from "./record.js";
 import { installSegments, logSegments } from "./segment-log.js";
 import { Staging } from "./segments.js";
@@ -21,8 +28,14 @@ import {
 } from "./store-state.js";
 import type { WriteLane } from "./write-lane.js";
 
-/** Deletes every record of the token range (start, end], tombstones included (Store.deleteRange). */
-export async function deleteRange(state: StoreState, lane: WriteLane, range: TokenRangeBounds): Promise<number> {
+/**
+ * Deletes every record of the token range (start, end], tombstones included (Store.deleteRange).
+ */
+export async function deleteRange(
+  state: StoreState,
+  lane: WriteLane,
+  range: TokenRangeBounds,
+): Promise<number> {
   let deleted = 0;
   for (const bounds of dataRangeBounds(range)) {
     const iterator = state.db.keys({ gte: bounds.gte, lt: bounds.lt });
@@ -39,15 +52,31 @@ export async function deleteRange(state: StoreState, lane: WriteLane, range: Tok
   return deleted;
 }
 
-/** Deletes those of the keys whose stored record, read inside the lane, is stamped above timestampUsAbove. */
-export function deleteStampedAbove(state: StoreState, lane: WriteLane, storageKeys: Buffer[], timestampUsAbove: number): Promise<number> {
+/**
+ * Deletes those of the keys whose stored record, read inside the lane, is stamped above
+ * timestampUsAbove.
+ */
+export function deleteStampedAbove(
+  state: StoreState,
+  lane: WriteLane,
+  storageKeys: Buffer[],
+  timestampUsAbove: number,
+): Promise<number> {
   return lane.exclusive(() =>
-    deleteStored(state, storageKeys, (record) => record !== "unreadable" && record.timestampUs > timestampUsAbove),
+    deleteStored(
+      state,
+      storageKeys,
+      (record) => record !== "unreadable" && record.timestampUs > timestampUsAbove,
+    ),
   );
 }
 
 /** Deletes the tombstones stamped before cutoffUs, chunk by chunk in the lane; returns how many. */
-export async function purgeTombstonesBefore(state: StoreState, lane: WriteLane, cutoffUs: number): Promise<number> {
+export async function purgeTombstonesBefore(
+  state: StoreState,
+  lane: WriteLane,
+  cutoffUs: number,
+): Promise<number> {
   const bounds = namespaceBounds("data");
   const iterator = state.db.iterator({ gte: bounds.gte, lt: bounds.lt });
   let purged = 0;
@@ -83,7 +112,11 @@ function deleteChunk(state: StoreState, storageKeys: Buffer[]): Promise<number> 
 }
 
 /** Deletes the keys that are still tombstones older than cutoffUs, inside the lane. */
-async function purgeChunk(state: StoreState, storageKeys: Buffer[], cutoffUs: number): Promise<number> {
+async function purgeChunk(
+  state: StoreState,
+  storageKeys: Buffer[],
+  cutoffUs: number,
+): Promise<number> {
   const purged = await deleteStored(
     state,
     storageKeys,
@@ -94,8 +127,8 @@ async function purgeChunk(state: StoreState, storageKeys: Buffer[], cutoffUs: nu
 }
 
 /**
- * Deletes those of the keys whose stored record (as read now, inside the lane) is `doomed`, with the
- * statistics and segment hashes in the same batch; returns how many it deleted.
+ * Deletes those of the keys whose stored record (as read now, inside the lane) is `doomed`, with
+ * the statistics and segment hashes in the same batch; returns how many it deleted.
  */
 async function deleteStored(
   state: StoreState,

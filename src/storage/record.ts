@@ -4,18 +4,18 @@
 // type, the hybrid-logical-clock timestamp the coordinator stamped (time/hlc.ts, microseconds), the
 // id of the node that stamped it, and a tombstone flag for deletes. Replicas never coordinate on a
 // write; they converge by keeping, of any two versions, the same winner: last write wins (Dynamo's
-// "syntactic reconciliation" as Cassandra does it, SPEC §2). The order is a total order, so merge is
-// a join on a semilattice: commutative, associative and idempotent, and any replica that has seen
-// the same set of versions holds the same one, whatever the order they arrived in:
+// "syntactic reconciliation" as Cassandra does it, SPEC §2). The order is a total order, so merge
+// is a join on a semilattice: commutative, associative and idempotent, and any replica that has
+// seen the same set of versions holds the same one, whatever the order they arrived in:
 //
 //   1. the higher timestamp wins;
 //   2. on equal timestamps, the higher writer id wins (JavaScript string order, i.e. UTF-16 code
 //      units; node ids are ASCII, where that is also byte order), so ties resolve the same way on
 //      every node without a coin toss;
-//   3. a node's HLC never repeats a timestamp, so (timestamp, writer) names one write. Two different
-//      records with the same pair only come from a bug or a forged peer; to stay a total order anyway,
-//      a tombstone beats a value (Cassandra's rule: a delete wins a tie), then the greater value bytes,
-//      then the greater content type.
+//   3. a node's HLC never repeats a timestamp, so (timestamp, writer) names one write. Two
+//      different records with the same pair only come from a bug or a forged peer; to stay a total
+//      order anyway, a tombstone beats a value (Cassandra's rule: a delete wins a tie), then the
+//      greater value bytes, then the greater content type.
 //
 // The codec is msgpack (msgpackr) of a fixed tuple [format, timestampUs, writer, tombstone,
 // contentType, value]: compact, self-describing enough to check, and the value stays raw bytes. The
@@ -55,7 +55,10 @@ export interface KeyedRecord {
   readonly encoded?: Buffer;
 }
 
-/** The tuple's first element. A new layout takes a new number; decode refuses numbers it does not know. */
+/**
+ * The tuple's first element. A new layout takes a new number; decode refuses numbers it does not
+ * know.
+ */
 export const RECORD_FORMAT = 1;
 
 export const RECORD_LIMITS = {
@@ -79,10 +82,12 @@ function checkRecord(record: StoredRecord): string | null {
   if (!Number.isSafeInteger(record.timestampUs) || record.timestampUs < 0) {
     return `timestampUs must be a non-negative safe integer, got ${record.timestampUs}`;
   }
-  if (typeof record.writer !== "string" || record.writer.length === 0) return "writer must be a non-empty string";
+  if (typeof record.writer !== "string" || record.writer.length === 0)
+    return "writer must be a non-empty string";
   if (Buffer.byteLength(record.writer) > RECORD_LIMITS.writerBytesMax) return "writer is too long";
   if (typeof record.contentType !== "string") return "contentType must be a string";
-  if (Buffer.byteLength(record.contentType) > RECORD_LIMITS.contentTypeBytesMax) return "contentType is too long";
+  if (Buffer.byteLength(record.contentType) > RECORD_LIMITS.contentTypeBytesMax)
+    return "contentType is too long";
   if (!(record.value instanceof Uint8Array)) return "value must be bytes";
   if (record.value.length > RECORD_LIMITS.valueBytesMax) return "value is too large";
   if (typeof record.tombstone !== "boolean") return "tombstone must be a boolean";
@@ -114,9 +119,11 @@ export function decodeRecord(bytes: Uint8Array): StoredRecord {
   } catch (error) {
     throw new RecordFormatError(`record is not valid msgpack: ${(error as Error).message}`);
   }
-  if (!Array.isArray(tuple) || tuple.length !== 6) throw new RecordFormatError("record is not a 6-element tuple");
+  if (!Array.isArray(tuple) || tuple.length !== 6)
+    throw new RecordFormatError("record is not a 6-element tuple");
   const [format, timestampUs, writer, tombstone, contentType, value] = tuple as unknown[];
-  if (format !== RECORD_FORMAT) throw new RecordFormatError(`unknown record format ${String(format)}`);
+  if (format !== RECORD_FORMAT)
+    throw new RecordFormatError(`unknown record format ${String(format)}`);
   const record = { timestampUs, writer, tombstone, contentType, value } as StoredRecord;
   const problem = checkRecord(record);
   if (problem !== null) throw new RecordFormatError(`malformed record: ${problem}`);
@@ -146,7 +153,9 @@ export function compareRecords(a: StoredRecord, b: StoredRecord): number {
   return compareStrings(a.contentType, b.contentType);
 }
 
-/** The winner of two versions of one key. Equal records are interchangeable; `a` is returned then. */
+/**
+ * The winner of two versions of one key. Equal records are interchangeable; `a` is returned then.
+ */
 export function mergeRecords(a: StoredRecord, b: StoredRecord): StoredRecord {
   return compareRecords(a, b) >= 0 ? a : b;
 }

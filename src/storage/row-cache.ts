@@ -4,13 +4,13 @@
 // tombstone) and, when known, the record hash of the segment table, so a write that replaces a
 // cached record neither decodes nor hashes it again.
 //
-// Why. Every LevelDB read is a round trip through libuv's thread pool: a futex wake of a worker, the
-// read, an eventfd wake of the event loop; on this machine's two cores those context switches cost
-// more than the read itself. A write needs the stored version first (last write wins, the segment
-// hashes, the statistics), so a replica paid that round trip for every write batch and every read
-// batch. Measured on a 3-node local cluster (rf 3, quorum, 10,000 keys, all cached): node CPU per
-// GET −25%, per PUT −6% (bench/cpu-per-op.ts). Like Cassandra's row cache, but on by default and
-// small, because the store keeps it exact (below) and it costs no extra IO.
+// Why. Every LevelDB read is a round trip through libuv's thread pool: a futex wake of a worker,
+// the read, an eventfd wake of the event loop; on this machine's two cores those context switches
+// cost more than the read itself. A write needs the stored version first (last write wins, the
+// segment hashes, the statistics), so a replica paid that round trip for every write batch and
+// every read batch. Measured on a 3-node local cluster (rf 3, quorum, 10,000 keys, all cached):
+// node CPU per GET −25%, per PUT −6% (bench/cpu-per-op.ts). Like Cassandra's row cache, but on by
+// default and small, because the store keeps it exact (below) and it costs no extra IO.
 //
 // Exactness is the store's job (store.ts): an entry is set only from bytes that are what LevelDB
 // holds for the key as of the last committed batch — after a batch commits (its winners, and the
@@ -23,7 +23,10 @@
 
 import { assert } from "../core/assert.js";
 
-/** What one entry costs beyond its key and bytes: Map slot, the entry object, string, ArrayBuffer and hash. */
+/**
+ * What one entry costs beyond its key and bytes: Map slot, the entry object, string, ArrayBuffer
+ * and hash.
+ */
 export const ROW_CACHE_ENTRY_OVERHEAD_BYTES = 256;
 
 /** A cached stored record: its bytes, exactly as LevelDB holds them, and facts about them. */
@@ -32,7 +35,9 @@ export interface CachedRow {
   readonly timestampUs: number;
   readonly writer: string;
   readonly tombstone: boolean;
-  /** The record's hash in the segment table (segments.ts Staging.add), or null when not computed. */
+  /**
+   * The record's hash in the segment table (segments.ts Staging.add), or null when not computed.
+   */
   readonly hash: Uint32Array | null;
 }
 
@@ -45,9 +50,10 @@ export interface RowCacheStats {
 }
 
 /**
- * The bytes in an ArrayBuffer of their own. Not bytes.slice(): on a Buffer that is a view of the same
- * memory (Buffer.prototype.slice is subarray), so each entry pinned the 8 KiB msgpackr buffer its
- * record was encoded into; nor Buffer.from(), which carves small copies out of Node's shared pool.
+ * The bytes in an ArrayBuffer of their own. Not bytes.slice(): on a Buffer that is a view of the
+ * same memory (Buffer.prototype.slice is subarray), so each entry pinned the 8 KiB msgpackr buffer
+ * its record was encoded into; nor Buffer.from(), which carves small copies out of Node's shared
+ * pool.
  */
 function ownCopy(bytes: Uint8Array): Buffer {
   const copy = Buffer.allocUnsafeSlow(bytes.length);
@@ -64,15 +70,21 @@ export class RowCache {
   #evictions = 0;
 
   constructor(bytesMax: number) {
-    assert(Number.isSafeInteger(bytesMax) && bytesMax >= 0, "the row cache's bytesMax is a non-negative integer");
+    assert(
+      Number.isSafeInteger(bytesMax) && bytesMax >= 0,
+      "the row cache's bytesMax is a non-negative integer",
+    );
     this.#bytesMax = bytesMax;
   }
 
-  /** What is stored under `key`, or undefined when not cached (which says nothing about the store). */
+  /**
+   * What is stored under `key`, or undefined when not cached (which says nothing about the store).
+   */
   get(key: string): CachedRow | undefined {
     const row = this.peek(key);
     if (row !== undefined) {
-      // Most recently used goes last: a Map iterates in insertion order, and eviction starts at the front.
+      // Most recently used goes last: a Map iterates in insertion order, and eviction starts at the
+      // front.
       this.#entries.delete(key);
       this.#entries.set(key, row);
     }
@@ -80,9 +92,9 @@ export class RowCache {
   }
 
   /**
-   * What get() answers, but leaves the key's recency alone: for a write's read of the version it replaces,
-   * which set() refreshes anyway once the batch commits. Moving the key there too cost a Map delete
-   * and insert per write (2.5% of node CPU under a PUT load).
+   * What get() answers, but leaves the key's recency alone: for a write's read of the version it
+   * replaces, which set() refreshes anyway once the batch commits. Moving the key there too cost a
+   * Map delete and insert per write (2.5% of node CPU under a PUT load).
    */
   peek(key: string): CachedRow | undefined {
     const row = this.#entries.get(key);
@@ -110,7 +122,13 @@ export class RowCache {
   }
 
   stats(): RowCacheStats {
-    return { hits: this.#hits, misses: this.#misses, evictions: this.#evictions, entries: this.#entries.size, bytes: this.#bytes };
+    return {
+      hits: this.#hits,
+      misses: this.#misses,
+      evictions: this.#evictions,
+      entries: this.#entries.size,
+      bytes: this.#bytes,
+    };
   }
 
   #evict(): void {
@@ -120,7 +138,10 @@ export class RowCache {
       this.#bytes -= RowCache.#cost(key, row.bytes.length);
       this.#evictions++;
     }
-    assert(this.#bytes >= 0 && this.#bytes <= this.#bytesMax, "the row cache's byte count stays within its bound");
+    assert(
+      this.#bytes >= 0 && this.#bytes <= this.#bytesMax,
+      "the row cache's byte count stays within its bound",
+    );
   }
 
   static #cost(key: string, valueBytes: number): number {

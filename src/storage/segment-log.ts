@@ -14,12 +14,21 @@
 import Denque from "denque";
 import { assert } from "../core/assert.js";
 import { decodeSegmentLogKey, metaKey, namespaceBounds, segmentLogKey } from "./layout.js";
-import { replaySegmentLogEntry, SEGMENT_BITS, SEGMENT_COUNT, SEGMENT_LOG_LIMITS, SegmentTable, Staging } from "./segments.js";
+import {
+  replaySegmentLogEntry,
+  SEGMENT_BITS,
+  SEGMENT_COUNT,
+  SEGMENT_LOG_LIMITS,
+  SegmentTable,
+  Staging,
+} from "./segments.js";
 import { META_SEGMENTS, metaPackr } from "./store-meta.js";
 import { STORE_DEFAULTS } from "./store-limits.js";
 import type { BatchOperation, Database } from "./store-state.js";
 
-/** SEGMENT_BITS and the log layout: a different value means the log must be rebuilt from the data. */
+/**
+ * SEGMENT_BITS and the log layout: a different value means the log must be rebuilt from the data.
+ */
 const SEGMENT_LOG_FORMAT = `log-${SEGMENT_BITS}`;
 
 /** A log entry on disk, and how far the rolling sweep had gone once it was written. */
@@ -60,7 +69,13 @@ export async function readSegments(db: Database): Promise<SegmentState | null> {
   // level answers undefined for a missing key, though its types say Buffer.
   const marker = await db.get(metaKey(META_SEGMENTS));
   if (marker === undefined || metaPackr.unpack(marker) !== SEGMENT_LOG_FORMAT) return null;
-  const state: SegmentState = { table: new SegmentTable(), nextSequence: 0, entries: new Denque(), sweepCursor: 0, sweptTotal: 0 };
+  const state: SegmentState = {
+    table: new SegmentTable(),
+    nextSequence: 0,
+    entries: new Denque(),
+    sweepCursor: 0,
+    sweptTotal: 0,
+  };
   const bounds = namespaceBounds("segments");
   const iterator = db.iterator({ gte: bounds.gte, lt: bounds.lt });
   try {
@@ -102,7 +117,13 @@ export async function rebuildSegments(db: Database): Promise<SegmentState> {
     { type: "put", key: segmentLogKey(0), value: table.encodeCheckpoint() },
     { type: "put", key: metaKey(META_SEGMENTS), value: metaPackr.pack(SEGMENT_LOG_FORMAT) },
   ]);
-  return { table, nextSequence: 1, entries: new Denque([{ sequence: 0, sweptTotal: 0 }]), sweepCursor: 0, sweptTotal: 0 };
+  return {
+    table,
+    nextSequence: 1,
+    entries: new Denque([{ sequence: 0, sweptTotal: 0 }]),
+    sweepCursor: 0,
+    sweptTotal: 0,
+  };
 }
 
 /**
@@ -110,11 +131,19 @@ export async function rebuildSegments(db: Database): Promise<SegmentState> {
  * sweep, and deletes the oldest entries that the sweep since has made redundant (segments.ts).
  * Nothing when the batch changed no segment.
  */
-export function logSegments(state: SegmentState, operations: BatchOperation[], staging: Staging): LoggedSegments | null {
+export function logSegments(
+  state: SegmentState,
+  operations: BatchOperation[],
+  staging: Staging,
+): LoggedSegments | null {
   if (staging.size === 0) return null;
   const sequence = state.nextSequence;
   const sweep = SEGMENT_LOG_LIMITS.sweepSegmentsPerEntry;
-  operations.push({ type: "put", key: segmentLogKey(sequence), value: staging.encodeWithSweep(state.sweepCursor, sweep) });
+  operations.push({
+    type: "put",
+    key: segmentLogKey(sequence),
+    value: staging.encodeWithSweep(state.sweepCursor, sweep),
+  });
   const sweptAfter = state.sweptTotal + sweep;
   let deleted = 0;
   for (let index = 0; index < state.entries.length; index++) {
@@ -128,10 +157,17 @@ export function logSegments(state: SegmentState, operations: BatchOperation[], s
 }
 
 /** After the batch committed: the table takes the staged states, the log and the sweep advance. */
-export function installSegments(state: SegmentState, staging: Staging, logged: LoggedSegments | null): void {
+export function installSegments(
+  state: SegmentState,
+  staging: Staging,
+  logged: LoggedSegments | null,
+): void {
   state.table.install(staging);
   if (logged === null) return;
-  assert(logged.sequence === state.nextSequence, "segment log entries are installed in sequence order");
+  assert(
+    logged.sequence === state.nextSequence,
+    "segment log entries are installed in sequence order",
+  );
   const sweep = SEGMENT_LOG_LIMITS.sweepSegmentsPerEntry;
   for (let index = 0; index < logged.deleted; index++) state.entries.shift();
   state.sweepCursor = (state.sweepCursor + sweep) % SEGMENT_COUNT;

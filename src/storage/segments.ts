@@ -1,8 +1,8 @@
 // storage/segments.ts — hashes of fixed token segments, kept current on every write.
 //
 // Theory of operation. The ring's 2^64 tokens are cut into SEGMENT_COUNT fixed segments by the top
-// SEGMENT_BITS bits of the token (the first two bytes of a data key after its namespace byte, so the
-// segment of a stored key is read straight from its bytes). Segments do not depend on the ring:
+// SEGMENT_BITS bits of the token (the first two bytes of a data key after its namespace byte, so
+// the segment of a stored key is read straight from its bytes). Segments do not depend on the ring:
 // they survive restarts and ring changes, and the hash tree of any token range is built from the
 // segments it covers (antientropy/hash-tree.ts). This is riak_core's hashtree.erl idea (trees kept
 // up to date as data is written, so an in-sync range costs one root comparison) with the segment
@@ -11,24 +11,25 @@
 // A segment's state is (hash, count): the hash is the sum modulo 2^128 of the record hashes of the
 // records whose token lies in it, the count is how many there are. A record hash is 128 bits of
 // xxHash64 over (storage key, encoded record): two 64-bit halves with different seeds, each chained
-// through the key's hash, so the key, the timestamp, the writer, the tombstone flag and the value all
-// count. A sum is order-independent (writes commute: replicas that hold the same records hold the
-// same hashes, whatever order the records arrived in), removable (a newer version subtracts the old
-// record's hash and adds its own; a purge subtracts), and, unlike XOR, two records never cancel out:
-// a record held twice counts twice, and equal sums of different sets are as likely as a 128-bit
-// collision. Not cryptographic: replicas trust each other (a cluster secret guards the routes).
+// through the key's hash, so the key, the timestamp, the writer, the tombstone flag and the value
+// all count. A sum is order-independent (writes commute: replicas that hold the same records hold
+// the same hashes, whatever order the records arrived in), removable (a newer version subtracts the
+// old record's hash and adds its own; a purge subtracts), and, unlike XOR, two records never cancel
+// out: a record held twice counts twice, and equal sums of different sets are as likely as a
+// 128-bit collision. Not cryptographic: replicas trust each other (a cluster secret guards the
+// routes).
 //
 // Persistence is a log, so the write path pays one extra LevelDB put per batch, not one per touched
 // segment: each data batch carries one log entry holding the new states of the segments it changed
 // (SEGMENT_STATE_BYTES each), in the same LevelDB batch, so the table on disk and the data agree
 // after any crash. At open the log is replayed in order (a later state of a segment replaces an
-// earlier one). The log is kept short by a rolling sweep rather than by checkpoints: each entry also
-// carries the current states of the next sweepSegmentsPerEntry segments of a cursor that cycles
-// through all of them, so once entries after some entry E have swept SEGMENT_COUNT segments, every
-// segment's state is in a later entry than E, and E (with everything before it) is deleted in the
-// same batch. A checkpoint of the whole table every 4,096 batches cost one batch ~200 KiB and ~4,096
-// deletes, which held the write lane for tens of ms (the p99 of a client at half load tripled); the
-// sweep spreads that cost over the entries, ~350 bytes and one delete each.
+// earlier one). The log is kept short by a rolling sweep rather than by checkpoints: each entry
+// also carries the current states of the next sweepSegmentsPerEntry segments of a cursor that
+// cycles through all of them, so once entries after some entry E have swept SEGMENT_COUNT segments,
+// every segment's state is in a later entry than E, and E (with everything before it) is deleted in
+// the same batch. A checkpoint of the whole table every 4,096 batches cost one batch ~200 KiB and
+// ~4,096 deletes, which held the write lane for tens of ms (the p99 of a client at half load
+// tripled); the sweep spreads that cost over the entries, ~350 bytes and one delete each.
 //
 // The module is pure arithmetic on typed arrays and bytes; store.ts does the IO.
 
@@ -36,7 +37,9 @@ import xxhash from "xxhash-wasm";
 import { assert } from "../core/assert.js";
 import type { Token } from "../ring/partitioner.js";
 
-/** Top token bits naming a segment: 65,536 segments, ~15 keys each at 1M keys, 1.25 MiB of table. */
+/**
+ * Top token bits naming a segment: 65,536 segments, ~15 keys each at 1M keys, 1.25 MiB of table.
+ */
 export const SEGMENT_BITS = 16;
 export const SEGMENT_COUNT = 2 ** SEGMENT_BITS;
 /** Tokens per segment: 2^48. */
@@ -52,7 +55,8 @@ const SEED_KEY = 0x5e9_0001n;
 const SEED_LOW = 0x5e9_0002n;
 const SEED_HIGH = 0x5e9_0003n;
 
-// One WebAssembly hasher, created once: it holds no state, the same input always gives the same hash.
+// One WebAssembly hasher, created once: it holds no state, the same input always gives the same
+// hash.
 const hasher = await xxhash();
 
 /** The segment of a token. */
@@ -81,7 +85,12 @@ const scratch = Buffer.alloc(SEGMENT_HASH_BYTES);
  * The 128-bit hash of one stored record, written into `out` as four 32-bit limbs at `offset`.
  * storageKey is the data key (it holds the token and the key), encoded the record's bytes.
  */
-export function recordHashInto(storageKey: Uint8Array, encoded: Uint8Array, out: Uint32Array, offset = 0): void {
+export function recordHashInto(
+  storageKey: Uint8Array,
+  encoded: Uint8Array,
+  out: Uint32Array,
+  offset = 0,
+): void {
   const keyHash = hasher.h64Raw(storageKey, SEED_KEY);
   scratch.writeBigUInt64LE(hasher.h64Raw(encoded, keyHash ^ SEED_LOW), 0);
   scratch.writeBigUInt64LE(hasher.h64Raw(encoded, keyHash ^ SEED_HIGH), 8);
@@ -91,7 +100,9 @@ export function recordHashInto(storageKey: Uint8Array, encoded: Uint8Array, out:
   out[offset + 3] = scratch.readUInt32LE(12);
 }
 
-/** 128 bits of xxHash64 (two seeds) of arbitrary bytes: the tree's inner node hash (hash-tree.ts). */
+/**
+ * 128 bits of xxHash64 (two seeds) of arbitrary bytes: the tree's inner node hash (hash-tree.ts).
+ */
 export function hash128(bytes: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(SEGMENT_HASH_BYTES);
   out.writeBigUInt64LE(hasher.h64Raw(bytes, SEED_LOW), 0);
@@ -117,7 +128,12 @@ export function addLimbs(target: Uint32Array, t: number, source: Uint32Array, s:
 }
 
 /** target[t..t+4) -= source[s..s+4) modulo 2^128. */
-export function subtractLimbs(target: Uint32Array, t: number, source: Uint32Array, s: number): void {
+export function subtractLimbs(
+  target: Uint32Array,
+  t: number,
+  source: Uint32Array,
+  s: number,
+): void {
   let borrow = 0;
   for (let limb = 0; limb < LIMBS; limb++) {
     const difference = (target[t + limb] ?? 0) - (source[s + limb] ?? 0) - borrow;
@@ -141,7 +157,12 @@ export class RecordDigest {
   addHash(hash: Uint8Array): void {
     assert(hash.length === SEGMENT_HASH_BYTES, "a record hash is 16 bytes");
     const view = Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength);
-    const limbs = new Uint32Array([view.readUInt32LE(0), view.readUInt32LE(4), view.readUInt32LE(8), view.readUInt32LE(12)]);
+    const limbs = new Uint32Array([
+      view.readUInt32LE(0),
+      view.readUInt32LE(4),
+      view.readUInt32LE(8),
+      view.readUInt32LE(12),
+    ]);
     addLimbs(this.limbs, 0, limbs, 0);
     this.count += 1;
   }
@@ -153,7 +174,10 @@ export class RecordDigest {
 
 /** A read-only view of the segment table. */
 export interface SegmentReader {
-  /** Grows by one with every committed change: equal versions mean equal tables (trees can be cached). */
+  /**
+   * Grows by one with every committed change: equal versions mean equal tables (trees can be
+   * cached).
+   */
   readonly version: number;
   /** The 16-byte hash of a segment (all zero when it holds no record). */
   hashOf(segment: number): Buffer;
@@ -181,15 +205,21 @@ export class SegmentTable implements SegmentReader {
 
   /** Copies a segment's state into `target` at `at` (a batch's staging). */
   readState(segment: number, target: Uint32Array, at: number): void {
-    target.set(this.states.subarray(segment * STATE_WORDS, segment * STATE_WORDS + STATE_WORDS), at);
+    target.set(
+      this.states.subarray(segment * STATE_WORDS, segment * STATE_WORDS + STATE_WORDS),
+      at,
+    );
   }
 
-  /** Installs a batch's staged states: called only after the batch that persisted them committed. */
+  /**
+   * Installs a batch's staged states: called only after the batch that persisted them committed.
+   */
   install(staging: Staging): void {
     this.version += 1;
     staging.forEachState((segment, states, at) => {
       const base = segment * STATE_WORDS;
-      for (let word = 0; word < STATE_WORDS; word++) this.states[base + word] = states[at + word] ?? 0;
+      for (let word = 0; word < STATE_WORDS; word++)
+        this.states[base + word] = states[at + word] ?? 0;
     });
   }
 
@@ -216,7 +246,10 @@ export class SegmentTable implements SegmentReader {
 }
 
 function checkSegment(segment: number): void {
-  assert(Number.isInteger(segment) && segment >= 0 && segment < SEGMENT_COUNT, () => `not a segment: ${segment}`);
+  assert(
+    Number.isInteger(segment) && segment >= 0 && segment < SEGMENT_COUNT,
+    () => `not a segment: ${segment}`,
+  );
 }
 
 /**
@@ -250,8 +283,9 @@ export class Staging {
   }
 
   /**
-   * A record now stored under storageKey with these bytes. Returns its record hash (LIMBS words), to
-   * be handed back to remove() when it is replaced: the caller may keep it (the store's row cache).
+   * A record now stored under storageKey with these bytes. Returns its record hash (LIMBS words),
+   * to be handed back to remove() when it is replaced: the caller may keep it (the store's row
+   * cache).
    */
   add(storageKey: Uint8Array, encoded: Uint8Array): Uint32Array {
     const at = this.slotOf(segmentOfDataKey(storageKey));
@@ -294,7 +328,10 @@ export class Staging {
    */
   encodeWithSweep(from: number, count: number): Buffer {
     checkSegment(from);
-    assert(Number.isInteger(count) && count >= 0 && count <= SEGMENT_COUNT, "a sweep covers 0 to SEGMENT_COUNT segments");
+    assert(
+      Number.isInteger(count) && count >= 0 && count <= SEGMENT_COUNT,
+      "a sweep covers 0 to SEGMENT_COUNT segments",
+    );
     const touched = this.encode();
     const swept: number[] = [];
     for (let step = 0; step < count; step++) {
@@ -307,13 +344,18 @@ export class Staging {
   }
 }
 
-function encodeStates(segments: readonly number[], states: Uint32Array, offsetOf: (segment: number, slot: number) => number): Buffer {
+function encodeStates(
+  segments: readonly number[],
+  states: Uint32Array,
+  offsetOf: (segment: number, slot: number) => number,
+): Buffer {
   const bytes = Buffer.allocUnsafe(segments.length * SEGMENT_STATE_BYTES);
   segments.forEach((segment, slot) => {
     const at = slot * SEGMENT_STATE_BYTES;
     const from = offsetOf(segment, slot);
     bytes.writeUInt16BE(segment, at);
-    for (let word = 0; word < STATE_WORDS; word++) bytes.writeUInt32LE(states[from + word] ?? 0, at + 2 + word * 4);
+    for (let word = 0; word < STATE_WORDS; word++)
+      bytes.writeUInt32LE(states[from + word] ?? 0, at + 2 + word * 4);
   });
   return bytes;
 }
@@ -344,7 +386,10 @@ export function replaySegmentLogEntry(table: SegmentTable, entry: Uint8Array): v
 }
 
 export function decodeSegmentEntry(entry: Uint8Array): Uint32Array {
-  assert(entry.length === SEGMENT_ENTRY_BYTES, () => `a segment entry is ${SEGMENT_ENTRY_BYTES} bytes, got ${entry.length}`);
+  assert(
+    entry.length === SEGMENT_ENTRY_BYTES,
+    () => `a segment entry is ${SEGMENT_ENTRY_BYTES} bytes, got ${entry.length}`,
+  );
   const view = Buffer.from(entry.buffer, entry.byteOffset, entry.byteLength);
   const state = new Uint32Array(LIMBS + 1);
   for (let limb = 0; limb <= LIMBS; limb++) state[limb] = view.readUInt32LE(limb * 4);

@@ -5,11 +5,19 @@ import type { Token } from "../ring/partitioner.js";
 import type { Database } from "./store-state.js";
 
 export const STORE_DEFAULTS = {
-  /** At ~7 µs per record, a full batch holds the lane ~7 ms: long enough to amortize, short for latency. */
+  /**
+   * At ~7 µs per record, a full batch holds the lane ~7 ms: long enough to amortize, short for
+   * latency.
+   */
   recordsPerBatchMax: 1_024,
-  /** LevelDB's default write buffer is 4 MiB; a larger batch would force a memtable switch mid-batch. */
+  /**
+   * LevelDB's default write buffer is 4 MiB; a larger batch would force a memtable switch
+   * mid-batch.
+   */
   bytesPerBatchMax: 4 * 1024 * 1024,
-  /** About 0.2 s of backlog at 80k writes/s: past it a replica is overloaded and should say so fast. */
+  /**
+   * About 0.2 s of backlog at 80k writes/s: past it a replica is overloaded and should say so fast.
+   */
   queuedWritesMax: 16_384,
   /** Memory held by writes waiting for a batch. */
   queuedBytesMax: 64 * 1024 * 1024,
@@ -22,7 +30,9 @@ export const STORE_DEFAULTS = {
   readsPerGetManyMax: 1_024,
   /** Tombstones deleted per lane turn during a purge, so a purge never stalls writes for long. */
   purgeBatchSizeMax: 1_024,
-  /** Ten days in microseconds: Cassandra's gc_grace_seconds default, longer than any repair cycle. */
+  /**
+   * Ten days in microseconds: Cassandra's gc_grace_seconds default, longer than any repair cycle.
+   */
   tombstoneGraceUs: 10 * 24 * 3600 * 1_000_000,
 } as const;
 

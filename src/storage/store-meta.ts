@@ -11,7 +11,10 @@ import { StoreFormatError } from "./store-errors.js";
 import { STORE_DEFAULTS } from "./store-limits.js";
 import type { Database, Totals } from "./store-state.js";
 
-/** The on-disk layout of the store (these meta entries, segment-log.ts) and layout.ts; bump it with a migration when either changes. */
+/**
+ * The on-disk layout of the store (these meta entries, segment-log.ts) and layout.ts; bump it with
+ * a migration when either changes.
+ */
 export const STORE_FORMAT = 1;
 const META_FORMAT = "format";
 export const META_STATS = "stats";
@@ -28,7 +31,9 @@ export async function checkFormat(db: Database): Promise<void> {
   }
   const format: unknown = metaPackr.unpack(stored);
   if (format !== STORE_FORMAT) {
-    throw new StoreFormatError(`the database has store format ${String(format)}; this build reads ${STORE_FORMAT}`);
+    throw new StoreFormatError(
+      `the database has store format ${String(format)}; this build reads ${STORE_FORMAT}`,
+    );
   }
 }
 
@@ -36,7 +41,11 @@ export async function readTotals(db: Database): Promise<Totals | null> {
   const stored = await db.get(metaKey(META_STATS));
   if (stored === undefined) return null;
   const value: unknown = metaPackr.unpack(stored);
-  if (!Array.isArray(value) || value.length !== 3 || !value.every((n) => Number.isSafeInteger(n) && n >= 0)) {
+  if (
+    !Array.isArray(value) ||
+    value.length !== 3 ||
+    !value.every((n) => Number.isSafeInteger(n) && n >= 0)
+  ) {
     return null;
   }
   const [records, tombstones, bytes] = value as number[];

@@ -12,7 +12,10 @@ import { checkFormat, readTotals, recountTotals } from "./store-meta.js";
 import type { Database } from "./store-state.js";
 
 /** Opens (creating if needed) the store in `<dataDir>/db`, or the one deps.openDatabase gives. */
-export async function openLevelStore(options: LevelStoreOptions, deps: StoreDeps = {}): Promise<LevelStore> {
+export async function openLevelStore(
+  options: LevelStoreOptions,
+  deps: StoreDeps = {},
+): Promise<LevelStore> {
   const location = path.join(options.dataDir, "db");
   let db: Database;
   if (deps.openDatabase === undefined) {

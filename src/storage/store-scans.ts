@@ -1,21 +1,40 @@
 // storage/store-scans.ts — the read-only walks over token order: range scans for streaming and
 // repair (resumable after a key), and hashed scans for segment pieces. They read LevelDB iterators
-// directly, outside the write lane: an iterator reads from an implicit snapshot, so writes committed
-// meanwhile do not tear a scan.
+// directly, outside the write lane: an iterator reads from an implicit snapshot, so writes
+// committed meanwhile do not tear a scan.
 
 import { assert } from "../core/assert.js";
 import type { Token } from "../ring/partitioner.js";
-import { dataRangeBoundsAfter, decodeDataKey, tokenOfDataKey, tokenStretch, type TokenRangeBounds } from "./layout.js";
+import {
+  dataRangeBoundsAfter,
+  decodeDataKey,
+  tokenOfDataKey,
+  tokenStretch,
+  type TokenRangeBounds,
+} from "./layout.js";
 import { decodeRecord } from "./record.js";
 import { recordHash } from "./segments.js";
 import { STORE_DEFAULTS } from "./store-limits.js";
 import { decodeStored, type Database } from "./store-state.js";
 import type { HashedEntry, HashedScan, ScannedRecord, ScanOptions } from "./store.js";
 
-/** The records of the token range (start, end], in ring order from just after start (Store.scanRange). */
-export async function* scanRecords(db: Database, range: TokenRangeBounds, options: ScanOptions): AsyncGenerator<ScannedRecord> {
-  const batchSize = Math.min(options.batchSize ?? STORE_DEFAULTS.scanBatchSizeDefault, STORE_DEFAULTS.scanBatchSizeMax);
-  assert(Number.isSafeInteger(batchSize) && batchSize >= 1, "scan batchSize must be a positive integer");
+/**
+ * The records of the token range (start, end], in ring order from just after start
+ * (Store.scanRange).
+ */
+export async function* scanRecords(
+  db: Database,
+  range: TokenRangeBounds,
+  options: ScanOptions,
+): AsyncGenerator<ScannedRecord> {
+  const batchSize = Math.min(
+    options.batchSize ?? STORE_DEFAULTS.scanBatchSizeDefault,
+    STORE_DEFAULTS.scanBatchSizeMax,
+  );
+  assert(
+    Number.isSafeInteger(batchSize) && batchSize >= 1,
+    "scan batchSize must be a positive integer",
+  );
   let remaining = options.limit ?? Number.POSITIVE_INFINITY;
   assert(remaining >= 0, "scan limit must not be negative");
   const includeTombstones = options.tombstones ?? true;
@@ -52,7 +71,10 @@ export async function scanHashed(
   include?: (token: Token) => boolean,
 ): Promise<HashedScan> {
   assert(first <= last, "scanHashed needs first <= last");
-  assert(Number.isSafeInteger(limit) && limit >= 0, "scanHashed limit must be a non-negative integer");
+  assert(
+    Number.isSafeInteger(limit) && limit >= 0,
+    "scanHashed limit must be a non-negative integer",
+  );
   const bounds = tokenStretch(first, last);
   const entries: HashedEntry[] = [];
   // One more than the limit, to know whether the stretch held more.
@@ -62,7 +84,8 @@ export async function scanHashed(
   try {
     for (;;) {
       // Small batches: each record is decoded and hashed between two awaits, and a repair's scans
-      // run beside client requests, so a batch is what a client may wait behind (256: well under 1 ms).
+      // run beside client requests, so a batch is what a client may wait behind (256: well under 1
+      // ms).
       const batch = await iterator.nextv(STORE_DEFAULTS.scanBatchSizeDefault);
       if (batch.length === 0) break;
       for (const [storageKey, value] of batch) {
@@ -76,7 +99,8 @@ export async function scanHashed(
         const stored = decodeStored(value);
         // An unreadable record still counts in its segment's hash; timestamp 0 makes any readable
         // version from a peer win over it.
-        const timestampUs = stored === undefined || stored === "unreadable" ? 0 : stored.timestampUs;
+        const timestampUs =
+          stored === undefined || stored === "unreadable" ? 0 : stored.timestampUs;
         entries.push({ key, token, timestampUs, hash: recordHash(storageKey, value) });
       }
       if (truncated) break;

@@ -19,7 +19,8 @@ export type DatabaseWriteOptions = AbstractBatchOptions<Buffer, Buffer> & {
   readonly sync: boolean;
 };
 
-export type BatchOperation = { type: "put"; key: Buffer; value: Buffer } | { type: "del"; key: Buffer };
+export type BatchOperation =
+  { type: "put"; key: Buffer; value: Buffer } | { type: "del"; key: Buffer };
 
 export interface Totals {
   records: number;
@@ -45,16 +46,31 @@ export interface StoreState {
   readonly rowCache: RowCache;
   readonly segmentState: SegmentState;
   totals: Totals;
-  /** Data batches (and range deletes) whose LevelDB write finished or failed: reads in flight compare it. */
+  /**
+   * Data batches (and range deletes) whose LevelDB write finished or failed: reads in flight
+   * compare it.
+   */
   commits: number;
   readonly counts: StoreCounts;
 }
 
-export function rowOf(bytes: Uint8Array, record: StoredRecord, hash: Uint32Array | null): CachedRow {
-  return { bytes, timestampUs: record.timestampUs, writer: record.writer, tombstone: record.tombstone, hash };
+export function rowOf(
+  bytes: Uint8Array,
+  record: StoredRecord,
+  hash: Uint32Array | null,
+): CachedRow {
+  return {
+    bytes,
+    timestampUs: record.timestampUs,
+    writer: record.writer,
+    tombstone: record.tombstone,
+    hash,
+  };
 }
 
-export function decodeStored(bytes: Uint8Array | undefined): StoredRecord | "unreadable" | undefined {
+export function decodeStored(
+  bytes: Uint8Array | undefined,
+): StoredRecord | "unreadable" | undefined {
   if (bytes === undefined) return undefined;
   try {
     return decodeRecord(bytes);

@@ -29,7 +29,9 @@ export { openLevelStore } from "./store-open.js";
 
 /** The storage port. LevelStore implements it; an in-memory store for the simulator may follow. */
 export interface Store {
-  /** The stored version of a key (tombstones included), or undefined. Sees every resolved apply(). */
+  /**
+   * The stored version of a key (tombstones included), or undefined. Sees every resolved apply().
+   */
   get(key: string): Promise<StoredRecord | undefined>;
   /**
    * Merges the writes into the store, last write wins against what is stored. Resolves once all of
@@ -40,17 +42,22 @@ export interface Store {
   /** The records of the token range (start, end], in ring order from just after start. */
   scanRange(range: TokenRangeBounds, options?: ScanOptions): AsyncIterable<ScannedRecord>;
   /**
-   * Deletes every record of the token range (start, end], tombstones included, and returns how many.
-   * For ranges this node no longer replicates (cleanup after a ring change); writes that land in the
-   * range while it runs are deleted too if the scan reaches them, so call it only once the node has
-   * stopped being a replica of the range.
+   * Deletes every record of the token range (start, end], tombstones included, and returns how
+   * many. For ranges this node no longer replicates (cleanup after a ring change); writes that land
+   * in the range while it runs are deleted too if the scan reaches them, so call it only once the
+   * node has stopped being a replica of the range.
    */
   deleteRange(range: TokenRangeBounds): Promise<number>;
-  /** Deletes tombstones older than graceUs at nowUs (nowUs - timestampUs > graceUs); returns how many. */
+  /**
+   * Deletes tombstones older than graceUs at nowUs (nowUs - timestampUs > graceUs); returns how
+   * many.
+   */
   purgeTombstones(nowUs: number, graceUs?: number): Promise<number>;
   /** Records, tombstones and bytes of committed data, for load reports. */
   load(): StoreLoad;
-  /** The hash and record count of every token segment (segments.ts), as of the last committed batch. */
+  /**
+   * The hash and record count of every token segment (segments.ts), as of the last committed batch.
+   */
   segments(): SegmentReader;
   /**
    * The records whose token lies in [first, last] (both inclusive, first <= last), with their
@@ -59,7 +66,12 @@ export interface Store {
    * token it accepts are decoded, hashed and returned, and `limit` bounds the records visited: one
    * iterator reads a stretch holding several wanted pieces (antientropy/range-trees.ts scanPieces).
    */
-  scanHashed(first: Token, last: Token, limit: number, include?: (token: Token) => boolean): Promise<HashedScan>;
+  scanHashed(
+    first: Token,
+    last: Token,
+    limit: number,
+    include?: (token: Token) => boolean,
+  ): Promise<HashedScan>;
   /** Commits queued writes, then closes. Idempotent. */
   close(): Promise<void>;
 }
@@ -67,7 +79,10 @@ export interface Store {
 export interface ApplyResult {
   /** Writes that became the stored version. */
   readonly written: number;
-  /** Writes that lost to a stored version, or to another write of the same batch, or were already there. */
+  /**
+   * Writes that lost to a stored version, or to another write of the same batch, or were already
+   * there.
+   */
   readonly superseded: number;
 }
 

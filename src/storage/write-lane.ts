@@ -2,9 +2,9 @@
 // and every task that changes stored data (batches, purge chunks, hint batches) runs in it one
 // after another, so a read-merge-write never races another write to the same key.
 //
-// Write path. A replica receives many small writes. Measured here (100-byte values, ext4): an awaited
-// db.put costs ~57 µs of round trip, a record in a db.batch of 64 to 1024 costs 3 to 5 µs, and a sync
-// write costs an fsync (~200 µs). So writes are not written one by one: apply() queues
+// Write path. A replica receives many small writes. Measured here (100-byte values, ext4): an
+// awaited db.put costs ~57 µs of round trip, a record in a db.batch of 64 to 1024 costs 3 to 5 µs,
+// and a sync write costs an fsync (~200 µs). So writes are not written one by one: apply() queues
 // them, and the writes that arrive in one event-loop turn form ONE batch, committed after the turn
 // (setImmediate; batch-commit.ts). At most one batch is in flight; the next one forms while it runs
 // and starts as soon as it commits. With sync on that batch is also the group commit: one fsync
@@ -18,9 +18,9 @@
 // bytesPerBatchMax encoded bytes (always at least one write, so a single large value still goes
 // through alone). The queue of writes not yet in a batch is bounded by queuedWritesMax and
 // queuedBytesMax: an apply() that would pass either bound is refused whole with a
-// StoreOverloadedError, which the coordinator answers as 503/timeout, rather than letting memory and
-// latency grow without bound. An apply() into an empty queue is always admitted, so no single call
-// can be refused forever.
+// StoreOverloadedError, which the coordinator answers as 503/timeout, rather than letting memory
+// and latency grow without bound. An apply() into an empty queue is always admitted, so no single
+// call can be refused forever.
 
 import { assert } from "../core/assert.js";
 import type { StoredRecord } from "./record.js";
@@ -117,7 +117,14 @@ export class WriteLane {
         reject,
       };
       for (const write of encoded) {
-        this.queue.push({ key: write.key, storageKey: write.storageKey, record: write.record, encoded: write.value, bytes: write.bytes, owner });
+        this.queue.push({
+          key: write.key,
+          storageKey: write.storageKey,
+          record: write.record,
+          encoded: write.value,
+          bytes: write.bytes,
+          owner,
+        });
       }
       this.queuedBytes += bytes;
       this.scheduleFlush();

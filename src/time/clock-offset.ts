@@ -1,10 +1,11 @@
-// time/clock-offset.ts — how far each peer's wall clock is from ours, and whether ours is too far off
-// to keep stamping writes.
+// time/clock-offset.ts — how far each peer's wall clock is from ours, and whether ours is too far
+// off to keep stamping writes.
 //
 // Theory of operation. Last-write-wins trusts wall clocks: a node whose clock runs an hour ahead
-// stamps writes that beat every honest write for an hour (issue 14 §2). CockroachDB's answer, followed
-// here, is to measure every peer's offset continuously and to take a node whose clock is off from
-// most of the cluster out of service (its max-offset; Cockroach kills the process, we fence writes).
+// stamps writes that beat every honest write for an hour (issue 14 §2). CockroachDB's answer,
+// followed here, is to measure every peer's offset continuously and to take a node whose clock is
+// off from most of the cluster out of service (its max-offset; Cockroach kills the process, we
+// fence writes).
 //
 // Measurement (NTP's on-wire exchange, RFC 5905 §8). A heartbeat carries the sender's wall time t0;
 // the receiver notes its wall time t1 on arrival and t2 as it replies, and the reply carries both
@@ -13,8 +14,8 @@
 //     roundTrip = (t3 − t0) − (t2 − t1)         (time on the wire, the peer's own delay removed)
 // and the true offset lies within offset ± roundTrip / 2 whatever the asymmetry of the two legs, as
 // long as both clocks ran at the same rate during the exchange. That half round trip is the error
-// bound of a sample. t0 and t3 are read from our wall clock, so a step of our clock mid-exchange can
-// make the round trip negative: such a sample says nothing and is dropped.
+// bound of a sample. t0 and t3 are read from our wall clock, so a step of our clock mid-exchange
+// can make the round trip negative: such a sample says nothing and is dropped.
 //
 // Keeping samples (NTP's clock filter, simplified). Per peer the tracker keeps the samples of the
 // last sampleWindowMs (monotonic time, of our own clock) and trusts the one with the smallest round
@@ -22,14 +23,14 @@
 // older than the window are forgotten, so a peer whose clock was fixed is seen fixed within one
 // window, and a peer we stopped hearing from stops voting.
 //
-// Verdict. A peer is out of range when |offset| − errorBound > maxOffsetMs: even the most favourable
-// reading of the sample puts the clocks further apart than allowed. This node is fenced when more
-// than half of the peers it measured are out of range (CockroachDB's "offset from a majority of the
-// cluster"): in a three-node cluster with one bad clock, the bad node sees both peers out of range
-// and fences itself, each good node sees one of two and keeps serving. With a single measured peer
-// the majority is that peer, so in a two-node cluster a disagreement fences both: there is no way to
-// tell which clock is wrong, and refusing writes is the safe side. A node that measured nobody
-// (alone, or just started) is not fenced: there is nothing to compare against.
+// Verdict. A peer is out of range when |offset| − errorBound > maxOffsetMs: even the most
+// favourable reading of the sample puts the clocks further apart than allowed. This node is fenced
+// when more than half of the peers it measured are out of range (CockroachDB's "offset from a
+// majority of the cluster"): in a three-node cluster with one bad clock, the bad node sees both
+// peers out of range and fences itself, each good node sees one of two and keeps serving. With a
+// single measured peer the majority is that peer, so in a two-node cluster a disagreement fences
+// both: there is no way to tell which clock is wrong, and refusing writes is the safe side. A node
+// that measured nobody (alone, or just started) is not fenced: there is nothing to compare against.
 // The majority is of the peers measured or of the peers the caller expects to measure (its live
 // monitors), whichever is larger: a healthy node that has so far heard back only from the one bad
 // clock among its two peers (they started together) must not fence itself on 1 of 1.
@@ -42,7 +43,9 @@ import type { NodeId } from "../core/ids.js";
 export const CLOCK_OFFSET_DEFAULTS = {
   /** CockroachDB's --max-offset default: 500 ms between any two clocks. */
   maxOffsetMs: 500,
-  /** Samples older than this are forgotten: a few heartbeat rounds, so a fixed clock is seen soon. */
+  /**
+   * Samples older than this are forgotten: a few heartbeat rounds, so a fixed clock is seen soon.
+   */
   sampleWindowMs: 5_000,
   /** Samples kept per peer inside the window (heartbeats arrive ~2 per second). */
   samplesPerPeerMax: 32,
@@ -101,7 +104,10 @@ export function sampleOf(times: ExchangeTimes, atMs: number): OffsetSample | nul
 }
 
 /** Whether a sample proves the two clocks further apart than maxOffsetMs. */
-export function isOutOfRange(sample: Pick<OffsetSample, "offsetMs" | "errorMs">, maxOffsetMs: number): boolean {
+export function isOutOfRange(
+  sample: Pick<OffsetSample, "offsetMs" | "errorMs">,
+  maxOffsetMs: number,
+): boolean {
   return Math.abs(sample.offsetMs) - sample.errorMs > maxOffsetMs;
 }
 
@@ -120,7 +126,10 @@ export class ClockOffsetTracker {
     this.peersMax = options.peersMax ?? CLOCK_OFFSET_DEFAULTS.peersMax;
     assert(this.maxOffsetMs > 0, "maxOffsetMs must be positive");
     assert(this.sampleWindowMs > 0, "sampleWindowMs must be positive");
-    assert(Number.isInteger(this.samplesPerPeerMax) && this.samplesPerPeerMax >= 1, "samplesPerPeerMax must be at least 1");
+    assert(
+      Number.isInteger(this.samplesPerPeerMax) && this.samplesPerPeerMax >= 1,
+      "samplesPerPeerMax must be at least 1",
+    );
   }
 
   /** Records one exchange with `peer`; false when the exchange was unusable (counted). */
@@ -153,7 +162,11 @@ export class ClockOffsetTracker {
     let best: OffsetSample | undefined;
     for (const sample of list) {
       if (nowMs - sample.atMs > this.sampleWindowMs) continue;
-      if (best === undefined || sample.errorMs < best.errorMs || (sample.errorMs === best.errorMs && sample.atMs > best.atMs)) {
+      if (
+        best === undefined ||
+        sample.errorMs < best.errorMs ||
+        (sample.errorMs === best.errorMs && sample.atMs > best.atMs)
+      ) {
         best = sample;
       }
     }
@@ -194,7 +207,10 @@ export class ClockOffsetTracker {
   }
 }
 
-/** A timestamp (µs) further ahead of our wall clock than the allowed offset: a record from the future. */
+/**
+ * A timestamp (µs) further ahead of our wall clock than the allowed offset: a record from the
+ * future.
+ */
 export function isFromTheFuture(timestampUs: number, wallUs: number, maxOffsetUs: number): boolean {
   return timestampUs - wallUs > maxOffsetUs;
 }

@@ -10,8 +10,8 @@
 //     timestamps on one node are strictly increasing and never repeat. (The paper keeps the logical
 //     counter in separate bits; folding it into the microsecond, as Cassandra's client timestamps
 //     do, keeps a timestamp a plain microsecond number that the SPEC can show users.)
-//   - observe(remoteUs, wallUs) merges a timestamp seen from a peer: lastUs = max(lastUs, remoteUs),
-//     so the next local write is ordered after it even when this node's wall clock lags.
+//   - observe(remoteUs, wallUs) merges a timestamp seen from a peer: lastUs = max(lastUs,
+//     remoteUs), so the next local write is ordered after it even when this node's wall clock lags.
 //
 // Bounded drift: a peer whose clock runs far ahead would drag every clock in the cluster ahead with
 // it, and its writes would win over later ones for as long as it is ahead. A remote timestamp more
@@ -25,11 +25,15 @@
 import { assert } from "../core/assert.js";
 
 export const HLC_DEFAULTS = {
-  /** A remote timestamp more than this far ahead of our wall clock is refused: 60 s in microseconds. */
+  /**
+   * A remote timestamp more than this far ahead of our wall clock is refused: 60 s in microseconds.
+   */
   driftUsMax: 60_000_000,
 } as const;
 
-/** Timestamps are doubles; above 2^53 they lose microseconds (the year 2255), so that is the end. */
+/**
+ * Timestamps are doubles; above 2^53 they lose microseconds (the year 2255), so that is the end.
+ */
 export const HLC_TIMESTAMP_US_MAX = Number.MAX_SAFE_INTEGER;
 
 export interface HybridClockOptions {
@@ -54,8 +58,14 @@ export class HybridClock {
   constructor(options: HybridClockOptions = {}) {
     this.driftUsMax = options.driftUsMax ?? HLC_DEFAULTS.driftUsMax;
     this.lastUs = options.initialUs ?? 0;
-    assert(Number.isSafeInteger(this.driftUsMax) && this.driftUsMax >= 0, "driftUsMax must be a non-negative integer");
-    assert(Number.isSafeInteger(this.lastUs) && this.lastUs >= 0, "initialUs must be a non-negative integer");
+    assert(
+      Number.isSafeInteger(this.driftUsMax) && this.driftUsMax >= 0,
+      "driftUsMax must be a non-negative integer",
+    );
+    assert(
+      Number.isSafeInteger(this.lastUs) && this.lastUs >= 0,
+      "initialUs must be a non-negative integer",
+    );
   }
 
   /** A new timestamp, strictly above every timestamp this clock issued or merged before. */
@@ -100,5 +110,8 @@ export class HybridClock {
 
 function checkWall(wallUs: number): void {
   // The wall clock comes from our own shell (Date.now() * 1000): a fraction or NaN is a bug there.
-  assert(Number.isSafeInteger(wallUs) && wallUs >= 0, () => `wallUs must be a non-negative integer, got ${wallUs}`);
+  assert(
+    Number.isSafeInteger(wallUs) && wallUs >= 0,
+    () => `wallUs must be a non-negative integer, got ${wallUs}`,
+  );
 }

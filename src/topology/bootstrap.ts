@@ -15,7 +15,8 @@
 //    joining before they are announced, so a crash resumes with the same tokens.
 // 4. Agreement. Every live member must report the node as joining with its tokens before data
 //    moves (ring-change.ts), so every coordinator already sends it the writes of its future ranges.
-//    If two nodes announced at once, the one with the larger id withdraws its tokens and waits again.
+//    If two nodes announced at once, the one with the larger id withdraws its tokens and waits
+//    again.
 // 5. Streaming. The ranges the node gains (ring/placement.ts rangeMovements between the current
 //    and future rings) are streamed from their current replicas (topology/stream.ts: bounded,
 //    resumed from the last token on another replica when a source fails).
@@ -28,7 +29,13 @@ import { rangeMovements } from "../ring/placement.js";
 import type { Token } from "../ring/partitioner.js";
 import { balancedTokens, evenlySpacedTokens } from "../ring/tokens.js";
 import type { RingState } from "./ring-state.js";
-import { awaitAgreement, describeChange, sleep, waitUntil, type TopologyContext } from "./ring-change.js";
+import {
+  awaitAgreement,
+  describeChange,
+  sleep,
+  waitUntil,
+  type TopologyContext,
+} from "./ring-change.js";
 import type { StreamTask } from "./stream.js";
 
 /** How a node starts, decided from its data dir before the engine exists. */
@@ -45,17 +52,25 @@ export interface StartInput {
   readonly otherSeeds: number;
 }
 
-/** Normal at once (a restart, or a node without seeds), or bootstrap. A left node must not start. */
+/**
+ * Normal at once (a restart, or a node without seeds), or bootstrap. A left node must not start.
+ */
 export function planStart(input: StartInput): StartPlan {
   const state = input.ringState;
   if (state?.status === "left") {
-    throw new GrapevineError("bad_request", "this node was decommissioned; start it with an empty --data-dir to join again");
+    throw new GrapevineError(
+      "bad_request",
+      "this node was decommissioned; start it with an empty --data-dir to join again",
+    );
   }
   if (state?.status === "normal") return { kind: "normal", tokens: state.tokens, persist: false };
-  if (state?.status === "joining") return { kind: "bootstrap", resumeTokens: state.tokens.length > 0 ? state.tokens : null };
+  if (state?.status === "joining")
+    return { kind: "bootstrap", resumeTokens: state.tokens.length > 0 ? state.tokens : null };
   // A data dir from before ring.json: the node was normal with its identity's tokens.
-  if (!input.identityCreated) return { kind: "normal", tokens: input.identityTokens, persist: true };
-  if (input.otherSeeds === 0) return { kind: "normal", tokens: input.identityTokens, persist: true };
+  if (!input.identityCreated)
+    return { kind: "normal", tokens: input.identityTokens, persist: true };
+  if (input.otherSeeds === 0)
+    return { kind: "normal", tokens: input.identityTokens, persist: true };
   return { kind: "bootstrap", resumeTokens: null };
 }
 
@@ -75,7 +90,10 @@ export interface BootstrapOutcome {
   readonly ms: number;
 }
 
-export async function bootstrap(context: TopologyContext, options: BootstrapOptions): Promise<BootstrapOutcome> {
+export async function bootstrap(
+  context: TopologyContext,
+  options: BootstrapOptions,
+): Promise<BootstrapOutcome> {
   const { engine, self, log } = context;
   const startedMs = context.clock.nowMs();
   await persistJoining(context, options.resumeTokens ?? []);
@@ -89,7 +107,9 @@ export async function bootstrap(context: TopologyContext, options: BootstrapOpti
     if (ring.size === 0) return formCluster(context, options.resumeTokens, startedMs);
 
     // 3. Tokens, and 4. agreement on them.
-    const tokens = options.resumeTokens ?? balancedTokens(ring, context.vnodes, context.replicationFactor, context.random, self);
+    const tokens =
+      options.resumeTokens ??
+      balancedTokens(ring, context.vnodes, context.replicationFactor, context.random, self);
     if (!(await announceJoin(context, tokens))) continue;
 
     // 5. Streaming.
@@ -110,15 +130,26 @@ export async function bootstrap(context: TopologyContext, options: BootstrapOpti
 /** Hears of another member (a seed must not wait forever: it may form the cluster). */
 async function discover(context: TopologyContext, isSeed: boolean): Promise<void> {
   const { engine, self } = context;
-  const heard = await waitUntil(context, () => engine.membership().some((member) => member.id !== self), context.options.discoveryTimeoutMs);
+  const heard = await waitUntil(
+    context,
+    () => engine.membership().some((member) => member.id !== self),
+    context.options.discoveryTimeoutMs,
+  );
   if (!heard && !isSeed) {
-    throw new GrapevineError("bad_request", `no seed answered within ${context.options.discoveryTimeoutMs} ms; check --seeds`);
+    throw new GrapevineError(
+      "bad_request",
+      `no seed answered within ${context.options.discoveryTimeoutMs} ms; check --seeds`,
+    );
   }
   if (heard) await sleep(context, context.options.settleGossipRounds * context.gossipIntervalMs);
 }
 
 /** Nobody is normal yet and it is this node's turn: it forms the cluster. */
-async function formCluster(context: TopologyContext, resumeTokens: readonly Token[] | null, startedMs: number): Promise<BootstrapOutcome> {
+async function formCluster(
+  context: TopologyContext,
+  resumeTokens: readonly Token[] | null,
+  startedMs: number,
+): Promise<BootstrapOutcome> {
   const { engine, log } = context;
   const tokens = resumeTokens ?? evenlySpacedTokens(context.random, context.vnodes);
   await context.persist({ status: "normal", tokens });
@@ -129,25 +160,40 @@ async function formCluster(context: TopologyContext, resumeTokens: readonly Toke
 }
 
 /**
- * Announces the tokens and waits for the cluster to agree on them; false when another node announced at the
- * same time and this one, with the smaller id, withdrew to try again.
+ * Announces the tokens and waits for the cluster to agree on them; false when another node
+ * announced at the same time and this one, with the smaller id, withdrew to try again.
  */
 async function announceJoin(context: TopologyContext, tokens: readonly Token[]): Promise<boolean> {
   const { engine, self, log } = context;
   await persistJoining(context, tokens);
   engine.setTokens(tokens);
-  log.info({ tokens: tokens.length, members: engine.ring().nodes().length }, "joining: tokens announced");
-  await awaitAgreement(context, self, (view) => view?.state === "joining" && view.tokens === tokens.length, "joining");
+  log.info(
+    { tokens: tokens.length, members: engine.ring().nodes().length },
+    "joining: tokens announced",
+  );
+  await awaitAgreement(
+    context,
+    self,
+    (view) => view?.state === "joining" && view.tokens === tokens.length,
+    "joining",
+  );
   const rival = engine.ringChanges().find((change) => change.id !== self);
   if (rival !== undefined && rival.id < self) {
-    log.info({ rival: rival.id }, "another node announced a join at the same time; withdrawing and waiting");
+    log.info(
+      { rival: rival.id },
+      "another node announced a join at the same time; withdrawing and waiting",
+    );
     await persistJoining(context, []);
     engine.setTokens([]);
     return false;
   }
   if (rival !== undefined) {
     // The rival withdraws (it has the larger id); wait for it before streaming.
-    await waitUntil(context, () => !engine.ringChanges().some((change) => change.id === rival.id), context.options.turnWaitMs);
+    await waitUntil(
+      context,
+      () => !engine.ringChanges().some((change) => change.id === rival.id),
+      context.options.turnWaitMs,
+    );
   }
   return true;
 }
@@ -156,14 +202,20 @@ async function persistJoining(context: TopologyContext, tokens: readonly Token[]
   await context.persist({ status: "joining", tokens });
 }
 
-/** The ranges `target` gains between the current and future rings, each from its current replicas. */
+/**
+ * The ranges `target` gains between the current and future rings, each from its current replicas.
+ */
 export function streamTasksFor(context: TopologyContext, target: NodeId): StreamTask[] {
   const { engine } = context;
   const movements = rangeMovements(engine.ring(), engine.futureRing(), context.replicationFactor);
   const tasks: StreamTask[] = [];
   for (const movement of movements) {
     if (!movement.targets.includes(target)) continue;
-    tasks.push({ range: { start: movement.start, end: movement.end }, target, sources: movement.sources.filter((source) => source !== target) });
+    tasks.push({
+      range: { start: movement.start, end: movement.end },
+      target,
+      sources: movement.sources.filter((source) => source !== target),
+    });
   }
   return tasks;
 }
@@ -175,8 +227,15 @@ async function waitForTurn(context: TopologyContext): Promise<void> {
     context,
     () => {
       const others = engine.ringChanges().filter((change) => change.id !== self);
-      const ahead = engine.waitingToJoin().filter((id) => id !== self && id < self && engine.isLive(id));
-      const blocker = others[0] !== undefined ? describeChange(others[0]) : ahead[0] !== undefined ? `${ahead[0]} is waiting to join` : "";
+      const ahead = engine
+        .waitingToJoin()
+        .filter((id) => id !== self && id < self && engine.isLive(id));
+      const blocker =
+        others[0] !== undefined
+          ? describeChange(others[0])
+          : ahead[0] !== undefined
+            ? `${ahead[0]} is waiting to join`
+            : "";
       if (blocker !== "" && blocker !== announced) {
         announced = blocker;
         log.info({ blocker }, "waiting for another ring change before joining");
@@ -186,6 +245,9 @@ async function waitForTurn(context: TopologyContext): Promise<void> {
     context.options.turnWaitMs,
   );
   if (!ready) {
-    throw new GrapevineError("ring_change_in_progress", `cannot join: ${announced} (waited ${context.options.turnWaitMs} ms)`);
+    throw new GrapevineError(
+      "ring_change_in_progress",
+      `cannot join: ${announced} (waited ${context.options.turnWaitMs} ms)`,
+    );
   }
 }

@@ -1,27 +1,27 @@
 // topology/known-peers.ts — the other members this node has seen in the ring, persisted in
-// `<data-dir>/peers.json` (Cassandra's system.peers) so that a restart knows whom it must hear about
-// before it coordinates client requests, and what it must not forget meanwhile.
+// `<data-dir>/peers.json` (Cassandra's system.peers) so that a restart knows whom it must hear
+// about before it coordinates client requests, and what it must not forget meanwhile.
 //
 // Why: a node starts knowing only itself; the rest of the ring arrives by gossip. A node with seeds
 // waits until a peer has spoken and the ring has held still (cluster/ring-settle.ts), but the first
-// member of a cluster has no seeds, so after a restart it had no reason to wait, and it served from a
-// ring of itself plus whoever had gossiped to it so far: quorum writes went to nodes that were not the
-// key's replicas (test/faults/coordinator-restart, 24 stale reads in CI). With this file it waits
-// until every peer it knew is back in its view (at once, for a peer saved with its tokens).
+// member of a cluster has no seeds, so after a restart it had no reason to wait, and it served from
+// a ring of itself plus whoever had gossiped to it so far: quorum writes went to nodes that were
+// not the key's replicas (test/faults/coordinator-restart, 24 stale reads in CI). With this file it
+// waits until every peer it knew is back in its view (at once, for a peer saved with its tokens).
 //
 // Format 2 (issue 21 §2) also keeps each peer's address, generation, status and tokens, and the
-// tombstones of members gone for good: a starting view takes the peers back as down with their tokens
-// (cluster/saved-members.ts), so a whole-cluster restart with one member still dead keeps that
-// member's ranges where they were, and a removal survives its remover's restart
-// (cluster/removal-book.ts). A tombstone is kept for TOMBSTONE_HORIZON_MS after this node first saved
-// it (Cassandra keeps a removed endpoint's state for three days, its "very long time"), then dropped
-// from the file and no longer republished. A format 1 file (ids only) still loads, as peers without
-// tokens: the restart waits for them as before.
+// tombstones of members gone for good: a starting view takes the peers back as down with their
+// tokens (cluster/saved-members.ts), so a whole-cluster restart with one member still dead keeps
+// that member's ranges where they were, and a removal survives its remover's restart
+// (cluster/removal-book.ts). A tombstone is kept for TOMBSTONE_HORIZON_MS after this node first
+// saved it (Cassandra keeps a removed endpoint's state for three days, its "very long time"), then
+// dropped from the file and no longer republished. A format 1 file (ids only) still loads, as peers
+// without tokens: the restart waits for them as before.
 //
-// The file is written only by a node whose ring has settled, so a half-learned view never replaces a
-// full one; atomically (storage/atomic-file.ts: a temporary file, fsync, rename). An unreadable file
-// does not stop the start: the node logs it and waits as if it had peers (the safe side), and the
-// file is rewritten once the ring settles.
+// The file is written only by a node whose ring has settled, so a half-learned view never replaces
+// a full one; atomically (storage/atomic-file.ts: a temporary file, fsync, rename). An unreadable
+// file does not stop the start: the node logs it and waits as if it had peers (the safe side), and
+// the file is rewritten once the ring settles.
 //
 // Limits: a peer removed from the cluster while this node was down, by a remover that has not run
 // since, is only forgotten here once some member republishes the removal. And a member that joined
@@ -82,17 +82,29 @@ export async function readKnownPeers(
     return "unreadable";
   }
   if (value === undefined) return NO_KNOWN_PEERS;
-  // typescript-eslint resolves `value` (unknown) as an error type here; the cast is what lets the checks below read fields.
+  // typescript-eslint resolves `value` (unknown) as an error type here; the cast is what lets the
+  // checks below read fields.
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
-  const candidate = value as { format?: unknown; peers?: unknown; members?: unknown; tombstones?: unknown } | null;
-  if (candidate === null || typeof candidate !== "object" || !isIdList(candidate.peers)) return "unreadable";
+  const candidate = value as {
+    format?: unknown;
+    peers?: unknown;
+    members?: unknown;
+    tombstones?: unknown;
+  } | null;
+  if (candidate === null || typeof candidate !== "object" || !isIdList(candidate.peers))
+    return "unreadable";
   const peers = [...new Set(candidate.peers)];
-  if (candidate.format === KNOWN_PEERS_FORMAT_IDS_ONLY) return { peers, members: [], tombstones: [] };
+  if (candidate.format === KNOWN_PEERS_FORMAT_IDS_ONLY)
+    return { peers, members: [], tombstones: [] };
   if (candidate.format !== KNOWN_PEERS_FORMAT) return "unreadable";
   const members = savedMembersIn(candidate.members);
   const tombstones = tombstonesIn(candidate.tombstones);
   if (members === null || tombstones === null) return "unreadable";
-  return { peers: [...new Set([...peers, ...members.map((member) => member.id)])], members, tombstones };
+  return {
+    peers: [...new Set([...peers, ...members.map((member) => member.id)])],
+    members,
+    tombstones,
+  };
 }
 
 export async function writeKnownPeers(
@@ -108,13 +120,19 @@ function bodyOf(state: KnownPeersState): object {
   const members = [...state.members]
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
     .map((member) => ({ ...member, tokens: member.tokens.map(tokenToString) }));
-  return { format: KNOWN_PEERS_FORMAT, peers: [...state.peers].sort(), members, tombstones: state.tombstones };
+  return {
+    format: KNOWN_PEERS_FORMAT,
+    peers: [...state.peers].sort(),
+    members,
+    tombstones: state.tombstones,
+  };
 }
 
 /**
  * What to save of a view (ClusterEngine.savedMembership): its members, and its tombstones each with
- * the time this node first saved it (`stamps`, by id and generation: kept across writes, and updated
- * here). A tombstone past the horizon is left out, and returned in `expired` for the view to forget.
+ * the time this node first saved it (`stamps`, by id and generation: kept across writes, and
+ * updated here). A tombstone past the horizon is left out, and returned in `expired` for the view
+ * to forget.
  */
 export function knownPeersOf(
   saved: SavedMembership,
@@ -130,20 +148,28 @@ export function knownPeersOf(
     if (nowWallMs - savedAtMs > TOMBSTONE_HORIZON_MS) expired.push(tombstone);
     else tombstones.push({ id: tombstone.id, generation: tombstone.generation, savedAtMs });
   }
-  return { state: { peers: saved.members.map((member) => member.id), members: saved.members, tombstones }, expired };
+  return {
+    state: { peers: saved.members.map((member) => member.id), members: saved.members, tombstones },
+    expired,
+  };
 }
 
 /** The stamps of a loaded file's tombstones, for knownPeersOf. */
 export function tombstoneStamps(known: KnownPeers): Map<string, number> {
   const stamps = new Map<string, number>();
-  if (known !== "unreadable") for (const t of known.tombstones) stamps.set(`${t.id}@${t.generation}`, t.savedAtMs);
+  if (known !== "unreadable")
+    for (const t of known.tombstones) stamps.set(`${t.id}@${t.generation}`, t.savedAtMs);
   return stamps;
 }
 
-/** What a starting view is given: the saved members, and the tombstones still within the horizon. */
+/**
+ * What a starting view is given: the saved members, and the tombstones still within the horizon.
+ */
 export function savedMembershipOf(known: KnownPeers, nowWallMs: number): SavedMembership {
   if (known === "unreadable") return { members: [], tombstones: [] };
-  const tombstones = known.tombstones.filter((t) => nowWallMs - t.savedAtMs <= TOMBSTONE_HORIZON_MS).map(({ id, generation }) => ({ id, generation }));
+  const tombstones = known.tombstones
+    .filter((t) => nowWallMs - t.savedAtMs <= TOMBSTONE_HORIZON_MS)
+    .map(({ id, generation }) => ({ id, generation }));
   return { members: known.members, tombstones };
 }
 
@@ -153,7 +179,9 @@ function isIdList(value: unknown): value is string[] {
 }
 
 function isId(value: unknown): value is string {
-  return typeof value === "string" && value.length > 0 && value.length <= KNOWN_PEERS_LIMITS.idBytesMax;
+  return (
+    typeof value === "string" && value.length > 0 && value.length <= KNOWN_PEERS_LIMITS.idBytesMax
+  );
 }
 
 function isCount(value: unknown): value is number {
@@ -168,11 +196,24 @@ function savedMembersIn(value: unknown): SavedMember[] | null {
   for (const item of value as unknown[]) {
     if (item === null || typeof item !== "object") return null;
     const { id, address, generation, status, tokens } = item as Record<string, unknown>;
-    if (!isId(id) || typeof address !== "string" || address.length === 0 || address.length > l.addressBytesMax) return null;
+    if (
+      !isId(id) ||
+      typeof address !== "string" ||
+      address.length === 0 ||
+      address.length > l.addressBytesMax
+    )
+      return null;
     if (!isCount(generation) || !isSavedStatus(status)) return null;
     if (!Array.isArray(tokens) || tokens.length > l.tokensPerPeerMax) return null;
-    if (!tokens.every((token) => typeof token === "string" && /^[0-9a-f]{16}$/.test(token))) return null;
-    members.push({ id, address, generation, status, tokens: (tokens as string[]).map(tokenFromString) });
+    if (!tokens.every((token) => typeof token === "string" && /^[0-9a-f]{16}$/.test(token)))
+      return null;
+    members.push({
+      id,
+      address,
+      generation,
+      status,
+      tokens: (tokens as string[]).map(tokenFromString),
+    });
   }
   return members;
 }

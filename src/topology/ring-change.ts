@@ -9,7 +9,8 @@
 // after `viewAgreementTimeoutMs` (a member that cannot answer is one coordinators cannot reach).
 //
 // A refused change throws a core/errors.ts GrapevineError with its code (`ring_change_in_progress`,
-// `member_live`, `too_few_members`, `not_found`, `bad_request`), which the admin routes answer as it is.
+// `member_live`, `too_few_members`, `not_found`, `bad_request`), which the admin routes answer as
+// it is.
 
 import type { Clock } from "../core/clock.js";
 import type { Address, NodeId } from "../core/ids.js";
@@ -27,9 +28,15 @@ export interface RemoteMemberView {
 }
 
 export const TOPOLOGY_DEFAULTS = {
-  /** How long a new node looks for a seed that answers before it gives up (non-seed) or forms a cluster (seed). */
+  /**
+   * How long a new node looks for a seed that answers before it gives up (non-seed) or forms a
+   * cluster (seed).
+   */
   discoveryTimeoutMs: 10_000,
-  /** Gossip rounds a new node listens after first contact before it reads the ring: enough for state to arrive. */
+  /**
+   * Gossip rounds a new node listens after first contact before it reads the ring: enough for state
+   * to arrive.
+   */
   settleGossipRounds: 2,
   /** How long a node waits for another ring change to finish before it gives up joining. */
   turnWaitMs: 10 * 60_000,
@@ -37,7 +44,10 @@ export const TOPOLOGY_DEFAULTS = {
   viewAgreementTimeoutMs: 15_000,
   /** How often the waits above look again. */
   pollIntervalMs: 200,
-  /** After a ring change completes, how long the ring must stay unchanged before cleanup deletes ranges. */
+  /**
+   * After a ring change completes, how long the ring must stay unchanged before cleanup deletes
+   * ranges.
+   */
   cleanupDelayMs: 5_000,
 } as const;
 
@@ -66,7 +76,12 @@ export class TopologyStoppedError extends Error {
 }
 
 export function describeChange(change: RingChange): string {
-  const verb = change.kind === "bootstrap" ? "is joining (bootstrap)" : change.kind === "decommission" ? "is leaving (decommission)" : "is being removed (removenode)";
+  const verb =
+    change.kind === "bootstrap"
+      ? "is joining (bootstrap)"
+      : change.kind === "decommission"
+        ? "is leaving (decommission)"
+        : "is being removed (removenode)";
   return `${change.id} ${verb}`;
 }
 
@@ -76,8 +91,14 @@ export function sleep(context: TopologyContext, ms: number): Promise<void> {
   });
 }
 
-/** Waits until `condition` holds, looking every pollIntervalMs; false when `timeoutMs` passed first. */
-export async function waitUntil(context: TopologyContext, condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
+/**
+ * Waits until `condition` holds, looking every pollIntervalMs; false when `timeoutMs` passed first.
+ */
+export async function waitUntil(
+  context: TopologyContext,
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+): Promise<boolean> {
   const deadline = context.clock.nowMs() + timeoutMs;
   for (;;) {
     if (context.stopping()) throw new TopologyStoppedError("the node is stopping");
@@ -88,10 +109,19 @@ export async function waitUntil(context: TopologyContext, condition: () => boole
 }
 
 /** Live members other than this one that are in the cluster (not left, not removed). */
-export function otherLiveMembers(context: TopologyContext, except: readonly NodeId[] = []): NodeId[] {
+export function otherLiveMembers(
+  context: TopologyContext,
+  except: readonly NodeId[] = [],
+): NodeId[] {
   return context.engine
     .membership()
-    .filter((member) => member.id !== context.self && member.live && member.status !== "left" && !except.includes(member.id))
+    .filter(
+      (member) =>
+        member.id !== context.self &&
+        member.live &&
+        member.status !== "left" &&
+        !except.includes(member.id),
+    )
     .map((member) => member.id);
 }
 
@@ -127,6 +157,10 @@ export async function awaitAgreement(
     },
     context.options.viewAgreementTimeoutMs,
   );
-  if (pending.length > 0) context.log.warn({ members: pending, what }, "members did not confirm the ring change in time; going on");
+  if (pending.length > 0)
+    context.log.warn(
+      { members: pending, what },
+      "members did not confirm the ring change in time; going on",
+    );
   return pending;
 }

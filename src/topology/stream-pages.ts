@@ -6,7 +6,10 @@
 import { TOKEN_SPACE, tokenToString, type Token } from "../ring/partitioner.js";
 import { rangeWidth, type RangeBounds } from "../ring/token-map.js";
 
-/** Fewest bytes a page may be bounded to, however low the byte budget: below it pages are all overhead. */
+/**
+ * Fewest bytes a page may be bounded to, however low the byte budget: below it pages are all
+ * overhead.
+ */
 export const PAGE_BYTES_MIN = 1024;
 
 /** One streamed record: the key, its encoded record (storage/record.ts), and its token. */
@@ -25,11 +28,16 @@ export interface StreamCursor {
   readonly key: string | null;
 }
 
-/** One page asked of a source: the rest of `range` after `afterKey` (storage/layout.ts dataRangeBoundsAfter). */
+/**
+ * One page asked of a source: the rest of `range` after `afterKey` (storage/layout.ts
+ * dataRangeBoundsAfter).
+ */
 export interface PageRequest {
   /** (cursor token, range end]. */
   readonly range: RangeBounds;
-  /** The cursor's key: resume after the data key (range.start, afterKey); null for the whole range. */
+  /**
+   * The cursor's key: resume after the data key (range.start, afterKey); null for the whole range.
+   */
   readonly afterKey: string | null;
   readonly recordsMax: number;
   /** Bytes of keys and records; the first record goes even if larger. */
@@ -41,7 +49,9 @@ export interface StreamPage {
   readonly done: boolean;
 }
 
-/** Bytes a record takes in a page (and in the byte budget): its key's UTF-8 bytes and its encoding. */
+/**
+ * Bytes a record takes in a page (and in the byte budget): its key's UTF-8 bytes and its encoding.
+ */
 export function streamedBytes(key: string, record: Uint8Array): number {
   return Buffer.byteLength(key, "utf8") + record.length;
 }
@@ -76,7 +86,8 @@ function offsetInRange(range: RangeBounds, token: Token): bigint {
 }
 
 function compareKeys(a: string, b: string): number {
-  // Storage order within a token is the key's UTF-8 bytes (layout.ts), not JavaScript's UTF-16 order.
+  // Storage order within a token is the key's UTF-8 bytes (layout.ts), not JavaScript's UTF-16
+  // order.
   return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
 }
 
@@ -84,13 +95,23 @@ function compareKeys(a: string, b: string): number {
  * Whether a page moves the cursor forward: every record lies in the range, strictly after the
  * cursor and after the record before it, in storage order. The reason it does not, or null.
  */
-export function pageViolation(range: RangeBounds, cursor: StreamCursor, records: readonly StreamedRecord[]): string | null {
+export function pageViolation(
+  range: RangeBounds,
+  cursor: StreamCursor,
+  records: readonly StreamedRecord[],
+): string | null {
   const w = rangeWidth(range);
-  let previous: { offset: bigint; key: string } | null = cursor.key === null ? null : { offset: offsetInRange(range, cursor.token), key: cursor.key };
+  let previous: { offset: bigint; key: string } | null =
+    cursor.key === null ? null : { offset: offsetInRange(range, cursor.token), key: cursor.key };
   for (const streamed of records) {
     const offset = offsetInRange(range, streamed.token);
-    if (offset >= w) return `record ${JSON.stringify(streamed.key)} at token ${tokenToString(streamed.token)} is outside the range`;
-    if (previous !== null && (offset < previous.offset || (offset === previous.offset && compareKeys(streamed.key, previous.key) <= 0))) {
+    if (offset >= w)
+      return `record ${JSON.stringify(streamed.key)} at token ${tokenToString(streamed.token)} is outside the range`;
+    if (
+      previous !== null &&
+      (offset < previous.offset ||
+        (offset === previous.offset && compareKeys(streamed.key, previous.key) <= 0))
+    ) {
       return `record ${JSON.stringify(streamed.key)} at token ${tokenToString(streamed.token)} does not follow the cursor`;
     }
     previous = { offset, key: streamed.key };
@@ -99,11 +120,18 @@ export function pageViolation(range: RangeBounds, cursor: StreamCursor, records:
 }
 
 /** The request for the page after `cursor` in the stream's range. */
-export function pageRequestAt(range: RangeBounds, cursor: StreamCursor, limits: { recordsMax: number; bytesMax: number }): PageRequest {
+export function pageRequestAt(
+  range: RangeBounds,
+  cursor: StreamCursor,
+  limits: { recordsMax: number; bytesMax: number },
+): PageRequest {
   return { range: { start: cursor.token, end: range.end }, afterKey: cursor.key, ...limits };
 }
 
-/** The cursor after a page: just after its last record (the page is non-empty and passed pageViolation). */
+/**
+ * The cursor after a page: just after its last record (the page is non-empty and passed
+ * pageViolation).
+ */
 export function cursorAfter(records: readonly StreamedRecord[]): StreamCursor {
   const last = records[records.length - 1];
   if (last === undefined) throw new RangeError("cursorAfter needs a non-empty page");

@@ -1,5 +1,6 @@
-// topology/stream.ts — range streaming: moves the records of token ranges from a node that holds them
-// to a node that is becoming their replica, during a bootstrap, a decommission or a removenode.
+// topology/stream.ts — range streaming: moves the records of token ranges from a node that holds
+// them to a node that is becoming their replica, during a bootstrap, a decommission or a
+// removenode.
 //
 // Theory of operation. A stream is one range (start, end], one target and an ordered list of
 // sources (current replicas of the range). It pages through the range in storage order (token, then
@@ -7,25 +8,25 @@
 // it last write wins, so a streamed record never replaces a newer write), and move a cursor to the
 // last record received. The cursor is a position between two storage keys, (token, key) exclusive,
 // so every page starts strictly after the previous one: a page of one record (one value of
-// --max-value-bytes fills a page alone) or of many keys sharing a token never repeats, and no key is
-// skipped. A page that does not start after the cursor, or leaves the range, breaks that invariant:
-// the stream fails at once (StreamCursorError, logged with `invariant: "stream-cursor"`, which fails
-// a simulator run) rather than retry a page a bug would repeat each time. The cursor also makes a
-// stream resumable: when the source fails mid-stream, the stream waits `retryDelayMs` and continues
-// from the cursor with the next live source, so what was already streamed is not sent again. A
-// stream fails for good after `attemptsMax` failed pages in a row, or when its cursor has not moved
-// for `noProgressMsMax` (a stall: a stream is never retried silently forever); the ring change
-// that started it then fails.
+// --max-value-bytes fills a page alone) or of many keys sharing a token never repeats, and no key
+// is skipped. A page that does not start after the cursor, or leaves the range, breaks that
+// invariant: the stream fails at once (StreamCursorError, logged with `invariant: "stream-cursor"`,
+// which fails a simulator run) rather than retry a page a bug would repeat each time. The cursor
+// also makes a stream resumable: when the source fails mid-stream, the stream waits `retryDelayMs`
+// and continues from the cursor with the next live source, so what was already streamed is not sent
+// again. A stream fails for good after `attemptsMax` failed pages in a row, or when its cursor has
+// not moved for `noProgressMsMax` (a stall: a stream is never retried silently forever); the ring
+// change that started it then fails.
 //
-// Bounds (ARCHITECTURE §6.3): at most `concurrentStreamsMax` streams run at once on this node, queued
-// in order; all of them together send at most `bytesPerSecondMax` (a token bucket, refilled by the
-// clock: a page waits until its bytes are allowed); a page holds at most `pageRecordsMax` records and
-// at most `pageBytesMax` bytes, itself at most about one second of the byte budget, except that its
-// first record always goes (takePage), so a slow stream still moves its cursor every second or so,
-// a failure costs at most that much work, and a record of the largest value still streams. Progress
-// of every stream (keys, bytes, how far through the range, which source, attempts) is kept for
-// /cluster/status and `grapevine status`; the last `finishedStreamsKept` finished streams stay
-// visible.
+// Bounds (ARCHITECTURE §6.3): at most `concurrentStreamsMax` streams run at once on this node,
+// queued in order; all of them together send at most `bytesPerSecondMax` (a token bucket, refilled
+// by the clock: a page waits until its bytes are allowed); a page holds at most `pageRecordsMax`
+// records and at most `pageBytesMax` bytes, itself at most about one second of the byte budget,
+// except that its first record always goes (takePage), so a slow stream still moves its cursor
+// every second or so, a failure costs at most that much work, and a record of the largest value
+// still streams. Progress of every stream (keys, bytes, how far through the range, which source,
+// attempts) is kept for /cluster/status and `grapevine status`; the last `finishedStreamsKept`
+// finished streams stay visible.
 //
 // IO is behind StreamEndpoints (local store or a peer, chosen by the caller), and time behind the
 // Clock port, so tests drive it with fakes.
@@ -53,7 +54,10 @@ export const STREAM_DEFAULTS = {
   bytesPerSecondMax: 32 * 1024 * 1024,
   /** Records per page. */
   pageRecordsMax: 1_024,
-  /** Bytes of keys and records per page (the fetch protocol's largest byte bound); a larger record goes alone. */
+  /**
+   * Bytes of keys and records per page (the fetch protocol's largest byte bound); a larger record
+   * goes alone.
+   */
   pageBytesMax: 1024 * 1024,
   /** Failed pages in a row before a stream gives up. */
   attemptsMax: 20,
@@ -71,7 +75,10 @@ export const STREAM_DEFAULTS = {
 export type StreamOptions = { -readonly [K in keyof typeof STREAM_DEFAULTS]: number };
 
 export interface StreamEndpoints {
-  /** A page of what is left of a range from `source` (PageRequest), in storage order; done when nothing follows. */
+  /**
+   * A page of what is left of a range from `source` (PageRequest), in storage order; done when
+   * nothing follows.
+   */
   fetch(source: NodeId, request: PageRequest): Promise<StreamPage>;
   /** Applies records to `target`'s store (last write wins). */
   push(target: NodeId, records: readonly StreamedRecord[]): Promise<void>;
@@ -151,7 +158,6 @@ export interface StreamManagerDeps {
   readonly log?: StreamLog;
 }
 
-
 export class StreamManager {
   readonly options: StreamOptions;
   readonly #deps: StreamManagerDeps;
@@ -162,18 +168,32 @@ export class StreamManager {
   readonly #waiting: (() => void)[] = [];
   /** Token bucket: the time (ms) from which the next byte may be sent. */
   #sendFreeAtMs = 0;
-  #totals = { streamsDone: 0, streamsFailed: 0, streamsStalled: 0, keys: 0, bytes: 0, sourceChanges: 0 };
+  #totals = {
+    streamsDone: 0,
+    streamsFailed: 0,
+    streamsStalled: 0,
+    keys: 0,
+    bytes: 0,
+    sourceChanges: 0,
+  };
 
   constructor(options: Partial<StreamOptions>, deps: StreamManagerDeps) {
     this.options = { ...STREAM_DEFAULTS, ...options };
     this.#deps = deps;
     for (const [name, value] of Object.entries(this.options)) {
-      if (!Number.isFinite(value) || value <= 0) throw new RangeError(`stream option ${name} must be positive, got ${value}`);
+      if (!Number.isFinite(value) || value <= 0)
+        throw new RangeError(`stream option ${name} must be positive, got ${value}`);
     }
   }
 
-  /** Runs every task (bounded by the concurrency limit); resolves when all are done, rejects if one fails for good. */
-  async run(change: string, tasks: readonly StreamTask[]): Promise<{ keys: number; bytes: number }> {
+  /**
+   * Runs every task (bounded by the concurrency limit); resolves when all are done, rejects if one
+   * fails for good.
+   */
+  async run(
+    change: string,
+    tasks: readonly StreamTask[],
+  ): Promise<{ keys: number; bytes: number }> {
     const records = tasks.map((task): StreamRecord => ({
       id: this.#nextId++,
       change,
@@ -197,8 +217,13 @@ export class StreamManager {
       keys += record.keys;
       bytes += record.bytes;
     }
-    const failed = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === "rejected");
-    if (failed !== undefined) throw failed.reason instanceof Error ? failed.reason : new StreamFailedError(String(failed.reason));
+    const failed = outcomes.find(
+      (outcome): outcome is PromiseRejectedResult => outcome.status === "rejected",
+    );
+    if (failed !== undefined)
+      throw failed.reason instanceof Error
+        ? failed.reason
+        : new StreamFailedError(String(failed.reason));
     return { keys, bytes };
   }
 
@@ -216,14 +241,25 @@ export class StreamManager {
       progress:
         record.state === "done"
           ? 1
-          : Number((((record.cursor.token - record.task.range.start + TOKEN_SPACE) % TOKEN_SPACE) * 10_000n) / rangeWidth(record.task.range)) / 10_000,
+          : Number(
+              (((record.cursor.token - record.task.range.start + TOKEN_SPACE) % TOKEN_SPACE) *
+                10_000n) /
+                rangeWidth(record.task.range),
+            ) / 10_000,
       attempts: record.attempts,
       sourceChanges: record.sourceChanges,
       error: record.error,
     }));
   }
 
-  totals(): Readonly<{ streamsDone: number; streamsFailed: number; streamsStalled: number; keys: number; bytes: number; sourceChanges: number }> {
+  totals(): Readonly<{
+    streamsDone: number;
+    streamsFailed: number;
+    streamsStalled: number;
+    keys: number;
+    bytes: number;
+    sourceChanges: number;
+  }> {
     return this.#totals;
   }
 
@@ -280,7 +316,10 @@ export class StreamManager {
       record.source = source;
       let page: StreamPage;
       try {
-        page = await endpoints.fetch(source, pageRequestAt(task.range, record.cursor, this.#pageLimits()));
+        page = await endpoints.fetch(
+          source,
+          pageRequestAt(task.range, record.cursor, this.#pageLimits()),
+        );
       } catch (error) {
         // The source failed mid-stream: resume from the cursor with the next source.
         failuresInARow++;
@@ -293,7 +332,10 @@ export class StreamManager {
         continue;
       }
       const violation = pageViolation(task.range, record.cursor, page.records);
-      if (violation !== null) throw new StreamCursorError(`a page from ${source} does not advance the cursor at token ${tokenToString(record.cursor.token)}: ${violation}`);
+      if (violation !== null)
+        throw new StreamCursorError(
+          `a page from ${source} does not advance the cursor at token ${tokenToString(record.cursor.token)}: ${violation}`,
+        );
       if (page.records.length > 0) {
         let bytes = 0;
         for (const streamed of page.records) bytes += streamedBytes(streamed.key, streamed.record);
@@ -325,9 +367,15 @@ export class StreamManager {
     }
   }
 
-  /** Page bounds: pageRecordsMax records, and pageBytesMax bytes or about one second of the byte budget if that is less. */
+  /**
+   * Page bounds: pageRecordsMax records, and pageBytesMax bytes or about one second of the byte
+   * budget if that is less.
+   */
   #pageLimits(): { recordsMax: number; bytesMax: number } {
-    const bytesMax = Math.max(PAGE_BYTES_MIN, Math.min(this.options.pageBytesMax, Math.floor(this.options.bytesPerSecondMax)));
+    const bytesMax = Math.max(
+      PAGE_BYTES_MIN,
+      Math.min(this.options.pageBytesMax, Math.floor(this.options.bytesPerSecondMax)),
+    );
     return { recordsMax: this.options.pageRecordsMax, bytesMax };
   }
 
@@ -398,6 +446,7 @@ export class StreamManager {
     const index = this.#active.indexOf(record);
     if (index >= 0) this.#active.splice(index, 1);
     this.#finished.push(record);
-    if (this.#finished.length > this.options.finishedStreamsKept) this.#finished.splice(0, this.#finished.length - this.options.finishedStreamsKept);
+    if (this.#finished.length > this.options.finishedStreamsKept)
+      this.#finished.splice(0, this.#finished.length - this.options.finishedStreamsKept);
   }
 }

@@ -1,14 +1,14 @@
 // topology/topology-service.ts — the node's side of ring changes: runs this node's bootstrap at
-// start, a decommission or a removenode on request (one at a time, refused with a message naming the
-// change in progress), cleanup once a change completes, and the progress view.
+// start, a decommission or a removenode on request (one at a time, refused with a message naming
+// the change in progress), cleanup once a change completes, and the progress view.
 //
-// Cleanup by itself (issue 5): every tick the service looks at the ring changes its view holds. After
-// it has seen one, and once none is left and the ring has not moved for cleanupDelayMs, it deletes
-// the ranges this node no longer replicates (ring/placement.ts rangesNotReplicatedOn, then
-// store.deleteRange). A change is complete only when the nodes that received data say so (the joiner
-// turns normal after its streams, the leaver turns left after its streams, the remover marks the
-// member removed after its streams), so nothing is deleted before the new owners have it. Cleanup
-// never runs at start-up, nor while this node is not normal.
+// Cleanup by itself (issue 5): every tick the service looks at the ring changes its view holds.
+// After it has seen one, and once none is left and the ring has not moved for cleanupDelayMs, it
+// deletes the ranges this node no longer replicates (ring/placement.ts rangesNotReplicatedOn, then
+// store.deleteRange). A change is complete only when the nodes that received data say so (the
+// joiner turns normal after its streams, the leaver turns left after its streams, the remover marks
+// the member removed after its streams), so nothing is deleted before the new owners have it.
+// Cleanup never runs at start-up, nor while this node is not normal.
 
 import { GrapevineError } from "../core/errors.js";
 import type { Address, NodeId } from "../core/ids.js";
@@ -25,8 +25,9 @@ import { takePage, type PageRequest } from "./stream-pages.js";
 import { StreamManager, type StreamProgress } from "./stream.js";
 
 /**
- * A decommissioned node answers a little longer before it exits, so that `grapevine decommission` (which
- * polls every second) sees the finished change with its totals instead of a node that just vanished.
+ * A decommissioned node answers a little longer before it exits, so that `grapevine decommission`
+ * (which polls every second) sees the finished change with its totals instead of a node that just
+ * vanished.
  */
 export const DECOMMISSION_EXIT_LINGER_MS = 2_000;
 
@@ -50,7 +51,10 @@ export interface CleanupStats {
 
 /** The stream pages to and from other nodes (net/stream-client.ts implements it). */
 export interface StreamTransport {
-  fetchPage(address: Address, request: PageRequest): Promise<{ records: readonly (readonly [string, Uint8Array, Token])[]; done: boolean }>;
+  fetchPage(
+    address: Address,
+    request: PageRequest,
+  ): Promise<{ records: readonly (readonly [string, Uint8Array, Token])[]; done: boolean }>;
   pushPage(address: Address, records: readonly (readonly [string, Uint8Array])[]): Promise<unknown>;
 }
 
@@ -88,20 +92,35 @@ export class TopologyService {
           if (source === self) {
             // The same page as the stream route would serve (bounded by records and bytes).
             return takePage(
-              store.scanRange(request.range, { limit: request.recordsMax + 1, tombstones: true, afterKey: request.afterKey }),
+              store.scanRange(request.range, {
+                limit: request.recordsMax + 1,
+                tombstones: true,
+                afterKey: request.afterKey,
+              }),
               (scanned) => encodeRecord(scanned.record),
               request,
             );
           }
           const page = await client.fetchPage(this.#address(source), request);
-          return { records: page.records.map(([key, record, token]) => ({ key, record, token })), done: page.done };
+          return {
+            records: page.records.map(([key, record, token]) => ({ key, record, token })),
+            done: page.done,
+          };
         },
         push: async (target, records) => {
           if (target === self) {
-            await store.apply(records.map((streamed) => ({ key: streamed.key, record: decodeRecord(streamed.record) })));
+            await store.apply(
+              records.map((streamed) => ({
+                key: streamed.key,
+                record: decodeRecord(streamed.record),
+              })),
+            );
             return;
           }
-          await client.pushPage(this.#address(target), records.map((streamed) => [streamed.key, streamed.record] as const));
+          await client.pushPage(
+            this.#address(target),
+            records.map((streamed) => [streamed.key, streamed.record] as const),
+          );
         },
       },
     });
@@ -120,12 +139,18 @@ export class TopologyService {
         this.#finish(change, error, null);
         if (error instanceof TopologyStoppedError) return;
         this.context.log.error({ err: error }, "bootstrap failed");
-        this.#deps.requestExit(1, `bootstrap failed: ${error instanceof Error ? error.message : String(error)}`);
+        this.#deps.requestExit(
+          1,
+          `bootstrap failed: ${error instanceof Error ? error.message : String(error)}`,
+        );
       },
     );
   }
 
-  /** Starts a decommission (throws a GrapevineError with its code when refused); the node exits 0 when it is done. */
+  /**
+   * Starts a decommission (throws a GrapevineError with its code when refused); the node exits 0
+   * when it is done.
+   */
   startDecommission(): LocalChange {
     this.#refuseIfBusy();
     checkDecommission(this.context);
@@ -133,12 +158,17 @@ export class TopologyService {
     decommission(this.context).then(
       (outcome) => {
         this.#finish(change, null, outcome);
-        this.context.clock.schedule(DECOMMISSION_EXIT_LINGER_MS, () => this.#deps.requestExit(0, "decommissioned"));
+        this.context.clock.schedule(DECOMMISSION_EXIT_LINGER_MS, () =>
+          this.#deps.requestExit(0, "decommissioned"),
+        );
       },
       (error: unknown) => {
         this.#finish(change, error, null);
         if (error instanceof TopologyStoppedError) return;
-        this.context.log.error({ err: error }, "decommission failed; the node stays leaving until restarted");
+        this.context.log.error(
+          { err: error },
+          "decommission failed; the node stays leaving until restarted",
+        );
       },
     );
     return change;
@@ -210,29 +240,50 @@ export class TopologyService {
       this.cleanup.runs++;
       this.cleanup.rangesDeleted += ranges.length;
       this.cleanup.recordsDeleted += records;
-      log.info({ ranges: ranges.length, records }, "cleanup: deleted the ranges this node no longer replicates");
+      log.info(
+        { ranges: ranges.length, records },
+        "cleanup: deleted the ranges this node no longer replicates",
+      );
     } catch (error) {
-      if (!this.context.stopping()) log.warn({ err: error }, "cleanup failed; it runs again after the next ring change");
+      if (!this.context.stopping())
+        log.warn({ err: error }, "cleanup failed; it runs again after the next ring change");
     }
   }
 
   #refuseIfBusy(): void {
     const change = this.#change;
     if (change !== null && change.state === "running") {
-      throw new GrapevineError("ring_change_in_progress", `a ${change.kind} of ${change.id} is already running on this node`);
+      throw new GrapevineError(
+        "ring_change_in_progress",
+        `a ${change.kind} of ${change.id} is already running on this node`,
+      );
     }
   }
 
   #begin(kind: LocalChange["kind"], id: NodeId): LocalChange {
-    const change: LocalChange = { kind, id, state: "running", error: null, startedMs: this.context.clock.nowMs(), finishedMs: null, keys: 0, bytes: 0 };
+    const change: LocalChange = {
+      kind,
+      id,
+      state: "running",
+      error: null,
+      startedMs: this.context.clock.nowMs(),
+      finishedMs: null,
+      keys: 0,
+      bytes: 0,
+    };
     this.#change = change;
     return change;
   }
 
-  #finish(change: LocalChange, error: unknown, outcome: { keys: number; bytes: number } | null): void {
+  #finish(
+    change: LocalChange,
+    error: unknown,
+    outcome: { keys: number; bytes: number } | null,
+  ): void {
     change.finishedMs = this.context.clock.nowMs();
     change.state = error === null ? "done" : "failed";
-    change.error = error === null ? null : error instanceof Error ? error.message : JSON.stringify(error);
+    change.error =
+      error === null ? null : error instanceof Error ? error.message : JSON.stringify(error);
     if (outcome !== null) {
       change.keys = outcome.keys;
       change.bytes = outcome.bytes;
@@ -241,7 +292,8 @@ export class TopologyService {
 
   #address(node: NodeId): Address {
     const address = this.context.addressOf(node);
-    if (address === undefined) throw new GrapevineError("not_found", `no address known for ${node}`);
+    if (address === undefined)
+      throw new GrapevineError("not_found", `no address known for ${node}`);
     return address;
   }
 }

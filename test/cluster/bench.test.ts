@@ -9,7 +9,12 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBareServer, type BareServer } from "../../bench/bare-server.js";
 import type { BenchResult } from "../../src/cli/bench/report.js";
-import { GRAPEVINE_BIN, REPO_ROOT, runGrapevine, withoutGrapevineVariables } from "../support/process-cluster.js";
+import {
+  GRAPEVINE_BIN,
+  REPO_ROOT,
+  runGrapevine,
+  withoutGrapevineVariables,
+} from "../support/process-cluster.js";
 import { waitFor } from "../support/wait-for.js";
 
 const BENCH_TIMEOUT_MS = 90_000;
@@ -54,7 +59,12 @@ function expectPercentiles(result: BenchResult, operation: "read" | "update"): v
   expect(report, `${operation} report`).toBeDefined();
   const latency = report?.latencyMs;
   expect(latency?.p50).toBeGreaterThan(0);
-  for (const [lower, upper] of [["p50", "p95"], ["p95", "p99"], ["p99", "p999"], ["p999", "max"]] as const) {
+  for (const [lower, upper] of [
+    ["p50", "p95"],
+    ["p95", "p99"],
+    ["p99", "p999"],
+    ["p999", "max"],
+  ] as const) {
     expect(latency?.[upper]).toBeGreaterThanOrEqual(latency?.[lower] ?? Infinity);
   }
 }
@@ -62,7 +72,22 @@ function expectPercentiles(result: BenchResult, operation: "read" | "update"): v
 describe("grapevine bench --nodes", () => {
   it("loads, runs workload a and prints one JSON object with throughput and every percentile", async () => {
     const result = await runGrapevine(
-      ["bench", "--nodes", server.url, "--duration", "3", "--warmup", "1", "--keys", "500", "--concurrency", "16", "--json", "--seed", "7"],
+      [
+        "bench",
+        "--nodes",
+        server.url,
+        "--duration",
+        "3",
+        "--warmup",
+        "1",
+        "--keys",
+        "500",
+        "--concurrency",
+        "16",
+        "--json",
+        "--seed",
+        "7",
+      ],
       { timeoutMs: BENCH_TIMEOUT_MS },
     );
     expect(result.code, result.stderr).toBe(0);
@@ -81,7 +106,22 @@ describe("grapevine bench --nodes", () => {
 
   it("prints the table, and with --no-load reads keys loaded by an earlier run", async () => {
     const result = await runGrapevine(
-      ["bench", "--nodes", server.url, "--workload", "c", "--no-load", "--duration", "1", "--warmup", "0", "--keys", "500", "--distribution", "uniform"],
+      [
+        "bench",
+        "--nodes",
+        server.url,
+        "--workload",
+        "c",
+        "--no-load",
+        "--duration",
+        "1",
+        "--warmup",
+        "0",
+        "--keys",
+        "500",
+        "--distribution",
+        "uniform",
+      ],
       { timeoutMs: BENCH_TIMEOUT_MS },
     );
     expect(result.code, result.stderr).toBe(0);
@@ -94,17 +134,42 @@ describe("grapevine bench --nodes", () => {
   it("ends the run early on SIGINT and still reports what it measured, marked interrupted", async () => {
     const child = spawn(
       process.execPath,
-      [GRAPEVINE_BIN, "bench", "--nodes", server.url, "--workload", "c", "--no-load", "--keys", "500", "--duration", "120", "--warmup", "0", "--json", "--progress"],
-      { cwd: REPO_ROOT, env: withoutGrapevineVariables(process.env), stdio: ["ignore", "pipe", "pipe"] },
+      [
+        GRAPEVINE_BIN,
+        "bench",
+        "--nodes",
+        server.url,
+        "--workload",
+        "c",
+        "--no-load",
+        "--keys",
+        "500",
+        "--duration",
+        "120",
+        "--warmup",
+        "0",
+        "--json",
+        "--progress",
+      ],
+      {
+        cwd: REPO_ROOT,
+        env: withoutGrapevineVariables(process.env),
+        stdio: ["ignore", "pipe", "pipe"],
+      },
     );
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) =>
+      child.once("close", (code) => resolve(code)),
+    );
     try {
       // --progress prints a line a second off a terminal; a measured operation means the run is on.
-      await waitFor(() => /[1-9][\d,]* measured/.test(stderr), { timeoutMs: 30_000, what: "a progress line with measured operations" });
+      await waitFor(() => /[1-9][\d,]* measured/.test(stderr), {
+        timeoutMs: 30_000,
+        what: "a progress line with measured operations",
+      });
       child.kill("SIGINT");
       const code = await exited;
       expect(code, stderr).toBe(0);
@@ -118,7 +183,10 @@ describe("grapevine bench --nodes", () => {
   });
 
   it("fails with exit 1 and one line when a node cannot be reached", async () => {
-    const result = await runGrapevine(["bench", "--nodes", "http://127.0.0.1:1", "--duration", "1"], { timeoutMs: BENCH_TIMEOUT_MS });
+    const result = await runGrapevine(
+      ["bench", "--nodes", "http://127.0.0.1:1", "--duration", "1"],
+      { timeoutMs: BENCH_TIMEOUT_MS },
+    );
     expect(result.code).toBe(1);
     expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
     expect(result.stderr).toContain("cannot reach http://127.0.0.1:1");
@@ -137,10 +205,13 @@ describe("grapevine bench --local", () => {
     "starts 3 nodes, prints JSON with throughput and percentiles, and leaves no processes or temp dirs",
     async () => {
       const tmp = freshTmpDir();
-      const result = await runGrapevine(["bench", "--local", "3", "--duration", "3", "--keys", "500", "--json"], {
-        env: { TMPDIR: tmp },
-        timeoutMs: BENCH_TIMEOUT_MS,
-      });
+      const result = await runGrapevine(
+        ["bench", "--local", "3", "--duration", "3", "--keys", "500", "--json"],
+        {
+          env: { TMPDIR: tmp },
+          timeoutMs: BENCH_TIMEOUT_MS,
+        },
+      );
       expect(readdirSync(tmp)).toEqual([]);
       expect(processesMentioning(tmp)).toEqual([]);
       expect(result.code, result.stderr).toBe(0);
@@ -155,32 +226,60 @@ describe("grapevine bench --local", () => {
     BENCH_TIMEOUT_MS + 10_000,
   );
 
-  it("stops its nodes and removes its temp dir when interrupted", async () => {
-    const tmp = freshTmpDir();
-    const child = spawn(
-      process.execPath,
-      [GRAPEVINE_BIN, "bench", "--local", "1", "--rf", "1", "--keys", "100000", "--duration", "120", "--progress", "--w", "one", "--r", "one"],
-      { cwd: REPO_ROOT, env: { ...withoutGrapevineVariables(process.env), TMPDIR: tmp }, stdio: ["ignore", "ignore", "pipe"] },
-    );
-    let stderr = "";
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    let closed = false;
-    const exited = new Promise<number | null>((resolve) =>
-      child.once("close", (code) => {
-        closed = true;
-        resolve(code);
-      }),
-    );
-    try {
-      // Interrupt once the node is up and the bench is loading (or once it has given up on its own).
-      await waitFor(() => closed || /^(load|run|warm-up)/m.test(stderr), { timeoutMs: 60_000, what: "the bench to start loading" });
-      child.kill("SIGINT");
-      await exited;
-      expect(stderr).not.toContain("unexpected error");
-      expect(readdirSync(tmp)).toEqual([]);
-      expect(processesMentioning(tmp)).toEqual([]);
-    } finally {
-      child.kill("SIGKILL");
-    }
-  }, BENCH_TIMEOUT_MS + 10_000);
+  it(
+    "stops its nodes and removes its temp dir when interrupted",
+    async () => {
+      const tmp = freshTmpDir();
+      const child = spawn(
+        process.execPath,
+        [
+          GRAPEVINE_BIN,
+          "bench",
+          "--local",
+          "1",
+          "--rf",
+          "1",
+          "--keys",
+          "100000",
+          "--duration",
+          "120",
+          "--progress",
+          "--w",
+          "one",
+          "--r",
+          "one",
+        ],
+        {
+          cwd: REPO_ROOT,
+          env: { ...withoutGrapevineVariables(process.env), TMPDIR: tmp },
+          stdio: ["ignore", "ignore", "pipe"],
+        },
+      );
+      let stderr = "";
+      child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+      let closed = false;
+      const exited = new Promise<number | null>((resolve) =>
+        child.once("close", (code) => {
+          closed = true;
+          resolve(code);
+        }),
+      );
+      try {
+        // Interrupt once the node is up and the bench is loading (or once it has given up on its
+        // own).
+        await waitFor(() => closed || /^(load|run|warm-up)/m.test(stderr), {
+          timeoutMs: 60_000,
+          what: "the bench to start loading",
+        });
+        child.kill("SIGINT");
+        await exited;
+        expect(stderr).not.toContain("unexpected error");
+        expect(readdirSync(tmp)).toEqual([]);
+        expect(processesMentioning(tmp)).toEqual([]);
+      } finally {
+        child.kill("SIGKILL");
+      }
+    },
+    BENCH_TIMEOUT_MS + 10_000,
+  );
 });

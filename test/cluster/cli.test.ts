@@ -36,7 +36,13 @@ function deadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> 
 
 describe("grapevine usage errors", () => {
   it("start --vnodes 0 exits 2 with one stderr line naming --vnodes", async () => {
-    const result = await runGrapevine(["start", "--vnodes", "0", "--data-dir", path.join(cluster.dir, "never")]);
+    const result = await runGrapevine([
+      "start",
+      "--vnodes",
+      "0",
+      "--data-dir",
+      path.join(cluster.dir, "never"),
+    ]);
     expect(result.code).toBe(2);
     expect(stderrLines(result.stderr)).toHaveLength(1);
     expect(result.stderr).toContain("--vnodes");
@@ -69,13 +75,25 @@ describe("grapevine usage errors", () => {
       expect(result.stdout, name).toContain(`Usage: grapevine ${name}`);
     }
     const start = await runGrapevine(["start", "--help"]);
-    for (const flag of ["--listen", "--seeds", "--data-dir", "--replication-factor", "--rf", "--cluster-secret", "--log-level"]) {
+    for (const flag of [
+      "--listen",
+      "--seeds",
+      "--data-dir",
+      "--replication-factor",
+      "--rf",
+      "--cluster-secret",
+      "--log-level",
+    ]) {
       expect(start.stdout).toContain(flag);
     }
   });
 
   it("validates dev's --nodes and --base-port before starting anything", async () => {
-    for (const args of [["--nodes", "0"], ["--nodes", "65"], ["--base-port", "65535"]]) {
+    for (const args of [
+      ["--nodes", "0"],
+      ["--nodes", "65"],
+      ["--base-port", "65535"],
+    ]) {
       const result = await runGrapevine(["dev", ...args]);
       expect(result.code, args.join(" ")).toBe(2);
       expect(stderrLines(result.stderr), args.join(" ")).toHaveLength(1);
@@ -123,7 +141,9 @@ describe("grapevine start and status", () => {
       path.join(cluster.dir, "second"),
     ]);
     expect(result.code).toBe(1);
-    expect(stderrLines(result.stderr)).toEqual([`grapevine: cannot listen on ${busy.address}: the address is already in use`]);
+    expect(stderrLines(result.stderr)).toEqual([
+      `grapevine: cannot listen on ${busy.address}: the address is already in use`,
+    ]);
   });
 
   it("SIGTERM to a node exits 0 promptly after a clean shutdown", async () => {
@@ -140,12 +160,26 @@ describe("grapevine start refuses a data dir it cannot use", () => {
     const owner = await cluster.start({ id: "owner" });
     await cluster.signal("owner", "SIGTERM");
     const listen = `127.0.0.1:${await freePort()}`;
-    const impostor = await runGrapevine(["start", "--id", "impostor", "--listen", listen, "--data-dir", owner.dataDir]);
+    const impostor = await runGrapevine([
+      "start",
+      "--id",
+      "impostor",
+      "--listen",
+      listen,
+      "--data-dir",
+      owner.dataDir,
+    ]);
     expect(impostor.code).toBe(1);
     expect(stderrLines(impostor.stderr)).toHaveLength(1);
     expect(impostor.stderr).toContain('belongs to node "owner", not "impostor"');
 
-    const blocked = await runGrapevine(["start", "--listen", listen, "--data-dir", path.join(owner.logFile, "data")]);
+    const blocked = await runGrapevine([
+      "start",
+      "--listen",
+      listen,
+      "--data-dir",
+      path.join(owner.logFile, "data"),
+    ]);
     expect(blocked.code).toBe(1);
     expect(stderrLines(blocked.stderr)).toEqual([
       `grapevine: cannot use data dir ${path.join(owner.logFile, "data")}: a file is in the way`,
@@ -165,7 +199,8 @@ const devChildPids: number[] = [];
 
 afterAll(() => {
   // Whatever a failed dev test left behind.
-  for (const run of devRuns) if (run.child.exitCode === null && run.child.pid !== undefined) run.child.kill("SIGKILL");
+  for (const run of devRuns)
+    if (run.child.exitCode === null && run.child.pid !== undefined) run.child.kill("SIGKILL");
   for (const pid of devChildPids) {
     if (pidAlive(pid)) process.kill(pid, "SIGKILL");
   }
@@ -191,7 +226,10 @@ function startDev(args: readonly string[]): DevRun {
 
 const NODE_LINE = /^(node\d+) (http:\/\/127\.0\.0\.1:\d+) pid (\d+)$/gm;
 
-async function devNodes(run: DevRun, count: number): Promise<{ id: string; url: string; pid: number }[]> {
+async function devNodes(
+  run: DevRun,
+  count: number,
+): Promise<{ id: string; url: string; pid: number }[]> {
   return waitFor(
     () => {
       if (run.child.exitCode !== null) throw new Error(`dev exited early: ${run.stderr()}`);
@@ -209,7 +247,14 @@ async function devNodes(run: DevRun, count: number): Promise<{ id: string; url: 
 describe("grapevine dev", () => {
   it("dev --nodes 3 prints 3 URLs, forms a 3-member cluster, and on SIGINT exits 0 with every child gone", async () => {
     const basePort = await freePortRange(3);
-    const run = startDev(["--nodes", "3", "--base-port", String(basePort), "--data-dir", path.join(cluster.dir, "dev")]);
+    const run = startDev([
+      "--nodes",
+      "3",
+      "--base-port",
+      String(basePort),
+      "--data-dir",
+      path.join(cluster.dir, "dev"),
+    ]);
     const nodes = await devNodes(run, 3);
     devChildPids.push(...nodes.map((node) => node.pid));
     expect(nodes.map((node) => node.url).sort()).toEqual(
@@ -217,8 +262,12 @@ describe("grapevine dev", () => {
     );
     await waitFor(
       async () => {
-        const views = await Promise.all(nodes.map((node) => fetchJson<ClusterStatusBody>(`${node.url}/cluster/status`)));
-        return views.every((view) => view.members.length === 3 && view.members.every((member) => member.live));
+        const views = await Promise.all(
+          nodes.map((node) => fetchJson<ClusterStatusBody>(`${node.url}/cluster/status`)),
+        );
+        return views.every(
+          (view) => view.members.length === 3 && view.members.every((member) => member.live),
+        );
       },
       { timeoutMs: DEV_START_TIMEOUT_MS, intervalMs: 200, what: "a 3-member live cluster" },
     );
@@ -234,7 +283,14 @@ describe("grapevine dev", () => {
 
   it("prints a node's URL only once that node is ready: when its line appears, /ready answers 200 and it serves", async () => {
     const basePort = await freePortRange(3);
-    const run = startDev(["--nodes", "3", "--base-port", String(basePort), "--data-dir", path.join(cluster.dir, "dev-ready")]);
+    const run = startDev([
+      "--nodes",
+      "3",
+      "--base-port",
+      String(basePort),
+      "--data-dir",
+      path.join(cluster.dir, "dev-ready"),
+    ]);
     // Probe each URL the moment its line is printed, not on the next poll of the output.
     const probes: Promise<{ id: string; ready: number; serving: boolean | undefined }>[] = [];
     const seen = new Set<string>();
@@ -270,7 +326,14 @@ describe("grapevine dev", () => {
 
   it("a SIGKILLed dev leaves no orphans: its children stop when the IPC channel closes", async () => {
     const basePort = await freePortRange(2);
-    const run = startDev(["--nodes", "2", "--base-port", String(basePort), "--data-dir", path.join(cluster.dir, "dev-killed")]);
+    const run = startDev([
+      "--nodes",
+      "2",
+      "--base-port",
+      String(basePort),
+      "--data-dir",
+      path.join(cluster.dir, "dev-killed"),
+    ]);
     const nodes = await devNodes(run, 2);
     devChildPids.push(...nodes.map((node) => node.pid));
     run.child.kill("SIGKILL");

@@ -1,13 +1,13 @@
-// Issue 14 §2 on real processes: one node of three runs with its wall clock an hour ahead (libfaketime,
-// monotonic time left alone, so its timers and failure detector are normal). The heartbeat exchange
-// measures the offset, that node alone stops coordinating writes (503 unavailable, reason clock_offset,
-// in /cluster/status and `grapevine status`), its writes never overwrite a later write made through a
-// healthy node, the healthy nodes keep serving, and replicas refuse records stamped from the future —
-// including the one stamped decades ahead that used to take a key over for good.
-// Needs the `faketime` Debian package (.ci/run installs it) for its libfaketime. The library is
-// preloaded straight into the node process (LD_PRELOAD + FAKETIME) rather than through the `faketime`
-// command, which forks and waits: the PID the cluster helper signals would be the wrapper's, and the
-// node would outlive the test.
+// Issue 14 §2 on real processes: one node of three runs with its wall clock an hour ahead
+// (libfaketime, monotonic time left alone, so its timers and failure detector are normal). The
+// heartbeat exchange measures the offset, that node alone stops coordinating writes (503
+// unavailable, reason clock_offset, in /cluster/status and `grapevine status`), its writes never
+// overwrite a later write made through a healthy node, the healthy nodes keep serving, and replicas
+// refuse records stamped from the future — including the one stamped decades ahead that used to
+// take a key over for good. Needs the `faketime` Debian package (.ci/run installs it) for its
+// libfaketime. The library is preloaded straight into the node process (LD_PRELOAD + FAKETIME)
+// rather than through the `faketime` command, which forks and waits: the PID the cluster helper
+// signals would be the wrapper's, and the node would outlive the test.
 
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -29,9 +29,13 @@ const LIBFAKETIME = [
   "/usr/lib/faketime/libfaketime.so.1",
 ].find((candidate) => existsSync(candidate));
 
-/** libfaketime: realtime shifted by `offset` ("+1h"); CLOCK_MONOTONIC stays real (Node's timers use it). */
+/**
+ * libfaketime: realtime shifted by `offset` ("+1h"); CLOCK_MONOTONIC stays real (Node's timers use
+ * it).
+ */
 function shiftedClock(offset: string): { env: Record<string, string> } {
-  if (LIBFAKETIME === undefined) throw new Error("this test needs libfaketime (apt-get install faketime)");
+  if (LIBFAKETIME === undefined)
+    throw new Error("this test needs libfaketime (apt-get install faketime)");
   return { env: { LD_PRELOAD: LIBFAKETIME, FAKETIME: offset, FAKETIME_DONT_FAKE_MONOTONIC: "1" } };
 }
 
@@ -45,7 +49,11 @@ async function status(id: string): Promise<ClusterStatusBody> {
 }
 
 /** A replica write sent to a node's replica route as a coordinator would; the per-op result. */
-async function replicaWrite(node: ClusterNode, key: string, record: StoredRecord): Promise<unknown> {
+async function replicaWrite(
+  node: ClusterNode,
+  key: string,
+  record: StoredRecord,
+): Promise<unknown> {
   const response = await request(`${node.url}${REPLICA_PATH}`, {
     method: "POST",
     headers: { "content-type": PEER_CONTENT_TYPE },
@@ -58,7 +66,13 @@ async function replicaWrite(node: ClusterNode, key: string, record: StoredRecord
 }
 
 function record(timestampUs: number, value: string): StoredRecord {
-  return { value: Buffer.from(value), contentType: "text/plain", timestampUs, writer: "test-coordinator", tombstone: false };
+  return {
+    value: Buffer.from(value),
+    contentType: "text/plain",
+    timestampUs,
+    writer: "test-coordinator",
+    tombstone: false,
+  };
 }
 
 beforeAll(async () => {
@@ -70,7 +84,11 @@ beforeAll(async () => {
   await waitFor(
     async () => {
       const views = await Promise.all(["node1", "node2", "node3"].map(status));
-      return views.every((view) => view.members.length === 3 && view.members.every((member) => member.live && member.state === "normal"));
+      return views.every(
+        (view) =>
+          view.members.length === 3 &&
+          view.members.every((member) => member.live && member.state === "normal"),
+      );
     },
     { timeoutMs: 30_000, intervalMs: 200, what: "3 live normal members on every node" },
   );
@@ -82,19 +100,25 @@ afterAll(async () => {
 
 describe("a node whose clock is an hour ahead", () => {
   it("measures its offset from heartbeats and fences itself, and only itself", async () => {
-    const fenced = await waitFor(async () => {
-      const view = await status("node3");
-      return view.clock?.inRange === false ? view.clock : null;
-    }, { timeoutMs: 20_000, intervalMs: 200, what: "node3 to fence itself for its clock" });
+    const fenced = await waitFor(
+      async () => {
+        const view = await status("node3");
+        return view.clock?.inRange === false ? view.clock : null;
+      },
+      { timeoutMs: 20_000, intervalMs: 200, what: "node3 to fence itself for its clock" },
+    );
     expect(fenced.outOfRange).toBe(2);
     for (const peer of fenced.peers) {
       expect(peer.outOfRange).toBe(true);
       expect(Math.abs(peer.offsetMs + HOUR_MS)).toBeLessThan(5_000);
     }
-    const view1 = await waitFor(async () => {
-      const view = await status("node1");
-      return view.clock !== undefined && view.clock.measured === 2 ? view.clock : null;
-    }, { timeoutMs: 20_000, intervalMs: 200, what: "node1 to measure both peers" });
+    const view1 = await waitFor(
+      async () => {
+        const view = await status("node1");
+        return view.clock !== undefined && view.clock.measured === 2 ? view.clock : null;
+      },
+      { timeoutMs: 20_000, intervalMs: 200, what: "node1 to measure both peers" },
+    );
     expect(view1.inRange).toBe(true);
     expect(view1.peers.find((peer) => peer.id === "node3")).toMatchObject({ outOfRange: true });
     expect(view1.peers.find((peer) => peer.id === "node2")).toMatchObject({ outOfRange: false });
@@ -102,12 +126,17 @@ describe("a node whose clock is an hour ahead", () => {
 
     const cli = await runGrapevine(["status", "--node", shifted.url]);
     expect(cli.code).toBe(0);
-    expect(cli.stdout).toMatch(/clock is more than 500 ms off from most of its peers.*503 clock_offset/);
+    expect(cli.stdout).toMatch(
+      /clock is more than 500 ms off from most of its peers.*503 clock_offset/,
+    );
 
     // Readiness says the same: the shifted node is not ready, for its clock; the healthy ones are.
     const notReady = await request(`${shifted.url}/ready`);
     expect(notReady.statusCode).toBe(503);
-    expect(await notReady.body.json()).toMatchObject({ error: "unavailable", reason: "clock_offset" });
+    expect(await notReady.body.json()).toMatchObject({
+      error: "unavailable",
+      reason: "clock_offset",
+    });
     const ready = await request(`${healthy1.url}/ready`);
     expect(ready.statusCode).toBe(200);
     await ready.body.dump();
@@ -143,7 +172,11 @@ describe("a node whose clock is an hour ahead", () => {
   });
 
   it("is refused as a replica's peer: a write stamped an hour ahead is not stored on a healthy replica, and counted", async () => {
-    const result = await replicaWrite(healthy1, "stamped-ahead", record(Date.now() * 1000 + HOUR_MS * 1000, "ahead"));
+    const result = await replicaWrite(
+      healthy1,
+      "stamped-ahead",
+      record(Date.now() * 1000 + HOUR_MS * 1000, "ahead"),
+    );
     expect(result).toMatchObject({ error: "clock_offset" });
     expect(await localRecord(healthy1, "stamped-ahead")).toBeUndefined();
     const metrics = (await httpRequest(`${healthy1.url}/metrics`)).text;
@@ -156,11 +189,13 @@ describe("a record stamped decades ahead (issue 14's wedge)", () => {
   it("is refused by every replica, so a later PUT is not acknowledged and then lost", async () => {
     const key = "wedged";
     const results: unknown[] = [];
-    for (const node of [healthy1, healthy2, shifted]) results.push(await replicaWrite(node, key, record(Date.now() * 1000 + DECADES_US, "old")));
+    for (const node of [healthy1, healthy2, shifted])
+      results.push(await replicaWrite(node, key, record(Date.now() * 1000 + DECADES_US, "old")));
     expect((await kv(healthy1.url, "PUT", key, { body: "new" })).status).toBe(204);
     const read = await kv(healthy2.url, "GET", key, { query: "r=all" });
     expect(read.status).toBe(200);
-    // Before the fix: "old", on every replica, for the next thirty years, while every PUT answered 204.
+    // Before the fix: "old", on every replica, for the next thirty years, while every PUT answered
+    // 204.
     expect(read.body.toString()).toBe("new");
     for (const result of results) expect(result).toMatchObject({ error: "clock_offset" });
   });
@@ -174,7 +209,9 @@ describe("records stored from the future before the guard (grapevine future-reco
     const args = ["--replication-factor", "1"];
     await cluster.start({ id: "lone", args, ...shiftedClock("+2h") });
     const key = "stored-ahead";
-    expect((await kv(cluster.node("lone").url, "PUT", key, { body: "from the future" })).status).toBe(204);
+    expect(
+      (await kv(cluster.node("lone").url, "PUT", key, { body: "from the future" })).status,
+    ).toBe(204);
     await cluster.signal("lone", "SIGTERM");
     const lone = await cluster.start({ id: "lone", args });
 
@@ -189,10 +226,15 @@ describe("records stored from the future before the guard (grapevine future-reco
 
     const restamp = await runGrapevine(["future-records", "restamp", "--node", lone.url, "--json"]);
     expect(restamp.code).toBe(0);
-    expect(JSON.parse(restamp.stdout)).toMatchObject({ action: "restamp", nodes: [{ node: "lone", restamped: 1, error: null }] });
+    expect(JSON.parse(restamp.stdout)).toMatchObject({
+      action: "restamp",
+      nodes: [{ node: "lone", restamped: 1, error: null }],
+    });
     expect((await kv(lone.url, "GET", key)).body.toString()).toBe("from the future");
     expect((await kv(lone.url, "PUT", key, { body: "new" })).status).toBe(204);
     expect((await kv(lone.url, "GET", key)).body.toString()).toBe("new");
-    expect((await runGrapevine(["future-records", "list", "--node", lone.url])).stdout).toMatch(/lone: 0 records from the future/);
+    expect((await runGrapevine(["future-records", "list", "--node", lone.url])).stdout).toMatch(
+      /lone: 0 records from the future/,
+    );
   });
 });

@@ -1,7 +1,7 @@
-// A clean stop drains (issue 21 §3), on real `grapevine start` processes: a request in flight on the
-// node when it gets SIGTERM completes while new connections are refused, and the node exits 0; its
-// peers show it down (state normal, tokens kept, `shutdown`) within one gossip round of the signal,
-// in `/cluster/status` and in `grapevine status`, and up again once it restarts.
+// A clean stop drains (issue 21 §3), on real `grapevine start` processes: a request in flight on
+// the node when it gets SIGTERM completes while new connections are refused, and the node exits 0;
+// its peers show it down (state normal, tokens kept, `shutdown`) within one gossip round of the
+// signal, in `/cluster/status` and in `grapevine status`, and up again once it restarts.
 
 import { spawnSync } from "node:child_process";
 import net from "node:net";
@@ -17,7 +17,10 @@ const cluster = useProcessCluster("drain");
 const GOSSIP_ROUND_MS = 1_000;
 
 /** A PUT whose head and first half of the body are sent now; the rest when `finish` is called. */
-function slowPut(port: number, key: string): { finish: () => void; answer: Promise<{ status: number; text: string }> } {
+function slowPut(
+  port: number,
+  key: string,
+): { finish: () => void; answer: Promise<{ status: number; text: string }> } {
   const socket = net.connect({ host: "127.0.0.1", port });
   const chunks: Buffer[] = [];
   const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
@@ -61,7 +64,11 @@ describe("a clean stop", () => {
     // The head is in: the request passed the door before the stop began.
     await sleep(300);
     const exited = cluster.signal(stopping.id, "SIGTERM");
-    await waitFor(() => refused(stopping.port), { timeoutMs: 5_000, intervalMs: 20, what: "the stopping node to refuse new connections" });
+    await waitFor(() => refused(stopping.port), {
+      timeoutMs: 5_000,
+      intervalMs: 20,
+      what: "the stopping node to refuse new connections",
+    });
     put.finish();
     const answer = await put.answer;
     expect(answer.status, answer.text).toBe(204);
@@ -77,7 +84,8 @@ describe("a clean stop", () => {
     // The first test's node comes back: its restart's newer generation is up on every peer.
     const restarted = nodeAt(nodes, 2);
     if (!cluster.node(restarted.id).running) await cluster.restart(restarted.id);
-    for (const observer of [nodeAt(nodes, 0), nodeAt(nodes, 1)]) await waitForLiveness(cluster, observer.id, restarted.id, true, 15_000);
+    for (const observer of [nodeAt(nodes, 0), nodeAt(nodes, 1)])
+      await waitForLiveness(cluster, observer.id, restarted.id, true, 15_000);
     const [first, second, stopping] = [nodeAt(nodes, 0), nodeAt(nodes, 2), nodeAt(nodes, 1)];
     const signalled = performance.now();
     const exited = cluster.signal(stopping.id, "SIGTERM");
@@ -96,11 +104,20 @@ describe("a clean stop", () => {
     for (const ms of seenDownMs) expect(ms).toBeLessThan(GOSSIP_ROUND_MS);
     expect(await exited).toEqual({ code: 0, signal: null });
     const view = await fetchJson<ClusterStatusBody>(`${first.url}/cluster/status`);
-    expect(view.members.find((m) => m.id === stopping.id)).toMatchObject({ state: "normal", live: false, shutdown: true, tokens: 16 });
-    const status = spawnSync(process.execPath, [GRAPEVINE_BIN, "status", "--node", second.url], { encoding: "utf8" });
+    expect(view.members.find((m) => m.id === stopping.id)).toMatchObject({
+      state: "normal",
+      live: false,
+      shutdown: true,
+      tokens: 16,
+    });
+    const status = spawnSync(process.execPath, [GRAPEVINE_BIN, "status", "--node", second.url], {
+      encoding: "utf8",
+    });
     expect(status.status, status.stderr).toBe(0);
     expect(status.stdout).toMatch(new RegExp(`^DN\\s+${stopping.id}\\s`, "m"));
-    expect(status.stdout).toContain(`Stopped cleanly (shutdown announced, tokens kept): ${stopping.id}`);
+    expect(status.stdout).toContain(
+      `Stopped cleanly (shutdown announced, tokens kept): ${stopping.id}`,
+    );
 
     await cluster.restart(stopping.id);
     await waitForServing(cluster, stopping.id);
@@ -117,12 +134,19 @@ describe("a clean stop", () => {
     for (const node of nodes) if (!cluster.node(node.id).running) await cluster.restart(node.id);
     await waitForLiveness(cluster, peer.id, stopping.id, true, 15_000);
     const exited = cluster.node(stopping.id).exited;
-    const stop = spawnSync(process.execPath, [GRAPEVINE_BIN, "stop", "--node", stopping.url], { encoding: "utf8" });
+    const stop = spawnSync(process.execPath, [GRAPEVINE_BIN, "stop", "--node", stopping.url], {
+      encoding: "utf8",
+    });
     expect(stop.status, stop.stderr).toBe(0);
     expect(stop.stdout).toBe(`${stopping.id} stopped\n`);
     expect(await exited).toEqual({ code: 0, signal: null });
     const view = await fetchJson<ClusterStatusBody>(`${peer.url}/cluster/status`);
-    expect(view.members.find((m) => m.id === stopping.id)).toMatchObject({ state: "normal", live: false, shutdown: true, tokens: 16 });
+    expect(view.members.find((m) => m.id === stopping.id)).toMatchObject({
+      state: "normal",
+      live: false,
+      shutdown: true,
+      tokens: 16,
+    });
     expect(cluster.tail(stopping.id, 40)).toMatch(/"reason":"grapevine stop"/);
   }, 90_000);
 });

@@ -4,8 +4,20 @@
 // returning replica is stale, and a quorum read that sees it repairs it before answering.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closeKvPools, inParallel, kv, localRecord, startThreeNodes, waitForLiveness, waitForServing } from "../support/kv.js";
-import { useProcessCluster, type ClusterNode, type ProcessCluster } from "../support/process-cluster.js";
+import {
+  closeKvPools,
+  inParallel,
+  kv,
+  localRecord,
+  startThreeNodes,
+  waitForLiveness,
+  waitForServing,
+} from "../support/kv.js";
+import {
+  useProcessCluster,
+  type ClusterNode,
+  type ProcessCluster,
+} from "../support/process-cluster.js";
 import { waitFor } from "../support/wait-for.js";
 
 const withHints = useProcessCluster("hints-on");
@@ -21,7 +33,8 @@ async function metric(node: ClusterNode, pattern: RegExp): Promise<number> {
   return match === null ? 0 : Number(match[1]);
 }
 
-const pendingFor = (peer: string): RegExp => new RegExp(`^grapevine_hints_pending\\{peer="${peer}"\\} (\\d+)$`, "m");
+const pendingFor = (peer: string): RegExp =>
+  new RegExp(`^grapevine_hints_pending\\{peer="${peer}"\\} (\\d+)$`, "m");
 
 async function writeKeys(node: ClusterNode, prefix: string, count: number): Promise<string[]> {
   const keys = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
@@ -36,12 +49,17 @@ async function missingOn(node: ClusterNode, keys: readonly string[]): Promise<st
   const missing: string[] = [];
   await inParallel(keys, 16, async (key) => {
     const record = await localRecord(node, key);
-    if (record === undefined || Buffer.from(record.value).toString() !== `value-of-${key}`) missing.push(key);
+    if (record === undefined || Buffer.from(record.value).toString() !== `value-of-${key}`)
+      missing.push(key);
   });
   return missing;
 }
 
-async function killAndConvict(cluster: ProcessCluster, victim: string, observers: readonly string[]): Promise<void> {
+async function killAndConvict(
+  cluster: ProcessCluster,
+  victim: string,
+  observers: readonly string[],
+): Promise<void> {
   await cluster.kill(victim);
   for (const observer of observers) await waitForLiveness(cluster, observer, victim, false);
 }
@@ -68,7 +86,9 @@ describe("hinted handoff", () => {
       intervalMs: 250,
       what: "node1's hints for node3 replayed",
     });
-    expect(await metric(node(0), /^grapevine_hints_replayed_total (\d+)$/m)).toBeGreaterThanOrEqual(keys.length);
+    expect(await metric(node(0), /^grapevine_hints_replayed_total (\d+)$/m)).toBeGreaterThanOrEqual(
+      keys.length,
+    );
     expect(await missingOn(restarted, keys)).toEqual([]);
   });
 
@@ -118,15 +138,19 @@ describe("with --hinted-handoff off", () => {
     await waitForServing(withoutHints, "node3");
     expect((await missingOn(stale, keys)).length).toBe(keys.length);
 
-    // Coordinated by node3, a quorum read asks node3 itself and one other replica: it always sees the
-    // stale copy, and the foreground repair lands before the answer does.
+    // Coordinated by node3, a quorum read asks node3 itself and one other replica: it always sees
+    // the stale copy, and the foreground repair lands before the answer does.
     for (const key of keys) {
       const answer = await kv(stale.url, "GET", key, { query: "r=quorum" });
       expect(answer.status).toBe(200);
       expect(answer.body.toString()).toBe(`value-of-${key}`);
       expect(await missingOn(stale, [key])).toEqual([]);
     }
-    expect(await metric(stale, /^grapevine_read_repairs_total\{kind="foreground"\} (\d+)$/m)).toBe(keys.length);
-    expect(await metric(stale, /^grapevine_read_repair_keys_total (\d+)$/m)).toBeGreaterThanOrEqual(keys.length);
+    expect(await metric(stale, /^grapevine_read_repairs_total\{kind="foreground"\} (\d+)$/m)).toBe(
+      keys.length,
+    );
+    expect(await metric(stale, /^grapevine_read_repair_keys_total (\d+)$/m)).toBeGreaterThanOrEqual(
+      keys.length,
+    );
   });
 });

@@ -49,7 +49,11 @@ describe("reads and writes across nodes", () => {
   it("1,000 keys written through one node are read back through each of the others at quorum", async () => {
     const keys = Array.from({ length: KEY_COUNT }, (_, i) => `key-${i}`);
     await inParallel(keys, CLIENT_CONCURRENCY, async (key) => {
-      const answer = await kv(node(0).url, "PUT", key, { body: `value of ${key}`, contentType: "text/plain", query: "w=quorum" });
+      const answer = await kv(node(0).url, "PUT", key, {
+        body: `value of ${key}`,
+        contentType: "text/plain",
+        query: "w=quorum",
+      });
       expect(answer.status, key).toBe(204);
       expect(answer.timestamp, key).toMatch(/^\d+$/);
     });
@@ -57,7 +61,11 @@ describe("reads and writes across nodes", () => {
       const wrong: string[] = [];
       await inParallel(keys, CLIENT_CONCURRENCY, async (key) => {
         const answer = await kv(reader.url, "GET", key, { query: "r=quorum" });
-        if (answer.status !== 200 || answer.body.toString() !== `value of ${key}` || answer.contentType !== "text/plain") {
+        if (
+          answer.status !== 200 ||
+          answer.body.toString() !== `value of ${key}` ||
+          answer.contentType !== "text/plain"
+        ) {
           wrong.push(`${key}: ${answer.status} ${answer.body.toString().slice(0, 60)}`);
         }
       });
@@ -73,7 +81,8 @@ describe("reads and writes across nodes", () => {
     expect(BigInt(deleted.timestamp ?? "0")).toBeGreaterThan(BigInt(put.timestamp ?? "0"));
     for (const reader of nodes) {
       for (const level of ["one", "quorum", "all"]) {
-        // At r=one a replica that has not applied the tombstone yet may still answer the value for a moment.
+        // At r=one a replica that has not applied the tombstone yet may still answer the value for
+        // a moment.
         const answer = await waitFor(
           async () => {
             const read = await kv(reader.url, "GET", "doomed", { query: `r=${level}` });
@@ -87,11 +96,26 @@ describe("reads and writes across nodes", () => {
   });
 
   it("binary values come back byte-exact with their content type, through every node", async () => {
-    const values = [Buffer.alloc(0), Buffer.from([0]), randomBytes(1), randomBytes(50_000), Buffer.from([0xff, 0xfe, 0, 0x80])];
-    const types = ["application/octet-stream", "image/png", "application/x-custom; charset=binary", "text/plain; charset=latin1", "application/json"];
+    const values = [
+      Buffer.alloc(0),
+      Buffer.from([0]),
+      randomBytes(1),
+      randomBytes(50_000),
+      Buffer.from([0xff, 0xfe, 0, 0x80]),
+    ];
+    const types = [
+      "application/octet-stream",
+      "image/png",
+      "application/x-custom; charset=binary",
+      "text/plain; charset=latin1",
+      "application/json",
+    ];
     for (const [index, value] of values.entries()) {
       const key = `binary-${index}`;
-      const put = await kv(node(index % 3).url, "PUT", key, { body: value, contentType: types[index] });
+      const put = await kv(node(index % 3).url, "PUT", key, {
+        body: value,
+        contentType: types[index],
+      });
       expect(put.status).toBe(204);
       for (const reader of nodes) {
         const answer = await kv(reader.url, "GET", key);
@@ -104,7 +128,17 @@ describe("reads and writes across nodes", () => {
   });
 
   it("odd keys round-trip: unicode, '/', '%', spaces, a 1024-byte key; 1025 bytes is 400 bad_key", async () => {
-    const odd = ["ключ-🍇-日本", "a/b/c", "/leading", "100%", "%2F-literal", "with space", "?&=#", "+plus+", "é".repeat(512)];
+    const odd = [
+      "ключ-🍇-日本",
+      "a/b/c",
+      "/leading",
+      "100%",
+      "%2F-literal",
+      "with space",
+      "?&=#",
+      "+plus+",
+      "é".repeat(512),
+    ];
     for (const [index, key] of odd.entries()) {
       const put = await kv(node(index % 3).url, "PUT", key, { body: `v:${key}` });
       expect(put.status, key).toBe(204);
@@ -134,7 +168,10 @@ describe("refusals", () => {
       ["/kv/k?w=one&w=all", "DELETE", "bad_consistency"],
     ];
     for (const [path, method, code] of cases) {
-      const answer = await kv(node(1).url, method, "", { rawPath: path, body: method === "PUT" ? "v" : undefined });
+      const answer = await kv(node(1).url, method, "", {
+        rawPath: path,
+        body: method === "PUT" ? "v" : undefined,
+      });
       expect(answer.status, `${method} ${path}`).toBe(400);
       expect(errorCode(answer), `${method} ${path}`).toBe(code);
     }
@@ -147,7 +184,10 @@ describe("refusals", () => {
       body: Buffer.alloc(1024),
     });
     expect(answer.status).toBe(413);
-    expect(JSON.parse(answer.text)).toMatchObject({ error: "value_too_large", bytesMax: MAX_VALUE_BYTES });
+    expect(JSON.parse(answer.text)).toMatchObject({
+      error: "value_too_large",
+      bytesMax: MAX_VALUE_BYTES,
+    });
     expect(JSON.parse(answer.text).message).toContain(String(MAX_VALUE_BYTES));
     expect((await kv(node(0).url, "GET", "huge")).status).toBe(404);
   });
@@ -208,13 +248,18 @@ describe("concurrent writers", () => {
   it("20 concurrent writers to one key leave every replica holding the same final value", async () => {
     const writers = Array.from({ length: 20 }, (_, i) => i);
     const answers = await Promise.all(
-      writers.map((i) => kv(node(i % 3).url, "PUT", "contended", { body: `writer-${i}`, query: "w=quorum" })),
+      writers.map((i) =>
+        kv(node(i % 3).url, "PUT", "contended", { body: `writer-${i}`, query: "w=quorum" }),
+      ),
     );
     expect(answers.map((answer) => answer.status)).toEqual(writers.map(() => 204));
-    // Every write reaches all three replicas (quorum answers before the third); wait for the last ones.
+    // Every write reaches all three replicas (quorum answers before the third); wait for the last
+    // ones.
     const final = await waitFor(
       async () => {
-        const records = await Promise.all(nodes.map((replica) => localRecord(replica, "contended")));
+        const records = await Promise.all(
+          nodes.map((replica) => localRecord(replica, "contended")),
+        );
         const [first, ...rest] = records;
         if (first === undefined) return null;
         const same = rest.every(
@@ -229,7 +274,9 @@ describe("concurrent writers", () => {
       { timeoutMs: 10_000, intervalMs: 50, what: "all three replicas to hold the same version" },
     );
     // The survivor is the write with the newest timestamp among those acknowledged.
-    const newest = answers.reduce((best, answer) => (BigInt(answer.timestamp ?? "0") > BigInt(best.timestamp ?? "0") ? answer : best));
+    const newest = answers.reduce((best, answer) =>
+      BigInt(answer.timestamp ?? "0") > BigInt(best.timestamp ?? "0") ? answer : best,
+    );
     expect(String(final.timestampUs)).toBe(newest.timestamp);
     for (const reader of nodes) {
       const read = await kv(reader.url, "GET", "contended", { query: "r=all" });
@@ -239,7 +286,10 @@ describe("concurrent writers", () => {
 });
 
 /** Runs `grapevine <args>` with `input` on stdin. */
-function runWithStdin(args: readonly string[], input: Buffer): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+function runWithStdin(
+  args: readonly string[],
+  input: Buffer,
+): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [GRAPEVINE_BIN, ...args], {
       cwd: REPO_ROOT,
@@ -266,14 +316,25 @@ function runWithStdin(args: readonly string[], input: Buffer): Promise<{ code: n
 describe("grapevine put, get and del", () => {
   it("round-trips a value given as an argument and one piped on stdin, and exits 1 on a key not found", async () => {
     const url = node(0).url;
-    const put = await runGrapevine(["put", "cli key/1", "hello from the cli", "--node", url, "--w", "all"]);
+    const put = await runGrapevine([
+      "put",
+      "cli key/1",
+      "hello from the cli",
+      "--node",
+      url,
+      "--w",
+      "all",
+    ]);
     expect(put.code, put.stderr).toBe(0);
     const get = await runGrapevine(["get", "cli key/1", "--node", node(1).url, "--r", "quorum"]);
     expect(get.code, get.stderr).toBe(0);
     expect(get.stdout).toBe("hello from the cli");
 
     const bytes = randomBytes(5_000);
-    const piped = await runWithStdin(["put", "cli-binary", "--node", url, "--content-type", "application/x-test"], bytes);
+    const piped = await runWithStdin(
+      ["put", "cli-binary", "--node", url, "--content-type", "application/x-test"],
+      bytes,
+    );
     expect(piped.code, piped.stderr).toBe(0);
     const back = await runWithStdin(["get", "cli-binary", "--node", node(2).url], Buffer.alloc(0));
     expect(back.code, back.stderr).toBe(0);
@@ -313,11 +374,15 @@ describe("grapevine put, get and del", () => {
 describe("metrics", () => {
   it("GET /metrics shows the client requests per route and consistency, replica batches and storage size", async () => {
     const text = (await kv(node(0).url, "GET", "", { rawPath: "/metrics" })).body.toString();
-    expect(text).toMatch(/grapevine_kv_requests_total\{route="put",consistency="quorum",status="204"\} \d+/);
+    expect(text).toMatch(
+      /grapevine_kv_requests_total\{route="put",consistency="quorum",status="204"\} \d+/,
+    );
     expect(text).toMatch(/grapevine_kv_request_duration_seconds_bucket\{le="0\.005",route="get"/);
     expect(text).toMatch(/grapevine_replica_request_ops_count \d+/);
     expect(text).toMatch(/grapevine_storage_keys \d+/);
     expect(text).toMatch(/grapevine_storage_bytes \d+/);
-    expect(errorBody(await kv(node(0).url, "GET", "absent-for-metrics"))).toMatchObject({ error: "not_found" });
+    expect(errorBody(await kv(node(0).url, "GET", "absent-for-metrics"))).toMatchObject({
+      error: "not_found",
+    });
   });
 });

@@ -1,10 +1,19 @@
-// The data path across 3 real processes (rf 3) when replicas fail: a stopped replica makes w=all time
-// out at --request-timeout-ms; a replica killed right after acknowledging keeps the write; with one
-// replica dead quorum still works and `all` is unavailable; with two dead quorum is unavailable.
-// The tests run in order and share the cluster: each leaves it as the next expects.
+// The data path across 3 real processes (rf 3) when replicas fail: a stopped replica makes w=all
+// time out at --request-timeout-ms; a replica killed right after acknowledging keeps the write;
+// with one replica dead quorum still works and `all` is unavailable; with two dead quorum is
+// unavailable. The tests run in order and share the cluster: each leaves it as the next expects.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closeKvPools, errorBody, inParallel, kv, localRecord, startThreeNodes, waitForLiveness, nodeAt } from "../support/kv.js";
+import {
+  closeKvPools,
+  errorBody,
+  inParallel,
+  kv,
+  localRecord,
+  startThreeNodes,
+  waitForLiveness,
+  nodeAt,
+} from "../support/kv.js";
 import { useProcessCluster, type ClusterNode } from "../support/process-cluster.js";
 import { waitFor } from "../support/wait-for.js";
 
@@ -30,7 +39,8 @@ describe("replica failures", () => {
   it("a SIGSTOPped replica makes w=all answer 504 timeout near --request-timeout-ms, while quorum succeeds", async () => {
     await cluster.pause("node3");
     try {
-      // Before the detector convicts node3 (seconds), it is still live to node1: the write is tried.
+      // Before the detector convicts node3 (seconds), it is still live to node1: the write is
+      // tried.
       const started = Date.now();
       const all = await kv(node(0).url, "PUT", "stopped-replica", { body: "v", query: "w=all" });
       const elapsed = Date.now() - started;
@@ -38,7 +48,10 @@ describe("replica failures", () => {
       expect(errorBody(all)).toMatchObject({ error: "timeout", required: 3, acknowledged: 2 });
       expect(elapsed).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 20);
       expect(elapsed).toBeLessThan(REQUEST_TIMEOUT_MS + TIMEOUT_SLACK_MS);
-      const quorum = await kv(node(0).url, "PUT", "stopped-replica", { body: "v2", query: "w=quorum" });
+      const quorum = await kv(node(0).url, "PUT", "stopped-replica", {
+        body: "v2",
+        query: "w=quorum",
+      });
       expect(quorum.status).toBe(204);
       const metrics = (await kv(node(0).url, "GET", "", { rawPath: "/metrics" })).body.toString();
       expect(metrics).toMatch(/grapevine_replica_timeouts_total\{peer="node3"\} [1-9]/);
@@ -56,13 +69,20 @@ describe("replica failures", () => {
     const writer = (async () => {
       for (let i = 0; !stop; i++) {
         const key = `durable-${i}`;
-        const answer = await kv(node(0).url, "PUT", key, { body: `value-${i}`, query: "w=all" }).catch(() => null);
+        const answer = await kv(node(0).url, "PUT", key, {
+          body: `value-${i}`,
+          query: "w=all",
+        }).catch(() => null);
         if (answer?.status === 204) acknowledged.push(key);
         else break;
       }
     })().finally(() => (writerEnded = true));
     // A writer that stops early (a refused write) ends the wait too; the count is checked below.
-    await waitFor(() => acknowledged.length >= 50 || writerEnded, { timeoutMs: 30_000, intervalMs: 10, what: "50 writes acknowledged at w=all" });
+    await waitFor(() => acknowledged.length >= 50 || writerEnded, {
+      timeoutMs: 30_000,
+      intervalMs: 10,
+      what: "50 writes acknowledged at w=all",
+    });
     await cluster.kill("node3");
     stop = true;
     await writer;
@@ -72,7 +92,11 @@ describe("replica failures", () => {
     const missing: string[] = [];
     await inParallel(acknowledged, 16, async (key) => {
       const record = await localRecord(restarted, key);
-      if (record === undefined || Buffer.from(record.value).toString() !== key.replace("durable-", "value-")) missing.push(key);
+      if (
+        record === undefined ||
+        Buffer.from(record.value).toString() !== key.replace("durable-", "value-")
+      )
+        missing.push(key);
     });
     expect(missing).toEqual([]);
     await waitForLiveness(cluster, "node1", "node3", true);
@@ -82,7 +106,9 @@ describe("replica failures", () => {
   it("with one node SIGKILLed, quorum reads and writes succeed and `all` gets 503 once it is convicted", async () => {
     const keys = Array.from({ length: 100 }, (_, i) => `one-down-${i}`);
     await inParallel(keys, 16, async (key) => {
-      expect((await kv(node(0).url, "PUT", key, { body: key, query: "w=quorum" })).status).toBe(204);
+      expect((await kv(node(0).url, "PUT", key, { body: key, query: "w=quorum" })).status).toBe(
+        204,
+      );
     });
     await cluster.kill("node3");
     // Before and after the conviction, quorum keeps working through both survivors.
@@ -90,7 +116,9 @@ describe("replica failures", () => {
       const read = await kv(node(1).url, "GET", key, { query: "r=quorum" });
       expect(read.status, key).toBe(200);
       expect(read.body.toString()).toBe(key);
-      expect((await kv(node(1).url, "PUT", `${key}-again`, { body: "v", query: "w=quorum" })).status).toBe(204);
+      expect(
+        (await kv(node(1).url, "PUT", `${key}-again`, { body: "v", query: "w=quorum" })).status,
+      ).toBe(204);
     });
     await waitForLiveness(cluster, "node1", "node3", false);
     const all = await kv(node(0).url, "PUT", "needs-all", { body: "v", query: "w=all" });
@@ -99,7 +127,9 @@ describe("replica failures", () => {
     const allRead = await kv(node(0).url, "GET", keys[0] ?? "", { query: "r=all" });
     expect(allRead.status).toBe(503);
     // And a quorum read of what was written while node3 was dying still finds it.
-    expect((await kv(node(0).url, "GET", "one-down-7-again", { query: "r=quorum" })).status).toBe(200);
+    expect((await kv(node(0).url, "GET", "one-down-7-again", { query: "r=quorum" })).status).toBe(
+      200,
+    );
   });
 
   it("with two nodes down, quorum gets 503 unavailable with required and alive", async () => {

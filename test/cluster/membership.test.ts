@@ -4,7 +4,11 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import type { ClusterStatusBody, MemberStatusBody, RingBody } from "../../src/api/cluster-routes.js";
+import type {
+  ClusterStatusBody,
+  MemberStatusBody,
+  RingBody,
+} from "../../src/api/cluster-routes.js";
 import { encodePeerBody, PEER_CONTENT_TYPE } from "../../src/net/codec.js";
 import { CLUSTER_SECRET_HEADER } from "../../src/net/auth.js";
 import { PEER_BODY_BYTES_MAX, PEER_PATH } from "../../src/net/peer-protocol.js";
@@ -32,7 +36,11 @@ function memberOf(body: ClusterStatusBody, id: string): MemberStatusBody | undef
 }
 
 /** True when `id` sees exactly `expected` members, all normal and live. */
-async function seesAllNormalAndLive(on: ProcessCluster, id: string, expected: readonly string[]): Promise<boolean> {
+async function seesAllNormalAndLive(
+  on: ProcessCluster,
+  id: string,
+  expected: readonly string[],
+): Promise<boolean> {
   const body = await status(on, id);
   const ids = body.members.map((member) => member.id).sort();
   return (
@@ -58,15 +66,28 @@ describe("membership across real processes", () => {
   it("5 nodes joining through one seed all report 5 normal live members and the same ring", async () => {
     await startFiveNodes();
     await waitFor(
-      async () => (await Promise.all(NODE_IDS.map((id) => seesAllNormalAndLive(cluster, id, NODE_IDS)))).every(Boolean),
-      { timeoutMs: CONVERGENCE_TIMEOUT_MS, intervalMs: 200, what: "every node to see 5 normal live members" },
+      async () =>
+        (
+          await Promise.all(NODE_IDS.map((id) => seesAllNormalAndLive(cluster, id, NODE_IDS)))
+        ).every(Boolean),
+      {
+        timeoutMs: CONVERGENCE_TIMEOUT_MS,
+        intervalMs: 200,
+        what: "every node to see 5 normal live members",
+      },
     );
     const rings = await waitFor(
       async () => {
-        const all = await Promise.all(NODE_IDS.map((id) => cluster.getJson<RingBody>(id, "/cluster/ring")));
+        const all = await Promise.all(
+          NODE_IDS.map((id) => cluster.getJson<RingBody>(id, "/cluster/ring")),
+        );
         return new Set(all.map(ringSignature)).size === 1 ? all : null;
       },
-      { timeoutMs: CONVERGENCE_TIMEOUT_MS, intervalMs: 200, what: "every node to report the same ring" },
+      {
+        timeoutMs: CONVERGENCE_TIMEOUT_MS,
+        intervalMs: 200,
+        what: "every node to report the same ring",
+      },
     );
     const ring = rings[0];
     expect(ring?.tokens).toHaveLength(5 * 16);
@@ -89,12 +110,19 @@ describe("membership across real processes", () => {
         const views = await Promise.all(survivors.map((id) => status(cluster, id)));
         return views.every((view) => memberOf(view, victim)?.live === false);
       },
-      { timeoutMs: CONVICTION_TIMEOUT_MS, intervalMs: 100, what: `every survivor to report ${victim} not live` },
+      {
+        timeoutMs: CONVICTION_TIMEOUT_MS,
+        intervalMs: 100,
+        what: `every survivor to report ${victim} not live`,
+      },
     );
     console.log(`convicted by all survivors in ${((Date.now() - killedAt) / 1000).toFixed(1)} s`);
-    // Conviction is not removal: the dead member keeps its place in the ring until an operator acts.
+    // Conviction is not removal: the dead member keeps its place in the ring until an operator
+    // acts.
     for (const id of survivors) {
-      expect(tokensOwnedBy(await cluster.getJson<RingBody>(id, "/cluster/ring"), victim)).toEqual(tokensBefore);
+      expect(tokensOwnedBy(await cluster.getJson<RingBody>(id, "/cluster/ring"), victim)).toEqual(
+        tokensBefore,
+      );
     }
 
     const restarted = await cluster.restart(victim);
@@ -111,24 +139,34 @@ describe("membership across real processes", () => {
           );
         });
       },
-      { timeoutMs: CONVERGENCE_TIMEOUT_MS, intervalMs: 200, what: `${victim} to be live everywhere with a new generation` },
+      {
+        timeoutMs: CONVERGENCE_TIMEOUT_MS,
+        intervalMs: 200,
+        what: `${victim} to be live everywhere with a new generation`,
+      },
     );
     expect((await status(cluster, victim)).node).toBe(victim);
     expect(restarted.dataDir).toBe(cluster.dataDir(victim));
     for (const id of NODE_IDS) {
-      expect(tokensOwnedBy(await cluster.getJson<RingBody>(id, "/cluster/ring"), victim)).toEqual(tokensBefore);
+      expect(tokensOwnedBy(await cluster.getJson<RingBody>(id, "/cluster/ring"), victim)).toEqual(
+        tokensBefore,
+      );
     }
   });
 
   it("the seed, SIGKILLed and restarted, serves clients only once every member it knew is back in its ring", async () => {
-    // node1 has no seeds: before peers.json it served at once after a restart, from a ring of itself.
+    // node1 has no seeds: before peers.json it served at once after a restart, from a ring of
+    // itself.
     const seed = "node1";
     const others = NODE_IDS.filter((id) => id !== seed);
-    const known = JSON.parse(await readFile(path.join(cluster.dataDir(seed), KNOWN_PEERS_FILE), "utf8")) as { peers: string[] };
+    const known = JSON.parse(
+      await readFile(path.join(cluster.dataDir(seed), KNOWN_PEERS_FILE), "utf8"),
+    ) as { peers: string[] };
     expect(known.peers).toEqual(others);
 
     await cluster.kill(seed);
-    // restart() returns at the first /cluster/status that says serving (ProcessCluster.waitServing).
+    // restart() returns at the first /cluster/status that says serving
+    // (ProcessCluster.waitServing).
     await cluster.restart(seed);
     const view = await status(cluster, seed);
     expect(view.serving).toBe(true);
@@ -138,8 +176,15 @@ describe("membership across real processes", () => {
     expect(new Set(ring.tokens.map((entry) => entry.owner))).toEqual(new Set(NODE_IDS));
 
     await waitFor(
-      async () => (await Promise.all(NODE_IDS.map((id) => seesAllNormalAndLive(cluster, id, NODE_IDS)))).every(Boolean),
-      { timeoutMs: CONVERGENCE_TIMEOUT_MS, intervalMs: 200, what: "every node to see 5 normal live members again" },
+      async () =>
+        (
+          await Promise.all(NODE_IDS.map((id) => seesAllNormalAndLive(cluster, id, NODE_IDS)))
+        ).every(Boolean),
+      {
+        timeoutMs: CONVERGENCE_TIMEOUT_MS,
+        intervalMs: 200,
+        what: "every node to see 5 normal live members again",
+      },
     );
   });
 
@@ -147,14 +192,23 @@ describe("membership across real processes", () => {
     const victim = "node3";
     const survivors = NODE_IDS.filter((id) => id !== victim);
     await waitFor(
-      async () => (await Promise.all(NODE_IDS.map((id) => seesAllNormalAndLive(cluster, id, NODE_IDS)))).every(Boolean),
-      { timeoutMs: CONVERGENCE_TIMEOUT_MS, intervalMs: 200, what: "a settled cluster before the stop" },
+      async () =>
+        (
+          await Promise.all(NODE_IDS.map((id) => seesAllNormalAndLive(cluster, id, NODE_IDS)))
+        ).every(Boolean),
+      {
+        timeoutMs: CONVERGENCE_TIMEOUT_MS,
+        intervalMs: 200,
+        what: "a settled cluster before the stop",
+      },
     );
     const downReports: string[] = [];
     let polls = 0;
     const watch = async (untilMs: number): Promise<void> => {
       while (Date.now() < untilMs) {
-        const views = await Promise.all(survivors.map(async (id) => ({ id, view: await status(cluster, id) })));
+        const views = await Promise.all(
+          survivors.map(async (id) => ({ id, view: await status(cluster, id) })),
+        );
         polls++;
         for (const { id, view } of views) {
           if (memberOf(view, victim)?.live !== true) downReports.push(`${id} at poll ${polls}`);
@@ -179,11 +233,27 @@ describe("membership across real processes", () => {
   it("answers bad gossip bodies with 4xx JSON errors and serves on", async () => {
     const url = `${cluster.node("node1").url}${PEER_PATH}`;
     const cases: { name: string; contentType: string; body: Buffer }[] = [
-      { name: "not msgpack", contentType: PEER_CONTENT_TYPE, body: Buffer.from("definitely not msgpack") },
-      { name: "wrong content type", contentType: "application/json", body: Buffer.from('{"kind":"heartbeat"}') },
-      { name: "msgpack of the wrong shape", contentType: PEER_CONTENT_TYPE, body: encodePeerBody({ kind: "syn", digests: "all" }) },
+      {
+        name: "not msgpack",
+        contentType: PEER_CONTENT_TYPE,
+        body: Buffer.from("definitely not msgpack"),
+      },
+      {
+        name: "wrong content type",
+        contentType: "application/json",
+        body: Buffer.from('{"kind":"heartbeat"}'),
+      },
+      {
+        name: "msgpack of the wrong shape",
+        contentType: PEER_CONTENT_TYPE,
+        body: encodePeerBody({ kind: "syn", digests: "all" }),
+      },
       { name: "msgpack array", contentType: PEER_CONTENT_TYPE, body: encodePeerBody([1, 2, 3]) },
-      { name: "heartbeat with bad fields", contentType: PEER_CONTENT_TYPE, body: encodePeerBody({ kind: "heartbeat", from: "" }) },
+      {
+        name: "heartbeat with bad fields",
+        contentType: PEER_CONTENT_TYPE,
+        body: encodePeerBody({ kind: "heartbeat", from: "" }),
+      },
       { name: "empty", contentType: PEER_CONTENT_TYPE, body: Buffer.alloc(0) },
     ];
     for (const testCase of cases) {
@@ -196,10 +266,14 @@ describe("membership across real processes", () => {
       expect(answer.status, testCase.name).toBeGreaterThanOrEqual(400);
       expect(answer.status, testCase.name).toBeLessThan(500);
       expect(answer.contentType, testCase.name).toMatch(/^application\/json/);
-      expect(JSON.parse(answer.text), testCase.name).toMatchObject({ error: expect.any(String), message: expect.any(String) });
+      expect(JSON.parse(answer.text), testCase.name).toMatchObject({
+        error: expect.any(String),
+        message: expect.any(String),
+      });
     }
-    // Oversized: refused on its Content-Length before the body is read, so it goes over a bare socket
-    // (an HTTP client would fail writing the rest of the body once the node has answered and closed).
+    // Oversized: refused on its Content-Length before the body is read, so it goes over a bare
+    // socket (an HTTP client would fail writing the rest of the body once the node has answered and
+    // closed).
     const oversized = await rawHttpRequest({
       port: cluster.node("node1").port,
       head: [
@@ -234,8 +308,13 @@ describe("cluster secret", () => {
     const seed = await secured.start({ id: "secure1", args });
     await secured.startAll(ids.slice(1).map((id) => ({ id, seeds: [seed.address], args })));
     await waitFor(
-      async () => (await Promise.all(ids.map((id) => seesAllNormalAndLive(secured, id, ids)))).every(Boolean),
-      { timeoutMs: CONVERGENCE_TIMEOUT_MS, intervalMs: 200, what: "3 secured nodes to see each other" },
+      async () =>
+        (await Promise.all(ids.map((id) => seesAllNormalAndLive(secured, id, ids)))).every(Boolean),
+      {
+        timeoutMs: CONVERGENCE_TIMEOUT_MS,
+        intervalMs: 200,
+        what: "3 secured nodes to see each other",
+      },
     );
 
     const url = `${seed.url}${PEER_PATH}`;
@@ -251,12 +330,20 @@ describe("cluster secret", () => {
       ["no secret", {}],
       ["wrong secret", { [CLUSTER_SECRET_HEADER]: "wrong" }],
     ] as const) {
-      const answer = await httpRequest(url, { method: "POST", headers: { ...headers, ...extra }, body });
+      const answer = await httpRequest(url, {
+        method: "POST",
+        headers: { ...headers, ...extra },
+        body,
+      });
       expect(answer.status, name).toBe(401);
       expect(JSON.parse(answer.text), name).toMatchObject({ error: "unauthorized" });
     }
     // The same message with the secret is accepted: it was the secret that was refused.
-    const accepted = await httpRequest(url, { method: "POST", headers: { ...headers, [CLUSTER_SECRET_HEADER]: secret }, body });
+    const accepted = await httpRequest(url, {
+      method: "POST",
+      headers: { ...headers, [CLUSTER_SECRET_HEADER]: secret },
+      body,
+    });
     expect(accepted.status).toBe(204);
     // Client and admin routes are not node-to-node routes and need no secret.
     expect((await httpRequest(`${seed.url}/health`)).status).toBe(200);

@@ -1,12 +1,24 @@
-// Merkle anti-entropy across real processes (rf 3, 3 nodes: every node replicates every range). With
-// hints off, a replica that was down while keys were written and deleted is stale; `grapevine
+// Merkle anti-entropy across real processes (rf 3, 3 nodes: every node replicates every range).
+// With hints off, a replica that was down while keys were written and deleted is stale; `grapevine
 // repair` on it makes it whole, so that it alone answers every key (and every delete) at r=one once
 // the other replicas are stopped. A repair of an in-sync cluster moves nothing but root hashes. The
 // background service alone converges a stale replica too, within a bound this test prints.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closeKvPools, inParallel, kv, localRecord, startThreeNodes, waitForLiveness } from "../support/kv.js";
-import { runGrapevine, useProcessCluster, type ClusterNode, type ProcessCluster } from "../support/process-cluster.js";
+import {
+  closeKvPools,
+  inParallel,
+  kv,
+  localRecord,
+  startThreeNodes,
+  waitForLiveness,
+} from "../support/kv.js";
+import {
+  runGrapevine,
+  useProcessCluster,
+  type ClusterNode,
+  type ProcessCluster,
+} from "../support/process-cluster.js";
 import { waitFor } from "../support/wait-for.js";
 import type { RepairJobBody } from "../../src/cli/repair.js";
 
@@ -20,32 +32,51 @@ afterAll(async () => {
 /** What `grapevine repair --json` prints: the job as GET /admin/repair/:id gives it. */
 type RepairJson = RepairJobBody;
 
-async function writeKeys(node: ClusterNode, keys: readonly string[], value: (key: string) => string): Promise<void> {
+async function writeKeys(
+  node: ClusterNode,
+  keys: readonly string[],
+  value: (key: string) => string,
+): Promise<void> {
   await inParallel(keys, 16, async (key) => {
     const answer = await kv(node.url, "PUT", key, { body: value(key), query: "w=quorum" });
     expect(answer.status).toBe(204);
   });
 }
 
-async function killAndConvict(cluster: ProcessCluster, victim: string, observers: readonly string[]): Promise<void> {
+async function killAndConvict(
+  cluster: ProcessCluster,
+  victim: string,
+  observers: readonly string[],
+): Promise<void> {
   await cluster.kill(victim);
   for (const observer of observers) await waitForLiveness(cluster, observer, victim, false);
 }
 
 async function repair(node: ClusterNode, extra: readonly string[] = []): Promise<RepairJson> {
-  const result = await runGrapevine(["repair", "--node", node.url, "--json", ...extra], { timeoutMs: 120_000 });
+  const result = await runGrapevine(["repair", "--node", node.url, "--json", ...extra], {
+    timeoutMs: 120_000,
+  });
   expect(result.stderr).toBe("");
   expect(result.code).toBe(0);
   return JSON.parse(result.stdout) as RepairJson;
 }
 
 /** Keys whose copy on `node` is not `expected(key)` (undefined: absent or a tombstone expected). */
-async function wrongOn(node: ClusterNode, keys: readonly string[], expected: (key: string) => string | null): Promise<string[]> {
+async function wrongOn(
+  node: ClusterNode,
+  keys: readonly string[],
+  expected: (key: string) => string | null,
+): Promise<string[]> {
   const wrong: string[] = [];
   await inParallel(keys, 16, async (key) => {
     const record = await localRecord(node, key);
     const want = expected(key);
-    const ok = want === null ? record?.tombstone === true : record !== undefined && !record.tombstone && Buffer.from(record.value).toString() === want;
+    const ok =
+      want === null
+        ? record?.tombstone === true
+        : record !== undefined &&
+          !record.tombstone &&
+          Buffer.from(record.value).toString() === want;
     if (!ok) wrong.push(key);
   });
   return wrong;
@@ -61,7 +92,12 @@ describe("grapevine repair", () => {
   const valueOf = (key: string): string => `value-of-${key}`;
 
   beforeAll(async () => {
-    nodes = await startThreeNodes(operator, ["--hinted-handoff", "off", "--anti-entropy-interval-s", "off"]);
+    nodes = await startThreeNodes(operator, [
+      "--hinted-handoff",
+      "off",
+      "--anti-entropy-interval-s",
+      "off",
+    ]);
   });
 
   it("makes a replica that missed 10,000 writes and 200 deletes whole, so it alone answers every key at r=one", async () => {
@@ -73,7 +109,11 @@ describe("grapevine repair", () => {
     });
 
     const stale = await operator.restart("node3");
-    for (const [observer, subject] of [["node1", "node3"], ["node3", "node1"], ["node3", "node2"]] as const) {
+    for (const [observer, subject] of [
+      ["node1", "node3"],
+      ["node3", "node1"],
+      ["node3", "node2"],
+    ] as const) {
       await waitForLiveness(operator, observer, subject, true);
     }
     expect((await wrongOn(stale, written.slice(0, 200), valueOf)).length).toBe(200);
@@ -97,7 +137,9 @@ describe("grapevine repair", () => {
     console.log(`repair of the in-sync cluster: ${JSON.stringify(again.summary)}`);
     expect(again.summary.rangesDiffering).toBe(0);
     expect(again.summary.keysSent + again.summary.keysReceived).toBe(0);
-    expect(again.summary.bytesSent + again.summary.bytesReceived).toBeLessThan(again.summary.rangesCompared * 64);
+    expect(again.summary.bytesSent + again.summary.bytesReceived).toBeLessThan(
+      again.summary.rangesCompared * 64,
+    );
 
     // Only node3 left: every key at r=one from it, deletes included.
     await operator.signal("node1", "SIGTERM");
@@ -112,7 +154,8 @@ describe("grapevine repair", () => {
     expect(missing).toEqual([]);
     const resurrected: string[] = [];
     await inParallel(deleted, 16, async (key) => {
-      if ((await kv(stale.url, "GET", key, { query: "r=one" })).status !== 404) resurrected.push(key);
+      if ((await kv(stale.url, "GET", key, { query: "r=one" })).status !== 404)
+        resurrected.push(key);
     });
     expect(resurrected).toEqual([]);
   }, 300_000);
@@ -154,18 +197,22 @@ describe("the background anti-entropy service", () => {
 
     const startedMs = Date.now();
     const stale = await background.restart("node3");
-    // Each node repairs one (range, replica) pair per interval; node3 has 3 × 4 ranges, each with two
-    // other replicas, and node1 and node2 repair their pairs with node3 too. One full round-robin of
-    // node3's own pairs, plus start-up and detection time, bounds convergence.
+    // Each node repairs one (range, replica) pair per interval; node3 has 3 × 4 ranges, each with
+    // two other replicas, and node1 and node2 repair their pairs with node3 too. One full
+    // round-robin of node3's own pairs, plus start-up and detection time, bounds convergence.
     const pairs = 3 * VNODES * 2;
     const boundMs = (pairs * INTERVAL_S + 30) * 1000;
-    console.log(`background convergence bound: ${boundMs / 1000} s (${pairs} pairs at ${INTERVAL_S} s, plus 30 s to start and detect)`);
+    console.log(
+      `background convergence bound: ${boundMs / 1000} s (${pairs} pairs at ${INTERVAL_S} s, plus 30 s to start and detect)`,
+    );
     await waitFor(async () => (await wrongOn(stale, keys, expected)).length === 0, {
       timeoutMs: boundMs,
       intervalMs: 1_000,
       what: "node3 to hold every key and delete through background repair",
     });
-    console.log(`background repair converged node3 in ${((Date.now() - startedMs) / 1000).toFixed(1)} s`);
+    console.log(
+      `background repair converged node3 in ${((Date.now() - startedMs) / 1000).toFixed(1)} s`,
+    );
     const metrics = (await kv(stale.url, "GET", "", { rawPath: "/metrics" })).body.toString();
     expect(metrics).toMatch(/^grapevine_repair_sessions_total\{trigger="background"\} [1-9]\d*$/m);
   }, 180_000);

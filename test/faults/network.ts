@@ -1,9 +1,9 @@
 // test/faults/network.ts — a private network of Linux network namespaces for the fault suite.
 //
 // Layout. One bridge namespace holds a Linux bridge; each node gets its own namespace with one veth
-// whose other end is a port of that bridge; the test process (the root namespace) gets one more veth
-// to the bridge, so it reaches every node as a client at 10.A.B.<i> while the nodes talk to each other
-// over the same bridge:
+// whose other end is a port of that bridge; the test process (the root namespace) gets one more
+// veth to the bridge, so it reaches every node as a client at 10.A.B.<i> while the nodes talk to
+// each other over the same bridge:
 //
 //     root ns (test, clients) ─ veth ─┐
 //     node ns 1 (10.A.B.1) ─── veth ──┤ bridge ns: br0
@@ -13,13 +13,14 @@
 // Faults. cut(i) sets node i's bridge port down: nothing reaches it or leaves it, clients included.
 // partition(groups) installs iptables DROP rules in every node namespace for the addresses of the
 // other groups (both directions), so nodes on each side keep serving clients — Jepsen's split with
-// clients on both sides. isolateOneDirection(from, to) drops only packets from `from` arriving at `to`.
-// heal() brings every port up and flushes every rule.
+// clients on both sides. isolateOneDirection(from, to) drops only packets from `from` arriving at
+// `to`. heal() brings every port up and flushes every rule.
 //
-// Names. Everything a run creates is named `gvf<pid>-<n>…` (pid of the test process, n a counter), so
-// a later run can tell a crashed run's leftovers (pid no longer alive) and remove them
-// (removeLeftovers); destroy() removes this network's namespaces and links, and an exit hook does so
-// synchronously if the worker dies first. Traffic only ever goes to addresses inside these namespaces.
+// Names. Everything a run creates is named `gvf<pid>-<n>…` (pid of the test process, n a counter),
+// so a later run can tell a crashed run's leftovers (pid no longer alive) and remove them
+// (removeLeftovers); destroy() removes this network's namespaces and links, and an exit hook does
+// so synchronously if the worker dies first. Traffic only ever goes to addresses inside these
+// namespaces.
 
 import { execFile, execFileSync } from "node:child_process";
 import { promisify } from "node:util";
@@ -70,18 +71,27 @@ export function removeLeftovers(): string[] {
   };
   for (const name of namespaces().filter(stale)) {
     try {
-      execFileSync("ip", ["netns", "delete", name], { timeout: COMMAND_TIMEOUT_MS, stdio: "ignore" });
+      execFileSync("ip", ["netns", "delete", name], {
+        timeout: COMMAND_TIMEOUT_MS,
+        stdio: "ignore",
+      });
       removed.push(name);
     } catch {
       // Someone else removed it meanwhile.
     }
   }
-  const links = execFileSync("ip", ["-o", "link", "show"], { encoding: "utf8", timeout: COMMAND_TIMEOUT_MS });
+  const links = execFileSync("ip", ["-o", "link", "show"], {
+    encoding: "utf8",
+    timeout: COMMAND_TIMEOUT_MS,
+  });
   for (const line of links.split("\n")) {
     const name = /^\d+:\s+([^:@\s]+)/.exec(line)?.[1];
     if (name === undefined || !stale(name)) continue;
     try {
-      execFileSync("ip", ["link", "delete", name], { timeout: COMMAND_TIMEOUT_MS, stdio: "ignore" });
+      execFileSync("ip", ["link", "delete", name], {
+        timeout: COMMAND_TIMEOUT_MS,
+        stdio: "ignore",
+      });
       removed.push(name);
     } catch {
       // Gone with its peer already.
@@ -114,7 +124,8 @@ export class FaultNetwork {
     if (size < 1 || size > 200) throw new Error("a fault network holds 1..200 nodes");
     const network = new FaultNetwork(size);
     const routes = await sh("ip", ["-4", "route"]);
-    if (routes.includes(`${network.subnet}.`)) throw new Error(`${network.subnet}.0/24 is already routed here; not touching it`);
+    if (routes.includes(`${network.subnet}.`))
+      throw new Error(`${network.subnet}.0/24 is already routed here; not touching it`);
     liveNetworks.add(network);
     try {
       await network.#build();
@@ -139,7 +150,10 @@ export class FaultNetwork {
     return `${this.subnet}.${i}`;
   }
 
-  /** What runs a command inside node i's namespace (ip netns exec execs it: the PID stays the command's). */
+  /**
+   * What runs a command inside node i's namespace (ip netns exec execs it: the PID stays the
+   * command's).
+   */
   commandPrefix(i: number): string[] {
     return ["ip", "netns", "exec", this.namespace(i)];
   }
@@ -220,7 +234,8 @@ export class FaultNetwork {
   async #drop(at: number, peer: number, direction: "in" | "both"): Promise<void> {
     const exec = ["netns", "exec", this.namespace(at), "iptables"];
     await sh("ip", [...exec, "-A", "INPUT", "-s", this.address(peer), "-j", "DROP"]);
-    if (direction === "both") await sh("ip", [...exec, "-A", "OUTPUT", "-d", this.address(peer), "-j", "DROP"]);
+    if (direction === "both")
+      await sh("ip", [...exec, "-A", "OUTPUT", "-d", this.address(peer), "-j", "DROP"]);
   }
 
   /** Removes every namespace and link this network made (processes inside must be gone first). */
@@ -228,8 +243,10 @@ export class FaultNetwork {
     if (this.#destroyed) return;
     this.#destroyed = true;
     liveNetworks.delete(this);
-    if (this.#hostLink !== null) await sh("ip", ["link", "delete", this.#hostLink]).catch(() => undefined);
-    for (const ns of this.#created.reverse()) await sh("ip", ["netns", "delete", ns]).catch(() => undefined);
+    if (this.#hostLink !== null)
+      await sh("ip", ["link", "delete", this.#hostLink]).catch(() => undefined);
+    for (const ns of this.#created.reverse())
+      await sh("ip", ["netns", "delete", ns]).catch(() => undefined);
   }
 
   /** destroy() for the exit hook, where nothing asynchronous runs. */

@@ -1,6 +1,6 @@
 // (b) One node cut off the network for 30 s under load (its bridge port down: nothing in or out,
-// clients included), then reconnected: no acknowledged quorum write is lost, and the cluster converges
-// through the hints the others kept for it and read repair.
+// clients included), then reconnected: no acknowledged quorum write is lost, and the cluster
+// converges through the hints the others kept for it and read repair.
 
 import { describe, it } from "vitest";
 import { sleep } from "../support/wait-for.js";

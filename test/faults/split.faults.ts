@@ -1,6 +1,7 @@
-// (c) The cluster split 2|3 with clients on both sides (iptables rules between the groups; every node
-// still serves the test's clients): quorum writes succeed only where a key has a quorum of replicas,
-// no acknowledged quorum write is lost, and both sides converge after the heal.
+// (c) The cluster split 2|3 with clients on both sides (iptables rules between the groups; every
+//     node
+// still serves the test's clients): quorum writes succeed only where a key has a quorum of
+// replicas, no acknowledged quorum write is lost, and both sides converge after the heal.
 
 import { describe, it } from "vitest";
 import { sleep } from "../support/wait-for.js";

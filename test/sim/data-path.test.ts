@@ -1,17 +1,22 @@
 // The data path under simulation (issue 15): real nodes (buildNodeCore) on simulated disks and a
 // simulated network, a workload at every consistency level, a seeded fault plan, then heal, repair
 // and the history judge, with the nodes' invariants watched throughout (src/sim/run-invariants.ts).
-// The nodes run --sync on, and some seeds with --sync off, where the judge holds a power loss to the
-// promise that then applies (src/sim/history/power-loss.ts). A fixed set of seeds, plus a
-// batch of fresh ones each run for a time budget (each printed with its seed as it finishes); a
-// failure names its seed and prints the first violation with the excerpt that shows it, and
-// `SIM_SEED=<n> npx vitest run test/sim/data-path.test.ts` or `grapevine sim --seed <n>` replays it.
+// The nodes run --sync on, and some seeds with --sync off, where the judge holds a power loss to
+// the promise that then applies (src/sim/history/power-loss.ts). A fixed set of seeds, plus a batch
+// of fresh ones each run for a time budget (each printed with its seed as it finishes); a failure
+// names its seed and prints the first violation with the excerpt that shows it, and
+// `SIM_SEED=<n> npx vitest run test/sim/data-path.test.ts` or `grapevine sim --seed <n>` replays
+// it.
 
 import { randomInt } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { describe, expect, it } from "vitest";
 import { failureReport } from "../../src/cli/sim.js";
-import { DATA_RUN_DEFAULTS, runDataSimulation, type DataRunOptions } from "../../src/sim/data-run.js";
+import {
+  DATA_RUN_DEFAULTS,
+  runDataSimulation,
+  type DataRunOptions,
+} from "../../src/sim/data-run.js";
 import { seedMessage, simSeeds } from "../support/sim-seed.js";
 
 /**
@@ -25,7 +30,9 @@ const FIXED_SEEDS = [1, 2, 3, 15_001, 15_002, 52_404_903, 1_078_068_180, 392_755
  * whole suite within its ten minutes while covering tens of thousands of fresh operations.
  */
 const FRESH_BUDGET_S = 40;
-/** Fresh seeds run even when the budget is gone after the first: a slow machine still covers some. */
+/**
+ * Fresh seeds run even when the budget is gone after the first: a slow machine still covers some.
+ */
 const FRESH_SEEDS_MIN = 2;
 /** Bounds the batch on a fast machine, and the test's own timeout with it. */
 const FRESH_SEEDS_MAX = 200;
@@ -46,7 +53,11 @@ const SYNC_OFF_CRASH_SEEDS = [8, 11];
 const RUN: Omit<DataRunOptions, "seed"> = { ...DATA_RUN_DEFAULTS, faultPhaseMs: 20_000 };
 
 /** Runs one seed and judges it; returns the workload's operations. */
-async function judge(seed: number, sync: "on" | "off" = "on", crashesOnly = false): Promise<number> {
+async function judge(
+  seed: number,
+  sync: "on" | "off" = "on",
+  crashesOnly = false,
+): Promise<number> {
   const faults = crashesOnly ? { faultKinds: new Set(["crash" as const]) } : {};
   const result = await runDataSimulation({ ...RUN, ...faults, seed, sync });
   const replay = `replay: grapevine sim --seed ${seed} --sync ${sync}${crashesOnly ? " --faults crash" : ""} --fault-phase-ms ${RUN.faultPhaseMs}`;
@@ -59,7 +70,8 @@ async function judge(seed: number, sync: "on" | "off" = "on", crashesOnly = fals
 function freshBudgetMs(): number {
   const text = process.env["SIM_FRESH_BUDGET_S"];
   const seconds = text === undefined || text === "" ? FRESH_BUDGET_S : Number(text);
-  if (!(Number.isFinite(seconds) && seconds >= 0)) throw new Error(`SIM_FRESH_BUDGET_S must be seconds ≥ 0, got ${text}`);
+  if (!(Number.isFinite(seconds) && seconds >= 0))
+    throw new Error(`SIM_FRESH_BUDGET_S must be seconds ≥ 0, got ${text}`);
   return seconds * 1000;
 }
 
@@ -95,28 +107,52 @@ describe("the data path under simulated faults", () => {
   }
 
   for (const seed of simSeeds(SYNC_OFF_SEEDS)) {
-    it(`keeps the promise of --sync off under power losses, seed=${seed}`, { timeout: 120_000 }, () => judge(seed, "off"));
-  }
-
-  for (const seed of simSeeds(SYNC_OFF_CRASH_SEEDS)) {
-    it(`with --sync off, a node rebooted after a power loss reads nothing until it repaired, seed=${seed}`, { timeout: 120_000 }, () =>
-      judge(seed, "off", true),
+    it(
+      `keeps the promise of --sync off under power losses, seed=${seed}`,
+      { timeout: 120_000 },
+      () => judge(seed, "off"),
     );
   }
 
-  it("with --sync off excuses only the losses that two replicas' power losses allow, seed=313", { timeout: 120_000 }, async () => {
-    // Crash faults only, twice as often: five power losses, on n4 (three times), n3 and n1.
-    const crashes = { ...RUN, seed: 313, sync: "off" as const, faultKinds: new Set(["crash" as const]), meanFaultGapMs: 1_500 };
-    const result = await runDataSimulation(crashes);
-    expect(result.check.violations, seedMessage(313, failureReport(result).join("\n"))).toEqual([]);
-    // If a change of the simulator moves this seed's losses, pick a seed whose power losses take writes.
-    expect(result.check.summary.lossesExcused, seedMessage(313, "power losses took acknowledged writes")).toBeGreaterThan(0);
-  });
+  for (const seed of simSeeds(SYNC_OFF_CRASH_SEEDS)) {
+    it(
+      `with --sync off, a node rebooted after a power loss reads nothing until it repaired, seed=${seed}`,
+      { timeout: 120_000 },
+      () => judge(seed, "off", true),
+    );
+  }
+
+  it(
+    "with --sync off excuses only the losses that two replicas' power losses allow, seed=313",
+    { timeout: 120_000 },
+    async () => {
+      // Crash faults only, twice as often: five power losses, on n4 (three times), n3 and n1.
+      const crashes = {
+        ...RUN,
+        seed: 313,
+        sync: "off" as const,
+        faultKinds: new Set(["crash" as const]),
+        meanFaultGapMs: 1_500,
+      };
+      const result = await runDataSimulation(crashes);
+      expect(result.check.violations, seedMessage(313, failureReport(result).join("\n"))).toEqual(
+        [],
+      );
+      // If a change of the simulator moves this seed's losses, pick a seed whose power losses take
+      // writes.
+      expect(
+        result.check.summary.lossesExcused,
+        seedMessage(313, "power losses took acknowledged writes"),
+      ).toBeGreaterThan(0);
+    },
+  );
 
   if (process.env["SIM_SEED"] === undefined) {
     const budgetMs = freshBudgetMs();
     const timeout = budgetMs + (FRESH_SEEDS_MIN + 1) * FRESH_RUN_TIMEOUT_MS;
-    it(`keeps every promise on fresh seeds for ${budgetMs / 1000} s`, { timeout }, () => freshBatch(budgetMs));
+    it(`keeps every promise on fresh seeds for ${budgetMs / 1000} s`, { timeout }, () =>
+      freshBatch(budgetMs),
+    );
   }
 
   it("replays a run exactly from its seed", { timeout: 120_000 }, async () => {
@@ -128,8 +164,15 @@ describe("the data path under simulated faults", () => {
   });
 
   it("runs without faults with every operation acknowledged", { timeout: 120_000 }, async () => {
-    const result = await runDataSimulation({ ...RUN, seed: 11, faultKinds: new Set(), faultPhaseMs: 8_000 });
+    const result = await runDataSimulation({
+      ...RUN,
+      seed: 11,
+      faultKinds: new Set(),
+      faultPhaseMs: 8_000,
+    });
     expect(result.check.ok, seedMessage(11)).toBe(true);
-    expect(result.check.summary.failed + result.check.summary.indeterminate, seedMessage(11)).toBe(0);
+    expect(result.check.summary.failed + result.check.summary.indeterminate, seedMessage(11)).toBe(
+      0,
+    );
   });
 });

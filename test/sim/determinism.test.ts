@@ -5,7 +5,10 @@ import { describe, expect, it } from "vitest";
 import { SimCluster } from "../../src/sim/sim-cluster.js";
 import { seedMessage, simSeeds } from "../support/sim-seed.js";
 
-/** A faulty little run: loss, a crash, a pause and a restart; returns everything observable about it. */
+/**
+ * A faulty little run: loss, a crash, a pause and a restart; returns everything observable about
+ * it.
+ */
 function replay(seed: number): { events: string[]; sent: number; bytes: number; lost: number } {
   const cluster = new SimCluster({ seed, nodeCount: 24, network: { lossProbability: 0.05 } });
   cluster.startAll();
@@ -19,7 +22,9 @@ function replay(seed: number): { events: string[]; sent: number; bytes: number; 
   cluster.runFor(10_000);
   const stats = cluster.network.stats();
   return {
-    events: cluster.events().map(({ atMs, observer, event }) => `${atMs} ${observer} ${JSON.stringify(event)}`),
+    events: cluster
+      .events()
+      .map(({ atMs, observer, event }) => `${atMs} ${observer} ${JSON.stringify(event)}`),
     sent: stats.sent,
     bytes: stats.bytesSent,
     lost: stats.lost.loss,
@@ -31,10 +36,14 @@ describe("determinism", () => {
     it(`replays the same run for the same seed, event for event (seed ${seed})`, () => {
       const first = replay(seed);
       const second = replay(seed);
-      expect(first.events.length, seedMessage(seed, "the run emitted no events")).toBeGreaterThan(24 * 23);
+      expect(first.events.length, seedMessage(seed, "the run emitted no events")).toBeGreaterThan(
+        24 * 23,
+      );
       expect(second, seedMessage(seed)).toEqual(first);
       const other = replay(seed + 1_000);
-      expect(other.events, seedMessage(seed, "another seed gave the very same run")).not.toEqual(first.events);
+      expect(other.events, seedMessage(seed, "another seed gave the very same run")).not.toEqual(
+        first.events,
+      );
     });
   }
 });

@@ -18,11 +18,17 @@ describe("false convictions", () => {
       const startMs = cluster.nowMs();
       const downs: string[] = [];
       cluster.onEvent(({ atMs, observer, event }) => {
-        if (event.kind === "member-down") downs.push(`${observer} convicted ${event.id} at +${Math.round(atMs - startMs)} ms`);
+        if (event.kind === "member-down")
+          downs.push(`${observer} convicted ${event.id} at +${Math.round(atMs - startMs)} ms`);
       });
       cluster.startAll();
-      const settled = cluster.waitFor(() => cluster.disagreement({ status: "normal" }) === null, { withinMs: 60_000 });
-      expect(settled, seedMessage(seed, `no convergence under loss: ${cluster.disagreement()}`)).not.toBeNull();
+      const settled = cluster.waitFor(() => cluster.disagreement({ status: "normal" }) === null, {
+        withinMs: 60_000,
+      });
+      expect(
+        settled,
+        seedMessage(seed, `no convergence under loss: ${cluster.disagreement()}`),
+      ).not.toBeNull();
 
       // The pauses are spread over the run, one per slot, each at a seeded moment in its slot.
       const random = createRandom(seed);
@@ -37,8 +43,13 @@ describe("false convictions", () => {
       });
       cluster.runUntil(runStartMs + RUN_MS);
 
-      expect(downs.slice(0, 10), seedMessage(seed, `${downs.length} false convictions`)).toEqual([]);
-      expect(cluster.disagreement({ status: "normal", ring: "tokens" }), seedMessage(seed)).toBeNull();
+      expect(downs.slice(0, 10), seedMessage(seed, `${downs.length} false convictions`)).toEqual(
+        [],
+      );
+      expect(
+        cluster.disagreement({ status: "normal", ring: "tokens" }),
+        seedMessage(seed),
+      ).toBeNull();
     });
   }
 });

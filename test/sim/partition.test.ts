@@ -13,11 +13,17 @@ describe("partition", () => {
     it(`makes each half convict the other and re-merges after heal (N = ${NODES}, seed ${seed})`, () => {
       const cluster = new SimCluster({ seed, nodeCount: NODES });
       cluster.startAll();
-      const settled = cluster.waitFor(() => cluster.disagreement({ status: "normal" }) === null, { withinMs: 60_000 });
-      expect(settled, seedMessage(seed, `no convergence before the partition: ${cluster.disagreement()}`)).not.toBeNull();
+      const settled = cluster.waitFor(() => cluster.disagreement({ status: "normal" }) === null, {
+        withinMs: 60_000,
+      });
+      expect(
+        settled,
+        seedMessage(seed, `no convergence before the partition: ${cluster.disagreement()}`),
+      ).not.toBeNull();
       cluster.runFor(20_000);
 
-      // A random half, not the first half by id, so the seeds and the monitor ring are split arbitrarily.
+      // A random half, not the first half by id, so the seeds and the monitor ring are split
+      // arbitrarily.
       const ids = cluster.ids();
       const left = pickSome(createRandom(seed), ids, NODES / 2).sort();
       const right = ids.filter((id) => !left.includes(id));
@@ -37,11 +43,22 @@ describe("partition", () => {
       ).not.toBeNull();
 
       cluster.heal();
-      const merged = cluster.waitFor(() => cluster.disagreement({ status: "normal" }) === null, { withinMs: 60_000 });
-      expect(merged, seedMessage(seed, `no re-merge within 60 s of heal: ${cluster.disagreement({ status: "normal" })}`)).not.toBeNull();
+      const merged = cluster.waitFor(() => cluster.disagreement({ status: "normal" }) === null, {
+        withinMs: 60_000,
+      });
+      expect(
+        merged,
+        seedMessage(
+          seed,
+          `no re-merge within 60 s of heal: ${cluster.disagreement({ status: "normal" })}`,
+        ),
+      ).not.toBeNull();
       // Still merged a while later: no flapping once healed.
       cluster.runFor(20_000);
-      expect(cluster.disagreement({ status: "normal", ring: "tokens" }), seedMessage(seed)).toBeNull();
+      expect(
+        cluster.disagreement({ status: "normal", ring: "tokens" }),
+        seedMessage(seed),
+      ).toBeNull();
     });
   }
 });

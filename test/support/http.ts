@@ -36,7 +36,8 @@ export async function httpRequest(url: string, options: RawRequest = {}): Promis
 /** GET and parse JSON; throws on a non-200 answer. */
 export async function fetchJson<T>(url: string, timeoutMs = TEST_HTTP_TIMEOUT_MS): Promise<T> {
   const answer = await httpRequest(url, { timeoutMs });
-  if (answer.status !== 200) throw new Error(`GET ${url} answered ${answer.status}: ${answer.text.slice(0, 200)}`);
+  if (answer.status !== 200)
+    throw new Error(`GET ${url} answered ${answer.status}: ${answer.text.slice(0, 200)}`);
   return JSON.parse(answer.text) as T;
 }
 
@@ -57,7 +58,9 @@ export function rawHttpRequest(options: {
     const chunks: Buffer[] = [];
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`no complete answer within ${options.timeoutMs ?? TEST_HTTP_TIMEOUT_MS} ms`));
+      reject(
+        new Error(`no complete answer within ${options.timeoutMs ?? TEST_HTTP_TIMEOUT_MS} ms`),
+      );
     }, options.timeoutMs ?? TEST_HTTP_TIMEOUT_MS);
     socket.on("error", () => undefined);
     socket.on("data", (chunk: Buffer) => chunks.push(chunk));

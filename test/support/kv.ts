@@ -45,9 +45,17 @@ export async function kv(
   url: string,
   method: "GET" | "PUT" | "DELETE",
   key: string,
-  options: { query?: string; body?: Buffer | string; contentType?: string; rawPath?: string; timeoutMs?: number } = {},
+  options: {
+    query?: string;
+    body?: Buffer | string;
+    contentType?: string;
+    rawPath?: string;
+    timeoutMs?: number;
+  } = {},
 ): Promise<KvAnswer> {
-  const path = options.rawPath ?? `/kv/${encodeURIComponent(key)}${options.query !== undefined ? `?${options.query}` : ""}`;
+  const path =
+    options.rawPath ??
+    `/kv/${encodeURIComponent(key)}${options.query !== undefined ? `?${options.query}` : ""}`;
   const timeoutMs = options.timeoutMs ?? KV_TEST_TIMEOUT_MS;
   const headers: Record<string, string> = {};
   if (options.contentType !== undefined) headers["content-type"] = options.contentType;
@@ -83,7 +91,10 @@ export function errorBody(answer: KvAnswer): Record<string, unknown> {
 }
 
 /** The record a node holds for a key in its own store, read through its replica route. */
-export async function localRecord(node: ClusterNode, key: string): Promise<StoredRecord | undefined> {
+export async function localRecord(
+  node: ClusterNode,
+  key: string,
+): Promise<StoredRecord | undefined> {
   const response = await poolFor(node.url).request({
     method: "POST",
     path: REPLICA_PATH,
@@ -93,15 +104,23 @@ export async function localRecord(node: ClusterNode, key: string): Promise<Store
     bodyTimeout: KV_TEST_TIMEOUT_MS,
   });
   const bytes = Buffer.from(await response.body.arrayBuffer());
-  if (response.statusCode !== 200) throw new Error(`${node.id} replica route answered ${response.statusCode}: ${bytes.toString()}`);
+  if (response.statusCode !== 200)
+    throw new Error(
+      `${node.id} replica route answered ${response.statusCode}: ${bytes.toString()}`,
+    );
   const [result] = (decodePeerBody(bytes) as { results: unknown[] }).results;
   if (result === null) return undefined;
-  if (!(result instanceof Uint8Array)) throw new Error(`${node.id} answered ${JSON.stringify(result)}`);
+  if (!(result instanceof Uint8Array))
+    throw new Error(`${node.id} answered ${JSON.stringify(result)}`);
   return decodeRecord(result);
 }
 
 /** Runs `task` over `items` with at most `concurrency` at once. */
-export async function inParallel<T>(items: readonly T[], concurrency: number, task: (item: T) => Promise<void>): Promise<void> {
+export async function inParallel<T>(
+  items: readonly T[],
+  concurrency: number,
+  task: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const workers = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
     while (next < items.length) {
@@ -112,23 +131,36 @@ export async function inParallel<T>(items: readonly T[], concurrency: number, ta
   await Promise.all(workers);
 }
 
-/** Starts node1..node3 (node1 the seed) with `args`, and waits until each sees 3 live normal members. */
-/** The node at `index` of a started cluster's list; a test asking for one that is not there fails loudly. */
+/**
+ * Starts node1..node3 (node1 the seed) with `args`, and waits until each sees 3 live normal
+ * members.
+ */
+/**
+ * The node at `index` of a started cluster's list; a test asking for one that is not there fails
+ * loudly.
+ */
 export function nodeAt(nodes: readonly ClusterNode[], index: number): ClusterNode {
   const found = nodes[index];
   if (found === undefined) throw new Error(`no node ${index}`);
   return found;
 }
 
-export async function startThreeNodes(cluster: ProcessCluster, args: readonly string[] = []): Promise<ClusterNode[]> {
+export async function startThreeNodes(
+  cluster: ProcessCluster,
+  args: readonly string[] = [],
+): Promise<ClusterNode[]> {
   const seed = await cluster.start({ id: "node1", args });
   await cluster.startAll(["node2", "node3"].map((id) => ({ id, seeds: [seed.address], args })));
   const ids = ["node1", "node2", "node3"];
   await waitFor(
     async () => {
-      const views = await Promise.all(ids.map((id) => cluster.getJson<ClusterStatusBody>(id, "/cluster/status")));
+      const views = await Promise.all(
+        ids.map((id) => cluster.getJson<ClusterStatusBody>(id, "/cluster/status")),
+      );
       return views.every(
-        (view) => view.members.length === 3 && view.members.every((member) => member.live && member.state === "normal"),
+        (view) =>
+          view.members.length === 3 &&
+          view.members.every((member) => member.live && member.state === "normal"),
       );
     },
     { timeoutMs: 30_000, intervalMs: 200, what: "3 live normal members on every node" },
@@ -137,8 +169,14 @@ export async function startThreeNodes(cluster: ProcessCluster, args: readonly st
 }
 
 /** Waits until `observer` sees `subject` as live (or not). */
-/** Waits until a (re)started node coordinates client requests: it has learned the ring (`serving`). */
-export async function waitForServing(cluster: ProcessCluster, id: string, timeoutMs = 30_000): Promise<void> {
+/**
+ * Waits until a (re)started node coordinates client requests: it has learned the ring (`serving`).
+ */
+export async function waitForServing(
+  cluster: ProcessCluster,
+  id: string,
+  timeoutMs = 30_000,
+): Promise<void> {
   await waitFor(
     async () => (await cluster.getJson<ClusterStatusBody>(id, "/cluster/status")).serving !== false,
     { timeoutMs, intervalMs: 100, what: `${id} to serve client requests` },

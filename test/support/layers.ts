@@ -1,5 +1,6 @@
-// The layer picture of ARCHITECTURE.md §1 as data: read by the import test (test/unit/architecture.test.ts)
-// and by the newcomers' map check (test/unit/docs.test.ts), so the code and docs/architecture.md agree.
+// The layer picture of ARCHITECTURE.md §1 as data: read by the import test
+// (test/unit/architecture.test.ts) and by the newcomers' map check (test/unit/docs.test.ts), so the
+// code and docs/architecture.md agree.
 
 /**
  * Each folder's height in the picture of ARCHITECTURE.md §1: a folder may import only folders lower

@@ -1,6 +1,7 @@
-// Free TCP ports on 127.0.0.1 for tests that start real nodes. A port is found by binding port 0 (the
-// kernel picks an unused one) and releasing it; the small window before the node binds it again is
-// the accepted race. Ports handed out by this process are remembered so two calls never collide.
+// Free TCP ports on 127.0.0.1 for tests that start real nodes. A port is found by binding port 0
+// (the kernel picks an unused one) and releasing it; the small window before the node binds it
+// again is the accepted race. Ports handed out by this process are remembered so two calls never
+// collide.
 
 import net from "node:net";
 
@@ -39,8 +40,8 @@ export async function freePorts(count: number): Promise<number[]> {
 }
 
 /**
- * `count` consecutive free ports (for `grapevine dev --base-port`), picked at random in a high range
- * below the kernel's ephemeral range (32768+ on Linux), each checked by binding it.
+ * `count` consecutive free ports (for `grapevine dev --base-port`), picked at random in a high
+ * range below the kernel's ephemeral range (32768+ on Linux), each checked by binding it.
  */
 export async function freePortRange(count: number): Promise<number> {
   const low = 20_000;

@@ -33,9 +33,15 @@ export interface NodeSpec {
   /** More `grapevine start` flags, e.g. ["--cluster-secret", "s3cret"]. */
   readonly args?: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
-  /** The address the node listens on and is reached at; default 127.0.0.1 (test/faults: a namespace's address). */
+  /**
+   * The address the node listens on and is reached at; default 127.0.0.1 (test/faults: a
+   * namespace's address).
+   */
   readonly host?: string;
-  /** Run the node under this command, e.g. ["ip", "netns", "exec", "ns1"] (which execs, so the PID is the node's). */
+  /**
+   * Run the node under this command, e.g. ["ip", "netns", "exec", "ns1"] (which execs, so the PID
+   * is the node's).
+   */
   readonly commandPrefix?: readonly string[];
 }
 
@@ -67,7 +73,9 @@ interface NodeEntry {
   paused: boolean;
 }
 
-/** Every process any cluster in this worker started and has not seen exit: the exit backstop's list. */
+/**
+ * Every process any cluster in this worker started and has not seen exit: the exit backstop's list.
+ */
 const livePids = new Set<number>();
 process.once("exit", () => {
   for (const pid of livePids) {
@@ -92,7 +100,10 @@ export class ProcessCluster {
    * Spawns a node; resolves once it answers /health and serves client requests, or at once with
    * `waitServing: false` (a test that watches it start).
    */
-  async start(spec: NodeSpec, options: { readonly waitServing?: boolean } = {}): Promise<ClusterNode> {
+  async start(
+    spec: NodeSpec,
+    options: { readonly waitServing?: boolean } = {},
+  ): Promise<ClusterNode> {
     if (this.#nodes.get(spec.id)?.running) throw new Error(`${spec.id} is already running`);
     const port = spec.port ?? this.#nodes.get(spec.id)?.spec.port ?? (await freePort());
     const full = { ...spec, port };
@@ -107,7 +118,10 @@ export class ProcessCluster {
   }
 
   /** Starts the node again with the same spec: same id, port, data dir and log file. */
-  async restart(id: string, options: { readonly waitServing?: boolean } = {}): Promise<ClusterNode> {
+  async restart(
+    id: string,
+    options: { readonly waitServing?: boolean } = {},
+  ): Promise<ClusterNode> {
     const entry = this.#entry(id);
     if (entry.running) throw new Error(`${id} is still running; kill it first`);
     return this.start(entry.spec, options);
@@ -150,13 +164,18 @@ export class ProcessCluster {
     const entry = this.#entry(id);
     await waitFor(
       async () => {
-        if (!entry.running) throw new Error(`${id} exited; see ${this.logFile(id)}:\n${this.tail(id, 10)}`);
+        if (!entry.running)
+          throw new Error(`${id} exited; see ${this.logFile(id)}:\n${this.tail(id, 10)}`);
         const base = `http://${entry.spec.host ?? "127.0.0.1"}:${entry.spec.port}`;
         const answer = await httpRequest(`${base}/health`, { timeoutMs: 1_000 });
         if (answer.status !== 200) return false;
-        // A started node answers client requests once it has learned the ring (cluster/ring-settle.ts).
+        // A started node answers client requests once it has learned the ring
+        // (cluster/ring-settle.ts).
         const status = await httpRequest(`${base}/cluster/status`, { timeoutMs: 1_000 });
-        return status.status === 200 && (JSON.parse(status.text) as { serving?: boolean }).serving !== false;
+        return (
+          status.status === 200 &&
+          (JSON.parse(status.text) as { serving?: boolean }).serving !== false
+        );
       },
       { timeoutMs, intervalMs: 100, what: `${id} to answer /health and serve client requests` },
     );
@@ -212,7 +231,10 @@ export class ProcessCluster {
     return parts.join("\n");
   }
 
-  /** Kills every process this cluster started and removes its dir (unless GRAPEVINE_KEEP_TEST_DIRS=1). */
+  /**
+   * Kills every process this cluster started and removes its dir (unless
+   * GRAPEVINE_KEEP_TEST_DIRS=1).
+   */
   async cleanup(): Promise<void> {
     if (this.#cleanedUp) return;
     this.#cleanedUp = true;
@@ -253,7 +275,9 @@ export class ProcessCluster {
       `${spec.host ?? "127.0.0.1"}:${spec.port}`,
       "--data-dir",
       this.dataDir(spec.id),
-      ...(spec.seeds !== undefined && spec.seeds.length > 0 ? ["--seeds", spec.seeds.join(",")] : []),
+      ...(spec.seeds !== undefined && spec.seeds.length > 0
+        ? ["--seeds", spec.seeds.join(",")]
+        : []),
       ...(spec.args ?? []),
     ];
     const log = openSync(this.logFile(spec.id), "a");
@@ -295,7 +319,8 @@ export class ProcessCluster {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(
-        () => reject(new Error(`${entry.spec.id} did not exit within ${PROCESS_EXIT_TIMEOUT_MS} ms`)),
+        () =>
+          reject(new Error(`${entry.spec.id} did not exit within ${PROCESS_EXIT_TIMEOUT_MS} ms`)),
         PROCESS_EXIT_TIMEOUT_MS,
       );
     });

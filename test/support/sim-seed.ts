@@ -1,5 +1,5 @@
-// Seeds for simulation tests. A simulated run is a pure function of its seed (ARCHITECTURE §4), so a
-// test names its seeds, every assertion message starts with `seed=<n>`, and a failing seed can be
+// Seeds for simulation tests. A simulated run is a pure function of its seed (ARCHITECTURE §4), so
+// a test names its seeds, every assertion message starts with `seed=<n>`, and a failing seed can be
 // replayed alone: `SIM_SEED=<n> npx vitest run test/sim/<file>` runs only that seed.
 
 /** The seeds a test runs: its own list, or only $SIM_SEED when set (to replay a failure). */

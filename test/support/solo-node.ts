@@ -7,8 +7,15 @@ import { parseNodeConfig } from "../../src/node/config.js";
 import { createLogger } from "../../src/node/logger.js";
 import type { NodeDeps } from "../../src/node/node-ports.js";
 
-/** Builds node "solo" in `<root>/solo` with extra flags and ports; silent logs, no background repair. */
-export function buildSoloNode(root: string, flags: Record<string, string> = {}, ports: NodeDeps = {}): Promise<BuiltNode> {
+/**
+ * Builds node "solo" in `<root>/solo` with extra flags and ports; silent logs, no background
+ * repair.
+ */
+export function buildSoloNode(
+  root: string,
+  flags: Record<string, string> = {},
+  ports: NodeDeps = {},
+): Promise<BuiltNode> {
   const config = parseNodeConfig(
     {
       id: "solo",
@@ -22,5 +29,8 @@ export function buildSoloNode(root: string, flags: Record<string, string> = {}, 
     },
     {},
   );
-  return buildNode(config, { logger: createLogger({ level: "error", destination: { write: () => undefined } }), ...ports });
+  return buildNode(config, {
+    logger: createLogger({ level: "error", destination: { write: () => undefined } }),
+    ...ports,
+  });
 }

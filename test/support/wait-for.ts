@@ -9,7 +9,10 @@ export interface WaitForOptions {
   readonly what: string;
 }
 
-/** What a condition returns: a truthy value ends the wait with it; false/null/undefined checks again. */
+/**
+ * What a condition returns: a truthy value ends the wait with it; false/null/undefined checks
+ * again.
+ */
 type Outcome<T> = T | false | null | undefined;
 
 /**
@@ -17,7 +20,10 @@ type Outcome<T> = T | false | null | undefined;
  * checked again; at the deadline the error names `what`, the time waited, and the last thrown error
  * or the last value seen, so a failing test says what never happened.
  */
-export async function waitFor<T>(condition: () => Outcome<T> | Promise<Outcome<T>>, options: WaitForOptions): Promise<T> {
+export async function waitFor<T>(
+  condition: () => Outcome<T> | Promise<Outcome<T>>,
+  options: WaitForOptions,
+): Promise<T> {
   const intervalMs = options.intervalMs ?? 100;
   const started = Date.now();
   let last: string = "never checked";
@@ -37,7 +43,9 @@ export async function waitFor<T>(condition: () => Outcome<T> | Promise<Outcome<T
   }
 }
 
-/** For the few waits that are the subject of a test (a SIGSTOP's duration), not a synchronization. */
+/**
+ * For the few waits that are the subject of a test (a SIGSTOP's duration), not a synchronization.
+ */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

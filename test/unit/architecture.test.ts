@@ -1,7 +1,8 @@
 // The two structural rules of ARCHITECTURE.md that no type checker enforces:
 //  §1/§6.6 imports point down: a layer never imports a layer above it;
 //  §6.2 the protocol cores are pure: no wall clock, no global chance, no timers, no IO, no env.
-// Imports are read from the TypeScript syntax tree (static, `export … from`, `import type` and dynamic
+// Imports are read from the TypeScript syntax tree (static, `export … from`, `import type` and
+// dynamic
 // `import()`), so an import spread over several lines cannot slip past a line-by-line reading. The
 // allow-list is the real dependency graph, exactly: an edge the code gains must be added here on
 // purpose (and must point down), and an edge the code loses must be taken out, so the picture in
@@ -45,8 +46,29 @@ const IMPORTS: Readonly<Record<string, readonly string[]>> = {
   antientropy: ["core", "ring", "storage"],
   topology: ["cluster", "core", "ring", "storage"],
   net: ["antientropy", "cluster", "core", "replication", "storage", "topology"],
-  api: ["antientropy", "cluster", "core", "net", "replication", "ring", "storage", "time", "topology"],
-  node: ["antientropy", "api", "cluster", "core", "net", "replication", "ring", "storage", "time", "topology"],
+  api: [
+    "antientropy",
+    "cluster",
+    "core",
+    "net",
+    "replication",
+    "ring",
+    "storage",
+    "time",
+    "topology",
+  ],
+  node: [
+    "antientropy",
+    "api",
+    "cluster",
+    "core",
+    "net",
+    "replication",
+    "ring",
+    "storage",
+    "time",
+    "topology",
+  ],
   sim: ["api", "cluster", "core", "net", "node", "replication", "ring", "storage"],
   cli: ["antientropy", "core", "node", "replication", "sim", "storage"],
 };
@@ -56,7 +78,18 @@ const IMPORTS: Readonly<Record<string, readonly string[]>> = {
  * loop (sim/sim-loop.ts) is its one exception: it yields with setImmediate so the real node code's
  * promise continuations run between virtual instants; it reads no clock.
  */
-const PURE = [/^causality\//, /^ring\//, /^gossip\//, /^detector\//, /^cluster\//, /^time\//, /^sim\/(?!sim-loop\.ts$)/, /^replication\/consistency\.ts$/, /^storage\/(record|layout)\.ts$/, /^antientropy\/tree-diff\.ts$/];
+const PURE = [
+  /^causality\//,
+  /^ring\//,
+  /^gossip\//,
+  /^detector\//,
+  /^cluster\//,
+  /^time\//,
+  /^sim\/(?!sim-loop\.ts$)/,
+  /^replication\/consistency\.ts$/,
+  /^storage\/(record|layout)\.ts$/,
+  /^antientropy\/tree-diff\.ts$/,
+];
 
 const BANNED_IN_PURE: readonly { pattern: RegExp; why: string }[] = [
   { pattern: /\bDate\.now\s*\(/, why: "reads the wall clock" },
@@ -77,12 +110,13 @@ const BANNED_IN_PURE: readonly { pattern: RegExp; why: string }[] = [
  * PeerHttp keeps on virtual time instead.
  */
 const RUNTIME = /^(node|cli)\/|^api\/http-server\.ts$|^net\/undici-peer-http\.ts$/;
-const CLOCK_CALLS: readonly { pattern: RegExp; why: string }[] = BANNED_IN_PURE.filter(({ why }) => why === "reads the wall clock" || why === "reads a clock").concat([
-  { pattern: /\bset(Timeout|Interval)\s*\(/, why: "owns a timer" },
-]);
+const CLOCK_CALLS: readonly { pattern: RegExp; why: string }[] = BANNED_IN_PURE.filter(
+  ({ why }) => why === "reads the wall clock" || why === "reads a clock",
+).concat([{ pattern: /\bset(Timeout|Interval)\s*\(/, why: "owns a timer" }]);
 
 /** Modules a pure file may not import at all. */
-const IO_MODULES = /^(node:)?(fs|fs\/promises|net|http|https|dgram|child_process|worker_threads)$|^(undici|fastify|level|classic-level|pino)$/;
+const IO_MODULES =
+  /^(node:)?(fs|fs\/promises|net|http|https|dgram|child_process|worker_threads)$|^(undici|fastify|level|classic-level|pino)$/;
 
 interface Import {
   readonly line: number;
@@ -95,12 +129,21 @@ function importsOf(file: string, text: string): Import[] {
   const found: Import[] = [];
   const add = (node: ts.Node, literal: ts.Expression | undefined): void => {
     if (literal === undefined || !ts.isStringLiteral(literal)) return;
-    found.push({ line: source.getLineAndCharacterOfPosition(node.getStart()).line + 1, specifier: literal.text });
+    found.push({
+      line: source.getLineAndCharacterOfPosition(node.getStart()).line + 1,
+      specifier: literal.text,
+    });
   };
   const visit = (node: ts.Node): void => {
-    if (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) add(node, node.moduleSpecifier);
-    else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) add(node, node.arguments[0]);
-    else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference)) add(node, node.moduleReference.expression);
+    if (ts.isImportDeclaration(node) || ts.isExportDeclaration(node))
+      add(node, node.moduleSpecifier);
+    else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword)
+      add(node, node.arguments[0]);
+    else if (
+      ts.isImportEqualsDeclaration(node) &&
+      ts.isExternalModuleReference(node.moduleReference)
+    )
+      add(node, node.moduleReference.expression);
     ts.forEachChild(node, visit);
   };
   visit(source);
@@ -110,24 +153,41 @@ function importsOf(file: string, text: string): Import[] {
 const files = sourceFiles(SRC).map((file) => {
   const text = readFileSync(file, "utf8");
   const relative = path.relative(SRC, file).split(path.sep).join("/");
-  return { file, relative, layer: relative.split("/")[0] as string, text, imports: importsOf(file, text) };
+  return {
+    file,
+    relative,
+    layer: relative.split("/")[0] as string,
+    text,
+    imports: importsOf(file, text),
+  };
 });
 
 /** The folder a relative specifier lands in, or null for a package. */
 function targetLayer(file: string, specifier: string): string | null {
   if (!specifier.startsWith(".")) return null;
-  return path.relative(SRC, path.resolve(path.dirname(file), specifier)).split(path.sep)[0] as string;
+  return path
+    .relative(SRC, path.resolve(path.dirname(file), specifier))
+    .split(path.sep)[0] as string;
 }
 
 describe("architecture", () => {
   it("finds the sources and their imports, including ones written over several lines", () => {
     expect(files.length).toBeGreaterThan(10);
-    const multiLine = importsOf("x.ts", 'import {\n  a,\n  b,\n} from "../net/codec.js";\nexport type { C } from "../api/errors.js";\nawait import("../node/node.js");\n');
-    expect(multiLine.map((entry) => entry.specifier)).toEqual(["../net/codec.js", "../api/errors.js", "../node/node.js"]);
+    const multiLine = importsOf(
+      "x.ts",
+      'import {\n  a,\n  b,\n} from "../net/codec.js";\nexport type { C } from "../api/errors.js";\nawait import("../node/node.js");\n',
+    );
+    expect(multiLine.map((entry) => entry.specifier)).toEqual([
+      "../net/codec.js",
+      "../api/errors.js",
+      "../node/node.js",
+    ]);
   });
 
   it("has every folder of src/ in the picture", () => {
-    const unknown = [...new Set(files.map((entry) => entry.layer))].filter((layer) => HEIGHT[layer] === undefined || IMPORTS[layer] === undefined);
+    const unknown = [...new Set(files.map((entry) => entry.layer))].filter(
+      (layer) => HEIGHT[layer] === undefined || IMPORTS[layer] === undefined,
+    );
     expect(unknown).toEqual([]);
   });
 
@@ -137,7 +197,8 @@ describe("architecture", () => {
       for (const to of targets) {
         const up = (HEIGHT[to] as number) > (HEIGHT[from] as number);
         const level = HEIGHT[to] === HEIGHT[from];
-        if (up || (level && SIDEWAYS[`${from}->${to}`] === undefined)) wrong.push(`${from} -> ${to}`);
+        if (up || (level && SIDEWAYS[`${from}->${to}`] === undefined))
+          wrong.push(`${from} -> ${to}`);
       }
     }
     expect(wrong).toEqual([]);
@@ -152,12 +213,18 @@ describe("architecture", () => {
         if (target === null || target === layer) continue;
         if (!actual.has(layer)) actual.set(layer, new Set());
         actual.get(layer)?.add(target);
-        if (!(IMPORTS[layer] ?? []).includes(target)) violations.push(`${relative}:${line} imports ${specifier} (src/${layer} may not depend on src/${target})`);
+        if (!(IMPORTS[layer] ?? []).includes(target))
+          violations.push(
+            `${relative}:${line} imports ${specifier} (src/${layer} may not depend on src/${target})`,
+          );
       }
     }
     for (const [from, targets] of Object.entries(IMPORTS)) {
       for (const to of targets) {
-        if (actual.get(from)?.has(to) !== true) violations.push(`allow-list edge ${from} -> ${to} is not in the code any more: take it out`);
+        if (actual.get(from)?.has(to) !== true)
+          violations.push(
+            `allow-list edge ${from} -> ${to} is not in the code any more: take it out`,
+          );
       }
     }
     expect(violations).toEqual([]);
@@ -170,7 +237,8 @@ describe("architecture", () => {
       text.split("\n").forEach((line, index) => {
         const code = line.replace(/\/\/.*$/, "");
         for (const { pattern, why } of CLOCK_CALLS) {
-          if (pattern.test(code)) violations.push(`${relative}:${index + 1} ${why}: ${line.trim()}`);
+          if (pattern.test(code))
+            violations.push(`${relative}:${index + 1} ${why}: ${line.trim()}`);
         }
       });
     }
@@ -182,13 +250,15 @@ describe("architecture", () => {
     for (const { relative, text, imports } of files) {
       if (!PURE.some((pattern) => pattern.test(relative))) continue;
       for (const { line, specifier } of imports) {
-        if (IO_MODULES.test(specifier)) violations.push(`${relative}:${line} does IO: imports ${specifier}`);
+        if (IO_MODULES.test(specifier))
+          violations.push(`${relative}:${line} does IO: imports ${specifier}`);
       }
       // Comments may name what they avoid; only code counts.
       const stripped = text.split("\n").map((line) => line.replace(/\/\/.*$/, ""));
       stripped.forEach((line, index) => {
         for (const { pattern, why } of BANNED_IN_PURE) {
-          if (pattern.test(line)) violations.push(`${relative}:${index + 1} ${why}: ${line.trim()}`);
+          if (pattern.test(line))
+            violations.push(`${relative}:${index + 1} ${why}: ${line.trim()}`);
         }
       });
     }

@@ -1,4 +1,5 @@
-// docs/architecture.md is the newcomers' map of src/. It stays true because this test reads it: every
+// docs/architecture.md is the newcomers' map of src/. It stays true because this test reads it:
+// every
 // `src/…` file it names exists, and its layer table gives each folder the height the import test
 // enforces (test/support/layers.ts).
 
@@ -13,7 +14,9 @@ const MAP = readFileSync(path.join(ROOT, "docs", "architecture.md"), "utf8");
 
 describe("docs/architecture.md", () => {
   it("names only files that exist", () => {
-    const named = [...new Set([...MAP.matchAll(/`(src\/[\w/.-]+\.ts)`/g)].map((match) => match[1] as string))];
+    const named = [
+      ...new Set([...MAP.matchAll(/`(src\/[\w/.-]+\.ts)`/g)].map((match) => match[1] as string)),
+    ];
     expect(named.length).toBeGreaterThan(20);
     expect(named.filter((file) => !existsSync(path.join(ROOT, file)))).toEqual([]);
   });
@@ -21,7 +24,8 @@ describe("docs/architecture.md", () => {
   it("gives every folder of src/ the height the import test enforces", () => {
     const documented: Record<string, number> = {};
     for (const match of MAP.matchAll(/^\| (\d+) \| ([^|]+) \|/gm)) {
-      for (const folder of (match[2] as string).matchAll(/`(\w+)\/`/g)) documented[folder[1] as string] = Number(match[1]);
+      for (const folder of (match[2] as string).matchAll(/`(\w+)\/`/g))
+        documented[folder[1] as string] = Number(match[1]);
     }
     expect(documented).toEqual(HEIGHT);
   });

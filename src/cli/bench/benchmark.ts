@@ -10,7 +10,12 @@ import { createRandom } from "../../core/random.js";
 import type { Environment } from "../../node/config.js";
 import { CliError } from "../shared.js";
 import { errorKindOf, KvClient } from "./kv-client.js";
-import { runLoadPhase, runRunPhase, type LoadPhaseResult, type RunPhaseResult } from "./load-generator.js";
+import {
+  runLoadPhase,
+  runRunPhase,
+  type LoadPhaseResult,
+  type RunPhaseResult,
+} from "./load-generator.js";
 import { startLocalCluster, type LocalCluster } from "./local-cluster.js";
 import { BENCH_LIMITS, type BenchOptions } from "./options.js";
 import { NO_PROGRESS, type ProgressDisplay } from "./progress.js";
@@ -55,7 +60,8 @@ export async function checkNodesServe(urls: readonly string[]): Promise<void> {
         } catch (error) {
           throw new CliError(`cannot reach ${url}: ${errorKindOf(error)}`);
         }
-        if (status !== 200) throw new CliError(`${url}/health answered ${status}; is it a Grapevine node?`);
+        if (status !== 200)
+          throw new CliError(`${url}/health answered ${status}; is it a Grapevine node?`);
       }),
     );
   } finally {
@@ -68,7 +74,10 @@ function mostCommonError(errors: Readonly<Record<string, number>>): string {
   return `${kind} ×${count}`;
 }
 
-export async function runBenchmark(options: BenchOptions, deps: BenchmarkDeps): Promise<BenchResult> {
+export async function runBenchmark(
+  options: BenchOptions,
+  deps: BenchmarkDeps,
+): Promise<BenchResult> {
   const progress = deps.progress ?? NO_PROGRESS;
   let cluster: LocalCluster | null = null;
   let client: KvClient | null = null;
@@ -89,7 +98,8 @@ export async function runBenchmark(options: BenchOptions, deps: BenchmarkDeps): 
     await checkNodesServe(urls);
     client = new KvClient({
       urls,
-      // ≈ concurrency / nodes: each worker's request finds a free connection on whichever node it goes to.
+      // ≈ concurrency / nodes: each worker's request finds a free connection on whichever node it
+      // goes to.
       connectionsPerNode: Math.ceil(options.concurrency / urls.length),
       requestTimeoutMs: BENCH_LIMITS.requestTimeoutMs,
     });
@@ -110,7 +120,10 @@ export async function runBenchmark(options: BenchOptions, deps: BenchmarkDeps): 
     await client?.close();
     if (cluster !== null) {
       const clean = await cluster.stop();
-      if (!clean) deps.note?.("not every local node stopped cleanly (a node exited non-zero or needed SIGKILL)");
+      if (!clean)
+        deps.note?.(
+          "not every local node stopped cleanly (a node exited non-zero or needed SIGKILL)",
+        );
     }
   }
 }
@@ -135,10 +148,14 @@ async function loadRecords(
   const loadErrors = load.recorder.summary("update");
   if (load.keys > 0 && loadErrors.errorCount === load.keys) {
     progress.finish();
-    throw new CliError(`the load phase failed: every write failed (${mostCommonError(loadErrors.errors)})`);
+    throw new CliError(
+      `the load phase failed: every write failed (${mostCommonError(loadErrors.errors)})`,
+    );
   }
   if (loadErrors.errorCount > 0) {
-    deps.note?.(`the load phase had ${loadErrors.errorCount} failed writes (${mostCommonError(loadErrors.errors)})`);
+    deps.note?.(
+      `the load phase had ${loadErrors.errorCount} failed writes (${mostCommonError(loadErrors.errors)})`,
+    );
   }
   return load;
 }

@@ -25,7 +25,10 @@ export type KeyDistribution = (typeof KEY_DISTRIBUTIONS)[number];
 export const ZIPFIAN_CONSTANT = 0.99;
 /** YCSB's ScrambledZipfianGenerator.ITEM_COUNT: the Zipfian draw happens over this many items. */
 export const SCRAMBLED_ITEM_COUNT = 10_000_000_000;
-/** YCSB's ScrambledZipfianGenerator.ZETAN: zeta(ITEM_COUNT, 0.99), precomputed (summing 10^10 terms takes minutes). */
+/**
+ * YCSB's ScrambledZipfianGenerator.ZETAN: zeta(ITEM_COUNT, 0.99), precomputed (summing 10^10 terms
+ * takes minutes).
+ */
 export const SCRAMBLED_ZETAN = 26.46902820178302;
 /**
  * The largest record count a chooser accepts: the scrambling's remainder multiplies two numbers
@@ -53,8 +56,14 @@ const FNV_PRIME_LOW_PART = 0x1b3;
  * its magnitude here, which no test or benchmark can tell apart.)
  */
 export function fnvHash64Mod(value: number, modulus: number): number {
-  assert(Number.isSafeInteger(value) && value >= 0, () => `fnvHash64Mod needs a non-negative safe integer, got ${value}`);
-  assert(Number.isSafeInteger(modulus) && modulus > 0 && modulus <= KEY_COUNT_MAX, () => `bad modulus ${modulus}`);
+  assert(
+    Number.isSafeInteger(value) && value >= 0,
+    () => `fnvHash64Mod needs a non-negative safe integer, got ${value}`,
+  );
+  assert(
+    Number.isSafeInteger(modulus) && modulus > 0 && modulus <= KEY_COUNT_MAX,
+    () => `bad modulus ${modulus}`,
+  );
   let high = FNV_OFFSET_HIGH;
   let low = FNV_OFFSET_LOW;
   let valueLow = value % TWO_POW_32;
@@ -101,7 +110,10 @@ export interface ZipfianOptions {
 export function zipfianChooser(options: ZipfianOptions, random: Random): KeyChooser {
   const items = options.itemCount;
   const theta = options.theta ?? ZIPFIAN_CONSTANT;
-  assert(items >= 1 && Number.isSafeInteger(items), () => `a Zipfian needs at least one item, got ${items}`);
+  assert(
+    items >= 1 && Number.isSafeInteger(items),
+    () => `a Zipfian needs at least one item, got ${items}`,
+  );
   assert(theta > 0 && theta < 1, () => `the Zipfian constant must be in (0, 1), got ${theta}`);
   const zetan = options.zetan ?? zeta(items, theta);
   const zeta2theta = zeta(2, theta);
@@ -123,8 +135,12 @@ export function zipfianChooser(options: ZipfianOptions, random: Random): KeyChoo
 /** YCSB's ScrambledZipfianGenerator over [0, keyCount) with constant 0.99. */
 export function scrambledZipfianChooser(keyCount: number, random: Random): KeyChooser {
   assert(keyCount >= 1 && keyCount <= KEY_COUNT_MAX, () => `key count out of range: ${keyCount}`);
-  // YCSB builds its ZipfianGenerator over [0, ITEM_COUNT], i.e. ITEM_COUNT + 1 items, with the zeta of ITEM_COUNT.
-  const zipfian = zipfianChooser({ itemCount: SCRAMBLED_ITEM_COUNT + 1, theta: ZIPFIAN_CONSTANT, zetan: SCRAMBLED_ZETAN }, random);
+  // YCSB builds its ZipfianGenerator over [0, ITEM_COUNT], i.e. ITEM_COUNT + 1 items, with the zeta
+  // of ITEM_COUNT.
+  const zipfian = zipfianChooser(
+    { itemCount: SCRAMBLED_ITEM_COUNT + 1, theta: ZIPFIAN_CONSTANT, zetan: SCRAMBLED_ZETAN },
+    random,
+  );
   return { next: () => fnvHash64Mod(zipfian.next(), keyCount) };
 }
 
@@ -134,8 +150,14 @@ export function uniformChooser(keyCount: number, random: Random): KeyChooser {
   return { next: () => randomInt(random, keyCount) };
 }
 
-export function createKeyChooser(distribution: KeyDistribution, keyCount: number, random: Random): KeyChooser {
-  return distribution === "zipfian" ? scrambledZipfianChooser(keyCount, random) : uniformChooser(keyCount, random);
+export function createKeyChooser(
+  distribution: KeyDistribution,
+  keyCount: number,
+  random: Random,
+): KeyChooser {
+  return distribution === "zipfian"
+    ? scrambledZipfianChooser(keyCount, random)
+    : uniformChooser(keyCount, random);
 }
 
 /**

@@ -21,7 +21,10 @@ export const KV_CLIENT_LIMITS = {
   nodesMax: 64,
 } as const;
 
-/** `null` for success, else the kind of failure: `404 not_found`, `503 unavailable`, `timeout`, `connection ECONNREFUSED`. */
+/**
+ * `null` for success, else the kind of failure: `404 not_found`, `503 unavailable`, `timeout`,
+ * `connection ECONNREFUSED`.
+ */
 export type RequestOutcome = string | null;
 
 export interface KvClientOptions {
@@ -36,7 +39,8 @@ const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"
 
 /** A failure thrown by undici or the socket, as an error kind. */
 export function errorKindOf(error: unknown): string {
-  const code = typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
+  const code =
+    typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
   if (typeof code === "string") {
     if (TIMEOUT_CODES.has(code)) return "timeout";
     if (code === "UND_ERR_CONNECT_TIMEOUT") return "connection timeout";
@@ -47,11 +51,16 @@ export function errorKindOf(error: unknown): string {
   return `client ${error instanceof Error ? error.name : "error"}`;
 }
 
-/** The kind of an error response: its status and, when the body is SPEC §2's JSON, its `error` code. */
+/**
+ * The kind of an error response: its status and, when the body is SPEC §2's JSON, its `error` code.
+ */
 export function statusKindOf(statusCode: number, body: string): string {
   try {
     const parsed: unknown = JSON.parse(body);
-    const code = typeof parsed === "object" && parsed !== null ? (parsed as { error?: unknown }).error : undefined;
+    const code =
+      typeof parsed === "object" && parsed !== null
+        ? (parsed as { error?: unknown }).error
+        : undefined;
     if (typeof code === "string" && /^[a-z_]{1,40}$/.test(code)) return `${statusCode} ${code}`;
   } catch {
     // Not JSON: the status alone names it.
@@ -98,7 +107,9 @@ class OutcomeHandler implements Dispatcher.DispatchHandler {
       this.#settle(null);
       return;
     }
-    const body = Buffer.concat(this.#errorBody).subarray(0, KV_CLIENT_LIMITS.errorBodyBytesMax).toString("utf8");
+    const body = Buffer.concat(this.#errorBody)
+      .subarray(0, KV_CLIENT_LIMITS.errorBodyBytesMax)
+      .toString("utf8");
     this.#settle(statusKindOf(this.#statusCode, body));
   }
 
@@ -113,9 +124,13 @@ export class KvClient {
   readonly #pools: Pool[];
 
   constructor(options: KvClientOptions) {
-    assert(options.urls.length >= 1 && options.urls.length <= KV_CLIENT_LIMITS.nodesMax, "1 to 64 node URLs");
     assert(
-      options.connectionsPerNode >= 1 && options.connectionsPerNode <= KV_CLIENT_LIMITS.connectionsPerNodeMax,
+      options.urls.length >= 1 && options.urls.length <= KV_CLIENT_LIMITS.nodesMax,
+      "1 to 64 node URLs",
+    );
+    assert(
+      options.connectionsPerNode >= 1 &&
+        options.connectionsPerNode <= KV_CLIENT_LIMITS.connectionsPerNodeMax,
       () => `connections per node out of range: ${options.connectionsPerNode}`,
     );
     this.#pools = options.urls.map(
@@ -126,7 +141,8 @@ export class KvClient {
           headersTimeout: options.requestTimeoutMs,
           bodyTimeout: options.requestTimeoutMs,
           connectTimeout: options.requestTimeoutMs,
-          // Longer than the run's pauses (the gap between load and run phases) so warm connections stay.
+          // Longer than the run's pauses (the gap between load and run phases) so warm connections
+          // stay.
           keepAliveTimeout: 30_000,
         }),
     );
@@ -146,7 +162,11 @@ export class KvClient {
     return this.#send(node, { method: "GET", path }, 200);
   }
 
-  #send(node: number, request: Dispatcher.DispatchOptions, successStatus: number): Promise<RequestOutcome> {
+  #send(
+    node: number,
+    request: Dispatcher.DispatchOptions,
+    successStatus: number,
+  ): Promise<RequestOutcome> {
     const pool = this.#pools[node];
     assert(pool !== undefined, () => `no node ${node}`);
     return new Promise<RequestOutcome>((resolve) => {

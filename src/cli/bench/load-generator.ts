@@ -101,7 +101,8 @@ export interface RunPhaseResult {
   readonly latencyFrom: "send" | "due-time-when-behind";
   /**
    * With a target rate: the same operations measured from their send (service time), to tell a
-   * slow server (both high) from a schedule that fell behind (only `recorder` high). Null otherwise.
+   * slow server (both high) from a schedule that fell behind (only `recorder` high). Null
+   * otherwise.
    */
   readonly serviceRecorder: Recorder | null;
   /**
@@ -125,7 +126,8 @@ export async function runLoadPhase(options: LoadPhaseOptions): Promise<LoadPhase
   let next = 0;
   let written = 0;
   const started = performance.now();
-  const report = (): void => options.onProgress?.({ written, failed: recorder.failed, total: keyCount });
+  const report = (): void =>
+    options.onProgress?.({ written, failed: recorder.failed, total: keyCount });
   const timer = setInterval(report, LOAD_GENERATOR_LIMITS.loadProgressIntervalMs);
   timer.unref();
   const worker = async (): Promise<void> => {
@@ -184,7 +186,10 @@ export async function runRunPhase(options: RunPhaseOptions): Promise<RunPhaseRes
   };
 }
 
-/** The run's clock: when it started, when the warm-up ends, when the run ends (performance.now() ms). */
+/**
+ * The run's clock: when it started, when the warm-up ends, when the run ends (performance.now()
+ * ms).
+ */
 interface RunWindow {
   readonly start: number;
   readonly warmupEnd: number;
@@ -263,7 +268,10 @@ function runWorker(
 }
 
 /** The generator's own CPU over the measured window, read when the warm-up ends. */
-function measureCpuAfterWarmup(window: RunWindow, warmupS: number): { cores: () => number; stopWaiting: () => void } {
+function measureCpuAfterWarmup(
+  window: RunWindow,
+  warmupS: number,
+): { cores: () => number; stopWaiting: () => void } {
   let cpuAtWarmupEnd = process.cpuUsage();
   let wallAtWarmupEnd = window.start;
   const warmupTimer = setTimeout(() => {
@@ -283,7 +291,9 @@ function measureCpuAfterWarmup(window: RunWindow, warmupS: number): { cores: () 
   };
 }
 
-/** Polls the counters once per progressIntervalMs for options.onProgress; clear the returned timer. */
+/**
+ * Polls the counters once per progressIntervalMs for options.onProgress; clear the returned timer.
+ */
 function reportRunProgress(
   options: RunPhaseOptions,
   window: RunWindow,
@@ -295,7 +305,8 @@ function reportRunProgress(
   let previousAt = start;
   const timer = setInterval(() => {
     const now = performance.now();
-    const intervalRate = ((counters.completedAll - previousCompleted) * 1000) / Math.max(1, now - previousAt);
+    const intervalRate =
+      ((counters.completedAll - previousCompleted) * 1000) / Math.max(1, now - previousAt);
     previousCompleted = counters.completedAll;
     previousAt = now;
     options.onProgress?.({

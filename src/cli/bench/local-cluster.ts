@@ -21,7 +21,9 @@ import { DEV_LIMITS, grapevineBinPath, planDevCluster, type DevNodePlan } from "
 import { CliError, oneLine } from "../shared.js";
 
 export const LOCAL_CLUSTER_LIMITS = {
-  /** From spawn until every node sees every other live; a 3-node ring forms in a few gossip rounds. */
+  /**
+   * From spawn until every node sees every other live; a 3-node ring forms in a few gossip rounds.
+   */
   readyTimeoutMs: 60_000,
   readyPollIntervalMs: 200,
   probeTimeoutMs: 1_000,
@@ -48,7 +50,10 @@ export interface LocalCluster {
   readonly urls: readonly string[];
   readonly dir: string;
   readonly pids: readonly number[];
-  /** Stops every node (SIGTERM, then SIGKILL) and removes the temp dir; true when all stopped cleanly. */
+  /**
+   * Stops every node (SIGTERM, then SIGKILL) and removes the temp dir; true when all stopped
+   * cleanly.
+   */
   stop(): Promise<boolean>;
 }
 
@@ -66,7 +71,9 @@ function tryBind(port: number): Promise<boolean> {
     const server = net.createServer();
     server.unref();
     server.once("error", () => resolve(false));
-    server.listen({ host: "127.0.0.1", port, exclusive: true }, () => server.close(() => resolve(true)));
+    server.listen({ host: "127.0.0.1", port, exclusive: true }, () =>
+      server.close(() => resolve(true)),
+    );
   });
 }
 
@@ -80,7 +87,9 @@ export async function findFreePortRange(count: number): Promise<number> {
     for (let port = base; port < base + count && free; port++) free = await tryBind(port);
     if (free) return base;
   }
-  throw new CliError(`no ${count} consecutive free ports found between ${low} and ${high}; give --base-port`);
+  throw new CliError(
+    `no ${count} consecutive free ports found between ${low} and ${high}; give --base-port`,
+  );
 }
 
 function lastLogLine(file: string): string {
@@ -125,7 +134,10 @@ async function stopNodes(nodes: readonly LocalNode[]): Promise<boolean> {
     }
   }
   const waitAll = (ms: number): Promise<boolean> =>
-    Promise.race([Promise.all(running.map((node) => node.exited)).then(() => true), sleep(ms).then(() => false)]);
+    Promise.race([
+      Promise.all(running.map((node) => node.exited)).then(() => true),
+      sleep(ms).then(() => false),
+    ]);
   let clean = await waitAll(LOCAL_CLUSTER_LIMITS.stopTimeoutMs);
   if (!clean) {
     for (const node of running.filter((candidate) => !candidate.done)) {
@@ -152,7 +164,12 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   try {
     const basePort = options.basePort ?? (await findFreePortRange(options.nodeCount));
     const plans = planDevCluster(
-      { ...options.nodeValues, nodes: String(options.nodeCount), basePort: String(basePort), dataDir: dir },
+      {
+        ...options.nodeValues,
+        nodes: String(options.nodeCount),
+        basePort: String(basePort),
+        dataDir: dir,
+      },
       options.env,
     );
     const bin = grapevineBinPath();
@@ -170,13 +187,19 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   };
 }
 
-/** Starts one `grapevine start` child in its own process group, its output appended to `<dir>/<id>.log`. */
+/**
+ * Starts one `grapevine start` child in its own process group, its output appended to
+ * `<dir>/<id>.log`.
+ */
 function spawnNode(bin: string, plan: DevNodePlan, dir: string): LocalNode {
   const logFile = path.join(dir, `${plan.id}.log`);
   const log = openSync(logFile, "a");
   let child: ChildProcess;
   try {
-    child = spawn(process.execPath, [bin, ...plan.args], { detached: true, stdio: ["ignore", log, log, "ipc"] });
+    child = spawn(process.execPath, [bin, ...plan.args], {
+      detached: true,
+      stdio: ["ignore", log, log, "ipc"],
+    });
   } finally {
     closeSync(log);
   }
@@ -201,18 +224,29 @@ function spawnNode(bin: string, plan: DevNodePlan, dir: string): LocalNode {
   return node;
 }
 
-/** Polls until every node sees all of them live and normal; fails on a node's exit, the signal or the deadline. */
-async function waitUntilFormed(nodes: readonly LocalNode[], options: LocalClusterOptions): Promise<void> {
+/**
+ * Polls until every node sees all of them live and normal; fails on a node's exit, the signal or
+ * the deadline.
+ */
+async function waitUntilFormed(
+  nodes: readonly LocalNode[],
+  options: LocalClusterOptions,
+): Promise<void> {
   const agent = new Agent({ connect: { timeout: LOCAL_CLUSTER_LIMITS.probeTimeoutMs } });
   try {
     const deadline = Date.now() + LOCAL_CLUSTER_LIMITS.readyTimeoutMs;
     for (;;) {
-      if (options.signal?.aborted === true) throw new CliError("interrupted while the local cluster was starting");
+      if (options.signal?.aborted === true)
+        throw new CliError("interrupted while the local cluster was starting");
       const dead = nodes.find((node) => node.done);
       if (dead !== undefined) {
-        throw new CliError(`${dead.plan.id} exited while starting (code ${dead.exitCode ?? "?"}): ${lastLogLine(dead.logFile)}`);
+        throw new CliError(
+          `${dead.plan.id} exited while starting (code ${dead.exitCode ?? "?"}): ${lastLogLine(dead.logFile)}`,
+        );
       }
-      const ready = await Promise.all(nodes.map((node) => clusterReady(agent, node.plan.url, options.nodeCount)));
+      const ready = await Promise.all(
+        nodes.map((node) => clusterReady(agent, node.plan.url, options.nodeCount)),
+      );
       if (ready.every(Boolean)) return;
       if (Date.now() >= deadline) {
         throw new CliError(

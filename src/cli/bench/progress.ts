@@ -23,7 +23,8 @@ export const NO_PROGRESS: ProgressDisplay = {
 
 const number = (value: number): string => Math.round(value).toLocaleString("en-US");
 /** Same width for both phases, so the bar does not jump when the warm-up ends. */
-const phaseLabel = (progress: RunProgress): string => (progress.phase === "warmup" ? "warm-up" : "run    ");
+const phaseLabel = (progress: RunProgress): string =>
+  progress.phase === "warmup" ? "warm-up" : "run    ";
 
 export function createProgressDisplay(stream: NodeJS.WriteStream): ProgressDisplay {
   const tty = isTerminal(stream);
@@ -49,7 +50,11 @@ export function createProgressDisplay(stream: NodeJS.WriteStream): ProgressDispl
     onLoadProgress(progress) {
       if (load === null) {
         load = new cliProgress.SingleBar(
-          { ...common, format: "load |{bar}| {percentage}% {value}/{total} keys | {failed} errors | eta {eta_formatted}" },
+          {
+            ...common,
+            format:
+              "load |{bar}| {percentage}% {value}/{total} keys | {failed} errors | eta {eta_formatted}",
+          },
           cliProgress.Presets.shades_classic,
         );
         load.start(progress.total, 0, { failed: 0 });
@@ -65,11 +70,18 @@ export function createProgressDisplay(stream: NodeJS.WriteStream): ProgressDispl
         run = new cliProgress.SingleBar(
           {
             ...common,
-            format: "{phase} |{bar}| {value}/{total} s | {rate} ops/s | {completed} measured | {failed} errors | p99 {p99} ms",
+            format:
+              "{phase} |{bar}| {value}/{total} s | {rate} ops/s | {completed} measured | {failed} errors | p99 {p99} ms",
           },
           cliProgress.Presets.shades_classic,
         );
-        run.start(Math.ceil(progress.totalS), 0, { phase: phaseLabel(progress), rate: "0", completed: "0", failed: "0", p99: "0" });
+        run.start(Math.ceil(progress.totalS), 0, {
+          phase: phaseLabel(progress),
+          rate: "0",
+          completed: "0",
+          failed: "0",
+          p99: "0",
+        });
       }
       run.update(Math.floor(progress.elapsedS), {
         phase: phaseLabel(progress),

@@ -66,11 +66,14 @@ class OperationStats {
     const count = h.totalCount;
     // A percentile is its bucket's highest equivalent value, which can pass the exact max by up to
     // 0.1%; capping keeps p99.9 ≤ max as a reader expects.
-    const at = (percentile: number): number => (count === 0 ? 0 : toMs(Math.min(h.getValueAtPercentile(percentile), h.maxValue)));
+    const at = (percentile: number): number =>
+      count === 0 ? 0 : toMs(Math.min(h.getValueAtPercentile(percentile), h.maxValue));
     return {
       count,
       errorCount: this.errorCount,
-      errors: Object.fromEntries([...this.errors].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))),
+      errors: Object.fromEntries(
+        [...this.errors].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])),
+      ),
       latencyMs: {
         count,
         mean: count === 0 ? 0 : Math.round(h.mean) / 1000,
@@ -101,7 +104,10 @@ export class Recorder {
 
   /** One successful operation that took `latencyUs` microseconds. */
   recordLatency(operation: OperationKind, latencyUs: number): void {
-    assert(latencyUs >= 0 && Number.isFinite(latencyUs), () => `a latency must be finite and non-negative, got ${latencyUs}`);
+    assert(
+      latencyUs >= 0 && Number.isFinite(latencyUs),
+      () => `a latency must be finite and non-negative, got ${latencyUs}`,
+    );
     const value = Math.min(RECORDER_LIMITS.latencyUsMax, Math.max(1, Math.round(latencyUs)));
     this.#statsOf(operation).histogram.recordValue(value);
     this.#completed++;
@@ -110,7 +116,10 @@ export class Recorder {
   /** One failed operation of the given kind (`503 unavailable`, `timeout`, …). */
   recordError(operation: OperationKind, kind: string): void {
     const stats = this.#statsOf(operation);
-    const key = stats.errors.has(kind) || stats.errors.size < RECORDER_LIMITS.errorKindsMax ? kind : OTHER_ERROR_KIND;
+    const key =
+      stats.errors.has(kind) || stats.errors.size < RECORDER_LIMITS.errorKindsMax
+        ? kind
+        : OTHER_ERROR_KIND;
     stats.errors.set(key, (stats.errors.get(key) ?? 0) + 1);
     stats.errorCount++;
     this.#failed++;
@@ -128,7 +137,10 @@ export class Recorder {
   overallPercentileMs(percentile: number): number {
     const merged = newHistogram();
     for (const stats of this.#stats.values()) merged.add(stats.histogram);
-    const value = merged.totalCount === 0 ? 0 : toMs(Math.min(merged.getValueAtPercentile(percentile), merged.maxValue));
+    const value =
+      merged.totalCount === 0
+        ? 0
+        : toMs(Math.min(merged.getValueAtPercentile(percentile), merged.maxValue));
     merged.destroy();
     return value;
   }

@@ -16,7 +16,9 @@ export interface OperationReport {
   readonly errorCount: number;
   readonly errors: Readonly<Record<string, number>>;
   readonly latencyMs: Omit<LatencySummary, "count">;
-  /** With --target-rate only: latency from each operation's send, without its wait behind schedule. */
+  /**
+   * With --target-rate only: latency from each operation's send, without its wait behind schedule.
+   */
   readonly serviceLatencyMs?: Omit<LatencySummary, "count">;
 }
 
@@ -57,14 +59,19 @@ export interface BenchResult {
     readonly errors: Readonly<Record<string, number>>;
     readonly latencyFrom: RunPhaseResult["latencyFrom"];
     readonly interrupted: boolean;
-    /** CPU the bench process used while measuring, in cores; near 1 the generator may be the bottleneck. */
+    /**
+     * CPU the bench process used while measuring, in cores; near 1 the generator may be the
+     * bottleneck.
+     */
     readonly clientCpuCores: number;
   };
   readonly operations: Readonly<Partial<Record<OperationKind, OperationReport>>>;
 }
 
-const withoutCount = ({ count: _count, ...rest }: LatencySummary): Omit<LatencySummary, "count"> => rest;
-const rate = (count: number, seconds: number): number => (seconds > 0 ? Math.round((count / seconds) * 10) / 10 : 0);
+const withoutCount = ({ count: _count, ...rest }: LatencySummary): Omit<LatencySummary, "count"> =>
+  rest;
+const rate = (count: number, seconds: number): number =>
+  seconds > 0 ? Math.round((count / seconds) * 10) / 10 : 0;
 const round3 = (value: number): number => Math.round(value * 1000) / 1000;
 
 export interface BuildResultOptions {
@@ -134,7 +141,8 @@ const CLIENT_BUSY_CORES = 0.9;
 // No colors: the output is read by people and by scripts alike (as `grapevine status`).
 const NO_COLORS = { head: [], border: [] };
 
-const number = (value: number): string => value.toLocaleString("en-US", { maximumFractionDigits: 1 });
+const number = (value: number): string =>
+  value.toLocaleString("en-US", { maximumFractionDigits: 1 });
 const ms = (value: number): string => value.toFixed(value >= 100 ? 1 : value >= 10 ? 2 : 3);
 
 /** The human report: a few lines and two tables, ending in a newline. */
@@ -147,8 +155,13 @@ export function formatText(result: BenchResult): string {
 function summaryLines(result: BenchResult): string[] {
   const p = result.parameters;
   const lines: string[] = [];
-  const where = result.local !== null ? `${result.local} local nodes` : `${result.nodes.length} node${result.nodes.length === 1 ? "" : "s"}`;
-  lines.push(`workload ${result.workload} (${result.description}) against ${where}: ${result.nodes.join(", ")}`);
+  const where =
+    result.local !== null
+      ? `${result.local} local nodes`
+      : `${result.nodes.length} node${result.nodes.length === 1 ? "" : "s"}`;
+  lines.push(
+    `workload ${result.workload} (${result.description}) against ${where}: ${result.nodes.join(", ")}`,
+  );
   lines.push(
     `${number(p.keys)} keys, ${number(p.valueSize)}-byte values, ${p.distribution}, concurrency ${p.concurrency}, ` +
       `w=${p.w} r=${p.r}, seed ${p.seed}` +
@@ -175,20 +188,44 @@ function summaryLines(result: BenchResult): string[] {
 function latencyTables(result: BenchResult): string[] {
   const lines: string[] = [];
   const table = new Table({
-    head: ["operation", "ops", "ops/s", "p50 ms", "p95 ms", "p99 ms", "p99.9 ms", "max ms", "errors"],
+    head: [
+      "operation",
+      "ops",
+      "ops/s",
+      "p50 ms",
+      "p95 ms",
+      "p99 ms",
+      "p99.9 ms",
+      "max ms",
+      "errors",
+    ],
     colAligns: ["left", "right", "right", "right", "right", "right", "right", "right", "right"],
     style: NO_COLORS,
   });
   for (const [kind, report] of Object.entries(result.operations)) {
     const l = report.latencyMs;
-    table.push([kind, number(report.count), number(report.throughput), ms(l.p50), ms(l.p95), ms(l.p99), ms(l.p999), ms(l.max), number(report.errorCount)]);
+    table.push([
+      kind,
+      number(report.count),
+      number(report.throughput),
+      ms(l.p50),
+      ms(l.p95),
+      ms(l.p99),
+      ms(l.p999),
+      ms(l.max),
+      number(report.errorCount),
+    ]);
   }
   lines.push(table.toString());
   const errorRows = Object.entries(result.operations).flatMap(([kind, report]) =>
     Object.entries(report.errors).map(([errorKind, count]) => [kind, errorKind, number(count)]),
   );
   if (errorRows.length > 0) {
-    const errors = new Table({ head: ["operation", "error", "count"], colAligns: ["left", "left", "right"], style: NO_COLORS });
+    const errors = new Table({
+      head: ["operation", "error", "count"],
+      colAligns: ["left", "left", "right"],
+      style: NO_COLORS,
+    });
     errors.push(...errorRows);
     lines.push("errors by kind:", errors.toString());
   }
@@ -204,9 +241,15 @@ function notes(result: BenchResult): string[] {
     );
   }
   if (result.run.latencyFrom !== "send") {
-    lines.push("latency of an operation sent behind schedule is counted from when it was due (coordinated omission);");
+    lines.push(
+      "latency of an operation sent behind schedule is counted from when it was due (coordinated omission);",
+    );
     const service = Object.entries(result.operations)
-      .map(([kind, report]) => (report.serviceLatencyMs === undefined ? null : `${kind} p50 ${ms(report.serviceLatencyMs.p50)} ms, p99 ${ms(report.serviceLatencyMs.p99)} ms`))
+      .map(([kind, report]) =>
+        report.serviceLatencyMs === undefined
+          ? null
+          : `${kind} p50 ${ms(report.serviceLatencyMs.p50)} ms, p99 ${ms(report.serviceLatencyMs.p99)} ms`,
+      )
       .filter((text) => text !== null);
     lines.push(`measured from the send instead (service time): ${service.join("; ")}`);
   }

@@ -24,8 +24,16 @@ export interface Workload {
 }
 
 export const WORKLOADS: Readonly<Record<WorkloadName, Workload>> = {
-  a: { name: "a", description: "update heavy: 50% read, 50% update (YCSB workload A)", readProportion: 0.5 },
-  b: { name: "b", description: "read mostly: 95% read, 5% update (YCSB workload B)", readProportion: 0.95 },
+  a: {
+    name: "a",
+    description: "update heavy: 50% read, 50% update (YCSB workload A)",
+    readProportion: 0.5,
+  },
+  b: {
+    name: "b",
+    description: "read mostly: 95% read, 5% update (YCSB workload B)",
+    readProportion: 0.95,
+  },
   c: { name: "c", description: "read only (YCSB workload C)", readProportion: 1 },
   w: { name: "w", description: "write only: 100% update", readProportion: 0 },
 };
@@ -49,5 +57,7 @@ export function operationChooser(workload: Workload, random: Random): OperationC
 
 /** The operations a workload can issue, in report order. */
 export function operationsOf(workload: Workload): OperationKind[] {
-  return OPERATION_KINDS.filter((kind) => (kind === "read" ? workload.readProportion > 0 : workload.readProportion < 1));
+  return OPERATION_KINDS.filter((kind) =>
+    kind === "read" ? workload.readProportion > 0 : workload.readProportion < 1,
+  );
 }

@@ -42,7 +42,14 @@
 // run's history is kept as a JSON file and can be checked again offline.
 
 import { PowerLossExcuses } from "./power-loss.js";
-import type { History, HistoryOp, InvariantBreach, ReadOp, ReplicaState, WriteOp } from "./types.js";
+import type {
+  History,
+  HistoryOp,
+  InvariantBreach,
+  ReadOp,
+  ReplicaState,
+  WriteOp,
+} from "./types.js";
 import {
   describeRead,
   shownValue,
@@ -120,8 +127,7 @@ function checkValueProvenance(index: HistoryIndex, read: ReadOp, value: string):
   const where = `read #${read.id} on ${read.node}`;
   const write = writeOf(index, read.key, value);
   if (write === undefined) {
-    const message =
-      `${where} returned ${shownValue(value)}, which no operation wrote to this key`;
+    const message = `${where} returned ${shownValue(value)}, which no operation wrote to this key`;
     return [{ kind: "phantom-value", key: read.key, ops: [read.id], message }];
   }
   const found: Violation[] = [];
@@ -181,13 +187,19 @@ interface Judging {
   readonly excused: Set<number>;
 }
 
-/** The newest quorum-acknowledged write (before `beforeMs`) the read is behind and no power loss excuses. */
+/**
+ * The newest quorum-acknowledged write (before `beforeMs`) the read is behind and no power loss
+ * excuses.
+ */
 function missedWrite(judging: Judging, read: ReadOp, beforeMs?: number): WriteOp | undefined {
   const { index, excuses } = judging;
-  const newest = newestAcked(index, read.key, beforeMs, (write) => excuses.excuses(write, read.endMs));
+  const newest = newestAcked(index, read.key, beforeMs, (write) =>
+    excuses.excuses(write, read.endMs),
+  );
   if (excuses.active) {
     const strict = newestAcked(index, read.key, beforeMs);
-    if (strict !== undefined && strict !== newest && isBehind(index, read, strict)) judging.excused.add(strict.id);
+    if (strict !== undefined && strict !== newest && isBehind(index, read, strict))
+      judging.excused.add(strict.id);
   }
   return newest !== undefined && isBehind(index, read, newest) ? newest : undefined;
 }

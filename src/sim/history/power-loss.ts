@@ -32,12 +32,19 @@ export class PowerLossExcuses {
   readonly #horizonMs: number;
   readonly #replicasOf: ReadonlyMap<string, ReadonlySet<string>>;
 
-  constructor(durability: Durability | undefined, replicas: readonly ReplicaState[], replicationFactor: number) {
+  constructor(
+    durability: Durability | undefined,
+    replicas: readonly ReplicaState[],
+    replicationFactor: number,
+  ) {
     const quorum = Math.floor(replicationFactor / 2) + 1;
     this.needed = replicationFactor - quorum + 1;
-    this.#losses = durability?.sync === "off" ? [...durability.powerLosses].sort((a, b) => a.atMs - b.atMs) : [];
+    this.#losses =
+      durability?.sync === "off" ? [...durability.powerLosses].sort((a, b) => a.atMs - b.atMs) : [];
     this.#horizonMs = durability?.writebackHorizonMs ?? Number.POSITIVE_INFINITY;
-    this.#replicasOf = new Map(replicas.map((state) => [state.key, new Set(state.copies.map((copy) => copy.node))]));
+    this.#replicasOf = new Map(
+      replicas.map((state) => [state.key, new Set(state.copies.map((copy) => copy.node))]),
+    );
   }
 
   /** Whether any power loss could have taken an acknowledged write (sync off, some loss). */

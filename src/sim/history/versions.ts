@@ -29,11 +29,7 @@ export interface HistoryIndex {
 /** What a returned tombstone can be traced to; not ok names the kind of violation. */
 export interface Provenance {
   readonly verdict:
-    | "ok"
-    | "phantom-value"
-    | "refused-write-visible"
-    | "future-read"
-    | "timestamp-mismatch";
+    "ok" | "phantom-value" | "refused-write-visible" | "future-read" | "timestamp-mismatch";
   /** The key's deletes that were considered (ids), for the violation. */
   readonly deletes: readonly number[];
 }

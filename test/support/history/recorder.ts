@@ -3,23 +3,23 @@
 // The API, smallest first (any cluster test may use it; the fault suite under test/faults does):
 //
 //   const recorder = new HistoryRecorder("my-test");
-//   const load = startWorkload(recorder, { workers: [{ name: "w1", nodes: [a, b] }], keys: 40, seed });
-//   ... inject faults, recorder.note("node3 cut off") ...
-//   await load.stop();
-//   ... heal, wait for the cluster to settle ...
-//   await recorder.finish({ nodes: allNodes });   // final quorum reads on every node + replica copies
-//   const result = recorder.check();               // prints the summary; writes the file on failure
-//   expect(result.violations).toEqual([]);
+//   const load = startWorkload(recorder, { workers: [{ name: "w1", nodes: [a, b] }], keys: 40, seed
+//   }); ... inject faults, recorder.note("node3 cut off") ... await load.stop(); ... heal, wait for
+//   the cluster to settle ... await recorder.finish({ nodes: allNodes }); // final quorum reads on
+//   every node + replica copies const result = recorder.check(); // prints the summary; writes the
+//   file on failure expect(result.violations).toEqual([]);
 //
-// finish() is finalReads() then collectReplicas(); a test that gives replicas time to converge calls
-// finalReads() once and collectReplicas() until it returns no divergent key (test/faults/fault-cluster.ts
-// settleAndCollect). The checker can also be run alone on a History (checker.ts checkHistory).
+// finish() is finalReads() then collectReplicas(); a test that gives replicas time to converge
+// calls finalReads() once and collectReplicas() until it returns no divergent key
+// (test/faults/fault-cluster.ts settleAndCollect). The checker can also be run alone on a History
+// (checker.ts checkHistory).
 //
 // Operations go through recorder.write()/read() (one HTTP request each, with a deadline) and are
 // classified from the client's side: a write answered 204 is ok; 503 (refused before anything was
 // sent) and other 4xx are failed; a 504, a 5xx or a transport error (connection refused or reset,
-// no answer within the deadline) is indeterminate — it may have landed. A read answered 200 or 404 is
-// ok; anything else failed (a read that did not answer changes nothing). Written values are unique:
+// no answer within the deadline) is indeterminate — it may have landed. A read answered 200 or 404
+// is ok; anything else failed (a read that did not answer changes nothing). Written values are
+// unique:
 // `<worker>:<sequence>`. Times are milliseconds on one monotonic clock (performance.now()).
 
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -33,13 +33,22 @@ import { inParallel, kv, localRecord } from "../kv.js";
 import { sleep } from "../wait-for.js";
 import type { ClusterNode } from "../process-cluster.js";
 import { checkHistory, formatReport, type CheckResult } from "../../../src/sim/history/checker.js";
-import type { History, HistoryOp, ReadOp, ReplicaState, WriteOp } from "../../../src/sim/history/types.js";
+import type {
+  History,
+  HistoryOp,
+  ReadOp,
+  ReplicaState,
+  WriteOp,
+} from "../../../src/sim/history/types.js";
 
 /** A node as the recorder needs it: an id and the URL clients use. */
 export type HistoryNode = Pick<ClusterNode, "id" | "url">;
 
 export const HISTORY_DEFAULTS = {
-  /** A client gives up on a request after this long; the op is then indeterminate (writes) or failed (reads). */
+  /**
+   * A client gives up on a request after this long; the op is then indeterminate (writes) or failed
+   * (reads).
+   */
   requestTimeoutMs: 5_000,
   /** Final reads and replica reads in flight at once. */
   finalReadConcurrency: 16,
@@ -47,8 +56,12 @@ export const HISTORY_DEFAULTS = {
   backoffAfterErrorMs: 100,
 } as const;
 
-/** Where failed runs' histories go (GRAPEVINE_HISTORY_DIR, else the temp dir); check() prints the file's path. */
-export const HISTORY_DIR = process.env["GRAPEVINE_HISTORY_DIR"] ?? path.join(os.tmpdir(), "grapevine-histories");
+/**
+ * Where failed runs' histories go (GRAPEVINE_HISTORY_DIR, else the temp dir); check() prints the
+ * file's path.
+ */
+export const HISTORY_DIR =
+  process.env["GRAPEVINE_HISTORY_DIR"] ?? path.join(os.tmpdir(), "grapevine-histories");
 
 export class HistoryRecorder {
   readonly name: string;
@@ -92,16 +105,41 @@ export class HistoryRecorder {
     const base = { id, worker, node: node.id, key, level, value, startMs };
     let op: WriteOp;
     try {
-      const answer = await kv(node.url, "PUT", key, { query: `w=${level}`, body: value, contentType: "text/plain", timeoutMs: this.#timeoutMs });
+      const answer = await kv(node.url, "PUT", key, {
+        query: `w=${level}`,
+        body: value,
+        contentType: "text/plain",
+        timeoutMs: this.#timeoutMs,
+      });
       const endMs = this.nowMs();
       if (answer.status === 204) {
-        op = { ...base, kind: "write", endMs, outcome: "ok", status: 204, ...timestampOf(answer.timestamp) };
+        op = {
+          ...base,
+          kind: "write",
+          endMs,
+          outcome: "ok",
+          status: 204,
+          ...timestampOf(answer.timestamp),
+        };
       } else {
         const definite = answer.status === 503 || (answer.status >= 400 && answer.status < 500);
-        op = { ...base, kind: "write", endMs, outcome: definite ? "failed" : "indeterminate", status: answer.status, error: errorCodeOf(answer.body) };
+        op = {
+          ...base,
+          kind: "write",
+          endMs,
+          outcome: definite ? "failed" : "indeterminate",
+          status: answer.status,
+          error: errorCodeOf(answer.body),
+        };
       }
     } catch (error) {
-      op = { ...base, kind: "write", endMs: this.nowMs(), outcome: "indeterminate", error: messageOf(error) };
+      op = {
+        ...base,
+        kind: "write",
+        endMs: this.nowMs(),
+        outcome: "indeterminate",
+        error: messageOf(error),
+      };
     }
     this.#ops.push(op);
     return op;
@@ -115,15 +153,17 @@ export class HistoryRecorder {
   }
 
   /**
-   * After the faults healed and the cluster settled: finalReads() then collectReplicas(). Every node
-   * holding a replica must be in `nodes`, since a copy is read from the replica itself.
+   * After the faults healed and the cluster settled: finalReads() then collectReplicas(). Every
+   * node holding a replica must be in `nodes`, since a copy is read from the replica itself.
    */
   async finish(options: { nodes: readonly HistoryNode[] }): Promise<void> {
     await this.finalReads(options);
     await this.collectReplicas(options);
   }
 
-  /** Reads every written key at r=quorum from every node in `nodes` (the lost-write check's reads). */
+  /**
+   * Reads every written key at r=quorum from every node in `nodes` (the lost-write check's reads).
+   */
   async finalReads(options: { nodes: readonly HistoryNode[] }): Promise<void> {
     const keys = this.writtenKeys();
     const pairs = options.nodes.flatMap((node) => keys.map((key) => ({ node, key })));
@@ -141,7 +181,9 @@ export class HistoryRecorder {
    */
   async collectReplicas(options: { nodes: readonly HistoryNode[] }): Promise<string[]> {
     this.#replicas = await this.replicaStates(options.nodes);
-    return this.#replicas.filter((state) => new Set(state.copies.map((copy) => JSON.stringify(copy.version))).size > 1).map((state) => state.key);
+    return this.#replicas
+      .filter((state) => new Set(state.copies.map((copy) => JSON.stringify(copy.version))).size > 1)
+      .map((state) => state.key);
   }
 
   /** Every written key's replicas' own copies, read from each replica's store directly. */
@@ -156,7 +198,8 @@ export class HistoryRecorder {
       const copies = await Promise.all(
         replicas.map(async (id) => {
           const node = byId.get(id);
-          if (node === undefined) throw new Error(`replica ${id} of ${key} is not among the nodes given`);
+          if (node === undefined)
+            throw new Error(`replica ${id} of ${key} is not among the nodes given`);
           // localRecord reads only the node's id and url.
           const record = await localRecord(node as ClusterNode, key);
           return {
@@ -164,7 +207,12 @@ export class HistoryRecorder {
             version:
               record === undefined
                 ? null
-                : { timestampUs: record.timestampUs, writer: record.writer, value: Buffer.from(record.value).toString("utf8"), tombstone: record.tombstone },
+                : {
+                    timestampUs: record.timestampUs,
+                    writer: record.writer,
+                    value: Buffer.from(record.value).toString("utf8"),
+                    tombstone: record.tombstone,
+                  },
           };
         }),
       );
@@ -174,10 +222,20 @@ export class HistoryRecorder {
   }
 
   history(): History {
-    return { name: this.name, startedAt: this.#startedAt, ops: [...this.#ops], finalReads: [...this.#finalReads], replicas: [...this.#replicas], events: [...this.#events] };
+    return {
+      name: this.name,
+      startedAt: this.#startedAt,
+      ops: [...this.#ops],
+      finalReads: [...this.#finalReads],
+      replicas: [...this.#replicas],
+      events: [...this.#events],
+    };
   }
 
-  /** Checks the history, prints the report, and on failure writes the history to a file and prints its path. */
+  /**
+   * Checks the history, prints the report, and on failure writes the history to a file and prints
+   * its path.
+   */
   check(options: { replicationFactor?: number } = {}): CheckResult & { file: string | null } {
     const history = this.history();
     const result = checkHistory(history, options);
@@ -195,13 +253,39 @@ export class HistoryRecorder {
     const startMs = this.nowMs();
     const base = { id, worker, node: node.id, key, level, startMs };
     try {
-      const answer = await kv(node.url, "GET", key, { query: `r=${level}`, timeoutMs: this.#timeoutMs });
+      const answer = await kv(node.url, "GET", key, {
+        query: `r=${level}`,
+        timeoutMs: this.#timeoutMs,
+      });
       const endMs = this.nowMs();
-      if (answer.status === 200) return { ...base, kind: "read", endMs, outcome: "ok", status: 200, value: answer.body.toString("utf8"), ...timestampOf(answer.timestamp) };
-      if (answer.status === 404) return { ...base, kind: "read", endMs, outcome: "ok", status: 404, value: null };
-      return { ...base, kind: "read", endMs, outcome: "failed", status: answer.status, error: errorCodeOf(answer.body) };
+      if (answer.status === 200)
+        return {
+          ...base,
+          kind: "read",
+          endMs,
+          outcome: "ok",
+          status: 200,
+          value: answer.body.toString("utf8"),
+          ...timestampOf(answer.timestamp),
+        };
+      if (answer.status === 404)
+        return { ...base, kind: "read", endMs, outcome: "ok", status: 404, value: null };
+      return {
+        ...base,
+        kind: "read",
+        endMs,
+        outcome: "failed",
+        status: answer.status,
+        error: errorCodeOf(answer.body),
+      };
     } catch (error) {
-      return { ...base, kind: "read", endMs: this.nowMs(), outcome: "failed", error: messageOf(error) };
+      return {
+        ...base,
+        kind: "read",
+        endMs: this.nowMs(),
+        outcome: "failed",
+        error: messageOf(error),
+      };
     }
   }
 }
@@ -209,8 +293,14 @@ export class HistoryRecorder {
 /** Writes a history and its check result as JSON; returns the path. */
 export function writeHistoryFile(history: History, result: CheckResult): string {
   mkdirSync(HISTORY_DIR, { recursive: true });
-  const file = path.join(HISTORY_DIR, `${history.name}-${history.startedAt.replace(/[:.]/g, "-")}.json`);
-  writeFileSync(file, `${JSON.stringify({ summary: result.summary, violations: result.violations, history }, null, 1)}\n`);
+  const file = path.join(
+    HISTORY_DIR,
+    `${history.name}-${history.startedAt.replace(/[:.]/g, "-")}.json`,
+  );
+  writeFileSync(
+    file,
+    `${JSON.stringify({ summary: result.summary, violations: result.violations, history }, null, 1)}\n`,
+  );
   return file;
 }
 
@@ -241,7 +331,8 @@ function errorCodeOf(body: Buffer): string | undefined {
 }
 
 function messageOf(error: unknown): string {
-  if (error instanceof Error) return (error as NodeJS.ErrnoException).code ?? error.name + ": " + error.message;
+  if (error instanceof Error)
+    return (error as NodeJS.ErrnoException).code ?? error.name + ": " + error.message;
   return String(error);
 }
 
@@ -271,8 +362,9 @@ export interface Workload {
 }
 
 /**
- * Runs each worker in a loop, one operation at a time, until stop(): a random key, a read or a write,
- * through a random one of its nodes. A worker whose node does not answer just records that and goes on.
+ * Runs each worker in a loop, one operation at a time, until stop(): a random key, a read or a
+ * write, through a random one of its nodes. A worker whose node does not answer just records that
+ * and goes on.
  */
 export function startWorkload(recorder: HistoryRecorder, options: WorkloadOptions): Workload {
   let stopped = false;
@@ -290,7 +382,8 @@ export function startWorkload(recorder: HistoryRecorder, options: WorkloadOption
         random.next() < readFraction
           ? await recorder.read(worker.name, node, key, worker.readLevel ?? "quorum")
           : await recorder.write(worker.name, node, key, worker.writeLevel ?? "quorum");
-      // A dead or refusing node answers at once: back off a little rather than record thousands of refusals.
+      // A dead or refusing node answers at once: back off a little rather than record thousands of
+      // refusals.
       if (op.outcome !== "ok") await sleep(HISTORY_DEFAULTS.backoffAfterErrorMs);
     }
   });

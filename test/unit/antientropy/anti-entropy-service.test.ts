@@ -30,7 +30,13 @@ async function setup(live: (id: string) => boolean = () => true, roundTripMs = 0
   });
   const quarter = 2n ** 62n;
   // Two tokens each: six ranges, every node a replica of all (rf 3).
-  const ring = TokenMap.build(new Map([["a", [quarter, 5n * quarter / 2n]], ["b", [2n * quarter, 7n * quarter / 2n]], ["c", [3n * quarter, quarter / 2n]]]));
+  const ring = TokenMap.build(
+    new Map([
+      ["a", [quarter, (5n * quarter) / 2n]],
+      ["b", [2n * quarter, (7n * quarter) / 2n]],
+      ["c", [3n * quarter, quarter / 2n]],
+    ]),
+  );
   const asked: { peer: string; ranges: RangeBounds[] }[] = [];
   const clock = new VirtualClock({ startMs: 1_000_000 });
   const transport: RepairTransport = {
@@ -68,8 +74,15 @@ async function setup(live: (id: string) => boolean = () => true, roundTripMs = 0
 }
 
 /** Until the service has nothing running (sessions read the store: real IO, so real time). */
-async function settle(service: AntiEntropyService, done: () => boolean = () => true): Promise<void> {
-  await waitFor(async () => done() && service.stats().sessionsRunning === 0, { timeoutMs: 10_000, intervalMs: 5, what: "sessions to end" });
+async function settle(
+  service: AntiEntropyService,
+  done: () => boolean = () => true,
+): Promise<void> {
+  await waitFor(async () => done() && service.stats().sessionsRunning === 0, {
+    timeoutMs: 10_000,
+    intervalMs: 5,
+    what: "sessions to end",
+  });
 }
 
 describe("anti-entropy service", () => {
@@ -84,7 +97,9 @@ describe("anti-entropy service", () => {
       service.tick(clock.nowMs());
       await settle(service, () => asked.length === turn + 1);
     }
-    expect(asked.map(({ peer, ranges }) => `${peer}:${ranges[0]?.start}`)).toEqual(pairs.map(({ peer, range }) => `${peer}:${range.start}`));
+    expect(asked.map(({ peer, ranges }) => `${peer}:${ranges[0]?.start}`)).toEqual(
+      pairs.map(({ peer, range }) => `${peer}:${range.start}`),
+    );
     expect(asked.every(({ ranges }) => ranges.length === 1)).toBe(true);
     expect(service.stats().sessionsStarted.background).toBe(pairs.length);
     expect(service.stats().totals.rangesCompared).toBe(pairs.length);
@@ -106,24 +121,46 @@ describe("anti-entropy service", () => {
     await settle(service, () => service.job(id)?.state !== "running");
     const job = service.job(id);
     expect(job).toMatchObject({ state: "done", peersTotal: 2, peersDone: 2, rangesTotal: 12 });
-    expect(job?.summary).toMatchObject({ rangesCompared: 12, rangesDiffering: 0, keysSent: 0, keysReceived: 0, roundTrips: 2 });
-    expect(asked.map(({ peer, ranges }) => [peer, ranges.length]).sort()).toEqual([["b", 6], ["c", 6]]);
+    expect(job?.summary).toMatchObject({
+      rangesCompared: 12,
+      rangesDiffering: 0,
+      keysSent: 0,
+      keysReceived: 0,
+      roundTrips: 2,
+    });
+    expect(asked.map(({ peer, ranges }) => [peer, ranges.length]).sort()).toEqual([
+      ["b", 6],
+      ["c", 6],
+    ]);
     expect(service.job("no-such-job")).toBeUndefined();
   });
 
   it("keeps a duty cycle: after a round trip that took t ms it rests t ms (busyFractionMax 0.5) before going on", async () => {
     const { service, asked, clock } = await setup(() => true, 100);
     const id = service.startRepair({ dryRun: false });
-    // The first session's round trip took 100 virtual ms; it then rests, a timer on the virtual clock.
-    await waitFor(async () => clock.pending > 0, { timeoutMs: 10_000, intervalMs: 5, what: "the first session to rest" });
+    // The first session's round trip took 100 virtual ms; it then rests, a timer on the virtual
+    // clock.
+    await waitFor(async () => clock.pending > 0, {
+      timeoutMs: 10_000,
+      intervalMs: 5,
+      what: "the first session to rest",
+    });
     expect(asked).toHaveLength(1);
     expect((clock.nextDueMs() ?? 0) - clock.nowMs()).toBe(100);
     // One session at a time: the second replica's session starts only once the first has rested.
     clock.runFor(99);
     expect(asked).toHaveLength(1);
     clock.runFor(1);
-    await waitFor(async () => asked.length === 2, { timeoutMs: 10_000, intervalMs: 5, what: "the second session after the rest" });
-    await waitFor(async () => clock.pending > 0, { timeoutMs: 10_000, intervalMs: 5, what: "the second session to rest" });
+    await waitFor(async () => asked.length === 2, {
+      timeoutMs: 10_000,
+      intervalMs: 5,
+      what: "the second session after the rest",
+    });
+    await waitFor(async () => clock.pending > 0, {
+      timeoutMs: 10_000,
+      intervalMs: 5,
+      what: "the second session to rest",
+    });
     clock.runFor(100);
     await settle(service, () => service.job(id)?.state !== "running");
     expect(service.job(id)?.state).toBe("done");

@@ -1,13 +1,17 @@
 // Reading many pieces through a few shared iterators (range-trees.ts scanPieces) gives each piece
-// exactly what scanning it alone gives: the same records, hashes and order, and null for a piece over
-// its limit, whatever the pieces' order, overlaps and gaps.
+// exactly what scanning it alone gives: the same records, hashes and order, and null for a piece
+// over its limit, whatever the pieces' order, overlaps and gaps.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createRandom, randomInt, type Random } from "../../../src/core/random.js";
-import { scanPieces, PIECE_SCAN_LIMITS, type TokenPiece } from "../../../src/antientropy/range-trees.js";
+import {
+  scanPieces,
+  PIECE_SCAN_LIMITS,
+  type TokenPiece,
+} from "../../../src/antientropy/range-trees.js";
 import { segmentFirstToken, SEGMENT_SPAN } from "../../../src/storage/segments.js";
 import type { KeyedRecord } from "../../../src/storage/record.js";
 import { openLevelStore, type LevelStore } from "../../../src/storage/store.js";
@@ -22,13 +26,19 @@ let dataDir: string;
 const tokens = new Map<string, bigint>();
 
 function tokenIn(random: Random, segment: number): bigint {
-  // Offsets within the segment from a few coarse steps, so pieces can start and end between records.
-  return segmentFirstToken(segment) + (BigInt(randomInt(random, 1 << 20)) * SEGMENT_SPAN) / (1n << 20n);
+  // Offsets within the segment from a few coarse steps, so pieces can start and end between
+  // records.
+  return (
+    segmentFirstToken(segment) + (BigInt(randomInt(random, 1 << 20)) * SEGMENT_SPAN) / (1n << 20n)
+  );
 }
 
 beforeAll(async () => {
   dataDir = await mkdtemp(path.join(tmpdir(), "grapevine-range-trees-"));
-  store = await openLevelStore({ dataDir, sync: false }, { tokenOf: (key) => tokens.get(key) ?? 0n });
+  store = await openLevelStore(
+    { dataDir, sync: false },
+    { tokenOf: (key) => tokens.get(key) ?? 0n },
+  );
   const random = createRandom(SEED);
   const writes: KeyedRecord[] = [];
   for (let i = 0; i < RECORDS; i++) {
@@ -37,7 +47,16 @@ beforeAll(async () => {
     const key = `k${i}`;
     tokens.set(key, tokenIn(random, segment));
     const tombstone = i % 7 === 0;
-    writes.push({ key, record: { value: Buffer.from(tombstone ? "" : `v${i}`), contentType: "", timestampUs: 1 + i, writer: "n", tombstone } });
+    writes.push({
+      key,
+      record: {
+        value: Buffer.from(tombstone ? "" : `v${i}`),
+        contentType: "",
+        timestampUs: 1 + i,
+        writer: "n",
+        tombstone,
+      },
+    });
   }
   await store.apply(writes);
 });
@@ -49,7 +68,10 @@ afterAll(async () => {
 
 function randomPiece(random: Random): TokenPiece {
   const a = tokenIn(random, randomInt(random, SEGMENTS_USED + 2));
-  const b = randomInt(random, 3) === 0 ? tokenIn(random, randomInt(random, SEGMENTS_USED + 2)) : a + BigInt(randomInt(random, 1 << 30)) * 1_000_000n;
+  const b =
+    randomInt(random, 3) === 0
+      ? tokenIn(random, randomInt(random, SEGMENTS_USED + 2))
+      : a + BigInt(randomInt(random, 1 << 30)) * 1_000_000n;
   return a <= b ? { first: a, last: b } : { first: b, last: a };
 }
 
@@ -71,8 +93,20 @@ describe("scanPieces", () => {
           continue;
         }
         expect(got, `round ${round} piece ${index}`).not.toBeNull();
-        expect(got?.map((entry) => [entry.key, entry.token, entry.timestampUs, entry.hash.toString("hex")])).toEqual(
-          alone.entries.map((entry) => [entry.key, entry.token, entry.timestampUs, entry.hash.toString("hex")]),
+        expect(
+          got?.map((entry) => [
+            entry.key,
+            entry.token,
+            entry.timestampUs,
+            entry.hash.toString("hex"),
+          ]),
+        ).toEqual(
+          alone.entries.map((entry) => [
+            entry.key,
+            entry.token,
+            entry.timestampUs,
+            entry.hash.toString("hex"),
+          ]),
         );
       }
     }
@@ -88,13 +122,23 @@ describe("scanPieces", () => {
       },
     };
     // Ten pieces, the first quarters of ten adjacent segments (~85 records each): one group.
-    const near = Array.from({ length: 10 }, (_, i) => ({ first: segmentFirstToken(20 + i), last: segmentFirstToken(20 + i) + SEGMENT_SPAN / 4n }));
+    const near = Array.from({ length: 10 }, (_, i) => ({
+      first: segmentFirstToken(20 + i),
+      last: segmentFirstToken(20 + i) + SEGMENT_SPAN / 4n,
+    }));
     await scanPieces(counting, near, 10_000);
     expect(scans).toBe(1);
     // Segment 0 and segment 63 with 62 segments of records between them: more than a gap may hold.
     expect(62 * 80).toBeGreaterThan(PIECE_SCAN_LIMITS.gapRecordsMax);
     scans = 0;
-    await scanPieces(counting, [{ first: segmentFirstToken(0), last: segmentFirstToken(0) + 10n }, { first: segmentFirstToken(63), last: segmentFirstToken(63) + 10n }], 10_000);
+    await scanPieces(
+      counting,
+      [
+        { first: segmentFirstToken(0), last: segmentFirstToken(0) + 10n },
+        { first: segmentFirstToken(63), last: segmentFirstToken(63) + 10n },
+      ],
+      10_000,
+    );
     expect(scans).toBe(2);
   });
 });

@@ -1,10 +1,15 @@
-// The HTTP server's pure parts (issue 14 §3): how Node's client errors are answered, readiness and its
-// reasons, /ready's answers and the drain refusal, with fastify's inject. The same over real sockets
-// is test/unit/node/http-edge.test.ts.
+// The HTTP server's pure parts (issue 14 §3): how Node's client errors are answered, readiness and
+// its reasons, /ready's answers and the drain refusal, with fastify's inject. The same over real
+// sockets is test/unit/node/http-edge.test.ts.
 
 import { afterEach, describe, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
-import { clientErrorAnswer, createHttpServer, rawErrorResponse, type HttpServerLimits } from "../../../src/api/http-server.js";
+import {
+  clientErrorAnswer,
+  createHttpServer,
+  rawErrorResponse,
+  type HttpServerLimits,
+} from "../../../src/api/http-server.js";
 import { GrapevineError } from "../../../src/core/errors.js";
 import { readinessOf, readyRoutes, type Readiness } from "../../../src/api/ready-routes.js";
 
@@ -25,18 +30,28 @@ describe("clientErrorAnswer", () => {
   it("answers Node's timeout with 408 request_timeout naming the timeout", () => {
     const answer = clientErrorAnswer({ code: "ERR_HTTP_REQUEST_TIMEOUT" }, LIMITS);
     expect(answer?.status).toBe(408);
-    expect(answer?.toBody()).toEqual({ error: "request_timeout", message: "the request did not arrive within 30000 ms", timeoutMs: 30_000 });
+    expect(answer?.toBody()).toEqual({
+      error: "request_timeout",
+      message: "the request did not arrive within 30000 ms",
+      timeoutMs: 30_000,
+    });
   });
 
   it("answers a header overflow with 431 headers_too_large naming the limit", () => {
-    const answer = clientErrorAnswer({ code: "HPE_HEADER_OVERFLOW", reason: "Header overflow" }, LIMITS);
+    const answer = clientErrorAnswer(
+      { code: "HPE_HEADER_OVERFLOW", reason: "Header overflow" },
+      LIMITS,
+    );
     expect(answer?.status).toBe(431);
     expect(answer?.toBody()).toMatchObject({ error: "headers_too_large", bytesMax: 16_384 });
     expect(answer?.message).toContain("16384");
   });
 
   it("answers any other parse error with 400 bad_request, with llhttp's reason but not its code", () => {
-    const answer = clientErrorAnswer({ code: "HPE_INVALID_METHOD", reason: "Invalid method encountered" }, LIMITS);
+    const answer = clientErrorAnswer(
+      { code: "HPE_INVALID_METHOD", reason: "Invalid method encountered" },
+      LIMITS,
+    );
     expect(answer?.status).toBe(400);
     expect(answer?.code).toBe("bad_request");
     expect(answer?.message).toBe("the request is not valid HTTP/1.1: Invalid method encountered");
@@ -64,12 +79,29 @@ describe("rawErrorResponse", () => {
 
 describe("readinessOf", () => {
   it("is ready only when settled, not draining and the clock is in range; draining wins, then starting", () => {
-    expect(readinessOf({ draining: false, ringSettled: true, clockInRange: true })).toEqual({ ready: true });
-    expect(readinessOf({ draining: false, ringSettled: false, clockInRange: true })).toEqual({ ready: false, reason: "starting" });
-    expect(readinessOf({ draining: false, ringSettled: true, clockInRange: false })).toEqual({ ready: false, reason: "clock_offset" });
-    expect(readinessOf({ draining: true, ringSettled: true, clockInRange: true })).toEqual({ ready: false, reason: "draining" });
-    expect(readinessOf({ draining: true, ringSettled: false, clockInRange: false })).toEqual({ ready: false, reason: "draining" });
-    expect(readinessOf({ draining: false, ringSettled: false, clockInRange: false })).toEqual({ ready: false, reason: "starting" });
+    expect(readinessOf({ draining: false, ringSettled: true, clockInRange: true })).toEqual({
+      ready: true,
+    });
+    expect(readinessOf({ draining: false, ringSettled: false, clockInRange: true })).toEqual({
+      ready: false,
+      reason: "starting",
+    });
+    expect(readinessOf({ draining: false, ringSettled: true, clockInRange: false })).toEqual({
+      ready: false,
+      reason: "clock_offset",
+    });
+    expect(readinessOf({ draining: true, ringSettled: true, clockInRange: true })).toEqual({
+      ready: false,
+      reason: "draining",
+    });
+    expect(readinessOf({ draining: true, ringSettled: false, clockInRange: false })).toEqual({
+      ready: false,
+      reason: "draining",
+    });
+    expect(readinessOf({ draining: false, ringSettled: false, clockInRange: false })).toEqual({
+      ready: false,
+      reason: "starting",
+    });
   });
 });
 
@@ -106,9 +138,15 @@ describe("while draining", () => {
     const app = await serverWith(() => ({ ready: false, reason: "draining" }), true);
     const refused = await app.inject({ method: "GET", url: "/kv/k" });
     expect(refused.statusCode).toBe(503);
-    expect(refused.json()).toEqual({ error: "unavailable", message: "the node is shutting down", reason: "draining" });
+    expect(refused.json()).toEqual({
+      error: "unavailable",
+      message: "the node is shutting down",
+      reason: "draining",
+    });
     expect(refused.headers["connection"]).toBe("close");
     expect((await app.inject({ method: "GET", url: "/health" })).statusCode).toBe(200);
-    expect((await app.inject({ method: "GET", url: "/ready" })).json()).toMatchObject({ reason: "draining" });
+    expect((await app.inject({ method: "GET", url: "/ready" })).json()).toMatchObject({
+      reason: "draining",
+    });
   });
 });

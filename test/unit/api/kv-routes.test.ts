@@ -90,7 +90,10 @@ async function build(): Promise<{ app: FastifyInstance; coordinator: FakeCoordin
     readConsistency: "one",
     writeConsistency: "quorum",
     maxValueBytes: MAX_VALUE_BYTES,
-    observer: { observeKvRequest: (route, consistency, status) => observed.push({ route, consistency, status }) },
+    observer: {
+      observeKvRequest: (route, consistency, status) =>
+        observed.push({ route, consistency, status }),
+    },
   });
   await app.ready();
   return { app, coordinator };
@@ -104,7 +107,12 @@ describe("PUT, GET and DELETE /kv/:key", () => {
   it("stores the body's raw bytes with its content type and gives both back with the version's timestamp", async () => {
     const { app } = await build();
     const value = Buffer.from([0, 255, 1, 254, 0x7b]);
-    const put = await app.inject({ method: "PUT", url: "/kv/bin", payload: value, headers: { "content-type": "image/x-test" } });
+    const put = await app.inject({
+      method: "PUT",
+      url: "/kv/bin",
+      payload: value,
+      headers: { "content-type": "image/x-test" },
+    });
     expect(put.statusCode).toBe(204);
     const written = put.headers[TIMESTAMP_HEADER];
     expect(written).toMatch(/^\d+$/);
@@ -118,7 +126,12 @@ describe("PUT, GET and DELETE /kv/:key", () => {
   it("keeps a JSON or text body unparsed, byte for byte, even when it is not valid JSON", async () => {
     const { app } = await build();
     const body = '{"unterminated": ';
-    await app.inject({ method: "PUT", url: "/kv/j", payload: body, headers: { "content-type": "application/json" } });
+    await app.inject({
+      method: "PUT",
+      url: "/kv/j",
+      payload: body,
+      headers: { "content-type": "application/json" },
+    });
     const get = await app.inject({ method: "GET", url: "/kv/j" });
     expect(get.body).toBe(body);
     expect(get.headers["content-type"]).toBe("application/json");
@@ -173,9 +186,17 @@ describe("keys", () => {
   it("accepts a 1024-byte key and refuses a 1025-byte one with 400 bad_key", async () => {
     const { app } = await build();
     const longest = "é".repeat(512); // 1024 bytes of UTF-8
-    const ok = await app.inject({ method: "PUT", url: `/kv/${encodeURIComponent(longest)}`, payload: "v" });
+    const ok = await app.inject({
+      method: "PUT",
+      url: `/kv/${encodeURIComponent(longest)}`,
+      payload: "v",
+    });
     expect(ok.statusCode).toBe(204);
-    const tooLong = await app.inject({ method: "PUT", url: `/kv/${"k".repeat(1025)}`, payload: "v" });
+    const tooLong = await app.inject({
+      method: "PUT",
+      url: `/kv/${"k".repeat(1025)}`,
+      payload: "v",
+    });
     expect(tooLong.statusCode).toBe(400);
     expect(errorOf(tooLong.body)).toMatchObject({ error: "bad_key", bytes: 1025 });
   });
@@ -192,7 +213,11 @@ describe("keys", () => {
     it(`refuses ${what} (${url}) with 400 bad_key on every method`, async () => {
       const { app, coordinator } = await build();
       for (const method of ["PUT", "GET", "DELETE"] as const) {
-        const answer = await app.inject({ method, url, payload: method === "PUT" ? "v" : undefined });
+        const answer = await app.inject({
+          method,
+          url,
+          payload: method === "PUT" ? "v" : undefined,
+        });
         expect(answer.statusCode, method).toBe(400);
         expect(errorOf(answer.body).error, method).toBe("bad_key");
       }
@@ -209,20 +234,40 @@ describe("keys", () => {
   it("never answers 5xx, whatever a client puts in the key's path segment (property)", async () => {
     const { app } = await build();
     const piece = fc.oneof(
-      fc.constantFrom("%", "%2F", "%25", "%ZZ", "%ED%A0%80", "%F0%9F", "%C3%A9", "/", "+", "~", ".", "..", "a"),
+      fc.constantFrom(
+        "%",
+        "%2F",
+        "%25",
+        "%ZZ",
+        "%ED%A0%80",
+        "%F0%9F",
+        "%C3%A9",
+        "/",
+        "+",
+        "~",
+        ".",
+        "..",
+        "a",
+      ),
       fc.string({ maxLength: 3 }),
     );
     await fc.assert(
-      fc.asyncProperty(fc.array(piece, { maxLength: 8 }), fc.constantFrom("PUT", "GET", "DELETE"), async (pieces, method) => {
-        const url = `/kv/${pieces.join("")}`;
-        let status: number;
-        try {
-          status = (await app.inject({ method: method, url, payload: method === "PUT" ? "v" : undefined })).statusCode;
-        } catch {
-          return; // light-my-request itself refused the URL: nothing reached the route.
-        }
-        expect([200, 204, 400, 404]).toContain(status);
-      }),
+      fc.asyncProperty(
+        fc.array(piece, { maxLength: 8 }),
+        fc.constantFrom("PUT", "GET", "DELETE"),
+        async (pieces, method) => {
+          const url = `/kv/${pieces.join("")}`;
+          let status: number;
+          try {
+            status = (
+              await app.inject({ method: method, url, payload: method === "PUT" ? "v" : undefined })
+            ).statusCode;
+          } catch {
+            return; // light-my-request itself refused the URL: nothing reached the route.
+          }
+          expect([200, 204, 400, 404]).toContain(status);
+        },
+      ),
       { seed: PROPERTY_SEED, numRuns: 300 },
     );
   });
@@ -266,9 +311,17 @@ describe("consistency levels", () => {
 describe("limits and refusals", () => {
   it("refuses a value over --max-value-bytes with 413 value_too_large, and accepts one at the limit", async () => {
     const { app, coordinator } = await build();
-    const atLimit = await app.inject({ method: "PUT", url: "/kv/k", payload: Buffer.alloc(MAX_VALUE_BYTES) });
+    const atLimit = await app.inject({
+      method: "PUT",
+      url: "/kv/k",
+      payload: Buffer.alloc(MAX_VALUE_BYTES),
+    });
     expect(atLimit.statusCode).toBe(204);
-    const over = await app.inject({ method: "PUT", url: "/kv/k2", payload: Buffer.alloc(MAX_VALUE_BYTES + 1) });
+    const over = await app.inject({
+      method: "PUT",
+      url: "/kv/k2",
+      payload: Buffer.alloc(MAX_VALUE_BYTES + 1),
+    });
     expect(over.statusCode).toBe(413);
     expect(errorOf(over.body).error).toBe("value_too_large");
     expect(coordinator.records.has("k2")).toBe(false);
@@ -279,7 +332,12 @@ describe("limits and refusals", () => {
   it("refuses a streamed body without a Content-Length with 413 once it passes the limit", async () => {
     const { app, coordinator } = await build();
     const body = Readable.from(Array.from({ length: 100 }, () => Buffer.alloc(100, 1)));
-    const answer = await app.inject({ method: "PUT", url: "/kv/big", payload: body, headers: { "content-type": "text/plain" } });
+    const answer = await app.inject({
+      method: "PUT",
+      url: "/kv/big",
+      payload: body,
+      headers: { "content-type": "text/plain" },
+    });
     expect(answer.statusCode).toBe(413);
     expect(errorOf(answer.body).error).toBe("value_too_large");
     expect(coordinator.calls).toEqual([]);
@@ -299,11 +357,22 @@ describe("limits and refusals", () => {
 
   it("answers the coordinator's unavailable as 503 and timeout as 504, with their details", async () => {
     const { app, coordinator } = await build();
-    coordinator.nextFailure = new GrapevineError("unavailable", "needs 2, 1 alive", { required: 2, alive: 1 });
+    coordinator.nextFailure = new GrapevineError("unavailable", "needs 2, 1 alive", {
+      required: 2,
+      alive: 1,
+    });
     const unavailable = await app.inject({ method: "PUT", url: "/kv/k", payload: "v" });
     expect(unavailable.statusCode).toBe(503);
-    expect(errorOf(unavailable.body)).toEqual({ error: "unavailable", message: "needs 2, 1 alive", required: 2, alive: 1 });
-    coordinator.nextFailure = new GrapevineError("timeout", "1 of 3", { required: 3, acknowledged: 1 });
+    expect(errorOf(unavailable.body)).toEqual({
+      error: "unavailable",
+      message: "needs 2, 1 alive",
+      required: 2,
+      alive: 1,
+    });
+    coordinator.nextFailure = new GrapevineError("timeout", "1 of 3", {
+      required: 3,
+      acknowledged: 1,
+    });
     const timeout = await app.inject({ method: "GET", url: "/kv/k?r=all" });
     expect(timeout.statusCode).toBe(504);
     expect(errorOf(timeout.body)).toMatchObject({ error: "timeout", required: 3, acknowledged: 1 });

@@ -10,11 +10,13 @@ import { ERROR_CODES, ERROR_TABLE } from "../../../src/core/errors.js";
 const readme = readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
 
 /** The rows of README's error table: `| status | \`code\` | when |`. */
-const rows = [...readme.matchAll(/^\|\s*(\d{3})\s*\|\s*`([^`]*)`\s*\|([^\n]*)\|\s*$/gm)].map((match) => ({
-  status: Number(match[1]),
-  code: match[2] as string,
-  when: (match[3] as string).trim(),
-}));
+const rows = [...readme.matchAll(/^\|\s*(\d{3})\s*\|\s*`([^`]*)`\s*\|([^\n]*)\|\s*$/gm)].map(
+  (match) => ({
+    status: Number(match[1]),
+    code: match[2] as string,
+    when: (match[3] as string).trim(),
+  }),
+);
 
 describe("README error list", () => {
   it("has a row for every code of the error table, with the table's status", () => {
@@ -27,7 +29,8 @@ describe("README error list", () => {
 
   it("lists no code that the error table does not have", () => {
     expect(rows.length).toBeGreaterThan(0);
-    for (const row of rows) expect(Object.hasOwn(ERROR_TABLE, row.code), `README row ${row.code}`).toBe(true);
+    for (const row of rows)
+      expect(Object.hasOwn(ERROR_TABLE, row.code), `README row ${row.code}`).toBe(true);
   });
 
   it("says what each code means, in the table and in the README", () => {

@@ -32,7 +32,11 @@ const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
     replica: fc.nat({ max: ACTORS.length - 1 }),
     readFrom: fc.option(fc.nat({ max: ACTORS.length - 1 }), { nil: null }),
   }),
-  fc.record({ kind: fc.constant("sync" as const), replica: fc.nat({ max: ACTORS.length - 1 }), from: fc.nat({ max: ACTORS.length - 1 }) }),
+  fc.record({
+    kind: fc.constant("sync" as const),
+    replica: fc.nat({ max: ACTORS.length - 1 }),
+    from: fc.nat({ max: ACTORS.length - 1 }),
+  }),
 );
 
 interface Replica {
@@ -43,7 +47,10 @@ interface Replica {
 
 interface Run {
   readonly replicas: Replica[];
-  /** Each write's causal past (transitively closed): the writes its context had seen, itself excluded. */
+  /**
+   * Each write's causal past (transitively closed): the writes its context had seen, itself
+   * excluded.
+   */
   readonly seen: Map<number, Set<number>>;
 }
 
@@ -55,7 +62,10 @@ function maximal(replica: Replica, seen: Map<number, Set<number>>): number[] {
 }
 
 function run(steps: readonly Step[], check: (run: Run) => void = () => undefined): Run {
-  const replicas: Replica[] = ACTORS.map(() => ({ clock: emptyDvvSet<number>(), known: new Set<number>() }));
+  const replicas: Replica[] = ACTORS.map(() => ({
+    clock: emptyDvvSet<number>(),
+    known: new Set<number>(),
+  }));
   const seen = new Map<number, Set<number>>();
   let next = 0;
   for (const step of steps) {
@@ -90,7 +100,8 @@ describe("DVVSet", () => {
     fc.assert(
       fc.property(fc.array(stepArbitrary, { maxLength: 60 }), (steps) => {
         run(steps, ({ replicas, seen }) => {
-          for (const replica of replicas) expect(sorted(valuesOf(replica.clock))).toEqual(maximal(replica, seen));
+          for (const replica of replicas)
+            expect(sorted(valuesOf(replica.clock))).toEqual(maximal(replica, seen));
         });
       }),
       { seed: SEED, numRuns: RUNS },
@@ -99,17 +110,23 @@ describe("DVVSet", () => {
 
   it("merges commutatively, associatively and idempotently", () => {
     fc.assert(
-      fc.property(fc.array(stepArbitrary, { maxLength: 60 }), fc.nat(), fc.nat(), fc.nat(), (steps, i, j, k) => {
-        const clocks = run(steps).replicas.map((replica) => replica.clock);
-        const x = clocks[i % clocks.length] as DvvSet<number>;
-        const y = clocks[j % clocks.length] as DvvSet<number>;
-        const z = clocks[k % clocks.length] as DvvSet<number>;
-        expect(syncDvvSets(x, y)).toEqual(syncDvvSets(y, x));
-        expect(syncDvvSets(syncDvvSets(x, y), z)).toEqual(syncDvvSets(x, syncDvvSets(y, z)));
-        expect(syncDvvSets(x, x)).toEqual(x);
-        const merged = syncDvvSets(x, y);
-        expect(descends(merged, x) && descends(merged, y)).toBe(true);
-      }),
+      fc.property(
+        fc.array(stepArbitrary, { maxLength: 60 }),
+        fc.nat(),
+        fc.nat(),
+        fc.nat(),
+        (steps, i, j, k) => {
+          const clocks = run(steps).replicas.map((replica) => replica.clock);
+          const x = clocks[i % clocks.length] as DvvSet<number>;
+          const y = clocks[j % clocks.length] as DvvSet<number>;
+          const z = clocks[k % clocks.length] as DvvSet<number>;
+          expect(syncDvvSets(x, y)).toEqual(syncDvvSets(y, x));
+          expect(syncDvvSets(syncDvvSets(x, y), z)).toEqual(syncDvvSets(x, syncDvvSets(y, z)));
+          expect(syncDvvSets(x, x)).toEqual(x);
+          const merged = syncDvvSets(x, y);
+          expect(descends(merged, x) && descends(merged, y)).toBe(true);
+        },
+      ),
       { seed: SEED, numRuns: RUNS },
     );
   });

@@ -42,14 +42,20 @@ function counts(draws: readonly number[]): Map<number, number> {
 describe("fnvHash64Mod", () => {
   it("computes YCSB's fnvhash64(value) % modulus exactly, including Java's long overflow", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: SCRAMBLED_ITEM_COUNT + 1 }), fc.integer({ min: 1, max: KEY_COUNT_MAX }), (value, modulus) => {
-        const expected = Number(javaFnvHash64(BigInt(value)) % BigInt(modulus));
-        expect(fnvHash64Mod(value, modulus)).toBe(expected);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: SCRAMBLED_ITEM_COUNT + 1 }),
+        fc.integer({ min: 1, max: KEY_COUNT_MAX }),
+        (value, modulus) => {
+          const expected = Number(javaFnvHash64(BigInt(value)) % BigInt(modulus));
+          expect(fnvHash64Mod(value, modulus)).toBe(expected);
+        },
+      ),
       { seed: SEED, numRuns: 2_000 },
     );
     for (const value of [0, 1, 255, 256, 2 ** 32 - 1, 2 ** 32, SCRAMBLED_ITEM_COUNT]) {
-      expect(fnvHash64Mod(value, KEY_COUNT_MAX)).toBe(Number(javaFnvHash64(BigInt(value)) % BigInt(KEY_COUNT_MAX)));
+      expect(fnvHash64Mod(value, KEY_COUNT_MAX)).toBe(
+        Number(javaFnvHash64(BigInt(value)) % BigInt(KEY_COUNT_MAX)),
+      );
     }
   });
 });
@@ -65,13 +71,17 @@ describe("scrambled zipfian key chooser", () => {
 
   it("only draws keys in [0, keys), down to a single key", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: KEY_COUNT_MAX }), fc.integer({ min: 0, max: 0xffff_ffff }), (keyCount, seed) => {
-        const chooser = scrambledZipfianChooser(keyCount, createRandom(seed));
-        for (let i = 0; i < 200; i++) {
-          const index = chooser.next();
-          expect(Number.isInteger(index) && index >= 0 && index < keyCount).toBe(true);
-        }
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: KEY_COUNT_MAX }),
+        fc.integer({ min: 0, max: 0xffff_ffff }),
+        (keyCount, seed) => {
+          const chooser = scrambledZipfianChooser(keyCount, createRandom(seed));
+          for (let i = 0; i < 200; i++) {
+            const index = chooser.next();
+            expect(Number.isInteger(index) && index >= 0 && index < keyCount).toBe(true);
+          }
+        },
+      ),
       { seed: SEED, numRuns: 200 },
     );
   });
@@ -93,8 +103,11 @@ describe("scrambled zipfian key chooser", () => {
     expect(hottestShare).toBeLessThan(0.0408);
     const expectedSecond = 1 / (Math.pow(2, ZIPFIAN_CONSTANT) * SCRAMBLED_ZETAN);
     expect(Math.abs(secondShare - expectedSecond)).toBeLessThan(0.003);
-    // Scrambling spreads the popularity: far fewer draws land on the low indexes than a plain zipfian would put there.
-    const lowIndexShare = [...histogram].filter(([index]) => index < 10).reduce((sum, [, count]) => sum + count, 0) / draws;
+    // Scrambling spreads the popularity: far fewer draws land on the low indexes than a plain
+    // zipfian would put there.
+    const lowIndexShare =
+      [...histogram].filter(([index]) => index < 10).reduce((sum, [, count]) => sum + count, 0) /
+      draws;
     expect(lowIndexShare).toBeLessThan(0.1);
   });
 });
@@ -107,7 +120,9 @@ describe("plain zipfian (YCSB's ZipfianGenerator)", () => {
     const expectedFirst = 1 / zeta(itemCount, ZIPFIAN_CONSTANT);
     expect(expectedFirst).toBeGreaterThan(0.12);
     expect(Math.abs((histogram.get(0) ?? 0) / draws - expectedFirst)).toBeLessThan(0.006);
-    expect(Math.abs((histogram.get(1) ?? 0) / draws - expectedFirst / Math.pow(2, ZIPFIAN_CONSTANT))).toBeLessThan(0.005);
+    expect(
+      Math.abs((histogram.get(1) ?? 0) / draws - expectedFirst / Math.pow(2, ZIPFIAN_CONSTANT)),
+    ).toBeLessThan(0.005);
     expect(Math.max(...histogram.keys())).toBeLessThan(itemCount);
     expect(Math.min(...histogram.keys())).toBe(0);
   });

@@ -33,7 +33,9 @@ describe("bench load generator against the bare fastify route", () => {
     expect(load.interrupted).toBe(false);
     expect(load.recorder.summary("update").count).toBe(300);
     expect(load.recorder.summary("update").errorCount).toBe(0);
-    const reads = await Promise.all(Array.from({ length: 300 }, (_, i) => client.get(0, `/kv/user${i}?r=one`)));
+    const reads = await Promise.all(
+      Array.from({ length: 300 }, (_, i) => client.get(0, `/kv/user${i}?r=one`)),
+    );
     expect(reads.every((outcome) => outcome === null)).toBe(true);
   });
 
@@ -89,7 +91,14 @@ describe("bench load generator against the bare fastify route", () => {
   it("stops early when aborted and says so", async () => {
     const controller = new AbortController();
     controller.abort();
-    const load = await runLoadPhase({ client, keyCount: 1_000, value, concurrency: 4, consistency, signal: controller.signal });
+    const load = await runLoadPhase({
+      client,
+      keyCount: 1_000,
+      value,
+      concurrency: 4,
+      consistency,
+      signal: controller.signal,
+    });
     expect(load.keys).toBe(0);
     expect(load.interrupted).toBe(true);
   });
@@ -97,19 +106,34 @@ describe("bench load generator against the bare fastify route", () => {
 
 describe("error kinds", () => {
   it("names SPEC §2 error bodies by status and code, and anything else by status", () => {
-    expect(statusKindOf(503, JSON.stringify({ error: "unavailable", message: "x", required: 2, alive: 1 }))).toBe("503 unavailable");
+    expect(
+      statusKindOf(
+        503,
+        JSON.stringify({ error: "unavailable", message: "x", required: 2, alive: 1 }),
+      ),
+    ).toBe("503 unavailable");
     expect(statusKindOf(502, "<html>bad gateway</html>")).toBe("502");
     expect(statusKindOf(500, JSON.stringify({ error: "Not A Code!" }))).toBe("500");
   });
 
   it("names client-side failures: timeouts, refused and closed connections", () => {
-    expect(errorKindOf(Object.assign(new Error("t"), { code: "UND_ERR_HEADERS_TIMEOUT" }))).toBe("timeout");
-    expect(errorKindOf(Object.assign(new Error("r"), { code: "ECONNREFUSED" }))).toBe("connection ECONNREFUSED");
-    expect(errorKindOf(Object.assign(new Error("s"), { code: "UND_ERR_SOCKET" }))).toBe("connection closed");
+    expect(errorKindOf(Object.assign(new Error("t"), { code: "UND_ERR_HEADERS_TIMEOUT" }))).toBe(
+      "timeout",
+    );
+    expect(errorKindOf(Object.assign(new Error("r"), { code: "ECONNREFUSED" }))).toBe(
+      "connection ECONNREFUSED",
+    );
+    expect(errorKindOf(Object.assign(new Error("s"), { code: "UND_ERR_SOCKET" }))).toBe(
+      "connection closed",
+    );
   });
 
   it("reports a refused connection as its kind rather than throwing", async () => {
-    const dead = new KvClient({ urls: ["http://127.0.0.1:1"], connectionsPerNode: 1, requestTimeoutMs: 2_000 });
+    const dead = new KvClient({
+      urls: ["http://127.0.0.1:1"],
+      connectionsPerNode: 1,
+      requestTimeoutMs: 2_000,
+    });
     try {
       expect(await dead.put(0, "/kv/x?w=one", value)).toBe("connection ECONNREFUSED");
     } finally {

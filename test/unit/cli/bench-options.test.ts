@@ -1,8 +1,19 @@
 import { Command, CommanderError } from "commander";
 import { describe, expect, it } from "vitest";
 import { registerBenchCommand } from "../../../src/cli/bench.js";
-import { BENCH_DEFAULTS, BENCH_LIMITS, parseBenchOptions, parseNodeUrls } from "../../../src/cli/bench/options.js";
-import { EXIT_CODES, printError, reportFailure, type CliOutput, type ExitCode } from "../../../src/cli/shared.js";
+import {
+  BENCH_DEFAULTS,
+  BENCH_LIMITS,
+  parseBenchOptions,
+  parseNodeUrls,
+} from "../../../src/cli/bench/options.js";
+import {
+  EXIT_CODES,
+  printError,
+  reportFailure,
+  type CliOutput,
+  type ExitCode,
+} from "../../../src/cli/shared.js";
 import { ConfigError } from "../../../src/node/config.js";
 
 function configErrorOf(run: () => unknown): ConfigError {
@@ -16,7 +27,9 @@ function configErrorOf(run: () => unknown): ConfigError {
 }
 
 /** Runs `grapevine bench <args>` the way main.ts does, without a process: exit code and stderr. */
-async function benchCli(args: readonly string[]): Promise<{ code: ExitCode; stderr: string; stdout: string }> {
+async function benchCli(
+  args: readonly string[],
+): Promise<{ code: ExitCode; stderr: string; stdout: string }> {
   let stderr = "";
   let stdout = "";
   const output: CliOutput = { out: (text) => (stdout += text), err: (text) => (stderr += text) };
@@ -42,12 +55,30 @@ describe("grapevine bench options", () => {
     const options = parseBenchOptions({}, {});
     expect(options.target).toEqual({ kind: "nodes", urls: ["http://127.0.0.1:7001"] });
     expect(options.workload.name).toBe("a");
-    expect([options.keys, options.valueSize, options.distribution, options.concurrency]).toEqual([10_000, 100, "zipfian", 64]);
-    expect([options.durationS, options.warmupS, options.w, options.r]).toEqual([30, 2, "quorum", "quorum"]);
-    expect([options.json, options.load, options.targetRate, options.progress]).toEqual([false, true, null, null]);
+    expect([options.keys, options.valueSize, options.distribution, options.concurrency]).toEqual([
+      10_000,
+      100,
+      "zipfian",
+      64,
+    ]);
+    expect([options.durationS, options.warmupS, options.w, options.r]).toEqual([
+      30,
+      2,
+      "quorum",
+      "quorum",
+    ]);
+    expect([options.json, options.load, options.targetRate, options.progress]).toEqual([
+      false,
+      true,
+      null,
+      null,
+    ]);
     expect(Number.isInteger(options.seed)).toBe(true);
     expect(Object.isFrozen(options)).toBe(true);
-    expect(parseBenchOptions({}, { GRAPEVINE_NODE: "127.0.0.1:9000" }).target).toEqual({ kind: "nodes", urls: ["http://127.0.0.1:9000"] });
+    expect(parseBenchOptions({}, { GRAPEVINE_NODE: "127.0.0.1:9000" }).target).toEqual({
+      kind: "nodes",
+      urls: ["http://127.0.0.1:9000"],
+    });
   });
 
   it("takes every flag in range", () => {
@@ -71,18 +102,47 @@ describe("grapevine bench options", () => {
       },
       {},
     );
-    expect(options.target).toEqual({ kind: "nodes", urls: ["http://127.0.0.1:7001", "http://127.0.0.1:7002"] });
+    expect(options.target).toEqual({
+      kind: "nodes",
+      urls: ["http://127.0.0.1:7001", "http://127.0.0.1:7002"],
+    });
     expect(options.workload.name).toBe("c");
-    expect([options.keys, options.valueSize, options.distribution, options.concurrency]).toEqual([500, 1024, "uniform", 256]);
-    expect([options.durationS, options.warmupS, options.w, options.r, options.seed]).toEqual([2.5, 0, "all", "2", 42]);
-    expect([options.json, options.load, options.targetRate, options.progress]).toEqual([true, false, 5000, false]);
+    expect([options.keys, options.valueSize, options.distribution, options.concurrency]).toEqual([
+      500,
+      1024,
+      "uniform",
+      256,
+    ]);
+    expect([options.durationS, options.warmupS, options.w, options.r, options.seed]).toEqual([
+      2.5,
+      0,
+      "all",
+      "2",
+      42,
+    ]);
+    expect([options.json, options.load, options.targetRate, options.progress]).toEqual([
+      true,
+      false,
+      5000,
+      false,
+    ]);
   });
 
   it("starts local nodes with their node options, logging warnings only unless told otherwise", () => {
     const options = parseBenchOptions({ local: "3", rf: "3", sync: "on" }, {});
-    expect(options.target).toEqual({ kind: "local", nodeCount: 3, basePort: null, nodeValues: { rf: "3", sync: "on", logLevel: BENCH_DEFAULTS.localLogLevel } });
+    expect(options.target).toEqual({
+      kind: "local",
+      nodeCount: 3,
+      basePort: null,
+      nodeValues: { rf: "3", sync: "on", logLevel: BENCH_DEFAULTS.localLogLevel },
+    });
     const withPort = parseBenchOptions({ local: "2", basePort: "9100", logLevel: "info" }, {});
-    expect(withPort.target).toEqual({ kind: "local", nodeCount: 2, basePort: 9100, nodeValues: { logLevel: "info" } });
+    expect(withPort.target).toEqual({
+      kind: "local",
+      nodeCount: 2,
+      basePort: 9100,
+      nodeValues: { logLevel: "info" },
+    });
   });
 
   it("refuses each bad value with a ConfigError naming its flag", () => {
@@ -118,19 +178,33 @@ describe("grapevine bench options", () => {
       [{ local: "3", vnodes: "0" }, "--vnodes"],
     ];
     for (const [values, flag] of cases) {
-      expect(configErrorOf(() => parseBenchOptions(values, {})).option, JSON.stringify(values)).toBe(flag);
+      expect(
+        configErrorOf(() => parseBenchOptions(values, {})).option,
+        JSON.stringify(values),
+      ).toBe(flag);
     }
   });
 
   it("bounds --value-size by the local nodes' --max-value-bytes and --w/--r by their replication factor", () => {
-    expect(parseBenchOptions({ local: "1", maxValueBytes: "2048", valueSize: "2048" }, {}).valueSize).toBe(2048);
-    expect(configErrorOf(() => parseBenchOptions({ local: "1", maxValueBytes: "2048", valueSize: "2049" }, {})).option).toBe("--value-size");
-    expect(configErrorOf(() => parseBenchOptions({ local: "3", rf: "2", w: "3" }, {})).option).toBe("--w");
+    expect(
+      parseBenchOptions({ local: "1", maxValueBytes: "2048", valueSize: "2048" }, {}).valueSize,
+    ).toBe(2048);
+    expect(
+      configErrorOf(() =>
+        parseBenchOptions({ local: "1", maxValueBytes: "2048", valueSize: "2049" }, {}),
+      ).option,
+    ).toBe("--value-size");
+    expect(configErrorOf(() => parseBenchOptions({ local: "3", rf: "2", w: "3" }, {})).option).toBe(
+      "--w",
+    );
     expect(parseBenchOptions({ local: "3", rf: "2", w: "2" }, {}).w).toBe("2");
   });
 
   it("reads --nodes as origins, a bare HOST:PORT as http", () => {
-    expect(parseNodeUrls("127.0.0.1:7001,https://db.example:443/")).toEqual(["http://127.0.0.1:7001", "https://db.example"]);
+    expect(parseNodeUrls("127.0.0.1:7001,https://db.example:443/")).toEqual([
+      "http://127.0.0.1:7001",
+      "https://db.example",
+    ]);
   });
 });
 
@@ -141,11 +215,14 @@ describe("grapevine bench usage errors", () => {
     [["--duration", "x"], "--duration"],
     [["--local", "2", "--nodes", "http://127.0.0.1:1"], "--local"],
     [["--no-such-flag"], "--no-such-flag"],
-  ])("%j exits 2 with one stderr line naming %s, before connecting to anything", async (args, flag) => {
-    const result = await benchCli(args);
-    expect(result.code).toBe(EXIT_CODES.usage);
-    expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
-    expect(result.stderr).toContain(flag);
-    expect(result.stdout).toBe("");
-  });
+  ])(
+    "%j exits 2 with one stderr line naming %s, before connecting to anything",
+    async (args, flag) => {
+      const result = await benchCli(args);
+      expect(result.code).toBe(EXIT_CODES.usage);
+      expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
+      expect(result.stderr).toContain(flag);
+      expect(result.stdout).toBe("");
+    },
+  );
 });

@@ -1,7 +1,12 @@
 import { describe, expect, it } from "vitest";
 import type { RunPhaseResult } from "../../../src/cli/bench/load-generator.js";
 import { Recorder } from "../../../src/cli/bench/recorder.js";
-import { buildResult, formatJson, formatText, type BenchParameters } from "../../../src/cli/bench/report.js";
+import {
+  buildResult,
+  formatJson,
+  formatText,
+  type BenchParameters,
+} from "../../../src/cli/bench/report.js";
 import { WORKLOADS } from "../../../src/cli/bench/workload.js";
 
 const PARAMETERS: BenchParameters = {
@@ -18,8 +23,20 @@ const PARAMETERS: BenchParameters = {
   load: true,
 };
 
-function runOf(recorder: Recorder, seconds: number, serviceRecorder: Recorder | null = null, clientCpuCores = 0.25): RunPhaseResult {
-  return { seconds, recorder, interrupted: false, latencyFrom: serviceRecorder === null ? "send" : "due-time-when-behind", serviceRecorder, clientCpuCores };
+function runOf(
+  recorder: Recorder,
+  seconds: number,
+  serviceRecorder: Recorder | null = null,
+  clientCpuCores = 0.25,
+): RunPhaseResult {
+  return {
+    seconds,
+    recorder,
+    interrupted: false,
+    latencyFrom: serviceRecorder === null ? "send" : "due-time-when-behind",
+    serviceRecorder,
+    clientCpuCores,
+  };
 }
 
 function sampleResult() {
@@ -53,10 +70,32 @@ describe("bench report", () => {
       nodes: ["http://127.0.0.1:7001", "http://127.0.0.1:7002"],
       local: null,
       parameters: PARAMETERS,
-      load: { keys: 500, seconds: 0.25, throughput: 2_000, errorCount: 0, errors: {}, interrupted: false },
-      run: { seconds: 2, operations: 2_000, throughput: 1_000, errorCount: 1, errors: { "504 timeout": 1 }, latencyFrom: "send", interrupted: false, clientCpuCores: 0.25 },
+      load: {
+        keys: 500,
+        seconds: 0.25,
+        throughput: 2_000,
+        errorCount: 0,
+        errors: {},
+        interrupted: false,
+      },
+      run: {
+        seconds: 2,
+        operations: 2_000,
+        throughput: 1_000,
+        errorCount: 1,
+        errors: { "504 timeout": 1 },
+        latencyFrom: "send",
+        interrupted: false,
+        clientCpuCores: 0.25,
+      },
       operations: {
-        read: { count: 1_000, throughput: 500, errorCount: 0, errors: {}, latencyMs: { mean: 0.501, p50: 0.5, p95: 0.95, p99: 0.99, p999: 0.999, max: 1 } },
+        read: {
+          count: 1_000,
+          throughput: 500,
+          errorCount: 0,
+          errors: {},
+          latencyMs: { mean: 0.501, p50: 0.5, p95: 0.95, p99: 0.99, p999: 0.999, max: 1 },
+        },
         update: {
           count: 1_000,
           throughput: 500,
@@ -71,7 +110,14 @@ describe("bench report", () => {
   it("reports only the operations a workload issues", () => {
     const run = new Recorder();
     run.recordLatency("read", 10);
-    const result = buildResult({ workload: WORKLOADS.c, nodes: ["http://a:1"], local: 1, parameters: PARAMETERS, load: null, run: runOf(run, 1) });
+    const result = buildResult({
+      workload: WORKLOADS.c,
+      nodes: ["http://a:1"],
+      local: 1,
+      parameters: PARAMETERS,
+      load: null,
+      run: runOf(run, 1),
+    });
     expect(Object.keys(result.operations)).toEqual(["read"]);
     expect(result.load).toBeNull();
   });
@@ -79,8 +125,11 @@ describe("bench report", () => {
   it("prints a table with throughput and p50/p95/p99/p99.9/max per operation, and the errors by kind", () => {
     const text = formatText(sampleResult());
     expect(text).toContain("1,000 ops/s");
-    for (const column of ["ops/s", "p50 ms", "p95 ms", "p99 ms", "p99.9 ms", "max ms", "errors"]) expect(text).toContain(column);
-    expect(text).toMatch(/│ read +│ +1,000 │ +500 │ +0\.500 │ +0\.950 │ +0\.990 │ +0\.999 │ +1\.000 │ +0 │/);
+    for (const column of ["ops/s", "p50 ms", "p95 ms", "p99 ms", "p99.9 ms", "max ms", "errors"])
+      expect(text).toContain(column);
+    expect(text).toMatch(
+      /│ read +│ +1,000 │ +500 │ +0\.500 │ +0\.950 │ +0\.990 │ +0\.999 │ +1\.000 │ +0 │/,
+    );
     expect(text).toMatch(/│ update +│ 504 timeout +│ +1 │/);
     // No terminal colours: the report is read by scripts too.
     expect(text).not.toContain("\u001b[");
@@ -90,9 +139,18 @@ describe("bench report", () => {
   it("warns when the generator's own CPU was near one core", () => {
     const run = new Recorder();
     run.recordLatency("read", 10);
-    const result = buildResult({ workload: WORKLOADS.c, nodes: ["http://a:1"], local: null, parameters: PARAMETERS, load: null, run: runOf(run, 1, null, 0.97) });
+    const result = buildResult({
+      workload: WORKLOADS.c,
+      nodes: ["http://a:1"],
+      local: null,
+      parameters: PARAMETERS,
+      load: null,
+      run: runOf(run, 1, null, 0.97),
+    });
     expect(result.run.clientCpuCores).toBe(0.97);
-    expect(formatText(result)).toContain("the load generator used 0.97 cores of its one event loop: it may be what limits this run");
+    expect(formatText(result)).toContain(
+      "the load generator used 0.97 cores of its one event loop: it may be what limits this run",
+    );
   });
 
   it("says when latencies count from the due time of a paced run, and gives the service time beside them", () => {

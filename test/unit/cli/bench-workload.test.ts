@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { isWorkloadName, operationChooser, operationsOf, WORKLOADS, type OperationKind } from "../../../src/cli/bench/workload.js";
+import {
+  isWorkloadName,
+  operationChooser,
+  operationsOf,
+  WORKLOADS,
+  type OperationKind,
+} from "../../../src/cli/bench/workload.js";
 import { createRandom } from "../../../src/core/random.js";
 
 const SEED = 7_001;

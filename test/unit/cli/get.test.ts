@@ -1,5 +1,6 @@
-// `grapevine get` against a small stand-in for a node's GET /kv route: a pipe gets the value's exact
-// bytes; a terminal gets a newline after a value that lacks one, so the prompt starts on its own line.
+// `grapevine get` against a small stand-in for a node's GET /kv route: a pipe gets the value's
+// exact bytes; a terminal gets a newline after a value that lacks one, so the prompt starts on its
+// own line.
 
 import Fastify, { type FastifyInstance } from "fastify";
 import { Command } from "commander";
@@ -17,7 +18,8 @@ beforeAll(async () => {
   server = Fastify();
   server.get("/kv/:key", async (request, reply) => {
     const value = VALUES[(request.params as { key: string }).key];
-    if (value === undefined) return reply.code(404).send({ error: "not_found", message: "the key has no value" });
+    if (value === undefined)
+      return reply.code(404).send({ error: "not_found", message: "the key has no value" });
     return reply.type("application/octet-stream").send(Buffer.from(value));
   });
   nodeUrl = await server.listen({ host: "127.0.0.1", port: 0 });
@@ -27,7 +29,10 @@ afterAll(async () => {
   await server.close();
 });
 
-async function get(key: string, terminal: boolean): Promise<{ stdout: string; exit: ExitCode | null }> {
+async function get(
+  key: string,
+  terminal: boolean,
+): Promise<{ stdout: string; exit: ExitCode | null }> {
   const written: Buffer[] = [];
   const io: KvIo = {
     readStdin: () => Promise.resolve(Buffer.alloc(0)),

@@ -1,7 +1,13 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { DEV_PASS_THROUGH_OPTIONS, planDevCluster } from "../../../src/cli/dev.js";
-import { CliError, EXIT_CODES, oneLine, reportFailure, type CliOutput } from "../../../src/cli/shared.js";
+import {
+  CliError,
+  EXIT_CODES,
+  oneLine,
+  reportFailure,
+  type CliOutput,
+} from "../../../src/cli/shared.js";
 import { collectNodeOptions, optionAttribute, parseStartConfig } from "../../../src/cli/start.js";
 import { ConfigError } from "../../../src/node/config.js";
 
@@ -19,7 +25,10 @@ describe("grapevine start options", () => {
   it("hands commander's camel-cased values to the config under their flag names", () => {
     expect(optionAttribute("data-dir")).toBe("dataDir");
     expect(optionAttribute("anti-entropy-interval-s")).toBe("antiEntropyIntervalS");
-    expect(collectNodeOptions({ dataDir: "/tmp/x", vnodes: "8", json: true })).toEqual({ "data-dir": "/tmp/x", vnodes: "8" });
+    expect(collectNodeOptions({ dataDir: "/tmp/x", vnodes: "8", json: true })).toEqual({
+      "data-dir": "/tmp/x",
+      vnodes: "8",
+    });
   });
 
   it("accepts --rf as --replication-factor", () => {
@@ -31,7 +40,9 @@ describe("grapevine start options", () => {
     const invalid = configErrorOf(() => parseStartConfig({ rf: "0" }, {}));
     expect(invalid.option).toBe("--rf");
     expect(invalid.message).toMatch(/^--rf must be/);
-    expect(configErrorOf(() => parseStartConfig({ rf: "2", replicationFactor: "3" }, {})).option).toBe("--rf");
+    expect(
+      configErrorOf(() => parseStartConfig({ rf: "2", replicationFactor: "3" }, {})).option,
+    ).toBe("--rf");
   });
 });
 
@@ -44,7 +55,15 @@ describe("grapevine dev plan", () => {
       ["node3", "http://127.0.0.1:9102", path.join("/tmp/gv", "node3")],
     ]);
     expect(plans[1]?.args).toEqual([
-      "start", "--id", "node2", "--listen", "127.0.0.1:9101", "--seeds", "127.0.0.1:9100", "--data-dir", path.join("/tmp/gv", "node2"),
+      "start",
+      "--id",
+      "node2",
+      "--listen",
+      "127.0.0.1:9101",
+      "--seeds",
+      "127.0.0.1:9100",
+      "--data-dir",
+      path.join("/tmp/gv", "node2"),
     ]);
   });
 
@@ -69,13 +88,17 @@ describe("grapevine dev plan", () => {
     expect(configErrorOf(() => planDevCluster({ nodes: "65" }, {})).option).toBe("--nodes");
     expect(configErrorOf(() => planDevCluster({ nodes: "three" }, {})).option).toBe("--nodes");
     expect(configErrorOf(() => planDevCluster({ basePort: "0" }, {})).option).toBe("--base-port");
-    expect(configErrorOf(() => planDevCluster({ nodes: "3", basePort: "65534" }, {})).option).toBe("--base-port");
+    expect(configErrorOf(() => planDevCluster({ nodes: "3", basePort: "65534" }, {})).option).toBe(
+      "--base-port",
+    );
     expect(planDevCluster({ nodes: "3", basePort: "65533" }, {})).toHaveLength(3);
   });
 
   it("validates pass-through node options before starting anything", () => {
     expect(configErrorOf(() => planDevCluster({ vnodes: "0" }, {})).option).toBe("--vnodes");
-    expect(configErrorOf(() => planDevCluster({}, { GRAPEVINE_PHI_THRESHOLD: "x" })).option).toBe("GRAPEVINE_PHI_THRESHOLD");
+    expect(configErrorOf(() => planDevCluster({}, { GRAPEVINE_PHI_THRESHOLD: "x" })).option).toBe(
+      "GRAPEVINE_PHI_THRESHOLD",
+    );
   });
 });
 
@@ -87,13 +110,17 @@ describe("CLI failure reporting", () => {
 
   it("turns a ConfigError into exit 2 and one stderr line", () => {
     const output = capture();
-    expect(reportFailure(output, new ConfigError("--vnodes", "--vnodes must be an integer"))).toBe(EXIT_CODES.usage);
+    expect(reportFailure(output, new ConfigError("--vnodes", "--vnodes must be an integer"))).toBe(
+      EXIT_CODES.usage,
+    );
     expect(output.errText()).toBe("grapevine: --vnodes must be an integer\n");
   });
 
   it("turns a failed operation into exit 1 and one line, even from a multi-line message", () => {
     const output = capture();
-    expect(reportFailure(output, new CliError("cannot reach x:\n  connection refused"))).toBe(EXIT_CODES.failed);
+    expect(reportFailure(output, new CliError("cannot reach x:\n  connection refused"))).toBe(
+      EXIT_CODES.failed,
+    );
     expect(output.errText()).toBe("grapevine: cannot reach x: connection refused\n");
     expect(reportFailure(output, new TypeError("boom"))).toBe(EXIT_CODES.failed);
     expect(oneLine("a\r\n\n b ")).toBe("a b");

@@ -40,7 +40,12 @@ describe("grapevine repair output", () => {
 
   it("says what a dry run would move, and names failed replicas", () => {
     const text = renderRepairSummary(
-      parseRepairJob({ ...job, dryRun: true, state: "failed", failures: [{ peer: "node2", message: "unreachable" }] })!,
+      parseRepairJob({
+        ...job,
+        dryRun: true,
+        state: "failed",
+        failures: [{ peer: "node2", message: "unreachable" }],
+      })!,
     );
     expect(text).toContain("(dry run): failed");
     expect(text).toMatch(/keys would receive\s+10200/);

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { parseStatusBody, renderStatus, stateCode, type StatusMember } from "../../../src/cli/status.js";
+import {
+  parseStatusBody,
+  renderStatus,
+  stateCode,
+  type StatusMember,
+} from "../../../src/cli/status.js";
 import { humanBytes } from "../../../src/cli/shared.js";
 
 function member(overrides: Partial<StatusMember>): StatusMember {
@@ -35,7 +40,14 @@ describe("renderStatus", () => {
     node: "node1",
     members: [
       member({}),
-      member({ id: "node2", address: "127.0.0.1:7002", live: false, phi: 12.3456, bytes: null, ownership: 0.5 }),
+      member({
+        id: "node2",
+        address: "127.0.0.1:7002",
+        live: false,
+        phi: 12.3456,
+        bytes: null,
+        ownership: 0.5,
+      }),
       member({ id: "node3", address: "127.0.0.1:7003", phi: null, ownership: 0.1667 }),
     ],
   };
@@ -48,15 +60,39 @@ describe("renderStatus", () => {
   it("prints one row per member with state code, id, address, load, tokens, owns, phi and generation", () => {
     const rows = lines.filter((line) => /^[UD][NJLX?]\s/.test(line));
     expect(rows).toHaveLength(3);
-    expect(rows[0]?.split(/\s+/)).toEqual(["UN", "node1", "127.0.0.1:7001", "1.50", "KiB", "16", "33.3%", "0.42", "1700000000000"]);
-    expect(rows[1]?.split(/\s+/)).toEqual(["DN", "node2", "127.0.0.1:7002", "?", "16", "50.0%", "12.35", "1700000000000"]);
+    expect(rows[0]?.split(/\s+/)).toEqual([
+      "UN",
+      "node1",
+      "127.0.0.1:7001",
+      "1.50",
+      "KiB",
+      "16",
+      "33.3%",
+      "0.42",
+      "1700000000000",
+    ]);
+    expect(rows[1]?.split(/\s+/)).toEqual([
+      "DN",
+      "node2",
+      "127.0.0.1:7002",
+      "?",
+      "16",
+      "50.0%",
+      "12.35",
+      "1700000000000",
+    ]);
     expect(rows[2]?.split(/\s+/)).toContain("-");
   });
 
   it("names the members that stopped cleanly (a gossiped shutdown), and only while they are down", () => {
     expect(renderStatus(body)).not.toMatch(/Stopped cleanly/);
-    const stopped = { ...body, members: body.members.map((m) => (m.id === "node2" ? { ...m, shutdown: true } : m)) };
-    expect(renderStatus(stopped)).toContain("\nStopped cleanly (shutdown announced, tokens kept): node2\n");
+    const stopped = {
+      ...body,
+      members: body.members.map((m) => (m.id === "node2" ? { ...m, shutdown: true } : m)),
+    };
+    expect(renderStatus(stopped)).toContain(
+      "\nStopped cleanly (shutdown announced, tokens kept): node2\n",
+    );
     const parsed = parseStatusBody(JSON.parse(JSON.stringify(stopped)));
     expect(parsed?.members.find((m) => m.id === "node2")?.shutdown).toBe(true);
   });
@@ -79,7 +115,9 @@ describe("renderStatus", () => {
 describe("parseStatusBody", () => {
   it("accepts a /cluster/status body and refuses anything else", () => {
     expect(parseStatusBody({ node: "n", members: [member({})] })?.members).toHaveLength(1);
-    expect(parseStatusBody({ node: "n", members: [member({})], serving: false })?.serving).toBe(false);
+    expect(parseStatusBody({ node: "n", members: [member({})], serving: false })?.serving).toBe(
+      false,
+    );
     expect(parseStatusBody({ node: "n", members: [{ id: "x" }] })).toBeNull();
     expect(parseStatusBody({ members: [] })).toBeNull();
     expect(parseStatusBody("text")).toBeNull();
@@ -118,10 +156,27 @@ describe("the clock in grapevine status (issue 14 §2)", () => {
   });
 
   it("shows offsets without a warning while the clock is in range, and nothing for an older node's body", () => {
-    const inRange = { ...clock, inRange: true, outOfRange: 0, peers: [{ id: "node1", offsetMs: 1.5, errorMs: 0.5, outOfRange: false }] };
-    const text = renderStatus(parseStatusBody({ node: "node3", members: [member({ id: "node3" })], clock: inRange }) ?? { node: "", members: [] });
+    const inRange = {
+      ...clock,
+      inRange: true,
+      outOfRange: 0,
+      peers: [{ id: "node1", offsetMs: 1.5, errorMs: 0.5, outOfRange: false }],
+    };
+    const text = renderStatus(
+      parseStatusBody({ node: "node3", members: [member({ id: "node3" })], clock: inRange }) ?? {
+        node: "",
+        members: [],
+      },
+    );
     expect(text).not.toContain("clock_offset");
     expect(text).toContain("node1 +1.5 ms ±0.5");
-    expect(renderStatus(parseStatusBody({ node: "node3", members: [member({ id: "node3" })] }) ?? { node: "", members: [] })).not.toContain("Clock");
+    expect(
+      renderStatus(
+        parseStatusBody({ node: "node3", members: [member({ id: "node3" })] }) ?? {
+          node: "",
+          members: [],
+        },
+      ),
+    ).not.toContain("Clock");
   });
 });

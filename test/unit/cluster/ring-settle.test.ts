@@ -25,14 +25,24 @@ describe("RingSettle", () => {
   });
 
   it("serves after settleMaxMs even when no peer ever answers", () => {
-    const settle = new RingSettle({ startedMs: 100, quietMs: TICK_MS, alone: false, settleMaxMs: 5_000 });
+    const settle = new RingSettle({
+      startedMs: 100,
+      quietMs: TICK_MS,
+      alone: false,
+      settleMaxMs: 5_000,
+    });
     expect(settle.observe(5_099, "self-only", 0, KNOWS_NOBODY)).toBe(false);
     expect(settle.observe(5_100, "self-only", 0, KNOWS_NOBODY)).toBe(true);
   });
 
   it("after a restart, waits until every peer it knew is back in its view", () => {
     // The cluster's first node has no seeds: only its known peers tell it there is a ring to learn.
-    const settle = new RingSettle({ startedMs: 0, quietMs: TICK_MS, alone: true, expectedPeers: ["node2", "node3", "node4"] });
+    const settle = new RingSettle({
+      startedMs: 0,
+      quietMs: TICK_MS,
+      alone: true,
+      expectedPeers: ["node2", "node3", "node4"],
+    });
     expect(settle.settled).toBe(false);
     const view = new Set<string>(["node1"]);
     const knows = (id: string): boolean => view.has(id);
@@ -50,7 +60,13 @@ describe("RingSettle", () => {
   });
 
   it("gives up on a known peer no one mentions after settleMaxMs, and says which", () => {
-    const settle = new RingSettle({ startedMs: 0, quietMs: TICK_MS, alone: true, expectedPeers: ["node2", "gone"], settleMaxMs: 5_000 });
+    const settle = new RingSettle({
+      startedMs: 0,
+      quietMs: TICK_MS,
+      alone: true,
+      expectedPeers: ["node2", "gone"],
+      settleMaxMs: 5_000,
+    });
     const knows = (id: string): boolean => id === "node2";
     expect(settle.observe(4_999, "two", 5, knows)).toBe(false);
     expect(settle.observe(5_000, "two", 6, knows)).toBe(true);

@@ -1,7 +1,7 @@
 // A clean stop's gossiped `shutdown` (issue 21 §3), on the pure membership core: ClusterViews wired
 // through an in-memory network under virtual time. Peers count the member down on the announcement
-// alone, keep its tokens and status, and count it up again when it restarts with a newer generation.
-// Also the verdict rule with a shut-down monitor, and the gossiper's direct push.
+// alone, keep its tokens and status, and count it up again when it restarts with a newer
+// generation. Also the verdict rule with a shut-down monitor, and the gossiper's direct push.
 
 import { describe, expect, it } from "vitest";
 import { createRandom } from "../../../src/core/random.js";
@@ -67,7 +67,8 @@ class Net {
   }
 
   collect(): void {
-    for (const [id, view] of this.views) this.events.set(id, [...(this.events.get(id) ?? []), ...view.takeEvents()]);
+    for (const [id, view] of this.views)
+      this.events.set(id, [...(this.events.get(id) ?? []), ...view.takeEvents()]);
   }
 
   eventsOf(id: string): ClusterEvent[] {
@@ -82,7 +83,13 @@ function convergedNet(): Net {
   const net = new Net();
   for (const id of IDS) net.add(id, GENERATION + IDS.indexOf(id));
   net.run(10_000);
-  for (const view of net.views.values()) expect(view.membership().map((m) => m.id).sort()).toEqual(IDS);
+  for (const view of net.views.values())
+    expect(
+      view
+        .membership()
+        .map((m) => m.id)
+        .sort(),
+    ).toEqual(IDS);
   for (const id of IDS) net.eventsOf(id);
   return net;
 }
@@ -104,7 +111,12 @@ describe("a clean stop's shutdown state", () => {
       const member = view?.member("n4", net.nowMs);
       expect(member).toMatchObject({ status: "normal", live: false, shutdown: true, tokens: 2 });
       expect(view?.ringFingerprint()).toBe(fingerprints[IDS.indexOf(id)]);
-      expect(view?.ring().ranges().some((range) => range.owner === "n4")).toBe(true);
+      expect(
+        view
+          ?.ring()
+          .ranges()
+          .some((range) => range.owner === "n4"),
+      ).toBe(true);
     }
   });
 
@@ -120,7 +132,12 @@ describe("a clean stop's shutdown state", () => {
     for (const id of ["n1", "n2", "n3"]) {
       const view = net.views.get(id);
       expect(view?.isLive("n4")).toBe(true);
-      expect(view?.member("n4", net.nowMs)).toMatchObject({ status: "normal", live: true, shutdown: false, generation: GENERATION + 100_000 });
+      expect(view?.member("n4", net.nowMs)).toMatchObject({
+        status: "normal",
+        live: true,
+        shutdown: false,
+        generation: GENERATION + 100_000,
+      });
       expect(net.eventsOf(id)).toContainEqual({ kind: "member-up", id: "n4" });
     }
   });
@@ -166,7 +183,15 @@ function record(id: string, overrides: Partial<MemberRecord> = {}): MemberRecord
 }
 
 describe("livenessChanges", () => {
-  const vote = (subject: string) => ({ subject, generation: 1, incarnation: 0, phi: 20, samples: 10, silentMs: 9_000, atMs: 0 });
+  const vote = (subject: string) => ({
+    subject,
+    generation: 1,
+    incarnation: 0,
+    phi: 20,
+    samples: 10,
+    silentMs: 9_000,
+    atMs: 0,
+  });
 
   it("counts a shut-down monitor as unable to vote: one live monitor's vote then convicts", () => {
     // s has monitors a and b; b shut down, a votes. Two votes are required of unaccused monitors.
@@ -178,12 +203,24 @@ describe("livenessChanges", () => {
     ]);
     const inputs = { self: "self", records, voters: ["a"], monitorsOf: () => ["a", "b"] };
     expect(livenessChanges({ ...inputs, down: new Set(), shutdowns: new Set() }).down).toEqual([]);
-    expect(livenessChanges({ ...inputs, down: new Set(), shutdowns: new Set(["b"]) }).down.sort()).toEqual(["b", "s"]);
+    expect(
+      livenessChanges({ ...inputs, down: new Set(), shutdowns: new Set(["b"]) }).down.sort(),
+    ).toEqual(["b", "s"]);
   });
 
   it("brings a member up once its shutdown is gone and nobody convicts it", () => {
-    const records = new Map([["s", record("s")], ["self", record("self")]]);
-    const changes = livenessChanges({ self: "self", records, voters: [], down: new Set(["s"]), shutdowns: new Set(), monitorsOf: () => [] });
+    const records = new Map([
+      ["s", record("s")],
+      ["self", record("self")],
+    ]);
+    const changes = livenessChanges({
+      self: "self",
+      records,
+      voters: [],
+      down: new Set(["s"]),
+      shutdowns: new Set(),
+      monitorsOf: () => [],
+    });
     expect(changes).toEqual({ down: [], up: ["s"] });
   });
 });
@@ -191,7 +228,14 @@ describe("livenessChanges", () => {
 describe("Gossiper.announce", () => {
   function gossiper(): Gossiper {
     const g = new Gossiper(
-      { self: "a", address: "a:1", generation: GENERATION, seeds: [], urgentKeys: ["shutdown"], rumorFanout: 2 },
+      {
+        self: "a",
+        address: "a:1",
+        generation: GENERATION,
+        seeds: [],
+        urgentKeys: ["shutdown"],
+        rumorFanout: 2,
+      },
       createRandom(1),
     );
     for (const id of ["b", "c", "d"]) {
@@ -200,7 +244,16 @@ describe("Gossiper.announce", () => {
           kind: "gossip-rumor",
           from: id,
           fromAddress: `${id}:1`,
-          deltas: [{ id, address: `${id}:1`, generation: GENERATION, fromVersion: 0, throughVersion: 1, states: [{ key: "status", value: "normal", version: 1 }] }],
+          deltas: [
+            {
+              id,
+              address: `${id}:1`,
+              generation: GENERATION,
+              fromVersion: 0,
+              throughVersion: 1,
+              states: [{ key: "status", value: "normal", version: 1 }],
+            },
+          ],
         },
         0,
         () => true,
@@ -218,6 +271,10 @@ describe("Gossiper.announce", () => {
     expect(message?.kind).toBe("gossip-rumor");
     if (message?.kind !== "gossip-rumor") return;
     expect(message.deltas[0]?.states.map((s) => s.key)).toEqual(["shutdown"]);
-    expect(gossiper().announce("shutdown", () => true, 1).map((o) => o.to)).toEqual(["b"]);
+    expect(
+      gossiper()
+        .announce("shutdown", () => true, 1)
+        .map((o) => o.to),
+    ).toEqual(["b"]);
   });
 });

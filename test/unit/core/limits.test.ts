@@ -49,7 +49,11 @@ describe("cross-module limits (core/limits.ts)", () => {
   });
 
   it("lets every peer body carry the largest record", () => {
-    for (const bodyMax of [REPLICA_REQUEST_BYTES_MAX, STREAM_PAGE_BYTES_MAX, REPAIR_REQUEST_BYTES_MAX]) {
+    for (const bodyMax of [
+      REPLICA_REQUEST_BYTES_MAX,
+      STREAM_PAGE_BYTES_MAX,
+      REPAIR_REQUEST_BYTES_MAX,
+    ]) {
       expect(bodyMax).toBeGreaterThanOrEqual(RECORD_BYTES_MAX);
     }
   });

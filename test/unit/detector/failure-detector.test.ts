@@ -19,7 +19,10 @@ function detector(overrides: Partial<FailureDetectorOptions> = {}): FailureDetec
   return new FailureDetector({ phiThreshold: 8, tickIntervalMs: TICK_MS, ...overrides });
 }
 
-/** Silence after which phi reaches the threshold for a window of this mean and deviation (bisection on phiOf). */
+/**
+ * Silence after which phi reaches the threshold for a window of this mean and deviation (bisection
+ * on phiOf).
+ */
 function crossingSilenceMs(fd: FailureDetector, meanMs: number, stdDevMs: number): number {
   const o = fd.options;
   const mean = meanMs + o.acceptablePauseMs;
@@ -35,8 +38,8 @@ function crossingSilenceMs(fd: FailureDetector, meanMs: number, stdDevMs: number
 }
 
 /**
- * Drives one monitor the way cluster-view does: every tick at k × TICK_MS it evaluates; between ticks
- * each subject's heartbeat arrives (or not) `jitterMs` after the tick. Records every change.
+ * Drives one monitor the way cluster-view does: every tick at k × TICK_MS it evaluates; between
+ * ticks each subject's heartbeat arrives (or not) `jitterMs` after the tick. Records every change.
  */
 class Monitor {
   nowMs = 0;
@@ -47,10 +50,14 @@ class Monitor {
 
   constructor(readonly fd: FailureDetector) {}
 
-  /** One tick: heartbeats from `senders` (with their jitter), then evaluate at the next tick boundary. */
+  /**
+   * One tick: heartbeats from `senders` (with their jitter), then evaluate at the next tick
+   * boundary.
+   */
   tick(senders: ReadonlyArray<{ subject: SubjectRef; jitterMs?: number }>): void {
     const arrivals = [...senders].sort((x, y) => (x.jitterMs ?? 0) - (y.jitterMs ?? 0));
-    for (const { subject, jitterMs = 0 } of arrivals) this.heartbeat(subject, this.nowMs + jitterMs);
+    for (const { subject, jitterMs = 0 } of arrivals)
+      this.heartbeat(subject, this.nowMs + jitterMs);
     this.nowMs += TICK_MS;
     this.evaluate(this.nowMs);
   }
@@ -70,7 +77,8 @@ class Monitor {
     this.nowMs = atMs;
     const changes = this.fd.evaluate(atMs);
     // Sampled after evaluate(), which is where a stall of ours is noticed and the silences restart.
-    for (const id of this.fd.subjectIds()) this.maxPhi = Math.max(this.maxPhi, this.fd.phi(id, atMs) ?? 0);
+    for (const id of this.fd.subjectIds())
+      this.maxPhi = Math.max(this.maxPhi, this.fd.phi(id, atMs) ?? 0);
     this.convicted.push(...changes.convicted);
     this.acquitted.push(...changes.acquitted);
   }
@@ -132,7 +140,8 @@ describe("FailureDetector: conviction", () => {
     const fd = detector();
     fd.setSubjects([A], 10_000);
     // Never heard: it may not know yet that we watch it, so phi alone does not convict it.
-    const expectedMs = 10_000 + Math.max(crossingSilenceMs(fd, TICK_MS, TICK_MS / 4), fd.options.unheardSilenceMs);
+    const expectedMs =
+      10_000 + Math.max(crossingSilenceMs(fd, TICK_MS, TICK_MS / 4), fd.options.unheardSilenceMs);
     const monitor = new Monitor(fd);
     monitor.nowMs = 10_000;
     monitor.silentTicks(Math.ceil(fd.options.unheardSilenceMs / TICK_MS) - 2);
@@ -189,8 +198,8 @@ describe("FailureDetector: conviction", () => {
 
   it("does not convict a subject that pauses 4 s and then loses two heartbeats", () => {
     const monitor = steadyMonitor([A], 240);
-    // 4 s paused, its first heartbeat back up to a tick late, and the next two lost: the next arrival
-    // comes 5.5 s after the last, so 10 heartbeats are missing.
+    // 4 s paused, its first heartbeat back up to a tick late, and the next two lost: the next
+    // arrival comes 5.5 s after the last, so 10 heartbeats are missing.
     const lastArrivalMs = monitor.nowMs - TICK_MS;
     monitor.silentTicks((4000 + 500 + 1000) / TICK_MS - 1);
     monitor.tick([{ subject: A }]);
@@ -297,7 +306,9 @@ describe("FailureDetector: acquittal and withdrawal", () => {
     for (let i = 0; i < 30 && monitor.convicted.length === 1; i++) monitor.tick([{ subject: B }]);
     const second = monitor.convicted[1];
     expect(second?.incarnation).toBe(1);
-    expect((second?.atMs ?? 0) - restartedAtMs).toBeGreaterThan(monitor.fd.options.acceptablePauseMs);
+    expect((second?.atMs ?? 0) - restartedAtMs).toBeGreaterThan(
+      monitor.fd.options.acceptablePauseMs,
+    );
   });
 
   it("keeps a vote when gossip repeats the same incarnation", () => {
@@ -331,7 +342,8 @@ describe("FailureDetector: stall guard", () => {
   });
 
   it("never counts the stall gap as an interval, even when queued heartbeats arrive first", () => {
-    // intervalMaxMs out of the way, so that only the stall guard can keep the gap out of the window.
+    // intervalMaxMs out of the way, so that only the stall guard can keep the gap out of the
+    // window.
     const monitor = new Monitor(detector({ intervalMaxMs: 60_000 }));
     monitor.fd.setSubjects([A], 0);
     for (let i = 0; i < 60; i++) monitor.tick([{ subject: A }]);
@@ -361,7 +373,9 @@ describe("FailureDetector: stall guard", () => {
   it("convicts nobody during the grace after a stall, even when phi is over the threshold", () => {
     // A twitchy detector (no pause, 1 ms floor) crosses phi 8 ~505 ms after the restart, inside the
     // 1 s grace; the conviction must wait for the grace to end.
-    const monitor = new Monitor(detector({ acceptablePauseMs: 0, minStdDevMs: 1, stallGraceMs: 1000 }));
+    const monitor = new Monitor(
+      detector({ acceptablePauseMs: 0, minStdDevMs: 1, stallGraceMs: 1000 }),
+    );
     monitor.fd.setSubjects([A], 0);
     for (let i = 0; i < 20; i++) monitor.tick([{ subject: A }]);
     monitor.nowMs += 5000;
@@ -384,10 +398,25 @@ describe("FailureDetector: stall guard", () => {
 describe("FailureDetector: options and bounds", () => {
   it("derives tick-relative defaults from the tick interval", () => {
     const slow = resolveFailureDetectorOptions({ phiThreshold: 8, tickIntervalMs: 1000 });
-    expect(slow).toMatchObject({ firstIntervalEstimateMs: 1000, intervalMaxMs: 5000, stallThresholdMs: 3000, stallGraceMs: 2000 });
+    expect(slow).toMatchObject({
+      firstIntervalEstimateMs: 1000,
+      intervalMaxMs: 5000,
+      stallThresholdMs: 3000,
+      stallGraceMs: 2000,
+    });
     const fast = resolveFailureDetectorOptions({ phiThreshold: 8, tickIntervalMs: 100 });
-    expect(fast).toMatchObject({ firstIntervalEstimateMs: 100, intervalMaxMs: 500, stallThresholdMs: 1500, stallGraceMs: 1000 });
-    const tuned = resolveFailureDetectorOptions({ phiThreshold: 10, tickIntervalMs: 500, acceptablePauseMs: 3000, minStdDevMs: 150 });
+    expect(fast).toMatchObject({
+      firstIntervalEstimateMs: 100,
+      intervalMaxMs: 500,
+      stallThresholdMs: 1500,
+      stallGraceMs: 1000,
+    });
+    const tuned = resolveFailureDetectorOptions({
+      phiThreshold: 10,
+      tickIntervalMs: 500,
+      acceptablePauseMs: 3000,
+      minStdDevMs: 150,
+    });
     expect(tuned).toMatchObject({ phiThreshold: 10, acceptablePauseMs: 3000, minStdDevMs: 150 });
   });
 

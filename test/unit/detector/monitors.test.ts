@@ -31,7 +31,8 @@ describe("ringPositionOf", () => {
   it("spreads ids that differ in one character across the ring", () => {
     const positions = Array.from({ length: 256 }, (_, i) => ringPositionOf(`node-${i}`));
     expect(new Set(positions).size).toBe(256);
-    // Each quarter of the ring gets a fair share (expected 64; a sequential hash would put all in one).
+    // Each quarter of the ring gets a fair share (expected 64; a sequential hash would put all in
+    // one).
     for (let quarter = 0; quarter < 4; quarter++) {
       const inQuarter = positions.filter((p) => Math.floor(p / 2 ** 30) === quarter).length;
       expect(inQuarter).toBeGreaterThan(32);
@@ -119,15 +120,22 @@ describe("MonitorRing", () => {
 
   it("changes the monitors of at most k members when one member leaves", () => {
     fc.assert(
-      fc.property(fc.uniqueArray(idArbitrary, { minLength: 2, maxLength: 24 }), kArbitrary, fc.nat(), (ids, k, pick) => {
-        const gone = ids[pick % ids.length] as NodeId;
-        const before = new MonitorRing(ids);
-        const after = new MonitorRing(ids.filter((id) => id !== gone));
-        const changed = ids.filter(
-          (id) => id !== gone && before.monitorsOf(id, k).join("\n") !== after.monitorsOf(id, k).join("\n"),
-        );
-        expect(changed.length).toBeLessThanOrEqual(k);
-      }),
+      fc.property(
+        fc.uniqueArray(idArbitrary, { minLength: 2, maxLength: 24 }),
+        kArbitrary,
+        fc.nat(),
+        (ids, k, pick) => {
+          const gone = ids[pick % ids.length] as NodeId;
+          const before = new MonitorRing(ids);
+          const after = new MonitorRing(ids.filter((id) => id !== gone));
+          const changed = ids.filter(
+            (id) =>
+              id !== gone &&
+              before.monitorsOf(id, k).join("\n") !== after.monitorsOf(id, k).join("\n"),
+          );
+          expect(changed.length).toBeLessThanOrEqual(k);
+        },
+      ),
       { seed: PROPERTY_SEED, numRuns: PROPERTY_RUNS },
     );
   });

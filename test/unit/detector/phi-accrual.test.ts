@@ -161,7 +161,10 @@ describe("ArrivalWindow", () => {
     }
     expect(window.samples).toBe(4);
     expect(window.meanMs).toBeCloseTo(250, 9);
-    expect(window.stdDevMs).toBeCloseTo(Math.sqrt((150 ** 2 + 50 ** 2 + 50 ** 2 + 150 ** 2) / 4), 9);
+    expect(window.stdDevMs).toBeCloseTo(
+      Math.sqrt((150 ** 2 + 50 ** 2 + 50 ** 2 + 150 ** 2) / 4),
+      9,
+    );
   });
 
   it("keeps exact statistics over many laps of the window", () => {
@@ -210,8 +213,12 @@ describe("ArrivalWindow", () => {
     expect(() => window.record(400)).toThrow(InvariantError);
     expect(() => new ArrivalWindow({ ...options, windowSizeMax: 0 }, 0)).toThrow(InvariantError);
     expect(() => new ArrivalWindow({ ...options, minStdDevMs: 0 }, 0)).toThrow(InvariantError);
-    expect(() => new ArrivalWindow({ ...options, acceptablePauseMs: -1 }, 0)).toThrow(InvariantError);
-    expect(() => new ArrivalWindow({ ...options, firstIntervalEstimateMs: 0 }, 0)).toThrow(InvariantError);
+    expect(() => new ArrivalWindow({ ...options, acceptablePauseMs: -1 }, 0)).toThrow(
+      InvariantError,
+    );
+    expect(() => new ArrivalWindow({ ...options, firstIntervalEstimateMs: 0 }, 0)).toThrow(
+      InvariantError,
+    );
   });
 });
 

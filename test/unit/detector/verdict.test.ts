@@ -2,7 +2,12 @@ import { describe, it, expect } from "vitest";
 import type { NodeId } from "../../../src/core/ids.js";
 import type { SubjectRef, Vote } from "../../../src/detector/failure-detector.js";
 import { MonitorRing } from "../../../src/detector/monitors.js";
-import { isConvicted, shouldRefute, tallyVotes, VOTES_REQUIRED_DEFAULT } from "../../../src/detector/verdict.js";
+import {
+  isConvicted,
+  shouldRefute,
+  tallyVotes,
+  VOTES_REQUIRED_DEFAULT,
+} from "../../../src/detector/verdict.js";
 
 function vote(subject: SubjectRef, overrides: Partial<Vote> = {}): Vote {
   return {
@@ -29,7 +34,14 @@ function cast(ballots: Ballots, monitor: NodeId, v: Vote): void {
 const X: SubjectRef = { id: "x", generation: 7, incarnation: 2 };
 const MONITORS = ["m1", "m2", "m3", "m4", "m5"];
 
-function verdict(votes: Record<NodeId, Vote>, options: { suspected?: readonly NodeId[]; votesRequired?: number; monitors?: readonly NodeId[] } = {}): boolean {
+function verdict(
+  votes: Record<NodeId, Vote>,
+  options: {
+    suspected?: readonly NodeId[];
+    votesRequired?: number;
+    monitors?: readonly NodeId[];
+  } = {},
+): boolean {
   return isConvicted({
     subject: X,
     monitors: options.monitors ?? MONITORS,
@@ -55,7 +67,15 @@ describe("isConvicted", () => {
   it("ignores votes against an older generation", () => {
     const stale = vote(X, { generation: X.generation - 1 });
     expect(verdict({ m1: stale, m2: stale, m3: vote(X) })).toBe(false);
-    expect(tallyVotes({ subject: X, monitors: MONITORS, votesBy: () => stale, suspected: () => false, votesRequired: 2 }).votes).toBe(0);
+    expect(
+      tallyVotes({
+        subject: X,
+        monitors: MONITORS,
+        votesBy: () => stale,
+        suspected: () => false,
+        votesRequired: 2,
+      }).votes,
+    ).toBe(0);
   });
 
   it("ignores votes against an older incarnation, and counts those against a newer one", () => {
@@ -110,7 +130,12 @@ describe("isConvicted", () => {
       [...ballots.values()].some((byMonitor) => {
         const v = byMonitor.get(id);
         const subject = members.find((m) => m.id === id);
-        return v !== undefined && subject !== undefined && v.generation === subject.generation && v.incarnation >= subject.incarnation;
+        return (
+          v !== undefined &&
+          subject !== undefined &&
+          v.generation === subject.generation &&
+          v.incarnation >= subject.incarnation
+        );
       });
     const convicted = members.filter((subject) =>
       isConvicted({
@@ -122,14 +147,28 @@ describe("isConvicted", () => {
       }),
     );
     expect(convicted.map((m) => m.id)).toEqual(["b", "c"]);
-    expect(isConvicted({ subject: a, monitors: ring.monitorsOf("a", 5), votesBy: () => undefined, suspected: accused, votesRequired: 2 })).toBe(false);
+    expect(
+      isConvicted({
+        subject: a,
+        monitors: ring.monitorsOf("a", 5),
+        votesBy: () => undefined,
+        suspected: accused,
+        votesRequired: 2,
+      }),
+    ).toBe(false);
   });
 
   it("does not let one monitor convict in a healthy three-node cluster", () => {
     const b: SubjectRef = { id: "b", generation: 1, incarnation: 0 };
     const votes: Record<NodeId, Vote> = { a: vote(b) };
     expect(
-      isConvicted({ subject: b, monitors: ["a", "c"], votesBy: (m) => votes[m], suspected: () => false, votesRequired: 2 }),
+      isConvicted({
+        subject: b,
+        monitors: ["a", "c"],
+        votesBy: (m) => votes[m],
+        suspected: () => false,
+        votesRequired: 2,
+      }),
     ).toBe(false);
   });
 });
@@ -147,7 +186,9 @@ describe("shouldRefute", () => {
   });
 
   it("ignores votes against an earlier generation or an already refuted incarnation", () => {
-    expect(shouldRefute(SELF, [vote(SELF, { generation: 41 }), vote(SELF, { incarnation: 2 })])).toBeNull();
+    expect(
+      shouldRefute(SELF, [vote(SELF, { generation: 41 }), vote(SELF, { incarnation: 2 })]),
+    ).toBeNull();
     expect(shouldRefute(SELF, [vote(SELF, { incarnation: 2 }), vote(SELF)])).toBe(4);
   });
 

@@ -1,6 +1,14 @@
 import { describe, it, expect } from "vitest";
 import fc from "fast-check";
-import { compareDigest, hashDigest, hashId, inCyclicRange, Summary, summarize, type DigestOf } from "../../../src/gossip/digest.js";
+import {
+  compareDigest,
+  hashDigest,
+  hashId,
+  inCyclicRange,
+  Summary,
+  summarize,
+  type DigestOf,
+} from "../../../src/gossip/digest.js";
 
 // Fixed seeds so a failure replays exactly; fast-check prints the seed and path on failure too.
 const SEED = 20_240_611;
@@ -11,13 +19,20 @@ const digestArbitrary: fc.Arbitrary<DigestOf> = fc.record({
   maxVersion: fc.nat(),
 });
 
-const distinctDigests = fc.uniqueArray(digestArbitrary, { minLength: 1, maxLength: 30, selector: (d) => d.id });
+const distinctDigests = fc.uniqueArray(digestArbitrary, {
+  minLength: 1,
+  maxLength: 30,
+  selector: (d) => d.id,
+});
 
 describe("summary of digests", () => {
   it("does not depend on the order the members are added in", () => {
     fc.assert(
       fc.property(distinctDigests, fc.nat(), (digests, rotation) => {
-        const shuffled = [...digests.slice(rotation % digests.length), ...digests.slice(0, rotation % digests.length)].reverse();
+        const shuffled = [
+          ...digests.slice(rotation % digests.length),
+          ...digests.slice(0, rotation % digests.length),
+        ].reverse();
         expect(summarize(shuffled)).toBe(summarize(digests));
       }),
       { seed: SEED, numRuns: 200 },
@@ -26,23 +41,33 @@ describe("summary of digests", () => {
 
   it("changes when any one member's generation, version or id changes", () => {
     fc.assert(
-      fc.property(distinctDigests, fc.nat(), fc.constantFrom("generation", "maxVersion", "id"), (digests, which, field) => {
-        const index = which % digests.length;
-        const before = summarize(digests);
-        const changed = digests.map((d, i) => {
-          if (i !== index) return d;
-          if (field === "generation") return { ...d, generation: d.generation === 1 ? 2 : d.generation - 1 };
-          if (field === "maxVersion") return { ...d, maxVersion: d.maxVersion + 1 };
-          return { ...d, id: `${d.id}\u0000renamed` };
-        });
-        expect(summarize(changed)).not.toBe(before);
-      }),
+      fc.property(
+        distinctDigests,
+        fc.nat(),
+        fc.constantFrom("generation", "maxVersion", "id"),
+        (digests, which, field) => {
+          const index = which % digests.length;
+          const before = summarize(digests);
+          const changed = digests.map((d, i) => {
+            if (i !== index) return d;
+            if (field === "generation")
+              return { ...d, generation: d.generation === 1 ? 2 : d.generation - 1 };
+            if (field === "maxVersion") return { ...d, maxVersion: d.maxVersion + 1 };
+            return { ...d, id: `${d.id}\u0000renamed` };
+          });
+          expect(summarize(changed)).not.toBe(before);
+        },
+      ),
       { seed: SEED, numRuns: 300 },
     );
   });
 
   it("kept incrementally (add, remove, replace) equals the summary recomputed from scratch", () => {
-    const operation = fc.tuple(fc.constantFrom("add", "remove", "bump"), fc.integer({ min: 0, max: 9 }), fc.nat({ max: 5 }));
+    const operation = fc.tuple(
+      fc.constantFrom("add", "remove", "bump"),
+      fc.integer({ min: 0, max: 9 }),
+      fc.nat({ max: 5 }),
+    );
     fc.assert(
       fc.property(fc.array(operation, { maxLength: 60 }), (operations) => {
         const summary = new Summary();
@@ -78,7 +103,9 @@ describe("summary of digests", () => {
 
   it("tells generations above 2^32 apart (generations are epoch milliseconds)", () => {
     const base = { id: "a", maxVersion: 1 };
-    expect(summarize([{ ...base, generation: 2 ** 40 }])).not.toBe(summarize([{ ...base, generation: 2 ** 40 + 2 ** 32 }]));
+    expect(summarize([{ ...base, generation: 2 ** 40 }])).not.toBe(
+      summarize([{ ...base, generation: 2 ** 40 + 2 ** 32 }]),
+    );
   });
 });
 

@@ -1,6 +1,15 @@
 import { describe, it, expect } from "vitest";
-import { cutDelta, EndpointRecord, mergeDelta, type MergeOptions } from "../../../src/gossip/endpoint-state.js";
-import { estimateEntryBytes, estimateStateBytes, type Delta } from "../../../src/gossip/messages.js";
+import {
+  cutDelta,
+  EndpointRecord,
+  mergeDelta,
+  type MergeOptions,
+} from "../../../src/gossip/endpoint-state.js";
+import {
+  estimateEntryBytes,
+  estimateStateBytes,
+  type Delta,
+} from "../../../src/gossip/messages.js";
 
 const options: MergeOptions = { urgentKeys: new Set(["status"]), appStatesPerEndpointMax: 3 };
 
@@ -11,7 +20,11 @@ function record(states: Record<string, [string, number]> = {}, maxVersion = 0): 
   return r;
 }
 
-function delta(fromVersion: number, throughVersion: number, states: Array<[string, string, number]>): Delta {
+function delta(
+  fromVersion: number,
+  throughVersion: number,
+  states: Array<[string, string, number]>,
+): Delta {
   return {
     id: "x",
     address: "10.0.0.1:7001",
@@ -25,7 +38,15 @@ function delta(fromVersion: number, throughVersion: number, states: Array<[strin
 describe("mergeDelta", () => {
   it("takes newer versions and ignores older or equal ones", () => {
     const r = record({ status: ["joining", 2], tokens: ["1,2", 3] }, 3);
-    const result = mergeDelta(r, delta(1, 4, [["status", "stale", 1], ["tokens", "same-version", 3], ["load", "9,9", 4]]), options);
+    const result = mergeDelta(
+      r,
+      delta(1, 4, [
+        ["status", "stale", 1],
+        ["tokens", "same-version", 3],
+        ["load", "9,9", 4],
+      ]),
+      options,
+    );
     expect(r.appStates.get("status")).toMatchObject({ value: "joining", version: 2 });
     expect(r.appStates.get("tokens")).toMatchObject({ value: "1,2", version: 3 });
     expect(r.appStates.get("load")).toMatchObject({ value: "9,9", version: 4 });
@@ -36,7 +57,14 @@ describe("mergeDelta", () => {
 
   it("reports the oldest urgent state that took a newer value", () => {
     const r = record({ status: ["joining", 1] }, 1);
-    const result = mergeDelta(r, delta(1, 3, [["tokens", "1", 2], ["status", "normal", 3]]), options);
+    const result = mergeDelta(
+      r,
+      delta(1, 3, [
+        ["tokens", "1", 2],
+        ["status", "normal", 3],
+      ]),
+      options,
+    );
     expect(result.urgentVersionMin).toBe(3);
   });
 
@@ -45,8 +73,16 @@ describe("mergeDelta", () => {
     mergeDelta(r, delta(6, 7, [["status", "normal", 7]]), options);
     expect(r.appStates.get("status")?.value).toBe("normal");
     expect(r.maxVersion).toBe(1);
-    // The exchange later fills the gap from what we claimed; the claim then advances past the rumor.
-    mergeDelta(r, delta(1, 7, [["tokens", "1", 4], ["status", "normal", 7]]), options);
+    // The exchange later fills the gap from what we claimed; the claim then advances past the
+    // rumor.
+    mergeDelta(
+      r,
+      delta(1, 7, [
+        ["tokens", "1", 4],
+        ["status", "normal", 7],
+      ]),
+      options,
+    );
     expect(r.maxVersion).toBe(7);
   });
 
@@ -69,8 +105,12 @@ describe("cutDelta", () => {
   });
 
   it("cut short by the byte budget claims only up to its last state", () => {
-    const r = record({ a: ["x".repeat(100), 1], b: ["y".repeat(100), 2], c: ["z".repeat(100), 3] }, 3);
-    const room = estimateEntryBytes("x", "10.0.0.1:7001") + 2 * estimateStateBytes("a", "x".repeat(100));
+    const r = record(
+      { a: ["x".repeat(100), 1], b: ["y".repeat(100), 2], c: ["z".repeat(100), 3] },
+      3,
+    );
+    const room =
+      estimateEntryBytes("x", "10.0.0.1:7001") + 2 * estimateStateBytes("a", "x".repeat(100));
     const cut = cutDelta(r, { fromVersion: 0, throughVersion: 3 }, room);
     expect(cut?.delta.states.map((s) => s.key)).toEqual(["a", "b"]);
     expect(cut?.delta.throughVersion).toBe(2);

@@ -66,7 +66,10 @@ interface TestClusterOptions {
   readonly states?: (i: number) => Record<string, string>;
 }
 
-/** N gossipers joined by a lossless in-test network that delivers FIFO until nothing is left to send. */
+/**
+ * N gossipers joined by a lossless in-test network that delivers FIFO until nothing is left to
+ * send.
+ */
 class TestCluster {
   readonly nodes: TestNode[] = [];
   readonly sentByKind = new Map<string, number>();
@@ -80,7 +83,13 @@ class TestCluster {
     this.options = options;
     this.random = createRandom(options.seed);
     for (let i = 0; i < options.size; i++) {
-      const node: TestNode = { index: i, id: idOf(i), address: addressOf(i), gossiper: this.start(i, 0), up: true };
+      const node: TestNode = {
+        index: i,
+        id: idOf(i),
+        address: addressOf(i),
+        gossiper: this.start(i, 0),
+        up: true,
+      };
       this.nodes.push(node);
       this.byAddress.set(node.address, node);
     }
@@ -96,7 +105,8 @@ class TestCluster {
     });
     gossiper.setLocal("status", "joining");
     gossiper.setLocal("tokens", `${i * 7},${i * 7 + 1}`);
-    for (const [key, value] of Object.entries(this.options.states?.(i) ?? {})) gossiper.setLocal(key, value);
+    for (const [key, value] of Object.entries(this.options.states?.(i) ?? {}))
+      gossiper.setLocal(key, value);
     return gossiper;
   }
 
@@ -113,7 +123,10 @@ class TestCluster {
     for (let step = 0; queue.length > 0; step++) {
       expect(step).toBeLessThan(1_000_000);
       const outbound = queue.shift() as GossipOutbound;
-      this.sentByKind.set(outbound.message.kind, (this.sentByKind.get(outbound.message.kind) ?? 0) + 1);
+      this.sentByKind.set(
+        outbound.message.kind,
+        (this.sentByKind.get(outbound.message.kind) ?? 0) + 1,
+      );
       this.noteDeltaBytes(outbound.message);
       const node = this.byAddress.get(outbound.address);
       if (node === undefined || !node.up) continue;
@@ -125,11 +138,14 @@ class TestCluster {
   round(): void {
     this.nowMs += 1000;
     const outbounds: GossipOutbound[] = [];
-    for (const node of this.nodes) if (node.up) outbounds.push(...node.gossiper.tick(this.nowMs, this.isLive));
+    for (const node of this.nodes)
+      if (node.up) outbounds.push(...node.gossiper.tick(this.nowMs, this.isLive));
     this.deliver(outbounds);
   }
 
-  /** Rounds until every live node holds the same summary over every node; returns how many it took. */
+  /**
+   * Rounds until every live node holds the same summary over every node; returns how many it took.
+   */
   roundsToConverge(roundsMax: number): number {
     for (let round = 1; round <= roundsMax; round++) {
       this.round();
@@ -141,11 +157,18 @@ class TestCluster {
   converged(): boolean {
     const live = this.nodes.filter((n) => n.up);
     const first = live[0]?.gossiper.summary();
-    return live.every((n) => n.gossiper.summary() === first && n.gossiper.knownIds().length === this.nodes.length);
+    return live.every(
+      (n) => n.gossiper.summary() === first && n.gossiper.knownIds().length === this.nodes.length,
+    );
   }
 
   private noteDeltaBytes(message: GossipMessage): void {
-    if (message.kind !== "gossip-ack" && message.kind !== "gossip-ack2" && message.kind !== "gossip-rumor") return;
+    if (
+      message.kind !== "gossip-ack" &&
+      message.kind !== "gossip-ack2" &&
+      message.kind !== "gossip-rumor"
+    )
+      return;
     let bytes = 0;
     for (const delta of message.deltas) {
       bytes += estimateEntryBytes(delta.id, delta.address);
@@ -160,7 +183,10 @@ function ownStates(cluster: TestCluster): Map<string, unknown> {
   const states = new Map<string, unknown>();
   for (const node of cluster.nodes) {
     const own = node.gossiper.endpoint(node.id);
-    states.set(node.id, { generation: own?.generation, appStates: [...(own?.appStates ?? [])].sort() });
+    states.set(node.id, {
+      generation: own?.generation,
+      appStates: [...(own?.appStates ?? [])].sort(),
+    });
   }
   return states;
 }
@@ -206,7 +232,10 @@ describe("Gossiper local state", () => {
     g.setLocal("status", "joining");
     g.setLocal("tokens", "1,2");
     expect(g.endpoint(idOf(0))?.maxVersion).toBe(2);
-    expect(g.endpoint(idOf(0))?.appStates.get("status")).toMatchObject({ value: "joining", version: 1 });
+    expect(g.endpoint(idOf(0))?.appStates.get("status")).toMatchObject({
+      value: "joining",
+      version: 1,
+    });
     expect(g.takeChanges()).toEqual<GossipChange[]>([
       { kind: "joined", id: idOf(0) },
       { kind: "updated", id: idOf(0) },
@@ -307,7 +336,8 @@ describe("Gossiper exchange", () => {
     expect(cluster.deltaBytesMaxSeen).toBeLessThanOrEqual(budget);
     const truth = ownStates(cluster);
     for (const node of cluster.nodes) {
-      for (const other of cluster.nodes) expect(viewOf(node.gossiper, other.id)).toEqual(truth.get(other.id));
+      for (const other of cluster.nodes)
+        expect(viewOf(node.gossiper, other.id)).toEqual(truth.get(other.id));
     }
   });
 });
@@ -318,17 +348,24 @@ describe("Gossiper fairness", () => {
     const observer = gossiperFor(0, 1, { seeds: [addressOf(1)], deltaBytesPerMessageMax: budget });
     const holder = gossiperFor(1, 2, { deltaBytesPerMessageMax: budget });
     const blob = (version: number) => String(version % 10).repeat(3000);
-    holder.receive(ack2("feeder", [delta("z-static", 5, [0, 1], [["blob", blob(1), 1]])]), 0, always);
+    holder.receive(
+      ack2("feeder", [delta("z-static", 5, [0, 1], [["blob", blob(1), 1]])]),
+      0,
+      always,
+    );
     let reachedInRound = Number.POSITIVE_INFINITY;
     for (let round = 1; round <= 12 && reachedInRound === Number.POSITIVE_INFINITY; round++) {
       // Four members that sort first publish a new large state every round.
-      const churn = ["c0", "c1", "c2", "c3"].map((id) => delta(id, 5, [0, round], [["blob", blob(round), round]]));
+      const churn = ["c0", "c1", "c2", "c3"].map((id) =>
+        delta(id, 5, [0, round], [["blob", blob(round), round]]),
+      );
       holder.receive(ack2("feeder", churn), 0, always);
       let inFlight = observer.tick(0, always);
       let turn = holder;
       while (inFlight.length > 0) {
         const message = overTheWire((inFlight[0] as GossipOutbound).message);
-        if (message.kind !== "gossip-syn") expect(encodePeerBody(message).length).toBeLessThan(budget * 2);
+        if (message.kind !== "gossip-syn")
+          expect(encodePeerBody(message).length).toBeLessThan(budget * 2);
         inFlight = turn.receive(message, 0, always);
         turn = turn === holder ? observer : holder;
       }
@@ -344,7 +381,21 @@ describe("Gossiper merge", () => {
 
   it("takes newer versions, ignores older ones, and reports joined then updated", () => {
     const g = gossiperFor(0, 1);
-    g.receive(ack2(peer, [delta("c", 5, [0, 2], [["status", "joining", 1], ["tokens", "1", 2]])]), 0, always);
+    g.receive(
+      ack2(peer, [
+        delta(
+          "c",
+          5,
+          [0, 2],
+          [
+            ["status", "joining", 1],
+            ["tokens", "1", 2],
+          ],
+        ),
+      ]),
+      0,
+      always,
+    );
     g.receive(ack2(peer, [delta("c", 5, [0, 2], [["status", "other", 1]])]), 0, always);
     g.receive(ack2(peer, [delta("c", 5, [2, 3], [["status", "normal", 3]])]), 0, always);
     g.receive(ack2(peer, [delta("c", 5, [1, 2], [["status", "stale", 2]])]), 0, always);
@@ -358,7 +409,21 @@ describe("Gossiper merge", () => {
 
   it("replaces everything on a new generation, emits restarted, and then ignores the old generation", () => {
     const g = gossiperFor(0, 1);
-    g.receive(ack2(peer, [delta("c", 5, [0, 2], [["status", "normal", 1], ["tokens", "1", 2]])]), 0, always);
+    g.receive(
+      ack2(peer, [
+        delta(
+          "c",
+          5,
+          [0, 2],
+          [
+            ["status", "normal", 1],
+            ["tokens", "1", 2],
+          ],
+        ),
+      ]),
+      0,
+      always,
+    );
     const before = g.summary();
     g.receive(ack2(peer, [delta("c", 9, [0, 1], [["status", "joining", 1]])]), 0, always);
     g.receive(ack2(peer, [delta("c", 5, [2, 4], [["tokens", "2", 4]])]), 0, always);
@@ -388,8 +453,16 @@ describe("Gossiper merge", () => {
     const g = gossiperFor(0, 1);
     g.setLocal("status", "normal");
     const summary = g.summary();
-    g.receive(ack2(peer, [delta(self, GENERATION_BASE + 99, [0, 7], [["status", "left", 7]])]), 0, always);
-    g.receive(ack2(peer, [delta(self, GENERATION_BASE, [0, 7], [["status", "left", 7]])]), 0, always);
+    g.receive(
+      ack2(peer, [delta(self, GENERATION_BASE + 99, [0, 7], [["status", "left", 7]])]),
+      0,
+      always,
+    );
+    g.receive(
+      ack2(peer, [delta(self, GENERATION_BASE, [0, 7], [["status", "left", 7]])]),
+      0,
+      always,
+    );
     expect(g.endpoint(self)?.appStates.get("status")?.value).toBe("normal");
     expect(g.endpoint(self)?.generation).toBe(GENERATION_BASE);
     expect(g.summary()).toBe(summary);
@@ -398,14 +471,25 @@ describe("Gossiper merge", () => {
 
   it("ignores messages from itself", () => {
     const g = gossiperFor(0, 1);
-    const out = g.receive(overTheWire({ kind: "gossip-syn", from: self, fromAddress: addressOf(0), summary: "0123456789abcdef" }), 0, always);
+    const out = g.receive(
+      overTheWire({
+        kind: "gossip-syn",
+        from: self,
+        fromAddress: addressOf(0),
+        summary: "0123456789abcdef",
+      }),
+      0,
+      always,
+    );
     expect(out).toEqual([]);
     expect(g.stats.messagesIgnored).toBe(1);
   });
 
   it("refuses members beyond membersMax and counts them", () => {
     const g = gossiperFor(0, 1, { membersMax: 3 });
-    const deltas = ["b", "c", "d", "e"].map((id) => delta(id, 5, [0, 1], [["status", "normal", 1]]));
+    const deltas = ["b", "c", "d", "e"].map((id) =>
+      delta(id, 5, [0, 1], [["status", "normal", 1]]),
+    );
     g.receive(ack2(peer, deltas), 0, always);
     expect(g.knownIds()).toEqual(["b", "c", self]);
     expect(g.stats.membersRefused).toBe(2);
@@ -415,7 +499,11 @@ describe("Gossiper merge", () => {
     const member = fc.constantFrom("b", "c", "d");
     const key = fc.constantFrom("status", "tokens", "load");
     const operation = fc.oneof(
-      fc.record({ kind: fc.constant("local" as const), key, value: fc.constantFrom("x", "y", "z") }),
+      fc.record({
+        kind: fc.constant("local" as const),
+        key,
+        value: fc.constantFrom("x", "y", "z"),
+      }),
       fc.record({ kind: fc.constant("forget" as const), id: member }),
       fc.record({
         kind: fc.constant("delta" as const),
@@ -433,9 +521,17 @@ describe("Gossiper merge", () => {
           if (op.kind === "local") g.setLocal(op.key, op.value);
           else if (op.kind === "forget") g.forget(op.id);
           else {
-            const states = op.keys.map((k, i): [string, string, number] => [k, `${k}${op.fromVersion + i + 1}`, op.fromVersion + i + 1]);
+            const states = op.keys.map((k, i): [string, string, number] => [
+              k,
+              `${k}${op.fromVersion + i + 1}`,
+              op.fromVersion + i + 1,
+            ]);
             const through = op.fromVersion + op.span;
-            g.receive(ack2(peer, [delta(op.id, op.generation, [op.fromVersion, through], states)]), 0, always);
+            g.receive(
+              ack2(peer, [delta(op.id, op.generation, [op.fromVersion, through], states)]),
+              0,
+              always,
+            );
           }
           expect(g.summary()).toBe(recomputedSummary(g));
         }
@@ -473,17 +569,22 @@ describe("Gossiper rumors", () => {
     const cluster = convergedCluster(8, 22);
     const owner = cluster.nodes[3] as TestNode;
     owner.gossiper.setLocal("load", "1,1");
-    expect(owner.gossiper.tick(0, cluster.isLive).filter((o) => o.message.kind === "gossip-rumor")).toEqual([]);
+    expect(
+      owner.gossiper.tick(0, cluster.isLive).filter((o) => o.message.kind === "gossip-rumor"),
+    ).toEqual([]);
     owner.gossiper.setLocal("status", "normal");
-    const rumors = owner.gossiper.tick(0, cluster.isLive).filter((o) => o.message.kind === "gossip-rumor");
+    const rumors = owner.gossiper
+      .tick(0, cluster.isLive)
+      .filter((o) => o.message.kind === "gossip-rumor");
     expect(rumors).toHaveLength(3);
     expect(new Set(rumors.map((r) => r.to)).size).toBe(3);
     for (const rumor of rumors) {
       expect(rumor.to).not.toBe(owner.id);
       const message = rumor.message;
-      expect(message.kind === "gossip-rumor" && message.deltas.map((d) => [d.id, d.states.map((s) => s.key)])).toEqual([
-        [owner.id, ["status"]],
-      ]);
+      expect(
+        message.kind === "gossip-rumor" &&
+          message.deltas.map((d) => [d.id, d.states.map((s) => s.key)]),
+      ).toEqual([[owner.id, ["status"]]]);
     }
   });
 
@@ -491,15 +592,23 @@ describe("Gossiper rumors", () => {
     const cluster = convergedCluster(8, 23);
     const owner = cluster.nodes[3] as TestNode;
     owner.gossiper.setLocal("status", "normal");
-    const rumor = owner.gossiper.tick(0, cluster.isLive).find((o) => o.message.kind === "gossip-rumor") as GossipOutbound;
+    const rumor = owner.gossiper
+      .tick(0, cluster.isLive)
+      .find((o) => o.message.kind === "gossip-rumor") as GossipOutbound;
     const receiver = cluster.nodes.find((n) => n.id === rumor.to) as TestNode;
     const message = overTheWire(rumor.message);
 
     const forwards = receiver.gossiper.receive(message, 0, cluster.isLive);
     expect(forwards).toHaveLength(3);
-    expect(forwards.every((o) => o.message.kind === "gossip-rumor" && o.to !== owner.id && o.to !== receiver.id)).toBe(true);
+    expect(
+      forwards.every(
+        (o) => o.message.kind === "gossip-rumor" && o.to !== owner.id && o.to !== receiver.id,
+      ),
+    ).toBe(true);
     expect(receiver.gossiper.endpoint(owner.id)?.appStates.get("status")?.value).toBe("normal");
-    expect(receiver.gossiper.endpoint(owner.id)?.maxVersion).toBe(owner.gossiper.endpoint(owner.id)?.maxVersion);
+    expect(receiver.gossiper.endpoint(owner.id)?.maxVersion).toBe(
+      owner.gossiper.endpoint(owner.id)?.maxVersion,
+    );
 
     expect(receiver.gossiper.receive(message, 0, cluster.isLive)).toEqual([]);
     const again = receiver.gossiper.tick(0, cluster.isLive);
@@ -511,9 +620,14 @@ describe("Gossiper rumors", () => {
     const sentBefore = cluster.sent;
     const owner = cluster.nodes[17] as TestNode;
     owner.gossiper.setLocal("votes", "[convicted node-003]");
-    const rumors = owner.gossiper.tick(0, cluster.isLive).filter((o) => o.message.kind === "gossip-rumor");
+    const rumors = owner.gossiper
+      .tick(0, cluster.isLive)
+      .filter((o) => o.message.kind === "gossip-rumor");
     cluster.deliver(rumors);
-    const holders = cluster.nodes.filter((n) => n.gossiper.endpoint(owner.id)?.appStates.get("votes")?.value === "[convicted node-003]");
+    const holders = cluster.nodes.filter(
+      (n) =>
+        n.gossiper.endpoint(owner.id)?.appStates.get("votes")?.value === "[convicted node-003]",
+    );
     // Infect-and-die with fanout 3 leaves about e^-3 ≈ 5% untold; this seed leaves at most a few.
     expect(holders.length).toBeGreaterThanOrEqual(45);
     // Each node forwards once: at most fanout messages per node.
@@ -532,7 +646,9 @@ describe("Gossiper rumors", () => {
     // Catch the owner's rumor to the listener by hand, with the listener still missing "load".
     const versionBefore = listener.gossiper.endpoint(owner.id)?.maxVersion ?? 0;
     // With four nodes and a fanout of three, every other node is a target.
-    const rumor = owner.gossiper.tick(0, always).find((o) => o.message.kind === "gossip-rumor" && o.to === listener.id);
+    const rumor = owner.gossiper
+      .tick(0, always)
+      .find((o) => o.message.kind === "gossip-rumor" && o.to === listener.id);
     expect(rumor).toBeDefined();
     listener.gossiper.receive(overTheWire((rumor as GossipOutbound).message), 0, always);
     const seen = listener.gossiper.endpoint(owner.id);
@@ -553,7 +669,8 @@ describe("Gossiper cluster", () => {
     const truth = ownStates(cluster);
     for (const node of cluster.nodes) {
       expect(node.gossiper.summary()).toBe(recomputedSummary(node.gossiper));
-      for (const other of cluster.nodes) expect(viewOf(node.gossiper, other.id)).toEqual(truth.get(other.id));
+      for (const other of cluster.nodes)
+        expect(viewOf(node.gossiper, other.id)).toEqual(truth.get(other.id));
     }
   });
 
@@ -571,7 +688,11 @@ describe("Gossiper cluster", () => {
       const seen = node.gossiper.endpoint(restarted.id);
       expect(seen?.generation).toBe(GENERATION_BASE + 9 + 1_000_000);
       expect(seen?.appStates.has("load")).toBe(false);
-      expect(node.gossiper.takeChanges()).toContainEqual({ kind: "restarted", id: restarted.id, generation: GENERATION_BASE + 9 + 1_000_000 });
+      expect(node.gossiper.takeChanges()).toContainEqual({
+        kind: "restarted",
+        id: restarted.id,
+        generation: GENERATION_BASE + 9 + 1_000_000,
+      });
       expect(node.gossiper.summary()).toBe(recomputedSummary(node.gossiper));
     }
   });

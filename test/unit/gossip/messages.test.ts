@@ -43,7 +43,11 @@ const valid: Record<GossipMessage["kind"], GossipMessage> = {
     requests: [{ id: "node-d", generation: 0, maxVersion: 0 }],
   },
   "gossip-ack2": { kind: "gossip-ack2", ...from, deltas: [delta()] },
-  "gossip-rumor": { kind: "gossip-rumor", ...from, deltas: [delta({ fromVersion: 1, states: [{ key: "tokens", value: "1", version: 2 }] })] },
+  "gossip-rumor": {
+    kind: "gossip-rumor",
+    ...from,
+    deltas: [delta({ fromVersion: 1, states: [{ key: "tokens", value: "1", version: 2 }] })],
+  },
 };
 
 function rejects(value: unknown, reason?: RegExp): void {
@@ -61,7 +65,8 @@ function rejects(value: unknown, reason?: RegExp): void {
 
 describe("validateGossipMessage accepts", () => {
   it("one well-formed message of every kind", () => {
-    for (const message of Object.values(valid)) expect(validateGossipMessage(message)).toBe(message);
+    for (const message of Object.values(valid))
+      expect(validateGossipMessage(message)).toBe(message);
   });
 
   it("every message real gossipers emit, after a msgpack round trip (seed 5)", () => {
@@ -101,10 +106,17 @@ describe("validateGossipMessage accepts", () => {
       }
     };
     for (let round = 0; round < 12; round++) {
-      if (round === 6) gossipers.forEach((g, i) => g.setLocal("status", i % 2 === 0 ? "normal" : "leaving"));
+      if (round === 6)
+        gossipers.forEach((g, i) => g.setLocal("status", i % 2 === 0 ? "normal" : "leaving"));
       for (const g of gossipers) deliver(g.tick(round * 1000, () => true));
     }
-    expect([...kinds].sort()).toEqual(["gossip-ack", "gossip-ack2", "gossip-digests", "gossip-rumor", "gossip-syn"]);
+    expect([...kinds].sort()).toEqual([
+      "gossip-ack",
+      "gossip-ack2",
+      "gossip-digests",
+      "gossip-rumor",
+      "gossip-syn",
+    ]);
     expect(checked).toBeGreaterThan(100);
   });
 });
@@ -123,49 +135,139 @@ describe("validateGossipMessage rejects", () => {
     rejects({ ...valid["gossip-syn"], summary: "not-hex-at-all!!" }, /summary/);
     rejects({ ...valid["gossip-syn"], from: 7 }, /from/);
     rejects({ ...valid["gossip-digests"], complete: "yes" }, /complete/);
-    rejects({ ...valid["gossip-digests"], digests: [{ id: "x", generation: "1", maxVersion: 0 }] }, /generation/);
-    rejects({ ...valid["gossip-digests"], digests: [{ id: "x", generation: 1, maxVersion: -1 }] }, /maxVersion/);
-    rejects({ ...valid["gossip-digests"], digests: [{ id: "x", generation: 1.5, maxVersion: 0 }] }, /generation/);
-    rejects({ ...valid["gossip-digests"], digests: [{ id: "x", generation: 2n, maxVersion: 0 }] }, /generation/);
+    rejects(
+      { ...valid["gossip-digests"], digests: [{ id: "x", generation: "1", maxVersion: 0 }] },
+      /generation/,
+    );
+    rejects(
+      { ...valid["gossip-digests"], digests: [{ id: "x", generation: 1, maxVersion: -1 }] },
+      /maxVersion/,
+    );
+    rejects(
+      { ...valid["gossip-digests"], digests: [{ id: "x", generation: 1.5, maxVersion: 0 }] },
+      /generation/,
+    );
+    rejects(
+      { ...valid["gossip-digests"], digests: [{ id: "x", generation: 2n, maxVersion: 0 }] },
+      /generation/,
+    );
     rejects({ ...valid["gossip-ack2"], deltas: [delta({ generation: 0 })] }, /generation/);
-    rejects({ ...valid["gossip-ack2"], deltas: [delta({ states: [{ key: "s", value: 3, version: 1 } as never] })] }, /value/);
+    rejects(
+      {
+        ...valid["gossip-ack2"],
+        deltas: [delta({ states: [{ key: "s", value: 3, version: 1 } as never] })],
+      },
+      /value/,
+    );
   });
 
   it("missing and extra fields, at the top and inside", () => {
     const { summary: _dropped, ...withoutSummary } = valid["gossip-syn"] as { summary: string };
     rejects(withoutSummary, /summary/);
     rejects({ ...valid["gossip-syn"], heartbeat: 7 });
-    rejects({ ...valid["gossip-digests"], digests: [{ id: "x", generation: 1, maxVersion: 0, extra: true }] });
+    rejects({
+      ...valid["gossip-digests"],
+      digests: [{ id: "x", generation: 1, maxVersion: 0, extra: true }],
+    });
     rejects({ ...valid["gossip-ack2"], deltas: [{ ...delta(), note: "x" }] });
-    rejects({ ...valid["gossip-ack2"], deltas: [delta({ states: [{ key: "s", value: "v", version: 1, ttl: 3 } as never] })] });
+    rejects({
+      ...valid["gossip-ack2"],
+      deltas: [delta({ states: [{ key: "s", value: "v", version: 1, ttl: 3 } as never] })],
+    });
   });
 
   it("lists and strings over their bounds", () => {
-    const digests = Array.from({ length: GOSSIP_LIMITS.digestsPerMessageMax + 1 }, (_, i) => ({ id: `n${i}`, generation: 1, maxVersion: 0 }));
+    const digests = Array.from({ length: GOSSIP_LIMITS.digestsPerMessageMax + 1 }, (_, i) => ({
+      id: `n${i}`,
+      generation: 1,
+      maxVersion: 0,
+    }));
     rejects({ ...valid["gossip-digests"], digests }, /digests/);
-    rejects({ ...valid["gossip-syn"], from: "x".repeat(GOSSIP_LIMITS.nodeIdLengthMax + 1) }, /from/);
+    rejects(
+      { ...valid["gossip-syn"], from: "x".repeat(GOSSIP_LIMITS.nodeIdLengthMax + 1) },
+      /from/,
+    );
     rejects({ ...valid["gossip-syn"], fromAddress: "" }, /fromAddress/);
-    rejects({ ...valid["gossip-ack2"], deltas: [delta({ states: [{ key: "k".repeat(GOSSIP_LIMITS.keyLengthMax + 1), value: "", version: 1 }] })] }, /key/);
-    rejects({ ...valid["gossip-ack2"], deltas: [delta({ states: [{ key: "k", value: "v".repeat(GOSSIP_LIMITS.valueLengthMax + 1), version: 1 }] })] }, /value/);
-    const states = Array.from({ length: GOSSIP_LIMITS.appStatesPerEndpointMax + 1 }, (_, i) => ({ key: `k${i}`, value: "", version: i + 1 }));
-    rejects({ ...valid["gossip-ack2"], deltas: [delta({ states, throughVersion: states.length })] }, /states/);
+    rejects(
+      {
+        ...valid["gossip-ack2"],
+        deltas: [
+          delta({
+            states: [{ key: "k".repeat(GOSSIP_LIMITS.keyLengthMax + 1), value: "", version: 1 }],
+          }),
+        ],
+      },
+      /key/,
+    );
+    rejects(
+      {
+        ...valid["gossip-ack2"],
+        deltas: [
+          delta({
+            states: [{ key: "k", value: "v".repeat(GOSSIP_LIMITS.valueLengthMax + 1), version: 1 }],
+          }),
+        ],
+      },
+      /value/,
+    );
+    const states = Array.from({ length: GOSSIP_LIMITS.appStatesPerEndpointMax + 1 }, (_, i) => ({
+      key: `k${i}`,
+      value: "",
+      version: i + 1,
+    }));
+    rejects(
+      { ...valid["gossip-ack2"], deltas: [delta({ states, throughVersion: states.length })] },
+      /states/,
+    );
   });
 
   it("deltas whose estimated size exceeds deltaBytesPerMessageMax, though each state is in bounds", () => {
     const big = "v".repeat(GOSSIP_LIMITS.valueLengthMax);
     const count = Math.ceil(GOSSIP_LIMITS.deltaBytesPerMessageMax / big.length) + 1;
-    const deltas = Array.from({ length: count }, (_, i) => delta({ id: `n${i}`, fromVersion: 0, throughVersion: 1, states: [{ key: "blob", value: big, version: 1 }] }));
+    const deltas = Array.from({ length: count }, (_, i) =>
+      delta({
+        id: `n${i}`,
+        fromVersion: 0,
+        throughVersion: 1,
+        states: [{ key: "blob", value: big, version: 1 }],
+      }),
+    );
     rejects({ ...valid["gossip-ack2"], deltas }, /deltaBytesPerMessageMax/);
   });
 
   it("the same member twice in one list, the same key twice in one delta, and claims that make no sense", () => {
     rejects({ ...valid["gossip-ack2"], deltas: [delta(), delta()] }, /twice/);
-    rejects({ ...valid["gossip-ack"], requests: [{ id: "d", generation: 0, maxVersion: 0 }, { id: "d", generation: 1, maxVersion: 0 }] }, /twice/);
     rejects(
-      { ...valid["gossip-ack2"], deltas: [delta({ states: [{ key: "s", value: "1", version: 1 }, { key: "s", value: "2", version: 2 }] })] },
+      {
+        ...valid["gossip-ack"],
+        requests: [
+          { id: "d", generation: 0, maxVersion: 0 },
+          { id: "d", generation: 1, maxVersion: 0 },
+        ],
+      },
       /twice/,
     );
-    rejects({ ...valid["gossip-ack2"], deltas: [delta({ fromVersion: 3, throughVersion: 2, states: [] })] }, /ends before/);
+    rejects(
+      {
+        ...valid["gossip-ack2"],
+        deltas: [
+          delta({
+            states: [
+              { key: "s", value: "1", version: 1 },
+              { key: "s", value: "2", version: 2 },
+            ],
+          }),
+        ],
+      },
+      /twice/,
+    );
+    rejects(
+      {
+        ...valid["gossip-ack2"],
+        deltas: [delta({ fromVersion: 3, throughVersion: 2, states: [] })],
+      },
+      /ends before/,
+    );
     rejects({ ...valid["gossip-ack2"], deltas: [delta({ fromVersion: 1 })] }, /fromVersion/);
   });
 });

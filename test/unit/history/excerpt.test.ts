@@ -10,26 +10,80 @@ import type { History, HistoryOp, ReadOp, WriteOp } from "../../../src/sim/histo
 let nextId = 0;
 
 function write(fields: Partial<WriteOp> & Pick<WriteOp, "value" | "startMs" | "endMs">): WriteOp {
-  return { id: nextId++, kind: "write", worker: "w1", node: "node1", key: "k", level: "quorum", outcome: "ok", ...fields };
+  return {
+    id: nextId++,
+    kind: "write",
+    worker: "w1",
+    node: "node1",
+    key: "k",
+    level: "quorum",
+    outcome: "ok",
+    ...fields,
+  };
 }
 
 function read(fields: Partial<ReadOp> & Pick<ReadOp, "startMs" | "endMs">): ReadOp {
-  return { id: nextId++, kind: "read", worker: "r1", node: "node2", key: "k", level: "quorum", outcome: "ok", ...fields };
+  return {
+    id: nextId++,
+    kind: "read",
+    worker: "r1",
+    node: "node2",
+    key: "k",
+    level: "quorum",
+    outcome: "ok",
+    ...fields,
+  };
 }
 
 function history(ops: readonly HistoryOp[], finalReads: readonly ReadOp[] = []): History {
-  return { name: "excerpt", startedAt: "2026-01-01T00:00:00.000Z", ops, finalReads, replicas: [], events: [] };
+  return {
+    name: "excerpt",
+    startedAt: "2026-01-01T00:00:00.000Z",
+    ops,
+    finalReads,
+    replicas: [],
+    events: [],
+  };
 }
 
 /** Many writes of k, an unrelated key, a concurrent delete, and a stale read at the end. */
-function staleRun(): { h: History; stale: ReadOp; newest: WriteOp; concurrent: WriteOp; older: WriteOp[] } {
-  const older = Array.from({ length: 10 }, (_, i) => write({ value: `w1:${i}`, startMs: i * 10, endMs: i * 10 + 5, timestampUs: 1_000 + i }));
-  const noise = Array.from({ length: 10 }, (_, i) => write({ key: "other", value: `w9:${i}`, startMs: i * 10, endMs: i * 10 + 5, timestampUs: 5 }));
+function staleRun(): {
+  h: History;
+  stale: ReadOp;
+  newest: WriteOp;
+  concurrent: WriteOp;
+  older: WriteOp[];
+} {
+  const older = Array.from({ length: 10 }, (_, i) =>
+    write({ value: `w1:${i}`, startMs: i * 10, endMs: i * 10 + 5, timestampUs: 1_000 + i }),
+  );
+  const noise = Array.from({ length: 10 }, (_, i) =>
+    write({ key: "other", value: `w9:${i}`, startMs: i * 10, endMs: i * 10 + 5, timestampUs: 5 }),
+  );
   const newest = write({ value: "w1:new", startMs: 200, endMs: 210, timestampUs: 5_000 });
-  const concurrent = write({ worker: "w2", value: null, startMs: 215, endMs: 300, outcome: "indeterminate", error: "timeout" });
+  const concurrent = write({
+    worker: "w2",
+    value: null,
+    startMs: 215,
+    endMs: 300,
+    outcome: "indeterminate",
+    error: "timeout",
+  });
   const stale = read({ startMs: 220, endMs: 230, value: "w1:3", timestampUs: 1_003 });
-  const failedLater = write({ value: "w1:late", startMs: 400, endMs: 401, outcome: "failed", status: 503 });
-  return { h: history([...older, ...noise, newest, concurrent, stale, failedLater]), stale, newest, concurrent, older };
+  const failedLater = write({
+    value: "w1:late",
+    startMs: 400,
+    endMs: 401,
+    outcome: "failed",
+    status: 503,
+  });
+  return {
+    h: history([...older, ...noise, newest, concurrent, stale, failedLater]),
+    stale,
+    newest,
+    concurrent,
+    older,
+  };
 }
 
 describe("excerptFor", () => {
@@ -38,7 +92,13 @@ describe("excerptFor", () => {
     const violation = checkHistory(h).violations.find((v) => v.kind === "stale-read");
     expect(violation).toBeDefined();
     const excerpt = excerptFor(h, violation!, 5);
-    expect(excerpt.map((op) => op.id)).toEqual([older[8]!.id, older[9]!.id, newest.id, concurrent.id, stale.id]);
+    expect(excerpt.map((op) => op.id)).toEqual([
+      older[8]!.id,
+      older[9]!.id,
+      newest.id,
+      concurrent.id,
+      stale.id,
+    ]);
     expect(excerpt.every((op) => op.key === "k")).toBe(true);
   });
 
@@ -46,7 +106,8 @@ describe("excerptFor", () => {
     const { h, stale, newest } = staleRun();
     const violation = checkHistory(h).violations.find((v) => v.kind === "stale-read")!;
     expect(excerptFor(h, violation, 2).map((op) => op.id)).toEqual([newest.id, stale.id]);
-    for (let max = 1; max <= 30; max++) expect(excerptFor(h, violation, max).length).toBeLessThanOrEqual(max);
+    for (let max = 1; max <= 30; max++)
+      expect(excerptFor(h, violation, max).length).toBeLessThanOrEqual(max);
     expect(excerptFor(h, violation, 100).length).toBe(13);
     expect(() => excerptFor(h, violation, 0)).toThrow(/at least one/);
   });
@@ -65,9 +126,19 @@ describe("excerptFor", () => {
 
   it("prints one line per op, values cut short", () => {
     const put = write({ value: "x".repeat(100), startMs: 1, endMs: 2, timestampUs: 7 });
-    expect(formatOp(put)).toBe(`#${put.id} [1..2] w1 via node1 put "k" = "${"x".repeat(24)}…" (100 chars) quorum: ok @7`);
-    const gone = write({ value: null, startMs: 3, endMs: 9, outcome: "indeterminate", error: "timeout" });
-    expect(formatOp(gone)).toBe(`#${gone.id} [3..9] w1 via node1 delete "k" quorum: indeterminate (timeout)`);
+    expect(formatOp(put)).toBe(
+      `#${put.id} [1..2] w1 via node1 put "k" = "${"x".repeat(24)}…" (100 chars) quorum: ok @7`,
+    );
+    const gone = write({
+      value: null,
+      startMs: 3,
+      endMs: 9,
+      outcome: "indeterminate",
+      error: "timeout",
+    });
+    expect(formatOp(gone)).toBe(
+      `#${gone.id} [3..9] w1 via node1 delete "k" quorum: indeterminate (timeout)`,
+    );
     const notFound = read({ startMs: 4, endMs: 5, value: null });
     expect(formatOp(notFound)).toContain('get "k" -> null quorum: ok');
   });

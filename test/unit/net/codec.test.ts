@@ -2,7 +2,13 @@ import { describe, expect, it } from "vitest";
 import { validatePeerMessage, type HeartbeatMessage } from "../../../src/cluster/peer-messages.js";
 import { decodePeerBody, encodePeerBody } from "../../../src/net/codec.js";
 
-const heartbeat: HeartbeatMessage = { kind: "heartbeat", from: "node-127-0-0-1-7001", generation: 1_764_000_000_123, incarnation: 2, sequence: 98_765 };
+const heartbeat: HeartbeatMessage = {
+  kind: "heartbeat",
+  from: "node-127-0-0-1-7001",
+  generation: 1_764_000_000_123,
+  incarnation: 2,
+  sequence: 98_765,
+};
 
 describe("peer body codec", () => {
   it("carries a heartbeat as a compact array and gives back the same valid message", () => {
@@ -14,7 +20,13 @@ describe("peer body codec", () => {
   });
 
   it("leaves every other message as a map, bigints included", () => {
-    const message = { kind: "gossip-syn", from: "a", fromAddress: "a:1", summary: "00ff", token: 2n ** 63n + 5n };
+    const message = {
+      kind: "gossip-syn",
+      from: "a",
+      fromAddress: "a:1",
+      summary: "00ff",
+      token: 2n ** 63n + 5n,
+    };
     expect(decodePeerBody(encodePeerBody(message))).toEqual(message);
   });
 
@@ -23,6 +35,8 @@ describe("peer body codec", () => {
   });
 
   it("refuses a tagged array with wrong types through the schema, not by crashing", () => {
-    expect(() => validatePeerMessage(decodePeerBody(encodePeerBody(["hb", 7, "g", -1, null])))).toThrow();
+    expect(() =>
+      validatePeerMessage(decodePeerBody(encodePeerBody(["hb", 7, "g", -1, null]))),
+    ).toThrow();
   });
 });

@@ -1,6 +1,6 @@
-// InternalRoutes (net/internal-routes.ts) answers exactly as the fastify routes do (replica, repair,
-// stream): the same status, body and counters for a good request and for each refusal, because both
-// run node-route.ts.
+// InternalRoutes (net/internal-routes.ts) answers exactly as the fastify routes do (replica,
+// repair, stream): the same status, body and counters for a good request and for each refusal,
+// because both run node-route.ts.
 
 import Fastify, { type FastifyPluginAsync } from "fastify";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -12,20 +12,41 @@ import { CLUSTER_SECRET_HEADER } from "../../../src/net/auth.js";
 import { encodePeerBody, PEER_CONTENT_TYPE } from "../../../src/net/codec.js";
 import { InternalRoutes } from "../../../src/net/internal-routes.js";
 import { REPLICA_PATH } from "../../../src/net/replica-protocol.js";
-import { replicaRouteGroup, ReplicaRouteStats, replicaRoutes, type ReplicaRoutesOptions } from "../../../src/net/replica-routes.js";
+import {
+  replicaRouteGroup,
+  ReplicaRouteStats,
+  replicaRoutes,
+  type ReplicaRoutesOptions,
+} from "../../../src/net/replica-routes.js";
 import { encodeRecord, type KeyedRecord, type StoredRecord } from "../../../src/storage/record.js";
-import { openLevelStore, StoreOverloadedError, type ApplyResult, type LevelStore } from "../../../src/storage/store.js";
+import {
+  openLevelStore,
+  StoreOverloadedError,
+  type ApplyResult,
+  type LevelStore,
+} from "../../../src/storage/store.js";
 import type { NodeRouteGroup } from "../../../src/net/node-route.js";
 import { REPAIR_PATH } from "../../../src/net/repair-protocol.js";
-import { repairRouteGroup, RepairRouteStats, repairRoutes, type RepairRoutesOptions } from "../../../src/net/repair-routes.js";
+import {
+  repairRouteGroup,
+  RepairRouteStats,
+  repairRoutes,
+  type RepairRoutesOptions,
+} from "../../../src/net/repair-routes.js";
 import { STREAM_FETCH_PATH } from "../../../src/net/stream-protocol.js";
-import { streamRouteGroup, StreamRouteStats, streamRoutes, type StreamRoutesOptions } from "../../../src/net/stream-routes.js";
+import {
+  streamRouteGroup,
+  StreamRouteStats,
+  streamRoutes,
+  type StreamRoutesOptions,
+} from "../../../src/net/stream-routes.js";
 
 function options(overloaded: boolean): ReplicaRoutesOptions {
   const records = new Map<string, StoredRecord>();
   const store = {
     async apply(writes: readonly KeyedRecord[]): Promise<ApplyResult> {
-      if (overloaded) throw new StoreOverloadedError("queuedWritesMax", "the store's write queue is full");
+      if (overloaded)
+        throw new StoreOverloadedError("queuedWritesMax", "the store's write queue is full");
       for (const { key, record } of writes) records.set(key, record);
       return { written: writes.length, superseded: 0 };
     },
@@ -33,23 +54,74 @@ function options(overloaded: boolean): ReplicaRoutesOptions {
       return records.get(key);
     },
   };
-  return { clusterSecret: "s3cret", stats: new ReplicaRouteStats(), bodyBytesMax: 256, deps: { store, observeTimestamp: () => true } };
+  return {
+    clusterSecret: "s3cret",
+    stats: new ReplicaRouteStats(),
+    bodyBytesMax: 256,
+    deps: { store, observeTimestamp: () => true },
+  };
 }
 
-const write = encodeRecord({ value: Buffer.from("v"), contentType: "", timestampUs: 5, writer: "n", tombstone: false });
-const good = encodePeerBody({ from: "n1", ops: [["w", "k", write], ["r", "k"]] });
+const write = encodeRecord({
+  value: Buffer.from("v"),
+  contentType: "",
+  timestampUs: 5,
+  writer: "n",
+  tombstone: false,
+});
+const good = encodePeerBody({
+  from: "n1",
+  ops: [
+    ["w", "k", write],
+    ["r", "k"],
+  ],
+});
 
 const cases: [string, Record<string, string>, Buffer][] = [
-  ["a good request", { [CLUSTER_SECRET_HEADER]: "s3cret", "content-type": PEER_CONTENT_TYPE }, good],
+  [
+    "a good request",
+    { [CLUSTER_SECRET_HEADER]: "s3cret", "content-type": PEER_CONTENT_TYPE },
+    good,
+  ],
   ["a bad secret", { [CLUSTER_SECRET_HEADER]: "nope", "content-type": PEER_CONTENT_TYPE }, good],
-  ["a wrong content type", { [CLUSTER_SECRET_HEADER]: "s3cret", "content-type": "text/plain" }, good],
-  ["an oversized body", { [CLUSTER_SECRET_HEADER]: "s3cret", "content-type": PEER_CONTENT_TYPE }, Buffer.alloc(300, 1)],
-  ["bad msgpack", { [CLUSTER_SECRET_HEADER]: "s3cret", "content-type": PEER_CONTENT_TYPE }, Buffer.from([0xc1])],
+  [
+    "a wrong content type",
+    { [CLUSTER_SECRET_HEADER]: "s3cret", "content-type": "text/plain" },
+    good,
+  ],
+  [
+    "an oversized body",
+    { [CLUSTER_SECRET_HEADER]: "s3cret", "content-type": PEER_CONTENT_TYPE },
+    Buffer.alloc(300, 1),
+  ],
+  [
+    "bad msgpack",
+    { [CLUSTER_SECRET_HEADER]: "s3cret", "content-type": PEER_CONTENT_TYPE },
+    Buffer.from([0xc1]),
+  ],
 ];
 
 function countersOf(stats: ReplicaRouteStats): Record<string, number> {
-  const { requests, bytesReceived, writesApplied, reads, refusedMalformed, refusedUnauthorized, opsRefused, opsFailed } = stats;
-  return { requests, bytesReceived, writesApplied, reads, refusedMalformed, refusedUnauthorized, opsRefused, opsFailed };
+  const {
+    requests,
+    bytesReceived,
+    writesApplied,
+    reads,
+    refusedMalformed,
+    refusedUnauthorized,
+    opsRefused,
+    opsFailed,
+  } = stats;
+  return {
+    requests,
+    bytesReceived,
+    writesApplied,
+    reads,
+    refusedMalformed,
+    refusedUnauthorized,
+    opsRefused,
+    opsFailed,
+  };
 }
 
 async function both(headers: Record<string, string>, body: Buffer, overloaded: boolean) {
@@ -60,10 +132,23 @@ async function both(headers: Record<string, string>, body: Buffer, overloaded: b
   const http = await app.inject({ method: "POST", url: REPLICA_PATH, headers, payload: body });
   await app.close();
   const direct = options(overloaded);
-  const internal = await new InternalRoutes([replicaRouteGroup(direct)]).handle({ method: "POST", path: REPLICA_PATH, headers, body });
+  const internal = await new InternalRoutes([replicaRouteGroup(direct)]).handle({
+    method: "POST",
+    path: REPLICA_PATH,
+    headers,
+    body,
+  });
   return {
-    http: { status: http.statusCode, body: http.rawPayload.toString("base64"), stats: countersOf(viaFastify.stats) },
-    internal: { status: internal.statusCode, body: internal.body.toString("base64"), stats: countersOf(direct.stats) },
+    http: {
+      status: http.statusCode,
+      body: http.rawPayload.toString("base64"),
+      stats: countersOf(viaFastify.stats),
+    },
+    internal: {
+      status: internal.statusCode,
+      body: internal.body.toString("base64"),
+      stats: countersOf(direct.stats),
+    },
   };
 }
 
@@ -82,7 +167,12 @@ describe("InternalRoutes", () => {
   });
 
   it("refuses an unknown path with 404", async () => {
-    const reply = await new InternalRoutes([replicaRouteGroup(options(false))]).handle({ method: "POST", path: "/x", headers: {}, body: Buffer.alloc(0) });
+    const reply = await new InternalRoutes([replicaRouteGroup(options(false))]).handle({
+      method: "POST",
+      path: "/x",
+      headers: {},
+      body: Buffer.alloc(0),
+    });
     expect(reply.statusCode).toBe(404);
   });
 });
@@ -100,7 +190,13 @@ async function seededStore(): Promise<LevelStore> {
     await store.close();
     await rm(dataDir, { recursive: true, force: true });
   });
-  const record = { value: Buffer.from("v"), contentType: "", timestampUs: 5, writer: "n", tombstone: false };
+  const record = {
+    value: Buffer.from("v"),
+    contentType: "",
+    timestampUs: 5,
+    writer: "n",
+    tombstone: false,
+  };
   await store.apply(["a", "b", "c"].map((key) => ({ key, record })));
   return store;
 }
@@ -152,11 +248,19 @@ async function viaBoth<O extends { readonly stats: object }>(
   const routes = new InternalRoutes([group(direct)]);
   const internal: Answered = { statuses: [], bodies: [], stats: {} };
   for (const { path: url, body } of requests) {
-    const reply = await routes.handle({ method: "POST", path: url, headers, body: encodePeerBody(body) });
+    const reply = await routes.handle({
+      method: "POST",
+      path: url,
+      headers,
+      body: encodePeerBody(body),
+    });
     internal.statuses.push(reply.statusCode);
     internal.bodies.push(reply.body.toString("base64"));
   }
-  return { http: { ...http, stats: { ...viaFastify.stats } }, internal: { ...internal, stats: { ...direct.stats } } };
+  return {
+    http: { ...http, stats: { ...viaFastify.stats } },
+    internal: { ...internal, stats: { ...direct.stats } },
+  };
 }
 
 function repairOptions(slow: boolean): () => Promise<RepairRoutesOptions> {
@@ -170,20 +274,37 @@ function repairOptions(slow: boolean): () => Promise<RepairRoutesOptions> {
   };
 }
 
-const pushed = encodeRecord({ value: Buffer.from("w"), contentType: "", timestampUs: 9, writer: "m", tombstone: false });
-const roots: Sent = { path: REPAIR_PATH, body: { from: "n1", op: "roots", session: "s", window: 1, ranges: [[5n, 5n]] } };
-const exchange: Sent = { path: REPAIR_PATH, body: { from: "n1", op: "exchange", push: [["d", pushed]], pull: ["a", "z"] } };
+const pushed = encodeRecord({
+  value: Buffer.from("w"),
+  contentType: "",
+  timestampUs: 9,
+  writer: "m",
+  tombstone: false,
+});
+const roots: Sent = {
+  path: REPAIR_PATH,
+  body: { from: "n1", op: "roots", session: "s", window: 1, ranges: [[5n, 5n]] },
+};
+const exchange: Sent = {
+  path: REPAIR_PATH,
+  body: { from: "n1", op: "exchange", push: [["d", pushed]], pull: ["a", "z"] },
+};
 
 describe("InternalRoutes over the repair and stream groups", () => {
   it("answers a repair roots and exchange as the fastify route does", async () => {
-    const { http, internal } = await viaBoth(repairOptions(false), repairRoutes, repairRouteGroup, [roots, exchange]);
+    const { http, internal } = await viaBoth(repairOptions(false), repairRoutes, repairRouteGroup, [
+      roots,
+      exchange,
+    ]);
     expect(internal).toEqual(http);
     expect(internal.statuses).toEqual([200, 200]);
     expect(internal.stats).toMatchObject({ requests: 2, recordsReceived: 1, recordsSent: 1 });
   });
 
   it("answers an exchange push to an overloaded store as the fastify route does", async () => {
-    const { http, internal } = await viaBoth(repairOptions(true), repairRoutes, repairRouteGroup, [exchange]);
+    const { http, internal } = await viaBoth(repairOptions(true), repairRoutes, repairRouteGroup, [
+      exchange,
+    ]);
     expect(internal).toEqual(http);
     expect(internal.statuses).toEqual([503]);
   });
@@ -194,7 +315,10 @@ describe("InternalRoutes over the repair and stream groups", () => {
       store: await seededStore(),
       stats: new StreamRouteStats(),
     });
-    const fetch: Sent = { path: STREAM_FETCH_PATH, body: { from: "n1", start: 7n, end: 7n, limit: 2 } };
+    const fetch: Sent = {
+      path: STREAM_FETCH_PATH,
+      body: { from: "n1", start: 7n, end: 7n, limit: 2 },
+    };
     const { http, internal } = await viaBoth(make, streamRoutes, streamRouteGroup, [fetch]);
     expect(internal).toEqual(http);
     expect(internal.statuses).toEqual([200]);

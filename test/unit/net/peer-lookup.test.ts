@@ -4,7 +4,9 @@ import { PeerLookup } from "../../../src/net/peer-lookup.js";
 
 function lookupAll(peer: PeerLookup, hostname: string): Promise<LookupAddress[]> {
   return new Promise((resolve, reject) => {
-    peer.lookup(hostname, { all: true }, (error, addresses) => (error ? reject(error) : resolve(addresses as LookupAddress[])));
+    peer.lookup(hostname, { all: true }, (error, addresses) =>
+      error ? reject(error) : resolve(addresses as LookupAddress[]),
+    );
   });
 }
 
@@ -13,14 +15,18 @@ describe("peer lookup", () => {
     const peer = new PeerLookup();
     expect(await lookupAll(peer, "127.0.0.1")).toEqual([{ address: "127.0.0.1", family: 4 }]);
     const local = await lookupAll(peer, "localhost");
-    expect(local.some((entry) => entry.address === "127.0.0.1" || entry.address === "::1")).toBe(true);
+    expect(local.some((entry) => entry.address === "127.0.0.1" || entry.address === "::1")).toBe(
+      true,
+    );
     peer.close();
   });
 
   it("answers the single-address form too", async () => {
     const peer = new PeerLookup();
     const address = await new Promise<string>((resolve, reject) => {
-      peer.lookup("127.0.0.1", {}, (error, value) => (error ? reject(error) : resolve(value as string)));
+      peer.lookup("127.0.0.1", {}, (error, value) =>
+        error ? reject(error) : resolve(value as string),
+      );
     });
     expect(address).toBe("127.0.0.1");
     peer.close();

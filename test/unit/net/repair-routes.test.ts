@@ -19,13 +19,19 @@ afterEach(async () => {
   for (const task of cleanup.splice(0).reverse()) await task();
 });
 
-async function serve(secret: string | null = null): Promise<{ app: FastifyInstance; store: LevelStore; stats: RepairRouteStats }> {
+async function serve(
+  secret: string | null = null,
+): Promise<{ app: FastifyInstance; store: LevelStore; stats: RepairRouteStats }> {
   const dataDir = await mkdtemp(path.join(tmpdir(), "grapevine-repair-route-"));
   const store = await openLevelStore({ dataDir, sync: false });
   const stats = new RepairRouteStats();
   const app = Fastify();
   registerErrorHandling(app);
-  await app.register(repairRoutes, { clusterSecret: secret, stats, deps: { store, observeTimestamp: () => true } });
+  await app.register(repairRoutes, {
+    clusterSecret: secret,
+    stats,
+    deps: { store, observeTimestamp: () => true },
+  });
   await app.ready();
   cleanup.push(async () => {
     await app.close();
@@ -49,15 +55,32 @@ const WHOLE = [5n, 5n];
 describe("repair route", () => {
   it("answers roots for the ranges asked, 4 bytes each", async () => {
     const { app } = await serve();
-    const answer = await post(app, { from: "a", op: "roots", session: "s", window: 1, ranges: [WHOLE, [0n, 2n ** 63n]] });
+    const answer = await post(app, {
+      from: "a",
+      op: "roots",
+      session: "s",
+      window: 1,
+      ranges: [WHOLE, [0n, 2n ** 63n]],
+    });
     expect(answer.statusCode).toBe(200);
     expect((decodePeerBody(answer.rawPayload) as { hashes: Uint8Array }).hashes.length).toBe(8);
   });
 
   it("refuses a caller without the cluster secret with 401", async () => {
     const { app, stats } = await serve("s3cret");
-    expect((await post(app, { from: "a", op: "roots", session: "s", window: 1, ranges: [WHOLE] })).statusCode).toBe(401);
-    expect((await post(app, { from: "a", op: "roots", session: "s", window: 1, ranges: [WHOLE] }, { [CLUSTER_SECRET_HEADER]: "s3cret" })).statusCode).toBe(200);
+    expect(
+      (await post(app, { from: "a", op: "roots", session: "s", window: 1, ranges: [WHOLE] }))
+        .statusCode,
+    ).toBe(401);
+    expect(
+      (
+        await post(
+          app,
+          { from: "a", op: "roots", session: "s", window: 1, ranges: [WHOLE] },
+          { [CLUSTER_SECRET_HEADER]: "s3cret" },
+        )
+      ).statusCode,
+    ).toBe(200);
     expect(stats.refusedUnauthorized).toBe(1);
   });
 
@@ -66,17 +89,43 @@ describe("repair route", () => {
     ["an unknown op", { from: "a", op: "drop", session: "s", ranges: [WHOLE] }],
     ["a negative token", { from: "a", op: "roots", session: "s", window: 1, ranges: [[-1n, 1n]] }],
     ["no ranges", { from: "a", op: "roots", session: "s", window: 1, ranges: [] }],
-    ["a node the tree does not have", { from: "a", op: "nodes", session: "s", asks: [[0, 2, 40, 0]] }],
-    ["a leaf as a node to descend from", { from: "a", op: "nodes", session: "s", asks: [[1, 1, 0, 0]] }],
-    ["a range the session does not have", { from: "a", op: "nodes", session: "s", asks: [[7, 1, 0, 0]] }],
-    ["a session that never asked for roots", { from: "a", op: "entries", session: "other", asks: [[0, 0, 1]] }],
+    [
+      "a node the tree does not have",
+      { from: "a", op: "nodes", session: "s", asks: [[0, 2, 40, 0]] },
+    ],
+    [
+      "a leaf as a node to descend from",
+      { from: "a", op: "nodes", session: "s", asks: [[1, 1, 0, 0]] },
+    ],
+    [
+      "a range the session does not have",
+      { from: "a", op: "nodes", session: "s", asks: [[7, 1, 0, 0]] },
+    ],
+    [
+      "a session that never asked for roots",
+      { from: "a", op: "entries", session: "other", asks: [[0, 0, 1]] },
+    ],
     ["leaves outside the range", { from: "a", op: "entries", session: "s", asks: [[1, 0, 2]] }],
-    ["a record that does not decode", { from: "a", op: "exchange", push: [["k", Buffer.from([1, 2, 3])]], pull: [] }],
+    [
+      "a record that does not decode",
+      { from: "a", op: "exchange", push: [["k", Buffer.from([1, 2, 3])]], pull: [] },
+    ],
     ["too many levels", { from: "a", op: "nodes", session: "s", asks: [[0, 60, 0, 0]] }],
   ])("refuses %s with 400 bad_request and counts it", async (_what, body) => {
     const { app, stats } = await serve();
-    // The session's ranges: the whole ring (65,537 leaves) and a range inside one segment (one leaf).
-    expect((await post(app, { from: "a", op: "roots", session: "s", window: 1, ranges: [WHOLE, [0n, 10n]] })).statusCode).toBe(200);
+    // The session's ranges: the whole ring (65,537 leaves) and a range inside one segment (one
+    // leaf).
+    expect(
+      (
+        await post(app, {
+          from: "a",
+          op: "roots",
+          session: "s",
+          window: 1,
+          ranges: [WHOLE, [0n, 10n]],
+        })
+      ).statusCode,
+    ).toBe(200);
     const answer = await post(app, body);
     expect(answer.statusCode).toBe(400);
     expect(JSON.parse(answer.body)).toMatchObject({ error: "bad_request" });
@@ -85,10 +134,24 @@ describe("repair route", () => {
 
   it("applies pushed records by last write wins and answers pulls with what it holds", async () => {
     const { app, store } = await serve();
-    const newer = { value: Buffer.from("new"), contentType: "", timestampUs: 20, writer: "n", tombstone: false };
+    const newer = {
+      value: Buffer.from("new"),
+      contentType: "",
+      timestampUs: 20,
+      writer: "n",
+      tombstone: false,
+    };
     const older = { ...newer, value: Buffer.from("old"), timestampUs: 10 };
     await store.apply([{ key: "k", record: newer }]);
-    const answer = await post(app, { from: "a", op: "exchange", push: [["k", encodeRecord(older)], ["j", encodeRecord(older)]], pull: ["k", "absent"] });
+    const answer = await post(app, {
+      from: "a",
+      op: "exchange",
+      push: [
+        ["k", encodeRecord(older)],
+        ["j", encodeRecord(older)],
+      ],
+      pull: ["k", "absent"],
+    });
     expect(answer.statusCode).toBe(200);
     const reply = decodePeerBody(answer.rawPayload) as { records: (Uint8Array | null)[] };
     // One answer per pulled key, in order: the newer "k", nothing for "absent".

@@ -13,7 +13,12 @@ import {
 } from "../../../src/net/replica-client.js";
 import { REPLICA_PROTOCOL_LIMITS } from "../../../src/net/replica-protocol.js";
 import { ReplicaRouteStats, replicaRoutes } from "../../../src/net/replica-routes.js";
-import { compareRecords, encodeRecord, type KeyedRecord, type StoredRecord } from "../../../src/storage/record.js";
+import {
+  compareRecords,
+  encodeRecord,
+  type KeyedRecord,
+  type StoredRecord,
+} from "../../../src/storage/record.js";
 import type { ApplyResult } from "../../../src/storage/store.js";
 import { freePort } from "../../support/ports.js";
 
@@ -24,7 +29,8 @@ class MemoryStore {
     this.applies++;
     for (const { key, record } of writes) {
       const current = this.records.get(key);
-      if (current === undefined || compareRecords(record, current) > 0) this.records.set(key, record);
+      if (current === undefined || compareRecords(record, current) > 0)
+        this.records.set(key, record);
     }
     return { written: writes.length, superseded: 0 };
   }
@@ -34,7 +40,13 @@ class MemoryStore {
 }
 
 function record(timestampUs: number, value = "v"): StoredRecord {
-  return { value: Buffer.from(value), contentType: "text/plain", timestampUs, writer: "w1", tombstone: false };
+  return {
+    value: Buffer.from(value),
+    contentType: "text/plain",
+    timestampUs,
+    writer: "w1",
+    tombstone: false,
+  };
 }
 
 const SILENT = { debug: () => undefined, warn: () => undefined };
@@ -46,13 +58,19 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => server.close()));
 });
 
-async function replica(clusterSecret: string | null = null): Promise<{ address: string; store: MemoryStore; stats: ReplicaRouteStats }> {
+async function replica(
+  clusterSecret: string | null = null,
+): Promise<{ address: string; store: MemoryStore; stats: ReplicaRouteStats }> {
   const app = Fastify();
   servers.push(app);
   const store = new MemoryStore();
   const stats = new ReplicaRouteStats();
   registerErrorHandling(app);
-  await app.register(replicaRoutes, { clusterSecret, stats, deps: { store, observeTimestamp: () => true } });
+  await app.register(replicaRoutes, {
+    clusterSecret,
+    stats,
+    deps: { store, observeTimestamp: () => true },
+  });
   const port = await freePort();
   await app.listen({ host: "127.0.0.1", port });
   return { address: `127.0.0.1:${port}`, store, stats };
@@ -64,8 +82,19 @@ function client(
 ): { client: ReplicaClient; batches: number[] } {
   const batches: number[] = [];
   const created = new ReplicaClient(
-    { self: "coordinator", clusterSecret: null, requestTimeoutMs: 2_000, maxValueBytes: 1024 * 1024, ...options },
-    { nowMs: () => performance.now(), addressOf: (id) => addresses[id], log: SILENT, onRequestSent: (ops) => batches.push(ops) },
+    {
+      self: "coordinator",
+      clusterSecret: null,
+      requestTimeoutMs: 2_000,
+      maxValueBytes: 1024 * 1024,
+      ...options,
+    },
+    {
+      nowMs: () => performance.now(),
+      addressOf: (id) => addresses[id],
+      log: SILENT,
+      onRequestSent: (ops) => batches.push(ops),
+    },
   );
   clients.push(created);
   return { client: created, batches };
@@ -75,7 +104,9 @@ describe("ReplicaClient", () => {
   it("sends the operations issued to one peer in one turn as one request, and answers each caller", async () => {
     const peer = await replica();
     const { client: transport, batches } = client({ r1: peer.address });
-    const writes = Array.from({ length: 50 }, (_, i) => transport.write("r1", `k${i}`, encodeRecord(record(i + 1))));
+    const writes = Array.from({ length: 50 }, (_, i) =>
+      transport.write("r1", `k${i}`, encodeRecord(record(i + 1))),
+    );
     await Promise.all(writes);
     expect(batches).toEqual([50]);
     expect(peer.store.applies).toBe(1);
@@ -95,8 +126,13 @@ describe("ReplicaClient", () => {
 
   it("sends one request per operation when coalescing is off", async () => {
     const peer = await replica();
-    const { client: transport, batches } = client({ r1: peer.address }, { coalesce: false, requestsInFlightPerPeerMax: 64 });
-    await Promise.all(Array.from({ length: 10 }, (_, i) => transport.write("r1", `k${i}`, encodeRecord(record(1)))));
+    const { client: transport, batches } = client(
+      { r1: peer.address },
+      { coalesce: false, requestsInFlightPerPeerMax: 64 },
+    );
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) => transport.write("r1", `k${i}`, encodeRecord(record(1)))),
+    );
     expect(batches).toEqual(Array.from({ length: 10 }, () => 1));
   });
 
@@ -130,24 +166,33 @@ describe("ReplicaClient", () => {
       Array.from({ length: 8 }, (_, i) => transport.write("r1", `k${i}`, encodeRecord(record(1)))),
     );
     expect(outcomes.filter((outcome) => outcome.status === "fulfilled")).toHaveLength(5);
-    const refused = outcomes.filter((outcome): outcome is PromiseRejectedResult => outcome.status === "rejected");
+    const refused = outcomes.filter(
+      (outcome): outcome is PromiseRejectedResult => outcome.status === "rejected",
+    );
     expect(refused).toHaveLength(3);
-    for (const outcome of refused) expect((outcome.reason as ReplicaRequestError).reason).toBe("overloaded");
+    for (const outcome of refused)
+      expect((outcome.reason as ReplicaRequestError).reason).toBe("overloaded");
     expect(transport.stats().opsDropped).toBe(3);
   });
 
   it("rejects with unreachable when nothing listens, and with no-address for an unknown member", async () => {
     const port = await freePort();
     const { client: transport } = client({ gone: `127.0.0.1:${port}` });
-    await expect(transport.write("gone", "k", encodeRecord(record(1)))).rejects.toMatchObject({ reason: "unreachable" });
-    await expect(transport.readData("stranger", "k")).rejects.toMatchObject({ reason: "no-address" });
+    await expect(transport.write("gone", "k", encodeRecord(record(1)))).rejects.toMatchObject({
+      reason: "unreachable",
+    });
+    await expect(transport.readData("stranger", "k")).rejects.toMatchObject({
+      reason: "no-address",
+    });
     expect(transport.stats().requestsFailed).toBe(1);
   });
 
   it("rejects with refused when the peer wants a cluster secret it was not given", async () => {
     const peer = await replica("s3cret");
     const { client: withoutSecret } = client({ r1: peer.address });
-    await expect(withoutSecret.write("r1", "k", encodeRecord(record(1)))).rejects.toMatchObject({ reason: "refused" });
+    await expect(withoutSecret.write("r1", "k", encodeRecord(record(1)))).rejects.toMatchObject({
+      reason: "refused",
+    });
     const { client: withSecret } = client({ r1: peer.address }, { clusterSecret: "s3cret" });
     await expect(withSecret.write("r1", "k", encodeRecord(record(1)))).resolves.toBeUndefined();
   });
@@ -156,7 +201,9 @@ describe("ReplicaClient", () => {
   async function fakePeer(answer: (reply: FastifyReply) => FastifyReply): Promise<string> {
     const app = Fastify();
     servers.push(app);
-    app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => done(null, body));
+    app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) =>
+      done(null, body),
+    );
     app.post("/internal/v1/replica", async (_request, reply) => answer(reply));
     const port = await freePort();
     await app.listen({ host: "127.0.0.1", port });
@@ -164,7 +211,9 @@ describe("ReplicaClient", () => {
   }
 
   it("names the refusal's error code from the peer's JSON body, and refuses an oversized error body without reading it all", async () => {
-    const refusing = await fakePeer((reply) => reply.code(503).send({ error: "unavailable", message: "draining" }));
+    const refusing = await fakePeer((reply) =>
+      reply.code(503).send({ error: "unavailable", message: "draining" }),
+    );
     const { client: transport } = client({ r1: refusing });
     const refusal = transport.write("r1", "k", encodeRecord(record(1)));
     await expect(refusal).rejects.toMatchObject({ reason: "refused" });
@@ -172,13 +221,22 @@ describe("ReplicaClient", () => {
 
     const verbose = await fakePeer((reply) => reply.code(500).send("x".repeat(256 * 1024)));
     const { client: toVerbose } = client({ r2: verbose });
-    await expect(toVerbose.write("r2", "k", encodeRecord(record(1)))).rejects.toMatchObject({ reason: "refused" });
+    await expect(toVerbose.write("r2", "k", encodeRecord(record(1)))).rejects.toMatchObject({
+      reason: "refused",
+    });
   });
 
   it("rejects with malformed-reply when a peer answers 200 with bytes that are not a reply", async () => {
-    const garbled = await fakePeer((reply) => reply.code(200).type("application/msgpack").send(Buffer.from([0xc1])));
+    const garbled = await fakePeer((reply) =>
+      reply
+        .code(200)
+        .type("application/msgpack")
+        .send(Buffer.from([0xc1])),
+    );
     const { client: transport } = client({ r1: garbled });
-    await expect(transport.readData("r1", "k")).rejects.toMatchObject({ reason: "malformed-reply" });
+    await expect(transport.readData("r1", "k")).rejects.toMatchObject({
+      reason: "malformed-reply",
+    });
     expect(transport.stats().requestsFailed).toBe(1);
   });
 
@@ -191,7 +249,9 @@ describe("ReplicaClient", () => {
     ]);
     expect(bad?.status).toBe("rejected");
     expect((bad as PromiseRejectedResult).reason).toBeInstanceOf(ReplicaOpRefusedError);
-    expect(((bad as PromiseRejectedResult).reason as ReplicaOpRefusedError).code).toBe("bad_record");
+    expect(((bad as PromiseRejectedResult).reason as ReplicaOpRefusedError).code).toBe(
+      "bad_record",
+    );
     expect(good?.status).toBe("fulfilled");
   });
 

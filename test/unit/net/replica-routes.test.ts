@@ -8,7 +8,13 @@ import { CLUSTER_SECRET_HEADER } from "../../../src/net/auth.js";
 import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "../../../src/net/codec.js";
 import { REPLICA_PATH, REPLICA_PROTOCOL_LIMITS } from "../../../src/net/replica-protocol.js";
 import { ReplicaRouteStats, replicaRoutes } from "../../../src/net/replica-routes.js";
-import { compareRecords, decodeRecord, encodeRecord, type KeyedRecord, type StoredRecord } from "../../../src/storage/record.js";
+import {
+  compareRecords,
+  decodeRecord,
+  encodeRecord,
+  type KeyedRecord,
+  type StoredRecord,
+} from "../../../src/storage/record.js";
 import { StoreOverloadedError, type ApplyResult } from "../../../src/storage/store.js";
 
 class MemoryStore {
@@ -17,10 +23,12 @@ class MemoryStore {
   overloaded = false;
   async apply(writes: readonly KeyedRecord[]): Promise<ApplyResult> {
     this.applies++;
-    if (this.overloaded) throw new StoreOverloadedError("queuedWritesMax", "the store's write queue is full");
+    if (this.overloaded)
+      throw new StoreOverloadedError("queuedWritesMax", "the store's write queue is full");
     for (const { key, record } of writes) {
       const current = this.records.get(key);
-      if (current === undefined || compareRecords(record, current) > 0) this.records.set(key, record);
+      if (current === undefined || compareRecords(record, current) > 0)
+        this.records.set(key, record);
     }
     return { written: writes.length, superseded: 0 };
   }
@@ -30,7 +38,13 @@ class MemoryStore {
 }
 
 function record(timestampUs: number, value = "v"): StoredRecord {
-  return { value: Buffer.from(value), contentType: "text/plain", timestampUs, writer: "w1", tombstone: false };
+  return {
+    value: Buffer.from(value),
+    contentType: "text/plain",
+    timestampUs,
+    writer: "w1",
+    tombstone: false,
+  };
 }
 
 interface Built {
@@ -105,7 +119,15 @@ describe("the replica route", () => {
   it("answers a data read with the record, a digest read with (timestamp, writer), and null when absent", async () => {
     const { app, store } = await build();
     store.records.set("k", record(42, "hello"));
-    const answer = await post(app, { from: "c", ops: [["r", "k"], ["d", "k"], ["r", "none"], ["d", "none"]] });
+    const answer = await post(app, {
+      from: "c",
+      ops: [
+        ["r", "k"],
+        ["d", "k"],
+        ["r", "none"],
+        ["d", "none"],
+      ],
+    });
     const [data, digest, absentData, absentDigest] = results(answer);
     expect(decodeRecord(data as Uint8Array)).toMatchObject({ timestampUs: 42, writer: "w1" });
     expect(Buffer.from(decodeRecord(data as Uint8Array).value).toString()).toBe("hello");
@@ -117,7 +139,14 @@ describe("the replica route", () => {
   it("while recovering from a possible loss of writes, refuses every read and still applies writes", async () => {
     const { app, store } = await build(null, true);
     store.records.set("k", record(42));
-    const answer = await post(app, { from: "c", ops: [["r", "k"], ["d", "k"], ["w", "n", encodeRecord(record(43))]] });
+    const answer = await post(app, {
+      from: "c",
+      ops: [
+        ["r", "k"],
+        ["d", "k"],
+        ["w", "n", encodeRecord(record(43))],
+      ],
+    });
     expect(answer.statusCode).toBe(200);
     const [data, digest, write] = results(answer);
     expect(data).toMatchObject({ error: "recovering" });
@@ -165,7 +194,13 @@ describe("the replica route", () => {
     ["a key that is not a string", { from: "c", ops: [["r", 42]] }],
     ["an unknown field", { from: "c", ops: [["r", "k"]], extra: true }],
     ["a number where the sender's id goes", { from: 7, ops: [["r", "k"]] }],
-    ["too many operations", { from: "c", ops: Array.from({ length: REPLICA_PROTOCOL_LIMITS.opsPerRequestMax + 1 }, () => ["r", "k"]) }],
+    [
+      "too many operations",
+      {
+        from: "c",
+        ops: Array.from({ length: REPLICA_PROTOCOL_LIMITS.opsPerRequestMax + 1 }, () => ["r", "k"]),
+      },
+    ],
     ["a 64-bit integer as a key", { from: "c", ops: [["r", 2n ** 60n]] }],
   ];
   for (const [what, body] of malformed) {

@@ -1,8 +1,8 @@
 // A node whose store is overloaded answers a peer's write with 503 `unavailable` (back off and come
 // again), not 400 (your message was wrong) or 500 (this node is broken), and does not count it as a
 // malformed request. Checked on the two node-to-node routes that write: the repair exchange and the
-// stream push. The store is real: a long queue of one-record batches keeps its write queue non-empty
-// while the route's write arrives, so the store's own queuedWritesMax refuses it.
+// stream push. The store is real: a long queue of one-record batches keeps its write queue
+// non-empty while the route's write arrives, so the store's own queuedWritesMax refuses it.
 
 import { afterEach, describe, expect, it } from "vitest";
 import Fastify, { type FastifyInstance } from "fastify";
@@ -23,17 +23,34 @@ afterEach(async () => {
   for (const task of cleanup.splice(0).reverse()) await task();
 });
 
-/** Writes committed one per LevelDB batch: draining this many takes far longer than one injected request. */
+/**
+ * Writes committed one per LevelDB batch: draining this many takes far longer than one injected
+ * request.
+ */
 const BACKLOG = 4_000;
 
 async function overloadedStore(): Promise<{ store: LevelStore; backlog: Promise<unknown> }> {
   const dataDir = await mkdtemp(path.join(tmpdir(), "grapevine-overload-"));
-  const store = await openLevelStore({ dataDir, sync: false, limits: { recordsPerBatchMax: 1, queuedWritesMax: 1 } });
+  const store = await openLevelStore({
+    dataDir,
+    sync: false,
+    limits: { recordsPerBatchMax: 1, queuedWritesMax: 1 },
+  });
   const writes: KeyedRecord[] = [];
   for (let i = 0; i < BACKLOG; i++) {
-    writes.push({ key: `backlog-${i}`, record: { value: Buffer.from("v"), contentType: "", timestampUs: 10, writer: "n", tombstone: false } });
+    writes.push({
+      key: `backlog-${i}`,
+      record: {
+        value: Buffer.from("v"),
+        contentType: "",
+        timestampUs: 10,
+        writer: "n",
+        tombstone: false,
+      },
+    });
   }
-  // Accepted whole (the queue was empty); the next write finds the queue non-empty and over its limit.
+  // Accepted whole (the queue was empty); the next write finds the queue non-empty and over its
+  // limit.
   const backlog = store.apply(writes);
   cleanup.push(async () => {
     await backlog.catch(() => undefined);
@@ -44,10 +61,21 @@ async function overloadedStore(): Promise<{ store: LevelStore; backlog: Promise<
 }
 
 function post(app: FastifyInstance, url: string, body: unknown) {
-  return app.inject({ method: "POST", url, headers: { "content-type": PEER_CONTENT_TYPE }, payload: encodePeerBody(body) });
+  return app.inject({
+    method: "POST",
+    url,
+    headers: { "content-type": PEER_CONTENT_TYPE },
+    payload: encodePeerBody(body),
+  });
 }
 
-const pushed = encodeRecord({ value: Buffer.from("new"), contentType: "", timestampUs: 20, writer: "n", tombstone: false });
+const pushed = encodeRecord({
+  value: Buffer.from("new"),
+  contentType: "",
+  timestampUs: 20,
+  writer: "n",
+  tombstone: false,
+});
 
 describe("node routes and an overloaded store", () => {
   it("answers a repair exchange push with 503 unavailable, not counted as malformed", async () => {
@@ -55,10 +83,19 @@ describe("node routes and an overloaded store", () => {
     const stats = new RepairRouteStats();
     const app = Fastify();
     registerErrorHandling(app);
-    await app.register(repairRoutes, { clusterSecret: null, stats, deps: { store, observeTimestamp: () => true } });
+    await app.register(repairRoutes, {
+      clusterSecret: null,
+      stats,
+      deps: { store, observeTimestamp: () => true },
+    });
     await app.ready();
     cleanup.push(() => app.close());
-    const answer = await post(app, REPAIR_PATH, { from: "a", op: "exchange", push: [["k", pushed]], pull: [] });
+    const answer = await post(app, REPAIR_PATH, {
+      from: "a",
+      op: "exchange",
+      push: [["k", pushed]],
+      pull: [],
+    });
     expect(store.counters().queuedWrites).toBeGreaterThan(0);
     expect(answer.statusCode).toBe(503);
     expect(JSON.parse(answer.body)).toMatchObject({ error: "unavailable" });

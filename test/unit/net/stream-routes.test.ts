@@ -9,7 +9,11 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { registerErrorHandling } from "../../../src/api/errors.js";
 import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "../../../src/net/codec.js";
-import { STREAM_FETCH_PATH, STREAM_PROTOCOL_LIMITS, type StreamFetchReply } from "../../../src/net/stream-protocol.js";
+import {
+  STREAM_FETCH_PATH,
+  STREAM_PROTOCOL_LIMITS,
+  type StreamFetchReply,
+} from "../../../src/net/stream-protocol.js";
 import { StreamRouteStats, streamRoutes } from "../../../src/net/stream-routes.js";
 import { tokenOf } from "../../../src/ring/partitioner.js";
 import { openLevelStore, type LevelStore } from "../../../src/storage/store.js";
@@ -19,7 +23,11 @@ afterEach(async () => {
   for (const task of cleanup.splice(0).reverse()) await task();
 });
 
-async function serve(): Promise<{ app: FastifyInstance; store: LevelStore; stats: StreamRouteStats }> {
+async function serve(): Promise<{
+  app: FastifyInstance;
+  store: LevelStore;
+  stats: StreamRouteStats;
+}> {
   const dataDir = await mkdtemp(path.join(tmpdir(), "grapevine-stream-route-"));
   const store = await openLevelStore({ dataDir, sync: false });
   const stats = new StreamRouteStats();
@@ -35,18 +43,38 @@ async function serve(): Promise<{ app: FastifyInstance; store: LevelStore; stats
   return { app, store, stats };
 }
 
-async function fetchPage(app: FastifyInstance, body: Record<string, unknown>): Promise<{ status: number; reply: StreamFetchReply }> {
+async function fetchPage(
+  app: FastifyInstance,
+  body: Record<string, unknown>,
+): Promise<{ status: number; reply: StreamFetchReply }> {
   const answer = await app.inject({
     method: "POST",
     url: STREAM_FETCH_PATH,
     headers: { "content-type": PEER_CONTENT_TYPE },
     payload: encodePeerBody({ from: "a", start: 7n, end: 7n, limit: 100, ...body }),
   });
-  return { status: answer.statusCode, reply: answer.statusCode === 200 ? (decodePeerBody(answer.rawPayload) as StreamFetchReply) : { records: [], done: true } };
+  return {
+    status: answer.statusCode,
+    reply:
+      answer.statusCode === 200
+        ? (decodePeerBody(answer.rawPayload) as StreamFetchReply)
+        : { records: [], done: true },
+  };
 }
 
 function write(store: LevelStore, key: string, valueBytes: number) {
-  return store.apply([{ key, record: { value: Buffer.alloc(valueBytes, 7), contentType: "application/octet-stream", timestampUs: 1, writer: "n", tombstone: false } }]);
+  return store.apply([
+    {
+      key,
+      record: {
+        value: Buffer.alloc(valueBytes, 7),
+        contentType: "application/octet-stream",
+        timestampUs: 1,
+        writer: "n",
+        tombstone: false,
+      },
+    },
+  ]);
 }
 
 describe("stream fetch route", () => {
@@ -61,7 +89,9 @@ describe("stream fetch route", () => {
       const { status, reply } = await fetchPage(app, cursor);
       expect(status).toBe(200);
       // Bounded by bytes: never more than one record of 1 MiB in a page.
-      expect(reply.records.filter(([, record]) => record.length > 1024 * 1024).length).toBeLessThanOrEqual(1);
+      expect(
+        reply.records.filter(([, record]) => record.length > 1024 * 1024).length,
+      ).toBeLessThanOrEqual(1);
       seen.push(...reply.records.map(([key]) => key));
       if (reply.done) break;
       const last = reply.records.at(-1);

@@ -1,6 +1,7 @@
 // Issue 14 §2 at the node's seams: the clock guard's fence verdict from heartbeat replies, the bulk
-// paths (repair exchange, stream push) skipping records from the future one by one while the rest of
-// the page applies, the heartbeat exchange over the peer route, and the operator's future-records page.
+// paths (repair exchange, stream push) skipping records from the future one by one while the rest
+// of the page applies, the heartbeat exchange over the peer route, and the operator's
+// future-records page.
 
 import Fastify, { type FastifyInstance } from "fastify";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -26,7 +27,13 @@ const HOUR_MS = 3_600_000;
 const DECADES_US = 30 * 365 * 24 * 3600 * 1_000_000;
 
 function record(timestampUs: number, value = "v", writer = "w1"): StoredRecord {
-  return { value: Buffer.from(value), contentType: "text/plain", timestampUs, writer, tombstone: false };
+  return {
+    value: Buffer.from(value),
+    contentType: "text/plain",
+    timestampUs,
+    writer,
+    tombstone: false,
+  };
 }
 
 class Log {
@@ -74,7 +81,12 @@ async function serve(register: (app: FastifyInstance) => Promise<void>): Promise
 }
 
 function post(app: FastifyInstance, url: string, body: unknown) {
-  return app.inject({ method: "POST", url, headers: { "content-type": PEER_CONTENT_TYPE }, payload: encodePeerBody(body) });
+  return app.inject({
+    method: "POST",
+    url,
+    headers: { "content-type": PEER_CONTENT_TYPE },
+    payload: encodePeerBody(body),
+  });
 }
 
 describe("the clock guard's verdict", () => {
@@ -84,7 +96,16 @@ describe("the clock guard's verdict", () => {
     const wallMs = WALL_US / 1000;
     // Our clock is an hour ahead of both peers: their t1 and t2 are an hour behind our t0 and t3.
     for (const peer of ["p1", "p2"]) {
-      clockGuard.onHeartbeatReply({ kind: "heartbeat-reply", from: peer, t0: wallMs, t1: wallMs - HOUR_MS + 1, t2: wallMs - HOUR_MS + 1 }, wallMs + 2);
+      clockGuard.onHeartbeatReply(
+        {
+          kind: "heartbeat-reply",
+          from: peer,
+          t0: wallMs,
+          t1: wallMs - HOUR_MS + 1,
+          t2: wallMs - HOUR_MS + 1,
+        },
+        wallMs + 2,
+      );
     }
     expect(clockGuard.clockInRange()).toBe(true); // the verdict moves on the tick
     clockGuard.tick(nowMs);
@@ -96,7 +117,10 @@ describe("the clock guard's verdict", () => {
     // The clock is fixed; the old samples age out of the window and fresh ones agree.
     nowMs += 6_000;
     for (const peer of ["p1", "p2"]) {
-      clockGuard.onHeartbeatReply({ kind: "heartbeat-reply", from: peer, t0: wallMs, t1: wallMs + 1, t2: wallMs + 1 }, wallMs + 2);
+      clockGuard.onHeartbeatReply(
+        { kind: "heartbeat-reply", from: peer, t0: wallMs, t1: wallMs + 1, t2: wallMs + 1 },
+        wallMs + 2,
+      );
     }
     clockGuard.tick(nowMs);
     expect(clockGuard.clockInRange()).toBe(true);
@@ -105,10 +129,19 @@ describe("the clock guard's verdict", () => {
 
   it("counts every record from the future but warns at most once per interval per path, naming its origin", () => {
     const { clockGuard, log } = guard();
-    for (let i = 0; i < 5; i++) clockGuard.refused("replica", { origin: "far-ahead", key: `k${i}`, timestampUs: WALL_US + DECADES_US });
+    for (let i = 0; i < 5; i++)
+      clockGuard.refused("replica", {
+        origin: "far-ahead",
+        key: `k${i}`,
+        timestampUs: WALL_US + DECADES_US,
+      });
     expect(clockGuard.futureRecords().replica).toBe(5);
     expect(log.warns).toHaveLength(1);
-    expect(log.warns[0]?.details).toMatchObject({ path: "replica", origin: "far-ahead", key: "k0" });
+    expect(log.warns[0]?.details).toMatchObject({
+      path: "replica",
+      origin: "far-ahead",
+      key: "k0",
+    });
   });
 });
 
@@ -143,7 +176,11 @@ describe("bulk paths", () => {
     const store = await levelStore();
     const { clockGuard } = guard();
     const app = await serve(async (instance) => {
-      await instance.register(streamRoutes, { clusterSecret: null, store: clockGuard.guardStore(store, "stream"), stats: new StreamRouteStats() });
+      await instance.register(streamRoutes, {
+        clusterSecret: null,
+        store: clockGuard.guardStore(store, "stream"),
+        stats: new StreamRouteStats(),
+      });
     });
     const answer = await post(app, STREAM_PUSH_PATH, {
       from: "source",
@@ -169,14 +206,32 @@ describe("the heartbeat exchange", () => {
       await instance.register(peerRoutes, {
         clusterSecret: null,
         stats: new PeerRouteStats(),
-        deps: { receive: () => [], send: () => undefined, nowMs: () => 0, wallMs: () => (wallMs += 1), self: "monitor" },
+        deps: {
+          receive: () => [],
+          send: () => undefined,
+          nowMs: () => 0,
+          wallMs: () => (wallMs += 1),
+          self: "monitor",
+        },
       });
     });
-    const heartbeat = { kind: "heartbeat", from: "member", generation: 1, incarnation: 0, sequence: 7 };
+    const heartbeat = {
+      kind: "heartbeat",
+      from: "member",
+      generation: 1,
+      incarnation: 0,
+      sequence: 7,
+    };
     const timed = await post(app, PEER_PATH, { ...heartbeat, sentWallMs: 1_234 });
     expect(timed.statusCode).toBe(200);
     const reply = validateHeartbeatReply(decodePeerBody(timed.rawPayload));
-    expect(reply).toEqual({ kind: "heartbeat-reply", from: "monitor", t0: 1_234, t1: 5_001, t2: 5_002 });
+    expect(reply).toEqual({
+      kind: "heartbeat-reply",
+      from: "monitor",
+      t0: 1_234,
+      t1: 5_001,
+      t2: 5_002,
+    });
     expect((await post(app, PEER_PATH, heartbeat)).statusCode).toBe(204);
   });
 });
@@ -189,7 +244,13 @@ describe("the operator's future-records page", () => {
       { key: "present", record: record(WALL_US - 1, "now") },
     ]);
     let stampUs = WALL_US;
-    const deps = { self: "me", store, wallUs: () => WALL_US, maxClockOffsetUs: 500_000, stamp: () => (stampUs += 1) };
+    const deps = {
+      self: "me",
+      store,
+      wallUs: () => WALL_US,
+      maxClockOffsetUs: 500_000,
+      stamp: () => (stampUs += 1),
+    };
     return { store, deps };
   }
 
@@ -203,7 +264,11 @@ describe("the operator's future-records page", () => {
 
   it("restamps them with this node's clock, so a later write of the key wins again", async () => {
     const { store, deps } = await seeded();
-    const page = await futureRecordsPage(deps, { action: "restamp", after: null, scanRecordsMax: 10 });
+    const page = await futureRecordsPage(deps, {
+      action: "restamp",
+      after: null,
+      scanRecordsMax: 10,
+    });
     expect(page.restamped).toBe(1);
     const restamped = await store.get("future");
     expect(restamped).toMatchObject({ timestampUs: WALL_US + 1, writer: "me" });
@@ -214,7 +279,11 @@ describe("the operator's future-records page", () => {
 
   it("purges them", async () => {
     const { store, deps } = await seeded();
-    const page = await futureRecordsPage(deps, { action: "purge", after: null, scanRecordsMax: 10 });
+    const page = await futureRecordsPage(deps, {
+      action: "purge",
+      after: null,
+      scanRecordsMax: 10,
+    });
     expect(page.purged).toBe(1);
     expect(await store.get("future")).toBeUndefined();
     expect(await store.get("present")).toBeDefined();
@@ -224,7 +293,13 @@ describe("the operator's future-records page", () => {
     const store = await levelStore();
     const keys = Array.from({ length: 25 }, (_, i) => `k${i}`);
     await store.apply(keys.map((key) => ({ key, record: record(WALL_US + DECADES_US) })));
-    const deps = { self: "me", store, wallUs: () => WALL_US, maxClockOffsetUs: 500_000, stamp: () => WALL_US };
+    const deps = {
+      self: "me",
+      store,
+      wallUs: () => WALL_US,
+      maxClockOffsetUs: 500_000,
+      stamp: () => WALL_US,
+    };
     const seen: string[] = [];
     let after: bigint | null = null;
     let pages = 0;

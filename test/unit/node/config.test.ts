@@ -33,7 +33,8 @@ function configErrorOf(run: () => unknown): ConfigError {
 
 describe("parseNodeConfig", () => {
   it("declares every option with at least one value it refuses", () => {
-    for (const name of NODE_OPTION_NAMES) expect(declarationOf(name).kind.invalid.length, name).toBeGreaterThan(0);
+    for (const name of NODE_OPTION_NAMES)
+      expect(declarationOf(name).kind.invalid.length, name).toBeGreaterThan(0);
   });
 
   for (const name of NODE_OPTION_NAMES) {
@@ -50,7 +51,8 @@ describe("parseNodeConfig", () => {
       }
       expect(byDefault).toEqual(declaration.default);
       const text = declaration.kind.format(declaration.default);
-      // An unset default (no cluster secret) has no spelling: leaving the option out is the default.
+      // An unset default (no cluster secret) has no spelling: leaving the option out is the
+      // default.
       if (text === null) return;
       expect(parseNodeConfig({ [name]: text }, {})[key]).toEqual(declaration.default);
       expect(parseNodeConfig({}, { [envName(name)]: text })[key]).toEqual(declaration.default);
@@ -82,10 +84,29 @@ describe("parseNodeConfig", () => {
     expect(NODE_OPTION_KEYS.map(optionName)).toEqual(NODE_OPTION_NAMES);
     // The flags of SPEC §1, in the help's order: renaming a config property must not rename a flag.
     const flags = [
-      "id", "listen", "advertise", "seeds", "data-dir", "replication-factor", "vnodes", "read-consistency",
-      "write-consistency", "request-timeout-ms", "max-clock-offset-ms", "gossip-interval-ms", "phi-threshold",
-      "hinted-handoff", "hint-before-ack", "hint-window-s", "anti-entropy-interval-s", "max-value-bytes", "stream-bytes-per-s",
-      "streams-max", "cluster-secret", "sync", "log-level",
+      "id",
+      "listen",
+      "advertise",
+      "seeds",
+      "data-dir",
+      "replication-factor",
+      "vnodes",
+      "read-consistency",
+      "write-consistency",
+      "request-timeout-ms",
+      "max-clock-offset-ms",
+      "gossip-interval-ms",
+      "phi-threshold",
+      "hinted-handoff",
+      "hint-before-ack",
+      "hint-window-s",
+      "anti-entropy-interval-s",
+      "max-value-bytes",
+      "stream-bytes-per-s",
+      "streams-max",
+      "cluster-secret",
+      "sync",
+      "log-level",
     ] as const;
     expect(NODE_OPTION_NAMES).toEqual(flags);
     // The type derived from the keys (kebab case at the type level) is the same set.
@@ -190,14 +211,20 @@ describe("parseNodeConfig", () => {
 
 describe("resolveNodeUrl", () => {
   it("takes --node over GRAPEVINE_NODE over the default", () => {
-    expect(resolveNodeUrl("http://10.0.0.1:7005", { GRAPEVINE_NODE: "http://10.0.0.2:7005" })).toBe("http://10.0.0.1:7005");
-    expect(resolveNodeUrl(undefined, { GRAPEVINE_NODE: "http://10.0.0.2:7005" })).toBe("http://10.0.0.2:7005");
+    expect(resolveNodeUrl("http://10.0.0.1:7005", { GRAPEVINE_NODE: "http://10.0.0.2:7005" })).toBe(
+      "http://10.0.0.1:7005",
+    );
+    expect(resolveNodeUrl(undefined, { GRAPEVINE_NODE: "http://10.0.0.2:7005" })).toBe(
+      "http://10.0.0.2:7005",
+    );
     expect(resolveNodeUrl(undefined, {})).toBe(DEFAULT_NODE_URL);
   });
 
   it("accepts a bare HOST:PORT and refuses other schemes, naming where the value came from", () => {
     expect(resolveNodeUrl("127.0.0.1:7002", {})).toBe("http://127.0.0.1:7002");
     expect(configErrorOf(() => resolveNodeUrl("ftp://x:1", {})).option).toBe("--node");
-    expect(configErrorOf(() => resolveNodeUrl(undefined, { GRAPEVINE_NODE: "ftp://x:1" })).option).toBe("GRAPEVINE_NODE");
+    expect(
+      configErrorOf(() => resolveNodeUrl(undefined, { GRAPEVINE_NODE: "ftp://x:1" })).option,
+    ).toBe("GRAPEVINE_NODE");
   });
 });

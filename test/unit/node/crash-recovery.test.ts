@@ -39,7 +39,12 @@ describe("crash recovery", () => {
   it("after a process crash on the same boot serves at once; after a reboot repairs first; after a clean stop trusts its disk", async () => {
     const first = await start("boot-1");
     expect(first.recovery.decision.reason).toBe("first-start");
-    const put = await first.app.inject({ method: "PUT", url: "/kv/k", headers: { "content-type": "text/plain" }, payload: "v" });
+    const put = await first.app.inject({
+      method: "PUT",
+      url: "/kv/k",
+      headers: { "content-type": "text/plain" },
+      payload: "v",
+    });
     expect(put.statusCode).toBe(204);
     // close() is what a process that never stopped leaves: no clean stop recorded.
     await first.close();
@@ -50,9 +55,12 @@ describe("crash recovery", () => {
 
     const rebooted = await start("boot-2");
     expect(rebooted.recovery.decision).toEqual({ recovering: true, reason: "lost-page-cache" });
-    const record = JSON.parse(await readFile(path.join(root, "solo", RUN_RECORD_FILE), "utf8")) as { recovering: boolean };
+    const record = JSON.parse(await readFile(path.join(root, "solo", RUN_RECORD_FILE), "utf8")) as {
+      recovering: boolean;
+    };
     expect(record.recovering).toBe(true);
-    // Alone (rf 1), the repair has no peer to ask: it ends at once, on the tick after the ring settles.
+    // Alone (rf 1), the repair has no peer to ask: it ends at once, on the tick after the ring
+    // settles.
     await until(() => !rebooted.recovery.recovering());
     const get = await rebooted.app.inject({ method: "GET", url: "/kv/k" });
     expect(get.statusCode).toBe(200);

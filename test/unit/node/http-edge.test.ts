@@ -1,8 +1,8 @@
-// The node's HTTP edge over real sockets (issue 14 §3): every error answer, including the ones fastify
-// and Node give before a route runs, carries the SPEC §2 body; a stalled body is answered 408 within
-// the configured timeout; a method a path does not take is 405 with Allow; /ready says whether the
-// node serves clients. One in-process node (real engine, no seeds: it serves at once) with a 1 s
-// request timeout.
+// The node's HTTP edge over real sockets (issue 14 §3): every error answer, including the ones
+// fastify and Node give before a route runs, carries the SPEC §2 body; a stalled body is answered
+// 408 within the configured timeout; a method a path does not take is 405 with Allow; /ready says
+// whether the node serves clients. One in-process node (real engine, no seeds: it serves at once)
+// with a 1 s request timeout.
 
 import { mkdtemp, rm } from "node:fs/promises";
 import net from "node:net";
@@ -57,7 +57,11 @@ interface Answer {
   readonly text: string;
 }
 
-async function send(method: string, urlPath: string, options: { headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<Answer> {
+async function send(
+  method: string,
+  urlPath: string,
+  options: { headers?: Record<string, string>; body?: string | Buffer } = {},
+): Promise<Answer> {
   const response = await request(`http://127.0.0.1:${port}${urlPath}`, {
     method: method as "GET",
     headers: options.headers,
@@ -111,13 +115,21 @@ function raw(bytes: string | Buffer, timeoutMs = 10_000): Promise<RawAnswer> {
       } catch {
         // Checked by the caller through `text`.
       }
-      resolve({ status: Number(match[1]), head: text.slice(0, split), body, text: bodyText, elapsedMs: Date.now() - startedMs });
+      resolve({
+        status: Number(match[1]),
+        head: text.slice(0, split),
+        body,
+        text: bodyText,
+        elapsedMs: Date.now() - startedMs,
+      });
     });
     socket.write(bytes);
   });
 }
 
-/** The SPEC §2 shape, and nothing of fastify's own: no FST_ERR_* code anywhere, no statusCode field. */
+/**
+ * The SPEC §2 shape, and nothing of fastify's own: no FST_ERR_* code anywhere, no statusCode field.
+ */
 function expectErrorBody(text: string, body: Record<string, unknown>, code: string): void {
   expect(body).toMatchObject({ error: code });
   expect(typeof body["message"]).toBe("string");
@@ -127,13 +139,19 @@ function expectErrorBody(text: string, body: Record<string, unknown>, code: stri
 
 describe("fastify's own refusals carry the SPEC §2 body", () => {
   it("answers a malformed JSON body with 400 bad_request, without fastify's code", async () => {
-    const answer = await send("POST", "/admin/repair", { headers: { "content-type": "application/json" }, body: "{\"dryRun\":" });
+    const answer = await send("POST", "/admin/repair", {
+      headers: { "content-type": "application/json" },
+      body: '{"dryRun":',
+    });
     expect(answer.status).toBe(400);
     expectErrorBody(answer.text, answer.body, "bad_request");
   });
 
   it("answers a Content-Type the route does not parse with 400 bad_request naming the type", async () => {
-    const answer = await send("POST", "/admin/repair", { headers: { "content-type": "application/xml" }, body: "<dryRun/>" });
+    const answer = await send("POST", "/admin/repair", {
+      headers: { "content-type": "application/xml" },
+      body: "<dryRun/>",
+    });
     expect(answer.status).toBe(400);
     expectErrorBody(answer.text, answer.body, "bad_request");
     expect(answer.body["message"]).toContain("application/xml");
@@ -186,20 +204,27 @@ describe("what Node refuses before fastify sees a request", () => {
     expectErrorBody(noHost.text, noHost.body, "bad_request");
     expect(noHost.body["message"]).toContain("Host");
 
-    const expectation = await raw("PUT /kv/e?w=one HTTP/1.1\r\nHost: a\r\nExpect: something-else\r\nContent-Length: 1\r\n\r\nx");
+    const expectation = await raw(
+      "PUT /kv/e?w=one HTTP/1.1\r\nHost: a\r\nExpect: something-else\r\nContent-Length: 1\r\n\r\nx",
+    );
     expect(expectation.status).toBe(417);
     expectErrorBody(expectation.text, expectation.body, "expectation_failed");
   });
 
   it("answers headers over the limit with 431 headers_too_large stating the limit", async () => {
-    const answer = await raw(`GET /health HTTP/1.1\r\nHost: a\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`);
+    const answer = await raw(
+      `GET /health HTTP/1.1\r\nHost: a\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`,
+    );
     expect(answer.status).toBe(431);
     expectErrorBody(answer.text, answer.body, "headers_too_large");
     expect(answer.body["message"]).toContain("16384");
   });
 
   it("answers a body that stops arriving with 408 request_timeout within the configured timeout", async () => {
-    const answer = await raw("PUT /kv/stalled HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789", 20_000);
+    const answer = await raw(
+      "PUT /kv/stalled HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789",
+      20_000,
+    );
     expect(answer.status).toBe(408);
     expect(answer.head).toMatch(/^connection: close/im);
     expectErrorBody(answer.text, answer.body, "request_timeout");

@@ -18,27 +18,56 @@ afterEach(async () => {
 
 describe("openIdentity", () => {
   it("creates the id and vnodes distinct tokens on first start, and persists them", async () => {
-    const identity = await openIdentity({ dataDir, id: "node1", idExplicit: true, vnodes: 16, nowMs: 1_000 });
+    const identity = await openIdentity({
+      dataDir,
+      id: "node1",
+      idExplicit: true,
+      vnodes: 16,
+      nowMs: 1_000,
+    });
     expect(identity.created).toBe(true);
     expect(identity.id).toBe("node1");
     expect(identity.tokens).toHaveLength(16);
     expect(new Set(identity.tokens).size).toBe(16);
     expect(identity.generation).toBe(1_000);
-    const stored = JSON.parse(await readFile(path.join(dataDir, IDENTITY_FILE), "utf8")) as { id: string; tokens: string[] };
+    const stored = JSON.parse(await readFile(path.join(dataDir, IDENTITY_FILE), "utf8")) as {
+      id: string;
+      tokens: string[];
+    };
     expect(stored.id).toBe("node1");
     expect(stored.tokens).toHaveLength(16);
   });
 
   it("spreads a new node's tokens evenly, one per arc, so a node that forms a cluster alone is not bunched", async () => {
-    const identity = await openIdentity({ dataDir, id: "node1", idExplicit: true, vnodes: 16, nowMs: 1_000 });
-    expect(tokensInFullestStretch(identity.tokens, TOKEN_SPACE / BigInt(4 * 16))).toBeLessThanOrEqual(2);
+    const identity = await openIdentity({
+      dataDir,
+      id: "node1",
+      idExplicit: true,
+      vnodes: 16,
+      nowMs: 1_000,
+    });
+    expect(
+      tokensInFullestStretch(identity.tokens, TOKEN_SPACE / BigInt(4 * 16)),
+    ).toBeLessThanOrEqual(2);
     const arcs = identity.tokens.map((token) => arcOf(token, 16));
     expect(new Set(arcs).size).toBe(16);
   });
 
   it("keeps the id and tokens across a restart and takes a larger generation", async () => {
-    const first = await openIdentity({ dataDir, id: "node1", idExplicit: true, vnodes: 16, nowMs: 5_000 });
-    const second = await openIdentity({ dataDir, id: "node1", idExplicit: true, vnodes: 16, nowMs: 9_000 });
+    const first = await openIdentity({
+      dataDir,
+      id: "node1",
+      idExplicit: true,
+      vnodes: 16,
+      nowMs: 5_000,
+    });
+    const second = await openIdentity({
+      dataDir,
+      id: "node1",
+      idExplicit: true,
+      vnodes: 16,
+      nowMs: 9_000,
+    });
     expect(second.created).toBe(false);
     expect(second.id).toBe(first.id);
     expect(second.tokens).toEqual(first.tokens);
@@ -46,9 +75,27 @@ describe("openIdentity", () => {
   });
 
   it("never repeats a generation, even when the wall clock went backwards", async () => {
-    const first = await openIdentity({ dataDir, id: "node1", idExplicit: true, vnodes: 4, nowMs: 5_000 });
-    const second = await openIdentity({ dataDir, id: "node1", idExplicit: true, vnodes: 4, nowMs: 1_000 });
-    const third = await openIdentity({ dataDir, id: "node1", idExplicit: true, vnodes: 4, nowMs: 1_000 });
+    const first = await openIdentity({
+      dataDir,
+      id: "node1",
+      idExplicit: true,
+      vnodes: 4,
+      nowMs: 5_000,
+    });
+    const second = await openIdentity({
+      dataDir,
+      id: "node1",
+      idExplicit: true,
+      vnodes: 4,
+      nowMs: 1_000,
+    });
+    const third = await openIdentity({
+      dataDir,
+      id: "node1",
+      idExplicit: true,
+      vnodes: 4,
+      nowMs: 1_000,
+    });
     expect(second.generation).toBe(first.generation + 1);
     expect(third.generation).toBe(second.generation + 1);
   });
@@ -62,7 +109,12 @@ describe("openIdentity", () => {
 
   it("lets a stored id win over a derived one", async () => {
     await openIdentity({ dataDir, id: "node1", idExplicit: true, vnodes: 16 });
-    const restarted = await openIdentity({ dataDir, id: "node-127-0-0-1-7001", idExplicit: false, vnodes: 16 });
+    const restarted = await openIdentity({
+      dataDir,
+      id: "node-127-0-0-1-7001",
+      idExplicit: false,
+      vnodes: 16,
+    });
     expect(restarted.id).toBe("node1");
   });
 
@@ -76,8 +128,15 @@ describe("openIdentity", () => {
   it("refuses an identity file that is not one, instead of starting as a new node", async () => {
     await openIdentity({ dataDir, id: "node1", idExplicit: true, vnodes: 16 });
     await writeFile(path.join(dataDir, IDENTITY_FILE), "{ not json");
-    await expect(openIdentity({ dataDir, id: "node1", idExplicit: true, vnodes: 16 })).rejects.toBeInstanceOf(IdentityError);
-    await writeFile(path.join(dataDir, IDENTITY_FILE), JSON.stringify({ format: 1, id: "node1", tokens: ["xyz"], generation: 1 }));
-    await expect(openIdentity({ dataDir, id: "node1", idExplicit: true, vnodes: 16 })).rejects.toBeInstanceOf(IdentityError);
+    await expect(
+      openIdentity({ dataDir, id: "node1", idExplicit: true, vnodes: 16 }),
+    ).rejects.toBeInstanceOf(IdentityError);
+    await writeFile(
+      path.join(dataDir, IDENTITY_FILE),
+      JSON.stringify({ format: 1, id: "node1", tokens: ["xyz"], generation: 1 }),
+    );
+    await expect(
+      openIdentity({ dataDir, id: "node1", idExplicit: true, vnodes: 16 }),
+    ).rejects.toBeInstanceOf(IdentityError);
   });
 });

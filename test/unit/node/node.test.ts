@@ -1,4 +1,5 @@
-// The node shell with a scripted engine and a manual clock: what it wires, not what the engine decides.
+// The node shell with a scripted engine and a manual clock: what it wires, not what the engine
+// decides.
 
 import { mkdtemp, rm } from "node:fs/promises";
 import net from "node:net";
@@ -6,14 +7,25 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Clock } from "../../../src/core/clock.js";
-import type { ClusterEngine, ClusterEngineOptions,
-  MembershipEntry, ClusterEvent, MemberView, Outbound } from "../../../src/cluster/engine.js";
+import type {
+  ClusterEngine,
+  ClusterEngineOptions,
+  MembershipEntry,
+  ClusterEvent,
+  MemberView,
+  Outbound,
+} from "../../../src/cluster/engine.js";
 import type { PeerMessage } from "../../../src/cluster/peer-messages.js";
 import { encodePeerBody, PEER_CONTENT_TYPE } from "../../../src/net/codec.js";
 import { PEER_PATH } from "../../../src/net/peer-protocol.js";
 import { parseNodeConfig } from "../../../src/node/config.js";
 import { createLogger } from "../../../src/node/logger.js";
-import { NodeStartError, peerRequestTimeoutMs, startNode, type GrapevineNode } from "../../../src/node/node.js";
+import {
+  NodeStartError,
+  peerRequestTimeoutMs,
+  startNode,
+  type GrapevineNode,
+} from "../../../src/node/node.js";
 import { TokenMap } from "../../../src/ring/token-map.js";
 import { freePort } from "../../support/ports.js";
 import { httpRequest, fetchJson } from "../../support/http.js";
@@ -52,12 +64,14 @@ class ManualClock implements Clock {
   }
 }
 
-/** The stop's own short waits (announce, linger) on the manual clock; the drain's bound is longer. */
+/**
+ * The stop's own short waits (announce, linger) on the manual clock; the drain's bound is longer.
+ */
 const STOP_WAIT_MS_MAX = 1_000;
 
 /**
- * node.stop() with the manual clock run through the stop's short waits (the shutdown announcement and
- * the linger), as time would; the drain's longer bound is left to the requests in flight.
+ * node.stop() with the manual clock run through the stop's short waits (the shutdown announcement
+ * and the linger), as time would; the drain's longer bound is left to the requests in flight.
  */
 async function stopNode(node: GrapevineNode, clock: ManualClock): Promise<void> {
   let done = false;
@@ -127,7 +141,12 @@ class ScriptedEngine implements ClusterEngine {
     return true;
   }
   stats() {
-    return { gossipRounds: this.ticks.length, messagesSent: 0, messagesReceived: this.received.length, messagesRefused: 0 };
+    return {
+      gossipRounds: this.ticks.length,
+      messagesSent: 0,
+      messagesReceived: this.received.length,
+      messagesRefused: 0,
+    };
   }
 }
 
@@ -162,14 +181,22 @@ interface Started {
 async function start(id: string, extra: Record<string, string> = {}): Promise<Started> {
   const port = await freePort();
   const config = parseNodeConfig(
-    { id, listen: `127.0.0.1:${port}`, "data-dir": path.join(root, id), "log-level": "info", ...extra },
+    {
+      id,
+      listen: `127.0.0.1:${port}`,
+      "data-dir": path.join(root, id),
+      "log-level": "info",
+      ...extra,
+    },
     {},
   );
   const clock = new ManualClock();
   const lines: Record<string, unknown>[] = [];
   const logger = createLogger({
     level: config.logLevel,
-    destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+    destination: {
+      write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>),
+    },
   });
   let engine: ScriptedEngine | undefined;
   const node = await startNode(config, {
@@ -198,7 +225,11 @@ describe("startNode", () => {
   });
 
   it("builds the engine from the persisted identity and the config, in state normal", async () => {
-    const { node, engine } = await start("builder", { seeds: "127.0.0.1:9", "gossip-interval-ms": "300", "phi-threshold": "5" });
+    const { node, engine } = await start("builder", {
+      seeds: "127.0.0.1:9",
+      "gossip-interval-ms": "300",
+      "phi-threshold": "5",
+    });
     expect(engine.options).toMatchObject({
       id: "builder",
       address: node.config.advertise,
@@ -233,9 +264,14 @@ describe("startNode", () => {
   it("sends what a tick returns to the addressed peer, whose engine receives it", async () => {
     const sender = await start("sender");
     const receiver = await start("receiver");
-    sender.engine.nextTick = [{ to: "receiver", address: receiver.node.config.advertise, message: heartbeat("sender") }];
+    sender.engine.nextTick = [
+      { to: "receiver", address: receiver.node.config.advertise, message: heartbeat("sender") },
+    ];
     sender.clock.runNext();
-    await waitFor(() => receiver.engine.received.length === 1, { timeoutMs: 5_000, what: "the heartbeat to arrive" });
+    await waitFor(() => receiver.engine.received.length === 1, {
+      timeoutMs: 5_000,
+      what: "the heartbeat to arrive",
+    });
     expect(receiver.engine.received[0]).toMatchObject({ kind: "heartbeat", from: "sender" });
   });
 
@@ -250,7 +286,9 @@ describe("startNode", () => {
   it("serves /health, /cluster/status and /cluster/ring from the engine", async () => {
     const { node } = await start("server");
     expect(await fetchJson(`${node.url}/health`)).toEqual({ status: "ok" });
-    const status = await fetchJson<{ node: string; members: { id: string; state: string }[] }>(`${node.url}/cluster/status`);
+    const status = await fetchJson<{ node: string; members: { id: string; state: string }[] }>(
+      `${node.url}/cluster/status`,
+    );
     expect(status.node).toBe("server");
     expect(status.members).toMatchObject([{ id: "server", state: "normal" }]);
     const ring = await fetchJson<{ tokens: unknown[] }>(`${node.url}/cluster/ring`);
@@ -306,13 +344,19 @@ describe("startNode", () => {
     socket.write("56789GET /ready HTTP/1.1\r\nHost: a\r\n\r\n");
     await closed;
     await stopped;
-    const statuses = [...received.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((match) => Number(match[1]));
+    const statuses = [...received.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((match) =>
+      Number(match[1]),
+    );
     expect(statuses).toEqual([204, 503]);
     const bodies = received
       .split(/\r\n\r\n/)
       .filter((part) => part.startsWith("{"))
-      .map((part) => JSON.parse(part.slice(0, part.lastIndexOf("}") + 1)) as Record<string, unknown>);
-    expect(bodies).toEqual([{ error: "unavailable", message: expect.any(String), reason: "draining" }]);
+      .map(
+        (part) => JSON.parse(part.slice(0, part.lastIndexOf("}") + 1)) as Record<string, unknown>,
+      );
+    expect(bodies).toEqual([
+      { error: "unavailable", message: expect.any(String), reason: "draining" },
+    ]);
   });
 
   it("refuses a port in use with one readable line", async () => {
@@ -320,10 +364,15 @@ describe("startNode", () => {
     const port = await freePort();
     await new Promise<void>((resolve) => blocker.listen(port, "127.0.0.1", resolve));
     try {
-      const config = parseNodeConfig({ id: "late", listen: `127.0.0.1:${port}`, "data-dir": path.join(root, "late") }, {});
+      const config = parseNodeConfig(
+        { id: "late", listen: `127.0.0.1:${port}`, "data-dir": path.join(root, "late") },
+        {},
+      );
       const attempt = startNode(config, { logger: createLogger({ level: "silent" }) });
       await expect(attempt).rejects.toBeInstanceOf(NodeStartError);
-      await expect(attempt).rejects.toThrow(`cannot listen on 127.0.0.1:${port}: the address is already in use`);
+      await expect(attempt).rejects.toThrow(
+        `cannot listen on 127.0.0.1:${port}: the address is already in use`,
+      );
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
     }
@@ -332,13 +381,21 @@ describe("startNode", () => {
   it("refuses a data dir that belongs to another node, and one that is a file", async () => {
     const first = await start("owner");
     await stopNode(first.node, first.clock);
-    const config = parseNodeConfig({ id: "intruder", listen: "127.0.0.1:1", "data-dir": first.node.config.dataDir }, {});
-    await expect(startNode(config, { logger: createLogger({ level: "silent" }) })).rejects.toThrow(/belongs to node "owner"/);
-    const file = path.join(first.node.config.dataDir, "node.json");
-    const fileConfig = parseNodeConfig({ id: "x", listen: "127.0.0.1:1", "data-dir": path.join(file, "sub") }, {});
-    await expect(startNode(fileConfig, { logger: createLogger({ level: "silent" }) })).rejects.toThrow(
-      /cannot use data dir .*: a file is in the way/,
+    const config = parseNodeConfig(
+      { id: "intruder", listen: "127.0.0.1:1", "data-dir": first.node.config.dataDir },
+      {},
     );
+    await expect(startNode(config, { logger: createLogger({ level: "silent" }) })).rejects.toThrow(
+      /belongs to node "owner"/,
+    );
+    const file = path.join(first.node.config.dataDir, "node.json");
+    const fileConfig = parseNodeConfig(
+      { id: "x", listen: "127.0.0.1:1", "data-dir": path.join(file, "sub") },
+      {},
+    );
+    await expect(
+      startNode(fileConfig, { logger: createLogger({ level: "silent" }) }),
+    ).rejects.toThrow(/cannot use data dir .*: a file is in the way/);
   });
 });
 

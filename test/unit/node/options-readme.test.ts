@@ -3,8 +3,15 @@ import { describe, expect, it } from "vitest";
 import { NODE_OPTION_NAMES, type NodeOptionName } from "../../../src/node/config.js";
 import { declarationOf, defaultText } from "../../../src/node/options.js";
 
-/** The rows of the README's "Node options" table: the flags its first cell names, and its default cell. */
-function readmeRows(): { readonly flags: readonly string[]; readonly aliases: readonly string[]; readonly defaultCell: string }[] {
+/**
+ * The rows of the README's "Node options" table: the flags its first cell names, and its default
+ * cell.
+ */
+function readmeRows(): {
+  readonly flags: readonly string[];
+  readonly aliases: readonly string[];
+  readonly defaultCell: string;
+}[] {
   const readme = readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
   const start = readme.indexOf("### Node options");
   expect(start, "the README has a Node options section").toBeGreaterThanOrEqual(0);
@@ -15,8 +22,13 @@ function readmeRows(): { readonly flags: readonly string[]; readonly aliases: re
     const first = cells[1] ?? "";
     const aliasPart = /\((.*)\)/.exec(first)?.[1] ?? "";
     const flagPart = first.replace(/\(.*\)/, "");
-    const names = (text: string): string[] => [...text.matchAll(/`--([a-z0-9-]+)/g)].map((match) => match[1] ?? "");
-    return { flags: names(flagPart), aliases: names(aliasPart), defaultCell: (cells[2] ?? "").replace(/`/g, "") };
+    const names = (text: string): string[] =>
+      [...text.matchAll(/`--([a-z0-9-]+)/g)].map((match) => match[1] ?? "");
+    return {
+      flags: names(flagPart),
+      aliases: names(aliasPart),
+      defaultCell: (cells[2] ?? "").replace(/`/g, ""),
+    };
   });
 }
 
@@ -29,7 +41,8 @@ describe("README node options table", () => {
       expect(found, `--${name} has one row`).toHaveLength(1);
       const declaration = declarationOf(name);
       expect(found[0]?.defaultCell, `--${name}'s default`).toBe(defaultText(declaration));
-      for (const alias of declaration.aliases ?? []) expect(found[0]?.aliases, `--${name}`).toContain(alias);
+      for (const alias of declaration.aliases ?? [])
+        expect(found[0]?.aliases, `--${name}`).toContain(alias);
     }
   });
 
@@ -38,8 +51,11 @@ describe("README node options table", () => {
     for (const row of rows) {
       expect(row.flags.length, "a row names at least one flag").toBeGreaterThan(0);
       for (const flag of row.flags) expect(declared.has(flag), `--${flag} is declared`).toBe(true);
-      const aliases = new Set(row.flags.flatMap((flag) => declarationOf(flag as NodeOptionName).aliases ?? []));
-      for (const alias of row.aliases) expect(aliases.has(alias), `--${alias} is an alias of its row`).toBe(true);
+      const aliases = new Set(
+        row.flags.flatMap((flag) => declarationOf(flag as NodeOptionName).aliases ?? []),
+      );
+      for (const alias of row.aliases)
+        expect(aliases.has(alias), `--${alias} is an alias of its row`).toBe(true);
     }
   });
 });

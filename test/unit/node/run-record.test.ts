@@ -1,7 +1,12 @@
 // The rule that decides whether a start may have lost acknowledged writes (node/run-record.ts).
 
 import { describe, expect, it } from "vitest";
-import { decideStart, encodeRunRecord, parseRunRecord, type RunRecord } from "../../../src/node/run-record.js";
+import {
+  decideStart,
+  encodeRunRecord,
+  parseRunRecord,
+  type RunRecord,
+} from "../../../src/node/run-record.js";
 
 const crashed: RunRecord = { bootId: "boot-a", sync: false, cleanStop: false, recovering: false };
 
@@ -15,8 +20,14 @@ describe("decideStart", () => {
   });
 
   it("trusts the disk when the last run fsynced every acknowledged write, or stopped cleanly", () => {
-    expect(decideStart({ ...crashed, sync: true }, "boot-b")).toEqual({ recovering: false, reason: "synced" });
-    expect(decideStart({ ...crashed, cleanStop: true }, "boot-b")).toEqual({ recovering: false, reason: "clean" });
+    expect(decideStart({ ...crashed, sync: true }, "boot-b")).toEqual({
+      recovering: false,
+      reason: "synced",
+    });
+    expect(decideStart({ ...crashed, cleanStop: true }, "boot-b")).toEqual({
+      recovering: false,
+      reason: "clean",
+    });
   });
 
   it("resumes a recovery the last run did not finish, however it ended", () => {

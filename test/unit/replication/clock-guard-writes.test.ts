@@ -1,7 +1,8 @@
-// Issue 14 §2, the write path: a record stamped further ahead than the allowed clock offset is refused
-// where a replica applies a peer's write (and never stored), and a coordinator whose clock is fenced or
-// whose stamp is ahead refuses the client's write with 503 unavailable, reason clock_offset; a write
-// its replicas refuse for the stamp fails the same way and is never acknowledged.
+// Issue 14 §2, the write path: a record stamped further ahead than the allowed clock offset is
+// refused where a replica applies a peer's write (and never stored), and a coordinator whose clock
+// is fenced or whose stamp is ahead refuses the client's write with 503 unavailable, reason
+// clock_offset; a write its replicas refuse for the stamp fails the same way and is never
+// acknowledged.
 
 import Fastify, { type FastifyInstance } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
@@ -15,7 +16,12 @@ import { ReplicaOpRefusedError } from "../../../src/net/replica-client.js";
 import { TokenMap } from "../../../src/ring/token-map.js";
 import { Coordinator } from "../../../src/replication/coordinator.js";
 import type { ReplicaTransport } from "../../../src/replication/replica-transport.js";
-import { compareRecords, encodeRecord, type KeyedRecord, type StoredRecord } from "../../../src/storage/record.js";
+import {
+  compareRecords,
+  encodeRecord,
+  type KeyedRecord,
+  type StoredRecord,
+} from "../../../src/storage/record.js";
 import type { ApplyResult } from "../../../src/storage/store.js";
 import { HybridClock } from "../../../src/time/hlc.js";
 
@@ -42,7 +48,13 @@ class MemoryStore {
 }
 
 function record(timestampUs: number, value = "v", writer = "w1"): StoredRecord {
-  return { value: Buffer.from(value), contentType: "text/plain", timestampUs, writer, tombstone: false };
+  return {
+    value: Buffer.from(value),
+    contentType: "text/plain",
+    timestampUs,
+    writer,
+    tombstone: false,
+  };
 }
 
 const apps: FastifyInstance[] = [];
@@ -97,12 +109,16 @@ describe("a replica applying a peer's write", () => {
     expect(store.records.has("future")).toBe(false);
     expect(store.records.get("present")?.timestampUs).toBe(WALL_US);
     expect(stats.timestampsRefused).toBe(1);
-    expect(refused).toEqual([{ origin: "far-ahead", key: "future", timestampUs: WALL_US + DECADES_US }]);
+    expect(refused).toEqual([
+      { origin: "far-ahead", key: "future", timestampUs: WALL_US + DECADES_US },
+    ]);
   });
 
   it("accepts a record within the allowed offset", async () => {
     const { store, post } = await replica();
-    const results = await post([["w", "k", encodeRecord(record(WALL_US + MAX_OFFSET_US, "just ahead"))]]);
+    const results = await post([
+      ["w", "k", encodeRecord(record(WALL_US + MAX_OFFSET_US, "just ahead"))],
+    ]);
     expect(results[0]).toBe(true);
     expect(store.records.has("k")).toBe(true);
   });
@@ -124,7 +140,13 @@ const RING = TokenMap.build(
   ]),
 );
 
-function coordinator(options: { inRange?: () => boolean; initialUs?: number; transportWrite?: ReplicaTransport["write"] } = {}) {
+function coordinator(
+  options: {
+    inRange?: () => boolean;
+    initialUs?: number;
+    transportWrite?: ReplicaTransport["write"];
+  } = {},
+) {
   const store = new MemoryStore();
   const sent: NodeId[] = [];
   const refusals: string[] = [];
@@ -165,7 +187,8 @@ async function failure(promise: Promise<unknown>): Promise<GrapevineError> {
   throw new Error("expected the write to fail");
 }
 
-const put = (c: Coordinator) => c.write({ key: "k", value: Buffer.from("v"), contentType: "text/plain", level: "quorum" });
+const put = (c: Coordinator) =>
+  c.write({ key: "k", value: Buffer.from("v"), contentType: "text/plain", level: "quorum" });
 
 describe("a coordinator stamping a client write", () => {
   it("refuses every write while its clock is out of range of most peers: 503 unavailable, reason clock_offset, nothing sent", async () => {
@@ -180,9 +203,13 @@ describe("a coordinator stamping a client write", () => {
     expect(refusals).toEqual(["fenced"]);
     expect(c.stats().clockRefusals).toBe(1);
     // Deletes stamp too.
-    expect((await failure(c.delete({ key: "k", level: "one" }))).details).toMatchObject({ reason: "clock_offset" });
+    expect((await failure(c.delete({ key: "k", level: "one" }))).details).toMatchObject({
+      reason: "clock_offset",
+    });
     // Reads stamp nothing: still served.
-    await expect(c.read({ key: "k", level: "quorum" })).resolves.toMatchObject({ record: undefined });
+    await expect(c.read({ key: "k", level: "quorum" })).resolves.toMatchObject({
+      record: undefined,
+    });
     // And once the clock is back in range, writes go through.
     inRange = true;
     await expect(put(c)).resolves.toMatchObject({ acknowledged: 2 });

@@ -29,7 +29,19 @@ describe("consistency levels", () => {
   });
 
   it("refuses unknown levels, zero, negatives, fractions and counts above rf with ConsistencyError", () => {
-    for (const bad of ["", "two", "quorum2", "0", "-1", "1.5", "1e1", "0x2", " ", "x".repeat(10_000), "33"]) {
+    for (const bad of [
+      "",
+      "two",
+      "quorum2",
+      "0",
+      "-1",
+      "1.5",
+      "1e1",
+      "0x2",
+      " ",
+      "x".repeat(10_000),
+      "33",
+    ]) {
       expect(() => parseConsistency(bad), bad.slice(0, 20)).toThrow(ConsistencyError);
     }
     expect(() => parseConsistency("4", 3)).toThrow(ConsistencyError);
@@ -48,7 +60,13 @@ describe("consistency levels", () => {
   });
 
   it("needs 1, a majority, or all replicas for rf 1 to 5", () => {
-    const expected: Record<number, { quorum: number }> = { 1: { quorum: 1 }, 2: { quorum: 2 }, 3: { quorum: 2 }, 4: { quorum: 3 }, 5: { quorum: 3 } };
+    const expected: Record<number, { quorum: number }> = {
+      1: { quorum: 1 },
+      2: { quorum: 2 },
+      3: { quorum: 2 },
+      4: { quorum: 3 },
+      5: { quorum: 3 },
+    };
     for (let rf = 1; rf <= 5; rf++) {
       expect(requiredReplicas("one", rf)).toBe(1);
       expect(requiredReplicas("quorum", rf)).toBe(expected[rf]?.quorum);
@@ -74,8 +92,14 @@ describe("consistency levels", () => {
         fc.integer({ min: 1, max: 32 }).chain((rf) =>
           fc.tuple(
             fc.constant(rf),
-            fc.shuffledSubarray([...Array(rf).keys()], { minLength: quorumOf(rf), maxLength: quorumOf(rf) }),
-            fc.shuffledSubarray([...Array(rf).keys()], { minLength: quorumOf(rf), maxLength: quorumOf(rf) }),
+            fc.shuffledSubarray([...Array(rf).keys()], {
+              minLength: quorumOf(rf),
+              maxLength: quorumOf(rf),
+            }),
+            fc.shuffledSubarray([...Array(rf).keys()], {
+              minLength: quorumOf(rf),
+              maxLength: quorumOf(rf),
+            }),
           ),
         ),
         ([rf, readers, writers]) => {
@@ -90,7 +114,10 @@ describe("consistency levels", () => {
   });
 
   it("reads back every level it writes as text (property)", () => {
-    const level: fc.Arbitrary<ConsistencyLevel> = fc.oneof(fc.constantFrom("one", "quorum", "all"), fc.integer({ min: 1, max: 32 }));
+    const level: fc.Arbitrary<ConsistencyLevel> = fc.oneof(
+      fc.constantFrom("one", "quorum", "all"),
+      fc.integer({ min: 1, max: 32 }),
+    );
     fc.assert(
       fc.property(level, (value) => {
         expect(parseConsistency(consistencyToString(value))).toBe(value);

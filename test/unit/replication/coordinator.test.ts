@@ -1,5 +1,5 @@
-// The coordinator against a fake cluster, store and transport: when it answers, with what, and what it
-// leaves behind (timers, in-flight counts, misses reported).
+// The coordinator against a fake cluster, store and transport: when it answers, with what, and what
+// it leaves behind (timers, in-flight counts, misses reported).
 
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
@@ -7,7 +7,13 @@ import { GrapevineError } from "../../../src/core/errors.js";
 import type { NodeId } from "../../../src/core/ids.js";
 import { TokenMap } from "../../../src/ring/token-map.js";
 import { HybridClock } from "../../../src/time/hlc.js";
-import { compareRecords, decodeRecord, tombstoneRecord, type KeyedRecord, type StoredRecord } from "../../../src/storage/record.js";
+import {
+  compareRecords,
+  decodeRecord,
+  tombstoneRecord,
+  type KeyedRecord,
+  type StoredRecord,
+} from "../../../src/storage/record.js";
 import type { ApplyResult } from "../../../src/storage/store.js";
 import {
   Coordinator,
@@ -16,7 +22,10 @@ import {
 } from "../../../src/replication/coordinator.js";
 import type { AckCover, AckHints } from "../../../src/replication/coordinator-types.js";
 import { UNHINTED_AFTER_ACK_DEADLINES_MAX } from "../../../src/replication/write-round.js";
-import type { ReplicaTransport, VersionDigest } from "../../../src/replication/replica-transport.js";
+import type {
+  ReplicaTransport,
+  VersionDigest,
+} from "../../../src/replication/replica-transport.js";
 import type { ConsistencyLevel } from "../../../src/replication/consistency.js";
 
 // Tokens chosen so that every key (token 150) lands in the range (100, 200] owned by "b":
@@ -32,7 +41,11 @@ const KEY_TOKEN = 150n;
 const PROPERTY_SEED = 20_250_302;
 
 /** A settled-or-not view of a promise, for asserting "not yet". */
-function track<T>(promise: Promise<T>): { settled: () => boolean; value: () => T | undefined; error: () => unknown } {
+function track<T>(promise: Promise<T>): {
+  settled: () => boolean;
+  value: () => T | undefined;
+  error: () => unknown;
+} {
   let settled = false;
   let value: T | undefined;
   let error: unknown;
@@ -155,7 +168,9 @@ class Harness {
         target.reads++;
         return target.answer((): VersionDigest | null => {
           const record = target.records.get(key);
-          return record === undefined ? null : { timestampUs: record.timestampUs, writer: record.writer };
+          return record === undefined
+            ? null
+            : { timestampUs: record.timestampUs, writer: record.writer };
         });
       },
     };
@@ -196,12 +211,23 @@ class Harness {
   }
 
   put(level: ConsistencyLevel, value = "v") {
-    return this.coordinator.write({ key: "k", value: Buffer.from(value), contentType: "text/plain", level });
+    return this.coordinator.write({
+      key: "k",
+      value: Buffer.from(value),
+      contentType: "text/plain",
+      level,
+    });
   }
 }
 
 function record(timestampUs: number, writer: NodeId, value = `v${timestampUs}`): StoredRecord {
-  return { value: Buffer.from(value), contentType: "text/plain", timestampUs, writer, tombstone: false };
+  return {
+    value: Buffer.from(value),
+    contentType: "text/plain",
+    timestampUs,
+    writer,
+    tombstone: false,
+  };
 }
 
 async function rejection(promise: Promise<unknown>): Promise<GrapevineError> {
@@ -235,7 +261,8 @@ describe("coordinator writes", () => {
     const harness = new Harness("b");
     await harness.put("all");
     expect(harness.transportCalls.sort()).toEqual(["write a", "write c"]);
-    for (const id of ["a", "b", "c"]) expect(harness.replica(id).records.get("k")?.writer).toBe("b");
+    for (const id of ["a", "b", "c"])
+      expect(harness.replica(id).records.get("k")?.writer).toBe("b");
   });
 
   it("answers 503 unavailable before sending anything when fewer replicas are live than required", async () => {
@@ -256,7 +283,10 @@ describe("coordinator writes", () => {
       { self: "a", replicationFactor: 3, requestTimeoutMs: 500 },
       {
         cluster: { ring: () => TokenMap.empty, isLive: () => true },
-        store: { apply: () => Promise.reject(new Error("not called")), get: () => Promise.reject(new Error("not called")) },
+        store: {
+          apply: () => Promise.reject(new Error("not called")),
+          get: () => Promise.reject(new Error("not called")),
+        },
         transport: {
           write: () => Promise.reject(new Error("not called")),
           readData: () => Promise.reject(new Error("not called")),
@@ -267,7 +297,9 @@ describe("coordinator writes", () => {
         wallUs: () => 1_000_000,
       },
     );
-    const write = await rejection(coordinator.write({ key: "k", value: Buffer.from("v"), contentType: "", level: "one" }));
+    const write = await rejection(
+      coordinator.write({ key: "k", value: Buffer.from("v"), contentType: "", level: "one" }),
+    );
     expect(write.details).toEqual({ required: 1, alive: 0 });
     const read = await rejection(coordinator.read({ key: "k", level: "quorum" }));
     expect(read.details).toEqual({ required: 2, alive: 0 });
@@ -321,7 +353,11 @@ describe("coordinator writes", () => {
     expect(outcome.acknowledged).toBe(2);
     expect(harness.transportCalls).toEqual(["write b"]);
     expect(harness.misses).toEqual([
-      { key: "k", record: harness.replica("a").records.get("k"), missed: [{ replica: "c", reason: "down" }] },
+      {
+        key: "k",
+        record: harness.replica("a").records.get("k"),
+        missed: [{ replica: "c", reason: "down" }],
+      },
     ]);
   });
 
@@ -340,7 +376,8 @@ describe("coordinator writes", () => {
     harness.wallUs -= 5_000; // the wall clock stepped back: the HLC must not
     const deleted = await harness.coordinator.delete({ key: "k", level: "all" });
     expect(deleted.timestampUs).toBeGreaterThan(written.timestampUs);
-    for (const id of ["a", "b", "c"]) expect(harness.replica(id).records.get("k")?.tombstone).toBe(true);
+    for (const id of ["a", "b", "c"])
+      expect(harness.replica(id).records.get("k")?.tombstone).toBe(true);
   });
 
   it("refuses reads and writes with unavailable (starting) while the node is still learning the ring, sending nothing", async () => {
@@ -383,7 +420,8 @@ describe("coordinator writes", () => {
           harness.replica("a").behaviour = ba;
           harness.replica("b").behaviour = bb;
           harness.replica("c").behaviour = bc;
-          const required = level === "one" ? 1 : level === "quorum" ? 2 : level === "all" ? 3 : level;
+          const required =
+            level === "one" ? 1 : level === "quorum" ? 2 : level === "all" ? 3 : level;
           const acks = [ba, bb, bc].filter((b) => b === "ack").length;
           const failures = [ba, bb, bc].filter((b) => b === "fail").length;
           const write = track(harness.put(level));
@@ -397,7 +435,10 @@ describe("coordinator writes", () => {
             expect(write.settled()).toBe(false);
             harness.clock.fireAll();
             await flush();
-            expect((write.error() as GrapevineError).details).toEqual({ required, acknowledged: acks });
+            expect((write.error() as GrapevineError).details).toEqual({
+              required,
+              acknowledged: acks,
+            });
           }
           // Whatever happened, the deadline is cleared or has fired once every replica settled.
           for (const id of ["a", "b", "c"]) harness.replica(id).release();
@@ -411,7 +452,9 @@ describe("coordinator writes", () => {
   });
 });
 
-/** Hints before acknowledgement, in memory: what was covered, withdrawn and kept; commits when told. */
+/**
+ * Hints before acknowledgement, in memory: what was covered, withdrawn and kept; commits when told.
+ */
 class FakeAckHints implements AckHints {
   readonly covered: NodeId[][] = [];
   readonly withdrawn: NodeId[] = [];
@@ -648,7 +691,7 @@ describe("coordinator reads", () => {
     let bCalls = 0;
     const replicaB = harness.replica("b");
     const original = replicaB.answer.bind(replicaB);
-    replicaB.answer = <T,>(produce: () => T): Promise<T> =>
+    replicaB.answer = <T>(produce: () => T): Promise<T> =>
       ++bCalls === 1 ? original(produce) : Promise.reject(new Error("b went away"));
     const error = await rejection(coordinator.read({ key: "k", level: "quorum" }));
     expect(error.code).toBe("timeout");

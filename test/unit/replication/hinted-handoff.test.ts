@@ -4,8 +4,18 @@
 import { describe, expect, it } from "vitest";
 import type { NodeId } from "../../../src/core/ids.js";
 import { decodeRecord, encodeRecord, type StoredRecord } from "../../../src/storage/record.js";
-import type { HeldHint, HintAppendOutcome, Hints, NewHint, PendingHints, StoredHint } from "../../../src/storage/hints.js";
-import { HintedHandoff, type HintedHandoffOptions } from "../../../src/replication/hinted-handoff.js";
+import type {
+  HeldHint,
+  HintAppendOutcome,
+  Hints,
+  NewHint,
+  PendingHints,
+  StoredHint,
+} from "../../../src/storage/hints.js";
+import {
+  HintedHandoff,
+  type HintedHandoffOptions,
+} from "../../../src/replication/hinted-handoff.js";
 
 /** Hints in memory, in the storage's order (target, then sequence). */
 class MemoryHints implements Hints {
@@ -39,7 +49,9 @@ class MemoryHints implements Hints {
   }
   delete(hints: readonly StoredHint[]): Promise<void> {
     for (const hint of hints) {
-      const at = this.stored.findIndex((entry) => entry.target === hint.target && entry.sequence === hint.sequence);
+      const at = this.stored.findIndex(
+        (entry) => entry.target === hint.target && entry.sequence === hint.sequence,
+      );
       if (at >= 0) this.stored.splice(at, 1);
     }
     return Promise.resolve();
@@ -62,7 +74,8 @@ class MemoryHints implements Hints {
 
 /**
  * Virtual time: tasks run in due order when the test advances the clock; with `autoAdvance` a task
- * runs on the next microtask and time jumps to its due time (for tests where the rate is not the point).
+ * runs on the next microtask and time jumps to its due time (for tests where the rate is not the
+ * point).
  */
 class VirtualClock {
   autoAdvance = true;
@@ -109,7 +122,13 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 20; i++) await Promise.resolve();
 }
 
-const RECORD: StoredRecord = { value: new Uint8Array([1]), contentType: "text/plain", timestampUs: 5, writer: "n1", tombstone: false };
+const RECORD: StoredRecord = {
+  value: new Uint8Array([1]),
+  contentType: "text/plain",
+  timestampUs: 5,
+  writer: "n1",
+  tombstone: false,
+};
 
 class Harness {
   readonly hints = new MemoryHints();
@@ -128,15 +147,26 @@ class Harness {
 
   constructor(options: Partial<HintedHandoffOptions> = {}) {
     this.handoff = new HintedHandoff(
-      { self: "n1", enabled: true, hintWindowMs: 60_000, replayRecordsPerSecondMax: 1_000_000, ...options },
+      {
+        self: "n1",
+        enabled: true,
+        hintWindowMs: 60_000,
+        replayRecordsPerSecondMax: 1_000_000,
+        ...options,
+      },
       {
         hints: this.hints,
         transport: {
           write: (to, key, encoded) => {
             this.writes.push(`${to} ${key}`);
             expect(decodeRecord(encoded).timestampUs).toBe(RECORD.timestampUs);
-            if (this.fromTheFuture.has(key)) return Promise.reject(Object.assign(new Error("refused: clock_offset"), { code: "clock_offset" }));
-            return this.failing.has(key) ? Promise.reject(new Error("unreachable")) : Promise.resolve();
+            if (this.fromTheFuture.has(key))
+              return Promise.reject(
+                Object.assign(new Error("refused: clock_offset"), { code: "clock_offset" }),
+              );
+            return this.failing.has(key)
+              ? Promise.reject(new Error("unreachable"))
+              : Promise.resolve();
           },
         },
         cluster: { isLive: (id) => this.live.has(id) },
@@ -149,7 +179,11 @@ class Harness {
   }
 
   miss(key: string, ...replicas: NodeId[]): void {
-    this.handoff.onReplicaMiss({ key, record: RECORD, missed: replicas.map((replica) => ({ replica, reason: "down" })) });
+    this.handoff.onReplicaMiss({
+      key,
+      record: RECORD,
+      missed: replicas.map((replica) => ({ replica, reason: "down" })),
+    });
   }
 
   pendingKeys(target: NodeId): string[] {
@@ -275,11 +309,17 @@ describe("HintedHandoff", () => {
     }
     await h.clock.advance(1_000);
     expect(await replay).toMatchObject({ replayed: 30, complete: true });
-    expect(h.writes.map((write) => write.split(" ")[1])).toEqual(Array.from({ length: 30 }, (_, i) => `k${i}`));
+    expect(h.writes.map((write) => write.split(" ")[1])).toEqual(
+      Array.from({ length: 30 }, (_, i) => `k${i}`),
+    );
   });
 
   it("releases paced hint writes together on quantum boundaries, so the replica client can coalesce them", async () => {
-    const h = new Harness({ replayRecordsPerSecondMax: 1_000, replayConcurrencyMax: 8, replayPaceQuantumMs: 20 });
+    const h = new Harness({
+      replayRecordsPerSecondMax: 1_000,
+      replayConcurrencyMax: 8,
+      replayPaceQuantumMs: 20,
+    });
     h.clock.autoAdvance = false;
     for (let i = 0; i < 24; i++) h.miss(`k${i}`, "n2");
     await settle();

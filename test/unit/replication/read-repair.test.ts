@@ -1,6 +1,6 @@
 // Read repair against a scripted coordinator, in-memory replicas and a manual clock: stale replicas
-// get the newest record before the read resolves; the deadline bounds the wait; a failed repair write
-// becomes a hint; background checks follow a seeded chance.
+// get the newest record before the read resolves; the deadline bounds the wait; a failed repair
+// write becomes a hint; background checks follow a seeded chance.
 
 import { describe, expect, it } from "vitest";
 import type { NodeId } from "../../../src/core/ids.js";
@@ -22,7 +22,13 @@ const RING = TokenMap.build(
 const SEED = 20_250_303;
 
 function record(timestampUs: number): StoredRecord {
-  return { value: new Uint8Array([timestampUs % 256]), contentType: "text/plain", timestampUs, writer: "a", tombstone: false };
+  return {
+    value: new Uint8Array([timestampUs % 256]),
+    contentType: "text/plain",
+    timestampUs,
+    writer: "a",
+    tombstone: false,
+  };
 }
 
 async function settle(): Promise<void> {
@@ -174,7 +180,9 @@ describe("ReadRepair", () => {
     h.failing.add("c");
     const outcome = await h.repair.read({ key: "k", level: "quorum" });
     expect(outcome.record?.timestampUs).toBe(2);
-    expect(h.misses).toEqual([{ key: "k", record: record(2), missed: [{ replica: "c", reason: "failed" }] }]);
+    expect(h.misses).toEqual([
+      { key: "k", record: record(2), missed: [{ replica: "c", reason: "failed" }] },
+    ]);
     expect(h.repair.stats().repairWritesFailed).toBe(1);
   });
 

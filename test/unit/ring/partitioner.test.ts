@@ -1,5 +1,12 @@
 import { describe, it, expect } from "vitest";
-import { TOKEN_MAX, TOKEN_SPACE, compareTokens, tokenFromString, tokenOf, tokenToString } from "../../../src/ring/partitioner.js";
+import {
+  TOKEN_MAX,
+  TOKEN_SPACE,
+  compareTokens,
+  tokenFromString,
+  tokenOf,
+  tokenToString,
+} from "../../../src/ring/partitioner.js";
 
 describe("tokenToString / tokenFromString", () => {
   it("writes exactly 16 lowercase hex digits, zero-padded", () => {
@@ -72,7 +79,8 @@ describe("tokenOf", () => {
     for (const key of ["plain", "é", "日本語のキー", "emoji 🍇 key", "a\u0000b"]) {
       expect(tokenOf(key)).toBe(tokenOf(encoder.encode(key)));
     }
-    // "é" as one code point and as e + combining accent are different UTF-8 bytes, so different keys.
+    // "é" as one code point and as e + combining accent are different UTF-8 bytes, so different
+    // keys.
     expect(tokenOf("\u00e9")).not.toBe(tokenOf("e\u0301"));
   });
 

@@ -4,7 +4,12 @@ import type { NodeId } from "../../../src/core/ids.js";
 import { createRandom } from "../../../src/core/random.js";
 import { TOKEN_MAX, compareTokens, tokenOf, type Token } from "../../../src/ring/partitioner.js";
 import { TokenMap } from "../../../src/ring/token-map.js";
-import { rangesReplicatedOn, replicasFor, replicatedRanges, sharedReplicasFor } from "../../../src/ring/placement.js";
+import {
+  rangesReplicatedOn,
+  replicasFor,
+  replicatedRanges,
+  sharedReplicasFor,
+} from "../../../src/ring/placement.js";
 import { randomTokens } from "../../../src/ring/tokens.js";
 
 // Fixed so a failure reproduces; fast-check also prints the seed and the shrunk counterexample.
@@ -15,8 +20,15 @@ function mapOf(entries: Record<NodeId, readonly Token[]>): TokenMap {
   return TokenMap.build(new Map(Object.entries(entries)));
 }
 
-/** The reference walk: sort every winning claim, start at the first token >= token, collect distinct owners. */
-function bruteForceReplicas(owners: ReadonlyMap<NodeId, readonly Token[]>, token: Token, replicationFactor: number): NodeId[] {
+/**
+ * The reference walk: sort every winning claim, start at the first token >= token, collect distinct
+ * owners.
+ */
+function bruteForceReplicas(
+  owners: ReadonlyMap<NodeId, readonly Token[]>,
+  token: Token,
+  replicationFactor: number,
+): NodeId[] {
   const winners = new Map<Token, NodeId>();
   for (const [owner, tokens] of owners) {
     for (const claimed of tokens) {
@@ -44,7 +56,13 @@ const tokenArbitrary: fc.Arbitrary<Token> = fc.oneof(
 );
 
 const ownersArbitrary: fc.Arbitrary<Map<NodeId, Token[]>> = fc
-  .array(fc.tuple(fc.constantFrom("a", "b", "c", "d", "e", "f", "g"), fc.array(tokenArbitrary, { maxLength: 10 })), { maxLength: 7 })
+  .array(
+    fc.tuple(
+      fc.constantFrom("a", "b", "c", "d", "e", "f", "g"),
+      fc.array(tokenArbitrary, { maxLength: 10 }),
+    ),
+    { maxLength: 7 },
+  )
   .map((entries) => new Map(entries));
 
 describe("replicasFor", () => {
@@ -104,8 +122,12 @@ describe("replicatedRanges", () => {
   it("gives one entry per range of ring.ranges(), in the same order, with the primary first", () => {
     const ring = mapOf({ a: [10n, 40n], b: [20n, 50n], c: [30n], d: [60n] });
     const replicated = replicatedRanges(ring, 2);
-    expect(replicated.map((range) => [range.start, range.end])).toEqual(ring.ranges().map((range) => [range.start, range.end]));
-    replicated.forEach((range, index) => expect(range.replicas[0]).toBe(ring.ranges()[index]?.owner));
+    expect(replicated.map((range) => [range.start, range.end])).toEqual(
+      ring.ranges().map((range) => [range.start, range.end]),
+    );
+    replicated.forEach((range, index) =>
+      expect(range.replicas[0]).toBe(ring.ranges()[index]?.owner),
+    );
     expect(replicated.map((range) => range.replicas)).toEqual([
       ["a", "b"],
       ["b", "c"],
@@ -159,7 +181,8 @@ describe("placement properties", () => {
 
   it("places every key of a realistic ring (12 nodes × 16 vnodes, rf 3) on 3 distinct nodes", () => {
     const owners = new Map<NodeId, Token[]>();
-    for (let node = 0; node < 12; node++) owners.set(`node-${node}`, randomTokens(createRandom(1000 + node), 16));
+    for (let node = 0; node < 12; node++)
+      owners.set(`node-${node}`, randomTokens(createRandom(1000 + node), 16));
     const ring = TokenMap.build(owners);
     for (let i = 0; i < 2000; i++) {
       const token = tokenOf(`user:${i}`);

@@ -15,7 +15,8 @@ import { balancedTokens, randomTokens } from "../../../src/ring/tokens.js";
 function ringOf(members: number, vnodes: number, seed: number): Map<string, Token[]> {
   const random = createRandom(seed);
   const owners = new Map<string, Token[]>();
-  for (let index = 0; index < members; index++) owners.set(`n${index}`, randomTokens(random, vnodes));
+  for (let index = 0; index < members; index++)
+    owners.set(`n${index}`, randomTokens(random, vnodes));
   return owners;
 }
 
@@ -30,21 +31,37 @@ function probeTokens(seed: number, count: number): Token[] {
 describe("ring changes: pending replicas and range movements", () => {
   it("a joining node is a pending replica exactly where it will be a replica, and movements say so", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 16 }), fc.integer({ min: 1, max: 5 }), fc.integer(), (members, vnodes, rf, seed) => {
-        const owners = ringOf(members, vnodes, seed);
-        const current = TokenMap.build(owners);
-        const future = TokenMap.build(new Map([...owners, ["joiner", balancedTokens(current, vnodes, rf, createRandom(seed), "joiner")]]));
-        const movements = rangeMovements(current, future, rf);
-        for (const token of [...probeTokens(seed, 200), ...current.tokens(), ...future.tokens()]) {
-          const pending = pendingReplicasFor(current, future, token, rf);
-          const willReplicate = replicasFor(future, token, rf).includes("joiner");
-          // Only the joiner can gain a range when one node joins.
-          expect(pending).toEqual(willReplicate ? ["joiner"] : []);
-          const movement = movementOf(movements, token);
-          expect(movement?.targets ?? []).toEqual(pending);
-          if (movement !== undefined) expect(movement.sources).toEqual(replicasFor(current, token, rf));
-        }
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 8 }),
+        fc.integer({ min: 1, max: 16 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer(),
+        (members, vnodes, rf, seed) => {
+          const owners = ringOf(members, vnodes, seed);
+          const current = TokenMap.build(owners);
+          const future = TokenMap.build(
+            new Map([
+              ...owners,
+              ["joiner", balancedTokens(current, vnodes, rf, createRandom(seed), "joiner")],
+            ]),
+          );
+          const movements = rangeMovements(current, future, rf);
+          for (const token of [
+            ...probeTokens(seed, 200),
+            ...current.tokens(),
+            ...future.tokens(),
+          ]) {
+            const pending = pendingReplicasFor(current, future, token, rf);
+            const willReplicate = replicasFor(future, token, rf).includes("joiner");
+            // Only the joiner can gain a range when one node joins.
+            expect(pending).toEqual(willReplicate ? ["joiner"] : []);
+            const movement = movementOf(movements, token);
+            expect(movement?.targets ?? []).toEqual(pending);
+            if (movement !== undefined)
+              expect(movement.sources).toEqual(replicasFor(current, token, rf));
+          }
+        },
+      ),
       { numRuns: 100 },
     );
   });
@@ -62,7 +79,9 @@ describe("ring changes: pending replicas and range movements", () => {
     }
     // Every token n2 replicated now has a movement; no other token does.
     for (const token of probeTokens(7, 2_000)) {
-      expect(movementOf(movements, token) !== undefined).toBe(replicasFor(current, token, 3).includes("n2"));
+      expect(movementOf(movements, token) !== undefined).toBe(
+        replicasFor(current, token, 3).includes("n2"),
+      );
     }
   });
 
@@ -74,7 +93,9 @@ describe("ring changes: pending replicas and range movements", () => {
     const future = TokenMap.build(new Map([...owners, ["x", randomTokens(createRandom(99), 8)]]));
     const movements = rangeMovements(current, future, 2);
     for (const token of probeTokens(3, 1_000)) {
-      expect(movements.filter((movement) => rangeContains(movement, token)).length).toBeLessThanOrEqual(1);
+      expect(
+        movements.filter((movement) => rangeContains(movement, token)).length,
+      ).toBeLessThanOrEqual(1);
     }
   });
 

@@ -1,7 +1,12 @@
 import { describe, it, expect } from "vitest";
 import fc from "fast-check";
 import type { NodeId } from "../../../src/core/ids.js";
-import { TOKEN_MAX, TOKEN_SPACE, compareTokens, type Token } from "../../../src/ring/partitioner.js";
+import {
+  TOKEN_MAX,
+  TOKEN_SPACE,
+  compareTokens,
+  type Token,
+} from "../../../src/ring/partitioner.js";
 import { TokenMap, rangeContains, rangeWidth } from "../../../src/ring/token-map.js";
 
 // Fixed so a failure reproduces; fast-check also prints the seed and the shrunk counterexample.
@@ -27,13 +32,21 @@ const tokenArbitrary: fc.Arbitrary<Token> = fc.oneof(
 );
 
 const ownersArbitrary: fc.Arbitrary<Map<NodeId, Token[]>> = fc
-  .array(fc.tuple(fc.constantFrom("a", "b", "c", "d", "e", "f", "node-10", "node-9"), fc.array(tokenArbitrary, { maxLength: 12 })), {
-    maxLength: 8,
-  })
+  .array(
+    fc.tuple(
+      fc.constantFrom("a", "b", "c", "d", "e", "f", "node-10", "node-9"),
+      fc.array(tokenArbitrary, { maxLength: 12 }),
+    ),
+    {
+      maxLength: 8,
+    },
+  )
   .map((entries) => new Map(entries));
 
 /** The reference ring: every claimed token once, kept by the lowest claimant, ascending. */
-function bruteForceRing(owners: ReadonlyMap<NodeId, readonly Token[]>): { token: Token; owner: NodeId }[] {
+function bruteForceRing(
+  owners: ReadonlyMap<NodeId, readonly Token[]>,
+): { token: Token; owner: NodeId }[] {
   const winners = new Map<Token, NodeId>();
   for (const [owner, tokens] of owners) {
     for (const token of tokens) {
@@ -41,11 +54,16 @@ function bruteForceRing(owners: ReadonlyMap<NodeId, readonly Token[]>): { token:
       if (current === undefined || owner < current) winners.set(token, owner);
     }
   }
-  return [...winners.entries()].map(([token, owner]) => ({ token, owner })).sort((x, y) => compareTokens(x.token, y.token));
+  return [...winners.entries()]
+    .map(([token, owner]) => ({ token, owner }))
+    .sort((x, y) => compareTokens(x.token, y.token));
 }
 
 /** The reference owner: the first token at or after `token`, else the first token of all. */
-function bruteForceOwner(ring: readonly { token: Token; owner: NodeId }[], token: Token): NodeId | undefined {
+function bruteForceOwner(
+  ring: readonly { token: Token; owner: NodeId }[],
+  token: Token,
+): NodeId | undefined {
   return (ring.find((entry) => entry.token >= token) ?? ring[0])?.owner;
 }
 
@@ -102,7 +120,8 @@ describe("TokenMap ranges", () => {
     expect(ring.ranges()).toEqual([{ start: HALF, end: HALF, owner: "solo" }]);
     const [range] = ring.ranges();
     expect(range && rangeWidth(range)).toBe(TOKEN_SPACE);
-    for (const token of [0n, HALF - 1n, HALF, HALF + 1n, TOKEN_MAX]) expect(ring.ownerOf(token)).toBe("solo");
+    for (const token of [0n, HALF - 1n, HALF, HALF + 1n, TOKEN_MAX])
+      expect(ring.ownerOf(token)).toBe("solo");
     expect(ring.ownership()).toEqual(new Map([["solo", 1]]));
   });
 
@@ -161,7 +180,12 @@ describe("TokenMap ranges", () => {
 
   it("finds the exact range among tokens too close to tell apart as doubles", () => {
     // Near 2^63 doubles are 2^11 apart: all of these tokens have the same Number() value.
-    const ring = mapOf({ a: [HALF, HALF + 2n], b: [HALF + 1n, HALF + 3n], c: [TOKEN_MAX - 1n], d: [TOKEN_MAX] });
+    const ring = mapOf({
+      a: [HALF, HALF + 2n],
+      b: [HALF + 1n, HALF + 3n],
+      c: [TOKEN_MAX - 1n],
+      d: [TOKEN_MAX],
+    });
     expect(Number(HALF)).toBe(Number(HALF + 3n));
     expect(ring.ownerOf(HALF - 1n)).toBe("a");
     expect(ring.ownerOf(HALF)).toBe("a");
@@ -220,18 +244,28 @@ describe("TokenMap properties", () => {
 
   it("ownerOf agrees with a brute-force scan, and exactly one range contains each token", () => {
     fc.assert(
-      fc.property(ownersArbitrary, fc.array(tokenArbitrary, { minLength: 1, maxLength: 20 }), (owners, probes) => {
-        const ring = TokenMap.build(owners);
-        fc.pre(ring.size > 0);
-        const reference = bruteForceRing(owners);
-        const around = ring.tokens().flatMap((token) => [token, token === 0n ? TOKEN_MAX : token - 1n, token === TOKEN_MAX ? 0n : token + 1n]);
-        for (const token of [...probes, ...around]) {
-          expect(ring.ownerOf(token)).toBe(bruteForceOwner(reference, token));
-          const containing = ring.ranges().filter((range) => rangeContains(range, token));
-          expect(containing).toHaveLength(1);
-          expect(containing[0]).toBe(ring.ranges()[ring.rangeIndexOf(token)]);
-        }
-      }),
+      fc.property(
+        ownersArbitrary,
+        fc.array(tokenArbitrary, { minLength: 1, maxLength: 20 }),
+        (owners, probes) => {
+          const ring = TokenMap.build(owners);
+          fc.pre(ring.size > 0);
+          const reference = bruteForceRing(owners);
+          const around = ring
+            .tokens()
+            .flatMap((token) => [
+              token,
+              token === 0n ? TOKEN_MAX : token - 1n,
+              token === TOKEN_MAX ? 0n : token + 1n,
+            ]);
+          for (const token of [...probes, ...around]) {
+            expect(ring.ownerOf(token)).toBe(bruteForceOwner(reference, token));
+            const containing = ring.ranges().filter((range) => rangeContains(range, token));
+            expect(containing).toHaveLength(1);
+            expect(containing[0]).toBe(ring.ranges()[ring.rangeIndexOf(token)]);
+          }
+        },
+      ),
       { seed: PROPERTY_SEED, numRuns: PROPERTY_RUNS },
     );
   });
@@ -260,7 +294,9 @@ describe("TokenMap properties", () => {
   it("is deterministic: the same claims in any order build equal maps", () => {
     fc.assert(
       fc.property(ownersArbitrary, (owners) => {
-        const reversed = new Map([...owners.entries()].reverse().map(([node, tokens]) => [node, [...tokens].reverse()]));
+        const reversed = new Map(
+          [...owners.entries()].reverse().map(([node, tokens]) => [node, [...tokens].reverse()]),
+        );
         expect(TokenMap.build(reversed).equals(TokenMap.build(owners))).toBe(true);
       }),
       { seed: PROPERTY_SEED, numRuns: PROPERTY_RUNS },

@@ -8,7 +8,12 @@ import { STREAM_DEFAULTS } from "../../../src/topology/stream.js";
 
 describe("the simulated nodes' range streams", () => {
   it("page a few records at a time", async () => {
-    const cluster = new DataCluster({ seed: 1, clock: new VirtualClock({ startMs: 1_780_000_000_000 }), nodes: 3, replicationFactor: 3 });
+    const cluster = new DataCluster({
+      seed: 1,
+      clock: new VirtualClock({ startMs: 1_780_000_000_000 }),
+      nodes: 3,
+      replicationFactor: 3,
+    });
     await cluster.start("n1");
     const options = cluster.node("n1")?.topology?.service.streams.options;
     expect(options?.pageRecordsMax).toBeLessThanOrEqual(8);

@@ -230,10 +230,23 @@ describe("planFaults", () => {
 
   it("plans only faults of the enabled families", () => {
     const family: Record<Fault["kind"], FaultKind> = {
-      kill: "crash", "power-loss": "crash", restart: "crash", pause: "pause", resume: "pause",
-      partition: "partition", heal: "partition", cut: "cut", restore: "cut", loss: "loss",
-      duplication: "duplication", "clock-offset": "clock", "disk-full": "disk",
-      "slow-disk": "disk", bootstrap: "ring", decommission: "ring", removenode: "ring",
+      kill: "crash",
+      "power-loss": "crash",
+      restart: "crash",
+      pause: "pause",
+      resume: "pause",
+      partition: "partition",
+      heal: "partition",
+      cut: "cut",
+      restore: "cut",
+      loss: "loss",
+      duplication: "duplication",
+      "clock-offset": "clock",
+      "disk-full": "disk",
+      "slow-disk": "disk",
+      bootstrap: "ring",
+      decommission: "ring",
+      removenode: "ring",
     };
     for (const kind of FAULT_KINDS) {
       const faults = plan(11, { kinds: new Set([kind]) });
@@ -249,9 +262,23 @@ describe("planFaults", () => {
       for (const { fault } of plan(seed)) seen.add(fault.kind);
     }
     const all: Fault["kind"][] = [
-      "kill", "power-loss", "restart", "pause", "resume", "partition", "heal", "cut", "restore",
-      "loss", "duplication", "clock-offset", "disk-full", "slow-disk", "bootstrap",
-      "decommission", "removenode",
+      "kill",
+      "power-loss",
+      "restart",
+      "pause",
+      "resume",
+      "partition",
+      "heal",
+      "cut",
+      "restore",
+      "loss",
+      "duplication",
+      "clock-offset",
+      "disk-full",
+      "slow-disk",
+      "bootstrap",
+      "decommission",
+      "removenode",
     ];
     expect([...seen].sort()).toEqual([...all].sort());
   });
@@ -322,7 +349,13 @@ describe("describeFault", () => {
   it("prints one line per fault", () => {
     const lines = [
       describeFault({ kind: "kill", node: "n3" }),
-      describeFault({ kind: "partition", groups: [["n1", "n2"], ["n3", "n4", "n5"]] }),
+      describeFault({
+        kind: "partition",
+        groups: [
+          ["n1", "n2"],
+          ["n3", "n4", "n5"],
+        ],
+      }),
       describeFault({ kind: "heal" }),
       describeFault({ kind: "cut", from: "n1", to: "n2" }),
       describeFault({ kind: "loss", probability: 0.1 }),

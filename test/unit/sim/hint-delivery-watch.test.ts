@@ -20,18 +20,36 @@ const MAX_OFFSET_MS = 500;
 const NOW_MS = 1_000_000;
 
 function recordAt(timestampUs: number): StoredRecord {
-  return { value: new Uint8Array([1]), contentType: "text/plain", timestampUs, writer: "n1", tombstone: false };
+  return {
+    value: new Uint8Array([1]),
+    contentType: "text/plain",
+    timestampUs,
+    writer: "n1",
+    tombstone: false,
+  };
 }
 
-function hintPut(target: string, sequence: number, key: string, record: StoredRecord, createdMs: number): DiskOperation {
-  return { type: "put", key: encodeHintKey(target, sequence), value: encodeHintValue({ target, key, encodedRecord: encodeRecord(record), createdMs }) };
+function hintPut(
+  target: string,
+  sequence: number,
+  key: string,
+  record: StoredRecord,
+  createdMs: number,
+): DiskOperation {
+  return {
+    type: "put",
+    key: encodeHintKey(target, sequence),
+    value: encodeHintValue({ target, key, encodedRecord: encodeRecord(record), createdMs }),
+  };
 }
 
 function dataKey(key: string): string {
   return encodeDataKey(tokenOf(key), key).toString("latin1");
 }
 
-/** A cluster of fixed clocks where n2's disk holds `held`, and n2 replicates every key but "moved". */
+/**
+ * A cluster of fixed clocks where n2's disk holds `held`, and n2 replicates every key but "moved".
+ */
 function viewOf(held: Map<string, Buffer>, offsets: Record<string, number> = {}): HintDeliveryView {
   return {
     wallMsOf: (id) => NOW_MS + (offsets[id] ?? 0),
@@ -49,16 +67,27 @@ describe("hints deleted before their target holds them", () => {
   const stampUs = NOW_MS * 1000;
 
   it("lets a hint go once the target holds its version or a newer one", () => {
-    const held = new Map([[dataKey("a"), encodeRecord(recordAt(stampUs))], [dataKey("b"), encodeRecord(recordAt(stampUs + 1))]]);
+    const held = new Map([
+      [dataKey("a"), encodeRecord(recordAt(stampUs))],
+      [dataKey("b"), encodeRecord(recordAt(stampUs + 1))],
+    ]);
     const watch = new HintDeliveryWatch(viewOf(held));
-    expect(watch.onBatch("n1", [hintPut("n2", 1, "a", recordAt(stampUs), NOW_MS), hintPut("n2", 2, "b", recordAt(stampUs), NOW_MS)])).toEqual([]);
+    expect(
+      watch.onBatch("n1", [
+        hintPut("n2", 1, "a", recordAt(stampUs), NOW_MS),
+        hintPut("n2", 2, "b", recordAt(stampUs), NOW_MS),
+      ]),
+    ).toEqual([]);
     expect(watch.onBatch("n1", [del(1), del(2)])).toEqual([]);
   });
 
   it("is a breach when the target holds no version or an older one", () => {
     const held = new Map([[dataKey("b"), encodeRecord(recordAt(stampUs - 1))]]);
     const watch = new HintDeliveryWatch(viewOf(held));
-    watch.onBatch("n1", [hintPut("n2", 1, "a", recordAt(stampUs), NOW_MS), hintPut("n2", 2, "b", recordAt(stampUs), NOW_MS)]);
+    watch.onBatch("n1", [
+      hintPut("n2", 1, "a", recordAt(stampUs), NOW_MS),
+      hintPut("n2", 2, "b", recordAt(stampUs), NOW_MS),
+    ]);
     expect(watch.onBatch("n1", [del(1), del(2), del(3)])).toEqual([
       `n1 deleted its hint for n2 of "a" (stamped ${stampUs}) while n2 holds no version of it`,
       `n1 deleted its hint for n2 of "b" (stamped ${stampUs}) while n2 holds an older version of it`,

@@ -15,7 +15,8 @@ function fakeHints(pending: Map<string, PendingHints>, stored: StoredHint[] = []
   return {
     pending: () => pending,
     limits: () => ({ bytesPerTargetMax: LIMIT, hintBytesMax: LIMIT }),
-    scan: (target: string, limit: number) => Promise.resolve(stored.filter((hint) => hint.target === target).slice(0, limit)),
+    scan: (target: string, limit: number) =>
+      Promise.resolve(stored.filter((hint) => hint.target === target).slice(0, limit)),
   } as unknown as HintStore;
 }
 
@@ -36,9 +37,17 @@ describe("the run's invariants", () => {
     log.error({ change: "bootstrap n4" }, "range stream failed: the source went away");
     log.warn({ invariant: "stream-cursor" }, "a warning is not a breach");
     clock.runUntil(7_500);
-    log.error({ invariant: "stream-cursor" }, "range stream failed: a page from n1 does not advance the cursor");
+    log.error(
+      { invariant: "stream-cursor" },
+      "range stream failed: a page from n1 does not advance the cursor",
+    );
     expect(invariants.breaches()).toEqual([
-      { invariant: "stream-cursor", node: "n3", atMs: 2_500, message: "range stream failed: a page from n1 does not advance the cursor" },
+      {
+        invariant: "stream-cursor",
+        node: "n3",
+        atMs: 2_500,
+        message: "range stream failed: a page from n1 does not advance the cursor",
+      },
     ]);
   });
 
@@ -55,7 +64,12 @@ describe("the run's invariants", () => {
     invariants.stop();
     clock.runUntil(10_000);
     expect(invariants.breaches()).toEqual([
-      { invariant: "hint-bytes", node: "n1", atMs: 3_000, message: "n1 counts 1001 pending hint bytes for n2, over its limit of 1000" },
+      {
+        invariant: "hint-bytes",
+        node: "n1",
+        atMs: 3_000,
+        message: "n1 counts 1001 pending hint bytes for n2, over its limit of 1000",
+      },
     ]);
   });
 
@@ -73,7 +87,8 @@ describe("the run's invariants", () => {
         invariant: "hint-storage",
         node: "n1",
         atMs: 0,
-        message: "at the end of settle, n1 stores at least 2 hints (200 bytes) for n2, but counts 1 (100 bytes) within a limit of 1000",
+        message:
+          "at the end of settle, n1 stores at least 2 hints (200 bytes) for n2, but counts 1 (100 bytes) within a limit of 1000",
       },
     ]);
   });

@@ -18,8 +18,8 @@ import { SimCluster, type SimClusterOptions } from "../../../src/sim/sim-cluster
 const TICK_INTERVAL_MS = 100;
 
 /**
- * A tiny engine that only exercises the shell: each tick it heartbeats its seeds, it remembers every
- * tick time and every message, and it emits whatever events a test queues for it.
+ * A tiny engine that only exercises the shell: each tick it heartbeats its seeds, it remembers
+ * every tick time and every message, and it emits whatever events a test queues for it.
  */
 class FakeEngine implements ClusterEngine {
   readonly tickIntervalMs = TICK_INTERVAL_MS;
@@ -63,7 +63,12 @@ class FakeEngine implements ClusterEngine {
     return true;
   }
   stats(): ClusterStats {
-    return { gossipRounds: 0, messagesSent: 0, messagesReceived: this.received.length, messagesRefused: 0 };
+    return {
+      gossipRounds: 0,
+      messagesSent: 0,
+      messagesReceived: this.received.length,
+      messagesRefused: 0,
+    };
   }
   private heartbeat(): HeartbeatMessage {
     const { id, generation } = this.options;
@@ -78,7 +83,13 @@ function fakeCluster(options: Partial<SimClusterOptions> = {}) {
     engines.set(engineOptions.id, [...(engines.get(engineOptions.id) ?? []), engine]);
     return engine;
   };
-  const cluster = new SimCluster({ seed: 5, nodeCount: 4, seedCount: 1, engineFactory: factory, ...options });
+  const cluster = new SimCluster({
+    seed: 5,
+    nodeCount: 4,
+    seedCount: 1,
+    engineFactory: factory,
+    ...options,
+  });
   const latest = (id: NodeId): FakeEngine => {
     const lives = engines.get(id);
     if (lives === undefined || lives.length === 0) throw new Error(`no engine for ${id}`);
@@ -102,7 +113,12 @@ describe("SimCluster", () => {
     const startMs = cluster.nowMs();
     cluster.startAll({ staggerMs: 250 });
     cluster.runFor(1_000);
-    expect(cluster.ids().map((id) => latest(id).options.generation)).toEqual([startMs, startMs + 250, startMs + 500, startMs + 750]);
+    expect(cluster.ids().map((id) => latest(id).options.generation)).toEqual([
+      startMs,
+      startMs + 250,
+      startMs + 500,
+      startMs + 750,
+    ]);
     for (const id of cluster.ids()) expect(new Set(latest(id).options.tokens).size).toBe(8);
   });
 
@@ -120,7 +136,8 @@ describe("SimCluster", () => {
     for (const id of cluster.ids()) {
       const ticks = latest(id).ticks;
       expect(ticks.length).toBeGreaterThanOrEqual(9);
-      for (let i = 1; i < ticks.length; i++) expect((ticks[i] as number) - (ticks[i - 1] as number)).toBeCloseTo(TICK_INTERVAL_MS, 9);
+      for (let i = 1; i < ticks.length; i++)
+        expect((ticks[i] as number) - (ticks[i - 1] as number)).toBeCloseTo(TICK_INTERVAL_MS, 9);
     }
   });
 
@@ -128,7 +145,9 @@ describe("SimCluster", () => {
     const { cluster, latest } = fakeCluster();
     cluster.startAll();
     cluster.runFor(1_000);
-    const senders = new Set(latest("n0001").received.map(({ message }) => (message as HeartbeatMessage).from));
+    const senders = new Set(
+      latest("n0001").received.map(({ message }) => (message as HeartbeatMessage).from),
+    );
     expect([...senders].sort()).toEqual(["n0002", "n0003", "n0004"]);
     expect(cluster.traffic("n0002").messagesSent).toBe(latest("n0002").ticks.length);
   });
@@ -165,9 +184,12 @@ describe("SimCluster", () => {
     cluster.resume("n0001");
     cluster.runFor(0);
     expect(seed.ticks[ticksBefore]).toBe(pausedAt + 1_000);
-    // Everything sent while paused was younger than the hold limit and arrives on resume, after the tick.
+    // Everything sent while paused was younger than the hold limit and arrives on resume, after the
+    // tick.
     expect(seed.received.length).toBeGreaterThan(receivedBefore + 20);
-    expect(seed.received.slice(receivedBefore).every(({ atMs }) => atMs === pausedAt + 1_000)).toBe(true);
+    expect(seed.received.slice(receivedBefore).every(({ atMs }) => atMs === pausedAt + 1_000)).toBe(
+      true,
+    );
     expect(latest("n0001")).toBe(seed);
   });
 
@@ -187,7 +209,11 @@ describe("SimCluster", () => {
     expect(after.options.tokens).toEqual(before.options.tokens);
     expect(after.options.generation).toBe(cluster.nowMs());
     expect(after.options.generation).toBeGreaterThan(before.options.generation);
-    expect(cluster.info("n0002")).toMatchObject({ state: "up", lives: 2, generation: after.options.generation });
+    expect(cluster.info("n0002")).toMatchObject({
+      state: "up",
+      lives: 2,
+      generation: after.options.generation,
+    });
     const ticksOfOldLife = before.ticks.length;
     cluster.runFor(500);
     expect(before.ticks.length).toBe(ticksOfOldLife);
@@ -208,7 +234,10 @@ describe("SimCluster", () => {
     cluster.startAll();
     const heard: string[] = [];
     cluster.onEvent(({ observer, event }) => heard.push(`${observer}:${event.kind}`));
-    latest("n0001").queued.push({ kind: "member-down", id: "n0004" }, { kind: "member-up", id: "n0004" });
+    latest("n0001").queued.push(
+      { kind: "member-down", id: "n0004" },
+      { kind: "member-up", id: "n0004" },
+    );
     cluster.runFor(TICK_INTERVAL_MS);
     const firstAt = cluster.downTimes("n0004").get("n0001");
     expect(firstAt).toBeGreaterThan(cluster.nowMs() - TICK_INTERVAL_MS);
@@ -233,7 +262,10 @@ describe("SimCluster", () => {
   it("waits for a condition in virtual time and says how long it took, or null past the deadline", () => {
     const { cluster, latest } = fakeCluster();
     cluster.startAll();
-    const took = cluster.waitFor(() => latest("n0001").received.length >= 30, { withinMs: 5_000, checkEveryMs: 100 });
+    const took = cluster.waitFor(() => latest("n0001").received.length >= 30, {
+      withinMs: 5_000,
+      checkEveryMs: 100,
+    });
     expect(took).not.toBeNull();
     expect(took).toBeGreaterThan(0);
     expect(took! % 100).toBe(0);
@@ -247,6 +279,8 @@ describe("SimCluster", () => {
     latest("n0003").tick = () => {
       throw new Error("engine blew up");
     };
-    expect(() => cluster.runFor(500)).toThrow(/^seed=4242 at virtual \d+(\.\d+)? ms: engine blew up/);
+    expect(() => cluster.runFor(500)).toThrow(
+      /^seed=4242 at virtual \d+(\.\d+)? ms: engine blew up/,
+    );
   });
 });

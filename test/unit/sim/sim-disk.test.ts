@@ -63,7 +63,10 @@ async function survivingPrefix(db: Database, count: number): Promise<number> {
     return value !== undefined;
   });
   const kept = present.indexOf(false) === -1 ? count : present.indexOf(false);
-  expect(present.slice(kept).every((value) => !value), "the survivors are not a prefix").toBe(true);
+  expect(
+    present.slice(kept).every((value) => !value),
+    "the survivors are not a prefix",
+  ).toBe(true);
   return kept;
 }
 
@@ -198,7 +201,10 @@ describe("SimDisk crashes", () => {
   it("restarts the store on the same disk with a killed node's acknowledged writes", async () => {
     const { disk } = makeDisk();
     const store = await openStore(disk);
-    await store.apply([{ key: "a", record: record("1") }, { key: "b", record: record("2") }]);
+    await store.apply([
+      { key: "a", record: record("1") },
+      { key: "b", record: record("2") },
+    ]);
     disk.kill();
     const late = store.apply([{ key: "c", record: record("3") }]);
     await expect(late).rejects.toThrow(DeadProcessError);

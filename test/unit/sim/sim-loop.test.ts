@@ -64,7 +64,11 @@ describe("awaitVirtual", () => {
   it("returns once the promise settles, without running the clock to the deadline", async () => {
     const clock = new VirtualClock();
     clock.schedule(1_000, () => undefined);
-    const value = await awaitVirtual(clock, sleep(clock, 20).then(() => 7), 10_000);
+    const value = await awaitVirtual(
+      clock,
+      sleep(clock, 20).then(() => 7),
+      10_000,
+    );
     expect(value).toBe(7);
     expect(clock.nowMs()).toBe(20);
   });

@@ -1,7 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { InvariantError } from "../../../src/core/assert.js";
 import type { Outbound } from "../../../src/cluster/engine.js";
-import { PeerMessageError, type HeartbeatMessage, type PeerMessage } from "../../../src/cluster/peer-messages.js";
+import {
+  PeerMessageError,
+  type HeartbeatMessage,
+  type PeerMessage,
+} from "../../../src/cluster/peer-messages.js";
 import { encodePeerBody } from "../../../src/net/codec.js";
 import { SimNetwork, type SimNetworkOptions } from "../../../src/sim/sim-network.js";
 import { VirtualClock } from "../../../src/sim/virtual-clock.js";
@@ -32,7 +36,10 @@ function to(recorder: Recorder, message: PeerMessage): Outbound {
 
 function setup(options: Partial<SimNetworkOptions> = {}, names = ["a", "b", "c"]) {
   const clock = new VirtualClock({ startMs: 1_000_000 });
-  const network = new SimNetwork({ seed: 1, delay: { kind: "uniform", minMs: 1, maxMs: 5 }, ...options }, clock);
+  const network = new SimNetwork(
+    { seed: 1, delay: { kind: "uniform", minMs: 1, maxMs: 5 }, ...options },
+    clock,
+  );
   const nodes = names.map((name) => new Recorder(name, `sim-${name}:7000`));
   for (const node of nodes) network.attach(node);
   return { clock, network, nodes: nodes as [Recorder, Recorder, Recorder] };
@@ -53,16 +60,26 @@ describe("SimNetwork", () => {
     expect(got.atMs - 1_000_000).toBeGreaterThanOrEqual(1);
     expect(got.atMs - 1_000_000).toBeLessThanOrEqual(5);
     const bytes = encodePeerBody(message).length;
-    expect(network.traffic("a")).toMatchObject({ messagesSent: 1, bytesSent: bytes, messagesReceived: 0 });
+    expect(network.traffic("a")).toMatchObject({
+      messagesSent: 1,
+      bytesSent: bytes,
+      messagesReceived: 0,
+    });
     expect(network.traffic("a").sentByKind.get("heartbeat")).toEqual({ messages: 1, bytes });
-    expect(network.traffic("b")).toMatchObject({ messagesReceived: 1, bytesReceived: bytes, messagesSent: 0 });
+    expect(network.traffic("b")).toMatchObject({
+      messagesReceived: 1,
+      bytesReceived: bytes,
+      messagesSent: 0,
+    });
     expect(network.stats()).toMatchObject({ sent: 1, bytesSent: bytes, delivered: 1, inFlight: 0 });
     expect(network.stats().sentByKind.get("heartbeat")).toEqual({ messages: 1, bytes });
     expect(a.received).toHaveLength(0);
   });
 
   it("keeps exponential delays between the base and the cap", () => {
-    const { clock, network, nodes } = setup({ delay: { kind: "exponential", baseMs: 2, jitterMeanMs: 3, maxMs: 12 } });
+    const { clock, network, nodes } = setup({
+      delay: { kind: "exponential", baseMs: 2, jitterMeanMs: 3, maxMs: 12 },
+    });
     const [, b] = nodes;
     for (let i = 0; i < 2_000; i++) network.send("a", [to(b, heartbeat("a", i))]);
     clock.runFor(20);
@@ -85,7 +102,9 @@ describe("SimNetwork", () => {
       clock.runFor(10);
       // Three standard deviations of a binomial(20,000, 0.1) fraction is 0.0064.
       const lostFraction = network.stats().lost.loss / count;
-      expect(Math.abs(lostFraction - 0.1), seedMessage(seed, `lost ${lostFraction}`)).toBeLessThan(0.0064);
+      expect(Math.abs(lostFraction - 0.1), seedMessage(seed, `lost ${lostFraction}`)).toBeLessThan(
+        0.0064,
+      );
       expect(b.received.length + network.stats().lost.loss, seedMessage(seed)).toBe(count);
     });
   }
@@ -111,7 +130,9 @@ describe("SimNetwork", () => {
         if (withNoise) network.send("c", [to(b, heartbeat("c", i)), to(c, heartbeat("c", i))]);
       }
       clock.runFor(10);
-      return b.received.filter(({ message }) => (message as HeartbeatMessage).from === "a").map(({ atMs, message }) => atMs * 1_000 + (message as HeartbeatMessage).sequence);
+      return b.received
+        .filter(({ message }) => (message as HeartbeatMessage).from === "a")
+        .map(({ atMs, message }) => atMs * 1_000 + (message as HeartbeatMessage).sequence);
     };
     const quiet = run(false);
     expect(run(false)).toEqual(quiet);
@@ -179,7 +200,10 @@ describe("SimNetwork", () => {
     const { clock, network, nodes } = setup();
     const [, b] = nodes;
     network.setState("b", "crashed");
-    network.send("a", [to(b, heartbeat("a", 1)), { to: null, address: "sim-nobody:7000", message: heartbeat("a", 2) }]);
+    network.send("a", [
+      to(b, heartbeat("a", 1)),
+      { to: null, address: "sim-nobody:7000", message: heartbeat("a", 2) },
+    ]);
     clock.runFor(10);
     expect(b.received).toHaveLength(0);
     expect(network.stats().lost).toMatchObject({ down: 1, unroutable: 1 });
@@ -233,7 +257,10 @@ describe("SimNetwork", () => {
   });
 
   it("holds at most heldPerNodeMax messages for a paused node and loses newer ones", () => {
-    const { clock, network, nodes } = setup({ heldPerNodeMax: 3, delay: { kind: "uniform", minMs: 2, maxMs: 2 } });
+    const { clock, network, nodes } = setup({
+      heldPerNodeMax: 3,
+      delay: { kind: "uniform", minMs: 2, maxMs: 2 },
+    });
     const [, b] = nodes;
     network.setState("b", "paused");
     for (let i = 0; i < 5; i++) network.send("a", [to(b, heartbeat("a", i))]);
@@ -254,7 +281,10 @@ describe("SimNetwork", () => {
     network.attach(new Recorder("b", b.address));
     clock.runFor(10);
     expect(b.received).toHaveLength(0);
-    expect(network.stats()).toMatchObject({ inFlight: 0, lost: expect.objectContaining({ down: 1 }) });
+    expect(network.stats()).toMatchObject({
+      inFlight: 0,
+      lost: expect.objectContaining({ down: 1 }),
+    });
   });
 
   it("fails the run on a message the peer route would refuse, or counts it when asked to", () => {

@@ -4,19 +4,23 @@ import { InvariantError } from "../../../src/core/assert.js";
 import { PriorityQueue } from "../../../src/sim/priority-queue.js";
 import { VIRTUAL_CLOCK_DEFAULTS, VirtualClock } from "../../../src/sim/virtual-clock.js";
 
-// Fixed so a property failure reproduces; fast-check prints the seed and path of any counterexample.
+// Fixed so a property failure reproduces; fast-check prints the seed and path of any
+// counterexample.
 const PROPERTY_SEED = 20_240_601;
 
 describe("PriorityQueue", () => {
   it("pops numbers in ascending order whatever the push order", () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: -1_000, max: 1_000 }), { maxLength: 300 }), (values) => {
-        const queue = new PriorityQueue<number>({ before: (a, b) => a < b, sizeMax: 1_000 });
-        for (const value of values) queue.push(value);
-        const popped: number[] = [];
-        for (let v = queue.pop(); v !== undefined; v = queue.pop()) popped.push(v);
-        expect(popped).toEqual([...values].sort((a, b) => a - b));
-      }),
+      fc.property(
+        fc.array(fc.integer({ min: -1_000, max: 1_000 }), { maxLength: 300 }),
+        (values) => {
+          const queue = new PriorityQueue<number>({ before: (a, b) => a < b, sizeMax: 1_000 });
+          for (const value of values) queue.push(value);
+          const popped: number[] = [];
+          for (let v = queue.pop(); v !== undefined; v = queue.pop()) popped.push(v);
+          expect(popped).toEqual([...values].sort((a, b) => a - b));
+        },
+      ),
       { seed: PROPERTY_SEED, numRuns: 200 },
     );
   });
@@ -142,7 +146,9 @@ describe("VirtualClock", () => {
   it("matches a stable sort by due time for any mix of delays and cancellations", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ delayMs: fc.integer({ min: 0, max: 50 }), cancelled: fc.boolean() }), { maxLength: 200 }),
+        fc.array(fc.record({ delayMs: fc.integer({ min: 0, max: 50 }), cancelled: fc.boolean() }), {
+          maxLength: 200,
+        }),
         (plans) => {
           const clock = new VirtualClock();
           const ran: number[] = [];

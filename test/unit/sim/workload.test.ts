@@ -7,7 +7,11 @@ import fc from "fast-check";
 import { createRandom } from "../../../src/core/random.js";
 import { LAYOUT_LIMITS } from "../../../src/storage/layout.js";
 import { KEY_BYTES_MAX, isValidKey } from "../../../src/sim/workload-keys.js";
-import { VALUE_TAG_BYTES_MAX, WorkloadGenerator, type WorkloadOp } from "../../../src/sim/workload.js";
+import {
+  VALUE_TAG_BYTES_MAX,
+  WorkloadGenerator,
+  type WorkloadOp,
+} from "../../../src/sim/workload.js";
 
 const PROPERTY_SEED = 20_261_204;
 
@@ -29,7 +33,11 @@ describe("WorkloadGenerator", () => {
   });
 
   it("builds distinct valid key sets with awkward keys of every kind", () => {
-    const generator = new WorkloadGenerator(createRandom(3), { hotKeys: 8, coldKeys: 10_000, awkwardKeyShare: 0.01 });
+    const generator = new WorkloadGenerator(createRandom(3), {
+      hotKeys: 8,
+      coldKeys: 10_000,
+      awkwardKeyShare: 0.01,
+    });
     const { hot, cold } = generator.keys();
     expect(hot).toHaveLength(8);
     expect(cold).toHaveLength(10_000);
@@ -38,7 +46,9 @@ describe("WorkloadGenerator", () => {
     expect(all.every(isValidKey)).toBe(true);
     expect(all.some((key) => bytes(key) === 1)).toBe(true);
     expect(all.filter((key) => bytes(key) === KEY_BYTES_MAX).length).toBeGreaterThanOrEqual(2);
-    expect(all.some((key) => bytes(key) === KEY_BYTES_MAX && key.length < KEY_BYTES_MAX)).toBe(true);
+    expect(all.some((key) => bytes(key) === KEY_BYTES_MAX && key.length < KEY_BYTES_MAX)).toBe(
+      true,
+    );
     expect(all.some((key) => key.includes(" "))).toBe(true);
     expect(all.some((key) => /[^\x00-\x7f]/.test(key) && bytes(key) < KEY_BYTES_MAX)).toBe(true);
     expect(all.some((key) => /[/?#%]/.test(key))).toBe(true);
@@ -47,26 +57,36 @@ describe("WorkloadGenerator", () => {
 
   it("keeps every operation in bounds, and each value unique within its key, for any seed", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 0xffff_ffff }), fc.integer({ min: VALUE_TAG_BYTES_MAX, max: 2_000 }), (seed, valueBytesMax) => {
-        const ops = run(seed, 400, { valueBytesMax, hotKeys: 4, coldKeys: 50, awkwardKeyShare: 0.2, emptyValueShare: 0.2 });
-        const seen = new Set<string>();
-        for (const op of ops) {
-          expect(isValidKey(op.key)).toBe(true);
-          if (typeof op.level === "number") expect(op.level >= 1 && op.level <= 3).toBe(true);
-          else expect(["one", "quorum", "all"]).toContain(op.level);
-          if (op.kind !== "put") {
-            expect(op.value).toBeUndefined();
-            continue;
+      fc.property(
+        fc.integer({ min: 0, max: 0xffff_ffff }),
+        fc.integer({ min: VALUE_TAG_BYTES_MAX, max: 2_000 }),
+        (seed, valueBytesMax) => {
+          const ops = run(seed, 400, {
+            valueBytesMax,
+            hotKeys: 4,
+            coldKeys: 50,
+            awkwardKeyShare: 0.2,
+            emptyValueShare: 0.2,
+          });
+          const seen = new Set<string>();
+          for (const op of ops) {
+            expect(isValidKey(op.key)).toBe(true);
+            if (typeof op.level === "number") expect(op.level >= 1 && op.level <= 3).toBe(true);
+            else expect(["one", "quorum", "all"]).toContain(op.level);
+            if (op.kind !== "put") {
+              expect(op.value).toBeUndefined();
+              continue;
+            }
+            const value = op.value!;
+            expect(value.length).toBeLessThanOrEqual(valueBytesMax);
+            expect(/^[\x20-\x7e]*$/.test(value)).toBe(true);
+            if (value.length > 0) expect(value).toMatch(/^w\d+#\d+\|/);
+            const id = JSON.stringify([op.key, value]);
+            expect(seen.has(id)).toBe(false);
+            seen.add(id);
           }
-          const value = op.value!;
-          expect(value.length).toBeLessThanOrEqual(valueBytesMax);
-          expect(/^[\x20-\x7e]*$/.test(value)).toBe(true);
-          if (value.length > 0) expect(value).toMatch(/^w\d+#\d+\|/);
-          const id = JSON.stringify([op.key, value]);
-          expect(seen.has(id)).toBe(false);
-          seen.add(id);
-        }
-      }),
+        },
+      ),
       { seed: PROPERTY_SEED, numRuns: 50 },
     );
   });
@@ -85,7 +105,8 @@ describe("WorkloadGenerator", () => {
     const generator = new WorkloadGenerator(createRandom(11), options);
     const hot = new Set(generator.keys().hot);
     const ops = Array.from({ length: 20_000 }, (_, i) => generator.next(i % 8));
-    const share = (predicate: (op: WorkloadOp) => boolean, among = ops): number => among.filter(predicate).length / among.length;
+    const share = (predicate: (op: WorkloadOp) => boolean, among = ops): number =>
+      among.filter(predicate).length / among.length;
     expect(share((op) => hot.has(op.key))).toBeCloseTo(0.3, 1);
     expect(share((op) => op.kind === "put")).toBeCloseTo(0.6, 1);
     expect(share((op) => op.kind === "delete")).toBeCloseTo(0.1, 1);
@@ -95,6 +116,8 @@ describe("WorkloadGenerator", () => {
     expect(share((op) => op.value!.length === 1_000, puts)).toBeCloseTo(0.05, 1);
     expect(share((op) => op.value!.length === 0, puts)).toBeGreaterThan(0.01);
     expect(share((op) => op.value!.length < 100, puts)).toBeGreaterThan(0.5);
-    expect(new Set(ops.filter((op) => typeof op.level === "number").map((op) => op.level))).toEqual(new Set([1, 2, 3]));
+    expect(new Set(ops.filter((op) => typeof op.level === "number").map((op) => op.level))).toEqual(
+      new Set([1, 2, 3]),
+    );
   });
 });

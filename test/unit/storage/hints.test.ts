@@ -6,7 +6,15 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { openLevelStore, type LevelStore } from "../../../src/storage/store.js";
-import { decodeHintKey, encodeHintKey, HintStore, type HintDatabase, type HintStoreOptions, type Lane, type NewHint } from "../../../src/storage/hints.js";
+import {
+  decodeHintKey,
+  encodeHintKey,
+  HintStore,
+  type HintDatabase,
+  type HintStoreOptions,
+  type Lane,
+  type NewHint,
+} from "../../../src/storage/hints.js";
 
 async function withStore<T>(
   task: (open: (options?: Omit<HintStoreOptions, "sync">) => Promise<LevelStore>) => Promise<T>,
@@ -83,7 +91,11 @@ describe("HintStore", () => {
       const after = await second.openHints();
       expect(after.pending().get("node2")).toEqual({ count: 2, bytes: bytesBefore });
       await after.append(hint("node2", "new", 3));
-      expect((await after.scan("node2")).map((entry) => entry.key)).toEqual(["old-1", "old-2", "new"]);
+      expect((await after.scan("node2")).map((entry) => entry.key)).toEqual([
+        "old-1",
+        "old-2",
+        "new",
+      ]);
     });
   });
 
@@ -105,7 +117,9 @@ describe("HintStore", () => {
     await withStore(async (open) => {
       const store = await open();
       const hints = await store.openHints({ hintBytesPerTargetMax: 70 });
-      const outcomes = await Promise.all(Array.from({ length: 6 }, (_, i) => hints.append(hint("node2", `k${i}`, i))));
+      const outcomes = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => hints.append(hint("node2", `k${i}`, i))),
+      );
       expect(outcomes.filter((outcome) => outcome === "stored")).toHaveLength(2);
       expect((await hints.scan("node2")).length).toBe(2);
     });

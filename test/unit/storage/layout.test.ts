@@ -26,9 +26,14 @@ const tokenArbitrary: fc.Arbitrary<Token> = fc.oneof(
   fc.bigInt({ min: 0n, max: 6n }),
 );
 
-/** Keys of 1 to 1024 UTF-8 bytes, over all of Unicode (no lone surrogates: UTF-8 cannot carry them). */
+/**
+ * Keys of 1 to 1024 UTF-8 bytes, over all of Unicode (no lone surrogates: UTF-8 cannot carry them).
+ */
 const keyArbitrary: fc.Arbitrary<string> = fc
-  .oneof(fc.string({ unit: "binary", minLength: 1, maxLength: 40 }), fc.constantFrom("a", "ab", "b", "\u{10ffff}", "\uffff", "é"))
+  .oneof(
+    fc.string({ unit: "binary", minLength: 1, maxLength: 40 }),
+    fc.constantFrom("a", "ab", "b", "\u{10ffff}", "\uffff", "é"),
+  )
   .filter((key) => Buffer.byteLength(key) >= 1 && Buffer.byteLength(key) <= 1024);
 
 function sign(n: number): number {
@@ -36,12 +41,18 @@ function sign(n: number): number {
 }
 
 /** The reference order: token, then the key's UTF-8 bytes. */
-function compareTokenKey(a: { token: Token; key: string }, b: { token: Token; key: string }): number {
+function compareTokenKey(
+  a: { token: Token; key: string },
+  b: { token: Token; key: string },
+): number {
   if (a.token !== b.token) return a.token < b.token ? -1 : 1;
   return sign(Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
 }
 
-/** The reference range rule (ring/token-map.ts): (start, end] clockwise; start === end is everything. */
+/**
+ * The reference range rule (ring/token-map.ts): (start, end] clockwise; start === end is
+ * everything.
+ */
 function inRange(start: Token, end: Token, token: Token): boolean {
   if (start < end) return token > start && token <= end;
   return token > start || token <= end;
@@ -72,7 +83,9 @@ describe("storage key layout", () => {
     const entry = fc.record({ token: tokenArbitrary, key: keyArbitrary });
     fc.assert(
       fc.property(entry, entry, (a, b) => {
-        const bytewise = sign(Buffer.compare(encodeDataKey(a.token, a.key), encodeDataKey(b.token, b.key)));
+        const bytewise = sign(
+          Buffer.compare(encodeDataKey(a.token, a.key), encodeDataKey(b.token, b.key)),
+        );
         expect(bytewise).toBe(compareTokenKey(a, b));
       }),
       { seed: PROPERTY_SEED, numRuns: PROPERTY_RUNS },
@@ -157,6 +170,8 @@ describe("range bounds", () => {
     expect(within(fromMax[0] as KeyBounds, encodeDataKey(TOKEN_MAX, "k"))).toBe(false);
     const toMax = dataRangeBounds({ start: 3n, end: TOKEN_MAX });
     expect(toMax).toHaveLength(1);
-    expect(within(toMax[0] as KeyBounds, encodeDataKey(TOKEN_MAX, "\u{10ffff}".repeat(200)))).toBe(true);
+    expect(within(toMax[0] as KeyBounds, encodeDataKey(TOKEN_MAX, "\u{10ffff}".repeat(200)))).toBe(
+      true,
+    );
   });
 });

@@ -24,7 +24,12 @@ describeStoreConformance("LevelStore", async (): Promise<StoreHarness> => {
   return {
     async open(options) {
       const store = await openLevelStore(
-        { dataDir, sync: options.sync ?? false, tombstoneGraceUs: options.tombstoneGraceUs, limits: options.limits },
+        {
+          dataDir,
+          sync: options.sync ?? false,
+          tombstoneGraceUs: options.tombstoneGraceUs,
+          limits: options.limits,
+        },
         { tokenOf: options.tokenOf },
       );
       opened.push(store);
@@ -41,10 +46,13 @@ describe("LevelStore on disk", () => {
   it("puts its database in <dataDir>/db and refuses a second open of the same directory", async () => {
     const dataDir = await temporaryDataDir();
     try {
-      const store = await openLevelStore({ dataDir: path.join(dataDir, "nested", "node") , sync: false });
-      await expect(openLevelStore({ dataDir: path.join(dataDir, "nested", "node"), sync: false })).rejects.toThrow(
-        /cannot open the database in .*nested\/node\/db/,
-      );
+      const store = await openLevelStore({
+        dataDir: path.join(dataDir, "nested", "node"),
+        sync: false,
+      });
+      await expect(
+        openLevelStore({ dataDir: path.join(dataDir, "nested", "node"), sync: false }),
+      ).rejects.toThrow(/cannot open the database in .*nested\/node\/db/);
       await store.close();
     } finally {
       await rm(dataDir, { recursive: true, force: true });
@@ -64,10 +72,20 @@ describe("LevelStore on disk", () => {
         tombstone: false,
       });
       // Even keys are stored, odd ones are not.
-      await store.apply(Array.from({ length: count }, (_, index) => index).filter((index) => index % 2 === 0).map((index) => ({ key: `k${index}`, record: record(index) })));
-      const read = await Promise.all(Array.from({ length: count }, (_, index) => store.get(`k${index}`)));
+      await store.apply(
+        Array.from({ length: count }, (_, index) => index)
+          .filter((index) => index % 2 === 0)
+          .map((index) => ({ key: `k${index}`, record: record(index) })),
+      );
+      const read = await Promise.all(
+        Array.from({ length: count }, (_, index) => store.get(`k${index}`)),
+      );
       read.forEach((found, index) => {
-        if (index % 2 === 0) expect(found).toMatchObject({ timestampUs: 1_000 + index, value: Buffer.from(`value-${index}`) });
+        if (index % 2 === 0)
+          expect(found).toMatchObject({
+            timestampUs: 1_000 + index,
+            value: Buffer.from(`value-${index}`),
+          });
         else expect(found).toBeUndefined();
       });
       // A read issued once a write resolved sees it, and reads after close() are refused.
@@ -85,20 +103,30 @@ describe("LevelStore on disk", () => {
     it(`keeps every acknowledged write through a SIGKILL of its process (sync ${sync})`, async () => {
       const dataDir = await temporaryDataDir();
       try {
-        const child = spawn(process.execPath, ["--import", "tsx", path.join(HERE, "sigkill-writer.ts"), dataDir, sync], {
-          cwd: ROOT,
-          stdio: ["ignore", "pipe", "pipe"],
-        });
+        const child = spawn(
+          process.execPath,
+          ["--import", "tsx", path.join(HERE, "sigkill-writer.ts"), dataDir, sync],
+          {
+            cwd: ROOT,
+            stdio: ["ignore", "pipe", "pipe"],
+          },
+        );
         let lastAcked = -1;
         let output = "";
         let errors = "";
         child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
           output += chunk;
-          for (const match of chunk.matchAll(/acked (\d+)/g)) lastAcked = Math.max(lastAcked, Number(match[1]));
+          for (const match of chunk.matchAll(/acked (\d+)/g))
+            lastAcked = Math.max(lastAcked, Number(match[1]));
         });
         child.stderr.setEncoding("utf8").on("data", (chunk: string) => (errors += chunk));
-        const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
-        await waitFor(() => lastAcked >= 30 || child.exitCode !== null, { timeoutMs: 30_000, what: "30 acknowledged waves" });
+        const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+          child.on("exit", (_code, signal) => resolve(signal)),
+        );
+        await waitFor(() => lastAcked >= 30 || child.exitCode !== null, {
+          timeoutMs: 30_000,
+          what: "30 acknowledged waves",
+        });
         expect(child.exitCode, errors).toBeNull();
         child.kill("SIGKILL");
         expect(await exited).toBe("SIGKILL");
@@ -109,9 +137,10 @@ describe("LevelStore on disk", () => {
           for (let wave = 0; wave <= acked; wave++) {
             for (let i = 0; i < 10; i++) {
               const record = await store.get(`wave-${wave}-${i}`);
-              expect(Buffer.from(record?.value ?? []).toString(), `wave ${wave} write ${i} (output: ${output.slice(-200)})`).toBe(
-                `value-${wave}-${i}`,
-              );
+              expect(
+                Buffer.from(record?.value ?? []).toString(),
+                `wave ${wave} write ${i} (output: ${output.slice(-200)})`,
+              ).toBe(`value-${wave}-${i}`);
             }
           }
           expect(store.load().keys).toBeGreaterThanOrEqual((acked + 1) * 10);
@@ -126,17 +155,29 @@ describe("LevelStore on disk", () => {
 });
 
 describe("LevelStore segment log", () => {
-  function snapshot(store: { segments(): { hashOf(s: number): Buffer; countOf(s: number): number } }): string[] {
+  function snapshot(store: {
+    segments(): { hashOf(s: number): Buffer; countOf(s: number): number };
+  }): string[] {
     const out: string[] = [];
     for (let segment = 0; segment < SEGMENT_COUNT; segment++) {
       const count = store.segments().countOf(segment);
-      if (count > 0) out.push(`${segment}:${count}:${store.segments().hashOf(segment).toString("hex")}`);
+      if (count > 0)
+        out.push(`${segment}:${count}:${store.segments().hashOf(segment).toString("hex")}`);
     }
     return out;
   }
-  const record = (i: number) => ({ value: Buffer.from(`v${i}`), contentType: "", timestampUs: 1 + i, writer: "n", tombstone: false });
+  const record = (i: number) => ({
+    value: Buffer.from(`v${i}`),
+    contentType: "",
+    timestampUs: 1 + i,
+    writer: "n",
+    tombstone: false,
+  });
 
-  async function expectSameSegmentsAfterReopen(dataDir: string, before: readonly string[]): Promise<void> {
+  async function expectSameSegmentsAfterReopen(
+    dataDir: string,
+    before: readonly string[],
+  ): Promise<void> {
     const reopened = await openLevelStore({ dataDir, sync: false });
     try {
       expect(snapshot(reopened)).toEqual(before);
@@ -146,7 +187,10 @@ describe("LevelStore segment log", () => {
   }
 
   async function segmentLogLength(dataDir: string): Promise<number> {
-    const raw = new Level<Buffer, Buffer>(path.join(dataDir, "db"), { keyEncoding: "buffer", valueEncoding: "buffer" });
+    const raw = new Level<Buffer, Buffer>(path.join(dataDir, "db"), {
+      keyEncoding: "buffer",
+      valueEncoding: "buffer",
+    });
     try {
       const bounds = namespaceBounds("segments");
       return (await raw.keys({ gte: bounds.gte, lt: bounds.lt }).all()).length;
@@ -181,13 +225,16 @@ describe("LevelStore segment log", () => {
       const sweep = SEGMENT_LOG_LIMITS.segmentLogEntriesMax;
       // Keys 0..99 rewritten again and again, 200 more written once, then half of all deleted by a
       // range delete (their segments empty out), across two reopens: one mid-sweep.
-      for (let i = 0; i < sweep / 2; i++) await store.apply([{ key: `key-${i % 300}`, record: record(i) }]);
+      for (let i = 0; i < sweep / 2; i++)
+        await store.apply([{ key: `key-${i % 300}`, record: record(i) }]);
       await store.close();
       store = await openLevelStore({ dataDir, sync: false });
-      for (let i = sweep / 2; i < sweep + 300; i++) await store.apply([{ key: `key-${i % 100}`, record: record(i) }]);
+      for (let i = sweep / 2; i < sweep + 300; i++)
+        await store.apply([{ key: `key-${i % 100}`, record: record(i) }]);
       const removed = await store.deleteRange({ start: 0n, end: 1n << 63n });
       expect(removed).toBeGreaterThan(0);
-      for (let i = 0; i < sweep + 10; i++) await store.apply([{ key: `key-${i % 50}`, record: record(sweep * 2 + i) }]);
+      for (let i = 0; i < sweep + 10; i++)
+        await store.apply([{ key: `key-${i % 50}`, record: record(sweep * 2 + i) }]);
       const before = snapshot(store);
       await store.close();
       expect(await segmentLogLength(dataDir)).toBeLessThanOrEqual(2 * sweep + 2);
@@ -201,11 +248,16 @@ describe("LevelStore segment log", () => {
     const dataDir = await temporaryDataDir();
     try {
       const store = await openLevelStore({ dataDir, sync: false });
-      await store.apply(Array.from({ length: 500 }, (_, i) => ({ key: `key-${i}`, record: record(i) })));
+      await store.apply(
+        Array.from({ length: 500 }, (_, i) => ({ key: `key-${i}`, record: record(i) })),
+      );
       const before = snapshot(store);
       await store.close();
       // As a database written before segment hashes existed: no log, no marker.
-      const raw = new Level<Buffer, Buffer>(path.join(dataDir, "db"), { keyEncoding: "buffer", valueEncoding: "buffer" });
+      const raw = new Level<Buffer, Buffer>(path.join(dataDir, "db"), {
+        keyEncoding: "buffer",
+        valueEncoding: "buffer",
+      });
       const bounds = namespaceBounds("segments");
       await raw.clear({ gte: bounds.gte, lt: bounds.lt });
       await raw.del(metaKey("segments"));

@@ -17,7 +17,12 @@ import { Packr } from "msgpackr";
 const PROPERTY_SEED = 20_240_611;
 const PROPERTY_RUNS = 300;
 
-function live(timestampUs: number, writer: string, value: string | Uint8Array, contentType = "text/plain"): StoredRecord {
+function live(
+  timestampUs: number,
+  writer: string,
+  value: string | Uint8Array,
+  contentType = "text/plain",
+): StoredRecord {
   return {
     value: typeof value === "string" ? Buffer.from(value) : value,
     contentType,
@@ -36,14 +41,25 @@ function plain(record: StoredRecord): object {
 const anyRecord: fc.Arbitrary<StoredRecord> = fc
   .record({
     value: fc.uint8Array({ maxLength: 300 }),
-    contentType: fc.oneof(fc.constantFrom("", "application/octet-stream", "text/plain; charset=utf-8"), fc.string({ maxLength: 40 })),
-    timestampUs: fc.oneof(fc.maxSafeNat(), fc.constantFrom(0, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER)),
+    contentType: fc.oneof(
+      fc.constantFrom("", "application/octet-stream", "text/plain; charset=utf-8"),
+      fc.string({ maxLength: 40 }),
+    ),
+    timestampUs: fc.oneof(
+      fc.maxSafeNat(),
+      fc.constantFrom(0, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER),
+    ),
     writer: fc.string({ minLength: 1, maxLength: 30 }),
     tombstone: fc.boolean(),
   })
-  .map((record) => (record.tombstone ? { ...record, value: new Uint8Array(0), contentType: "" } : record));
+  .map((record) =>
+    record.tombstone ? { ...record, value: new Uint8Array(0), contentType: "" } : record,
+  );
 
-/** Records from tiny domains, so equal timestamps, equal writers and exact ties happen often: for LWW. */
+/**
+ * Records from tiny domains, so equal timestamps, equal writers and exact ties happen often: for
+ * LWW.
+ */
 const clashingRecord: fc.Arbitrary<StoredRecord> = fc
   .record({
     value: fc.constantFrom("", "x", "y", "xy").map((text) => Buffer.from(text)),
@@ -52,7 +68,9 @@ const clashingRecord: fc.Arbitrary<StoredRecord> = fc
     writer: fc.constantFrom("node-a", "node-b", "node-c"),
     tombstone: fc.boolean(),
   })
-  .map((record) => (record.tombstone ? { ...record, value: Buffer.alloc(0), contentType: "" } : record));
+  .map((record) =>
+    record.tombstone ? { ...record, value: Buffer.alloc(0), contentType: "" } : record,
+  );
 
 describe("record codec", () => {
   it("round-trips binary values byte for byte", () => {
@@ -64,7 +82,9 @@ describe("record codec", () => {
   });
 
   it("round-trips an empty value and keeps its content type", () => {
-    const decoded = decodeRecord(encodeRecord(live(5, "n", new Uint8Array(0), "application/x-empty")));
+    const decoded = decodeRecord(
+      encodeRecord(live(5, "n", new Uint8Array(0), "application/x-empty")),
+    );
     expect(decoded.value.length).toBe(0);
     expect(decoded.contentType).toBe("application/x-empty");
     expect(decoded.tombstone).toBe(false);
@@ -110,7 +130,9 @@ describe("record codec", () => {
 
   it("treats encoding a malformed record as a bug", () => {
     expect(() => encodeRecord(live(-1, "n", "v"))).toThrow(InvariantError);
-    expect(() => encodeRecord({ ...tombstoneRecord(1, "n"), value: Buffer.from("v") })).toThrow(InvariantError);
+    expect(() => encodeRecord({ ...tombstoneRecord(1, "n"), value: Buffer.from("v") })).toThrow(
+      InvariantError,
+    );
   });
 });
 
@@ -158,7 +180,9 @@ describe("last write wins", () => {
       fc.property(clashingRecord, clashingRecord, clashingRecord, (a, b, c) => {
         expect(sameRecord(mergeRecords(a, a), a)).toBe(true);
         expect(sameRecord(mergeRecords(a, b), mergeRecords(b, a))).toBe(true);
-        expect(sameRecord(mergeRecords(mergeRecords(a, b), c), mergeRecords(a, mergeRecords(b, c)))).toBe(true);
+        expect(
+          sameRecord(mergeRecords(mergeRecords(a, b), c), mergeRecords(a, mergeRecords(b, c))),
+        ).toBe(true);
       }),
       { seed: PROPERTY_SEED, numRuns: PROPERTY_RUNS },
     );
@@ -167,16 +191,22 @@ describe("last write wins", () => {
   it("converges on the same winner whatever order the versions arrive in (property)", () => {
     fc.assert(
       fc.property(
-        fc.array(clashingRecord, { minLength: 1, maxLength: 8 }).chain((versions) =>
-          fc.tuple(fc.constant(versions), fc.shuffledSubarray(versions, { minLength: versions.length })),
-        ),
+        fc
+          .array(clashingRecord, { minLength: 1, maxLength: 8 })
+          .chain((versions) =>
+            fc.tuple(
+              fc.constant(versions),
+              fc.shuffledSubarray(versions, { minLength: versions.length }),
+            ),
+          ),
         ([versions, shuffled]) => {
           const inOrder = versions.reduce(mergeRecords);
           const reordered = shuffled.reduce(mergeRecords);
           expect(sameRecord(inOrder, reordered)).toBe(true);
           // The winner is one of the versions and loses to none of them.
           expect(versions.some((version) => sameRecord(version, inOrder))).toBe(true);
-          for (const version of versions) expect(compareRecords(inOrder, version)).toBeGreaterThanOrEqual(0);
+          for (const version of versions)
+            expect(compareRecords(inOrder, version)).toBeGreaterThanOrEqual(0);
         },
       ),
       { seed: PROPERTY_SEED, numRuns: PROPERTY_RUNS },

@@ -3,13 +3,24 @@ import fc from "fast-check";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { RowCache, ROW_CACHE_ENTRY_OVERHEAD_BYTES, type CachedRow } from "../../../src/storage/row-cache.js";
+import {
+  RowCache,
+  ROW_CACHE_ENTRY_OVERHEAD_BYTES,
+  type CachedRow,
+} from "../../../src/storage/row-cache.js";
 import { openLevelStore, type LevelStore, type Store } from "../../../src/storage/store.js";
 import { SEGMENT_COUNT } from "../../../src/storage/segments.js";
 import type { StoredRecord } from "../../../src/storage/record.js";
 
-const entryCost = (key: string, valueBytes: number): number => key.length * 2 + valueBytes + ROW_CACHE_ENTRY_OVERHEAD_BYTES;
-const row = (bytes: Uint8Array): CachedRow => ({ bytes, timestampUs: 1, writer: "n", tombstone: false, hash: null });
+const entryCost = (key: string, valueBytes: number): number =>
+  key.length * 2 + valueBytes + ROW_CACHE_ENTRY_OVERHEAD_BYTES;
+const row = (bytes: Uint8Array): CachedRow => ({
+  bytes,
+  timestampUs: 1,
+  writer: "n",
+  tombstone: false,
+  hash: null,
+});
 
 describe("RowCache", () => {
   it("returns what was set, as a copy the caller cannot change afterwards", () => {
@@ -45,7 +56,11 @@ describe("RowCache", () => {
     expect(cache.get("k0")).toBeDefined();
     expect(cache.get("k2")).toBeDefined();
     expect(cache.get("k3")).toBeDefined();
-    expect(cache.stats()).toMatchObject({ evictions: 1, entries: 3, bytes: 3 * entryCost("k0", 10) });
+    expect(cache.stats()).toMatchObject({
+      evictions: 1,
+      entries: 3,
+      bytes: 3 * entryCost("k0", 10),
+    });
   });
 
   it("peek answers like get but leaves the order of eviction alone", () => {
@@ -74,19 +89,44 @@ describe("RowCache", () => {
 // hold a record), whatever the interleaving of writes, reads, range deletes and purges. Within a
 // group, writes and reads start in the same turn, so the writes form one batch that reads race; a
 // range delete or a purge runs alone (its order against concurrent writes is not fixed, with or
-// without a cache). One race this rarely reaches: a read that misses, reads LevelDB before a batch's
-// write lands and returns after the batch committed; the store's commit counter keeps that read
-// from caching what it found (store.ts get()).
+// without a cache). One race this rarely reaches: a read that misses, reads LevelDB before a
+// batch's write lands and returns after the batch committed; the store's commit counter keeps that
+// read from caching what it found (store.ts get()).
 type Access =
-  | { readonly kind: "write"; readonly key: number; readonly timestampUs: number; readonly tombstone: boolean; readonly value: number }
-  /** A read starts `turns` event-loop turns after its group, so some land while the batch is being written. */
+  | {
+      readonly kind: "write";
+      readonly key: number;
+      readonly timestampUs: number;
+      readonly tombstone: boolean;
+      readonly value: number;
+    }
+  /**
+   * A read starts `turns` event-loop turns after its group, so some land while the batch is being
+   * written.
+   */
   | { readonly kind: "read"; readonly key: number; readonly turns: number };
 type Group = readonly Access[] | "deleteRange" | "purge";
 
 const KEYS = 12;
 const access: fc.Arbitrary<Access> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant("write" as const), key: fc.nat(KEYS - 1), timestampUs: fc.integer({ min: 1, max: 40 }), tombstone: fc.boolean(), value: fc.nat(1_000) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("read" as const), key: fc.nat(KEYS - 1), turns: fc.nat(4) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant("write" as const),
+      key: fc.nat(KEYS - 1),
+      timestampUs: fc.integer({ min: 1, max: 40 }),
+      tombstone: fc.boolean(),
+      value: fc.nat(1_000),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("read" as const),
+      key: fc.nat(KEYS - 1),
+      turns: fc.nat(4),
+    }),
+  },
 );
 const group: fc.Arbitrary<Group> = fc.oneof(
   { weight: 8, arbitrary: fc.array(access, { minLength: 1, maxLength: 8 }) },
@@ -103,10 +143,16 @@ const recordOf = (write: Extract<Access, { kind: "write" }>): StoredRecord => ({
 });
 
 const show = (record: StoredRecord | undefined): string =>
-  record === undefined ? "absent" : `${record.timestampUs}/${record.tombstone ? "tombstone" : Buffer.from(record.value).toString()}`;
+  record === undefined
+    ? "absent"
+    : `${record.timestampUs}/${record.tombstone ? "tombstone" : Buffer.from(record.value).toString()}`;
 
-async function readAfter(store: Store, read: Extract<Access, { kind: "read" }>): Promise<StoredRecord | undefined> {
-  for (let turn = 0; turn < read.turns; turn++) await new Promise((resolve) => setImmediate(resolve));
+async function readAfter(
+  store: Store,
+  read: Extract<Access, { kind: "read" }>,
+): Promise<StoredRecord | undefined> {
+  for (let turn = 0; turn < read.turns; turn++)
+    await new Promise((resolve) => setImmediate(resolve));
   return store.get(`key-${read.key}`);
 }
 
@@ -117,7 +163,10 @@ async function readAfter(store: Store, read: Extract<Access, { kind: "read" }>):
  */
 async function run(store: Store, groups: readonly Group[]): Promise<unknown[]> {
   const seen: unknown[] = [];
-  const snapshot = async (): Promise<string[]> => Promise.all(Array.from({ length: KEYS }, async (_, key) => show(await store.get(`key-${key}`))));
+  const snapshot = async (): Promise<string[]> =>
+    Promise.all(
+      Array.from({ length: KEYS }, async (_, key) => show(await store.get(`key-${key}`))),
+    );
   let before = await snapshot();
   for (const one of groups) {
     if (one === "deleteRange") {
@@ -129,7 +178,9 @@ async function run(store: Store, groups: readonly Group[]): Promise<unknown[]> {
       const written = new Set(one.filter((a) => a.kind === "write").map((a) => a.key));
       const results = await Promise.all(
         one.map(async (a) =>
-          a.kind === "write" ? (await store.apply([{ key: `key-${a.key}`, record: recordOf(a) }])).written : show(await readAfter(store, a)),
+          a.kind === "write"
+            ? (await store.apply([{ key: `key-${a.key}`, record: recordOf(a) }])).written
+            : show(await readAfter(store, a)),
         ),
       );
       const after = await snapshot();
@@ -147,7 +198,8 @@ async function run(store: Store, groups: readonly Group[]): Promise<unknown[]> {
   const hashes: string[] = [];
   const segments = store.segments();
   for (let segment = 0; segment < SEGMENT_COUNT; segment++) {
-    if (segments.countOf(segment) > 0) hashes.push(`${segment}:${segments.hashOf(segment).toString("hex")}`);
+    if (segments.countOf(segment) > 0)
+      hashes.push(`${segment}:${segments.hashOf(segment).toString("hex")}`);
   }
   seen.push(hashes);
   return seen;
@@ -162,9 +214,14 @@ describe("LevelStore with its row cache", () => {
         fc.asyncProperty(fc.array(group, { minLength: 1, maxLength: 14 }), async (groups) => {
           runs++;
           const open = (name: string, rowCacheBytesMax: number): Promise<LevelStore> =>
-            openLevelStore({ dataDir: path.join(root, `${name}-${runs}`), sync: false, limits: { rowCacheBytesMax } });
+            openLevelStore({
+              dataDir: path.join(root, `${name}-${runs}`),
+              sync: false,
+              limits: { rowCacheBytesMax },
+            });
           const uncached = await open("uncached", 1);
-          // A large cache, and one of about three records that evicts all the time (reads miss and race).
+          // A large cache, and one of about three records that evicts all the time (reads miss and
+          // race).
           const cached = await open("cached", 1 << 20);
           const tiny = await open("tiny", 3 * (ROW_CACHE_ENTRY_OVERHEAD_BYTES + 60));
           try {
@@ -187,7 +244,13 @@ describe("LevelStore with its row cache", () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), "grapevine-row-cache-"));
     const store = await openLevelStore({ dataDir, sync: false });
     try {
-      const record = (timestampUs: number): StoredRecord => ({ value: Buffer.from("x"), contentType: "", timestampUs, writer: "n", tombstone: false });
+      const record = (timestampUs: number): StoredRecord => ({
+        value: Buffer.from("x"),
+        contentType: "",
+        timestampUs,
+        writer: "n",
+        tombstone: false,
+      });
       await store.apply([{ key: "k", record: record(1) }]);
       const missesAfterFirstWrite = store.counters().rowCache.misses;
       await store.apply([{ key: "k", record: record(2) }]);

@@ -17,9 +17,18 @@ process.stdout.write("open\n");
 for (let wave = 0; ; wave++) {
   const writes = Array.from({ length: WRITES_PER_WAVE }, (_, i) => ({
     key: `wave-${wave}-${i}`,
-    record: { value: Buffer.from(`value-${wave}-${i}`), contentType: "text/plain", timestampUs: wave + 1, writer: "child", tombstone: false },
+    record: {
+      value: Buffer.from(`value-${wave}-${i}`),
+      contentType: "text/plain",
+      timestampUs: wave + 1,
+      writer: "child",
+      tombstone: false,
+    },
   }));
   // Half the wave in one apply, the other half as separate applies in the same turn: one batch.
-  await Promise.all([store.apply(writes.slice(0, 5)), ...writes.slice(5).map((write) => store.apply([write]))]);
+  await Promise.all([
+    store.apply(writes.slice(0, 5)),
+    ...writes.slice(5).map((write) => store.apply([write])),
+  ]);
   process.stdout.write(`acked ${wave}\n`);
 }

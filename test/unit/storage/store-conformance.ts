@@ -3,13 +3,17 @@
 // describeStoreConformance with a harness that opens its store over storage that survives a close,
 // so that a second open is a restart.
 //
-// Keys here carry their own token: "<16 hex digits>/<name>" is filed under that token, so ranges and
-// ring order can be checked with tokens chosen on purpose (the edges of the ring, neighbours).
+// Keys here carry their own token: "<16 hex digits>/<name>" is filed under that token, so ranges
+// and ring order can be checked with tokens chosen on purpose (the edges of the ring, neighbours).
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { TOKEN_MAX, tokenToString, type Token } from "../../../src/ring/partitioner.js";
-import { tombstoneRecord, type KeyedRecord, type StoredRecord } from "../../../src/storage/record.js";
+import {
+  tombstoneRecord,
+  type KeyedRecord,
+  type StoredRecord,
+} from "../../../src/storage/record.js";
 import { compareRecords, mergeRecords } from "../../../src/storage/record.js";
 import {
   RecordDigest,
@@ -52,17 +56,25 @@ export function keyAt(token: Token, name: string): string {
 /** The test partitioner: the token is the key's 16-hex-digit prefix. */
 export function explicitTokenOf(key: string): Token {
   const match = /^([0-9a-f]{16})\//.exec(key);
-  if (match === null) throw new Error(`test keys look like <16 hex digits>/<name>, got ${JSON.stringify(key)}`);
+  if (match === null)
+    throw new Error(`test keys look like <16 hex digits>/<name>, got ${JSON.stringify(key)}`);
   return BigInt(`0x${match[1]}`);
 }
 
-function live(timestampUs: number, writer: string, value: string, contentType = "text/plain"): StoredRecord {
+function live(
+  timestampUs: number,
+  writer: string,
+  value: string,
+  contentType = "text/plain",
+): StoredRecord {
   return { value: Buffer.from(value), contentType, timestampUs, writer, tombstone: false };
 }
 
 /** Comparable plain data (value as hex), or undefined. */
 function plain(record: StoredRecord | undefined): object | undefined {
-  return record === undefined ? undefined : { ...record, value: Buffer.from(record.value).toString("hex") };
+  return record === undefined
+    ? undefined
+    : { ...record, value: Buffer.from(record.value).toString("hex") };
 }
 
 function nextTurn(): Promise<void> {
@@ -75,14 +87,19 @@ async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-/** The reference range rule (ring/token-map.ts): (start, end] clockwise; start === end is everything. */
+/**
+ * The reference range rule (ring/token-map.ts): (start, end] clockwise; start === end is
+ * everything.
+ */
 function inRange(start: Token, end: Token, token: Token): boolean {
   if (start < end) return token > start && token <= end;
   return token > start || token <= end;
 }
 
 /** Ring order from just after `start`: the distance clockwise, then the key's UTF-8 bytes. */
-function ringOrder(start: Token): (a: { token: Token; key: string }, b: { token: Token; key: string }) => number {
+function ringOrder(
+  start: Token,
+): (a: { token: Token; key: string }, b: { token: Token; key: string }) => number {
   const space = TOKEN_MAX + 1n;
   const distance = (token: Token): bigint => (token - start - 1n + space) % space;
   return (a, b) => {
@@ -93,7 +110,10 @@ function ringOrder(start: Token): (a: { token: Token; key: string }, b: { token:
   };
 }
 
-export function describeStoreConformance(name: string, makeHarness: () => Promise<StoreHarness>): void {
+export function describeStoreConformance(
+  name: string,
+  makeHarness: () => Promise<StoreHarness>,
+): void {
   describe(`${name} (store conformance)`, () => {
     let harness: StoreHarness;
     const open = (options: Partial<StoreHarnessOptions> = {}): Promise<Store> =>
@@ -122,7 +142,12 @@ export function describeStoreConformance(name: string, makeHarness: () => Promis
         tombstone: false,
       };
       const empty = live(5, "node-7", "", "application/x-empty");
-      expect(await store.apply([{ key: keyAt(9n, "bin"), record }, { key: keyAt(9n, "empty"), record: empty }])).toEqual({
+      expect(
+        await store.apply([
+          { key: keyAt(9n, "bin"), record },
+          { key: keyAt(9n, "empty"), record: empty },
+        ]),
+      ).toEqual({
         written: 2,
         superseded: 0,
       });
@@ -140,7 +165,11 @@ export function describeStoreConformance(name: string, makeHarness: () => Promis
           value: fc.constantFrom("x", "y"),
           tombstone: fc.boolean(),
         })
-        .map((v) => (v.tombstone ? tombstoneRecord(v.timestampUs, v.writer) : live(v.timestampUs, v.writer, v.value)));
+        .map((v) =>
+          v.tombstone
+            ? tombstoneRecord(v.timestampUs, v.writer)
+            : live(v.timestampUs, v.writer, v.value),
+        );
       await fc.assert(
         fc.asyncProperty(
           fc.array(version, { minLength: 1, maxLength: 6 }),
@@ -168,7 +197,9 @@ export function describeStoreConformance(name: string, makeHarness: () => Promis
       const timestamps = [7, 20, 3, 11, 20, 1, 15, 9, 2, 18, 5];
       for (const [index, timestampUs] of timestamps.entries()) {
         for (const writer of ["node-a", "node-b"]) {
-          pending.push(store.apply([{ key, record: live(timestampUs, writer, `${writer}@${timestampUs}`) }]));
+          pending.push(
+            store.apply([{ key, record: live(timestampUs, writer, `${writer}@${timestampUs}`) }]),
+          );
         }
         if (index % 3 === 0) await nextTurn();
       }
@@ -190,9 +221,18 @@ export function describeStoreConformance(name: string, makeHarness: () => Promis
     it("counts a version already stored, or older than the stored one, as superseded", async () => {
       const store = await open();
       const key = keyAt(3n, "again");
-      expect(await store.apply([{ key, record: live(10, "n", "v") }])).toEqual({ written: 1, superseded: 0 });
-      expect(await store.apply([{ key, record: live(10, "n", "v") }])).toEqual({ written: 0, superseded: 1 });
-      expect(await store.apply([{ key, record: live(9, "z", "old") }])).toEqual({ written: 0, superseded: 1 });
+      expect(await store.apply([{ key, record: live(10, "n", "v") }])).toEqual({
+        written: 1,
+        superseded: 0,
+      });
+      expect(await store.apply([{ key, record: live(10, "n", "v") }])).toEqual({
+        written: 0,
+        superseded: 1,
+      });
+      expect(await store.apply([{ key, record: live(9, "z", "old") }])).toEqual({
+        written: 0,
+        superseded: 1,
+      });
       expect(plain(await store.get(key))).toEqual(plain(live(10, "n", "v")));
     });
 
@@ -206,10 +246,26 @@ export function describeStoreConformance(name: string, makeHarness: () => Promis
     });
 
     describe("scanRange", () => {
-      const tokens: Token[] = [0n, 1n, 2n, 99n, 100n, 101n, HALF - 1n, HALF, HALF + 1n, TOKEN_MAX - 1n, TOKEN_MAX];
+      const tokens: Token[] = [
+        0n,
+        1n,
+        2n,
+        99n,
+        100n,
+        101n,
+        HALF - 1n,
+        HALF,
+        HALF + 1n,
+        TOKEN_MAX - 1n,
+        TOKEN_MAX,
+      ];
       const writes: KeyedRecord[] = tokens.flatMap((token, index) => [
         { key: keyAt(token, "a"), record: live(index + 1, "n", `a${index}`) },
-        { key: keyAt(token, "b"), record: index % 4 === 0 ? tombstoneRecord(index + 1, "n") : live(index + 1, "n", `b${index}`) },
+        {
+          key: keyAt(token, "b"),
+          record:
+            index % 4 === 0 ? tombstoneRecord(index + 1, "n") : live(index + 1, "n", `b${index}`),
+        },
       ]);
       const ranges: [Token, Token][] = [
         [0n, 100n],
@@ -234,9 +290,18 @@ export function describeStoreConformance(name: string, makeHarness: () => Promis
             .filter((write) => inRange(start, end, write.token))
             .sort(ringOrder(start));
           const label = `(${start}, ${end}]`;
-          expect(scanned.map((entry) => entry.key), label).toEqual(expected.map((entry) => entry.key));
-          expect(scanned.map((entry) => entry.token), label).toEqual(expected.map((entry) => entry.token));
-          expect(scanned.map((entry) => plain(entry.record)), label).toEqual(expected.map((entry) => plain(entry.record)));
+          expect(
+            scanned.map((entry) => entry.key),
+            label,
+          ).toEqual(expected.map((entry) => entry.key));
+          expect(
+            scanned.map((entry) => entry.token),
+            label,
+          ).toEqual(expected.map((entry) => entry.token));
+          expect(
+            scanned.map((entry) => plain(entry.record)),
+            label,
+          ).toEqual(expected.map((entry) => plain(entry.record)));
         }
       });
 
@@ -248,8 +313,13 @@ export function describeStoreConformance(name: string, makeHarness: () => Promis
         for (const [start, end] of ranges) {
           const full = await collect(store.scanRange({ start, end }));
           for (const [index, entry] of full.entries()) {
-            const rest = await collect(store.scanRange({ start: entry.token, end }, { afterKey: entry.key, batchSize: 2 }));
-            expect(rest.map((scanned) => scanned.key), `(${start}, ${end}] after ${entry.key}`).toEqual(full.slice(index + 1).map((scanned) => scanned.key));
+            const rest = await collect(
+              store.scanRange({ start: entry.token, end }, { afterKey: entry.key, batchSize: 2 }),
+            );
+            expect(
+              rest.map((scanned) => scanned.key),
+              `(${start}, ${end}] after ${entry.key}`,
+            ).toEqual(full.slice(index + 1).map((scanned) => scanned.key));
           }
         }
       });
@@ -261,16 +331,20 @@ export function describeStoreConformance(name: string, makeHarness: () => Promis
         const all = await collect(store.scanRange(whole));
         expect(all).toHaveLength(writes.length);
         for (const batchSize of [1, 2, 5, 10_000]) {
-          expect((await collect(store.scanRange(whole, { batchSize }))).map((entry) => entry.key)).toEqual(
-            all.map((entry) => entry.key),
-          );
+          expect(
+            (await collect(store.scanRange(whole, { batchSize }))).map((entry) => entry.key),
+          ).toEqual(all.map((entry) => entry.key));
         }
-        expect((await collect(store.scanRange(whole, { limit: 5, batchSize: 2 }))).map((entry) => entry.key)).toEqual(
-          all.slice(0, 5).map((entry) => entry.key),
-        );
+        expect(
+          (await collect(store.scanRange(whole, { limit: 5, batchSize: 2 }))).map(
+            (entry) => entry.key,
+          ),
+        ).toEqual(all.slice(0, 5).map((entry) => entry.key));
         expect(await collect(store.scanRange(whole, { limit: 0 }))).toEqual([]);
         const liveOnly = await collect(store.scanRange(whole, { tombstones: false }));
-        expect(liveOnly.map((entry) => entry.key)).toEqual(all.filter((entry) => !entry.record.tombstone).map((entry) => entry.key));
+        expect(liveOnly.map((entry) => entry.key)).toEqual(
+          all.filter((entry) => !entry.record.tombstone).map((entry) => entry.key),
+        );
       });
 
       it("lets a consumer stop early without harming later scans or writes", async () => {
@@ -299,11 +373,18 @@ export function describeStoreConformance(name: string, makeHarness: () => Promis
         ] as [Token, Token][]) {
           const store = await open();
           await store.apply(writes);
-          const expected = writes.filter((write) => inRange(start, end, explicitTokenOf(write.key)));
-          expect(await store.deleteRange({ start, end }), `(${start}, ${end}]`).toBe(expected.length);
+          const expected = writes.filter((write) =>
+            inRange(start, end, explicitTokenOf(write.key)),
+          );
+          expect(await store.deleteRange({ start, end }), `(${start}, ${end}]`).toBe(
+            expected.length,
+          );
           const left = await collect(store.scanRange({ start: 0n, end: 0n }));
           expect(left.map((entry) => entry.key).sort()).toEqual(
-            writes.filter((write) => !expected.includes(write)).map((write) => write.key).sort(),
+            writes
+              .filter((write) => !expected.includes(write))
+              .map((write) => write.key)
+              .sort(),
           );
           expect(store.load()).toMatchObject({
             keys: left.filter((entry) => !entry.record.tombstone).length,
@@ -320,7 +401,10 @@ export function describeStoreConformance(name: string, makeHarness: () => Promis
       it("purges a tombstone only once its grace period has passed", async () => {
         const store = await open({ tombstoneGraceUs: graceUs });
         const key = keyAt(8n, "gone");
-        await store.apply([{ key, record: tombstoneRecord(5_000, "n") }, { key: keyAt(8n, "kept"), record: live(1, "n", "v") }]);
+        await store.apply([
+          { key, record: tombstoneRecord(5_000, "n") },
+          { key: keyAt(8n, "kept"), record: live(1, "n", "v") },
+        ]);
         expect(await store.purgeTombstones(5_000 + graceUs)).toBe(0);
         expect((await store.get(key))?.tombstone).toBe(true);
         expect(await store.purgeTombstones(5_000 + graceUs + 1)).toBe(1);
@@ -339,14 +423,17 @@ export function describeStoreConformance(name: string, makeHarness: () => Promis
 
       it("never deletes a value written over a tombstone while the purge runs", async () => {
         const store = await open({ tombstoneGraceUs: graceUs });
-        const keys = Array.from({ length: 3_000 }, (_, i) => keyAt(BigInt(i) * 1_000_003n, `t${i}`));
+        const keys = Array.from({ length: 3_000 }, (_, i) =>
+          keyAt(BigInt(i) * 1_000_003n, `t${i}`),
+        );
         await store.apply(keys.map((key) => ({ key, record: tombstoneRecord(10, "n") })));
         const revived = keys.filter((_, i) => i % 7 === 0);
         const purging = store.purgeTombstones(10 + graceUs + 1);
         const writing = store.apply(revived.map((key) => ({ key, record: live(50, "n", "back") })));
         const [purged] = await Promise.all([purging, writing]);
         for (const key of revived) expect((await store.get(key))?.tombstone, key).toBe(false);
-        // A revived key's tombstone may have been purged just before its value landed; either way it ends live.
+        // A revived key's tombstone may have been purged just before its value landed; either way
+        // it ends live.
         expect(purged).toBeGreaterThanOrEqual(keys.length - revived.length);
         expect(purged).toBeLessThanOrEqual(keys.length);
         expect(store.load()).toMatchObject({ keys: revived.length, tombstones: 0 });
@@ -366,7 +453,9 @@ export function describeStoreConformance(name: string, makeHarness: () => Promis
       expect(first.bytes).toBeGreaterThan(0);
       await store.apply([{ key: keyAt(1n, "a"), record: tombstoneRecord(2, "n") }]);
       expect(store.load()).toMatchObject({ keys: 1, tombstones: 2 });
-      await store.apply([{ key: keyAt(1n, "a"), record: live(3, "n", "a much longer value than before") }]);
+      await store.apply([
+        { key: keyAt(1n, "a"), record: live(3, "n", "a much longer value than before") },
+      ]);
       const grown = store.load();
       expect(grown).toMatchObject({ keys: 2, tombstones: 1 });
       expect(grown.bytes).toBeGreaterThan(first.bytes);
@@ -377,21 +466,29 @@ export function describeStoreConformance(name: string, makeHarness: () => Promis
 
     it("keeps its data across a close and reopen", async () => {
       const store = await open();
-      const writes = Array.from({ length: 50 }, (_, i) => ({ key: keyAt(BigInt(i), `k${i}`), record: live(i + 1, "n", `v${i}`) }));
+      const writes = Array.from({ length: 50 }, (_, i) => ({
+        key: keyAt(BigInt(i), `k${i}`),
+        record: live(i + 1, "n", `v${i}`),
+      }));
       await store.apply(writes);
       await store.close();
       const reopened = await open();
-      for (const write of writes) expect(plain(await reopened.get(write.key))).toEqual(plain(write.record));
+      for (const write of writes)
+        expect(plain(await reopened.get(write.key))).toEqual(plain(write.record));
     });
 
     it("with sync on, acknowledges writes that a reopen reads back", async () => {
       const store = await open({ sync: true });
-      const writes = Array.from({ length: 20 }, (_, i) => ({ key: keyAt(BigInt(i) << 40n, `s${i}`), record: live(7, "n", `v${i}`) }));
+      const writes = Array.from({ length: 20 }, (_, i) => ({
+        key: keyAt(BigInt(i) << 40n, `s${i}`),
+        record: live(7, "n", `v${i}`),
+      }));
       const results = await Promise.all(writes.map((write) => store.apply([write])));
       expect(results.every((result) => result.written === 1)).toBe(true);
       await store.close();
       const reopened = await open({ sync: true });
-      for (const write of writes) expect(plain(await reopened.get(write.key))).toEqual(plain(write.record));
+      for (const write of writes)
+        expect(plain(await reopened.get(write.key))).toEqual(plain(write.record));
     });
 
     it("splits an apply larger than one batch and still commits all of it", async () => {
@@ -401,23 +498,33 @@ export function describeStoreConformance(name: string, makeHarness: () => Promis
         record: live(1, "n", "x".repeat(i * 10)), // some larger than bytesPerBatchMax alone
       }));
       expect(await store.apply(writes)).toEqual({ written: 25, superseded: 0 });
-      for (const write of writes) expect(plain(await store.get(write.key))).toEqual(plain(write.record));
+      for (const write of writes)
+        expect(plain(await store.get(write.key))).toEqual(plain(write.record));
     });
 
     it("refuses a write past the queue bound with StoreOverloadedError and keeps the admitted ones", async () => {
       const store = await open({ limits: { queuedWritesMax: 4 } });
-      const admitted = store.apply([1, 2, 3].map((i) => ({ key: keyAt(BigInt(i), "q"), record: live(1, "n", "v") })));
-      const refused = store.apply([4, 5].map((i) => ({ key: keyAt(BigInt(i), "q"), record: live(1, "n", "v") })));
+      const admitted = store.apply(
+        [1, 2, 3].map((i) => ({ key: keyAt(BigInt(i), "q"), record: live(1, "n", "v") })),
+      );
+      const refused = store.apply(
+        [4, 5].map((i) => ({ key: keyAt(BigInt(i), "q"), record: live(1, "n", "v") })),
+      );
       await expect(refused).rejects.toBeInstanceOf(StoreOverloadedError);
       await expect(refused).rejects.toMatchObject({ limit: "queuedWritesMax" });
       expect(await admitted).toEqual({ written: 3, superseded: 0 });
       // Once the queue drained, writes are admitted again.
-      expect(await store.apply([{ key: keyAt(4n, "q"), record: live(1, "n", "v") }])).toEqual({ written: 1, superseded: 0 });
+      expect(await store.apply([{ key: keyAt(4n, "q"), record: live(1, "n", "v") }])).toEqual({
+        written: 1,
+        superseded: 0,
+      });
     });
 
     it("refuses a write past the queued-bytes bound, but always admits into an empty queue", async () => {
       const store = await open({ limits: { queuedBytesMax: 100 } });
-      const large = store.apply([{ key: keyAt(1n, "large"), record: live(1, "n", "x".repeat(500)) }]);
+      const large = store.apply([
+        { key: keyAt(1n, "large"), record: live(1, "n", "x".repeat(500)) },
+      ]);
       const next = store.apply([{ key: keyAt(2n, "small"), record: live(1, "n", "y") }]);
       await expect(next).rejects.toMatchObject({ limit: "queuedBytesMax" });
       expect(await large).toEqual({ written: 1, superseded: 0 });
@@ -426,18 +533,31 @@ export function describeStoreConformance(name: string, makeHarness: () => Promis
     describe("segment hashes", () => {
       // Tokens in the first, a middle and the last segment, two keys apiece.
       const SEGMENTS = [0, 5, SEGMENT_COUNT - 1];
-      const tokensOf = (segment: number): Token[] => [segmentFirstToken(segment) + 3n, segmentLastToken(segment)];
+      const tokensOf = (segment: number): Token[] => [
+        segmentFirstToken(segment) + 3n,
+        segmentLastToken(segment),
+      ];
 
       /** The digest of a segment recomputed from its records: what the kept hash must equal. */
-      async function recount(store: Store, segment: number): Promise<{ hash: string; count: number }> {
-        const scan = await store.scanHashed(segmentFirstToken(segment), segmentLastToken(segment), 1_000_000);
+      async function recount(
+        store: Store,
+        segment: number,
+      ): Promise<{ hash: string; count: number }> {
+        const scan = await store.scanHashed(
+          segmentFirstToken(segment),
+          segmentLastToken(segment),
+          1_000_000,
+        );
         const digest = new RecordDigest();
         for (const entry of scan.entries) digest.addHash(entry.hash);
         return { hash: digest.hash().toString("hex"), count: digest.count };
       }
 
       function kept(store: Store, segment: number): { hash: string; count: number } {
-        return { hash: store.segments().hashOf(segment).toString("hex"), count: store.segments().countOf(segment) };
+        return {
+          hash: store.segments().hashOf(segment).toString("hex"),
+          count: store.segments().countOf(segment),
+        };
       }
 
       const ZERO = "0".repeat(32);
@@ -447,7 +567,10 @@ export function describeStoreConformance(name: string, makeHarness: () => Promis
         const writes: KeyedRecord[] = [];
         for (const segment of SEGMENTS) {
           for (const token of tokensOf(segment)) {
-            writes.push({ key: keyAt(token, "a"), record: live(1, "n", "v1") }, { key: keyAt(token, "b"), record: live(2, "n", "w") });
+            writes.push(
+              { key: keyAt(token, "a"), record: live(1, "n", "v1") },
+              { key: keyAt(token, "b"), record: live(2, "n", "w") },
+            );
           }
         }
         await store.apply(writes);
@@ -469,7 +592,10 @@ export function describeStoreConformance(name: string, makeHarness: () => Promis
         expect(kept(store, 5).count).toBe(3);
         // deleteRange empties the segments it covers, and only those.
         const otherBefore = kept(store, 0);
-        await store.deleteRange({ start: segmentFirstToken(5) - 1n, end: segmentLastToken(SEGMENT_COUNT - 1) });
+        await store.deleteRange({
+          start: segmentFirstToken(5) - 1n,
+          end: segmentLastToken(SEGMENT_COUNT - 1),
+        });
         expect(kept(store, 5)).toEqual({ hash: ZERO, count: 0 });
         expect(kept(store, SEGMENT_COUNT - 1)).toEqual({ hash: ZERO, count: 0 });
         expect(kept(store, 0)).toEqual(otherBefore);
@@ -485,33 +611,50 @@ export function describeStoreConformance(name: string, makeHarness: () => Promis
           value: fc.constantFrom("x", "y"),
           tombstone: fc.boolean(),
         });
-        const asWrite = (v: { segment: number; name: string; timestampUs: number; value: string; tombstone: boolean }): KeyedRecord => ({
+        const asWrite = (v: {
+          segment: number;
+          name: string;
+          timestampUs: number;
+          value: string;
+          tombstone: boolean;
+        }): KeyedRecord => ({
           key: keyAt(segmentFirstToken(v.segment) + 9n, v.name),
-          record: v.tombstone ? tombstoneRecord(v.timestampUs, "n") : live(v.timestampUs, "n", v.value),
+          record: v.tombstone
+            ? tombstoneRecord(v.timestampUs, "n")
+            : live(v.timestampUs, "n", v.value),
         });
         await fc.assert(
-          fc.asyncProperty(fc.array(version, { minLength: 1, maxLength: 12 }), fc.integer(), async (versions, shuffleSeed) => {
-            const writes = versions.map(asWrite);
-            await store.deleteRange(whole);
-            for (const segment of SEGMENTS) expect(kept(store, segment)).toEqual({ hash: ZERO, count: 0 });
-            await store.apply(writes);
-            const inOneBatch = SEGMENTS.map((segment) => kept(store, segment));
-            await store.deleteRange(whole);
-            // The same writes one by one, across event-loop turns, in a shuffled order.
-            const shuffled = [...writes];
-            let state = shuffleSeed >>> 0;
-            for (let i = shuffled.length - 1; i > 0; i--) {
-              state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0;
-              const j = state % (i + 1);
-              [shuffled[i], shuffled[j]] = [shuffled[j] as KeyedRecord, shuffled[i] as KeyedRecord];
-            }
-            for (const write of shuffled) {
-              await store.apply([write]);
-              await nextTurn();
-            }
-            expect(SEGMENTS.map((segment) => kept(store, segment))).toEqual(inOneBatch);
-            for (const segment of SEGMENTS) expect(kept(store, segment)).toEqual(await recount(store, segment));
-          }),
+          fc.asyncProperty(
+            fc.array(version, { minLength: 1, maxLength: 12 }),
+            fc.integer(),
+            async (versions, shuffleSeed) => {
+              const writes = versions.map(asWrite);
+              await store.deleteRange(whole);
+              for (const segment of SEGMENTS)
+                expect(kept(store, segment)).toEqual({ hash: ZERO, count: 0 });
+              await store.apply(writes);
+              const inOneBatch = SEGMENTS.map((segment) => kept(store, segment));
+              await store.deleteRange(whole);
+              // The same writes one by one, across event-loop turns, in a shuffled order.
+              const shuffled = [...writes];
+              let state = shuffleSeed >>> 0;
+              for (let i = shuffled.length - 1; i > 0; i--) {
+                state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0;
+                const j = state % (i + 1);
+                [shuffled[i], shuffled[j]] = [
+                  shuffled[j] as KeyedRecord,
+                  shuffled[i] as KeyedRecord,
+                ];
+              }
+              for (const write of shuffled) {
+                await store.apply([write]);
+                await nextTurn();
+              }
+              expect(SEGMENTS.map((segment) => kept(store, segment))).toEqual(inOneBatch);
+              for (const segment of SEGMENTS)
+                expect(kept(store, segment)).toEqual(await recount(store, segment));
+            },
+          ),
           { numRuns: 40, seed: PROPERTY_SEED },
         );
       });
@@ -539,7 +682,12 @@ export function describeStoreConformance(name: string, makeHarness: () => Promis
       it("keeps segment hashes across a close and reopen, without a rescan", async () => {
         const store = await open();
         await store.apply(
-          SEGMENTS.flatMap((segment) => tokensOf(segment).map((token) => ({ key: keyAt(token, "s"), record: live(7, "n", "v") }))),
+          SEGMENTS.flatMap((segment) =>
+            tokensOf(segment).map((token) => ({
+              key: keyAt(token, "s"),
+              record: live(7, "n", "v"),
+            })),
+          ),
         );
         const before = SEGMENTS.map((segment) => kept(store, segment));
         await store.close();
@@ -551,9 +699,14 @@ export function describeStoreConformance(name: string, makeHarness: () => Promis
       it("truncates scanHashed at its limit and says so", async () => {
         const store = await open();
         const token = segmentFirstToken(5) + 1n;
-        await store.apply(["a", "b", "c"].map((name) => ({ key: keyAt(token, name), record: live(1, "n", name) })));
+        await store.apply(
+          ["a", "b", "c"].map((name) => ({ key: keyAt(token, name), record: live(1, "n", name) })),
+        );
         const limited = await store.scanHashed(token, token, 2);
-        expect(limited.entries.map((entry) => entry.key)).toEqual([keyAt(token, "a"), keyAt(token, "b")]);
+        expect(limited.entries.map((entry) => entry.key)).toEqual([
+          keyAt(token, "a"),
+          keyAt(token, "b"),
+        ]);
         expect(limited.truncated).toBe(true);
         const all = await store.scanHashed(token, token, 3);
         expect(all.truncated).toBe(false);
@@ -568,7 +721,9 @@ export function describeStoreConformance(name: string, makeHarness: () => Promis
       const closing = store.close();
       expect(await pending).toEqual({ written: 1, superseded: 0 });
       await closing;
-      await expect(store.apply([{ key, record: live(2, "n", "w") }])).rejects.toBeInstanceOf(StoreClosedError);
+      await expect(store.apply([{ key, record: live(2, "n", "w") }])).rejects.toBeInstanceOf(
+        StoreClosedError,
+      );
       await expect(store.get(key)).rejects.toBeInstanceOf(StoreClosedError);
       await store.close(); // idempotent
       const reopened = await open();

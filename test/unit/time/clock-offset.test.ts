@@ -1,6 +1,11 @@
 import { describe, it, expect } from "vitest";
 import fc from "fast-check";
-import { ClockOffsetTracker, isFromTheFuture, isOutOfRange, sampleOf } from "../../../src/time/clock-offset.js";
+import {
+  ClockOffsetTracker,
+  isFromTheFuture,
+  isOutOfRange,
+  sampleOf,
+} from "../../../src/time/clock-offset.js";
 
 // Fixed so a failure reproduces; fast-check also prints the seed and the shrunk counterexample.
 const PROPERTY_SEED = 20_261_204;
@@ -8,7 +13,10 @@ const PROPERTY_RUNS = 300;
 
 const WALL = 1_767_225_600_000; // 2026-01-01 in ms
 
-/** An exchange with a peer whose clock is `offset` ahead, legs of `out` and `back` ms, `hold` ms inside the peer. */
+/**
+ * An exchange with a peer whose clock is `offset` ahead, legs of `out` and `back` ms, `hold` ms
+ * inside the peer.
+ */
 function exchange(offset: number, out: number, back: number, hold = 0, t0 = WALL) {
   const t1 = t0 + out + offset;
   const t2 = t1 + hold;
@@ -32,7 +40,9 @@ describe("clock offset from an NTP exchange", () => {
         (offset, out, back, hold) => {
           const sample = sampleOf(exchange(offset, out, back, hold), 0);
           expect(sample).not.toBeNull();
-          expect(Math.abs((sample?.offsetMs ?? 0) - offset)).toBeLessThanOrEqual((sample?.errorMs ?? 0) + 1e-9);
+          expect(Math.abs((sample?.offsetMs ?? 0) - offset)).toBeLessThanOrEqual(
+            (sample?.errorMs ?? 0) + 1e-9,
+          );
           expect(sample?.errorMs).toBe((out + back) / 2);
         },
       ),
@@ -92,7 +102,9 @@ describe("clock offset tracker", () => {
     fc.assert(
       fc.property(fc.array(fc.boolean(), { minLength: 0, maxLength: 9 }), (bad) => {
         const tracker = new ClockOffsetTracker({ maxOffsetMs: 500 });
-        bad.forEach((isBad, index) => tracker.record(`n${index}`, exchange(isBad ? 10_000 : 0, 2, 2), 0));
+        bad.forEach((isBad, index) =>
+          tracker.record(`n${index}`, exchange(isBad ? 10_000 : 0, 2, 2), 0),
+        );
         const outOfRange = bad.filter(Boolean).length;
         const verdict = tracker.verdict(0);
         expect(verdict.outOfRange).toBe(outOfRange);

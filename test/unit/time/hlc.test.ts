@@ -36,7 +36,10 @@ describe("hybrid logical clock", () => {
       fc.property(
         fc.array(
           fc.oneof(
-            fc.record({ kind: fc.constant("now" as const), wallUs: fc.integer({ min: 0, max: 10_000 }) }),
+            fc.record({
+              kind: fc.constant("now" as const),
+              wallUs: fc.integer({ min: 0, max: 10_000 }),
+            }),
             fc.record({
               kind: fc.constant("observe" as const),
               wallUs: fc.integer({ min: 0, max: 10_000 }),
@@ -98,7 +101,10 @@ describe("hybrid logical clock", () => {
   it("stays within the drift bound of the wall clock however far ahead peers claim to be (property)", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.integer({ min: 0, max: 1_000_000 }), fc.integer({ min: 0, max: 10 ** 12 })), { maxLength: 40 }),
+        fc.array(
+          fc.tuple(fc.integer({ min: 0, max: 1_000_000 }), fc.integer({ min: 0, max: 10 ** 12 })),
+          { maxLength: 40 },
+        ),
         (observations) => {
           const driftUsMax = 50_000;
           const clock = new HybridClock({ driftUsMax });
@@ -136,8 +142,8 @@ describe("hybrid logical clock", () => {
   });
 
   it("lets two nodes with skewed wall clocks order causally related writes", () => {
-    // Node b's wall clock is 30 s behind node a's. a writes, b reads a's version and then overwrites it:
-    // b's write must carry a later timestamp so last-write-wins keeps it.
+    // Node b's wall clock is 30 s behind node a's. a writes, b reads a's version and then
+    // overwrites it: b's write must carry a later timestamp so last-write-wins keeps it.
     const a = new HybridClock();
     const b = new HybridClock();
     const skewUs = 30_000_000;

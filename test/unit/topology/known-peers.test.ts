@@ -22,7 +22,13 @@ function ids(peers: readonly string[]): KnownPeersState {
 }
 
 function member(id: string, generation = 1): SavedMember {
-  return { id, address: `${id}:7000`, generation, status: "normal", tokens: [1n, 0xffff_ffff_ffff_fff0n] };
+  return {
+    id,
+    address: `${id}:7000`,
+    generation,
+    status: "normal",
+    tokens: [1n, 0xffff_ffff_ffff_fff0n],
+  };
 }
 
 const dirs: string[] = [];
@@ -51,7 +57,10 @@ describe("known peers file", () => {
       tombstones: [{ id: "n9", generation: 4, savedAtMs: 1_700_000_000_000 }],
     };
     await writeKnownPeers(dir, state);
-    expect(await readKnownPeers(dir)).toEqual({ ...state, members: [member("n2", 5), member("n3", 7)] });
+    expect(await readKnownPeers(dir)).toEqual({
+      ...state,
+      members: [member("n2", 5), member("n3", 7)],
+    });
   });
 
   it("still loads a format 1 file (ids only), as peers without saved members", async () => {
@@ -63,7 +72,8 @@ describe("known peers file", () => {
   it("is unreadable, not empty, when damaged or foreign", async () => {
     const dir = await tempDir();
     const file = path.join(dir, KNOWN_PEERS_FILE);
-    const members = (item: object): string => JSON.stringify({ format: 2, peers: [], members: [item] });
+    const members = (item: object): string =>
+      JSON.stringify({ format: 2, peers: [], members: [item] });
     for (const body of [
       "{not json",
       "null",
@@ -74,7 +84,12 @@ describe("known peers file", () => {
       members({ id: "a", address: "a:1", generation: 1, status: "left", tokens: [] }),
       members({ id: "a", address: "a:1", generation: -1, status: "normal", tokens: [] }),
       members({ id: "a", address: "a:1", generation: 1, status: "normal", tokens: ["xyz"] }),
-      JSON.stringify({ format: 2, peers: [], members: [], tombstones: [{ id: "a", generation: 1 }] }),
+      JSON.stringify({
+        format: 2,
+        peers: [],
+        members: [],
+        tombstones: [{ id: "a", generation: 1 }],
+      }),
     ]) {
       await writeFile(file, body);
       expect(await readKnownPeers(dir), body).toBe("unreadable");
@@ -113,7 +128,10 @@ describe("KnownPeersWriter", () => {
     await new Promise((resolve) => setImmediate(resolve));
     release();
     await writer.flushed();
-    expect(writes).toEqual([["a", "b", "c"], ["a", "d"]]);
+    expect(writes).toEqual([
+      ["a", "b", "c"],
+      ["a", "d"],
+    ]);
   });
 
   it("reports a failed write and writes the next view", async () => {
@@ -164,7 +182,10 @@ describe("saved tombstones", () => {
         { id: "new", generation: 2, savedAtMs: NOW - 1 },
       ],
     };
-    expect(savedMembershipOf(known, NOW)).toEqual({ members: [member("n2")], tombstones: [{ id: "new", generation: 2 }] });
+    expect(savedMembershipOf(known, NOW)).toEqual({
+      members: [member("n2")],
+      tombstones: [{ id: "new", generation: 2 }],
+    });
     expect(savedMembershipOf("unreadable", NOW)).toEqual({ members: [], tombstones: [] });
     expect(tombstoneStamps(known).get("new@2")).toBe(NOW - 1);
   });

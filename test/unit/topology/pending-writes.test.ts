@@ -1,8 +1,8 @@
 // The coordinator during a ring change (replication/coordinator.ts): a write also goes to the key's
-// pending replicas (in the future ring, not the current one) and, as Cassandra's blockFor, needs one
-// more acknowledgement per pending replica, counted over current and pending replicas alike, so that
-// a quorum of either ring holds an acknowledged quorum write; a pending replica that misses the write
-// gets a hint like any other; reads stay on current replicas.
+// pending replicas (in the future ring, not the current one) and, as Cassandra's blockFor, needs
+// one more acknowledgement per pending replica, counted over current and pending replicas alike, so
+// that a quorum of either ring holds an acknowledged quorum write; a pending replica that misses
+// the write gets a hint like any other; reads stay on current replicas.
 
 import { describe, expect, it } from "vitest";
 import type { NodeId } from "../../../src/core/ids.js";
@@ -15,18 +15,51 @@ import { sharedReplicasFor } from "../../../src/ring/placement.js";
 
 // rf 2. Key token 150: current replicas b (owns (100, 200]) and c; d joins at 150 and becomes the
 // key's primary in the future ring (replicas d, b): d is pending.
-const CURRENT = TokenMap.build(new Map<NodeId, bigint[]>([["a", [100n]], ["b", [200n]], ["c", [300n]]]));
-const FUTURE = TokenMap.build(new Map<NodeId, bigint[]>([["a", [100n]], ["b", [200n]], ["c", [300n]], ["d", [150n]]]));
+const CURRENT = TokenMap.build(
+  new Map<NodeId, bigint[]>([
+    ["a", [100n]],
+    ["b", [200n]],
+    ["c", [300n]],
+  ]),
+);
+const FUTURE = TokenMap.build(
+  new Map<NodeId, bigint[]>([
+    ["a", [100n]],
+    ["b", [200n]],
+    ["c", [300n]],
+    ["d", [150n]],
+  ]),
+);
 
-// rf 3, the simulator's seed 4089250117 in small: current replicas of token 150 are b, c, e; d joins
-// at 150, so the future replicas are d, b, c and d is pending.
-const CURRENT_RF3 = TokenMap.build(new Map<NodeId, bigint[]>([["a", [100n]], ["b", [200n]], ["c", [300n]], ["e", [400n]]]));
-const FUTURE_RF3 = TokenMap.build(new Map<NodeId, bigint[]>([["a", [100n]], ["b", [200n]], ["c", [300n]], ["e", [400n]], ["d", [150n]]]));
+// rf 3, the simulator's seed 4089250117 in small: current replicas of token 150 are b, c, e; d
+// joins at 150, so the future replicas are d, b, c and d is pending.
+const CURRENT_RF3 = TokenMap.build(
+  new Map<NodeId, bigint[]>([
+    ["a", [100n]],
+    ["b", [200n]],
+    ["c", [300n]],
+    ["e", [400n]],
+  ]),
+);
+const FUTURE_RF3 = TokenMap.build(
+  new Map<NodeId, bigint[]>([
+    ["a", [100n]],
+    ["b", [200n]],
+    ["c", [300n]],
+    ["e", [400n]],
+    ["d", [150n]],
+  ]),
+);
 
 type Answer = "ack" | "fail" | "hold";
 
 class Harness {
-  readonly answers = new Map<NodeId, Answer>([["a", "ack"], ["b", "ack"], ["c", "ack"], ["d", "ack"]]);
+  readonly answers = new Map<NodeId, Answer>([
+    ["a", "ack"],
+    ["b", "ack"],
+    ["c", "ack"],
+    ["d", "ack"],
+  ]);
   readonly received = new Map<NodeId, StoredRecord[]>();
   readonly reads: NodeId[] = [];
   readonly live = new Set<NodeId>(["a", "b", "c", "d", "e"]);
@@ -39,17 +72,30 @@ class Harness {
     const answer = (to: NodeId, then: () => void): Promise<void> => {
       const mode = this.answers.get(to) ?? "ack";
       if (mode === "fail") return Promise.reject(new Error(`${to} failed`));
-      if (mode === "hold") return new Promise((resolve) => this.held.push(() => { then(); resolve(); }));
+      if (mode === "hold")
+        return new Promise((resolve) =>
+          this.held.push(() => {
+            then();
+            resolve();
+          }),
+        );
       then();
       return Promise.resolve();
     };
     this.coordinator = new Coordinator(
       { self: "a", replicationFactor, requestTimeoutMs: 1_000 },
       {
-        cluster: { ring: () => current, futureRing: () => future, isLive: (id) => this.live.has(id) },
+        cluster: {
+          ring: () => current,
+          futureRing: () => future,
+          isLive: (id) => this.live.has(id),
+        },
         store: { apply: async () => ({ written: 1, superseded: 0 }), get: async () => undefined },
         transport: {
-          write: (to, _key, encoded) => answer(to, () => this.received.set(to, [...(this.received.get(to) ?? []), decodeRecord(encoded)])),
+          write: (to, _key, encoded) =>
+            answer(to, () =>
+              this.received.set(to, [...(this.received.get(to) ?? []), decodeRecord(encoded)]),
+            ),
           readData: async (to) => {
             this.reads.push(to);
             return undefined;
@@ -76,7 +122,12 @@ class Harness {
   }
 
   put(level: "one" | "quorum" | "all") {
-    return this.coordinator.write({ key: "k", value: Buffer.from("v"), contentType: "text/plain", level });
+    return this.coordinator.write({
+      key: "k",
+      value: Buffer.from("v"),
+      contentType: "text/plain",
+      level,
+    });
   }
 }
 
@@ -86,8 +137,13 @@ async function settle(): Promise<void> {
 
 /** Every way the replicas a..e may answer: each either acknowledges or fails. */
 function answerPatterns(nodes: readonly NodeId[]): Map<NodeId, Answer>[] {
-  return Array.from({ length: 2 ** nodes.length }, (_, bits) =>
-    new Map(nodes.map((node, index): [NodeId, Answer] => [node, (bits >> index) & 1 ? "fail" : "ack"])));
+  return Array.from(
+    { length: 2 ** nodes.length },
+    (_, bits) =>
+      new Map(
+        nodes.map((node, index): [NodeId, Answer] => [node, (bits >> index) & 1 ? "fail" : "ack"]),
+      ),
+  );
 }
 
 describe("writes during a ring change", () => {
@@ -113,7 +169,10 @@ describe("writes during a ring change", () => {
     const harness = new Harness(FUTURE_RF3, CURRENT_RF3, 3);
     harness.answers.set("b", "fail");
     harness.answers.set("d", "fail");
-    await expect(harness.put("quorum")).rejects.toMatchObject({ code: "timeout", details: { required: 3 } });
+    await expect(harness.put("quorum")).rejects.toMatchObject({
+      code: "timeout",
+      details: { required: 3 },
+    });
   });
 
   it("leaves every acknowledged quorum write on a quorum of the current and of the future replicas", async () => {
@@ -122,11 +181,16 @@ describe("writes during a ring change", () => {
     for (const answers of answerPatterns(["b", "c", "d", "e"])) {
       const harness = new Harness(FUTURE_RF3, CURRENT_RF3, 3);
       for (const [node, answer] of answers) harness.answers.set(node, answer);
-      const acknowledged = await harness.put("quorum").then(() => true, () => false);
+      const acknowledged = await harness.put("quorum").then(
+        () => true,
+        () => false,
+      );
       if (!acknowledged) continue;
       for (const replicas of rings) {
         const holding = replicas.filter((node) => harness.received.has(node));
-        expect(holding.length, `answers ${JSON.stringify([...answers])}`).toBeGreaterThanOrEqual(quorum);
+        expect(holding.length, `answers ${JSON.stringify([...answers])}`).toBeGreaterThanOrEqual(
+          quorum,
+        );
       }
     }
   });
@@ -141,7 +205,10 @@ describe("writes during a ring change", () => {
   it("refuses before trying when current and pending replicas together are too few alive", async () => {
     const harness = new Harness(FUTURE);
     harness.live.delete("c");
-    await expect(harness.put("quorum")).rejects.toMatchObject({ code: "unavailable", details: { required: 3, alive: 2 } });
+    await expect(harness.put("quorum")).rejects.toMatchObject({
+      code: "unavailable",
+      details: { required: 3, alive: 2 },
+    });
     expect(harness.received.size).toBe(0);
   });
 

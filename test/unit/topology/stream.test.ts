@@ -83,13 +83,23 @@ function recordsOf(count: number): StreamedRecord[] {
   }));
 }
 
-/** The records of `data` left after the request's position, in storage order (what LevelDB's iterator gives over those bounds). */
-async function* scanModel(data: readonly StreamedRecord[], request: PageRequest): AsyncGenerator<StreamedRecord> {
-  const keyed = data.map((record) => ({ storageKey: encodeDataKey(record.token, record.key), record }));
+/**
+ * The records of `data` left after the request's position, in storage order (what LevelDB's
+ * iterator gives over those bounds).
+ */
+async function* scanModel(
+  data: readonly StreamedRecord[],
+  request: PageRequest,
+): AsyncGenerator<StreamedRecord> {
+  const keyed = data.map((record) => ({
+    storageKey: encodeDataKey(record.token, record.key),
+    record,
+  }));
   keyed.sort((a, b) => Buffer.compare(a.storageKey, b.storageKey));
   for (const bounds of dataRangeBoundsAfter(request.range, request.afterKey)) {
     for (const { storageKey, record } of keyed) {
-      if (Buffer.compare(storageKey, bounds.gte) >= 0 && Buffer.compare(storageKey, bounds.lt) < 0) yield record;
+      if (Buffer.compare(storageKey, bounds.gte) >= 0 && Buffer.compare(storageKey, bounds.lt) < 0)
+        yield record;
     }
   }
 }
@@ -108,7 +118,11 @@ class Nodes implements StreamEndpoints {
     if (this.dead.has(source) || budget === 0) throw new Error(`${source} refused the connection`);
     if (budget !== undefined) this.failAfterPages.set(source, budget - 1);
     this.fetches.push({ source, start: request.range.start });
-    return takePage(scanModel(this.data.get(source) ?? [], request), (record) => record.record, request);
+    return takePage(
+      scanModel(this.data.get(source) ?? [], request),
+      (record) => record.record,
+      request,
+    );
   }
 
   /** Keys in the order the target took them (successful pushes only). */
@@ -139,11 +153,21 @@ describe("StreamManager", () => {
     const nodes = new Nodes();
     nodes.data.set("a", recordsOf(1_000));
     const manager = new StreamManager({ pageRecordsMax: 64 }, { endpoints: nodes, clock });
-    const outcome = await drive(clock, manager.run("bootstrap t", [{ range: WHOLE_RING, target: "t", sources: ["a"] }]));
+    const outcome = await drive(
+      clock,
+      manager.run("bootstrap t", [{ range: WHOLE_RING, target: "t", sources: ["a"] }]),
+    );
     expect(nodes.received.get("t")?.size).toBe(1_000);
     expect(outcome.keys).toBeGreaterThanOrEqual(1_000);
     const [progress] = manager.progress();
-    expect(progress).toMatchObject({ change: "bootstrap t", state: "done", progress: 1, target: "t", source: "a", sourceChanges: 0 });
+    expect(progress).toMatchObject({
+      change: "bootstrap t",
+      state: "done",
+      progress: 1,
+      target: "t",
+      source: "a",
+      sourceChanges: 0,
+    });
   });
 
   it("resumes from the last token on another source when the source fails mid-stream, without starting over", async () => {
@@ -153,7 +177,10 @@ describe("StreamManager", () => {
     nodes.data.set("b", recordsOf(1_000));
     nodes.failAfterPages.set("a", 5);
     const manager = new StreamManager({ pageRecordsMax: 100 }, { endpoints: nodes, clock });
-    await drive(clock, manager.run("bootstrap t", [{ range: WHOLE_RING, target: "t", sources: ["a", "b"] }]));
+    await drive(
+      clock,
+      manager.run("bootstrap t", [{ range: WHOLE_RING, target: "t", sources: ["a", "b"] }]),
+    );
     expect(nodes.received.get("t")?.size).toBe(1_000);
     const fromB = nodes.fetches.filter((fetch) => fetch.source === "b");
     expect(fromB.length).toBeGreaterThan(0);
@@ -175,8 +202,13 @@ describe("StreamManager", () => {
     expect(nodes.received.get("t")?.size).toBe(10);
 
     nodes.dead.add("b");
-    await expect(drive(clock, manager.run("d", [{ range: WHOLE_RING, target: "t", sources: ["a", "b"] }]))).rejects.toBeInstanceOf(StreamFailedError);
-    expect(manager.progress().find((progress) => progress.change === "d")).toMatchObject({ state: "failed", attempts: 3 });
+    await expect(
+      drive(clock, manager.run("d", [{ range: WHOLE_RING, target: "t", sources: ["a", "b"] }])),
+    ).rejects.toBeInstanceOf(StreamFailedError);
+    expect(manager.progress().find((progress) => progress.change === "d")).toMatchObject({
+      state: "failed",
+      attempts: 3,
+    });
   });
 
   it("keeps all streams together under bytesPerSecondMax", async () => {
@@ -184,7 +216,10 @@ describe("StreamManager", () => {
     const nodes = new Nodes();
     nodes.data.set("a", recordsOf(2_000));
     const bytesPerSecondMax = 50_000;
-    const manager = new StreamManager({ pageRecordsMax: 50, bytesPerSecondMax, concurrentStreamsMax: 4 }, { endpoints: nodes, clock });
+    const manager = new StreamManager(
+      { pageRecordsMax: 50, bytesPerSecondMax, concurrentStreamsMax: 4 },
+      { endpoints: nodes, clock },
+    );
     const half = TOKEN_SPACE / 2n;
     const outcome = await drive(
       clock,
@@ -229,11 +264,20 @@ describe("StreamManager", () => {
     // The bug of issue 14: a page holding one record used to resume at that record again, forever.
     const clock = new ManualClock();
     const nodes = new Nodes();
-    const big = (index: number, token: Token): StreamedRecord => ({ key: `big-${index}`, record: new Uint8Array(1024 * 1024 + 64), token });
+    const big = (index: number, token: Token): StreamedRecord => ({
+      key: `big-${index}`,
+      record: new Uint8Array(1024 * 1024 + 64),
+      token,
+    });
     // Three of them share one token; one sits on the range's end token.
     nodes.data.set("a", [big(0, 100n), big(1, 200n), big(2, 200n), big(3, 200n), big(4, 900n)]);
     const manager = new StreamManager({}, { endpoints: nodes, clock });
-    const outcome = await drive(clock, manager.run("bootstrap t", [{ range: { start: 50n, end: 900n }, target: "t", sources: ["a"] }]));
+    const outcome = await drive(
+      clock,
+      manager.run("bootstrap t", [
+        { range: { start: 50n, end: 900n }, target: "t", sources: ["a"] },
+      ]),
+    );
     expect([...nodes.pushedKeys].sort()).toEqual(["big-0", "big-1", "big-2", "big-3", "big-4"]);
     expect(nodes.fetches).toHaveLength(5);
     expect(outcome).toEqual({ keys: 5, bytes: 5 * (1024 * 1024 + 64 + 5) });
@@ -255,7 +299,10 @@ describe("StreamManager", () => {
           ),
           // Few distinct tokens, so that many keys share one; the range's edges included.
           extraTokens: fc.array(token, { minLength: 1, maxLength: 4 }),
-          keys: fc.uniqueArray(fc.string({ unit: "binary", minLength: 1, maxLength: 6 }), { minLength: 0, maxLength: 40 }),
+          keys: fc.uniqueArray(fc.string({ unit: "binary", minLength: 1, maxLength: 6 }), {
+            minLength: 0,
+            maxLength: 40,
+          }),
           picks: fc.array(fc.nat(), { minLength: 40, maxLength: 40 }),
           pageRecordsMax: fc.integer({ min: 1, max: 12 }),
           pageBytesMax: fc.integer({ min: 1024, max: 8192 }),
@@ -264,30 +311,51 @@ describe("StreamManager", () => {
         }),
         async (input) => {
           const { range } = input;
-          const tokens = [range.start, range.end, (range.start + 1n) % TOKEN_SPACE, TOKEN_MAX, 0n, ...input.extraTokens];
+          const tokens = [
+            range.start,
+            range.end,
+            (range.start + 1n) % TOKEN_SPACE,
+            TOKEN_MAX,
+            0n,
+            ...input.extraTokens,
+          ];
           const pageBytes = input.pageBytesMax;
           // Sizes: tiny, about a page, exactly a page, the largest value (several pages' worth).
           const sizes = [1, 50, pageBytes - 10, pageBytes, pageBytes + 1, 4 * pageBytes];
           const data: StreamedRecord[] = input.keys
-            .filter((key) => Buffer.from(key, "utf8").toString("utf8") === key && Buffer.byteLength(key, "utf8") <= 1024)
+            .filter(
+              (key) =>
+                Buffer.from(key, "utf8").toString("utf8") === key &&
+                Buffer.byteLength(key, "utf8") <= 1024,
+            )
             .map((key, index) => {
               const pick = input.picks[index] ?? 0;
-              return { key, token: tokens[pick % tokens.length] as Token, record: new Uint8Array(sizes[(pick >> 3) % sizes.length] as number) };
+              return {
+                key,
+                token: tokens[pick % tokens.length] as Token,
+                record: new Uint8Array(sizes[(pick >> 3) % sizes.length] as number),
+              };
             });
           const clock = new ManualClock();
           const nodes = new Nodes();
           nodes.data.set("a", data);
           nodes.data.set("b", data);
-          if (input.failAfterPages !== undefined) nodes.failAfterPages.set("a", input.failAfterPages);
+          if (input.failAfterPages !== undefined)
+            nodes.failAfterPages.set("a", input.failAfterPages);
           nodes.failPushes = new Set(input.failPushes);
           const manager = new StreamManager(
             { pageRecordsMax: input.pageRecordsMax, pageBytesMax: pageBytes, retryDelayMs: 10 },
             { endpoints: nodes, clock },
           );
-          const outcome = await drive(clock, manager.run("p", [{ range, target: "t", sources: ["a", "b"] }]));
+          const outcome = await drive(
+            clock,
+            manager.run("p", [{ range, target: "t", sources: ["a", "b"] }]),
+          );
           const wanted = data.filter((record) => rangeContains(range, record.token));
           expect([...nodes.pushedKeys].sort()).toEqual(wanted.map((record) => record.key).sort());
-          expect(outcome.bytes).toBe(wanted.reduce((sum, record) => sum + streamedBytes(record.key, record.record), 0));
+          expect(outcome.bytes).toBe(
+            wanted.reduce((sum, record) => sum + streamedBytes(record.key, record.record), 0),
+          );
           expect(manager.progress()[0]).toMatchObject({ state: "done", progress: 1 });
         },
       ),
@@ -307,11 +375,19 @@ describe("StreamManager", () => {
       },
       push: async () => undefined,
     };
-    const log = { error: (fields: Record<string, unknown>, message: string) => void errors.push({ fields, message }) };
+    const log = {
+      error: (fields: Record<string, unknown>, message: string) =>
+        void errors.push({ fields, message }),
+    };
     const manager = new StreamManager({ noProgressMsMax: 30_000 }, { endpoints, clock, log });
-    await expect(drive(clock, manager.run("bootstrap t", [{ range: { start: 0n, end: 10n }, target: "t", sources: ["a"] }]))).rejects.toBeInstanceOf(
-      StreamStalledError,
-    );
+    await expect(
+      drive(
+        clock,
+        manager.run("bootstrap t", [
+          { range: { start: 0n, end: 10n }, target: "t", sources: ["a"] },
+        ]),
+      ),
+    ).rejects.toBeInstanceOf(StreamStalledError);
     expect(clock.now).toBeGreaterThanOrEqual(30_000);
     expect(clock.now).toBeLessThan(32_000);
     const [progress] = manager.progress();
@@ -335,15 +411,26 @@ describe("StreamManager", () => {
       push: async () => undefined,
     };
     const errors: { fields: Record<string, unknown>; message: string }[] = [];
-    const log = { error: (fields: Record<string, unknown>, message: string) => void errors.push({ fields, message }) };
-    const manager = new StreamManager({ attemptsMax: 5, retryDelayMs: 10 }, { endpoints, clock, log });
-    await expect(drive(clock, manager.run("c", [{ range: { start: 0n, end: 10n }, target: "t", sources: ["a", "b"] }]))).rejects.toBeInstanceOf(
-      StreamCursorError,
+    const log = {
+      error: (fields: Record<string, unknown>, message: string) =>
+        void errors.push({ fields, message }),
+    };
+    const manager = new StreamManager(
+      { attemptsMax: 5, retryDelayMs: 10 },
+      { endpoints, clock, log },
     );
+    await expect(
+      drive(
+        clock,
+        manager.run("c", [{ range: { start: 0n, end: 10n }, target: "t", sources: ["a", "b"] }]),
+      ),
+    ).rejects.toBeInstanceOf(StreamCursorError);
     // The first page is taken; the second repeats it: the stream fails then, with no retry.
     expect(fetches).toBe(2);
     expect(manager.progress()[0]).toMatchObject({ state: "failed", keys: 1 });
-    expect(manager.progress()[0]?.error).toMatch(/^a page from a does not advance the cursor at token 0+5: record "k" .*does not follow the cursor/);
+    expect(manager.progress()[0]?.error).toMatch(
+      /^a page from a does not advance the cursor at token 0+5: record "k" .*does not follow the cursor/,
+    );
     // Logged as a broken invariant, which the simulator fails a run on.
     expect(errors).toHaveLength(1);
     expect(errors[0]?.fields).toMatchObject({ invariant: "stream-cursor", source: "a" });
