@@ -69,7 +69,7 @@ const IMPORTS: Readonly<Record<string, readonly string[]>> = {
     "time",
     "topology",
   ],
-  sim: ["api", "cluster", "core", "net", "node", "replication", "ring", "storage"],
+  sim: ["antientropy", "api", "cluster", "core", "net", "node", "replication", "ring", "storage"],
   cli: ["antientropy", "core", "node", "replication", "sim", "storage"],
 };
 
