@@ -11,7 +11,8 @@
 // so a correct node never deletes first. Pure: the cluster is seen through HintDeliveryView.
 
 import { tokenOf } from "../ring/partitioner.js";
-import { decodeHint, type StoredHint } from "../storage/hints.js";
+import { decodeHint } from "../storage/hint-codec.js";
+import type { StoredHint } from "../storage/hints.js";
 import { NAMESPACE, encodeDataKey } from "../storage/layout.js";
 import { compareRecords, decodeRecord } from "../storage/record.js";
 import type { DiskOperation } from "./sim-database.js";

@@ -2,11 +2,10 @@
 // one LevelDB (the `h` namespace of layout.ts), so they survive the coordinator's restart.
 //
 // Theory of operation (Dynamo §4.6, Cassandra's hints). A hint is (target, key, encoded record,
-// created time). Its storage key is `h` ++ target length (1 byte) ++ target UTF-8 ++ sequence (8
-// bytes big-endian), so bytewise order is (target, sequence): one target's hints are one contiguous
-// scan, oldest first. The sequence grows across restarts: at open the store scans the namespace
-// once, which also rebuilds the per-target totals (count, bytes) the byte bound needs, so the bound
-// holds after a restart without a stored counter that could drift.
+// created time). Its storage key (hint-codec.ts) orders hints by (target, sequence): one target's
+// hints are one contiguous scan, oldest first. The sequence grows across restarts: at open the
+// store scans the namespace once, which also rebuilds the per-target totals (count, bytes) the
+// byte bound needs, so the bound holds after a restart without a stored counter that could drift.
 //
 // Writes and deletes go through the LevelStore's single write lane (store.ts), so a hint batch is
 // ordered with the data batches and is as durable as they are (`--sync`). Appends that arrive in
@@ -28,10 +27,16 @@
 // are held). Both decisions are taken synchronously at append, so concurrent appends cannot
 // overshoot. Scans are bounded by their `limit`.
 
-import { Packr } from "msgpackr";
 import { assert } from "../core/assert.js";
 import type { NodeId } from "../core/ids.js";
-import { NAMESPACE, namespaceBounds, type KeyBounds } from "./layout.js";
+import {
+  decodeHint,
+  decodeHintKey,
+  encodeHintKey,
+  encodeHintValue,
+  targetBounds,
+} from "./hint-codec.js";
+import { namespaceBounds } from "./layout.js";
 
 export const HINT_STORE_DEFAULTS = {
   /**
@@ -46,10 +51,6 @@ export const HINT_STORE_DEFAULTS = {
   /** Appends committed per LevelDB batch. */
   appendsPerBatchMax: 1_024,
 } as const;
-
-/** Node ids are stored behind a one-byte length. */
-const TARGET_BYTES_MAX = 255;
-const SEQUENCE_BYTES = 8;
 
 export interface HintStoreOptions {
   /** SPEC §1 --sync: hints are as durable as data writes. */
@@ -144,80 +145,6 @@ export interface HintDatabase {
 
 /** Runs a task in the store's single write lane. */
 export type Lane = <T>(task: () => Promise<T>) => Promise<T>;
-
-const hintPackr = new Packr({ useRecords: false });
-
-function targetPrefix(target: NodeId): Buffer {
-  const targetBytes = Buffer.byteLength(target, "utf8");
-  assert(
-    targetBytes >= 1 && targetBytes <= TARGET_BYTES_MAX,
-    () => `bad hint target ${JSON.stringify(target)}`,
-  );
-  const prefix = Buffer.allocUnsafe(2 + targetBytes);
-  prefix[0] = NAMESPACE.hints;
-  prefix[1] = targetBytes;
-  prefix.write(target, 2, "utf8");
-  return prefix;
-}
-
-/** `h` ++ target length ++ target ++ sequence (8 bytes, big-endian). */
-export function encodeHintKey(target: NodeId, sequence: number): Buffer {
-  assert(
-    Number.isSafeInteger(sequence) && sequence >= 0,
-    "a hint sequence is a non-negative integer",
-  );
-  const prefix = targetPrefix(target);
-  const key = Buffer.allocUnsafe(prefix.length + SEQUENCE_BYTES);
-  prefix.copy(key, 0);
-  key.writeBigUInt64BE(BigInt(sequence), prefix.length);
-  return key;
-}
-
-export function decodeHintKey(storageKey: Uint8Array): { target: NodeId; sequence: number } {
-  const bytes = Buffer.from(storageKey.buffer, storageKey.byteOffset, storageKey.byteLength);
-  assert(bytes.length > 2 + SEQUENCE_BYTES && bytes[0] === NAMESPACE.hints, "not a hint key");
-  const targetBytes = bytes[1] as number;
-  assert(bytes.length === 2 + targetBytes + SEQUENCE_BYTES, "a hint key of the wrong length");
-  return {
-    target: bytes.toString("utf8", 2, 2 + targetBytes),
-    sequence: Number(bytes.readBigUInt64BE(2 + targetBytes)),
-  };
-}
-
-function targetBounds(target: NodeId): KeyBounds {
-  const gte = targetPrefix(target);
-  // Every key of the target is the prefix plus exactly 8 sequence bytes, so all sort below the
-  // prefix plus 9 bytes of 0xff; the length byte keeps another target from sharing the prefix.
-  return { gte, lt: Buffer.concat([gte, Buffer.alloc(SEQUENCE_BYTES + 1, 0xff)]) };
-}
-
-export function encodeHintValue(hint: NewHint): Buffer {
-  return hintPackr.pack([hint.createdMs, hint.key, hint.encodedRecord]);
-}
-
-/**
- * A stored hint from its storage key and value (the simulator's hint watch reads them off the disk
- * too).
- */
-export function decodeHint(storageKey: Buffer, value: Buffer): StoredHint {
-  const { target, sequence } = decodeHintKey(storageKey);
-  const decoded = hintPackr.unpack(value) as unknown;
-  assert(
-    Array.isArray(decoded) &&
-      typeof decoded[0] === "number" &&
-      typeof decoded[1] === "string" &&
-      decoded[2] instanceof Uint8Array,
-    "an unreadable hint",
-  );
-  return {
-    target,
-    sequence,
-    createdMs: decoded[0],
-    key: decoded[1],
-    encodedRecord: decoded[2],
-    bytes: storageKey.length + value.length,
-  };
-}
 
 interface QueuedAppend {
   readonly storageKey: Buffer;

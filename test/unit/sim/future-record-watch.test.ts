@@ -10,7 +10,7 @@ import { firstFutureRecord } from "../../../src/sim/future-record-watch.js";
 import { RunInvariants, type WatchedCluster } from "../../../src/sim/run-invariants.js";
 import type { DiskOperation } from "../../../src/sim/sim-database.js";
 import { VirtualClock } from "../../../src/sim/virtual-clock.js";
-import { encodeHintKey } from "../../../src/storage/hints.js";
+import { encodeHintKey } from "../../../src/storage/hint-codec.js";
 import { encodeDataKey } from "../../../src/storage/layout.js";
 import { encodeRecord, tombstoneRecord } from "../../../src/storage/record.js";
 

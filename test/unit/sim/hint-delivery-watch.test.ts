@@ -11,7 +11,7 @@ import { HintDeliveryWatch, type HintDeliveryView } from "../../../src/sim/hint-
 import type { DiskOperation } from "../../../src/sim/sim-database.js";
 import { SimDisk } from "../../../src/sim/sim-disk.js";
 import { VirtualClock } from "../../../src/sim/virtual-clock.js";
-import { encodeHintKey, encodeHintValue } from "../../../src/storage/hints.js";
+import { encodeHintKey, encodeHintValue } from "../../../src/storage/hint-codec.js";
 import { encodeDataKey } from "../../../src/storage/layout.js";
 import { encodeRecord, type StoredRecord } from "../../../src/storage/record.js";
 

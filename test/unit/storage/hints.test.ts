@@ -6,9 +6,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { openLevelStore, type LevelStore } from "../../../src/storage/store.js";
+import { decodeHintKey, encodeHintKey } from "../../../src/storage/hint-codec.js";
 import {
-  decodeHintKey,
-  encodeHintKey,
   HintStore,
   type HintDatabase,
   type HintStoreOptions,
