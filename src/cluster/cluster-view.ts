@@ -8,7 +8,9 @@
 //   `votes`. Only real changes bump a version, so two nodes that agree exchange one summary hash.
 // - Liveness does not come from gossip: members heartbeat their monitors directly, monitors publish
 //   their convictions as gossiped votes, and every node applies the same verdict rule to them; a
-//   live member that sees itself convicted refutes (liveness.ts).
+//   live member that sees itself convicted refutes (liveness.ts). This view's liveness
+//   bookkeeping — the down set, the monitor ring, the failure detector, whom it heartbeats, its
+//   incarnation — is kept by liveness-view.ts, which the view tells of every record change.
 // - The ring (ring/token-map.ts) is built from the tokens of members in state `normal`, lazily: a
 //   change that can move it (a normal member's tokens, or a member entering or leaving `normal`)
 //   marks it stale and emits `tokens-changed` once per batch of changes; the next ring() call
@@ -37,9 +39,6 @@
 import { assert } from "../core/assert.js";
 import type { MemberStatus, NodeId } from "../core/ids.js";
 import type { Random } from "../core/random.js";
-import { FailureDetector, type SubjectRef, type Vote } from "../detector/failure-detector.js";
-import { MonitorRing } from "../detector/monitors.js";
-import { shouldRefute } from "../detector/verdict.js";
 import type { GossipChange, GossipOutbound } from "../gossip/gossiper.js";
 import { Gossiper } from "../gossip/gossiper.js";
 import type { TokenMap } from "../ring/token-map.js";
@@ -67,20 +66,13 @@ import {
   SHUTDOWN_VALUE,
   URGENT_KEYS,
 } from "./gossiped-state.js";
-import { detectorSubjects, effectiveMonitors, livenessChanges, votesAgainst } from "./liveness.js";
-import {
-  livenessMayDiffer,
-  membersWaitingToJoin,
-  membershipOf,
-  memberViewOf,
-  readRecord,
-} from "./member-record.js";
+import { LivenessView } from "./liveness-view.js";
+import { membersWaitingToJoin, membershipOf, memberViewOf, readRecord } from "./member-record.js";
 import type { MemberRecord, RecordReading } from "./member-record.js";
 import { CLUSTER_VIEW_DEFAULTS } from "./cluster-view-defaults.js";
-import { Heartbeats } from "./heartbeats.js";
 import { LoadPublisher } from "./load-publisher.js";
 import type { PeerMessage } from "./peer-messages.js";
-import { effectiveStatus, type Removal } from "./removal.js";
+import { effectiveStatus, restatedMembers, type Removal } from "./removal.js";
 import { RemovalBook, type Tombstone } from "./removal-book.js";
 import { ringChangesOf, RingView } from "./ring-view.js";
 import {
@@ -98,37 +90,20 @@ export class ClusterView implements TopologyEngine {
   readonly tickIntervalMs: number;
   private readonly options: ClusterEngineOptions;
   private readonly gossiper: Gossiper;
-  private readonly detector: FailureDetector;
   private readonly records = new Map<NodeId, MemberRecord>();
   /**
    * False until the first tick or message: the detector must not start a silence clock at a made-up
    * time.
    */
   private started = false;
-  private readonly down = new Set<NodeId>();
-  /** Members holding at least one vote: verdicts only ever need to look at these. */
-  private readonly voters = new Set<NodeId>();
-  /**
-   * Other members down without votes: their generation announced a clean stop, or they are only
-   * saved.
-   */
-  private readonly shutdowns = new Set<NodeId>();
+  /** Who is down here, whom this node heartbeats and watches, its incarnation: liveness-view.ts. */
+  private readonly liveness: LivenessView;
   private events: ClusterEvent[] = [];
-  private monitorRing: MonitorRing;
-  private monitorRingDirty = true;
-  private livenessDirty = true;
-  /**
-   * The down set changed: take-over monitors (effectiveMonitors) may differ; recomputed at the next
-   * tick.
-   */
-  private takeoverDirty = false;
   private ringDirty = true;
   /** The current and future rings, rebuilt lazily from the records. */
   private readonly rings = new RingView(this.records);
   /** The removals this node drives, the tombstones it remembers, and every removal by target. */
   private readonly removalBook: RemovalBook;
-  private incarnation = 0;
-  private readonly heartbeatPlan = new Heartbeats(CLUSTER_VIEW_DEFAULTS.previousMonitorGraceMs);
   private ticks = 0;
   /** The latest time a driver gave us, for changes made between calls (setStatus). */
   private lastNowMs = 0;
@@ -161,10 +136,6 @@ export class ClusterView implements TopologyEngine {
       },
       random,
     );
-    this.detector = new FailureDetector({
-      phiThreshold: options.phiThreshold,
-      tickIntervalMs: this.tickIntervalMs,
-    });
     this.gossiper.setLocal(KEY_STATUS, options.status);
     this.gossiper.setLocal(KEY_TOKENS, encodeTokens(options.tokens));
     this.gossiper.setLocal(KEY_INCARNATION, "0");
@@ -172,7 +143,10 @@ export class ClusterView implements TopologyEngine {
     const saved = options.saved ?? NO_SAVED_MEMBERSHIP;
     this.removalBook = new RemovalBook(saved.tombstones);
     this.gossiper.setLocal(KEY_REMOVALS, encodeRemovals(this.removalBook.published()));
-    this.monitorRing = new MonitorRing([options.id]);
+    this.liveness = new LivenessView({ id: self, generation }, this.records, {
+      phiThreshold: options.phiThreshold,
+      tickIntervalMs: this.tickIntervalMs,
+    });
     this.restoreSaved(saved);
     this.absorbGossipChanges(null);
   }
@@ -182,10 +156,12 @@ export class ClusterView implements TopologyEngine {
     this.started = true;
     this.ticks += 1;
     const out: Outbound[] = [];
-    this.absorbDetector(this.detector.evaluate(nowMs));
+    this.publishVotes(nowMs);
     this.maybePublishLoad(nowMs);
     this.refreshStructure(nowMs, true);
-    out.push(...this.heartbeats(nowMs));
+    const heartbeats = this.liveness.heartbeats(nowMs);
+    this.counters.heartbeatsSent += heartbeats.length;
+    out.push(...heartbeats);
     if ((this.ticks - 1) % CLUSTER_VIEW_DEFAULTS.heartbeatsPerGossipRound === 0) {
       out.push(...this.fromGossip(this.gossiper.tick(nowMs, this.isLiveForGossip)));
     }
@@ -198,15 +174,9 @@ export class ClusterView implements TopologyEngine {
     this.started = true;
     if (message.kind === "heartbeat") {
       this.counters.heartbeatsReceived += 1;
-      this.detector.heartbeat(
-        message.from,
-        message.generation,
-        message.incarnation,
-        message.sequence,
-        nowMs,
-      );
+      this.liveness.heartbeat(message, nowMs);
       // An acquittal should not wait for the next tick: "live again on its next heartbeat".
-      this.absorbDetector(this.detector.evaluate(nowMs));
+      this.publishVotes(nowMs);
       this.absorbGossipChanges(nowMs);
       // A changed vote goes out with the next tick's exchange (at most one tick later).
       return [];
@@ -312,11 +282,10 @@ export class ClusterView implements TopologyEngine {
 
   isLive(id: NodeId): boolean {
     if (id === this.options.id) return true;
+    if (this.liveness.isDown(id)) return false;
     const member = this.records.get(id);
     // A member that left is gone even though nobody convicts it (left members are not monitored).
-    return (
-      member !== undefined && !member.removed && member.status !== "left" && !this.down.has(id)
-    );
+    return member !== undefined && !member.removed && member.status !== "left";
   }
 
   ring(): TokenMap {
@@ -334,10 +303,10 @@ export class ClusterView implements TopologyEngine {
     const self = id === this.options.id;
     return memberViewOf(member, {
       live: this.isLive(id),
-      phi: self ? null : this.detector.phi(id, nowMs),
+      phi: self ? null : this.liveness.phi(id, nowMs),
       heartbeat: self
-        ? this.heartbeatPlan.sequence
-        : (this.detector.lastSequence(id) ?? this.gossiper.endpoint(id)?.maxVersion ?? 0),
+        ? this.liveness.heartbeatSequence
+        : (this.liveness.lastSequence(id) ?? this.gossiper.endpoint(id)?.maxVersion ?? 0),
       ownership: this.rings.ownership().get(id) ?? 0,
     });
   }
@@ -355,35 +324,20 @@ export class ClusterView implements TopologyEngine {
 
   // ---------------------------------------------------------------------------------------------
 
-  private readonly isLiveForGossip = (id: NodeId): boolean => !this.down.has(id);
+  private readonly isLiveForGossip = (id: NodeId): boolean => !this.liveness.isDown(id);
 
   private readonly fromGossip = (outbounds: readonly GossipOutbound[]): Outbound[] =>
     outbounds.map((o) => ({ to: o.to, address: o.address, message: o.message }));
 
   /** Votes cast or withdrawn by this node's detector become its `votes` state, pushed eagerly. */
-  private absorbDetector(changes: {
-    convicted: readonly Vote[];
-    acquitted: readonly NodeId[];
-  }): void {
-    if (changes.convicted.length === 0 && changes.acquitted.length === 0) return;
-    const votes = this.detector.votes().slice(0, CLUSTER_VIEW_DEFAULTS.votesPerMemberMax);
-    this.gossiper.setLocal(KEY_VOTES, JSON.stringify(votes));
+  private publishVotes(nowMs: number): void {
+    const votes = this.liveness.evaluate(nowMs);
+    if (votes !== null) this.gossiper.setLocal(KEY_VOTES, JSON.stringify(votes));
   }
 
   private maybePublishLoad(nowMs: number): void {
     const load = this.loadPublisher.take(nowMs);
     if (load !== null) this.gossiper.setLocal(KEY_LOAD, encodeLoad(load));
-  }
-
-  private heartbeats(nowMs: number): Outbound[] {
-    const from = {
-      id: this.options.id,
-      generation: this.options.generation,
-      incarnation: this.incarnation,
-    };
-    const out = this.heartbeatPlan.next(nowMs, this.records, from);
-    this.counters.heartbeatsSent += out.length;
-    return out;
   }
 
   /** Reads what gossip changed into the member records and turns it into events. */
@@ -409,12 +363,8 @@ export class ClusterView implements TopologyEngine {
           break;
         case "forgotten":
           if (this.records.delete(change.id)) {
-            this.down.delete(change.id);
-            this.voters.delete(change.id);
-            this.shutdowns.delete(change.id);
+            this.liveness.noteForgotten(change.id);
             this.rings.setOwnerHash(change.id, null);
-            this.monitorRingDirty = true;
-            this.livenessDirty = true;
             this.ringDirty = true;
             this.events.push({ kind: "member-removed", id: change.id });
           }
@@ -433,20 +383,16 @@ export class ClusterView implements TopologyEngine {
     if (!gossipReplaces(previous, endpoint.generation)) return;
     const before = fresh && previous?.saved !== true ? undefined : previous;
     const record = readRecord(id, endpoint, previous, this.recordReading);
-    const { status, removals, removalsText, incarnation, votes } = record;
+    const { status, removals, removalsText } = record;
     this.records.set(id, record);
-    if (votes.size > 0) this.voters.add(id);
-    else this.voters.delete(id);
-    this.noteSilence(record);
+    this.liveness.noteRecord(previous, record);
     if (
       id !== this.options.id &&
       record.gossipStatus === "left" &&
       this.removalBook.remember(record)
     )
       this.publishRemovals();
-    if (id === this.options.id) this.incarnation = Math.max(this.incarnation, incarnation);
     this.noteRingEffects(previous, record);
-    if (livenessMayDiffer(previous, record)) this.livenessDirty = true;
     if (before !== undefined && previous !== undefined && previous.status !== status) {
       this.events.push({ kind: "status-changed", id, status });
     }
@@ -461,7 +407,7 @@ export class ClusterView implements TopologyEngine {
   /** What a member's change does to the monitor ring and to the current and future rings. */
   private noteRingEffects(previous: MemberRecord | undefined, record: MemberRecord): void {
     const effects = this.rings.noteChange(previous, record);
-    if (effects.monitors) this.monitorRingDirty = true;
+    if (effects.monitors) this.liveness.markMonitorsStale();
     if (effects.rings) this.ringDirty = true;
   }
 
@@ -481,23 +427,15 @@ export class ClusterView implements TopologyEngine {
   private refreshRemovals(): void {
     if (this.removalBook.refresh(this.records.values())) this.publishRemovals();
     const byTarget = this.removalBook.removalsByTarget;
-    for (const member of [...this.records.values()]) {
-      const { status, removed } = effectiveStatus(
-        byTarget.get(member.id),
-        member.generation,
-        member.gossipStatus,
-      );
-      if (status === member.status && removed === member.removed) continue;
-      const record: MemberRecord = { ...member, status, removed };
-      this.records.set(member.id, record);
-      this.noteRingEffects(member, record);
-      this.livenessDirty = true;
-      if (removed) {
-        this.down.delete(member.id);
-        this.shutdowns.delete(member.id);
-        this.events.push({ kind: "member-removed", id: member.id });
+    for (const { before, after } of restatedMembers(this.records.values(), byTarget)) {
+      this.records.set(after.id, after);
+      this.noteRingEffects(before, after);
+      this.liveness.markStale();
+      if (after.removed) {
+        this.liveness.noteRemoved(after.id);
+        this.events.push({ kind: "member-removed", id: after.id });
       } else {
-        this.events.push({ kind: "status-changed", id: member.id, status });
+        this.events.push({ kind: "status-changed", id: after.id, status: after.status });
       }
     }
   }
@@ -510,17 +448,9 @@ export class ClusterView implements TopologyEngine {
       this.removalBook.buries(id, generation),
     )) {
       this.records.set(record.id, record);
-      this.noteSilence(record);
-      this.down.add(record.id);
+      this.liveness.noteSaved(record);
       this.noteRingEffects(undefined, record);
     }
-  }
-
-  /** A member down without votes: its generation announced a clean stop, or it is only saved. */
-  private noteSilence(record: MemberRecord): void {
-    if ((record.shutdown || record.saved) && record.id !== this.options.id)
-      this.shutdowns.add(record.id);
-    else this.shutdowns.delete(record.id);
   }
 
   /** This node's `removals` state: its tombstones and the removals it drives (removal-book.ts). */
@@ -530,70 +460,17 @@ export class ClusterView implements TopologyEngine {
 
   /** Recomputes whatever the last changes made stale: monitors, ring, verdicts, refutation. */
   private refreshStructure(nowMs: number, atTick: boolean): void {
-    // The monitor ring is rebuilt at most once a tick (a sort of every member): a burst of gossip
-    // messages while a thousand nodes join must not rebuild it per message. Verdicts stay per
-    // message.
-    if ((this.monitorRingDirty || this.takeoverDirty) && atTick) {
-      if (this.monitorRingDirty) {
-        const ids = [...this.records.values()].filter((m) => m.status !== "left").map((m) => m.id);
-        this.monitorRing = new MonitorRing(ids);
-      }
-      this.monitorRingDirty = false;
-      this.takeoverDirty = false;
-      this.heartbeatPlan.setMonitors(this.effectiveMonitors(this.options.id), nowMs);
-      this.livenessDirty = true;
-      this.updateSubjects(nowMs);
-    } else if (this.livenessDirty) {
-      this.updateSubjects(nowMs);
-    }
+    this.liveness.refreshMonitors(nowMs, atTick);
     if (this.ringDirty) {
       this.ringDirty = false;
       this.rings.invalidate();
       this.events.push({ kind: "tokens-changed" });
     }
-    if (this.livenessDirty) {
-      this.livenessDirty = false;
-      this.recomputeLiveness();
+    const changes = this.liveness.recomputeIfStale();
+    if (changes !== null) {
+      for (const id of changes.down) this.events.push({ kind: "member-down", id });
+      for (const id of changes.up) this.events.push({ kind: "member-up", id });
       this.maybeRefute();
-    }
-  }
-
-  /** A member's monitors as this view sees them, take-over included (liveness.ts). */
-  private effectiveMonitors(id: NodeId): NodeId[] {
-    return effectiveMonitors(
-      this.monitorRing,
-      this.down,
-      CLUSTER_VIEW_DEFAULTS.monitorsPerMember,
-      id,
-    );
-  }
-
-  private updateSubjects(nowMs: number): void {
-    const k = CLUSTER_VIEW_DEFAULTS.monitorsPerMember;
-    this.detector.setSubjects(
-      detectorSubjects(this.monitorRing, this.down, k, this.records, this.options.id),
-      nowMs,
-    );
-  }
-
-  private recomputeLiveness(): void {
-    const { records, voters, down, shutdowns } = this;
-    const changes = livenessChanges({
-      self: this.options.id,
-      records,
-      voters,
-      down,
-      shutdowns,
-      monitorsOf: (id) => this.effectiveMonitors(id),
-    });
-    if (changes.down.length + changes.up.length > 0) this.takeoverDirty = true;
-    for (const id of changes.down) {
-      this.down.add(id);
-      this.events.push({ kind: "member-down", id });
-    }
-    for (const id of changes.up) {
-      this.down.delete(id);
-      this.events.push({ kind: "member-up", id });
     }
   }
 
@@ -602,22 +479,15 @@ export class ClusterView implements TopologyEngine {
    * refutation).
    */
   private maybeRefute(): void {
-    const self: SubjectRef = {
-      id: this.options.id,
-      generation: this.options.generation,
-      incarnation: this.incarnation,
-    };
-    const against = votesAgainst(this.voters, this.records, this.options.id);
-    const next = shouldRefute(self, against);
-    if (next !== null && next > this.incarnation) {
-      this.incarnation = next;
+    const next = this.liveness.refutation();
+    if (next !== null) {
       this.gossiper.setLocal(KEY_INCARNATION, String(next));
       // Our own record changes with it; read it back so verdicts use the new incarnation.
       this.gossiper.takeChanges().forEach((change) => {
         if (change.kind === "updated" || change.kind === "joined" || change.kind === "restarted")
           this.readMember(change.id, false);
       });
-      this.livenessDirty = true;
+      this.liveness.markStale();
     }
   }
 }

@@ -75,3 +75,27 @@ export function effectiveStatus(
   // once.
   return { status: gossipStatus === "joining" ? "left" : "leaving", removed: false };
 }
+
+/** What effectiveStatus reads of a member, and the status and removal it last derived. */
+interface Restatable {
+  readonly id: NodeId;
+  readonly generation: number;
+  readonly gossipStatus: MemberStatus;
+  readonly status: MemberStatus;
+  readonly removed: boolean;
+}
+
+/** The members whose effective status the removals in `byTarget` change, before and after. */
+export function restatedMembers<M extends Restatable>(
+  members: Iterable<M>,
+  byTarget: ReadonlyMap<NodeId, Removal>,
+): { before: M; after: M }[] {
+  const restated: { before: M; after: M }[] = [];
+  for (const member of members) {
+    const { generation, gossipStatus } = member;
+    const { status, removed } = effectiveStatus(byTarget.get(member.id), generation, gossipStatus);
+    if (status === member.status && removed === member.removed) continue;
+    restated.push({ before: member, after: { ...member, status, removed } });
+  }
+  return restated;
+}
