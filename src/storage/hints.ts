@@ -29,6 +29,7 @@
 
 import { assert } from "../core/assert.js";
 import type { NodeId } from "../core/ids.js";
+import { RECORD_BYTES_MAX } from "../core/limits.js";
 import {
   decodeHint,
   decodeHintKey,
@@ -36,7 +37,10 @@ import {
   encodeHintValue,
   targetBounds,
 } from "./hint-codec.js";
-import { namespaceBounds } from "./layout.js";
+import { LAYOUT_LIMITS, namespaceBounds } from "./layout.js";
+
+/** A hint's storage key (target ≤ 255 bytes, sequence) and its msgpack envelope, generously. */
+const HINT_FRAMING_BYTES_MAX = 1024;
 
 export const HINT_STORE_DEFAULTS = {
   /**
@@ -44,8 +48,12 @@ export const HINT_STORE_DEFAULTS = {
    * each.
    */
   hintBytesPerTargetMax: 128 * 1024 * 1024,
-  /** One hint: a 1 MiB value (SPEC's --max-value-bytes ceiling) plus key and record framing. */
-  hintBytesMax: 1024 * 1024 + 8 * 1024,
+  /**
+   * One hint: the largest record a node may be configured to take (--max-value-bytes up to
+   * VALUE_BYTES_MAX, plus framing), its key, and the hint's own key and framing. Any smaller bound
+   * would drop the hint of every write of a large value that a replica missed, acknowledged or not.
+   */
+  hintBytesMax: RECORD_BYTES_MAX + LAYOUT_LIMITS.keyBytesMax + HINT_FRAMING_BYTES_MAX,
   /** Hints read per scan when the caller names no limit. */
   scanLimitDefault: 256,
   /** Appends committed per LevelDB batch. */

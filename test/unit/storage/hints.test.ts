@@ -5,6 +5,8 @@ import { describe, expect, it } from "vitest";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { RECORD_BYTES_MAX } from "../../../src/core/limits.js";
+import { LAYOUT_LIMITS } from "../../../src/storage/layout.js";
 import { openLevelStore, type LevelStore } from "../../../src/storage/store.js";
 import { decodeHintKey, encodeHintKey } from "../../../src/storage/hint-codec.js";
 import {
@@ -131,6 +133,18 @@ describe("HintStore", () => {
       expect(await hints.append(hint("node2", "big", 1, 500))).toBe("dropped-size");
       expect(await hints.append(hint("node2", "small", 1, 10))).toBe("stored");
       expect(hints.pending().get("node2")?.count).toBe(1);
+    });
+  });
+
+  it("by default stores the hint of the largest record a node may be configured to take", async () => {
+    await withStore(async (open) => {
+      const store = await open();
+      const hints = await store.openHints();
+      // --max-value-bytes goes up to VALUE_BYTES_MAX; a hint bound of 1 MiB dropped these.
+      const largest = hint("node2", "k".repeat(LAYOUT_LIMITS.keyBytesMax), 1, RECORD_BYTES_MAX);
+      expect(await hints.append(largest)).toBe("stored");
+      const [stored] = await hints.scan("node2");
+      expect(stored?.encodedRecord.length).toBe(RECORD_BYTES_MAX);
     });
   });
 
