@@ -9,19 +9,17 @@
 // arriving was therefore cut off after 60 s, not 30, and only when the check next ran, every 30 s:
 // 60 to 90 s (issue 14 saw ~70). So both deadlines go to Node at construction, the headers' equal
 // to the request's, and the check runs every timeoutCheckIntervalMs: a stalled request is answered
-// 408
-// `request_timeout` between requestTimeoutMs and requestTimeoutMs + timeoutCheckIntervalMs.
+// 408 `request_timeout` between requestTimeoutMs and requestTimeoutMs + timeoutCheckIntervalMs.
 //
 // Client errors. What Node refuses before fastify sees a request (its 'clientError' event: a
 // request line or header it cannot parse, headers over headerBytesMax, a timeout) is written to the
 // socket as a whole HTTP/1.1 response with the JSON body and `Connection: close` (400
-// `bad_request`, 431
-// `headers_too_large`, 408 `request_timeout`), then the socket is closed. Where a response is
-// already under way on the socket a second one would corrupt it; that socket is only closed.
-// Node's two other answers of its own, which have no body, are taken over too: an HTTP/1.1 request
-// without Host (RFC 9112 §3.2) is 400 `bad_request` from the onRequest hook below instead of Node's
-// empty 400, and an `Expect` other than 100-continue is 417 `expectation_failed` from the server's
-// 'checkExpectation' event instead of Node's empty 417.
+// `bad_request`, 431 `headers_too_large`, 408 `request_timeout`), then the socket is closed. Where
+// a response is already under way on the socket a second one would corrupt it; that socket is only
+// closed. Node's two other answers of its own, which have no body, are taken over too: an HTTP/1.1
+// request without Host (RFC 9112 §3.2) is 400 `bad_request` from the onRequest hook below instead
+// of Node's empty 400, and an `Expect` other than 100-continue is 417 `expectation_failed` from the
+// server's 'checkExpectation' event instead of Node's empty 417.
 //
 // Draining. Once the node begins to shut down (deps.draining()), every request but /health and
 // /ready is answered 503 `unavailable`, reason `draining`, with `Connection: close`, while requests

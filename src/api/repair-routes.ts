@@ -1,9 +1,8 @@
 // api/repair-routes.ts — the operator's repair (SPEC §1 `grapevine repair`, §3): `POST
 // /admin/repair` starts one (every range this node replicates against every other replica) and
-// answers
-// `202 {"id"}` at once; `GET /admin/repair/:id` gives its progress and, once it ended, its summary.
-// A dry run (`?dryRun=true`, or a JSON body `{"dryRun": true}`) compares and lists but moves
-// nothing. An unknown id is a 404 with the SPEC §2 error body; a bad flag a 400.
+// answers `202 {"id"}` at once; `GET /admin/repair/:id` gives its progress and, once it ended, its
+// summary. A dry run (`?dryRun=true`, or a JSON body `{"dryRun": true}`) compares and lists but
+// moves nothing. An unknown id is a 404 with the SPEC §2 error body; a bad flag a 400.
 
 import type { FastifyPluginAsync } from "fastify";
 import type { RepairJobView } from "../antientropy/anti-entropy-service.js";

@@ -4,8 +4,8 @@
 // parseNodeConfig together with the environment, so validation, defaults and error wording live in
 // one place (node/config.ts). The command then runs the node until SIGINT or SIGTERM and shuts it
 // down cleanly (exit 0); a second signal, or a shutdown that outlasts `shutdownTimeoutMs`, forces
-// exit 1. When the process has an IPC channel (a child of
-// `grapevine dev`), losing it counts as a stop signal, so a killed `dev` leaves no orphan nodes.
+// exit 1. When the process has an IPC channel (a child of `grapevine dev`), losing it counts as a
+// stop signal, so a killed `dev` leaves no orphan nodes.
 
 import type { Command } from "commander";
 import {

@@ -4,8 +4,7 @@
 // its peers show it down at once, new connections refused, requests in flight finished, the store
 // closed, exit 0. The command waits until the node no longer answers and exits 0; 1 when the node
 // cannot be reached, refuses, or still answers after STOP_LIMITS.waitMs. A node already stopping
-// (503
-// `draining`) counts as stopping.
+// (503 `draining`) counts as stopping.
 
 import type { Command } from "commander";
 import { processEnvironment, resolveNodeUrl } from "../node/config.js";

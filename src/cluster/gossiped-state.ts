@@ -17,10 +17,9 @@ export const KEY_INCARNATION = "incarnation";
 export const KEY_REMOVALS = "removals";
 /**
  * Set by a member that is stopping cleanly (SIGTERM, `grapevine stop`): Cassandra's `shutdown`.
- * Unlike
- * `leaving` it is no ring change: the member keeps its tokens and nobody moves its ranges; peers
- * only count it down at once instead of waiting for its monitors to convict it. Its next start
- * gossips a newer generation, whose fresh state has no such key, so it is up again.
+ * Unlike `leaving` it is no ring change: the member keeps its tokens and nobody moves its ranges;
+ * peers only count it down at once instead of waiting for its monitors to convict it. Its next
+ * start gossips a newer generation, whose fresh state has no such key, so it is up again.
  */
 export const KEY_SHUTDOWN = "shutdown";
 export const SHUTDOWN_VALUE = "true";

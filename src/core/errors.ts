@@ -4,10 +4,9 @@
 // Every expected failure a client can see has a code here, with its HTTP status, its default
 // message and its meaning (when it is answered; README's error table says the same, and a test
 // holds the two together both ways). Any layer throws a GrapevineError with its code directly — the
-// coordinator's
-// `unavailable` and `timeout` with their details, a bad consistency level, a refused ring change —
-// so no layer above translates errors by class. Rendering one as an HTTP answer is api/'s business
-// (api/errors.ts, net/fastify-errors.ts); this module imports nothing.
+// coordinator's `unavailable` and `timeout` with their details, a bad consistency level, a refused
+// ring change — so no layer above translates errors by class. Rendering one as an HTTP answer is
+// api/'s business (api/errors.ts, net/fastify-errors.ts); this module imports nothing.
 //
 // What is not here, on purpose: programmer errors (core/assert.ts InvariantError, a TypeError)
 // carry no code — they are bugs, answered 500 `internal` and logged; the CLI's and the config's

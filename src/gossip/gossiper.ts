@@ -247,8 +247,7 @@ export class Gossiper {
    * Pushes this node's states from `key`'s version on to up to `targetsMax` live members at once,
    * as one rumor each: an announcement that cannot wait for rounds or rumor hops, because the node
    * is about to go quiet (a clean stop). Each target forwards it once like any rumor, so members
-   * past
-   * `targetsMax` hear it a hop later. Sorted id order: the choice needs no chance.
+   * past `targetsMax` hear it a hop later. Sorted id order: the choice needs no chance.
    */
   announce(key: string, isLive: (id: NodeId) => boolean, targetsMax: number): GossipOutbound[] {
     assert(Number.isInteger(targetsMax) && targetsMax >= 0, "targetsMax is a count");

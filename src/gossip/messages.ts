@@ -23,8 +23,8 @@
 // Every list and string is bounded below so that the largest legal message fits the peer body limit
 // (net/peer-protocol.ts, 4 MiB): a digests message is at most 4,097 digests × ~330 bytes ≈ 1.4 MB;
 // an ack is at most 4,096 requests (≈1.4 MB) plus deltas whose estimated size (string lengths) is
-// at most
-// `deltaBytesPerMessageMax`, 512 Ki, i.e. ≤ 1.5 MiB of UTF-8 even if every character took 3 bytes.
+// at most `deltaBytesPerMessageMax`, 512 Ki, i.e. ≤ 1.5 MiB of UTF-8 even if every character took 3
+// bytes.
 
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";

@@ -89,8 +89,7 @@ export const REPLICA_OP_ERRORS = {
   /**
    * The record's timestamp is more than --max-clock-offset-ms ahead of the replica's clock:
    * refused, never stored (issue 14 §2). The coordinator's write fails with 503 `unavailable`,
-   * reason
-   * `clock_offset`; a hint carrying it is dropped and counted.
+   * reason `clock_offset`; a hint carrying it is dropped and counted.
    */
   clockOffset: CLOCK_OFFSET_REFUSAL,
 } as const;

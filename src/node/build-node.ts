@@ -22,8 +22,7 @@
 // store last, once every acknowledged write and hint is committed.
 //
 // Readiness (GET /ready, api/ready-routes.ts) is composed here: `starting` until the ring is
-// learned,
-// `draining` from the first moment of shutdown (new requests then get 503 `draining`, see
+// learned, `draining` from the first moment of shutdown (new requests then get 503 `draining`, see
 // api/http-server.ts), `clock_offset` while the clock guard (node/clock-guard.ts) fences this node
 // because its wall clock is out of range of most of its peers'.
 

@@ -2,8 +2,7 @@
 // address, list, …): how each parses the raw text of a flag or GRAPEVINE_* variable, what it shows
 // as a default, and which texts it must refuse (the tests feed those to every option). An invalid
 // value is a ConfigError whose one-line message names the flag or variable the user typed, in the
-// shape
-// `<source> must be <expectation>, got "<text>"`; the CLI prints it and exits 2.
+// shape `<source> must be <expectation>, got "<text>"`; the CLI prints it and exits 2.
 
 import path from "node:path";
 import type { Address, NodeId } from "../core/ids.js";

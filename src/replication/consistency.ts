@@ -1,13 +1,13 @@
 // replication/consistency.ts — consistency levels and how many replicas each one needs.
 //
 // Theory of operation. A request names how many of a key's rf replicas must answer: `one`,
-// `quorum`,
-// `all`, or an explicit count from 1 to rf (SPEC §2). Quorum is a strict majority, floor(rf/2) + 1,
-// as in Dynamo's sloppy-quorum parameters (R, W, N) and Cassandra's QUORUM. Two majorities of the
-// same rf replicas always share a replica, so with r + w > rf a read meets at least one replica
-// that acknowledged the write: that is the SPEC §4 promise that a quorum read sees an acknowledged
-// quorum write. The module is pure: text in, numbers out; a bad level is a ConsistencyError: a
-// GrapevineError with the code `bad_consistency` (400), answered by the API as it is.
+// `quorum`, `all`, or an explicit count from 1 to rf (SPEC §2). Quorum is a strict majority,
+// floor(rf/2) + 1, as in Dynamo's sloppy-quorum parameters (R, W, N) and Cassandra's QUORUM. Two
+// majorities of the same rf replicas always share a replica, so with r + w > rf a read meets at
+// least one replica that acknowledged the write: that is the SPEC §4 promise that a quorum read
+// sees an acknowledged quorum write. The module is pure: text in, numbers out; a bad level is a
+// ConsistencyError: a GrapevineError with the code `bad_consistency` (400), answered by the API as
+// it is.
 
 import { assert } from "../core/assert.js";
 import { GrapevineError } from "../core/errors.js";

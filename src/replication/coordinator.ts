@@ -12,8 +12,7 @@
 // live replica in parallel: the local replica through the store directly (no HTTP to itself), the
 // others through the ReplicaTransport port (replica-transport.ts). It answers as soon as `required`
 // replicas acknowledged — never before — with the version's timestamp. If so many replicas fail
-// that
-// `required` can no longer be reached, or the deadline (--request-timeout-ms) passes first, it
+// that `required` can no longer be reached, or the deadline (--request-timeout-ms) passes first, it
 // answers `timeout` with how many acknowledged: like Cassandra, the write may still have landed on
 // some replicas, and last-write-wins makes a retry harmless. Replicas that were down, failed or
 // timed out are reported once every replica has settled (or the deadline passed) through the

@@ -2,11 +2,10 @@
 //  §1/§6.6 imports point down: a layer never imports a layer above it;
 //  §6.2 the protocol cores are pure: no wall clock, no global chance, no timers, no IO, no env.
 // Imports are read from the TypeScript syntax tree (static, `export … from`, `import type` and
-// dynamic
-// `import()`), so an import spread over several lines cannot slip past a line-by-line reading. The
-// allow-list is the real dependency graph, exactly: an edge the code gains must be added here on
-// purpose (and must point down), and an edge the code loses must be taken out, so the picture in
-// ARCHITECTURE.md and this list never drift apart.
+// dynamic `import()`), so an import spread over several lines cannot slip past a line-by-line
+// reading. The allow-list is the real dependency graph, exactly: an edge the code gains must be
+// added here on purpose (and must point down), and an edge the code loses must be taken out, so the
+// picture in ARCHITECTURE.md and this list never drift apart.
 
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";

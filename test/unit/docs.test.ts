@@ -1,7 +1,6 @@
 // docs/architecture.md is the newcomers' map of src/. It stays true because this test reads it:
-// every
-// `src/…` file it names exists, and its layer table gives each folder the height the import test
-// enforces (test/support/layers.ts).
+// every `src/…` file it names exists, and its layer table gives each folder the height the import
+// test enforces (test/support/layers.ts).
 
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
