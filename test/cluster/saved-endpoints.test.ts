@@ -5,13 +5,11 @@
 // writes and reads go to the same replicas as before: the missing node's ranges have not fallen to
 // the others.
 
-import { readFile } from "node:fs/promises";
-import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { ClusterStatusBody, RingBody } from "../../src/api/cluster-routes.js";
 import { RING_SETTLE_DEFAULTS } from "../../src/cluster/ring-settle.js";
-import { KNOWN_PEERS_FILE } from "../../src/topology/known-peers.js";
 import { closeKvPools, kv } from "../support/kv.js";
+import { ringLearnedAtRestart, savedPeers } from "../support/node-files.js";
 import { useProcessCluster } from "../support/process-cluster.js";
 import { waitFor } from "../support/wait-for.js";
 
@@ -30,30 +28,6 @@ afterAll(closeKvPools);
 
 const tokensOf = (ring: RingBody, id: string): string[] =>
   ring.tokens.filter((entry) => entry.owner === id).map((entry) => entry.token);
-
-async function savedPeers(
-  id: string,
-): Promise<{ format: number; members: { id: string; tokens: string[] }[] }> {
-  return JSON.parse(await readFile(path.join(cluster.dataDir(id), KNOWN_PEERS_FILE), "utf8")) as {
-    format: number;
-    members: { id: string; tokens: string[] }[];
-  };
-}
-
-/** The ring-settle line of the node's latest start in its log (node/tick-loop.ts). */
-async function ringLearnedAtRestart(id: string): Promise<{ msg: string; afterMs: number }> {
-  const lines = (await readFile(cluster.logFile(id), "utf8"))
-    .trimEnd()
-    .split("\n")
-    .map((line) => JSON.parse(line) as { msg?: string; afterMs?: number });
-  const started = lines.map((line) => line.msg).lastIndexOf("node started");
-  const found = lines
-    .slice(started)
-    .find((line) => line.msg?.startsWith("ring ") === true && line.afterMs !== undefined);
-  if (found?.msg === undefined || found.afterMs === undefined)
-    throw new Error(`${id} logged no ring-settle line since its restart`);
-  return { msg: found.msg, afterMs: found.afterMs };
-}
 
 describe("a whole-cluster restart with a member missing", () => {
   it(
@@ -96,7 +70,9 @@ describe("a whole-cluster restart with a member missing", () => {
       await waitFor(
         async () => {
           const files = await Promise.all(
-            NODE_IDS.filter((id) => id !== MISSING).map((id) => savedPeers(id).catch(() => null)),
+            NODE_IDS.filter((id) => id !== MISSING).map((id) =>
+              savedPeers(cluster.dataDir(id)).catch(() => null),
+            ),
           );
           return files.every(
             (file) =>
@@ -118,7 +94,7 @@ describe("a whole-cluster restart with a member missing", () => {
       // Before saved members each node waited for the missing one until settleMaxMs, then served
       // without it ("ring not fully learned in time"); now the ring is learned with it, down.
       for (const id of live) {
-        const learned = await ringLearnedAtRestart(id);
+        const learned = await ringLearnedAtRestart(cluster.logFile(id));
         console.log(`${id} serving ${learned.afterMs} ms after its restart: ${learned.msg}`);
         expect(learned.msg, id).toBe("ring learned: serving client requests");
         expect(learned.afterMs, id).toBeLessThan(RING_SETTLE_DEFAULTS.settleMaxMs);
