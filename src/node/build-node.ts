@@ -37,7 +37,7 @@ import { stopRoutes } from "../api/stop-routes.js";
 import type { HintStore } from "../storage/hints.js";
 import type { NodeConfig } from "./config.js";
 import type { NodeIdentity } from "./identity.js";
-import { createLogger, type Logger } from "./logger.js";
+import { createLogger, resolveLogFormat, stdoutIsTerminal, type Logger } from "./logger.js";
 import { AddressBook } from "./address-book.js";
 import { buildAntiEntropy } from "./build-antientropy.js";
 import { buildClocks, type NodeClocks } from "./build-clocks.js";
@@ -107,7 +107,12 @@ interface AssembledCore {
 
 async function assembleCore(config: NodeConfig, ports: NodeDeps): Promise<AssembledCore> {
   const clock = ports.clock ?? createSystemClock();
-  const rootLogger = ports.logger ?? createLogger({ level: config.logLevel });
+  const rootLogger =
+    ports.logger ??
+    createLogger({
+      level: config.logLevel,
+      format: resolveLogFormat(config.logFormat, stdoutIsTerminal()),
+    });
   const wallUs = ports.wallUs ?? ((): number => Date.now() * 1000);
   const identity = await openNodeIdentity(config, ports, wallUs);
   const log = rootLogger.child({ node: identity.id });
