@@ -7,6 +7,7 @@ import type { NodeConfig } from "./config.js";
 import { httpLogLevel, type Logger } from "./logger.js";
 import type { NodeDeps } from "./node-ports.js";
 import { NODE_LIMITS } from "./node-settings.js";
+import type { RefusalTally } from "./refusal-tally.js";
 
 /**
  * fastify's per-request lines go to debug: at info a node logs membership, not traffic. Unless the
@@ -14,7 +15,10 @@ import { NODE_LIMITS } from "./node-settings.js";
  * was ~2 µs of every request's CPU), no log details; a failed request is still logged at warn.
  */
 class QuietLogController extends LogController {
-  constructor(private readonly debugRequests: boolean) {
+  constructor(
+    private readonly debugRequests: boolean,
+    private readonly refusals: Pick<RefusalTally, "note">,
+  ) {
     super();
   }
   override incomingRequest(request: Parameters<LogController["incomingRequest"]>[0]): void {
@@ -24,6 +28,8 @@ class QuietLogController extends LogController {
   override requestCompleted(
     ...[error, request, reply]: Parameters<LogController["requestCompleted"]>
   ): void {
+    // Refusals are counted, not logged one by one: housekeeping logs the count once a minute.
+    this.refusals.note(reply.statusCode);
     if (!error && !this.debugRequests) return;
     const details = {
       method: request.method,
@@ -46,6 +52,7 @@ export interface NodeHttpInput {
   readonly log: Logger;
   /** Draining is `stopping`: set the moment shutdown begins, before the server stops accepting. */
   readonly isStopping: () => boolean;
+  readonly refusals: Pick<RefusalTally, "note">;
 }
 
 export function buildHttpServer({
@@ -53,6 +60,7 @@ export function buildHttpServer({
   ports,
   log,
   isStopping,
+  refusals,
 }: NodeHttpInput): FastifyInstance {
   const httpLogger = log.child({ component: "http" }, { level: httpLogLevel(config.logLevel) });
   const debugRequests = httpLogger.isLevelEnabled("debug");
@@ -67,7 +75,7 @@ export function buildHttpServer({
     },
     {
       logger: httpLogger,
-      logController: new QuietLogController(debugRequests),
+      logController: new QuietLogController(debugRequests, refusals),
       childLoggerFactory: (logger, bindings, options) =>
         debugRequests ? logger.child(bindings, options) : logger,
       draining: isStopping,

@@ -48,10 +48,11 @@ import { openCrashRecovery, openNodeIdentity, openNodeStorage } from "./build-st
 import type { CrashRecovery } from "./crash-recovery.js";
 import { buildTopology } from "./build-topology.js";
 import { Housekeeping } from "./housekeeping.js";
+import { RefusalTally } from "./refusal-tally.js";
 import { registerNodeRoutes } from "./http-routes.js";
 import type { NodeCore, NodeObservers, NodeParts } from "./node-parts.js";
 import type { NodeDeps } from "./node-ports.js";
-import { NODE_LIMITS, peerRequestTimeoutMs } from "./node-settings.js";
+import { NODE_LIMITS, NODE_MAINTENANCE, peerRequestTimeoutMs } from "./node-settings.js";
 import { closeNode } from "./shutdown.js";
 import { createSystemClock } from "./system-clock.js";
 import { TickLoop } from "./tick-loop.js";
@@ -213,6 +214,7 @@ export async function buildNode(config: NodeConfig, ports: NodeDeps = {}): Promi
     ports,
     log: core.log,
     isStopping: () => core.isStopping(),
+    refusals: core.refusals,
   });
   const parts: NodeParts = { ...core, metrics, app };
   const stop = stopRequest();
@@ -249,6 +251,7 @@ interface TickLoopParts {
   readonly handoff: NodeCore["handoff"];
   readonly antiEntropy: NodeCore["antiEntropy"];
   readonly topology: NodeCore["topology"];
+  readonly refusals: RefusalTally;
   readonly isStopping: () => boolean;
 }
 
@@ -257,8 +260,9 @@ function buildTickLoop(foundation: Foundation, parts: TickLoopParts): TickLoop {
   const { clock, log, wallUs, identity, store, clocks, cluster } = foundation;
   const { clockGuard } = clocks;
   const { engine, ringSettle } = cluster;
-  const { peerClient, addressBook, handoff, antiEntropy, topology, isStopping } = parts;
+  const { peerClient, addressBook, handoff, antiEntropy, topology, refusals, isStopping } = parts;
   const housekeeping = new Housekeeping({
+    refusals,
     engine,
     store,
     clock,
@@ -314,7 +318,9 @@ function wireSubsystems(foundation: Foundation, isStopping: () => boolean): Node
   });
   const repair = buildAntiEntropy(common);
   const topology = buildTopology({ ...common, isStopping, ringStart: cluster.ringStart });
+  const refusals = new RefusalTally(NODE_MAINTENANCE.refusalReportIntervalMs, clock.nowMs());
   const tickLoop = buildTickLoop(foundation, {
+    refusals,
     peerClient,
     addressBook,
     handoff: replication.handoff,
@@ -342,6 +348,7 @@ function wireSubsystems(foundation: Foundation, isStopping: () => boolean): Node
     ...repair,
     topology,
     tickLoop,
+    refusals,
     observers,
     isStopping,
     recovery: foundation.recovery,
