@@ -11,7 +11,8 @@
 
 import { pino, type DestinationStream, type Logger } from "pino";
 import pretty from "pino-pretty";
-import type { LogFormat, LogLevel } from "./options.js";
+import type { LogLevel } from "./config.js";
+import type { LogFormat } from "./options.js";
 
 export type { Logger } from "pino";
 
