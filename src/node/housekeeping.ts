@@ -70,7 +70,7 @@ export class Housekeeping {
     this.#reportRefusals(nowMs);
   }
 
-  /** Refused requests, counted: one line a period whatever their number, none when there were none. */
+  /** Refused requests, counted: one line a period however many, none when there were none. */
   #reportRefusals(nowMs: number): void {
     const report = this.deps.refusals.report(nowMs);
     if (report === null) return;
