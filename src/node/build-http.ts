@@ -2,12 +2,19 @@
 // Building it opens no socket; node.ts listens once every route is registered.
 
 import { LogController, type FastifyInstance } from "fastify";
-import { createHttpServer } from "../api/http-server.js";
+import { createHttpServer, HEALTH_PATH } from "../api/http-server.js";
+import { READY_PATH } from "../api/ready-routes.js";
 import type { NodeConfig } from "./config.js";
 import { httpLogLevel, type Logger } from "./logger.js";
 import type { NodeDeps } from "./node-ports.js";
 import { NODE_LIMITS } from "./node-settings.js";
-import type { RefusalTally } from "./refusal-tally.js";
+import { isRefusal, type RefusalTally } from "./refusal-tally.js";
+
+/**
+ * A probe's 503 (a node starting or draining) answers the probe; it refuses no client, and an
+ * orchestrator or `grapevine dev` polling it would otherwise fill the count.
+ */
+const PROBE_PATHS: ReadonlySet<string> = new Set([HEALTH_PATH, READY_PATH]);
 
 /**
  * fastify's per-request lines go to debug: at info a node logs membership, not traffic. Unless the
@@ -29,7 +36,8 @@ class QuietLogController extends LogController {
     ...[error, request, reply]: Parameters<LogController["requestCompleted"]>
   ): void {
     // Refusals are counted, not logged one by one: housekeeping logs the count once a minute.
-    this.refusals.note(reply.statusCode);
+    if (isRefusal(reply.statusCode) && !PROBE_PATHS.has(request.url.split("?")[0] ?? ""))
+      this.refusals.note(reply.statusCode);
     if (!error && !this.debugRequests) return;
     const details = {
       method: request.method,

@@ -1,8 +1,9 @@
-// The node's HTTP edge hands every answered request's status to the refusal tally (which keeps the
-// refusals for its once-a-minute report) instead of logging refused requests one by one.
+// The node's HTTP edge hands refused requests' statuses to the refusal tally (for its once-a-minute
+// report) instead of logging them one by one; answers, and a probe's 503, are not refusals.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
+import { READY_PATH } from "../../../src/api/ready-routes.js";
 import { GrapevineError } from "../../../src/core/errors.js";
 import { buildHttpServer } from "../../../src/node/build-http.js";
 import { parseNodeConfig } from "../../../src/node/config.js";
@@ -26,6 +27,9 @@ beforeAll(async () => {
   app.get("/unavailable", () => {
     throw new GrapevineError("unavailable", "too few replicas", { required: 2, alive: 1 });
   });
+  app.get(READY_PATH, () => {
+    throw new GrapevineError("unavailable", "starting", { reason: "starting" });
+  });
   await app.ready();
 });
 
@@ -34,9 +38,9 @@ afterAll(async () => {
 });
 
 describe("the node's HTTP edge", () => {
-  it("notes every answered request's status for the refusal count", async () => {
-    for (const url of ["/ok", "/missing", "/unavailable", "/unavailable"])
+  it("notes refused requests' statuses, not answers nor a probe's 503", async () => {
+    for (const url of ["/ok", "/missing", "/unavailable", `${READY_PATH}?x=1`, "/unavailable?r=1"])
       await app.inject({ method: "GET", url });
-    expect(noted).toEqual([200, 404, 503, 503]);
+    expect(noted).toEqual([503, 503]);
   });
 });
