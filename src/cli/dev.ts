@@ -24,9 +24,11 @@ import {
   type Environment,
   type NodeOptionName,
 } from "../node/config.js";
+import { resolveLogFormat } from "../node/logger.js";
 import {
   CliError,
   EXIT_CODES,
+  isTerminal,
   parseIntegerFlag,
   printError,
   type CliOutput,
@@ -86,6 +88,10 @@ export interface DevNodePlan {
   readonly dataDir: string;
   /** Arguments after `bin/grapevine.js`. */
   readonly args: readonly string[];
+  /**
+   * The child's stdout is dev's pipe, not a terminal: pretty lines keep their colours only if told.
+   */
+  readonly forceColour: boolean;
 }
 
 /**
@@ -95,6 +101,7 @@ export interface DevNodePlan {
 export function planDevCluster(
   values: Readonly<Record<string, unknown>>,
   env: Environment,
+  stdoutIsTerminal = false,
 ): DevNodePlan[] {
   const nodes = parseIntegerFlag(
     "--nodes",
@@ -143,16 +150,20 @@ export function planDevCluster(
       },
       env,
     );
+    // The children's stdout is a pipe to dev: `auto` is decided by dev's own stdout, which is
+    // where their lines end up.
+    const logFormat = resolveLogFormat(config.logFormat, stdoutIsTerminal);
     const args = ["start"];
-    for (const [name, value] of Object.entries({ ...owned, ...passThrough }))
-      args.push(`--${name}`, value);
+    const given = { ...owned, ...passThrough, "log-format": logFormat };
+    for (const [name, value] of Object.entries(given)) args.push(`--${name}`, value);
     // The children get the option under its own name, as this parse understood it.
     for (const { name } of aliases) {
       if (passThrough[name] !== undefined) continue;
       const text = declarationOf(name).kind.format(config[optionKey(name)]);
       if (text !== null) args.push(`--${name}`, text);
     }
-    plans.push({ id, port, url: `http://127.0.0.1:${port}`, dataDir: nodeDir, args });
+    const forceColour = logFormat === "pretty" && stdoutIsTerminal;
+    plans.push({ id, port, url: `http://127.0.0.1:${port}`, dataDir: nodeDir, args, forceColour });
   }
   return plans;
 }
@@ -328,6 +339,8 @@ function spawnChild(
     // order.
     detached: true,
     stdio: ["ignore", "pipe", "pipe", "ipc"],
+    // pino-pretty's colour test honours FORCE_COLOR (and NO_COLOR, which still wins).
+    env: plan.forceColour ? { ...process.env, FORCE_COLOR: "1" } : process.env,
   });
   const entry: DevChild = {
     plan,
@@ -438,7 +451,7 @@ export function registerDevCommand(
   addNodeOptionAliases(command, DEV_PASS_THROUGH_OPTIONS);
   command.addHelpText("after", "\nThe node options are passed to every node.\n");
   command.action(async (values: Record<string, unknown>) => {
-    const plans = planDevCluster(values, processEnvironment());
+    const plans = planDevCluster(values, processEnvironment(), isTerminal(process.stdout));
     setExit(await runDev(plans, output));
   });
 }

@@ -2,11 +2,19 @@
 // Building it opens no socket; node.ts listens once every route is registered.
 
 import { LogController, type FastifyInstance } from "fastify";
-import { createHttpServer } from "../api/http-server.js";
+import { createHttpServer, HEALTH_PATH } from "../api/http-server.js";
+import { READY_PATH } from "../api/ready-routes.js";
 import type { NodeConfig } from "./config.js";
 import { httpLogLevel, type Logger } from "./logger.js";
 import type { NodeDeps } from "./node-ports.js";
 import { NODE_LIMITS } from "./node-settings.js";
+import { isRefusal, type RefusalTally } from "./refusal-tally.js";
+
+/**
+ * A probe's 503 (a node starting or draining) answers the probe; it refuses no client, and an
+ * orchestrator or `grapevine dev` polling it would otherwise fill the count.
+ */
+const PROBE_PATHS: ReadonlySet<string> = new Set([HEALTH_PATH, READY_PATH]);
 
 /**
  * fastify's per-request lines go to debug: at info a node logs membership, not traffic. Unless the
@@ -14,7 +22,10 @@ import { NODE_LIMITS } from "./node-settings.js";
  * was ~2 µs of every request's CPU), no log details; a failed request is still logged at warn.
  */
 class QuietLogController extends LogController {
-  constructor(private readonly debugRequests: boolean) {
+  constructor(
+    private readonly debugRequests: boolean,
+    private readonly refusals: Pick<RefusalTally, "note">,
+  ) {
     super();
   }
   override incomingRequest(request: Parameters<LogController["incomingRequest"]>[0]): void {
@@ -24,6 +35,9 @@ class QuietLogController extends LogController {
   override requestCompleted(
     ...[error, request, reply]: Parameters<LogController["requestCompleted"]>
   ): void {
+    // Refusals are counted, not logged one by one: housekeeping logs the count once a minute.
+    if (isRefusal(reply.statusCode) && !PROBE_PATHS.has(request.url.split("?")[0] ?? ""))
+      this.refusals.note(reply.statusCode);
     if (!error && !this.debugRequests) return;
     const details = {
       method: request.method,
@@ -46,6 +60,7 @@ export interface NodeHttpInput {
   readonly log: Logger;
   /** Draining is `stopping`: set the moment shutdown begins, before the server stops accepting. */
   readonly isStopping: () => boolean;
+  readonly refusals: Pick<RefusalTally, "note">;
 }
 
 export function buildHttpServer({
@@ -53,6 +68,7 @@ export function buildHttpServer({
   ports,
   log,
   isStopping,
+  refusals,
 }: NodeHttpInput): FastifyInstance {
   const httpLogger = log.child({ component: "http" }, { level: httpLogLevel(config.logLevel) });
   const debugRequests = httpLogger.isLevelEnabled("debug");
@@ -67,7 +83,7 @@ export function buildHttpServer({
     },
     {
       logger: httpLogger,
-      logController: new QuietLogController(debugRequests),
+      logController: new QuietLogController(debugRequests, refusals),
       childLoggerFactory: (logger, bindings, options) =>
         debugRequests ? logger.child(bindings, options) : logger,
       draining: isStopping,

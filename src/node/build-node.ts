@@ -36,7 +36,7 @@ import { stopRoutes } from "../api/stop-routes.js";
 import type { HintStore } from "../storage/hints.js";
 import type { NodeConfig } from "./config.js";
 import type { NodeIdentity } from "./identity.js";
-import { createLogger, type Logger } from "./logger.js";
+import { createLogger, resolveLogFormat, stdoutIsTerminal, type Logger } from "./logger.js";
 import { AddressBook } from "./address-book.js";
 import { buildAntiEntropy } from "./build-antientropy.js";
 import { buildClocks, type NodeClocks } from "./build-clocks.js";
@@ -47,10 +47,11 @@ import { openCrashRecovery, openNodeIdentity, openNodeStorage } from "./build-st
 import type { CrashRecovery } from "./crash-recovery.js";
 import { buildTopology } from "./build-topology.js";
 import { Housekeeping } from "./housekeeping.js";
+import { RefusalTally } from "./refusal-tally.js";
 import { registerNodeRoutes } from "./http-routes.js";
 import type { NodeCore, NodeObservers, NodeParts } from "./node-parts.js";
 import type { NodeDeps } from "./node-ports.js";
-import { NODE_LIMITS, peerRequestTimeoutMs } from "./node-settings.js";
+import { NODE_LIMITS, NODE_MAINTENANCE, peerRequestTimeoutMs } from "./node-settings.js";
 import { closeNode } from "./shutdown.js";
 import { createSystemClock } from "./system-clock.js";
 import { TickLoop } from "./tick-loop.js";
@@ -106,7 +107,12 @@ interface AssembledCore {
 
 async function assembleCore(config: NodeConfig, ports: NodeDeps): Promise<AssembledCore> {
   const clock = ports.clock ?? createSystemClock();
-  const rootLogger = ports.logger ?? createLogger({ level: config.logLevel });
+  const rootLogger =
+    ports.logger ??
+    createLogger({
+      level: config.logLevel,
+      format: resolveLogFormat(config.logFormat, stdoutIsTerminal()),
+    });
   const wallUs = ports.wallUs ?? ((): number => Date.now() * 1000);
   const identity = await openNodeIdentity(config, ports, wallUs);
   const log = rootLogger.child({ node: identity.id });
@@ -207,6 +213,7 @@ export async function buildNode(config: NodeConfig, ports: NodeDeps = {}): Promi
     ports,
     log: core.log,
     isStopping: () => core.isStopping(),
+    refusals: core.refusals,
   });
   const parts: NodeParts = { ...core, metrics, app };
   const stop = stopRequest();
@@ -243,6 +250,7 @@ interface TickLoopParts {
   readonly handoff: NodeCore["handoff"];
   readonly antiEntropy: NodeCore["antiEntropy"];
   readonly topology: NodeCore["topology"];
+  readonly refusals: RefusalTally;
   readonly isStopping: () => boolean;
 }
 
@@ -251,8 +259,9 @@ function buildTickLoop(foundation: Foundation, parts: TickLoopParts): TickLoop {
   const { clock, log, wallUs, identity, store, clocks, cluster } = foundation;
   const { clockGuard } = clocks;
   const { engine, ringSettle } = cluster;
-  const { peerClient, addressBook, handoff, antiEntropy, topology, isStopping } = parts;
+  const { peerClient, addressBook, handoff, antiEntropy, topology, refusals, isStopping } = parts;
   const housekeeping = new Housekeeping({
+    refusals,
     engine,
     store,
     clock,
@@ -308,7 +317,9 @@ function wireSubsystems(foundation: Foundation, isStopping: () => boolean): Node
   });
   const repair = buildAntiEntropy(common);
   const topology = buildTopology({ ...common, isStopping, ringStart: cluster.ringStart });
+  const refusals = new RefusalTally(NODE_MAINTENANCE.refusalReportIntervalMs, clock.nowMs());
   const tickLoop = buildTickLoop(foundation, {
+    refusals,
     peerClient,
     addressBook,
     handoff: replication.handoff,
@@ -336,6 +347,7 @@ function wireSubsystems(foundation: Foundation, isStopping: () => boolean): Node
     ...repair,
     topology,
     tickLoop,
+    refusals,
     observers,
     isStopping,
     recovery: foundation.recovery,

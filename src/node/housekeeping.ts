@@ -2,7 +2,8 @@
 // own: the clock guard's measurement, hinted handoff's window purge and replay check, the topology
 // and anti-entropy services, every loadReportIntervalMs the store's load handed to the engine
 // (gossiped when it changed), and every tombstonePurgeIntervalMs the tombstones past their grace
-// period (10 days, storage/store.ts) purged, one purge at a time.
+// period (10 days, storage/store.ts) purged, one purge at a time; and once a minute the requests
+// the node refused, counted (refusal-tally.ts).
 
 import type { Clock } from "../core/clock.js";
 import type { NodeId } from "../core/ids.js";
@@ -17,6 +18,7 @@ import type { CrashRecovery } from "./crash-recovery.js";
 import type { Logger } from "./logger.js";
 import { NODE_MAINTENANCE } from "./node-settings.js";
 import type { NodeTopology } from "./node-topology.js";
+import type { RefusalTally } from "./refusal-tally.js";
 
 export interface HousekeepingDeps {
   readonly self: NodeId;
@@ -32,6 +34,8 @@ export interface HousekeepingDeps {
   readonly isStopping: () => boolean;
   readonly ringSettle: Pick<RingSettle, "settled">;
   readonly recovery: CrashRecovery;
+  /** Refused requests, noted by the HTTP edge; reported here once a period. */
+  readonly refusals: RefusalTally;
 }
 
 export class Housekeeping {
@@ -63,6 +67,16 @@ export class Housekeeping {
       this.#nextPurgeMs = nowMs + NODE_MAINTENANCE.tombstonePurgeIntervalMs;
       this.#purgeTombstones();
     }
+    this.#reportRefusals(nowMs);
+  }
+
+  /** Refused requests, counted: one line a period however many, none when there were none. */
+  #reportRefusals(nowMs: number): void {
+    const report = this.deps.refusals.report(nowMs);
+    if (report === null) return;
+    const { serverSide, ...counts } = report;
+    if (serverSide) this.deps.log.warn(counts, "requests refused");
+    else this.deps.log.info(counts, "requests refused");
   }
 
   #purgeTombstones(): void {

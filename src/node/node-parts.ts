@@ -29,6 +29,7 @@ import type { Logger } from "./logger.js";
 import type { NodeTopology } from "./node-topology.js";
 import type { CrashRecovery } from "./crash-recovery.js";
 import type { TickLoop } from "./tick-loop.js";
+import type { RefusalTally } from "./refusal-tally.js";
 
 /** A node without its HTTP edge: what the simulator builds, and what the HTTP edge is built on. */
 export interface NodeCore {
@@ -60,6 +61,8 @@ export interface NodeCore {
    * (crash-recovery.ts).
    */
   readonly recovery: CrashRecovery;
+  /** Refused requests: the HTTP edge notes them, housekeeping logs the count once a period. */
+  readonly refusals: RefusalTally;
   /** Observers the HTTP edge's metrics set once they exist; the core reports to them. */
   readonly observers: NodeObservers;
   /** What /ready answers: ready, or why not (starting, draining, clock_offset). */

@@ -37,6 +37,11 @@ export const NODE_MAINTENANCE = {
   tombstonePurgeIntervalMs: 3_600_000,
   /** An address lookup for an unknown member rebuilds the address book at most this often. */
   addressRefreshIntervalMs: 1_000,
+  /**
+   * Refused requests are logged as one count a minute (refusal-tally.ts): often enough to match a
+   * client's errors to the node's log, rare enough that a flood of refusals is one line.
+   */
+  refusalReportIntervalMs: 60_000,
 } as const;
 
 /** Peer messages are datagrams: a late one is worth nothing after the next round has gone out. */

@@ -39,6 +39,10 @@ import {
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** How the node writes its log: see node/logger.ts. */
+export const LOG_FORMATS = ["auto", "pretty", "json"] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 /** A default computed from other options (the id from the advertise address, …). */
 export class Derived<T> {
   constructor(
@@ -278,6 +282,13 @@ export const NODE_OPTIONS = {
     // Start-up, membership changes and errors: quiet enough to leave on in production.
     default: "info",
     help: "fatal, error, warn, info, debug, trace or silent",
+  }),
+  logFormat: option({
+    kind: oneOf(LOG_FORMATS),
+    value: "auto|pretty|json",
+    // A person at a terminal reads lines; a pipe, a file or a collector wants JSON to parse.
+    default: "auto",
+    help: "pretty: readable coloured lines; json: one JSON object a line; auto: pretty on a terminal, else json",
   }),
 };
 

@@ -17,7 +17,7 @@ import type { AntiEntropyService } from "../antientropy/anti-entropy-service.js"
 import type { PeerClient } from "../net/peer-client.js";
 import type { AddressBook } from "./address-book.js";
 import type { ClockGuard } from "./clock-guard.js";
-import { logClusterEvent } from "./event-log.js";
+import { ClusterEventLog } from "./event-log.js";
 import type { Housekeeping } from "./housekeeping.js";
 import type { Logger } from "./logger.js";
 
@@ -51,9 +51,16 @@ export class TickLoop {
   readonly #interval: number;
   #nextDueMs = 0;
   #cancelTick: Cancel = () => undefined;
+  readonly #events: ClusterEventLog;
 
   constructor(private readonly deps: TickLoopDeps) {
     this.#interval = deps.engine.tickIntervalMs;
+    this.#events = new ClusterEventLog(
+      deps.log,
+      deps.engine,
+      deps.clock,
+      () => deps.ringSettle.settled,
+    );
   }
 
   get intervalMs(): number {
@@ -125,7 +132,7 @@ export class TickLoop {
   }
 
   #drainEvents(): void {
-    const { engine, addressBook, saveKnownPeers, log, clock, handoff, antiEntropy } = this.deps;
+    const { engine, addressBook, saveKnownPeers, handoff, antiEntropy } = this.deps;
     const events = engine.takeEvents();
     if (events.length === 0) return;
     addressBook.refresh();
@@ -133,7 +140,7 @@ export class TickLoop {
     // tokens.
     if (events.some((event) => SAVED_FACT_EVENTS.has(event.kind))) saveKnownPeers();
     for (const event of events) {
-      logClusterEvent(log, engine, clock, event);
+      this.#events.record(event);
       if (event.kind === "member-up") handoff.onMemberUp(event.id);
       if (event.kind === "tokens-changed") antiEntropy.onTokensChanged();
     }

@@ -64,7 +64,30 @@ describe("grapevine dev plan", () => {
       "127.0.0.1:9100",
       "--data-dir",
       path.join("/tmp/gv", "node2"),
+      "--log-format",
+      "json",
     ]);
+  });
+
+  it("decides --log-format auto by dev's own stdout, since the children's is a pipe to dev", () => {
+    const onTerminal = planDevCluster({ nodes: "1" }, {}, true)[0];
+    expect(onTerminal?.args.join(" ")).toContain("--log-format pretty");
+    expect(onTerminal?.forceColour).toBe(true);
+    const piped = planDevCluster({ nodes: "1" }, {}, false)[0];
+    expect(piped?.args.join(" ")).toContain("--log-format json");
+    expect(piped?.forceColour).toBe(false);
+    const asked = planDevCluster({ nodes: "1", logFormat: "json" }, {}, true)[0];
+    expect(asked?.args.join(" ")).toContain("--log-format json");
+    expect(asked?.args.filter((arg) => arg === "--log-format")).toHaveLength(1);
+    const fromEnv = planDevCluster({ nodes: "1" }, { GRAPEVINE_LOG_FORMAT: "pretty" }, false)[0];
+    expect(fromEnv?.args.join(" ")).toContain("--log-format pretty");
+    expect(fromEnv?.forceColour).toBe(false);
+  });
+
+  it("refuses a bad --log-format before starting anything, in one line naming the flag", () => {
+    const error = configErrorOf(() => planDevCluster({ logFormat: "yaml" }, {}));
+    expect(error.option).toBe("--log-format");
+    expect(error.message).toBe('--log-format must be one of auto, pretty, json, got "yaml"');
   });
 
   it("defaults to 3 nodes from port 7001 under ./data", () => {

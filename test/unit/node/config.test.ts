@@ -107,6 +107,7 @@ describe("parseNodeConfig", () => {
       "cluster-secret",
       "sync",
       "log-level",
+      "log-format",
     ] as const;
     expect(NODE_OPTION_NAMES).toEqual(flags);
     // The type derived from the keys (kebab case at the type level) is the same set.
@@ -160,9 +161,17 @@ describe("parseNodeConfig", () => {
       clusterSecret: null,
       sync: false,
       logLevel: "info",
+      logFormat: "auto",
     });
     expect(config.dataDir).toBe(path.resolve("data", config.id));
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it("takes --log-format auto, pretty or json, and refuses anything else in one line", () => {
+    expect(parseNodeConfig({ "log-format": "JSON" }, {}).logFormat).toBe("json");
+    expect(parseNodeConfig({}, { GRAPEVINE_LOG_FORMAT: "pretty" }).logFormat).toBe("pretty");
+    const error = configErrorOf(() => parseNodeConfig({ "log-format": "yaml" }, {}));
+    expect(error.message).toBe('--log-format must be one of auto, pretty, json, got "yaml"');
   });
 
   it("derives a stable, valid id from the advertise address when none is given", () => {

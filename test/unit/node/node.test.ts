@@ -275,11 +275,15 @@ describe("startNode", () => {
     expect(receiver.engine.received[0]).toMatchObject({ kind: "heartbeat", from: "sender" });
   });
 
-  it("logs membership events at info as they are drained", async () => {
+  it("logs membership and ring events at info as they are drained", async () => {
     const { engine, clock, lines } = await start("watcher");
     engine.events = [{ kind: "member-down", id: "other" }, { kind: "tokens-changed" }];
     clock.runNext();
-    expect(lines.map((line) => line["msg"])).toEqual(["node started", "member down"]);
+    expect(lines.map((line) => line["msg"])).toEqual([
+      "node started",
+      "member down",
+      "ring changed",
+    ]);
     expect(lines[1]).toMatchObject({ member: "other" });
   });
 
