@@ -21,10 +21,12 @@ import {
   parseRole,
 } from "../security/cert-inputs.js";
 import {
+  CaMismatchError,
   CERT_LIFETIMES_MS,
   createCa,
   issueClientCert,
   issueNodeCert,
+  type CertificateAuthority,
   type IssuedCertificate,
 } from "../security/issue.js";
 import { ROLES } from "../security/roles.js";
@@ -56,6 +58,21 @@ async function reported(run: () => Promise<void>): Promise<void> {
     if (error instanceof CertInputError) throw new ConfigError(error.option, error.message);
     if (error instanceof CliError || error instanceof ConfigError) throw error;
     throw new CliError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+/** Issues with the CA of the certs dir, naming its files when they do not make a CA. */
+async function withCa(
+  values: CreateValues,
+  issue: (ca: CertificateAuthority) => Promise<IssuedCertificate>,
+): Promise<IssuedCertificate> {
+  const ca = await readCa(values.certsDir, values.caKey);
+  try {
+    return await issue(ca);
+  } catch (error) {
+    if (!(error instanceof CaMismatchError)) throw error;
+    const files = `${path.join(values.certsDir, CA_CERT_FILE)}, ${values.caKey}`;
+    throw new CliError(`${error.message} (${files})`);
   }
 }
 
@@ -125,8 +142,8 @@ function registerCreateNode(cert: Command, output: CliOutput): void {
         key: path.join(values.certsDir, NODE_KEY_FILE),
       };
       await refuseToOverwrite([files.cert, files.key], values.overwrite === true);
-      const ca = await readCa(values.certsDir, values.caKey);
-      const issued = await issueNodeCert(ca, { id, hosts }, { now: new Date(), lifetimeMs });
+      const validity = { now: new Date(), lifetimeMs };
+      const issued = await withCa(values, (ca) => issueNodeCert(ca, { id, hosts }, validity));
       await save(output, issued, files, `node ${id}`);
     }),
   );
@@ -150,8 +167,8 @@ function registerCreateClient(cert: Command, output: CliOutput): void {
         key: path.join(values.certsDir, clientKeyFile(name)),
       };
       await refuseToOverwrite([files.cert, files.key], values.overwrite === true);
-      const ca = await readCa(values.certsDir, values.caKey);
-      const issued = await issueClientCert(ca, { name, role }, { now: new Date(), lifetimeMs });
+      const validity = { now: new Date(), lifetimeMs };
+      const issued = await withCa(values, (ca) => issueClientCert(ca, { name, role }, validity));
       await save(output, issued, files, `client ${name} (${role})`);
     }),
   );

@@ -113,21 +113,33 @@ export async function createCa(validity: Validity): Promise<IssuedCertificate> {
 }
 
 /** A CA whose key is a CA's and belongs to its certificate: anything else would sign garbage. */
+/** What `read` made of `text`, or a CaMismatchError saying `text` is not `what`. */
+function parsed<T>(what: string, text: string, read: (text: string) => T): T {
+  try {
+    return read(text);
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new CaMismatchError(`the CA's ${what} is not readable PEM (${why})`);
+  }
+}
+
 async function signerOf(
   ca: CertificateAuthority,
 ): Promise<{ cert: x509.X509Certificate; key: WebCrypto.CryptoKey }> {
-  const cert = new x509.X509Certificate(ca.certPem);
+  const cert = parsed("certificate", ca.certPem, (pem) => new x509.X509Certificate(pem));
   if (cert.getExtension(x509.BasicConstraintsExtension)?.ca !== true)
     throw new CaMismatchError("the CA certificate is not a CA (no basicConstraints cA)");
+  const privateKey = parsed("key", ca.keyPem, (pem) => createPrivateKey(pem));
   const spki = (key: KeyObject): string =>
     key.export({ type: "spki", format: "der" }).toString("hex");
-  if (spki(createPublicKey(ca.keyPem)) !== spki(new NodeX509(ca.certPem).publicKey))
+  if (spki(createPublicKey(privateKey)) !== spki(new NodeX509(ca.certPem).publicKey))
     throw new CaMismatchError("the CA key does not belong to the CA certificate");
-  const der = createPrivateKey(ca.keyPem).export({ type: "pkcs8", format: "der" });
+  const der = privateKey.export({ type: "pkcs8", format: "der" });
   const key = await webcrypto.subtle.importKey("pkcs8", der, KEY_ALGORITHM, false, ["sign"]);
   return { cert, key };
 }
 
+/** The CA's certificate or key is unreadable, not a CA's, or the two do not belong together. */
 export class CaMismatchError extends Error {
   override readonly name = "CaMismatchError";
 }

@@ -109,6 +109,20 @@ describe("grapevine cert", () => {
     }
   });
 
+  it("names the CA's files when its key is not its key, or not a key", async () => {
+    await grapevine("create-ca", ...where());
+    const otherKey = path.join(dir, "other", "ca.key");
+    await grapevine("create-ca", "--certs-dir", path.join(dir, "other"), "--ca-key", otherKey);
+    const host = ["--id", "n1", "--host", "localhost", "--certs-dir", certs, "--ca-key"];
+    const mixed = await grapevine("create-node", ...host, otherKey);
+    expect(mixed.code).toBe(EXIT_CODES.failed);
+    expect(mixed.err).toMatch(/the CA key does not belong to the CA certificate \(.*ca\.crt, /);
+    oneErrorLine(mixed);
+    const notKey = await grapevine("create-node", ...host, path.join(certs, "ca.crt"));
+    expect(notKey.err).toMatch(/the CA's key is not readable PEM/);
+    oneErrorLine(notKey);
+  });
+
   it("lists subjects, roles, hosts and expiry, and warns of a certificate near its end", async () => {
     await grapevine("create-ca", ...where());
     await grapevine("create-node", "--id", "n1", "--host", "localhost", ...where());
