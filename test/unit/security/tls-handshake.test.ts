@@ -1,6 +1,6 @@
 // A real TLS handshake with the certificates security/issue.ts makes: a node:tls server with the
 // node certificate asking for a client certificate, a client presenting one, both trusting the
-// cluster's CA. Issue 18 §2 puts this on every listener; this shows the certificates are fit for it.
+// cluster's CA. Issue 18 §2 puts this on every listener; this shows the certificates fit it.
 
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
