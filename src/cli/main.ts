@@ -17,6 +17,7 @@ import {
   type ExitCode,
 } from "./shared.js";
 import { registerBenchCommand } from "./bench.js";
+import { registerCertCommand } from "./cert.js";
 import { registerDelCommand } from "./del.js";
 import { registerDecommissionCommand } from "./decommission.js";
 import { registerRemoveNodeCommand } from "./removenode.js";
@@ -70,6 +71,7 @@ export function createProgram(output: CliOutput, setExit: (code: ExitCode) => vo
   registerRepairCommand(program, output, setExit);
   registerFutureRecordsCommand(program, output, setExit);
   registerSimCommand(program, output, setExit);
+  registerCertCommand(program, output, setExit);
   return program;
 }
 

@@ -24,12 +24,14 @@ export async function readStateFile(file: string): Promise<unknown> {
 
 /**
  * Write-temp, fsync, rename, fsync-dir: the file is either the old or the new content after a
- * crash.
+ * crash. A `mode` given is set on the file whatever the umask (a private key's 0600), before any
+ * content is in it.
  */
-export async function writeFileAtomic(file: string, content: string): Promise<void> {
+export async function writeFileAtomic(file: string, content: string, mode?: number): Promise<void> {
   const temporary = `${file}.tmp-${process.pid}`;
-  const handle = await open(temporary, "w", 0o644);
+  const handle = await open(temporary, "w", mode ?? 0o644);
   try {
+    if (mode !== undefined) await handle.chmod(mode);
     await handle.writeFile(content, "utf8");
     await handle.sync();
   } finally {

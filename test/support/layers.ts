@@ -15,6 +15,7 @@ export const HEIGHT: Readonly<Record<string, number>> = {
   detector: 2,
   gossip: 2,
   storage: 2,
+  security: 2,
   cluster: 3,
   replication: 4,
   antientropy: 4,

@@ -40,6 +40,7 @@ const IMPORTS: Readonly<Record<string, readonly string[]>> = {
   detector: ["core"],
   gossip: ["core"],
   storage: ["core", "ring"],
+  security: ["core"],
   cluster: ["core", "detector", "gossip", "ring"],
   replication: ["cluster", "core", "ring", "storage", "time"],
   antientropy: ["core", "ring", "storage"],
@@ -69,7 +70,7 @@ const IMPORTS: Readonly<Record<string, readonly string[]>> = {
     "topology",
   ],
   sim: ["antientropy", "api", "cluster", "core", "net", "node", "replication", "ring", "storage"],
-  cli: ["antientropy", "core", "node", "replication", "sim", "storage"],
+  cli: ["antientropy", "core", "node", "replication", "security", "sim", "storage"],
 };
 
 /**
