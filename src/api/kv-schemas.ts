@@ -13,7 +13,7 @@ import type { FastifySchemaValidationError } from "fastify";
 import { GrapevineError } from "../core/errors.js";
 import { LAYOUT_LIMITS } from "../storage/layout.js";
 import { answers } from "./answer-schemas.js";
-import { DOCUMENTED_BODY, type DocumentedBody } from "./openapi.js";
+import { DOCUMENTED_BODY, OPTIONAL_BODY, type DocumentedBody } from "./openapi.js";
 
 export const TIMESTAMP_HEADER = "x-grapevine-timestamp";
 
@@ -75,6 +75,8 @@ export const PUT_SCHEMA = {
   params: KeyParams,
   querystring: levelQuery("w", "acknowledge the write"),
   [DOCUMENTED_BODY]: VALUE_BODY,
+  // No body is an empty value.
+  [OPTIONAL_BODY]: true,
   response: answers(
     { 204: written("Stored on at least `w` replicas") },
     "bad_key",
