@@ -8,9 +8,16 @@ import os from "node:os";
 import path from "node:path";
 import { compileErrors, validate } from "@readme/openapi-parser";
 import { Value } from "@sinclair/typebox/value";
-import type { TSchema } from "@sinclair/typebox";
+import type { Static, TSchema } from "@sinclair/typebox";
 import type { LightMyRequestResponse, RouteOptions } from "fastify";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from "vitest";
+import type { ClusterStatusBody, RingBody } from "../../../src/api/cluster-routes.js";
+import {
+  ClusterStatusSchema,
+  RingChangeSchema,
+  RingSchema,
+} from "../../../src/api/cluster-schemas.js";
+import type { RingChangeBody } from "../../../src/api/topology-routes.js";
 import type { BuiltNode } from "../../../src/node/build-node.js";
 import { buildSoloNode } from "../../support/solo-node.js";
 
@@ -225,5 +232,21 @@ describe("the node's answers", () => {
     });
     expect(page.statusCode).toBe(200);
     expect(page.json()).toMatchObject({ action: "list" });
+  });
+});
+
+/** The type with every readonly dropped, arrays included: what a body is, for comparison. */
+type Writable<T> = T extends readonly (infer E)[]
+  ? Writable<E>[]
+  : T extends object
+    ? { -readonly [K in keyof T]: Writable<T[K]> }
+    : T;
+
+describe("the answer schemas", () => {
+  it("admit every body their routes can build, not only the ones a solo node shows", () => {
+    // Streams, ring changes and clock peers are empty on a solo node; the types cover them.
+    expectTypeOf<Writable<ClusterStatusBody>>().toExtend<Static<typeof ClusterStatusSchema>>();
+    expectTypeOf<Writable<RingBody>>().toExtend<Static<typeof RingSchema>>();
+    expectTypeOf<Writable<RingChangeBody>>().toExtend<Static<typeof RingChangeSchema>>();
   });
 });
