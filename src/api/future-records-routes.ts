@@ -147,7 +147,7 @@ interface PageRequest {
   readonly scanRecordsMax: number;
 }
 
-/** The page asked for. FUTURE_RECORDS_SCHEMA has checked an object body's fields before this runs. */
+/** The page asked for; FUTURE_RECORDS_SCHEMA has checked an object body's fields already. */
 function parsePageRequest(body: unknown): PageRequest {
   const fields =
     body !== null && typeof body === "object" && !Buffer.isBuffer(body)
