@@ -15,6 +15,8 @@ import type { StreamProgress } from "../topology/stream.js";
 import type { LocalChange } from "../topology/topology-service.js";
 import { ringChangeBody, type RingChangeBody } from "./topology-routes.js";
 import type { ClockVerdict } from "../time/clock-offset.js";
+import { answers } from "./answer-schemas.js";
+import { ClusterStatusSchema, HealthBody, RingSchema } from "./cluster-schemas.js";
 
 export interface ClusterRoutesOptions {
   readonly nodeId: NodeId;
@@ -154,14 +156,34 @@ export function clusterStatusBody(options: ClusterRoutesOptions): ClusterStatusB
   };
 }
 
+const HEALTH_SCHEMA = {
+  summary: "The liveness probe: 200 while the process serves",
+  tags: ["probes"],
+  response: answers({ 200: HealthBody }),
+};
+
+const STATUS_SCHEMA = {
+  summary: "This node's view of every member",
+  tags: ["cluster"],
+  response: answers({ 200: ClusterStatusSchema }),
+};
+
+const RING_SCHEMA = {
+  summary: "Tokens in ring order with their owners, and each range's replicas",
+  tags: ["cluster"],
+  response: answers({ 200: RingSchema }),
+};
+
 export const clusterRoutes: FastifyPluginAsync<ClusterRoutesOptions> = async (app, options) => {
   const { engine, nodeId } = options;
 
-  app.get("/health", async () => ({ status: "ok" }));
+  app.get("/health", { schema: HEALTH_SCHEMA }, async () => ({ status: "ok" }));
 
-  app.get("/cluster/status", async (): Promise<ClusterStatusBody> => clusterStatusBody(options));
+  app.get("/cluster/status", { schema: STATUS_SCHEMA }, async (): Promise<ClusterStatusBody> =>
+    clusterStatusBody(options),
+  );
 
-  app.get("/cluster/ring", async (): Promise<RingBody> => {
+  app.get("/cluster/ring", { schema: RING_SCHEMA }, async (): Promise<RingBody> => {
     const ring = engine.ring();
     const ranges = ring.ranges();
     const replicated = replicatedRanges(ring, options.replicationFactor);

@@ -19,13 +19,22 @@
 // every read that asks it, and replicas refuse to copy it, so run the command on every node
 // (`grapevine future-records` does: it visits every member of the ring).
 
+import { Type, type Static } from "@sinclair/typebox";
 import type { FastifyPluginAsync } from "fastify";
 import type { NodeId } from "../core/ids.js";
-import { TOKEN_MAX, tokenFromString, tokenToString, type Token } from "../ring/partitioner.js";
+import {
+  TOKEN_MAX,
+  TOKEN_TEXT_PATTERN,
+  tokenFromString,
+  tokenToString,
+  type Token,
+} from "../ring/partitioner.js";
 import type { KeyedRecord, StoredRecord } from "../storage/record.js";
 import type { ScannedRecord, ScanOptions } from "../storage/store.js";
 import type { TokenRangeBounds } from "../storage/layout.js";
-import { GrapevineError } from "../core/errors.js";
+import { jsonFieldsBody } from "./admin-schemas.js";
+import { answers } from "./answer-schemas.js";
+import { OPTIONAL_BODY } from "./openapi.js";
 
 export const FUTURE_RECORDS_LIMITS = {
   /** Records visited per request by default: a page is a fraction of a second of LevelDB reads. */
@@ -38,6 +47,64 @@ export const FUTURE_RECORDS_LIMITS = {
 
 export const FUTURE_RECORD_ACTIONS = ["list", "restamp", "purge"] as const;
 export type FutureRecordAction = (typeof FUTURE_RECORD_ACTIONS)[number];
+
+// Each field may be null, which means absent, as it always did; nullable as one type and one enum,
+// so a refusal says one thing ("must be equal to one of the allowed values").
+const FutureRecordsFields = Type.Object({
+  action: Type.Optional(
+    Type.Unsafe<FutureRecordAction | null>({
+      enum: [...FUTURE_RECORD_ACTIONS, null],
+      description: "list (the default), restamp or purge",
+    }),
+  ),
+  after: Type.Optional(
+    Type.Unsafe<string | null>({
+      type: ["string", "null"],
+      pattern: TOKEN_TEXT_PATTERN.source,
+      description: "the token `next` gave: the page starts after it (16 hex digits)",
+    }),
+  ),
+  scanRecordsMax: Type.Optional(
+    Type.Unsafe<number | null>({
+      type: ["integer", "null"],
+      minimum: 1,
+      maximum: FUTURE_RECORDS_LIMITS.scanRecordsMax,
+      description: `records to visit (default ${FUTURE_RECORDS_LIMITS.scanRecordsDefault})`,
+    }),
+  ),
+});
+
+const FutureRecordsPage = Type.Object(
+  {
+    node: Type.String(),
+    action: Type.Union(FUTURE_RECORD_ACTIONS.map((action) => Type.Literal(action))),
+    scanned: Type.Integer({ minimum: 0 }),
+    found: Type.Array(
+      Type.Object({
+        key: Type.String(),
+        timestampUs: Type.Integer(),
+        aheadMs: Type.Integer(),
+        writer: Type.String(),
+        tombstone: Type.Boolean(),
+      }),
+    ),
+    restamped: Type.Integer({ minimum: 0 }),
+    purged: Type.Integer({ minimum: 0 }),
+    next: Type.Union([Type.String({ pattern: TOKEN_TEXT_PATTERN.source }), Type.Null()], {
+      description: "pass as `after` for the next page; null at the end",
+    }),
+  },
+  { description: "The page's records from the future, and what was done to them." },
+);
+
+/** The route's schema: its body (one page to scan, and what to do) and its answers. */
+const FUTURE_RECORDS_SCHEMA = {
+  summary: "Lists, re-stamps or purges one page of this node's records from the future",
+  tags: ["admin"],
+  body: jsonFieldsBody(FutureRecordsFields, "One page of this node's store, and what to do."),
+  [OPTIONAL_BODY]: true,
+  response: answers({ 200: FutureRecordsPage }, "bad_request"),
+};
 
 export interface FutureRecordsDeps {
   readonly self: NodeId;
@@ -80,47 +147,18 @@ interface PageRequest {
   readonly scanRecordsMax: number;
 }
 
+/** The page asked for; FUTURE_RECORDS_SCHEMA has checked an object body's fields already. */
 function parsePageRequest(body: unknown): PageRequest {
   const fields =
     body !== null && typeof body === "object" && !Buffer.isBuffer(body)
-      ? (body as Record<string, unknown>)
+      ? (body as Static<typeof FutureRecordsFields>)
       : {};
-  const action = fields["action"] ?? "list";
-  if (
-    typeof action !== "string" ||
-    !(FUTURE_RECORD_ACTIONS as readonly string[]).includes(action)
-  ) {
-    throw new GrapevineError(
-      "bad_request",
-      `action must be one of ${FUTURE_RECORD_ACTIONS.join(", ")}`,
-    );
-  }
-  let after: Token | null = null;
-  const afterField = fields["after"];
-  if (afterField !== undefined && afterField !== null) {
-    try {
-      if (typeof afterField !== "string") throw new TypeError("not a string");
-      after = tokenFromString(afterField);
-    } catch {
-      throw new GrapevineError(
-        "bad_request",
-        "after must be a token as `next` gave it (16 hex digits)",
-      );
-    }
-  }
-  const scan = fields["scanRecordsMax"] ?? FUTURE_RECORDS_LIMITS.scanRecordsDefault;
-  if (
-    typeof scan !== "number" ||
-    !Number.isSafeInteger(scan) ||
-    scan < 1 ||
-    scan > FUTURE_RECORDS_LIMITS.scanRecordsMax
-  ) {
-    throw new GrapevineError(
-      "bad_request",
-      `scanRecordsMax must be an integer from 1 to ${FUTURE_RECORDS_LIMITS.scanRecordsMax}`,
-    );
-  }
-  return { action: action as FutureRecordAction, after, scanRecordsMax: scan };
+  const after = fields.after ?? null;
+  return {
+    action: fields.action ?? "list",
+    after: after === null ? null : tokenFromString(after),
+    scanRecordsMax: fields.scanRecordsMax ?? FUTURE_RECORDS_LIMITS.scanRecordsDefault,
+  };
 }
 
 /** One page: scan, find, act. Exported for tests. */
@@ -195,7 +233,7 @@ export const futureRecordsRoutes: FastifyPluginAsync<FutureRecordsRoutesOptions>
   app,
   options,
 ) => {
-  app.post("/admin/future-records", async (request) =>
+  app.post("/admin/future-records", { schema: FUTURE_RECORDS_SCHEMA }, async (request) =>
     futureRecordsPage(options.deps, parsePageRequest(request.body)),
   );
 };

@@ -28,6 +28,12 @@
 //
 // Errors from routes, fastify's own refusals, 404 and 405 are api/errors.ts's: registered here on
 // the root, so every plugin inherits them unless it sets its own.
+//
+// Schemas. The routes' TypeBox schemas (api/*-schemas.ts) are what fastify checks requests against
+// and what the OpenAPI document is made of (api/openapi.ts). They only accept or refuse: the
+// validator coerces no type and fills no default, so a handler sees the request the client sent.
+// And they describe answers without rendering them: every answer is JSON.stringify'd as before,
+// where fastify's schema serializer would drop fields a schema does not list and coerce values.
 
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
@@ -159,6 +165,7 @@ export function createHttpServer(
     }),
   ) as unknown as FastifyInstance;
   registerErrorHandling(app);
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   addRefusalHook(app, deps.draining ?? ((): boolean => false));
   // With a listener, Node hands requests whose Expect it does not meet here instead of answering
   // itself.
@@ -201,6 +208,8 @@ function serverOptions(
     forceCloseConnections: "idle" as const,
     // The drain hook below answers instead, with the SPEC §2 body.
     return503OnClosing: false,
+    // See "Schemas" at the top of this file.
+    ajv: { customOptions: { coerceTypes: false, useDefaults: false, removeAdditional: false } },
     // A URL the router cannot percent-decode gets the one error body (bad_key on /kv/).
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,

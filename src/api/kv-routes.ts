@@ -22,7 +22,13 @@
 // coordinator's refusals (503 `unavailable`, 504 `timeout`, with their details) pass through the
 // one error handler (api/errors.ts).
 
-import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import type {
+  FastifyError,
+  FastifyInstance,
+  FastifyPluginAsync,
+  FastifyReply,
+  FastifyRequest,
+} from "fastify";
 import { GrapevineError } from "../core/errors.js";
 import { sendError, toGrapevineError, valueTooLarge } from "../net/fastify-errors.js";
 import {
@@ -33,9 +39,16 @@ import {
 import type { Coordinator } from "../replication/coordinator.js";
 import { LAYOUT_LIMITS } from "../storage/layout.js";
 import { RECORD_LIMITS } from "../storage/record.js";
+import {
+  DELETE_SCHEMA,
+  GET_SCHEMA,
+  kvParameterError,
+  LEVEL_GIVEN_TWICE,
+  PUT_SCHEMA,
+  TIMESTAMP_HEADER,
+} from "./kv-schemas.js";
 
 export const KV_PATH_PREFIX = "/kv/";
-export const TIMESTAMP_HEADER = "x-grapevine-timestamp";
 export const DEFAULT_CONTENT_TYPE = "application/octet-stream";
 
 export const KV_LIMITS = {
@@ -113,10 +126,7 @@ export function levelFromQuery(
 ): ConsistencyLevel {
   if (value === undefined) return fallback;
   if (typeof value !== "string") {
-    throw new GrapevineError(
-      "bad_consistency",
-      "give the consistency level once, as one, quorum, all or a count",
-    );
+    throw new GrapevineError("bad_consistency", LEVEL_GIVEN_TWICE);
   }
   return parseConsistency(value, replicationFactor);
 }
@@ -163,11 +173,12 @@ function routeOf(method: string): KvRoute {
   return method === "PUT" ? "put" : method === "DELETE" ? "delete" : "get";
 }
 
-export const kvRoutes: FastifyPluginAsync<KvRoutesOptions> = async (app, options) => {
-  const { coordinator, replicationFactor, readConsistency, writeConsistency, observer } = options;
-  const bodyLimit = options.maxValueBytes;
-  const readLabel = consistencyToString(readConsistency);
-  const writeLabel = consistencyToString(writeConsistency);
+/** Tells the observer of every finished request, labelled by route and (bounded) consistency. */
+function observeRequests(app: FastifyInstance, options: KvRoutesOptions): void {
+  const { observer, replicationFactor } = options;
+  if (observer === undefined) return;
+  const readLabel = consistencyToString(options.readConsistency);
+  const writeLabel = consistencyToString(options.writeConsistency);
 
   /** A bounded label: the level as given when valid, else "invalid"; the default when absent. */
   const consistencyLabel = (value: unknown, fallback: string): string => {
@@ -180,26 +191,35 @@ export const kvRoutes: FastifyPluginAsync<KvRoutesOptions> = async (app, options
     }
   };
 
+  app.addHook("onResponse", (request, reply, done) => {
+    const route = routeOf(request.method);
+    const query = request.query as Record<string, unknown> | undefined;
+    const label =
+      route === "get"
+        ? consistencyLabel(query?.["r"], readLabel)
+        : consistencyLabel(query?.["w"], writeLabel);
+    observer.observeKvRequest(route, label, reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
+}
+
+export const kvRoutes: FastifyPluginAsync<KvRoutesOptions> = async (app, options) => {
+  const { coordinator, replicationFactor, readConsistency, writeConsistency } = options;
+  const bodyLimit = options.maxValueBytes;
+
+  // The schemas check the parameters' shape (kv-schemas.ts); the key and the level themselves are
+  // checked by the handlers, and a refusal keeps its code either way.
+  const routeOptions = { bodyLimit, schemaErrorFormatter: kvParameterError };
+
   // Every body is the value, whatever its type: raw bytes, never parsed.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "buffer", bodyLimit }, (_request, body, done) => {
     done(null, body);
   });
 
-  if (observer !== undefined) {
-    app.addHook("onResponse", (request, reply, done) => {
-      const route = routeOf(request.method);
-      const query = request.query as Record<string, unknown> | undefined;
-      const label =
-        route === "get"
-          ? consistencyLabel(query?.["r"], readLabel)
-          : consistencyLabel(query?.["w"], writeLabel);
-      observer.observeKvRequest(route, label, reply.statusCode, reply.elapsedTime / 1000);
-      done();
-    });
-  }
+  observeRequests(app, options);
 
-  app.put(`${KV_PATH_PREFIX}*`, { bodyLimit }, async (request, reply) => {
+  app.put(`${KV_PATH_PREFIX}*`, { ...routeOptions, schema: PUT_SCHEMA }, async (request, reply) => {
     const key = keyFromUrl(request.url);
     const query = request.query as Record<string, unknown>;
     const level = levelFromQuery(query["w"], writeConsistency, replicationFactor);
@@ -211,15 +231,19 @@ export const kvRoutes: FastifyPluginAsync<KvRoutesOptions> = async (app, options
     return reply.code(204).header(TIMESTAMP_HEADER, String(outcome.timestampUs)).send();
   });
 
-  app.delete(`${KV_PATH_PREFIX}*`, { bodyLimit }, async (request, reply) => {
-    const key = keyFromUrl(request.url);
-    const query = request.query as Record<string, unknown>;
-    const level = levelFromQuery(query["w"], writeConsistency, replicationFactor);
-    const outcome = await coordinator.delete({ key, level });
-    return reply.code(204).header(TIMESTAMP_HEADER, String(outcome.timestampUs)).send();
-  });
+  app.delete(
+    `${KV_PATH_PREFIX}*`,
+    { ...routeOptions, schema: DELETE_SCHEMA },
+    async (request, reply) => {
+      const key = keyFromUrl(request.url);
+      const query = request.query as Record<string, unknown>;
+      const level = levelFromQuery(query["w"], writeConsistency, replicationFactor);
+      const outcome = await coordinator.delete({ key, level });
+      return reply.code(204).header(TIMESTAMP_HEADER, String(outcome.timestampUs)).send();
+    },
+  );
 
-  app.get(`${KV_PATH_PREFIX}*`, { bodyLimit }, async (request, reply) => {
+  app.get(`${KV_PATH_PREFIX}*`, { ...routeOptions, schema: GET_SCHEMA }, async (request, reply) => {
     const key = keyFromUrl(request.url);
     const query = request.query as Record<string, unknown>;
     const level = levelFromQuery(query["r"], readConsistency, replicationFactor);

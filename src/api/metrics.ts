@@ -8,7 +8,9 @@
 // through HotHistogram (hot-histogram.ts), which costs a map lookup per observation, not
 // prom-client's label validation and hashing.
 
+import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsync } from "fastify";
+import { answers } from "./answer-schemas.js";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import type { KvRequestObserver, KvRoute } from "./kv-routes.js";
 import { HotHistogram } from "./hot-histogram.js";
@@ -110,8 +112,19 @@ export interface MetricsRoutesOptions {
   readonly metrics: NodeMetrics;
 }
 
+const METRICS_SCHEMA = {
+  summary: "The node's metrics in Prometheus text",
+  tags: ["observability"],
+  response: answers({
+    200: {
+      description: "Prometheus text exposition format 0.0.4",
+      content: { "text/plain": { schema: Type.String() } },
+    },
+  }),
+};
+
 export const metricsRoutes: FastifyPluginAsync<MetricsRoutesOptions> = async (app, { metrics }) => {
-  app.get("/metrics", async (_request, reply) => {
+  app.get("/metrics", { schema: METRICS_SCHEMA }, async (_request, reply) => {
     const text = await metrics.registry.metrics();
     return reply.type(metrics.registry.contentType).send(text);
   });

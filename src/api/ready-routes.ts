@@ -15,6 +15,8 @@
 
 import type { FastifyPluginAsync } from "fastify";
 import { errorBody } from "../core/errors.js";
+import { answers } from "./answer-schemas.js";
+import { ReadyBody } from "./cluster-schemas.js";
 
 export const READY_PATH = "/ready";
 
@@ -50,8 +52,14 @@ export interface ReadyRoutesOptions {
   readonly readiness: () => Readiness;
 }
 
+const READY_SCHEMA = {
+  summary: "The readiness probe: 503 `unavailable` with its `reason` while the node does not serve",
+  tags: ["probes"],
+  response: answers({ 200: ReadyBody }, "unavailable"),
+};
+
 export const readyRoutes: FastifyPluginAsync<ReadyRoutesOptions> = async (app, options) => {
-  app.get(READY_PATH, async (_request, reply) => {
+  app.get(READY_PATH, { schema: READY_SCHEMA }, async (_request, reply) => {
     const readiness = options.readiness();
     // A probe's answer is about this moment; no cache may keep it.
     void reply.header("cache-control", "no-store");

@@ -2,11 +2,24 @@
 // /admin/repair` starts one (every range this node replicates against every other replica) and
 // answers `202 {"id"}` at once; `GET /admin/repair/:id` gives its progress and, once it ended, its
 // summary. A dry run (`?dryRun=true`, or a JSON body `{"dryRun": true}`) compares and lists but
-// moves nothing. An unknown id is a 404 with the SPEC §2 error body; a bad flag a 400.
+// moves nothing. An unknown id is a 404 with the SPEC §2 error body; a bad flag a 400 (the query
+// and the JSON body are checked against admin-schemas.ts's schemas before the route runs).
 
+import type { Static } from "@sinclair/typebox";
 import type { FastifyPluginAsync } from "fastify";
 import type { RepairJobView } from "../antientropy/anti-entropy-service.js";
 import { GrapevineError } from "../core/errors.js";
+import {
+  flagValue,
+  RepairFields,
+  RepairJobParams,
+  RepairJobSchema,
+  RepairQuery,
+  RepairStartBody,
+  RepairStarted,
+} from "./admin-schemas.js";
+import { answers } from "./answer-schemas.js";
+import { OPTIONAL_BODY } from "./openapi.js";
 
 export interface RepairRoutesApi {
   startRepair(options: { dryRun: boolean }): string;
@@ -17,15 +30,24 @@ export interface AdminRepairRoutesOptions {
   readonly repair: RepairRoutesApi;
 }
 
-/** Job ids are ours (hex), so anything longer is not one. */
+/** Job ids are ours (hex), so anything longer is not one (and is not echoed whole). */
 const JOB_ID_LENGTH_MAX = 64;
 
-function parseFlag(value: unknown, name: string): boolean | undefined {
-  if (value === undefined) return undefined;
-  if (value === true || value === "true" || value === "1") return true;
-  if (value === false || value === "false" || value === "0") return false;
-  throw new GrapevineError("bad_request", `${name} must be true or false`);
-}
+const START_SCHEMA = {
+  summary: "Starts a repair of every range this node replicates",
+  tags: ["admin"],
+  querystring: RepairQuery,
+  body: RepairStartBody,
+  [OPTIONAL_BODY]: true,
+  response: answers({ 202: RepairStarted }, "bad_request", "unavailable"),
+};
+
+const JOB_SCHEMA = {
+  summary: "A repair's progress and, once it ended, its summary",
+  tags: ["admin"],
+  params: RepairJobParams,
+  response: answers({ 200: RepairJobSchema }, "not_found"),
+};
 
 /** What GET /admin/repair/:id answers: the job as it stands. */
 export function repairBody(job: RepairJobView): Record<string, unknown> {
@@ -60,21 +82,21 @@ export const adminRepairRoutes: FastifyPluginAsync<AdminRepairRoutesOptions> = a
 ) => {
   const { repair } = options;
 
-  app.post("/admin/repair", async (request, reply) => {
-    const query = request.query as Record<string, unknown>;
+  app.post("/admin/repair", { schema: START_SCHEMA }, async (request, reply) => {
+    // Both checked against START_SCHEMA before this runs.
+    const query = request.query as Static<typeof RepairQuery>;
     const body = request.body;
     const fromBody =
       body !== null && typeof body === "object" && !Buffer.isBuffer(body)
-        ? (body as Record<string, unknown>).dryRun
+        ? (body as Static<typeof RepairFields>).dryRun
         : undefined;
-    const dryRun =
-      parseFlag(query.dryRun ?? query.dry_run, "dryRun") ?? parseFlag(fromBody, "dryRun") ?? false;
+    const flag = query.dryRun ?? query.dry_run ?? fromBody;
     // Too many sessions waiting: startRepair throws 503 `unavailable` itself.
-    const id = repair.startRepair({ dryRun });
+    const id = repair.startRepair({ dryRun: flag !== undefined && flagValue(flag) });
     return reply.code(202).send({ id });
   });
 
-  app.get("/admin/repair/:id", async (request, reply) => {
+  app.get("/admin/repair/:id", { schema: JOB_SCHEMA }, async (request, reply) => {
     const { id } = request.params as { id: string };
     const job = id.length <= JOB_ID_LENGTH_MAX ? repair.job(id) : undefined;
     if (job === undefined)

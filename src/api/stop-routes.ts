@@ -6,6 +6,8 @@
 
 import type { FastifyPluginAsync } from "fastify";
 import type { NodeId } from "../core/ids.js";
+import { StopStarted } from "./admin-schemas.js";
+import { answers } from "./answer-schemas.js";
 
 export const STOP_PATH = "/admin/stop";
 
@@ -15,8 +17,14 @@ export interface StopRoutesOptions {
   readonly requestStop: () => void;
 }
 
+const STOP_SCHEMA = {
+  summary: "Stops the node cleanly, as SIGTERM does",
+  tags: ["admin"],
+  response: answers({ 202: StopStarted }),
+};
+
 export const stopRoutes: FastifyPluginAsync<StopRoutesOptions> = async (app, options) => {
-  app.post(STOP_PATH, async (_request, reply) => {
+  app.post(STOP_PATH, { schema: STOP_SCHEMA }, async (_request, reply) => {
     // After the answer is written: the stop closes the server, and this request must not be the one
     // it waits for.
     reply.raw.once("finish", () => options.requestStop());

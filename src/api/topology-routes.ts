@@ -5,17 +5,45 @@
 // `ring_change_in_progress` naming the change in progress, 409 `member_live`, 409
 // `too_few_members`, 404 `not_found` for an unknown member, 400 `bad_request` otherwise.
 
+import type { Static } from "@sinclair/typebox";
 import type { FastifyPluginAsync } from "fastify";
-import { NODE_ID_BYTES_MAX } from "../core/limits.js";
-import { GrapevineError } from "../core/errors.js";
 import type { LocalChange, TopologyService } from "../topology/topology-service.js";
+import { RemoveNodeParams, RingChangeAnswer, RingChangeStarted } from "./admin-schemas.js";
+import { answers } from "./answer-schemas.js";
 
 export interface TopologyRoutesOptions {
   readonly service: Pick<TopologyService, "startDecommission" | "startRemoveNode" | "change">;
 }
 
-/** A node id in a path: what --id accepts, bounded. */
-const NODE_ID_PATTERN = new RegExp(`^[\\x21-\\x7e]{1,${NODE_ID_BYTES_MAX}}$`);
+const DECOMMISSION_SCHEMA = {
+  summary: "This node leaves the ring, streams its ranges away and exits",
+  tags: ["admin"],
+  response: answers(
+    { 202: RingChangeStarted },
+    "bad_request",
+    "ring_change_in_progress",
+    "too_few_members",
+  ),
+};
+
+const REMOVE_NODE_SCHEMA = {
+  summary: "Drops a member that is down for good; its ranges are streamed from other replicas",
+  tags: ["admin"],
+  params: RemoveNodeParams,
+  response: answers(
+    { 202: RingChangeStarted },
+    "bad_request",
+    "not_found",
+    "ring_change_in_progress",
+    "member_live",
+  ),
+};
+
+const RING_CHANGE_SCHEMA = {
+  summary: "The ring change this node runs or ran last",
+  tags: ["admin"],
+  response: answers({ 200: RingChangeAnswer }),
+};
 
 export interface RingChangeBody {
   readonly kind: LocalChange["kind"];
@@ -43,23 +71,19 @@ export function ringChangeBody(change: LocalChange): RingChangeBody {
 export const topologyRoutes: FastifyPluginAsync<TopologyRoutesOptions> = async (app, options) => {
   const { service } = options;
 
-  app.post("/admin/decommission", async (_request, reply) => {
+  app.post("/admin/decommission", { schema: DECOMMISSION_SCHEMA }, async (_request, reply) => {
     const change = service.startDecommission();
     return reply.code(202).send({ change: ringChangeBody(change) });
   });
 
-  app.post<{ Params: { id: string } }>("/admin/removenode/:id", async (request, reply) => {
-    const id = request.params.id;
-    if (!NODE_ID_PATTERN.test(id))
-      throw new GrapevineError(
-        "bad_request",
-        `a member id is 1 to ${NODE_ID_BYTES_MAX} printable characters`,
-      );
+  app.post("/admin/removenode/:id", { schema: REMOVE_NODE_SCHEMA }, async (request, reply) => {
+    // The id's pattern (what --id accepts, bounded) is checked before this runs.
+    const { id } = request.params as Static<typeof RemoveNodeParams>;
     const change = service.startRemoveNode(id);
     return reply.code(202).send({ change: ringChangeBody(change) });
   });
 
-  app.get("/admin/ring-change", async () => {
+  app.get("/admin/ring-change", { schema: RING_CHANGE_SCHEMA }, async () => {
     const change = service.change();
     return { change: change === null ? null : ringChangeBody(change) };
   });

@@ -65,7 +65,10 @@ export function mountNodeRoutes(app: FastifyInstance, group: NodeRouteGroup): vo
     what: group.what,
   });
   for (const route of group.routes) {
-    app.post(route.path, { bodyLimit: route.bodyLimit }, async (request, reply) => {
+    // Hidden from the node's OpenAPI document (api/openapi.ts): peers holding the cluster secret
+    // call these with msgpack, described by net/'s own message schemas; clients never do.
+    const options = { bodyLimit: route.bodyLimit, schema: { hide: true } };
+    app.post(route.path, options, async (request, reply) => {
       const answer = await route.handle(Buffer.isBuffer(request.body) ? request.body : undefined);
       reply.code(answer.statusCode);
       if (answer.contentType === "") return reply.send();

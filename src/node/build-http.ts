@@ -72,7 +72,7 @@ export function buildHttpServer({
 }: NodeHttpInput): FastifyInstance {
   const httpLogger = log.child({ component: "http" }, { level: httpLogLevel(config.logLevel) });
   const debugRequests = httpLogger.isLevelEnabled("debug");
-  return createHttpServer(
+  const app = createHttpServer(
     {
       requestTimeoutMs: NODE_LIMITS.httpRequestTimeoutMs,
       timeoutCheckIntervalMs: NODE_LIMITS.httpTimeoutCheckIntervalMs,
@@ -89,4 +89,6 @@ export function buildHttpServer({
       draining: isStopping,
     },
   );
+  if (ports.onRoute !== undefined) app.addHook("onRoute", ports.onRoute);
+  return app;
 }

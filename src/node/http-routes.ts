@@ -1,7 +1,7 @@
 // node/http-routes.ts — which routes a node serves, each registered with the parts it may touch.
-// The order is fastify's registration order and is kept as it was: /ready first, then the peer
-// and cluster routes, ring changes, the replica and repair routes, the operator's routes, /kv, and
-// /metrics last.
+// The order is fastify's registration order and is kept as it was: the OpenAPI document's generator
+// first (it must see every route), /ready, then the peer and cluster routes, ring changes, the
+// replica and repair routes, the operator's routes, /kv, and /metrics last.
 
 import type { FastifyInstance } from "fastify";
 import { peerRoutes } from "../net/peer-routes.js";
@@ -13,6 +13,7 @@ import { clusterRoutes } from "../api/cluster-routes.js";
 import { kvRoutes } from "../api/kv-routes.js";
 import { metricsRoutes } from "../api/metrics.js";
 import { readyRoutes } from "../api/ready-routes.js";
+import { registerOpenApi } from "../api/openapi.js";
 import type { NodeParts } from "./node-parts.js";
 import {
   clusterRouteOptions,
@@ -22,6 +23,8 @@ import {
 } from "./node-route-options.js";
 
 export async function registerNodeRoutes(app: FastifyInstance, parts: NodeParts): Promise<void> {
+  // First: the document learns each route as it is added.
+  await registerOpenApi(app);
   await registerMembershipRoutes(app, parts);
   await registerReplicaRoutes(app, parts);
   await registerClientRoutes(app, parts);

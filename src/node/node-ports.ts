@@ -3,6 +3,7 @@
 // absent port falls back to the real one, so the CLI passes none.
 
 import { randomInt } from "node:crypto";
+import type { RouteOptions } from "fastify";
 import type { Clock } from "../core/clock.js";
 import { createRandom, type Random } from "../core/random.js";
 import type { ClusterEngineFactory } from "../cluster/engine.js";
@@ -74,6 +75,11 @@ export interface NodeDeps {
    * shifted clock). Absent: the clock guard's own verdict.
    */
   readonly clockInRange?: () => boolean;
+  /**
+   * Told of every route the HTTP server registers, from the first (the OpenAPI test compares them
+   * with the document). Absent: nobody is.
+   */
+  readonly onRoute?: (route: RouteOptions) => void;
 }
 
 /** The node's stream of chance for `purpose`: the injected one, else one seeded from the OS. */

@@ -36,7 +36,7 @@ export const TOKEN_TEXT_LENGTH = 16;
 /** xxHash64's seed. Fixed forever: a different seed would put every stored key on another token. */
 const HASH_SEED = 0n;
 
-const TOKEN_TEXT_PATTERN = /^[0-9a-f]{16}$/;
+export const TOKEN_TEXT_PATTERN = /^[0-9a-f]{16}$/;
 
 const hasher = await xxhash();
 

@@ -12,9 +12,9 @@ import {
   frameworkErrorHandler,
   keyFromUrl,
   kvRoutes,
-  TIMESTAMP_HEADER,
   type KvRoute,
 } from "../../../src/api/kv-routes.js";
+import { TIMESTAMP_HEADER } from "../../../src/api/kv-schemas.js";
 import type { ConsistencyLevel } from "../../../src/replication/consistency.js";
 import {
   type DeleteRequest,

@@ -1,0 +1,124 @@
+// api/kv-schemas.ts — the client API's routes (SPEC §2) as TypeBox schemas: the key, `?w=`/`?r=`,
+// the value and every answer with its status, for fastify and for the OpenAPI document.
+//
+// What fastify checks with them is only the shape of the parameters (a level given twice is an
+// array, not a string). The rest stays with api/kv-routes.ts, which has the request line and the
+// node's settings: the key is read from the raw, percent-encoded path and measured in UTF-8 bytes,
+// which a schema of the router's decoded parameter cannot say, and a level's count is bounded by
+// the replication factor, which is the node's. A refusal keeps its code: kvParameterError turns a
+// refused level into 400 `bad_consistency`, as the route itself would.
+
+import { Type, type TSchema } from "@sinclair/typebox";
+import type { FastifySchemaValidationError } from "fastify";
+import { GrapevineError } from "../core/errors.js";
+import { LAYOUT_LIMITS } from "../storage/layout.js";
+import { answers } from "./answer-schemas.js";
+import { DOCUMENTED_BODY, OPTIONAL_BODY, type DocumentedBody } from "./openapi.js";
+
+export const TIMESTAMP_HEADER = "x-grapevine-timestamp";
+
+/** The message of a level that is not one text (given twice, say). */
+export const LEVEL_GIVEN_TWICE = "give the consistency level once, as one, quorum, all or a count";
+
+const KeyParams = Type.Object({
+  "*": Type.String({
+    description:
+      `The key: 1 to ${LAYOUT_LIMITS.keyBytesMax} bytes of UTF-8, percent-encoded (a '/' in it ` +
+      "as %2F; characters outside visible ASCII encoded), read from the path as sent.",
+  }),
+});
+
+function levelQuery(name: "w" | "r", acknowledged: string) {
+  return Type.Object({
+    [name]: Type.Optional(
+      Type.String({
+        description:
+          `How many replicas must ${acknowledged}: one, quorum, all or a count from 1 to the ` +
+          "replication factor (case and surrounding spaces ignored); the node's default when absent.",
+        examples: ["quorum"],
+      }),
+    ),
+  });
+}
+
+const Timestamp = Type.String({
+  pattern: "^[0-9]+$",
+  description: "The version's timestamp: hybrid logical clock, microseconds.",
+});
+
+/** A 204: no body, the written version's timestamp. */
+function written(description: string): TSchema {
+  return Type.Null({ description, headers: { [TIMESTAMP_HEADER]: Timestamp } });
+}
+
+/** Any type and any bytes; the value's Content-Type is stored and given back. */
+const ANY_BYTES = { "*/*": { schema: Type.String({ format: "binary" }) } };
+
+/** PUT's body, which fastify keeps as raw bytes (kv-routes.ts) and so must not check. */
+const VALUE_BODY: DocumentedBody = {
+  description: "The value: any bytes up to --max-value-bytes, of any Content-Type",
+  content: ANY_BYTES,
+};
+
+/** A refused parameter, with the code the route gives the same mistake. */
+export function kvParameterError(
+  errors: FastifySchemaValidationError[],
+  part: string,
+): GrapevineError {
+  if (part === "querystring") return new GrapevineError("bad_consistency", LEVEL_GIVEN_TWICE);
+  return new GrapevineError("bad_key", errors.map((error) => error.message).join("; "));
+}
+
+export const PUT_SCHEMA = {
+  summary: "Stores the body as the key's value",
+  tags: ["kv"],
+  params: KeyParams,
+  querystring: levelQuery("w", "acknowledge the write"),
+  [DOCUMENTED_BODY]: VALUE_BODY,
+  // No body is an empty value.
+  [OPTIONAL_BODY]: true,
+  response: answers(
+    { 204: written("Stored on at least `w` replicas") },
+    "bad_key",
+    "bad_consistency",
+    "bad_request",
+    "value_too_large",
+    "unavailable",
+    "timeout",
+  ),
+};
+
+export const GET_SCHEMA = {
+  summary: "The newest value among `r` replicas",
+  tags: ["kv"],
+  params: KeyParams,
+  querystring: levelQuery("r", "answer"),
+  response: answers(
+    {
+      200: {
+        description: "The value, with the Content-Type it was stored with",
+        content: ANY_BYTES,
+        headers: { [TIMESTAMP_HEADER]: Timestamp },
+      },
+    },
+    "bad_key",
+    "bad_consistency",
+    "not_found",
+    "unavailable",
+    "timeout",
+  ),
+};
+
+export const DELETE_SCHEMA = {
+  summary: "Deletes the key: a tombstone stored on `w` replicas",
+  tags: ["kv"],
+  params: KeyParams,
+  querystring: levelQuery("w", "acknowledge the tombstone"),
+  response: answers(
+    { 204: written("A tombstone stored on at least `w` replicas") },
+    "bad_key",
+    "bad_consistency",
+    "unavailable",
+    "timeout",
+  ),
+};
