@@ -71,7 +71,7 @@ const IMPORTS: Readonly<Record<string, readonly string[]>> = {
   ],
   sim: ["antientropy", "api", "cluster", "core", "net", "node", "replication", "ring", "storage"],
   client: ["core", "ring"],
-  cli: ["antientropy", "core", "node", "replication", "sim", "storage"],
+  cli: ["antientropy", "client", "core", "node", "replication", "sim", "storage"],
 };
 
 /**
