@@ -213,7 +213,7 @@ export class Grapevine {
       applied: "no",
       last: null,
     };
-    await this.#ready;
+    await this.#untilReady(deadlineMs);
     const plan = this.#router.plan(this.#keeper.snapshot, key, this.#clock.nowMs());
     for (;;) {
       if (this.#closed)
@@ -238,6 +238,19 @@ export class Grapevine {
       }
       await this.#failed(course, url, end, result.ok ? result.answer : null);
     }
+  }
+
+  /**
+   * Waits for the first read of the ring, but at most half the call's deadline: seeds that do not
+   * answer it leave the call the other half to try them itself, with its own attempts and errors.
+   */
+  async #untilReady(deadlineMs: number): Promise<void> {
+    let cancel = (): void => undefined;
+    const late = new Promise<void>((resolve) => {
+      cancel = this.#clock.schedule(deadlineMs / 2, resolve);
+    });
+    await Promise.race([this.#ready, late]);
+    cancel();
   }
 
   /** Records a failed attempt; throws when the call must end, else sleeps the backoff. */

@@ -12,6 +12,7 @@ import {
 import { tokenOf, TOKEN_SPACE, type Token } from "../../../src/ring/partitioner.js";
 import { replicasFor } from "../../../src/ring/placement.js";
 import { TokenMap } from "../../../src/ring/token-map.js";
+import type { ClientTransport } from "../../../src/client/transport.js";
 import { FakeCluster } from "./fake-cluster.js";
 
 const TOKENS_PER_NODE = 4;
@@ -253,5 +254,28 @@ describe("the ring", () => {
     await new Promise((resolve) => setTimeout(resolve, 400));
     await db.get(key);
     expect(fake().kvRequestsAt("n2")).toHaveLength(0);
+  });
+});
+
+describe("the first read of the ring", () => {
+  it("does not hold a call past its deadline when the seed does not answer it", async () => {
+    const seed = "http://127.0.0.1:1";
+    const sent: string[] = [];
+    const transport: ClientTransport = {
+      send: async (_url, request) => {
+        sent.push(request.path);
+        if (request.path.startsWith("/cluster/")) await new Promise(() => undefined);
+        return {
+          ok: true,
+          answer: { status: 204, contentType: undefined, timestamp: "5", body: Buffer.alloc(0) },
+        };
+      },
+      close: async () => undefined,
+    };
+    client = new Grapevine({ nodes: [seed], transport });
+    const started = performance.now();
+    expect(await client.put("k", "v", { deadlineMs: 200 })).toEqual({ timestampUs: 5 });
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(sent).toContain("/kv/k");
   });
 });
