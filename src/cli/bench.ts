@@ -78,6 +78,10 @@ function addBenchFlags(command: Command): Command {
       "--target-rate <ops/s>",
       "pace the run at this many operations per second (default: as fast as answers come)",
     )
+    .option(
+      "--client <token-aware|any-node>",
+      "token-aware: each request to a replica of its key, from the ring; any-node: round-robin over the nodes (default: any-node)",
+    )
     .option("--w <level>", "write consistency: one, quorum, all or a number (default: quorum)")
     .option("--r <level>", "read consistency: one, quorum, all or a number (default: quorum)")
     .option(

@@ -24,5 +24,6 @@ export const HEIGHT: Readonly<Record<string, number>> = {
   api: 6,
   node: 7,
   sim: 8,
+  client: 8,
   cli: 9,
 };

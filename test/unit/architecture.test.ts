@@ -70,7 +70,8 @@ const IMPORTS: Readonly<Record<string, readonly string[]>> = {
     "topology",
   ],
   sim: ["antientropy", "api", "cluster", "core", "net", "node", "replication", "ring", "storage"],
-  cli: ["antientropy", "core", "node", "replication", "security", "sim", "storage"],
+  client: ["core", "ring"],
+  cli: ["antientropy", "client", "core", "node", "replication", "security", "sim", "storage"],
 };
 
 /**
@@ -89,6 +90,7 @@ const PURE = [
   /^replication\/consistency\.ts$/,
   /^storage\/(record|layout)\.ts$/,
   /^antientropy\/tree-diff\.ts$/,
+  /^client\/(routing|retry-policy|ring-snapshot)\.ts$/,
 ];
 
 const BANNED_IN_PURE: readonly { pattern: RegExp; why: string }[] = [
@@ -107,9 +109,12 @@ const BANNED_IN_PURE: readonly { pattern: RegExp; why: string }[] = [
  * server counts as runtime too: its one timer bounds how long a refused socket may take to flush.
  * So does the node's peer transport (net/undici-peer-http.ts), the socket edge under the peer
  * clients: its one timer per request is the PeerHttp port's deadline, which the simulator's own
- * PeerHttp keeps on virtual time instead.
+ * PeerHttp keeps on virtual time instead. The client library's system clock
+ * (client/system-clock.ts) is the Clock its backoff, deadlines and ring refreshes run on in an
+ * application; tests give the client a virtual one.
  */
-const RUNTIME = /^(node|cli)\/|^api\/http-server\.ts$|^net\/undici-peer-http\.ts$/;
+const RUNTIME =
+  /^(node|cli)\/|^api\/http-server\.ts$|^net\/undici-peer-http\.ts$|^client\/system-clock\.ts$/;
 const CLOCK_CALLS: readonly { pattern: RegExp; why: string }[] = BANNED_IN_PURE.filter(
   ({ why }) => why === "reads the wall clock" || why === "reads a clock",
 ).concat([{ pattern: /\bset(Timeout|Interval)\s*\(/, why: "owns a timer" }]);

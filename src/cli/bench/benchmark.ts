@@ -20,6 +20,7 @@ import { startLocalCluster, type LocalCluster } from "./local-cluster.js";
 import { BENCH_LIMITS, type BenchOptions } from "./options.js";
 import { NO_PROGRESS, type ProgressDisplay } from "./progress.js";
 import { buildResult, type BenchParameters, type BenchResult } from "./report.js";
+import { tokenAwareRoute, type NodeRoute, type TokenRoute } from "./token-route.js";
 
 export const BENCHMARK_LIMITS = {
   /** A node that cannot answer /health this fast before the run is reported unreachable. */
@@ -81,6 +82,7 @@ export async function runBenchmark(
   const progress = deps.progress ?? NO_PROGRESS;
   let cluster: LocalCluster | null = null;
   let client: KvClient | null = null;
+  let tokens: TokenRoute | null = null;
   try {
     let urls: readonly string[];
     if (options.target.kind === "local") {
@@ -96,16 +98,21 @@ export async function runBenchmark(
       urls = options.target.urls;
     }
     await checkNodesServe(urls);
+    if (options.client === "token-aware") {
+      tokens = await tokenAwareRoute(urls);
+      urls = tokens.urls;
+    }
     client = new KvClient({
       urls,
-      // ≈ concurrency / nodes: each worker's request finds a free connection on whichever node it
-      // goes to.
-      connectionsPerNode: Math.ceil(options.concurrency / urls.length),
+      // Pools open connections as they need them, so this only bounds them: whichever node (or
+      // replica of a hot key) a request goes to, a connection is free and no request queues here.
+      connectionsPerNode: options.concurrency,
       requestTimeoutMs: BENCH_LIMITS.requestTimeoutMs,
     });
     const value = benchValue(options.valueSize, options.seed);
-    const load = options.load ? await loadRecords(options, deps, client, value) : null;
-    const run = await runWorkload(options, deps, client, value);
+    const route = tokens?.route;
+    const load = options.load ? await loadRecords(options, deps, client, value, route) : null;
+    const run = await runWorkload(options, deps, client, value, route);
     progress.finish();
     return buildResult({
       workload: options.workload,
@@ -118,6 +125,7 @@ export async function runBenchmark(
   } finally {
     progress.finish();
     await client?.close();
+    await tokens?.close();
     if (cluster !== null) {
       const clean = await cluster.stop();
       if (!clean)
@@ -134,6 +142,7 @@ async function loadRecords(
   deps: BenchmarkDeps,
   client: KvClient,
   value: Buffer,
+  route: NodeRoute | undefined,
 ): Promise<LoadPhaseResult> {
   const progress = deps.progress ?? NO_PROGRESS;
   const load = await runLoadPhase({
@@ -142,6 +151,7 @@ async function loadRecords(
     value,
     concurrency: options.concurrency,
     consistency: { w: options.w, r: options.r },
+    ...(route === undefined ? {} : { route }),
     onProgress: (p) => progress.onLoadProgress(p),
     ...(deps.signal === undefined ? {} : { signal: deps.signal }),
   });
@@ -166,6 +176,7 @@ async function runWorkload(
   deps: BenchmarkDeps,
   client: KvClient,
   value: Buffer,
+  route: NodeRoute | undefined,
 ): Promise<RunPhaseResult> {
   const progress = deps.progress ?? NO_PROGRESS;
   const interruptedEarly = deps.signal?.aborted === true;
@@ -182,6 +193,7 @@ async function runWorkload(
     warmupS: interruptedEarly ? 0 : options.warmupS,
     targetRate: options.targetRate,
     seed: options.seed,
+    ...(route === undefined ? {} : { route }),
     onProgress: (p) => progress.onRunProgress(p),
     ...(deps.signal === undefined ? {} : { signal: deps.signal }),
   });
@@ -201,5 +213,6 @@ function resultParameters(options: BenchOptions): BenchParameters {
     seed: options.seed,
     targetRate: options.targetRate,
     load: options.load,
+    client: options.client,
   };
 }

@@ -25,6 +25,7 @@ import { createRandom, forkSeed, type Random } from "../../core/random.js";
 import { createKeyChooser, recordKey, type KeyDistribution } from "./key-chooser.js";
 import { type KvClient, type RequestOutcome } from "./kv-client.js";
 import { Recorder } from "./recorder.js";
+import type { NodeRoute } from "./token-route.js";
 import { operationChooser, type Workload } from "./workload.js";
 
 export const LOAD_GENERATOR_LIMITS = {
@@ -46,6 +47,8 @@ export interface LoadPhaseOptions {
   readonly concurrency: number;
   readonly consistency: ConsistencyChoice;
   readonly signal?: AbortSignal;
+  /** Which node each request goes to; absent: round-robin. */
+  readonly route?: NodeRoute;
   readonly onProgress?: (progress: LoadProgress) => void;
 }
 
@@ -77,6 +80,8 @@ export interface RunPhaseOptions {
   readonly targetRate: number | null;
   readonly seed: number;
   readonly signal?: AbortSignal;
+  /** Which node each request goes to; absent: round-robin. */
+  readonly route?: NodeRoute;
   readonly onProgress?: (progress: RunProgress) => void;
 }
 
@@ -135,7 +140,8 @@ export async function runLoadPhase(options: LoadPhaseOptions): Promise<LoadPhase
       const index = next++;
       const path = `/kv/${encodeURIComponent(recordKey(index))}${query}`;
       const sent = performance.now();
-      const outcome = await client.put(index % nodes, path, value);
+      const node = options.route?.(index, index) ?? index % nodes;
+      const outcome = await client.put(node, path, value);
       written++;
       if (outcome === null) recorder.recordLatency("update", (performance.now() - sent) * 1000);
       else recorder.recordError("update", outcome);
@@ -214,7 +220,7 @@ function runWorker(
   options: RunPhaseOptions,
   { recorder, serviceRecorder }: RunRecorders,
 ): { run: () => Promise<void>; window: RunWindow; counters: RunCounters } {
-  const { client, workload, keyCount, value, targetRate } = options;
+  const { client, workload, keyCount, value, targetRate, route } = options;
   const random: Random = createRandom(options.seed);
   // Separate streams: the key sequence does not change when the operation mix does.
   const operations = operationChooser(workload, createRandom(forkSeed(random)));
@@ -247,8 +253,10 @@ function runWorker(
       if (now >= end || options.signal?.aborted === true) return;
       const sent = now;
       const operation = operations.next();
-      const key = encodeURIComponent(recordKey(keys.next()));
-      const node = counters.nodeTurn++ % nodes;
+      const keyIndex = keys.next();
+      const key = encodeURIComponent(recordKey(keyIndex));
+      const turn = counters.nodeTurn++;
+      const node = route === undefined ? turn % nodes : route(keyIndex, turn);
       let outcome: RequestOutcome;
       if (operation === "read") outcome = await client.get(node, `/kv/${key}${readQuery}`);
       else outcome = await client.put(node, `/kv/${key}${writeQuery}`, value);

@@ -53,7 +53,16 @@ export const BENCH_DEFAULTS = {
   // Nodes --local starts log warnings only: per-request logs would cost the nodes CPU the bench
   // measures.
   localLogLevel: "warn",
+  // Requests spread round-robin over the nodes, as SPEC §6 has always said: the baseline.
+  client: "any-node" as BenchClient,
 } as const;
+
+/**
+ * How requests pick their node (issue 20 §2): `any-node` round-robin over --nodes, or
+ * `token-aware`, to a replica of the key, from the ring the client library reads (src/client/).
+ */
+export type BenchClient = "token-aware" | "any-node";
+export const BENCH_CLIENTS: readonly BenchClient[] = ["token-aware", "any-node"];
 
 export type BenchTarget =
   | { readonly kind: "nodes"; readonly urls: readonly string[] }
@@ -83,6 +92,7 @@ export interface BenchOptions {
   readonly seed: number;
   readonly load: boolean;
   readonly targetRate: number | null;
+  readonly client: BenchClient;
   /**
    * true/false when --progress/--no-progress was given; null: show it when stderr is a terminal.
    */
@@ -297,8 +307,15 @@ export function parseBenchOptions(
   const targetRateRaw = text(values, "targetRate");
   const seedRaw = text(values, "seed");
   const progress = values["progress"];
+  const client = choiceFlag(
+    "--client",
+    text(values, "client"),
+    BENCH_DEFAULTS.client,
+    BENCH_CLIENTS,
+  );
   const options: BenchOptions = {
     target,
+    client,
     workload: parseWorkload(text(values, "workload")),
     keys: integerFlag("--keys", text(values, "keys"), BENCH_DEFAULTS.keys, 1, BENCH_LIMITS.keysMax),
     valueSize: integerFlag(

@@ -34,6 +34,8 @@ export interface BenchParameters {
   readonly seed: number;
   readonly targetRate: number | null;
   readonly load: boolean;
+  /** How requests picked their node; absent in results from before `--client`. */
+  readonly client?: "token-aware" | "any-node";
 }
 
 export interface BenchResult {
@@ -165,6 +167,7 @@ function summaryLines(result: BenchResult): string[] {
   lines.push(
     `${number(p.keys)} keys, ${number(p.valueSize)}-byte values, ${p.distribution}, concurrency ${p.concurrency}, ` +
       `w=${p.w} r=${p.r}, seed ${p.seed}` +
+      (p.client === undefined ? "" : `, client ${p.client}`) +
       (p.targetRate === null ? "" : `, target ${number(p.targetRate)} ops/s`),
   );
   if (result.load !== null) {

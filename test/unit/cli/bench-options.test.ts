@@ -51,6 +51,14 @@ async function benchCli(
 }
 
 describe("grapevine bench options", () => {
+  it("--client: any-node by default, token-aware on request, nothing else", () => {
+    expect(parseBenchOptions({}, {}).client).toBe("any-node");
+    expect(parseBenchOptions({ client: "token-aware" }, {}).client).toBe("token-aware");
+    expect(configErrorOf(() => parseBenchOptions({ client: "nearest" }, {})).message).toMatch(
+      /--client must be one of token-aware, any-node/,
+    );
+  });
+
   it("defaults to workload a, 10,000 zipfian keys of 100 bytes, 64 in flight for 30 s after 2 s, quorum, against the default node", () => {
     const options = parseBenchOptions({}, {});
     expect(options.target).toEqual({ kind: "nodes", urls: ["http://127.0.0.1:7001"] });
