@@ -5,82 +5,13 @@
 // outlives its remover's restart.
 
 import { describe, expect, it } from "vitest";
-import { createRandom } from "../../../src/core/random.js";
-import { createClusterEngine, type ClusterView } from "../../../src/cluster/cluster-view.js";
-import type { Outbound } from "../../../src/cluster/engine.js";
+import { addressOf, GENERATION, IDS, tokensOf, ViewNet } from "../../support/view-net.js";
+import type { ClusterView } from "../../../src/cluster/cluster-view.js";
 import { RemovalBook, TOMBSTONES_MAX } from "../../../src/cluster/removal-book.js";
-import { NO_SAVED_MEMBERSHIP, type SavedMembership } from "../../../src/cluster/saved-members.js";
+import { NO_SAVED_MEMBERSHIP } from "../../../src/cluster/saved-members.js";
 
-const GENERATION = 1_700_000_000_000;
-const GOSSIP_INTERVAL_MS = 1_000;
-const IDS = ["n1", "n2", "n3", "n4"];
-
-function addressOf(id: string): string {
-  return `127.0.0.1:${7000 + IDS.indexOf(id) + 1}`;
-}
-
-function tokensOf(id: string): bigint[] {
-  const base = BigInt(IDS.indexOf(id) + 1) << 56n;
-  return [base, base + (1n << 52n)];
-}
-
-/** Views on an in-memory network: every message is delivered at once, in order. */
-class Net {
-  readonly views = new Map<string, ClusterView>();
-  nowMs = 0;
-
-  add(id: string, generation: number, saved: SavedMembership = NO_SAVED_MEMBERSHIP): ClusterView {
-    const view = createClusterEngine(
-      {
-        id,
-        address: addressOf(id),
-        generation,
-        tokens: tokensOf(id),
-        status: "normal",
-        seeds: [addressOf("n1"), addressOf("n2")],
-        replicationFactor: 3,
-        gossipIntervalMs: GOSSIP_INTERVAL_MS,
-        phiThreshold: 8,
-        saved,
-      },
-      createRandom(generation % 10_000),
-    );
-    this.views.set(id, view);
-    return view;
-  }
-
-  view(id: string): ClusterView {
-    const view = this.views.get(id);
-    if (view === undefined) throw new Error(`no view ${id}`);
-    return view;
-  }
-
-  /** Stops a node: it says nothing more, and its saved membership is what it wrote last. */
-  stop(id: string): SavedMembership {
-    const saved = this.view(id).savedMembership();
-    this.views.delete(id);
-    return saved;
-  }
-
-  deliver(outbounds: readonly Outbound[]): void {
-    const queue = [...outbounds];
-    for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-      const target = [...this.views.entries()].find(([id]) => addressOf(id) === next.address)?.[1];
-      if (target !== undefined) queue.push(...target.receive(next.message, this.nowMs));
-    }
-  }
-
-  run(ms: number, tickMs = GOSSIP_INTERVAL_MS / 2): void {
-    for (let t = 0; t < ms; t += tickMs) {
-      this.nowMs += tickMs;
-      for (const view of [...this.views.values()]) this.deliver(view.tick(this.nowMs));
-      for (const view of this.views.values()) view.takeEvents();
-    }
-  }
-}
-
-function cluster(): Net {
-  const net = new Net();
+function cluster(): ViewNet {
+  const net = new ViewNet(["n1", "n2"]);
   for (const id of IDS) net.add(id, GENERATION);
   net.run(10_000);
   return net;

@@ -4,83 +4,14 @@
 // generation. Also the verdict rule with a shut-down monitor, and the gossiper's direct push.
 
 import { describe, expect, it } from "vitest";
+import { GENERATION, GOSSIP_INTERVAL_MS, IDS, ViewNet } from "../../support/view-net.js";
 import { createRandom } from "../../../src/core/random.js";
-import { createClusterEngine, type ClusterView } from "../../../src/cluster/cluster-view.js";
-import type { ClusterEvent, Outbound } from "../../../src/cluster/engine.js";
 import { livenessChanges } from "../../../src/cluster/liveness.js";
 import type { MemberRecord } from "../../../src/cluster/member-record.js";
 import { Gossiper } from "../../../src/gossip/gossiper.js";
 
-const GENERATION = 1_700_000_000_000;
-const GOSSIP_INTERVAL_MS = 1_000;
-const IDS = ["n1", "n2", "n3", "n4"];
-
-function addressOf(id: string): string {
-  return `127.0.0.1:${7000 + IDS.indexOf(id) + 1}`;
-}
-
-function tokensOf(id: string): bigint[] {
-  const base = BigInt(IDS.indexOf(id) + 1) << 56n;
-  return [base, base + (1n << 52n)];
-}
-
-/** Views on an in-memory network: every message is delivered at once, in order. */
-class Net {
-  readonly views = new Map<string, ClusterView>();
-  readonly events = new Map<string, ClusterEvent[]>();
-  nowMs = 0;
-
-  add(id: string, generation: number): ClusterView {
-    const view = createClusterEngine(
-      {
-        id,
-        address: addressOf(id),
-        generation,
-        tokens: tokensOf(id),
-        status: "normal",
-        seeds: [addressOf("n1")],
-        replicationFactor: 3,
-        gossipIntervalMs: GOSSIP_INTERVAL_MS,
-        phiThreshold: 8,
-      },
-      createRandom(generation % 10_000),
-    );
-    this.views.set(id, view);
-    return view;
-  }
-
-  deliver(outbounds: readonly Outbound[]): void {
-    const queue = [...outbounds];
-    for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-      const target = [...this.views.entries()].find(([id]) => addressOf(id) === next.address)?.[1];
-      if (target !== undefined) queue.push(...target.receive(next.message, this.nowMs));
-    }
-  }
-
-  /** Ticks every view for `ms` of virtual time, delivering what each sends. */
-  run(ms: number, tickMs = GOSSIP_INTERVAL_MS / 2): void {
-    for (let t = 0; t < ms; t += tickMs) {
-      this.nowMs += tickMs;
-      for (const view of this.views.values()) this.deliver(view.tick(this.nowMs));
-      this.collect();
-    }
-  }
-
-  collect(): void {
-    for (const [id, view] of this.views)
-      this.events.set(id, [...(this.events.get(id) ?? []), ...view.takeEvents()]);
-  }
-
-  eventsOf(id: string): ClusterEvent[] {
-    this.collect();
-    const events = this.events.get(id) ?? [];
-    this.events.set(id, []);
-    return events;
-  }
-}
-
-function convergedNet(): Net {
-  const net = new Net();
+function convergedNet(): ViewNet {
+  const net = new ViewNet(["n1"]);
   for (const id of IDS) net.add(id, GENERATION + IDS.indexOf(id));
   net.run(10_000);
   for (const view of net.views.values())
