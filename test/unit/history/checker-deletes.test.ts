@@ -4,6 +4,7 @@
 // to explain it, and a tombstone must trace back to a delete of its key.
 
 import { describe, expect, it } from "vitest";
+import { read, write } from "../../support/history/ops.js";
 import { checkHistory, formatSummary } from "../../../src/sim/history/checker.js";
 import type {
   History,
@@ -13,36 +14,8 @@ import type {
   WriteOp,
 } from "../../../src/sim/history/types.js";
 
-let nextId = 0;
-
-function write(fields: Partial<WriteOp> & Pick<WriteOp, "value" | "startMs" | "endMs">): WriteOp {
-  return {
-    id: nextId++,
-    kind: "write",
-    worker: "w1",
-    node: "node1",
-    key: "k",
-    level: "quorum",
-    outcome: "ok",
-    ...fields,
-  };
-}
-
 function del(fields: Partial<WriteOp> & Pick<WriteOp, "startMs" | "endMs">): WriteOp {
   return write({ value: null, ...fields });
-}
-
-function read(fields: Partial<ReadOp> & Pick<ReadOp, "startMs" | "endMs">): ReadOp {
-  return {
-    id: nextId++,
-    kind: "read",
-    worker: "r1",
-    node: "node2",
-    key: "k",
-    level: "quorum",
-    outcome: "ok",
-    ...fields,
-  };
 }
 
 /** Final quorum reads from three nodes, all returning the same thing. */

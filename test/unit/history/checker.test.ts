@@ -3,42 +3,9 @@
 // each fail with their own violation.
 
 import { describe, expect, it } from "vitest";
+import { read, write } from "../../support/history/ops.js";
 import { checkHistory, formatSummary, overlapsQuorum } from "../../../src/sim/history/checker.js";
-import type {
-  History,
-  HistoryOp,
-  ReadOp,
-  ReplicaState,
-  WriteOp,
-} from "../../../src/sim/history/types.js";
-
-let nextId = 0;
-
-function write(fields: Partial<WriteOp> & Pick<WriteOp, "value" | "startMs" | "endMs">): WriteOp {
-  return {
-    id: nextId++,
-    kind: "write",
-    worker: "w1",
-    node: "node1",
-    key: "k",
-    level: "quorum",
-    outcome: "ok",
-    ...fields,
-  };
-}
-
-function read(fields: Partial<ReadOp> & Pick<ReadOp, "startMs" | "endMs">): ReadOp {
-  return {
-    id: nextId++,
-    kind: "read",
-    worker: "r1",
-    node: "node2",
-    key: "k",
-    level: "quorum",
-    outcome: "ok",
-    ...fields,
-  };
-}
+import type { History, HistoryOp, ReadOp, ReplicaState } from "../../../src/sim/history/types.js";
 
 function copies(
   key: string,

@@ -3,37 +3,10 @@
 // them, in start order and cut to a maximum — what a failing simulation prints.
 
 import { describe, expect, it } from "vitest";
+import { read, write } from "../../support/history/ops.js";
 import { checkHistory } from "../../../src/sim/history/checker.js";
 import { excerptFor, formatOp } from "../../../src/sim/history/excerpt.js";
 import type { History, HistoryOp, ReadOp, WriteOp } from "../../../src/sim/history/types.js";
-
-let nextId = 0;
-
-function write(fields: Partial<WriteOp> & Pick<WriteOp, "value" | "startMs" | "endMs">): WriteOp {
-  return {
-    id: nextId++,
-    kind: "write",
-    worker: "w1",
-    node: "node1",
-    key: "k",
-    level: "quorum",
-    outcome: "ok",
-    ...fields,
-  };
-}
-
-function read(fields: Partial<ReadOp> & Pick<ReadOp, "startMs" | "endMs">): ReadOp {
-  return {
-    id: nextId++,
-    kind: "read",
-    worker: "r1",
-    node: "node2",
-    key: "k",
-    level: "quorum",
-    outcome: "ok",
-    ...fields,
-  };
-}
 
 function history(ops: readonly HistoryOp[], finalReads: readonly ReadOp[] = []): History {
   return {
