@@ -45,7 +45,10 @@ export async function openNodeStorage(config: NodeConfig, ports: NodeDeps): Prom
   try {
     store = await openLevelStore(
       { dataDir: config.dataDir, sync: config.sync },
-      ports.openDatabase === undefined ? {} : { openDatabase: ports.openDatabase },
+      {
+        ...(ports.openDatabase === undefined ? {} : { openDatabase: ports.openDatabase }),
+        ...(ports.onStoreApply === undefined ? {} : { onApply: ports.onStoreApply }),
+      },
     );
   } catch (error) {
     throw new NodeStartError(

@@ -10,6 +10,7 @@ import type { ClusterEngineFactory } from "../cluster/engine.js";
 import type { HttpServerLimits } from "../api/http-server.js";
 import type { ReplicaClientOptions } from "../net/replica-client.js";
 import type { PeerHttp } from "../net/peer-http.js";
+import type { KeyedRecord } from "../storage/record.js";
 import type { Database } from "../storage/store-state.js";
 import type { StateFiles } from "../storage/state-files.js";
 import type { Logger } from "./logger.js";
@@ -80,6 +81,11 @@ export interface NodeDeps {
    * with the document). Absent: nobody is.
    */
   readonly onRoute?: (route: RouteOptions) => void;
+  /**
+   * Told of every write the store is handed, as it is handed (storage/store-limits.ts onApply; the
+   * simulator's future-record watch). Absent: nobody is.
+   */
+  readonly onStoreApply?: (writes: readonly KeyedRecord[]) => void;
 }
 
 /** The node's stream of chance for `purpose`: the injected one, else one seeded from the OS. */

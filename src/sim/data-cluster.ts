@@ -20,6 +20,7 @@ import type { RandomPurpose } from "../node/node-ports.js";
 import { clusterRouteOptions, nodeRouteGroups } from "../node/node-route-options.js";
 import { clusterStatusBody } from "../api/cluster-routes.js";
 import { InternalRoutes } from "../net/internal-routes.js";
+import type { KeyedRecord } from "../storage/record.js";
 import { LifeClock } from "./life-clock.js";
 import type { ClientView, NodeApi } from "./sim-client.js";
 import type { DiskOperation } from "./sim-database.js";
@@ -122,6 +123,7 @@ export class DataCluster implements ClientView {
   readonly #seeds: Address[];
   /** Told when a node ends its own process (node.exitRequested), after its graceful stop. */
   onNodeExit: ((id: string, exit: NodeExit) => void) | null = null;
+  #onStoreApply: ((id: string, writes: readonly KeyedRecord[]) => void) | null = null;
 
   constructor(options: DataClusterOptions) {
     this.#options = options;
@@ -205,6 +207,7 @@ export class DataCluster implements ClientView {
           ? {}
           : { hintBytesPerTargetMax: this.#options.hintBytesPerTargetMax }),
         streamPageRecordsMax: SIM_STREAM_PAGE_RECORDS_MAX,
+        onStoreApply: (writes) => this.#onStoreApply?.(machine.id, writes),
       });
     } catch (error) {
       // A failed start (a full disk) ends the process as the real node's would: nothing stays open.
@@ -279,6 +282,14 @@ export class DataCluster implements ClientView {
     for (const machine of this.#machines.values()) {
       machine.disk.onBatch = (operations) => listener(machine.id, operations);
     }
+  }
+
+  /**
+   * Calls `listener` with the writes every node hands its store, as it hands them (before they
+   * queue, and well before a slow disk lands them).
+   */
+  watchStoreApplies(listener: (id: string, writes: readonly KeyedRecord[]) => void): void {
+    this.#onStoreApply = listener;
   }
 
   addressOf(id: string): Address {

@@ -13,10 +13,11 @@
 //   within the limit and within what the store counts (`hint-storage`), since the bound is enforced
 //   on the counts. The runs set the limit low (hintBytesPerTargetMax) so that it is reached.
 // - Every batch a machine's disk takes, when the cluster offers them: no data record in it is
-//   stamped further ahead of that machine's wall clock than its --max-clock-offset-ms
-//   (`future-record`, future-record-watch.ts), which the history judge, ordering versions by stamp,
-//   cannot see; and no node deletes a hint before its target holds the version, unless the hint may
-//   go (`hint-delivery`, hint-delivery-watch.ts), which the final repair would hide from the judge.
+//   stamped further ahead of that machine's wall clock, when its node took the record, than its
+//   --max-clock-offset-ms (`future-record`, future-record-watch.ts), which the history judge,
+//   ordering versions by stamp, cannot see; and no node deletes a hint before its target holds the
+//   version, unless the hint may go (`hint-delivery`, hint-delivery-watch.ts), which the final
+//   repair would hide from the judge.
 
 import type { NodeId } from "../core/ids.js";
 import type { BuiltNodeCore } from "../node/build-node.js";
@@ -24,7 +25,8 @@ import { createLogger, type Logger } from "../node/logger.js";
 import type { HintStore } from "../storage/hints.js";
 import { sharedReplicasFor } from "../ring/placement.js";
 import { tokenOf } from "../ring/partitioner.js";
-import { firstFutureRecord } from "./future-record-watch.js";
+import type { KeyedRecord } from "../storage/record.js";
+import { firstFutureRecord, TakenClocks } from "./future-record-watch.js";
 import { HintDeliveryWatch } from "./hint-delivery-watch.js";
 import type { InvariantBreach } from "./history/types.js";
 import type { DiskOperation } from "./sim-database.js";
@@ -53,6 +55,11 @@ export interface WatchedCluster {
   wallMsOf?(id: string): number;
   /** Calls `listener` with every batch a machine's disk takes. */
   watchDiskBatches?(listener: (id: string, operations: readonly DiskOperation[]) => void): void;
+  /**
+   * Calls `listener` with the writes each node hands its store, as it hands them; with
+   * watchDiskBatches, for `future-record` (a record is judged by the wall clock when taken).
+   */
+  watchStoreApplies?(listener: (id: string, writes: readonly KeyedRecord[]) => void): void;
   /** The machine's disk, read at once; with watchDiskBatches and wallMsOf, for `hint-delivery`. */
   disk?(id: string): { latest(key: Buffer): Buffer | undefined };
 }
@@ -73,6 +80,7 @@ export class RunInvariants {
   #originMs: number;
   #watching = false;
   #hintDelivery: HintDeliveryWatch | null = null;
+  readonly #taken = new TakenClocks();
 
   constructor(clock: VirtualClock) {
     this.#clock = clock;
@@ -98,6 +106,7 @@ export class RunInvariants {
     this.#originMs = originMs;
     this.#watching = true;
     this.#hintDelivery = this.#hintDeliveryWatch(cluster);
+    cluster.watchStoreApplies?.((id, writes) => this.#onStoreApply(id, writes));
     cluster.watchDiskBatches?.((id, operations) => this.#onDiskBatch(id, operations));
     const watch = (): void => {
       if (!this.#watching) return;
@@ -175,17 +184,28 @@ export class RunInvariants {
     return hints;
   }
 
+  #onStoreApply(id: string, writes: readonly KeyedRecord[]): void {
+    const wallMs = this.#cluster?.wallMsOf?.(id);
+    if (!this.#watching || wallMs === undefined) return;
+    this.#taken.took(id, writes, Math.floor(wallMs * 1000));
+  }
+
   #onDiskBatch(id: string, operations: readonly DiskOperation[]): void {
     const node = this.#cluster?.node(id) ?? null;
     const wallMs = this.#cluster?.wallMsOf?.(id);
     if (!this.#watching || node === null || wallMs === undefined) return;
     const maxOffsetMs = node.config.maxClockOffsetMs;
-    const future = firstFutureRecord(operations, Math.floor(wallMs * 1000), maxOffsetMs * 1000);
+    const future = firstFutureRecord(
+      operations,
+      Math.floor(wallMs * 1000),
+      maxOffsetMs * 1000,
+      this.#taken.landed(id),
+    );
     for (const message of this.#hintDelivery?.onBatch(id, operations) ?? [])
       this.#breach("hint-delivery", id, message);
     if (future === null) return;
     const aheadMs = Math.round(future.aheadUs / 1000);
-    const message = `${id} stored ${JSON.stringify(future.key)} stamped ${future.timestampUs}, ${aheadMs} ms ahead of its wall clock: past the allowed clock offset of ${maxOffsetMs} ms`;
+    const message = `${id} stored ${JSON.stringify(future.key)} stamped ${future.timestampUs}, ${aheadMs} ms ahead of its wall clock when it took it: past the allowed clock offset of ${maxOffsetMs} ms`;
     this.#breach("future-record", id, message);
   }
 

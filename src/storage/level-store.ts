@@ -37,6 +37,7 @@ export class LevelStore implements Store {
   private readonly limits: StoreLimits;
   private readonly tombstoneGraceUs: number;
   private readonly tokenOf: (key: string) => Token;
+  private readonly onApply: StoreDeps["onApply"];
   private readonly state: StoreState;
   private readonly lane: WriteLane;
   private readonly reads: ReadCoalescer;
@@ -71,6 +72,7 @@ export class LevelStore implements Store {
       "tombstoneGraceUs must be >= 0",
     );
     this.tokenOf = deps.tokenOf ?? partitionerTokenOf;
+    this.onApply = deps.onApply;
     const counts = {
       batchesCommitted: 0,
       writesApplied: 0,
@@ -107,6 +109,7 @@ export class LevelStore implements Store {
     // Everything up to the queue push runs synchronously, so admission sees the queue as it is.
     if (this.closed) throw new StoreClosedError("the store is closed");
     if (writes.length === 0) return { written: 0, superseded: 0 };
+    this.onApply?.(writes);
 
     const encoded = writes.map(({ key, record, encoded: given }) => {
       const storageKey = encodeDataKey(this.tokenOf(key), key);

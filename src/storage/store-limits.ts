@@ -2,6 +2,7 @@
 // together (ARCHITECTURE §6.3): each limit says why it has its value and what happens at it.
 
 import type { Token } from "../ring/partitioner.js";
+import type { KeyedRecord } from "./record.js";
 import type { Database } from "./store-state.js";
 
 export const STORE_DEFAULTS = {
@@ -60,4 +61,10 @@ export interface StoreDeps {
    * on the file system; the simulator gives its disk's (sim/sim-disk.ts).
    */
   readonly openDatabase?: (location: string) => Database;
+  /**
+   * Told of every apply() as it is made, before its writes queue in the lane: the simulator notes
+   * the wall clock at which the node took each record, since the disk lands it later
+   * (sim/future-record-watch.ts). Absent: nobody is.
+   */
+  readonly onApply?: (writes: readonly KeyedRecord[]) => void;
 }

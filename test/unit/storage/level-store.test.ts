@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { openLevelStore, STORE_DEFAULTS, type Store } from "../../../src/storage/store.js";
 import { Level } from "level";
 import { namespaceBounds, metaKey } from "../../../src/storage/layout.js";
+import { tombstoneRecord } from "../../../src/storage/record.js";
 import { SEGMENT_COUNT, SEGMENT_LOG_LIMITS } from "../../../src/storage/segments.js";
 import { waitFor } from "../../support/wait-for.js";
 import { describeStoreConformance, type StoreHarness } from "./store-conformance.js";
@@ -53,6 +54,30 @@ describe("LevelStore on disk", () => {
       await expect(
         openLevelStore({ dataDir: path.join(dataDir, "nested", "node"), sync: false }),
       ).rejects.toThrow(/cannot open the database in .*nested\/node\/db/);
+      await store.close();
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("tells onApply of each apply() as it is made, before its writes commit", async () => {
+    const dataDir = await temporaryDataDir();
+    try {
+      const heard: string[][] = [];
+      const store = await openLevelStore(
+        { dataDir, sync: false },
+        { onApply: (writes) => heard.push(writes.map((write) => write.key)) },
+      );
+      const record = tombstoneRecord(1_000, "n1");
+      const applying = store.apply([
+        { key: "a", record },
+        { key: "b", record },
+      ]);
+      // The simulator notes the wall clock here: the commit may land much later on a slow disk.
+      expect(heard).toEqual([["a", "b"]]);
+      await applying;
+      await store.apply([]);
+      expect(heard).toEqual([["a", "b"]]);
       await store.close();
     } finally {
       await rm(dataDir, { recursive: true, force: true });
