@@ -47,6 +47,12 @@ function KeyLookup({ model }) {
   </form>`;
 }
 
+/** @param {any} status @param {number} down */
+function summaryText(status, down) {
+  const learning = status.serving === false ? ", this node is still learning the ring" : "";
+  return `${status.members.length} members, ${down} down${learning}`;
+}
+
 /** @param {{ model: ConsoleModel }} props */
 function App({ model }) {
   const [, setVersion] = useState(0);
@@ -63,8 +69,7 @@ function App({ model }) {
   return html`<header>
       <h1>Grapevine <small>seen from ${status.node}</small></h1>
       <p class="summary" data-members=${status.members.length} data-down=${down}>
-        ${status.members.length} members, ${down}
-        down${status.serving === false ? ", this node is still learning the ring" : ""}
+        ${summaryText(status, down)}
         ${status.clock?.inRange === false ? html`, <strong>this node's clock is out of range: it refuses writes</strong>` : ""}
       </p>
       ${model.error !== "" && html`<p class="error" role="alert">${model.error}</p>`}

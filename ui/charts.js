@@ -27,6 +27,8 @@ function Chart({ title, unit, series, history }) {
         height: HEIGHT,
         title,
         scales: { x: { time: true } },
+        // The legend names the series; the values under the cursor would only repeat the plot.
+        legend: { live: false },
         axes: [{}, { label: unit, size: 60 }],
         series: [
           {},

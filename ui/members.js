@@ -38,8 +38,15 @@ export function Members({ status, heartbeatAge, hints, replicas }) {
         ].join(" ");
         return html`<tr class=${rowClass} data-member=${member.id} data-live=${String(member.live)}>
           <td>
-            <span class="swatch" style=${`background:${colourOf(member.id)}`}></span
-            >${member.id}${self ? " (this node)" : ""}
+            <span class="swatch" style=${`background:${colourOf(member.id)}`}></span>${
+              self
+                ? `${member.id} (this node)`
+                : html`<a
+                    href=${`http://${member.address}/ui/`}
+                    title=${`this console, seen from ${member.id}`}
+                    >${member.id}</a
+                  >`
+            }
           </td>
           <td>${member.address}</td>
           <td>${member.state}</td>

@@ -46,7 +46,7 @@ function Repair({ job }) {
     </td>
     <td>${rateText(job.rate, "ranges")}</td>
     <td>
-      ${body.state === "running" ? durationText(job.eta) : durationText(body.summary.seconds)}
+      ${body.state === "running" ? durationText(job.eta) : `took ${durationText(body.summary.seconds)}`}
     </td>
   </tr>`;
 }

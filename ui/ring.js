@@ -69,6 +69,25 @@ export function Ring({ ring, members, streams, lookup }) {
   const leaving = new Set(members.filter((m) => m.state === "leaving").map((m) => m.id));
   const active = streams.filter((s) => s.state !== "done" && s.state !== "failed");
   const highlighted = lookup === null ? [] : replicaRanges(ranges, lookup.token, lookup.replicas);
+  return html`<div class="ring-holder">
+    ${RingSvg(ranges, leaving, active, highlighted, lookup, ring)}
+    <ul class="ring-legend">
+      ${members.map(
+        (m) =>
+          html`<li data-member=${m.id}>
+            <span class="swatch" style=${`background:${colourOf(m.id)}`}></span>${m.id}
+            ${m.state === "normal" ? "" : ` (${m.state}${m.state === "joining" ? ": no tokens yet" : ""})`}
+          </li>`,
+      )}
+    </ul>
+  </div>`;
+}
+
+/**
+ * @param {any[]} ranges @param {Set<string>} leaving @param {any[]} active @param {any[]} highlighted
+ * @param {any} lookup @param {any} ring
+ */
+function RingSvg(ranges, leaving, active, highlighted, lookup, ring) {
   return html`<svg
     class="ring"
     viewBox="0 0 ${SIZE} ${SIZE}"
