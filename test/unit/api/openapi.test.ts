@@ -198,6 +198,9 @@ describe("the node's answers", () => {
     expect((await send("POST", "/admin/future-records", { action: "list" })).statusCode).toBe(200);
     expect((await send("GET", "/admin/ring-change")).statusCode).toBe(200);
     expect((await send("GET", "/openapi.json")).statusCode).toBe(200);
+    const replicas = await send("GET", "/cluster/replicas?key=a%2Fb%20%C3%A9");
+    expect(replicas.statusCode).toBe(200);
+    expect(replicas.json()).toMatchObject({ key: "a/b é", replicas: [expect.any(String)] });
   });
 
   it("refuse bad input with the code and status they always had", async () => {
@@ -213,6 +216,8 @@ describe("the node's answers", () => {
       [["POST", "/admin/future-records", { scanRecordsMax: 100_001 }], 400, "bad_request"],
       [["POST", "/admin/future-records", { after: "XYZ" }], 400, "bad_request"],
       [["POST", "/admin/removenode/%20"], 400, "bad_request"],
+      [["GET", "/cluster/replicas"], 400, "bad_request"],
+      [["GET", `/cluster/replicas?key=${"k".repeat(1_025)}`], 400, "bad_request"],
     ];
     for (const [request, status, code] of cases) {
       const answer = await send(...request);
