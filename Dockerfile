@@ -1,5 +1,5 @@
 # Grapevine node image (SPEC §5). Two stages: `build` compiles the TypeScript with the dev dependencies;
-# the runtime stage holds only production dependencies, dist/ and bin/, and runs as the base image's
+# the runtime stage holds only production dependencies, dist/, bin/ and the web console's ui/, and runs as the base image's
 # unprivileged `node` user (uid 1000) with its data in the /data volume.
 #
 # Install scripts stay off (--ignore-scripts), as package.json's allowScripts says: classic-level and
@@ -24,6 +24,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY bin ./bin
+COPY ui ./ui
 COPY --from=build /app/dist ./dist
 # `grapevine` on the PATH, for `docker exec <container> grapevine status`. /data belongs to `node`, so
 # a fresh named volume (initialised from the image's directory) is writable by it.

@@ -1,22 +1,33 @@
 // api/cluster-routes.ts — what an operator sees of the cluster (SPEC §3): `/health`,
-// `/cluster/status` (this node's view of every member) and `/cluster/ring` (tokens in ring order
-// with their owners, and each range's replicas). Read-only; everything comes from the engine.
+// `/cluster/status` (this node's view of every member), `/cluster/ring` (tokens in ring order
+// with their owners, and each range's replicas) and `/cluster/replicas?key=` (a key's token and
+// replicas, which the web console highlights on its ring). Read-only; everything comes from the
+// engine.
 // `/cluster/status` also carries, beyond the SPEC's fields (which it allows), `streams`: the range
 // streams of ring changes on this node with their progress (topology/stream.ts), and `change`: the
 // ring change this node runs or ran last, and `clock`: whether this node's clock is in range of its
 // peers (issue 14 §2: a node out of range refuses writes) with each measured peer's offset.
 
+import type { Static } from "@sinclair/typebox";
 import type { FastifyPluginAsync } from "fastify";
 import type { MemberStatus, NodeId } from "../core/ids.js";
 import type { ClusterEngine } from "../cluster/engine.js";
-import { tokenToString } from "../ring/partitioner.js";
-import { replicatedRanges } from "../ring/placement.js";
+import { GrapevineError } from "../core/errors.js";
+import { tokenOf, tokenToString } from "../ring/partitioner.js";
+import { replicatedRanges, replicasFor } from "../ring/placement.js";
 import type { StreamProgress } from "../topology/stream.js";
 import type { LocalChange } from "../topology/topology-service.js";
 import { ringChangeBody, type RingChangeBody } from "./topology-routes.js";
 import type { ClockVerdict } from "../time/clock-offset.js";
 import { answers } from "./answer-schemas.js";
-import { ClusterStatusSchema, HealthBody, RingSchema } from "./cluster-schemas.js";
+import {
+  ClusterStatusSchema,
+  HealthBody,
+  KeyReplicasQuery,
+  KeyReplicasSchema,
+  RingSchema,
+} from "./cluster-schemas.js";
+import { KV_LIMITS } from "./kv-routes.js";
 
 export interface ClusterRoutesOptions {
   readonly nodeId: NodeId;
@@ -174,6 +185,35 @@ const RING_SCHEMA = {
   response: answers({ 200: RingSchema }),
 };
 
+const REPLICAS_SCHEMA = {
+  summary: "A key's token and its replicas, primary first",
+  tags: ["cluster"],
+  querystring: KeyReplicasQuery,
+  response: answers({ 200: KeyReplicasSchema }, "bad_request"),
+};
+
+export interface KeyReplicasBody {
+  readonly key: string;
+  readonly token: string;
+  readonly replicas: readonly NodeId[];
+}
+
+/** `/cluster/replicas`'s body: where the coordinator of this node would send the key. */
+export function keyReplicasBody(options: ClusterRoutesOptions, key: string): KeyReplicasBody {
+  const bytes = Buffer.byteLength(key, "utf8");
+  if (bytes > KV_LIMITS.keyBytesMax)
+    throw new GrapevineError(
+      "bad_request",
+      `the key must be 1 to ${KV_LIMITS.keyBytesMax} bytes of UTF-8, got ${bytes}`,
+    );
+  const token = tokenOf(key);
+  return {
+    key,
+    token: tokenToString(token),
+    replicas: replicasFor(options.engine.ring(), token, options.replicationFactor),
+  };
+}
+
 export const clusterRoutes: FastifyPluginAsync<ClusterRoutesOptions> = async (app, options) => {
   const { engine, nodeId } = options;
 
@@ -182,6 +222,12 @@ export const clusterRoutes: FastifyPluginAsync<ClusterRoutesOptions> = async (ap
   app.get("/cluster/status", { schema: STATUS_SCHEMA }, async (): Promise<ClusterStatusBody> =>
     clusterStatusBody(options),
   );
+
+  app.get("/cluster/replicas", { schema: REPLICAS_SCHEMA }, async (request) => {
+    // The query's shape is checked against REPLICAS_SCHEMA before this runs.
+    const { key } = request.query as Static<typeof KeyReplicasQuery>;
+    return keyReplicasBody(options, key);
+  });
 
   app.get("/cluster/ring", { schema: RING_SCHEMA }, async (): Promise<RingBody> => {
     const ring = engine.ring();

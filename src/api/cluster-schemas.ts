@@ -1,8 +1,8 @@
 // api/cluster-schemas.ts — TypeBox schemas of what an operator reads (SPEC §3): /health, /ready,
-// /cluster/status, /cluster/ring and the ring change of /admin/ring-change, for the routes'
-// `response` maps and so the OpenAPI document (api/openapi.ts). Each mirrors the body type its
-// route builds (cluster-routes.ts, ready-routes.ts, topology-routes.ts); the OpenAPI test checks a
-// node's answers against them.
+// /cluster/status, /cluster/ring, /cluster/replicas and the ring change of /admin/ring-change, for
+// the routes' `response` maps and so the OpenAPI document (api/openapi.ts). Each mirrors the body
+// type its route builds (cluster-routes.ts, ready-routes.ts, topology-routes.ts); the OpenAPI test
+// checks a node's answers against them.
 
 import { Type } from "@sinclair/typebox";
 import { MEMBER_STATUSES } from "../core/ids.js";
@@ -101,6 +101,19 @@ export const ClusterStatusSchema = Type.Object(
     clock: Type.Optional(ClockStatusSchema),
   },
   { description: "This node's view of every member." },
+);
+
+export const KeyReplicasQuery = Type.Object({
+  key: Type.String({ minLength: 1, description: "the key, as a client names it (not encoded)" }),
+});
+
+export const KeyReplicasSchema = Type.Object(
+  {
+    key: Type.String(),
+    token: TokenText,
+    replicas: Type.Array(NodeIdText, { description: "primary first" }),
+  },
+  { description: "Where a key lives: its token and its replicas in this node's ring." },
 );
 
 export const RingSchema = Type.Object(

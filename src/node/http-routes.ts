@@ -1,7 +1,7 @@
 // node/http-routes.ts — which routes a node serves, each registered with the parts it may touch.
 // The order is fastify's registration order and is kept as it was: the OpenAPI document's generator
 // first (it must see every route), /ready, then the peer and cluster routes, ring changes, the
-// replica and repair routes, the operator's routes, /kv, and /metrics last.
+// replica and repair routes, the operator's routes, /kv, /metrics, and the web console's files.
 
 import type { FastifyInstance } from "fastify";
 import { peerRoutes } from "../net/peer-routes.js";
@@ -14,6 +14,7 @@ import { kvRoutes } from "../api/kv-routes.js";
 import { metricsRoutes } from "../api/metrics.js";
 import { readyRoutes } from "../api/ready-routes.js";
 import { registerOpenApi } from "../api/openapi.js";
+import { consoleRoutes } from "../api/console-routes.js";
 import type { NodeParts } from "./node-parts.js";
 import {
   clusterRouteOptions,
@@ -69,4 +70,5 @@ async function registerClientRoutes(app: FastifyInstance, parts: NodeParts): Pro
     observer: metrics,
   });
   await app.register(metricsRoutes, { metrics });
+  await app.register(consoleRoutes);
 }
