@@ -99,15 +99,16 @@ export class WriteRound {
     this.#encoded = encoded;
     for (let index = 0; index < this.replicas.length; index++) {
       const replica = this.replicas[index] as NodeId;
-      if (replica === self) {
+      // A fallback first: this node may be one, and its copy is then no data of its own.
+      if (index >= this.#primaries) {
+        this.#pending++;
+        this.#sendFallback(index, encoded);
+      } else if (replica === self) {
         this.#pending++;
         deps.store.apply([{ key, record, encoded }]).then(
           () => this.acknowledge(index),
           () => this.fail(index),
         );
-      } else if (index >= this.#primaries) {
-        this.#pending++;
-        this.#sendFallback(index, encoded);
       } else if (deps.cluster.isLive(replica)) {
         this.#pending++;
         deps.transport.write(replica, key, encoded).then(
