@@ -118,7 +118,8 @@ class Cluster {
   }
 
   coordinator(self: NodeId): Coordinator {
-    const data = (id: NodeId): Map<string, StoredRecord> => this.data.get(id) ?? new Map<string, StoredRecord>();
+    const data = (id: NodeId): Map<string, StoredRecord> =>
+      this.data.get(id) ?? new Map<string, StoredRecord>();
     const copy = (id: NodeId, key: string): StoredRecord | undefined =>
       this.held.get(id)?.find((entry) => entry.key === key)?.record;
     const up = (id: NodeId): Promise<void> =>
