@@ -145,7 +145,11 @@ export class WriteRound {
 
   /** Whether `required` (and `pw`) can still be reached with the replicas still pending. */
   #reachable(): boolean {
-    if (this.#acknowledged + this.#pending < this.required) return false;
+    return this.#acknowledged + this.#pending >= this.required && this.#primariesReachable();
+  }
+
+  /** Whether `pw` can still be reached with the primaries still pending. */
+  #primariesReachable(): boolean {
     let primariesPending = 0;
     for (let index = 0; index < this.#primaries; index++) {
       if (this.#states[index] === ReplicaState.Pending) primariesPending++;
@@ -257,6 +261,13 @@ export class WriteRound {
    * behind was stored by the third, and read back.
    */
   #failure(): Error {
+    // `pw` is what cannot be met (sloppy quorum): the count the client is told is the primaries'.
+    if (this.primaryRequired < this.required && !this.#primariesReachable())
+      return this.coordinator.timedOut(
+        this.primaryRequired,
+        this.#primaryAcknowledged,
+        this.#failed,
+      );
     if (this.#clockRefused === 0)
       return this.coordinator.timedOut(this.required, this.#acknowledged, this.#failed);
     this.coordinator.deps.onClockRefusal?.({

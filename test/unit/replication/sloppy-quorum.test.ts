@@ -102,6 +102,8 @@ class Cluster {
   readonly live = new Set<NodeId>(["a", "b", "c", "d", "e"]);
   readonly misses: ReplicaMiss[] = [];
   full = new Set<NodeId>();
+  /** Live (by the detector) but failing every operation. */
+  failing = new Set<NodeId>();
   wallUs = 1_000_000;
 
   constructor() {
@@ -123,7 +125,9 @@ class Cluster {
     const copy = (id: NodeId, key: string): StoredRecord | undefined =>
       this.held.get(id)?.find((entry) => entry.key === key)?.record;
     const up = (id: NodeId): Promise<void> =>
-      this.live.has(id) ? Promise.resolve() : Promise.reject(new Error(`${id} down`));
+      this.live.has(id) && !this.failing.has(id)
+        ? Promise.resolve()
+        : Promise.reject(new Error(`${id} down`));
     return new Coordinator(
       { self, replicationFactor: 3, requestTimeoutMs: 500 },
       {
@@ -229,6 +233,20 @@ describe("coordinator writes and reads through fallbacks", () => {
     // w=all is reachable with the two fallbacks; pw=2 is not with one live primary.
     expect(error.details).toEqual({ required: 2, alive: 1, reason: "primaries" });
     expect(cluster.held.get("e")).toEqual([]);
+  });
+
+  it("fails 504 naming the primaries when pw can no longer be met, though w could", async () => {
+    const cluster = new Cluster();
+    cluster.live.delete("c");
+    cluster.live.delete("d");
+    cluster.failing.add("b");
+    const error = await rejection(
+      cluster
+        .coordinator("a")
+        .write({ key: "k", value, contentType: "", level: "quorum", primaryLevel: 1 }),
+    );
+    expect(error.code).toBe("timeout");
+    expect(error.details).toEqual({ required: 1, acknowledged: 0 });
   });
 
   it("keeps the coordinator's hint for a primary whose fallback refused (full)", async () => {
