@@ -78,10 +78,13 @@ import {
 import { ReadRound } from "./read-round.js";
 import {
   checkedPrimaries,
-  fallbacksFor,
+  planFallbacks,
   preferenceListLength,
-  type Fallback,
+  type FallbackPlan,
 } from "./sloppy-quorum.js";
+
+/** No fallback asked, none spare: strict requests, and transports without fallbacks. */
+const NO_FALLBACKS: FallbackPlan = Object.freeze({ fallbacks: [], spares: [] });
 import type { RoundHost } from "./round-host.js";
 import { WriteRound } from "./write-round.js";
 
@@ -178,6 +181,7 @@ export class Coordinator implements RoundHost {
     const fallbacks =
       primaryRequired < required && primaries < required
         ? this.#fallbacksOf(key, replicas, this.#deps.transport.readFallback !== undefined)
+            .fallbacks
         : [];
     for (const { node } of fallbacks) candidates.push(node);
     this.#admit(required, candidates.length, level);
@@ -274,15 +278,15 @@ export class Coordinator implements RoundHost {
     key: string,
     replicas: readonly NodeId[],
     carried = this.#deps.transport.writeFallback !== undefined,
-  ): Fallback[] {
-    if (!carried) return [];
+  ): FallbackPlan {
+    if (!carried) return NO_FALLBACKS;
     const preference = sharedReplicasFor(
       this.#deps.cluster.ring(),
       this.#tokenOf(key),
       preferenceListLength(this.#replicationFactor),
     );
     const isLive = (node: NodeId): boolean => this.#deps.cluster.isLive(node);
-    return fallbacksFor(
+    return planFallbacks(
       preference,
       replicas,
       (node) => node === this.#self || isLive(node),
@@ -375,8 +379,11 @@ export class Coordinator implements RoundHost {
     let alive = 0;
     for (const replica of replicas) if (isUp(replica)) alive++;
     // Sloppy quorum: the down primaries' fallbacks count toward `w`, never toward `pw`.
-    const fallbacks =
-      primaryRequired < required && alive < required ? this.#fallbacksOf(key, replicas) : [];
+    const plan =
+      primaryRequired < required && alive < required
+        ? this.#fallbacksOf(key, replicas)
+        : NO_FALLBACKS;
+    const fallbacks = plan.fallbacks;
     this.#admit(required, alive + fallbacks.length, level);
     this.#admitPrimaries(primaryRequired, alive, level);
     if (this.#deps.clockInRange?.() === false) {
@@ -415,6 +422,7 @@ export class Coordinator implements RoundHost {
         reject,
         primaryRequired,
         fallbacks.map(({ primary }) => primary),
+        [...plan.spares],
       );
       round.start(encoded);
     });

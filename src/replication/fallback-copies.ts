@@ -14,7 +14,7 @@
 //
 // Bounds. The bytes held as fallback copies, over every primary, are at most bytesMax
 // (--fallback-bytes-max): past it a fallback write is refused (`fallback_full`), never stored, and
-// the coordinator counts that node as not acknowledging. The check is against the store's totals,
+// the coordinator asks the next candidate instead (write-round.ts). The check is against the store's totals,
 // which count queued appends too, so concurrent writes cannot overshoot by more than one record.
 // find() scans at most scanMax copies per primary; past it the read fails that node rather than
 // answer from part of its copies.

@@ -92,6 +92,22 @@ export function fallbacksFor(
   isUp: (node: NodeId) => boolean,
   canHold: (node: NodeId) => boolean = isUp,
 ): Fallback[] {
+  return planFallbacks(preference, replicas, isUp, canHold).fallbacks;
+}
+
+/** The fallbacks chosen, and the candidates left, in order, for one that refuses (full). */
+export interface FallbackPlan {
+  readonly fallbacks: Fallback[];
+  readonly spares: NodeId[];
+}
+
+/** fallbacksFor, with the candidates not chosen: the next to ask when a fallback refuses. */
+export function planFallbacks(
+  preference: readonly NodeId[],
+  replicas: readonly NodeId[],
+  isUp: (node: NodeId) => boolean,
+  canHold: (node: NodeId) => boolean = isUp,
+): FallbackPlan {
   const candidates = preference.filter((node) => !replicas.includes(node) && canHold(node));
   const fallbacks: Fallback[] = [];
   for (const primary of replicas) {
@@ -100,5 +116,5 @@ export function fallbacksFor(
     if (node === undefined) break;
     fallbacks.push({ node, primary });
   }
-  return fallbacks;
+  return { fallbacks, spares: candidates.slice(fallbacks.length) };
 }

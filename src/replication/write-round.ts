@@ -83,15 +83,20 @@ export class WriteRound {
     private readonly primaryRequired: number = required,
     /** The primary each fallback (the last entries of `replicas`) stands in for, in order. */
     private readonly standsFor: readonly NodeId[] = NO_FALLBACKS,
+    /** Candidates not asked, in order: the next one takes over from a fallback that refused. */
+    private readonly spares: NodeId[] = [],
   ) {
     this.#states = new Uint8Array(replicas.length);
     this.#primaries = replicas.length - standsFor.length;
     assert(this.#primaries >= 0, "more fallbacks than replicas");
+    this.#fallbackNodes = replicas.slice(this.#primaries);
     assert(primaryRequired <= required, "pw above w");
   }
 
   /** How many entries of `replicas` are primaries (current or pending); the rest are fallbacks. */
   readonly #primaries: number;
+  /** The node asked to stand in for each down primary now (a spare replaces one that refused). */
+  readonly #fallbackNodes: NodeId[];
 
   start(encoded: Buffer): void {
     const { deps, self } = this.coordinator;
@@ -129,7 +134,7 @@ export class WriteRound {
   /** Asks fallback `index` to hold the write for the primary it stands in for. */
   #sendFallback(index: number, encoded: Buffer): void {
     const { deps, self } = this.coordinator;
-    const node = this.replicas[index] as NodeId;
+    const node = this.#fallbackNodes[index - this.#primaries] as NodeId;
     const primary = this.standsFor[index - this.#primaries] as NodeId;
     const held: Promise<unknown> | undefined =
       node === self
@@ -234,13 +239,34 @@ export class WriteRound {
     this.resolve({ timestampUs: this.record.timestampUs, acknowledged: this.#acknowledged });
   }
 
+  /** The node asked at `index`: a replica, or the fallback standing in now. */
+  #nodeAt(index: number): NodeId {
+    return (
+      index < this.#primaries ? this.replicas[index] : this.#fallbackNodes[index - this.#primaries]
+    ) as NodeId;
+  }
+
+  /** Asks the next spare to stand in where fallback `index` refused; false when none is left. */
+  #nextFallback(index: number): boolean {
+    const spare = this.spares.shift();
+    const encoded = this.#encoded;
+    if (spare === undefined || encoded === null) return false;
+    const at = index - this.#primaries;
+    this.coordinator.countReplicaFailure(this.#fallbackNodes[at] as NodeId);
+    this.#fallbackNodes[at] = spare;
+    this.#sendFallback(index, Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength));
+    return true;
+  }
+
   fail(index: number, clockRefused = false): void {
     if (this.#finished) return;
+    // A fallback that refused (full, failed) is replaced while candidates remain; still pending.
+    if (index >= this.#primaries && !clockRefused && this.#nextFallback(index)) return;
     this.#states[index] = clockRefused ? ReplicaState.ClockRefused : ReplicaState.Failed;
     this.#failed++;
     if (clockRefused) this.#clockRefused++;
     this.#pending--;
-    this.coordinator.countReplicaFailure(this.replicas[index] as NodeId);
+    this.coordinator.countReplicaFailure(this.#nodeAt(index));
     // This node's write failed after the level was reached: the others hold the write, answer.
     if (this.#waitingForSelf && this.replicas[index] === this.coordinator.self) this.#selfSettled();
     if (!this.#answered && !this.#reachable()) {
@@ -290,7 +316,7 @@ export class WriteRound {
     for (let index = 0; index < this.#states.length; index++) {
       if (this.#states[index] !== ReplicaState.Pending) continue;
       this.#states[index] = ReplicaState.TimedOut;
-      this.coordinator.countReplicaTimeout(this.replicas[index] as NodeId);
+      this.coordinator.countReplicaTimeout(this.#nodeAt(index));
     }
     if (!this.#answered) {
       this.#answered = true;

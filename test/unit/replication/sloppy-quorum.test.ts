@@ -249,6 +249,18 @@ describe("coordinator writes and reads through fallbacks", () => {
     expect(error.details).toEqual({ required: 1, acknowledged: 0 });
   });
 
+  it("asks the next candidate when a fallback refuses (full)", async () => {
+    const cluster = new Cluster();
+    cluster.live.delete("c");
+    cluster.full.add("e");
+    await cluster
+      .coordinator("b")
+      .write({ key: "k", value, contentType: "", level: "all", primaryLevel: 0 });
+    // e, the first candidate, is full: a, the next, holds the copy for c.
+    expect(cluster.held.get("a")?.map(({ primary }) => primary)).toEqual(["c"]);
+    expect(cluster.misses).toEqual([]);
+  });
+
   it("keeps the coordinator's hint for a primary whose fallback refused (full)", async () => {
     const cluster = new Cluster();
     cluster.live.delete("c");
