@@ -14,8 +14,9 @@
 //
 // Bounds. The bytes held as fallback copies, over every primary, are at most bytesMax
 // (--fallback-bytes-max): past it a fallback write is refused (`fallback_full`), never stored, and
-// the coordinator asks the next candidate instead (write-round.ts). The check is against the store's totals,
-// which count queued appends too, so concurrent writes cannot overshoot by more than one record.
+// the coordinator asks the next candidate instead (write-round.ts). The check is against the
+// store's totals, which count queued appends too (the check and the append's admission run in one
+// synchronous step), so concurrent writes overshoot it by at most the framing estimate of a copy.
 // find() scans at most scanMax copies per primary; past it the read fails that node rather than
 // answer from part of its copies.
 
