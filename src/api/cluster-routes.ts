@@ -40,6 +40,15 @@ export interface ClusterRoutesOptions {
   readonly serving?: () => boolean;
   /** The clock verdict (node/clock-guard.ts); absent: no `clock` field. */
   readonly clock?: () => ClockVerdict;
+  /** The fallback copies this node holds for down primaries (sloppy quorum); absent: no field. */
+  readonly fallbacks?: () => FallbacksStatusBody;
+}
+
+/** `/cluster/status`'s `fallbacks`: what this node holds for down primaries (issue 16 §4). */
+export interface FallbacksStatusBody {
+  readonly copies: number;
+  readonly bytes: number;
+  readonly bytesMax: number;
 }
 
 /** `/cluster/status`'s `clock`: in range or fenced, and the offsets behind the verdict. */
@@ -104,6 +113,7 @@ export interface ClusterStatusBody {
   readonly streams?: readonly StreamProgress[];
   readonly change?: RingChangeBody | null;
   readonly clock?: ClockStatusBody;
+  readonly fallbacks?: FallbacksStatusBody;
 }
 
 export interface RingBody {
@@ -154,7 +164,10 @@ export function clusterStatusBody(options: ClusterRoutesOptions): ClusterStatusB
   }));
   const topology = options.topology;
   const serving = options.serving?.() ?? true;
-  const clock = options.clock === undefined ? {} : { clock: clockStatusBody(options.clock()) };
+  const clock = {
+    ...(options.clock === undefined ? {} : { clock: clockStatusBody(options.clock()) }),
+    ...(options.fallbacks === undefined ? {} : { fallbacks: options.fallbacks() }),
+  };
   if (topology === undefined) return { node: nodeId, members, serving, ...clock };
   const change = topology.change();
   return {

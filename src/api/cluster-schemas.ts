@@ -99,6 +99,16 @@ export const ClusterStatusSchema = Type.Object(
     streams: Type.Optional(Type.Array(StreamProgressSchema)),
     change: Type.Optional(Type.Union([RingChangeSchema, Type.Null()])),
     clock: Type.Optional(ClockStatusSchema),
+    fallbacks: Type.Optional(
+      Type.Object(
+        {
+          copies: Type.Integer({ minimum: 0 }),
+          bytes: Type.Integer({ minimum: 0 }),
+          bytesMax: Type.Integer({ minimum: 0 }),
+        },
+        { description: "Writes this node holds as a fallback for down replicas (sloppy quorum)" },
+      ),
+    ),
   },
   { description: "This node's view of every member." },
 );

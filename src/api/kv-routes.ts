@@ -37,6 +37,7 @@ import {
   type ConsistencyLevel,
 } from "../replication/consistency.js";
 import type { Coordinator } from "../replication/coordinator.js";
+import { parsePrimaryLevel, type PrimaryLevel } from "../replication/sloppy-quorum.js";
 import { LAYOUT_LIMITS } from "../storage/layout.js";
 import { RECORD_LIMITS } from "../storage/record.js";
 import {
@@ -71,6 +72,8 @@ export interface KvRoutesOptions {
   readonly replicationFactor: number;
   readonly readConsistency: ConsistencyLevel;
   readonly writeConsistency: ConsistencyLevel;
+  /** --sloppy-quorum: when on, `pw` and `pr` default to 0 instead of `w` and `r`. */
+  readonly sloppyQuorum?: boolean;
   /** --max-value-bytes. */
   readonly maxValueBytes: number;
   readonly observer?: KvRequestObserver;
@@ -129,6 +132,36 @@ export function levelFromQuery(
     throw new GrapevineError("bad_consistency", LEVEL_GIVEN_TWICE);
   }
   return parseConsistency(value, replicationFactor);
+}
+
+/**
+ * `?pw=`/`?pr=` (replication/sloppy-quorum.ts): 0 or a level; absent, undefined (strict) or 0 under
+ * --sloppy-quorum on. Checked against `w`/`r` by the coordinator.
+ */
+export function primaryLevelFromQuery(
+  value: unknown,
+  sloppyQuorum: boolean,
+  replicationFactor: number,
+): PrimaryLevel | undefined {
+  if (value === undefined) return sloppyQuorum ? 0 : undefined;
+  if (typeof value !== "string") {
+    throw new GrapevineError("bad_consistency", LEVEL_GIVEN_TWICE);
+  }
+  return parsePrimaryLevel(value, replicationFactor);
+}
+
+/** `w` and `pw` (or `r` and `pr`) of a request's query, with the node's defaults. */
+function levelsFromQuery(
+  query: Record<string, unknown>,
+  kind: "w" | "r",
+  fallback: ConsistencyLevel,
+  sloppyQuorum: boolean,
+  replicationFactor: number,
+): { readonly level: ConsistencyLevel; readonly primaryLevel?: PrimaryLevel } {
+  const level = levelFromQuery(query[kind], fallback, replicationFactor);
+  const primary = query[kind === "w" ? "pw" : "pr"];
+  const primaryLevel = primaryLevelFromQuery(primary, sloppyQuorum, replicationFactor);
+  return primaryLevel === undefined ? { level } : { level, primaryLevel };
 }
 
 /** The Content-Type to store: the request's, or application/octet-stream. */
@@ -205,6 +238,7 @@ function observeRequests(app: FastifyInstance, options: KvRoutesOptions): void {
 
 export const kvRoutes: FastifyPluginAsync<KvRoutesOptions> = async (app, options) => {
   const { coordinator, replicationFactor, readConsistency, writeConsistency } = options;
+  const sloppy = options.sloppyQuorum ?? false;
   const bodyLimit = options.maxValueBytes;
 
   // The schemas check the parameters' shape (kv-schemas.ts); the key and the level themselves are
@@ -222,12 +256,12 @@ export const kvRoutes: FastifyPluginAsync<KvRoutesOptions> = async (app, options
   app.put(`${KV_PATH_PREFIX}*`, { ...routeOptions, schema: PUT_SCHEMA }, async (request, reply) => {
     const key = keyFromUrl(request.url);
     const query = request.query as Record<string, unknown>;
-    const level = levelFromQuery(query["w"], writeConsistency, replicationFactor);
+    const levels = levelsFromQuery(query, "w", writeConsistency, sloppy, replicationFactor);
     const contentType = contentTypeOf(request.headers["content-type"]);
     const body = request.body;
     const value = Buffer.isBuffer(body) ? body : EMPTY_VALUE;
     if (value.length > bodyLimit) throw valueTooLarge(bodyLimit);
-    const outcome = await coordinator.write({ key, value, contentType, level });
+    const outcome = await coordinator.write({ key, value, contentType, ...levels });
     return reply.code(204).header(TIMESTAMP_HEADER, String(outcome.timestampUs)).send();
   });
 
@@ -237,8 +271,8 @@ export const kvRoutes: FastifyPluginAsync<KvRoutesOptions> = async (app, options
     async (request, reply) => {
       const key = keyFromUrl(request.url);
       const query = request.query as Record<string, unknown>;
-      const level = levelFromQuery(query["w"], writeConsistency, replicationFactor);
-      const outcome = await coordinator.delete({ key, level });
+      const levels = levelsFromQuery(query, "w", writeConsistency, sloppy, replicationFactor);
+      const outcome = await coordinator.delete({ key, ...levels });
       return reply.code(204).header(TIMESTAMP_HEADER, String(outcome.timestampUs)).send();
     },
   );
@@ -246,8 +280,8 @@ export const kvRoutes: FastifyPluginAsync<KvRoutesOptions> = async (app, options
   app.get(`${KV_PATH_PREFIX}*`, { ...routeOptions, schema: GET_SCHEMA }, async (request, reply) => {
     const key = keyFromUrl(request.url);
     const query = request.query as Record<string, unknown>;
-    const level = levelFromQuery(query["r"], readConsistency, replicationFactor);
-    const { record } = await coordinator.read({ key, level });
+    const levels = levelsFromQuery(query, "r", readConsistency, sloppy, replicationFactor);
+    const { record } = await coordinator.read({ key, ...levels });
     if (record === undefined || record.tombstone) return sendError(reply, NOT_FOUND);
     return reply
       .code(200)

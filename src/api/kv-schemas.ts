@@ -29,6 +29,7 @@ const KeyParams = Type.Object({
 });
 
 function levelQuery(name: "w" | "r", acknowledged: string) {
+  const primary = name === "w" ? "pw" : "pr";
   return Type.Object({
     [name]: Type.Optional(
       Type.String({
@@ -36,6 +37,15 @@ function levelQuery(name: "w" | "r", acknowledged: string) {
           `How many replicas must ${acknowledged}: one, quorum, all or a count from 1 to the ` +
           "replication factor (case and surrounding spaces ignored); the node's default when absent.",
         examples: ["quorum"],
+      }),
+    ),
+    [primary]: Type.Optional(
+      Type.String({
+        description:
+          `Sloppy quorum: how many of the \`${name}\` must be the key's primary replicas, not ` +
+          `fallbacks standing in for down ones: 0 or a level as for \`${name}\`, at most \`${name}\`. ` +
+          `Absent: \`${name}\` itself (strict), or 0 on a node started with --sloppy-quorum on.`,
+        examples: ["0"],
       }),
     ),
   });

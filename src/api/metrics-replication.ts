@@ -4,6 +4,7 @@
 
 import { Gauge, type Registry } from "prom-client";
 import type { CoordinatorStats } from "../replication/coordinator.js";
+import type { FallbackCopiesStats } from "../replication/fallback-copies.js";
 import type { HintedHandoffStats } from "../replication/hinted-handoff.js";
 import type { ReadRepairStats } from "../replication/read-repair.js";
 import type { ReplicaClientStats } from "../net/replica-client.js";
@@ -26,16 +27,65 @@ export interface DataPathSources {
   /** Hinted handoff and read repair (issue 3); absent in nodes built without them. */
   readonly handoff?: { stats(): HintedHandoffStats };
   readonly readRepair?: { stats(): ReadRepairStats };
+  /** The copies this node holds as a fallback for down primaries (issue 16 §4). */
+  readonly fallbacks?: { stats(): FallbackCopiesStats };
 }
 
 export function registerDataPath(registry: Registry, sources: DataPathSources): void {
   if (sources.handoff !== undefined) registerHandoff(registry, sources.handoff);
   if (sources.readRepair !== undefined) registerReadRepair(registry, sources.readRepair);
+  if (sources.fallbacks !== undefined) registerFallbacks(registry, sources.fallbacks);
   registerStorage(registry, sources.store);
   registerCoordinator(registry, sources.coordinator);
   registerReplicaClient(registry, sources.replicaClient);
   registerReplicaRoutes(registry, sources.replicaRoutes);
   registerClockRefusals(registry, sources.clock);
+}
+
+function registerFallbacks(registry: Registry, fallbacks: { stats(): FallbackCopiesStats }): void {
+  const gauge = (
+    name: string,
+    help: string,
+    read: (stats: FallbackCopiesStats) => number,
+  ): void => {
+    new Gauge({
+      name: `${METRICS_PREFIX}${name}`,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read(fallbacks.stats()));
+      },
+    });
+  };
+  gauge(
+    "fallback_bytes",
+    "Bytes this node holds as fallback copies for down replicas",
+    (s) => s.bytes,
+  );
+  gauge("fallback_copies", "Fallback copies this node holds for down replicas", (s) => s.copies);
+  gauge(
+    "fallback_bytes_max",
+    "The bound on fallback bytes (--fallback-bytes-max)",
+    (s) => s.bytesMax,
+  );
+  observedCounter(
+    registry,
+    "fallback_stored_total",
+    "Writes this node stored as a fallback for a down replica",
+    () => fallbacks.stats().stored,
+  );
+  observedCounter(
+    registry,
+    "fallback_refused_total",
+    "Fallback writes refused because the fallback bytes were at their bound",
+    () => fallbacks.stats().refusedFull,
+  );
+  observedCounter(
+    registry,
+    "fallback_handed_off_total",
+    "Fallback copies their primary acknowledged (then deleted)",
+    () => fallbacks.stats().handedOff,
+  );
 }
 
 function registerHandoff(registry: Registry, handoff: { stats(): HintedHandoffStats }): void {

@@ -60,6 +60,31 @@ export interface StatusBody {
   readonly change?: ChangeBody | null;
   /** The node's clock against its peers' (issue 14 §2; absent from older nodes). */
   readonly clock?: ClockBody;
+  /** Writes held as a fallback for down replicas (issue 16 §4; absent from older nodes). */
+  readonly fallbacks?: {
+    readonly copies: number;
+    readonly bytes: number;
+    readonly bytesMax: number;
+  };
+}
+
+function parseFallbacks(body: Record<string, unknown>): StatusBody["fallbacks"] | null {
+  const f = body["fallbacks"] as Record<string, unknown> | null | undefined;
+  if (typeof f !== "object" || f === null) return null;
+  const { copies, bytes, bytesMax } = f;
+  if (typeof copies !== "number" || typeof bytes !== "number" || typeof bytesMax !== "number")
+    return null;
+  return { copies, bytes, bytesMax };
+}
+
+/** The fallback copies the node holds: data it keeps for down replicas until they are back. */
+function renderFallbacks(body: StatusBody): string[] {
+  const f = body.fallbacks;
+  if (f === undefined) return [];
+  return [
+    "",
+    `Fallback copies held by ${body.node} for down replicas: ${f.copies} (${humanBytes(f.bytes)} of ${humanBytes(f.bytesMax)})`,
+  ];
 }
 
 export interface ClockBody {
@@ -146,6 +171,7 @@ export function parseStatusBody(value: unknown): StatusBody | null {
   const streams = parseStreams(body);
   const change = parseChange(body);
   const clock = parseClock(body);
+  const fallbacks = parseFallbacks(body);
   return {
     node: body["node"],
     members: members.map((m) => ({ ...m, keys: m.keys ?? null, bytes: m.bytes ?? null })),
@@ -153,6 +179,7 @@ export function parseStatusBody(value: unknown): StatusBody | null {
     ...(streams.length > 0 ? { streams } : {}),
     ...(change !== null ? { change } : {}),
     ...(clock !== null ? { clock } : {}),
+    ...(fallbacks !== null && fallbacks !== undefined ? { fallbacks } : {}),
   };
 }
 
@@ -244,7 +271,7 @@ export function renderStatus(body: StatusBody): string {
     stopped.length === 0
       ? []
       : ["", `Stopped cleanly (shutdown announced, tokens kept): ${stopped.join(", ")}`];
-  return `${[...lines, ...rendered, ...shutdowns, ...renderClock(body), ...renderStreams(body)].join("\n")}\n`;
+  return `${[...lines, ...rendered, ...shutdowns, ...renderClock(body), ...renderFallbacks(body), ...renderStreams(body)].join("\n")}\n`;
 }
 
 /**

@@ -170,6 +170,26 @@ export class ReplicaClient implements ReplicaTransport {
     ) as Promise<void>;
   }
 
+  writeFallback(
+    to: NodeId,
+    primary: NodeId,
+    key: string,
+    encodedRecord: Uint8Array,
+  ): Promise<void> {
+    return this.#enqueue(
+      to,
+      OpKind.Write,
+      ["f", key, encodedRecord, primary],
+      key.length + encodedRecord.length + primary.length,
+    ) as Promise<void>;
+  }
+
+  readFallback(to: NodeId, key: string): Promise<StoredRecord | undefined> {
+    return this.#enqueue(to, OpKind.Data, ["F", key], key.length) as Promise<
+      StoredRecord | undefined
+    >;
+  }
+
   readData(to: NodeId, key: string): Promise<StoredRecord | undefined> {
     return this.#enqueue(to, OpKind.Data, ["r", key], key.length) as Promise<
       StoredRecord | undefined

@@ -8,16 +8,21 @@
 //   request { from: NodeId, ops: Op[] } Op = ["w", key, recordBytes] write (encodeRecord bytes)
 //                                                 | ["r", key]               read: the record
 //                                                 | ["d", key]               read: the version only
+//                                                 | ["f", key, recordBytes, primary] fallback
+//                                                 | ["F", key]               read: fallback copies
 //   reply    { results: Result[] }           Result = true                  write acknowledged
 //                                                 | null                    read: no such key
-//                                                 | recordBytes             "r": the record
+//                                                 | recordBytes             "r"/"F": the record
 //                                                 | [timestampUs, writer]   "d": the version
 //                                                 | { error, message }      this operation failed
 //
 // Many operations share one request: the client coalesces the operations to one peer issued in one
 // event-loop turn (replica-client.ts), so one HTTP round trip and one store batch serve many client
 // requests. Tuples keep the body small; every body is validated before use (replica-routes.ts,
-// replica-client.ts). The path is versioned so a future wire change can run beside this one.
+// replica-client.ts). A fallback write (issue 16 §4, sloppy quorum) asks a node that is not one of
+// the key's replicas to hold the record for `primary`, which is down, and hand it off later
+// (replication/fallback-copies.ts); a fallback read asks it for the newest copy it holds of the key
+// for any primary. The path is versioned so a future wire change can run beside this one.
 
 import { Type, type Static } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
@@ -92,6 +97,10 @@ export const REPLICA_OP_ERRORS = {
    * reason `clock_offset`; a hint carrying it is dropped and counted.
    */
   clockOffset: CLOCK_OFFSET_REFUSAL,
+  /** A fallback write refused: this node holds as many fallback bytes as it may. */
+  fallbackFull: "fallback_full",
+  /** A fallback operation sent to a node that keeps no fallback copies. */
+  noFallbacks: "no_fallbacks",
 } as const;
 
 export type ReplicaOpErrorCode = (typeof REPLICA_OP_ERRORS)[keyof typeof REPLICA_OP_ERRORS];
@@ -105,16 +114,32 @@ const WriteOpSchema = Type.Tuple([
   KeySchema,
   Type.Uint8Array({ minByteLength: 1, maxByteLength: RECORD_BYTES_MAX }),
 ]);
+const FallbackWriteOpSchema = Type.Tuple([
+  Type.Literal("f"),
+  KeySchema,
+  Type.Uint8Array({ minByteLength: 1, maxByteLength: RECORD_BYTES_MAX }),
+  Type.String({ minLength: 1, maxLength: PEER_NODE_ID_LENGTH_MAX }),
+]);
+const FallbackReadOpSchema = Type.Tuple([Type.Literal("F"), KeySchema]);
 const ReadOpSchema = Type.Tuple([Type.Literal("r"), KeySchema]);
 const DigestOpSchema = Type.Tuple([Type.Literal("d"), KeySchema]);
 
 export const ReplicaRequestSchema = Type.Object(
   {
     from: Type.String({ minLength: 1, maxLength: PEER_NODE_ID_LENGTH_MAX }),
-    ops: Type.Array(Type.Union([WriteOpSchema, ReadOpSchema, DigestOpSchema]), {
-      minItems: 1,
-      maxItems: REPLICA_PROTOCOL_LIMITS.opsPerRequestMax,
-    }),
+    ops: Type.Array(
+      Type.Union([
+        WriteOpSchema,
+        ReadOpSchema,
+        DigestOpSchema,
+        FallbackWriteOpSchema,
+        FallbackReadOpSchema,
+      ]),
+      {
+        minItems: 1,
+        maxItems: REPLICA_PROTOCOL_LIMITS.opsPerRequestMax,
+      },
+    ),
   },
   { additionalProperties: false },
 );

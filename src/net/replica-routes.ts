@@ -28,6 +28,7 @@ import {
 } from "../storage/record.js";
 import { StoreClosedError, StoreOverloadedError, type Store } from "../storage/store.js";
 import { GrapevineError } from "../core/errors.js";
+import type { FallbackCopies } from "../replication/fallback-copies.js";
 import { encodePeerBody } from "./codec.js";
 import { mountNodeRoutes } from "./route-guard.js";
 import {
@@ -66,6 +67,8 @@ export interface ReplicaRoutesDeps {
    * True while this replica may miss acknowledged writes: its reads are refused. Never when absent.
    */
   recovering?(): boolean;
+  /** The fallback copies this node holds for down primaries (sloppy quorum); none when absent. */
+  readonly fallbacks?: Pick<FallbackCopies, "store" | "find">;
 }
 
 export interface ReplicaRoutesOptions {
@@ -143,8 +146,41 @@ interface OpsInProgress {
   readonly reads: Promise<void>[];
 }
 
-/** A write operation: ["w", key, encoded record]. */
-type WriteOp = Extract<ReplicaOp, readonly ["w", ...unknown[]]>;
+/** A write operation: ["w", key, encoded record] or ["f", key, encoded record, primary]. */
+type WriteOp = Extract<ReplicaOp, readonly ["w" | "f", ...unknown[]]>;
+
+/**
+ * The write's record when it decodes and its timestamp is not from the future; else its failure is
+ * recorded and undefined returned.
+ */
+function checkedRecord(
+  op: WriteOp,
+  index: number,
+  from: NodeId,
+  options: ReplicaRoutesOptions,
+  work: OpsInProgress,
+): StoredRecord | undefined {
+  const { deps, stats } = options;
+  const key = op[1];
+  let record: StoredRecord;
+  try {
+    record = decodeRecord(op[2]);
+  } catch (error) {
+    stats.opsRefused++;
+    work.results[index] = opError(REPLICA_OP_ERRORS.badRecord, (error as Error).message);
+    return undefined;
+  }
+  if (!deps.observeTimestamp(record.timestampUs)) {
+    stats.timestampsRefused++;
+    deps.onTimestampRefused?.({ origin: from, key, timestampUs: record.timestampUs });
+    work.results[index] = opError(
+      REPLICA_OP_ERRORS.clockOffset,
+      `the record's timestamp ${record.timestampUs} is further ahead of this replica's clock than the allowed clock offset`,
+    );
+    return undefined;
+  }
+  return record;
+}
 
 /**
  * Checks a write's record and its timestamp; queues it for the request's one apply(), or fails it
@@ -157,32 +193,78 @@ function admitWrite(
   options: ReplicaRoutesOptions,
   work: OpsInProgress,
 ): void {
-  const { deps, stats } = options;
-  const key = op[1];
-  let record: StoredRecord;
-  try {
-    record = decodeRecord(op[2]);
-  } catch (error) {
-    stats.opsRefused++;
-    work.results[index] = opError(REPLICA_OP_ERRORS.badRecord, (error as Error).message);
-    return;
-  }
-  if (!deps.observeTimestamp(record.timestampUs)) {
-    stats.timestampsRefused++;
-    deps.onTimestampRefused?.({ origin: from, key, timestampUs: record.timestampUs });
-    work.results[index] = opError(
-      REPLICA_OP_ERRORS.clockOffset,
-      `the record's timestamp ${record.timestampUs} is further ahead of this replica's clock than the allowed clock offset`,
-    );
-    return;
-  }
-  work.writes.push({ key, record });
+  const record = checkedRecord(op, index, from, options, work);
+  if (record === undefined) return;
+  work.writes.push({ key: op[1], record });
   work.writeIndexes.push(index);
+}
+
+/** A fallback write: kept for its primary (replication/fallback-copies.ts), not in the data. */
+function admitFallbackWrite(
+  op: Extract<ReplicaOp, readonly ["f", ...unknown[]]>,
+  index: number,
+  from: NodeId,
+  options: ReplicaRoutesOptions,
+  work: OpsInProgress,
+): void {
+  const { deps, stats } = options;
+  const fallbacks = deps.fallbacks;
+  if (fallbacks === undefined) {
+    stats.opsRefused++;
+    work.results[index] = opError(REPLICA_OP_ERRORS.noFallbacks, "this node keeps no fallbacks");
+    return;
+  }
+  if (checkedRecord(op, index, from, options, work) === undefined) return;
+  work.reads.push(
+    fallbacks.store(op[3], op[1], op[2]).then(
+      (outcome) => {
+        if (outcome === "stored") {
+          work.results[index] = true;
+          return;
+        }
+        stats.opsFailed++;
+        work.results[index] =
+          outcome === "full"
+            ? opError(REPLICA_OP_ERRORS.fallbackFull, "this node holds its most fallback bytes")
+            : opError(REPLICA_OP_ERRORS.failed, "storing the fallback copy failed");
+      },
+      (error: unknown) => {
+        stats.opsFailed++;
+        work.results[index] = storeFailure(error);
+      },
+    ),
+  );
+}
+
+/** A fallback read: the newest copy of the key this node holds for any primary. */
+function startFallbackRead(
+  key: string,
+  index: number,
+  options: ReplicaRoutesOptions,
+  work: OpsInProgress,
+): void {
+  const { deps, stats } = options;
+  stats.reads++;
+  if (deps.fallbacks === undefined) {
+    work.results[index] = null;
+    return;
+  }
+  work.reads.push(
+    deps.fallbacks.find(key).then(
+      (record) => {
+        work.results[index] = record === undefined ? null : encodeRecord(record);
+      },
+      (error: unknown) => {
+        stats.opsFailed++;
+        work.results[index] = storeFailure(error);
+      },
+    ),
+  );
 }
 
 /** Starts a read of a record ("r") or of its version only (a digest). */
 function startRead(
-  op: ReplicaOp,
+  op: Extract<ReplicaOp, readonly ["r" | "d", ...unknown[]]>,
   index: number,
   options: ReplicaRoutesOptions,
   work: OpsInProgress,
@@ -257,6 +339,10 @@ async function runOps(
       );
     } else if (op[0] === "w") {
       admitWrite(op, index, from, options, work);
+    } else if (op[0] === "f") {
+      admitFallbackWrite(op, index, from, options, work);
+    } else if (op[0] === "F") {
+      startFallbackRead(op[1], index, options, work);
     } else {
       startRead(op, index, options, work);
     }

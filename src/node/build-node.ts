@@ -66,6 +66,7 @@ interface Foundation {
   readonly identity: NodeIdentity;
   readonly store: NodeParts["store"];
   readonly hints: HintStore;
+  readonly fallbackHints: HintStore;
   readonly clocks: NodeClocks;
   readonly cluster: NodeCluster;
   readonly recovery: CrashRecovery;
@@ -116,7 +117,7 @@ async function assembleCore(config: NodeConfig, ports: NodeDeps): Promise<Assemb
   const wallUs = ports.wallUs ?? ((): number => Date.now() * 1000);
   const identity = await openNodeIdentity(config, ports, wallUs);
   const log = rootLogger.child({ node: identity.id });
-  const { store, hints } = await openNodeStorage(config, ports);
+  const { store, hints, fallbackHints } = await openNodeStorage(config, ports);
   const recovery = await openCrashRecovery(config, ports, log);
   const clocks = buildClocks({ config, identity, clock, wallUs, log });
   const cluster = await buildCluster({ config, ports, identity, store, clock, wallUs, log });
@@ -129,6 +130,7 @@ async function assembleCore(config: NodeConfig, ports: NodeDeps): Promise<Assemb
     identity,
     store,
     hints,
+    fallbackHints,
     clocks,
     cluster,
     recovery,
@@ -247,11 +249,31 @@ function buildPeerClient({ config, ports, log, clocks }: Foundation): PeerClient
 interface TickLoopParts {
   readonly peerClient: PeerClient;
   readonly addressBook: AddressBook;
-  readonly handoff: NodeCore["handoff"];
+  readonly handoff: Pick<NodeCore["handoff"], "tick" | "onMemberUp">;
   readonly antiEntropy: NodeCore["antiEntropy"];
   readonly topology: NodeCore["topology"];
   readonly refusals: RefusalTally;
   readonly isStopping: () => boolean;
+}
+
+/**
+ * This node's hints and its fallback copies are handed off alike: ticked together, and replayed
+ * together when a member comes up.
+ */
+function bothHandoffs(
+  hints: NodeCore["handoff"],
+  fallbacks: NodeCore["handoff"],
+): Pick<NodeCore["handoff"], "tick" | "onMemberUp"> {
+  return {
+    tick: (nowMs) => {
+      hints.tick(nowMs);
+      fallbacks.tick(nowMs);
+    },
+    onMemberUp: (id) => {
+      hints.onMemberUp(id);
+      fallbacks.onMemberUp(id);
+    },
+  };
 }
 
 /** The periodic work: gossip, detection, housekeeping, handoff and anti-entropy rounds. */
@@ -296,6 +318,7 @@ function buildTickLoop(foundation: Foundation, parts: TickLoopParts): TickLoop {
 /** The clients, the data path, anti-entropy, ring changes and the tick loop. */
 function wireSubsystems(foundation: Foundation, isStopping: () => boolean): NodeCore {
   const { config, ports, clock, log, wallUs, identity, store, hints, clocks, cluster } = foundation;
+  const { fallbackHints } = foundation;
   const { hlc, clockGuard } = clocks;
   const { engine, ringSettle } = cluster;
   const peerClient = buildPeerClient(foundation);
@@ -308,6 +331,7 @@ function wireSubsystems(foundation: Foundation, isStopping: () => boolean): Node
   const replication = buildReplication({
     ...common,
     hints,
+    fallbackHints,
     wallUs,
     hlc,
     ringSettle,
@@ -322,7 +346,7 @@ function wireSubsystems(foundation: Foundation, isStopping: () => boolean): Node
     refusals,
     peerClient,
     addressBook,
-    handoff: replication.handoff,
+    handoff: bothHandoffs(replication.handoff, replication.fallbacks.handoff),
     antiEntropy: repair.antiEntropy,
     topology,
     isStopping,
@@ -380,6 +404,7 @@ function buildMetrics(core: NodeCore): NodeMetrics {
       replicaRoutes: core.replicaStats,
       clock: hlc,
       handoff: core.handoff,
+      fallbacks: core.fallbacks,
       readRepair: core.readRepair,
     },
     repair: { service: core.antiEntropy, routes: core.repairStats },

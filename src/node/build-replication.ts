@@ -7,6 +7,7 @@ import type { Address, NodeId } from "../core/ids.js";
 import type { ClusterEngine } from "../cluster/engine.js";
 import type { RingSettle } from "../cluster/ring-settle.js";
 import { Coordinator } from "../replication/coordinator.js";
+import { FallbackCopies } from "../replication/fallback-copies.js";
 import { HintedHandoff } from "../replication/hinted-handoff.js";
 import { ReadRepair } from "../replication/read-repair.js";
 import type { HintStore } from "../storage/hints.js";
@@ -27,6 +28,7 @@ export interface NodeReplicationInput {
   readonly engine: ClusterEngine;
   readonly store: LevelStore;
   readonly hints: HintStore;
+  readonly fallbackHints: HintStore;
   readonly clock: Clock;
   readonly wallUs: () => number;
   readonly hlc: HybridClock;
@@ -45,6 +47,8 @@ export interface NodeReplication {
   readonly replicaClient: ReplicaClient;
   readonly replicaStats: ReplicaRouteStats;
   readonly handoff: HintedHandoff;
+  /** The copies this node holds as a fallback for down primaries, and their hand-off. */
+  readonly fallbacks: FallbackCopies;
   readonly coordinator: Coordinator;
   readonly readRepair: ReadRepair;
 }
@@ -52,9 +56,17 @@ export interface NodeReplication {
 export function buildReplication(input: NodeReplicationInput): NodeReplication {
   const replicaClient = buildReplicaClient(input);
   const handoff = buildHandoff(input, replicaClient);
-  const coordinator = buildCoordinator(input, replicaClient, handoff);
+  const fallbacks = buildFallbacks(input, replicaClient);
+  const coordinator = buildCoordinator(input, replicaClient, handoff, fallbacks);
   const readRepair = buildReadRepair(input, replicaClient, handoff, coordinator);
-  return { replicaClient, replicaStats: new ReplicaRouteStats(), handoff, coordinator, readRepair };
+  return {
+    replicaClient,
+    replicaStats: new ReplicaRouteStats(),
+    handoff,
+    fallbacks,
+    coordinator,
+    readRepair,
+  };
 }
 
 function buildReplicaClient({
@@ -104,10 +116,32 @@ function buildHandoff(input: NodeReplicationInput, replicaClient: ReplicaClient)
   );
 }
 
+/** Fallback copies: handed off to their primaries like hints, but never dropped for age. */
+function buildFallbacks(input: NodeReplicationInput, replicaClient: ReplicaClient): FallbackCopies {
+  const { config, identity, engine, fallbackHints, clock, wallUs, clockGuard, log, isStopping } =
+    input;
+  return new FallbackCopies(
+    { self: identity.id, bytesMax: config.fallbackBytesMax },
+    {
+      hints: fallbackHints,
+      transport: replicaClient,
+      cluster: engine,
+      clock,
+      wallMs: () => Math.floor(wallUs() / 1000),
+      onError: (error, what) => {
+        if (!isStopping()) log.warn({ err: error }, `fallback hand-off failed ${what}`);
+      },
+      onFutureDropped: (target, key) =>
+        clockGuard.refused("hint", { origin: `fallback copy for ${target}`, key }),
+    },
+  );
+}
+
 function buildCoordinator(
   input: NodeReplicationInput,
   replicaClient: ReplicaClient,
   handoff: HintedHandoff,
+  fallbacks: FallbackCopies,
 ): Coordinator {
   const { config, identity, engine, store, clock, hlc, wallUs, clockGuard, ringSettle } = input;
   return new Coordinator(
@@ -124,6 +158,7 @@ function buildCoordinator(
       hlc,
       wallUs,
       onReplicaMiss: (miss) => handoff.onReplicaMiss(miss),
+      ...(config.fallbackBytesMax > 0 ? { fallbacks } : {}),
       ...(config.hintBeforeAck ? { ackHints: handoff } : {}),
       ringSettled: () => ringSettle.settled,
       localReadable: input.localReadable,

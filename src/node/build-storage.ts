@@ -38,6 +38,8 @@ export async function openNodeIdentity(
 export interface NodeStorage {
   readonly store: LevelStore;
   readonly hints: HintStore;
+  /** The fallback copies this node holds for down primaries (replication/fallback-copies.ts). */
+  readonly fallbackHints: HintStore;
 }
 
 export async function openNodeStorage(config: NodeConfig, ports: NodeDeps): Promise<NodeStorage> {
@@ -60,7 +62,12 @@ export async function openNodeStorage(config: NodeConfig, ports: NodeDeps): Prom
       ports.hintBytesPerTargetMax === undefined
         ? {}
         : { hintBytesPerTargetMax: ports.hintBytesPerTargetMax };
-    return { store, hints: await store.openHints(limits) };
+    const hints = await store.openHints(limits);
+    // The total bound (--fallback-bytes-max) is FallbackCopies'; per primary it may take it all.
+    const fallbackHints = await store.openFallbacks({
+      hintBytesPerTargetMax: Math.max(1, config.fallbackBytesMax),
+    });
+    return { store, hints, fallbackHints };
   } catch (error) {
     await store.close().catch(() => undefined);
     throw new NodeStartError(

@@ -27,7 +27,7 @@ export interface HousekeepingDeps {
   readonly clock: Clock;
   readonly wallUs: () => number;
   readonly clockGuard: ClockGuard;
-  readonly handoff: HintedHandoff;
+  readonly handoff: Pick<HintedHandoff, "tick">;
   readonly antiEntropy: AntiEntropyService;
   readonly topology: NodeTopology | null;
   readonly log: Logger;

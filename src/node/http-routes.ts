@@ -66,6 +66,7 @@ async function registerClientRoutes(app: FastifyInstance, parts: NodeParts): Pro
     replicationFactor: config.replicationFactor,
     readConsistency: config.readConsistency,
     writeConsistency: config.writeConsistency,
+    sloppyQuorum: config.sloppyQuorum,
     maxValueBytes: config.maxValueBytes,
     observer: metrics,
   });

@@ -8,6 +8,7 @@ import type { Clock } from "../core/clock.js";
 import type { ClusterEngine } from "../cluster/engine.js";
 import type { RingSettle } from "../cluster/ring-settle.js";
 import type { Coordinator } from "../replication/coordinator.js";
+import type { FallbackCopies } from "../replication/fallback-copies.js";
 import type { HintedHandoff } from "../replication/hinted-handoff.js";
 import type { ReadRepair } from "../replication/read-repair.js";
 import type { LevelStore } from "../storage/store.js";
@@ -49,6 +50,8 @@ export interface NodeCore {
   readonly replicaClient: ReplicaClient;
   readonly replicaStats: ReplicaRouteStats;
   readonly handoff: HintedHandoff;
+  /** The copies this node holds as a fallback for down primaries (sloppy quorum). */
+  readonly fallbacks: FallbackCopies;
   readonly coordinator: Coordinator;
   readonly readRepair: ReadRepair;
   readonly repairClient: RepairClient;

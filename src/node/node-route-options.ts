@@ -47,6 +47,7 @@ export function replicaRouteOptions(parts: NodeCore): ReplicaRoutesOptions {
       onTimestampRefused: ({ origin, key, timestampUs }) =>
         clockGuard.refused("replica", { origin, key, timestampUs }),
       recovering: () => parts.recovery.recovering(),
+      ...(config.fallbackBytesMax > 0 ? { fallbacks: parts.fallbacks } : {}),
     },
   };
 }
@@ -60,6 +61,10 @@ export function clusterRouteOptions(parts: NodeCore): ClusterRoutesOptions {
     nowMs: () => clock.nowMs(),
     serving: () => ringSettle.settled,
     clock: () => clockGuard.verdict(),
+    fallbacks: () => {
+      const { copies, bytes, bytesMax } = parts.fallbacks.stats();
+      return { copies, bytes, bytesMax };
+    },
     ...(topology === null ? {} : { topology: topology.service }),
   };
 }

@@ -221,6 +221,21 @@ export const NODE_OPTIONS = {
     default: false,
     help: "commit hints for replicas that have not answered before acknowledging a write",
   }),
+  sloppyQuorum: option({
+    kind: onOff,
+    value: "on|off",
+    // Issue 16 §4: off keeps SPEC §4's read-your-quorum-writes promise (pw = w, pr = r); on is
+    // Dynamo's always-writeable store (pw = pr = 0 unless a request names them).
+    default: false,
+    help: "let writes and reads count fallback nodes for down replicas by default (pw=pr=0)",
+  }),
+  fallbackBytesMax: option({
+    kind: integer(0, Number.MAX_SAFE_INTEGER),
+    value: "bytes",
+    // 256 MiB: a few minutes of a busy primary's writes; 0 makes this node hold no fallbacks.
+    default: 256 * 1024 * 1024,
+    help: "most bytes this node holds as fallback copies for down replicas",
+  }),
   hintWindowS: option({
     kind: integer(0, 30 * 24 * 3600), // A month: older hints are better left to anti-entropy.
     value: "s",

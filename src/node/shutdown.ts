@@ -59,6 +59,7 @@ export type ClosableParts = Pick<
   | "clock"
   | "tickLoop"
   | "handoff"
+  | "fallbacks"
   | "readRepair"
   | "antiEntropy"
   | "repairClient"
@@ -89,6 +90,7 @@ export async function closeNode(
   if (parts.app !== undefined) await drain(parts.app, parts.clock, log);
   // Replays and repairs still use the replica client; they end (or fail) before it closes.
   await parts.handoff.close();
+  await parts.fallbacks.handoff.close();
   await parts.readRepair.settled();
   await parts.antiEntropy.close();
   await parts.repairClient.close();

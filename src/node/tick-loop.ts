@@ -32,7 +32,7 @@ export interface TickLoopDeps {
   /** When the engine was created: the origin of the ring-learned line's afterMs. */
   readonly startedMs: number;
   readonly saveKnownPeers: () => void;
-  readonly handoff: HintedHandoff;
+  readonly handoff: Pick<HintedHandoff, "onMemberUp">;
   readonly antiEntropy: AntiEntropyService;
   readonly housekeeping: Housekeeping;
   readonly isStopping: () => boolean;

@@ -10,7 +10,9 @@ import type { HybridClock } from "../time/hlc.js";
 import type { StoredRecord } from "../storage/record.js";
 import type { Store } from "../storage/store.js";
 import type { ConsistencyLevel } from "./consistency.js";
+import type { FallbackCopies } from "./fallback-copies.js";
 import type { ReplicaTransport } from "./replica-transport.js";
+import type { PrimaryLevel } from "./sloppy-quorum.js";
 
 export const COORDINATOR_DEFAULTS = {
   /**
@@ -104,6 +106,11 @@ export interface CoordinatorDeps {
   readonly clockInRange?: () => boolean;
   /** A stamp further ahead of wallUs than this (µs) is refused; no bound when absent. */
   readonly maxClockOffsetUs?: number;
+  /**
+   * The fallback copies this node holds (sloppy quorum): used when this node is itself the fallback
+   * of a write it coordinates. Without it this node is never chosen as a fallback.
+   */
+  readonly fallbacks?: Pick<FallbackCopies, "store" | "find">;
   /** Called with each write refused for its clock, for the node's log and metrics. */
   readonly onClockRefusal?: (details: {
     readonly key: string;
@@ -117,16 +124,21 @@ export interface WriteRequest {
   readonly value: Uint8Array;
   readonly contentType: string;
   readonly level: ConsistencyLevel;
+  /** `pw`: acknowledgements that must be primaries' (sloppy-quorum.ts); absent: = level. */
+  readonly primaryLevel?: PrimaryLevel;
 }
 
 export interface DeleteRequest {
   readonly key: string;
   readonly level: ConsistencyLevel;
+  readonly primaryLevel?: PrimaryLevel;
 }
 
 export interface ReadRequest {
   readonly key: string;
   readonly level: ConsistencyLevel;
+  /** `pr`: answers that must be primaries'; below the level, fallbacks are read too. */
+  readonly primaryLevel?: PrimaryLevel;
 }
 
 export interface WriteOutcome {

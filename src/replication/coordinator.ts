@@ -76,6 +76,15 @@ import {
   type WriteRequest,
 } from "./coordinator-types.js";
 import { ReadRound } from "./read-round.js";
+import {
+  checkedPrimaries,
+  planFallbacks,
+  preferenceListLength,
+  type FallbackPlan,
+} from "./sloppy-quorum.js";
+
+/** No fallback asked, none spare: strict requests, and transports without fallbacks. */
+const NO_FALLBACKS: FallbackPlan = Object.freeze({ fallbacks: [], spares: [] });
 import type { RoundHost } from "./round-host.js";
 import { WriteRound } from "./write-round.js";
 
@@ -131,12 +140,12 @@ export class Coordinator implements RoundHost {
 
   /** Stores a value on the key's replicas; resolves once `level` of them acknowledged. */
   write(request: WriteRequest): Promise<WriteOutcome> {
-    return this.#write(request.key, request.level, request.value, request.contentType);
+    return this.#write(request, request.value, request.contentType);
   }
 
   /** Stores a tombstone on the key's replicas; resolves once `level` of them acknowledged. */
   delete(request: DeleteRequest): Promise<WriteOutcome> {
-    return this.#write(request.key, request.level, null, "");
+    return this.#write(request, null, "");
   }
 
   /** The newest version among `level` replicas of the key. */
@@ -152,6 +161,12 @@ export class Coordinator implements RoundHost {
   #read(request: ReadRequest): Promise<ReadOutcome> {
     const { key, level } = request;
     const required = requiredReplicas(level, this.#replicationFactor);
+    const primaryRequired = checkedPrimaries(
+      "pr",
+      request.primaryLevel,
+      level,
+      this.#replicationFactor,
+    );
     const replicas = this.#replicasOf(key);
     const cluster = this.#deps.cluster;
     // Stable preference: self first when it is a live replica, then the preference list's order.
@@ -161,11 +176,29 @@ export class Coordinator implements RoundHost {
     for (const replica of replicas) {
       if (replica !== this.#self && cluster.isLive(replica)) candidates.push(replica);
     }
+    const primaries = candidates.length;
+    // Sloppy quorum: below `pr`, the down primaries' fallbacks are read too (their copies).
+    const fallbacks =
+      primaryRequired < required && primaries < required
+        ? this.#fallbacksOf(key, replicas, this.#deps.transport.readFallback !== undefined)
+            .fallbacks
+        : [];
+    for (const { node } of fallbacks) candidates.push(node);
     this.#admit(required, candidates.length, level);
+    this.#admitPrimaries(primaryRequired, primaries, level);
     this.#reads++;
     this.#inFlight++;
     return new Promise<ReadOutcome>((resolve, reject) => {
-      const round = new ReadRound(this, key, required, candidates, resolve, reject);
+      const round = new ReadRound(
+        this,
+        key,
+        required,
+        candidates,
+        resolve,
+        reject,
+        new Set(fallbacks.map(({ node }) => node)),
+        primaryRequired,
+      );
       round.start();
     });
   }
@@ -237,6 +270,41 @@ export class Coordinator implements RoundHost {
     );
   }
 
+  /**
+   * The nodes past the key's replicas that stand in for its down primaries (sloppy-quorum.ts):
+   * none without a transport for fallbacks. This node is a candidate only when it keeps fallbacks.
+   */
+  #fallbacksOf(
+    key: string,
+    replicas: readonly NodeId[],
+    carried = this.#deps.transport.writeFallback !== undefined,
+  ): FallbackPlan {
+    if (!carried) return NO_FALLBACKS;
+    const preference = sharedReplicasFor(
+      this.#deps.cluster.ring(),
+      this.#tokenOf(key),
+      preferenceListLength(this.#replicationFactor),
+    );
+    const isLive = (node: NodeId): boolean => this.#deps.cluster.isLive(node);
+    return planFallbacks(
+      preference,
+      replicas,
+      (node) => node === this.#self || isLive(node),
+      (node) => (node === this.#self ? this.#deps.fallbacks !== undefined : isLive(node)),
+    );
+  }
+
+  /** Refuses, before anything is sent, a request with fewer live primaries than `pw`/`pr`. */
+  #admitPrimaries(required: number, alive: number, level: ConsistencyLevel): void {
+    if (alive >= required) return;
+    this.#unavailable++;
+    throw new GrapevineError(
+      "unavailable",
+      `consistency ${String(level)} needs ${required} live primary replicas (pw/pr), ${alive} alive`,
+      { required, alive, reason: "primaries" },
+    );
+  }
+
   /** Refuses, before anything is sent, a request that cannot succeed or must not start. */
   #admit(required: number, alive: number, level: ConsistencyLevel): void {
     if (this.#deps.ringSettled?.() === false) {
@@ -268,13 +336,12 @@ export class Coordinator implements RoundHost {
 
   /** A write of `value`, or of a tombstone when `value` is null. */
   #write(
-    key: string,
-    level: ConsistencyLevel,
+    request: DeleteRequest,
     value: Uint8Array | null,
     contentType: string,
   ): Promise<WriteOutcome> {
     try {
-      return this.#startWrite(key, level, value, contentType);
+      return this.#startWrite(request, value, contentType);
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
@@ -298,21 +365,27 @@ export class Coordinator implements RoundHost {
   }
 
   #startWrite(
-    key: string,
-    level: ConsistencyLevel,
+    request: DeleteRequest,
     value: Uint8Array | null,
     contentType: string,
   ): Promise<WriteOutcome> {
+    const { key, level } = request;
     const { replicas, pending } = this.#writeReplicasOf(key);
     // Cassandra's blockFor during a range movement: one more acknowledgement per pending replica.
     const required = requiredReplicas(level, this.#replicationFactor) + pending;
-    const cluster = this.#deps.cluster;
+    const primaryRequired =
+      checkedPrimaries("pw", request.primaryLevel, level, this.#replicationFactor) + pending;
+    const isUp = (node: NodeId): boolean => node === this.#self || this.#deps.cluster.isLive(node);
     let alive = 0;
-    for (let index = 0; index < replicas.length; index++) {
-      const replica = replicas[index] as NodeId;
-      if (replica === this.#self || cluster.isLive(replica)) alive++;
-    }
-    this.#admit(required, alive, level);
+    for (const replica of replicas) if (isUp(replica)) alive++;
+    // Sloppy quorum: the down primaries' fallbacks count toward `w`, never toward `pw`.
+    const plan =
+      primaryRequired < required && alive < required
+        ? this.#fallbacksOf(key, replicas)
+        : NO_FALLBACKS;
+    const fallbacks = plan.fallbacks;
+    this.#admit(required, alive + fallbacks.length, level);
+    this.#admitPrimaries(primaryRequired, alive, level);
     if (this.#deps.clockInRange?.() === false) {
       this.#deps.onClockRefusal?.({ key, timestampUs: 0, reason: "fenced" });
       throw this.clockRefused(
@@ -339,7 +412,18 @@ export class Coordinator implements RoundHost {
     this.#writes++;
     this.#inFlight++;
     return new Promise<WriteOutcome>((resolve, reject) => {
-      const round = new WriteRound(this, key, record, required, replicas, resolve, reject);
+      const round = new WriteRound(
+        this,
+        key,
+        record,
+        required,
+        fallbacks.length === 0 ? replicas : [...replicas, ...fallbacks.map(({ node }) => node)],
+        resolve,
+        reject,
+        primaryRequired,
+        fallbacks.map(({ primary }) => primary),
+        [...plan.spares],
+      );
       round.start(encoded);
     });
   }

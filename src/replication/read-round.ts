@@ -36,7 +36,18 @@ export class ReadRound {
     private readonly candidates: readonly NodeId[],
     private readonly resolve: (outcome: ReadOutcome) => void,
     private readonly reject: (error: Error) => void,
+    /** Candidates that are fallbacks (sloppy quorum): asked for their copies, data only. */
+    private readonly fallbacks: ReadonlySet<NodeId> = NO_FALLBACKS,
+    /** Answers that must be primaries' (`pr`); all of them when strict. */
+    private readonly primaryRequired: number = required,
   ) {}
+
+  /** Answers from primaries so far. */
+  #primariesAnswered(): number {
+    let count = 0;
+    for (const replica of this.#answeredIds) if (!this.fallbacks.has(replica)) count++;
+    return count;
+  }
 
   start(): void {
     // Data from the first (the local replica when there is one), digests from the rest.
@@ -66,14 +77,26 @@ export class ReadRound {
     return true;
   }
 
-  private ask(replica: NodeId, mode: ReadMode): void {
+  private ask(replica: NodeId, wanted: ReadMode): void {
     const index = this.#asked.length;
+    const fallback = this.fallbacks.has(replica);
+    // A fallback holds copies, not a replica's record: it has no digest to give.
+    const mode = fallback ? ReadMode.Data : wanted;
     this.#asked.push(replica);
     this.#askedMode.push(mode);
     this.#askedState.push(ReplicaState.Pending);
     this.#pending++;
     const { deps, self } = this.coordinator;
-    if (mode === ReadMode.Data) {
+    if (fallback) {
+      const read =
+        replica === self
+          ? deps.fallbacks?.find(this.key)
+          : deps.transport.readFallback?.(replica, this.key);
+      (read ?? Promise.reject(new Error("no fallback reads"))).then(
+        (record) => this.onData(index, record),
+        () => this.onFailure(index),
+      );
+    } else if (mode === ReadMode.Data) {
       const read =
         replica === self ? deps.store.get(this.key) : deps.transport.readData(replica, this.key);
       read.then(
@@ -149,6 +172,12 @@ export class ReadRound {
       }
       return;
     }
+    if (this.#primariesAnswered() < this.primaryRequired) {
+      // Enough answers, too few of them primaries': ask on while some may come.
+      if (this.#pending > 0 || this.askNext(ReadMode.Digest)) return;
+      this.settle(this.coordinator.timedOut(this.required, answered, this.#failed));
+      return;
+    }
     const newest = this.newestVersion();
     const bestVersion = digestOf(this.#best);
     if (newest === null || (this.#hasData && compareDigests(bestVersion, newest) >= 0)) {
@@ -197,6 +226,8 @@ export class ReadRound {
   private succeed(newest: VersionDigest | null): void {
     let stale: NodeId[] | null = null;
     for (let at = 0; at < this.#answeredIds.length; at++) {
+      // A fallback is no replica: read repair never writes to it.
+      if (this.fallbacks.has(this.#answeredIds[at] as NodeId)) continue;
       if (compareDigests(this.#answeredVersions[at] ?? null, newest) < 0) {
         stale ??= [];
         stale.push(this.#answeredIds[at] as NodeId);
@@ -226,6 +257,8 @@ export class ReadRound {
     else this.resolve(outcome as ReadOutcome);
   }
 }
+
+const NO_FALLBACKS: ReadonlySet<NodeId> = new Set();
 
 /** The `stale` of a read whose replicas agreed: shared, frozen, allocated once. */
 const NO_REPLICAS: readonly NodeId[] = Object.freeze([]);

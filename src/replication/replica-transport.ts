@@ -51,6 +51,19 @@ export interface ReplicaTransport {
   readData(to: NodeId, key: string): Promise<StoredRecord | undefined>;
   /** The version the replica holds for the key; null when it has none. */
   readDigest(to: NodeId, key: string): Promise<VersionDigest | null>;
+  /**
+   * Sloppy quorum (fallback-copies.ts): asks `to`, not a replica of the key, to hold the record for
+   * the down replica `primary` and hand it off later; resolves once `to` holds it durably. Absent
+   * from transports that do not carry fallbacks (a coordinator then has no fallback candidates).
+   */
+  writeFallback?(
+    to: NodeId,
+    primary: NodeId,
+    key: string,
+    encodedRecord: Uint8Array,
+  ): Promise<void>;
+  /** The newest copy of the key that `to` holds as a fallback, for any primary. */
+  readFallback?(to: NodeId, key: string): Promise<StoredRecord | undefined>;
 }
 
 /** The digest of a record, or null for no record. */

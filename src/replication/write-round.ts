@@ -37,6 +37,8 @@ export class WriteRound {
    * Acknowledgements of every replica, pending ones included: what `required` is measured against.
    */
   #acknowledged = 0;
+  /** Acknowledgements of primaries (current and pending replicas): what `pw` counts. */
+  #primaryAcknowledged = 0;
   #failed = 0;
   /** Replicas that refused the write for its timestamp (replica-protocol.ts clock_offset). */
   #clockRefused = 0;
@@ -70,13 +72,31 @@ export class WriteRound {
      * change").
      */
     private readonly required: number,
-    /** The current replicas, then the pending ones; every acknowledgement counts alike. */
+    /**
+     * The current replicas, then the pending ones, then the fallbacks (sloppy quorum); every
+     * acknowledgement counts alike toward `required`.
+     */
     private readonly replicas: readonly NodeId[],
     private readonly resolve: (outcome: WriteOutcome) => void,
     private readonly reject: (error: Error) => void,
+    /** The acknowledgements that must be primaries' (`pw`); `required` when strict. */
+    private readonly primaryRequired: number = required,
+    /** The primary each fallback (the last entries of `replicas`) stands in for, in order. */
+    private readonly standsFor: readonly NodeId[] = NO_FALLBACKS,
+    /** Candidates not asked, in order: the next one takes over from a fallback that refused. */
+    private readonly spares: NodeId[] = [],
   ) {
     this.#states = new Uint8Array(replicas.length);
+    this.#primaries = replicas.length - standsFor.length;
+    assert(this.#primaries >= 0, "more fallbacks than replicas");
+    this.#fallbackNodes = replicas.slice(this.#primaries);
+    assert(primaryRequired <= required, "pw above w");
   }
+
+  /** How many entries of `replicas` are primaries (current or pending); the rest are fallbacks. */
+  readonly #primaries: number;
+  /** The node asked to stand in for each down primary now (a spare replaces one that refused). */
+  readonly #fallbackNodes: NodeId[];
 
   start(encoded: Buffer): void {
     const { deps, self } = this.coordinator;
@@ -84,7 +104,11 @@ export class WriteRound {
     this.#encoded = encoded;
     for (let index = 0; index < this.replicas.length; index++) {
       const replica = this.replicas[index] as NodeId;
-      if (replica === self) {
+      // A fallback first: this node may be one, and its copy is then no data of its own.
+      if (index >= this.#primaries) {
+        this.#pending++;
+        this.#sendFallback(index, encoded);
+      } else if (replica === self) {
         this.#pending++;
         deps.store.apply([{ key, record, encoded }]).then(
           () => this.acknowledge(index),
@@ -107,15 +131,52 @@ export class WriteRound {
     this.#cancelTimer = this.coordinator.schedule(this);
   }
 
+  /** Asks fallback `index` to hold the write for the primary it stands in for. */
+  #sendFallback(index: number, encoded: Buffer): void {
+    const { deps, self } = this.coordinator;
+    const node = this.#fallbackNodes[index - this.#primaries] as NodeId;
+    const primary = this.standsFor[index - this.#primaries] as NodeId;
+    const held: Promise<unknown> | undefined =
+      node === self
+        ? deps.fallbacks?.store(primary, this.key, encoded).then((outcome) => {
+            if (outcome !== "stored") throw new Error(`fallback copy ${outcome}`);
+          })
+        : deps.transport.writeFallback?.(node, primary, this.key, encoded);
+    (held ?? Promise.reject(new Error("no fallback transport"))).then(
+      () => this.acknowledge(index),
+      (error: unknown) => this.fail(index, isClockRefusal(error)),
+    );
+  }
+
+  /** Whether `required` (and `pw`) can still be reached with the replicas still pending. */
+  #reachable(): boolean {
+    return this.#acknowledged + this.#pending >= this.required && this.#primariesReachable();
+  }
+
+  /** Whether `pw` can still be reached with the primaries still pending. */
+  #primariesReachable(): boolean {
+    let primariesPending = 0;
+    for (let index = 0; index < this.#primaries; index++) {
+      if (this.#states[index] === ReplicaState.Pending) primariesPending++;
+    }
+    return this.#primaryAcknowledged + primariesPending >= this.primaryRequired;
+  }
+
   acknowledge(index: number): void {
     if (this.#finished) return;
     this.#states[index] = ReplicaState.Acknowledged;
     this.#pending--;
+    if (index < this.#primaries) this.#primaryAcknowledged++;
     if (this.#covered?.[index] === 1) this.#cover?.acknowledged(this.replicas[index] as NodeId);
     // Before the count: the answer reports the acknowledgements that reached the level.
     if (this.#waitingForSelf && this.replicas[index] === this.coordinator.self) this.#selfSettled();
     this.#acknowledged++;
-    if (!this.#answered && this.#acknowledged >= this.required) this.#levelReached();
+    if (
+      !this.#answered &&
+      this.#acknowledged >= this.required &&
+      this.#primaryAcknowledged >= this.primaryRequired
+    )
+      this.#levelReached();
     if (this.#pending === 0) this.finish();
   }
 
@@ -133,8 +194,9 @@ export class WriteRound {
     for (let index = 0; index < this.replicas.length; index++) {
       const state = this.#states[index];
       const replica = this.replicas[index] as NodeId;
-      // A replica that refused the stamp gets no hint (finish() says why).
+      // A replica that refused the stamp gets no hint (finish() says why); a fallback gets none.
       if (state === ReplicaState.Acknowledged || state === ReplicaState.ClockRefused) continue;
+      if (index >= this.#primaries) continue;
       if (replica === self) {
         this.#waitingForSelf = state === ReplicaState.Pending;
         continue;
@@ -177,16 +239,37 @@ export class WriteRound {
     this.resolve({ timestampUs: this.record.timestampUs, acknowledged: this.#acknowledged });
   }
 
+  /** The node asked at `index`: a replica, or the fallback standing in now. */
+  #nodeAt(index: number): NodeId {
+    return (
+      index < this.#primaries ? this.replicas[index] : this.#fallbackNodes[index - this.#primaries]
+    ) as NodeId;
+  }
+
+  /** Asks the next spare to stand in where fallback `index` refused; false when none is left. */
+  #nextFallback(index: number): boolean {
+    const spare = this.spares.shift();
+    const encoded = this.#encoded;
+    if (spare === undefined || encoded === null) return false;
+    const at = index - this.#primaries;
+    this.coordinator.countReplicaFailure(this.#fallbackNodes[at] as NodeId);
+    this.#fallbackNodes[at] = spare;
+    this.#sendFallback(index, Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength));
+    return true;
+  }
+
   fail(index: number, clockRefused = false): void {
     if (this.#finished) return;
+    // A fallback that refused (full, failed) is replaced while candidates remain; still pending.
+    if (index >= this.#primaries && !clockRefused && this.#nextFallback(index)) return;
     this.#states[index] = clockRefused ? ReplicaState.ClockRefused : ReplicaState.Failed;
     this.#failed++;
     if (clockRefused) this.#clockRefused++;
     this.#pending--;
-    this.coordinator.countReplicaFailure(this.replicas[index] as NodeId);
+    this.coordinator.countReplicaFailure(this.#nodeAt(index));
     // This node's write failed after the level was reached: the others hold the write, answer.
     if (this.#waitingForSelf && this.replicas[index] === this.coordinator.self) this.#selfSettled();
-    if (!this.#answered && this.#acknowledged + this.#pending < this.required) {
+    if (!this.#answered && !this.#reachable()) {
       // The level can no longer be reached: waiting for the deadline would tell the client nothing
       // new.
       this.#answered = true;
@@ -204,6 +287,13 @@ export class WriteRound {
    * behind was stored by the third, and read back.
    */
   #failure(): Error {
+    // `pw` is what cannot be met (sloppy quorum): the count the client is told is the primaries'.
+    if (this.primaryRequired < this.required && !this.#primariesReachable())
+      return this.coordinator.timedOut(
+        this.primaryRequired,
+        this.#primaryAcknowledged,
+        this.#failed,
+      );
     if (this.#clockRefused === 0)
       return this.coordinator.timedOut(this.required, this.#acknowledged, this.#failed);
     this.coordinator.deps.onClockRefusal?.({
@@ -226,7 +316,7 @@ export class WriteRound {
     for (let index = 0; index < this.#states.length; index++) {
       if (this.#states[index] !== ReplicaState.Pending) continue;
       this.#states[index] = ReplicaState.TimedOut;
-      this.coordinator.countReplicaTimeout(this.replicas[index] as NodeId);
+      this.coordinator.countReplicaTimeout(this.#nodeAt(index));
     }
     if (!this.#answered) {
       this.#answered = true;
@@ -257,10 +347,28 @@ export class WriteRound {
       // deliver a write its client was told failed (the simulator, seed 392755977).
       if (state === ReplicaState.Acknowledged || state === ReplicaState.ClockRefused) continue;
       if (this.#covered?.[index] === 1) continue;
+      // A fallback is no replica; a down primary whose fallback holds the write is owed nothing
+      // more by this node: the fallback hands it off.
+      if (index >= this.#primaries || this.#heldByFallback(index)) continue;
       const reason =
         state === ReplicaState.Down ? "down" : state === ReplicaState.Failed ? "failed" : "timeout";
       missed.push({ replica: this.replicas[index] as NodeId, reason });
     }
     if (missed.length > 0) onMiss({ key: this.key, record: this.record, missed });
   }
+
+  /** Whether the fallback standing in for primary `index` acknowledged the write. */
+  #heldByFallback(index: number): boolean {
+    const primary = this.replicas[index] as NodeId;
+    for (let at = 0; at < this.standsFor.length; at++) {
+      if (
+        this.standsFor[at] === primary &&
+        this.#states[this.#primaries + at] === ReplicaState.Acknowledged
+      )
+        return true;
+    }
+    return false;
+  }
 }
+
+const NO_FALLBACKS: readonly NodeId[] = Object.freeze([]);

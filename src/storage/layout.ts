@@ -2,8 +2,8 @@
 //
 // Theory of operation. LevelDB orders keys bytewise, so the layout chooses bytes whose order is the
 // order we scan in. Every storage key starts with one namespace byte, so data, hints and node meta
-// state share one database (one log, one fsync) without colliding: `d` data, `h` hints, `m` meta,
-// `s` segment hashes (segments.ts).
+// state share one database (one log, one fsync) without colliding: `d` data, `f` fallback copies
+// (fallback-db.ts), `h` hints, `m` meta, `s` segment hashes (segments.ts).
 // A data key is `d` ++ token as 8 bytes big-endian ++ the key's UTF-8 bytes. Big-endian unsigned
 // bytes compare like the numbers, and the token field has a fixed width, so bytewise order of
 // storage keys is the order of (token, UTF-8 key bytes): one token range is one contiguous scan.
@@ -23,6 +23,11 @@ import { isToken, TOKEN_MAX, TOKEN_MIN, type Token } from "../ring/partitioner.j
  */
 export const NAMESPACE = {
   data: 0x64, // "d"
+  /**
+   * Fallback copies (issue 16 §4 sloppy quorum): writes this node holds for a down primary replica,
+   * stored as hints are (hint-codec.ts) but apart from this node's own (fallback-db.ts).
+   */
+  fallbacks: 0x66, // "f"
   hints: 0x68, // "h"
   meta: 0x6d, // "m"
   /**

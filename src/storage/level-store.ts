@@ -5,6 +5,7 @@
 import { assert } from "../core/assert.js";
 import { tokenOf as partitionerTokenOf, type Token } from "../ring/partitioner.js";
 import { commitBatch } from "./batch-commit.js";
+import { fallbackDatabase } from "./fallback-db.js";
 import { HintStore, type HintStoreOptions } from "./hints.js";
 import { encodeDataKey, type TokenRangeBounds } from "./layout.js";
 import { ReadCoalescer } from "./read-coalescer.js";
@@ -44,6 +45,7 @@ export class LevelStore implements Store {
   private closed = false;
   private closing: Promise<void> | null = null;
   private hintStore: HintStore | null = null;
+  private fallbackStore: HintStore | null = null;
 
   constructor(
     private readonly db: Database,
@@ -214,12 +216,29 @@ export class LevelStore implements Store {
     return this.hintStore;
   }
 
+  /**
+   * The fallback copies this node holds for down primaries (fallback-db.ts): a second hint store,
+   * in its own namespace, sharing the write lane. Opened once, like openHints.
+   */
+  async openFallbacks(options: Omit<HintStoreOptions, "sync"> = {}): Promise<HintStore> {
+    if (this.closed) throw new StoreClosedError("the store is closed");
+    if (this.fallbackStore === null) {
+      this.fallbackStore = await HintStore.open(
+        fallbackDatabase(this.db),
+        (task) => this.lane.exclusive(task),
+        { ...options, sync: this.options.sync },
+      );
+    }
+    return this.fallbackStore;
+  }
+
   /** Commits queued writes, then closes. Idempotent. */
   close(): Promise<void> {
     if (this.closing === null) {
       this.closed = true;
       this.closing = (async () => {
         await this.hintStore?.flush();
+        await this.fallbackStore?.flush();
         await this.lane.whenIdle();
         await this.lane.tail();
         await this.db.close();

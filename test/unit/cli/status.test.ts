@@ -180,3 +180,16 @@ describe("the clock in grapevine status (issue 14 §2)", () => {
     ).not.toContain("Clock");
   });
 });
+
+describe("renderStatus with fallback copies (sloppy quorum)", () => {
+  it("says what the node holds for down replicas, and nothing for an older node's body", () => {
+    const fallbacks = { copies: 120, bytes: 12_912, bytesMax: 268_435_456 };
+    const parsed = parseStatusBody({ node: "node1", members: [member({})], fallbacks });
+    expect(parsed?.fallbacks).toEqual(fallbacks);
+    expect(renderStatus(parsed ?? { node: "", members: [] })).toContain(
+      `Fallback copies held by node1 for down replicas: 120 (${humanBytes(12_912)} of ${humanBytes(268_435_456)})`,
+    );
+    const older = parseStatusBody({ node: "node1", members: [member({})] });
+    expect(renderStatus(older ?? { node: "", members: [] })).not.toContain("Fallback");
+  });
+});

@@ -7,7 +7,11 @@ import { registerErrorHandling } from "../../../src/api/errors.js";
 import { CLUSTER_SECRET_HEADER } from "../../../src/net/auth.js";
 import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "../../../src/net/codec.js";
 import { REPLICA_PATH, REPLICA_PROTOCOL_LIMITS } from "../../../src/net/replica-protocol.js";
-import { ReplicaRouteStats, replicaRoutes } from "../../../src/net/replica-routes.js";
+import {
+  ReplicaRouteStats,
+  replicaRoutes,
+  type ReplicaRoutesDeps,
+} from "../../../src/net/replica-routes.js";
 import {
   compareRecords,
   decodeRecord,
@@ -59,7 +63,11 @@ afterEach(async () => {
   await Promise.all(apps.splice(0).map((app) => app.close()));
 });
 
-async function build(clusterSecret: string | null = null, recovering = false): Promise<Built> {
+async function build(
+  clusterSecret: string | null = null,
+  recovering = false,
+  fallbacks?: ReplicaRoutesDeps["fallbacks"],
+): Promise<Built> {
   const app = Fastify();
   apps.push(app);
   const store = new MemoryStore();
@@ -76,6 +84,7 @@ async function build(clusterSecret: string | null = null, recovering = false): P
         return true;
       },
       recovering: () => recovering,
+      ...(fallbacks === undefined ? {} : { fallbacks }),
     },
   });
   await app.ready();
@@ -134,6 +143,46 @@ describe("the replica route", () => {
     expect(digest).toEqual([42, "w1"]);
     expect(absentData).toBeNull();
     expect(absentDigest).toBeNull();
+  });
+
+  it("keeps a fallback write for its primary (not in the data), refuses it when full, and reads copies back", async () => {
+    const held: { primary: string; key: string }[] = [];
+    const { app, store } = await build(null, false, {
+      store: async (primary, key) => {
+        if (key === "full") return "full";
+        held.push({ primary, key });
+        return "stored";
+      },
+      find: async (key) => (key === "k" ? record(7, "copy") : undefined),
+    });
+    const answer = await post(app, {
+      from: "coordinator",
+      ops: [
+        ["f", "k", encodeRecord(record(7, "copy")), "primary-1"],
+        ["f", "full", encodeRecord(record(8)), "primary-1"],
+        ["F", "k"],
+        ["F", "none"],
+      ],
+    });
+    const [stored, full, copy, none] = results(answer);
+    expect(stored).toBe(true);
+    expect(full).toMatchObject({ error: "fallback_full" });
+    expect(Buffer.from(decodeRecord(copy as Uint8Array).value).toString()).toBe("copy");
+    expect(none).toBeNull();
+    expect(held).toEqual([{ primary: "primary-1", key: "k" }]);
+    expect(store.records.size).toBe(0);
+    // A node that keeps no fallbacks refuses the write and has no copies to read.
+    const plain = await build();
+    const refused = results(
+      await post(plain.app, {
+        from: "c",
+        ops: [
+          ["f", "k", encodeRecord(record(9)), "p"],
+          ["F", "k"],
+        ],
+      }),
+    );
+    expect(refused).toEqual([expect.objectContaining({ error: "no_fallbacks" }), null]);
   });
 
   it("while recovering from a possible loss of writes, refuses every read and still applies writes", async () => {

@@ -99,6 +99,8 @@ describe("parseNodeConfig", () => {
       "phi-threshold",
       "hinted-handoff",
       "hint-before-ack",
+      "sloppy-quorum",
+      "fallback-bytes-max",
       "hint-window-s",
       "anti-entropy-interval-s",
       "max-value-bytes",
