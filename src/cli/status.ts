@@ -8,6 +8,7 @@
 import Table from "cli-table3";
 import type { Command } from "commander";
 import { Agent, request } from "undici";
+import { tlsConnect } from "./tls-client.js";
 import { processEnvironment, resolveNodeUrl } from "../node/config.js";
 import { CliError, EXIT_CODES, humanBytes, type CliOutput, type ExitCode } from "./shared.js";
 import {
@@ -278,7 +279,7 @@ function renderStreams(body: StatusBody): string[] {
 /** GETs `/cluster/status`; a CliError (exit 1) with one line when the node cannot be asked. */
 export async function fetchStatus(nodeUrl: string): Promise<{ text: string; body: StatusBody }> {
   const agent = new Agent({
-    connect: { timeout: STATUS_LIMITS.requestTimeoutMs },
+    connect: { timeout: STATUS_LIMITS.requestTimeoutMs, ...tlsConnect() },
     headersTimeout: STATUS_LIMITS.requestTimeoutMs,
     bodyTimeout: STATUS_LIMITS.requestTimeoutMs,
   });
