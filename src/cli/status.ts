@@ -8,7 +8,7 @@
 import Table from "cli-table3";
 import type { Command } from "commander";
 import { Agent, request } from "undici";
-import { tlsConnect } from "./tls-client.js";
+import { expiryWarning, servedCertNotAfter, tlsConnect } from "./tls-client.js";
 import { processEnvironment, resolveNodeUrl } from "../node/config.js";
 import { CliError, EXIT_CODES, humanBytes, type CliOutput, type ExitCode } from "./shared.js";
 import {
@@ -354,6 +354,10 @@ export function registerStatusCommand(
       const nodeUrl = resolveNodeUrl(values.node, processEnvironment());
       const { text, body } = await fetchStatus(nodeUrl);
       output.out(values.json === true ? `${text.trimEnd()}\n` : renderStatus(body));
+      // Issue 18 §2: a node certificate near its end is a warning (stderr: --json stays JSON).
+      const notAfter = await servedCertNotAfter(nodeUrl);
+      const warning = notAfter === null ? null : expiryWarning(notAfter, new Date());
+      if (warning !== null) output.err(`${warning}\n`);
       setExit(EXIT_CODES.ok);
     });
 }

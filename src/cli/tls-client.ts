@@ -9,7 +9,10 @@
 
 import type { Command } from "commander";
 import { readdir, readFile } from "node:fs/promises";
+import { isIP } from "node:net";
 import path from "node:path";
+import { connect as tlsConnectSocket } from "node:tls";
+import { CERT_EXPIRY_WARNING_DAYS, expiryOf } from "../security/expiry.js";
 import { processEnvironment } from "../node/config.js";
 import { CA_CERT_FILE, clientKeyFile } from "../security/cert-layout.js";
 import { CliError } from "./shared.js";
@@ -95,4 +98,45 @@ export function addCertsDirOption(command: Command): Command {
       `speak TLS to the nodes: ca.crt and the first client.NAME.crt of DIR (default: ${CERTS_DIR_ENV}; none: plain HTTP); --node then defaults to ${DEFAULT_TLS_NODE_URL}`,
     )
     .hook("preAction", useCertsDir);
+}
+
+/** How long `grapevine status` waits for the node's certificate before going on without it. */
+const SERVED_CERT_TIMEOUT_MS = 5_000;
+
+/**
+ * The notAfter of the certificate the node at an https:// URL serves, read from a handshake of its
+ * own (the answer's connection does not show it); null over http:// or when none could be read.
+ */
+export function servedCertNotAfter(nodeUrl: string): Promise<Date | null> {
+  const url = new URL(nodeUrl);
+  if (url.protocol !== "https:" || current === null) return Promise.resolve(null);
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  return new Promise((resolve) => {
+    const socket = tlsConnectSocket({
+      host,
+      port: Number(url.port || 443),
+      ...tlsConnect(),
+      timeout: SERVED_CERT_TIMEOUT_MS,
+      ...(isIP(host) === 0 ? { servername: host } : {}),
+    });
+    const done = (value: Date | null): void => {
+      socket.destroy();
+      resolve(value);
+    };
+    socket.once("secureConnect", () => {
+      // An empty object when the node sent none; then valid_to is absent, whatever its type says.
+      const validTo = (socket.getPeerCertificate() as { valid_to?: string }).valid_to;
+      done(validTo === undefined ? null : new Date(validTo));
+    });
+    socket.once("error", () => done(null));
+    socket.once("timeout", () => done(null));
+  });
+}
+
+/** The warning line `grapevine status` prints when the node's certificate is near its end. */
+export function expiryWarning(notAfter: Date, now: Date): string | null {
+  const expiry = expiryOf(notAfter, now);
+  if (expiry.expired) return `warning: the node's certificate expired on ${notAfter.toISOString()}`;
+  if (!expiry.nearExpiry) return null;
+  return `warning: the node's certificate expires in ${expiry.daysLeft} days (${notAfter.toISOString()}), under ${CERT_EXPIRY_WARNING_DAYS}: rotate it (grapevine cert create-node --overwrite, then SIGHUP)`;
 }
