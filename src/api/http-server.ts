@@ -37,6 +37,7 @@
 
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
+import type { SecureContextOptions } from "node:tls";
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -76,6 +77,12 @@ export interface HttpServerDeps {
   readonly childLoggerFactory?: FastifyServerOptions["childLoggerFactory"];
   /** True once shutdown has begun: new requests are refused with 503 `draining`. */
   readonly draining?: () => boolean;
+  /**
+   * With --certs-dir: the CA, certificate and key to serve HTTPS with (issue 18 §2). Every caller
+   * is asked for a certificate, none is required by the handshake: the node routes judge it
+   * (net/route-guard.ts), the client routes take clients without one.
+   */
+  readonly tls?: Pick<SecureContextOptions, "ca" | "cert" | "key">;
 }
 
 /**
@@ -191,15 +198,18 @@ function serverOptions(
       ? {}
       : { childLoggerFactory: deps.childLoggerFactory }),
     // Given to Node's createServer, which is the only place headersTimeout and the check interval
-    // can be set before they take effect (see the top of this file).
-    http: {
-      requestTimeout: limits.requestTimeoutMs,
-      headersTimeout: limits.requestTimeoutMs,
-      connectionsCheckingInterval: limits.timeoutCheckIntervalMs,
-      maxHeaderSize: limits.headerBytesMax,
-      // Checked in the hook below, which answers with the error body; Node's own 400 has none.
-      requireHostHeader: false,
-    },
+    // can be set before they take effect (see the top of this file). fastify hands `https` to
+    // https.createServer, which takes the same server options beside the TLS ones.
+    ...(deps.tls === undefined
+      ? { http: nodeServerOptions(limits) }
+      : {
+          https: {
+            ...nodeServerOptions(limits),
+            ...deps.tls,
+            requestCert: true,
+            rejectUnauthorized: false,
+          },
+        }),
     // fastify sets requestTimeout again after createServer; the same value.
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
@@ -213,6 +223,17 @@ function serverOptions(
     // A URL the router cannot percent-decode gets the one error body (bad_key on /kv/).
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
+  };
+}
+
+function nodeServerOptions(limits: HttpServerLimits) {
+  return {
+    requestTimeout: limits.requestTimeoutMs,
+    headersTimeout: limits.requestTimeoutMs,
+    connectionsCheckingInterval: limits.timeoutCheckIntervalMs,
+    maxHeaderSize: limits.headerBytesMax,
+    // Checked in the hook below, which answers with the error body; Node's own 400 has none.
+    requireHostHeader: false,
   };
 }
 

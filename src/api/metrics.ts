@@ -20,12 +20,15 @@ import { METRICS_PREFIX } from "./metrics-observed.js";
 import { registerRepair, type RepairSources } from "./metrics-repair.js";
 import { registerDataPath, type DataPathSources } from "./metrics-replication.js";
 import { registerTopology, type TopologySources } from "./metrics-topology.js";
+import { registerTls, type TlsSources } from "./metrics-tls.js";
 
 export interface MetricsSources extends MembershipSources {
   readonly dataPath?: DataPathSources;
   readonly repair?: RepairSources;
   readonly topology?: TopologySources;
   readonly clock?: ClockSources;
+  /** With --certs-dir only. */
+  readonly tls?: TlsSources;
 }
 
 /**
@@ -62,6 +65,7 @@ export class NodeMetrics implements KvRequestObserver {
     if (sources.repair !== undefined) registerRepair(registry, sources.repair);
     if (sources.topology !== undefined) registerTopology(registry, sources.topology);
     registerMembership(registry, sources);
+    if (sources.tls !== undefined) registerTls(registry, sources.tls);
   }
 
   observeKvRequest(route: KvRoute, consistency: string, status: number, seconds: number): void {

@@ -45,7 +45,11 @@ export function registerDecommissionCommand(
       const leftPeersSay = async (): Promise<boolean> => {
         for (const peer of peers) {
           try {
-            const view = await call(`http://${peer.address}`, "GET", "/cluster/status");
+            const view = await call(
+              `${new URL(nodeUrl).protocol}//${peer.address}`,
+              "GET",
+              "/cluster/status",
+            );
             const member = (
               view.json as { members?: { id: string; state: string }[] } | null
             )?.members?.find((m) => m.id === self);

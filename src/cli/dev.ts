@@ -76,6 +76,8 @@ const DEV_OWNED_OPTIONS: readonly NodeOptionName[] = [
   "advertise",
   "seeds",
   "data-dir",
+  // Each node needs its own node certificate; dev does not make them (yet): plain HTTP.
+  "certs-dir",
 ];
 export const DEV_PASS_THROUGH_OPTIONS: readonly NodeOptionName[] = NODE_OPTION_NAMES.filter(
   (name) => !DEV_OWNED_OPTIONS.includes(name),

@@ -15,6 +15,7 @@ import { processEnvironment, resolveNodeUrl } from "../node/config.js";
 import { CliError, EXIT_CODES, jsonOrNull, type CliOutput, type ExitCode } from "./shared.js";
 import { Unreachable } from "./ring-change-client.js";
 import { Agent, request } from "undici";
+import { tlsConnect } from "./tls-client.js";
 
 export const FUTURE_RECORDS_CLI_LIMITS = {
   /** One page's deadline: a page scans at most the node's scanRecordsMax records. */
@@ -200,7 +201,7 @@ export function registerFutureRecordsCommand(
           );
         }
         const nodeUrl = resolveNodeUrl(values.node, processEnvironment());
-        const agent = new Agent({ connect: { timeout: 10_000 } });
+        const agent = new Agent({ connect: { timeout: 10_000, ...tlsConnect() } });
         try {
           const urls =
             values.onlyThisNode === true

@@ -14,6 +14,7 @@ import { processEnvironment, resolveNodeUrl } from "../node/config.js";
 import { ConsistencyError, parseConsistency } from "../replication/consistency.js";
 import { LAYOUT_LIMITS } from "../storage/layout.js";
 import { CliError, EXIT_CODES, isTerminal } from "./shared.js";
+import { tlsConnect } from "./tls-client.js";
 
 export const KV_CLIENT_LIMITS = {
   /**
@@ -145,7 +146,7 @@ function header(value: string | string[] | undefined): string | undefined {
 export async function kvRequest(options: KvRequest): Promise<KvAnswer> {
   const timeoutMs = KV_CLIENT_LIMITS.requestTimeoutMs;
   const agent = new Agent({
-    connect: { timeout: timeoutMs },
+    connect: { timeout: timeoutMs, ...tlsConnect() },
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
   });

@@ -30,6 +30,21 @@ import { registerSimCommand } from "./sim.js";
 import { registerStartCommand } from "./start.js";
 import { registerStatusCommand } from "./status.js";
 import { registerStopCommand } from "./stop.js";
+import { addCertsDirOption } from "./tls-client.js";
+
+/** The commands that talk to nodes: `--certs-dir` makes them speak TLS (cli/tls-client.ts). */
+const TLS_CLIENT_COMMANDS: ReadonlySet<string> = new Set([
+  "status",
+  "put",
+  "get",
+  "del",
+  "bench",
+  "decommission",
+  "removenode",
+  "stop",
+  "repair",
+  "future-records",
+]);
 
 /** commander's codes for output that is not a failure. */
 const COMMANDER_SUCCESS_CODES = new Set(["commander.helpDisplayed", "commander.version"]);
@@ -72,6 +87,8 @@ export function createProgram(output: CliOutput, setExit: (code: ExitCode) => vo
   registerFutureRecordsCommand(program, output, setExit);
   registerSimCommand(program, output, setExit);
   registerCertCommand(program, output, setExit);
+  for (const command of program.commands)
+    if (TLS_CLIENT_COMMANDS.has(command.name())) addCertsDirOption(command);
   return program;
 }
 

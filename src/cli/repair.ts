@@ -13,6 +13,7 @@
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { Agent, request } from "undici";
+import { tlsConnect } from "./tls-client.js";
 import { processEnvironment, resolveNodeUrl } from "../node/config.js";
 import {
   CliError,
@@ -171,7 +172,9 @@ export interface RepairRunOptions {
 
 /** Starts a repair on the node and waits for it to end; the final job body. */
 export async function runRepair(options: RepairRunOptions): Promise<RepairJobBody> {
-  const agent = new Agent({ connect: { timeout: REPAIR_CLI_LIMITS.requestTimeoutMs } });
+  const agent = new Agent({
+    connect: { timeout: REPAIR_CLI_LIMITS.requestTimeoutMs, ...tlsConnect() },
+  });
   try {
     const started = await call(
       agent,

@@ -3,6 +3,7 @@
 // its range streams (GET /cluster/status `streams` and `change`) as it goes.
 
 import { Agent, request } from "undici";
+import { tlsConnect } from "./tls-client.js";
 import { CliError, humanBytes, jsonOrNull, type CliOutput } from "./shared.js";
 
 export const RING_CHANGE_CLIENT_LIMITS = {
@@ -47,7 +48,9 @@ export class Unreachable extends Error {
 }
 
 export async function call(nodeUrl: string, method: "GET" | "POST", path: string): Promise<Answer> {
-  const agent = new Agent({ connect: { timeout: RING_CHANGE_CLIENT_LIMITS.requestTimeoutMs } });
+  const agent = new Agent({
+    connect: { timeout: RING_CHANGE_CLIENT_LIMITS.requestTimeoutMs, ...tlsConnect() },
+  });
   try {
     let response;
     try {

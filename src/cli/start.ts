@@ -177,6 +177,11 @@ async function runNode(
     throw error;
   }
 
+  // Rotation (issue 18 §2): SIGHUP reloads the certs dir. Only with one: without, SIGHUP keeps its
+  // default meaning.
+  const onSighup = (): void => void node.reloadTls();
+  if (config.certsDir !== null) process.on("SIGHUP", onSighup);
+
   // A ring change may end the node itself: a decommission (exit 0), a bootstrap that cannot finish
   // (1).
   let requestedCode: ExitCode | null = null;

@@ -8,6 +8,7 @@
 import Table from "cli-table3";
 import type { Command } from "commander";
 import { Agent, request } from "undici";
+import { expiryWarning, servedCertNotAfter, tlsConnect } from "./tls-client.js";
 import { processEnvironment, resolveNodeUrl } from "../node/config.js";
 import { CliError, EXIT_CODES, humanBytes, type CliOutput, type ExitCode } from "./shared.js";
 import {
@@ -305,7 +306,7 @@ function renderStreams(body: StatusBody): string[] {
 /** GETs `/cluster/status`; a CliError (exit 1) with one line when the node cannot be asked. */
 export async function fetchStatus(nodeUrl: string): Promise<{ text: string; body: StatusBody }> {
   const agent = new Agent({
-    connect: { timeout: STATUS_LIMITS.requestTimeoutMs },
+    connect: { timeout: STATUS_LIMITS.requestTimeoutMs, ...tlsConnect() },
     headersTimeout: STATUS_LIMITS.requestTimeoutMs,
     bodyTimeout: STATUS_LIMITS.requestTimeoutMs,
   });
@@ -380,6 +381,10 @@ export function registerStatusCommand(
       const nodeUrl = resolveNodeUrl(values.node, processEnvironment());
       const { text, body } = await fetchStatus(nodeUrl);
       output.out(values.json === true ? `${text.trimEnd()}\n` : renderStatus(body));
+      // Issue 18 §2: a node certificate near its end is a warning (stderr: --json stays JSON).
+      const notAfter = await servedCertNotAfter(nodeUrl);
+      const warning = notAfter === null ? null : expiryWarning(notAfter, new Date());
+      if (warning !== null) output.err(`${warning}\n`);
       setExit(EXIT_CODES.ok);
     });
 }

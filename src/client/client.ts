@@ -119,6 +119,7 @@ export class Grapevine {
       new UndiciTransport({
         connectionsPerNode: this.#options.connectionsPerNode,
         connectTimeoutMs: this.#options.attemptTimeoutMs,
+        tls: this.#options.tls,
       });
     this.#keeper = new RingKeeper({
       seeds: this.#options.seeds,

@@ -18,6 +18,7 @@ export { addressTable, CLIENT_DEFAULTS } from "./options.js";
 export type {
   AddressTranslator,
   AdvertisedNode,
+  ClientTlsOptions,
   Consistency,
   GrapevineOptions,
   RetryOptions,

@@ -39,6 +39,17 @@ export interface RetryOptions {
   readonly maxDelayMs?: number;
 }
 
+/**
+ * TLS toward nodes served with --certs-dir (issue 18 §2), PEM text or bytes: `ca` the cluster's CA
+ * certificate (ca.crt) to verify the nodes by, `cert` and `key` a client certificate and its key
+ * (client.NAME.crt/.key) for the routes that ask for one. The nodes' URLs are https://.
+ */
+export interface ClientTlsOptions {
+  readonly ca?: string | Buffer;
+  readonly cert?: string | Buffer;
+  readonly key?: string | Buffer;
+}
+
 export interface GrapevineOptions {
   /** Base URLs of the nodes to learn the ring from, e.g. `["http://127.0.0.1:7001"]`. */
   readonly nodes: readonly string[];
@@ -56,6 +67,7 @@ export interface GrapevineOptions {
   readonly ringRefreshMs?: number;
   /** Keep-alive connections per node. */
   readonly connectionsPerNode?: number;
+  readonly tls?: ClientTlsOptions;
   /** For tests and simulations: the clock, the chance of jitter and spread, the transport. */
   readonly clock?: Clock;
   readonly random?: Random;
@@ -103,6 +115,7 @@ export interface ResolvedOptions {
   readonly maxDelayMs: number;
   readonly ringRefreshMs: number;
   readonly connectionsPerNode: number;
+  readonly tls: ClientTlsOptions | undefined;
 }
 
 function bad(option: string, why: string): TypeError {
@@ -202,7 +215,20 @@ export function resolveOptions(options: GrapevineOptions): ResolvedOptions {
       1,
       CLIENT_LIMITS.connectionsPerNodeMax,
     ),
+    tls: checkTls(options.tls),
   };
+}
+
+function checkTls(tls: ClientTlsOptions | undefined): ClientTlsOptions | undefined {
+  if (tls === undefined) return undefined;
+  for (const field of ["ca", "cert", "key"] as const) {
+    const value: unknown = tls[field];
+    if (value !== undefined && typeof value !== "string" && !Buffer.isBuffer(value))
+      throw bad(`tls.${field}`, "must be PEM text or a Buffer");
+  }
+  if ((tls.cert === undefined) !== (tls.key === undefined))
+    throw bad("tls", "cert and key go together");
+  return tls;
 }
 
 /** A translator from a table of advertised `host:port` to base URL; others are left as they are. */

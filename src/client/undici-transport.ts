@@ -8,6 +8,7 @@
 
 import { Pool } from "undici";
 import { VALUE_BYTES_MAX } from "../core/limits.js";
+import type { ClientTlsOptions } from "./options.js";
 import type { ClientTransport, TransportRequest, TransportResult } from "./transport.js";
 
 export const UNDICI_TRANSPORT_LIMITS = {
@@ -40,6 +41,8 @@ export interface UndiciTransportOptions {
   readonly connectionsPerNode: number;
   /** Time to establish a connection. */
   readonly connectTimeoutMs: number;
+  /** For https:// nodes: the CA to verify them by and, for mutual TLS, a client certificate. */
+  readonly tls?: ClientTlsOptions | undefined;
 }
 
 export class UndiciTransport implements ClientTransport {
@@ -55,6 +58,7 @@ export class UndiciTransport implements ClientTransport {
         pipelining: 1,
         connectTimeout: this.options.connectTimeoutMs,
         keepAliveTimeout: UNDICI_TRANSPORT_LIMITS.keepAliveMs,
+        ...(this.options.tls === undefined ? {} : { connect: { ...this.options.tls } }),
       });
       this.#pools.set(baseUrl, pool);
     }

@@ -34,7 +34,14 @@ export const ERROR_TABLE = {
   unauthorized: {
     status: 401,
     message: "this route needs the cluster secret",
-    meaning: "a node-to-node route called without the cluster secret",
+    meaning:
+      "a node-to-node route called without the cluster secret, or over TLS without a certificate of the cluster's CA",
+  },
+  forbidden: {
+    status: 403,
+    message: "this route is for the cluster's nodes",
+    meaning:
+      "a node-to-node route called over TLS with a certificate of the cluster's CA that is not a node's",
   },
   not_found: {
     status: 404,

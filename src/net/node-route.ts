@@ -110,10 +110,11 @@ export interface Refusal {
 
 /**
  * The answer to anything a route or its guard threw, counting it in the route's stats: 401 for the
- * secret, 503 `unavailable` for an overloaded store (this node's state, not the caller's fault: the
- * peer should back off; a 400 would say its message was wrong, a 500 that this node is broken), 500
- * `internal` for a bug, and 400 `bad_request` for every other refusal (an oversized body included:
- * a peer that sends one has a bug, not a value to shrink).
+ * secret or a missing or foreign certificate, 403 for a client's certificate, 503 `unavailable`
+ * for an overloaded store (this node's state, not the caller's fault: the peer should back off; a
+ * 400 would say its message was wrong, a 500 that this node is broken), 500 `internal` for a bug,
+ * and 400 `bad_request` for every other refusal (an oversized body included: a peer that sends one
+ * has a bug, not a value to shrink).
  */
 export function refuseNodeRequest(
   error: unknown,
@@ -131,7 +132,7 @@ export function refuseNodeRequest(
   if (known === null)
     return { answer: new GrapevineError("internal"), log: "error", reason: "route failed" };
   if (known.code === "unavailable") return { answer: known, log: "none", reason: known.message };
-  if (known.code === "unauthorized") {
+  if (known.code === "unauthorized" || known.code === "forbidden") {
     stats.refusedUnauthorized++;
     return { answer: known, log: "none", reason: known.message };
   }

@@ -19,6 +19,7 @@ import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
 import { secretHeaders } from "./auth.js";
 import { PEER_HTTP_ERROR_BODY_BYTES_MAX, type PeerHttp } from "./peer-http.js";
 import { UndiciPeerHttp } from "./undici-peer-http.js";
+import type { PeerTls } from "./peer-tls.js";
 import { PEER_BODY_BYTES_MAX, PEER_PATH } from "./peer-protocol.js";
 
 export const PEER_CLIENT_DEFAULTS = {
@@ -80,6 +81,8 @@ export interface PeerClientDeps {
    * injected one is closed by its owner; the client only `forget`s addresses it stops using.
    */
   readonly http?: PeerHttp;
+  /** With --certs-dir: its own pools speak mutual TLS with this material (net/peer-tls.ts). */
+  readonly tls?: PeerTls;
 }
 
 /** A heartbeat reply is a few ids and numbers; anything larger is not one. */
@@ -130,6 +133,7 @@ export class PeerClient {
           PEER_CLIENT_DEFAULTS.connectTimeoutMs,
           this.#options.requestTimeoutMs,
         ),
+        ...(deps.tls === undefined ? {} : { tls: deps.tls }),
       });
     this.#headers = { "content-type": PEER_CONTENT_TYPE, ...secretHeaders(options.clusterSecret) };
   }

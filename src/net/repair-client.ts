@@ -24,6 +24,7 @@ import type { VersionEntry } from "../antientropy/tree-diff.js";
 import { decodeRecord, encodeRecord, type KeyedRecord } from "../storage/record.js";
 import { secretHeaders } from "./auth.js";
 import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
+import type { PeerTls } from "./peer-tls.js";
 import type { PeerHttp } from "./peer-http.js";
 import { UndiciPeerHttp } from "./undici-peer-http.js";
 import {
@@ -65,6 +66,8 @@ export interface RepairClientDeps {
    * injected one is closed by its owner; the client only `forget`s addresses it stops using.
    */
   readonly http?: PeerHttp;
+  /** With --certs-dir: its own pools speak mutual TLS with this material (net/peer-tls.ts). */
+  readonly tls?: PeerTls;
 }
 
 /** A repair question failed: no address, unreachable, refused, or a malformed reply. */
@@ -127,6 +130,7 @@ export class RepairClient implements RepairTransport {
         pipelining: 1,
         keepAliveMs: REPAIR_CLIENT_DEFAULTS.keepAliveMs,
         connectTimeoutMs: REPAIR_CLIENT_DEFAULTS.connectTimeoutMs,
+        ...(deps.tls === undefined ? {} : { tls: deps.tls }),
       });
   }
 

@@ -27,6 +27,7 @@ import type { StoredRecord } from "../storage/record.js";
 import type { ReplicaTransport, VersionDigest } from "../replication/replica-transport.js";
 import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
 import { secretHeaders } from "./auth.js";
+import type { PeerTls } from "./peer-tls.js";
 import type { PeerHttp } from "./peer-http.js";
 import { UndiciPeerHttp } from "./undici-peer-http.js";
 import {
@@ -88,6 +89,8 @@ export interface ReplicaClientDeps {
    * injected one is closed by its owner; the client only `forget`s addresses it stops using.
    */
   readonly http?: PeerHttp;
+  /** With --certs-dir: its own pools speak mutual TLS with this material (net/peer-tls.ts). */
+  readonly tls?: PeerTls;
 }
 
 export interface ReplicaClientStats {
@@ -153,6 +156,7 @@ export class ReplicaClient implements ReplicaTransport {
           REPLICA_CLIENT_DEFAULTS.connectTimeoutMs,
           options.requestTimeoutMs,
         ),
+        ...(deps.tls === undefined ? {} : { tls: deps.tls }),
       });
     this.#headers = { "content-type": PEER_CONTENT_TYPE, ...secretHeaders(options.clusterSecret) };
     this.#dataReadsPerRequestMax = Math.max(

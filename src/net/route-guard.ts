@@ -5,7 +5,10 @@
 // fastify-free InternalRoutes uses, so the two paths cannot answer differently). Applied inside an
 // encapsulated fastify plugin, it governs that plugin's routes only.
 
-import type { FastifyInstance } from "fastify";
+import { TLSSocket } from "node:tls";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { GrapevineError } from "../core/errors.js";
+import { judgeNodePeer } from "../security/peer-check.js";
 import { errorContextOf, sendError } from "./fastify-errors.js";
 import { createSecretCheck } from "./auth.js";
 import { PEER_CONTENT_TYPE } from "./codec.js";
@@ -49,8 +52,30 @@ export function guardNodeRoutes(app: FastifyInstance, options: RouteGuardOptions
   });
 
   app.addHook("onRequest", async (request) => {
+    admitPeerCertificate(request);
     admitSecret(secret, request.headers);
   });
+}
+
+/**
+ * Over TLS (a node started with --certs-dir), only a node certificate of the cluster's CA is
+ * admitted: 401 without one or with another CA's, 403 with a client's (security/peer-check.ts).
+ * The server asks every caller for a certificate but lets the handshake finish without one, so
+ * clients without certificates still reach the client routes; this is where the node routes refuse
+ * them. Over plain HTTP there is no certificate to judge and the cluster secret is the only check.
+ */
+function admitPeerCertificate(request: FastifyRequest): void {
+  const socket = request.raw.socket;
+  if (!(socket instanceof TLSSocket)) return;
+  const authorizationError = socket.authorizationError as Error | string | null | undefined;
+  const verdict = judgeNodePeer(
+    socket.authorized,
+    authorizationError === null || authorizationError === undefined
+      ? undefined
+      : String(authorizationError),
+    socket.getPeerCertificate(),
+  );
+  if (!verdict.admitted) throw new GrapevineError(verdict.code, verdict.why);
 }
 
 /**

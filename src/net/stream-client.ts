@@ -11,6 +11,7 @@ import type { Address, NodeId } from "../core/ids.js";
 import type { PageRequest } from "../topology/stream-pages.js";
 import { decodePeerBody, encodePeerBody, PEER_CONTENT_TYPE } from "./codec.js";
 import { secretHeaders } from "./auth.js";
+import type { PeerTls } from "./peer-tls.js";
 import type { PeerHttp } from "./peer-http.js";
 import { UndiciPeerHttp } from "./undici-peer-http.js";
 import {
@@ -53,6 +54,8 @@ export interface StreamClientOptions {
 export interface StreamClientDeps {
   /** How requests reach a peer; by default this client's own undici pools (closed with it). */
   readonly http?: PeerHttp;
+  /** With --certs-dir: its own pools speak mutual TLS with this material (net/peer-tls.ts). */
+  readonly tls?: PeerTls;
 }
 
 /** How a peer sees one member, from its /cluster/status. */
@@ -80,6 +83,7 @@ export class StreamClient {
       new UndiciPeerHttp({
         connections: STREAM_CLIENT_DEFAULTS.connectionsPerPeer,
         connectTimeoutMs: STREAM_CLIENT_DEFAULTS.connectTimeoutMs,
+        ...(deps.tls === undefined ? {} : { tls: deps.tls }),
       });
   }
 

@@ -10,6 +10,7 @@
 import { Pool, type Dispatcher } from "undici";
 import type { Address } from "../core/ids.js";
 import { PeerLookup } from "./peer-lookup.js";
+import type { PeerTls } from "./peer-tls.js";
 import {
   PEER_HTTP_ERROR_BODY_BYTES_MAX,
   type PeerHttp,
@@ -27,6 +28,12 @@ export interface UndiciPeerHttpOptions {
   readonly keepAliveMs?: number;
   /** A dead host should not hold a connection attempt for a whole request deadline. */
   readonly connectTimeoutMs: number;
+  /**
+   * Absent: plain HTTP. Present: HTTPS with mutual TLS, the peer's certificate verified against
+   * the cluster's CA and this node's presented; a change of the material drops every pool, so the
+   * next request connects with the new (in-flight requests finish on the old connections).
+   */
+  readonly tls?: PeerTls;
 }
 
 export class UndiciPeerHttp implements PeerHttp {
@@ -34,9 +41,11 @@ export class UndiciPeerHttp implements PeerHttp {
   readonly #pools = new Map<Address, Pool>();
   readonly #lookup = new PeerLookup();
   #closed = false;
+  readonly #unsubscribe: () => void;
 
   constructor(options: UndiciPeerHttpOptions) {
     this.#options = options;
+    this.#unsubscribe = options.tls?.onChange(() => this.#dropPools()) ?? ((): void => undefined);
   }
 
   request(address: Address, request: PeerHttpRequest): Promise<PeerHttpReply> {
@@ -79,8 +88,15 @@ export class UndiciPeerHttp implements PeerHttp {
     void pool.close().catch(() => undefined);
   }
 
+  #dropPools(): void {
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    for (const pool of pools) void pool.close().catch(() => undefined);
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
+    this.#unsubscribe();
     this.#lookup.close();
     const pools = [...this.#pools.values()];
     this.#pools.clear();
@@ -92,12 +108,16 @@ export class UndiciPeerHttp implements PeerHttp {
     const existing = this.#pools.get(address);
     if (existing !== undefined) return existing;
     const options = this.#options;
-    const pool = new Pool(`http://${address}`, {
+    const tls = options.tls?.current();
+    const pool = new Pool(`${tls === undefined ? "http" : "https"}://${address}`, {
       connections: options.connections,
       ...(options.pipelining === undefined ? {} : { pipelining: options.pipelining }),
       ...(options.keepAliveMs === undefined ? {} : { keepAliveTimeout: options.keepAliveMs }),
       connectTimeout: options.connectTimeoutMs,
-      connect: { lookup: this.#lookup.lookup },
+      connect: {
+        lookup: this.#lookup.lookup,
+        ...(tls === undefined ? {} : { ca: tls.ca, cert: tls.cert, key: tls.key }),
+      },
     });
     // Connection errors surface on the requests that hit them; the event itself needs no handling.
     pool.on("connectionError", () => undefined);

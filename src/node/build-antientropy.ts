@@ -3,6 +3,7 @@
 // operator's repairs. Records from the future are skipped one by one, not the exchange
 // (node/clock-guard.ts).
 
+import type { PeerTls } from "../net/peer-tls.js";
 import type { Address, NodeId } from "../core/ids.js";
 import type { Random } from "../core/random.js";
 import { RepairClient } from "../net/repair-client.js";
@@ -18,6 +19,8 @@ export type NodeAntiEntropyInput = Pick<
 > & {
   readonly addressOf: (id: NodeId) => Address | undefined;
   readonly ports: NodeDeps;
+  /** With --certs-dir: the mutual TLS the node's clients speak to peers (node/node-tls.ts). */
+  readonly peerTls?: PeerTls | undefined;
 };
 
 export interface NodeAntiEntropy {
@@ -32,7 +35,11 @@ export function buildAntiEntropy(input: NodeAntiEntropyInput): NodeAntiEntropy {
   const repairStats = new RepairRouteStats();
   const repairClient = new RepairClient(
     { self: identity.id, clusterSecret: config.clusterSecret },
-    { addressOf, ...(input.ports.peerHttp === undefined ? {} : { http: input.ports.peerHttp }) },
+    {
+      addressOf,
+      tls: input.peerTls,
+      ...(input.ports.peerHttp === undefined ? {} : { http: input.ports.peerHttp }),
+    },
   );
   const antiEntropy = new AntiEntropyService(
     {

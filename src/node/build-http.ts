@@ -1,6 +1,7 @@
 // node/build-http.ts — the node's fastify server with its bounds and its quiet request logging.
 // Building it opens no socket; node.ts listens once every route is registered.
 
+import type { Server as TlsServer } from "node:tls";
 import { LogController, type FastifyInstance } from "fastify";
 import { createHttpServer, HEALTH_PATH } from "../api/http-server.js";
 import { READY_PATH } from "../api/ready-routes.js";
@@ -9,6 +10,11 @@ import { httpLogLevel, type Logger } from "./logger.js";
 import type { NodeDeps } from "./node-ports.js";
 import { NODE_LIMITS } from "./node-settings.js";
 import { isRefusal, type RefusalTally } from "./refusal-tally.js";
+import type { LoadedTls, NodeTls } from "./node-tls.js";
+
+function serverTls({ ca, cert, key }: LoadedTls): { ca: string; cert: string; key: string } {
+  return { ca, cert, key };
+}
 
 /**
  * A probe's 503 (a node starting or draining) answers the probe; it refuses no client, and an
@@ -61,6 +67,8 @@ export interface NodeHttpInput {
   /** Draining is `stopping`: set the moment shutdown begins, before the server stops accepting. */
   readonly isStopping: () => boolean;
   readonly refusals: Pick<RefusalTally, "note">;
+  /** With --certs-dir: HTTPS, its context swapped on every rotation. */
+  readonly tls?: NodeTls | null;
 }
 
 export function buildHttpServer({
@@ -69,6 +77,7 @@ export function buildHttpServer({
   log,
   isStopping,
   refusals,
+  tls = null,
 }: NodeHttpInput): FastifyInstance {
   const httpLogger = log.child({ component: "http" }, { level: httpLogLevel(config.logLevel) });
   const debugRequests = httpLogger.isLevelEnabled("debug");
@@ -87,8 +96,13 @@ export function buildHttpServer({
       childLoggerFactory: (logger, bindings, options) =>
         debugRequests ? logger.child(bindings, options) : logger,
       draining: isStopping,
+      ...(tls === null ? {} : { tls: serverTls(tls.current()) }),
     },
   );
+  if (tls !== null) {
+    const server = app.server as unknown as TlsServer;
+    tls.onChange(() => server.setSecureContext(serverTls(tls.current())));
+  }
   if (ports.onRoute !== undefined) app.addHook("onRoute", ports.onRoute);
   return app;
 }

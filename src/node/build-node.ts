@@ -55,6 +55,7 @@ import { NODE_LIMITS, NODE_MAINTENANCE, peerRequestTimeoutMs } from "./node-sett
 import { closeNode } from "./shutdown.js";
 import { createSystemClock } from "./system-clock.js";
 import { TickLoop } from "./tick-loop.js";
+import { NodeTls } from "./node-tls.js";
 
 /** What every builder after the store needs: the node so far. */
 interface Foundation {
@@ -70,6 +71,7 @@ interface Foundation {
   readonly clocks: NodeClocks;
   readonly cluster: NodeCluster;
   readonly recovery: CrashRecovery;
+  readonly tls: NodeTls | null;
 }
 
 /**
@@ -115,6 +117,9 @@ async function assembleCore(config: NodeConfig, ports: NodeDeps): Promise<Assemb
       format: resolveLogFormat(config.logFormat, stdoutIsTerminal()),
     });
   const wallUs = ports.wallUs ?? ((): number => Date.now() * 1000);
+  // First: a certs dir that cannot serve fails the start before anything is opened.
+  const tls =
+    config.certsDir === null ? null : NodeTls.load(config.certsDir, new Date(wallUs() / 1000));
   const identity = await openNodeIdentity(config, ports, wallUs);
   const log = rootLogger.child({ node: identity.id });
   const { store, hints, fallbackHints } = await openNodeStorage(config, ports);
@@ -134,6 +139,7 @@ async function assembleCore(config: NodeConfig, ports: NodeDeps): Promise<Assemb
     clocks,
     cluster,
     recovery,
+    tls,
   };
   const lifecycle = { stopping: false };
   const core = wireSubsystems(foundation, () => lifecycle.stopping);
@@ -216,6 +222,7 @@ export async function buildNode(config: NodeConfig, ports: NodeDeps = {}): Promi
     log: core.log,
     isStopping: () => core.isStopping(),
     refusals: core.refusals,
+    tls: core.tls,
   });
   const parts: NodeParts = { ...core, metrics, app };
   const stop = stopRequest();
@@ -232,7 +239,8 @@ export async function buildNode(config: NodeConfig, ports: NodeDeps = {}): Promi
   return { ...parts, ...lifecycle };
 }
 
-function buildPeerClient({ config, ports, log, clocks }: Foundation): PeerClient {
+function buildPeerClient(foundation: Foundation): PeerClient {
+  const { config, ports, log, clocks } = foundation;
   const { clockGuard } = clocks;
   return new PeerClient(
     { clusterSecret: config.clusterSecret, requestTimeoutMs: peerRequestTimeoutMs(config) },
@@ -242,6 +250,7 @@ function buildPeerClient({ config, ports, log, clocks }: Foundation): PeerClient
       wallMs: () => clockGuard.wallMs(),
       onHeartbeatReply: (reply, t3) => clockGuard.onHeartbeatReply(reply, t3),
       ...(ports.peerHttp === undefined ? {} : { http: ports.peerHttp }),
+      ...(foundation.tls === null ? {} : { tls: foundation.tls }),
     },
   );
 }
@@ -315,6 +324,15 @@ function buildTickLoop(foundation: Foundation, parts: TickLoopParts): TickLoop {
   });
 }
 
+/** What every data subsystem is built from. */
+function commonInput(foundation: Foundation, addressOf: AddressBook["addressOf"]) {
+  const { config, ports, identity, store, clock, log } = foundation;
+  const { engine } = foundation.cluster;
+  const { clockGuard } = foundation.clocks;
+  const peerTls = foundation.tls ?? undefined;
+  return { config, ports, identity, engine, store, clock, clockGuard, addressOf, log, peerTls };
+}
+
 /** The clients, the data path, anti-entropy, ring changes and the tick loop. */
 function wireSubsystems(foundation: Foundation, isStopping: () => boolean): NodeCore {
   const { config, ports, clock, log, wallUs, identity, store, hints, clocks, cluster } = foundation;
@@ -326,8 +344,7 @@ function wireSubsystems(foundation: Foundation, isStopping: () => boolean): Node
   const { addressOf } = addressBook;
   // The metrics, built later by the HTTP edge, observe the replica client through this.
   const observers: NodeObservers = { replicaRequestSent: null };
-  // What every data subsystem is built from.
-  const common = { config, ports, identity, engine, store, clock, clockGuard, addressOf, log };
+  const common = commonInput(foundation, addressOf);
   const replication = buildReplication({
     ...common,
     hints,
@@ -371,6 +388,7 @@ function wireSubsystems(foundation: Foundation, isStopping: () => boolean): Node
     ...repair,
     topology,
     tickLoop,
+    tls: foundation.tls,
     refusals,
     observers,
     isStopping,
@@ -409,6 +427,14 @@ function buildMetrics(core: NodeCore): NodeMetrics {
     },
     repair: { service: core.antiEntropy, routes: core.repairStats },
     clock: clockGuard,
+    ...(core.tls === null
+      ? {}
+      : {
+          tls: {
+            certNotAfterMs: () => core.tls?.current().notAfter.getTime() ?? 0,
+            nowMs: () => core.wallUs() / 1000,
+          },
+        }),
     ...(topology === null
       ? {}
       : {

@@ -2,6 +2,7 @@
 // handoff, the coordinator, and read repair wrapped around the coordinator's read. The clock guard
 // is wired into each, because each is a place a record from the future can enter or be refused.
 
+import type { PeerTls } from "../net/peer-tls.js";
 import type { Clock } from "../core/clock.js";
 import type { Address, NodeId } from "../core/ids.js";
 import type { ClusterEngine } from "../cluster/engine.js";
@@ -24,6 +25,8 @@ import { randomOf, type NodeDeps } from "./node-ports.js";
 export interface NodeReplicationInput {
   readonly config: NodeConfig;
   readonly ports: NodeDeps;
+  /** With --certs-dir: the mutual TLS the node's clients speak to peers (node/node-tls.ts). */
+  readonly peerTls?: PeerTls | undefined;
   readonly identity: NodeIdentity;
   readonly engine: ClusterEngine;
   readonly store: LevelStore;
@@ -77,6 +80,7 @@ function buildReplicaClient({
   addressOf,
   log,
   onReplicaRequestSent,
+  peerTls,
 }: NodeReplicationInput): ReplicaClient {
   return new ReplicaClient(
     {
@@ -91,6 +95,7 @@ function buildReplicaClient({
       addressOf,
       log: log.child({ component: "replica-client" }),
       onRequestSent: onReplicaRequestSent,
+      tls: peerTls,
       ...(ports.peerHttp === undefined ? {} : { http: ports.peerHttp }),
     },
   );

@@ -2,6 +2,7 @@
 // removenode, cleanup and range streaming. None with an injected engine (a test double), which
 // enters as normal and never changes the ring.
 
+import type { PeerTls } from "../net/peer-tls.js";
 import type { Address, NodeId } from "../core/ids.js";
 import { createNodeTopology, type NodeTopology, type RingStart } from "./node-topology.js";
 import type { NodeCore } from "./node-parts.js";
@@ -17,6 +18,8 @@ export type NodeTopologyBuildInput = Pick<
   readonly addressOf: (id: NodeId) => Address | undefined;
   readonly ringStart: RingStart | null;
   readonly ports: NodeDeps;
+  /** With --certs-dir: the mutual TLS the node's clients speak to peers (node/node-tls.ts). */
+  readonly peerTls?: PeerTls | undefined;
 };
 
 export function buildTopology(input: NodeTopologyBuildInput): NodeTopology | null {
@@ -27,6 +30,7 @@ export function buildTopology(input: NodeTopologyBuildInput): NodeTopology | nul
     dataDir: config.dataDir,
     files: input.ports.stateFiles,
     http: input.ports.peerHttp,
+    peerTls: input.peerTls,
     replicationFactor: config.replicationFactor,
     vnodes: config.vnodes,
     gossipIntervalMs: config.gossipIntervalMs,

@@ -31,6 +31,7 @@ import type { NodeTopology } from "./node-topology.js";
 import type { CrashRecovery } from "./crash-recovery.js";
 import type { TickLoop } from "./tick-loop.js";
 import type { RefusalTally } from "./refusal-tally.js";
+import type { NodeTls } from "./node-tls.js";
 
 /** A node without its HTTP edge: what the simulator builds, and what the HTTP edge is built on. */
 export interface NodeCore {
@@ -59,6 +60,8 @@ export interface NodeCore {
   readonly antiEntropy: AntiEntropyService;
   readonly topology: NodeTopology | null;
   readonly tickLoop: TickLoop;
+  /** With --certs-dir: the TLS material the server and the peer clients use; null: plain HTTP. */
+  readonly tls: NodeTls | null;
   /**
    * Whether this start may have lost acknowledged writes, and the repair that ends it
    * (crash-recovery.ts).

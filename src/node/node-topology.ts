@@ -19,6 +19,7 @@ import { planStart, type StartPlan } from "../topology/bootstrap.js";
 import { TOPOLOGY_DEFAULTS, type TopologyOptions } from "../topology/ring-change.js";
 import { readRingState, writeRingState } from "../topology/ring-state.js";
 import type { PeerHttp } from "../net/peer-http.js";
+import type { PeerTls } from "../net/peer-tls.js";
 import type { StateFiles } from "../storage/state-files.js";
 import { TopologyService } from "../topology/topology-service.js";
 import type { StreamOptions } from "../topology/stream.js";
@@ -66,6 +67,8 @@ export interface NodeTopologyInput {
   readonly dataDir: string;
   readonly files?: StateFiles | undefined;
   readonly http?: PeerHttp | undefined;
+  /** With --certs-dir: the mutual TLS the node's clients speak to peers (node/node-tls.ts). */
+  readonly peerTls?: PeerTls | undefined;
   readonly replicationFactor: number;
   readonly vnodes: number;
   readonly gossipIntervalMs: number;
@@ -114,7 +117,7 @@ export function createNodeTopology(input: NodeTopologyInput): NodeTopology | nul
   });
   const client = new StreamClient(
     { self: input.self, clusterSecret: input.clusterSecret },
-    input.http === undefined ? {} : { http: input.http },
+    { ...(input.http === undefined ? {} : { http: input.http }), tls: input.peerTls },
   );
   const service = new TopologyService({
     context: {

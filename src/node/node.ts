@@ -24,7 +24,7 @@ export interface GrapevineNode {
   readonly id: NodeId;
   readonly identity: NodeIdentity;
   readonly config: NodeConfig;
-  /** Where the node serves, e.g. `http://127.0.0.1:7001`. */
+  /** Where the node serves, e.g. `http://127.0.0.1:7001` (`https://` with --certs-dir). */
   readonly url: string;
   readonly engine: ClusterEngine;
   readonly store: LevelStore;
@@ -50,6 +50,12 @@ export interface GrapevineNode {
    * store. Idempotent.
    */
   stop(): Promise<void>;
+  /**
+   * With --certs-dir: reads the certs dir again and, when its files hold together, serves and calls
+   * peers with them from the next connection on; otherwise logs why at warn and keeps the old.
+   * Resolves true when the new files were taken. Without --certs-dir: false, nothing read.
+   */
+  reloadTls(): Promise<boolean>;
 }
 
 /** Builds, listens, and sends the first tick. */
@@ -61,7 +67,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
     id: node.identity.id,
     identity: node.identity,
     config,
-    url: `http://${config.listenHost}:${config.listenPort}`,
+    url: `${node.tls === null ? "http" : "https"}://${config.listenHost}:${config.listenPort}`,
     engine: node.engine,
     store: node.store,
     coordinator: node.coordinator,
@@ -71,7 +77,22 @@ export async function startNode(config: NodeConfig, deps: NodeDeps = {}): Promis
     exitRequested: node.exitRequested,
     readiness: () => node.readiness(),
     stop: () => node.stop(),
+    reloadTls: () => reloadTls(node),
   };
+}
+
+async function reloadTls(node: BuiltNode): Promise<boolean> {
+  const { tls, log } = node;
+  if (tls === null) return false;
+  try {
+    const loaded = await tls.reload(new Date(node.wallUs() / 1000));
+    log.info({ certsDir: tls.certsDir, notAfter: loaded.notAfter.toISOString() }, "TLS reloaded");
+    return true;
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    log.warn({ certsDir: tls.certsDir, why }, "TLS reload refused; the old certificates stay");
+    return false;
+  }
 }
 
 /** fastify's listen() wants `::1`, not the `[::1]` of a HOST:PORT address. */

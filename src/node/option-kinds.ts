@@ -227,6 +227,13 @@ export const directory: OptionKind<string> = {
   invalid: ["   "],
 };
 
+/** A directory that may be left unset (null): `--certs-dir`. */
+export const optionalDirectory: OptionKind<string | null> = {
+  parse: (raw, resolve) => directory.parse(raw, resolve),
+  format: (value) => value,
+  invalid: ["   "],
+};
+
 /** `one`, `quorum`, `all` or a count up to the replication factor (replication/consistency.ts). */
 export const consistency: OptionKind<ConsistencyLevel> = {
   parse(raw, resolve) {

@@ -23,6 +23,7 @@ import {
   addressList,
   consistency,
   directory,
+  optionalDirectory,
   integer,
   integerOrOff,
   nodeId,
@@ -282,6 +283,14 @@ export const NODE_OPTIONS = {
     default: null,
     defaultText: "none",
     help: "node-to-node routes refuse callers without it",
+  }),
+  certsDir: option({
+    kind: optionalDirectory,
+    value: "dir",
+    // None: plain HTTP, as before TLS (issue 18 §2); secure by default is a later step.
+    default: null,
+    defaultText: "none (plain HTTP)",
+    help: "serve HTTPS and speak mutual TLS to peers with ca.crt, node.crt and node.key from this dir; SIGHUP reloads them",
   }),
   sync: option({
     kind: onOff,

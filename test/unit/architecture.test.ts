@@ -45,7 +45,7 @@ const IMPORTS: Readonly<Record<string, readonly string[]>> = {
   replication: ["cluster", "core", "ring", "storage", "time"],
   antientropy: ["core", "ring", "storage"],
   topology: ["cluster", "core", "ring", "storage"],
-  net: ["antientropy", "cluster", "core", "replication", "storage", "topology"],
+  net: ["antientropy", "cluster", "core", "replication", "security", "storage", "topology"],
   api: [
     "antientropy",
     "cluster",
@@ -65,6 +65,7 @@ const IMPORTS: Readonly<Record<string, readonly string[]>> = {
     "net",
     "replication",
     "ring",
+    "security",
     "storage",
     "time",
     "topology",

@@ -6,6 +6,7 @@
 // the load generator there is exactly the one `grapevine bench` uses.
 
 import { Agent, request } from "undici";
+import { tlsConnect } from "../tls-client.js";
 import { createRandom } from "../../core/random.js";
 import type { Environment } from "../../node/config.js";
 import { CliError } from "../shared.js";
@@ -46,7 +47,9 @@ export function benchValue(size: number, seed: number): Buffer {
 
 /** Fails with one line naming the first node that does not answer /health with 200. */
 export async function checkNodesServe(urls: readonly string[]): Promise<void> {
-  const agent = new Agent({ connect: { timeout: BENCHMARK_LIMITS.healthTimeoutMs } });
+  const agent = new Agent({
+    connect: { timeout: BENCHMARK_LIMITS.healthTimeoutMs, ...tlsConnect() },
+  });
   try {
     await Promise.all(
       urls.map(async (url) => {

@@ -11,6 +11,7 @@
 // them so that the connections across all pools match its concurrency.
 
 import { Pool, type Dispatcher } from "undici";
+import { tlsConnect } from "../tls-client.js";
 import { assert } from "../../core/assert.js";
 
 export const KV_CLIENT_LIMITS = {
@@ -141,6 +142,7 @@ export class KvClient {
           headersTimeout: options.requestTimeoutMs,
           bodyTimeout: options.requestTimeoutMs,
           connectTimeout: options.requestTimeoutMs,
+          connect: tlsConnect(),
           // Longer than the run's pauses (the gap between load and run phases) so warm connections
           // stay.
           keepAliveTimeout: 30_000,

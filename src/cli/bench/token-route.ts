@@ -9,6 +9,7 @@
 
 import { Grapevine } from "../../client/index.js";
 import { CliError } from "../shared.js";
+import { tlsConnect } from "../tls-client.js";
 import { recordKey } from "./key-chooser.js";
 
 /** The node (an index into the bench client's URLs) of the `turn`-th request, for record `key`. */
@@ -22,7 +23,7 @@ export interface TokenRoute {
 }
 
 export async function tokenAwareRoute(seeds: readonly string[]): Promise<TokenRoute> {
-  const db = new Grapevine({ nodes: seeds });
+  const db = new Grapevine({ nodes: seeds, tls: tlsConnect() });
   await db.connect();
   const urls = db
     .members()

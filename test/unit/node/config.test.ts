@@ -107,6 +107,7 @@ describe("parseNodeConfig", () => {
       "stream-bytes-per-s",
       "streams-max",
       "cluster-secret",
+      "certs-dir",
       "sync",
       "log-level",
       "log-format",
