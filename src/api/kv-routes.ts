@@ -37,7 +37,7 @@ import {
   type ConsistencyLevel,
 } from "../replication/consistency.js";
 import type { Coordinator } from "../replication/coordinator.js";
-import { LAYOUT_LIMITS } from "../storage/layout.js";
+import { BUCKET_KEY_LIMITS } from "../storage/bucket-keys.js";
 import { RECORD_LIMITS } from "../storage/record.js";
 import {
   DELETE_SCHEMA,
@@ -52,8 +52,8 @@ export const KV_PATH_PREFIX = "/kv/";
 export const DEFAULT_CONTENT_TYPE = "application/octet-stream";
 
 export const KV_LIMITS = {
-  /** SPEC §2. */
-  keyBytesMax: LAYOUT_LIMITS.keyBytesMax,
+  /** SPEC §2: the user's key, whatever its bucket. */
+  keyBytesMax: BUCKET_KEY_LIMITS.userKeyBytesMax,
   /** What a record can carry (storage/record.ts); a longer Content-Type is refused with 400. */
   contentTypeBytesMax: RECORD_LIMITS.contentTypeBytesMax,
 } as const;

@@ -11,7 +11,7 @@
 import { Type, type TSchema } from "@sinclair/typebox";
 import type { FastifySchemaValidationError } from "fastify";
 import { GrapevineError } from "../core/errors.js";
-import { LAYOUT_LIMITS } from "../storage/layout.js";
+import { BUCKET_KEY_LIMITS } from "../storage/bucket-keys.js";
 import { answers } from "./answer-schemas.js";
 import { DOCUMENTED_BODY, OPTIONAL_BODY, type DocumentedBody } from "./openapi.js";
 
@@ -23,7 +23,7 @@ export const LEVEL_GIVEN_TWICE = "give the consistency level once, as one, quoru
 const KeyParams = Type.Object({
   "*": Type.String({
     description:
-      `The key: 1 to ${LAYOUT_LIMITS.keyBytesMax} bytes of UTF-8, percent-encoded (a '/' in it ` +
+      `The key: 1 to ${BUCKET_KEY_LIMITS.userKeyBytesMax} bytes of UTF-8, percent-encoded (a '/' in it ` +
       "as %2F; characters outside visible ASCII encoded), read from the path as sent.",
   }),
 });
