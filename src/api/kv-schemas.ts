@@ -10,9 +10,9 @@
 
 import { Type, type TSchema } from "@sinclair/typebox";
 import type { FastifySchemaValidationError } from "fastify";
-import { GrapevineError } from "../core/errors.js";
+import { GrapevineError, type ErrorCode } from "../core/errors.js";
 import { BUCKET_KEY_LIMITS } from "../storage/bucket-keys.js";
-import { answers } from "./answer-schemas.js";
+import { answers, errorResponses } from "./answer-schemas.js";
 import { DOCUMENTED_BODY, OPTIONAL_BODY, type DocumentedBody } from "./openapi.js";
 
 export const TIMESTAMP_HEADER = "x-grapevine-timestamp";
@@ -122,3 +122,32 @@ export const DELETE_SCHEMA = {
     "timeout",
   ),
 };
+
+export const KV_SCHEMAS = { put: PUT_SCHEMA, get: GET_SCHEMA, delete: DELETE_SCHEMA } as const;
+
+const BucketKeyParams = Type.Object({
+  bucket: Type.String({
+    description: "The bucket: 1 to 64 letters, digits, '_', '.' or '-'; `default` is /kv's",
+  }),
+  "*": KeyParams.properties["*"],
+});
+
+/** The same routes in a bucket: `/buckets/:bucket/keys/*`, refusing a bad name with bad_bucket. */
+function inBucket<S extends { readonly summary: string; readonly response: object }>(
+  schema: S,
+  badRequests: readonly ErrorCode[],
+): S {
+  return {
+    ...schema,
+    summary: `${schema.summary}, in a bucket`,
+    tags: ["buckets"],
+    params: BucketKeyParams,
+    response: { ...schema.response, ...errorResponses("bad_bucket", ...badRequests) },
+  };
+}
+
+export const BUCKET_KEY_SCHEMAS = {
+  put: inBucket(PUT_SCHEMA, ["bad_key", "bad_consistency", "bad_request"]),
+  get: inBucket(GET_SCHEMA, ["bad_key", "bad_consistency"]),
+  delete: inBucket(DELETE_SCHEMA, ["bad_key", "bad_consistency"]),
+} as const;

@@ -26,6 +26,8 @@
 // api/http-server.ts), `clock_offset` while the clock guard (node/clock-guard.ts) fences this node
 // because its wall clock is out of range of most of its peers'.
 
+import { BucketBook } from "../api/bucket-book.js";
+import { openNodeMetadata, type NodeMetadata } from "./build-metadata.js";
 import type { FastifyInstance } from "fastify";
 import type { Clock } from "../core/clock.js";
 import { PeerClient } from "../net/peer-client.js";
@@ -69,6 +71,7 @@ interface Foundation {
   readonly clocks: NodeClocks;
   readonly cluster: NodeCluster;
   readonly recovery: CrashRecovery;
+  readonly metadata: NodeMetadata;
 }
 
 /**
@@ -119,7 +122,18 @@ async function assembleCore(config: NodeConfig, ports: NodeDeps): Promise<Assemb
   const { store, hints } = await openNodeStorage(config, ports);
   const recovery = await openCrashRecovery(config, ports, log);
   const clocks = buildClocks({ config, identity, clock, wallUs, log });
-  const cluster = await buildCluster({ config, ports, identity, store, clock, wallUs, log });
+  const nodeMetadata = await openNodeMetadata({ config, ports, log });
+  const { metadata } = nodeMetadata;
+  const cluster = await buildCluster({
+    config,
+    ports,
+    identity,
+    store,
+    clock,
+    wallUs,
+    log,
+    metadata,
+  });
   const foundation: Foundation = {
     config,
     ports,
@@ -132,6 +146,7 @@ async function assembleCore(config: NodeConfig, ports: NodeDeps): Promise<Assemb
     clocks,
     cluster,
     recovery,
+    metadata: nodeMetadata,
   };
   const lifecycle = { stopping: false };
   const core = wireSubsystems(foundation, () => lifecycle.stopping);
@@ -351,6 +366,18 @@ function wireSubsystems(foundation: Foundation, isStopping: () => boolean): Node
     observers,
     isStopping,
     recovery: foundation.recovery,
+    metadata: foundation.metadata.metadata,
+    buckets: new BucketBook({
+      metadata: foundation.metadata.metadata,
+      self: identity.id,
+      stamp: () => hlc.now(wallUs()),
+      defaults: {
+        replicationFactor: config.replicationFactor,
+        readConsistency: config.readConsistency,
+        writeConsistency: config.writeConsistency,
+        maxValueBytes: config.maxValueBytes,
+      },
+    }),
     // Draining is `stopping`: set the moment shutdown begins, before the server stops accepting.
     readiness: () =>
       readinessOf({
