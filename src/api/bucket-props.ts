@@ -10,9 +10,9 @@
 // What applies today: `r` and `w` are the bucket's defaults for requests that name none, and
 // `maxValueBytes` bounds its values (at most the node's --max-value-bytes). Stored and validated
 // only: `pr`/`pw` (the sloppy quorum, built elsewhere: pr ≤ r, pw ≤ w), `ttlSeconds` (TTL comes
-// later). `conflictResolution` is `lww`; `siblings` is refused with 422 not_supported until siblings
-// exist. No property moves or rewrites stored data: none changes a key's token or its replicas, and
-// a smaller maxValueBytes refuses new large values without touching old ones.
+// later). `conflictResolution` is `lww`; `siblings` is refused with 422 not_supported until
+// siblings exist. No property moves or rewrites stored data: none changes a key's token or its
+// replicas, and a smaller maxValueBytes refuses new large values without touching old ones.
 
 import { Type, type TSchema } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";

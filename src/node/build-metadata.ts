@@ -5,6 +5,8 @@
 // peers' digests (cluster/metadata-gossip.ts). A change lost to a crash before its save is learned
 // back from the peers the same way; an unreadable file is logged and the node starts empty.
 
+import { BucketBook } from "../api/bucket-book.js";
+import type { NodeId } from "../core/ids.js";
 import { ClusterMetadata, isValidEntry, type MetadataEntry } from "../cluster/metadata.js";
 import { dataDirStateFiles } from "../storage/atomic-file.js";
 import type { StateFiles } from "../storage/state-files.js";
@@ -87,4 +89,20 @@ function isEntry(value: unknown): value is MetadataEntry {
     typeof version.origin === "string" &&
     isValidEntry(entry as MetadataEntry)
   );
+}
+
+/** Bucket properties over the metadata, defaulting to and bounded by the node's settings. */
+export function bucketBookOf(
+  config: NodeConfig,
+  self: NodeId,
+  metadata: ClusterMetadata,
+  stamp: () => number,
+): BucketBook {
+  const { replicationFactor, readConsistency, writeConsistency, maxValueBytes } = config;
+  return new BucketBook({
+    metadata,
+    self,
+    stamp,
+    defaults: { replicationFactor, readConsistency, writeConsistency, maxValueBytes },
+  });
 }

@@ -26,8 +26,7 @@
 // api/http-server.ts), `clock_offset` while the clock guard (node/clock-guard.ts) fences this node
 // because its wall clock is out of range of most of its peers'.
 
-import { BucketBook } from "../api/bucket-book.js";
-import { openNodeMetadata, type NodeMetadata } from "./build-metadata.js";
+import { bucketBookOf, openNodeMetadata, type NodeMetadata } from "./build-metadata.js";
 import type { FastifyInstance } from "fastify";
 import type { Clock } from "../core/clock.js";
 import { PeerClient } from "../net/peer-client.js";
@@ -367,17 +366,9 @@ function wireSubsystems(foundation: Foundation, isStopping: () => boolean): Node
     isStopping,
     recovery: foundation.recovery,
     metadata: foundation.metadata.metadata,
-    buckets: new BucketBook({
-      metadata: foundation.metadata.metadata,
-      self: identity.id,
-      stamp: () => hlc.now(wallUs()),
-      defaults: {
-        replicationFactor: config.replicationFactor,
-        readConsistency: config.readConsistency,
-        writeConsistency: config.writeConsistency,
-        maxValueBytes: config.maxValueBytes,
-      },
-    }),
+    buckets: bucketBookOf(config, identity.id, foundation.metadata.metadata, () =>
+      hlc.now(wallUs()),
+    ),
     // Draining is `stopping`: set the moment shutdown begins, before the server stops accepting.
     readiness: () =>
       readinessOf({

@@ -63,7 +63,7 @@ export interface NodeCore {
    * (crash-recovery.ts).
    */
   readonly recovery: CrashRecovery;
-  /** The cluster metadata (bucket properties), gossiped by the engine; saved by build-metadata.ts. */
+  /** The cluster metadata (bucket properties), gossiped by the engine, saved (build-metadata). */
   readonly metadata: ClusterMetadata;
   /** Bucket properties over the metadata (api/bucket-book.ts). */
   readonly buckets: BucketBook;
