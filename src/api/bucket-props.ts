@@ -83,8 +83,8 @@ export interface StoredBucketProps {
   readonly conflictResolution?: "lww";
   readonly r?: ConsistencyLevel;
   readonly w?: ConsistencyLevel;
-  readonly pr?: ConsistencyLevel | 0;
-  readonly pw?: ConsistencyLevel | 0;
+  readonly pr?: ConsistencyLevel;
+  readonly pw?: ConsistencyLevel;
   readonly ttlSeconds?: number;
   readonly maxValueBytes?: number;
 }
@@ -94,8 +94,8 @@ export interface BucketProps {
   readonly conflictResolution: "lww";
   readonly r: ConsistencyLevel;
   readonly w: ConsistencyLevel;
-  readonly pr: ConsistencyLevel | 0;
-  readonly pw: ConsistencyLevel | 0;
+  readonly pr: ConsistencyLevel;
+  readonly pw: ConsistencyLevel;
   readonly ttlSeconds: number | null;
   readonly maxValueBytes: number;
 }
@@ -139,17 +139,17 @@ export function applyPatch(
       "not_supported",
       "conflictResolution siblings is not supported yet: only lww is implemented",
     );
-  const merged: Record<string, unknown> = { ...stored };
+  const merged = new Map<string, unknown>(Object.entries(stored));
   for (const [name, value] of Object.entries(patch)) {
-    if (value === null) delete merged[name];
-    else merged[name] = value;
+    if (value === null) merged.delete(name);
+    else merged.set(name, value);
   }
-  const next = merged as StoredBucketProps;
+  const next = Object.fromEntries(merged) as StoredBucketProps;
   checkRules(effectiveProps(next, defaults), defaults);
   return next;
 }
 
-function replicas(level: ConsistencyLevel | 0, name: string, rf: number): number {
+function replicas(level: ConsistencyLevel, name: string, rf: number): number {
   if (level === 0) return 0;
   try {
     return requiredReplicas(level, rf);
@@ -194,13 +194,13 @@ export function effectiveProps(stored: StoredBucketProps, defaults: BucketDefaul
 export function storedPropsOf(text: string): StoredBucketProps {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(text) as unknown;
   } catch {
     return {};
   }
   if (typeof parsed !== "object" || parsed === null) return {};
   const known: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(parsed)) {
+  for (const [name, value] of Object.entries(parsed as Record<string, unknown>)) {
     const one = { [name]: value };
     if (
       value !== null &&
@@ -209,5 +209,5 @@ export function storedPropsOf(text: string): StoredBucketProps {
     )
       known[name] = value;
   }
-  return known as StoredBucketProps;
+  return known;
 }

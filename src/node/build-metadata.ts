@@ -70,6 +70,8 @@ async function readSaved(files: StateFiles, log: Logger): Promise<MetadataEntry[
     return [];
   }
   if (value === undefined) return [];
+  // As in topology/known-peers.ts: the cast is what lets the checks below read fields.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
   const body = value as { format?: unknown; entries?: unknown } | null;
   if (body?.format !== METADATA_FORMAT || !Array.isArray(body.entries)) {
     log.warn({ file: METADATA_FILE }, "cluster metadata in an unknown format: starting empty");
