@@ -29,6 +29,16 @@ export interface ClusterRoutesOptions {
   readonly serving?: () => boolean;
   /** The clock verdict (node/clock-guard.ts); absent: no `clock` field. */
   readonly clock?: () => ClockVerdict;
+  /** The cluster metadata's digest here and as last heard from each peer; absent: no field. */
+  readonly metadata?: () => MetadataStatusBody;
+}
+
+/** `/cluster/status`'s `metadata`: whether this node's bucket properties agree with its peers'. */
+export interface MetadataStatusBody {
+  readonly digest: string;
+  readonly peers: Readonly<Record<string, string>>;
+  /** False when some peer's last heard digest differs from this node's. */
+  readonly agree: boolean;
 }
 
 /** `/cluster/status`'s `clock`: in range or fenced, and the offsets behind the verdict. */
@@ -93,6 +103,7 @@ export interface ClusterStatusBody {
   readonly streams?: readonly StreamProgress[];
   readonly change?: RingChangeBody | null;
   readonly clock?: ClockStatusBody;
+  readonly metadata?: MetadataStatusBody;
 }
 
 export interface RingBody {
@@ -143,7 +154,10 @@ export function clusterStatusBody(options: ClusterRoutesOptions): ClusterStatusB
   }));
   const topology = options.topology;
   const serving = options.serving?.() ?? true;
-  const clock = options.clock === undefined ? {} : { clock: clockStatusBody(options.clock()) };
+  const clock = {
+    ...(options.clock === undefined ? {} : { clock: clockStatusBody(options.clock()) }),
+    ...(options.metadata === undefined ? {} : { metadata: options.metadata() }),
+  };
   if (topology === undefined) return { node: nodeId, members, serving, ...clock };
   const change = topology.change();
   return {

@@ -99,6 +99,16 @@ export const ClusterStatusSchema = Type.Object(
     streams: Type.Optional(Type.Array(StreamProgressSchema)),
     change: Type.Optional(Type.Union([RingChangeSchema, Type.Null()])),
     clock: Type.Optional(ClockStatusSchema),
+    metadata: Type.Optional(
+      Type.Object(
+        {
+          digest: Type.String(),
+          peers: Type.Record(Type.String(), Type.String()),
+          agree: Type.Boolean(),
+        },
+        { description: "bucket properties' digest here and last heard from each peer" },
+      ),
+    ),
   },
   { description: "This node's view of every member." },
 );

@@ -60,6 +60,11 @@ export function clusterRouteOptions(parts: NodeCore): ClusterRoutesOptions {
     nowMs: () => clock.nowMs(),
     serving: () => ringSettle.settled,
     clock: () => clockGuard.verdict(),
+    metadata: () => {
+      const digest = parts.metadata.digest();
+      const peers = Object.fromEntries(engine.metadataDigests?.() ?? new Map<string, string>());
+      return { digest, peers, agree: Object.values(peers).every((d) => d === digest) };
+    },
     ...(topology === null ? {} : { topology: topology.service }),
   };
 }
