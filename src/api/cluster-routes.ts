@@ -42,6 +42,8 @@ export interface ClusterRoutesOptions {
   readonly clock?: () => ClockVerdict;
   /** The fallback copies this node holds for down primaries (sloppy quorum); absent: no field. */
   readonly fallbacks?: () => FallbacksStatusBody;
+  /** The cluster metadata's digest here and as last heard from each peer; absent: no field. */
+  readonly metadata?: () => MetadataStatusBody;
 }
 
 /** `/cluster/status`'s `fallbacks`: what this node holds for down primaries (issue 16 §4). */
@@ -49,6 +51,14 @@ export interface FallbacksStatusBody {
   readonly copies: number;
   readonly bytes: number;
   readonly bytesMax: number;
+}
+
+/** `/cluster/status`'s `metadata`: whether this node's bucket properties agree with its peers'. */
+export interface MetadataStatusBody {
+  readonly digest: string;
+  readonly peers: Readonly<Record<string, string>>;
+  /** False when some peer's last heard digest differs from this node's. */
+  readonly agree: boolean;
 }
 
 /** `/cluster/status`'s `clock`: in range or fenced, and the offsets behind the verdict. */
@@ -114,6 +124,7 @@ export interface ClusterStatusBody {
   readonly change?: RingChangeBody | null;
   readonly clock?: ClockStatusBody;
   readonly fallbacks?: FallbacksStatusBody;
+  readonly metadata?: MetadataStatusBody;
 }
 
 export interface RingBody {
@@ -167,6 +178,7 @@ export function clusterStatusBody(options: ClusterRoutesOptions): ClusterStatusB
   const clock = {
     ...(options.clock === undefined ? {} : { clock: clockStatusBody(options.clock()) }),
     ...(options.fallbacks === undefined ? {} : { fallbacks: options.fallbacks() }),
+    ...(options.metadata === undefined ? {} : { metadata: options.metadata() }),
   };
   if (topology === undefined) return { node: nodeId, members, serving, ...clock };
   const change = topology.change();

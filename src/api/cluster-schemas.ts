@@ -109,6 +109,16 @@ export const ClusterStatusSchema = Type.Object(
         { description: "Writes this node holds as a fallback for down replicas (sloppy quorum)" },
       ),
     ),
+    metadata: Type.Optional(
+      Type.Object(
+        {
+          digest: Type.String(),
+          peers: Type.Record(Type.String(), Type.String()),
+          agree: Type.Boolean(),
+        },
+        { description: "bucket properties' digest here and last heard from each peer" },
+      ),
+    ),
   },
   { description: "This node's view of every member." },
 );

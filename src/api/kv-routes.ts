@@ -38,23 +38,32 @@ import {
 } from "../replication/consistency.js";
 import type { Coordinator } from "../replication/coordinator.js";
 import { parsePrimaryLevel, type PrimaryLevel } from "../replication/sloppy-quorum.js";
-import { LAYOUT_LIMITS } from "../storage/layout.js";
+import {
+  BUCKET_KEY_LIMITS,
+  bucketNameProblem,
+  DEFAULT_BUCKET,
+  isReservedDefaultKey,
+  storedKeyOf,
+} from "../storage/bucket-keys.js";
+import type { BucketProps } from "./bucket-props.js";
 import { RECORD_LIMITS } from "../storage/record.js";
 import {
-  DELETE_SCHEMA,
-  GET_SCHEMA,
+  BUCKET_KEY_SCHEMAS,
+  KV_SCHEMAS,
   kvParameterError,
   LEVEL_GIVEN_TWICE,
-  PUT_SCHEMA,
   TIMESTAMP_HEADER,
 } from "./kv-schemas.js";
 
 export const KV_PATH_PREFIX = "/kv/";
+export const BUCKETS_PATH_PREFIX = "/buckets/";
+/** `/buckets/<bucket>/keys/<key>`: the bucket's segment is checked by name, the key's decoded. */
+const BUCKET_KEY_PATH = /^\/buckets\/([^/]*)\/keys\/(.*)$/;
 export const DEFAULT_CONTENT_TYPE = "application/octet-stream";
 
 export const KV_LIMITS = {
-  /** SPEC §2. */
-  keyBytesMax: LAYOUT_LIMITS.keyBytesMax,
+  /** SPEC §2: the user's key, whatever its bucket. */
+  keyBytesMax: BUCKET_KEY_LIMITS.userKeyBytesMax,
   /** What a record can carry (storage/record.ts); a longer Content-Type is refused with 400. */
   contentTypeBytesMax: RECORD_LIMITS.contentTypeBytesMax,
 } as const;
@@ -77,6 +86,11 @@ export interface KvRoutesOptions {
   /** --max-value-bytes. */
   readonly maxValueBytes: number;
   readonly observer?: KvRequestObserver;
+  /**
+   * A bucket's properties in effect (api/bucket-book.ts): its default levels and value bound.
+   * Absent: the node's settings for every bucket, and no /buckets/ key routes.
+   */
+  readonly buckets?: { props(bucket: string): BucketProps };
 }
 
 const EMPTY_VALUE = Buffer.alloc(0);
@@ -91,14 +105,52 @@ function badKey(message: string, details: Readonly<Record<string, unknown>> = {}
 
 /**
  * The key of a `/kv/<key>` request, from its raw URL (path and query, as on the request line).
- * Throws GrapevineError `bad_key` for an empty, over-long, unencoded or malformed key.
+ * Throws GrapevineError `bad_key` for an empty, over-long, unencoded or malformed key, and for the
+ * one shape of key that spells a bucketed key (storage/bucket-keys.ts).
  */
 export function keyFromUrl(url: string): string {
-  const queryAt = url.indexOf("?");
-  const path = queryAt < 0 ? url : url.slice(0, queryAt);
+  const path = pathOf(url);
   if (!path.startsWith(KV_PATH_PREFIX))
     throw badKey("a key is addressed as /kv/<percent-encoded key>");
-  const raw = path.slice(KV_PATH_PREFIX.length);
+  const key = decodeKey(path.slice(KV_PATH_PREFIX.length));
+  if (isReservedDefaultKey(key))
+    throw badKey("a key of the form %00<bucket>%00… is reserved: use /buckets/<bucket>/keys/…");
+  return key;
+}
+
+/** What a key route addresses: the bucket, the user's key, and the key as stored. */
+export interface KeyTarget {
+  readonly bucket: string;
+  readonly key: string;
+  readonly stored: string;
+}
+
+/**
+ * The target of a `/kv/<key>` or `/buckets/<bucket>/keys/<key>` request, from its raw URL. Throws
+ * `bad_bucket` for a bad bucket name, `bad_key` for a bad key.
+ */
+export function targetFromUrl(url: string): KeyTarget {
+  const path = pathOf(url);
+  if (path.startsWith(KV_PATH_PREFIX)) {
+    const key = keyFromUrl(url);
+    return { bucket: DEFAULT_BUCKET, key, stored: key };
+  }
+  const match = BUCKET_KEY_PATH.exec(path);
+  if (match === null) throw badKey("a key is addressed as /buckets/<bucket>/keys/<key>");
+  const bucket = match[1] ?? "";
+  const problem = bucketNameProblem(bucket);
+  if (problem !== null) throw new GrapevineError("bad_bucket", problem);
+  const key = decodeKey(match[2] ?? "");
+  return { bucket, key, stored: storedKeyOf(bucket, key) };
+}
+
+function pathOf(url: string): string {
+  const queryAt = url.indexOf("?");
+  return queryAt < 0 ? url : url.slice(0, queryAt);
+}
+
+/** A key from its percent-encoded path segment; bad_key when empty, malformed or over-long. */
+function decodeKey(raw: string): string {
   if (raw.length === 0) throw badKey("the key is empty");
   if (raw.includes("/")) throw badKey("a '/' in a key must be percent-encoded as %2F");
   if (!UNENCODED_KEY_CHARACTERS.test(raw))
@@ -186,7 +238,8 @@ export function frameworkErrorHandler(
   reply: FastifyReply,
 ): void {
   const url = request.url;
-  if (error.code === "FST_ERR_BAD_URL" && url.startsWith(KV_PATH_PREFIX)) {
+  const keyPath = url.startsWith(KV_PATH_PREFIX) || url.startsWith(BUCKETS_PATH_PREFIX);
+  if (error.code === "FST_ERR_BAD_URL" && keyPath) {
     void sendError(reply, badKey("the key's percent-encoding is malformed or not UTF-8"));
     return;
   }
@@ -237,8 +290,6 @@ function observeRequests(app: FastifyInstance, options: KvRoutesOptions): void {
 }
 
 export const kvRoutes: FastifyPluginAsync<KvRoutesOptions> = async (app, options) => {
-  const { coordinator, replicationFactor, readConsistency, writeConsistency } = options;
-  const sloppy = options.sloppyQuorum ?? false;
   const bodyLimit = options.maxValueBytes;
 
   // The schemas check the parameters' shape (kv-schemas.ts); the key and the level themselves are
@@ -253,35 +304,72 @@ export const kvRoutes: FastifyPluginAsync<KvRoutesOptions> = async (app, options
 
   observeRequests(app, options);
 
-  app.put(`${KV_PATH_PREFIX}*`, { ...routeOptions, schema: PUT_SCHEMA }, async (request, reply) => {
-    const key = keyFromUrl(request.url);
+  const paths =
+    options.buckets === undefined ? [KV_PATH_PREFIX] : [KV_PATH_PREFIX, BUCKET_KEYS_ROUTE];
+  for (const prefix of paths) registerKeyRoutes(app, options, prefix, routeOptions);
+};
+
+/** Where the key routes of a bucket are mounted: the key is read from the raw URL. */
+const BUCKET_KEYS_ROUTE = "/buckets/:bucket/keys/";
+
+/** PUT, DELETE and GET of one key, at `/kv/*` or `/buckets/:bucket/keys/*`. */
+function registerKeyRoutes(
+  app: FastifyInstance,
+  options: KvRoutesOptions,
+  prefix: string,
+  routeOptions: { bodyLimit: number; schemaErrorFormatter: typeof kvParameterError },
+): void {
+  const { coordinator, replicationFactor } = options;
+  const sloppy = options.sloppyQuorum ?? false;
+  const schemas = prefix === KV_PATH_PREFIX ? KV_SCHEMAS : BUCKET_KEY_SCHEMAS;
+  const settings = (bucket: string) => {
+    const props = options.buckets?.props(bucket);
+    return {
+      r: props?.r ?? options.readConsistency,
+      w: props?.w ?? options.writeConsistency,
+      valueBytesMax: props?.maxValueBytes ?? options.maxValueBytes,
+    };
+  };
+
+  app.put(`${prefix}*`, { ...routeOptions, schema: schemas.put }, async (request, reply) => {
+    const target = targetFromUrl(request.url);
+    const bucket = settings(target.bucket);
     const query = request.query as Record<string, unknown>;
-    const levels = levelsFromQuery(query, "w", writeConsistency, sloppy, replicationFactor);
+    const levels = levelsFromQuery(query, "w", bucket.w, sloppy, replicationFactor);
     const contentType = contentTypeOf(request.headers["content-type"]);
     const body = request.body;
     const value = Buffer.isBuffer(body) ? body : EMPTY_VALUE;
-    if (value.length > bodyLimit) throw valueTooLarge(bodyLimit);
+    if (value.length > bucket.valueBytesMax) throw valueTooLarge(bucket.valueBytesMax);
+    const key = target.stored;
     const outcome = await coordinator.write({ key, value, contentType, ...levels });
     return reply.code(204).header(TIMESTAMP_HEADER, String(outcome.timestampUs)).send();
   });
 
-  app.delete(
-    `${KV_PATH_PREFIX}*`,
-    { ...routeOptions, schema: DELETE_SCHEMA },
-    async (request, reply) => {
-      const key = keyFromUrl(request.url);
-      const query = request.query as Record<string, unknown>;
-      const levels = levelsFromQuery(query, "w", writeConsistency, sloppy, replicationFactor);
-      const outcome = await coordinator.delete({ key, ...levels });
-      return reply.code(204).header(TIMESTAMP_HEADER, String(outcome.timestampUs)).send();
-    },
-  );
-
-  app.get(`${KV_PATH_PREFIX}*`, { ...routeOptions, schema: GET_SCHEMA }, async (request, reply) => {
-    const key = keyFromUrl(request.url);
+  app.delete(`${prefix}*`, { ...routeOptions, schema: schemas.delete }, async (request, reply) => {
+    const target = targetFromUrl(request.url);
     const query = request.query as Record<string, unknown>;
-    const levels = levelsFromQuery(query, "r", readConsistency, sloppy, replicationFactor);
-    const { record } = await coordinator.read({ key, ...levels });
+    const levels = levelsFromQuery(
+      query,
+      "w",
+      settings(target.bucket).w,
+      sloppy,
+      replicationFactor,
+    );
+    const outcome = await coordinator.delete({ key: target.stored, ...levels });
+    return reply.code(204).header(TIMESTAMP_HEADER, String(outcome.timestampUs)).send();
+  });
+
+  app.get(`${prefix}*`, { ...routeOptions, schema: schemas.get }, async (request, reply) => {
+    const target = targetFromUrl(request.url);
+    const query = request.query as Record<string, unknown>;
+    const levels = levelsFromQuery(
+      query,
+      "r",
+      settings(target.bucket).r,
+      sloppy,
+      replicationFactor,
+    );
+    const { record } = await coordinator.read({ key: target.stored, ...levels });
     if (record === undefined || record.tombstone) return sendError(reply, NOT_FOUND);
     return reply
       .code(200)
@@ -289,4 +377,4 @@ export const kvRoutes: FastifyPluginAsync<KvRoutesOptions> = async (app, options
       .header("content-type", record.contentType === "" ? DEFAULT_CONTENT_TYPE : record.contentType)
       .send(asBuffer(record.value));
   });
-};
+}

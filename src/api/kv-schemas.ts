@@ -10,9 +10,9 @@
 
 import { Type, type TSchema } from "@sinclair/typebox";
 import type { FastifySchemaValidationError } from "fastify";
-import { GrapevineError } from "../core/errors.js";
-import { LAYOUT_LIMITS } from "../storage/layout.js";
-import { answers } from "./answer-schemas.js";
+import { GrapevineError, type ErrorCode } from "../core/errors.js";
+import { BUCKET_KEY_LIMITS } from "../storage/bucket-keys.js";
+import { answers, errorResponses } from "./answer-schemas.js";
 import { DOCUMENTED_BODY, OPTIONAL_BODY, type DocumentedBody } from "./openapi.js";
 
 export const TIMESTAMP_HEADER = "x-grapevine-timestamp";
@@ -23,7 +23,7 @@ export const LEVEL_GIVEN_TWICE = "give the consistency level once, as one, quoru
 const KeyParams = Type.Object({
   "*": Type.String({
     description:
-      `The key: 1 to ${LAYOUT_LIMITS.keyBytesMax} bytes of UTF-8, percent-encoded (a '/' in it ` +
+      `The key: 1 to ${BUCKET_KEY_LIMITS.userKeyBytesMax} bytes of UTF-8, percent-encoded (a '/' in it ` +
       "as %2F; characters outside visible ASCII encoded), read from the path as sent.",
   }),
 });
@@ -132,3 +132,32 @@ export const DELETE_SCHEMA = {
     "timeout",
   ),
 };
+
+export const KV_SCHEMAS = { put: PUT_SCHEMA, get: GET_SCHEMA, delete: DELETE_SCHEMA } as const;
+
+const BucketKeyParams = Type.Object({
+  bucket: Type.String({
+    description: "The bucket: 1 to 64 letters, digits, '_', '.' or '-'; `default` is /kv's",
+  }),
+  "*": KeyParams.properties["*"],
+});
+
+/** The same routes in a bucket: `/buckets/:bucket/keys/*`, refusing a bad name with bad_bucket. */
+function inBucket<S extends { readonly summary: string; readonly response: object }>(
+  schema: S,
+  badRequests: readonly ErrorCode[],
+): S {
+  return {
+    ...schema,
+    summary: `${schema.summary}, in a bucket`,
+    tags: ["buckets"],
+    params: BucketKeyParams,
+    response: { ...schema.response, ...errorResponses("bad_bucket", ...badRequests) },
+  };
+}
+
+export const BUCKET_KEY_SCHEMAS = {
+  put: inBucket(PUT_SCHEMA, ["bad_key", "bad_consistency", "bad_request"]),
+  get: inBucket(GET_SCHEMA, ["bad_key", "bad_consistency"]),
+  delete: inBucket(DELETE_SCHEMA, ["bad_key", "bad_consistency"]),
+} as const;

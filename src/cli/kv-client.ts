@@ -12,7 +12,7 @@ import { Agent, request } from "undici";
 import { VALUE_BYTES_MAX } from "../core/limits.js";
 import { processEnvironment, resolveNodeUrl } from "../node/config.js";
 import { ConsistencyError, parseConsistency } from "../replication/consistency.js";
-import { LAYOUT_LIMITS } from "../storage/layout.js";
+import { BUCKET_KEY_LIMITS } from "../storage/bucket-keys.js";
 import { CliError, EXIT_CODES, isTerminal } from "./shared.js";
 import { tlsConnect } from "./tls-client.js";
 
@@ -87,9 +87,9 @@ export function nodeUrlOf(options: KvCommandOptions): string {
 /** A key the API would refuse is a usage error here, before anything is sent. */
 export function checkKey(key: string): void {
   const bytes = Buffer.byteLength(key, "utf8");
-  if (bytes < 1 || bytes > LAYOUT_LIMITS.keyBytesMax) {
+  if (bytes < 1 || bytes > BUCKET_KEY_LIMITS.userKeyBytesMax) {
     throw new CliError(
-      `KEY must be 1 to ${LAYOUT_LIMITS.keyBytesMax} bytes of UTF-8, got ${bytes}`,
+      `KEY must be 1 to ${BUCKET_KEY_LIMITS.userKeyBytesMax} bytes of UTF-8, got ${bytes}`,
       EXIT_CODES.usage,
     );
   }

@@ -30,6 +30,7 @@ import { registerSimCommand } from "./sim.js";
 import { registerStartCommand } from "./start.js";
 import { registerStatusCommand } from "./status.js";
 import { registerStopCommand } from "./stop.js";
+import { registerBucketCommand } from "./bucket.js";
 import { addCertsDirOption } from "./tls-client.js";
 
 /** The commands that talk to nodes: `--certs-dir` makes them speak TLS (cli/tls-client.ts). */
@@ -83,6 +84,7 @@ export function createProgram(output: CliOutput, setExit: (code: ExitCode) => vo
   registerDecommissionCommand(program, output, setExit);
   registerRemoveNodeCommand(program, output, setExit);
   registerStopCommand(program, output, setExit);
+  registerBucketCommand(program, output, setExit);
   registerRepairCommand(program, output, setExit);
   registerFutureRecordsCommand(program, output, setExit);
   registerSimCommand(program, output, setExit);

@@ -67,6 +67,8 @@ export interface StatusBody {
     readonly bytes: number;
     readonly bytesMax: number;
   };
+  /** Peers whose bucket properties differ from the node's, as last heard (issue 17 §2). */
+  readonly metadataDisagreement?: readonly string[];
 }
 
 function parseFallbacks(body: Record<string, unknown>): StatusBody["fallbacks"] | null {
@@ -181,7 +183,19 @@ export function parseStatusBody(value: unknown): StatusBody | null {
     ...(change !== null ? { change } : {}),
     ...(clock !== null ? { clock } : {}),
     ...(fallbacks !== null && fallbacks !== undefined ? { fallbacks } : {}),
+    ...(metadataDisagreement(body) !== null
+      ? { metadataDisagreement: metadataDisagreement(body) as string[] }
+      : {}),
   };
+}
+
+/** Peers whose bucket properties' digest differs from the node's (issue 17 §2), or null. */
+function metadataDisagreement(body: Record<string, unknown>): string[] | null {
+  const metadata = body["metadata"] as { digest?: unknown; peers?: unknown } | undefined;
+  if (typeof metadata !== "object" || typeof metadata.peers !== "object") return null;
+  const peers = Object.entries(metadata.peers as Record<string, unknown>);
+  const differing = peers.filter(([, digest]) => digest !== metadata.digest).map(([id]) => id);
+  return differing.length > 0 ? differing : null;
 }
 
 const STATE_LETTERS: Readonly<Record<string, string>> = {
@@ -222,6 +236,11 @@ export function renderStatus(body: StatusBody): string {
     ...(body.clock?.inRange === false
       ? [
           `${body.node}'s clock is more than ${body.clock.maxOffsetMs} ms off from most of its peers: it refuses to coordinate writes until it is back in range (503 clock_offset)`,
+        ]
+      : []),
+    ...(body.metadataDisagreement !== undefined
+      ? [
+          `bucket properties differ between ${body.node} and ${body.metadataDisagreement.join(", ")} (gossip converges them within a few rounds)`,
         ]
       : []),
     "Status=Up/Down | State=Normal/Joining/Leaving/X=left",

@@ -33,11 +33,6 @@ const CLIENT_CERT = /^client\.(.+)\.crt$/;
 
 let current: ClientTls | null = null;
 
-/** The material of this command's certs dir; null without one (plain HTTP). */
-export function clientTls(): ClientTls | null {
-  return current;
-}
-
 /** Spread into undici's `connect` options: the CA and client certificate, or nothing. */
 export function tlsConnect(): { ca?: string; cert?: string; key?: string } {
   if (current === null) return {};

@@ -30,6 +30,9 @@
 //   waiting for votes, and keep its tokens, as Cassandra's `shutdown` and unlike `leaving`. Its
 //   restart's newer generation carries a fresh state without it, and it is up again.
 //
+// - Cluster metadata (metadata.ts, bucket properties): spread by its own exchange,
+//   metadata-gossip.ts, which the view ticks and hands metadata messages to.
+//
 // The gossiped states are text on the wire, checked and parsed in gossiped-state.ts and read into
 // one MemberRecord per member (member-record.ts).
 //
@@ -72,6 +75,8 @@ import type { MemberRecord, RecordReading } from "./member-record.js";
 import { CLUSTER_VIEW_DEFAULTS } from "./cluster-view-defaults.js";
 import { LoadPublisher } from "./load-publisher.js";
 import type { PeerMessage } from "./peer-messages.js";
+import { isMetadataMessage } from "./metadata-messages.js";
+import { metadataGossipOf, type MetadataGossip, type MetadataPeer } from "./metadata-gossip.js";
 import { effectiveStatus, restatedMembers, type Removal } from "./removal.js";
 import { RemovalBook, type Tombstone } from "./removal-book.js";
 import { ringChangesOf, RingView } from "./ring-view.js";
@@ -112,6 +117,8 @@ export class ClusterView implements TopologyEngine {
     changeRatioMin: CLUSTER_VIEW_DEFAULTS.loadChangeRatioMin,
   });
   private counters = { heartbeatsSent: 0, heartbeatsReceived: 0, malformedStates: 0 };
+  /** The cluster metadata's exchange (metadata-gossip.ts), when the node gave metadata. */
+  private readonly metadata: MetadataGossip | null;
 
   constructor(options: ClusterEngineOptions, random: Random) {
     assert(options.gossipIntervalMs > 0, "gossipIntervalMs must be positive");
@@ -149,6 +156,7 @@ export class ClusterView implements TopologyEngine {
     });
     this.restoreSaved(saved);
     this.absorbGossipChanges(null);
+    this.metadata = metadataGossipOf(options);
   }
 
   tick(nowMs: number): Outbound[] {
@@ -162,9 +170,9 @@ export class ClusterView implements TopologyEngine {
     const heartbeats = this.liveness.heartbeats(nowMs);
     this.counters.heartbeatsSent += heartbeats.length;
     out.push(...heartbeats);
-    if ((this.ticks - 1) % CLUSTER_VIEW_DEFAULTS.heartbeatsPerGossipRound === 0) {
-      out.push(...this.fromGossip(this.gossiper.tick(nowMs, this.isLiveForGossip)));
-    }
+    const round = (this.ticks - 1) % CLUSTER_VIEW_DEFAULTS.heartbeatsPerGossipRound === 0;
+    if (round) out.push(...this.fromGossip(this.gossiper.tick(nowMs, this.isLiveForGossip)));
+    if (this.metadata !== null) out.push(...this.metadata.tick(round, this.livePeers));
     this.absorbGossipChanges(nowMs);
     return out;
   }
@@ -181,6 +189,7 @@ export class ClusterView implements TopologyEngine {
       // A changed vote goes out with the next tick's exchange (at most one tick later).
       return [];
     }
+    if (isMetadataMessage(message)) return this.metadata?.receive(message, this.livePeers) ?? [];
     const replies = this.fromGossip(this.gossiper.receive(message, nowMs, this.isLiveForGossip));
     this.absorbGossipChanges(nowMs);
     return replies;
@@ -202,9 +211,7 @@ export class ClusterView implements TopologyEngine {
     this.absorbGossipChanges(this.started ? this.lastNowMs : null);
   }
 
-  /**
-   * See ClusterEngine.announceShutdown: a clean stop, pushed to every live member (up to a bound).
-   */
+  /** See ClusterEngine.announceShutdown: a clean stop, pushed to every live member (bounded). */
   announceShutdown(nowMs: number): Outbound[] {
     this.gossiper.setLocal(KEY_SHUTDOWN, SHUTDOWN_VALUE);
     this.absorbGossipChanges(nowMs);
@@ -212,18 +219,13 @@ export class ClusterView implements TopologyEngine {
     return this.fromGossip(this.gossiper.announce(KEY_SHUTDOWN, this.isLiveForGossip, targetsMax));
   }
 
-  /**
-   * Announces this node's tokens (a joining node, once it has chosen them; [] to withdraw them).
-   */
+  /** Announces this node's tokens (a joining node, once it has chosen them; [] withdraws). */
   setTokens(tokens: readonly bigint[]): void {
     this.gossiper.setLocal(KEY_TOKENS, encodeTokens(tokens));
     this.absorbGossipChanges(this.started ? this.lastNowMs : null);
   }
 
-  /**
-   * Publishes (or advances) the removal of a dead member; this node drives it
-   * (topology/remove-node).
-   */
+  /** Publishes (or advances) the removal of a dead member this node drives (remove-node). */
   announceRemoval(id: NodeId, phase: Removal["phase"]): void {
     const member = this.records.get(id);
     assert(member !== undefined, () => `cannot remove unknown member ${id}`);
@@ -241,18 +243,12 @@ export class ClusterView implements TopologyEngine {
     };
   }
 
-  /**
-   * Drops tombstones past the node's horizon (topology/known-peers.ts); they are no longer
-   * republished.
-   */
+  /** Drops tombstones past the node's horizon (topology/known-peers.ts): not republished. */
   forgetTombstones(tombstones: readonly Tombstone[]): void {
     if (this.removalBook.forget(tombstones)) this.publishRemovals();
   }
 
-  /**
-   * The ring once the ring changes in progress complete: normal and joining members, less leaving
-   * ones.
-   */
+  /** The ring once the ring changes in progress complete: normal + joining − leaving. */
   futureRing(): TokenMap {
     return this.rings.futureRing();
   }
@@ -325,6 +321,13 @@ export class ClusterView implements TopologyEngine {
   // ---------------------------------------------------------------------------------------------
 
   private readonly isLiveForGossip = (id: NodeId): boolean => !this.liveness.isDown(id);
+
+  private readonly livePeers = (): MetadataPeer[] =>
+    [...this.records.values()].filter((r) => r.id !== this.options.id && this.isLive(r.id));
+
+  metadataDigests(): ReadonlyMap<NodeId, string> {
+    return this.metadata?.heardDigests() ?? new Map();
+  }
 
   private readonly fromGossip = (outbounds: readonly GossipOutbound[]): Outbound[] =>
     outbounds.map((o) => ({ to: o.to, address: o.address, message: o.message }));
@@ -440,9 +443,7 @@ export class ClusterView implements TopologyEngine {
     }
   }
 
-  /**
-   * The view starts with the members its node saved: down, tokens in the ring (saved-members.ts).
-   */
+  /** The view starts with the members its node saved: down, tokens in the ring. */
   private restoreSaved(saved: SavedMembership): void {
     for (const record of restoredRecords(saved, this.options.id, (id, generation) =>
       this.removalBook.buries(id, generation),
@@ -474,10 +475,7 @@ export class ClusterView implements TopologyEngine {
     }
   }
 
-  /**
-   * A live member convicted by others says so: a higher incarnation voids the votes (SWIM's
-   * refutation).
-   */
+  /** A live member convicted by others refutes: a higher incarnation voids the votes (SWIM). */
   private maybeRefute(): void {
     const next = this.liveness.refutation();
     if (next !== null) {

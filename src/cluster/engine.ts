@@ -6,6 +6,7 @@
 import type { Address, MemberStatus, NodeId } from "../core/ids.js";
 import type { Random } from "../core/random.js";
 import type { TokenMap } from "../ring/token-map.js";
+import type { ClusterMetadata } from "./metadata.js";
 import type { PeerMessage } from "./peer-messages.js";
 import type { Tombstone } from "./removal-book.js";
 import type { SavedMembership } from "./saved-members.js";
@@ -37,6 +38,11 @@ export interface ClusterEngineOptions {
   readonly phiThreshold: number;
   /** What this node saved at its last run (saved-members.ts): members it knew, and tombstones. */
   readonly saved?: SavedMembership;
+  /**
+   * The cluster metadata this engine spreads (metadata.ts), owned by the node; absent: the engine
+   * gossips none and ignores metadata messages.
+   */
+  readonly metadata?: ClusterMetadata;
 }
 
 export type ClusterEvent =
@@ -129,6 +135,11 @@ export interface ClusterEngine {
    * save nothing.
    */
   savedMembership?(): SavedMembership;
+  /**
+   * The metadata digest last heard from each peer (metadata-gossip.ts), for `grapevine status`;
+   * absent from engines that spread no metadata.
+   */
+  metadataDigests?(): ReadonlyMap<NodeId, string>;
   /** Drops tombstones past the node's horizon, so they are no longer republished. */
   forgetTombstones?(tombstones: readonly Tombstone[]): void;
 }

@@ -7,6 +7,11 @@ import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { GrapevineError } from "../core/errors.js";
 import { PEER_NODE_ID_LENGTH_MAX } from "../core/limits.js";
 import { validateGossipMessage, type GossipMessage } from "../gossip/messages.js";
+import {
+  isMetadataKind,
+  validateMetadataMessage,
+  type MetadataMessage,
+} from "./metadata-messages.js";
 
 // Ids and addresses are short; anything longer is malformed, not a name (core/limits.ts).
 
@@ -54,7 +59,8 @@ export function validateHeartbeatReply(value: unknown): HeartbeatReply | null {
   return heartbeatReplyCheck.Check(value) ? value : null;
 }
 
-export type PeerMessage = GossipMessage | HeartbeatMessage;
+/** Gossip, heartbeats, and the exchange of cluster metadata (metadata-messages.ts). */
+export type PeerMessage = GossipMessage | HeartbeatMessage | MetadataMessage;
 
 /**
  * A peer message that is not valid: 400 `bad_request` (core/errors.ts), answered by the peer route
@@ -83,6 +89,13 @@ export function validatePeerMessage(value: unknown): PeerMessage {
       );
     }
     return value;
+  }
+  if (isMetadataKind(kind)) {
+    try {
+      return validateMetadataMessage(value);
+    } catch (error) {
+      throw new PeerMessageError(error instanceof Error ? error.message : "malformed metadata");
+    }
   }
   try {
     return validateGossipMessage(value);

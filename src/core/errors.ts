@@ -25,6 +25,17 @@ export const ERROR_TABLE = {
     message: "the consistency level must be one, quorum, all or a replica count",
     meaning: "an unknown consistency level (`w`, `r`), or a count above the replication factor",
   },
+  bad_bucket: {
+    status: 400,
+    message: "a bucket name is 1 to 64 letters, digits, '_', '.' or '-'",
+    meaning: "a bucket name that is empty, too long, or has other characters",
+  },
+  bad_props: {
+    status: 400,
+    message: "the bucket properties are not valid",
+    meaning:
+      "bucket properties that are not JSON, name an unknown property, or break a rule (pr ≤ r, pw ≤ w, maxValueBytes ≤ the node's)",
+  },
   bad_request: {
     status: 400,
     message: "the request is malformed",
@@ -84,6 +95,11 @@ export const ERROR_TABLE = {
     status: 417,
     message: "the only expectation the node meets is 100-continue",
     meaning: "an Expect header other than 100-continue",
+  },
+  not_supported: {
+    status: 422,
+    message: "not supported yet",
+    meaning: "a valid request for something not built yet: conflictResolution `siblings`",
   },
   headers_too_large: {
     status: 431,

@@ -9,6 +9,7 @@ import { createRandom } from "../core/random.js";
 import type { ClusterEngine, ClusterEngineFactory } from "../cluster/engine.js";
 import { createClusterEngine } from "../cluster/cluster-view.js";
 import { RingSettle } from "../cluster/ring-settle.js";
+import type { ClusterMetadata } from "../cluster/metadata.js";
 import type { LevelStore } from "../storage/store.js";
 import {
   KNOWN_PEERS_FILE,
@@ -37,6 +38,8 @@ export interface NodeClusterInput {
   /** The wall clock (µs): the age of saved tombstones. */
   readonly wallUs: () => number;
   readonly log: Logger;
+  /** The cluster metadata the engine gossips (build-metadata.ts). */
+  readonly metadata?: ClusterMetadata;
 }
 
 export interface NodeCluster {
@@ -76,6 +79,7 @@ export async function buildCluster(input: NodeClusterInput): Promise<NodeCluster
       gossipIntervalMs: config.gossipIntervalMs,
       phiThreshold: config.phiThreshold,
       saved: savedMembershipOf(knownPeers, input.wallUs() / 1000),
+      ...(input.metadata === undefined ? {} : { metadata: input.metadata }),
     },
     random,
   );

@@ -26,6 +26,7 @@
 // api/http-server.ts), `clock_offset` while the clock guard (node/clock-guard.ts) fences this node
 // because its wall clock is out of range of most of its peers'.
 
+import { bucketBookOf, openNodeMetadata, type NodeMetadata } from "./build-metadata.js";
 import type { FastifyInstance } from "fastify";
 import type { Clock } from "../core/clock.js";
 import { PeerClient } from "../net/peer-client.js";
@@ -72,6 +73,7 @@ interface Foundation {
   readonly cluster: NodeCluster;
   readonly recovery: CrashRecovery;
   readonly tls: NodeTls | null;
+  readonly metadata: NodeMetadata;
 }
 
 /**
@@ -125,7 +127,18 @@ async function assembleCore(config: NodeConfig, ports: NodeDeps): Promise<Assemb
   const { store, hints, fallbackHints } = await openNodeStorage(config, ports);
   const recovery = await openCrashRecovery(config, ports, log);
   const clocks = buildClocks({ config, identity, clock, wallUs, log });
-  const cluster = await buildCluster({ config, ports, identity, store, clock, wallUs, log });
+  const nodeMetadata = await openNodeMetadata({ config, ports, log });
+  const { metadata } = nodeMetadata;
+  const cluster = await buildCluster({
+    config,
+    ports,
+    identity,
+    store,
+    clock,
+    wallUs,
+    log,
+    metadata,
+  });
   const foundation: Foundation = {
     config,
     ports,
@@ -140,6 +153,7 @@ async function assembleCore(config: NodeConfig, ports: NodeDeps): Promise<Assemb
     cluster,
     recovery,
     tls,
+    metadata: nodeMetadata,
   };
   const lifecycle = { stopping: false };
   const core = wireSubsystems(foundation, () => lifecycle.stopping);
@@ -393,6 +407,10 @@ function wireSubsystems(foundation: Foundation, isStopping: () => boolean): Node
     observers,
     isStopping,
     recovery: foundation.recovery,
+    metadata: foundation.metadata.metadata,
+    buckets: bucketBookOf(config, identity.id, foundation.metadata.metadata, () =>
+      hlc.now(wallUs()),
+    ),
     // Draining is `stopping`: set the moment shutdown begins, before the server stops accepting.
     readiness: () =>
       readinessOf({

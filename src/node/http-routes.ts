@@ -11,6 +11,7 @@ import { adminRepairRoutes } from "../api/repair-routes.js";
 import { futureRecordsRoutes } from "../api/future-records-routes.js";
 import { clusterRoutes } from "../api/cluster-routes.js";
 import { kvRoutes } from "../api/kv-routes.js";
+import { bucketRoutes } from "../api/bucket-routes.js";
 import { metricsRoutes } from "../api/metrics.js";
 import { readyRoutes } from "../api/ready-routes.js";
 import { registerOpenApi } from "../api/openapi.js";
@@ -69,7 +70,9 @@ async function registerClientRoutes(app: FastifyInstance, parts: NodeParts): Pro
     sloppyQuorum: config.sloppyQuorum,
     maxValueBytes: config.maxValueBytes,
     observer: metrics,
+    buckets: parts.buckets,
   });
+  await app.register(bucketRoutes, { book: parts.buckets });
   await app.register(metricsRoutes, { metrics });
   await app.register(consoleRoutes);
 }

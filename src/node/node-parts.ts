@@ -6,6 +6,8 @@
 import type { FastifyInstance } from "fastify";
 import type { Clock } from "../core/clock.js";
 import type { ClusterEngine } from "../cluster/engine.js";
+import type { ClusterMetadata } from "../cluster/metadata.js";
+import type { BucketBook } from "../api/bucket-book.js";
 import type { RingSettle } from "../cluster/ring-settle.js";
 import type { Coordinator } from "../replication/coordinator.js";
 import type { FallbackCopies } from "../replication/fallback-copies.js";
@@ -67,6 +69,10 @@ export interface NodeCore {
    * (crash-recovery.ts).
    */
   readonly recovery: CrashRecovery;
+  /** The cluster metadata (bucket properties), gossiped by the engine, saved (build-metadata). */
+  readonly metadata: ClusterMetadata;
+  /** Bucket properties over the metadata (api/bucket-book.ts). */
+  readonly buckets: BucketBook;
   /** Refused requests: the HTTP edge notes them, housekeeping logs the count once a period. */
   readonly refusals: RefusalTally;
   /** Observers the HTTP edge's metrics set once they exist; the core reports to them. */

@@ -65,6 +65,11 @@ export function clusterRouteOptions(parts: NodeCore): ClusterRoutesOptions {
       const { copies, bytes, bytesMax } = parts.fallbacks.stats();
       return { copies, bytes, bytesMax };
     },
+    metadata: () => {
+      const digest = parts.metadata.digest();
+      const peers = Object.fromEntries(engine.metadataDigests?.() ?? new Map<string, string>());
+      return { digest, peers, agree: Object.values(peers).every((d) => d === digest) };
+    },
     ...(topology === null ? {} : { topology: topology.service }),
   };
 }

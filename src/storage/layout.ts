@@ -16,6 +16,7 @@
 // does. The module is pure: bytes in, bytes out.
 
 import { assert } from "../core/assert.js";
+import { STORED_KEY_BYTES_MAX } from "./bucket-keys.js";
 import { isToken, TOKEN_MAX, TOKEN_MIN, type Token } from "../ring/partitioner.js";
 
 /**
@@ -44,10 +45,10 @@ export const TOKEN_BYTES = 8;
 
 export const LAYOUT_LIMITS = {
   /**
-   * SPEC §2: keys are 1 to 1024 bytes of UTF-8. The API refuses longer ones; here it is an
-   * invariant.
+   * A stored key's bytes at most: a user's key (SPEC §2, 1 to 1024 bytes of UTF-8) with its bucket
+   * (bucket-keys.ts). The API refuses longer user keys; here it is an invariant.
    */
-  keyBytesMax: 1024,
+  keyBytesMax: STORED_KEY_BYTES_MAX,
   /** Meta entries are named by code, never by users. */
   metaNameBytesMax: 64,
 } as const;

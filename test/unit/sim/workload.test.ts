@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { createRandom } from "../../../src/core/random.js";
-import { LAYOUT_LIMITS } from "../../../src/storage/layout.js";
+import { BUCKET_KEY_LIMITS } from "../../../src/storage/bucket-keys.js";
 import { KEY_BYTES_MAX, isValidKey } from "../../../src/sim/workload-keys.js";
 import {
   VALUE_TAG_BYTES_MAX,
@@ -29,7 +29,7 @@ describe("WorkloadGenerator", () => {
   });
 
   it("agrees with the store on the largest key", () => {
-    expect(KEY_BYTES_MAX).toBe(LAYOUT_LIMITS.keyBytesMax);
+    expect(KEY_BYTES_MAX).toBe(BUCKET_KEY_LIMITS.userKeyBytesMax);
   });
 
   it("builds distinct valid key sets with awkward keys of every kind", () => {

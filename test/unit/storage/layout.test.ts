@@ -12,6 +12,7 @@ import {
   type KeyBounds,
 } from "../../../src/storage/layout.js";
 import { InvariantError } from "../../../src/core/assert.js";
+import { STORED_KEY_BYTES_MAX } from "../../../src/storage/bucket-keys.js";
 
 // Fixed so a failure reproduces; fast-check also prints the seed and the shrunk counterexample.
 const PROPERTY_SEED = 20_240_611;
@@ -99,9 +100,11 @@ describe("storage key layout", () => {
 
   it("refuses empty and over-long keys and tokens outside 64 bits as bugs", () => {
     expect(() => encodeDataKey(1n, "")).toThrow(InvariantError);
-    expect(() => encodeDataKey(1n, "x".repeat(1025))).toThrow(InvariantError);
-    expect(() => encodeDataKey(1n, "é".repeat(513))).toThrow(InvariantError); // 1026 bytes
-    expect(encodeDataKey(1n, "x".repeat(1024)).length).toBe(1 + 8 + 1024);
+    // A stored key is a user's key (≤ 1024 bytes) with its bucket's framing (bucket-keys.ts).
+    const max = STORED_KEY_BYTES_MAX;
+    expect(() => encodeDataKey(1n, "x".repeat(max + 1))).toThrow(InvariantError);
+    expect(() => encodeDataKey(1n, "é".repeat(max / 2 + 1))).toThrow(InvariantError);
+    expect(encodeDataKey(1n, "x".repeat(max)).length).toBe(1 + 8 + max);
     expect(() => encodeDataKey(-1n, "k")).toThrow(InvariantError);
     expect(() => encodeDataKey(TOKEN_MAX + 1n, "k")).toThrow(InvariantError);
   });
