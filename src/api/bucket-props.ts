@@ -7,12 +7,13 @@
 // and the merged whole is checked and stored with a new version, so concurrent PUTs of one bucket
 // resolve last-writer-wins on that version, the same on every node.
 //
-// What applies today: `r` and `w` are the bucket's defaults for requests that name none, and
+// What applies today: `r`, `w`, `pr` and `pw` are the bucket's defaults for requests that name
+// none (pr ≤ r, pw ≤ w; unset pr/pw is the node's: strict, or 0 under --sloppy-quorum), and
 // `maxValueBytes` bounds its values (at most the node's --max-value-bytes). Stored and validated
-// only: `pr`/`pw` (the sloppy quorum, built elsewhere: pr ≤ r, pw ≤ w), `ttlSeconds` (TTL comes
-// later). `conflictResolution` is `lww`; `siblings` is refused with 422 not_supported until
-// siblings exist. No property moves or rewrites stored data: none changes a key's token or its
-// replicas, and a smaller maxValueBytes refuses new large values without touching old ones.
+// only: `ttlSeconds` (TTL comes later). `conflictResolution` is `lww`; `siblings` is refused
+// with 422 not_supported until siblings exist. No property moves or rewrites stored data: none
+// changes a key's token or its replicas, and a smaller maxValueBytes refuses new large values
+// without touching old ones.
 
 import { Type, type TSchema } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
@@ -94,8 +95,9 @@ export interface BucketProps {
   readonly conflictResolution: "lww";
   readonly r: ConsistencyLevel;
   readonly w: ConsistencyLevel;
-  readonly pr: ConsistencyLevel;
-  readonly pw: ConsistencyLevel;
+  /** Null: the node's default (strict, each acknowledgement a primary's; 0 if --sloppy-quorum). */
+  readonly pr: ConsistencyLevel | null;
+  readonly pw: ConsistencyLevel | null;
   readonly ttlSeconds: number | null;
   readonly maxValueBytes: number;
 }
@@ -164,9 +166,9 @@ function checkRules(props: BucketProps, defaults: BucketDefaults): void {
   const rf = defaults.replicationFactor;
   const r = replicas(props.r, "r", rf);
   const w = replicas(props.w, "w", rf);
-  if (replicas(props.pr, "pr", rf) > r)
+  if (props.pr !== null && replicas(props.pr, "pr", rf) > r)
     throw badProps(`pr (${props.pr}) needs more replicas than r (${props.r})`);
-  if (replicas(props.pw, "pw", rf) > w)
+  if (props.pw !== null && replicas(props.pw, "pw", rf) > w)
     throw badProps(`pw (${props.pw}) needs more replicas than w (${props.w})`);
   if (props.maxValueBytes > defaults.maxValueBytes)
     throw badProps(`maxValueBytes is at most the node's ${defaults.maxValueBytes}`, {
@@ -179,8 +181,8 @@ export function effectiveProps(stored: StoredBucketProps, defaults: BucketDefaul
     conflictResolution: "lww",
     r: stored.r ?? defaults.readConsistency,
     w: stored.w ?? defaults.writeConsistency,
-    pr: stored.pr ?? 0,
-    pw: stored.pw ?? 0,
+    pr: stored.pr ?? null,
+    pw: stored.pw ?? null,
     ttlSeconds: stored.ttlSeconds ?? null,
     // A node configured below the bucket's bound keeps its own.
     maxValueBytes: Math.min(stored.maxValueBytes ?? defaults.maxValueBytes, defaults.maxValueBytes),

@@ -34,10 +34,15 @@ import { sendError, toGrapevineError, valueTooLarge } from "../net/fastify-error
 import {
   consistencyToString,
   parseConsistency,
+  requiredReplicas,
   type ConsistencyLevel,
 } from "../replication/consistency.js";
 import type { Coordinator } from "../replication/coordinator.js";
-import { parsePrimaryLevel, type PrimaryLevel } from "../replication/sloppy-quorum.js";
+import {
+  parsePrimaryLevel,
+  requiredPrimaries,
+  type PrimaryLevel,
+} from "../replication/sloppy-quorum.js";
 import {
   BUCKET_KEY_LIMITS,
   bucketNameProblem,
@@ -187,32 +192,47 @@ export function levelFromQuery(
 }
 
 /**
- * `?pw=`/`?pr=` (replication/sloppy-quorum.ts): 0 or a level; absent, undefined (strict) or 0 under
- * --sloppy-quorum on. Checked against `w`/`r` by the coordinator.
+ * `?pw=`/`?pr=` (replication/sloppy-quorum.ts): 0 or a level; absent, the default given (the
+ * bucket's, else 0 under --sloppy-quorum on, else undefined: strict). Checked against `w`/`r` by
+ * the coordinator.
  */
 export function primaryLevelFromQuery(
   value: unknown,
-  sloppyQuorum: boolean,
+  fallback: PrimaryLevel | undefined,
   replicationFactor: number,
 ): PrimaryLevel | undefined {
-  if (value === undefined) return sloppyQuorum ? 0 : undefined;
+  if (value === undefined) return fallback;
   if (typeof value !== "string") {
     throw new GrapevineError("bad_consistency", LEVEL_GIVEN_TWICE);
   }
   return parsePrimaryLevel(value, replicationFactor);
 }
 
-/** `w` and `pw` (or `r` and `pr`) of a request's query, with the node's defaults. */
+/** A request's default levels: the bucket's, else the node's. */
+interface LevelDefaults {
+  readonly level: ConsistencyLevel;
+  /** Undefined: strict (every acknowledgement a primary's). */
+  readonly primary: PrimaryLevel | undefined;
+}
+
+/** `w` and `pw` (or `r` and `pr`) of a request's query, with the defaults. */
 function levelsFromQuery(
   query: Record<string, unknown>,
   kind: "w" | "r",
-  fallback: ConsistencyLevel,
-  sloppyQuorum: boolean,
+  defaults: LevelDefaults,
   replicationFactor: number,
 ): { readonly level: ConsistencyLevel; readonly primaryLevel?: PrimaryLevel } {
-  const level = levelFromQuery(query[kind], fallback, replicationFactor);
-  const primary = query[kind === "w" ? "pw" : "pr"];
-  const primaryLevel = primaryLevelFromQuery(primary, sloppyQuorum, replicationFactor);
+  const level = levelFromQuery(query[kind], defaults.level, replicationFactor);
+  const given = query[kind === "w" ? "pw" : "pr"];
+  let primaryLevel = primaryLevelFromQuery(given, defaults.primary, replicationFactor);
+  // A default pw/pr above a level the client lowered is capped at that level, not refused: only a
+  // pw/pr the client named itself must fit its w/r.
+  if (
+    given === undefined &&
+    primaryLevel !== undefined &&
+    requiredPrimaries(primaryLevel, replicationFactor) > requiredReplicas(level, replicationFactor)
+  )
+    primaryLevel = level;
   return primaryLevel === undefined ? { level } : { level, primaryLevel };
 }
 
@@ -322,11 +342,12 @@ function registerKeyRoutes(
   const { coordinator, replicationFactor } = options;
   const sloppy = options.sloppyQuorum ?? false;
   const schemas = prefix === KV_PATH_PREFIX ? KV_SCHEMAS : BUCKET_KEY_SCHEMAS;
+  const nodePrimary = sloppy ? 0 : undefined;
   const settings = (bucket: string) => {
     const props = options.buckets?.props(bucket);
     return {
-      r: props?.r ?? options.readConsistency,
-      w: props?.w ?? options.writeConsistency,
+      r: { level: props?.r ?? options.readConsistency, primary: props?.pr ?? nodePrimary },
+      w: { level: props?.w ?? options.writeConsistency, primary: props?.pw ?? nodePrimary },
       valueBytesMax: props?.maxValueBytes ?? options.maxValueBytes,
     };
   };
@@ -335,7 +356,7 @@ function registerKeyRoutes(
     const target = targetFromUrl(request.url);
     const bucket = settings(target.bucket);
     const query = request.query as Record<string, unknown>;
-    const levels = levelsFromQuery(query, "w", bucket.w, sloppy, replicationFactor);
+    const levels = levelsFromQuery(query, "w", bucket.w, replicationFactor);
     const contentType = contentTypeOf(request.headers["content-type"]);
     const body = request.body;
     const value = Buffer.isBuffer(body) ? body : EMPTY_VALUE;
@@ -348,13 +369,7 @@ function registerKeyRoutes(
   app.delete(`${prefix}*`, { ...routeOptions, schema: schemas.delete }, async (request, reply) => {
     const target = targetFromUrl(request.url);
     const query = request.query as Record<string, unknown>;
-    const levels = levelsFromQuery(
-      query,
-      "w",
-      settings(target.bucket).w,
-      sloppy,
-      replicationFactor,
-    );
+    const levels = levelsFromQuery(query, "w", settings(target.bucket).w, replicationFactor);
     const outcome = await coordinator.delete({ key: target.stored, ...levels });
     return reply.code(204).header(TIMESTAMP_HEADER, String(outcome.timestampUs)).send();
   });
@@ -362,13 +377,7 @@ function registerKeyRoutes(
   app.get(`${prefix}*`, { ...routeOptions, schema: schemas.get }, async (request, reply) => {
     const target = targetFromUrl(request.url);
     const query = request.query as Record<string, unknown>;
-    const levels = levelsFromQuery(
-      query,
-      "r",
-      settings(target.bucket).r,
-      sloppy,
-      replicationFactor,
-    );
+    const levels = levelsFromQuery(query, "r", settings(target.bucket).r, replicationFactor);
     const { record } = await coordinator.read({ key: target.stored, ...levels });
     if (record === undefined || record.tombstone) return sendError(reply, NOT_FOUND);
     return reply

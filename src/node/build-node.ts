@@ -349,7 +349,7 @@ function commonInput(foundation: Foundation, addressOf: AddressBook["addressOf"]
 
 /** The clients, the data path, anti-entropy, ring changes and the tick loop. */
 function wireSubsystems(foundation: Foundation, isStopping: () => boolean): NodeCore {
-  const { config, ports, clock, log, wallUs, identity, store, hints, clocks, cluster } = foundation;
+  const { config, clock, log, wallUs, identity, store, hints, clocks, cluster } = foundation;
   const { fallbackHints } = foundation;
   const { hlc, clockGuard } = clocks;
   const { engine, ringSettle } = cluster;
@@ -383,7 +383,6 @@ function wireSubsystems(foundation: Foundation, isStopping: () => boolean): Node
     isStopping,
   });
   const peerStats = new PeerRouteStats();
-  const clockInRange = ports.clockInRange ?? ((): boolean => clockGuard.clockInRange());
   return {
     config,
     identity,
@@ -407,10 +406,20 @@ function wireSubsystems(foundation: Foundation, isStopping: () => boolean): Node
     observers,
     isStopping,
     recovery: foundation.recovery,
-    metadata: foundation.metadata.metadata,
-    buckets: bucketBookOf(config, identity.id, foundation.metadata.metadata, () =>
-      hlc.now(wallUs()),
-    ),
+    ...metadataAndReadiness(foundation, isStopping),
+  };
+}
+
+/** The cluster metadata and its bucket book, and the node's readiness (GET /ready). */
+function metadataAndReadiness(foundation: Foundation, isStopping: () => boolean) {
+  const { config, identity, wallUs, ports } = foundation;
+  const { hlc, clockGuard } = foundation.clocks;
+  const { ringSettle } = foundation.cluster;
+  const { metadata } = foundation.metadata;
+  const clockInRange = ports.clockInRange ?? ((): boolean => clockGuard.clockInRange());
+  return {
+    metadata,
+    buckets: bucketBookOf(config, identity.id, metadata, () => hlc.now(wallUs())),
     // Draining is `stopping`: set the moment shutdown begins, before the server stops accepting.
     readiness: () =>
       readinessOf({
