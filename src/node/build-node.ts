@@ -419,6 +419,7 @@ function metadataAndReadiness(foundation: Foundation, isStopping: () => boolean)
   const clockInRange = ports.clockInRange ?? ((): boolean => clockGuard.clockInRange());
   return {
     metadata,
+    metadataSaved: () => foundation.metadata.flushed(),
     buckets: bucketBookOf(config, identity.id, metadata, () => hlc.now(wallUs())),
     // Draining is `stopping`: set the moment shutdown begins, before the server stops accepting.
     readiness: () =>

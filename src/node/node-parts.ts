@@ -48,6 +48,8 @@ export interface NodeCore {
   readonly engine: ClusterEngine;
   readonly ringSettle: RingSettle;
   readonly knownPeersWriter: KnownPeersWriter | null;
+  /** Resolves once every cluster metadata change so far is in metadata.json (shutdown waits). */
+  readonly metadataSaved: () => Promise<void>;
   readonly peerClient: PeerClient;
   readonly peerStats: PeerRouteStats;
   readonly replicaClient: ReplicaClient;

@@ -67,7 +67,15 @@ export function clusterRouteOptions(parts: NodeCore): ClusterRoutesOptions {
     },
     metadata: () => {
       const digest = parts.metadata.digest();
-      const peers = Object.fromEntries(engine.metadataDigests?.() ?? new Map<string, string>());
+      // A member that left or was removed is no longer asked to agree.
+      const members = new Set(
+        engine
+          .membership()
+          .filter((m) => m.status !== "left")
+          .map((m) => m.id),
+      );
+      const heard = [...(engine.metadataDigests?.() ?? new Map<string, string>())];
+      const peers = Object.fromEntries(heard.filter(([id]) => members.has(id)));
       return { digest, peers, agree: Object.values(peers).every((d) => d === digest) };
     },
     ...(topology === null ? {} : { topology: topology.service }),

@@ -67,6 +67,7 @@ export type ClosableParts = Pick<
   | "replicaClient"
   | "peerClient"
   | "knownPeersWriter"
+  | "metadataSaved"
   | "store"
   | "recovery"
 > & { readonly app?: FastifyInstance };
@@ -98,6 +99,8 @@ export async function closeNode(
   await parts.replicaClient.close();
   await parts.peerClient.close();
   await parts.knownPeersWriter?.flushed();
+  // A bucket property learned just before the stop is served at the next start without a peer.
+  await parts.metadataSaved();
   // Last: queued writes and hints commit before the database closes (store.close drains its queue).
   const closed = await parts.store.close().then(
     () => true,

@@ -124,18 +124,20 @@ describe("TLS everywhere (issue 18 §2)", () => {
         ).code === 0,
       { timeoutMs: 30_000, what: "a quorum PUT over HTTPS" },
     );
-    const get = await cli([
-      "get",
-      "k1",
-      "--r",
-      "quorum",
-      "--certs-dir",
-      shared(),
-      "--node",
-      `127.0.0.1:${ports[1]}`,
-    ]);
-    expect(get.code, get.err).toBe(0);
-    expect(get.out).toBe("v1");
+    // Each node refuses with 503 until it has learned the ring from its peers; a node that
+    // served the PUT says nothing of the other two, so each is read until it is ready.
+    const getAt = (port: number) =>
+      cli(["get", "k1", "--r", "quorum", "--certs-dir", shared(), "--node", `127.0.0.1:${port}`]);
+    for (const port of ports.slice(1)) {
+      const get = await waitFor(
+        async () => {
+          const result = await getAt(port);
+          return result.code === 0 ? result : null;
+        },
+        { timeoutMs: 30_000, what: `a quorum GET over HTTPS from port ${port}` },
+      );
+      expect(get.out).toBe("v1");
+    }
     const db = new Grapevine({ nodes: [`https://127.0.0.1:${ports[2]}`], tls: { ca } });
     try {
       await db.put("k2", "v2", { w: "quorum" });
