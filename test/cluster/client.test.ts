@@ -7,10 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Grapevine } from "../../src/client/index.js";
 import { tokenFromString, tokenOf } from "../../src/ring/partitioner.js";
 import { rangeContains } from "../../src/ring/token-map.js";
-import type { ClusterStatusBody, RingBody } from "../../src/api/cluster-routes.js";
+import type { RingBody } from "../../src/api/cluster-routes.js";
 import { httpRequest } from "../support/http.js";
+import { startNodes } from "../support/kv.js";
 import { useProcessCluster, type ClusterNode } from "../support/process-cluster.js";
-import { waitFor } from "../support/wait-for.js";
 
 const IDS = ["node1", "node2", "node3", "node4"];
 const KEY = "client-library/key";
@@ -44,22 +44,7 @@ async function coordinatedByNode(): Promise<Map<string, number>> {
 
 beforeAll(async () => {
   const args = ["--replication-factor", "3"];
-  const seed = await cluster.start({ id: "node1", args });
-  await cluster.startAll(IDS.slice(1).map((id) => ({ id, seeds: [seed.address], args })));
-  await waitFor(
-    async () => {
-      const views = await Promise.all(
-        IDS.map((id) => cluster.getJson<ClusterStatusBody>(id, "/cluster/status")),
-      );
-      return views.every(
-        (view) =>
-          view.members.length === 4 &&
-          view.members.every((member) => member.live && member.state === "normal"),
-      );
-    },
-    { timeoutMs: 60_000, intervalMs: 200, what: "4 live normal members on every node" },
-  );
-  nodes = IDS.map((id) => cluster.node(id));
+  nodes = await startNodes(cluster, IDS, args, 60_000);
 }, 90_000);
 
 afterAll(async () => {

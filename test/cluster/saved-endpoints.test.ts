@@ -8,7 +8,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import type { ClusterStatusBody, RingBody } from "../../src/api/cluster-routes.js";
 import { RING_SETTLE_DEFAULTS } from "../../src/cluster/ring-settle.js";
-import { closeKvPools, kv } from "../support/kv.js";
+import { closeKvPools, kv, waitForNormalMembers } from "../support/kv.js";
 import { ringLearnedAtRestart, savedPeers } from "../support/node-files.js";
 import { useProcessCluster } from "../support/process-cluster.js";
 import { waitFor } from "../support/wait-for.js";
@@ -37,23 +37,7 @@ describe("a whole-cluster restart with a member missing", () => {
       // One at a time: joiners bootstrap in turn anyway, and a loaded machine need not run four
       // starts at once.
       for (const id of NODE_IDS.slice(1)) await cluster.start({ id, seeds: [seed.address] });
-      await waitFor(
-        async () => {
-          const views = await Promise.all(
-            NODE_IDS.map((id) => cluster.getJson<ClusterStatusBody>(id, "/cluster/status")),
-          );
-          return views.every(
-            (view) =>
-              view.members.length === 4 &&
-              view.members.every((member) => member.live && member.state === "normal"),
-          );
-        },
-        {
-          timeoutMs: CONVERGENCE_TIMEOUT_MS,
-          intervalMs: 200,
-          what: "4 live normal members on every node",
-        },
-      );
+      await waitForNormalMembers(cluster, NODE_IDS, CONVERGENCE_TIMEOUT_MS);
       for (let i = 0; i < KEYS; i++) {
         const answer = await kv(
           cluster.node(NODE_IDS[i % 4] ?? "node1").url,

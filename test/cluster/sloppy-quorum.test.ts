@@ -19,6 +19,7 @@ import {
   kv,
   localRecord,
   waitForLiveness,
+  startNodes,
   waitForServing,
 } from "../support/kv.js";
 import { runGrapevine, useProcessCluster, type ClusterNode } from "../support/process-cluster.js";
@@ -38,21 +39,7 @@ afterAll(async () => {
 const valueOf = (key: string): string => `sloppy value of ${key}`;
 
 async function startFive(): Promise<void> {
-  const seed = await cluster.start({ id: "node1", args: ARGS });
-  await cluster.startAll(IDS.slice(1).map((id) => ({ id, seeds: [seed.address], args: ARGS })));
-  await waitFor(
-    async () => {
-      const views = await Promise.all(
-        IDS.map((id) => cluster.getJson<ClusterStatusBody>(id, "/cluster/status")),
-      );
-      return views.every(
-        (view) =>
-          view.members.length === IDS.length &&
-          view.members.every((member) => member.live && member.state === "normal"),
-      );
-    },
-    { timeoutMs: 60_000, intervalMs: 250, what: "5 live normal members on every node" },
-  );
+  await startNodes(cluster, IDS, ARGS, 60_000);
 }
 
 /** Keys whose replicas include both victims, by the ring node1 serves. */

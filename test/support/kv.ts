@@ -132,10 +132,6 @@ export async function inParallel<T>(
 }
 
 /**
- * Starts node1..node3 (node1 the seed) with `args`, and waits until each sees 3 live normal
- * members.
- */
-/**
  * The node at `index` of a started cluster's list; a test asking for one that is not there fails
  * loudly.
  */
@@ -145,13 +141,12 @@ export function nodeAt(nodes: readonly ClusterNode[], index: number): ClusterNod
   return found;
 }
 
-export async function startThreeNodes(
+/** Waits until each of `ids` sees exactly `ids.length` members, every one live and normal. */
+export async function waitForNormalMembers(
   cluster: ProcessCluster,
-  args: readonly string[] = [],
-): Promise<ClusterNode[]> {
-  const seed = await cluster.start({ id: "node1", args });
-  await cluster.startAll(["node2", "node3"].map((id) => ({ id, seeds: [seed.address], args })));
-  const ids = ["node1", "node2", "node3"];
+  ids: readonly string[],
+  timeoutMs = 30_000,
+): Promise<void> {
   await waitFor(
     async () => {
       const views = await Promise.all(
@@ -159,16 +154,40 @@ export async function startThreeNodes(
       );
       return views.every(
         (view) =>
-          view.members.length === 3 &&
+          view.members.length === ids.length &&
           view.members.every((member) => member.live && member.state === "normal"),
       );
     },
-    { timeoutMs: 30_000, intervalMs: 200, what: "3 live normal members on every node" },
+    { timeoutMs, intervalMs: 200, what: `${ids.length} live normal members on every node` },
   );
+}
+
+/**
+ * Starts `ids` (the first is the seed of the others) with `args`, and waits until each sees them
+ * all live and normal.
+ */
+export async function startNodes(
+  cluster: ProcessCluster,
+  ids: readonly string[],
+  args: readonly string[] = [],
+  timeoutMs = 30_000,
+): Promise<ClusterNode[]> {
+  const [seedId, ...rest] = ids;
+  if (seedId === undefined) throw new Error("startNodes needs at least one node");
+  const seed = await cluster.start({ id: seedId, args });
+  await cluster.startAll(rest.map((id) => ({ id, seeds: [seed.address], args })));
+  await waitForNormalMembers(cluster, ids, timeoutMs);
   return ids.map((id) => cluster.node(id));
 }
 
-/** Waits until `observer` sees `subject` as live (or not). */
+/** Starts node1..node3 (node1 the seed) with `args`; see startNodes. */
+export function startThreeNodes(
+  cluster: ProcessCluster,
+  args: readonly string[] = [],
+): Promise<ClusterNode[]> {
+  return startNodes(cluster, ["node1", "node2", "node3"], args);
+}
+
 /**
  * Waits until a (re)started node coordinates client requests: it has learned the ring (`serving`).
  */
@@ -183,6 +202,7 @@ export async function waitForServing(
   );
 }
 
+/** Waits until `observer` sees `subject` as live (or not). */
 export async function waitForLiveness(
   cluster: ProcessCluster,
   observer: string,

@@ -2,32 +2,15 @@
 // namespace), rebuilt across a reopen, bounded in bytes, found by key for reads, and handed off to
 // their primary, deleted only once it acknowledged.
 
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { NodeId } from "../../../src/core/ids.js";
 import { FallbackCopies } from "../../../src/replication/fallback-copies.js";
 import { encodeRecord, type StoredRecord } from "../../../src/storage/record.js";
-import { openLevelStore, type LevelStore } from "../../../src/storage/store.js";
+import type { LevelStore } from "../../../src/storage/store.js";
+import { withLevelStores } from "../../support/level-stores.js";
 
 function record(timestampUs: number, value: string): StoredRecord {
   return { value: Buffer.from(value), contentType: "", timestampUs, writer: "w", tombstone: false };
-}
-
-async function withStore<T>(task: (open: () => Promise<LevelStore>) => Promise<T>): Promise<T> {
-  const dataDir = await mkdtemp(path.join(tmpdir(), "grapevine-fallbacks-"));
-  const opened: LevelStore[] = [];
-  try {
-    return await task(async () => {
-      const store = await openLevelStore({ dataDir, sync: false });
-      opened.push(store);
-      return store;
-    });
-  } finally {
-    for (const store of opened) await store.close();
-    await rm(dataDir, { recursive: true, force: true });
-  }
 }
 
 interface Delivery {
@@ -67,7 +50,7 @@ async function copiesOf(
 
 describe("fallback copies", () => {
   it("are kept apart from hints, survive a reopen, and are found by key, newest first", async () => {
-    await withStore(async (open) => {
+    await withLevelStores("fallbacks", async (open) => {
       const store = await open();
       const hints = await store.openHints();
       const copies = await copiesOf(store, 1 << 20, new Set());
@@ -88,7 +71,7 @@ describe("fallback copies", () => {
   });
 
   it("refuses a copy past the byte bound, and keeps the ones stored", async () => {
-    await withStore(async (open) => {
+    await withLevelStores("fallbacks", async (open) => {
       const copies = await copiesOf(await open(), 600, new Set());
       const big = encodeRecord(record(1, "v".repeat(200)));
       expect(await copies.store("c", "k1", big)).toBe("stored");
@@ -100,7 +83,7 @@ describe("fallback copies", () => {
   });
 
   it("hands each copy to its primary once it is back, and deletes only what it acknowledged", async () => {
-    await withStore(async (open) => {
+    await withLevelStores("fallbacks", async (open) => {
       const live = new Set<NodeId>();
       const delivered: Delivery[] = [];
       const copies = await copiesOf(await open(), 1 << 20, live, delivered);

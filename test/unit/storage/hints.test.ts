@@ -2,37 +2,16 @@
 // bounds, deletion and the window purge.
 
 import { describe, expect, it } from "vitest";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { RECORD_BYTES_MAX } from "../../../src/core/limits.js";
 import { LAYOUT_LIMITS } from "../../../src/storage/layout.js";
-import { openLevelStore, type LevelStore } from "../../../src/storage/store.js";
+import { withLevelStores } from "../../support/level-stores.js";
 import { decodeHintKey, encodeHintKey } from "../../../src/storage/hint-codec.js";
 import {
   HintStore,
   type HintDatabase,
-  type HintStoreOptions,
   type Lane,
   type NewHint,
 } from "../../../src/storage/hints.js";
-
-async function withStore<T>(
-  task: (open: (options?: Omit<HintStoreOptions, "sync">) => Promise<LevelStore>) => Promise<T>,
-): Promise<T> {
-  const dataDir = await mkdtemp(path.join(tmpdir(), "grapevine-hints-"));
-  const opened: LevelStore[] = [];
-  try {
-    return await task(async () => {
-      const store = await openLevelStore({ dataDir, sync: false });
-      opened.push(store);
-      return store;
-    });
-  } finally {
-    for (const store of opened) await store.close();
-    await rm(dataDir, { recursive: true, force: true });
-  }
-}
 
 function hint(target: string, key: string, createdMs: number, valueBytes = 10): NewHint {
   return { target, key, encodedRecord: new Uint8Array(valueBytes).fill(7), createdMs };
@@ -57,7 +36,7 @@ describe("hint keys", () => {
 
 describe("HintStore", () => {
   it("returns one target's hints oldest first and never another target's", async () => {
-    await withStore(async (open) => {
+    await withLevelStores("hints", async (open) => {
       const store = await open();
       const hints = await store.openHints();
       const outcomes = await Promise.all([
@@ -80,7 +59,7 @@ describe("HintStore", () => {
   });
 
   it("keeps hints, their order and their totals across a reopen, and continues the order after it", async () => {
-    await withStore(async (open) => {
+    await withLevelStores("hints", async (open) => {
       const first = await open();
       const before = await first.openHints();
       await before.append(hint("node2", "old-1", 1));
@@ -101,7 +80,7 @@ describe("HintStore", () => {
   });
 
   it("drops new hints past the per-target byte bound, keeps the old ones, and leaves other targets alone", async () => {
-    await withStore(async (open) => {
+    await withLevelStores("hints", async (open) => {
       const store = await open();
       // One hint of a 10-byte record under key "kN" is 32 bytes stored; the bound admits two.
       const hints = await store.openHints({ hintBytesPerTargetMax: 70 });
@@ -115,7 +94,7 @@ describe("HintStore", () => {
   });
 
   it("decides the byte bound at append, so hints appended in one turn cannot pass it together", async () => {
-    await withStore(async (open) => {
+    await withLevelStores("hints", async (open) => {
       const store = await open();
       const hints = await store.openHints({ hintBytesPerTargetMax: 70 });
       const outcomes = await Promise.all(
@@ -127,7 +106,7 @@ describe("HintStore", () => {
   });
 
   it("refuses a hint larger than hintBytesMax", async () => {
-    await withStore(async (open) => {
+    await withLevelStores("hints", async (open) => {
       const store = await open();
       const hints = await store.openHints({ hintBytesMax: 200 });
       expect(await hints.append(hint("node2", "big", 1, 500))).toBe("dropped-size");
@@ -137,7 +116,7 @@ describe("HintStore", () => {
   });
 
   it("by default stores the hint of the largest record a node may be configured to take", async () => {
-    await withStore(async (open) => {
+    await withLevelStores("hints", async (open) => {
       const store = await open();
       const hints = await store.openHints();
       // --max-value-bytes goes up to VALUE_BYTES_MAX; a hint bound of 1 MiB dropped these.
@@ -149,7 +128,7 @@ describe("HintStore", () => {
   });
 
   it("deletes only the hints named, once, and frees their bytes", async () => {
-    await withStore(async (open) => {
+    await withLevelStores("hints", async (open) => {
       const store = await open();
       const hints = await store.openHints({ hintBytesPerTargetMax: 70 });
       await hints.append(hint("node2", "k0", 0));
@@ -167,7 +146,7 @@ describe("HintStore", () => {
   });
 
   it("purges every hint created before the cutoff, across targets, and counts them", async () => {
-    await withStore(async (open) => {
+    await withLevelStores("hints", async (open) => {
       const store = await open();
       const hints = await store.openHints();
       for (let i = 0; i < 5; i++) await hints.append(hint("node2", `k${i}`, i * 100));
@@ -180,7 +159,7 @@ describe("HintStore", () => {
   });
 
   it("holds a hint: withdrawn before its batch left it is never written; withdrawn after, it is deleted", async () => {
-    await withStore(async (open) => {
+    await withLevelStores("hints", async (open) => {
       const store = await open();
       const hints = await store.openHints();
       const early = hints.hold(hint("node2", "early", 1));
@@ -198,7 +177,7 @@ describe("HintStore", () => {
   });
 
   it("leaves a held hint out of purges and reports it held until kept, then treats it as any other", async () => {
-    await withStore(async (open) => {
+    await withLevelStores("hints", async (open) => {
       const store = await open();
       const hints = await store.openHints();
       const held = hints.hold(hint("node2", "held", 10));
@@ -217,7 +196,7 @@ describe("HintStore", () => {
   });
 
   it("brings held hints back from a reopen as ordinary hints (a crash keeps them)", async () => {
-    await withStore(async (open) => {
+    await withLevelStores("hints", async (open) => {
       const first = await open();
       const hints = await first.openHints();
       await hints.hold(hint("node2", "k", 1)).stored;
