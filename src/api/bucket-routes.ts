@@ -11,6 +11,7 @@ import { Type } from "@sinclair/typebox";
 import { GrapevineError } from "../core/errors.js";
 import { bucketNameProblem } from "../storage/bucket-keys.js";
 import { answers } from "./answer-schemas.js";
+import { propsFaultMessage } from "./bucket-props-errors.js";
 import type { BucketBook, BucketRecord } from "./bucket-book.js";
 import {
   applyPatch,
@@ -103,7 +104,7 @@ export const bucketRoutes: FastifyPluginAsync<BucketRoutesOptions> = async (app,
     "/buckets/:bucket/props",
     {
       bodyLimit: BUCKET_PROPS_LIMITS.bodyBytesMax,
-      schemaErrorFormatter: (errors) => badProps(errors.map((e) => e.message).join("; ")),
+      schemaErrorFormatter: (errors) => badProps(propsFaultMessage(errors)),
       schema: {
         summary: "Changes a bucket's properties; null resets one to the node's default",
         tags: ["buckets"],
