@@ -1,5 +1,5 @@
 // actions.js — the operator's actions, each behind a confirmation, through the same admin API the
-// CLI uses (SPEC §3): repair (POST /admin/repair), decommission (POST /admin/decommission) and
+// CLI uses (SPEC §3): repair of the node or of one range it replicates (POST /admin/repair), decommission (POST /admin/decommission) and
 // removenode (POST /admin/removenode/:id). Refusals show the node's error message.
 
 import { html } from "htm/preact";
@@ -10,12 +10,30 @@ import { postJson } from "./api.js";
  * @typedef {{ title: string, detail: string, run: () => Promise<string> }} Action
  */
 
-/** @param {{ status: any, onRepairStarted: (id: string) => void }} props */
-export function Actions({ status, onRepairStarted }) {
+/** @param {{ status: any, ring: any, onRepairStarted: (id: string) => void }} props */
+export function Actions({ status, ring, onRepairStarted }) {
   const [pending, setPending] = useState(/** @type {Action | null} */ (null));
   const [outcome, setOutcome] = useState("");
   const [removable, setRemovable] = useState("");
+  const [rangePicked, setRangePicked] = useState("");
   const down = status.members.filter((m) => !m.live && m.id !== status.node);
+  // The ranges this node replicates with at least one other replica: those a repair can compare.
+  /** @type {string[]} */
+  const ranges = (ring?.ranges ?? [])
+    .filter((r) => r.replicas.includes(status.node) && r.replicas.length > 1)
+    .map((r) => `${r.start}:${r.end}`);
+  const range = ranges.includes(rangePicked) ? rangePicked : (ranges[0] ?? "");
+
+  /** @param {string} picked @returns {Action} */
+  const repairRange = (picked) => ({
+    title: `Repair range ${picked}`,
+    detail: `Compares the range (${picked.replace(":", ", ")}] with its other replicas and streams the differences.`,
+    run: async () => {
+      const { id } = await postJson(`/admin/repair?range=${encodeURIComponent(picked)}`);
+      onRepairStarted(id);
+      return `repair ${id} of range ${picked} started`;
+    },
+  });
 
   /** @param {boolean} dryRun @returns {Action} */
   const repair = (dryRun) => ({
@@ -63,6 +81,22 @@ export function Actions({ status, onRepairStarted }) {
     <button data-action="repair-dry-run" onClick=${() => setPending(repair(true))}>
       Dry-run repair
     </button>
+    <span class="repair-range">
+      <select
+        value=${range}
+        onChange=${(/** @type {any} */ e) => setRangePicked(e.currentTarget.value)}
+        disabled=${ranges.length === 0}
+      >
+        ${ranges.length === 0 ? html`<option value="">no range to compare</option>` : ranges.map((r) => html`<option value=${r}>${r}</option>`)}
+      </select>
+      <button
+        data-action="repair-range"
+        disabled=${range === ""}
+        onClick=${() => setPending(repairRange(range))}
+      >
+        Repair range
+      </button>
+    </span>
     <button data-action="decommission" class="danger" onClick=${() => setPending(decommission)}>
       Decommission this node
     </button>

@@ -113,6 +113,7 @@ function App({ model }) {
       <h2>Actions</h2>
       <${Actions}
         status=${status}
+        ring=${model.ring}
         onRepairStarted=${(/** @type {string} */ id) => model.watchRepair(id)}
       />
     </section>`;

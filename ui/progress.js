@@ -37,7 +37,10 @@ function Repair({ job }) {
   const ranges = body.progress.ranges;
   const done = body.state === "done" ? 1 : ranges > 0 ? body.progress.rangesCompared / ranges : 0;
   return html`<tr data-kind="repair" data-repair=${body.id} data-state=${body.state}>
-    <td>repair ${body.id}${body.dryRun ? " (dry run)" : ""}</td>
+    <td>
+      repair
+      ${body.id}${body.range ? ` of range ${body.range}` : ""}${body.dryRun ? " (dry run)" : ""}
+    </td>
     <td>
       <${Bar} value=${done} /> ${body.state}, ranges ${body.progress.rangesCompared}/${ranges},
       peers ${body.progress.peersDone}/${body.progress.peers}, keys

@@ -29,6 +29,7 @@ import { assert } from "../core/assert.js";
 import type { Clock } from "../core/clock.js";
 import { GrapevineError } from "../core/errors.js";
 import type { NodeId } from "../core/ids.js";
+import { tokenToString } from "../ring/partitioner.js";
 import { rangesReplicatedOn } from "../ring/placement.js";
 import type { TokenMap } from "../ring/token-map.js";
 import type { RangeBounds } from "./hash-tree.js";
@@ -89,10 +90,19 @@ export interface AntiEntropyDeps {
 
 export type JobState = "running" | "done" | "failed";
 
+/** What an operator's repair covers: every range this node replicates, or the one named. */
+export interface RepairRequest {
+  readonly dryRun: boolean;
+  /** One range of the ring this node replicates, as the ring names it; absent: all of them. */
+  readonly range?: RangeBounds;
+}
+
 export interface RepairJobView {
   readonly id: string;
   readonly state: JobState;
   readonly dryRun: boolean;
+  /** The one range repaired; null: every range this node replicates. */
+  readonly range: RangeBounds | null;
   /** (range, peer) comparisons to make, and made so far. */
   readonly rangesTotal: number;
   readonly peersTotal: number;
@@ -115,6 +125,7 @@ interface Job {
   readonly id: string;
   state: JobState;
   readonly dryRun: boolean;
+  readonly range: RangeBounds | null;
   rangesTotal: number;
   peersTotal: number;
   peersDone: number;
@@ -253,17 +264,27 @@ export class AntiEntropyService {
   }
 
   /**
-   * Starts an operator's repair of every range against every other replica; returns its job id.
-   * Too many sessions waiting: 503 `unavailable` (a GrapevineError), and nothing starts.
+   * Starts an operator's repair of every range (or the one named) against every other replica;
+   * returns its job id. Too many sessions waiting: 503 `unavailable` (a GrapevineError), and
+   * nothing starts; a range this node has no other replica of to compare with: 400 `bad_request`.
    */
-  startRepair(options: { dryRun: boolean }): string {
+  startRepair(request: RepairRequest): string {
     assert(!this.closed, "the service is closed");
     if (this.waiting.length >= ANTI_ENTROPY_DEFAULTS.sessionsQueuedMax)
       throw new GrapevineError("unavailable", "too many repair sessions are waiting");
+    const wanted = request.range;
+    const pairs = this.pairs().filter(
+      ({ range }) =>
+        wanted === undefined || (range.start === wanted.start && range.end === wanted.end),
+    );
+    if (wanted !== undefined && pairs.length === 0)
+      throw new GrapevineError(
+        "bad_request",
+        `this node replicates no range ${rangeText(wanted)} with another replica to compare ` +
+          "with; GET /cluster/ring lists the ranges and their replicas",
+      );
     const byPeer = new Map<NodeId, RangeBounds[]>();
-    const ranges = new Set<string>();
-    for (const { range, peer } of this.pairs()) {
-      ranges.add(`${range.start}:${range.end}`);
+    for (const { range, peer } of pairs) {
       const list = byPeer.get(peer) ?? [];
       list.push(range);
       byPeer.set(peer, list);
@@ -271,7 +292,8 @@ export class AntiEntropyService {
     const job: Job = {
       id: this.deps.newJobId(),
       state: "running",
-      dryRun: options.dryRun,
+      dryRun: request.dryRun,
+      range: wanted ?? null,
       rangesTotal: [...byPeer.values()].reduce((sum, list) => sum + list.length, 0),
       peersTotal: byPeer.size,
       peersDone: 0,
@@ -299,6 +321,7 @@ export class AntiEntropyService {
       id: job.id,
       state: job.state,
       dryRun: job.dryRun,
+      range: job.range,
       rangesTotal: job.rangesTotal,
       peersTotal: job.peersTotal,
       peersDone: job.peersDone,
@@ -460,4 +483,9 @@ export class AntiEntropyService {
     const waitMs = Math.ceil((-this.budgetBytes / this.bytesPerSecondMax) * 1000);
     await new Promise<void>((resolve) => this.deps.clock.schedule(waitMs, resolve));
   }
+}
+
+/** A range as an operator names it: `start:end`, the tokens of /cluster/ring. */
+export function rangeText(range: RangeBounds): string {
+  return `${tokenToString(range.start)}:${tokenToString(range.end)}`;
 }

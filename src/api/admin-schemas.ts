@@ -44,18 +44,26 @@ export function jsonFieldsBody(fields: TObject, description: string) {
 /** A node id in a path: what --id accepts, bounded. */
 export const NODE_ID_PATTERN = new RegExp(`^[\\x21-\\x7e]{1,${NODE_ID_BYTES_MAX}}$`);
 
+/** One range of the ring, `start:end` in the token text of GET /cluster/ring. */
+const RangeText = Type.String({
+  pattern: "^[0-9a-f]{16}:[0-9a-f]{16}$",
+  description: "one range this node replicates, start:end as GET /cluster/ring names it",
+});
+
 export const RepairQuery = Type.Object({
   dryRun: Type.Optional(FlagText),
   dry_run: Type.Optional(FlagText),
+  range: Type.Optional(RangeText),
 });
 
 export const RepairFields = Type.Object({
   dryRun: Type.Optional(Type.Union([Type.Boolean(), FlagText])),
+  range: Type.Optional(RangeText),
 });
 
 export const RepairStartBody = jsonFieldsBody(
   RepairFields,
-  "`dryRun`: compare and list, move nothing (the query's flag wins)",
+  "`dryRun`: compare and list, move nothing; `range`: repair that range only (the query wins)",
 );
 
 export const RepairStarted = Type.Object(
@@ -72,6 +80,9 @@ export const RepairJobSchema = Type.Object(
     id: Type.String(),
     state: Type.Union([Type.Literal("running"), Type.Literal("done"), Type.Literal("failed")]),
     dryRun: Type.Boolean(),
+    range: Type.Union([Type.String(), Type.Null()], {
+      description: "the one range repaired, start:end; null: every range the node replicates",
+    }),
     progress: Type.Object({
       peers: Count,
       peersDone: Count,

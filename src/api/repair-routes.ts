@@ -2,13 +2,19 @@
 // /admin/repair` starts one (every range this node replicates against every other replica) and
 // answers `202 {"id"}` at once; `GET /admin/repair/:id` gives its progress and, once it ended, its
 // summary. A dry run (`?dryRun=true`, or a JSON body `{"dryRun": true}`) compares and lists but
-// moves nothing. An unknown id is a 404 with the SPEC §2 error body; a bad flag a 400 (the query
+// moves nothing; `range=start:end` (or `{"range": …}`) repairs that one range of the ring instead
+// of all of them. An unknown id is a 404 with the SPEC §2 error body; a bad flag a 400 (the query
 // and the JSON body are checked against admin-schemas.ts's schemas before the route runs).
 
 import type { Static } from "@sinclair/typebox";
 import type { FastifyPluginAsync } from "fastify";
-import type { RepairJobView } from "../antientropy/anti-entropy-service.js";
+import {
+  rangeText,
+  type RepairJobView,
+  type RepairRequest,
+} from "../antientropy/anti-entropy-service.js";
 import { GrapevineError } from "../core/errors.js";
+import { tokenFromString } from "../ring/partitioner.js";
 import {
   flagValue,
   RepairFields,
@@ -22,12 +28,18 @@ import { answers } from "./answer-schemas.js";
 import { OPTIONAL_BODY } from "./openapi.js";
 
 export interface RepairRoutesApi {
-  startRepair(options: { dryRun: boolean }): string;
+  startRepair(request: RepairRequest): string;
   job(id: string): RepairJobView | undefined;
 }
 
 export interface AdminRepairRoutesOptions {
   readonly repair: RepairRoutesApi;
+}
+
+/** A range's text, already checked by the schema's pattern: `start:end`. */
+function rangeOf(text: string): { start: bigint; end: bigint } {
+  const [start = "", end = ""] = text.split(":");
+  return { start: tokenFromString(start), end: tokenFromString(end) };
 }
 
 /** Job ids are ours (hex), so anything longer is not one (and is not echoed whole). */
@@ -55,6 +67,7 @@ export function repairBody(job: RepairJobView): Record<string, unknown> {
     id: job.id,
     state: job.state,
     dryRun: job.dryRun,
+    range: job.range === null ? null : rangeText(job.range),
     progress: {
       peers: job.peersTotal,
       peersDone: job.peersDone,
@@ -86,13 +99,18 @@ export const adminRepairRoutes: FastifyPluginAsync<AdminRepairRoutesOptions> = a
     // Both checked against START_SCHEMA before this runs.
     const query = request.query as Static<typeof RepairQuery>;
     const body = request.body;
-    const fromBody =
+    const fields =
       body !== null && typeof body === "object" && !Buffer.isBuffer(body)
-        ? (body as Static<typeof RepairFields>).dryRun
-        : undefined;
-    const flag = query.dryRun ?? query.dry_run ?? fromBody;
-    // Too many sessions waiting: startRepair throws 503 `unavailable` itself.
-    const id = repair.startRepair({ dryRun: flag !== undefined && flagValue(flag) });
+        ? (body as Static<typeof RepairFields>)
+        : {};
+    const flag = query.dryRun ?? query.dry_run ?? fields.dryRun;
+    const range = query.range ?? fields.range;
+    // Too many sessions waiting (503) or a range without another replica here (400): startRepair
+    // throws itself.
+    const id = repair.startRepair({
+      dryRun: flag !== undefined && flagValue(flag),
+      ...(range === undefined ? {} : { range: rangeOf(range) }),
+    });
     return reply.code(202).send({ id });
   });
 

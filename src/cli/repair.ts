@@ -6,9 +6,10 @@
 // one plain line per peer finished, none with --json), then prints the summary: ranges compared and
 // differing, keys sent and received, bytes, seconds. `--json` prints the final job body as JSON
 // instead, for scripts.
-// `--dry-run` compares and lists what would move without moving it. Exit 0 when every session
-// succeeded, 1 when the node cannot be reached or any session failed (the summary still prints), 2
-// on bad usage.
+// `--dry-run` compares and lists what would move without moving it; `--range start:end` repairs one
+// range of the ring (start:end, as GET /cluster/ring names it) instead of all. Exit 0 when every
+// session succeeded, 1 when the node cannot be reached or any session failed (the summary still
+// prints), 2 on bad usage.
 
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
@@ -38,6 +39,8 @@ export interface RepairJobBody {
   readonly id: string;
   readonly state: "running" | "done" | "failed";
   readonly dryRun: boolean;
+  /** The one range repaired (start:end); null or absent: every range the node replicates. */
+  readonly range?: string | null;
   readonly progress: { peers: number; peersDone: number; ranges: number; rangesCompared: number };
   /**
    * The node's session summary (antientropy/repair-session.ts) less its tree-node count, and the
@@ -97,7 +100,9 @@ export function renderRepairSummary(job: RepairJobBody): string {
   const verb = job.dryRun ? "would send" : "sent";
   const verbReceived = job.dryRun ? "would receive" : "received";
   const lines = [
-    `Repair ${job.id}${job.dryRun ? " (dry run)" : ""}: ${job.state}`,
+    `Repair ${job.id}${job.dryRun ? " (dry run)" : ""}${
+      typeof job.range === "string" ? ` of range ${job.range}` : ""
+    }: ${job.state}`,
     `  ranges compared   ${s.rangesCompared} (with ${job.progress.peers} replica${job.progress.peers === 1 ? "" : "s"})`,
     `  ranges differing  ${s.rangesDiffering}`,
     `  ${`keys ${verb}`.padEnd(17)} ${s.keysSent}`,
@@ -166,6 +171,8 @@ function errorText(json: unknown): string {
 export interface RepairRunOptions {
   readonly nodeUrl: string;
   readonly dryRun: boolean;
+  /** One range, start:end; absent: every range the node replicates. */
+  readonly range?: string;
   /** Called with each polled job (the progress display). */
   onProgress?(job: RepairJobBody): void;
 }
@@ -176,11 +183,11 @@ export async function runRepair(options: RepairRunOptions): Promise<RepairJobBod
     connect: { timeout: REPAIR_CLI_LIMITS.requestTimeoutMs, ...tlsConnect() },
   });
   try {
-    const started = await call(
-      agent,
-      `${options.nodeUrl}/admin/repair${options.dryRun ? "?dryRun=true" : ""}`,
-      "POST",
-    );
+    const query = new URLSearchParams();
+    if (options.dryRun) query.set("dryRun", "true");
+    if (options.range !== undefined) query.set("range", options.range);
+    const search = query.size === 0 ? "" : `?${query.toString()}`;
+    const started = await call(agent, `${options.nodeUrl}/admin/repair${search}`, "POST");
     const id = (started.json as { id?: unknown } | null)?.id;
     if (started.status !== 202 || typeof id !== "string") {
       throw new CliError(
@@ -257,6 +264,16 @@ function progressDisplay(
   };
 }
 
+/** A range as the ring names it: two tokens of 16 lowercase hex digits. */
+const RANGE_TEXT = /^[0-9a-f]{16}:[0-9a-f]{16}$/;
+
+interface RepairCommandValues {
+  readonly node?: string;
+  readonly json?: boolean;
+  readonly dryRun?: boolean;
+  readonly range?: string;
+}
+
 export function registerRepairCommand(
   program: Command,
   output: CliOutput,
@@ -270,8 +287,17 @@ export function registerRepairCommand(
     .option("--node <url>", "the node to repair (default: GRAPEVINE_NODE or http://127.0.0.1:7001)")
     .option("--json", "print the final repair job as JSON")
     .option("--dry-run", "compare and show what would move, without moving it")
-    .action(async (values: { node?: string; json?: boolean; dryRun?: boolean }) => {
+    .option(
+      "--range <start:end>",
+      "repair only this range of the ring, start:end as GET /cluster/ring names it",
+    )
+    .action(async (values: RepairCommandValues) => {
       const nodeUrl = resolveNodeUrl(values.node, processEnvironment());
+      if (values.range !== undefined && !RANGE_TEXT.test(values.range))
+        throw new CliError(
+          "--range takes start:end, two 16-hex-digit tokens as GET /cluster/ring names them",
+          EXIT_CODES.usage,
+        );
       // Scripts that asked for JSON get no progress lines off a terminal: stderr stays for errors.
       const display =
         values.json === true && !isTerminal(process.stderr)
@@ -282,6 +308,7 @@ export function registerRepairCommand(
         job = await runRepair({
           nodeUrl,
           dryRun: values.dryRun === true,
+          ...(values.range === undefined ? {} : { range: values.range }),
           onProgress: (update) => display.update(update),
         });
       } finally {

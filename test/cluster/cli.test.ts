@@ -68,6 +68,15 @@ describe("grapevine usage errors", () => {
     expect(stderrLines(command.stderr)).toHaveLength(1);
   });
 
+  it("repair --range exits 2 with one line on a range that is not start:end tokens", async () => {
+    for (const range of ["x", "00:11", "0000000000000000-0000000000000001"]) {
+      const result = await runGrapevine(["repair", "--range", range]);
+      expect(result.code, range).toBe(2);
+      expect(stderrLines(result.stderr), range).toHaveLength(1);
+      expect(result.stderr).toContain("--range takes start:end");
+    }
+  });
+
   it("prints --help for every command and exits 0", async () => {
     for (const name of ["start", "dev", "status"]) {
       const result = await runGrapevine([name, "--help"]);

@@ -123,6 +123,23 @@ describe("the web console", () => {
     await screenshot("repair");
   });
 
+  it("repairs one range the node replicates, picked from its ranges, to the end", async () => {
+    const select = page.locator(".repair-range select");
+    const range = await select.inputValue();
+    expect(range).toMatch(/^[0-9a-f]{16}:[0-9a-f]{16}$/);
+    await page.click('button[data-action="repair-range"]');
+    await page.locator('[role="dialog"]').waitFor();
+    await page.click('[data-confirm="yes"]');
+    const row = page.locator(`tr[data-kind="repair"]:has-text("of range ${range}")`);
+    await row.waitFor();
+    await page
+      .locator(`tr[data-kind="repair"][data-state="done"]:has-text("of range ${range}")`)
+      .waitFor({ timeout: REPAIR_SHOWN_DONE_WITHIN_MS });
+    expect(await page.locator(".outcome").textContent()).toBe(
+      `repair ${await row.getAttribute("data-repair")} of range ${range} started`,
+    );
+  });
+
   it("shows a killed node as down within 10 s", async () => {
     const startedMs = Date.now();
     await cluster.kill("node3");

@@ -135,6 +135,28 @@ describe("anti-entropy service", () => {
     expect(service.job("no-such-job")).toBeUndefined();
   });
 
+  it("repairs one named range against its other replicas, and refuses a range it does not replicate", async () => {
+    const { service, asked } = await setup();
+    const [first] = service.pairs();
+    if (first === undefined) throw new Error("no pairs");
+    const id = service.startRepair({ dryRun: false, range: first.range });
+    await settle(service, () => service.job(id)?.state !== "running");
+    expect(service.job(id)).toMatchObject({
+      state: "done",
+      range: first.range,
+      peersTotal: 2,
+      rangesTotal: 2,
+    });
+    expect(asked.map(({ peer, ranges }) => [peer, ranges]).sort()).toEqual([
+      ["b", [first.range]],
+      ["c", [first.range]],
+    ]);
+    const elsewhere = { start: first.range.start, end: first.range.start + 1n };
+    expect(() => service.startRepair({ dryRun: false, range: elsewhere })).toThrow(
+      /replicates no range/,
+    );
+  });
+
   it("keeps a duty cycle: after a round trip that took t ms it rests t ms (busyFractionMax 0.5) before going on", async () => {
     const { service, asked, clock } = await setup(() => true, 100);
     const id = service.startRepair({ dryRun: false });
