@@ -13,6 +13,8 @@ import { fileURLToPath } from "node:url";
 import fastifyStatic from "@fastify/static";
 import type { FastifyPluginAsync } from "fastify";
 import { assert } from "../core/assert.js";
+import { GrapevineError } from "../core/errors.js";
+import { sendError } from "../net/fastify-errors.js";
 
 export const CONSOLE_PREFIX = "/ui/";
 
@@ -44,7 +46,23 @@ function servedFolder(folders: readonly string[]) {
     folders.some((folder) => pathName.startsWith(`/${folder}/`));
 }
 
+/**
+ * @fastify/send's refusal of a path (an http-errors error with a 4xx status): a path that climbs
+ * out of its root is 403 to it, a missing file 404. To a client both are a file that is not there.
+ */
+function isFileRefusal(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const status = (error as { statusCode?: unknown }).statusCode;
+  return typeof status === "number" && status >= 400 && status < 500;
+}
+
 export const consoleRoutes: FastifyPluginAsync = async (app) => {
+  // Scoped to the console's routes; anything else goes on to the node's handler (api/errors.ts).
+  app.setErrorHandler((error, request, reply) => {
+    if (!isFileRefusal(error)) throw error;
+    const shown = request.url.split("?")[0]?.slice(0, 200) ?? "";
+    return sendError(reply, new GrapevineError("not_found", `no console file at ${shown}`));
+  });
   await app.register(fastifyStatic, {
     root: CONSOLE_ROOT,
     prefix: CONSOLE_PREFIX,

@@ -11,7 +11,8 @@
 // A request for a path that has routes, but not for its method, is 405 `method_not_allowed` with an
 // `Allow` header listing the methods that path has (RFC 9110 §15.5.6), found by asking the router
 // about each method; HEAD is allowed wherever GET is (fastify serves it), and OPTIONS is not served
-// anywhere, so it gets the 405 and its Allow header too. Only a path no route matches is 404.
+// anywhere, so it gets the 405 and its Allow header too. A path no route matches is 404, and so is
+// one whose route of the request's method found nothing to serve (a console file not there).
 // What Node answers before fastify sees a request (a request line it cannot parse, headers over the
 // limit, a request that does not arrive in time) is api/http-server.ts's business.
 
@@ -60,7 +61,9 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split("?")[0] ?? "";
     const allowed = allowedMethods(app, path);
-    if (allowed.length > 0) {
+    // A route of this very method that found nothing to serve (a static file that is not there)
+    // calls this handler too: that is a 404, not a method the path does not take.
+    if (allowed.length > 0 && !allowed.includes(request.method)) {
       void sendError(
         reply.header("allow", allowed.join(", ")),
         new GrapevineError(
