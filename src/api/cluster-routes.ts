@@ -15,6 +15,7 @@ import type { ClusterEngine } from "../cluster/engine.js";
 import { GrapevineError } from "../core/errors.js";
 import { tokenOf, tokenToString } from "../ring/partitioner.js";
 import { replicatedRanges, replicasFor } from "../ring/placement.js";
+import { bucketNameProblem, DEFAULT_BUCKET, storedKeyOf } from "../storage/bucket-keys.js";
 import type { StreamProgress } from "../topology/stream.js";
 import type { LocalChange } from "../topology/topology-service.js";
 import { ringChangeBody, type RingChangeBody } from "./topology-routes.js";
@@ -214,25 +215,34 @@ const REPLICAS_SCHEMA = {
   summary: "A key's token and its replicas, primary first",
   tags: ["cluster"],
   querystring: KeyReplicasQuery,
-  response: answers({ 200: KeyReplicasSchema }, "bad_request"),
+  response: answers({ 200: KeyReplicasSchema }, "bad_request", "bad_bucket"),
 };
 
 export interface KeyReplicasBody {
+  readonly bucket: string;
   readonly key: string;
   readonly token: string;
   readonly replicas: readonly NodeId[];
 }
 
 /** `/cluster/replicas`'s body: where the coordinator of this node would send the key. */
-export function keyReplicasBody(options: ClusterRoutesOptions, key: string): KeyReplicasBody {
+export function keyReplicasBody(
+  options: ClusterRoutesOptions,
+  key: string,
+  bucket: string = DEFAULT_BUCKET,
+): KeyReplicasBody {
   const bytes = Buffer.byteLength(key, "utf8");
   if (bytes > KV_LIMITS.keyBytesMax)
     throw new GrapevineError(
       "bad_request",
       `the key must be 1 to ${KV_LIMITS.keyBytesMax} bytes of UTF-8, got ${bytes}`,
     );
-  const token = tokenOf(key);
+  const problem = bucketNameProblem(bucket);
+  if (problem !== null) throw new GrapevineError("bad_bucket", problem);
+  // A bucket's key lives where its stored form hashes (storage/bucket-keys.ts).
+  const token = tokenOf(storedKeyOf(bucket, key));
   return {
+    bucket,
     key,
     token: tokenToString(token),
     replicas: replicasFor(options.engine.ring(), token, options.replicationFactor),
@@ -250,8 +260,8 @@ export const clusterRoutes: FastifyPluginAsync<ClusterRoutesOptions> = async (ap
 
   app.get("/cluster/replicas", { schema: REPLICAS_SCHEMA }, async (request) => {
     // The query's shape is checked against REPLICAS_SCHEMA before this runs.
-    const { key } = request.query as Static<typeof KeyReplicasQuery>;
-    return keyReplicasBody(options, key);
+    const { key, bucket } = request.query as Static<typeof KeyReplicasQuery>;
+    return keyReplicasBody(options, key, bucket);
   });
 
   app.get("/cluster/ring", { schema: RING_SCHEMA }, async (): Promise<RingBody> => {

@@ -125,10 +125,14 @@ export const ClusterStatusSchema = Type.Object(
 
 export const KeyReplicasQuery = Type.Object({
   key: Type.String({ minLength: 1, description: "the key, as a client names it (not encoded)" }),
+  bucket: Type.Optional(
+    Type.String({ description: "the key's bucket (default: `default`, the bucket of /kv)" }),
+  ),
 });
 
 export const KeyReplicasSchema = Type.Object(
   {
+    bucket: Type.String(),
     key: Type.String(),
     token: TokenText,
     replicas: Type.Array(NodeIdText, { description: "primary first" }),

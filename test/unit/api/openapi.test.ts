@@ -200,7 +200,17 @@ describe("the node's answers", () => {
     expect((await send("GET", "/openapi.json")).statusCode).toBe(200);
     const replicas = await send("GET", "/cluster/replicas?key=a%2Fb%20%C3%A9");
     expect(replicas.statusCode).toBe(200);
-    expect(replicas.json()).toMatchObject({ key: "a/b é", replicas: [expect.any(String)] });
+    expect(replicas.json()).toMatchObject({
+      bucket: "default",
+      key: "a/b é",
+      replicas: [expect.any(String)],
+    });
+    const inBucket = await send("GET", "/cluster/replicas?key=k&bucket=users");
+    const inDefault = await send("GET", "/cluster/replicas?key=k");
+    // A bucket's key hashes with its bucket: another token than the same key in `default`.
+    expect(inBucket.json<{ token: string }>().token).not.toBe(
+      inDefault.json<{ token: string }>().token,
+    );
   });
 
   it("refuse bad input with the code and status they always had", async () => {
@@ -218,6 +228,8 @@ describe("the node's answers", () => {
       [["POST", "/admin/removenode/%20"], 400, "bad_request"],
       [["GET", "/cluster/replicas"], 400, "bad_request"],
       [["GET", `/cluster/replicas?key=${"k".repeat(1_025)}`], 400, "bad_request"],
+      [["GET", "/cluster/replicas?key=k&bucket=no%21pe"], 400, "bad_bucket"],
+      [["GET", "/cluster/replicas?key=k&bucket="], 400, "bad_bucket"],
     ];
     for (const [request, status, code] of cases) {
       const answer = await send(...request);
