@@ -37,6 +37,7 @@
 
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
+import type { Socket } from "node:net";
 import type { SecureContextOptions } from "node:tls";
 import Fastify, {
   type FastifyBaseLogger,
@@ -46,6 +47,7 @@ import Fastify, {
 } from "fastify";
 import { GrapevineError } from "../core/errors.js";
 import { sendError } from "../net/fastify-errors.js";
+import { CONNECTION_LIMITS, ConnectionLimit } from "./connection-limit.js";
 import { registerErrorHandling } from "./errors.js";
 import { frameworkErrorHandler } from "./kv-routes.js";
 import { READY_PATH } from "./ready-routes.js";
@@ -69,6 +71,8 @@ export interface HttpServerLimits {
   readonly headerBytesMax: number;
   /** A plugin that takes longer than this to register fails the start instead of hanging it. */
   readonly pluginTimeoutMs: number;
+  /** Open connections from one client address at most (api/connection-limit.ts). */
+  readonly connectionsPerAddressMax?: number;
 }
 
 export interface HttpServerDeps {
@@ -173,7 +177,12 @@ export function createHttpServer(
   ) as unknown as FastifyInstance;
   registerErrorHandling(app);
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
-  addRefusalHook(app, deps.draining ?? ((): boolean => false));
+  const connections = new ConnectionLimit(
+    limits.connectionsPerAddressMax ?? CONNECTION_LIMITS.perAddressMax,
+    deps.tls !== undefined,
+  );
+  app.server.on("connection", (socket: Socket) => connections.opened(socket));
+  addRefusalHook(app, deps.draining ?? ((): boolean => false), connections);
   // With a listener, Node hands requests whose Expect it does not meet here instead of answering
   // itself.
   app.server.on("checkExpectation", answerExpectationFailed);
@@ -263,7 +272,11 @@ function answerClientError(
 }
 
 /** Refuses an HTTP/1.1 request without Host, and every request but the probes while draining. */
-function addRefusalHook(app: FastifyInstance, draining: () => boolean): void {
+function addRefusalHook(
+  app: FastifyInstance,
+  draining: () => boolean,
+  connections: ConnectionLimit,
+): void {
   // One callback-style hook for both refusals: it runs on every request, the hot path included, and
   // an async hook would cost a promise each time.
   app.addHook("onRequest", (request, reply, done) => {
@@ -271,6 +284,18 @@ function addRefusalHook(app: FastifyInstance, draining: () => boolean): void {
       void sendError(
         reply.header("connection", "close"),
         new GrapevineError("bad_request", "an HTTP/1.1 request needs a Host header"),
+      );
+      return;
+    }
+    if (connections.isOver(request.raw.socket)) {
+      void sendError(
+        reply.header("connection", "close"),
+        new GrapevineError(
+          "unavailable",
+          `too many connections from ${request.raw.socket.remoteAddress ?? "this address"} ` +
+            `(at most ${connections.perAddressMax}); reuse connections or close some`,
+          { reason: "connections" },
+        ),
       );
       return;
     }
