@@ -18,6 +18,7 @@
 import { Type, type TSchema } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { GrapevineError } from "../core/errors.js";
+import { TTL_LIMITS } from "../storage/expiry.js";
 import { REPLICATION_FACTOR_MAX, VALUE_BYTES_MAX } from "../core/limits.js";
 import {
   ConsistencyError,
@@ -26,8 +27,8 @@ import {
 } from "../replication/consistency.js";
 
 export const BUCKET_PROPS_LIMITS = {
-  /** ttlSeconds at most: ten years. */
-  ttlSecondsMax: 10 * 365 * 24 * 3600,
+  /** ttlSeconds at most: ten years, as X-Grapevine-TTL (storage/expiry.ts). */
+  ttlSecondsMax: TTL_LIMITS.ttlSecondsMax,
   /** A props body's bytes at most: a few hundred are needed. */
   bodyBytesMax: 4096,
 } as const;
