@@ -136,7 +136,7 @@ function stageBatch(
   return { operations, totals, staging, hashes, unreadable };
 }
 
-/** The expiry of a stored version: the cached row's, else the decoded record's (none if unreadable). */
+/** A stored version's expiry: the cached row's, else the decoded record's (none if unreadable). */
 function storedExpiryOf(stored: StoredVersion): number | undefined {
   if (stored.row !== null) return stored.row.expiresAtUs;
   return stored.record !== null && stored.record !== "unreadable"

@@ -9,8 +9,8 @@
 // purge.ts when a record is deleted), so the two never disagree after a crash. The one exception is
 // a stored record that could not be decoded when a write replaced it: its expiry is unknown, so an
 // entry it had is left behind; the purge (expiry-purge.ts) finds such an entry pointing at a record
-// without that expiry (or at none) and deletes it alone. A database written before TTL has no expiring
-// records and so needs no index: it opens as it is.
+// without that expiry (or at none) and deletes it alone. A database written before TTL has no
+// expiring records and so needs no index: it opens as it is.
 
 import { assert } from "../core/assert.js";
 import { NAMESPACE, type KeyBounds } from "./layout.js";

@@ -5,6 +5,7 @@
 // record there (a version written after the walk looked is judged by itself).
 
 import { decodeExpiryIndexKey, expiryIndexBefore } from "./expiry-index.js";
+import { purgeableExpired } from "./expiry.js";
 import { deleteStored } from "./purge.js";
 import { STORE_DEFAULTS } from "./store-limits.js";
 import {
@@ -15,23 +16,29 @@ import {
 } from "./store-state.js";
 import type { WriteLane } from "./write-lane.js";
 
+/** When to purge: expired more than graceUs before nowUs (expiry.ts purgeableExpired). */
+export interface ExpiredPurge {
+  readonly nowUs: number;
+  readonly graceUs: number;
+}
+
 /**
- * Deletes the records that expired before cutoffUs (and their index entries), walking the index
- * chunk by chunk in the write lane; returns how many records it deleted.
+ * Deletes the records expired more than graceUs before nowUs (and their index entries), walking the
+ * index chunk by chunk in the write lane; returns how many records it deleted.
  */
-export async function purgeExpiredBefore(
+export async function purgeExpired(
   state: StoreState,
   lane: WriteLane,
-  cutoffUs: number,
+  purge: ExpiredPurge,
 ): Promise<number> {
-  const bounds = expiryIndexBefore(cutoffUs);
+  const bounds = expiryIndexBefore(purge.nowUs - purge.graceUs);
   const iterator = state.db.keys({ gte: bounds.gte, lt: bounds.lt });
   let purged = 0;
   try {
     for (;;) {
       const indexKeys = await iterator.nextv(STORE_DEFAULTS.purgeBatchSizeMax);
       if (indexKeys.length === 0) break;
-      purged += await lane.exclusive(() => purgeExpiredChunk(state, indexKeys, cutoffUs));
+      purged += await lane.exclusive(() => purgeExpiredChunk(state, indexKeys, purge));
     }
   } finally {
     await iterator.close();
@@ -47,7 +54,7 @@ export async function purgeExpiredBefore(
 async function purgeExpiredChunk(
   state: StoreState,
   indexKeys: readonly Buffer[],
-  cutoffUs: number,
+  purge: ExpiredPurge,
 ): Promise<number> {
   const entries = indexKeys.map(decodeExpiryIndexKey);
   const stored = (await state.db.getMany(entries.map((entry) => entry.dataKey))) as (
@@ -69,8 +76,7 @@ async function purgeExpiredChunk(
   const purged = await deleteStored(
     state,
     doomed,
-    (record) =>
-      record !== "unreadable" && record.expiresAtUs !== undefined && record.expiresAtUs < cutoffUs,
+    (record) => record !== "unreadable" && purgeableExpired(record, purge.nowUs, purge.graceUs),
   );
   state.counts.tombstonesPurged += purged;
   return purged;

@@ -5,7 +5,7 @@
 import { assert } from "../core/assert.js";
 import { tokenOf as partitionerTokenOf, type Token } from "../ring/partitioner.js";
 import { commitBatch } from "./batch-commit.js";
-import { purgeExpiredBefore } from "./expiry-purge.js";
+import { purgeExpired } from "./expiry-purge.js";
 import { fallbackDatabase } from "./fallback-db.js";
 import { HintStore, type HintStoreOptions } from "./hints.js";
 import { encodeDataKey, type TokenRangeBounds } from "./layout.js";
@@ -163,7 +163,7 @@ export class LevelStore implements Store {
     // when nowUs - expiresAtUs > graceUs (storage/expiry.ts), found through the expiry index.
     const cutoffUs = nowUs - graceUs;
     const tombstones = await purgeTombstonesBefore(this.state, this.lane, cutoffUs);
-    return tombstones + (await purgeExpiredBefore(this.state, this.lane, cutoffUs));
+    return tombstones + (await purgeExpired(this.state, this.lane, { nowUs, graceUs }));
   }
 
   load(): StoreLoad {

@@ -16,10 +16,10 @@
 //      every node without a coin toss;
 //   3. a node's HLC never repeats a timestamp, so (timestamp, writer) names one write. Two
 //      different records with the same pair only come from a bug or a forged peer; to stay a total
-//      order anyway, a tombstone beats a value (Cassandra's rule: a delete wins a tie), then a value
-//      with an expiry beats one without and the earlier expiry beats the later (the deader version
-//      wins, as the tombstone does: a tie never brings an expired value back), then the greater
-//      value bytes, then the greater content type.
+//      order anyway, a tombstone beats a value (Cassandra's rule: a delete wins a tie), then a
+//      value with an expiry beats one without and the earlier expiry beats the later (the deader
+//      version wins, as the tombstone does: a tie never brings an expired value back), then the
+//      greater value bytes, then the greater content type.
 //
 // Expiry never changes the order otherwise: an expiring value keeps its write's timestamp, so it
 // beats every older version and loses to every newer one, expired or not (Cassandra's expiring
@@ -27,8 +27,8 @@
 //
 // The codec is msgpack (msgpackr) of a fixed tuple: format 1 is [1, timestampUs, writer, tombstone,
 // contentType, value], format 2 the same with expiresAtUs appended. A record without an expiry is
-// always encoded as format 1, byte for byte what builds before TTL wrote (so its Merkle hash, and an
-// older data directory, stay as they were); format 2 only carries an expiry. Compact,
+// always encoded as format 1, byte for byte what builds before TTL wrote (so its Merkle hash, and
+// an older data directory, stay as they were); format 2 only carries an expiry. Compact,
 // self-describing enough to check, and the value stays raw bytes. The module is pure.
 
 import { Packr } from "msgpackr";

@@ -40,8 +40,8 @@ describe("time to live on a real cluster", () => {
     const b = await cluster.start({ id: "t2", seeds: [a.address], args: gossip });
     const c = await cluster.start({ id: "t3", seeds: [a.address], args: gossip });
     const nodes = [a, b, c];
-    // Every node a replica of every key (rf 3), live and normal on every node: w=all can succeed and
-    // r=one reads the node's own replica.
+    // Every node a replica of every key (rf 3), live and normal on every node: w=all can succeed
+    // and r=one reads the node's own replica.
     const ready = async (): Promise<boolean> => {
       const views = await Promise.all(
         nodes.map((node) => cluster.getJson<ClusterStatusBody>(node.id, "/cluster/status")),
