@@ -10,13 +10,10 @@
 // value with an expiry the header gives the whole seconds it has left, rounded up.
 
 import { GrapevineError } from "../core/errors.js";
-import { remainingSeconds, TTL_LIMITS } from "../storage/expiry.js";
+import { parseTtlSeconds, remainingSeconds, TTL_LIMITS } from "../storage/expiry.js";
 import type { StoredRecord } from "../storage/record.js";
 
 export const TTL_HEADER = "x-grapevine-ttl";
-
-/** Digits only, with at most 10 of them: anything longer is over the maximum anyway. */
-const TTL_PATTERN = /^[0-9]{1,10}$/;
 
 function badTtl(message: string): GrapevineError {
   return new GrapevineError("bad_ttl", message, { secondsMax: TTL_LIMITS.ttlSecondsMax });
@@ -29,13 +26,12 @@ function badTtl(message: string): GrapevineError {
 export function parseTtlHeader(header: string | string[] | undefined): number | undefined {
   if (header === undefined) return undefined;
   if (typeof header !== "string") throw badTtl("give X-Grapevine-TTL once");
-  const text = header.trim();
-  if (!TTL_PATTERN.test(text))
+  const seconds = parseTtlSeconds(header);
+  if (seconds === "not-a-number")
     throw badTtl(
       `X-Grapevine-TTL must be a whole number of seconds, got ${JSON.stringify(header)}`,
     );
-  const seconds = Number(text);
-  if (seconds > TTL_LIMITS.ttlSecondsMax)
+  if (seconds === "too-large")
     throw badTtl(`X-Grapevine-TTL is at most ${TTL_LIMITS.ttlSecondsMax} seconds (ten years)`);
   return seconds;
 }

@@ -9,7 +9,6 @@
 
 import type { Command } from "commander";
 import { Agent, request } from "undici";
-import { TTL_HEADER } from "../api/ttl-header.js";
 import { VALUE_BYTES_MAX } from "../core/limits.js";
 import { processEnvironment, resolveNodeUrl } from "../node/config.js";
 import { ConsistencyError, parseConsistency } from "../replication/consistency.js";
@@ -157,7 +156,7 @@ export async function kvRequest(options: KvRequest): Promise<KvAnswer> {
     const headers: Record<string, string> = {};
     if (options.body !== undefined)
       headers["content-type"] = options.contentType ?? KV_CLIENT_DEFAULTS.contentType;
-    if (options.ttlSeconds !== undefined) headers[TTL_HEADER] = String(options.ttlSeconds);
+    if (options.ttlSeconds !== undefined) headers["x-grapevine-ttl"] = String(options.ttlSeconds);
     const response = await request(kvUrl(options.nodeUrl, options.key, options.query), {
       method: options.method,
       headers,

@@ -6,8 +6,7 @@
 // level or TTL exit 2.
 
 import type { Command } from "commander";
-import { parseTtlHeader } from "../api/ttl-header.js";
-import { GrapevineError } from "../core/errors.js";
+import { parseTtlSeconds, TTL_LIMITS } from "../storage/expiry.js";
 import { EXIT_CODES, CliError, type CliOutput, type ExitCode } from "./shared.js";
 import {
   addNodeOption,
@@ -29,16 +28,15 @@ interface PutOptions extends KvCommandOptions {
   readonly ttl?: string;
 }
 
-/** --ttl as the API takes it (api/ttl-header.ts); a bad one is a usage error. */
+/** --ttl as the API takes it (storage/expiry.ts parseTtlSeconds); a bad one is a usage error. */
 function checkTtl(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  try {
-    return parseTtlHeader(text);
-  } catch (error) {
-    if (error instanceof GrapevineError)
-      throw new CliError(`--ttl: ${error.message}`, EXIT_CODES.usage);
-    throw error;
-  }
+  const seconds = parseTtlSeconds(text);
+  if (typeof seconds === "number") return seconds;
+  throw new CliError(
+    `--ttl: a whole number of seconds from 0 to ${TTL_LIMITS.ttlSecondsMax} (ten years), got ${JSON.stringify(text)}`,
+    EXIT_CODES.usage,
+  );
 }
 
 export function registerPutCommand(

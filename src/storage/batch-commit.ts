@@ -130,7 +130,8 @@ function stageBatch(
     operations.push({ type: "put", key: write.storageKey, value: write.encoded });
     // The expiry index follows the record in the same batch (expiry-index.ts).
     const expiresAtUs = write.record.expiresAtUs;
-    operations.push(...expiryIndexChanges(write.storageKey, storedExpiresAtUs, expiresAtUs));
+    const indexChanges = expiryIndexChanges(write.storageKey, storedExpiresAtUs, expiresAtUs);
+    if (indexChanges.length > 0) operations.push(...indexChanges);
     applied.add(write);
   });
   return { operations, totals, staging, hashes, unreadable };

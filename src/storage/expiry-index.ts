@@ -56,6 +56,9 @@ export function expiryIndexBefore(cutoffUs: number): KeyBounds {
   return { gte: Buffer.from([NAMESPACE.expiry]), lt: expiryPrefix(Math.max(0, cutoffUs)) };
 }
 
+/** No change: the common case (no expiry before or after), without an allocation per write. */
+const NO_CHANGES: readonly BatchOperation[] = Object.freeze([]);
+
 /**
  * The index operations of replacing a data key's stored expiry (undefined: none, or no record)
  * with the new record's, for the same batch as the record.
@@ -64,8 +67,8 @@ export function expiryIndexChanges(
   dataKey: Buffer,
   storedExpiresAtUs: number | undefined,
   newExpiresAtUs: number | undefined,
-): BatchOperation[] {
-  if (storedExpiresAtUs === newExpiresAtUs) return [];
+): readonly BatchOperation[] {
+  if (storedExpiresAtUs === newExpiresAtUs) return NO_CHANGES;
   const operations: BatchOperation[] = [];
   if (storedExpiresAtUs !== undefined)
     operations.push({ type: "del", key: expiryIndexKey(storedExpiresAtUs, dataKey) });

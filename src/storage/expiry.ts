@@ -25,6 +25,21 @@ export const TTL_LIMITS = {
   ttlSecondsMax: 10 * 365 * 24 * 3600,
 } as const;
 
+/** A time to live as text: ASCII digits only, at most 10 (anything longer is over the maximum). */
+const TTL_TEXT = /^[0-9]{1,10}$/;
+
+/**
+ * A time to live given as text (X-Grapevine-TTL, `grapevine put --ttl`): whole seconds from 0 to
+ * the maximum, surrounding spaces ignored; "not-a-number" for anything but digits, "too-large" past
+ * the maximum. 0 is "never expires"; what it overrides is the caller's business.
+ */
+export function parseTtlSeconds(text: string): number | "not-a-number" | "too-large" {
+  const trimmed = text.trim();
+  if (!TTL_TEXT.test(trimmed)) return "not-a-number";
+  const seconds = Number(trimmed);
+  return seconds > TTL_LIMITS.ttlSecondsMax ? "too-large" : seconds;
+}
+
 /**
  * The expiry of a write stamped at timestampUs with a time to live of ttlSeconds (1 to the
  * maximum: the API refuses others, so another here is a bug).
