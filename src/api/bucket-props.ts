@@ -9,8 +9,9 @@
 //
 // What applies today: `r`, `w`, `pr` and `pw` are the bucket's defaults for requests that name
 // none (pr ≤ r, pw ≤ w; unset pr/pw is the node's: strict, or 0 under --sloppy-quorum), and
-// `maxValueBytes` bounds its values (at most the node's --max-value-bytes). Stored and validated
-// only: `ttlSeconds` (TTL comes later). `conflictResolution` is `lww`; `siblings` is refused
+// `maxValueBytes` bounds its values (at most the node's --max-value-bytes), and `ttlSeconds` is the
+// time to live of a write that sends no X-Grapevine-TTL (api/ttl-header.ts; a changed ttlSeconds
+// applies to later writes only). `conflictResolution` is `lww`; `siblings` is refused
 // with 422 not_supported until siblings exist. No property moves or rewrites stored data: none
 // changes a key's token or its replicas, and a smaller maxValueBytes refuses new large values
 // without touching old ones.
@@ -18,6 +19,7 @@
 import { Type, type TSchema } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { GrapevineError } from "../core/errors.js";
+import { TTL_LIMITS } from "../storage/expiry.js";
 import { REPLICATION_FACTOR_MAX, VALUE_BYTES_MAX } from "../core/limits.js";
 import {
   ConsistencyError,
@@ -26,8 +28,8 @@ import {
 } from "../replication/consistency.js";
 
 export const BUCKET_PROPS_LIMITS = {
-  /** ttlSeconds at most: ten years. */
-  ttlSecondsMax: 10 * 365 * 24 * 3600,
+  /** ttlSeconds at most: ten years, as X-Grapevine-TTL (storage/expiry.ts). */
+  ttlSecondsMax: TTL_LIMITS.ttlSecondsMax,
   /** A props body's bytes at most: a few hundred are needed. */
   bodyBytesMax: 4096,
 } as const;
@@ -64,7 +66,7 @@ export const BucketPropsPatchSchema = Type.Object(
     pw: resettable(PrimaryLevel, "Primary replicas a write needs (stored; ≤ w)"),
     ttlSeconds: resettable(
       Type.Integer({ minimum: 1, maximum: BUCKET_PROPS_LIMITS.ttlSecondsMax }),
-      "Time to live of the bucket's values (stored only: TTL comes later); null: none",
+      "Time to live of a write without X-Grapevine-TTL, in seconds; null: none",
     ),
     maxValueBytes: resettable(
       Type.Integer({ minimum: 1, maximum: VALUE_BYTES_MAX }),

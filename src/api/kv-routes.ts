@@ -21,6 +21,10 @@
 // timestamp, or the returned version's. Absent and deleted keys are 404 `not_found`. The
 // coordinator's refusals (503 `unavailable`, 504 `timeout`, with their details) pass through the
 // one error handler (api/errors.ts).
+//
+// Time to live (issue 17 §3, api/ttl-header.ts): a PUT's X-Grapevine-TTL, else the bucket's
+// ttlSeconds, makes the value expire; from its expiry on, by this node's clock (the `nowUs`
+// option), a GET answers 404 as for a deleted key, and before it carries the seconds left.
 
 import type {
   FastifyError,
@@ -51,7 +55,9 @@ import {
   storedKeyOf,
 } from "../storage/bucket-keys.js";
 import type { BucketProps } from "./bucket-props.js";
+import { readsAsAbsent } from "../storage/expiry.js";
 import { RECORD_LIMITS } from "../storage/record.js";
+import { TTL_HEADER, ttlHeaderOf, writeTtlSeconds } from "./ttl-header.js";
 import {
   BUCKET_KEY_SCHEMAS,
   KV_SCHEMAS,
@@ -96,6 +102,8 @@ export interface KvRoutesOptions {
    * Absent: the node's settings for every bucket, and no /buckets/ key routes.
    */
   readonly buckets?: { props(bucket: string): BucketProps };
+  /** This node's clock in microseconds: whether a value has expired (storage/expiry.ts). */
+  readonly nowUs: () => number;
 }
 
 const EMPTY_VALUE = Buffer.alloc(0);
@@ -349,6 +357,7 @@ function registerKeyRoutes(
       r: { level: props?.r ?? options.readConsistency, primary: props?.pr ?? nodePrimary },
       w: { level: props?.w ?? options.writeConsistency, primary: props?.pw ?? nodePrimary },
       valueBytesMax: props?.maxValueBytes ?? options.maxValueBytes,
+      ttlSeconds: props?.ttlSeconds ?? null,
     };
   };
 
@@ -361,8 +370,10 @@ function registerKeyRoutes(
     const body = request.body;
     const value = Buffer.isBuffer(body) ? body : EMPTY_VALUE;
     if (value.length > bucket.valueBytesMax) throw valueTooLarge(bucket.valueBytesMax);
+    const ttlSeconds = writeTtlSeconds(request.headers[TTL_HEADER], bucket.ttlSeconds);
     const key = target.stored;
-    const outcome = await coordinator.write({ key, value, contentType, ...levels });
+    const ttl = ttlSeconds === undefined ? {} : { ttlSeconds };
+    const outcome = await coordinator.write({ key, value, contentType, ...levels, ...ttl });
     return reply.code(204).header(TIMESTAMP_HEADER, String(outcome.timestampUs)).send();
   });
 
@@ -379,7 +390,10 @@ function registerKeyRoutes(
     const query = request.query as Record<string, unknown>;
     const levels = levelsFromQuery(query, "r", settings(target.bucket).r, replicationFactor);
     const { record } = await coordinator.read({ key: target.stored, ...levels });
-    if (record === undefined || record.tombstone) return sendError(reply, NOT_FOUND);
+    const nowUs = options.nowUs();
+    if (record === undefined || readsAsAbsent(record, nowUs)) return sendError(reply, NOT_FOUND);
+    const ttl = ttlHeaderOf(record, nowUs);
+    if (ttl !== undefined) void reply.header(TTL_HEADER, ttl);
     return reply
       .code(200)
       .header(TIMESTAMP_HEADER, String(record.timestampUs))

@@ -14,6 +14,7 @@ import { GrapevineError, type ErrorCode } from "../core/errors.js";
 import { BUCKET_KEY_LIMITS } from "../storage/bucket-keys.js";
 import { answers, errorResponses } from "./answer-schemas.js";
 import { DOCUMENTED_BODY, OPTIONAL_BODY, type DocumentedBody } from "./openapi.js";
+import { TTL_HEADER } from "./ttl-header.js";
 
 export const TIMESTAMP_HEADER = "x-grapevine-timestamp";
 
@@ -70,11 +71,24 @@ const VALUE_BODY: DocumentedBody = {
   content: ANY_BYTES,
 };
 
+/** PUT's one header of its own: the time to live. */
+const PutHeaders = Type.Object({
+  [TTL_HEADER]: Type.Optional(
+    Type.String({
+      description:
+        "Time to live in whole seconds, 0 to ten years: the value reads as not found that long " +
+        "after the write. 0: never expires. Absent: the bucket's ttlSeconds, else never.",
+      examples: ["3600"],
+    }),
+  ),
+});
+
 /** A refused parameter, with the code the route gives the same mistake. */
 export function kvParameterError(
   errors: FastifySchemaValidationError[],
   part: string,
 ): GrapevineError {
+  if (part === "headers") return new GrapevineError("bad_ttl", "give X-Grapevine-TTL once");
   if (part === "querystring") return new GrapevineError("bad_consistency", LEVEL_GIVEN_TWICE);
   return new GrapevineError("bad_key", errors.map((error) => error.message).join("; "));
 }
@@ -84,6 +98,7 @@ export const PUT_SCHEMA = {
   tags: ["kv"],
   params: KeyParams,
   querystring: levelQuery("w", "acknowledge the write"),
+  headers: PutHeaders,
   [DOCUMENTED_BODY]: VALUE_BODY,
   // No body is an empty value.
   [OPTIONAL_BODY]: true,
@@ -91,6 +106,7 @@ export const PUT_SCHEMA = {
     { 204: written("Stored on at least `w` replicas") },
     "bad_key",
     "bad_consistency",
+    "bad_ttl",
     "bad_request",
     "value_too_large",
     "unavailable",
@@ -108,7 +124,13 @@ export const GET_SCHEMA = {
       200: {
         description: "The value, with the Content-Type it was stored with",
         content: ANY_BYTES,
-        headers: { [TIMESTAMP_HEADER]: Timestamp },
+        headers: {
+          [TIMESTAMP_HEADER]: Timestamp,
+          [TTL_HEADER]: Type.String({
+            pattern: "^[0-9]+$",
+            description: "Seconds the value has left, rounded up: only on a value with a TTL",
+          }),
+        },
       },
     },
     "bad_key",
@@ -157,7 +179,7 @@ function inBucket<S extends { readonly summary: string; readonly response: objec
 }
 
 export const BUCKET_KEY_SCHEMAS = {
-  put: inBucket(PUT_SCHEMA, ["bad_key", "bad_consistency", "bad_request"]),
+  put: inBucket(PUT_SCHEMA, ["bad_key", "bad_consistency", "bad_ttl", "bad_request"]),
   get: inBucket(GET_SCHEMA, ["bad_key", "bad_consistency"]),
   delete: inBucket(DELETE_SCHEMA, ["bad_key", "bad_consistency"]),
 } as const;

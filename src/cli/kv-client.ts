@@ -118,6 +118,8 @@ export interface KvRequest {
   readonly query?: Readonly<Record<string, string | undefined>>;
   readonly body?: Uint8Array;
   readonly contentType?: string;
+  /** X-Grapevine-TTL of a put (api/ttl-header.ts), when given. */
+  readonly ttlSeconds?: number;
 }
 
 export interface KvAnswer {
@@ -154,6 +156,7 @@ export async function kvRequest(options: KvRequest): Promise<KvAnswer> {
     const headers: Record<string, string> = {};
     if (options.body !== undefined)
       headers["content-type"] = options.contentType ?? KV_CLIENT_DEFAULTS.contentType;
+    if (options.ttlSeconds !== undefined) headers["x-grapevine-ttl"] = String(options.ttlSeconds);
     const response = await request(kvUrl(options.nodeUrl, options.key, options.query), {
       method: options.method,
       headers,

@@ -1,9 +1,12 @@
 // cli/put.ts — `grapevine put KEY [VALUE]` (SPEC §1): stores VALUE, or all of stdin when VALUE is
 // left out, under KEY through `--node`'s client API at `--w` (the node's default when absent), with
-// `--content-type` (application/octet-stream by default). Prints nothing on success; a refusal or
-// an unreachable node is one stderr line and exit 1, a bad KEY or level exit 2.
+// `--content-type` (application/octet-stream by default), and with `--ttl SECONDS` as
+// X-Grapevine-TTL (issue 17 §3; 0: never expires, overriding the bucket's ttlSeconds). Prints
+// nothing on success; a refusal or an unreachable node is one stderr line and exit 1, a bad KEY,
+// level or TTL exit 2.
 
 import type { Command } from "commander";
+import { parseTtlSeconds, TTL_LIMITS } from "../storage/expiry.js";
 import { EXIT_CODES, CliError, type CliOutput, type ExitCode } from "./shared.js";
 import {
   addNodeOption,
@@ -22,6 +25,18 @@ import {
 interface PutOptions extends KvCommandOptions {
   readonly w?: string;
   readonly contentType?: string;
+  readonly ttl?: string;
+}
+
+/** --ttl as the API takes it (storage/expiry.ts parseTtlSeconds); a bad one is a usage error. */
+function checkTtl(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const seconds = parseTtlSeconds(text);
+  if (typeof seconds === "number") return seconds;
+  throw new CliError(
+    `--ttl: a whole number of seconds from 0 to ${TTL_LIMITS.ttlSecondsMax} (ten years), got ${JSON.stringify(text)}`,
+    EXIT_CODES.usage,
+  );
 }
 
 export function registerPutCommand(
@@ -39,11 +54,17 @@ export function registerPutCommand(
     .option(
       "--content-type <type>",
       `the value's content type (default: ${KV_CLIENT_DEFAULTS.contentType})`,
+    )
+    .option(
+      "--ttl <seconds>",
+      "time to live: the value expires this many seconds after the write " +
+        "(0: never; default: the bucket's ttlSeconds)",
     );
   addNodeOption(command);
   command.action(async (key: string, value: string | undefined, options: PutOptions) => {
     checkKey(key);
     const w = checkLevel("--w", options.w);
+    const ttlSeconds = checkTtl(options.ttl);
     const nodeUrl = nodeUrlOf(options);
     const body =
       value !== undefined
@@ -56,6 +77,7 @@ export function registerPutCommand(
       query: { w },
       body,
       contentType: options.contentType ?? KV_CLIENT_DEFAULTS.contentType,
+      ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
     });
     if (answer.status !== 204 && answer.status !== 200)
       throw new CliError(`put failed: ${describeRefusal(answer)}`);

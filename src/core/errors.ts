@@ -36,6 +36,12 @@ export const ERROR_TABLE = {
     meaning:
       "bucket properties that are not JSON, name an unknown property, or break a rule (pr ≤ r, pw ≤ w, maxValueBytes ≤ the node's)",
   },
+  bad_ttl: {
+    status: 400,
+    message: "X-Grapevine-TTL must be a whole number of seconds, at most ten years",
+    meaning:
+      "an X-Grapevine-TTL header that is not a whole number of seconds, or is over the maximum (ten years); detail `secondsMax`",
+  },
   bad_request: {
     status: 400,
     message: "the request is malformed",

@@ -71,6 +71,7 @@ async function registerClientRoutes(app: FastifyInstance, parts: NodeParts): Pro
     maxValueBytes: config.maxValueBytes,
     observer: metrics,
     buckets: parts.buckets,
+    nowUs: wallUs,
   });
   await app.register(bucketRoutes, { book: parts.buckets });
   await app.register(metricsRoutes, { metrics });

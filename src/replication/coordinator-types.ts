@@ -126,6 +126,11 @@ export interface WriteRequest {
   readonly level: ConsistencyLevel;
   /** `pw`: acknowledgements that must be primaries' (sloppy-quorum.ts); absent: = level. */
   readonly primaryLevel?: PrimaryLevel;
+  /**
+   * Time to live (issue 17 §3), 1 to TTL_LIMITS.ttlSecondsMax: the value expires this long after
+   * the write's stamp (storage/expiry.ts). Absent: it never expires.
+   */
+  readonly ttlSeconds?: number;
 }
 
 export interface DeleteRequest {

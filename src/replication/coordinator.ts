@@ -62,6 +62,7 @@ import { GrapevineError } from "../core/errors.js";
 import type { NodeId } from "../core/ids.js";
 import { tokenOf as partitionerTokenOf, type Token } from "../ring/partitioner.js";
 import { pendingReplicasFor, sharedReplicasFor } from "../ring/placement.js";
+import { expiryOf } from "../storage/expiry.js";
 import { encodeRecord, tombstoneRecord, type StoredRecord } from "../storage/record.js";
 import { requiredReplicas, type ConsistencyLevel } from "./consistency.js";
 import {
@@ -336,7 +337,7 @@ export class Coordinator implements RoundHost {
 
   /** A write of `value`, or of a tombstone when `value` is null. */
   #write(
-    request: DeleteRequest,
+    request: WriteRequest | DeleteRequest,
     value: Uint8Array | null,
     contentType: string,
   ): Promise<WriteOutcome> {
@@ -365,7 +366,7 @@ export class Coordinator implements RoundHost {
   }
 
   #startWrite(
-    request: DeleteRequest,
+    request: WriteRequest | DeleteRequest,
     value: Uint8Array | null,
     contentType: string,
   ): Promise<WriteOutcome> {
@@ -403,10 +404,14 @@ export class Coordinator implements RoundHost {
         { required, alive },
       );
     }
+    const ttlSeconds = "ttlSeconds" in request ? request.ttlSeconds : undefined;
+    const live = { value, contentType, timestampUs, writer: this.#self, tombstone: false };
     const record: StoredRecord =
       value === null
         ? tombstoneRecord(timestampUs, this.#self)
-        : { value, contentType, timestampUs, writer: this.#self, tombstone: false };
+        : ttlSeconds === undefined
+          ? { ...live, value }
+          : { ...live, value, expiresAtUs: expiryOf(timestampUs, ttlSeconds) };
     // Encoded once, shared by the local replica's store and every remote replica's request.
     const encoded = encodeRecord(record);
     this.#writes++;

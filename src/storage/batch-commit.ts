@@ -8,6 +8,7 @@
 // one of its writes is in a committed batch, so an acknowledged write has reached LevelDB's log
 // (and with sync on, the disk): a SIGKILL after the acknowledgement does not lose it.
 
+import { expiryIndexChanges } from "./expiry-index.js";
 import { metaKey } from "./layout.js";
 import { compareRecords, type StoredRecord } from "./record.js";
 import type { CachedRow } from "./row-cache.js";
@@ -108,11 +109,13 @@ function stageBatch(
   let unreadable = 0;
   candidates.forEach((write, index) => {
     const storedVersion = stored[index];
+    let storedExpiresAtUs: number | undefined;
     if (storedVersion === undefined) {
       totals.records += 1;
       totals.bytes += write.storageKey.length;
     } else {
       if (!newerThanStored(write.record, storedVersion)) return;
+      storedExpiresAtUs = storedExpiryOf(storedVersion);
       const tombstone =
         storedVersion.row?.tombstone ??
         (storedVersion.record !== "unreadable" && storedVersion.record?.tombstone === true);
@@ -125,9 +128,21 @@ function stageBatch(
     totals.bytes += write.encoded.length;
     if (write.record.tombstone) totals.tombstones += 1;
     operations.push({ type: "put", key: write.storageKey, value: write.encoded });
+    // The expiry index follows the record in the same batch (expiry-index.ts).
+    const expiresAtUs = write.record.expiresAtUs;
+    const indexChanges = expiryIndexChanges(write.storageKey, storedExpiresAtUs, expiresAtUs);
+    if (indexChanges.length > 0) operations.push(...indexChanges);
     applied.add(write);
   });
   return { operations, totals, staging, hashes, unreadable };
+}
+
+/** A stored version's expiry: the cached row's, else the decoded record's (none if unreadable). */
+function storedExpiryOf(stored: StoredVersion): number | undefined {
+  if (stored.row !== null) return stored.row.expiresAtUs;
+  return stored.record !== null && stored.record !== "unreadable"
+    ? stored.record.expiresAtUs
+    : undefined;
 }
 
 /** What LevelDB now holds for every key of the batch: the winner, or the version that beat it. */

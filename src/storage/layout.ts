@@ -3,7 +3,8 @@
 // Theory of operation. LevelDB orders keys bytewise, so the layout chooses bytes whose order is the
 // order we scan in. Every storage key starts with one namespace byte, so data, hints and node meta
 // state share one database (one log, one fsync) without colliding: `d` data, `f` fallback copies
-// (fallback-db.ts), `h` hints, `m` meta, `s` segment hashes (segments.ts).
+// (fallback-db.ts), `h` hints, `m` meta, `s` segment hashes (segments.ts), `x` the expiry index
+// (expiry-index.ts).
 // A data key is `d` ++ token as 8 bytes big-endian ++ the key's UTF-8 bytes. Big-endian unsigned
 // bytes compare like the numbers, and the token field has a fixed width, so bytewise order of
 // storage keys is the order of (token, UTF-8 key bytes): one token range is one contiguous scan.
@@ -36,6 +37,11 @@ export const NAMESPACE = {
    * states.
    */
   segments: 0x73, // "s"
+  /**
+   * The expiry index (issue 17 §3, expiry-index.ts): `x` ++ expiresAtUs (8 bytes, big-endian) ++
+   * the data key of a record that expires then, so expired records are found in time order.
+   */
+  expiry: 0x78, // "x"
 } as const;
 
 export type Namespace = keyof typeof NAMESPACE;

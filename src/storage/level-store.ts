@@ -5,6 +5,7 @@
 import { assert } from "../core/assert.js";
 import { tokenOf as partitionerTokenOf, type Token } from "../ring/partitioner.js";
 import { commitBatch } from "./batch-commit.js";
+import { purgeExpired } from "./expiry-purge.js";
 import { fallbackDatabase } from "./fallback-db.js";
 import { HintStore, type HintStoreOptions } from "./hints.js";
 import { encodeDataKey, type TokenRangeBounds } from "./layout.js";
@@ -158,9 +159,11 @@ export class LevelStore implements Store {
       Number.isSafeInteger(nowUs) && Number.isSafeInteger(graceUs) && graceUs >= 0,
       "purge needs integer µs",
     );
-    // Purged when nowUs - timestampUs > graceUs, i.e. timestampUs < cutoffUs.
+    // Purged when nowUs - timestampUs > graceUs, i.e. timestampUs < cutoffUs; an expired record
+    // when nowUs - expiresAtUs > graceUs (storage/expiry.ts), found through the expiry index.
     const cutoffUs = nowUs - graceUs;
-    return purgeTombstonesBefore(this.state, this.lane, cutoffUs);
+    const tombstones = await purgeTombstonesBefore(this.state, this.lane, cutoffUs);
+    return tombstones + (await purgeExpired(this.state, this.lane, { nowUs, graceUs }));
   }
 
   load(): StoreLoad {

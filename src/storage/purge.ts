@@ -5,8 +5,11 @@
 // batch.
 //
 // Tombstones are kept for a grace period (10 days by default, longer than any repair cycle, as
-// Cassandra's gc_grace_seconds) and purged by purgeTombstones after it.
+// Cassandra's gc_grace_seconds) and purged by purgeTombstones after it; expired records the same
+// time after they expired (expiry-purge.ts). A deleted record with an expiry takes its expiry index
+// entry (expiry-index.ts) with it, in the same batch.
 
+import { expiryIndexKey } from "./expiry-index.js";
 import {
   dataRangeBounds,
   decodeDataKey,
@@ -128,15 +131,17 @@ async function purgeChunk(
 
 /**
  * Deletes those of the keys whose stored record (as read now, inside the lane) is `doomed`, with
- * the statistics and segment hashes in the same batch; returns how many it deleted.
+ * the statistics, segment hashes and expiry index in the same batch; returns how many it deleted.
+ * Only inside the write lane.
  */
-async function deleteStored(
+export async function deleteStored(
   state: StoreState,
   storageKeys: Buffer[],
   doomed: (record: StoredRecord | "unreadable") => boolean,
 ): Promise<number> {
   const stored = (await state.db.getMany(storageKeys)) as (Buffer | undefined)[];
   const operations: BatchOperation[] = [];
+  const indexed: BatchOperation[] = [];
   const totals: Totals = { ...state.totals };
   const staging = new Staging(state.segmentState.table);
   storageKeys.forEach((storageKey, index) => {
@@ -148,10 +153,13 @@ async function deleteStored(
     totals.records -= 1;
     if (record !== "unreadable" && record.tombstone) totals.tombstones -= 1;
     totals.bytes -= storageKey.length + bytes.length;
+    if (record !== "unreadable" && record.expiresAtUs !== undefined)
+      indexed.push({ type: "del", key: expiryIndexKey(record.expiresAtUs, storageKey) });
   });
   if (operations.length === 0) return 0;
   const deleted = operations.length;
   const deletedKeys = operations.map((operation) => decodeDataKey(operation.key).key);
+  operations.push(...indexed);
   const logged = logSegments(state.segmentState, operations, staging);
   operations.push({ type: "put", key: metaKey(META_STATS), value: encodeTotals(totals) });
   try {

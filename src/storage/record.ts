@@ -2,7 +2,9 @@
 //
 // Theory of operation. A record is what a replica keeps for a key: the value bytes, their content
 // type, the hybrid-logical-clock timestamp the coordinator stamped (time/hlc.ts, microseconds), the
-// id of the node that stamped it, and a tombstone flag for deletes. Replicas never coordinate on a
+// id of the node that stamped it, a tombstone flag for deletes, and for a value written with a time
+// to live its expiry (issue 17 §3: an absolute HLC time in microseconds, the write's stamp plus the
+// TTL; storage/expiry.ts says when a record has expired). Replicas never coordinate on a
 // write; they converge by keeping, of any two versions, the same winner: last write wins (Dynamo's
 // "syntactic reconciliation" as Cassandra does it, SPEC §2). The order is a total order, so merge
 // is a join on a semilattice: commutative, associative and idempotent, and any replica that has
@@ -14,12 +16,20 @@
 //      every node without a coin toss;
 //   3. a node's HLC never repeats a timestamp, so (timestamp, writer) names one write. Two
 //      different records with the same pair only come from a bug or a forged peer; to stay a total
-//      order anyway, a tombstone beats a value (Cassandra's rule: a delete wins a tie), then the
+//      order anyway, a tombstone beats a value (Cassandra's rule: a delete wins a tie), then a
+//      value with an expiry beats one without and the earlier expiry beats the later (the deader
+//      version wins, as the tombstone does: a tie never brings an expired value back), then the
 //      greater value bytes, then the greater content type.
 //
-// The codec is msgpack (msgpackr) of a fixed tuple [format, timestampUs, writer, tombstone,
-// contentType, value]: compact, self-describing enough to check, and the value stays raw bytes. The
-// module is pure.
+// Expiry never changes the order otherwise: an expiring value keeps its write's timestamp, so it
+// beats every older version and loses to every newer one, expired or not (Cassandra's expiring
+// cells). The order takes no clock, so merge stays a join whenever it runs.
+//
+// The codec is msgpack (msgpackr) of a fixed tuple: format 1 is [1, timestampUs, writer, tombstone,
+// contentType, value], format 2 the same with expiresAtUs appended. A record without an expiry is
+// always encoded as format 1, byte for byte what builds before TTL wrote (so its Merkle hash, and
+// an older data directory, stay as they were); format 2 only carries an expiry. Compact,
+// self-describing enough to check, and the value stays raw bytes. The module is pure.
 
 import { Packr } from "msgpackr";
 import { assert } from "../core/assert.js";
@@ -41,6 +51,11 @@ export interface StoredRecord {
   readonly writer: NodeId;
   /** True for a delete. */
   readonly tombstone: boolean;
+  /**
+   * When the value expires (issue 17 §3): HLC microseconds, above timestampUs; absent for a value
+   * that never expires, and always for a tombstone.
+   */
+  readonly expiresAtUs?: number;
 }
 
 /** A record for one key: what a write carries and what a scan yields. */
@@ -57,9 +72,10 @@ export interface KeyedRecord {
 
 /**
  * The tuple's first element. A new layout takes a new number; decode refuses numbers it does not
- * know.
+ * know. Format 1: no expiry; format 2: with expiresAtUs (issue 17 §3).
  */
 export const RECORD_FORMAT = 1;
+export const RECORD_FORMAT_EXPIRING = 2;
 
 export const RECORD_LIMITS = {
   /** Room for any real media type with parameters; longer ones are refused at the API edge. */
@@ -94,6 +110,15 @@ function checkRecord(record: StoredRecord): string | null {
   if (record.tombstone && (record.value.length !== 0 || record.contentType !== "")) {
     return "a tombstone carries no value and no content type";
   }
+  return expiryProblem(record);
+}
+
+function expiryProblem(record: StoredRecord): string | null {
+  const expiresAtUs = record.expiresAtUs;
+  if (expiresAtUs === undefined) return null;
+  if (record.tombstone) return "a tombstone carries no expiry";
+  if (!Number.isSafeInteger(expiresAtUs) || expiresAtUs <= record.timestampUs)
+    return `expiresAtUs must be a safe integer above timestampUs, got ${expiresAtUs}`;
   return null;
 }
 
@@ -101,13 +126,17 @@ function checkRecord(record: StoredRecord): string | null {
 export function encodeRecord(record: StoredRecord): Buffer {
   const problem = checkRecord(record);
   assert(problem === null, () => `cannot encode record: ${problem}`);
+  const { timestampUs, writer, tombstone, contentType, value, expiresAtUs } = record;
+  if (expiresAtUs === undefined)
+    return packr.pack([RECORD_FORMAT, timestampUs, writer, tombstone, contentType, value]);
   return packr.pack([
-    RECORD_FORMAT,
-    record.timestampUs,
-    record.writer,
-    record.tombstone,
-    record.contentType,
-    record.value,
+    RECORD_FORMAT_EXPIRING,
+    timestampUs,
+    writer,
+    tombstone,
+    contentType,
+    value,
+    expiresAtUs,
   ]);
 }
 
@@ -119,12 +148,17 @@ export function decodeRecord(bytes: Uint8Array): StoredRecord {
   } catch (error) {
     throw new RecordFormatError(`record is not valid msgpack: ${(error as Error).message}`);
   }
-  if (!Array.isArray(tuple) || tuple.length !== 6)
-    throw new RecordFormatError("record is not a 6-element tuple");
-  const [format, timestampUs, writer, tombstone, contentType, value] = tuple as unknown[];
-  if (format !== RECORD_FORMAT)
-    throw new RecordFormatError(`unknown record format ${String(format)}`);
-  const record = { timestampUs, writer, tombstone, contentType, value } as StoredRecord;
+  if (!Array.isArray(tuple)) throw new RecordFormatError("record is not a tuple");
+  const [format, timestampUs, writer, tombstone, contentType, value, expiresAtUs] =
+    tuple as unknown[];
+  const length = format === RECORD_FORMAT ? 6 : format === RECORD_FORMAT_EXPIRING ? 7 : null;
+  if (length === null) throw new RecordFormatError(`unknown record format ${String(format)}`);
+  if (tuple.length !== length)
+    throw new RecordFormatError(`a format ${String(format)} record is a ${length}-element tuple`);
+  const fields = { timestampUs, writer, tombstone, contentType, value };
+  const record = (length === 6 ? fields : { ...fields, expiresAtUs }) as StoredRecord;
+  if (length === 7 && typeof expiresAtUs !== "number")
+    throw new RecordFormatError("malformed record: expiresAtUs must be a number");
   const problem = checkRecord(record);
   if (problem !== null) throw new RecordFormatError(`malformed record: ${problem}`);
   return record;
@@ -148,6 +182,12 @@ export function compareRecords(a: StoredRecord, b: StoredRecord): number {
   const byWriter = compareStrings(a.writer, b.writer);
   if (byWriter !== 0) return byWriter;
   if (a.tombstone !== b.tombstone) return a.tombstone ? 1 : -1;
+  if (a.expiresAtUs !== b.expiresAtUs) {
+    // The deader version wins a tie: an expiry beats none, the earlier expiry the later.
+    if (a.expiresAtUs === undefined) return -1;
+    if (b.expiresAtUs === undefined) return 1;
+    return a.expiresAtUs < b.expiresAtUs ? 1 : -1;
+  }
   const byValue = Buffer.compare(a.value, b.value);
   if (byValue !== 0) return byValue;
   return compareStrings(a.contentType, b.contentType);

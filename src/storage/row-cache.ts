@@ -35,6 +35,8 @@ export interface CachedRow {
   readonly timestampUs: number;
   readonly writer: string;
   readonly tombstone: boolean;
+  /** The record's expiry (record.ts), when it has one: the expiry index entry a write replaces. */
+  readonly expiresAtUs?: number;
   /**
    * The record's hash in the segment table (segments.ts Staging.add), or null when not computed.
    */

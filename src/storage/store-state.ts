@@ -59,13 +59,14 @@ export function rowOf(
   record: StoredRecord,
   hash: Uint32Array | null,
 ): CachedRow {
-  return {
+  const row = {
     bytes,
     timestampUs: record.timestampUs,
     writer: record.writer,
     tombstone: record.tombstone,
     hash,
   };
+  return record.expiresAtUs === undefined ? row : { ...row, expiresAtUs: record.expiresAtUs };
 }
 
 export function decodeStored(

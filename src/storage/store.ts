@@ -8,6 +8,8 @@
 //   read-coalescer.ts  get()s of one event-loop turn in one getMany
 //   store-scans.ts     range scans (resumable after a key) and hashed scans
 //   purge.ts           range deletes, tombstone purges, purges of records from the future
+//   expiry-index.ts    the expiry index kept with every record that expires (issue 17 §3)
+//   expiry-purge.ts    purges of expired records, walking that index
 //   segment-log.ts     segment hashes kept durable: the log, its sweep, rebuild at open
 //   store-meta.ts      the format marker and the exact statistics
 //   store-state.ts     the state those parts share (totals, segments, row cache, counts)
@@ -49,8 +51,9 @@ export interface Store {
    */
   deleteRange(range: TokenRangeBounds): Promise<number>;
   /**
-   * Deletes tombstones older than graceUs at nowUs (nowUs - timestampUs > graceUs); returns how
-   * many.
+   * Deletes tombstones older than graceUs at nowUs (nowUs - timestampUs > graceUs), and records
+   * expired more than graceUs ago (nowUs - expiresAtUs > graceUs, found through the expiry index);
+   * returns how many.
    */
   purgeTombstones(nowUs: number, graceUs?: number): Promise<number>;
   /** Records, tombstones and bytes of committed data, for load reports. */

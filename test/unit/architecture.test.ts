@@ -89,7 +89,7 @@ const PURE = [
   /^time\//,
   /^sim\/(?!sim-loop\.ts$)/,
   /^replication\/consistency\.ts$/,
-  /^storage\/(record|layout)\.ts$/,
+  /^storage\/(record|layout|expiry)\.ts$/,
   /^antientropy\/tree-diff\.ts$/,
   /^client\/(routing|retry-policy|ring-snapshot)\.ts$/,
 ];

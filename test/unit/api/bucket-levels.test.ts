@@ -68,6 +68,8 @@ async function build(
     writeConsistency: DEFAULTS.writeConsistency,
     maxValueBytes: DEFAULTS.maxValueBytes,
     sloppyQuorum,
+    // No record here expires: any clock will do.
+    nowUs: () => 0,
     buckets: { props: (bucket) => effectiveProps(stored[bucket] ?? {}, DEFAULTS) },
   });
   await app.ready();

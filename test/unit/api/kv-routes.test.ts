@@ -90,6 +90,7 @@ async function build(): Promise<{ app: FastifyInstance; coordinator: FakeCoordin
     readConsistency: "one",
     writeConsistency: "quorum",
     maxValueBytes: MAX_VALUE_BYTES,
+    nowUs: () => coordinator.clock,
     observer: {
       observeKvRequest: (route, consistency, status) =>
         observed.push({ route, consistency, status }),

@@ -51,10 +51,15 @@ const anyRecord: fc.Arbitrary<StoredRecord> = fc
     ),
     writer: fc.string({ minLength: 1, maxLength: 30 }),
     tombstone: fc.boolean(),
+    ttlUs: fc.option(fc.integer({ min: 1, max: 2 ** 40 })),
   })
-  .map((record) =>
-    record.tombstone ? { ...record, value: new Uint8Array(0), contentType: "" } : record,
-  );
+  .map(({ ttlUs, ...record }): StoredRecord => {
+    if (record.tombstone) return { ...record, value: new Uint8Array(0), contentType: "" };
+    const expiresAtUs = ttlUs === null ? undefined : record.timestampUs + ttlUs;
+    return expiresAtUs === undefined || !Number.isSafeInteger(expiresAtUs)
+      ? record
+      : { ...record, expiresAtUs };
+  });
 
 /**
  * Records from tiny domains, so equal timestamps, equal writers and exact ties happen often: for
@@ -67,10 +72,12 @@ const clashingRecord: fc.Arbitrary<StoredRecord> = fc
     timestampUs: fc.integer({ min: 0, max: 3 }),
     writer: fc.constantFrom("node-a", "node-b", "node-c"),
     tombstone: fc.boolean(),
+    expiresAtUs: fc.constantFrom(undefined, 10, 11),
   })
-  .map((record) =>
-    record.tombstone ? { ...record, value: Buffer.alloc(0), contentType: "" } : record,
-  );
+  .map(({ expiresAtUs, ...record }): StoredRecord => {
+    if (record.tombstone) return { ...record, value: Buffer.alloc(0), contentType: "" };
+    return expiresAtUs === undefined ? record : { ...record, expiresAtUs };
+  });
 
 describe("record codec", () => {
   it("round-trips binary values byte for byte", () => {
@@ -117,7 +124,13 @@ describe("record codec", () => {
       Buffer.from([0xc1]), // a msgpack byte that is never valid
       packr.pack("hello"),
       packr.pack([1, 5, "n", false, "text/plain"]), // one element short
-      packr.pack([2, 5, "n", false, "text/plain", Buffer.from("v")]), // unknown format
+      packr.pack([3, 5, "n", false, "text/plain", Buffer.from("v")]), // unknown format
+      packr.pack([2, 5, "n", false, "text/plain", Buffer.from("v")]), // format 2 without expiry
+      packr.pack([1, 5, "n", false, "text/plain", Buffer.from("v"), 9]), // format 1 with one
+      packr.pack([2, 5, "n", false, "text/plain", Buffer.from("v"), 5]), // expires at its stamp
+      packr.pack([2, 5, "n", false, "text/plain", Buffer.from("v"), null]), // expiry not a number
+      packr.pack([2, 5, "n", false, "text/plain", Buffer.from("v"), 7.5]), // fractional
+      packr.pack([2, 5, "n", true, "", new Uint8Array(0), 9]), // a tombstone with an expiry
       packr.pack([1, -1, "n", false, "text/plain", Buffer.from("v")]), // negative timestamp
       packr.pack([1, 1.5, "n", false, "text/plain", Buffer.from("v")]), // fractional timestamp
       packr.pack([1, 5, "", false, "text/plain", Buffer.from("v")]), // no writer
@@ -128,7 +141,27 @@ describe("record codec", () => {
     for (const bytes of bad) expect(() => decodeRecord(bytes)).toThrow(RecordFormatError);
   });
 
+  it("encodes a record without expiry as format 1, byte for byte as before TTL", () => {
+    const packr = new Packr({ useRecords: false });
+    const record = live(1_234_567, "node-a", "value");
+    const before = packr.pack([1, 1_234_567, "node-a", false, "text/plain", Buffer.from("value")]);
+    expect(encodeRecord(record).equals(before)).toBe(true);
+    expect(plain(decodeRecord(before))).toEqual(plain(record));
+    expect("expiresAtUs" in decodeRecord(before)).toBe(false);
+  });
+
+  it("round-trips a record with an expiry as format 2", () => {
+    const record = { ...live(1_000_000, "n", "v"), expiresAtUs: 3_000_000 };
+    const bytes = encodeRecord(record);
+    expect(new Packr({ useRecords: false }).unpack(bytes)[0]).toBe(2);
+    expect(plain(decodeRecord(bytes))).toEqual(plain(record));
+  });
+
   it("treats encoding a malformed record as a bug", () => {
+    expect(() => encodeRecord({ ...live(5, "n", "v"), expiresAtUs: 5 })).toThrow(InvariantError);
+    expect(() => encodeRecord({ ...tombstoneRecord(5, "n"), expiresAtUs: 9 })).toThrow(
+      InvariantError,
+    );
     expect(() => encodeRecord(live(-1, "n", "v"))).toThrow(InvariantError);
     expect(() => encodeRecord({ ...tombstoneRecord(1, "n"), value: Buffer.from("v") })).toThrow(
       InvariantError,
@@ -161,6 +194,25 @@ describe("last write wins", () => {
   it("lets a tombstone win an exact tie of timestamp and writer", () => {
     expect(mergeRecords(live(7, "n", "v"), tombstoneRecord(7, "n")).tombstone).toBe(true);
     expect(mergeRecords(tombstoneRecord(7, "n"), live(7, "n", "v")).tombstone).toBe(true);
+  });
+
+  it("orders an expiring value by its write's timestamp, expired or not (TTL)", () => {
+    const expiring = { ...live(5, "node-a", "v"), expiresAtUs: 6 };
+    // Expiry never brings an older value back, nor hides a newer one.
+    expect(mergeRecords(expiring, live(4, "node-z", "old"))).toBe(expiring);
+    const newer = live(7, "node-a", "new");
+    expect(mergeRecords(expiring, newer)).toBe(newer);
+    expect(mergeRecords(tombstoneRecord(7, "node-a"), expiring).tombstone).toBe(true);
+  });
+
+  it("lets the deader version win an exact tie: expiry over none, the earlier expiry", () => {
+    const forever = live(5, "node-a", "v");
+    const soon = { ...forever, expiresAtUs: 9 };
+    const later = { ...forever, expiresAtUs: 12 };
+    expect(mergeRecords(forever, soon)).toBe(soon);
+    expect(mergeRecords(later, soon)).toBe(soon);
+    expect(mergeRecords(tombstoneRecord(5, "node-a"), soon).tombstone).toBe(true);
+    expect(sameRecord(soon, { ...soon })).toBe(true);
   });
 
   it("orders any two different records strictly, and equal ones as equal (property)", () => {
