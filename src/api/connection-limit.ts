@@ -1,6 +1,7 @@
-// api/connection-limit.ts — at most so many open connections from one client address (issue 18 §5),
-// so one client (or one runaway pool) cannot take every socket the node has (the whole server's cap
-// is NODE_LIMITS.httpConnectionsMax). Counted when the TCP connection opens, dropped when it closes.
+// api/connection-limit.ts — at most so many open connections from one client address (issue 18
+// §5), so one client (or one runaway pool) cannot take every socket the node has (the whole
+// server's cap is NODE_LIMITS.httpConnectionsMax). Counted when the TCP connection opens, dropped
+// when it closes.
 //
 // A plain HTTP connection over the limit is answered: its requests get 503 `unavailable` with the
 // SPEC §2 body and `Connection: close` (the request hook asks isOver). A TLS connection over the
