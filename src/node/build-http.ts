@@ -4,6 +4,7 @@
 import type { Server as TlsServer } from "node:tls";
 import { LogController, type FastifyInstance } from "fastify";
 import { createHttpServer, HEALTH_PATH } from "../api/http-server.js";
+import { registerAuditLog } from "../api/audit-log.js";
 import { READY_PATH } from "../api/ready-routes.js";
 import type { NodeConfig } from "./config.js";
 import { httpLogLevel, type Logger } from "./logger.js";
@@ -104,5 +105,7 @@ export function buildHttpServer({
     tls.onChange(() => server.setSecureContext(serverTls(tls.current())));
   }
   if (ports.onRoute !== undefined) app.addHook("onRoute", ports.onRoute);
+  // Before any route: a hook covers only the routes registered after it.
+  registerAuditLog(app, log.child({ component: "audit" }));
   return app;
 }
