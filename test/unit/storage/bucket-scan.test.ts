@@ -89,10 +89,12 @@ describe("scanBucketPage", () => {
     const entries = (await pagesOf(opened, "alpha", 100, 100)).flatMap((page) => page.entries);
     const k2 = entries.find((entry) => entry.key === "k2");
     expect(k2).toMatchObject({ tombstone: true, timestampUs: 9_999, writer: "n2" });
-    expect(entries.filter((entry) => !entry.tombstone).map((entry) => entry.key).sort()).toEqual([
-      "k1",
-      "k3",
-    ]);
+    expect(
+      entries
+        .filter((entry) => !entry.tombstone)
+        .map((entry) => entry.key)
+        .sort(),
+    ).toEqual(["k1", "k3"]);
   });
 
   it("stops at the records-visited bound even when the bucket has no keys there", async () => {
