@@ -213,7 +213,7 @@ export class Grapevine {
     let after: string | null = null;
     do {
       const path = keyPagePath(bucket, { pageKeys, after, r });
-      // Routed as a read of the bucket's name: listings of different buckets start on different nodes.
+      // Routed as a read of the bucket name: listings of other buckets start on other nodes.
       const answer = await this.#call("read", bucket, { method: "GET", path }, options);
       const page = parseKeyPage(answer.body.toString("utf8"));
       yield* page.keys;

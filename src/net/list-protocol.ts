@@ -2,7 +2,8 @@
 // and server.
 //
 //   POST /internal/v1/list/page { from, bucket, start, end, after?, keysMax, visitedMax }
-//     → { entries: [key, token, timestampUs, writer, tombstone][], reached: [token, storedKey] | null }
+//     → { entries: [key, token, timestampUs, writer, tombstone][],
+//         reached: [token, storedKey] | null }
 //       one page of the bucket's keys (tombstones flagged) in the token range (start, end] of the
 //       answering node's store, in token order, resuming strictly after the data key `after`
 //       ([token, stored key]); `reached` is how far the page looked, null when the range is done

@@ -16,7 +16,7 @@
 import { assert } from "../core/assert.js";
 import type { NodeId } from "../core/ids.js";
 import type { Token } from "../ring/partitioner.js";
-import { bucketKeyOf, storedKeyOf } from "./bucket-keys.js";
+import { bucketKeyOf } from "./bucket-keys.js";
 import type { TokenRangeBounds } from "./layout.js";
 import type { StoredRecord } from "./record.js";
 import type { Store } from "./store.js";
@@ -110,9 +110,4 @@ export async function scanBucketPage(
   // Stopped by a bound: more may follow (an extra empty page at worst). Else the range is done.
   const bounded = entries.length >= keysMax || visited >= visitedMax;
   return { entries, reached: bounded ? last : null };
-}
-
-/** The position of a listed key: where a listing that emitted it resumes. */
-export function positionOfKey(bucket: string, key: string, token: Token): ScanPosition {
-  return { token, storedKey: storedKeyOf(bucket, key) };
 }
