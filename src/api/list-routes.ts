@@ -39,6 +39,9 @@ export class ListStats {
   listings = 0;
   keysListed = 0;
   failures = 0;
+  /** Replica pages this node's listings read (its own included) and the records they visited. */
+  replicaPages = 0;
+  recordsVisited = 0;
 }
 
 export interface ListRoutesOptions {

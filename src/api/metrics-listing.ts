@@ -33,6 +33,19 @@ export function registerListing(registry: Registry, sources: ListingSources): vo
   );
   observedCounter(
     registry,
+    "list_records_visited_total",
+    "Records the replica pages of this node's listings visited, of every bucket (over keys listed: " +
+      "the cost of listing by scanning token ranges)",
+    () => listings.recordsVisited,
+  );
+  observedCounter(
+    registry,
+    "list_pages_read_total",
+    "Replica pages this node's listings read, its own included",
+    () => listings.replicaPages,
+  );
+  observedCounter(
+    registry,
     "list_replica_pages_total",
     "Replica pages of keys this node served to listings coordinated elsewhere",
     () => pages.pages,

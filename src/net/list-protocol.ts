@@ -3,12 +3,12 @@
 //
 //   POST /internal/v1/list/page { from, bucket, start, end, after?, keysMax, visitedMax }
 //     → { entries: [key, token, timestampUs, writer, tombstone][],
-//         reached: [token, storedKey] | null }
+//         reached: [token, storedKey] | null, visited }
 //       one page of the bucket's keys (tombstones flagged) in the token range (start, end] of the
 //       answering node's store, in token order, resuming strictly after the data key `after`
 //       ([token, stored key]); `reached` is how far the page looked, null when the range is done
-//       (storage/bucket-scan.ts). The caller merges the pages of several replicas
-//       (replication/list-merge.ts).
+//       (storage/bucket-scan.ts); `visited` counts the records it read, of every bucket. The
+//       caller merges the pages of several replicas (replication/list-merge.ts).
 //
 // Tokens travel as msgpack 64-bit integers (bigint on both ends, net/codec.ts). Every body is
 // validated with typebox before use (list-page-routes.ts, list-client.ts).
@@ -67,6 +67,7 @@ export const ListPageReplySchema = Type.Object({
     { maxItems: BUCKET_SCAN_LIMITS.keysMax },
   ),
   reached: Type.Union([PositionSchema, Type.Null()]),
+  visited: Type.Integer({ minimum: 0, maximum: BUCKET_SCAN_LIMITS.visitedMax }),
 });
 export type ListPageReply = Static<typeof ListPageReplySchema>;
 
@@ -87,6 +88,7 @@ export function pageToWire(page: BucketScanPage): ListPageReply {
   return {
     entries: page.entries.map((e) => [e.key, e.token, e.timestampUs, e.writer, e.tombstone]),
     reached: page.reached === null ? null : [page.reached.token, page.reached.storedKey],
+    visited: page.visited,
   };
 }
 
@@ -102,6 +104,7 @@ export function pageFromWire(reply: ListPageReply): BucketScanPage {
     })),
     reached:
       reply.reached === null ? null : { token: reply.reached[0], storedKey: reply.reached[1] },
+    visited: reply.visited,
   };
 }
 

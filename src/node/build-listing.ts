@@ -26,17 +26,22 @@ export async function registerListing(app: FastifyInstance, parts: NodeParts): P
     { addressOf: addresses.addressOf, ...(parts.tls === null ? {} : { tls: parts.tls }) },
   );
   app.addHook("onClose", () => client.close());
+  const stats = new ListStats();
   const lister = new KeyLister({
     self,
     replicationFactor: config.replicationFactor,
     ring: () => engine.ring(),
     isLive: (node) => engine.isLive(node),
+    localReadable: () => !parts.recovery.recovering(),
+    onPage: (_node, page) => {
+      stats.replicaPages += 1;
+      stats.recordsVisited += page.visited;
+    },
     transport: {
       page: (node, request) =>
         node === self ? scanBucketPage(store, request) : client.page(node, request),
     },
   });
-  const stats = new ListStats();
   const pageStats = new ListRouteStats();
   const group = listPageRouteGroup({
     clusterSecret: config.clusterSecret,

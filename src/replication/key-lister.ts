@@ -37,8 +37,13 @@ export interface KeyListerDeps {
   readonly ring: () => TokenMap;
   readonly isLive: (node: NodeId) => boolean;
   readonly transport: ListPageTransport;
-  /** Told of every replica page fetched (the metrics). */
-  readonly onPage?: (node: NodeId) => void;
+  /**
+   * Whether this node's own store may be read (false while crash recovery repairs it: it may lack
+   * acknowledged writes); a replica like any other when absent.
+   */
+  readonly localReadable?: () => boolean;
+  /** Told of every replica page received (the metrics: pages, records visited). */
+  readonly onPage?: (node: NodeId, page: BucketScanPage) => void;
 }
 
 export interface KeyListRequest {
@@ -80,13 +85,13 @@ export class KeyLister {
    * level needs (SPEC §2 `unavailable`, with `required` and `alive`).
    */
   checkAvailable(level: ConsistencyLevel): void {
-    const { ring, isLive, replicationFactor } = this.deps;
+    const { ring, replicationFactor } = this.deps;
     const current = ring();
     if (current.size === 0) throw new GrapevineError("unavailable", "the ring is empty");
     const required = requiredReplicas(level, replicationFactor);
     for (const range of current.ranges()) {
       const replicas = sharedReplicasFor(current, range.end, replicationFactor);
-      const alive = replicas.filter(isLive).length;
+      const alive = this.#candidates(replicas).length;
       if (alive < required)
         throw new GrapevineError("unavailable", "too few live replicas to list a range", {
           required,
@@ -114,7 +119,7 @@ export class KeyLister {
     after: ScanPosition | null,
   ): AsyncGenerator<MergedKey> {
     const required = requiredReplicas(request.level, this.deps.replicationFactor);
-    const candidates = this.#liveFirstSelf(piece.replicas);
+    const candidates = this.#candidates(piece.replicas);
     if (candidates.length < required)
       throw new GrapevineError("unavailable", "too few live replicas to list a range", {
         required,
@@ -152,28 +157,31 @@ export class KeyLister {
     }
   }
 
-  #page(
+  async #page(
     request: KeyListRequest,
     piece: Piece,
     node: NodeId,
     after: ScanPosition | null,
   ): Promise<BucketScanPage> {
-    this.deps.onPage?.(node);
-    return this.deps.transport.page(node, {
+    const page = await this.deps.transport.page(node, {
       bucket: request.bucket,
       range: piece.range,
       after,
       keysMax: request.pageKeysMax ?? BUCKET_SCAN_LIMITS.keysMax,
       visitedMax: BUCKET_SCAN_LIMITS.visitedMax,
     });
+    this.deps.onPage?.(node, page);
+    return page;
   }
 
-  /** The live replicas, this node first (its page costs no request). */
-  #liveFirstSelf(replicas: readonly NodeId[]): NodeId[] {
-    const live = replicas.filter((node) => node === this.deps.self || this.deps.isLive(node));
-    return [
-      ...live.filter((node) => node === this.deps.self),
-      ...live.filter((n) => n !== this.deps.self),
-    ];
+  /**
+   * The replicas that may be read: the live ones, this node first (its page costs no request) when
+   * its store is readable.
+   */
+  #candidates(replicas: readonly NodeId[]): NodeId[] {
+    const { self, isLive } = this.deps;
+    const selfReadable = this.deps.localReadable?.() ?? true;
+    const others = replicas.filter((node) => node !== self && isLive(node));
+    return selfReadable && replicas.includes(self) ? [self, ...others] : others;
   }
 }

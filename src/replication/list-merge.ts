@@ -114,7 +114,7 @@ export class ListMerge {
   }
 
   /** A replica's page: its keys after its reach, in token order. */
-  receive(node: NodeId, page: BucketScanPage): void {
+  receive(node: NodeId, page: Pick<BucketScanPage, "entries" | "reached">): void {
     const state = this.#state(node);
     let previous: Reach = state.reach;
     for (const entry of page.entries) {

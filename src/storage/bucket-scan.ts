@@ -63,6 +63,8 @@ export interface BucketScanPage {
   readonly entries: BucketScanEntry[];
   /** The last position visited (the next page resumes after it); null: the range is done. */
   readonly reached: ScanPosition | null;
+  /** Records the page visited, of every bucket: the cost of listing by scanning. */
+  readonly visited: number;
 }
 
 /**
@@ -109,5 +111,5 @@ export async function scanBucketPage(
   }
   // Stopped by a bound: more may follow (an extra empty page at worst). Else the range is done.
   const bounded = entries.length >= keysMax || visited >= visitedMax;
-  return { entries, reached: bounded ? last : null };
+  return { entries, reached: bounded ? last : null, visited };
 }

@@ -35,7 +35,7 @@ function pager(entries: BucketScanEntry[], pageKeys: number) {
     const page = rest.slice(0, pageKeys);
     const last = page.at(-1);
     const more = rest.length > pageKeys && last !== undefined;
-    return { entries: page, reached: more ? position(last.key) : null };
+    return { entries: page, reached: more ? position(last.key) : null, visited: page.length };
   };
 }
 

@@ -109,8 +109,9 @@ describe("scanBucketPage", () => {
     });
     expect(first.entries).toEqual([]);
     expect(first.reached).not.toBeNull();
+    expect(first.visited).toBe(20);
     const pages = await pagesOf(opened, "alpha", 10, 20);
-    expect(pages.length).toBe(3);
+    expect(pages.map((page) => page.visited)).toEqual([20, 20, 10]);
     expect(pages.flatMap((page) => page.entries)).toEqual([]);
   });
 });
