@@ -31,6 +31,7 @@ import { registerStartCommand } from "./start.js";
 import { registerStatusCommand } from "./status.js";
 import { registerStopCommand } from "./stop.js";
 import { registerBucketCommand } from "./bucket.js";
+import { registerKeysCommand } from "./keys.js";
 import { addCertsDirOption } from "./tls-client.js";
 
 /** The commands that talk to nodes: `--certs-dir` makes them speak TLS (cli/tls-client.ts). */
@@ -45,6 +46,7 @@ const TLS_CLIENT_COMMANDS: ReadonlySet<string> = new Set([
   "stop",
   "repair",
   "future-records",
+  "keys",
 ]);
 
 /** commander's codes for output that is not a failure. */
@@ -85,6 +87,7 @@ export function createProgram(output: CliOutput, setExit: (code: ExitCode) => vo
   registerRemoveNodeCommand(program, output, setExit);
   registerStopCommand(program, output, setExit);
   registerBucketCommand(program, output, setExit);
+  registerKeysCommand(program, output, setExit);
   registerRepairCommand(program, output, setExit);
   registerFutureRecordsCommand(program, output, setExit);
   registerSimCommand(program, output, setExit);

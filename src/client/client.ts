@@ -32,6 +32,7 @@ import {
   type AttemptEnd,
   type OperationKind,
 } from "./retry-policy.js";
+import { KEY_PAGE_LIMITS, keyPagePath, parseKeyPage } from "./key-pages.js";
 import { RingKeeper } from "./ring-keeper.js";
 import { Router } from "./routing.js";
 import { systemClock } from "./system-clock.js";
@@ -67,6 +68,11 @@ export interface WriteOptions extends CallOptions {
 export interface PutOptions extends WriteOptions {
   /** Stored with the value and given back by reads; default application/octet-stream. */
   readonly contentType?: string;
+}
+
+export interface KeysOptions extends ReadOptions {
+  /** Keys per request; default KEY_PAGE_LIMITS.pageKeysDefault (1000), at most 10000. */
+  readonly pageKeys?: number;
 }
 
 const DEFAULT_CONTENT_TYPE = "application/octet-stream";
@@ -189,6 +195,30 @@ export class Grapevine {
     const request = { method: "DELETE", path: kvPath(key, "w", level) } as const;
     const answer = await this.#call("write", key, request, options);
     return { timestampUs: timestampOf(answer) };
+  }
+
+  /**
+   * The bucket's live keys, page by page (`pageKeys` per request, at `r`), as an async iterator:
+   * `for await (const key of db.keys("photos"))`. Holds one page at a time; a page is retried as a
+   * read is, and stopping the loop early sends no more requests.
+   */
+  async *keys(bucket: string, options: KeysOptions = {}): AsyncGenerator<string> {
+    const pageKeys = options.pageKeys ?? KEY_PAGE_LIMITS.pageKeysDefault;
+    if (!Number.isInteger(pageKeys) || pageKeys < 1 || pageKeys > KEY_PAGE_LIMITS.pageKeysMax)
+      throw new GrapevineError(
+        "bad_request",
+        `pageKeys must be an integer from 1 to ${KEY_PAGE_LIMITS.pageKeysMax}`,
+      );
+    const r = options.r ?? this.#options.readConsistency;
+    let after: string | null = null;
+    do {
+      const path = keyPagePath(bucket, { pageKeys, after, r });
+      // Routed as a read of the bucket name: listings of other buckets start on other nodes.
+      const answer = await this.#call("read", bucket, { method: "GET", path }, options);
+      const page = parseKeyPage(answer.body.toString("utf8"));
+      yield* page.keys;
+      after = page.next;
+    } while (after !== null);
   }
 
   /** Stops the ring refreshes and closes every connection; later calls fail with `closed`. */

@@ -5,12 +5,14 @@ export { Grapevine } from "./client.js";
 export type {
   CallOptions,
   Entry,
+  KeysOptions,
   PutOptions,
   ReadOptions,
   WriteOptions,
   Written,
 } from "./client.js";
 export { GrapevineClientError, GrapevineResponseError } from "./errors.js";
+export { KEY_PAGE_LIMITS } from "./key-pages.js";
 export type { Applied, ClientFailureReason } from "./errors.js";
 export { GrapevineError } from "../core/errors.js";
 export type { ErrorCode } from "../core/errors.js";
