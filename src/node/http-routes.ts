@@ -12,6 +12,7 @@ import { futureRecordsRoutes } from "../api/future-records-routes.js";
 import { clusterRoutes } from "../api/cluster-routes.js";
 import { kvRoutes } from "../api/kv-routes.js";
 import { bucketRoutes } from "../api/bucket-routes.js";
+import { tokenRoutes } from "../api/token-routes.js";
 import { metricsRoutes } from "../api/metrics.js";
 import { readyRoutes } from "../api/ready-routes.js";
 import { registerOpenApi } from "../api/openapi.js";
@@ -73,6 +74,7 @@ async function registerClientRoutes(app: FastifyInstance, parts: NodeParts): Pro
     buckets: parts.buckets,
   });
   await app.register(bucketRoutes, { book: parts.buckets });
+  await app.register(tokenRoutes, { registry: parts.tokens });
   await app.register(metricsRoutes, { metrics });
   await app.register(consoleRoutes);
 }
