@@ -6,7 +6,7 @@
 import { Type, type Static } from "@sinclair/typebox";
 import type { FastifyPluginAsync } from "fastify";
 import { GrapevineError } from "../core/errors.js";
-import { ROLES, type Role } from "../security/roles.js";
+import { ROLES } from "../security/roles.js";
 import type { TokenRecord } from "../security/token-book.js";
 import { TOKENS_PATH } from "../security/route-access.js";
 import { isTokenId, TOKEN_LIMITS } from "../security/tokens.js";

@@ -187,7 +187,7 @@ export function resolveOptions(options: GrapevineOptions): ResolvedOptions {
   if (token !== undefined && (typeof token !== "string" || !/^[\x21-\x7e]{1,1024}$/.test(token)))
     throw bad("token", "must be the token's text, gv_<id>_<secret>");
   return {
-    token: token === undefined ? undefined : (token),
+    token,
     seeds,
     routing,
     addressTranslator:
