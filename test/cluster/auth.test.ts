@@ -64,6 +64,15 @@ async function call(
   }
 }
 
+/** A well-formed heartbeat of a long-gone generation: harmless, whoever it names. */
+const heartbeatFrom = (from: string) => ({
+  kind: "heartbeat",
+  from,
+  generation: 0,
+  incarnation: 0,
+  sequence: 0,
+});
+
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 describe("authenticated clients and operators (issue 18 §3, §5)", () => {
@@ -251,7 +260,7 @@ describe("authenticated clients and operators (issue 18 §3, §5)", () => {
   }, 30_000);
 
   it("refuses a node message whose `from` is not its certificate's node", async () => {
-    const forged = encodePeerBody({ kind: "heartbeat", from: "a3", sentWallMs: 1 });
+    const forged = encodePeerBody(heartbeatFrom("a3"));
     const answer = await call(`${url(0)}/internal/v1/peer`, asNode("a2"), {
       method: "POST",
       headers: { "content-type": "application/msgpack" },
@@ -263,7 +272,7 @@ describe("authenticated clients and operators (issue 18 §3, §5)", () => {
     const honest = await call(`${url(0)}/internal/v1/peer`, asNode("a2"), {
       method: "POST",
       headers: { "content-type": "application/msgpack" },
-      body: encodePeerBody({ kind: "heartbeat", from: "a2", sentWallMs: 1 }),
+      body: encodePeerBody(heartbeatFrom("a2")),
     });
     expect(honest.status).toBeLessThan(300);
   }, 30_000);
