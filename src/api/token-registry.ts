@@ -57,7 +57,7 @@ export class TokenRegistry {
         lifetimeDays <= TOKEN_LIMITS.lifetimeDaysMax,
       "lifetime checked by the route",
     );
-    // The metadata never drops an entry; past its bound nothing more is stamped (a 400, not a crash).
+    // The metadata never drops an entry; past its bound nothing more is stamped (a 400, no crash).
     if (this.options.metadata.size >= METADATA_LIMITS.entriesMax)
       throw new GrapevineError("bad_request", "the cluster metadata is full: no more tokens");
     const { idBytes, secretBytes } = TOKEN_LIMITS;

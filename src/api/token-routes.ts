@@ -1,7 +1,8 @@
 // api/token-routes.ts — bearer tokens over HTTP (issue 18 §3), admin only (security/route-
-// access.ts): `POST /admin/tokens {"role", "lifetimeDays"?}` makes one and answers its text, the one
-// time it is ever shown; `GET /admin/tokens` lists ids, roles, times and whether revoked, never a
-// secret or a hash; `DELETE /admin/tokens/:id` revokes one, everywhere once gossip has spread it.
+// access.ts): `POST /admin/tokens {"role", "lifetimeDays"?}` makes one and answers its text, the
+// one time it is ever shown; `GET /admin/tokens` lists ids, roles, times and whether revoked,
+// never a secret or a hash; `DELETE /admin/tokens/:id` revokes one, everywhere once gossip has
+// spread it.
 
 import { Type, type Static } from "@sinclair/typebox";
 import type { FastifyPluginAsync } from "fastify";

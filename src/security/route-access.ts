@@ -81,7 +81,7 @@ export function roleIncludes(held: Role, needed: Role): boolean {
   return ROLE_RANK[held] >= ROLE_RANK[needed];
 }
 
-/** The header a browser's cross-site form or simple request cannot send (CLI and library send it). */
+/** A header a browser's cross-site form or simple request cannot send (CLI and library send it). */
 export const REQUEST_HEADER = "x-grapevine-request";
 
 /** The content types an HTML form (or a CORS "simple" request) can send cross-site. */
