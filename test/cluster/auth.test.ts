@@ -214,7 +214,7 @@ describe("authenticated clients and operators (issue 18 §3, §5)", () => {
   }, 90_000);
 
   it("the client library authenticates with its token option", async () => {
-    const db = new Grapevine({ nodes: [url(1)], tls: { ca }, token: tokens["writer"] as string });
+    const db = new Grapevine({ nodes: [url(1)], tls: { ca }, token: tokens["writer"] });
     try {
       await db.put("k2", "v2", { w: "quorum" });
       expect((await db.get("k1", { r: "quorum" }))?.value.toString()).toBe("v1");
