@@ -27,6 +27,11 @@ export function authHeaders(): Record<string, string> {
   };
 }
 
+/** The command's token for the client library's `token` option; nothing without one. */
+export function tokenOption(): { token?: string } {
+  return current === null ? {} : { token: current };
+}
+
 /** The token a file holds; a CliError naming the problem when it holds none. */
 export async function readTokenFile(file: string): Promise<string> {
   let text: string;
