@@ -103,25 +103,27 @@ describe("authenticated clients and operators (issue 18 §3, §5)", () => {
     ca = readFileSync(path.join(caOnly(), "ca.crt"), "utf8");
     mkdirSync(dir("clients"));
     copyFileSync(path.join(caOnly(), "ca.crt"), path.join(dir("clients"), "ca.crt"));
-    for (const [name, role] of [
-      ["ro", "reader"],
-      ["rw", "writer"],
-    ] as const) {
-      const made = await cli([
+    const clients = (
+      [
+        ["ro", "reader"],
+        ["rw", "writer"],
+      ] as const
+    ).map(([name, role]) =>
+      cli([
         ...["cert", "create-client", name, "--role", role, "--certs-dir", dir("clients")],
         ...withCa,
-      ]);
-      expect(made.code, made.err).toBe(0);
-    }
-    for (const id of IDS) {
+      ]),
+    );
+    const nodes = IDS.map((id) => {
       mkdirSync(nodeCerts(id));
       copyFileSync(path.join(caOnly(), "ca.crt"), path.join(nodeCerts(id), "ca.crt"));
-      const made = await cli([
+      return cli([
         ...["cert", "create-node", "--id", id, "--host", "127.0.0.1,localhost"],
         ...["--certs-dir", nodeCerts(id), ...withCa],
       ]);
+    });
+    for (const made of await Promise.all([...clients, ...nodes]))
       expect(made.code, made.err).toBe(0);
-    }
     ports = await freePorts(3);
     const seed = `127.0.0.1:${ports[0]}`;
     await Promise.all(
