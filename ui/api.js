@@ -1,5 +1,6 @@
-// api.js — every request the console makes goes through here, so that the bearer token the
-// security issue will require is added in one place. The token lives only in sessionStorage (this
+// api.js — every request the console makes goes through here, so that the bearer token a node
+// served over TLS requires (issue 18 §3) is added in one place, with the X-Grapevine-Request header
+// that marks a request as not a cross-site one. The token lives only in sessionStorage (this
 // browser tab's session), never in localStorage or a cookie.
 
 const TOKEN_KEY = "grapevine.token";
@@ -10,6 +11,11 @@ const REQUEST_TIMEOUT_MS = 4_000;
 function authorization() {
   const token = sessionStorage.getItem(TOKEN_KEY);
   return token === null || token === "" ? {} : { authorization: `Bearer ${token}` };
+}
+
+export function hasToken() {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  return token !== null && token !== "";
 }
 
 /** @param {string | null} token */
@@ -25,7 +31,7 @@ export function setToken(token) {
 async function request(path, init = {}) {
   const response = await fetch(path, {
     ...init,
-    headers: { ...authorization(), ...init.headers },
+    headers: { "x-grapevine-request": "grapevine-console", ...authorization(), ...init.headers },
     signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
   });
   if (!response.ok) {

@@ -5,6 +5,7 @@
 import { html, render } from "htm/preact";
 import { useEffect, useState } from "preact/hooks";
 import { Actions } from "./actions.js";
+import { hasToken, setToken } from "./api.js";
 import { Latency, Throughput } from "./charts.js";
 import { assignColours, colourOf } from "./colours.js";
 import { Members } from "./members.js";
@@ -47,6 +48,34 @@ function KeyLookup({ model }) {
   </form>`;
 }
 
+/**
+ * The bearer token the console's calls carry (a node served over TLS asks for one: `grapevine token
+ * create --role reader`, or admin for the actions). Kept for this tab only (api.js).
+ */
+function TokenForm() {
+  const [text, setText] = useState("");
+  const [saved, setSaved] = useState(hasToken());
+  const submit = (/** @type {Event} */ event) => {
+    event.preventDefault();
+    setToken(text.trim() === "" ? null : text.trim());
+    setSaved(text.trim() !== "");
+    setText("");
+  };
+  return html`<form class="token" onSubmit=${submit}>
+    <label
+      >token
+      <input
+        name="token"
+        type="password"
+        autocomplete="off"
+        value=${text}
+        onInput=${(/** @type {any} */ e) => setText(e.currentTarget.value)}
+        placeholder=${saved ? "a token is set (empty: forget it)" : "gv_… (needed over TLS)"}
+    /></label>
+    <button type="submit">${saved ? "Replace" : "Use"}</button>
+  </form>`;
+}
+
 /** @param {any} status @param {number} down */
 function summaryText(status, down) {
   const learning = status.serving === false ? ", this node is still learning the ring" : "";
@@ -62,7 +91,9 @@ function App({ model }) {
   // The model calls back on every poll; a counter forces the redraw.
   model.onRender = () => setVersion((v) => v + 1);
   const { status, ring } = model;
-  if (status === null) return html`<p>${model.error || "Waiting for the node…"}</p>`;
+  if (status === null)
+    return html`<p>${model.error || "Waiting for the node…"}</p>
+      <${TokenForm} />`;
   assignColours(status.members.map((/** @type {any} */ m) => m.id));
   const down = status.members.filter((/** @type {any} */ m) => !m.live).length;
   const replicas = model.lookup?.replicas ?? [];
@@ -73,6 +104,7 @@ function App({ model }) {
         ${status.clock?.inRange === false ? html`, <strong>this node's clock is out of range: it refuses writes</strong>` : ""}
       </p>
       ${model.error !== "" && html`<p class="error" role="alert">${model.error}</p>`}
+      <${TokenForm} />
     </header>
     <section class="top">
       <div>

@@ -16,6 +16,7 @@ import { CliError, EXIT_CODES, jsonOrNull, type CliOutput, type ExitCode } from 
 import { Unreachable } from "./ring-change-client.js";
 import { Agent, request } from "undici";
 import { tlsConnect } from "./tls-client.js";
+import { authHeaders } from "./token-client.js";
 
 export const FUTURE_RECORDS_CLI_LIMITS = {
   /** One page's deadline: a page scans at most the node's scanRecordsMax records. */
@@ -64,7 +65,10 @@ async function postJson(
     response = await request(`${url}${path}`, {
       method: body === undefined ? "GET" : "POST",
       dispatcher: agent,
-      headers: body === undefined ? {} : { "content-type": "application/json" },
+      headers: {
+        ...authHeaders(),
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(FUTURE_RECORDS_CLI_LIMITS.requestTimeoutMs),
     });

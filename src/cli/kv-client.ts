@@ -15,6 +15,7 @@ import { ConsistencyError, parseConsistency } from "../replication/consistency.j
 import { BUCKET_KEY_LIMITS } from "../storage/bucket-keys.js";
 import { CliError, EXIT_CODES, isTerminal } from "./shared.js";
 import { tlsConnect } from "./tls-client.js";
+import { authHeaders } from "./token-client.js";
 
 export const KV_CLIENT_LIMITS = {
   /**
@@ -153,7 +154,7 @@ export async function kvRequest(options: KvRequest): Promise<KvAnswer> {
     bodyTimeout: timeoutMs,
   });
   try {
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = authHeaders();
     if (options.body !== undefined)
       headers["content-type"] = options.contentType ?? KV_CLIENT_DEFAULTS.contentType;
     if (options.ttlSeconds !== undefined) headers["x-grapevine-ttl"] = String(options.ttlSeconds);

@@ -33,6 +33,8 @@ import { registerStopCommand } from "./stop.js";
 import { registerBucketCommand } from "./bucket.js";
 import { registerKeysCommand } from "./keys.js";
 import { addCertsDirOption } from "./tls-client.js";
+import { addTokenOption } from "./token-client.js";
+import { registerTokenCommand } from "./token.js";
 
 /** The commands that talk to nodes: `--certs-dir` makes them speak TLS (cli/tls-client.ts). */
 const TLS_CLIENT_COMMANDS: ReadonlySet<string> = new Set([
@@ -92,8 +94,9 @@ export function createProgram(output: CliOutput, setExit: (code: ExitCode) => vo
   registerFutureRecordsCommand(program, output, setExit);
   registerSimCommand(program, output, setExit);
   registerCertCommand(program, output, setExit);
+  registerTokenCommand(program, output, setExit);
   for (const command of program.commands)
-    if (TLS_CLIENT_COMMANDS.has(command.name())) addCertsDirOption(command);
+    if (TLS_CLIENT_COMMANDS.has(command.name())) addTokenOption(addCertsDirOption(command));
   return program;
 }
 

@@ -15,6 +15,7 @@ import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { Agent, request } from "undici";
 import { tlsConnect } from "./tls-client.js";
+import { authHeaders } from "./token-client.js";
 import { processEnvironment, resolveNodeUrl } from "../node/config.js";
 import {
   CliError,
@@ -129,7 +130,11 @@ async function call(
       method,
       dispatcher: agent,
       signal: AbortSignal.timeout(REPAIR_CLI_LIMITS.requestTimeoutMs),
-      ...(body === undefined ? {} : { body, headers: { "content-type": "application/json" } }),
+      headers: {
+        ...authHeaders(),
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      ...(body === undefined ? {} : { body }),
     });
   } catch (error) {
     const code = (error as { code?: unknown } | null)?.code;

@@ -4,6 +4,7 @@
 
 import { Agent, request } from "undici";
 import { tlsConnect } from "./tls-client.js";
+import { authHeaders } from "./token-client.js";
 import { CliError, humanBytes, jsonOrNull, type CliOutput } from "./shared.js";
 
 export const RING_CHANGE_CLIENT_LIMITS = {
@@ -57,6 +58,7 @@ export async function call(nodeUrl: string, method: "GET" | "POST", path: string
       response = await request(`${nodeUrl}${path}`, {
         method,
         dispatcher: agent,
+        headers: authHeaders(),
         signal: AbortSignal.timeout(RING_CHANGE_CLIENT_LIMITS.requestTimeoutMs),
       });
     } catch (error) {

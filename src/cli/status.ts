@@ -9,6 +9,7 @@ import Table from "cli-table3";
 import type { Command } from "commander";
 import { Agent, request } from "undici";
 import { expiryWarning, servedCertNotAfter, tlsConnect } from "./tls-client.js";
+import { authHeaders } from "./token-client.js";
 import { processEnvironment, resolveNodeUrl } from "../node/config.js";
 import { CliError, EXIT_CODES, humanBytes, type CliOutput, type ExitCode } from "./shared.js";
 import {
@@ -332,6 +333,7 @@ export async function fetchStatus(nodeUrl: string): Promise<{ text: string; body
   try {
     const response = await request(`${nodeUrl}/cluster/status`, {
       dispatcher: agent,
+      headers: authHeaders(),
       signal: AbortSignal.timeout(STATUS_LIMITS.requestTimeoutMs),
     });
     const chunks: Buffer[] = [];

@@ -14,7 +14,12 @@ import path from "node:path";
 import { connect as tlsConnectSocket } from "node:tls";
 import { CERT_EXPIRY_WARNING_DAYS, expiryOf } from "../security/expiry.js";
 import { processEnvironment } from "../node/config.js";
-import { CA_CERT_FILE, clientKeyFile } from "../security/cert-layout.js";
+import {
+  CA_CERT_FILE,
+  clientKeyFile,
+  NODE_CERT_FILE,
+  NODE_KEY_FILE,
+} from "../security/cert-layout.js";
 import { CliError } from "./shared.js";
 
 /** What undici's `connect` options take for TLS. */
@@ -48,7 +53,11 @@ async function readNamed(file: string, what: string): Promise<string> {
   }
 }
 
-/** Reads the CA and the first client certificate with a key of `certsDir`. */
+/**
+ * Reads the CA and the first client certificate with a key of `certsDir`; with none, the node
+ * certificate and key when the dir is a node's (a node admits it only to read /cluster/* and to
+ * create a token: how `grapevine token create` makes the first admin token on a node's machine).
+ */
 export async function loadClientTls(certsDir: string): Promise<ClientTls> {
   const ca = await readNamed(path.join(certsDir, CA_CERT_FILE), "CA certificate");
   const names = (await readdir(certsDir)).sort();
@@ -62,6 +71,13 @@ export async function loadClientTls(certsDir: string): Promise<ClientTls> {
       certFile: file,
     };
   }
+  if (names.includes(NODE_CERT_FILE) && names.includes(NODE_KEY_FILE))
+    return {
+      ca,
+      cert: await readNamed(path.join(certsDir, NODE_CERT_FILE), "node certificate"),
+      key: await readNamed(path.join(certsDir, NODE_KEY_FILE), "node key"),
+      certFile: NODE_CERT_FILE,
+    };
   return { ca };
 }
 

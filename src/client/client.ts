@@ -126,6 +126,7 @@ export class Grapevine {
         connectionsPerNode: this.#options.connectionsPerNode,
         connectTimeoutMs: this.#options.attemptTimeoutMs,
         tls: this.#options.tls,
+        token: this.#options.token,
       });
     this.#keeper = new RingKeeper({
       seeds: this.#options.seeds,

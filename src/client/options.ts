@@ -68,6 +68,11 @@ export interface GrapevineOptions {
   /** Keep-alive connections per node. */
   readonly connectionsPerNode?: number;
   readonly tls?: ClientTlsOptions;
+  /**
+   * A bearer token (`gv_<id>_<secret>`, from `grapevine token create`) sent with every request to
+   * nodes that authenticate clients (issue 18 §3); read it from a file or the environment.
+   */
+  readonly token?: string;
   /** For tests and simulations: the clock, the chance of jitter and spread, the transport. */
   readonly clock?: Clock;
   readonly random?: Random;
@@ -116,6 +121,7 @@ export interface ResolvedOptions {
   readonly ringRefreshMs: number;
   readonly connectionsPerNode: number;
   readonly tls: ClientTlsOptions | undefined;
+  readonly token: string | undefined;
 }
 
 function bad(option: string, why: string): TypeError {
@@ -176,7 +182,12 @@ export function resolveOptions(options: GrapevineOptions): ResolvedOptions {
     deadlineMsMax,
   );
   const maxDelayMs = retry.maxDelayMs ?? CLIENT_DEFAULTS.maxDelayMs;
+  const token: unknown = options.token;
+  // Printable ASCII without spaces: what an Authorization header can carry as it is.
+  if (token !== undefined && (typeof token !== "string" || !/^[\x21-\x7e]{1,1024}$/.test(token)))
+    throw bad("token", "must be the token's text, gv_<id>_<secret>");
   return {
+    token,
     seeds,
     routing,
     addressTranslator:

@@ -43,7 +43,15 @@ export interface UndiciTransportOptions {
   readonly connectTimeoutMs: number;
   /** For https:// nodes: the CA to verify them by and, for mutual TLS, a client certificate. */
   readonly tls?: ClientTlsOptions | undefined;
+  /** A bearer token for every request (issue 18 §3). */
+  readonly token?: string | undefined;
 }
+
+/**
+ * Sent with every request: a browser's cross-site request cannot carry it, so a node knows a
+ * certificate-authenticated change came from a program (security/route-access.ts REQUEST_HEADER).
+ */
+const REQUEST_HEADER = "x-grapevine-request";
 
 export class UndiciTransport implements ClientTransport {
   readonly #pools = new Map<string, Pool>();
@@ -66,7 +74,8 @@ export class UndiciTransport implements ClientTransport {
   }
 
   async send(baseUrl: string, request: TransportRequest): Promise<TransportResult> {
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { [REQUEST_HEADER]: "grapevine-client" };
+    if (this.options.token !== undefined) headers["authorization"] = `Bearer ${this.options.token}`;
     if (request.body !== undefined)
       headers["content-type"] = request.contentType ?? "application/octet-stream";
     try {

@@ -50,15 +50,15 @@ export const ERROR_TABLE = {
   },
   unauthorized: {
     status: 401,
-    message: "this route needs the cluster secret",
+    message: "a credential is needed",
     meaning:
-      "a node-to-node route called without the cluster secret, or over TLS without a certificate of the cluster's CA",
+      "no credential, or a wrong, revoked or expired one: a client route of a TLS node without a valid token or client certificate; a node-to-node route without the cluster secret or a node certificate of the cluster's CA",
   },
   forbidden: {
     status: 403,
-    message: "this route is for the cluster's nodes",
+    message: "the caller's role does not allow this",
     meaning:
-      "a node-to-node route called over TLS with a certificate of the cluster's CA that is not a node's",
+      "an authenticated caller whose role is short of the route's (a reader writing), a certificate-only write without X-Grapevine-Request, a node certificate on a client route, a client certificate on a node-to-node route, or a node message whose `from` is not its certificate's node",
   },
   not_found: {
     status: 404,

@@ -40,9 +40,10 @@ export interface NodeRoute {
   /**
    * Answers one admitted request (secret, content type and size already checked); `body` is
    * undefined when the request had none. Throws for a refused request (a GrapevineError, or a store
-   * error), which refuseNodeRequest turns into the answer.
+   * error), which refuseNodeRequest turns into the answer. `sender` is the node id the caller's
+   * mTLS certificate names (over TLS; undefined otherwise): the body's `from` must be it.
    */
-  handle(body: Buffer | undefined): Promise<NodeRouteAnswer>;
+  handle(body: Buffer | undefined, sender?: string): Promise<NodeRouteAnswer>;
 }
 
 /** The routes of one protocol, with the guard they share (one fastify plugin's worth). */
@@ -152,11 +153,26 @@ export function requireBody(body: Buffer | undefined, what: string): Buffer {
   return body;
 }
 
-/** The decoded msgpack of a route's body, or its `bad_request`. */
-export function decodeNodeBody(body: Buffer): unknown {
+/**
+ * The decoded msgpack of a route's body, or its `bad_request`. With `sender` (the node id of the
+ * caller's mTLS certificate), a message whose `from` names another node is a 403 (issue 18 §5): a
+ * node may speak only for itself, so one node's key cannot forge another's gossip or writes. A
+ * message without a `from` goes on to its schema check, which refuses it.
+ */
+export function decodeNodeBody(body: Buffer, sender?: string): unknown {
+  let decoded: unknown;
   try {
-    return decodePeerBody(body);
+    decoded = decodePeerBody(body);
   } catch {
     throw new GrapevineError("bad_request", "the body is not valid msgpack");
   }
+  if (sender !== undefined && typeof decoded === "object" && decoded !== null) {
+    const from = (decoded as { from?: unknown }).from;
+    if (typeof from === "string" && from !== sender)
+      throw new GrapevineError(
+        "forbidden",
+        `the message claims to be from ${JSON.stringify(from.slice(0, 64))} but the certificate is node ${JSON.stringify(sender)}'s`,
+      );
+  }
+  return decoded;
 }

@@ -66,12 +66,12 @@ export function peerRouteGroup(options: PeerRoutesOptions): NodeRouteGroup {
   const route: NodeRoute = {
     path: PEER_PATH,
     bodyLimit: options.bodyBytesMax ?? PEER_BODY_BYTES_MAX,
-    async handle(raw) {
+    async handle(raw, sender) {
       const body = requireBody(raw, "a peer message");
       // t1 as early as the route sees the request: the decoding below is our delay, not the wire's.
       const receivedWallMs = deps.wallMs?.();
       // An invalid message throws PeerMessageError, a 400 `bad_request` GrapevineError.
-      const message: PeerMessage = validatePeerMessage(decodeNodeBody(body));
+      const message: PeerMessage = validatePeerMessage(decodeNodeBody(body, sender));
       stats.received++;
       stats.bytesReceived += body.length;
       const outbounds = deps.receive(message, deps.nowMs());

@@ -367,9 +367,9 @@ export function repairRouteGroup(options: RepairRoutesOptions): NodeRouteGroup {
   const route: NodeRoute = {
     path: REPAIR_PATH,
     bodyLimit: options.bodyBytesMax ?? REPAIR_REQUEST_BYTES_MAX,
-    async handle(raw) {
+    async handle(raw, sender) {
       const body = requireBody(raw, "a repair request");
-      const decoded = decodeNodeBody(body);
+      const decoded = decodeNodeBody(body, sender);
       if (!repairRequestCheck.Check(decoded)) {
         throw new GrapevineError(
           "bad_request",

@@ -112,12 +112,15 @@ function storeFailure(error: unknown): ReplicaResult {
 }
 
 /** The checked request, or a `bad_request` thrown before anything is counted or stored. */
-function decodeReplicaRequest(raw: Buffer | undefined): {
+function decodeReplicaRequest(
+  raw: Buffer | undefined,
+  sender: string | undefined,
+): {
   readonly body: Buffer;
   readonly request: ReplicaRequest;
 } {
   const body = requireBody(raw, "a replica request");
-  const decoded = decodeNodeBody(body);
+  const decoded = decodeNodeBody(body, sender);
   if (!replicaRequestCheck.Check(decoded)) {
     throw new GrapevineError(
       "bad_request",
@@ -360,8 +363,8 @@ export function replicaRouteGroup(options: ReplicaRoutesOptions): NodeRouteGroup
   const route: NodeRoute = {
     path: REPLICA_PATH,
     bodyLimit: options.bodyBytesMax ?? REPLICA_REQUEST_BYTES_MAX,
-    async handle(raw) {
-      const { body, request: checked } = decodeReplicaRequest(raw);
+    async handle(raw, sender) {
+      const { body, request: checked } = decodeReplicaRequest(raw, sender);
       countRequest(options.stats, checked.from, body.length);
       const results = await runOps(checked, options);
       return msgpackAnswer(encodePeerBody({ results }));

@@ -52,10 +52,14 @@ export function guardNodeRoutes(app: FastifyInstance, options: RouteGuardOptions
   });
 
   app.addHook("onRequest", async (request) => {
-    admitPeerCertificate(request);
+    const sender = admitPeerCertificate(request);
+    if (sender !== undefined) senders.set(request, sender);
     admitSecret(secret, request.headers);
   });
 }
+
+/** The node id each admitted request's certificate names, for the handler's `from` check. */
+const senders = new WeakMap<FastifyRequest, string>();
 
 /**
  * Over TLS (a node started with --certs-dir), only a node certificate of the cluster's CA is
@@ -63,10 +67,11 @@ export function guardNodeRoutes(app: FastifyInstance, options: RouteGuardOptions
  * The server asks every caller for a certificate but lets the handshake finish without one, so
  * clients without certificates still reach the client routes; this is where the node routes refuse
  * them. Over plain HTTP there is no certificate to judge and the cluster secret is the only check.
+ * Returns the node id the certificate names: the handler refuses a message `from` another node.
  */
-function admitPeerCertificate(request: FastifyRequest): void {
+function admitPeerCertificate(request: FastifyRequest): string | undefined {
   const socket = request.raw.socket;
-  if (!(socket instanceof TLSSocket)) return;
+  if (!(socket instanceof TLSSocket)) return undefined;
   const authorizationError = socket.authorizationError as Error | string | null | undefined;
   const verdict = judgeNodePeer(
     socket.authorized,
@@ -76,6 +81,7 @@ function admitPeerCertificate(request: FastifyRequest): void {
     socket.getPeerCertificate(),
   );
   if (!verdict.admitted) throw new GrapevineError(verdict.code, verdict.why);
+  return verdict.nodeId;
 }
 
 /**
@@ -94,7 +100,8 @@ export function mountNodeRoutes(app: FastifyInstance, group: NodeRouteGroup): vo
     // call these with msgpack, described by net/'s own message schemas; clients never do.
     const options = { bodyLimit: route.bodyLimit, schema: { hide: true } };
     app.post(route.path, options, async (request, reply) => {
-      const answer = await route.handle(Buffer.isBuffer(request.body) ? request.body : undefined);
+      const body = Buffer.isBuffer(request.body) ? request.body : undefined;
+      const answer = await route.handle(body, senders.get(request));
       reply.code(answer.statusCode);
       if (answer.contentType === "") return reply.send();
       return reply.type(answer.contentType).send(answer.body);

@@ -63,8 +63,9 @@ async function answerFetch(
   store: StreamStore,
   stats: StreamRouteStats,
   raw: Buffer | undefined,
+  sender: string | undefined,
 ): Promise<NodeRouteAnswer> {
-  const decoded = decodeNodeBody(requireBody(raw, "a stream request"));
+  const decoded = decodeNodeBody(requireBody(raw, "a stream request"), sender);
   if (!streamFetchRequestCheck.Check(decoded)) {
     throw new GrapevineError(
       "bad_request",
@@ -107,8 +108,9 @@ async function answerPush(
   store: StreamStore,
   stats: StreamRouteStats,
   raw: Buffer | undefined,
+  sender: string | undefined,
 ): Promise<NodeRouteAnswer> {
-  const decoded = decodeNodeBody(requireBody(raw, "a stream request"));
+  const decoded = decodeNodeBody(requireBody(raw, "a stream request"), sender);
   if (!streamPushRequestCheck.Check(decoded)) {
     throw new GrapevineError(
       "bad_request",
@@ -149,12 +151,12 @@ export function streamRouteGroup(options: StreamRoutesOptions): NodeRouteGroup {
     {
       path: STREAM_FETCH_PATH,
       bodyLimit: STREAM_PAGE_BYTES_MAX,
-      handle: (raw) => answerFetch(store, stats, raw),
+      handle: (raw, sender) => answerFetch(store, stats, raw, sender),
     },
     {
       path: STREAM_PUSH_PATH,
       bodyLimit: STREAM_PAGE_BYTES_MAX,
-      handle: (raw) => answerPush(store, stats, raw),
+      handle: (raw, sender) => answerPush(store, stats, raw, sender),
     },
   ];
   return { clusterSecret: options.clusterSecret, stats, what: "stream", routes };

@@ -43,6 +43,7 @@ import { buildAntiEntropy } from "./build-antientropy.js";
 import { buildClocks, type NodeClocks } from "./build-clocks.js";
 import { buildCluster, type NodeCluster } from "./build-cluster.js";
 import { buildHttpServer } from "./build-http.js";
+import { buildTokenRegistry, installClientGuard } from "./build-auth.js";
 import { buildReplication } from "./build-replication.js";
 import { openCrashRecovery, openNodeIdentity, openNodeStorage } from "./build-storage.js";
 import type { CrashRecovery } from "./crash-recovery.js";
@@ -238,7 +239,8 @@ export async function buildNode(config: NodeConfig, ports: NodeDeps = {}): Promi
     refusals: core.refusals,
     tls: core.tls,
   });
-  const parts: NodeParts = { ...core, metrics, app };
+  const parts: NodeParts = { ...core, metrics, app, tokens: buildTokenRegistry(core) };
+  installClientGuard(app, core, parts.tokens, metrics);
   const stop = stopRequest();
   const lifecycle = lifecycleOf(assembled, app, stop);
   try {

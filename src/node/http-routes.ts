@@ -12,6 +12,7 @@ import { futureRecordsRoutes } from "../api/future-records-routes.js";
 import { clusterRoutes } from "../api/cluster-routes.js";
 import { kvRoutes } from "../api/kv-routes.js";
 import { bucketRoutes } from "../api/bucket-routes.js";
+import { tokenRoutes } from "../api/token-routes.js";
 import { registerListing } from "./build-listing.js";
 import { metricsRoutes } from "../api/metrics.js";
 import { readyRoutes } from "../api/ready-routes.js";
@@ -76,6 +77,7 @@ async function registerClientRoutes(app: FastifyInstance, parts: NodeParts): Pro
   });
   await app.register(bucketRoutes, { book: parts.buckets });
   await registerListing(app, parts);
+  await app.register(tokenRoutes, { registry: parts.tokens });
   await app.register(metricsRoutes, { metrics });
   await app.register(consoleRoutes);
 }

@@ -8,6 +8,7 @@ import type { Clock } from "../core/clock.js";
 import type { ClusterEngine } from "../cluster/engine.js";
 import type { ClusterMetadata } from "../cluster/metadata.js";
 import type { BucketBook } from "../api/bucket-book.js";
+import type { TokenRegistry } from "../api/token-registry.js";
 import type { RingSettle } from "../cluster/ring-settle.js";
 import type { Coordinator } from "../replication/coordinator.js";
 import type { FallbackCopies } from "../replication/fallback-copies.js";
@@ -93,4 +94,6 @@ export interface NodeObservers {
 export interface NodeParts extends NodeCore {
   readonly metrics: NodeMetrics;
   readonly app: FastifyInstance;
+  /** Bearer tokens over the metadata (api/token-registry.ts). */
+  readonly tokens: TokenRegistry;
 }

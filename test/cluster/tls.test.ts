@@ -138,7 +138,13 @@ describe("TLS everywhere (issue 18 §2)", () => {
       );
       expect(get.out).toBe("v1");
     }
-    const db = new Grapevine({ nodes: [`https://127.0.0.1:${ports[2]}`], tls: { ca } });
+    // Over TLS every client request is authenticated (issue 18 §3): the admin client certificate.
+    const tls = {
+      ca,
+      cert: readFileSync(path.join(shared(), "client.ops.crt"), "utf8"),
+      key: readFileSync(path.join(shared(), "client.ops.key"), "utf8"),
+    };
+    const db = new Grapevine({ nodes: [`https://127.0.0.1:${ports[2]}`], tls });
     try {
       await db.put("k2", "v2", { w: "quorum" });
       const entry = await db.get("k2", { r: "quorum" });

@@ -53,6 +53,7 @@ const IMPORTS: Readonly<Record<string, readonly string[]>> = {
     "net",
     "replication",
     "ring",
+    "security",
     "storage",
     "time",
     "topology",

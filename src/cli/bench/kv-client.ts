@@ -11,6 +11,7 @@
 // them so that the connections across all pools match its concurrency.
 
 import { Pool, type Dispatcher } from "undici";
+import { authHeaders } from "../token-client.js";
 import { tlsConnect } from "../tls-client.js";
 import { assert } from "../../core/assert.js";
 
@@ -123,6 +124,9 @@ const VALUE_HEADERS = { "content-type": "application/octet-stream" } as const;
 
 export class KvClient {
   readonly #pools: Pool[];
+  /** The command's token and the not-cross-site marker (cli/token-client.ts), read once. */
+  readonly #auth = authHeaders();
+  readonly #valueHeaders = { ...VALUE_HEADERS, ...this.#auth };
 
   constructor(options: KvClientOptions) {
     assert(
@@ -156,12 +160,12 @@ export class KvClient {
 
   /** `PUT /kv/<key>?w=<w>` with `value` as the body; success is 204. */
   put(node: number, path: string, value: Buffer): Promise<RequestOutcome> {
-    return this.#send(node, { method: "PUT", path, body: value, headers: VALUE_HEADERS }, 204);
+    return this.#send(node, { method: "PUT", path, body: value, headers: this.#valueHeaders }, 204);
   }
 
   /** `GET /kv/<key>?r=<r>`; success is 200 (a 404 is the failure `404 not_found`). */
   get(node: number, path: string): Promise<RequestOutcome> {
-    return this.#send(node, { method: "GET", path }, 200);
+    return this.#send(node, { method: "GET", path, headers: this.#auth }, 200);
   }
 
   #send(

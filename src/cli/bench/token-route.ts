@@ -10,6 +10,7 @@
 import { Grapevine } from "../../client/index.js";
 import { CliError } from "../shared.js";
 import { tlsConnect } from "../tls-client.js";
+import { tokenOption } from "../token-client.js";
 import { recordKey } from "./key-chooser.js";
 
 /** The node (an index into the bench client's URLs) of the `turn`-th request, for record `key`. */
@@ -23,7 +24,7 @@ export interface TokenRoute {
 }
 
 export async function tokenAwareRoute(seeds: readonly string[]): Promise<TokenRoute> {
-  const db = new Grapevine({ nodes: seeds, tls: tlsConnect() });
+  const db = new Grapevine({ nodes: seeds, tls: tlsConnect(), ...tokenOption() });
   await db.connect();
   const urls = db
     .members()
