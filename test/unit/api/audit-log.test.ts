@@ -40,6 +40,18 @@ describe("the audit log", () => {
     });
   });
 
+  it("names the bearer token's id, never its secret", async () => {
+    const id = "0123456789abcdef";
+    const secret = "f".repeat(64);
+    await app.inject({
+      method: "POST",
+      url: "/admin/stop",
+      headers: { authorization: `Bearer gv_${id}_${secret}` },
+    });
+    expect(lines.at(-1)).toMatchObject({ who: { token: id }, action: "POST /admin/stop" });
+    expect(JSON.stringify(lines.at(-1))).not.toContain(secret);
+  });
+
   it("logs a change of bucket properties, a refused one too", async () => {
     await app.inject({ method: "PUT", url: "/buckets/users/props", payload: {} });
     expect(lines.at(-1)).toMatchObject({ action: "PUT /buckets/users/props", status: 200 });
