@@ -45,6 +45,8 @@ export interface Entry {
   readonly contentType: string;
   /** The version's timestamp (hybrid logical clock, microseconds): X-Grapevine-Timestamp. */
   readonly timestampUs: number;
+  /** The whole seconds left of a value written with a time to live; absent: it never expires. */
+  readonly ttlSeconds?: number;
 }
 
 /** What an acknowledged write (or delete) returns. */
@@ -68,7 +70,15 @@ export interface WriteOptions extends CallOptions {
 export interface PutOptions extends WriteOptions {
   /** Stored with the value and given back by reads; default application/octet-stream. */
   readonly contentType?: string;
+  /**
+   * The value expires this many whole seconds after the write (X-Grapevine-TTL; at most ten
+   * years); 0: never, even in a bucket with a time to live. Absent: the bucket's, if any.
+   */
+  readonly ttlSeconds?: number;
 }
+
+/** X-Grapevine-TTL at most: ten years, as the node takes it. */
+const TTL_SECONDS_MAX = 315_360_000;
 
 export interface KeysOptions extends ReadOptions {
   /** Keys per request; default KEY_PAGE_LIMITS.pageKeysDefault (1000), at most 10000. */
@@ -167,10 +177,12 @@ export class Grapevine {
       options,
     );
     if (answer.status === 404) return null;
+    const ttlSeconds = answer.ttl === undefined ? Number.NaN : Number(answer.ttl);
     return {
       value: answer.body,
       contentType: answer.contentType ?? DEFAULT_CONTENT_TYPE,
       timestampUs: timestampOf(answer),
+      ...(Number.isSafeInteger(ttlSeconds) && ttlSeconds >= 0 ? { ttlSeconds } : {}),
     };
   }
 
@@ -179,11 +191,19 @@ export class Grapevine {
     checkKey(key);
     const level = options.w ?? this.#options.writeConsistency;
     const body = typeof value === "string" ? Buffer.from(value, "utf8") : value;
+    const ttl = options.ttlSeconds;
+    if (ttl !== undefined && (!Number.isSafeInteger(ttl) || ttl < 0 || ttl > TTL_SECONDS_MAX))
+      throw new GrapevineError(
+        "bad_ttl",
+        `ttlSeconds must be a whole number of seconds from 0 to ${TTL_SECONDS_MAX}`,
+        { secondsMax: TTL_SECONDS_MAX },
+      );
     const request: Omit<TransportRequest, "timeoutMs"> = {
       method: "PUT",
       path: kvPath(key, "w", level),
       body,
       contentType: options.contentType ?? DEFAULT_CONTENT_TYPE,
+      ...(ttl === undefined ? {} : { ttlSeconds: ttl }),
     };
     const answer = await this.#call("write", key, request, options);
     return { timestampUs: timestampOf(answer) };

@@ -11,6 +11,8 @@ export interface TransportRequest {
   readonly path: string;
   readonly body?: Uint8Array;
   readonly contentType?: string;
+  /** X-Grapevine-TTL on a PUT: whole seconds the value lives; 0: never expires. */
+  readonly ttlSeconds?: number;
   /** The attempt's time: no answer by then is a `no_answer` failure. */
   readonly timeoutMs: number;
 }
@@ -20,6 +22,8 @@ export interface TransportAnswer {
   readonly contentType: string | undefined;
   /** X-Grapevine-Timestamp, when present. */
   readonly timestamp: string | undefined;
+  /** X-Grapevine-TTL on a GET: the seconds a value with a time to live has left. */
+  readonly ttl?: string | undefined;
   readonly body: Buffer;
 }
 

@@ -78,6 +78,7 @@ export class UndiciTransport implements ClientTransport {
     if (this.options.token !== undefined) headers["authorization"] = `Bearer ${this.options.token}`;
     if (request.body !== undefined)
       headers["content-type"] = request.contentType ?? "application/octet-stream";
+    if (request.ttlSeconds !== undefined) headers["x-grapevine-ttl"] = String(request.ttlSeconds);
     try {
       const response = await this.#pool(baseUrl).request({
         method: request.method,
@@ -113,6 +114,7 @@ export class UndiciTransport implements ClientTransport {
           status: response.statusCode,
           contentType: header("content-type"),
           timestamp: header("x-grapevine-timestamp"),
+          ttl: header("x-grapevine-ttl"),
           body: Buffer.concat(chunks, size),
         },
       };

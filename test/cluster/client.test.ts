@@ -94,6 +94,21 @@ describe("the client library on a real cluster", () => {
     expect(await coordinated(outsider)).toBeGreaterThan(after.get(outsider.id) as number);
   });
 
+  it("writes with a time to live, reads the seconds left, and refuses a bad one unsent", async () => {
+    const db = client();
+    await db.put("ttl-key", "short-lived", { ttlSeconds: 600 });
+    const entry = await db.get("ttl-key");
+    expect(entry?.value.toString()).toBe("short-lived");
+    expect(entry?.ttlSeconds).toBeGreaterThan(590);
+    expect(entry?.ttlSeconds).toBeLessThanOrEqual(600);
+    await db.put("ttl-key", "forever", { ttlSeconds: 0 });
+    expect((await db.get("ttl-key"))?.ttlSeconds).toBeUndefined();
+    for (const ttlSeconds of [-1, 1.5, 315_360_001])
+      await expect(db.put("ttl-key", "x", { ttlSeconds })).rejects.toMatchObject({
+        code: "bad_ttl",
+      });
+  });
+
   it("keeps reading and writing when a replica of the key is killed", async () => {
     const db = client();
     await db.connect();
