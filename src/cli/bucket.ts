@@ -4,37 +4,49 @@
 // the node refuses (its message on stderr), 2 on bad usage.
 
 import type { Command } from "commander";
-import { request } from "undici";
+import { Agent, request } from "undici";
 import { processEnvironment, resolveNodeUrl } from "../node/config.js";
 import { CliError, EXIT_CODES, type CliOutput, type ExitCode } from "./shared.js";
+import { tlsConnect } from "./tls-client.js";
+import { authHeaders, withNodeCredentials } from "./token-client.js";
 
 const BUCKET_CLI_LIMITS = { requestTimeoutMs: 10_000 } as const;
 
 async function send(nodeUrl: string, method: "GET" | "PUT", path: string, body?: object) {
-  let response;
+  const agent = new Agent({
+    connect: { timeout: BUCKET_CLI_LIMITS.requestTimeoutMs, ...tlsConnect() },
+  });
   try {
-    response = await request(`${nodeUrl}${path}`, {
-      method,
-      signal: AbortSignal.timeout(BUCKET_CLI_LIMITS.requestTimeoutMs),
-      ...(body === undefined
-        ? {}
-        : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
-    });
-  } catch (error) {
-    throw new CliError(`cannot reach ${nodeUrl}: ${error instanceof Error ? error.message : ""}`);
-  }
-  const text = await response.body.text();
-  if (response.statusCode !== 200) {
-    let message = text;
+    let response;
     try {
-      const parsed = JSON.parse(text) as { message?: string; error?: string };
-      message = `${parsed.message ?? text} (${parsed.error ?? response.statusCode})`;
-    } catch {
-      // not JSON: shown as it is
+      response = await request(`${nodeUrl}${path}`, {
+        method,
+        dispatcher: agent,
+        signal: AbortSignal.timeout(BUCKET_CLI_LIMITS.requestTimeoutMs),
+        headers: {
+          ...authHeaders(),
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (error) {
+      throw new CliError(`cannot reach ${nodeUrl}: ${error instanceof Error ? error.message : ""}`);
     }
-    throw new CliError(message);
+    const text = await response.body.text();
+    if (response.statusCode !== 200) {
+      let message = text;
+      try {
+        const parsed = JSON.parse(text) as { message?: string; error?: string };
+        message = `${parsed.message ?? text} (${parsed.error ?? response.statusCode})`;
+      } catch {
+        // not JSON: shown as it is
+      }
+      throw new CliError(message);
+    }
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } finally {
+    await agent.close();
   }
-  return JSON.stringify(JSON.parse(text), null, 2);
 }
 
 /** `r=quorum ttlSeconds=60 pr=null` → {r: "quorum", ttlSeconds: 60, pr: null}. */
@@ -58,31 +70,32 @@ export function registerBucketCommand(
   const bucket = program.command("bucket").description("bucket properties: list, get, set");
   const node = (values: { node?: string }) => resolveNodeUrl(values.node, processEnvironment());
   const nodeOption = "the node to ask (default: GRAPEVINE_NODE or http://127.0.0.1:7001)";
-  bucket
-    .command("list")
-    .description("every bucket with properties set")
-    .option("--node <url>", nodeOption)
-    .action(async (values: { node?: string }) => {
-      output.out(`${await send(node(values), "GET", "/buckets")}\n`);
-      setExit(EXIT_CODES.ok);
-    });
-  bucket
-    .command("get <bucket>")
-    .description("a bucket's properties: in effect, set, and their version")
-    .option("--node <url>", nodeOption)
-    .action(async (name: string, values: { node?: string }) => {
-      const path = `/buckets/${encodeURIComponent(name)}/props`;
-      output.out(`${await send(node(values), "GET", path)}\n`);
-      setExit(EXIT_CODES.ok);
-    });
-  bucket
-    .command("set <bucket> <assignments...>")
-    .description("change properties, e.g. w=all r=quorum ttlSeconds=3600 pr=null")
-    .option("--node <url>", nodeOption)
-    .action(async (name: string, assignments: string[], values: { node?: string }) => {
-      const path = `/buckets/${encodeURIComponent(name)}/props`;
-      const patch = patchOfArguments(assignments);
-      output.out(`${await send(node(values), "PUT", path, patch)}\n`);
-      setExit(EXIT_CODES.ok);
-    });
+  withNodeCredentials(
+    bucket.command("list").description("every bucket with properties set"),
+    nodeOption,
+  ).action(async (values: { node?: string }) => {
+    output.out(`${await send(node(values), "GET", "/buckets")}\n`);
+    setExit(EXIT_CODES.ok);
+  });
+  withNodeCredentials(
+    bucket
+      .command("get <bucket>")
+      .description("a bucket's properties: in effect, set, and their version"),
+    nodeOption,
+  ).action(async (name: string, values: { node?: string }) => {
+    const path = `/buckets/${encodeURIComponent(name)}/props`;
+    output.out(`${await send(node(values), "GET", path)}\n`);
+    setExit(EXIT_CODES.ok);
+  });
+  withNodeCredentials(
+    bucket
+      .command("set <bucket> <assignments...>")
+      .description("change properties, e.g. w=all r=quorum ttlSeconds=3600 pr=null"),
+    nodeOption,
+  ).action(async (name: string, assignments: string[], values: { node?: string }) => {
+    const path = `/buckets/${encodeURIComponent(name)}/props`;
+    const patch = patchOfArguments(assignments);
+    output.out(`${await send(node(values), "PUT", path, patch)}\n`);
+    setExit(EXIT_CODES.ok);
+  });
 }

@@ -11,6 +11,7 @@ import { processEnvironment } from "../node/config.js";
 import { REQUEST_HEADER } from "../security/route-access.js";
 import { parseToken, TOKEN_PREFIX } from "../security/tokens.js";
 import { CliError } from "./shared.js";
+import { addCertsDirOption } from "./tls-client.js";
 
 export const TOKEN_ENV = "GRAPEVINE_TOKEN";
 export const TOKEN_FILE_ENV = "GRAPEVINE_TOKEN_FILE";
@@ -70,4 +71,12 @@ export function addTokenOption(command: Command): Command {
       `authenticate with the bearer token in FILE (default: ${TOKEN_FILE_ENV}, or the token itself in ${TOKEN_ENV}; none: the client certificate of --certs-dir, if any)`,
     )
     .hook("preAction", useToken);
+}
+
+/**
+ * `--node`, `--certs-dir` and `--token-file` on a subcommand (`token create`, `bucket set`, …),
+ * which main.ts's list of top-level commands does not reach.
+ */
+export function withNodeCredentials(command: Command, nodeDescription: string): Command {
+  return addTokenOption(addCertsDirOption(command.option("--node <url>", nodeDescription)));
 }

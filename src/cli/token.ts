@@ -16,8 +16,10 @@ import { TOKENS_PATH } from "../security/route-access.js";
 import { TOKEN_LIMITS } from "../security/tokens.js";
 import { CliError, EXIT_CODES, jsonOrNull, parseIntegerFlag } from "./shared.js";
 import type { CliOutput, ExitCode } from "./shared.js";
-import { addCertsDirOption, tlsConnect } from "./tls-client.js";
-import { addTokenOption, authHeaders } from "./token-client.js";
+import { tlsConnect } from "./tls-client.js";
+import { authHeaders, withNodeCredentials } from "./token-client.js";
+
+const NODE_OPTION = "the node to ask (default: GRAPEVINE_NODE or its default)";
 
 const TOKEN_CLI_LIMITS = { requestTimeoutMs: 10_000 } as const;
 
@@ -73,14 +75,6 @@ function describe(info: TokenInfo): string {
   return `${info.id}  ${info.role.padEnd(6)}  created ${info.createdAt}  ${state}`;
 }
 
-function withCredentials(command: Command): Command {
-  return addTokenOption(
-    addCertsDirOption(
-      command.option("--node <url>", "the node to ask (default: GRAPEVINE_NODE or its default)"),
-    ),
-  );
-}
-
 function registerCreate(token: Command, output: CliOutput, setExit: (c: ExitCode) => void): void {
   const create = token
     .command("create")
@@ -111,7 +105,7 @@ function registerCreate(token: Command, output: CliOutput, setExit: (c: ExitCode
       output.err(`token ${describe(made)}\n`);
       setExit(EXIT_CODES.ok);
     });
-  withCredentials(create);
+  withNodeCredentials(create, NODE_OPTION);
 }
 
 export function registerTokenCommand(
@@ -134,7 +128,7 @@ export function registerTokenCommand(
       else for (const info of answer.tokens) output.out(`${describe(info)}\n`);
       setExit(EXIT_CODES.ok);
     });
-  withCredentials(list);
+  withNodeCredentials(list, NODE_OPTION);
   const revoke = token
     .command("revoke <id>")
     .description("revoke a token on every node (gossip spreads it within seconds)")
@@ -145,5 +139,5 @@ export function registerTokenCommand(
       output.out(`${describe(revoked)}\n`);
       setExit(EXIT_CODES.ok);
     });
-  withCredentials(revoke);
+  withNodeCredentials(revoke, NODE_OPTION);
 }

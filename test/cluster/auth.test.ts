@@ -215,6 +215,24 @@ describe("authenticated clients and operators (issue 18 §3, §5)", () => {
     expect(writerList.err).toContain("forbidden");
   }, 90_000);
 
+  it("grapevine bucket takes the certs dir and a token: an admin sets props, a reader reads", async () => {
+    const at = ["--certs-dir", caOnly(), "--node", `127.0.0.1:${ports[1]}`];
+    const set = await cli([
+      ...["bucket", "set", "audited", "w=one", "--token-file", tokenFile("admin")],
+      ...at,
+    ]);
+    expect(set.code, set.err).toBe(0);
+    const readerSet = await cli([
+      ...["bucket", "set", "audited", "w=all", "--token-file", tokenFile("reader")],
+      ...at,
+    ]);
+    expect(readerSet.code).not.toBe(0);
+    expect(readerSet.err).toContain("forbidden");
+    const got = await cli(["bucket", "get", "audited", "--token-file", tokenFile("reader"), ...at]);
+    expect(got.code, got.err).toBe(0);
+    expect(JSON.parse(got.out)).toMatchObject({ props: { w: "one" } });
+  }, 60_000);
+
   it("the client library authenticates with its token option", async () => {
     const db = new Grapevine({ nodes: [url(1)], tls: { ca }, token: tokens["writer"] });
     try {
