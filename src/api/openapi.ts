@@ -91,6 +91,24 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         version: API_DOCUMENT_VERSION,
       },
       tags: TAGS,
+      // On a node with --certs-dir every client and operator route but the probes, this document
+      // and the console's files needs a token or a client certificate (issue 18 §3;
+      // security/route-access.ts gives each route's role). OpenAPI 3.1's mutualTLS scheme is not
+      // in the generator's types, so the certificate is described beside the token; `{}`: a node
+      // without --certs-dir is open.
+      components: {
+        securitySchemes: {
+          bearerToken: {
+            type: "http",
+            scheme: "bearer",
+            description:
+              "`Authorization: Bearer gv_<id>_<secret>`, made with `grapevine token create`; or, " +
+              "instead, a client certificate of the cluster's CA (its OU is its role). The role " +
+              "(reader, writer, admin) decides what the caller may do.",
+          },
+        },
+      },
+      security: [{ bearerToken: [] }, {}],
     },
     transform: documentRoute,
     transformObject: (document) =>

@@ -73,6 +73,18 @@ describe("/openapi.json", () => {
     expect(result.valid, result.valid ? "" : compileErrors(result)).toBe(true);
   });
 
+  it("describes how a secure node authenticates: a bearer token, or none on an open node", async () => {
+    const document = (await fetchDocument()) as {
+      components?: { securitySchemes?: Record<string, { type?: string; scheme?: string }> };
+      security?: unknown[];
+    };
+    expect(document.components?.securitySchemes?.["bearerToken"]).toMatchObject({
+      type: "http",
+      scheme: "bearer",
+    });
+    expect(document.security).toEqual([{ bearerToken: [] }, {}]);
+  });
+
   it("describes every route the node registers, and no other, the node-to-node ones hidden", async () => {
     const document = await fetchDocument();
     const described = new Set<string>();
