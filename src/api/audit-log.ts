@@ -5,8 +5,9 @@
 //
 // Who: the bearer token's id when one came (never its secret), the client certificate's name and
 // role (CN, OU) when the caller presented one the cluster's CA signed, and always the address it
-// came from. A refused request is audited too (its status says so), with what it claimed. Logged at info (an operator
-// action is rare and is exactly what info is for), `audit: true` so a log shipper can route it.
+// came from. A refused request is audited too (its status says so), with what it claimed. Logged
+// at info (an operator action is rare and is exactly what info is for), `audit: true` so a log
+// shipper can route it.
 
 import type { TLSSocket } from "node:tls";
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from "fastify";
