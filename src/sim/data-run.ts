@@ -17,7 +17,9 @@ import { tokenOf } from "../ring/partitioner.js";
 import { sharedReplicasFor } from "../ring/placement.js";
 import { DataCluster } from "./data-cluster.js";
 import { applyFault, healAll } from "./data-faults.js";
+import { FAULT_DRAW_LIMITS } from "./fault-draws.js";
 import { FAULT_KINDS, planFaults, type FaultKind } from "./fault-plan.js";
+import type { ExpiryClocks } from "./history/expiry.js";
 import { ringCheck, settleRing, withRingCheck } from "./ring-convergence.js";
 import { checkHistory, type CheckResult } from "./history/checker.js";
 import type { History, PowerLoss, ReplicaState } from "./history/types.js";
@@ -150,16 +152,30 @@ export async function runDataSimulation(options: DataRunOptions): Promise<DataRu
     invariants: invariants.breaches(),
     durability: { sync, powerLosses, writebackHorizonMs: SIM_DISK_DEFAULTS.writebackAfterMs },
   };
+  const judged = checkHistory(record, {
+    replicationFactor: options.replicationFactor,
+    clocks: expiryClocksOf(cluster),
+  });
   return {
     seed: options.seed,
-    check: withRingCheck(
-      checkHistory(record, { replicationFactor: options.replicationFactor }),
-      ringViolation,
-    ),
+    check: withRingCheck(judged, ringViolation),
     history: record,
     operations: history.ops.length,
     virtualMs: clock.nowMs() - EPOCH_MS,
     eventsRun: clock.eventsRun,
+  };
+}
+
+/**
+ * How far the machines' wall clocks may be from the virtual clock the history is timed by: as far
+ * as a clock-offset fault reaches (past the guard's limit, so it gets crossed); a stamp runs at most
+ * the guard's limit ahead of its coordinator's wall clock.
+ */
+function expiryClocksOf(cluster: DataCluster): ExpiryClocks {
+  const limitMs = cluster.node(cluster.ids()[0] as string)?.config.maxClockOffsetMs ?? 500;
+  return {
+    wallOffsetMaxMs: FAULT_DRAW_LIMITS.clockOffsetReach * limitMs,
+    stampLeadMaxMs: limitMs,
   };
 }
 
@@ -251,10 +267,11 @@ function startWorkers(
   untilMs: number,
 ): Promise<void> {
   const { clock } = cluster;
-  const workload = new WorkloadGenerator(createRandom(childSeed(options.seed, "workload")), {
-    replicationFactor: options.replicationFactor,
-    ...options.workload,
-  });
+  const workload = new WorkloadGenerator(
+    createRandom(childSeed(options.seed, "workload")),
+    { replicationFactor: options.replicationFactor, ...options.workload },
+    createRandom(childSeed(options.seed, "workload:ttl")),
+  );
   const clientTimeoutMs =
     2 * (cluster.node(cluster.ids()[0] as string)?.config.requestTimeoutMs ?? 2_000);
   const workers = Array.from({ length: options.workers }, async (_, worker) => {

@@ -51,6 +51,11 @@ export interface WriteOp extends OpBase {
   readonly value: string | null;
   /** The version's timestamp (X-Grapevine-Timestamp, HLC microseconds) of an acknowledged write. */
   readonly timestampUs?: number;
+  /**
+   * A put's time to live (X-Grapevine-TTL, issue 17 §3): the value expires this long after its
+   * stamp and then reads as not found (history/expiry.ts). Absent: it never expires.
+   */
+  readonly ttlSeconds?: number;
 }
 
 export interface ReadOp extends OpBase {
