@@ -167,9 +167,9 @@ export async function runDataSimulation(options: DataRunOptions): Promise<DataRu
 }
 
 /**
- * How far the machines' wall clocks may be from the virtual clock the history is timed by: as far
- * as a clock-offset fault reaches (past the guard's limit, so it gets crossed); a stamp runs at most
- * the guard's limit ahead of its coordinator's wall clock.
+ * How far the machines' wall clocks may be from the virtual clock the history is timed by: as
+ * far as a clock-offset fault reaches (past the guard's limit, so it gets crossed); a stamp runs
+ * at most the guard's limit ahead of its coordinator's wall clock.
  */
 function expiryClocksOf(cluster: DataCluster): ExpiryClocks {
   const limitMs = cluster.node(cluster.ids()[0] as string)?.config.maxClockOffsetMs ?? 500;
