@@ -379,6 +379,7 @@ async function replicaCopies(
                   writer: record.writer,
                   value: Buffer.from(record.value).toString("latin1"),
                   tombstone: record.tombstone,
+                  ...(record.expiresAtUs === undefined ? {} : { expiresAtUs: record.expiresAtUs }),
                 },
         };
       }),

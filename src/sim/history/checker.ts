@@ -37,8 +37,8 @@
 //   counts neither as a stale read nor as a lost write; while definitely live it is held to both.
 // - final-read-failed: a final quorum read did not answer: after heal the promise needs an answer.
 // - divergent-replicas: after settle, a key's replicas hold different versions (or some none; a
-//   tombstone is a version); phantom-replica-value: a replica holds a value (or a tombstone) nobody
-//   wrote.
+//   tombstone is a version; a value's expiry is part of its version); phantom-replica-value: a
+//   replica holds a value (or a tombstone) nobody wrote.
 // - invariant-broken: a node broke an invariant during the run (history.invariants, recorded by
 //   sim/run-invariants.ts): its name, the node and the time.
 //
@@ -267,13 +267,14 @@ function checkReplicaState(index: HistoryIndex, state: ReplicaState): Violation[
   const identity = state.copies.map(({ version }) => {
     if (version === null) return "none";
     const content = version.tombstone ? "tombstone" : version.value;
-    return `${version.timestampUs}/${version.writer}/${content}`;
+    return `${version.timestampUs}/${version.writer}/${content}/${version.expiresAtUs ?? "-"}`;
   });
   if (new Set(identity).size > 1) {
     const shown = state.copies.map(({ node, version }) => {
       if (version === null) return `${node}=none`;
       const content = version.tombstone ? "tombstone" : shownValue(version.value);
-      return `${node}=${content}@${version.timestampUs}`;
+      const expiry = version.expiresAtUs === undefined ? "" : ` expiring ${version.expiresAtUs}`;
+      return `${node}=${content}@${version.timestampUs}${expiry}`;
     });
     const message = `replicas of ${key} differ after settle: ${shown.join(", ")}`;
     found.push({ kind: "divergent-replicas", key: state.key, ops: [], message });

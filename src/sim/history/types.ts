@@ -76,6 +76,8 @@ export interface ReplicaVersion {
   readonly writer: string;
   readonly value: string;
   readonly tombstone: boolean;
+  /** A value's expiry (HLC µs) when it was written with a time to live; replicas must agree. */
+  readonly expiresAtUs?: number;
 }
 
 /** One replica's own copy of a key, read from its store directly (no coordinator in between). */

@@ -1,7 +1,8 @@
 // The history checker (src/sim/history/checker.ts, expiry.ts) with time to live (issue 17 §3): a
 // value written with ttlSeconds may read as "not found" once its expiry may have passed (allowing
 // for the clocks' offsets), must still be read back while it is definitely live, and must never
-// come back once it has definitely expired; expiry never brings an older value back.
+// come back once it has definitely expired; expiry never brings an older value back; replicas
+// agree on a value's expiry as on the value.
 
 import { describe, expect, it } from "vitest";
 import { read, write } from "../../support/history/ops.js";
@@ -152,5 +153,21 @@ describe("the history checker with time to live", () => {
     const paused = ttlWrite({ outcome: "indeterminate", timestampUs: undefined });
     const ops = [paused, valueRead(5_000, "w1:1", 4_000_000)];
     expect(check(ops, finals({ value: null }), [stored("w1:1", 4_000_000)]).violations).toEqual([]);
+  });
+
+  it("fails replicas that hold the same value with different expiries: divergent-replicas", () => {
+    const version = { timestampUs: 1_000_000, writer: "node1", value: "w1:1", tombstone: false };
+    const copies = [
+      { node: "node1", version: { ...version, expiresAtUs: 3_000_000 } },
+      { node: "node2", version: { ...version, expiresAtUs: 3_000_000 } },
+      { node: "node3", version },
+    ];
+    const result = check([ttlWrite()], finals({ value: null }), [{ key: "k", copies }]);
+    expect(kinds(result)).toEqual(["divergent-replicas"]);
+    expect(result.violations[0]?.message).toMatch(/node1="w1:1"@1000000 expiring 3000000/);
+    const agreeing = copies.map(({ node }) => ({ node, version: copies[0]!.version }));
+    expect(check([ttlWrite()], finals({ value: null }), [{ key: "k", copies: agreeing }]).ok).toBe(
+      true,
+    );
   });
 });
