@@ -166,9 +166,10 @@ export function describeRead(read: ReadOp): string {
   return read.timestampUs === undefined ? "nothing" : `a tombstone at ${read.timestampUs}`;
 }
 
-/** "write #3 ("w1:2" at T)" or "delete #3 (at T)", for a message. */
+/** "write #3 ("w1:2" at T)" (", time to live N s" when it has one) or "delete #3 (at T)". */
 export function describeWrite(write: WriteOp): string {
   const at = `at ${write.timestampUs ?? "?"}`;
   if (write.value === null) return `delete #${write.id} (${at})`;
-  return `write #${write.id} (${shownValue(write.value)} ${at})`;
+  const ttl = write.ttlSeconds === undefined ? "" : `, time to live ${write.ttlSeconds} s`;
+  return `write #${write.id} (${shownValue(write.value)} ${at}${ttl})`;
 }

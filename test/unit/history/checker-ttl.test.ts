@@ -135,6 +135,9 @@ describe("the history checker with time to live", () => {
       stored("w1:1", 1_000_000),
     ]);
     expect(kinds(result)).toEqual(["stale-read", ...Array(3).fill("lost-write")]);
+    expect(result.violations[0]?.message).toMatch(
+      /older than write #\d+ \("w1:1" at 1000000, time/,
+    );
   });
 
   it("lets a newer unacknowledged write that expired explain not found, and only with a TTL", () => {
