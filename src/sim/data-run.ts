@@ -19,10 +19,9 @@ import { DataCluster } from "./data-cluster.js";
 import { applyFault, healAll } from "./data-faults.js";
 import { FAULT_DRAW_LIMITS } from "./fault-draws.js";
 import { FAULT_KINDS, planFaults, type FaultKind } from "./fault-plan.js";
-import type { ExpiryClocks } from "./history/expiry.js";
 import { ringCheck, settleRing, withRingCheck } from "./ring-convergence.js";
 import { checkHistory, type CheckResult } from "./history/checker.js";
-import type { History, PowerLoss, ReplicaState } from "./history/types.js";
+import type { ExpiryClocks, History, PowerLoss, ReplicaState } from "./history/types.js";
 import { repairCoverageViolation, repairPairsOf } from "./repair-coverage.js";
 import { RUN_INVARIANT_LIMITS, RunInvariants } from "./run-invariants.js";
 import { ClientHistory, runClientOp, type ClientView } from "./sim-client.js";
@@ -151,11 +150,9 @@ export async function runDataSimulation(options: DataRunOptions): Promise<DataRu
     events: history.events,
     invariants: invariants.breaches(),
     durability: { sync, powerLosses, writebackHorizonMs: SIM_DISK_DEFAULTS.writebackAfterMs },
-  };
-  const judged = checkHistory(record, {
-    replicationFactor: options.replicationFactor,
     clocks: expiryClocksOf(cluster),
-  });
+  };
+  const judged = checkHistory(record, { replicationFactor: options.replicationFactor });
   return {
     seed: options.seed,
     check: withRingCheck(judged, ringViolation),

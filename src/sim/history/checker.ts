@@ -45,9 +45,10 @@
 // Pure: no clock, no IO. The simulator and the real-process recorder produce the input; a failing
 // run's history is kept as a JSON file and can be checked again offline.
 
-import { EXPIRY_CLOCKS_DEFAULT, resurrectedByMs, type ExpiryClocks } from "./expiry.js";
+import { EXPIRY_CLOCKS_DEFAULT, resurrectedByMs } from "./expiry.js";
 import { PowerLossExcuses } from "./power-loss.js";
 import type {
+  ExpiryClocks,
   History,
   HistoryOp,
   InvariantBreach,
@@ -122,7 +123,10 @@ export interface CheckResult {
 export interface CheckOptions {
   /** To tell whether a numeric w or r overlaps a quorum. Default 3. */
   readonly replicationFactor?: number;
-  /** How far the nodes' clocks may be from the recorder's, to judge expiry (expiry.ts). */
+  /**
+   * How far the nodes' clocks may be from the recorder's, to judge expiry (expiry.ts); by default
+   * the history's own (History.clocks), else EXPIRY_CLOCKS_DEFAULT.
+   */
   readonly clocks?: ExpiryClocks;
 }
 
@@ -328,7 +332,7 @@ function summarize(history: History, judging: Judging, violations: number): Hist
 export function checkHistory(history: History, options: CheckOptions = {}): CheckResult {
   const rf = options.replicationFactor ?? DEFAULT_REPLICATION_FACTOR;
   const writes = history.ops.filter((op): op is WriteOp => op.kind === "write");
-  const index = indexHistory(writes, rf, options.clocks ?? EXPIRY_CLOCKS_DEFAULT);
+  const index = indexHistory(writes, rf, options.clocks ?? history.clocks ?? EXPIRY_CLOCKS_DEFAULT);
   const excuses = new PowerLossExcuses(history.durability, history.replicas, rf);
   const judging: Judging = { index, excuses, excused: new Set() };
   const violations = [

@@ -18,17 +18,9 @@
 // TTL write expired is a stale read or lost write as before (expiry never brings an older value
 // back). Pure: no clock, no IO.
 
-import type { ReadOp, WriteOp } from "./types.js";
+import type { ExpiryClocks, ReadOp, WriteOp } from "./types.js";
 
 const MS_PER_SECOND = 1_000;
-
-/** How far the nodes' clocks may be from the recorder's, ms. */
-export interface ExpiryClocks {
-  /** The most any node's wall clock is off the recorder's clock (either way). */
-  readonly wallOffsetMaxMs: number;
-  /** The most a stamp runs ahead of its coordinator's wall clock (--max-clock-offset-ms). */
-  readonly stampLeadMaxMs: number;
-}
 
 /** The node's default --max-clock-offset-ms for both: real processes share one machine's clock. */
 export const EXPIRY_CLOCKS_DEFAULT: ExpiryClocks = { wallOffsetMaxMs: 500, stampLeadMaxMs: 500 };

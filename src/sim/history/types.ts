@@ -103,6 +103,14 @@ export interface InvariantBreach {
   readonly message: string;
 }
 
+/** How far the nodes' clocks may be from the recorder's, ms (expiry.ts). */
+export interface ExpiryClocks {
+  /** The most any node's wall clock is off the recorder's clock (either way). */
+  readonly wallOffsetMaxMs: number;
+  /** The most a stamp runs ahead of its coordinator's wall clock (--max-clock-offset-ms). */
+  readonly stampLeadMaxMs: number;
+}
+
 /** A machine that lost power: a kill that also loses its disk's unsynced tail. */
 export interface PowerLoss {
   readonly node: string;
@@ -143,4 +151,6 @@ export interface History {
   readonly invariants?: readonly InvariantBreach[];
   /** Absent: no machine lost power (or the recorder does not know). */
   readonly durability?: Durability;
+  /** How far the nodes' clocks may be from the recorder's, for expiry (absent: the default). */
+  readonly clocks?: ExpiryClocks;
 }

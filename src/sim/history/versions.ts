@@ -13,8 +13,8 @@
 // Tombstones are not unique like values, so a returned tombstone is traced to the key's deletes as
 // a set (tombstoneProvenance). Pure: no clock, no IO.
 
-import { EXPIRY_CLOCKS_DEFAULT, expiryExplainsAbsence, type ExpiryClocks } from "./expiry.js";
-import type { ReadOp, WriteOp } from "./types.js";
+import { EXPIRY_CLOCKS_DEFAULT, expiryExplainsAbsence } from "./expiry.js";
+import type { ExpiryClocks, ReadOp, WriteOp } from "./types.js";
 
 /** The writes of a history, indexed for the checks. */
 export interface HistoryIndex {

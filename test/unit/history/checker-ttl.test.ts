@@ -7,8 +7,8 @@
 import { describe, expect, it } from "vitest";
 import { read, write } from "../../support/history/ops.js";
 import { checkHistory, type CheckResult } from "../../../src/sim/history/checker.js";
-import type { ExpiryClocks } from "../../../src/sim/history/expiry.js";
 import type {
+  ExpiryClocks,
   History,
   HistoryOp,
   ReadOp,
@@ -112,6 +112,20 @@ describe("the history checker with time to live", () => {
     ]);
     const wide = { wallOffsetMaxMs: 500, stampLeadMaxMs: 500 };
     expect(check(ops, finals({ value: null }), replicas, wide).violations).toEqual([]);
+    // A history carries its recorder's clocks, so it is judged the same when checked again offline.
+    const recorded: History = {
+      name: "ttl",
+      startedAt: "2026-01-01T00:00:00.000Z",
+      ops,
+      finalReads: finals({ value: null }),
+      replicas,
+      events: [],
+      clocks: wide,
+    };
+    expect(checkHistory(recorded).violations).toEqual([]);
+    expect(kinds(checkHistory(recorded, { clocks: CLOCKS }))).toEqual([
+      "resurrected-expired-value",
+    ]);
   });
 
   it("holds a definitely live value to the usual promises: not found is a stale read", () => {
