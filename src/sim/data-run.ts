@@ -17,10 +17,11 @@ import { tokenOf } from "../ring/partitioner.js";
 import { sharedReplicasFor } from "../ring/placement.js";
 import { DataCluster } from "./data-cluster.js";
 import { applyFault, healAll } from "./data-faults.js";
+import { FAULT_DRAW_LIMITS } from "./fault-draws.js";
 import { FAULT_KINDS, planFaults, type FaultKind } from "./fault-plan.js";
 import { ringCheck, settleRing, withRingCheck } from "./ring-convergence.js";
 import { checkHistory, type CheckResult } from "./history/checker.js";
-import type { History, PowerLoss, ReplicaState } from "./history/types.js";
+import type { ExpiryClocks, History, PowerLoss, ReplicaState } from "./history/types.js";
 import { repairCoverageViolation, repairPairsOf } from "./repair-coverage.js";
 import { RUN_INVARIANT_LIMITS, RunInvariants } from "./run-invariants.js";
 import { ClientHistory, runClientOp, type ClientView } from "./sim-client.js";
@@ -149,17 +150,29 @@ export async function runDataSimulation(options: DataRunOptions): Promise<DataRu
     events: history.events,
     invariants: invariants.breaches(),
     durability: { sync, powerLosses, writebackHorizonMs: SIM_DISK_DEFAULTS.writebackAfterMs },
+    clocks: expiryClocksOf(cluster),
   };
+  const judged = checkHistory(record, { replicationFactor: options.replicationFactor });
   return {
     seed: options.seed,
-    check: withRingCheck(
-      checkHistory(record, { replicationFactor: options.replicationFactor }),
-      ringViolation,
-    ),
+    check: withRingCheck(judged, ringViolation),
     history: record,
     operations: history.ops.length,
     virtualMs: clock.nowMs() - EPOCH_MS,
     eventsRun: clock.eventsRun,
+  };
+}
+
+/**
+ * How far the machines' wall clocks may be from the virtual clock the history is timed by: as
+ * far as a clock-offset fault reaches (past the guard's limit, so it gets crossed); a stamp runs
+ * at most the guard's limit ahead of its coordinator's wall clock.
+ */
+function expiryClocksOf(cluster: DataCluster): ExpiryClocks {
+  const limitMs = cluster.node(cluster.ids()[0] as string)?.config.maxClockOffsetMs ?? 500;
+  return {
+    wallOffsetMaxMs: FAULT_DRAW_LIMITS.clockOffsetReach * limitMs,
+    stampLeadMaxMs: limitMs,
   };
 }
 
@@ -251,10 +264,11 @@ function startWorkers(
   untilMs: number,
 ): Promise<void> {
   const { clock } = cluster;
-  const workload = new WorkloadGenerator(createRandom(childSeed(options.seed, "workload")), {
-    replicationFactor: options.replicationFactor,
-    ...options.workload,
-  });
+  const workload = new WorkloadGenerator(
+    createRandom(childSeed(options.seed, "workload")),
+    { replicationFactor: options.replicationFactor, ...options.workload },
+    createRandom(childSeed(options.seed, "workload:ttl")),
+  );
   const clientTimeoutMs =
     2 * (cluster.node(cluster.ids()[0] as string)?.config.requestTimeoutMs ?? 2_000);
   const workers = Array.from({ length: options.workers }, async (_, worker) => {
@@ -362,6 +376,7 @@ async function replicaCopies(
                   writer: record.writer,
                   value: Buffer.from(record.value).toString("latin1"),
                   tombstone: record.tombstone,
+                  ...(record.expiresAtUs === undefined ? {} : { expiresAtUs: record.expiresAtUs }),
                 },
         };
       }),

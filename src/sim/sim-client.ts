@@ -12,6 +12,8 @@
 // - a timeout (504), or no answer by the client's own deadline, leaves a write indeterminate: it
 //   may land later, and the judge allows that; a read without an answer failed.
 // A read that finds a tombstone records its timestamp (the coordinator knows it; HTTP would not).
+// A put may carry a time to live (issue 17 §3); a read that finds a value expired by the node's
+// wall clock when it answers records "not found", as api/kv-routes.ts answers 404 for it.
 
 import type { Clock } from "../core/clock.js";
 import type { ConsistencyLevel } from "../replication/consistency.js";
@@ -22,6 +24,7 @@ import type {
   WriteOutcome,
   WriteRequest,
 } from "../replication/coordinator-types.js";
+import { readsAsAbsent } from "../storage/expiry.js";
 import type { HistoryOp, OpOutcome, ReadOp, WriteOp } from "./history/types.js";
 
 /** What a client reaches on a node: the calls api/kv-routes.ts makes. */
@@ -38,6 +41,8 @@ export interface ClientView {
   apiOf(node: string): NodeApi | undefined;
   /** Resolves when the node runs code: at once, or when a paused node resumes. */
   whenRunning(node: string): Promise<void>;
+  /** The node's wall clock now, ms: what it judges expiry by. */
+  wallMsOf(node: string): number;
 }
 
 /** One operation a worker is to run. */
@@ -47,6 +52,8 @@ export type ClientOp =
       readonly key: string;
       readonly level: ConsistencyLevel;
       readonly value: string;
+      /** Absent: the value never expires. */
+      readonly ttlSeconds?: number;
     }
   | { readonly kind: "delete"; readonly key: string; readonly level: ConsistencyLevel }
   | { readonly kind: "get"; readonly key: string; readonly level: ConsistencyLevel };
@@ -163,6 +170,7 @@ async function writeOp(
   base: OpStart,
 ): Promise<WriteOp> {
   const value = op.kind === "put" ? op.value : null;
+  const ttl = op.kind === "put" && op.ttlSeconds !== undefined ? { ttlSeconds: op.ttlSeconds } : {};
   const result = await attempt(view, options.node, options.clientTimeoutMs, (api) =>
     op.kind === "put"
       ? api.write({
@@ -170,11 +178,12 @@ async function writeOp(
           value: Buffer.from(op.value, "latin1"),
           contentType: CONTENT_TYPE,
           level: op.level,
+          ...ttl,
         })
       : api.delete({ key: op.key, level: op.level }),
   );
   const endMs = view.clock.nowMs();
-  const write = { ...base, kind: "write" as const, value, endMs };
+  const write = { ...base, kind: "write" as const, value, endMs, ...ttl };
   if (result.outcome === "answered" && result.value !== undefined) {
     return { ...write, outcome: "ok", timestampUs: result.value.timestampUs };
   }
@@ -204,7 +213,10 @@ async function readOp(
     return { ...read, outcome: "failed", error };
   }
   const record = result.value.record;
-  if (record === undefined) return { ...read, outcome: "ok", value: null };
+  const nowUs = Math.floor(view.wallMsOf(options.node) * 1000);
+  if (record === undefined || (!record.tombstone && readsAsAbsent(record, nowUs))) {
+    return { ...read, outcome: "ok", value: null };
+  }
   if (record.tombstone)
     return { ...read, outcome: "ok", value: null, timestampUs: record.timestampUs };
   return {

@@ -8,8 +8,11 @@
 // its worker and that worker's sequence number and is padded to its drawn size with printable
 // ASCII. Sizes are skewed like real traffic — mostly small, some exactly valueBytesMax, some
 // empty; the empty value cannot carry a tag, so a key gets it at most once in a run (later empty
-// draws become the shortest tagged value). Pure: all chance comes from the injected Random, so
-// the same seed and the same order of next() calls replay the same operations.
+// draws become the shortest tagged value). A share of puts carries a time to live (issue 17 §3):
+// most of them a few seconds, so values expire within a run and the judge sees reads on both sides
+// of an expiry, the rest an hour, so they outlive it. Pure: all chance comes from the injected
+// Randoms (the time to live from its own stream, so adding it left every other draw of a seed as it
+// was), so the same seed and the same order of next() calls replay the same operations.
 
 import { assert } from "../core/assert.js";
 import { randomInt, type Random } from "../core/random.js";
@@ -25,6 +28,8 @@ export interface WorkloadOp {
   readonly level: WorkloadLevel;
   /** A put's value; absent for get and delete. */
   readonly value?: string;
+  /** A put's time to live, seconds (WriteRequest.ttlSeconds); absent: it never expires. */
+  readonly ttlSeconds?: number;
 }
 
 /** Relative weights; they need not sum to 1. */
@@ -48,6 +53,13 @@ export interface WorkloadOptions {
   /** The share of puts with an empty value, and with exactly valueBytesMax bytes. */
   readonly emptyValueShare: number;
   readonly maxValueShare: number;
+  /** The share of puts with a time to live, 0..1, and the share of those that is short. */
+  readonly ttlShare: number;
+  readonly shortTtlShare: number;
+  /** A short time to live is 1..shortTtlSecondsMax seconds: it expires within a run. */
+  readonly shortTtlSecondsMax: number;
+  /** A long one, seconds: it outlives a run. */
+  readonly longTtlSeconds: number;
 }
 
 export const WORKLOAD_DEFAULTS: WorkloadOptions = {
@@ -61,6 +73,10 @@ export const WORKLOAD_DEFAULTS: WorkloadOptions = {
   valueBytesMax: 4096,
   emptyValueShare: 0.03,
   maxValueShare: 0.03,
+  ttlShare: 0.2,
+  shortTtlShare: 0.7,
+  shortTtlSecondsMax: 6,
+  longTtlSeconds: 3_600,
 };
 
 /** The longest tag a value starts with: `w<worker>#<sequence>|`, both safe integers. */
@@ -85,6 +101,12 @@ function checkOptions(options: WorkloadOptions): void {
   const share = (value: number): boolean => value >= 0 && value <= 1;
   assert(share(options.hotShare) && share(options.awkwardKeyShare), "shares are 0..1");
   assert(share(options.emptyValueShare + options.maxValueShare), "value size shares are 0..1");
+  assert(share(options.ttlShare) && share(options.shortTtlShare), "ttl shares are 0..1");
+  const seconds = [options.shortTtlSecondsMax, options.longTtlSeconds];
+  assert(
+    seconds.every((s) => Number.isSafeInteger(s) && s >= 1),
+    "ttl seconds are integers ≥ 1",
+  );
   for (const weights of [options.kinds, options.levels]) {
     const values = Object.values(weights);
     assert(values.every((w) => w >= 0) && values.some((w) => w > 0), "weights are ≥ 0, one > 0");
@@ -95,6 +117,7 @@ function checkOptions(options: WorkloadOptions): void {
 
 export class WorkloadGenerator {
   readonly #random: Random;
+  readonly #ttlRandom: Random;
   readonly #options: WorkloadOptions;
   readonly #hot: readonly string[];
   readonly #cold: readonly string[];
@@ -102,8 +125,10 @@ export class WorkloadGenerator {
   /** Keys that were already given the empty value (it can be traced only once per key). */
   readonly #emptied = new Set<string>();
 
-  constructor(random: Random, options: Partial<WorkloadOptions> = {}) {
+  /** `ttlRandom` draws the puts' times to live; by default `random` does. */
+  constructor(random: Random, options: Partial<WorkloadOptions> = {}, ttlRandom: Random = random) {
     this.#random = random;
+    this.#ttlRandom = ttlRandom;
     this.#options = { ...WORKLOAD_DEFAULTS, ...options };
     checkOptions(this.#options);
     const taken = new Set<string>();
@@ -128,7 +153,19 @@ export class WorkloadGenerator {
     const kind = pickWeighted(random, this.#options.kinds);
     const level = this.#level();
     if (kind !== "put") return { kind, key, level };
-    return { kind, key, level, value: this.#value(worker, key) };
+    const value = this.#value(worker, key);
+    const ttlSeconds = this.#ttlSeconds();
+    return ttlSeconds === undefined
+      ? { kind, key, level, value }
+      : { kind, key, level, value, ttlSeconds };
+  }
+
+  #ttlSeconds(): number | undefined {
+    const random = this.#ttlRandom;
+    const { ttlShare, shortTtlShare, shortTtlSecondsMax, longTtlSeconds } = this.#options;
+    if (random.next() >= ttlShare) return undefined;
+    if (random.next() >= shortTtlShare) return longTtlSeconds;
+    return 1 + randomInt(random, shortTtlSecondsMax);
   }
 
   #level(): WorkloadLevel {

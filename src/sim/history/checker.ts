@@ -31,18 +31,24 @@
 //   refused-write-visible: the value of a write refused with 503 (a tombstone only refused deletes
 //   could have written); future-read: the value of a write that started after the read ended;
 //   timestamp-mismatch: an acknowledged write's value came back with another timestamp.
+// - resurrected-expired-value: a read returned the value of an acknowledged write with a time to
+//   live when it had definitely expired (its end + ttl, beyond what the clocks' allowed offsets
+//   excuse: expiry.ts). Before then a value with a time to live may read as not found, which
+//   counts neither as a stale read nor as a lost write; while definitely live it is held to both.
 // - final-read-failed: a final quorum read did not answer: after heal the promise needs an answer.
 // - divergent-replicas: after settle, a key's replicas hold different versions (or some none; a
-//   tombstone is a version); phantom-replica-value: a replica holds a value (or a tombstone) nobody
-//   wrote.
+//   tombstone is a version; a value's expiry is part of its version); phantom-replica-value: a
+//   replica holds a value (or a tombstone) nobody wrote.
 // - invariant-broken: a node broke an invariant during the run (history.invariants, recorded by
 //   sim/run-invariants.ts): its name, the node and the time.
 //
 // Pure: no clock, no IO. The simulator and the real-process recorder produce the input; a failing
 // run's history is kept as a JSON file and can be checked again offline.
 
+import { EXPIRY_CLOCKS_DEFAULT, resurrectedByMs } from "./expiry.js";
 import { PowerLossExcuses } from "./power-loss.js";
 import type {
+  ExpiryClocks,
   History,
   HistoryOp,
   InvariantBreach,
@@ -76,6 +82,7 @@ export type ViolationKind =
   | "divergent-replicas"
   | "phantom-replica-value"
   | "invariant-broken"
+  | "resurrected-expired-value"
   /** Not of one key: the live members' ring views differ after settle (sim/ring-convergence.ts). */
   | "ring-views-differ";
 
@@ -116,6 +123,11 @@ export interface CheckResult {
 export interface CheckOptions {
   /** To tell whether a numeric w or r overlaps a quorum. Default 3. */
   readonly replicationFactor?: number;
+  /**
+   * How far the nodes' clocks may be from the recorder's, to judge expiry (expiry.ts); by default
+   * the history's own (History.clocks), else EXPIRY_CLOCKS_DEFAULT.
+   */
+  readonly clocks?: ExpiryClocks;
 }
 
 const DEFAULT_REPLICATION_FACTOR = 3;
@@ -151,6 +163,13 @@ function checkValueProvenance(index: HistoryIndex, read: ReadOp, value: string):
       `${where} returned write #${write.id}'s value with timestamp ${timestampUs}, ` +
       `but the write was acknowledged at ${write.timestampUs}`;
     found.push({ kind: "timestamp-mismatch", key: read.key, ops, message });
+  }
+  const lateMs = resurrectedByMs(write, read, index.clocks);
+  if (lateMs !== undefined) {
+    const message =
+      `${where} returned the value of write #${write.id} (time to live ${write.ttlSeconds} s), ` +
+      `which had expired: the read started ${lateMs} ms after its latest possible expiry`;
+    found.push({ kind: "resurrected-expired-value", key: read.key, ops, message });
   }
   return found;
 }
@@ -252,13 +271,14 @@ function checkReplicaState(index: HistoryIndex, state: ReplicaState): Violation[
   const identity = state.copies.map(({ version }) => {
     if (version === null) return "none";
     const content = version.tombstone ? "tombstone" : version.value;
-    return `${version.timestampUs}/${version.writer}/${content}`;
+    return `${version.timestampUs}/${version.writer}/${content}/${version.expiresAtUs ?? "-"}`;
   });
   if (new Set(identity).size > 1) {
     const shown = state.copies.map(({ node, version }) => {
       if (version === null) return `${node}=none`;
       const content = version.tombstone ? "tombstone" : shownValue(version.value);
-      return `${node}=${content}@${version.timestampUs}`;
+      const expiry = version.expiresAtUs === undefined ? "" : ` expiring ${version.expiresAtUs}`;
+      return `${node}=${content}@${version.timestampUs}${expiry}`;
     });
     const message = `replicas of ${key} differ after settle: ${shown.join(", ")}`;
     found.push({ kind: "divergent-replicas", key: state.key, ops: [], message });
@@ -312,7 +332,7 @@ function summarize(history: History, judging: Judging, violations: number): Hist
 export function checkHistory(history: History, options: CheckOptions = {}): CheckResult {
   const rf = options.replicationFactor ?? DEFAULT_REPLICATION_FACTOR;
   const writes = history.ops.filter((op): op is WriteOp => op.kind === "write");
-  const index = indexHistory(writes, rf);
+  const index = indexHistory(writes, rf, options.clocks ?? history.clocks ?? EXPIRY_CLOCKS_DEFAULT);
   const excuses = new PowerLossExcuses(history.durability, history.replicas, rf);
   const judging: Judging = { index, excuses, excused: new Set() };
   const violations = [

@@ -51,6 +51,11 @@ export interface WriteOp extends OpBase {
   readonly value: string | null;
   /** The version's timestamp (X-Grapevine-Timestamp, HLC microseconds) of an acknowledged write. */
   readonly timestampUs?: number;
+  /**
+   * A put's time to live (X-Grapevine-TTL, issue 17 §3): the value expires this long after its
+   * stamp and then reads as not found (history/expiry.ts). Absent: it never expires.
+   */
+  readonly ttlSeconds?: number;
 }
 
 export interface ReadOp extends OpBase {
@@ -71,6 +76,8 @@ export interface ReplicaVersion {
   readonly writer: string;
   readonly value: string;
   readonly tombstone: boolean;
+  /** A value's expiry (HLC µs) when it was written with a time to live; replicas must agree. */
+  readonly expiresAtUs?: number;
 }
 
 /** One replica's own copy of a key, read from its store directly (no coordinator in between). */
@@ -94,6 +101,14 @@ export interface InvariantBreach {
   /** Virtual ms since the workload started (negative: during the cluster's start). */
   readonly atMs: number;
   readonly message: string;
+}
+
+/** How far the nodes' clocks may be from the recorder's, ms (expiry.ts). */
+export interface ExpiryClocks {
+  /** The most any node's wall clock is off the recorder's clock (either way). */
+  readonly wallOffsetMaxMs: number;
+  /** The most a stamp runs ahead of its coordinator's wall clock (--max-clock-offset-ms). */
+  readonly stampLeadMaxMs: number;
 }
 
 /** A machine that lost power: a kill that also loses its disk's unsynced tail. */
@@ -136,4 +151,6 @@ export interface History {
   readonly invariants?: readonly InvariantBreach[];
   /** Absent: no machine lost power (or the recorder does not know). */
   readonly durability?: Durability;
+  /** How far the nodes' clocks may be from the recorder's, for expiry (absent: the default). */
+  readonly clocks?: ExpiryClocks;
 }

@@ -7,12 +7,14 @@
 // delete, and no other delete of the key could have superseded it — one acknowledged with a
 // timestamp at least the write's, or one whose timestamp is unknown (indeterminate) and that did
 // not finish before the write started (so it may have been stamped after it). Only deletes that
-// were not refused and that started before the read ended count.
+// were not refused and that started before the read ended count. A write with a time to live that
+// may have expired by the read explains "not found" as a delete does (expiry.ts).
 //
 // Tombstones are not unique like values, so a returned tombstone is traced to the key's deletes as
 // a set (tombstoneProvenance). Pure: no clock, no IO.
 
-import type { ReadOp, WriteOp } from "./types.js";
+import { EXPIRY_CLOCKS_DEFAULT, expiryExplainsAbsence } from "./expiry.js";
+import type { ExpiryClocks, ReadOp, WriteOp } from "./types.js";
 
 /** The writes of a history, indexed for the checks. */
 export interface HistoryIndex {
@@ -24,6 +26,8 @@ export interface HistoryIndex {
   readonly quorumAcked: ReadonlyMap<string, readonly WriteOp[]>;
   /** Whether a level's replicas meet every quorum, at this history's replication factor. */
   readonly overlaps: (level: string) => boolean;
+  /** How far the nodes' clocks may be from the recorder's, for expiry. */
+  readonly clocks: ExpiryClocks;
 }
 
 /** What a returned tombstone can be traced to; not ok names the kind of violation. */
@@ -49,7 +53,11 @@ function append<T>(map: Map<string, T[]>, key: string, item: T): void {
   else list.push(item);
 }
 
-export function indexHistory(writes: readonly WriteOp[], replicationFactor: number): HistoryIndex {
+export function indexHistory(
+  writes: readonly WriteOp[],
+  replicationFactor: number,
+  clocks: ExpiryClocks = EXPIRY_CLOCKS_DEFAULT,
+): HistoryIndex {
   const writesByValue = new Map<string, Map<string, WriteOp>>();
   const deletesByKey = new Map<string, WriteOp[]>();
   const quorumAcked = new Map<string, WriteOp[]>();
@@ -63,7 +71,7 @@ export function indexHistory(writes: readonly WriteOp[], replicationFactor: numb
     }
     if (write.outcome === "ok" && overlaps(write.level)) append(quorumAcked, write.key, write);
   }
-  return { writesByValue, deletesByKey, quorumAcked, overlaps };
+  return { writesByValue, deletesByKey, quorumAcked, overlaps, clocks };
 }
 
 /** The write that wrote `value` to `key`, if any. */
@@ -115,7 +123,11 @@ function deleteExplainsAbsence(index: HistoryIndex, read: ReadOp, write: WriteOp
 /** True when the read shows an older state of the key than the acknowledged `write`. */
 export function isBehind(index: HistoryIndex, read: ReadOp, write: WriteOp): boolean {
   const version = versionOf(read);
-  if (version === undefined) return !deleteExplainsAbsence(index, read, write);
+  if (version === undefined) {
+    if (deleteExplainsAbsence(index, read, write)) return false;
+    const writes = index.writesByValue.get(read.key)?.values() ?? [];
+    return !expiryExplainsAbsence(writes, read, write, index.clocks);
+  }
   return version < (write.timestampUs ?? 0);
 }
 
@@ -154,9 +166,10 @@ export function describeRead(read: ReadOp): string {
   return read.timestampUs === undefined ? "nothing" : `a tombstone at ${read.timestampUs}`;
 }
 
-/** "write #3 ("w1:2" at T)" or "delete #3 (at T)", for a message. */
+/** "write #3 ("w1:2" at T)" (", time to live N s" when it has one) or "delete #3 (at T)". */
 export function describeWrite(write: WriteOp): string {
   const at = `at ${write.timestampUs ?? "?"}`;
   if (write.value === null) return `delete #${write.id} (${at})`;
-  return `write #${write.id} (${shownValue(write.value)} ${at})`;
+  const ttl = write.ttlSeconds === undefined ? "" : `, time to live ${write.ttlSeconds} s`;
+  return `write #${write.id} (${shownValue(write.value)} ${at}${ttl})`;
 }

@@ -1,6 +1,7 @@
 // The simulator's workload (src/sim/workload.ts, src/sim/workload-keys.ts): the same seed draws
 // the same operations; keys are valid, distinct and include awkward ones; values are unique per
-// key, printable and within bounds; the mix of keys, kinds, levels and sizes is roughly as asked.
+// key, printable and within bounds; the mix of keys, kinds, levels and sizes is roughly as asked;
+// a share of puts carries a time to live, short or long, drawn from its own stream.
 
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
@@ -119,5 +120,33 @@ describe("WorkloadGenerator", () => {
     expect(new Set(ops.filter((op) => typeof op.level === "number").map((op) => op.level))).toEqual(
       new Set([1, 2, 3]),
     );
+  });
+
+  it("gives a share of puts a time to live, mostly short, from its own stream", () => {
+    const options = { ttlShare: 0.4, shortTtlShare: 0.75, shortTtlSecondsMax: 5 };
+    const draw = (ttlSeed: number, extra = {}): WorkloadOp[] => {
+      const generator = new WorkloadGenerator(
+        createRandom(5),
+        { ...options, ...extra },
+        createRandom(ttlSeed),
+      );
+      return Array.from({ length: 10_000 }, (_, i) => generator.next(i % 4));
+    };
+    const ops = draw(6);
+    expect(draw(6)).toEqual(ops);
+    const puts = ops.filter((op) => op.kind === "put");
+    expect(ops.every((op) => op.kind === "put" || op.ttlSeconds === undefined)).toBe(true);
+    const timed = puts.filter((op) => op.ttlSeconds !== undefined);
+    expect(timed.length / puts.length).toBeCloseTo(0.4, 1);
+    const short = timed.filter((op) => op.ttlSeconds! <= 5);
+    expect(short.length / timed.length).toBeCloseTo(0.75, 1);
+    expect(new Set(short.map((op) => op.ttlSeconds))).toEqual(new Set([1, 2, 3, 4, 5]));
+    expect(new Set(timed.filter((op) => op.ttlSeconds! > 5).map((op) => op.ttlSeconds))).toEqual(
+      new Set([3_600]),
+    );
+    // The other draws do not depend on the time to live's stream, nor on whether it is drawn.
+    const bare = ({ ttlSeconds: _ttl, ...op }: WorkloadOp): WorkloadOp => op;
+    expect(draw(7).map(bare)).toEqual(ops.map(bare));
+    expect(draw(6, { ttlShare: 0 })).toEqual(ops.map(bare));
   });
 });
