@@ -9,6 +9,14 @@
 // replica streams from a remaining replica (the next one if that one fails; topology/stream.ts) to
 // the new replica, relayed through this node. Then the removal is marked "removed": every view
 // drops the member from the ring and from its status.
+//
+// A member that restarts during its removal (its process came back after all: a new generation)
+// is no longer covered by the removal (cluster/removal.ts), so every view counts it normal again
+// and its ranges lose no replica. The removal then fails (`member_live`) rather than go on: it
+// would find nothing to stream and then mark the member removed at its new generation, dropping a
+// live replica from the ring with none of its ranges streamed to their new replicas (simulation
+// seed 3597543889). It looks before the streams and again, in the same tick as the announcement,
+// before marking the member removed.
 
 import { GrapevineError } from "../core/errors.js";
 import type { NodeId } from "../core/ids.js";
@@ -45,6 +53,7 @@ export async function removeNode(
 ): Promise<{ keys: number; bytes: number }> {
   const { engine, log } = context;
   checkRemoveNode(context, id);
+  const generation = generationOf(context, id);
   engine.announceRemoval(id, "removing");
   log.info({ member: id }, "removenode: removing");
   await awaitAgreement(
@@ -53,6 +62,7 @@ export async function removeNode(
     (view) => view === undefined || view.state === "leaving" || view.state === "left",
     "removing",
   );
+  checkStillGone(context, id, generation);
   const tasks: StreamTask[] = [];
   for (const movement of rangeMovements(
     engine.ring(),
@@ -74,8 +84,31 @@ export async function removeNode(
     "removenode: streaming the ranges that lost a replica",
   );
   const streamed = await context.streams.run(`removenode ${id}`, tasks);
+  checkStillGone(context, id, generation);
   engine.announceRemoval(id, "removed");
   await awaitAgreement(context, id, (view) => view === undefined, "removed");
   log.info({ member: id, keys: streamed.keys, bytes: streamed.bytes }, "removenode: removed");
   return streamed;
+}
+
+/** The generation of the member this node is about to remove (checkRemoveNode found it). */
+function generationOf(context: TopologyContext, id: NodeId): number {
+  const member = context.engine.membership().find((entry) => entry.id === id);
+  if (member === undefined)
+    throw new GrapevineError("not_found", `no member ${id} in this cluster`);
+  return member.generation;
+}
+
+/**
+ * Throws `member_live` when the member being removed restarted (a generation other than the one
+ * the removal began with): it is a member again, and the removal must not drop it from the ring.
+ */
+function checkStillGone(context: TopologyContext, id: NodeId, generation: number): void {
+  const member = context.engine.membership().find((entry) => entry.id === id);
+  if (member === undefined || member.generation === generation) return;
+  throw new GrapevineError(
+    "member_live",
+    `${id} restarted during its removal (generation ${generation}, now ${member.generation}); ` +
+      "the removal is abandoned and it stays a member",
+  );
 }
