@@ -1,8 +1,9 @@
 // The extended cluster suite (`npm run test:extended`): real nodes over mTLS with tokens and
-// roles, key listing across a cluster (100,000 keys in one file), the bench command end to end, the web console in Debian's
-// chromium, and a node under libfaketime. Each starts its own processes and takes half a minute or
-// more on two cores, so they end in `.extended.ts` and stay out of `npm test` (test/**/*.test.ts),
-// which must stay near ten minutes; CI (`.ci/run`) runs this suite right after it.
+// roles, key listing across a cluster (100,000 keys in one file), the bench command end to end,
+// the web console in Debian's chromium, and a node under libfaketime. Each starts its own
+// processes and takes half a minute or more on two cores, so they end in `.extended.ts` and stay
+// out of `npm test` (test/**/*.test.ts), which must stay near ten minutes; CI (`.ci/run`) runs
+// this suite right after it.
 
 import { defineConfig } from "vitest/config";
 
