@@ -6,6 +6,7 @@ import { pino } from "pino";
 import { afterAll, describe, expect, it } from "vitest";
 import { isAudited, registerAuditLog } from "../../../src/api/audit-log.js";
 import { createHttpServer } from "../../../src/api/http-server.js";
+import { TEST_HTTP_LIMITS } from "../../support/http-limits.js";
 
 const lines: Record<string, unknown>[] = [];
 const sink = new Writable({
@@ -14,13 +15,7 @@ const sink = new Writable({
     callback();
   },
 });
-const app = createHttpServer({
-  requestTimeoutMs: 30_000,
-  timeoutCheckIntervalMs: 1_000,
-  keepAliveTimeoutMs: 15_000,
-  headerBytesMax: 16_384,
-  pluginTimeoutMs: 10_000,
-});
+const app = createHttpServer(TEST_HTTP_LIMITS);
 registerAuditLog(app, pino({ level: "info" }, sink));
 app.post("/admin/stop", async (_request, reply) => reply.code(202).send({ status: "stopping" }));
 app.put("/buckets/:bucket/props", async () => ({}));

@@ -6,14 +6,9 @@ import { ClusterMetadata } from "../../../src/cluster/metadata.js";
 import { BucketBook } from "../../../src/api/bucket-book.js";
 import { bucketRoutes } from "../../../src/api/bucket-routes.js";
 import { createHttpServer } from "../../../src/api/http-server.js";
+import { TEST_HTTP_LIMITS } from "../../support/http-limits.js";
 
-const app = createHttpServer({
-  requestTimeoutMs: 30_000,
-  timeoutCheckIntervalMs: 1_000,
-  keepAliveTimeoutMs: 15_000,
-  headerBytesMax: 16_384,
-  pluginTimeoutMs: 10_000,
-});
+const app = createHttpServer(TEST_HTTP_LIMITS);
 const book = new BucketBook({
   metadata: new ClusterMetadata(),
   self: "n1",

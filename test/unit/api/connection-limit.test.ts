@@ -6,15 +6,9 @@ import { connect, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { createHttpServer } from "../../../src/api/http-server.js";
+import { TEST_HTTP_LIMITS } from "../../support/http-limits.js";
 
-const app = createHttpServer({
-  requestTimeoutMs: 30_000,
-  timeoutCheckIntervalMs: 1_000,
-  keepAliveTimeoutMs: 15_000,
-  headerBytesMax: 16_384,
-  pluginTimeoutMs: 10_000,
-  connectionsPerAddressMax: 2,
-});
+const app = createHttpServer({ ...TEST_HTTP_LIMITS, connectionsPerAddressMax: 2 });
 app.get("/ping", async () => ({ pong: true }));
 await app.listen({ host: "127.0.0.1", port: 0 });
 const { port } = app.server.address() as AddressInfo;

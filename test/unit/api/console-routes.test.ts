@@ -5,14 +5,9 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { consoleRoutes } from "../../../src/api/console-routes.js";
 import { createHttpServer } from "../../../src/api/http-server.js";
+import { TEST_HTTP_LIMITS } from "../../support/http-limits.js";
 
-const app = createHttpServer({
-  requestTimeoutMs: 30_000,
-  timeoutCheckIntervalMs: 1_000,
-  keepAliveTimeoutMs: 15_000,
-  headerBytesMax: 16_384,
-  pluginTimeoutMs: 10_000,
-});
+const app = createHttpServer(TEST_HTTP_LIMITS);
 await app.register(consoleRoutes);
 afterAll(() => app.close());
 

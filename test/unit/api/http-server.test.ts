@@ -10,16 +10,11 @@ import {
   rawErrorResponse,
   type HttpServerLimits,
 } from "../../../src/api/http-server.js";
+import { TEST_HTTP_LIMITS } from "../../support/http-limits.js";
 import { GrapevineError } from "../../../src/core/errors.js";
 import { readinessOf, readyRoutes, type Readiness } from "../../../src/api/ready-routes.js";
 
-const LIMITS: HttpServerLimits = {
-  requestTimeoutMs: 30_000,
-  timeoutCheckIntervalMs: 1_000,
-  keepAliveTimeoutMs: 15_000,
-  headerBytesMax: 16_384,
-  pluginTimeoutMs: 10_000,
-};
+const LIMITS: HttpServerLimits = TEST_HTTP_LIMITS;
 
 const apps: FastifyInstance[] = [];
 afterEach(async () => {

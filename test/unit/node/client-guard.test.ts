@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
 import { createHttpServer } from "../../../src/api/http-server.js";
+import { TEST_HTTP_LIMITS } from "../../support/http-limits.js";
 import { ClusterMetadata } from "../../../src/cluster/metadata.js";
 import { TokenRegistry } from "../../../src/api/token-registry.js";
 import { CLIENT_GUARD_LIMITS, clientGuard } from "../../../src/node/client-guard.js";
@@ -32,13 +33,7 @@ async function guarded() {
     randomBytes: (count) => Buffer.from(Array.from({ length: count }, () => seed++ % 256)),
   });
   const refusals: string[] = [];
-  const app = createHttpServer({
-    requestTimeoutMs: 30_000,
-    timeoutCheckIntervalMs: 1_000,
-    keepAliveTimeoutMs: 15_000,
-    headerBytesMax: 16_384,
-    pluginTimeoutMs: 10_000,
-  });
+  const app = createHttpServer(TEST_HTTP_LIMITS);
   apps.push(app);
   app.addHook(
     "onRequest",
