@@ -4,49 +4,14 @@
 // the node refuses (its message on stderr), 2 on bad usage.
 
 import type { Command } from "commander";
-import { Agent, request } from "undici";
 import { processEnvironment, resolveNodeUrl } from "../node/config.js";
 import { CliError, EXIT_CODES, type CliOutput, type ExitCode } from "./shared.js";
-import { tlsConnect } from "./tls-client.js";
-import { authHeaders, withNodeCredentials } from "./token-client.js";
+import { nodeJson } from "./node-json.js";
+import { withNodeCredentials } from "./token-client.js";
 
-const BUCKET_CLI_LIMITS = { requestTimeoutMs: 10_000 } as const;
-
+/** The node's answer, indented for a person. */
 async function send(nodeUrl: string, method: "GET" | "PUT", path: string, body?: object) {
-  const agent = new Agent({
-    connect: { timeout: BUCKET_CLI_LIMITS.requestTimeoutMs, ...tlsConnect() },
-  });
-  try {
-    let response;
-    try {
-      response = await request(`${nodeUrl}${path}`, {
-        method,
-        dispatcher: agent,
-        signal: AbortSignal.timeout(BUCKET_CLI_LIMITS.requestTimeoutMs),
-        headers: {
-          ...authHeaders(),
-          ...(body === undefined ? {} : { "content-type": "application/json" }),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-    } catch (error) {
-      throw new CliError(`cannot reach ${nodeUrl}: ${error instanceof Error ? error.message : ""}`);
-    }
-    const text = await response.body.text();
-    if (response.statusCode !== 200) {
-      let message = text;
-      try {
-        const parsed = JSON.parse(text) as { message?: string; error?: string };
-        message = `${parsed.message ?? text} (${parsed.error ?? response.statusCode})`;
-      } catch {
-        // not JSON: shown as it is
-      }
-      throw new CliError(message);
-    }
-    return JSON.stringify(JSON.parse(text), null, 2);
-  } finally {
-    await agent.close();
-  }
+  return JSON.stringify(await nodeJson(nodeUrl, method, path, body), null, 2);
 }
 
 /** `r=quorum ttlSeconds=60 pr=null` → {r: "quorum", ttlSeconds: 60, pr: null}. */

@@ -9,19 +9,16 @@
 // first admin token is made.
 
 import type { Command } from "commander";
-import { Agent, request } from "undici";
 import { processEnvironment, resolveNodeUrl } from "../node/config.js";
 import { isRole, ROLES } from "../security/roles.js";
 import { TOKENS_PATH } from "../security/route-access.js";
 import { TOKEN_LIMITS } from "../security/tokens.js";
-import { CliError, EXIT_CODES, jsonOrNull, parseIntegerFlag } from "./shared.js";
+import { CliError, EXIT_CODES, parseIntegerFlag } from "./shared.js";
 import type { CliOutput, ExitCode } from "./shared.js";
-import { tlsConnect } from "./tls-client.js";
-import { authHeaders, withNodeCredentials } from "./token-client.js";
+import { nodeJson } from "./node-json.js";
+import { withNodeCredentials } from "./token-client.js";
 
 const NODE_OPTION = "the node to ask (default: GRAPEVINE_NODE or its default)";
-
-const TOKEN_CLI_LIMITS = { requestTimeoutMs: 10_000 } as const;
 
 interface TokenInfo {
   readonly id: string;
@@ -29,45 +26,6 @@ interface TokenInfo {
   readonly createdAt: string;
   readonly expiresAt: string;
   readonly revoked: boolean;
-}
-
-async function send(
-  nodeUrl: string,
-  method: "GET" | "POST" | "DELETE",
-  path: string,
-  body?: object,
-): Promise<unknown> {
-  const agent = new Agent({
-    connect: { timeout: TOKEN_CLI_LIMITS.requestTimeoutMs, ...tlsConnect() },
-  });
-  try {
-    let response;
-    try {
-      response = await request(`${nodeUrl}${path}`, {
-        method,
-        dispatcher: agent,
-        signal: AbortSignal.timeout(TOKEN_CLI_LIMITS.requestTimeoutMs),
-        headers: {
-          ...authHeaders(),
-          ...(body === undefined ? {} : { "content-type": "application/json" }),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-    } catch (error) {
-      throw new CliError(`cannot reach ${nodeUrl}: ${(error as Error).message}`);
-    }
-    const json = jsonOrNull(await response.body.text()) as {
-      error?: string;
-      message?: string;
-    } | null;
-    if (response.statusCode >= 300)
-      throw new CliError(
-        `${nodeUrl} refused: ${json?.message ?? `status ${response.statusCode}`} (${json?.error ?? response.statusCode})`,
-      );
-    return json;
-  } finally {
-    await agent.close();
-  }
 }
 
 function describe(info: TokenInfo): string {
@@ -98,7 +56,7 @@ function registerCreate(token: Command, output: CliOutput, setExit: (c: ExitCode
             );
       const nodeUrl = resolveNodeUrl(values.node, processEnvironment());
       const body = { role: values.role, ...(lifetimeDays === undefined ? {} : { lifetimeDays }) };
-      const made = (await send(nodeUrl, "POST", TOKENS_PATH, body)) as TokenInfo & {
+      const made = (await nodeJson(nodeUrl, "POST", TOKENS_PATH, body)) as TokenInfo & {
         token: string;
       };
       output.out(`${made.token}\n`);
@@ -123,7 +81,7 @@ export function registerTokenCommand(
     .option("--json", "print the node's JSON answer")
     .action(async (values: { node?: string; json?: boolean }) => {
       const nodeUrl = resolveNodeUrl(values.node, processEnvironment());
-      const answer = (await send(nodeUrl, "GET", TOKENS_PATH)) as { tokens: TokenInfo[] };
+      const answer = (await nodeJson(nodeUrl, "GET", TOKENS_PATH)) as { tokens: TokenInfo[] };
       if (values.json === true) output.out(`${JSON.stringify(answer, null, 2)}\n`);
       else for (const info of answer.tokens) output.out(`${describe(info)}\n`);
       setExit(EXIT_CODES.ok);
@@ -135,7 +93,7 @@ export function registerTokenCommand(
     .action(async (id: string, values: { node?: string }) => {
       const nodeUrl = resolveNodeUrl(values.node, processEnvironment());
       const path = `${TOKENS_PATH}/${encodeURIComponent(id)}`;
-      const revoked = (await send(nodeUrl, "DELETE", path)) as TokenInfo;
+      const revoked = (await nodeJson(nodeUrl, "DELETE", path)) as TokenInfo;
       output.out(`${describe(revoked)}\n`);
       setExit(EXIT_CODES.ok);
     });
