@@ -40,6 +40,7 @@ export function installClientGuard(
     nowMs: () => core.wallUs() / 1000,
     countRefusal,
     log: core.log.child({ component: "auth" }),
+    metricsOpen: core.config.metricsOpen,
   });
   app.addHook("onRequest", guard);
 }

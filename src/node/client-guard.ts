@@ -45,6 +45,8 @@ export interface ClientGuardDeps {
   readonly nowMs: () => number;
   readonly countRefusal: (reason: string) => void;
   readonly log: Logger;
+  /** `--metrics-open`: GET /metrics needs no credential. */
+  readonly metricsOpen?: boolean;
 }
 
 /** Who made a request, once admitted. */
@@ -155,7 +157,9 @@ export function clientGuard(deps: ClientGuardDeps) {
     request: FastifyRequest,
     reply: FastifyReply,
   ): Promise<FastifyReply | undefined> => {
-    const access = routeAccess(request.method, request.url);
+    const access = routeAccess(request.method, request.url, {
+      metricsOpen: deps.metricsOpen === true,
+    });
     if (access.kind !== "role") return undefined;
     const caller = identify(request, deps);
     if ("refused" in caller) return refuse(request, reply, caller);

@@ -292,6 +292,14 @@ export const NODE_OPTIONS = {
     defaultText: "none (plain HTTP)",
     help: "serve HTTPS and speak mutual TLS to peers with ca.crt, node.crt and node.key from this dir; SIGHUP reloads them",
   }),
+  metricsOpen: option({
+    kind: onOff,
+    value: "on|off",
+    // Issue 18 §4: with --certs-dir /metrics needs a reader's credential like every data route;
+    // on lets a Prometheus without one scrape it (it holds counts and names, never keys or values).
+    default: false,
+    help: "with --certs-dir, serve GET /metrics without a token or client certificate",
+  }),
   sync: option({
     kind: onOff,
     value: "on|off",

@@ -50,13 +50,23 @@ function isKeyPath(path: string): boolean {
   return path.startsWith("/kv/") || /^\/buckets\/[^/]+\/keys\//.test(path);
 }
 
+/** How a node opens its routes beyond the table: `--metrics-open` (issue 18 §4). */
+export interface AccessSettings {
+  readonly metricsOpen: boolean;
+}
+
 /** What a request to `path` with `method` needs. */
-export function routeAccess(method: string, url: string): RouteAccess {
+export function routeAccess(
+  method: string,
+  url: string,
+  settings: AccessSettings = { metricsOpen: false },
+): RouteAccess {
   const path = pathOf(url);
   const verb = method.toUpperCase();
   const reading = READ_METHODS.has(verb);
   if (path.startsWith("/internal/")) return PEER;
   if (reading && (OPEN_PATHS.has(path) || path.startsWith("/ui/"))) return OPEN;
+  if (reading && path === "/metrics" && settings.metricsOpen) return OPEN;
   if (isKeyPath(path)) {
     if (reading) return READER;
     return verb === "PUT" || verb === "DELETE" ? WRITER : ADMIN;

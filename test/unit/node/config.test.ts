@@ -108,6 +108,7 @@ describe("parseNodeConfig", () => {
       "streams-max",
       "cluster-secret",
       "certs-dir",
+      "metrics-open",
       "sync",
       "log-level",
       "log-format",

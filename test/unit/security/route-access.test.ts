@@ -42,6 +42,15 @@ describe("which credential each route needs", () => {
     expect(need("GET", "/metrics")).toBe("reader");
   });
 
+  it("opens GET /metrics, and only that, with --metrics-open", () => {
+    const open = { metricsOpen: true };
+    expect(routeAccess("GET", "/metrics", open)).toEqual({ kind: "open" });
+    expect(routeAccess("HEAD", "/metrics?x=1", open)).toEqual({ kind: "open" });
+    expect(routeAccess("POST", "/metrics", open)).toEqual({ kind: "role", role: "admin" });
+    expect(routeAccess("GET", "/cluster/status", open)).toEqual({ kind: "role", role: "reader" });
+    expect(routeAccess("GET", "/metrics")).toEqual({ kind: "role", role: "reader" });
+  });
+
   it("needs admin for the operator's routes, bucket properties, tokens and anything unknown", () => {
     for (const [method, url] of [
       ["POST", "/admin/repair"],
