@@ -42,6 +42,12 @@ export const ERROR_TABLE = {
     meaning:
       "an X-Grapevine-TTL header that is not a whole number of seconds, or is over the maximum (ten years); detail `secondsMax`",
   },
+  bad_context: {
+    status: 400,
+    message: "the X-Grapevine-Context header is not a context this cluster made",
+    meaning:
+      "an X-Grapevine-Context header that is malformed, too large or not from this cluster's format",
+  },
   bad_request: {
     status: 400,
     message: "the request is malformed",
