@@ -7,6 +7,7 @@
 // file (alone in net/) own a timer. The clients above it only build bytes and judge replies, so
 // the simulator can carry the same requests over its own network.
 
+import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import { Pool, type Dispatcher } from "undici";
 import type { Address } from "../core/ids.js";
 import { PeerLookup } from "./peer-lookup.js";
@@ -30,8 +31,9 @@ export interface UndiciPeerHttpOptions {
   readonly connectTimeoutMs: number;
   /**
    * Absent: plain HTTP. Present: HTTPS with mutual TLS, the peer's certificate verified against
-   * the cluster's CA and this node's presented; a change of the material drops every pool, so the
-   * next request connects with the new (in-flight requests finish on the old connections).
+   * the cluster's CA (and by the PeerTls's `checkServer`, when it has one) and this node's
+   * presented; a change of the material drops every pool, so the next request connects with the
+   * new (in-flight requests finish on the old connections).
    */
   readonly tls?: PeerTls;
 }
@@ -117,12 +119,25 @@ export class UndiciPeerHttp implements PeerHttp {
       connect: {
         lookup: this.#lookup.lookup,
         ...(tls === undefined ? {} : { ca: tls.ca, cert: tls.cert, key: tls.key }),
+        ...this.#serverCheck(address),
       },
     });
     // Connection errors surface on the requests that hit them; the event itself needs no handling.
     pool.on("connectionError", () => undefined);
     this.#pools.set(address, pool);
     return pool;
+  }
+
+  /** The PeerTls's judgement of the server at `address`, after node:tls's own host name check. */
+  #serverCheck(address: Address): {
+    checkServerIdentity?: (host: string, cert: PeerCertificate) => Error | undefined;
+  } {
+    const peerTls = this.#options.tls;
+    if (peerTls?.checkServer === undefined) return {};
+    return {
+      checkServerIdentity: (host, cert) =>
+        checkServerIdentity(host, cert) ?? peerTls.checkServer?.(address, cert),
+    };
   }
 }
 
