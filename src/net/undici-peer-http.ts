@@ -128,13 +128,19 @@ export class UndiciPeerHttp implements PeerHttp {
     return pool;
   }
 
-  /** The PeerTls's judgement of the server at `address`, after node:tls's own host name check. */
+  /**
+   * The PeerTls's judgement of the server at `address`, after node:tls's own host name check. A
+   * resumed TLS session skips that check, so none is cached: who is expected at an address can
+   * change between two connections of the pool, and each is judged.
+   */
   #serverCheck(address: Address): {
     checkServerIdentity?: (host: string, cert: PeerCertificate) => Error | undefined;
+    maxCachedSessions?: number;
   } {
     const peerTls = this.#options.tls;
     if (peerTls?.checkServer === undefined) return {};
     return {
+      maxCachedSessions: 0,
       checkServerIdentity: (host, cert) =>
         checkServerIdentity(host, cert) ?? peerTls.checkServer?.(address, cert),
     };

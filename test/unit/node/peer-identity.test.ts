@@ -29,7 +29,8 @@ async function nodeServer(ca: CertificateAuthority, id: string): Promise<string>
   const cert = await issueNodeCert(ca, { id, hosts }, validity);
   const server = https.createServer(
     { cert: cert.certPem, key: cert.keyPem, ca: ca.certPem, requestCert: true },
-    (_request, response) => response.end("ok"),
+    // Each connection serves one request, so every request makes a new one (and a TLS handshake).
+    (_request, response) => response.setHeader("connection", "close").end("ok"),
   );
   server.on("tlsClientError", () => undefined);
   server.listen(0, HOST);
@@ -38,7 +39,12 @@ async function nodeServer(ca: CertificateAuthority, id: string): Promise<string>
   return `${HOST}:${String((server.address() as AddressInfo).port)}`;
 }
 
-async function caller(ca: CertificateAuthority, members: { id: string; address: string }[]) {
+interface Member {
+  readonly id: string;
+  readonly address: string;
+}
+
+async function caller(ca: CertificateAuthority, members: Member[]) {
   const own = await issueNodeCert(ca, { id: "n1", hosts }, validity);
   const material = { ca: ca.certPem, cert: own.certPem, key: own.keyPem };
   let nowMs = 0;
@@ -90,5 +96,16 @@ describe("PeerIdentityTls over undici", () => {
     client.advance(PEER_IDENTITY_WARN_INTERVAL_MS);
     await expect(client.get(address)).rejects.toThrow(/names n3/);
     expect(client.warnings).toHaveLength(2);
+  });
+
+  it("judges every new connection, a resumed TLS session included", async () => {
+    const ca = await createCa(validity);
+    const address = await nodeServer(ca, "n3");
+    const members: Member[] = [];
+    const client = await caller(ca, members);
+    // Reached as a seed: n3 answers. Then gossip places another member at that address.
+    await expect(client.get(address)).resolves.toMatchObject({ statusCode: 200 });
+    members.push({ id: "n2", address });
+    await expect(client.get(address)).rejects.toThrow(/names n3, not n2/);
   });
 });
