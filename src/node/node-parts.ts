@@ -68,7 +68,7 @@ export interface NodeCore {
   readonly tickLoop: TickLoop;
   /** With --certs-dir: the TLS material the server and the peer clients use; null: plain HTTP. */
   readonly tls: NodeTls | null;
-  /** `tls` as the peer clients use it: each server they reach must name its member (issue 18 §5). */
+  /** `tls` as the peer clients use it: each server they reach must name its member. */
   readonly peerTls: PeerTls | null;
   /**
    * Whether this start may have lost acknowledged writes, and the repair that ends it

@@ -1,8 +1,9 @@
-// node/peer-identity.ts — the node's clients verify whom they reached (issue 18 §5): every new TLS
-// connection to a peer passes security/peer-check.ts judgeNodeServer, with the members gossip places
-// at the address called as the ids its certificate may name. A server that fails is treated as an
-// unreachable peer (the connection fails) and a warning is logged, at most once per address per
-// PEER_IDENTITY_WARN_INTERVAL_MS so a persistent impostor is one line a minute, not one a request.
+// node/peer-identity.ts — the node's clients verify whom they reached (issue 18 §5): every new
+// TLS connection to a peer passes security/peer-check.ts judgeNodeServer, with the members gossip
+// places at the address called as the ids its certificate may name. A server that fails is
+// treated as an unreachable peer (the connection fails) and a warning is logged, at most once per
+// address per PEER_IDENTITY_WARN_INTERVAL_MS: a persistent impostor is one line a minute, not one a
+// request.
 //
 // Wraps the node's TLS material (node/node-tls.ts), which the HTTP edge keeps using as it is; only
 // the peer transports (net/undici-peer-http.ts) see the check.

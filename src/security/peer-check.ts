@@ -1,8 +1,8 @@
 // security/peer-check.ts — who is calling, from the certificate a TLS peer presented: the node-to-
 // node routes (gossip, replica, repair, stream, hint replay) take only a node certificate of the
-// cluster's CA (issue 18 §2); and, calling a peer, whether its server's certificate names the member
-// this node meant to reach (issue 18 §5). It reads the shape node:tls gives (`socket.authorized`,
-// `getPeerCertificate()`), so it stays pure and testable without a socket.
+// cluster's CA (issue 18 §2); and, calling a peer, whether its server's certificate names the
+// member this node meant to reach (issue 18 §5). It reads the shape node:tls gives
+// (`socket.authorized`, `getPeerCertificate()`), so it stays pure and testable without a socket.
 //
 // A node certificate is what security/issue.ts issueNodeCert makes: extended key usage serverAuth
 // (a node serves) and no OU. A client certificate has clientAuth only and its role as OU, so a
