@@ -7,7 +7,7 @@
 // at that address.
 
 import type { PeerCertificate } from "node:tls";
-import type { Address } from "../core/ids.js";
+import type { Address, NodeId } from "../core/ids.js";
 
 export interface PeerTlsMaterial {
   /** PEM: the cluster's CA certificate. */
@@ -23,8 +23,9 @@ export interface PeerTls {
   onChange(listener: () => void): () => void;
   /**
    * Runs on every new connection to `address` once node:tls has checked the server's certificate
-   * against the CA and its host name; an Error fails the connection (the request rejects as if the
-   * peer were unreachable). Absent: those two checks only.
+   * against the CA and its host name; `to` is the member meant when the request names it. An Error
+   * fails the connection (the request rejects as if the peer were unreachable). Absent: those two
+   * checks only.
    */
-  checkServer?(address: Address, cert: PeerCertificate): Error | undefined;
+  checkServer?(address: Address, cert: PeerCertificate, to: NodeId | undefined): Error | undefined;
 }

@@ -55,8 +55,9 @@ export class PeerIdentityTls implements PeerTls {
     return ids;
   }
 
-  checkServer(address: Address, cert: PeerCertificate): Error | undefined {
-    const verdict = judgeNodeServer(cert, this.expectedAt(address));
+  /** `to` given: its certificate must name that member, else any member gossip places there. */
+  checkServer(address: Address, cert: PeerCertificate, to: NodeId | undefined): Error | undefined {
+    const verdict = judgeNodeServer(cert, to === undefined ? this.expectedAt(address) : [to]);
     if (verdict.verified) return undefined;
     this.#warn(address, verdict.why);
     return new Error(`the peer at ${address} is not the member expected there: ${verdict.why}`);

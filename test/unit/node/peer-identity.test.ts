@@ -62,13 +62,14 @@ async function caller(ca: CertificateAuthority, members: Member[]) {
   });
   const http = new UndiciPeerHttp({ connections: 1, connectTimeoutMs: 2_000, tls });
   closers.push(() => http.close());
-  const get = (address: string) =>
+  const get = (address: string, to?: string) =>
     http.request(address, {
       method: "GET",
       path: "/",
       headers: {},
       replyBytesMax: 1_024,
       timeoutMs: 5_000,
+      ...(to === undefined ? {} : { to }),
     });
   return { http, get, warnings, advance: (ms: number) => (nowMs += ms) };
 }
@@ -107,5 +108,18 @@ describe("PeerIdentityTls over undici", () => {
     await expect(client.get(address)).resolves.toMatchObject({ statusCode: 200 });
     members.push({ id: "n2", address });
     await expect(client.get(address)).rejects.toThrow(/names n3, not n2/);
+  });
+
+  it("a request naming its member takes only that member's certificate", async () => {
+    const ca = await createCa(validity);
+    const address = await nodeServer(ca, "n3");
+    // A relayed state places n2 at n3's address: by address alone either would do.
+    const client = await caller(ca, [
+      { id: "n3", address },
+      { id: "n2", address },
+    ]);
+    await expect(client.get(address, "n3")).resolves.toMatchObject({ statusCode: 200 });
+    await expect(client.get(address, "n2")).rejects.toThrow(/names n3, not n2/);
+    await expect(client.get(address)).resolves.toMatchObject({ statusCode: 200 });
   });
 });
