@@ -75,6 +75,7 @@ export class ListClient implements ListPageTransport {
       response = await this.#http.request(address, {
         method: "POST",
         path: LIST_PAGE_PATH,
+        to: node,
         headers: {
           "content-type": PEER_CONTENT_TYPE,
           ...secretHeaders(this.#options.clusterSecret),

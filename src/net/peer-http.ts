@@ -4,7 +4,7 @@
 // into the receiver's internal routes (sim/sim-http.ts), so the clients' batching, deadlines,
 // encoding and reply checks are the real ones in both.
 
-import type { Address } from "../core/ids.js";
+import type { Address, NodeId } from "../core/ids.js";
 
 /** Bytes of an error reply (a status other than 200) kept for its message; a longer one is null. */
 export const PEER_HTTP_ERROR_BODY_BYTES_MAX = 64 * 1024;
@@ -22,6 +22,11 @@ export interface PeerHttpRequest {
   readonly replyBytesMax: number;
   /** The request rejects when no complete reply came within this many ms. */
   readonly timeoutMs: number;
+  /**
+   * The member meant, when the caller knows it (not a gossip to a seed): with mutual TLS its
+   * server's certificate must name it (net/peer-tls.ts `checkServer`).
+   */
+  readonly to?: NodeId;
 }
 
 export interface PeerHttpReply {

@@ -297,6 +297,7 @@ export class RepairClient implements RepairTransport {
       const response = await this.#http.request(address, {
         method: "POST",
         path: REPAIR_PATH,
+        to: peer,
         headers: this.#headers,
         body,
         replyBytesMax: REPAIR_REPLY_BYTES_MAX,

@@ -378,6 +378,7 @@ export class ReplicaClient implements ReplicaTransport {
       const response = await this.#http.request(lane.address, {
         method: "POST",
         path: REPLICA_PATH,
+        to: lane.id,
         headers: this.#headers,
         body,
         replyBytesMax: REPLICA_REPLY_BYTES_MAX,

@@ -7,8 +7,9 @@
 // file (alone in net/) own a timer. The clients above it only build bytes and judge replies, so
 // the simulator can carry the same requests over its own network.
 
+import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import { Pool, type Dispatcher } from "undici";
-import type { Address } from "../core/ids.js";
+import type { Address, NodeId } from "../core/ids.js";
 import { PeerLookup } from "./peer-lookup.js";
 import type { PeerTls } from "./peer-tls.js";
 import {
@@ -30,15 +31,20 @@ export interface UndiciPeerHttpOptions {
   readonly connectTimeoutMs: number;
   /**
    * Absent: plain HTTP. Present: HTTPS with mutual TLS, the peer's certificate verified against
-   * the cluster's CA and this node's presented; a change of the material drops every pool, so the
-   * next request connects with the new (in-flight requests finish on the old connections).
+   * the cluster's CA (and by the PeerTls's `checkServer`, when it has one) and this node's
+   * presented; a change of the material drops every pool, so the next request connects with the
+   * new (in-flight requests finish on the old connections).
    */
   readonly tls?: PeerTls;
 }
 
 export class UndiciPeerHttp implements PeerHttp {
   readonly #options: UndiciPeerHttpOptions;
-  readonly #pools = new Map<Address, Pool>();
+  /**
+   * Pools by address, then by the member meant ("" for any): when servers are judged
+   * (`tls.checkServer`), a connection made for one member is never lent to a request for another.
+   */
+  readonly #pools = new Map<Address, Map<string, Pool>>();
   readonly #lookup = new PeerLookup();
   #closed = false;
   readonly #unsubscribe: () => void;
@@ -52,7 +58,7 @@ export class UndiciPeerHttp implements PeerHttp {
     return new Promise<PeerHttpReply>((resolve, reject) => {
       let pool: Pool;
       try {
-        pool = this.#pool(address);
+        pool = this.#pool(address, request.to);
       } catch (error) {
         reject(asError(error));
         return;
@@ -82,30 +88,39 @@ export class UndiciPeerHttp implements PeerHttp {
   }
 
   forget(address: Address): void {
-    const pool = this.#pools.get(address);
-    if (pool === undefined) return;
+    const pools = this.#pools.get(address);
+    if (pools === undefined) return;
     this.#pools.delete(address);
-    void pool.close().catch(() => undefined);
+    for (const pool of pools.values()) void pool.close().catch(() => undefined);
+  }
+
+  /** Every pool, removed from the map. */
+  #takePools(): Pool[] {
+    const pools = [...this.#pools.values()].flatMap((byMember) => [...byMember.values()]);
+    this.#pools.clear();
+    return pools;
   }
 
   #dropPools(): void {
-    const pools = [...this.#pools.values()];
-    this.#pools.clear();
-    for (const pool of pools) void pool.close().catch(() => undefined);
+    for (const pool of this.#takePools()) void pool.close().catch(() => undefined);
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     this.#unsubscribe();
     this.#lookup.close();
-    const pools = [...this.#pools.values()];
-    this.#pools.clear();
-    await Promise.allSettled(pools.map((pool) => pool.destroy()));
+    await Promise.allSettled(this.#takePools().map((pool) => pool.destroy()));
   }
 
-  #pool(address: Address): Pool {
+  #pool(address: Address, to: NodeId | undefined): Pool {
     if (this.#closed) throw new Error("the peer transport is closed");
-    const existing = this.#pools.get(address);
+    const member = this.#options.tls?.checkServer === undefined ? "" : (to ?? "");
+    let byMember = this.#pools.get(address);
+    if (byMember === undefined) {
+      byMember = new Map();
+      this.#pools.set(address, byMember);
+    }
+    const existing = byMember.get(member);
     if (existing !== undefined) return existing;
     const options = this.#options;
     const tls = options.tls?.current();
@@ -117,12 +132,34 @@ export class UndiciPeerHttp implements PeerHttp {
       connect: {
         lookup: this.#lookup.lookup,
         ...(tls === undefined ? {} : { ca: tls.ca, cert: tls.cert, key: tls.key }),
+        ...this.#serverCheck(address, member === "" ? undefined : member),
       },
     });
     // Connection errors surface on the requests that hit them; the event itself needs no handling.
     pool.on("connectionError", () => undefined);
-    this.#pools.set(address, pool);
+    byMember.set(member, pool);
     return pool;
+  }
+
+  /**
+   * The PeerTls's judgement of the server at `address`, after node:tls's own host name check. A
+   * resumed TLS session skips that check, so none is cached: who is expected at an address can
+   * change between two connections of the pool, and each is judged.
+   */
+  #serverCheck(
+    address: Address,
+    to: NodeId | undefined,
+  ): {
+    checkServerIdentity?: (host: string, cert: PeerCertificate) => Error | undefined;
+    maxCachedSessions?: number;
+  } {
+    const peerTls = this.#options.tls;
+    if (peerTls?.checkServer === undefined) return {};
+    return {
+      maxCachedSessions: 0,
+      checkServerIdentity: (host, cert) =>
+        checkServerIdentity(host, cert) ?? peerTls.checkServer?.(address, cert, to),
+    };
   }
 }
 

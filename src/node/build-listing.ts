@@ -23,7 +23,7 @@ export async function registerListing(app: FastifyInstance, parts: NodeParts): P
   const addresses = new AddressBook(engine, clock);
   const client = new ListClient(
     { self, clusterSecret: config.clusterSecret },
-    { addressOf: addresses.addressOf, ...(parts.tls === null ? {} : { tls: parts.tls }) },
+    { addressOf: addresses.addressOf, ...(parts.peerTls === null ? {} : { tls: parts.peerTls }) },
   );
   app.addHook("onClose", () => client.close());
   const stats = new ListStats();

@@ -31,6 +31,7 @@ import type { FastifyInstance } from "fastify";
 import type { Clock } from "../core/clock.js";
 import { PeerClient } from "../net/peer-client.js";
 import { PeerRouteStats } from "../net/peer-routes.js";
+import type { PeerTls } from "../net/peer-tls.js";
 import { NodeMetrics } from "../api/metrics.js";
 import { readinessOf } from "../api/ready-routes.js";
 import { stopRoutes } from "../api/stop-routes.js";
@@ -58,6 +59,7 @@ import { closeNode } from "./shutdown.js";
 import { createSystemClock } from "./system-clock.js";
 import { TickLoop } from "./tick-loop.js";
 import { NodeTls } from "./node-tls.js";
+import { PeerIdentityTls } from "./peer-identity.js";
 
 /** What every builder after the store needs: the node so far. */
 interface Foundation {
@@ -74,6 +76,8 @@ interface Foundation {
   readonly cluster: NodeCluster;
   readonly recovery: CrashRecovery;
   readonly tls: NodeTls | null;
+  /** `tls` as the peer clients use it: each server they reach must name its member. */
+  readonly peerTls: PeerTls | null;
   readonly metadata: NodeMetadata;
 }
 
@@ -154,6 +158,7 @@ async function assembleCore(config: NodeConfig, ports: NodeDeps): Promise<Assemb
     cluster,
     recovery,
     tls,
+    peerTls: tls === null ? null : new PeerIdentityTls({ tls, engine: cluster.engine, clock, log }),
     metadata: nodeMetadata,
   };
   const lifecycle = { stopping: false };
@@ -266,7 +271,7 @@ function buildPeerClient(foundation: Foundation): PeerClient {
       wallMs: () => clockGuard.wallMs(),
       onHeartbeatReply: (reply, t3) => clockGuard.onHeartbeatReply(reply, t3),
       ...(ports.peerHttp === undefined ? {} : { http: ports.peerHttp }),
-      ...(foundation.tls === null ? {} : { tls: foundation.tls }),
+      ...(foundation.peerTls === null ? {} : { tls: foundation.peerTls }),
     },
   );
 }
@@ -345,7 +350,7 @@ function commonInput(foundation: Foundation, addressOf: AddressBook["addressOf"]
   const { config, ports, identity, store, clock, log } = foundation;
   const { engine } = foundation.cluster;
   const { clockGuard } = foundation.clocks;
-  const peerTls = foundation.tls ?? undefined;
+  const peerTls = foundation.peerTls ?? undefined;
   return { config, ports, identity, engine, store, clock, clockGuard, addressOf, log, peerTls };
 }
 
@@ -404,6 +409,7 @@ function wireSubsystems(foundation: Foundation, isStopping: () => boolean): Node
     topology,
     tickLoop,
     tls: foundation.tls,
+    peerTls: foundation.peerTls,
     refusals,
     observers,
     isStopping,

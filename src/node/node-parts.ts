@@ -18,6 +18,7 @@ import type { LevelStore } from "../storage/store.js";
 import type { HybridClock } from "../time/hlc.js";
 import type { PeerClient } from "../net/peer-client.js";
 import type { PeerRouteStats } from "../net/peer-routes.js";
+import type { PeerTls } from "../net/peer-tls.js";
 import type { ReplicaClient } from "../net/replica-client.js";
 import type { ReplicaRouteStats } from "../net/replica-routes.js";
 import type { RepairClient } from "../net/repair-client.js";
@@ -67,6 +68,8 @@ export interface NodeCore {
   readonly tickLoop: TickLoop;
   /** With --certs-dir: the TLS material the server and the peer clients use; null: plain HTTP. */
   readonly tls: NodeTls | null;
+  /** `tls` as the peer clients use it: each server they reach must name its member. */
+  readonly peerTls: PeerTls | null;
   /**
    * Whether this start may have lost acknowledged writes, and the repair that ends it
    * (crash-recovery.ts).

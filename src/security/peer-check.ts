@@ -1,7 +1,8 @@
 // security/peer-check.ts — who is calling, from the certificate a TLS peer presented: the node-to-
 // node routes (gossip, replica, repair, stream, hint replay) take only a node certificate of the
-// cluster's CA (issue 18 §2). It reads the shape node:tls gives (`socket.authorized`,
-// `getPeerCertificate()`), so it stays pure and testable without a socket.
+// cluster's CA (issue 18 §2); and, calling a peer, whether its server's certificate names the
+// member this node meant to reach (issue 18 §5). It reads the shape node:tls gives
+// (`socket.authorized`, `getPeerCertificate()`), so it stays pure and testable without a socket.
 //
 // A node certificate is what security/issue.ts issueNodeCert makes: extended key usage serverAuth
 // (a node serves) and no OU. A client certificate has clientAuth only and its role as OU, so a
@@ -39,14 +40,47 @@ export function judgeNodePeer(
       code: "unauthorized",
       why: `the certificate is not the cluster CA's (${authorizationError ?? "not trusted"})`,
     };
-  const usages = cert.ext_key_usage ?? [];
-  const units = cert.subject.OU;
-  const commonName = cert.subject.CN;
-  if (!usages.includes(SERVER_AUTH_OID) || units !== undefined || typeof commonName !== "string")
+  const nodeId = nodeIdOf(cert);
+  if (nodeId === undefined)
     return {
       admitted: false,
       code: "forbidden",
       why: "the certificate is a client's, not a node's",
     };
-  return { admitted: true, nodeId: commonName };
+  return { admitted: true, nodeId };
+}
+
+/** The node id a node certificate names (its CN); undefined for any other certificate. */
+function nodeIdOf(cert: PresentedCertificate): string | undefined {
+  const usages = cert.ext_key_usage ?? [];
+  const units = cert.subject?.OU;
+  const commonName = cert.subject?.CN;
+  if (!usages.includes(SERVER_AUTH_OID) || units !== undefined || typeof commonName !== "string")
+    return undefined;
+  return commonName;
+}
+
+export type ServerVerdict =
+  | { readonly verified: true; readonly nodeId: string }
+  | { readonly verified: false; readonly why: string };
+
+/**
+ * The other direction (issue 18 §5): the certificate a peer's server presented when this node
+ * called it, after node:tls checked that the cluster's CA signed it. It must be a node certificate
+ * naming one of `expected`, the members gossip places at the address called; with none expected (a
+ * seed not yet known by id) any node certificate of the CA will do, and names who answered.
+ */
+export function judgeNodeServer(
+  cert: PresentedCertificate,
+  expected: readonly string[],
+): ServerVerdict {
+  const nodeId = nodeIdOf(cert);
+  if (nodeId === undefined)
+    return { verified: false, why: "the server's certificate is not a node certificate" };
+  if (expected.length > 0 && !expected.includes(nodeId))
+    return {
+      verified: false,
+      why: `the certificate names ${nodeId}, not ${expected.join(" or ")}`,
+    };
+  return { verified: true, nodeId };
 }
