@@ -14,6 +14,7 @@ import {
   waitForLiveness,
 } from "../support/kv.js";
 import { useProcessCluster } from "../support/process-cluster.js";
+import { waitFor } from "../support/wait-for.js";
 
 const cluster = useProcessCluster("list-100k");
 
@@ -33,7 +34,15 @@ async function listAll(base: string): Promise<string[]> {
   let after = "";
   for (;;) {
     const url = `${base}/buckets/default/keys?limit=${PAGE_KEYS}&r=quorum${after}`;
-    const answer = await httpRequest(url, { timeoutMs: 60_000 });
+    // A replica seen down for a moment on a loaded machine makes a range short of `r`: that page is
+    // refused with 503 before its first line and asked again.
+    const answer = await waitFor(
+      async () => {
+        const page = await httpRequest(url, { timeoutMs: 60_000 });
+        return page.status === 503 ? null : page;
+      },
+      { timeoutMs: 30_000, intervalMs: 250, what: `a listing page without 503 from ${base}` },
+    );
     expect(answer.status, answer.text.slice(0, 300)).toBe(200);
     const lines = answer.text.trimEnd().split("\n");
     const last = JSON.parse(lines.pop() ?? "{}") as { next?: string; done?: boolean };

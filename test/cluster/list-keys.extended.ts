@@ -8,6 +8,7 @@ import { Grapevine } from "../../src/client/index.js";
 import { httpRequest } from "../support/http.js";
 import { inParallel, nodeAt, startThreeNodes, waitForLiveness } from "../support/kv.js";
 import { runGrapevine, useProcessCluster } from "../support/process-cluster.js";
+import { waitFor } from "../support/wait-for.js";
 
 const cluster = useProcessCluster("list-keys");
 
@@ -104,7 +105,14 @@ describe("listing a bucket's keys on a real cluster", () => {
 
     const one = await listAll(nodeAt(nodes, 0).url, "photos?r=one&x=1".split("?")[0] ?? "", 5_000);
     expect(one).toEqual(first);
-    const all = await listPage(`${nodeAt(nodes, 2).url}/buckets/photos/keys?r=all&limit=10000`);
+    // r=all needs every replica live: on a loaded machine a peer may be seen down for a moment, and
+    // the listing is then refused with 503 (CI saw one), so it is asked until all are seen live.
+    const allUrl = `${nodeAt(nodes, 2).url}/buckets/photos/keys?r=all&limit=10000`;
+    const all = await waitFor(() => listPage(allUrl), {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+      what: "an r=all listing with every replica seen live",
+    });
     expect([all.keys, all.next]).toEqual([first, null]);
 
     const base = nodeAt(nodes, 0).url;
