@@ -39,7 +39,7 @@ export interface StreamBody {
   readonly sourceChanges: number;
 }
 
-interface Answer {
+export interface Answer {
   readonly status: number;
   readonly json: unknown;
 }
@@ -48,7 +48,16 @@ export class Unreachable extends Error {
   override readonly name = "Unreachable";
 }
 
-export async function call(nodeUrl: string, method: "GET" | "POST", path: string): Promise<Answer> {
+/**
+ * One request to a node: over TLS with the command's client certificate when --certs-dir is given,
+ * with its token, within a deadline, the answer bounded in size. Unreachable when no answer came.
+ */
+export async function call(
+  nodeUrl: string,
+  method: "GET" | "POST" | "PUT" | "DELETE",
+  path: string,
+  body?: object,
+): Promise<Answer> {
   const agent = new Agent({
     connect: { timeout: RING_CHANGE_CLIENT_LIMITS.requestTimeoutMs, ...tlsConnect() },
   });
@@ -58,7 +67,11 @@ export async function call(nodeUrl: string, method: "GET" | "POST", path: string
       response = await request(`${nodeUrl}${path}`, {
         method,
         dispatcher: agent,
-        headers: authHeaders(),
+        headers: {
+          ...authHeaders(),
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(RING_CHANGE_CLIENT_LIMITS.requestTimeoutMs),
       });
     } catch (error) {
